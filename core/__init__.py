@@ -1,0 +1,1 @@
+"""Shared kernel of vendtrack: settings, database base, events/outbox, audit log and master records."""

@@ -1,0 +1,144 @@
+"""Append-only audit log: who did what to which record, when, with the values before and after."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Integer, String, Text, event, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.clock import Clock, SystemClock
+from core.db import Base, UTCDateTime
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    """Raised when code tries to change or delete an audit entry."""
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(100))  # "user:alice", "token:gateway-3", "system:replenish"
+    action: Mapped[str] = mapped_column(String(100))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before_json: Mapped[str] = mapped_column(Text, default="null")
+    after_json: Mapped[str] = mapped_column(Text, default="null")
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    at: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: Any
+    after: Any
+    comment: str
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot put {type(value).__name__} in the audit log")
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    before: Any = None,
+    after: Any = None,
+    comment: str = "",
+    clock: Clock | None = None,
+) -> None:
+    """Add an audit entry to the caller's unit of work (it commits with the change it describes)."""
+    session.add(
+        AuditEntry(
+            at=(clock or SystemClock()).now(),
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            before_json=json.dumps(before, default=_json_default, sort_keys=True),
+            after_json=json.dumps(after, default=_json_default, sort_keys=True),
+            comment=comment,
+        )
+    )
+
+
+def history(session: Session, entity_type: str, entity_id: object) -> list[AuditRecord]:
+    rows = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id))
+        .order_by(AuditEntry.id)
+    )
+    return [_to_record(row) for row in rows]
+
+
+def recent(session: Session, limit: int = 200) -> list[AuditRecord]:
+    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+    return [_to_record(row) for row in rows]
+
+
+def _to_record(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        before=json.loads(row.before_json),
+        after=json.loads(row.after_json),
+        comment=row.comment,
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session: Session, _context: Any, _instances: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEntry):
+            raise AuditLogIsAppendOnly("audit entries cannot be changed or deleted")
+
+
+# Database triggers make the log append-only for raw SQL too (installed by the core migration).
+APPEND_ONLY_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END; $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    ],
+}
+
+
+def _install_triggers_on_create() -> None:
+    from sqlalchemy import DDL
+
+    table = AuditEntry.__table__
+    for dialect, statements in APPEND_ONLY_TRIGGERS.items():
+        for statement in statements:
+            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+
+
+_install_triggers_on_create()

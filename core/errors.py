@@ -1,0 +1,49 @@
+"""Errors a person can act on: every domain error carries a code, the field at fault and a status."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of errors that services raise for callers to show; web maps them to one error shape."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self, message: str, field: str | None = None, code: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class InvalidTransition(Conflict):
+    """A state machine was asked for a transition its table does not allow."""
+
+    code = "invalid_transition"
+
+    def __init__(self, entity: str, current: str, target: str, allowed: frozenset[str] | set[str]) -> None:
+        allowed_text = ", ".join(sorted(allowed)) or "none"
+        super().__init__(
+            f"{entity} cannot go from {current} to {target}; allowed from {current}: {allowed_text}", field="status"
+        )
+        self.current, self.target = current, target

@@ -1,0 +1,365 @@
+"""Durable outbox: events are written with the change that caused them and delivered exactly once.
+
+Every consumer's effect and its processed-marker commit in one transaction (a savepoint per event
+inside a batch transaction); failures retry with exponential backoff and end as dead letters after
+`max_attempts`. On PostgreSQL, workers claim events with FOR UPDATE SKIP LOCKED so several dispatchers
+share the load; on SQLite writers are serialised by BEGIN IMMEDIATE. A unique (event, consumer)
+marker is the final guard against doubled effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    event,
+    exists,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from core.clock import Clock, SystemClock
+from core.db import Base, UTCDateTime
+from core.events import Event, from_json
+
+log = logging.getLogger(__name__)
+
+DONE, RETRY, DEAD = "done", "retry", "dead"
+SKIPPED = "skipped: delivered by another worker"
+MAX_BACKOFF_SECONDS = 300.0
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(64), unique=True)
+    event_type: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxDelivery(Base):
+    """Per (event, consumer): the processed marker (`done`), a pending retry, or a dead letter."""
+
+    __tablename__ = "outbox_delivery"
+    __table_args__ = (UniqueConstraint("event_id", "consumer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_event.id"))
+    consumer: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WorkerHeartbeat(Base):
+    """Liveness of background workers, visible from every web process through /healthz."""
+
+    __tablename__ = "worker_heartbeat"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=5)
+    info: Mapped[str] = mapped_column(Text, default="")
+
+
+_wakeup = threading.Event()
+
+
+def publish(session: Session, evt: Event) -> None:
+    """Write `evt` to the outbox in the caller's transaction; it is delivered after that commits."""
+    session.add(
+        OutboxEvent(
+            event_key=evt.event_id,
+            event_type=evt.event_type,
+            version=evt.version,
+            payload=evt.to_json(),
+            created_at=evt.occurred_at,
+        )
+    )
+    if not session.info.get("outbox_wakeup_hooked"):
+        session.info["outbox_wakeup_hooked"] = True
+        event.listen(session, "after_commit", _on_commit_wakeup, once=True)
+
+
+def _on_commit_wakeup(session: Session) -> None:
+    session.info.pop("outbox_wakeup_hooked", None)
+    _wakeup.set()
+
+
+Handler = Callable[[Session, Event], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    name: str
+    event_types: frozenset[str]
+    handle: Handler
+
+
+class ConsumerRegistry:
+    """The consumers this process delivers to; domains register theirs when the app is composed."""
+
+    def __init__(self) -> None:
+        self._consumers: dict[str, Consumer] = {}
+
+    def register(self, name: str, event_types: Iterable[str], handle: Handler) -> None:
+        if name in self._consumers:
+            raise ValueError(f"consumer {name!r} is registered twice")
+        self._consumers[name] = Consumer(name, frozenset(event_types), handle)
+
+    def __iter__(self) -> Any:
+        return iter(self._consumers.values())
+
+    def __len__(self) -> int:
+        return len(self._consumers)
+
+    def names(self) -> list[str]:
+        return sorted(self._consumers)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchReport:
+    delivered: int
+    failed: int
+    dead: int
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        registry: ConsumerRegistry,
+        clock: Clock | None = None,
+        max_attempts: int = 8,
+        backoff_seconds: float = 2.0,
+        batch_size: int = 50,
+    ) -> None:
+        self.session_factory = session_factory
+        self.registry = registry
+        self.clock = clock or SystemClock()
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.batch_size = batch_size
+
+    def run_once(self) -> DispatchReport:
+        delivered = failed = dead = 0
+        for consumer in self.registry:
+            report = self._run_consumer(consumer)
+            delivered += report.delivered
+            failed += report.failed
+            dead += report.dead
+        return DispatchReport(delivered, failed, dead)
+
+    def drain(self, max_rounds: int = 1000) -> DispatchReport:
+        """Deliver until nothing is due (retries scheduled in the future are left for later)."""
+        total = DispatchReport(0, 0, 0)
+        for _ in range(max_rounds):
+            report = self.run_once()
+            total = DispatchReport(
+                total.delivered + report.delivered, total.failed + report.failed, total.dead + report.dead
+            )
+            if report.delivered == 0 and report.failed == 0:
+                break
+        return total
+
+    def run_forever(
+        self, stop: threading.Event, poll_seconds: float = 0.5, on_beat: Callable[[], None] | None = None
+    ) -> None:
+        while not stop.is_set():
+            try:
+                report = self.run_once()
+            except Exception:  # a database outage must not kill the worker thread
+                log.exception("outbox dispatcher round failed; retrying")
+                report = DispatchReport(0, 0, 0)
+            if on_beat:
+                on_beat()
+            if report.delivered == 0 and report.failed == 0:
+                _wakeup.wait(poll_seconds)
+                _wakeup.clear()
+
+    def _due_events(self, session: Session, consumer: Consumer, now: datetime) -> list[OutboxEvent]:
+        blocked = exists().where(
+            OutboxDelivery.event_id == OutboxEvent.id,
+            OutboxDelivery.consumer == consumer.name,
+            (OutboxDelivery.status != RETRY) | (OutboxDelivery.next_attempt_at > now),
+        )
+        query = (
+            select(OutboxEvent)
+            .where(OutboxEvent.event_type.in_(consumer.event_types), ~blocked)
+            .order_by(OutboxEvent.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True, of=OutboxEvent)
+        )
+        return list(session.scalars(query))
+
+    def _run_consumer(self, consumer: Consumer) -> DispatchReport:
+        delivered = failed = dead = 0
+        now = self.clock.now()
+        session = self.session_factory()
+        try:
+            rows = self._due_events(session, consumer, now)
+            failures: list[tuple[int, str]] = []
+            for row in rows:
+                outcome = self._deliver_one(session, consumer, row, now)
+                if outcome is None:
+                    delivered += 1
+                elif outcome is not SKIPPED:
+                    failures.append((row.id, outcome))
+            for event_id, error in failures:
+                if self._record_failure(session, consumer.name, event_id, error, now):
+                    dead += 1
+                failed += 1
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        return DispatchReport(delivered, failed, dead)
+
+    def _deliver_one(self, session: Session, consumer: Consumer, row: OutboxEvent, now: datetime) -> str | None:
+        """Run the handler and write the marker in one savepoint; return the error text on failure.
+
+        The marker is read again *after* the event row is locked: a worker whose query snapshot predates
+        another worker's commit would otherwise run the handler a second time.
+        """
+        marker = session.scalar(
+            select(OutboxDelivery).where(OutboxDelivery.event_id == row.id, OutboxDelivery.consumer == consumer.name)
+        )
+        if marker is not None and marker.status != RETRY:
+            return SKIPPED
+        try:
+            evt = from_json(row.payload)
+            with session.begin_nested():
+                consumer.handle(session, evt)
+                if marker is None:
+                    session.add(
+                        OutboxDelivery(
+                            event_id=row.id,
+                            consumer=consumer.name,
+                            status=DONE,
+                            attempts=1,
+                            updated_at=now,
+                            last_error="",
+                        )
+                    )
+                else:
+                    marker.status, marker.attempts, marker.updated_at = DONE, marker.attempts + 1, now
+                    marker.next_attempt_at = None
+                session.flush()
+            return None
+        except IntegrityError:
+            log.info("event %s already delivered to %s by another worker", row.event_key, consumer.name)
+            return SKIPPED
+        except Exception as exc:
+            log.warning("consumer %s failed on event %s: %s", consumer.name, row.event_key, exc)
+            return f"{type(exc).__name__}: {exc}"[:2000]
+
+    def _record_failure(self, session: Session, consumer: str, event_id: int, error: str, now: datetime) -> bool:
+        marker = session.scalar(
+            select(OutboxDelivery).where(OutboxDelivery.event_id == event_id, OutboxDelivery.consumer == consumer)
+        )
+        if marker is None:
+            marker = OutboxDelivery(
+                event_id=event_id, consumer=consumer, status=RETRY, attempts=0, updated_at=now, last_error=""
+            )
+            session.add(marker)
+        marker.attempts += 1
+        marker.last_error = error
+        marker.updated_at = now
+        if marker.attempts >= self.max_attempts:
+            marker.status, marker.next_attempt_at = DEAD, None
+            log.error("event %s is a dead letter for %s after %d tries: %s", event_id, consumer, marker.attempts, error)
+            return True
+        delay = min(self.backoff_seconds * 2 ** (marker.attempts - 1), MAX_BACKOFF_SECONDS)
+        marker.status, marker.next_attempt_at = RETRY, now + timedelta(seconds=delay)
+        return False
+
+
+# ---- inspection for /healthz and the admin page -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    event_id: int
+    event_key: str
+    event_type: str
+    consumer: str
+    attempts: int
+    last_error: str
+    updated_at: datetime
+
+
+def backlog(session: Session, registry: ConsumerRegistry) -> int:
+    """How many (event, consumer) deliveries are still owed, including scheduled retries."""
+    total = 0
+    for consumer in registry:
+        terminal = exists().where(
+            OutboxDelivery.event_id == OutboxEvent.id,
+            OutboxDelivery.consumer == consumer.name,
+            OutboxDelivery.status.in_((DONE, DEAD)),
+        )
+        total += (
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxEvent)
+                .where(OutboxEvent.event_type.in_(consumer.event_types), ~terminal)
+            )
+            or 0
+        )
+    return total
+
+
+def dead_letter_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(OutboxDelivery).where(OutboxDelivery.status == DEAD)) or 0
+
+
+def dead_letters(session: Session, limit: int = 200) -> list[DeadLetter]:
+    rows = session.execute(
+        select(OutboxDelivery, OutboxEvent)
+        .join(OutboxEvent, and_(OutboxEvent.id == OutboxDelivery.event_id))
+        .where(OutboxDelivery.status == DEAD)
+        .order_by(OutboxDelivery.id.desc())
+        .limit(limit)
+    )
+    return [
+        DeadLetter(e.id, e.event_key, e.event_type, d.consumer, d.attempts, d.last_error, d.updated_at) for d, e in rows
+    ]
+
+
+def retry_dead_letters(session: Session, clock: Clock | None = None) -> int:
+    """Send every dead letter back for another round of attempts; returns how many."""
+    now = (clock or SystemClock()).now()
+    result = session.execute(
+        update(OutboxDelivery)
+        .where(OutboxDelivery.status == DEAD)
+        .values(status=RETRY, attempts=0, next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def beat(session: Session, name: str, now: datetime, interval_seconds: int = 5, info: str = "") -> None:
+    row = session.get(WorkerHeartbeat, name)
+    if row is None:
+        session.add(WorkerHeartbeat(name=name, beat_at=now, interval_seconds=interval_seconds, info=info))
+    else:
+        row.beat_at, row.interval_seconds, row.info = now, interval_seconds, info

@@ -1,0 +1,149 @@
+"""Settings read from VENDTRACK_* environment variables, validated at start with messages naming the variable."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PREFIX = "VENDTRACK_"
+
+
+class SettingsError(ValueError):
+    """A VENDTRACK_* variable is unknown or malformed; the message names it and the fix."""
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{PREFIX}{name}={raw!r} is not a boolean: use true or false")
+
+
+def _parse_int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
+
+
+def _parse_float(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not a number") from None
+
+
+def _parse_str(name: str, raw: str) -> str:
+    return raw
+
+
+def _parse_url(name: str, raw: str) -> str:
+    if "://" not in raw:
+        raise SettingsError(
+            f"{PREFIX}{name}={raw!r} is not a database URL: use e.g. sqlite:////path/vendtrack.db "
+            "or postgresql+psycopg://user@host:5432/dbname"
+        )
+    return raw
+
+
+@dataclass(slots=True)
+class Settings:
+    """Everything configurable from the environment. Field name = variable name without the prefix."""
+
+    instance_path: str = ""
+    database_url: str = ""
+    secret_key: str = ""
+    outbox_max_attempts: int = 8
+    outbox_backoff_seconds: float = 2.0
+    outbox_poll_seconds: float = 0.5
+    session_cookie_secure: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "purchasing@vendtrack.local"
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "database_url": _parse_url,
+    "outbox_max_attempts": _parse_int,
+    "outbox_backoff_seconds": _parse_float,
+    "outbox_poll_seconds": _parse_float,
+    "session_cookie_secure": _parse_bool,
+    "smtp_port": _parse_int,
+    "smtp_starttls": _parse_bool,
+    "mqtt_port": _parse_int,
+}
+
+# Domain packages may declare their own variables here (name -> parser) before settings are loaded.
+EXTRA_VARIABLES: dict[str, Callable[[str, str], Any]] = {}
+
+
+def _known_names() -> set[str]:
+    return {f.name for f in fields(Settings) if f.name != "extra"}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    instance_path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings from the environment; unknown VENDTRACK_* names fail with the list of known ones."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    known = _known_names()
+    for key, raw in env.items():
+        if not key.startswith(PREFIX) or key.startswith("VENDTRACK_TEST_"):
+            continue
+        name = key[len(PREFIX) :].lower()
+        if name in known:
+            values[name] = _PARSERS.get(name, _parse_str)(name.upper(), raw)
+        elif name in EXTRA_VARIABLES:
+            extra[name] = EXTRA_VARIABLES[name](name.upper(), raw)
+        else:
+            choices = ", ".join(sorted(PREFIX + n.upper() for n in known | set(EXTRA_VARIABLES)))
+            raise SettingsError(f"unknown setting {key}: remove it or use one of {choices}")
+    if overrides:
+        for name, value in overrides.items():
+            if name not in known:
+                raise SettingsError(f"unknown setting override {name!r}")
+            values[name] = value
+    settings = Settings(**values, extra=extra)
+    base = Path(instance_path or settings.instance_path or Path.cwd() / "instance")
+    settings.instance_path = str(base)
+    if not settings.database_url:
+        settings.database_url = f"sqlite:///{base / 'vendtrack.db'}"
+    if settings.outbox_max_attempts < 1:
+        raise SettingsError(f"{PREFIX}OUTBOX_MAX_ATTEMPTS must be at least 1")
+    if not settings.secret_key:
+        settings.secret_key = _instance_secret(base)
+    return settings
+
+
+def _instance_secret(base: Path) -> str:
+    """Read the secret key kept in the instance folder, creating it (mode 600) on first run."""
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

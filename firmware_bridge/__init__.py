@@ -1,0 +1,1 @@
+"""Bytes to hardware: transports, frame codecs, device drivers, BLE decoding and a simulator per device."""

@@ -1,0 +1,1 @@
+"""Purchasing: suppliers, reorder policy, purchase orders and approvals, PDFs, transmission, receiving."""

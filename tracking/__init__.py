@@ -1,0 +1,1 @@
+"""Equipment tracking: tags, assets, zones, gateways, the location engine, alerts and the locate pages."""

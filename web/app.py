@@ -1,0 +1,101 @@
+"""The app factory: settings, database, services, security hooks, core pages and the domain plugins."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, send_from_directory
+from werkzeug.wrappers import Response
+
+from core import access
+from core.clock import Clock, SystemClock
+from core.db import make_engine, make_session_factory
+from core.outbox import ConsumerRegistry
+from core.roles import Role
+from core.runtime import AppServices
+from core.settings import load_settings
+from web import admin, api, auth, csrf, errors, health, home, session
+from web.domains import domain_name, hook, load_plugins
+
+CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
+    ("Users", "admin.user_list", frozenset({Role.ADMIN})),
+    ("Tokens", "admin.token_list", frozenset({Role.ADMIN})),
+    ("Outbox", "admin.outbox_view", frozenset({Role.ADMIN})),
+    ("Audit log", "admin.audit_view", frozenset({Role.ADMIN})),
+]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `test_config` may set DATABASE_URL, INSTANCE_PATH, CLOCK, SECRET_KEY and Flask keys."""
+    config = dict(test_config or {})
+    app = Flask(__name__, instance_path=config.pop("INSTANCE_PATH", None), instance_relative_config=True)
+    overrides = {k.lower(): config.pop(k) for k in list(config) if k in {"DATABASE_URL", "SECRET_KEY"}}
+    settings_overrides = config.pop("SETTINGS", {})
+    overrides.update(settings_overrides)
+    settings = load_settings(instance_path=app.instance_path, overrides=overrides)
+    logging.basicConfig(level=settings.log_level)
+    clock: Clock = config.pop("CLOCK", None) or SystemClock()
+
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    app.config.update(config)
+
+    engine = make_engine(settings.database_url)
+    services = AppServices(
+        settings=settings, session_factory=make_session_factory(engine), clock=clock, consumers=ConsumerRegistry()
+    )
+    app.extensions["vendtrack"] = services
+    app.extensions["vendtrack_engine"] = engine
+
+    _make_static_public(app)
+    session.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)  # access check runs before the CSRF check: strangers get 401, not 400
+    csrf.init_app(app)
+    for blueprint in (home.bp, health.bp, api.bp, admin.bp):
+        app.register_blueprint(blueprint)
+
+    nav = list(CORE_NAV)
+    plugins = load_plugins()
+    for plugin in plugins:
+        _install_plugin(app, plugin, services, nav)
+    app.extensions["vendtrack_plugins"] = plugins
+    app.jinja_env.globals["nav_links"] = nav
+
+    from web import cli
+
+    cli.register(app, plugins)
+    return app
+
+
+def _install_plugin(
+    app: Flask, plugin: Any, services: AppServices, nav: list[tuple[str, str, frozenset[Role]]]
+) -> None:
+    if (blueprints := hook(plugin, "blueprints")) is not None:
+        for blueprint in blueprints():
+            app.register_blueprint(blueprint)
+    if (register := hook(plugin, "register_consumers")) is not None:
+        register(services.consumers, services)
+    if (links := hook(plugin, "nav_links")) is not None:
+        nav.extend(links())
+    app.logger.debug("domain %s installed", domain_name(plugin))
+
+
+def _make_static_public(app: Flask) -> None:
+    folder = app.static_folder
+
+    @access.public
+    def static(filename: str) -> Response:
+        response = send_from_directory(str(folder), filename, max_age=3600)
+        return response
+
+    app.view_functions["static"] = static

@@ -1,0 +1,212 @@
+"""The `vendtrack` command: the Flask CLI of create_app plus db, user, token, serve, demo and sim commands."""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from core import users
+from core.db import unit_of_work
+from core.roles import Role, TokenScope
+from core.runtime import AppServices
+from web.domains import hook
+
+
+def _services(app: Flask) -> AppServices:
+    return app.extensions["vendtrack"]
+
+
+def register(app: Flask, plugins: list[ModuleType]) -> None:
+    for command in (db_group, user_group, token_group, serve_command, outbox_group):
+        app.cli.add_command(command)
+    from web.demo import demo_command
+
+    app.cli.add_command(demo_command)
+    sim = click.Group("sim", help="Run a simulated device (lock board, coil machine, Modbus boards, BLE).")
+    for plugin in plugins:
+        if (sims := hook(plugin, "sim_commands")) is not None:
+            for command in sims():
+                sim.add_command(command)
+        if (commands := hook(plugin, "cli_commands")) is not None:
+            for command in commands():
+                app.cli.add_command(command)
+    from firmware_bridge import cli as bridge_cli  # simulators live with the drivers
+
+    for command in bridge_cli.sim_commands():
+        sim.add_command(command)
+    app.cli.add_command(sim)
+
+
+@click.group("db", help="Database schema commands.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Apply every pending Alembic migration (all packages).")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    from flask import current_app
+
+    from migrations import upgrade
+
+    url = _services(current_app).settings.database_url
+    upgrade(url)
+    click.echo(f"database at {_redact(url)} is up to date")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.group("user", help="Manage web users.")
+def user_group() -> None:
+    pass
+
+
+@user_group.command("create")
+@click.argument("username")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="One of: " + ", ".join(r.value for r in Role) + " (repeat for several).",
+)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--email", default="")
+def user_create(username: str, roles: tuple[str, ...], password: str, email: str) -> None:
+    from flask import current_app
+
+    try:
+        parsed = [Role.parse(r) for r in roles]
+        with unit_of_work(_services(current_app).session_factory) as session:
+            user = users.create_user(session, username, password, parsed, email=email, actor="cli")
+    except (ValueError, users.UserError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {user.username} created with roles {', '.join(sorted(user.roles))}")
+
+
+@click.group("token", help="Bearer tokens for devices, gateways and integrations.")
+def token_group() -> None:
+    pass
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="One of: " + ", ".join(s.value for s in TokenScope) + " (repeat for several).",
+)
+def token_create(name: str, scopes: tuple[str, ...]) -> None:
+    from flask import current_app
+
+    try:
+        parsed = [TokenScope.parse(s) for s in scopes]
+        with unit_of_work(_services(current_app).session_factory) as session:
+            plain, view = users.create_token(session, name, parsed, actor="cli")
+    except (ValueError, users.UserError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {view.id} ({name}); store it now, it is not shown again:", err=True)
+    click.echo(plain)
+
+
+@token_group.command("list")
+def token_list() -> None:
+    from flask import current_app
+
+    with unit_of_work(_services(current_app).session_factory) as session:
+        for view in users.list_tokens(session):
+            state = "revoked" if view.revoked_at else "active"
+            click.echo(f"{view.id}\t{view.name}\t{','.join(sorted(view.scopes))}\t{state}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    from flask import current_app
+
+    try:
+        with unit_of_work(_services(current_app).session_factory) as session:
+            users.revoke_token(session, token_id, actor="cli")
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {token_id} revoked")
+
+
+@click.group("outbox", help="Inspect and drive event delivery.")
+def outbox_group() -> None:
+    pass
+
+
+@outbox_group.command("status")
+def outbox_status() -> None:
+    from flask import current_app
+
+    from core import outbox
+
+    services = _services(current_app)
+    with unit_of_work(services.session_factory) as session:
+        click.echo(
+            f"backlog {outbox.backlog(session, services.consumers)}; "
+            f"dead letters {outbox.dead_letter_count(session)}; consumers {', '.join(services.consumers.names())}"
+        )
+
+
+@outbox_group.command("dispatch", help="Deliver every due event now and exit.")
+def outbox_dispatch() -> None:
+    from flask import current_app
+
+    from core.outbox import Dispatcher
+
+    services = _services(current_app)
+    report = Dispatcher(
+        services.session_factory,
+        services.consumers,
+        services.clock,
+        max_attempts=services.settings.outbox_max_attempts,
+        backoff_seconds=services.settings.outbox_backoff_seconds,
+    ).drain()
+    click.echo(f"delivered {report.delivered}, failed {report.failed}, dead {report.dead}")
+
+
+@click.command("serve", help="Serve the web UI and API with waitress, plus the background workers.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--dispatchers", default=1, show_default=True, type=int, help="Outbox dispatcher threads.")
+def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
+    import waitress
+    from flask import current_app
+
+    from web.workers import WorkerSet, dispatcher_workers, domain_workers
+
+    app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
+    services = _services(app)
+    workers = WorkerSet(dispatcher_workers(services, dispatchers) + domain_workers(app, services))
+    workers.start()
+    click.echo(f"vendtrack serving on http://{host}:{port}/")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="vendtrack")
+    finally:
+        workers.stop()
+
+
+def main() -> None:
+    from web.app import create_app
+
+    cli = FlaskGroup(
+        create_app=create_app,
+        add_version_option=False,
+        help="vendtrack: industrial vending, asset tracking and procurement.",
+    )
+    sys.exit(cli.main())

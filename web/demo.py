@@ -1,0 +1,161 @@
+"""`vendtrack demo`: a fresh SQLite database, a seeded demo site, simulators, workers and the web UI.
+
+With --smoke it serves on a free local port, runs one end-to-end flow per domain against the
+simulators, prints a line per flow ending in `pass` or `FAIL: <reason>`, and exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from core.db import unit_of_work
+from core.models import CostCenter, Site
+from core.roles import Role
+from core.runtime import AppServices, DemoContext, SmokeResult
+from core.users import create_user
+from web.domains import domain_name, hook
+from web.smoke import core_smoke
+from web.workers import WorkerSet, dispatcher_workers, domain_workers
+
+DEMO_LOGINS: list[tuple[str, str, list[Role]]] = [
+    ("admin", "demo-admin", [Role.ADMIN]),
+    ("buyer", "demo-buyer", [Role.PROCUREMENT]),
+    ("approver", "demo-approver", [Role.APPROVER]),
+    ("nurse", "demo-nurse", [Role.STAFF]),
+    ("restocker", "demo-restocker", [Role.RESTOCKER]),
+]
+
+
+def build_demo_app(instance: Path) -> Flask:
+    """Create a fresh demo database in `instance/demo` and an app bound to it, schema migrated."""
+    from migrations import upgrade
+    from web.app import create_app
+
+    folder = instance / "demo"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    url = f"sqlite:///{folder / 'vendtrack-demo.db'}"
+    upgrade(url)
+    return create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance)})
+
+
+def seed_core(services: AppServices) -> tuple[int, str]:
+    with unit_of_work(services.session_factory) as session:
+        site = Site(
+            code="PLANT1",
+            name="Riverside Plant & Hospital Campus",
+            ship_to_address="Receiving Dock 2\n100 Riverside Way\nSpringfield",
+            timezone="UTC",
+        )
+        session.add(site)
+        session.flush()
+        session.add_all(
+            [
+                CostCenter(code="CC-100", name="Maintenance", site_id=site.id),
+                CostCenter(code="CC-200", name="Production", site_id=site.id),
+                CostCenter(code="CC-300", name="Clinical Engineering", site_id=site.id),
+            ]
+        )
+        for username, password, roles in DEMO_LOGINS:
+            create_user(session, username, password, roles, actor="demo", clock=services.clock)
+        return site.id, site.code
+
+
+def start_demo(app: Flask, base_url: str) -> DemoContext:
+    services: AppServices = app.extensions["vendtrack"]
+    site_id, site_code = seed_core(services)
+    demo = DemoContext(
+        services=services,
+        instance_path=Path(app.instance_path),
+        site_id=site_id,
+        site_code=site_code,
+        base_url=base_url,
+    )
+    for plugin in app.extensions["vendtrack_plugins"]:
+        if (seed := hook(plugin, "seed_demo")) is not None:
+            with unit_of_work(services.session_factory) as session:
+                seed(session, demo)
+    for plugin in app.extensions["vendtrack_plugins"]:
+        if (start := hook(plugin, "start_demo")) is not None:
+            demo.workers.extend(start(demo))
+    demo.workers.extend(dispatcher_workers(services, 1) + domain_workers(app, services))
+    return demo
+
+
+class _ServerThread(threading.Thread):
+    def __init__(self, app: Flask, host: str, port: int) -> None:
+        super().__init__(daemon=True, name="demo-http")
+        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def run(self) -> None:
+        self.server.serve_forever()
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+
+
+def run_smoke(app: Flask, demo: DemoContext) -> list[tuple[str, SmokeResult]]:
+    results: list[tuple[str, SmokeResult]] = [("core", _guarded(core_smoke, demo))]
+    for plugin in app.extensions["vendtrack_plugins"]:
+        if (smoke := hook(plugin, "smoke")) is not None:
+            results.append((domain_name(plugin), _guarded(smoke, demo)))
+    return results
+
+
+def _guarded(flow: Any, demo: DemoContext) -> SmokeResult:
+    try:
+        result: SmokeResult = flow(demo)
+        return result
+    except Exception as exc:
+        traceback.print_exc()
+        return SmokeResult(False, f"{type(exc).__name__}: {exc}")
+
+
+@click.command("demo", help="Run vendtrack with a fresh demo database and every device simulated.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--smoke", is_flag=True, help="Run one end-to-end flow per domain headless, then exit.")
+def demo_command(host: str, port: int, smoke: bool) -> None:
+    instance = Path(current_app.instance_path)
+    app = build_demo_app(instance)
+    server = _ServerThread(app, host, 0 if smoke else port)
+    base_url = f"http://{host}:{server.port}"
+    demo = start_demo(app, base_url)
+    workers = WorkerSet(demo.workers)
+    workers.start()
+    server.start()
+    try:
+        if smoke:
+            results = run_smoke(app, demo)
+            for name, result in results:
+                click.echo(f"{name}: {result.detail} - pass" if result.ok else f"{name}: FAIL: {result.detail}")
+            failed = [name for name, result in results if not result.ok]
+            click.echo(f"smoke: {len(results) - len(failed)} of {len(results)} flows passed")
+            raise SystemExit(1 if failed else 0)
+        click.echo(f"vendtrack demo is running at {base_url}/")
+        for username, password, roles in DEMO_LOGINS:
+            click.echo(f"  login {username} / {password}  ({', '.join(r.value for r in roles)})")
+        for note in demo.notes:
+            click.echo(f"  {note}")
+        click.echo("Press Ctrl+C to stop.")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        server.shutdown()
+        workers.stop()
