@@ -55,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["vendtrack"] = services
     app.extensions["vendtrack_engine"] = engine
+    app.extensions["vendtrack_db"] = session.db  # domains get the request session without importing web
 
     _make_static_public(app)
     session.init_app(app)
