@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -31,7 +32,8 @@ CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `test_config` may set DATABASE_URL, INSTANCE_PATH, CLOCK, SECRET_KEY and Flask keys."""
     config = dict(test_config or {})
-    app = Flask(__name__, instance_path=config.pop("INSTANCE_PATH", None), instance_relative_config=True)
+    instance = config.pop("INSTANCE_PATH", None) or os.environ.get("VENDTRACK_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     overrides = {k.lower(): config.pop(k) for k in list(config) if k in {"DATABASE_URL", "SECRET_KEY"}}
     settings_overrides = config.pop("SETTINGS", {})
     overrides.update(settings_overrides)

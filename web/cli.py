@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from core import users
 from core.db import unit_of_work
@@ -27,7 +27,7 @@ def register(app: Flask, plugins: list[ModuleType]) -> None:
     from web.demo import demo_command
 
     app.cli.add_command(demo_command)
-    sim = click.Group("sim", help="Run a simulated device (lock board, coil machine, Modbus boards, BLE).")
+    sim = AppGroup("sim", help="Run a simulated device (lock board, coil machine, Modbus boards, BLE).")
     for plugin in plugins:
         if (sims := hook(plugin, "sim_commands")) is not None:
             for command in sims():
@@ -42,7 +42,7 @@ def register(app: Flask, plugins: list[ModuleType]) -> None:
     app.cli.add_command(sim)
 
 
-@click.group("db", help="Database schema commands.")
+@click.group("db", cls=AppGroup, help="Database schema commands.")
 def db_group() -> None:
     pass
 
@@ -65,7 +65,7 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@click.group("user", help="Manage web users.")
+@click.group("user", cls=AppGroup, help="Manage web users.")
 def user_group() -> None:
     pass
 
@@ -93,7 +93,7 @@ def user_create(username: str, roles: tuple[str, ...], password: str, email: str
     click.echo(f"user {user.username} created with roles {', '.join(sorted(user.roles))}")
 
 
-@click.group("token", help="Bearer tokens for devices, gateways and integrations.")
+@click.group("token", cls=AppGroup, help="Bearer tokens for devices, gateways and integrations.")
 def token_group() -> None:
     pass
 
@@ -143,7 +143,7 @@ def token_revoke(token_id: int) -> None:
     click.echo(f"token {token_id} revoked")
 
 
-@click.group("outbox", help="Inspect and drive event delivery.")
+@click.group("outbox", cls=AppGroup, help="Inspect and drive event delivery.")
 def outbox_group() -> None:
     pass
 
@@ -184,6 +184,7 @@ def outbox_dispatch() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--dispatchers", default=1, show_default=True, type=int, help="Outbox dispatcher threads.")
+@with_appcontext
 def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
     import waitress
     from flask import current_app

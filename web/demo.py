@@ -6,6 +6,7 @@ simulators, prints a line per flow ending in `pass` or `FAIL: <reason>`, and exi
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
@@ -15,6 +16,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from core.db import unit_of_work
@@ -95,6 +97,7 @@ def start_demo(app: Flask, base_url: str) -> DemoContext:
 class _ServerThread(threading.Thread):
     def __init__(self, app: Flask, host: str, port: int) -> None:
         super().__init__(daemon=True, name="demo-http")
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the summary
         self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
 
     @property
@@ -129,6 +132,7 @@ def _guarded(flow: Any, demo: DemoContext) -> SmokeResult:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--smoke", is_flag=True, help="Run one end-to-end flow per domain headless, then exit.")
+@with_appcontext
 def demo_command(host: str, port: int, smoke: bool) -> None:
     instance = Path(current_app.instance_path)
     app = build_demo_app(instance)

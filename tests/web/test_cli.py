@@ -1,0 +1,61 @@
+"""The vendtrack CLI: db upgrade, user create, token create/list/revoke, outbox status."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from core.db import unit_of_work
+from core.users import authenticate, verify_token
+from web.app import create_app
+
+
+def _app(tmp_path: Path) -> Flask:
+    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_upgrade_then_users_and_tokens(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+    result = runner.invoke(args=["user", "create", "bob", "--role", "approver", "--password", "bob-password"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["user", "create", "eve", "--role", "wizard", "--password", "eve-password"])
+    assert result.exit_code != 0 and "unknown role 'wizard'" in result.output
+    result = runner.invoke(args=["token", "create", "gw-7", "--scope", "gateway"])
+    assert result.exit_code == 0, result.output
+    plain = result.stdout.strip().splitlines()[-1]
+    services = app.extensions["vendtrack"]
+    with unit_of_work(services.session_factory) as session:
+        assert authenticate(session, "bob", "bob-password") is not None
+        token = verify_token(session, plain)
+        assert token is not None and token.scopes == frozenset({"gateway"})
+    listed = runner.invoke(args=["token", "list"]).output
+    assert "gw-7" in listed and "active" in listed
+    assert runner.invoke(args=["token", "revoke", str(token.id)]).exit_code == 0
+    assert "revoked" in runner.invoke(args=["token", "list"]).output
+    assert "no token with id 99" in runner.invoke(args=["token", "revoke", "99"]).output
+    assert "backlog 0" in runner.invoke(args=["outbox", "status"]).output
+
+
+def test_malformed_setting_stops_start_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VENDTRACK_OUTBOX_MAX_ATTEMPTS", "many")
+    with pytest.raises(ValueError, match="VENDTRACK_OUTBOX_MAX_ATTEMPTS"):
+        _app(tmp_path)
+
+
+def test_console_entry_lists_commands(tmp_path: Path) -> None:
+    env = {**os.environ, "VENDTRACK_INSTANCE_PATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "web", "--help"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("demo", "serve", "db", "user", "token", "sim", "routes"):
+        assert f"  {command} " in result.stdout
