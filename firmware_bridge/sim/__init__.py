@@ -1,0 +1,197 @@
+"""Shared simulator plumbing: a virtual line (pty or TCP) that can vanish and return, fault injection, wire time.
+
+`VirtualLine` is the device end of a line: a pseudo-terminal (the driver opens `url`, optionally a
+stable symlink like udev's /dev/serial/by-id) or a TCP listener (`socket://host:port`). `Faults`
+shapes each outgoing frame: noise, drop, truncate, corrupt, delay, either by probability (seeded)
+or for the next N frames (deterministic, for tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import select
+import socket
+import threading
+import tty
+from dataclasses import dataclass, field
+
+
+class VirtualLine:
+    """The device side of a serial line. Not thread-safe for reads: one simulator thread reads it."""
+
+    def __init__(self, tcp: tuple[str, int] | None = None, link: str | None = None) -> None:
+        self.tcp = tcp
+        self.link = link
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._slave_path = ""
+        self._listener: socket.socket | None = None
+        self._client: socket.socket | None = None
+        self._write_lock = threading.Lock()
+        self.vanished = False
+        self.open()
+
+    @property
+    def url(self) -> str:
+        if self.tcp is not None:
+            return f"socket://{self.tcp[0]}:{self.tcp[1]}"
+        return self.link or self._slave_path
+
+    def open(self) -> None:
+        if self.tcp is not None:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(self.tcp)
+            listener.listen(2)
+            self.tcp = (self.tcp[0], listener.getsockname()[1])
+            self._listener = listener
+        else:
+            master, slave = os.openpty()
+            tty.setraw(slave)
+            tty.setraw(master)
+            self._master, self._slave = master, slave
+            self._slave_path = os.ttyname(slave)
+            if self.link:
+                tmp = f"{self.link}.tmp{os.getpid()}"
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                os.symlink(self._slave_path, tmp)
+                os.replace(tmp, self.link)
+        self.vanished = False
+
+    def close(self) -> None:
+        with self._write_lock:
+            for sock in (self._client, self._listener):
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.close()
+            self._client = self._listener = None
+            for fd in (self._master, self._slave):
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            self._master = self._slave = None
+            if self.link:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.link)
+
+    def vanish(self) -> None:
+        """The device disappears (USB unplugged / converter off): the driver's port fails until `restore`."""
+        self.close()
+        self.vanished = True
+
+    def restore(self) -> None:
+        if self.vanished:
+            self.open()
+
+    def read(self, timeout: float) -> bytes:
+        """Bytes the driver sent, waiting up to `timeout` (b"" on timeout, while vanished, or without a client)."""
+        if self.vanished:
+            select.select((), (), (), timeout)
+            return b""
+        if self.tcp is None:
+            master = self._master
+            if master is None:
+                return b""
+            try:
+                if not select.select((master,), (), (), timeout)[0]:
+                    return b""
+                return os.read(master, 4096)
+            except OSError:
+                return b""
+        return self._read_tcp(timeout)
+
+    def _read_tcp(self, timeout: float) -> bytes:
+        listener, client = self._listener, self._client
+        waiting = [s for s in (listener, client) if s is not None]
+        if not waiting:
+            return b""
+        try:
+            ready = select.select(waiting, (), (), timeout)[0]
+        except (OSError, ValueError):
+            return b""
+        if listener is not None and listener in ready:
+            new, _ = listener.accept()
+            new.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if client is not None:
+                with contextlib.suppress(OSError):
+                    client.close()
+            self._client = client = new
+            return b""
+        if client is not None and client in ready:
+            try:
+                data = client.recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                self._client = None
+                with contextlib.suppress(OSError):
+                    client.close()
+            return data
+        return b""
+
+    def write(self, data: bytes) -> None:
+        with self._write_lock:
+            try:
+                if self.tcp is None:
+                    if self._master is not None:
+                        os.write(self._master, data)
+                elif self._client is not None:
+                    self._client.sendall(data)
+            except OSError:
+                pass  # nobody listening: bytes on a wire nobody reads are lost, as on a real line
+
+
+@dataclass
+class Faults:
+    """Per-run fault injection for a simulator's outgoing frames. `*_next` counters take precedence."""
+
+    noise: float = 0.0  # probability of 1-4 random bytes before, inside or after a frame
+    drop: float = 0.0
+    truncate: float = 0.0
+    corrupt: float = 0.0  # checksum byte flipped
+    delay: float = 0.0  # probability of holding a frame back `delay_s`
+    delay_s: float = 0.3
+    noise_next: int = 0
+    drop_next: int = 0
+    truncate_next: int = 0
+    corrupt_next: int = 0
+    delay_next: int = 0
+    seed: int | None = 0
+    rng: random.Random = field(init=False, repr=False)
+    counts: dict[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def _hit(self, name: str, probability: float) -> bool:
+        pending = getattr(self, f"{name}_next")
+        if pending > 0:
+            setattr(self, f"{name}_next", pending - 1)
+        elif not (probability and self.rng.random() < probability):
+            return False
+        self.counts[name] = self.counts.get(name, 0) + 1
+        return True
+
+    def shape(self, frame: bytes) -> tuple[float, bytes] | None:
+        """(delay in seconds, bytes to put on the line) for one outgoing frame, or None when it is dropped."""
+        if self._hit("drop", self.drop):
+            return None
+        out = bytearray(frame)
+        if self._hit("corrupt", self.corrupt):
+            out[-1] ^= 0x5A
+        if self._hit("truncate", self.truncate):
+            del out[self.rng.randint(1, len(out) - 1) :]
+        if self._hit("noise", self.noise):
+            junk = bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 4)))
+            where = self.rng.choice((0, len(out) // 2, len(out)))
+            out[where:where] = junk
+        delay = self.delay_s if self._hit("delay", self.delay) else 0.0
+        return delay, bytes(out)
+
+
+def modelled_wire_time(n_bytes: int, baud: int, bits_per_char: float = 10.0) -> float:
+    """What `n_bytes` take on a real line (a pty carries them instantly whatever the baud)."""
+    return n_bytes * bits_per_char / baud
