@@ -11,7 +11,7 @@ Stored by vending as JSON in a machine row, e.g.::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from firmware_bridge.errors import ConfigError
@@ -24,7 +24,7 @@ UNLOCK_REPLY_MODES = ("status", "none")
 @dataclass(frozen=True, slots=True)
 class KerongBoard:
     address: int
-    polarity: Polarity = Polarity()
+    polarity: Polarity = field(default_factory=Polarity)
     item_sensors: bool = True
 
 
@@ -99,12 +99,12 @@ def _slots(raw: Any, boards: tuple[KerongBoard, ...]) -> tuple[tuple[str, int, i
     for name, where_to in raw.items():
         where = f"kerong.slots.{name}"
         if isinstance(where_to, Mapping):
-            pair = [where_to.get("board"), where_to.get("lock")]
+            pair: list[Any] = [where_to.get("board"), where_to.get("lock")]
         else:
             pair = list(where_to) if isinstance(where_to, list | tuple) else []
         if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
             raise ConfigError(f"{where}={where_to!r} must be [board, lock] with integers, e.g. [0, 3]")
-        board, lock = pair
+        board, lock = int(pair[0]), int(pair[1])
         if board not in known:
             raise ConfigError(f"{where} names board {board}, which is not in kerong.boards {sorted(known)}")
         if not 0 <= lock < LOCKS_PER_BOARD:

@@ -8,6 +8,7 @@ exponential backoff so a dead port costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -125,10 +126,8 @@ class SerialTransport:
         with self.lock:
             port, self._port, self._fd = self._port, None, None
             if port is not None:
-                try:
+                with contextlib.suppress(serial.SerialException, OSError):
                     port.close()
-                except (serial.SerialException, OSError):
-                    pass
 
     def lost(self, exc: BaseException) -> BusOffline:
         """Close a port that failed mid-exchange; return the BusOffline to raise."""
