@@ -1,0 +1,1 @@
+"""BLE advertisement decoding (iBeacon, Eddystone, AltBeacon) and the bleak scanner adapter."""
