@@ -100,6 +100,28 @@ def list_users(session: Session) -> list[UserView]:
     return [_view(u) for u in session.scalars(select(User).order_by(User.username))]
 
 
+def update_user(
+    session: Session, user_id: int, roles: list[Role], active: bool, actor: str, clock: Clock | None = None
+) -> UserView:
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserError(f"no user with id {user_id}")
+    before = {"roles": sorted(user.role_set()), "active": user.active}
+    user.roles = ",".join(sorted(r.value for r in roles))
+    user.active = active
+    audit.record(
+        session,
+        actor,
+        "user.update",
+        "user",
+        user.id,
+        before=before,
+        after={"roles": sorted(user.role_set()), "active": active},
+        clock=clock,
+    )
+    return _view(user)
+
+
 def set_roles(session: Session, user_id: int, roles: list[Role], actor: str, clock: Clock | None = None) -> UserView:
     user = session.get(User, user_id)
     if user is None:

@@ -7,7 +7,8 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from core import access, audit, outbox, users
+from core import access, audit, masters, outbox, users
+from core.errors import DomainError
 from core.roles import Role, TokenScope
 from web.auth import require_principal
 from web.session import db, services
@@ -114,3 +115,72 @@ def outbox_retry() -> Response:
 @access.roles(Role.ADMIN)
 def audit_view() -> str:
     return render_template("admin/audit.html", entries=audit.recent(db(), limit=300))
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"])
+@access.roles(Role.ADMIN)
+def user_update(user_id: int) -> Any:
+    principal = require_principal()
+    try:
+        roles = [Role.parse(r) for r in request.form.getlist("roles")]
+        active = request.form.get("active") == "on"
+        if user_id == principal.id and (not active or Role.ADMIN not in roles):
+            raise users.UserError("you cannot remove your own admin role or deactivate yourself")
+        users.update_user(db(), user_id, roles, active, actor=principal.actor, clock=services().clock)
+    except (ValueError, users.UserError) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.user_list"))
+    db().commit()
+    flash("User updated.", "info")
+    return redirect(url_for("admin.user_list"))
+
+
+@bp.route("/sites")
+@access.roles(Role.ADMIN)
+def site_list() -> str:
+    return render_template(
+        "admin/sites.html", sites=masters.list_sites(db()), cost_centers=masters.list_cost_centers(db())
+    )
+
+
+@bp.route("/sites", methods=["POST"])
+@access.roles(Role.ADMIN)
+def site_create() -> Any:
+    form = request.form
+    try:
+        masters.create_site(
+            db(),
+            form.get("code", ""),
+            form.get("name", ""),
+            form.get("ship_to_address", ""),
+            actor=require_principal().actor,
+            timezone=form.get("timezone", "UTC"),
+            clock=services().clock,
+        )
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.site_list"))
+    db().commit()
+    flash("Site created.", "info")
+    return redirect(url_for("admin.site_list"))
+
+
+@bp.route("/cost-centers", methods=["POST"])
+@access.roles(Role.ADMIN)
+def cost_center_create() -> Any:
+    form = request.form
+    try:
+        masters.create_cost_center(
+            db(),
+            form.get("code", ""),
+            form.get("name", ""),
+            form.get("site_code") or None,
+            actor=require_principal().actor,
+            clock=services().clock,
+        )
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.site_list"))
+    db().commit()
+    flash("Cost center created.", "info")
+    return redirect(url_for("admin.site_list"))

@@ -23,6 +23,7 @@ from web.domains import domain_name, hook, load_plugins
 
 CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("Users", "admin.user_list", frozenset({Role.ADMIN})),
+    ("Sites", "admin.site_list", frozenset({Role.ADMIN})),
     ("Tokens", "admin.token_list", frozenset({Role.ADMIN})),
     ("Outbox", "admin.outbox_view", frozenset({Role.ADMIN})),
     ("Audit log", "admin.audit_view", frozenset({Role.ADMIN})),
