@@ -34,6 +34,7 @@ class RelayPulse:
 class _Person:
     open_after: float
     hold: float | None  # None: leaves the door open
+    repeat: bool = False  # True: a regular who comes back on every release
 
 
 class RelayBoardDevice(SimDevice):
@@ -56,10 +57,14 @@ class RelayBoardDevice(SimDevice):
         self.failed_openings = 0  # people who pulled a door that was still locked
 
     # -- the Python API: what a test or the demo does -----------------------------------------------------
-    def person_takes(self, channel: int, open_after: float = 0.2, hold: float | None = 0.5) -> None:
-        """The next time this lock releases, someone pulls the door `open_after` s later and shuts it after `hold`."""
+    def person_takes(
+        self, channel: int, open_after: float = 0.2, hold: float | None = 0.5, repeat: bool = False
+    ) -> None:
+        """The next time this lock releases, someone pulls the door `open_after` s later and shuts it after `hold`.
+
+        A pull after the pulse has ended finds the door locked (counted in `failed_openings`)."""
         with self.lock:
-            self._people[self._check(channel)] = _Person(open_after, hold)
+            self._people[self._check(channel)] = _Person(open_after, hold, repeat)
 
     def open_door(self, channel: int) -> bool:
         """Pull the door now; it opens only if the lock is released (or it is open already)."""
@@ -171,7 +176,9 @@ class RelayBoardDevice(SimDevice):
     def _set_relay(self, channel: int, on: bool, at: float) -> None:
         if on and not self._relay[channel]:
             self._history.append([channel, at, None])
-            person = self._people.pop(channel, None)
+            person = self._people.get(channel)
+            if person is not None and not person.repeat:
+                del self._people[channel]
             if person is not None:
                 seq = self._schedule(at + person.open_after, "pull", channel)
                 if person.hold is not None:
