@@ -1,0 +1,86 @@
+"""Charge codes (job, work order, cost center) and the per-site mode of each: off, optional, required, in_list."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import DomainError
+from vending.models import ChargeCode, ChargePolicy
+
+KINDS = ("job", "work_order", "cost_center")
+MODES = ("off", "optional", "required", "in_list")
+LABELS = {"job": "job number", "work_order": "work order", "cost_center": "cost center"}
+
+
+class ChargeCodeRefused(DomainError):
+    status = 422
+    code = "charge_code_refused"
+
+
+def modes(session: Session, site_id: int) -> dict[str, str]:
+    found = {p.kind: p.mode for p in session.scalars(select(ChargePolicy).where(ChargePolicy.site_id == site_id))}
+    return {kind: found.get(kind, "off") for kind in KINDS}
+
+
+def set_mode(session: Session, site_id: int, kind: str, mode: str) -> None:
+    if kind not in KINDS:
+        raise DomainError(f"charge code kind must be one of {', '.join(KINDS)}", field="kind")
+    if mode not in MODES:
+        raise DomainError(f"charge code mode must be one of {', '.join(MODES)}", field="mode")
+    policy = session.scalar(select(ChargePolicy).where(ChargePolicy.site_id == site_id, ChargePolicy.kind == kind))
+    if policy is None:
+        session.add(ChargePolicy(site_id=site_id, kind=kind, mode=mode))
+    else:
+        policy.mode = mode
+
+
+def add_code(session: Session, site_id: int, kind: str, code: str, name: str = "") -> ChargeCode:
+    if kind not in KINDS:
+        raise DomainError(f"charge code kind must be one of {', '.join(KINDS)}", field="kind")
+    if not code.strip():
+        raise DomainError("charge code is empty", field="code")
+    row = ChargeCode(site_id=site_id, kind=kind, code=code.strip(), name=name.strip())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def listed(session: Session, site_id: int, kind: str) -> list[tuple[str, str]]:
+    rows = session.execute(
+        select(ChargeCode.code, ChargeCode.name)
+        .where(ChargeCode.site_id == site_id, ChargeCode.kind == kind, ChargeCode.active.is_(True))
+        .order_by(ChargeCode.code)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def validate(session: Session, site_id: int, given: dict[str, str]) -> dict[str, str]:
+    """The charge codes to record for a dispense; raises naming the first missing or unknown code."""
+    policy = modes(session, site_id)
+    result: dict[str, str] = {}
+    for kind in KINDS:
+        value = (given.get(kind) or "").strip()
+        mode = policy[kind]
+        if mode == "off":
+            continue
+        if not value:
+            if mode in ("required", "in_list"):
+                raise ChargeCodeRefused(f"a {LABELS[kind]} is required: enter it before choosing the item", field=kind)
+            continue
+        if mode == "in_list":
+            known = session.scalar(
+                select(ChargeCode.id).where(
+                    ChargeCode.site_id == site_id,
+                    ChargeCode.kind == kind,
+                    ChargeCode.code == value,
+                    ChargeCode.active.is_(True),
+                )
+            )
+            if known is None:
+                raise ChargeCodeRefused(
+                    f"{LABELS[kind]} {value!r} is not in the list: pick one from the list or ask your supervisor",
+                    field=kind,
+                )
+        result[kind] = value
+    return result

@@ -1,0 +1,206 @@
+"""Machine kinds over the firmware_bridge Protocols: what "dispense" means physically and what was sensed.
+
+A locker door must open (and close), a coil must report the controller's success status, a scale shelf
+counts by weight. Adapters only return sensed facts; vending.runner turns them into state transitions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from firmware_bridge.door_watch import DoorWatcher
+from firmware_bridge.errors import BridgeError
+from firmware_bridge.modbus.counting import count_change
+from firmware_bridge.protocols import (
+    CoilController,
+    DoorOutcome,
+    DoorState,
+    LockerBus,
+    Scale,
+    VendStatus,
+    WeightReading,
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Sensed:
+    """What the hardware reported: items taken (negative = put back) and a fault when something went wrong."""
+
+    taken: int
+    fault: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    open_window: float = 15.0
+    close_window: float = 120.0
+    settle_timeout: float = 3.0
+    poll_interval: float = 0.05
+
+
+class MachineAdapter(Protocol):
+    def baseline(self, ref: str) -> dict[str, Any]: ...
+
+    def execute(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any], progress: Progress
+    ) -> Sensed: ...
+
+    def reconcile(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any]
+    ) -> Sensed | None: ...
+
+    def close(self) -> None: ...
+
+
+def _close(device: object) -> None:
+    closer = getattr(device, "close", None)
+    if callable(closer):
+        closer()
+
+
+class LockerAdapter:
+    """A locker door per slot: unlock, wait for it to open, wait for it to close; an IR sensor confirms a take."""
+
+    def __init__(self, bus: LockerBus, timing: Timing) -> None:
+        self.bus, self.timing = bus, timing
+        self.watcher = DoorWatcher(bus, poll_interval=timing.poll_interval)
+
+    def baseline(self, ref: str) -> dict[str, Any]:
+        state = self.bus.door_states()[ref]
+        return {"door": state.door.value, "item_present": state.item_present}
+
+    def execute(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any], progress: Progress
+    ) -> Sensed:
+        progress("opening")
+        reply, opened = self.watcher.unlock_and_wait_open(ref, self.timing.open_window)
+        if opened.outcome is DoorOutcome.ALREADY_OPEN:
+            return Sensed(0, "door_already_open", "the door was open before the unlock: close it and try again")
+        if opened.outcome is not DoorOutcome.OPENED:
+            return Sensed(0, "door_not_opened", f"the door did not open ({opened.detail or reply.detail})")
+        progress("take")
+        closed = self.watcher.wait_closed(ref, self.timing.close_window)
+        after = self.bus.door_states()[ref]
+        note = "door opened and closed" if closed.outcome is DoorOutcome.CLOSED else "door opened, left open"
+        if baseline.get("item_present") is True and after.item_present is True and closed.outcome is DoorOutcome.CLOSED:
+            return Sensed(0, "", "door opened and closed but the item sensor still sees the item: nothing taken")
+        fault = "" if closed.outcome is DoorOutcome.CLOSED else "door_left_open"
+        return Sensed(quantity, fault, note)
+
+    def reconcile(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any]
+    ) -> Sensed | None:
+        state = self.bus.door_states()[ref]
+        if baseline.get("item_present") is True and state.item_present is False:
+            return Sensed(quantity, "", "after restart: the item sensor shows the item gone")
+        if baseline.get("item_present") is True and state.item_present is True and state.door is DoorState.CLOSED:
+            return Sensed(0, "interrupted", "after restart: door closed and the item still there; nothing taken")
+        if baseline.get("door") == DoorState.CLOSED.value and state.door is DoorState.OPEN:
+            return Sensed(quantity, "door_left_open", "after restart: the door we unlocked stands open")
+        return None
+
+    def close(self) -> None:
+        _close(self.bus)
+
+
+class CoilAdapter:
+    """A spiral per slot: success only on the controller's success status; a jam stops the run."""
+
+    def __init__(self, controller: CoilController) -> None:
+        self.controller = controller
+
+    def baseline(self, ref: str) -> dict[str, Any]:
+        return {"selection": int(ref)}
+
+    def execute(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any], progress: Progress
+    ) -> Sensed:
+        vended = 0
+        for _ in range(quantity):
+            progress("vending")
+            outcome = self.controller.vend(int(ref))
+            if outcome.status is not VendStatus.SUCCESS:
+                return Sensed(vended, outcome.status.value, f"selection {ref}: {outcome.status.value} {outcome.detail}")
+            vended += 1
+        return Sensed(vended, "", f"selection {ref}: {vended} vended")
+
+    def reconcile(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any]
+    ) -> Sensed | None:
+        return None  # a controller cannot tell after the fact whether an item dropped: fail, flag, count
+
+    def close(self) -> None:
+        _close(self.controller)
+
+
+class ScaleShelfAdapter:
+    """A shelf of weigh-scale bins behind one door: open, take, close, count each bin by weight."""
+
+    def __init__(self, door: LockerBus, door_slot: str, scales: Mapping[str, Scale], timing: Timing,
+                 tolerance: float = 0.25) -> None:
+        self.door, self.door_slot, self.scales, self.timing = door, door_slot, dict(scales), timing
+        self.tolerance = tolerance
+        self.watcher = DoorWatcher(door, poll_interval=timing.poll_interval)
+
+    def _stable(self, ref: str) -> WeightReading:
+        scale = self.scales[ref]
+        deadline = time.monotonic() + self.timing.settle_timeout
+        while True:
+            reading = scale.read()
+            if reading.stable or reading.overflow or time.monotonic() >= deadline:
+                return reading
+            time.sleep(self.timing.poll_interval)
+
+    def baseline(self, ref: str) -> dict[str, Any]:
+        reading = self._stable(ref)
+        return {"grams": reading.grams, "stable": reading.stable, "overflow": reading.overflow, "raw": reading.raw}
+
+    def _count(self, ref: str, baseline: Mapping[str, Any], unit_weight: float | None) -> Sensed:
+        before = WeightReading(float(baseline["grams"]), bool(baseline["stable"]), bool(baseline["overflow"]),
+                               int(baseline["raw"]))
+        counted = count_change(before, self._stable(ref), float(unit_weight or 0), self.tolerance)
+        if not counted.ok or counted.items is None:
+            return Sensed(0, f"weight_{counted.refusal}", counted.detail)
+        return Sensed(counted.items, "", counted.detail)
+
+    def execute(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any], progress: Progress
+    ) -> Sensed:
+        progress("opening")
+        reply, opened = self.watcher.unlock_and_wait_open(self.door_slot, self.timing.open_window)
+        if opened.outcome not in (DoorOutcome.OPENED, DoorOutcome.ALREADY_OPEN):
+            return Sensed(0, "door_not_opened", f"the shelf door did not open ({opened.detail or reply.detail})")
+        progress("take")
+        closed = self.watcher.wait_closed(self.door_slot, self.timing.close_window)
+        progress("weighing")
+        sensed = self._count(ref, baseline, unit_weight)
+        if closed.outcome is not DoorOutcome.CLOSED and not sensed.fault:
+            return Sensed(sensed.taken, "door_left_open", sensed.detail + "; door left open")
+        return sensed
+
+    def reconcile(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any]
+    ) -> Sensed | None:
+        if "grams" not in baseline:
+            return None
+        sensed = self._count(ref, baseline, unit_weight)
+        return None if sensed.fault else Sensed(sensed.taken, "", "after restart: " + sensed.detail)
+
+    def close(self) -> None:
+        _close(self.door)
+        for scale in self.scales.values():
+            _close(scale)
+
+
+def safe_call(action: Callable[[], Sensed]) -> Sensed:
+    """Run a hardware step; a bridge error (offline, timeout, refused) becomes a fault, never a crash."""
+    try:
+        return action()
+    except BridgeError as exc:
+        return Sensed(0, "device_offline", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,182 @@
+"""Workers at the machine: enrolment, badges, PINs with lockout, unknown-badge capture and sign-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.security import hash_secret, verify_secret
+from vending.badges import normalise
+from vending.models import Credential, GroupMember, UnknownBadge, Worker, WorkerGroup
+
+MAX_PIN_TRIES = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    id: int
+    worker_code: str
+    name: str
+    restocker: bool
+    groups: tuple[str, ...]
+
+
+class SignInRefused(Forbidden):
+    """Sign-in refused at the kiosk; status 422 so a device caller is not mistaken for an unauthorised one."""
+
+    status = 422
+    code = "sign_in_refused"
+
+
+def view(session: Session, worker: Worker) -> WorkerView:
+    groups = session.scalars(
+        select(WorkerGroup.name).join(GroupMember, GroupMember.group_id == WorkerGroup.id).where(
+            GroupMember.worker_id == worker.id
+        )
+    )
+    return WorkerView(worker.id, worker.worker_code, worker.name, worker.restocker, tuple(sorted(groups)))
+
+
+def ensure_group(session: Session, name: str) -> WorkerGroup:
+    name = name.strip()
+    if not name:
+        raise DomainError("group name is empty", field="groups")
+    group = session.scalar(select(WorkerGroup).where(WorkerGroup.name == name))
+    if group is None:
+        group = WorkerGroup(name=name)
+        session.add(group)
+        session.flush()
+    return group
+
+
+def create_worker(
+    session: Session,
+    worker_code: str,
+    name: str,
+    *,
+    pin: str = "",
+    groups: list[str] | None = None,
+    badges: list[str] | None = None,
+    site_id: int | None = None,
+    restocker: bool = False,
+    valid_until: datetime | None = None,
+    actor: str = "system",
+) -> Worker:
+    worker_code = worker_code.strip()
+    if not worker_code:
+        raise DomainError("worker ID is empty: give the employee number", field="worker_code")
+    if session.scalar(select(Worker.id).where(Worker.worker_code == worker_code)) is not None:
+        raise Conflict(f"worker {worker_code!r} exists already: edit that worker instead", field="worker_code")
+    if pin and (not pin.isdigit() or not 4 <= len(pin) <= 8):
+        raise DomainError("PIN must be 4 to 8 digits", field="pin")
+    worker = Worker(
+        worker_code=worker_code,
+        name=name.strip() or worker_code,
+        pin_hash=hash_secret(pin) if pin else "",
+        site_id=site_id,
+        restocker=restocker,
+        valid_until=valid_until,
+        active=True,
+        failed_pins=0,
+    )
+    session.add(worker)
+    session.flush()
+    for group in groups or []:
+        session.add(GroupMember(worker_id=worker.id, group_id=ensure_group(session, group).id))
+    for badge in badges or []:
+        add_badge(session, worker.id, badge, actor=actor)
+    audit.record(session, actor, "vending.worker.create", "vending_worker", worker.id, after={"code": worker_code})
+    return worker
+
+
+def add_badge(session: Session, worker_id: int, raw: str, label: str = "", actor: str = "system") -> str:
+    badge = normalise(raw)
+    taken = session.scalar(select(Credential).where(Credential.value.in_(badge.candidates)))
+    if taken is not None:
+        if taken.worker_id == worker_id:
+            return taken.value
+        raise Conflict(f"badge {badge.canonical} belongs to another worker: remove it there first", field="badge")
+    session.add(Credential(worker_id=worker_id, value=badge.canonical, label=label))
+    unknown = session.scalar(select(UnknownBadge).where(UnknownBadge.value.in_(badge.candidates)))
+    if unknown is not None:
+        unknown.enrolled = True
+    audit.record(session, actor, "vending.badge.add", "vending_worker", worker_id, after={"badge": badge.canonical})
+    return badge.canonical
+
+
+def _check_usable(worker: Worker, now: datetime) -> None:
+    if not worker.active:
+        raise SignInRefused("this worker is deactivated: see your supervisor", field="badge")
+    if worker.valid_until is not None and worker.valid_until < now:
+        raise SignInRefused(
+            f"access expired on {worker.valid_until:%Y-%m-%d}: ask your supervisor to extend it", field="badge"
+        )
+
+
+def sign_in_badge(session: Session, raw: str, now: datetime, machine_code: str = "") -> WorkerView:
+    """Find the worker for a badge read; an unknown badge is recorded for enrolment and refused."""
+    badge = normalise(raw)
+    credential = session.scalar(select(Credential).where(Credential.value.in_(badge.candidates)))
+    if credential is None:
+        record_unknown(session, badge.canonical, raw, machine_code, now)
+        raise SignInRefused(
+            f"badge {badge.canonical} is not enrolled; it was recorded so an administrator can enrol it",
+            field="badge",
+        )
+    worker = session.get(Worker, credential.worker_id)
+    assert worker is not None
+    _check_usable(worker, now)
+    return view(session, worker)
+
+
+def record_unknown(session: Session, value: str, raw: str, machine_code: str, now: datetime) -> None:
+    row = session.scalar(select(UnknownBadge).where(UnknownBadge.value == value))
+    if row is None:
+        session.add(
+            UnknownBadge(value=value, raw=raw[:200], machine_code=machine_code, first_seen=now, last_seen=now)
+        )
+    else:
+        row.last_seen, row.times_seen, row.machine_code = now, row.times_seen + 1, machine_code
+
+
+def sign_in_pin(session: Session, worker_code: str, pin: str, now: datetime) -> WorkerView:
+    """ID + PIN; five wrong PINs lock the worker for fifteen minutes. The caller commits either way."""
+    worker = session.scalar(select(Worker).where(Worker.worker_code == worker_code.strip()))
+    if worker is None or not worker.pin_hash:
+        raise SignInRefused("unknown worker ID or no PIN set: check the number or use your badge", field="pin")
+    if worker.locked_until is not None and worker.locked_until > now:
+        raise SignInRefused(
+            f"PIN locked after {MAX_PIN_TRIES} wrong tries; try again at {worker.locked_until:%H:%M} UTC or use "
+            "your badge",
+            field="pin",
+        )
+    if not verify_secret(pin, worker.pin_hash):
+        worker.failed_pins += 1
+        if worker.failed_pins >= MAX_PIN_TRIES:
+            worker.failed_pins = 0
+            worker.locked_until = now + LOCKOUT
+            raise SignInRefused(
+                f"wrong PIN {MAX_PIN_TRIES} times: locked until {worker.locked_until:%H:%M} UTC", field="pin"
+            )
+        left = MAX_PIN_TRIES - worker.failed_pins
+        raise SignInRefused(f"wrong PIN: {left} tries left before a 15-minute lockout", field="pin")
+    _check_usable(worker, now)
+    worker.failed_pins, worker.locked_until = 0, None
+    return view(session, worker)
+
+
+def get_worker(session: Session, worker_id: int) -> Worker:
+    worker = session.get(Worker, worker_id)
+    if worker is None:
+        raise NotFound(f"no worker with id {worker_id}", field="worker_id")
+    return worker
+
+
+def group_ids(session: Session, worker_id: int) -> set[int]:
+    return set(session.scalars(select(GroupMember.group_id).where(GroupMember.worker_id == worker_id)))
