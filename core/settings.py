@@ -98,6 +98,23 @@ def _known_names() -> set[str]:
     return {f.name for f in fields(Settings) if f.name != "extra"}
 
 
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Parse every VENDTRACK_* variable without side effects; raises SettingsError naming the first bad one."""
+    env = os.environ if environ is None else environ
+    known = _known_names()
+    for key, raw in env.items():
+        if not key.startswith(PREFIX) or key.startswith("VENDTRACK_TEST_"):
+            continue
+        name = key[len(PREFIX) :].lower()
+        if name in known:
+            _PARSERS.get(name, _parse_str)(name.upper(), raw)
+        elif name in EXTRA_VARIABLES:
+            EXTRA_VARIABLES[name](name.upper(), raw)
+        else:
+            choices = ", ".join(sorted(PREFIX + n.upper() for n in known | set(EXTRA_VARIABLES)))
+            raise SettingsError(f"unknown setting {key}: remove it or use one of {choices}")
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     instance_path: str | os.PathLike[str] | None = None,

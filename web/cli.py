@@ -203,7 +203,14 @@ def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
 
 
 def main() -> None:
+    from core.settings import SettingsError, check_environment
     from web.app import create_app
+
+    try:
+        check_environment()
+    except SettingsError as exc:
+        click.echo(f"vendtrack: {exc}", err=True)
+        sys.exit(2)
 
     cli = FlaskGroup(
         create_app=create_app,

@@ -59,3 +59,12 @@ def test_console_entry_lists_commands(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for command in ("demo", "serve", "db", "user", "token", "sim", "routes"):
         assert f"  {command} " in result.stdout
+
+
+def test_console_entry_names_a_bad_setting_without_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "VENDTRACK_INSTANCE_PATH": str(tmp_path), "VENDTRACK_SMTP_PORT": "smtp"}
+    result = subprocess.run(
+        [sys.executable, "-m", "web", "routes"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "vendtrack: VENDTRACK_SMTP_PORT='smtp' is not a whole number"
