@@ -15,7 +15,11 @@ import select
 import socket
 import threading
 import tty
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import click
 
 
 class VirtualLine:
@@ -195,3 +199,63 @@ class Faults:
 def modelled_wire_time(n_bytes: int, baud: int, bits_per_char: float = 10.0) -> float:
     """What `n_bytes` take on a real line (a pty carries them instantly whatever the baud)."""
     return n_bytes * bits_per_char / baud
+
+
+# -- command-line helpers shared by `vendtrack sim lockboard` and `vendtrack sim coil` --------------------------
+def fault_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds --noise/--drop/--truncate/--corrupt/--delay/--delay-ms/--seed/--vanish to a click command."""
+    options = [
+        click.option("--noise", default=0.0, show_default=True, help="Probability of noise bytes around a frame."),
+        click.option("--drop", default=0.0, show_default=True, help="Probability a reply is lost."),
+        click.option("--truncate", default=0.0, show_default=True, help="Probability a reply is cut short."),
+        click.option("--corrupt", default=0.0, show_default=True, help="Probability of a wrong checksum."),
+        click.option("--delay", default=0.0, show_default=True, help="Probability a reply is held back."),
+        click.option("--delay-ms", default=300.0, show_default=True, help="How long a delayed reply is held."),
+        click.option("--seed", default=0, show_default=True, help="Seed of the fault dice (reproducible runs)."),
+        click.option("--vanish", multiple=True, metavar="AT+FOR", help="Vanish at AT s for FOR s, e.g. 20+5."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def faults_from(args: Mapping[str, Any]) -> Faults:
+    for name in ("noise", "drop", "truncate", "corrupt", "delay"):
+        if not 0.0 <= float(args.get(name) or 0.0) <= 1.0:
+            raise click.BadParameter(f"{args[name]} is not a probability between 0 and 1", param_hint=f"--{name}")
+    return Faults(
+        noise=float(args.get("noise") or 0),
+        drop=float(args.get("drop") or 0),
+        truncate=float(args.get("truncate") or 0),
+        corrupt=float(args.get("corrupt") or 0),
+        delay=float(args.get("delay") or 0),
+        delay_s=float(args.get("delay_ms") or 300) / 1000.0,
+        seed=int(args.get("seed") or 0),
+    )
+
+
+def parse_tcp(spec: str | None) -> tuple[str, int] | None:
+    if spec is None:
+        return None
+    host, _, port = spec.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f"{spec!r}: use HOST:PORT, e.g. 127.0.0.1:4001", param_hint="--tcp")
+    return host, int(port)
+
+
+def parse_pair(spec: str, option: str) -> tuple[int, int]:
+    board, _, lock = spec.partition(":")
+    if not board.strip().isdigit() or not lock.strip().isdigit():
+        raise click.BadParameter(f"{spec!r}: use BOARD:LOCK with lock 0..15, e.g. 0:3", param_hint=option)
+    return int(board), int(lock)
+
+
+def parse_vanish(specs: Any) -> list[tuple[float, float]]:
+    out = []
+    for spec in specs or ():
+        at, _, length = str(spec).partition("+")
+        try:
+            out.append((float(at), float(length or 5)))
+        except ValueError:
+            raise click.BadParameter(f"{spec!r}: use AT+FOR seconds, e.g. 20+5", param_hint="--vanish") from None
+    return out
