@@ -8,6 +8,7 @@ silence. Faults: no reply, an exception reply, a corrupted CRC (RTU), a dropped 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import select
@@ -57,6 +58,7 @@ class ModbusSimServer:
         self.timing = LineTiming(baudrate, 8, parity, 1)
         self.model_wire_time = model_wire_time
         self.stats = ServerStats()
+        self.frames: collections.deque[bytes] = collections.deque(maxlen=64)  # requests: RTU frames, TCP unit+PDU
         self._faults: dict[int, Fault] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -156,6 +158,7 @@ class ModbusSimServer:
                 pdu = self._recv_exact(conn, length - 1) if length > 1 else b""
                 if pdu is None:
                     return
+                self.frames.append(bytes((unit,)) + pdu)
                 reply, action = self.respond(unit, pdu, tcp=True)
                 if action is FaultKind.DROP_CONNECTION:
                     return
@@ -221,6 +224,7 @@ class ModbusSimServer:
                     buffer = b""  # a real slave drops the frame and waits for the next silence
                     break
                 frame, buffer = buffer[:length], buffer[length:]
+                self.frames.append(frame)
                 reply, action = self.respond(frame[0], frame[1:-2], tcp=False)
                 if reply is not None:
                     out = with_crc(bytes((frame[0],)) + reply)
