@@ -37,6 +37,7 @@ class Fault:
     kind: FaultKind
     exception_code: int = 4
     remaining: int | None = None  # None: until cleared
+    function: int | None = None  # only requests with this function code (None: all)
 
 
 @dataclass(slots=True)
@@ -70,22 +71,30 @@ class ModbusSimServer:
 
     # -- faults -----------------------------------------------------------------------------------------
     def inject(
-        self, kind: FaultKind | str, device_id: int = 0, count: int | None = None, exception_code: int = 4
+        self,
+        kind: FaultKind | str,
+        device_id: int = 0,
+        count: int | None = None,
+        exception_code: int = 4,
+        function: int | None = None,
     ) -> None:
-        """Make `device_id` (0: every device) misbehave for the next `count` requests (None: until cleared)."""
+        """Make `device_id` (0: every device) misbehave for its next `count` requests (None: until cleared),
+        optionally only for one function code."""
         with self._lock:
-            self._faults[device_id] = Fault(FaultKind(kind), exception_code, count)
+            self._faults[device_id] = Fault(FaultKind(kind), exception_code, count, function)
 
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
 
-    def _take_fault(self, device_id: int) -> Fault | None:
+    def _take_fault(self, device_id: int, function: int) -> Fault | None:
         with self._lock:
             key = device_id if device_id in self._faults else 0 if 0 in self._faults else None
             if key is None:
                 return None
             fault = self._faults[key]
+            if fault.function is not None and fault.function != function:
+                return None
             if fault.remaining is not None:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
@@ -105,7 +114,7 @@ class ModbusSimServer:
         target = self.devices.get(device_id)
         if target is None:
             return (bytes((pdu[0] | 0x80, 0x0B)) if tcp and pdu else None), None
-        fault = self._take_fault(device_id)
+        fault = self._take_fault(device_id, pdu[0] if pdu else 0)
         if fault is not None:
             if fault.kind is FaultKind.EXCEPTION:
                 return bytes((pdu[0] | 0x80, fault.exception_code)), None
