@@ -1,0 +1,270 @@
+"""Approval: rules in levels, auto-approval of system POs within policy, segregation of duties, budgets, re-approval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.errors import Conflict, DomainError, Forbidden
+from core.models import Item
+from procurement.models import (
+    Approval,
+    ApprovalRule,
+    Budget,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReorderPolicy,
+    ReviewSwitch,
+    SupplierItem,
+)
+from procurement.orders import (
+    APPROVED,
+    COMMITTED_STATUSES,
+    PENDING,
+    REJECTED,
+    get_po,
+    po_totals,
+    site_settings,
+    transition,
+)
+
+AUTO_APPROVER = "system:auto-approve"
+DEFAULT_ROLE = "approver"
+
+
+@dataclass(frozen=True, slots=True)
+class Approver:
+    """Who is approving: the audit actor ("user:alice"), the username and the roles they hold."""
+
+    actor: str
+    username: str
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCheck:
+    ok: bool
+    stop: bool
+    message: str
+
+
+def po_categories(session: Session, po: PurchaseOrder) -> set[str]:
+    return set(
+        session.scalars(
+            select(Item.category)
+            .join(PurchaseOrderLine, PurchaseOrderLine.item_id == Item.id)
+            .where(PurchaseOrderLine.po_id == po.id)
+        )
+    )
+
+
+def matching_rules(session: Session, po: PurchaseOrder, total: Decimal) -> list[ApprovalRule]:
+    cats = po_categories(session, po)
+    rules = session.scalars(select(ApprovalRule).where(ApprovalRule.active.is_(True)).order_by(ApprovalRule.level))
+    return [
+        r
+        for r in rules
+        if total >= r.min_amount
+        and (r.category is None or r.category in cats)
+        and (r.cost_center_id is None or r.cost_center_id == po.cost_center_id)
+        and (r.site_id is None or r.site_id == po.site_id)
+    ]
+
+
+def required_levels(session: Session, po: PurchaseOrder, total: Decimal) -> list[int]:
+    return sorted({r.level for r in matching_rules(session, po, total)}) or [1]
+
+
+def budget_check(session: Session, po: PurchaseOrder, total: Decimal, clock: Clock) -> BudgetCheck:
+    """Committed spend of the PO's cost center this month plus this PO against the budget, if there is one."""
+    if po.cost_center_id is None:
+        return BudgetCheck(True, False, "")
+    period = clock.now().strftime("%Y-%m")
+    budget = session.scalar(select(Budget).where(Budget.cost_center_id == po.cost_center_id, Budget.period == period))
+    if budget is None:
+        return BudgetCheck(True, False, "")
+    committed = committed_spend(session, po.cost_center_id, period, exclude_po=po.id)
+    if committed + total <= budget.amount:
+        return BudgetCheck(True, False, "")
+    message = (
+        f"budget {period} of cost center {po.cost_center_id}: committed {committed:.2f} + this order {total:.2f} "
+        f"exceeds {budget.amount:.2f}"
+    )
+    return BudgetCheck(False, budget.mode == "stop", message)
+
+
+def committed_spend(session: Session, cost_center_id: int, period: str, exclude_po: int | None = None) -> Decimal:
+    rows = session.execute(
+        select(PurchaseOrder.id, PurchaseOrder.approved_total, PurchaseOrder.approved_at).where(
+            PurchaseOrder.cost_center_id == cost_center_id, PurchaseOrder.status.in_(COMMITTED_STATUSES)
+        )
+    ).all()
+    return sum(
+        (Decimal(t or 0) for pid, t, at in rows if pid != exclude_po and at and at.strftime("%Y-%m") == period),
+        Decimal("0"),
+    )
+
+
+def auto_approval_blocker(session: Session, po: PurchaseOrder, total: Decimal) -> str | None:
+    """Why a system PO cannot be auto-approved, in words; None when it may be."""
+    if po.origin != "system":
+        return "only system-generated orders are auto-approved"
+    settings = site_settings(session, po.site_id)
+    if total >= settings.auto_approve_limit:
+        return f"total {total:.2f} is not under the auto-approval limit {settings.auto_approve_limit:.2f}"
+    switches = {
+        s.category: s.review for s in session.scalars(select(ReviewSwitch).where(ReviewSwitch.site_id == po.site_id))
+    }
+    for category in sorted(po_categories(session, po)):
+        if switches.get(category, True):
+            return f"review before order is on for {category}"
+    tolerance = settings.price_tolerance_pct / Decimal(100)
+    rows = session.execute(
+        select(PurchaseOrderLine, SupplierItem.last_price, ReorderPolicy.max_qty, ReorderPolicy.kind)
+        .outerjoin(SupplierItem, SupplierItem.id == PurchaseOrderLine.supplier_item_id)
+        .outerjoin(
+            ReorderPolicy,
+            (ReorderPolicy.item_id == PurchaseOrderLine.item_id) & (ReorderPolicy.site_id == po.site_id),
+        )
+        .where(PurchaseOrderLine.po_id == po.id)
+    ).all()
+    for line, last_price, max_qty, kind in rows:
+        if kind == "min_max" and max_qty and line.quantity > max_qty:
+            return f"line {line.line_number}: quantity {line.quantity} is above max {max_qty}"
+        if last_price is None:
+            return f"line {line.line_number}: no previous price to compare with"
+        if line.unit_price > last_price * (1 + tolerance):
+            return (
+                f"line {line.line_number}: price {line.unit_price:.2f} is over "
+                f"last price {last_price:.2f} + {tolerance:.0%}"
+            )
+    return None
+
+
+def on_submitted(session: Session, po: PurchaseOrder, clock: Clock) -> None:
+    """Work out the levels; stop on a hard budget; auto-approve a system PO that is within policy."""
+    total = po_totals(session, po).total
+    po.approval_round += 1
+    po.approval_levels = ",".join(str(level) for level in required_levels(session, po, total))
+    budget = budget_check(session, po, total, clock)
+    if budget.stop:
+        raise Conflict(f"{po.po_number} cannot be submitted: {budget.message} (budget mode stop)", field="budget")
+    if not budget.ok:
+        _warn(po, budget.message)
+    blocker = auto_approval_blocker(session, po, total)
+    if blocker is None:
+        _finish_approval(session, po, AUTO_APPROVER, clock, "auto-approved: system order within policy")
+    elif po.origin == "system":
+        _warn(po, f"auto-approval not applied: {blocker}")
+
+
+def _warn(po: PurchaseOrder, message: str) -> None:
+    lines = [w for w in po.warnings.split("\n") if w and w != message]
+    po.warnings = "\n".join([*lines, message])
+
+
+def approve(session: Session, po_number: str, who: Approver, clock: Clock, comment: str = "") -> str:
+    """Record one level's approval; the last level approves the PO. Returns the PO status."""
+    po = get_po(session, po_number, lock=True)
+    if po.status != PENDING:
+        raise Conflict(f"{po_number} is {po.status}, not waiting for approval", field="status")
+    if who.actor in (po.requester, po.last_editor):
+        role = "requested" if who.actor == po.requester else "last edited"
+        raise Forbidden(f"you {role} {po_number}, so someone else must approve it", field="approver")
+    done = _approvals(session, po)
+    if who.actor in done.values():
+        raise Forbidden(f"you already approved {po_number} at another level; a second person must", field="approver")
+    levels = [int(x) for x in po.approval_levels.split(",") if x] or [1]
+    level = next(lv for lv in levels if lv not in done) if len(done) < len(levels) else levels[-1]
+    total = po_totals(session, po).total
+    if not _may_approve(session, po, total, level, who):
+        raise Forbidden(f"level {level} of {po_number} needs a different approver role or user", field="approver")
+    session.add(Approval(po_id=po.id, level=level, actor=who.actor, decision="approved", comment=comment,
+                         round=po.approval_round, at=clock.now()))  # fmt: skip
+    if all(lv in done or lv == level for lv in levels):
+        _finish_approval(session, po, who.actor, clock, comment)
+    session.flush()
+    return po.status
+
+
+def _approvals(session: Session, po: PurchaseOrder) -> dict[int, str]:
+    rows = session.execute(
+        select(Approval.level, Approval.actor).where(
+            Approval.po_id == po.id, Approval.round == po.approval_round, Approval.decision == "approved"
+        )
+    ).all()
+    return {level: actor for level, actor in rows}
+
+
+def _may_approve(session: Session, po: PurchaseOrder, total: Decimal, level: int, who: Approver) -> bool:
+    if "admin" in who.roles:
+        return True
+    rules = [r for r in matching_rules(session, po, total) if r.level == level]
+    if not rules:
+        return DEFAULT_ROLE in who.roles
+    for rule in rules:
+        if rule.approver_user and rule.approver_user == who.username:
+            return True
+        if rule.approver_role and rule.approver_role in who.roles:
+            return True
+    return False
+
+
+def _finish_approval(session: Session, po: PurchaseOrder, actor: str, clock: Clock, comment: str) -> None:
+    total = po_totals(session, po).total
+    budget = budget_check(session, po, total, clock)
+    if budget.stop:
+        raise Conflict(f"{po.po_number} cannot be approved: {budget.message} (budget mode stop)", field="budget")
+    if not budget.ok:
+        _warn(po, budget.message)
+    transition(session, po, APPROVED, actor, clock, comment=comment)
+    po.approved_by, po.approved_at = actor, clock.now()
+    po.approved_total, po.approved_supplier_id = total, po.supplier_id
+    for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):
+        if line.supplier_item_id is not None:
+            si = session.get(SupplierItem, line.supplier_item_id)
+            if si is not None:
+                si.last_price = line.unit_price
+
+
+def reject(session: Session, po_number: str, who: Approver, clock: Clock, comment: str) -> None:
+    if not comment.strip():
+        raise DomainError("say why the order is rejected, so the buyer can fix it", field="comment")
+    po = get_po(session, po_number, lock=True)
+    if who.actor == po.requester:
+        raise Forbidden(f"you requested {po_number}; withdraw it with cancel instead", field="approver")
+    transition(session, po, REJECTED, who.actor, clock, comment=comment)
+    session.add(Approval(po_id=po.id, level=0, actor=who.actor, decision="rejected", comment=comment,
+                         round=po.approval_round, at=clock.now()))  # fmt: skip
+
+
+def check_reapproval(session: Session, po: PurchaseOrder, actor: str, clock: Clock) -> bool:
+    """After an edit of an approved PO: a total rise over the site's limit or a new supplier needs approval again."""
+    if po.status != APPROVED or po.approved_total is None:
+        return False
+    total = po_totals(session, po).total
+    limit = site_settings(session, po.site_id).reapproval_rise_pct
+    rise_pct = (total - po.approved_total) / po.approved_total * 100 if po.approved_total else Decimal(100)
+    reason = None
+    if po.supplier_id != po.approved_supplier_id:
+        reason = "supplier changed after approval"
+    elif rise_pct > limit:
+        reason = f"total rose {rise_pct:.1f} % after approval (limit {limit} %)"
+    if reason is None:
+        return False
+    transition(session, po, PENDING, actor, clock, comment=reason)
+    po.approval_round += 1
+    po.approval_levels = ",".join(str(level) for level in required_levels(session, po, total))
+    _warn(po, f"re-approval needed: {reason}")
+    return True
+
+
+def pending_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(PurchaseOrder).where(PurchaseOrder.status == PENDING)) or 0
+
+
+__all__ = ["REJECTED", "Approver", "approve", "check_reapproval", "on_submitted", "reject"]

@@ -1,0 +1,228 @@
+"""Purchase orders: the status transition table, the one place status changes, totals, manual POs and edits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.clock import Clock
+from core.errors import Conflict, DomainError, InvalidTransition, NotFound
+from core.events import PurchaseOrderStatusChanged
+from core.models import Item
+from core.outbox import publish
+from procurement.models import DraftSlot, PurchaseOrder, PurchaseOrderLine, SiteProcurementSettings, Supplier
+
+DRAFT, PENDING, APPROVED, REJECTED = "draft", "pending_approval", "approved", "rejected"
+SENT, PARTLY, RECEIVED, CLOSED, CANCELLED = "sent", "partly_received", "received", "closed", "cancelled"
+
+# from-status → {to-status: the service function that performs it}
+TRANSITIONS: dict[str, dict[str, str]] = {
+    DRAFT: {PENDING: "submit", CANCELLED: "cancel"},
+    PENDING: {APPROVED: "approve", REJECTED: "reject", CANCELLED: "cancel"},
+    REJECTED: {DRAFT: "revise", CANCELLED: "cancel"},
+    APPROVED: {SENT: "send", PENDING: "require_reapproval", CANCELLED: "cancel"},
+    SENT: {PARTLY: "receive", RECEIVED: "receive", CLOSED: "close_short", CANCELLED: "cancel"},
+    PARTLY: {PARTLY: "receive", RECEIVED: "receive", CLOSED: "close_short"},
+    RECEIVED: {CLOSED: "close"},
+    CLOSED: {},
+    CANCELLED: {},
+}
+OPEN_STATUSES = (DRAFT, PENDING, APPROVED, SENT, PARTLY)  # their unreceived quantity counts in the position
+COMMITTED_STATUSES = (APPROVED, SENT, PARTLY, RECEIVED, CLOSED)  # spend that counts against budgets
+EDITABLE_STATUSES = (DRAFT, PENDING, APPROVED)
+CENT = Decimal("0.01")
+
+
+def allowed_targets(status: str) -> frozenset[str]:
+    return frozenset(TRANSITIONS.get(status, {}))
+
+
+def transition(session: Session, po: PurchaseOrder, target: str, actor: str, clock: Clock, comment: str = "") -> None:
+    """Move `po` to `target` if the table allows it: status, audit entry and event in the caller's transaction."""
+    current = po.status
+    if target not in TRANSITIONS.get(current, {}):
+        raise InvalidTransition(f"purchase order {po.po_number}", current, target, allowed_targets(current))
+    now = clock.now()
+    po.status, po.updated_at = target, now
+    if current == DRAFT:
+        session.execute(delete(DraftSlot).where(DraftSlot.po_id == po.id))
+    totals = po_totals(session, po)
+    audit.record(
+        session, actor, f"po.{TRANSITIONS[current][target]}", "purchase_order", po.po_number,
+        before={"status": current}, after={"status": target, "total": totals.total}, comment=comment, clock=clock,
+    )  # fmt: skip
+    publish(
+        session,
+        PurchaseOrderStatusChanged(
+            occurred_at=now, po_number=po.po_number, from_status=current, to_status=target, actor=actor,
+            total=totals.total, currency=po.currency,
+        ),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def po_totals(session: Session, po: PurchaseOrder) -> Totals:
+    raw = session.scalar(
+        select(func.coalesce(func.sum(PurchaseOrderLine.quantity * PurchaseOrderLine.unit_price), 0)).where(
+            PurchaseOrderLine.po_id == po.id
+        )
+    )
+    return totals_for(Decimal(str(raw)), po.tax_rate)
+
+
+def totals_for(subtotal: Decimal, tax_rate: Decimal) -> Totals:
+    sub = subtotal.quantize(CENT, rounding=ROUND_HALF_UP)
+    tax = (sub * tax_rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    return Totals(sub, tax, sub + tax)
+
+
+def get_po(session: Session, po_number: str, lock: bool = False) -> PurchaseOrder:
+    query = select(PurchaseOrder).where(PurchaseOrder.po_number == po_number)
+    if lock:
+        query = query.with_for_update()
+    po = session.scalar(query)
+    if po is None:
+        raise NotFound(f"no purchase order {po_number!r}", field="po_number")
+    return po
+
+
+def site_settings(session: Session, site_id: int) -> SiteProcurementSettings:
+    row = session.get(SiteProcurementSettings, site_id)
+    if row is None:
+        row = SiteProcurementSettings(site_id=site_id)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def new_po(
+    session: Session, supplier: Supplier, site_id: int, actor: str, clock: Clock, origin: str = "manual",
+    cost_center_id: int | None = None,
+) -> PurchaseOrder:  # fmt: skip
+    now = clock.now()
+    po = PurchaseOrder(
+        po_number=f"tmp-{now.timestamp()}-{id(supplier)}-{site_id}", supplier_id=supplier.id, site_id=site_id,
+        currency=supplier.currency, status=DRAFT, origin=origin, requester=actor, last_editor=actor,
+        cost_center_id=cost_center_id, tax_rate=site_settings(session, site_id).tax_rate, created_at=now,
+        updated_at=now,
+    )  # fmt: skip
+    session.add(po)
+    session.flush()
+    po.po_number = f"PO-{po.id:06d}"
+    audit.record(session, actor, "po.create", "purchase_order", po.po_number, after={"status": DRAFT}, clock=clock)
+    return po
+
+
+def next_line_number(session: Session, po_id: int) -> int:
+    top = session.scalar(select(func.max(PurchaseOrderLine.line_number)).where(PurchaseOrderLine.po_id == po_id))
+    return int(top or 0) + 1
+
+
+def add_line(
+    session: Session, po: PurchaseOrder, sku: str, quantity: int, unit_price: Decimal, actor: str, clock: Clock,
+    reason: str = "added by hand",
+) -> PurchaseOrderLine:  # fmt: skip
+    """Add a line to a draft by hand (the editor becomes last editor and can no longer approve it)."""
+    if po.status != DRAFT:
+        raise Conflict(f"{po.po_number} is {po.status}: lines can only be added to a draft", field="status")
+    if quantity < 1:
+        raise DomainError(f"quantity {quantity} must be at least 1", field="quantity")
+    if unit_price < 0:
+        raise DomainError("unit price cannot be negative", field="unit_price")
+    item = session.scalar(select(Item).where(Item.sku == sku))
+    if item is None:
+        raise NotFound(f"unknown SKU {sku!r}", field="sku")
+    line = PurchaseOrderLine(
+        po_id=po.id, line_number=next_line_number(session, po.id), item_id=item.id, quantity=quantity,
+        unit_price=unit_price, received_qty=0, closed_qty=0, reason=reason,
+    )  # fmt: skip
+    session.add(line)
+    po.last_editor, po.updated_at = actor, clock.now()
+    session.flush()
+    return line
+
+
+def edit_line(
+    session: Session, po_number: str, line_number: int, quantity: int, unit_price: Decimal, actor: str, clock: Clock
+) -> None:
+    """Change quantity/price of a line; on an approved PO a rise above the site's limit needs approval again."""
+    from procurement.approval import check_reapproval
+
+    po = get_po(session, po_number, lock=True)
+    if po.status not in EDITABLE_STATUSES:
+        raise Conflict(f"{po_number} is {po.status}: only draft, pending or approved orders can be edited")
+    if quantity < 1:
+        raise DomainError(f"quantity {quantity} must be at least 1", field="quantity")
+    line = session.scalar(
+        select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id, PurchaseOrderLine.line_number == line_number)
+    )
+    if line is None:
+        raise NotFound(f"{po_number} has no line {line_number}", field="line_number")
+    before = {"quantity": line.quantity, "unit_price": line.unit_price}
+    line.quantity, line.unit_price = quantity, unit_price
+    po.last_editor, po.updated_at = actor, clock.now()
+    session.flush()
+    audit.record(
+        session, actor, "po.edit_line", "purchase_order", po_number, before=before,
+        after={"line": line_number, "quantity": quantity, "unit_price": unit_price}, clock=clock,
+    )  # fmt: skip
+    check_reapproval(session, po, actor, clock)
+
+
+def change_supplier(session: Session, po_number: str, supplier_code: str, actor: str, clock: Clock) -> None:
+    from procurement.approval import check_reapproval
+
+    po = get_po(session, po_number, lock=True)
+    if po.status not in EDITABLE_STATUSES:
+        raise Conflict(f"{po_number} is {po.status}: the supplier can no longer change")
+    supplier = session.scalar(select(Supplier).where(Supplier.code == supplier_code))
+    if supplier is None:
+        raise NotFound(f"no supplier {supplier_code!r}", field="supplier_code")
+    before = po.supplier_id
+    po.supplier_id, po.currency, po.last_editor, po.updated_at = supplier.id, supplier.currency, actor, clock.now()
+    session.execute(delete(DraftSlot).where(DraftSlot.po_id == po.id))
+    audit.record(
+        session, actor, "po.change_supplier", "purchase_order", po_number, before={"supplier_id": before},
+        after={"supplier_id": supplier.id}, clock=clock,
+    )  # fmt: skip
+    check_reapproval(session, po, actor, clock)
+
+
+def submit(session: Session, po_number: str, actor: str, clock: Clock) -> str:
+    """Draft → pending approval, then the approval rules run (they may approve at once). Returns the status."""
+    from procurement.approval import on_submitted
+
+    po = get_po(session, po_number, lock=True)
+    if po.status == DRAFT and not session.scalar(
+        select(func.count()).select_from(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)
+    ):
+        raise Conflict(f"{po_number} has no lines: add a line before submitting", field="lines")
+    transition(session, po, PENDING, actor, clock)
+    on_submitted(session, po, clock)
+    return po.status
+
+
+def cancel(session: Session, po_number: str, actor: str, clock: Clock, reason: str) -> None:
+    if not reason.strip():
+        raise DomainError("say why the order is cancelled", field="reason")
+    transition(session, get_po(session, po_number, lock=True), CANCELLED, actor, clock, comment=reason)
+
+
+def revise(session: Session, po_number: str, actor: str, clock: Clock) -> None:
+    po = get_po(session, po_number, lock=True)
+    transition(session, po, DRAFT, actor, clock)
+    po.last_editor = actor
+
+
+def close(session: Session, po_number: str, actor: str, clock: Clock) -> None:
+    transition(session, get_po(session, po_number, lock=True), CLOSED, actor, clock)

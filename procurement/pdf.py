@@ -1,0 +1,254 @@
+"""PO PDF with reportlab: parties, ship-to, Code128 PO number, lines with the header on every page, totals.
+
+Every text field is escaped before it reaches reportlab's paragraph markup, and characters the main
+Unicode font lacks (Chinese, say) are set in a CJK font, so `<b>Acme & Sons</b>`, Greek and Chinese
+print literally. Fonts: DejaVu Sans (fonts-dejavu-core) and WenQuanYi Micro Hei (fonts-wqy-microhei)
+when installed; otherwise reportlab's built-in CID font STSong-Light for CJK and Helvetica for the rest.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.graphics.barcode.code128 import Code128
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from procurement.documents import PoContext, actor_name
+
+log = logging.getLogger(__name__)
+
+FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF")
+CJK_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
+
+@dataclass(frozen=True, slots=True)
+class Fonts:
+    regular: str
+    bold: str
+    cjk: str
+    covered: frozenset[int]  # code points the regular font has
+    note: str
+
+
+_fonts: Fonts | None = None
+
+
+def fonts() -> Fonts:
+    """Register the fonts once per process and say which ones were found."""
+    global _fonts
+    if _fonts is None:
+        _fonts = _register()
+    return _fonts
+
+
+def _register() -> Fonts:
+    regular = bold = "Helvetica-Bold"
+    regular, covered, note = "Helvetica", frozenset(range(32, 256)), ""
+    for folder in FONT_DIRS:
+        path, bold_path = os.path.join(folder, "DejaVuSans.ttf"), os.path.join(folder, "DejaVuSans-Bold.ttf")
+        if os.path.exists(path):
+            face = TTFont("VTSans", path)
+            pdfmetrics.registerFont(face)
+            pdfmetrics.registerFont(TTFont("VTSans-Bold", bold_path if os.path.exists(bold_path) else path))
+            regular, bold = "VTSans", "VTSans-Bold"
+            covered = frozenset(face.face.charToGlyph)
+            break
+    else:
+        note = "DejaVu Sans not found (install fonts-dejavu-core): non-Latin text falls back to Helvetica/CID"
+        log.warning(note)
+    cjk = "STSong-Light"
+    for path in CJK_FILES:
+        if os.path.exists(path):
+            pdfmetrics.registerFont(TTFont("VTCJK", path, subfontIndex=0))
+            cjk = "VTCJK"
+            break
+    else:
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+        note += "; WenQuanYi not found (install fonts-wqy-microhei): CJK uses the non-embedded STSong-Light"
+        log.warning("CJK font: using the non-embedded STSong-Light CID font; install fonts-wqy-microhei")
+    pdfmetrics.registerFontFamily(regular, normal=regular, bold=bold, italic=regular, boldItalic=bold)
+    return Fonts(regular, bold, cjk, covered, note.strip("; "))
+
+
+def markup(text: str) -> str:
+    """Escape `text` for paragraph markup; set runs the main font lacks in the CJK font; newlines → <br/>."""
+    f = fonts()
+    out: list[str] = []
+    run: list[str] = []
+    in_cjk = False
+    for ch in text:
+        needs_cjk = ord(ch) > 255 and ord(ch) not in f.covered and ch != "\n"
+        if needs_cjk != in_cjk:
+            out.append(_flush(run, in_cjk, f.cjk))
+            run, in_cjk = [], needs_cjk
+        run.append(ch)
+    out.append(_flush(run, in_cjk, f.cjk))
+    return "".join(out)
+
+
+def _flush(run: list[str], cjk: bool, font: str) -> str:
+    if not run:
+        return ""
+    text = escape("".join(run)).replace("\n", "<br/>")
+    return f'<font name="{font}">{text}</font>' if cjk else text
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    f = fonts()
+    base = ParagraphStyle("base", fontName=f.regular, fontSize=8.5, leading=10.5)
+    return {
+        "base": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9),
+        "bold": ParagraphStyle("bold", parent=base, fontName=f.bold),
+        "head": ParagraphStyle("head", parent=base, fontName=f.bold, textColor=colors.white),
+        "right": ParagraphStyle("right", parent=base, alignment=2),
+    }
+
+
+class _NumberedCanvas(Canvas):
+    """Holds every page until the end so each can say 'Page x of y'."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for number, state in enumerate(self._pages, start=1):
+            self.__dict__.update(state)
+            self.setFont(fonts().regular, 8)
+            self.drawRightString(A4[0] - 15 * mm, 10 * mm, f"Page {number} of {total}")
+            super().showPage()
+        super().save()
+
+
+COLUMNS = ("Line", "SKU", "Supplier part", "Description", "Qty", "Unit", "Unit price", "Extended")
+WIDTHS = (10 * mm, 24 * mm, 26 * mm, 58 * mm, 13 * mm, 12 * mm, 18 * mm, 19 * mm)
+
+
+def render(ctx: PoContext) -> bytes:
+    """The PDF bytes of one PO (deterministic for the same context: reportlab's invariant mode)."""
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=38 * mm, bottomMargin=18 * mm,
+        title=f"Purchase order {ctx.po_number}", author=ctx.buyer.name, invariant=1,
+    )  # fmt: skip
+    styles = _styles()
+    story: list[Any] = [_parties(ctx, styles), Spacer(1, 5 * mm), _lines_table(ctx, styles), Spacer(1, 4 * mm)]
+    story += [_totals(ctx, styles), Spacer(1, 5 * mm)]
+    story.append(Paragraph(f"<b>Terms:</b> {markup(ctx.terms)}", styles["base"]))
+    if ctx.notes:
+        story.append(Paragraph(f"<b>Notes:</b> {markup(ctx.notes)}", styles["base"]))
+    story.append(Spacer(1, 3 * mm))
+    story.append(Paragraph(markup(approval_statement(ctx)), styles["bold"]))
+
+    def on_page(canvas: Canvas, _doc: Any) -> None:
+        _page_header(canvas, ctx, styles)
+
+    doc.build(story, onFirstPage=on_page, onLaterPages=on_page, canvasmaker=_NumberedCanvas)
+    return buffer.getvalue()
+
+
+def approval_statement(ctx: PoContext) -> str:
+    if ctx.approved_by and ctx.approved_at:
+        return f"Approved by {actor_name(ctx.approved_by)} on {ctx.approved_at:%Y-%m-%d %H:%M} UTC"
+    return "Not approved: this document is a draft and is not an order"
+
+
+def _page_header(canvas: Canvas, ctx: PoContext, styles: dict[str, ParagraphStyle]) -> None:
+    f = fonts()
+    width, height = A4
+    canvas.saveState()
+    canvas.setFont(f.bold, 15)
+    canvas.drawString(15 * mm, height - 16 * mm, "PURCHASE ORDER")
+    canvas.setFont(f.bold, 11)
+    canvas.drawString(15 * mm, height - 23 * mm, ctx.po_number)
+    canvas.setFont(f.regular, 8.5)
+    canvas.drawString(15 * mm, height - 28 * mm, f"Order date {ctx.order_date:%Y-%m-%d}   Currency {ctx.currency}")
+    buyer = Paragraph(markup(ctx.buyer.name), styles["small"])
+    buyer.wrapOn(canvas, 80 * mm, 10 * mm)
+    buyer.drawOn(canvas, 15 * mm, height - 33 * mm)
+    barcode = Code128(ctx.po_number, barHeight=11 * mm, barWidth=0.3 * mm, humanReadable=True)
+    barcode.drawOn(canvas, width - 15 * mm - barcode.width, height - 26 * mm)
+    canvas.setStrokeColor(colors.grey)
+    canvas.line(15 * mm, height - 35 * mm, width - 15 * mm, height - 35 * mm)
+    canvas.restoreState()
+
+
+def _party(title: str, party: Any, styles: dict[str, ParagraphStyle]) -> list[Any]:
+    body = "<br/>".join(markup(x) for x in (party.name, *party.lines, party.email) if x)
+    return [Paragraph(f"<b>{title}</b>", styles["base"]), Paragraph(body, styles["base"])]
+
+
+def _parties(ctx: PoContext, styles: dict[str, ParagraphStyle]) -> Table:
+    cols = [_party("Buyer", ctx.buyer, styles), _party("Supplier", ctx.supplier, styles),
+            _party("Ship to", ctx.ship_to, styles)]  # fmt: skip
+    table = Table([[c[0] for c in cols], [c[1] for c in cols]], colWidths=[60 * mm] * 3)
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (0, 1), (-1, 1), 0.3, colors.grey)]))
+    return table
+
+
+def _lines_table(ctx: PoContext, styles: dict[str, ParagraphStyle]) -> Table:
+    f = fonts()
+    data: list[list[Any]] = [list(COLUMNS)]
+    small = styles["small"]
+    for r in ctx.lines:
+        data.append(
+            [str(r.line_number), Paragraph(markup(r.sku), small), Paragraph(markup(r.supplier_part_number), small),
+             Paragraph(markup(r.description), small), str(r.quantity), r.unit, f"{r.unit_price:,.2f}",
+             f"{r.extended:,.2f}"]
+        )  # fmt: skip
+    table = Table(data, colWidths=WIDTHS, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, 0), f.bold, 8),
+                ("FONT", (0, 1), (-1, -1), f.regular, 8),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#2b4a6f")),
+                ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+                ("ALIGN", (4, 0), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.lightgrey),
+            ]
+        )
+    )
+    return table
+
+
+def _totals(ctx: PoContext, styles: dict[str, ParagraphStyle]) -> Table:
+    f = fonts()
+    rate = f"{ctx.tax_rate * 100:.2f}".rstrip("0").rstrip(".")
+    data = [
+        ["Subtotal", f"{ctx.currency} {ctx.subtotal:,.2f}"],
+        [f"Tax ({rate} %)", f"{ctx.currency} {ctx.tax:,.2f}"],
+        ["Total", f"{ctx.currency} {ctx.total:,.2f}"],
+    ]
+    table = Table(data, colWidths=(35 * mm, 40 * mm), hAlign="RIGHT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), f.regular, 9),
+                ("FONT", (0, 2), (-1, 2), f.bold, 10),
+                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                ("LINEABOVE", (0, 2), (-1, 2), 0.5, colors.black),
+            ]
+        )
+    )
+    return table

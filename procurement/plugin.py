@@ -1,0 +1,69 @@
+"""How procurement plugs into vendtrack: pages, CLI, event consumers, the replenishment worker, demo and smoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from core.db import unit_of_work
+from core.events import ItemDispensed, StockLevelChanged
+from core.outbox import ConsumerRegistry
+from core.roles import Role
+from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
+
+CONSUMER = "procurement.position"
+DEBOUNCE_SECONDS = 2.0  # a pair is looked at once its stock has been quiet this long
+HOLD_SECONDS = 0.0  # system drafts older than this are submitted for approval
+
+
+def blueprints() -> list[Blueprint]:
+    from procurement.views import bp
+
+    return [bp]
+
+
+def cli_commands() -> list[Any]:
+    from procurement.cli import procurement_group
+
+    return [procurement_group]
+
+
+def register_consumers(registry: ConsumerRegistry, services: AppServices) -> None:
+    from procurement.stock import handle_event
+
+    registry.register(CONSUMER, [ItemDispensed.event_type, StockLevelChanged.event_type], handle_event)
+
+
+def replenish_step(services: AppServices, debounce: float = DEBOUNCE_SECONDS, hold: float = HOLD_SECONDS) -> None:
+    """One debounced round: dirty pairs quiet for `debounce` seconds, then submit due system drafts."""
+    from procurement.replenish import replenish, submit_system_drafts
+
+    with unit_of_work(services.session_factory) as session:
+        replenish(session, services.clock, only_dirty=True, settle_seconds=debounce)
+        submit_system_drafts(session, services.clock, hold_seconds=hold)
+
+
+def workers(services: AppServices) -> list[BackgroundWorker]:
+    return [LoopWorker("procurement-replenish", lambda: replenish_step(services), interval=1.0)]
+
+
+def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
+    readers = frozenset({Role.PROCUREMENT, Role.APPROVER, Role.ADMIN})
+    return [
+        ("Purchase orders", "procurement.queue_view", readers),
+        ("Suppliers", "procurement.supplier_list", readers),
+        ("Budgets", "procurement.budget_list", readers),
+    ]
+
+
+def seed_demo(session: Any, demo: DemoContext) -> None:
+    from procurement.demo import seed
+
+    seed(session, demo)
+
+
+def smoke(demo: DemoContext) -> SmokeResult:
+    from procurement.demo import smoke_flow
+
+    return smoke_flow(demo)

@@ -1,0 +1,150 @@
+"""Reorder maths as pure functions: min/max, reorder level, reorder point, EOQ, pack rounding, each with its reason."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from statistics import NormalDist
+
+MIN_MAX, REORDER_LEVEL, AUTO_ROP = "min_max", "reorder_level", "auto_rop"
+POLICY_KINDS = (MIN_MAX, REORDER_LEVEL, AUTO_ROP)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInput:
+    """Everything one decision needs; built from rows so the maths never touches the database."""
+
+    kind: str
+    position: int
+    min_qty: int = 0
+    max_qty: int = 0
+    reorder_level: int = 0
+    reorder_qty: int = 0
+    mean_daily: float = 0.0
+    sigma_daily: float = 0.0
+    lead_time_days: int = 0
+    service_level: float = 0.95
+    cover_days: int = 14
+    eoq: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """How much to order before rounding (0 = nothing) and why, in words."""
+
+    quantity: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rounded:
+    quantity: int
+    reason: str
+
+
+def z_for(service_level: float) -> float:
+    if not 0.5 <= service_level < 1:
+        raise ValueError(f"service level {service_level} must be at least 0.5 and below 1 (e.g. 0.95)")
+    return NormalDist().inv_cdf(service_level)
+
+
+def safety_stock(sigma_daily: float, lead_time_days: float, z: float) -> float:
+    return z * sigma_daily * math.sqrt(lead_time_days)
+
+
+def reorder_point(mean_daily: float, sigma_daily: float, lead_time_days: float, z: float) -> float:
+    return mean_daily * lead_time_days + safety_stock(sigma_daily, lead_time_days, z)
+
+
+def eoq(annual_demand: float, order_cost: float, holding_cost_per_unit: float) -> Decimal:
+    """Economic order quantity √(2DS/H), to two decimals."""
+    if holding_cost_per_unit <= 0:
+        raise ValueError("holding cost per unit and year must be positive")
+    value = math.sqrt(2 * annual_demand * order_cost / holding_cost_per_unit)
+    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def demand_stats(total: int, total_sq: int, days: int) -> tuple[float, float]:
+    """Mean and (population) standard deviation of daily demand from Σq and Σq² over `days` days."""
+    if days <= 0:
+        return 0.0, 0.0
+    mean = total / days
+    variance = max(total_sq / days - mean * mean, 0.0)
+    return mean, math.sqrt(variance)
+
+
+def decide(p: PolicyInput) -> Need:
+    if p.kind == MIN_MAX:
+        if p.position >= p.min_qty:
+            return Need(0, f"position {p.position} ≥ min {p.min_qty}")
+        qty = p.max_qty - p.position
+        return Need(qty, f"position {p.position} < min {p.min_qty} → {qty}")
+    if p.kind == REORDER_LEVEL:
+        if p.position >= p.reorder_level:
+            return Need(0, f"position {p.position} ≥ reorder level {p.reorder_level}")
+        gap = p.reorder_level - p.position
+        qty = max(p.reorder_qty, gap)
+        return Need(
+            qty,
+            f"position {p.position} < reorder level {p.reorder_level} → "
+            f"max(reorder qty {p.reorder_qty}, gap {gap}) = {qty}",
+        )
+    if p.kind == AUTO_ROP:
+        return _decide_rop(p)
+    raise ValueError(f"unknown policy kind {p.kind!r}: use one of {', '.join(POLICY_KINDS)}")
+
+
+def _decide_rop(p: PolicyInput) -> Need:
+    z = z_for(p.service_level)
+    ss = safety_stock(p.sigma_daily, p.lead_time_days, z)
+    rop = math.ceil(p.mean_daily * p.lead_time_days + ss - 1e-9)
+    basis = (
+        f"reorder point {rop} = {p.mean_daily:.1f}/day × {p.lead_time_days} d + safety {ss:.0f} "
+        f"(σ {p.sigma_daily:.1f}, z {z:.2f} for {p.service_level:.0%})"
+    )
+    if p.position > rop or (p.mean_daily == 0 and p.position > 0):
+        return Need(0, f"position {p.position} > {basis}")
+    if p.eoq is not None and p.eoq > 0:
+        lot, lot_text = math.ceil(p.eoq), f"EOQ {p.eoq:.2f}"
+    else:
+        lot, lot_text = math.ceil(p.mean_daily * p.cover_days), f"{p.cover_days} days of demand"
+    qty = max(lot, rop - p.position + 1)
+    return Need(qty, f"position {p.position} ≤ {basis} → {qty} ({lot_text}, at least back above the point)")
+
+
+def round_order(quantity: int, pack_qty: int = 1, order_multiple: int = 1, moq: int = 1) -> Rounded:
+    """Round a positive need up to whole packs, the order multiple and the MOQ; never gives zero."""
+    if quantity <= 0:
+        return Rounded(0, "nothing to order")
+    for name, value in (("pack_qty", pack_qty), ("order_multiple", order_multiple), ("moq", moq)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    step = math.lcm(pack_qty, order_multiple)
+    steps: list[str] = []
+    qty = quantity
+    rounded = _up(qty, step)
+    if rounded != qty:
+        steps.append(f"→ {rounded}, {_step_words(pack_qty, order_multiple)}")
+        qty = rounded
+    if qty < moq:
+        qty = _up(moq, step)
+        steps.append(f"→ {qty}, MOQ {moq}")
+    return Rounded(qty, " ".join(steps))
+
+
+def _up(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+def _step_words(pack_qty: int, order_multiple: int) -> str:
+    parts = []
+    if pack_qty > 1:
+        parts.append(f"pack of {pack_qty}")
+    if order_multiple > 1:
+        parts.append(f"multiple of {order_multiple}")
+    return " and ".join(parts)
+
+
+def line_reason(need: Need, rounded: Rounded) -> str:
+    return f"{need.reason} {rounded.reason}".strip()

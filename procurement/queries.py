@@ -1,0 +1,270 @@
+"""Read models for the pages: the approval queue with filters and totals, PO detail, suppliers, budgets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.models import CostCenter, Item, Site
+from procurement.approval import committed_spend
+from procurement.models import (
+    Approval,
+    Budget,
+    PriceBreak,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReviewSwitch,
+    Supplier,
+    SupplierItem,
+)
+from procurement.orders import PENDING, allowed_targets, totals_for
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLine:
+    line_number: int
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    po_number: str
+    status: str
+    supplier: str
+    site: str
+    currency: str
+    total: Decimal
+    requester: str
+    origin: str
+    created_at: datetime
+    warnings: tuple[str, ...]
+    lines: tuple[QueueLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    status: str = PENDING
+    site: str = ""
+    supplier: str = ""
+    min_total: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    rows: tuple[QueueRow, ...]
+    totals: tuple[tuple[str, Decimal], ...]  # per currency
+    sites: tuple[str, ...]
+    suppliers: tuple[str, ...]
+
+
+def queue(session: Session, flt: QueueFilter) -> Queue:
+    query = (
+        select(PurchaseOrder, Supplier.code, Site.code)
+        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+        .join(Site, Site.id == PurchaseOrder.site_id)
+        .order_by(PurchaseOrder.id.desc())
+        .limit(500)
+    )
+    if flt.status:
+        query = query.where(PurchaseOrder.status == flt.status)
+    if flt.site:
+        query = query.where(Site.code == flt.site)
+    if flt.supplier:
+        query = query.where(Supplier.code == flt.supplier)
+    found = session.execute(query).all()
+    lines = _lines_of(session, [po.id for po, _, _ in found])
+    rows: list[QueueRow] = []
+    totals: defaultdict[str, Decimal] = defaultdict(lambda: Decimal("0"))
+    for po, supplier, site in found:
+        po_lines = tuple(lines.get(po.id, ()))
+        total = totals_for(sum((ln.unit_price * ln.quantity for ln in po_lines), Decimal("0")), po.tax_rate).total
+        if flt.min_total is not None and total < flt.min_total:
+            continue
+        totals[po.currency] += total
+        rows.append(
+            QueueRow(po.po_number, po.status, supplier, site, po.currency, total, po.requester, po.origin,
+                     po.created_at, tuple(w for w in po.warnings.split("\n") if w), po_lines)
+        )  # fmt: skip
+    return Queue(
+        tuple(rows), tuple(sorted(totals.items())), tuple(session.scalars(select(Site.code).order_by(Site.code))),
+        tuple(session.scalars(select(Supplier.code).order_by(Supplier.code))),
+    )  # fmt: skip
+
+
+def _lines_of(session: Session, po_ids: list[int]) -> dict[int, list[QueueLine]]:
+    out: dict[int, list[QueueLine]] = defaultdict(list)
+    if not po_ids:
+        return out
+    rows = session.execute(
+        select(PurchaseOrderLine, Item.sku)
+        .join(Item, Item.id == PurchaseOrderLine.item_id)
+        .where(PurchaseOrderLine.po_id.in_(po_ids))
+        .order_by(PurchaseOrderLine.po_id, PurchaseOrderLine.line_number)
+    ).all()
+    for line, sku in rows:
+        out[line.po_id].append(QueueLine(line.line_number, sku, line.quantity, line.unit_price, line.reason))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    at: datetime
+    actor: str
+    action: str
+    change: str
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRow:
+    level: int
+    actor: str
+    decision: str
+    comment: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PoDetail:
+    po_number: str
+    status: str
+    origin: str
+    requester: str
+    last_editor: str
+    warnings: tuple[str, ...]
+    allowed: frozenset[str]
+    approval_levels: str
+    history: tuple[HistoryRow, ...]
+    approvals: tuple[ApprovalRow, ...]
+    reasons: dict[int, str]
+
+
+def detail(session: Session, po_number: str) -> PoDetail:
+    from procurement.orders import get_po
+
+    po = get_po(session, po_number)
+    history = tuple(
+        HistoryRow(r.at, r.actor, r.action, _change(r.before, r.after), r.comment)
+        for r in audit.history(session, "purchase_order", po_number)
+    )
+    approvals = tuple(
+        ApprovalRow(a.level, a.actor, a.decision, a.comment, a.at)
+        for a in session.scalars(select(Approval).where(Approval.po_id == po.id).order_by(Approval.id))
+    )
+    reasons = dict(
+        session.execute(
+            select(PurchaseOrderLine.line_number, PurchaseOrderLine.reason).where(PurchaseOrderLine.po_id == po.id)
+        ).all()
+    )
+    return PoDetail(
+        po.po_number, po.status, po.origin, po.requester, po.last_editor,
+        tuple(w for w in po.warnings.split("\n") if w), allowed_targets(po.status), po.approval_levels, history,
+        approvals, {int(k): str(v) for k, v in reasons.items()},
+    )  # fmt: skip
+
+
+def _change(before: object, after: object) -> str:
+    if isinstance(before, dict) and isinstance(after, dict) and "status" in before and "status" in after:
+        return f"{before['status']} → {after['status']}"
+    return "" if after is None else str(after)
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierRow:
+    id: int
+    code: str
+    name: str
+    email: str
+    currency: str
+    payment_terms: str
+    item_count: int
+
+
+def suppliers(session: Session) -> list[SupplierRow]:
+    counts = dict(
+        session.execute(select(SupplierItem.supplier_id, func.count()).group_by(SupplierItem.supplier_id)).all()
+    )
+    return [
+        SupplierRow(s.id, s.code, s.name, s.email, s.currency, s.payment_terms, int(counts.get(s.id, 0)))
+        for s in session.scalars(select(Supplier).order_by(Supplier.code))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierItemRow:
+    sku: str
+    supplier_part_number: str
+    description: str
+    pack_qty: int
+    moq: int
+    order_multiple: int
+    lead_time_days: int
+    priority: int
+    valid: str
+    breaks: str
+
+
+def supplier_items(session: Session, supplier_id: int) -> list[SupplierItemRow]:
+    rows = session.execute(
+        select(SupplierItem, Item.sku)
+        .join(Item, Item.id == SupplierItem.item_id)
+        .where(SupplierItem.supplier_id == supplier_id)
+        .order_by(Item.sku)
+    ).all()
+    breaks: dict[int, list[str]] = defaultdict(list)
+    for si_id, qty, price in session.execute(
+        select(PriceBreak.supplier_item_id, PriceBreak.min_qty, PriceBreak.unit_price).order_by(PriceBreak.min_qty)
+    ):
+        breaks[si_id].append(f"{qty}+ @ {price:.2f}")
+    return [
+        SupplierItemRow(sku, si.supplier_part_number, si.description, si.pack_qty, si.moq, si.order_multiple,
+                        si.lead_time_days, si.priority, f"{si.valid_from or '…'} – {si.valid_to or '…'}",
+                        ", ".join(breaks.get(si.id, [])))
+        for si, sku in rows
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetRow:
+    cost_center: str
+    period: str
+    amount: Decimal
+    committed: Decimal
+    mode: str
+
+
+def budgets(session: Session) -> list[BudgetRow]:
+    rows = session.execute(
+        select(Budget, CostCenter.code)
+        .join(CostCenter, CostCenter.id == Budget.cost_center_id)
+        .order_by(Budget.period.desc(), CostCenter.code)
+    ).all()
+    return [
+        BudgetRow(code, b.period, b.amount, committed_spend(session, b.cost_center_id, b.period), b.mode)
+        for b, code in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRow:
+    site: str
+    category: str
+    review: bool
+
+
+def review_switches(session: Session) -> list[ReviewRow]:
+    rows = session.execute(
+        select(Site.code, ReviewSwitch.category, ReviewSwitch.review)
+        .join(Site, Site.id == ReviewSwitch.site_id)
+        .order_by(Site.code, ReviewSwitch.category)
+    ).all()
+    return [ReviewRow(s, c, bool(r)) for s, c, r in rows]

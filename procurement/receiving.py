@@ -1,0 +1,98 @@
+"""Receiving: partial receipts per line (the rest stays open as backorder), over-receipt tolerance, close short."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.clock import Clock
+from core.errors import Conflict, DomainError
+from core.events import StockReceived
+from core.models import Item, Site
+from core.outbox import publish
+from procurement.models import PurchaseOrderLine, Receipt
+from procurement.orders import CLOSED, PARTLY, RECEIVED, SENT, get_po, site_settings, transition
+from procurement.stock import add_on_hand
+
+
+@dataclass(frozen=True, slots=True)
+class LineBalance:
+    line_number: int
+    ordered: int
+    received: int
+    closed: int
+
+    @property
+    def backorder(self) -> int:
+        return max(self.ordered - self.received - self.closed, 0)
+
+
+def receive(
+    session: Session, po_number: str, quantities: Mapping[int, int], actor: str, clock: Clock, note: str = ""
+) -> str:
+    """Book received quantities per line number; emits StockReceived per line; returns the new PO status."""
+    po = get_po(session, po_number, lock=True)
+    if po.status not in (SENT, PARTLY):
+        raise Conflict(f"{po_number} is {po.status}: goods are received against sent orders", field="status")
+    wanted = {n: q for n, q in quantities.items() if q}
+    if not wanted:
+        raise DomainError("enter a received quantity on at least one line", field="quantities")
+    lines = {
+        line.line_number: line
+        for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id))
+    }
+    tolerance = site_settings(session, po.site_id).over_receipt_pct / Decimal(100)
+    site_code = session.scalar(select(Site.code).where(Site.id == po.site_id))
+    now = clock.now()
+    for number, qty in sorted(wanted.items()):
+        line = lines.get(number)
+        if line is None:
+            raise DomainError(f"{po_number} has no line {number}", field=f"line_{number}")
+        if qty < 0:
+            raise DomainError(f"line {number}: received quantity cannot be negative", field=f"line_{number}")
+        allowed = int(line.quantity * (1 + tolerance)) - line.received_qty - line.closed_qty
+        if qty > allowed:
+            raise DomainError(
+                f"line {number}: {qty} received but only {allowed} more allowed (ordered {line.quantity}, "
+                f"received {line.received_qty}, tolerance {tolerance:.0%}); check the delivery note",
+                field=f"line_{number}",
+            )
+        line.received_qty += qty
+        session.add(Receipt(po_line_id=line.id, quantity=qty, actor=actor, note=note, at=now))
+        add_on_hand(session, line.item_id, po.site_id, qty, now)
+        sku = session.scalar(select(Item.sku).where(Item.id == line.item_id))
+        publish(session, StockReceived(occurred_at=now, site_code=str(site_code), sku=str(sku), quantity=qty,
+                                       po_number=po_number, line_number=number))  # fmt: skip
+    audit.record(session, actor, "po.receipt", "purchase_order", po_number, after={"lines": wanted}, comment=note,
+                 clock=clock)  # fmt: skip
+    complete = all(line.received_qty + line.closed_qty >= line.quantity for line in lines.values())
+    target = RECEIVED if complete else PARTLY
+    if target != po.status or target == PARTLY:
+        transition(session, po, target, actor, clock, comment=note)
+    return po.status
+
+
+def close_short(session: Session, po_number: str, reason: str, actor: str, clock: Clock) -> None:
+    """Close a sent or partly received PO: what is still open is cancelled, with the reason recorded."""
+    if not reason.strip():
+        raise DomainError("say why the rest will not be delivered", field="reason")
+    po = get_po(session, po_number, lock=True)
+    if po.status not in (SENT, PARTLY):
+        raise Conflict(f"{po_number} is {po.status}: only sent or partly received orders close short", field="status")
+    for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):
+        line.closed_qty = max(line.quantity - line.received_qty, 0)
+    transition(session, po, CLOSED, actor, clock, comment=f"closed short: {reason}")
+
+
+def balances(session: Session, po_id: int) -> list[LineBalance]:
+    return [
+        LineBalance(line.line_number, line.quantity, line.received_qty, line.closed_qty)
+        for line in session.scalars(
+            select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po_id).order_by(PurchaseOrderLine.line_number)
+        )
+    ]

@@ -1,0 +1,174 @@
+"""Procurement's view of stock: consumes ItemDispensed / StockLevelChanged into on-hand and demand aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from core.events import Event, ItemDispensed, StockLevelChanged
+from core.models import Item, Site
+from procurement.models import DemandDay, DemandStat, StockView
+
+DEFAULT_WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True, slots=True)
+class Dispense:
+    item_id: int
+    site_id: int
+    day: date
+    quantity: int
+
+
+class _Keys:
+    """Per-session cache of sku → item id and site code → site id (master data rarely changes)."""
+
+    @staticmethod
+    def item_id(session: Session, sku: str) -> int | None:
+        cache: dict[str, int] = session.info.setdefault("proc_sku_cache", {})
+        if sku not in cache:
+            found = session.scalar(select(Item.id).where(Item.sku == sku))
+            if found is None:
+                return None
+            cache[sku] = found
+        return cache[sku]
+
+    @staticmethod
+    def site_id(session: Session, code: str) -> int | None:
+        cache: dict[str, int] = session.info.setdefault("proc_site_cache", {})
+        if code not in cache:
+            found = session.scalar(select(Site.id).where(Site.code == code))
+            if found is None:
+                return None
+            cache[code] = found
+        return cache[code]
+
+
+def handle_event(session: Session, evt: Event) -> None:
+    """Outbox handler (never commits). Events for unknown SKUs or sites are ignored: nothing to order."""
+    if isinstance(evt, ItemDispensed):
+        item_id, site_id = _Keys.item_id(session, evt.sku), _Keys.site_id(session, evt.site_code)
+        if item_id is None or site_id is None:
+            return
+        record_dispenses(session, [Dispense(item_id, site_id, evt.occurred_at.date(), evt.quantity)])
+        mark_dirty(session, item_id, site_id, evt.occurred_at)
+    elif isinstance(evt, StockLevelChanged):
+        item_id, site_id = _Keys.item_id(session, evt.sku), _Keys.site_id(session, evt.site_code)
+        if item_id is None or site_id is None:
+            return
+        set_on_hand(session, item_id, site_id, evt.on_hand, evt.occurred_at)
+
+
+def _stock_row(session: Session, item_id: int, site_id: int) -> StockView:
+    row = session.scalar(select(StockView).where(StockView.item_id == item_id, StockView.site_id == site_id))
+    if row is None:
+        row = StockView(item_id=item_id, site_id=site_id, on_hand=0, dirty=False)
+        session.add(row)
+    return row
+
+
+def set_on_hand(session: Session, item_id: int, site_id: int, on_hand: int, at: datetime) -> None:
+    """Absolute level from vending; an older report than the one we hold is ignored (out-of-order delivery)."""
+    row = _stock_row(session, item_id, site_id)
+    if row.level_at is not None and at < row.level_at:
+        return
+    row.on_hand, row.level_at = on_hand, at
+    row.dirty, row.dirty_at = True, at
+
+
+def add_on_hand(session: Session, item_id: int, site_id: int, quantity: int, at: datetime) -> None:
+    row = _stock_row(session, item_id, site_id)
+    row.on_hand = (row.on_hand or 0) + quantity
+    row.dirty, row.dirty_at = True, at
+
+
+def mark_dirty(session: Session, item_id: int, site_id: int, at: datetime) -> None:
+    row = _stock_row(session, item_id, site_id)
+    row.dirty, row.dirty_at = True, at
+
+
+def record_dispenses(session: Session, dispenses: Iterable[Dispense]) -> None:
+    """Add dispensed quantities to the day totals and the rolling Σq, Σq² (Σq² moves by (old+q)² − old²)."""
+    for d in dispenses:
+        day_row = session.get(DemandDay, (d.item_id, d.site_id, d.day))
+        old = 0 if day_row is None else day_row.quantity
+        if day_row is None:
+            session.add(DemandDay(item_id=d.item_id, site_id=d.site_id, day=d.day, quantity=d.quantity))
+        else:
+            day_row.quantity = old + d.quantity
+        stat = session.get(DemandStat, (d.item_id, d.site_id))
+        if stat is None:
+            start = d.day - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+            stat = DemandStat(
+                item_id=d.item_id,
+                site_id=d.site_id,
+                window_days=DEFAULT_WINDOW_DAYS,
+                window_start=start,
+                total=0,
+                total_sq=0,
+            )
+            session.add(stat)
+        if d.day >= stat.window_start:
+            new = old + d.quantity
+            stat.total += d.quantity
+            stat.total_sq += new * new - old * old
+        session.flush()
+
+
+def roll_windows(session: Session, today: date) -> int:
+    """Move every rolling window so it ends today: subtract the day totals that fell out. Returns rows moved."""
+    moved = 0
+    for days in session.scalars(select(DemandStat.window_days).distinct()).all():
+        new_start = today - timedelta(days=days - 1)
+        out = (
+            select(
+                DemandDay.item_id,
+                DemandDay.site_id,
+                func.sum(DemandDay.quantity).label("q"),
+                func.sum(DemandDay.quantity * DemandDay.quantity).label("q2"),
+            )
+            .join(
+                DemandStat,
+                and_(DemandStat.item_id == DemandDay.item_id, DemandStat.site_id == DemandDay.site_id),
+            )
+            .where(
+                DemandStat.window_days == days,
+                DemandStat.window_start < new_start,
+                DemandDay.day >= DemandStat.window_start,
+                DemandDay.day < new_start,
+            )
+            .group_by(DemandDay.item_id, DemandDay.site_id)
+        )
+        for item_id, site_id, q, q2 in session.execute(out).all():
+            session.execute(
+                update(DemandStat)
+                .where(DemandStat.item_id == item_id, DemandStat.site_id == site_id)
+                .values(total=DemandStat.total - q, total_sq=DemandStat.total_sq - q2)
+            )
+        result = session.execute(
+            update(DemandStat)
+            .where(DemandStat.window_days == days, DemandStat.window_start < new_start)
+            .values(window_start=new_start)
+        )
+        moved += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return moved
+
+
+def rebuild_stat(session: Session, item_id: int, site_id: int, window_days: int, today: date) -> None:
+    """Recompute one pair's rolling sums from the day totals (after its policy's look-back changed)."""
+    start = today - timedelta(days=window_days - 1)
+    q, q2 = session.execute(
+        select(
+            func.coalesce(func.sum(DemandDay.quantity), 0),
+            func.coalesce(func.sum(DemandDay.quantity * DemandDay.quantity), 0),
+        ).where(DemandDay.item_id == item_id, DemandDay.site_id == site_id, DemandDay.day >= start)
+    ).one()
+    stat = session.get(DemandStat, (item_id, site_id))
+    if stat is None:
+        stat = DemandStat(item_id=item_id, site_id=site_id)
+        session.add(stat)
+    stat.window_days, stat.window_start, stat.total, stat.total_sq = window_days, start, int(q), int(q2)
