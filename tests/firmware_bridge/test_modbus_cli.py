@@ -1,0 +1,81 @@
+"""`vendtrack sim relayboard` / `vendtrack sim scale` as processes, driven by a plain pymodbus master.
+
+The click commands run in a child Python directly (not through the whole `vendtrack` app, whose other plugins
+are not this test's business); `sim_commands()` is checked to list them under the right names.
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from pymodbus.client import ModbusSerialClient, ModbusTcpClient
+
+from firmware_bridge.cli import sim_commands
+from firmware_bridge.modbus.client import RawWriteCoilRequest
+from firmware_bridge.modbus.scale_presets import PRESETS
+
+
+def test_commands_are_listed_for_vendtrack_sim() -> None:
+    names = {command.name for command in sim_commands()}
+    assert {"relayboard", "scale"} <= names
+
+
+@contextmanager
+def simulator(name: str, *args: str) -> Iterator[str]:
+    code = f"import sys; from firmware_bridge.sim.{name}_cli import command; command(sys.argv[1:])"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().strip()
+        assert first, "the simulator printed nothing"
+        yield first
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_relayboard_over_tcp_with_a_plain_master() -> None:
+    with simulator("relayboard", "--tcp", "127.0.0.1:0", "--boards", "1,2", "--person", "2:5:0.05:0.3") as address:
+        host, _, port = address.rpartition(":")
+        client = ModbusTcpClient(host, port=int(port), timeout=2)
+        assert client.connect()
+        try:
+            assert client.read_discrete_inputs(0, count=8, device_id=2).bits[:8] == [False] * 8
+            echo = client.execute(False, RawWriteCoilRequest(0x0205, 5, dev_id=2))  # flash-on relay 5, 500 ms
+            assert not echo.isError() and echo.address == 0x0205
+            assert client.read_coils(0, count=8, device_id=2).bits[5] is True
+            deadline = time.monotonic() + 5
+            while not client.read_discrete_inputs(0, count=8, device_id=2).bits[5]:
+                assert time.monotonic() < deadline, "the scripted person never opened door 5"
+                time.sleep(0.02)
+            assert client.read_coils(0, count=8, device_id=9).isError()  # absent board: gateway exception
+        finally:
+            client.close()
+
+
+def test_scale_over_rtu_with_a_plain_master() -> None:
+    with simulator("scale", "--rtu", "--devices", "4", "--preset", "pt_global_pt113", "--items", "12") as path:
+        assert path.startswith("/dev/")
+        client = ModbusSerialClient(path, baudrate=9600, timeout=2)
+        assert client.connect()
+        try:
+            regmap = PRESETS["pt_global_pt113"]
+            deadline = time.monotonic() + 5
+            while True:
+                words = client.read_holding_registers(0, count=3, device_id=4).registers
+                stable, _ = regmap.flags(words[2])
+                if stable or time.monotonic() > deadline:
+                    break
+            grams = struct.unpack(">i", struct.pack(">HH", words[0], words[1]))[0]
+            assert stable and grams == pytest.approx(12 * 25, abs=3)
+            assert not client.write_register(8, 2, device_id=4).isError()  # tare
+        finally:
+            client.close()
