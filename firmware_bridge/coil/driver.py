@@ -119,6 +119,8 @@ class CoilDriver:
                 try:
                     report = self._reports.get(timeout=min(remaining, 0.1))
                 except queue.Empty:
+                    if not started and not self.online and self._withdraw(out):
+                        return VendOutcome(selection, VendStatus.OFFLINE, "nothing sent: " + self._offline_detail())
                     if not started and out.failed:
                         return VendOutcome(
                             selection,
@@ -177,6 +179,14 @@ class CoilDriver:
         with self._state:
             self._outgoing = out
         return out
+
+    def _withdraw(self, out: _Outgoing) -> bool:
+        """Take back a command that was never put on the line (so it can never be sent later)."""
+        with self._state:
+            if self._outgoing is out and out.sends == 0:
+                self._outgoing = None
+                return True
+            return False
 
     def _abandon(self, out: _Outgoing) -> None:
         with self._state:
