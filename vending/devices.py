@@ -140,11 +140,12 @@ class CoilAdapter:
 
 
 class ScaleShelfAdapter:
-    """A shelf of weigh-scale bins behind one door: open, take, close, count each bin by weight."""
+    """Weigh-scale bins behind a door (one per bin or shared): open, take, close, count the bin by weight."""
 
-    def __init__(self, door: LockerBus, door_slot: str, scales: Mapping[str, Scale], timing: Timing,
-                 tolerance: float = 0.25) -> None:
-        self.door, self.door_slot, self.scales, self.timing = door, door_slot, dict(scales), timing
+    def __init__(self, door: LockerBus, door_slots: Mapping[str, str], default_door: str,
+                 scales: Mapping[str, Scale], timing: Timing, tolerance: float = 0.25) -> None:
+        self.door, self.door_slots, self.default_door = door, dict(door_slots), default_door
+        self.scales, self.timing = dict(scales), timing
         self.tolerance = tolerance
         self.watcher = DoorWatcher(door, poll_interval=timing.poll_interval)
 
@@ -173,11 +174,12 @@ class ScaleShelfAdapter:
         self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any], progress: Progress
     ) -> Sensed:
         progress("opening")
-        reply, opened = self.watcher.unlock_and_wait_open(self.door_slot, self.timing.open_window)
+        door_slot = self.door_slots.get(ref, self.default_door)
+        reply, opened = self.watcher.unlock_and_wait_open(door_slot, self.timing.open_window)
         if opened.outcome not in (DoorOutcome.OPENED, DoorOutcome.ALREADY_OPEN):
             return Sensed(0, "door_not_opened", f"the shelf door did not open ({opened.detail or reply.detail})")
         progress("take")
-        closed = self.watcher.wait_closed(self.door_slot, self.timing.close_window)
+        closed = self.watcher.wait_closed(door_slot, self.timing.close_window)
         progress("weighing")
         sensed = self._count(ref, baseline, unit_weight)
         if closed.outcome is not DoorOutcome.CLOSED and not sensed.fault:

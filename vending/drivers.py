@@ -4,13 +4,13 @@ Machine config (JSON) by kind:
   locker_bank / supply_cabinet: {"driver": "kerong"|"relay", "device": {<driver config>},
                                  "open_window_s": 15, "close_window_s": 120}
   coil_machine:                 {"driver": "coil", "device": {<coil controller config>}}
-  scale_shelf:                  {"door": {"driver": "relay"|"kerong", "device": {...}, "slot": "D1"},
+  scale_shelf:                  {"door": {"driver": "relay"|"kerong", "device": {...}, "slot": "D1",
+                                          "slots": {"<bin ref>": "<door slot>"}},
                                  "scales": {"<slot device_ref>": {<scale config>}}, "tolerance": 0.25}
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -42,20 +42,12 @@ def _locker(driver: str, device: Mapping[str, Any], build: bool) -> LockerBus | 
 
 
 def _coil(device: Mapping[str, Any], build: bool) -> CoilController | None:
-    module = importlib.import_module("firmware_bridge.coil")
-    for name in ("CoilVmc", "VmcController", "CoilMachine", "CoilControllerDriver", "VmcCoilController"):
-        cls = getattr(module, name, None)
-        if cls is not None:
-            break
-    else:
-        raise ConfigError("no coil controller driver is installed in firmware_bridge.coil")
-    config_cls = getattr(module, "CoilConfig", None)
+    from firmware_bridge.coil import CoilConfig, CoilDriver
+
     if not build:
-        if config_cls is not None:
-            config_cls.from_config(device)
+        CoilConfig.from_config(device)
         return None
-    controller: CoilController = cls.from_config(device)
-    return controller
+    return CoilDriver.from_config(device)
 
 
 def _scale(device: Mapping[str, Any], build: bool) -> Scale | None:
@@ -95,12 +87,15 @@ def _make(kind: str, config: Mapping[str, Any], build: bool) -> MachineAdapter |
     door_cfg = _need(config, "door", dict, kind)
     door = _locker(_need(door_cfg, "driver", str, "door"), _need(door_cfg, "device", dict, "door"), build)
     door_slot = _need(door_cfg, "slot", str, "door")
+    door_slots = door_cfg.get("slots") or {}
+    if not isinstance(door_slots, dict):
+        raise ConfigError('door.slots must map bin refs to door slots, e.g. {"B1": "D1"}')
     scales_cfg = _need(config, "scales", dict, kind)
     scales = {ref: _scale(cfg, build) for ref, cfg in scales_cfg.items()}
     if door is None:
         return None
     built = {ref: s for ref, s in scales.items() if s is not None}
-    return ScaleShelfAdapter(door, door_slot, built, _timing(config), float(config.get("tolerance", 0.25)))
+    return ScaleShelfAdapter(door, door_slots, door_slot, built, _timing(config), float(config.get("tolerance", 0.25)))
 
 
 def parse_config(text: str) -> dict[str, Any]:

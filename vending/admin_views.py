@@ -1,0 +1,340 @@
+"""Admin pages for vending: machines and planogram, workers and badges, rules, charge codes, tools."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_from_directory, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from core import access, audit
+from core.clock import utc
+from core.errors import DomainError, NotFound
+from core.models import Item, Site
+from core.roles import Role
+from vending import charges, drivers, rules, tools
+from vending.models import (
+    Credential,
+    ItemRestriction,
+    Machine,
+    Rule,
+    Slot,
+    SlotStock,
+    UnknownBadge,
+    Worker,
+    WorkerGroup,
+)
+from vending.workers import add_badge, create_worker, ensure_group
+
+bp = Blueprint("vending_admin", __name__, url_prefix="/vending", template_folder="templates")
+STATIC = Path(__file__).parent / "static"
+ADMIN = access.roles(Role.ADMIN)
+FLOOR = access.roles(Role.ADMIN, Role.RESTOCKER)
+
+
+def db() -> Session:
+    return current_app.extensions["vendtrack_db"]()  # type: ignore[no-any-return]
+
+
+def actor() -> str:
+    return str(g.principal.actor)
+
+
+def now() -> datetime:
+    return current_app.extensions["vendtrack"].clock.now()  # type: ignore[no-any-return]
+
+
+def form_int(name: str, default: int | None = None) -> int:
+    raw = request.form.get(name, "").strip()
+    if not raw and default is not None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise DomainError(f"{name} must be a whole number", field=name) from None
+
+
+def site_id_from_form(session: Session) -> int:
+    code = request.form.get("site", "").strip()
+    site = session.scalar(select(Site).where(Site.code == code)) if code else session.scalar(select(Site).order_by(Site.id))
+    if site is None:
+        raise DomainError("no site: create a site first (vendtrack demo seeds one)", field="site")
+    return site.id
+
+
+def saved(message: str, endpoint: str, **values: Any) -> Response:
+    db().commit()
+    flash(message, "info")
+    return redirect(url_for(endpoint, **values))
+
+
+@bp.route("/static/<path:filename>")
+@access.public
+def static_file(filename: str) -> Response:
+    return send_from_directory(STATIC, filename, max_age=3600)
+
+
+@bp.route("/")
+@FLOOR
+def overview() -> Any:
+    session = db()
+    machines = session.scalars(select(Machine).order_by(Machine.code)).all()
+    flagged = session.execute(
+        select(Machine.code, Slot.code, Slot.state, Slot.state_reason, Slot.id)
+        .join(Slot, Slot.machine_id == Machine.id)
+        .where(Slot.state != "ok")
+    ).all()
+    return render_template("vending/overview.html", machines=machines, flagged=flagged)
+
+
+@bp.route("/machines", methods=["GET", "POST"])
+@ADMIN
+def machines() -> Any:
+    session = db()
+    if request.method == "POST":
+        kind, config_text = request.form.get("kind", ""), request.form.get("driver_config", "{}")
+        code = request.form.get("code", "").strip()
+        if not code:
+            raise DomainError("machine code is empty, e.g. LOCKER-1", field="code")
+        drivers.validate(kind, config_text)
+        machine = Machine(code=code, name=request.form.get("name", "").strip() or code, kind=kind,
+                          driver_config=config_text, site_id=site_id_from_form(session), active=True)
+        session.add(machine)
+        session.flush()
+        audit.record(session, actor(), "vending.machine.create", "vending_machine", machine.id, after={"code": code})
+        return saved(f"Machine {code} created.", "vending_admin.machine_detail", machine_id=machine.id)
+    rows = session.scalars(select(Machine).order_by(Machine.code)).all()
+    sites = session.scalars(select(Site).order_by(Site.code)).all()
+    return render_template("vending/machines.html", machines=rows, kinds=drivers.KINDS, sites=sites)
+
+
+def _machine(session: Session, machine_id: int) -> Machine:
+    machine = session.get(Machine, machine_id)
+    if machine is None:
+        raise NotFound(f"no machine with id {machine_id}", field="machine_id")
+    return machine
+
+
+@bp.route("/machines/<int:machine_id>")
+@FLOOR
+def machine_detail(machine_id: int) -> Any:
+    session = db()
+    machine = _machine(session, machine_id)
+    slots = session.execute(
+        select(Slot, Item, SlotStock).outerjoin(Item, Item.id == Slot.item_id)
+        .outerjoin(SlotStock, SlotStock.slot_id == Slot.id).where(Slot.machine_id == machine.id).order_by(Slot.code)
+    ).all()
+    return render_template("vending/machine.html", machine=machine, slots=slots)
+
+
+@bp.route("/machines/<int:machine_id>/config", methods=["POST"])
+@ADMIN
+def machine_config(machine_id: int) -> Any:
+    session = db()
+    machine = _machine(session, machine_id)
+    config_text = request.form.get("driver_config", "{}")
+    drivers.validate(machine.kind, config_text)
+    before = machine.driver_config
+    machine.driver_config = config_text
+    audit.record(session, actor(), "vending.machine.config", "vending_machine", machine.id,
+                 before={"config": before}, after={"config": config_text})
+    return saved("Driver configuration saved.", "vending_admin.machine_detail", machine_id=machine.id)
+
+
+@bp.route("/machines/<int:machine_id>/slots", methods=["POST"])
+@ADMIN
+def slot_save(machine_id: int) -> Any:
+    session = db()
+    machine = _machine(session, machine_id)
+    from vending.csv_io import import_csv
+
+    row = ",".join(["machine", "slot", "sku", "device_ref", "capacity", "min_level", "max_level", "unit_weight_g"])
+    values = [machine.code] + [request.form.get(k, "") for k in row.split(",")[1:]]
+    report = import_csv(session, "planogram", row + "\n" + ",".join(v.replace(",", " ") for v in values), machine.site_id)
+    if report.errors:
+        raise DomainError(report.errors[0].message, field="slot")
+    return saved("Slot saved.", "vending_admin.machine_detail", machine_id=machine.id)
+
+
+@bp.route("/slots/<int:slot_id>/clear", methods=["POST"])
+@FLOOR
+def slot_clear(slot_id: int) -> Any:
+    session = db()
+    slot = session.get(Slot, slot_id)
+    if slot is None:
+        raise NotFound(f"no slot with id {slot_id}", field="slot_id")
+    audit.record(session, actor(), "vending.slot.clear", "vending_slot", slot.id, before={"state": slot.state})
+    slot.state, slot.state_reason = "ok", ""
+    return saved(f"Slot {slot.code} is back in service.", "vending_admin.machine_detail", machine_id=slot.machine_id)
+
+
+@bp.route("/workers", methods=["GET", "POST"])
+@ADMIN
+def workers() -> Any:
+    session = db()
+    if request.method == "POST":
+        until = request.form.get("valid_until", "").strip()
+        create_worker(
+            session, request.form.get("worker_code", ""), request.form.get("name", ""),
+            pin=request.form.get("pin", "").strip(),
+            groups=[x.strip() for x in request.form.get("groups", "").split(",") if x.strip()],
+            badges=[x.strip() for x in request.form.get("badges", "").split(",") if x.strip()],
+            site_id=site_id_from_form(session), restocker=bool(request.form.get("restocker")),
+            valid_until=utc(datetime.fromisoformat(until)) if until else None, actor=actor(),
+        )
+        return saved("Worker created.", "vending_admin.workers")
+    rows = session.scalars(select(Worker).order_by(Worker.worker_code)).all()
+    badges: dict[int, list[str]] = {}
+    for cred in session.scalars(select(Credential)):
+        badges.setdefault(cred.worker_id, []).append(cred.value)
+    return render_template("vending/workers.html", workers=rows, badges=badges)
+
+
+@bp.route("/workers/<int:worker_id>/badges", methods=["POST"])
+@ADMIN
+def worker_badge(worker_id: int) -> Any:
+    session = db()
+    if session.get(Worker, worker_id) is None:
+        raise NotFound(f"no worker with id {worker_id}", field="worker_id")
+    value = add_badge(session, worker_id, request.form.get("badge", ""), actor=actor())
+    return saved(f"Badge {value} added.", "vending_admin.workers")
+
+
+@bp.route("/unknown-badges")
+@ADMIN
+def unknown_badges() -> Any:
+    rows = db().scalars(select(UnknownBadge).where(UnknownBadge.enrolled.is_(False)).order_by(UnknownBadge.last_seen.desc()))
+    return render_template("vending/unknown_badges.html", badges=rows.all())
+
+
+@bp.route("/unknown-badges/<int:badge_id>/enrol", methods=["POST"])
+@ADMIN
+def enrol_badge(badge_id: int) -> Any:
+    session = db()
+    badge = session.get(UnknownBadge, badge_id)
+    if badge is None:
+        raise NotFound(f"no unknown badge with id {badge_id}", field="badge_id")
+    code = request.form.get("worker_code", "").strip()
+    worker = session.scalar(select(Worker).where(Worker.worker_code == code))
+    if worker is None:
+        raise DomainError(f"no worker {code!r}: create the worker first", field="worker_code")
+    add_badge(session, worker.id, badge.value, actor=actor())
+    return saved(f"Badge {badge.value} enrolled for {worker.name}.", "vending_admin.unknown_badges")
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+@ADMIN
+def rule_list() -> Any:
+    session = db()
+    if request.method == "POST":
+        _create_rule(session)
+        return saved("Rule created.", "vending_admin.rule_list")
+    rows = session.scalars(select(Rule).order_by(Rule.active.desc(), Rule.name)).all()
+    restrictions = session.execute(
+        select(Item.sku, WorkerGroup.name).join(ItemRestriction, ItemRestriction.item_id == Item.id)
+        .join(WorkerGroup, WorkerGroup.id == ItemRestriction.group_id)
+    ).all()
+    return render_template("vending/rules.html", rules=rows, windows=rules.WINDOWS, restrictions=restrictions)
+
+
+def _lookup_ids(session: Session) -> tuple[int | None, int | None, int | None]:
+    sku, group, worker_code = (request.form.get(k, "").strip() for k in ("sku", "group", "worker_code"))
+    item_id = session.scalar(select(Item.id).where(Item.sku == sku)) if sku else None
+    if sku and item_id is None:
+        raise DomainError(f"no item with sku {sku!r}", field="sku")
+    group_id = ensure_group(session, group).id if group else None
+    worker_id = session.scalar(select(Worker.id).where(Worker.worker_code == worker_code)) if worker_code else None
+    if worker_code and worker_id is None:
+        raise DomainError(f"no worker {worker_code!r}", field="worker_code")
+    return item_id, group_id, worker_id
+
+
+def _create_rule(session: Session) -> None:
+    name, window = request.form.get("name", ""), request.form.get("window", "")
+    quantity, hours = form_int("quantity"), form_int("rolling_hours", 24)
+    shifts = request.form.get("shift_starts", "").strip() or "06:00,14:00,22:00"
+    rules.validate_rule(name, quantity, window, hours, shifts)
+    item_id, group_id, worker_id = _lookup_ids(session)
+    rule = Rule(name=name.strip(), quantity=quantity, window=window, rolling_hours=hours, shift_starts=shifts,
+                item_id=item_id, category=request.form.get("category", "").strip() or None, group_id=group_id,
+                worker_id=worker_id, pooled=bool(request.form.get("pooled")), active=True, site_id=None)
+    session.add(rule)
+    session.flush()
+    audit.record(session, actor(), "vending.rule.create", "vending_rule", rule.id, after={"name": rule.name})
+
+
+@bp.route("/rules/<int:rule_id>/deactivate", methods=["POST"])
+@ADMIN
+def rule_deactivate(rule_id: int) -> Any:
+    session = db()
+    rule = session.get(Rule, rule_id)
+    if rule is None:
+        raise NotFound(f"no rule with id {rule_id}", field="rule_id")
+    rule.active = False
+    audit.record(session, actor(), "vending.rule.deactivate", "vending_rule", rule.id)
+    return saved(f"Rule {rule.name} switched off.", "vending_admin.rule_list")
+
+
+@bp.route("/restrictions", methods=["POST"])
+@ADMIN
+def restriction_add() -> Any:
+    session = db()
+    item_id, group_id, _ = _lookup_ids(session)
+    if item_id is None or group_id is None:
+        raise DomainError("give both an item sku and a group", field="sku")
+    if session.get(ItemRestriction, (item_id, group_id)) is None:
+        session.add(ItemRestriction(item_id=item_id, group_id=group_id))
+    return saved("Restriction added.", "vending_admin.rule_list")
+
+
+@bp.route("/charge-codes", methods=["GET", "POST"])
+@ADMIN
+def charge_codes() -> Any:
+    session = db()
+    site_id = site_id_from_form(session)
+    if request.method == "POST":
+        charges.add_code(session, site_id, request.form.get("kind", ""), request.form.get("code", ""),
+                         request.form.get("name", ""))
+        return saved("Charge code added.", "vending_admin.charge_codes")
+    lists = {kind: charges.listed(session, site_id, kind) for kind in charges.KINDS}
+    return render_template("vending/charge_codes.html", modes=charges.modes(session, site_id), lists=lists,
+                           all_modes=charges.MODES, labels=charges.LABELS)
+
+
+@bp.route("/charge-policy", methods=["POST"])
+@ADMIN
+def charge_policy() -> Any:
+    session = db()
+    site_id = site_id_from_form(session)
+    for kind in charges.KINDS:
+        if kind in request.form:
+            charges.set_mode(session, site_id, kind, request.form[kind])
+    audit.record(session, actor(), "vending.charge_policy", "site", site_id, after=dict(request.form))
+    return saved("Charge code modes saved.", "vending_admin.charge_codes")
+
+
+@bp.route("/tools", methods=["GET", "POST"])
+@ADMIN
+def tool_list() -> Any:
+    session = db()
+    if request.method == "POST":
+        sku = request.form.get("sku", "").strip()
+        item_id = session.scalar(select(Item.id).where(Item.sku == sku))
+        if item_id is None:
+            raise DomainError(f"no item with sku {sku!r}", field="sku")
+        dates = {k: request.form.get(k, "").strip() for k in ("inspection_due", "calibration_due")}
+        tools.add_tool(session, request.form.get("serial", ""), item_id, site_id_from_form(session),
+                       **{k: utc(datetime.fromisoformat(v)) if v else None for k, v in dates.items()})
+        return saved("Tool added.", "vending_admin.tool_list")
+    return render_template("vending/tools.html", tools=tools.all_tools(session), overdue=tools.overdue(session, now()))
+
+
+@bp.route("/tools/<serial>/repaired", methods=["POST"])
+@ADMIN
+def tool_repaired(serial: str) -> Any:
+    tools.repaired(db(), serial, actor())
+    return saved(f"Tool {serial} is available again.", "vending_admin.tool_list")

@@ -1,0 +1,206 @@
+// Kiosk page: badge (keyboard wedge, no click needed) or ID + PIN, item grid, dispense progress, auto sign-out.
+(function () {
+  "use strict";
+  const root = document.getElementById("kiosk");
+  const api = root.dataset.api;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const idleSeconds = Number(new URLSearchParams(location.search).get("idle") || root.dataset.idle);
+  const $ = (id) => document.getElementById(id);
+  let state = null, chosen = null, qty = 1, idleTimer = null, pollTimer = null;
+
+  const PICTURE = '<svg viewBox="0 0 48 48" aria-hidden="true"><rect x="6" y="10" width="36" height="28" rx="5" ' +
+    'fill="#dbe6f3" stroke="#0b63c5" stroke-width="2"/><circle cx="18" cy="22" r="4" fill="#0b63c5"/>' +
+    '<path d="M10 34l10-9 7 6 5-4 6 7z" fill="#0b63c5"/></svg>';
+
+  async function call(path, body) {
+    const options = body === undefined ? {} : {
+      method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}, body: JSON.stringify(body)
+    };
+    const response = await fetch(api + path, options);
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error((data.error && data.error.message) || ("error " + response.status));
+      error.code = data.error && data.error.code;
+      throw error;
+    }
+    return data;
+  }
+
+  function show(name) {
+    for (const s of root.querySelectorAll(".k-screen")) s.hidden = s.id !== "screen-" + name;
+    root.dataset.screen = name;
+    if (name === "signin") { $("badge").value = ""; $("badge").focus(); }
+  }
+  function message(text, ok) {
+    const m = $("message");
+    m.textContent = text || ""; m.hidden = !text; m.classList.toggle("ok", !!ok);
+  }
+  const escape = (t) => String(t).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+
+  function signedIn(data) {
+    state = data;
+    $("who").textContent = data.worker.name;
+    $("logout").hidden = false;
+    $("restock-tab").hidden = !data.worker.restocker;
+    renderCharges(); renderGrid(); renderTools(); tab("grid"); show("items"); touch();
+  }
+  function signOut(text) {
+    state = null; chosen = null;
+    $("who").textContent = ""; $("logout").hidden = true;
+    clearTimeout(idleTimer);
+    call("/logout", {}).catch(() => {});
+    message(text || ""); show("signin");
+  }
+  function touch() {
+    clearTimeout(idleTimer);
+    if (state) idleTimer = setTimeout(() => signOut("Signed out after inactivity."), idleSeconds * 1000);
+  }
+
+  function renderCharges() {
+    const box = $("charges"); box.innerHTML = "";
+    const labels = {job: "Job", work_order: "Work order", cost_center: "Cost center"};
+    for (const [kind, mode] of Object.entries(state.charge_modes)) {
+      if (mode === "off") continue;
+      const list = state.charge_lists[kind];
+      const field = list ? '<select data-charge="' + kind + '"><option value=""></option>' +
+        list.map(([code, name]) => '<option value="' + escape(code) + '">' + escape(code + " " + name) + "</option>").join("") +
+        "</select>" : '<input data-charge="' + kind + '" autocomplete="off">';
+      box.insertAdjacentHTML("beforeend", "<label>" + labels[kind] + (mode === "optional" ? "" : " *") + " " + field + "</label>");
+    }
+  }
+  function renderGrid() {
+    $("grid").innerHTML = state.items.map((i) =>
+      '<li><button class="k-tile" data-slot="' + escape(i.slot) + '"' + (i.stock < 1 || i.state !== "ok" ? " disabled" : "") + ">" +
+      PICTURE + "<strong>" + escape(i.name) + "</strong><span>" + escape(i.slot) + '</span><span class="k-stock">' +
+      (i.state !== "ok" ? escape(i.state) : i.stock + " left") + "</span></button></li>").join("");
+  }
+  function renderTools() {
+    const out = state.tools_out.map((s) => '<div class="k-row"><span>' + escape(s) + '</span>' +
+      '<select data-condition="' + escape(s) + '"><option>ok</option><option>damaged</option><option>lost</option></select>' +
+      '<button class="k-btn" data-return="' + escape(s) + '">Return</button></div>').join("");
+    const avail = state.tools_available.map((t) => '<div class="k-row"><span>' + escape(t.serial + " " + t.name) +
+      '</span><button class="k-btn" data-checkout="' + escape(t.serial) + '">Check out</button></div>').join("");
+    $("tools").innerHTML = "<h3>Yours</h3>" + (out || "<p>none</p>") + "<h3>Available</h3>" + (avail || "<p>none</p>");
+  }
+  function tab(name) {
+    for (const id of ["grid", "tools", "ask", "restock"]) $(id).hidden = id !== name;
+    if (name === "restock") loadRestock();
+  }
+  async function loadRestock() {
+    try {
+      const data = await call("/restock");
+      $("restock").innerHTML = data.pick_list.map((p) => '<div class="k-row"><strong>' + escape(p.slot) + "</strong> " +
+        escape(p.name) + " · " + p.on_hand + "/" + p.max + " · pick " + p.to_pick +
+        ' <input type="number" min="0" placeholder="count" data-count="' + escape(p.slot) + '" style="max-width:6em">' +
+        ' <input type="number" min="0" placeholder="added" value="' + p.to_pick + '" data-added="' + escape(p.slot) + '" style="max-width:6em">' +
+        ' <button class="k-btn" data-restock="' + escape(p.slot) + '">Save</button></div>').join("") || "<p>Nothing to pick.</p>";
+    } catch (e) { message(e.message); }
+  }
+
+  async function refresh() { try { signedIn(await call("/state")); } catch (e) { signOut(e.message); } }
+
+  async function submitBadge(raw) {
+    if (!raw.trim()) return;
+    try { message(""); signedIn(await call("/badge", {badge: raw})); }
+    catch (e) { message(e.message); show("signin"); }
+  }
+
+  function chargeCodes() {
+    const codes = {};
+    for (const el of root.querySelectorAll("[data-charge]")) if (el.value.trim()) codes[el.dataset.charge] = el.value.trim();
+    return codes;
+  }
+  const PHASES = {authorised: "Starting…", opening: "Opening the door…", vending: "Vending…", take: "Take your item and close the door",
+    weighing: "Weighing…", commanded: "Working…", sensed: "Recording…"};
+
+  async function take() {
+    show("progress"); $("progress-text").textContent = "Checking…";
+    try {
+      const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+      let d = (await call("/dispense", {slot: chosen.slot, quantity: qty, charge_codes: chargeCodes(), request_key: key})).dispense;
+      if (d.status === "refused") { message(d.detail); show("items"); return; }
+      while (!["completed", "failed", "refused"].includes(d.status)) {
+        $("progress-text").textContent = PHASES[d.phase] || PHASES[d.status] || "Working…";
+        root.dataset.phase = d.phase;
+        touch();
+        await new Promise((r) => setTimeout(r, 150));
+        d = (await call("/dispense/" + d.id)).dispense;
+      }
+      result(d);
+    } catch (e) { message(e.message); if (e.code === "no_worker") signOut(e.message); else show("items"); }
+  }
+  function result(d) {
+    const ok = d.status === "completed";
+    $("result-text").textContent = ok ? (d.taken >= 0 ? "Done: " + d.taken + " × " + d.name : "Returned: " + (-d.taken) + " × " + d.name)
+      : "Not charged";
+    $("result-detail").textContent = ok ? "Recorded. Thank you." : d.detail;
+    root.dataset.result = d.status;
+    show("result");
+  }
+
+  document.addEventListener("keydown", (ev) => {
+    touch();
+    if (root.dataset.screen === "signin" && document.activeElement.tagName !== "INPUT") $("badge").focus();
+  });
+  document.addEventListener("pointerdown", touch);
+  $("badge").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") { ev.preventDefault(); const raw = $("badge").value; $("badge").value = ""; submitBadge(raw); }
+  });
+  $("show-pin").addEventListener("click", () => { $("pin-form").hidden = false; $("worker-code").focus(); });
+  $("pin-form").addEventListener("click", async (ev) => {
+    const key = ev.target.dataset && ev.target.dataset.key; if (!key) return;
+    if (key === "C") { $("pin").value = ""; return; }
+    if (key !== "OK") { $("pin").value += key; return; }
+    try { message(""); signedIn(await call("/pin", {worker_code: $("worker-code").value, pin: $("pin").value})); }
+    catch (e) { message(e.message); } finally { $("pin").value = ""; }
+  });
+  $("pin-form").addEventListener("submit", (ev) => ev.preventDefault());
+  $("logout").addEventListener("click", () => signOut("Signed out."));
+  root.querySelector(".k-tabs").addEventListener("click", (ev) => { if (ev.target.dataset.tab) tab(ev.target.dataset.tab); });
+  $("grid").addEventListener("click", (ev) => {
+    const tile = ev.target.closest("[data-slot]"); if (!tile || tile.disabled) return;
+    chosen = state.items.find((i) => i.slot === tile.dataset.slot); qty = 1;
+    $("qty").textContent = "1"; $("confirm-name").textContent = chosen.name + " (" + chosen.slot + ")";
+    message(""); show("confirm");
+  });
+  $("qty-minus").addEventListener("click", () => { qty = Math.max(1, qty - 1); $("qty").textContent = qty; });
+  $("qty-plus").addEventListener("click", () => { qty = Math.min(chosen.stock, qty + 1); $("qty").textContent = qty; });
+  $("take").addEventListener("click", take);
+  $("cancel").addEventListener("click", () => show("items"));
+  $("result-ok").addEventListener("click", refresh);
+  $("tools").addEventListener("click", async (ev) => {
+    const t = ev.target.dataset; if (!t) return;
+    try {
+      if (t.checkout) { await call("/tools/checkout", {serial: t.checkout}); message("Checked out " + t.checkout, true); }
+      if (t.return) {
+        const cond = root.querySelector('[data-condition="' + t.return + '"]').value;
+        await call("/tools/return", {serial: t.return, condition: cond}); message("Returned " + t.return, true);
+      }
+      if (t.checkout || t.return) { state = await call("/state"); renderTools(); }
+    } catch (e) { message(e.message); }
+  });
+  $("ask").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try { await call("/request-item", {description: $("ask-text").value}); message("Request sent. Thank you.", true); $("ask-text").value = ""; }
+    catch (e) { message(e.message); }
+  });
+  $("restock").addEventListener("click", async (ev) => {
+    const slot = ev.target.dataset && ev.target.dataset.restock; if (!slot) return;
+    const counted = root.querySelector('[data-count="' + slot + '"]').value;
+    const added = root.querySelector('[data-added="' + slot + '"]').value;
+    try {
+      const r = await call("/restock/" + encodeURIComponent(slot), {counted: counted, added: added});
+      message(r.flagged ? "Slot " + slot + ": counted " + r.counted + ", expected " + r.expected + " (flagged)" : "Slot " + slot + " saved", !r.flagged);
+      loadRestock();
+    } catch (e) { message(e.message); }
+  });
+
+  async function pollReader() {
+    if (root.dataset.screen === "signin") {
+      try { const r = await call("/poll"); if (r.badge) submitBadge(r.badge); } catch (e) { /* reader poll is best effort */ }
+    }
+    pollTimer = setTimeout(pollReader, 1000);
+  }
+  show("signin");
+  pollReader();
+})();
