@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -111,7 +112,7 @@ def new_po(
 ) -> PurchaseOrder:  # fmt: skip
     now = clock.now()
     po = PurchaseOrder(
-        po_number=f"tmp-{now.timestamp()}-{id(supplier)}-{site_id}", supplier_id=supplier.id, site_id=site_id,
+        po_number=f"tmp-{uuid.uuid4().hex[:24]}", supplier_id=supplier.id, site_id=site_id,
         currency=supplier.currency, status=DRAFT, origin=origin, requester=actor, last_editor=actor,
         cost_center_id=cost_center_id, tax_rate=site_settings(session, site_id).tax_rate, created_at=now,
         updated_at=now,

@@ -98,12 +98,10 @@ def _load_pairs(session: Session, only_dirty: bool, cutoff: datetime) -> list[An
         .outerjoin(ds, and_(ds.item_id == p.item_id, ds.site_id == p.site_id))
         .where(p.active.is_(True))
     )  # fmt: skip
+    # Pairs procurement has never heard a stock level for are left alone: ordering on a guess is worse.
+    query = query.join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
     if only_dirty:
-        query = query.join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id)).where(
-            sv.dirty.is_(True), sv.dirty_at <= cutoff
-        )
-    else:
-        query = query.outerjoin(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
+        query = query.where(sv.dirty.is_(True), sv.dirty_at <= cutoff)
     return list(session.execute(query).all())
 
 
