@@ -291,6 +291,15 @@ class LocationEngine:
             if t.last_seen > since
         ]
 
+    def requeue(self, changes: list[RoomChange], seen: list[TagSeen]) -> None:
+        """Put back what a failed flush could not write, so nothing is lost."""
+        self._changes[:0] = changes
+        if seen:
+            self._last_drain = min(self._last_drain, min(s.last_seen for s in seen) - 1e-6)
+
+    def heard_since(self, since: float) -> dict[str, float]:
+        return {gateway_id: at for gateway_id, at in self._heard.items() if at >= since}
+
     def location(self, tag_key: str) -> tuple[str | None, float, str]:
         tag = self._tags.get(tag_key)
         return (None, 0.0, "never heard") if tag is None else (tag.zone, tag.confidence, tag.reason)

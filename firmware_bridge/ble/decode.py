@@ -85,10 +85,7 @@ def _key(cache: dict[bytes, str], prefix: str, raw_id: bytes, split: int = 0) ->
     if key is None:
         if len(cache) >= _KEY_CACHE_LIMIT:
             cache.clear()
-        if split:
-            key = f"{prefix}-{raw_id[:split].hex()}-{raw_id[split:].hex()}"
-        else:
-            key = f"{prefix}-{raw_id.hex()}"
+        key = f"{prefix}-{raw_id[:split].hex()}-{raw_id[split:].hex()}" if split else f"{prefix}-{raw_id.hex()}"
         cache[raw_id] = key
     return key
 
@@ -146,7 +143,7 @@ def _expand_url(scheme: int, body: bytes) -> str:
         elif 0x20 < byte < 0x7F:
             parts.append(chr(byte))
         else:
-            parts.append("%{:02X}".format(byte))
+            parts.append(f"%{byte:02X}")
     return "".join(parts)
 
 

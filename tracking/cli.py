@@ -1,0 +1,127 @@
+"""`vendtrack tracking scan|replay` and `vendtrack sim ble`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import click
+from flask import current_app
+
+from firmware_bridge.ble.decode import Beacon
+from firmware_bridge.ble.scanner import ScannerUnavailable, scan
+from firmware_bridge.ble.telemetry import TelemetryMatcher
+from tracking.floorplan import demo_floor
+from tracking.observation import Observation, observation_from
+from tracking.pipeline import pipeline_for
+from tracking.replay import read_recording
+from tracking.simrun import HttpPublisher, LiveSimulator, MqttPublisher, Publisher, wander
+
+
+@click.group("tracking", help="BLE tracking: scan with a local adapter, replay recordings.")
+def tracking_group() -> None:
+    pass
+
+
+@tracking_group.command("scan", help="Scan with the local Bluetooth adapter (bleak) and feed the location engine.")
+@click.option("--gateway-id", default="local", show_default=True, help="Gateway id this scanner reports as.")
+@click.option("--adapter", default=None, help="BlueZ adapter name, e.g. hci0 (default: the first).")
+@click.option("--seconds", default=None, type=float, help="Stop after this many seconds (default: run until Ctrl+C).")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON lines.")
+def scan_command(gateway_id: str, adapter: str | None, seconds: float | None, record_path: Path | None) -> None:
+    pipeline = pipeline_for(current_app.extensions["vendtrack"])
+    matcher = TelemetryMatcher()
+    out: IO[str] | None = record_path.open("a") if record_path else None
+
+    def heard(address: str, rssi: int, beacon: Beacon) -> None:
+        key = matcher.identify(address, beacon)
+        if key is None:
+            return
+        obs = observation_from(beacon, key, gateway_id, rssi, time.time())
+        pipeline.ingest([obs])
+        if out is not None:
+            out.write(json.dumps(obs._asdict()) + "\n")
+
+    try:
+        asyncio.run(scan(heard, seconds, adapter))
+    except ScannerUnavailable as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if out is not None:
+            out.close()
+    pipeline.flush()
+    click.echo(f"scanned: {pipeline.counters['observations']} beacon adverts")
+
+
+@tracking_group.command("replay", help="Feed a JSON-lines recording (observations or raw adverts) through the engine.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def replay_command(path: Path) -> None:
+    pipeline = pipeline_for(current_app.extensions["vendtrack"])
+    pipeline.refresh_floor(force=True)
+    with path.open() as lines:
+        result = read_recording(lines)
+    for batch_start in range(0, len(result.observations), 1000):
+        pipeline.ingest(result.observations[batch_start : batch_start + 1000])
+    report = pipeline.flush()
+    for error in result.errors[:20]:
+        click.echo(f"line {error.index}: {error.field}: {error.message}", err=True)
+    click.echo(
+        f"replayed {len(result.observations)} observations ({len(result.errors)} bad lines skipped); "
+        f"{report.room_changes} room changes written"
+    )
+
+
+@click.command("ble", help="Simulate tagged assets moving through the demo floor, publishing to MQTT or HTTP.")
+@click.option("--mqtt", "mqtt_url", default=None, help="host:port of an MQTT broker (ESPresense topics).")
+@click.option("--prefix", default="", help="Topic prefix, e.g. test1/ (MQTT only).")
+@click.option("--http", "http_url", default=None, help="Base URL of vendtrack (gateway batch endpoint).")
+@click.option("--token", default="", help="Gateway-scope bearer token (HTTP only).")
+@click.option("--tags", default=20, show_default=True, help="How many tags to simulate.")
+@click.option("--seconds", default=None, type=float, help="Stop after this many seconds.")
+@click.option("--seed", default=1, show_default=True)
+def sim_ble(
+    mqtt_url: str | None, prefix: str, http_url: str | None, token: str, tags: int, seconds: float | None, seed: int
+) -> None:
+    publisher: Publisher
+    if mqtt_url:
+        host, _, port = mqtt_url.partition(":")
+        publisher = MqttPublisher(host, int(port or 1883), prefix)
+    elif http_url:
+        if not token:
+            raise click.UsageError(
+                "--http needs --token: create one with `vendtrack token create NAME --scope gateway`"
+            )
+        publisher = HttpPublisher(http_url, token)
+    else:
+        raise click.UsageError("say where to publish: --mqtt 127.0.0.1:1883 or --http http://127.0.0.1:5000")
+    rng = random.Random(seed)
+    plan, now = demo_floor(), time.time()
+    walkers = [wander(plan, demo_tag_key(i), rng, now) for i in range(1, tags + 1)]
+    simulator = LiveSimulator(plan, walkers, publisher, seed=seed)
+    simulator.start()
+    click.echo(f"simulating {tags} tags on floor {plan.floor} of {plan.building}; Ctrl+C to stop")
+    try:
+        time.sleep(seconds if seconds is not None else sys.maxsize / 1e12)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
+    click.echo(f"published {simulator.published} observations")
+
+
+DEMO_UUID = "f7826da64fa24e988024bc5b71e0893e"
+
+
+def demo_tag_key(number: int) -> str:
+    return f"ib-{DEMO_UUID}-100-{number}"
+
+
+__all__ = ["Observation", "demo_tag_key", "sim_ble", "tracking_group"]

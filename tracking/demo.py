@@ -1,0 +1,162 @@
+"""Tracking demo: Ward 3 East with 12 zones, 10 gateways and 60 tagged assets that move; and the smoke flow."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.db import unit_of_work
+from core.roles import TokenScope
+from core.runtime import BackgroundWorker, DemoContext, SmokeResult
+from core.users import create_token
+from tracking.cli import demo_tag_key
+from tracking.floorplan import distance
+from tracking.models import Asset, Gateway, ParRule, Tag, Zone
+from tracking.pipeline import pipeline_for
+from tracking.runtime import MqttWorker, broker_reachable, mqtt_consumer
+from tracking.services import format_polygon
+from tracking.simrun import HttpPublisher, LiveSimulator, MqttPublisher, Publisher, wander
+
+ZONE_UNITS = {
+    "ICU-1": "ICU",
+    "ICU-2": "ICU",
+    "OR-1": "Surgery",
+    "WARD-A": "Ward 3E",
+    "WARD-B": "Ward 3E",
+    "ER-1": "Emergency",
+}
+FLEET = [  # (asset type, display name, how many)
+    ("infusion_pump", "Infusion pump", 20),
+    ("wheelchair", "Wheelchair", 10),
+    ("ventilator", "Ventilator", 8),
+    ("ecg_monitor", "ECG monitor", 8),
+    ("feeding_pump", "Feeding pump", 6),
+    ("bladder_scanner", "Bladder scanner", 4),
+    ("defibrillator", "Defibrillator", 4),
+]
+UNITS = ["ICU", "Ward 3E", "Emergency", "Surgery"]
+PAR = [
+    ("ICU", "infusion_pump", 4),
+    ("Ward 3E", "infusion_pump", 4),
+    ("Emergency", "wheelchair", 2),
+    ("ICU", "ventilator", 2),
+]
+STATE_KEY = "tracking.simulator"
+
+
+def seed(session: Session, demo: DemoContext) -> None:
+    from tracking.floorplan import demo_floor
+
+    plan = demo_floor()
+    zones: dict[str, Zone] = {}
+    for z in plan.zones:
+        zones[z.code] = Zone(
+            code=z.code,
+            name=z.name,
+            building=plan.building,
+            floor=plan.floor,
+            kind=z.kind,
+            polygon=format_polygon(z.polygon),
+            max_radius_m=z.max_radius_m if z.kind != "corridor" else None,
+            unit=ZONE_UNITS.get(z.code, "Clinical Engineering"),
+        )
+    session.add_all(zones.values())
+    session.flush()
+    for g in plan.gateways:
+        session.add(Gateway(gateway_id=g.gateway_id, zone_id=zones[g.zone].id, x=g.x, y=g.y, offset_db=g.offset_db))
+    rng = random.Random(3)
+    number = 0
+    for asset_type, label, count in FLEET:
+        for i in range(1, count + 1):
+            number += 1
+            tag = Tag(tag_key=demo_tag_key(number))
+            session.add(tag)
+            session.flush()
+            status = rng.choices(["clean", "dirty", "in_use", "maintenance"], weights=[6, 2, 2, 1])[0]
+            session.add(
+                Asset(
+                    asset_tag=f"A-{number:04d}",
+                    name=f"{label} {i}",
+                    asset_type=asset_type,
+                    serial=f"SN{rng.randrange(10**7, 10**8)}",
+                    unit=UNITS[number % len(UNITS)],
+                    status=status,
+                    home_zone_id=zones["EQUIP"].id,
+                    tag_id=tag.id,
+                )
+            )
+    for unit, asset_type, minimum in PAR:
+        session.add(ParRule(unit=unit, asset_type=asset_type, minimum=minimum))
+    plain, _ = create_token(session, "demo-ble-gateways", [TokenScope.GATEWAY], actor="demo")
+    demo.state["tracking.gateway_token"] = plain
+
+
+def start(demo: DemoContext) -> list[BackgroundWorker]:
+    from tracking.floorplan import demo_floor
+
+    services = demo.services
+    pipeline = pipeline_for(services)
+    pipeline.refresh_floor(force=True)
+    plan, now = demo_floor(), time.time()
+    rng = random.Random(11)
+    walkers = [wander(plan, demo_tag_key(n), rng, now) for n in range(1, sum(c for _, _, c in FLEET) + 1)]
+    workers: list[BackgroundWorker] = []
+    host, port = services.settings.mqtt_host, services.settings.mqtt_port
+    publisher: Publisher
+    if broker_reachable(host, port):
+        prefix = f"vtdemo-{os.getpid()}-{secrets.token_hex(3)}/"  # private topics: demos and tests never collide
+        consumer = mqtt_consumer(pipeline, host, port, prefix=prefix, group=f"vtdemo{secrets.token_hex(3)}")
+        workers.append(MqttWorker(consumer))
+        publisher = MqttPublisher(host, port, prefix)
+        demo.notes.append(f"BLE simulator: {len(walkers)} tags via MQTT {host}:{port} (topics under {prefix})")
+    else:
+        publisher = HttpPublisher(demo.base_url, demo.state["tracking.gateway_token"])
+        demo.notes.append(
+            f"BLE simulator: {len(walkers)} tags via the HTTP gateway endpoint (no MQTT broker at {host}:{port})"
+        )
+    simulator = LiveSimulator(plan, walkers, publisher, seed=5)
+    demo.state[STATE_KEY] = simulator
+    workers.append(simulator)
+    return workers
+
+
+def _get_json(url: str, token: str) -> tuple[int, Any]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+
+
+def smoke_flow(demo: DemoContext, deadline_s: float = 90.0) -> SmokeResult:
+    """An asset walks into the nearest other room; the locate API must report that room before the deadline."""
+    from tracking.floorplan import demo_floor
+
+    simulator: LiveSimulator = demo.state[STATE_KEY]
+    with unit_of_work(demo.services.session_factory) as session:
+        token, _ = create_token(session, "tracking-smoke", [TokenScope.READ], actor="demo")
+        asset = session.query(Asset).filter(Asset.asset_tag == "A-0001").one()
+        asset_id = asset.id
+    plan = demo_floor()
+    here = simulator.walkers[demo_tag_key(1)].position(time.time())
+    rooms = [z for z in plan.zones if z.kind == "room" and plan.zone_at(*here) != z.code]
+    target = min(rooms, key=lambda z: distance(here, z.centre)).code
+    simulator.send_to(demo_tag_key(1), target)
+    started = time.monotonic()
+    body: Any = {}
+    while time.monotonic() - started < deadline_s:
+        status, body = _get_json(f"{demo.base_url}/api/v1/assets/{asset_id}/location", token)
+        if status == 200 and body["location"]["zone"] == target:
+            took = time.monotonic() - started
+            return SmokeResult(True, f"A-0001 walked to {target}; locate API reported it after {took:.0f} s")
+        time.sleep(1.0)
+    return SmokeResult(False, f"A-0001 sent to {target} but the API still says {body.get('location', {}).get('zone')}")

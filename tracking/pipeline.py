@@ -1,0 +1,151 @@
+"""The ingest pipeline: sources push observations into one engine; a worker flushes its decisions to the database."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import Clock, SystemClock
+from core.db import unit_of_work
+from firmware_bridge.ble.telemetry import TelemetryMatcher
+from tracking import recording
+from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine
+from tracking.models import Gateway, Zone
+from tracking.observation import Observation
+
+log = logging.getLogger(__name__)
+EXTRAS_KEY = "tracking.pipeline"
+_create_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingSettings:
+    missing_after_s: float = 600.0
+    battery_low_mv: int = 2500
+    floor_reload_s: float = 30.0
+    par_check_s: float = 10.0
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any]) -> TrackingSettings:
+        defaults = cls()
+        return cls(
+            missing_after_s=float(extra.get("tracking_missing_after_s", defaults.missing_after_s)),
+            battery_low_mv=int(float(extra.get("tracking_battery_low_mv", defaults.battery_low_mv))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlushReport:
+    room_changes: int
+    tags_seen: int
+    gateway_changes: int
+
+
+def load_floor(session: Session) -> FloorModel:
+    rows = session.execute(select(Gateway, Zone.code).join(Zone, Gateway.zone_id == Zone.id)).tuples()
+    gateways = {g.gateway_id: GatewaySpec(g.gateway_id, code, g.offset_db) for g, code in rows}
+    radius = {z.code: z.max_radius_m for z in session.scalars(select(Zone)) if z.max_radius_m is not None}
+    return FloorModel(gateways, radius)
+
+
+class Pipeline:
+    """Thread-safe front of the engine. `ingest` is cheap; `flush` writes decisions in one unit of work."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock | None = None,
+        config: EngineConfig | None = None,
+        settings: TrackingSettings | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock or SystemClock()
+        self.settings = settings or TrackingSettings()
+        self.engine = LocationEngine(FloorModel(), config)
+        self.lock = threading.Lock()
+        self.engine_matcher = TelemetryMatcher()  # ties TLM frames to tags across HTTP batches
+        self.counters: Counter[str] = Counter()
+        self._floor_at = -1e18
+        self._par_at = -1e18
+        self._known_gateways: frozenset[str] = frozenset()
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def refresh_floor(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._floor_at < self.settings.floor_reload_s:
+            return
+        with self.session_factory() as session:
+            floor = load_floor(session)
+        with self.lock:
+            self.engine.set_floor(floor)
+            self._known_gateways = frozenset(floor.gateways)
+            self._floor_at = now
+
+    def knows_gateway(self, gateway_id: str) -> bool:
+        if gateway_id not in self._known_gateways:
+            self.refresh_floor(force=True)
+        return gateway_id in self._known_gateways
+
+    def ingest(self, observations: Iterable[Observation]) -> int:
+        count = 0
+        engine = self.engine
+        with self.lock:
+            for obs in observations:
+                if obs.battery_mv is not None or obs.temperature_c is not None:
+                    engine.telemetry(obs.tag_key, obs.battery_mv, obs.temperature_c, obs.at)
+                if obs.rssi:
+                    engine.observe(obs.tag_key, obs.gateway_id, obs.rssi, obs.ref_power, obs.at)
+                count += 1
+        self.counters["observations"] += count
+        return count
+
+    def gateway_status(self, gateway_id: str, online: bool) -> None:
+        with self.lock:
+            self.engine.gateway_status(gateway_id, online, self.now())
+
+    def flush(self) -> FlushReport:
+        """Run due decisions, then write room changes, last-seen, gateway states and alerts."""
+        self.refresh_floor()
+        now_dt = self.clock.now()
+        now = now_dt.timestamp()
+        with self.lock:
+            gateway_changes = self.engine.tick(now)
+            changes = self.engine.drain_changes()
+            seen = self.engine.drain_seen(now)
+            heard = self.engine.heard_since(now - 60.0)
+        try:
+            with unit_of_work(self.session_factory) as session:
+                recording.apply_room_changes(session, changes)
+                recording.record_seen(session, seen, self.settings.battery_low_mv)
+                recording.record_gateway_changes(session, gateway_changes, heard)
+                recording.check_missing(session, now_dt, timedelta(seconds=self.settings.missing_after_s))
+                if time.monotonic() - self._par_at >= self.settings.par_check_s:
+                    recording.check_par(session, now_dt)
+                    self._par_at = time.monotonic()
+        except Exception:
+            with self.lock:
+                self.engine.requeue(changes, seen)
+            raise
+        self.counters["room_changes"] += len(changes)
+        return FlushReport(len(changes), len(seen), len(gateway_changes))
+
+
+def pipeline_for(services: Any) -> Pipeline:
+    """The app's one pipeline (created on first use, kept in `services.extras`)."""
+    with _create_lock:
+        found: Pipeline | None = services.extras.get(EXTRAS_KEY)
+        if found is None:
+            settings = TrackingSettings.from_extra(services.settings.extra)
+            found = services.extras[EXTRAS_KEY] = Pipeline(services.session_factory, services.clock, settings=settings)
+        return found

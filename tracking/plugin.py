@@ -1,0 +1,83 @@
+"""How tracking plugs into vendtrack: blueprints, CLI, simulator, workers, demo seed/start and the smoke flow."""
+
+from __future__ import annotations
+
+import click
+from flask import Blueprint
+from sqlalchemy.orm import Session
+
+from core.roles import Role
+from core.runtime import AppServices, BackgroundWorker, DemoContext, SmokeResult
+from core.settings import EXTRA_VARIABLES, SettingsError
+
+
+def _number(name: str, raw: str) -> str:
+    try:
+        float(raw)
+    except ValueError:
+        raise SettingsError(f"VENDTRACK_{name} must be a number, got {raw!r}") from None
+    return raw.strip()
+
+
+def _flag(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"VENDTRACK_{name} must be 1 or 0, got {raw!r}")
+    return "1" if value in ("1", "true", "yes") else "0"
+
+
+EXTRA_VARIABLES.setdefault("tracking_missing_after_s", _number)
+EXTRA_VARIABLES.setdefault("tracking_battery_low_mv", _number)
+EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
+
+
+def blueprints() -> list[Blueprint]:
+    from tracking import api, views
+
+    return [views.bp, api.bp]
+
+
+def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
+    staff = frozenset({Role.STAFF, Role.ADMIN})
+    return [
+        ("Locate", "tracking.locate", staff),
+        ("PAR levels", "tracking.par", staff),
+        ("Tracking alerts", "tracking.alerts", staff),
+    ]
+
+
+def cli_commands() -> list[click.Command]:
+    from tracking.cli import tracking_group
+
+    return [tracking_group]
+
+
+def sim_commands() -> list[click.Command]:
+    from tracking.cli import sim_ble
+
+    return [sim_ble]
+
+
+def workers(services: AppServices) -> list[BackgroundWorker]:
+    """The flush worker (engine decisions → database) and, when configured, the MQTT consumer."""
+    from tracking.runtime import pipeline_workers
+
+    return pipeline_workers(services, mqtt=services.settings.extra.get("tracking_mqtt", "") == "1")
+
+
+def seed_demo(session: Session, demo: DemoContext) -> None:
+    from tracking.demo import seed
+
+    seed(session, demo)
+
+
+def start_demo(demo: DemoContext) -> list[BackgroundWorker]:
+    from tracking.demo import start
+
+    return start(demo)
+
+
+def smoke(demo: DemoContext) -> SmokeResult:
+    from tracking.demo import smoke_flow
+
+    return smoke_flow(demo)

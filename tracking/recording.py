@@ -1,0 +1,223 @@
+"""Writes what the engine decided: zone intervals, batched last-seen updates, alerts and their outbox events.
+
+Services take the session first and never commit; the pipeline's unit of work does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from core.events import AssetMissing, AssetMoved, ParShortage, TagBatteryLow, ZoneExit
+from core.outbox import publish
+from tracking.engine import GatewayChange, RoomChange, TagSeen
+from tracking.models import Asset, Gateway, LocationInterval, ParRule, Tag, TrackingAlert, Zone
+
+
+def at_time(epoch_seconds: float) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+def raise_alert(session: Session, kind: str, subject: str, message: str, at: datetime) -> bool:
+    """Open an alert unless one of this kind is already open for the subject; True if newly raised."""
+    open_id = session.scalar(
+        select(TrackingAlert.id).where(
+            TrackingAlert.kind == kind, TrackingAlert.subject == subject, TrackingAlert.cleared_at.is_(None)
+        )
+    )
+    if open_id is not None:
+        return False
+    session.add(TrackingAlert(kind=kind, subject=subject, message=message, raised_at=at))
+    return True
+
+
+def clear_alert(session: Session, kind: str, subject: str, at: datetime) -> None:
+    session.execute(
+        update(TrackingAlert)
+        .where(TrackingAlert.kind == kind, TrackingAlert.subject == subject, TrackingAlert.cleared_at.is_(None))
+        .values(cleared_at=at)
+    )
+
+
+def apply_room_changes(session: Session, changes: Iterable[RoomChange]) -> int:
+    """Close the open interval, open the next, update the asset and publish AssetMoved (and ZoneExit)."""
+    changes = list(changes)
+    if not changes:
+        return 0
+    keys = {c.tag_key for c in changes}
+    rows = session.execute(select(Tag.tag_key, Asset).join(Asset, Asset.tag_id == Tag.id).where(Tag.tag_key.in_(keys)))
+    assets = {key: asset for key, asset in rows.tuples()}
+    zones = {z.code: z for z in session.scalars(select(Zone))}
+    applied = 0
+    for change in changes:
+        asset = assets.get(change.tag_key)
+        if asset is None:
+            continue  # a tag not attached to an asset: nothing to record
+        at = at_time(change.at)
+        zone = zones.get(change.to_zone) if change.to_zone else None
+        session.execute(
+            update(LocationInterval)
+            .where(LocationInterval.asset_id == asset.id, LocationInterval.ended_at.is_(None))
+            .values(ended_at=at)
+        )
+        session.add(
+            LocationInterval(
+                asset_id=asset.id,
+                zone_id=zone.id if zone else None,
+                started_at=at,
+                confidence=change.confidence,
+                reason=change.reason,
+            )
+        )
+        asset.zone_id, asset.zone_since = (zone.id if zone else None), at
+        asset.confidence, asset.location_reason = change.confidence, change.reason
+        publish(
+            session,
+            AssetMoved(
+                occurred_at=at,
+                asset_tag=asset.asset_tag,
+                from_zone=change.from_zone,
+                to_zone=change.to_zone,
+                confidence=change.confidence,
+                reason=change.reason,
+            ),
+        )
+        _exit_alerts(session, asset, zone, change, at)
+        applied += 1
+    return applied
+
+
+def _exit_alerts(session: Session, asset: Asset, zone: Zone | None, change: RoomChange, at: datetime) -> None:
+    if zone is not None and zone.kind == "exit":
+        message = f"{asset.name} ({asset.asset_tag}) entered exit zone {zone.name}"
+        if raise_alert(session, "zone_exit", asset.asset_tag, message, at):
+            publish(session, ZoneExit(occurred_at=at, asset_tag=asset.asset_tag, zone=zone.code, reason=change.reason))
+    elif zone is not None:
+        clear_alert(session, "zone_exit", asset.asset_tag, at)
+        clear_alert(session, "missing", asset.asset_tag, at)
+
+
+def record_seen(session: Session, seen: Iterable[TagSeen], battery_low_mv: int) -> int:
+    """One batched UPDATE for the tags heard since the last flush; unknown tags are registered."""
+    seen = list(seen)
+    if not seen:
+        return 0
+    existing = dict(
+        session.execute(select(Tag.tag_key, Tag.id).where(Tag.tag_key.in_([s.tag_key for s in seen]))).tuples()
+    )
+    for item in seen:
+        if item.tag_key not in existing:
+            tag = Tag(tag_key=item.tag_key)
+            session.add(tag)
+            session.flush()
+            existing[item.tag_key] = tag.id
+    rows = []
+    for item in seen:
+        row: dict[str, object] = {"id": existing[item.tag_key], "last_seen_at": at_time(item.last_seen)}
+        if item.battery_mv is not None:
+            row["battery_mv"] = item.battery_mv
+        if item.temperature_c is not None:
+            row["temperature_c"] = item.temperature_c
+        rows.append(row)
+    for shape in {tuple(sorted(r)) for r in rows}:
+        session.execute(update(Tag), [r for r in rows if tuple(sorted(r)) == shape])
+    _battery_alerts(session, [s for s in seen if s.battery_mv is not None], battery_low_mv)
+    return len(rows)
+
+
+def _battery_alerts(session: Session, seen: list[TagSeen], threshold_mv: int) -> None:
+    if not seen:
+        return
+    keys = [s.tag_key for s in seen]
+    owners = dict(
+        session.execute(
+            select(Tag.tag_key, Asset.asset_tag).join(Asset, Asset.tag_id == Tag.id).where(Tag.tag_key.in_(keys))
+        ).tuples()
+    )
+    for item in seen:
+        at = at_time(item.last_seen)
+        assert item.battery_mv is not None
+        if item.battery_mv < threshold_mv:
+            owner = owners.get(item.tag_key)
+            message = f"tag {item.tag_key} ({owner or 'no asset'}) battery {item.battery_mv} mV < {threshold_mv} mV"
+            if raise_alert(session, "battery_low", item.tag_key, message, at):
+                event = TagBatteryLow(
+                    occurred_at=at,
+                    tag_key=item.tag_key,
+                    asset_tag=owner,
+                    battery_mv=item.battery_mv,
+                    threshold_mv=threshold_mv,
+                )
+                publish(session, event)
+        else:
+            clear_alert(session, "battery_low", item.tag_key, at)
+
+
+def record_gateway_changes(session: Session, changes: Iterable[GatewayChange], heard: dict[str, float]) -> None:
+    for change in changes:
+        at = at_time(change.at)
+        status = "up" if change.up else "down"
+        session.execute(update(Gateway).where(Gateway.gateway_id == change.gateway_id).values(status=status))
+        if change.up:
+            clear_alert(session, "gateway_down", change.gateway_id, at)
+        else:
+            raise_alert(session, "gateway_down", change.gateway_id, f"gateway {change.gateway_id} {change.reason}", at)
+    for gateway_id, when in heard.items():
+        session.execute(update(Gateway).where(Gateway.gateway_id == gateway_id).values(last_heard_at=at_time(when)))
+
+
+def check_missing(session: Session, now: datetime, missing_after: timedelta) -> list[str]:
+    """Raise `missing` for assets whose tag was last seen longer ago than `missing_after`."""
+    cutoff = now - missing_after
+    rows = session.execute(
+        select(Asset, Tag.last_seen_at, Zone.code)
+        .join(Tag, Asset.tag_id == Tag.id)
+        .outerjoin(Zone, Asset.zone_id == Zone.id)
+        .where(Tag.last_seen_at.is_not(None), Tag.last_seen_at < cutoff)
+    ).tuples()
+    raised = []
+    for asset, last_seen, zone_code in rows:
+        message = f"{asset.name} ({asset.asset_tag}) not seen since {last_seen:%Y-%m-%d %H:%M} UTC"
+        if raise_alert(session, "missing", asset.asset_tag, message, now):
+            publish(
+                session,
+                AssetMissing(occurred_at=now, asset_tag=asset.asset_tag, last_zone=zone_code, last_seen_at=last_seen),
+            )
+            raised.append(asset.asset_tag)
+    return raised
+
+
+def available_count(session: Session, unit: str, asset_type: str) -> int:
+    """Clean (so not in use), located assets of a type owned by a unit."""
+    query = select(func.count(Asset.id)).where(
+        Asset.unit == unit, Asset.asset_type == asset_type, Asset.status == "clean", Asset.zone_id.is_not(None)
+    )
+    return int(session.scalar(query) or 0)
+
+
+def check_par(session: Session, now: datetime) -> list[str]:
+    """Raise `below_par` (and ParShortage) where a unit has fewer available assets of a type than its PAR."""
+    short = []
+    for rule in session.scalars(select(ParRule)):
+        subject = f"{rule.unit}:{rule.asset_type}"
+        available = available_count(session, rule.unit, rule.asset_type)
+        if available < rule.minimum:
+            message = f"{rule.unit} has {available} available {rule.asset_type} (PAR {rule.minimum})"
+            if raise_alert(session, "below_par", subject, message, now):
+                publish(
+                    session,
+                    ParShortage(
+                        occurred_at=now,
+                        unit=rule.unit,
+                        asset_type=rule.asset_type,
+                        available=available,
+                        minimum=rule.minimum,
+                    ),
+                )
+                short.append(subject)
+        else:
+            clear_alert(session, "below_par", subject, now)
+    return short

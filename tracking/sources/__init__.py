@@ -1,0 +1,1 @@
+"""BLE sources: gateway HTTP/MQTT batches of raw adverts, ESPresense over MQTT, the bleak scanner and replay files."""

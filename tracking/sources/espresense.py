@@ -1,0 +1,70 @@
+"""ESPresense MQTT messages to observations: `espresense/devices/<device-id>/<room>` JSON and room status.
+
+The room (node) name in the topic is our gateway id. ESPresense ids such as
+`iBeacon:<uuid>-<major>-<minor>` map onto our iBeacon tag key, so a tag is one tag whichever way it is heard.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tracking.observation import Observation
+
+_ids: dict[str, str] = {}
+
+
+class PayloadError(ValueError):
+    """A message we cannot use; counted and skipped by the consumer."""
+
+
+def tag_key_from_espresense(device_id: str) -> str:
+    key = _ids.get(device_id)
+    if key is not None:
+        return key
+    kind, _, rest = device_id.partition(":")
+    if kind.lower() == "ibeacon" and rest.count("-") >= 6:
+        uuid, major, minor = rest.rsplit("-", 2)
+        key = f"ib-{uuid.replace('-', '').lower()}-{int(major)}-{int(minor)}"
+    elif kind.lower() in ("eddy", "eddystone") and "-" in rest:
+        namespace, instance = rest.split("-", 1)
+        key = f"eu-{namespace.lower()}-{instance.lower()}"
+    else:
+        key = f"esp-{device_id.lower()}"
+    if len(_ids) > 200_000:
+        _ids.clear()
+    _ids[device_id] = key
+    return key
+
+
+def parse_device_message(gateway_id: str, payload: bytes | str, now: float) -> Observation:
+    try:
+        data: Any = json.loads(payload)
+    except ValueError:
+        raise PayloadError("payload is not JSON") from None
+    if type(data) is not dict:
+        raise PayloadError("payload is not a JSON object")
+    rssi: Any = data.get("rssi")
+    device_id: Any = data.get("id")
+    if type(rssi) not in (int, float) or type(device_id) is not str:
+        raise PayloadError("payload needs numeric rssi and string id")
+    ref: Any = data.get("rssi@1m")
+    battery: Any = data.get("mV")
+    return Observation(
+        gateway_id,
+        tag_key_from_espresense(device_id),
+        int(rssi),
+        int(ref) if type(ref) in (int, float) else None,
+        int(battery) if type(battery) in (int, float) else None,
+        None,
+        now,
+    )
+
+
+def parse_status(payload: bytes | str) -> bool:
+    """Room status payload: "online" or "offline" (LWT)."""
+    text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
+    text = text.strip().lower()
+    if text not in ("online", "offline"):
+        raise PayloadError(f"status must be online or offline, got {text[:20]!r}")
+    return text == "online"
