@@ -23,6 +23,10 @@ from firmware_bridge.modbus.config import BusConfig
 from firmware_bridge.modbus.rtu import EXCEPTION_HINTS, EXCEPTION_NAMES, FUNCTION_NAMES
 
 
+def _describe(function: int, address: int) -> str:
+    return f"{FUNCTION_NAMES[function]} (function 0x{function:02X}) at 0x{address:04X}"
+
+
 class ModbusRefused(DeviceRefused):
     """A Modbus exception reply; carries what was asked so callers can act on it."""
 
@@ -138,7 +142,6 @@ class ModbusBus:
 
     # -- the exchange ----------------------------------------------------------------------------------------
     def _call(self, device_id: int, function: int, address: int, send: Callable[[Any], Any]) -> Any:
-        what = f"{FUNCTION_NAMES[function]} (function 0x{function:02X}) at 0x{address:04X}"
         failure: Exception | None = None
         with self._lock:
             for _attempt in range(self.config.retries + 1):
@@ -151,6 +154,7 @@ class ModbusBus:
                     reply = send(client)
                 except ConnectionException as exc:
                     self._drop()
+                    what = _describe(function, address)
                     failure = BusOffline(f"{self.config.url}: connection lost during {what} to device {device_id}")
                     failure.__cause__ = exc
                     continue
@@ -158,13 +162,14 @@ class ModbusBus:
                     if self.config.is_tcp:
                         self._drop()  # a late reply must not be taken for the next request's
                     failure = DeviceTimeout(
-                        f"device {device_id} on {self.config.url} did not answer {what} within "
+                        f"device {device_id} on {self.config.url} did not answer {_describe(function, address)} within "
                         f"{self.config.timeout:g} s; check its id, power and wiring"
                     )
                     failure.__cause__ = exc
                     continue
                 except ModbusException as exc:
                     self._drop()
+                    what = _describe(function, address)
                     failure = BusOffline(f"{self.config.url}: {exc} during {what} to device {device_id}")
                     continue
                 finally:
@@ -173,7 +178,8 @@ class ModbusBus:
                 if reply.isError():
                     code = int(getattr(reply, "exception_code", 0))
                     raise ModbusRefused(
-                        f"device {device_id} on {self.config.url} refused {what}: exception {code} "
+                        f"device {device_id} on {self.config.url} refused {_describe(function, address)}: "
+                        f"exception {code} "
                         f"({EXCEPTION_NAMES.get(code, 'unknown')}); "
                         f"{EXCEPTION_HINTS.get(code, 'see the device manual')}",
                         device_id,

@@ -19,6 +19,7 @@ from firmware_bridge.modbus.config import BusConfig, int_in, reject_unknown
 from firmware_bridge.protocols import DoorState, SlotState, UnlockReply, UnlockResult
 
 FLASH_ON_BASE = 0x0200  # Waveshare "flash on": relay on for value x 100 ms, then off
+_ORDER = (DoorState.CLOSED, DoorState.OPEN, DoorState.UNKNOWN)  # indexed by "input says open" (False/True), 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,20 @@ class RelayBoardLocker:
         self._devices = sorted({s.device_id for s in config.slots})
         self._inputs = {d: 1 + max(s.door_input for s in config.slots if s.device_id == d) for d in self._devices}
         self._needs_all_off = set(self._devices)
+        self._open_when = config.door_input_on == "open"
+        # Per board: (slot, door input, (closed, open, unknown) states). Frozen values, built once, reused per poll.
+        self._wiring: dict[int, list[tuple[str, int, tuple[SlotState, SlotState, SlotState]]]] = {
+            d: [
+                (
+                    s.slot,
+                    s.door_input,
+                    (SlotState(s.slot, _ORDER[0]), SlotState(s.slot, _ORDER[1]), SlotState(s.slot, _ORDER[2])),
+                )
+                for s in config.slots
+                if s.device_id == d
+            ]
+            for d in self._devices
+        }
         self._lock = threading.Lock()
         self.last_errors: dict[int, str] = {}  # device id -> why its doors read UNKNOWN
 
@@ -119,24 +134,22 @@ class RelayBoardLocker:
         return UnlockReply(slot, UnlockResult.ACKNOWLEDGED, f"pulse {self.config.pulse_ms} ms on relay {spec.relay}")
 
     def door_states(self) -> Mapping[str, SlotState]:
-        open_when = self.config.door_input_on == "open"
-        inputs: dict[int, list[bool] | None] = {}
-        for device_id in self._devices:
-            try:
-                self._ensure_all_off(device_id)
-                inputs[device_id] = self.bus.read_discrete_inputs(device_id, 0, self._inputs[device_id])
-                self.last_errors.pop(device_id, None)
-            except BridgeError as exc:
-                inputs[device_id] = None
-                self.last_errors[device_id] = str(exc)
+        """One discrete-input read per board; doors of a board that does not answer read UNKNOWN."""
         states: dict[str, SlotState] = {}
-        for spec in self.config.slots:
-            bits = inputs[spec.device_id]
-            if bits is None:
-                door = DoorState.UNKNOWN
-            else:
-                door = DoorState.OPEN if bits[spec.door_input] == open_when else DoorState.CLOSED
-            states[spec.slot] = SlotState(spec.slot, door)
+        for device_id, wired in self._wiring.items():
+            try:
+                if self._needs_all_off:
+                    self._ensure_all_off(device_id)
+                bits = self.bus.read_discrete_inputs(device_id, 0, self._inputs[device_id])
+            except BridgeError as exc:
+                self.last_errors[device_id] = str(exc)
+                for slot, _, cached in wired:
+                    states[slot] = cached[2]
+                continue
+            if self.last_errors:
+                self.last_errors.pop(device_id, None)
+            for slot, door_input, cached in wired:
+                states[slot] = cached[bits[door_input] == self._open_when]
         return states
 
     def close(self) -> None:
