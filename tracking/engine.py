@@ -22,6 +22,7 @@ class EngineConfig:
     margin_db: float = 3.0  # a challenger must beat the incumbent by this much...
     dwell_s: float = 3.0  # ...for this long
     decide_every_s: float = 1.0
+    first_fix_s: float = 2.0  # listen this long to a new tag before the first decision
     min_samples: int = 2  # readings a gateway needs in the window to count
     gateway_down_s: float = 10.0  # a gateway silent this long is reported down
     lost_after_s: float = 30.0  # a tag nobody heard this long becomes unknown
@@ -91,14 +92,14 @@ class _Tag:
         "reason", "ref_power", "since", "temperature", "zone",
     )  # fmt: skip
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, due: float) -> None:
         self.links: dict[str, _Link] = {}
-        self.due = now
+        self.due = due
         self.zone: str | None = None
         self.confidence = 0.0
         self.since = 0.0  # 0 = never located
         self.reason = ""
-        self.last_seen = now
+        self.last_seen = 0.0
         self.ref_power: int | None = None
         self.battery: int | None = None
         self.temperature: float | None = None
@@ -125,7 +126,7 @@ class LocationEngine:
     def observe(self, tag_key: str, gateway_id: str, rssi: int, ref_power: int | None, at: float) -> None:
         tag = self._tags.get(tag_key)
         if tag is None:
-            tag = self._tags[tag_key] = _Tag(at)
+            tag = self._tags[tag_key] = _Tag(at + self.config.first_fix_s)
         link = tag.links.get(gateway_id)
         if link is None:
             link = tag.links[gateway_id] = _Link(self.config.ring_size)
@@ -142,7 +143,9 @@ class LocationEngine:
     def telemetry(self, tag_key: str, battery_mv: int | None, temperature_c: float | None, at: float) -> None:
         tag = self._tags.get(tag_key)
         if tag is None:
-            tag = self._tags[tag_key] = _Tag(at)
+            tag = self._tags[tag_key] = _Tag(at + self.config.first_fix_s)
+        if at > tag.last_seen:
+            tag.last_seen = at
         if battery_mv is not None:
             tag.battery = battery_mv
         if temperature_c is not None:
