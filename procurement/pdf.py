@@ -185,11 +185,16 @@ def _page_header(canvas: Canvas, ctx: PoContext, styles: dict[str, ParagraphStyl
     buyer = Paragraph(markup(ctx.buyer.name), styles["small"])
     buyer.wrapOn(canvas, 80 * mm, 10 * mm)
     buyer.drawOn(canvas, 15 * mm, height - 33 * mm)
-    barcode = Code128(ctx.po_number, barHeight=11 * mm, barWidth=0.3 * mm, humanReadable=True)
+    barcode = barcode_for(ctx.po_number)
     barcode.drawOn(canvas, width - 15 * mm - barcode.width, height - 26 * mm)
     canvas.setStrokeColor(colors.grey)
     canvas.line(15 * mm, height - 35 * mm, width - 15 * mm, height - 35 * mm)
     canvas.restoreState()
+
+
+def barcode_for(po_number: str) -> Code128:
+    """The Code128 symbol of a PO number, as drawn in every page header."""
+    return Code128(po_number, barHeight=11 * mm, barWidth=0.3 * mm, humanReadable=True)
 
 
 def _party(title: str, party: Any, styles: dict[str, ParagraphStyle]) -> list[Any]:
