@@ -196,14 +196,24 @@ class ModbusSimServer:
         return data
 
     # -- RTU on a pseudo-terminal ------------------------------------------------------------------------
-    def start_rtu(self) -> str:
-        """Open a pty pair and serve RTU on it; returns the device path a master opens (any baud rate works)."""
+    def start_rtu(self, link: str | None = None) -> str:
+        """Open a pty pair and serve RTU on it; returns the device path a master opens (any baud rate works).
+
+        With `link`, a symlink of that name points at the pty (as udev's /dev/serial/by-id does), so a master
+        configured with the link finds the port again after a stop/start."""
         self._stop.clear()
         master, slave = os.openpty()
         tty.setraw(master)
         tty.setraw(slave)
         self._fds = [master, slave]  # keep the slave end open so the master never reads EIO between clients
         self.address = os.ttyname(slave)
+        if link:
+            temporary = f"{link}.{os.getpid()}.tmp"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            os.symlink(self.address, temporary)
+            os.replace(temporary, link)
+            self.address = link
         self._spawn(lambda: self._serve_rtu(master), "modbus-sim-rtu")
         return self.address
 

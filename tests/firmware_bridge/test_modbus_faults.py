@@ -1,9 +1,11 @@
-"""Each injected fault, the RTU inter-frame gap, and reconnecting after the server goes away and comes back."""
+"""Each injected fault, the RTU gap, one bus shared by threads, and reconnecting after the server or port returns."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,9 +14,12 @@ from firmware_bridge.errors import BusOffline, DeviceTimeout
 from firmware_bridge.modbus.client import ModbusBus, ModbusRefused
 from firmware_bridge.modbus.config import BusConfig
 from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerConfig
-from firmware_bridge.modbus.sim_server import FaultKind
+from firmware_bridge.modbus.scale import ModbusScale
+from firmware_bridge.modbus.scale_presets import PRESETS
+from firmware_bridge.modbus.sim_server import FaultKind, ModbusSimServer
 from firmware_bridge.protocols import DoorOutcome, UnlockResult
-from firmware_bridge.sim.relayboard import RelayBoardSimulator
+from firmware_bridge.sim.relayboard import RelayBoardDevice, RelayBoardSimulator
+from firmware_bridge.sim.scale import ScaleDevice
 
 from .modbus_support import free_port
 
@@ -154,4 +159,64 @@ def test_reconnects_with_backoff_after_the_server_restarts() -> None:
         assert bus.reconnects >= 1
     finally:
         bus.close()
+        sim.stop()
+
+
+def test_rtu_port_that_vanishes_and_returns_is_reopened(tmp_path: Path) -> None:
+    link = str(tmp_path / "ttyRELAY")
+    sim = RelayBoardSimulator(device_ids=(1,))
+    sim.start_rtu(link=link)
+    bus = ModbusBus(BusConfig.from_config({"url": link, "timeout": 0.25, "retries": 0, "reconnect_min": 0.1}))
+    try:
+        assert bus.read_coils(1, 0, 8) == [False] * 8
+        sim.stop()  # the USB adapter is unplugged
+        with pytest.raises((BusOffline, DeviceTimeout)):
+            bus.read_coils(1, 0, 8)
+        sim.start_rtu(link=link)  # ... and plugged in again (a new pty behind the same name)
+        sim.board(1).energise([6])
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert bus.read_coils(1, 0, 8)[6] is True
+                break
+            except (BusOffline, DeviceTimeout):
+                assert time.monotonic() < deadline, "did not reopen the port within 5 s"
+                time.sleep(0.05)
+        assert bus.reconnects >= 1
+    finally:
+        bus.close()
+        sim.stop()
+
+
+def test_relay_boards_and_a_scale_share_one_rtu_line_from_two_threads() -> None:
+    sim = ModbusSimServer(
+        {1: RelayBoardDevice(), 2: RelayBoardDevice(), 9: ScaleDevice(PRESETS["pt_global_pt113"], noise_grams=0.0)}
+    )
+    url = sim.start_rtu()
+    bus_config = {"url": url, "timeout": 0.5}
+    locker = RelayBoardLocker.from_config(
+        {"bus": bus_config, "slots": {"A": {"device_id": 1, "relay": 0}, "B": {"device_id": 2, "relay": 0}}}
+    )
+    scale = ModbusScale.from_config({"bus": bus_config, "device_id": 9, "preset": "pt_global_pt113"})
+    assert scale.bus is locker.bus  # same settings -> one bus object, one lock
+    errors: list[Exception] = []
+
+    def poll_doors() -> None:
+        try:
+            for _ in range(15):
+                locker.door_states()
+                assert not locker.last_errors, locker.last_errors
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=poll_doors)
+    try:
+        thread.start()
+        for _ in range(15):
+            scale.read()
+        thread.join(timeout=30)
+        assert errors == []
+        assert sim.stats.gap_violations == 0 and sim.stats.requests >= 15 * 2 + 15 + 2
+    finally:
+        locker.close()
         sim.stop()
