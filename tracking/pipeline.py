@@ -51,7 +51,7 @@ class FlushReport:
 
 
 def load_floor(session: Session) -> FloorModel:
-    rows = session.execute(select(Gateway, Zone.code).join(Zone, Gateway.zone_id == Zone.id)).tuples()
+    rows = session.execute(select(Gateway, Zone.code).join(Zone, Gateway.zone_id == Zone.id))
     gateways = {g.gateway_id: GatewaySpec(g.gateway_id, code, g.offset_db) for g, code in rows}
     radius = {z.code: z.max_radius_m for z in session.scalars(select(Zone)) if z.max_radius_m is not None}
     return FloorModel(gateways, radius)

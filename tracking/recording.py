@@ -49,7 +49,7 @@ def apply_room_changes(session: Session, changes: Iterable[RoomChange]) -> int:
         return 0
     keys = {c.tag_key for c in changes}
     rows = session.execute(select(Tag.tag_key, Asset).join(Asset, Asset.tag_id == Tag.id).where(Tag.tag_key.in_(keys)))
-    assets = {key: asset for key, asset in rows.tuples()}
+    assets = {key: asset for key, asset in rows}
     zones = {z.code: z for z in session.scalars(select(Zone))}
     applied = 0
     for change in changes:
@@ -106,7 +106,7 @@ def record_seen(session: Session, seen: Iterable[TagSeen], battery_low_mv: int) 
     if not seen:
         return 0
     existing = dict(
-        session.execute(select(Tag.tag_key, Tag.id).where(Tag.tag_key.in_([s.tag_key for s in seen]))).tuples()
+        session.execute(select(Tag.tag_key, Tag.id).where(Tag.tag_key.in_([s.tag_key for s in seen]))).all()
     )
     for item in seen:
         if item.tag_key not in existing:
@@ -135,7 +135,7 @@ def _battery_alerts(session: Session, seen: list[TagSeen], threshold_mv: int) ->
     owners = dict(
         session.execute(
             select(Tag.tag_key, Asset.asset_tag).join(Asset, Asset.tag_id == Tag.id).where(Tag.tag_key.in_(keys))
-        ).tuples()
+        ).all()
     )
     for item in seen:
         at = at_time(item.last_seen)
@@ -177,7 +177,7 @@ def check_missing(session: Session, now: datetime, missing_after: timedelta) -> 
         .join(Tag, Asset.tag_id == Tag.id)
         .outerjoin(Zone, Asset.zone_id == Zone.id)
         .where(Tag.last_seen_at.is_not(None), Tag.last_seen_at < cutoff)
-    ).tuples()
+    )
     raised = []
     for asset, last_seen, zone_code in rows:
         message = f"{asset.name} ({asset.asset_tag}) not seen since {last_seen:%Y-%m-%d %H:%M} UTC"

@@ -108,7 +108,7 @@ def _locations(session: Session, where: list[object], limit: int = 200) -> list[
         .order_by(Asset.name, Asset.id)
         .limit(limit)
     )
-    return [_view(a, t, z) for a, t, z in session.execute(query).tuples()]
+    return [_view(a, t, z) for a, t, z in session.execute(query)]
 
 
 def _view(asset: Asset, tag: Tag | None, zone: Zone | None) -> AssetLocation:
@@ -167,7 +167,7 @@ def gateways(session: Session) -> list[dict[str, object]]:
     )
     return [
         {"gateway_id": g.gateway_id, "zone": code, "x": g.x, "y": g.y, "status": g.status, "offset_db": g.offset_db}
-        for g, code in rows.tuples()
+        for g, code in rows
     ]
 
 
@@ -199,10 +199,7 @@ def history(session: Session, asset_id: int, limit: int = 50) -> list[IntervalVi
         .order_by(LocationInterval.started_at.desc(), LocationInterval.id.desc())
         .limit(limit)
     )
-    return [
-        IntervalView(code, i.started_at, i.ended_at, i.confidence, i.reason)
-        for i, code in session.execute(query).tuples()
-    ]
+    return [IntervalView(code, i.started_at, i.ended_at, i.confidence, i.reason) for i, code in session.execute(query)]
 
 
 def utilisation(session: Session, asset_id: int, now: datetime, days: int = 7) -> float:
@@ -211,7 +208,7 @@ def utilisation(session: Session, asset_id: int, now: datetime, days: int = 7) -
     if asset is None:
         raise NotFound(f"asset {asset_id} does not exist", field="asset_id")
     start = now - timedelta(days=days)
-    kinds = dict(session.execute(select(Zone.id, Zone.kind)).tuples())
+    kinds = dict(session.execute(select(Zone.id, Zone.kind)).all())
     used = 0.0
     intervals = session.scalars(
         select(LocationInterval).where(

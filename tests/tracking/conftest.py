@@ -1,0 +1,58 @@
+"""Tracking fixtures: a three-zone floor (two rooms and an exit) with gateways and tagged assets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from firmware_bridge.ble.encode import ibeacon_advert
+from tracking.models import Asset, Gateway, ParRule, Tag, Zone
+from tracking.services import format_polygon
+
+UUID = "e2c56db5dffb48d2b060d0f5a71096e0"
+
+
+def tag_key(minor: int) -> str:
+    return f"ib-{UUID}-1-{minor}"
+
+
+def advert_hex(minor: int) -> str:
+    return ibeacon_advert(UUID, 1, minor, -59).hex()
+
+
+@dataclass(frozen=True)
+class Floor:
+    zone_ids: dict[str, int]
+    asset_ids: dict[str, int]  # asset_tag -> id
+
+
+def seed_floor(session: Session) -> Floor:
+    zones = {
+        "A": Zone(code="A", name="Room A", kind="room", polygon=format_polygon([(0, 0), (10, 0), (10, 8), (0, 8)])),
+        "B": Zone(code="B", name="Room B", kind="room", polygon=format_polygon([(10, 0), (20, 0), (20, 8), (10, 8)])),
+        "X": Zone(code="X", name="Exit", kind="exit", polygon=format_polygon([(20, 0), (24, 0), (24, 8), (20, 8)])),
+    }
+    session.add_all(zones.values())
+    session.flush()
+    for gw, zone, x in (("gw-a", "A", 5.0), ("gw-b", "B", 15.0), ("gw-x", "X", 22.0)):
+        session.add(Gateway(gateway_id=gw, zone_id=zones[zone].id, x=x, y=4.0))
+    assets = {}
+    for minor, (name, kind, status) in enumerate(
+        [("Infusion pump 1", "infusion_pump", "clean"), ("Infusion pump 2", "infusion_pump", "clean"),
+         ("Wheelchair 1", "wheelchair", "dirty")],  # fmt: skip
+        start=1,
+    ):
+        tag = Tag(tag_key=tag_key(minor))
+        session.add(tag)
+        session.flush()
+        asset = Asset(
+            asset_tag=f"A-{minor}", name=name, asset_type=kind, unit="ICU", status=status, tag_id=tag.id,
+            home_zone_id=zones["A"].id,
+        )  # fmt: skip
+        session.add(asset)
+        session.flush()
+        assets[asset.asset_tag] = asset.id
+    session.add(ParRule(unit="ICU", asset_type="infusion_pump", minimum=2))
+    session.commit()
+    return Floor({code: z.id for code, z in zones.items()}, assets)
