@@ -1,0 +1,59 @@
+"""How vending plugs into the web app: blueprints, nav links, workers, demo seed/start and the smoke flow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from core.db import unit_of_work
+from core.roles import Role
+from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
+
+
+def blueprints() -> list[Blueprint]:
+    from vending import admin_views, kiosk, report_views
+
+    return [admin_views.bp, report_views.bp, kiosk.page_bp, kiosk.api_bp]
+
+
+def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
+    return [
+        ("Vending", "vending_admin.overview", frozenset({Role.ADMIN, Role.RESTOCKER})),
+        ("Usage", "vending_reports.usage", frozenset({Role.ADMIN, Role.STAFF, Role.PROCUREMENT})),
+    ]
+
+
+def workers(services: AppServices) -> list[BackgroundWorker]:
+    """Housekeeping: settle dispenses a crash left in flight (once, at start), then publish overdue tools."""
+    from vending import tools
+    from vending.runtime import runtime
+
+    state = {"reconciled": False}
+
+    def step() -> None:
+        if not state["reconciled"]:
+            runtime(services).runner.reconcile()
+            state["reconciled"] = True
+        with unit_of_work(services.session_factory) as session:
+            tools.publish_overdue(session, services.clock.now())
+
+    return [LoopWorker("vending-housekeeping", step, interval=30.0)]
+
+
+def seed_demo(session: Any, demo: DemoContext) -> None:
+    from vending import demo as vending_demo
+
+    vending_demo.seed(session, demo)
+
+
+def start_demo(demo: DemoContext) -> list[BackgroundWorker]:
+    from vending import demo as vending_demo
+
+    return vending_demo.start(demo)
+
+
+def smoke(demo: DemoContext) -> SmokeResult:
+    from vending.smoke import smoke as run
+
+    return run(demo)
