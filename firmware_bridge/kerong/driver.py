@@ -22,7 +22,6 @@ from firmware_bridge.kerong.codec import (
     REQUEST_LEN,
     BoardStatus,
     KerongScanner,
-    decode_reply,
     encode_status,
     encode_unlock,
     encode_unlock_all,
@@ -54,6 +53,9 @@ class KerongLockerBus:
         self._status_frames = {a: encode_status(a) for a in self._boards}
         self._accept = {a: self._acceptor(a) for a in self._boards}
         self._unlock_frames = {(b, lk): encode_unlock(b, lk) for _, b, lk in config.slots}
+        self._acknowledged = {
+            name: UnlockReply(name, UnlockResult.ACKNOWLEDGED, "board answered the unlock") for name in self._slot_names
+        }  # frozen, so one per slot is reused instead of allocating per unlock
         self._unlock_lock = threading.Lock()
         self.unlocks_sent = 0
         self.lost_unlock_replies = 0
@@ -102,7 +104,7 @@ class KerongLockerBus:
                 self.unlocks_sent += 1
                 try:
                     self.transport.transact(frame, self.scanner, accept, self._timeout)
-                    return UnlockReply(slot, UnlockResult.ACKNOWLEDGED, "board answered the unlock")
+                    return self._acknowledged[slot]
                 except DeviceTimeout:
                     self.lost_unlock_replies += 1
                 seen = self._watch_after_lost_reply(board, lock)
@@ -148,8 +150,9 @@ class KerongLockerBus:
     # -- internals ----------------------------------------------------------------------------------------
     def _acceptor(self, board: int) -> Callable[[bytes], BoardStatus | None]:
         def accept(frame: bytes) -> BoardStatus | None:
-            if frame[2] in REPLY_COMMANDS and frame[1] >> 4 == board:
-                return decode_reply(frame)
+            # the scanner has validated length, end byte and checksum; only the meaning is left to check
+            if frame[2] in REPLY_COMMANDS and frame[1] >> 4 == board and len(frame) == REPLY_LEN:
+                return BoardStatus(board, frame[1] & 0x0F, frame[2], frame[3] | frame[4] << 8, frame[5] | frame[6] << 8)
             return None  # a request echo, another board's reply: not ours
 
         return accept

@@ -21,6 +21,7 @@ from firmware_bridge.sim.lockboard import LockBoardSim
 @click.option("--link", default=None, help="Also publish the pty under this stable path (kept across --vanish).")
 @click.option("--baud", default=19200, show_default=True, help="Baud rate whose wire time is modelled.")
 @click.option("--no-wire-time", is_flag=True, help="Answer instantly (benchmarks); ptys ignore baud anyway.")
+@click.option("--response-ms", default=2.0, show_default=True, help="Board processing time before a reply.")
 @click.option("--unlock-delay", default=0.05, show_default=True, help="Seconds from unlock pulse to door open.")
 @click.option("--close-after", default=3.0, show_default=True, help="The person closes an opened door after N s.")
 @click.option("--take-item/--leave-item", default=True, show_default=True, help="The person takes the item.")
@@ -36,6 +37,7 @@ def command(
     link: str | None,
     baud: int,
     no_wire_time: bool,
+    response_ms: float,
     unlock_delay: float,
     close_after: float,
     take_item: bool,
@@ -57,6 +59,7 @@ def command(
         link=link,
         baud=baud,
         model_wire_time=not no_wire_time,
+        response_delay=response_ms / 1000.0,
         unlock_delay=unlock_delay,
         answer_unlock=not silent_unlock,
         hook_set_closed=hook_bit_set == "closed",

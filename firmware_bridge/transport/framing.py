@@ -41,6 +41,10 @@ class FrameScanner:
 
     def feed(self, data: bytes) -> list[bytes]:
         buf = self.buf
+        if not buf and data[:1] == self.start[:1] and len(data) >= 4:  # fast path: exactly one whole frame
+            n = self.frame_length(bytearray(data[:4]))
+            if n == len(data) and data.startswith(self.start) and self.is_valid(data):
+                return [data]
         buf += data
         frames: list[bytes] = []
         start = self.start

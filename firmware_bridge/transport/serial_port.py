@@ -145,7 +145,16 @@ class SerialTransport:
         if gap > 0:
             time.sleep(gap)
         try:
-            self._port.write(data)
+            fd = self._fd
+            if fd is None:
+                self._port.write(data)
+            else:  # posix fast path: one write(2); pyserial's write adds a select per call
+                try:
+                    sent = os.write(fd, data)
+                except BlockingIOError:
+                    sent = 0
+                if sent < len(data):
+                    self._port.write(data[sent:])
         except (serial.SerialException, OSError) as exc:
             raise self.lost(exc) from exc
 
