@@ -1,0 +1,183 @@
+"""The MQTT source against the real Mosquitto on 127.0.0.1:1883, on topics private to this test run."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.tracking.conftest import advert_hex
+from tracking.observation import Observation
+from tracking.sources.mqtt import MqttConsumer
+
+BROKER = ("127.0.0.1", 1883)
+
+
+def _broker_up() -> bool:
+    try:
+        with socket.create_connection(BROKER, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.observations: list[Observation] = []
+        self.status: list[tuple[str, bool]] = []
+        self.lock = threading.Lock()
+
+    def ingest(self, batch: list[Observation]) -> None:
+        with self.lock:
+            self.observations.extend(batch)
+
+    def gateway_status(self, gateway_id: str, online: bool) -> None:
+        self.status.append((gateway_id, online))
+
+
+def _wait(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"vttest-{secrets.token_hex(4)}/"
+
+
+@pytest.fixture
+def publisher() -> Iterator[mqtt.Client]:
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect(*BROKER)
+    client.loop_start()
+    yield client
+    client.loop_stop()
+    client.disconnect()
+
+
+def _consumer(sink: Sink, prefix: str, group: str | None, port: int = BROKER[1]) -> MqttConsumer:
+    consumer = MqttConsumer(sink.ingest, sink.gateway_status, port=port, prefix=prefix, group=group, backoff=(1, 2))
+    consumer.start()
+    return consumer
+
+
+def _publish_and_wait(client: mqtt.Client, topic: str, payload: str) -> None:
+    client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+
+def test_espresense_status_raw_and_malformed(prefix: str, publisher: mqtt.Client) -> None:
+    sink = Sink()
+    consumer = _consumer(sink, prefix, group=f"g{secrets.token_hex(3)}")
+    try:
+        _wait(lambda: consumer.connected)
+        time.sleep(0.3)  # let the subscription settle
+        device = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-7"
+        payload = json.dumps({"id": device, "rssi": -71, "rssi@1m": -59, "mV": 2950, "distance": 2.1})
+        _publish_and_wait(publisher, f"{prefix}espresense/devices/{device}/icu-1", payload)
+        _publish_and_wait(publisher, f"{prefix}espresense/rooms/icu-1/status", "offline")
+        raw = {"adverts": [{"address": "AA:BB", "rssi": -66, "data": advert_hex(9)}, {"rssi": 1}]}
+        _publish_and_wait(publisher, f"{prefix}vendtrack/adverts/gw-raw", json.dumps(raw))
+        _publish_and_wait(publisher, f"{prefix}espresense/devices/x/icu-1", "{not json")
+        _publish_and_wait(publisher, f"{prefix}espresense/devices/x/icu-1", json.dumps({"rssi": "loud"}))
+        _wait(lambda: consumer.counters["messages"] >= 5)
+    finally:
+        consumer.stop()
+    first, second = sink.observations
+    assert (first.gateway_id, first.tag_key, first.rssi, first.ref_power, first.battery_mv) == (
+        "icu-1", "ib-e2c56db5dffb48d2b060d0f5a71096e0-1-7", -71, -59, 2950,
+    )  # fmt: skip
+    assert (second.gateway_id, second.tag_key) == ("gw-raw", "ib-e2c56db5dffb48d2b060d0f5a71096e0-1-9")
+    assert sink.status == [("icu-1", False)]
+    assert consumer.counters["malformed"] == 3  # one bad batch entry, one bad JSON, one bad field
+
+
+def test_shared_subscription_splits_the_load(prefix: str, publisher: mqtt.Client) -> None:
+    group = f"g{secrets.token_hex(3)}"
+    sinks = [Sink(), Sink()]
+    consumers = [_consumer(sink, prefix, group) for sink in sinks]
+    try:
+        _wait(lambda: all(c.connected for c in consumers))
+        time.sleep(0.3)
+        device = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-1"
+        for i in range(200):
+            payload = json.dumps({"id": device, "rssi": -60 - i % 20})
+            publisher.publish(f"{prefix}espresense/devices/{device}/room-{i % 4}", payload, qos=1)
+        _wait(lambda: sum(len(s.observations) for s in sinks) >= 200)
+        time.sleep(0.2)
+    finally:
+        for consumer in consumers:
+            consumer.stop()
+    counts = [len(s.observations) for s in sinks]
+    assert sum(counts) == 200 and min(counts) > 0, counts
+
+
+class _Forwarder:
+    """A TCP relay to the broker that is started later: the consumer must reconnect on its own."""
+
+    def __init__(self) -> None:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.server: socket.socket | None = None
+
+    def start(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self.server is not None
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(BROKER)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            target.close()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+def test_reconnects_with_backoff_when_the_broker_comes_up(prefix: str, publisher: mqtt.Client) -> None:
+    relay = _Forwarder()
+    sink = Sink()
+    consumer = _consumer(sink, prefix, group=None, port=relay.port)
+    try:
+        time.sleep(1.5)
+        assert not consumer.connected  # nothing listens yet
+        relay.start()
+        _wait(lambda: consumer.connected, seconds=15)
+        time.sleep(0.3)
+        device = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-2"
+        _publish_and_wait(publisher, f"{prefix}espresense/devices/{device}/r1", json.dumps({"id": device, "rssi": -50}))
+        _wait(lambda: len(sink.observations) == 1)
+    finally:
+        consumer.stop()
+        relay.close()
