@@ -72,7 +72,11 @@ def add_offer(
 
 @pytest.fixture
 def world(session_factory: sessionmaker[Session]) -> World:
-    clock = ManualClock(START)
+    return seed_world(session_factory, ManualClock(START))
+
+
+def seed_world(session_factory: sessionmaker[Session], clock: ManualClock) -> World:
+    """Site PLANT1, cost center CC-100, items GLOVE/WIPE (consumables) and DRILL (cutting), ACME and OMEGA."""
     with unit_of_work(session_factory) as s:
         site = Site(code="PLANT1", name="Plant One", ship_to_address="Dock 2\n100 River Way\nSpringfield")
         s.add(site)

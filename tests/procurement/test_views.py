@@ -1,0 +1,115 @@
+"""Procurement pages: the queue with reasons and totals, PO detail and actions, exports, suppliers, budgets."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from core.clock import SystemClock
+from core.db import unit_of_work
+from core.roles import Role
+from core.users import create_user
+from procurement import orders
+from procurement.suppliers import supplier_by_code
+from tests.conftest import LiveServer, csrf_from, login
+from tests.procurement.conftest import World, seed_world
+
+
+def _setup(app: Flask) -> tuple[World, str]:
+    factory = app.extensions["vendtrack"].session_factory
+    from core.clock import ManualClock
+
+    world = seed_world(factory, ManualClock(SystemClock().now()))
+    with unit_of_work(factory) as s:
+        create_user(s, "bob", "bob-password", [Role.PROCUREMENT, Role.APPROVER])
+        create_user(s, "ann", "ann-password", [Role.APPROVER])
+        po = orders.new_po(s, supplier_by_code(s, "ACME"), world.site_id, "user:bob", world.clock)
+        orders.add_line(s, po, "GLOVE", 36, Decimal("9.20"), "user:bob", world.clock,
+                        reason="position 8 < min 10 → 32 → 36, pack of 6")  # fmt: skip
+        orders.submit(s, po.po_number, "user:bob", world.clock)
+        number = po.po_number
+    return world, number
+
+
+def _post(client: FlaskClient, page_url: str, action_url: str, data: dict[str, str] | None = None) -> Any:
+    token = csrf_from(client.get(page_url).get_data(as_text=True))
+    return client.post(action_url, data={"csrf_token": token, **(data or {})})
+
+
+def test_queue_shows_reasons_totals_and_filters(app: Flask, client: FlaskClient) -> None:
+    _world, number = _setup(app)
+    login(client, "ann", "ann-password")
+    html = client.get("/procurement/").get_data(as_text=True)
+    assert number in html and "position 8 &lt; min 10 → 32 → 36, pack of 6" in html
+    assert "1 order(s) · USD 357.70" in html  # 36 × 9.20 = 331.20 + 8 % tax
+    assert number not in client.get("/procurement/?supplier=OMEGA").get_data(as_text=True)
+    assert number not in client.get("/procurement/?min_total=1000").get_data(as_text=True)
+
+
+def test_requester_is_refused_and_another_approver_approves(app: Flask, client: FlaskClient) -> None:
+    _world, number = _setup(app)
+    url = f"/procurement/po/{number}"
+    login(client, "bob", "bob-password")
+    refused = _post(client, url, url + "/approve")
+    assert refused.status_code == 403 and "someone else must approve" in refused.get_data(as_text=True)
+    other = app.test_client()
+    login(other, "ann", "ann-password")
+    assert _post(other, url, url + "/approve", {"comment": "fine"}).status_code == 302
+    assert "Approved by ann on" in other.get(url).get_data(as_text=True)
+    pdf = other.get(url + "/pdf?download=1")
+    assert pdf.mimetype == "application/pdf" and "attachment" in pdf.headers["Content-Disposition"]
+    assert other.get(url + "/cxml").mimetype == "application/xml"
+    assert other.get(url + "/csv").get_data(as_text=True).count("\n") == 2
+
+
+def test_api_style_errors_name_the_field(app: Flask, client: FlaskClient) -> None:
+    _world, number = _setup(app)
+    login(client, "bob", "bob-password")
+    response = _post(client, "/procurement/budgets", "/procurement/budgets", {"cost_center": "CC-100",
+                                                                              "period": "March", "amount": "5"})  # fmt: skip
+    assert response.status_code == 400 and "must look like 2026-01" in response.get_data(as_text=True)
+    response = _post(client, "/procurement/budgets", "/procurement/budgets",
+                     {"cost_center": "CC-100", "period": "2026-03", "amount": "500", "mode": "stop"})  # fmt: skip
+    assert response.status_code == 302
+    assert "500.00" in client.get("/procurement/budgets").get_data(as_text=True)
+
+
+def test_suppliers_and_catalogue_import_pages(app: Flask, client: FlaskClient) -> None:
+    _setup(app)
+    login(client, "bob", "bob-password")
+    html = client.get("/procurement/suppliers").get_data(as_text=True)
+    assert "Acme &amp; Sons" in html
+    csv_text = "supplier_code,sku,supplier_part_number,price_breaks\nACME,WIPE,AC-WP9,1:3.00\nACME,NOPE,X,1:1\n"
+    response = _post(client, "/procurement/suppliers", "/procurement/suppliers/import", {"csv": csv_text})
+    body = response.get_data(as_text=True)
+    assert "1 created, 0 updated, 1 row(s) with errors." in body and "unknown SKU &#39;NOPE&#39;" in body
+
+
+def test_browser_approver_approves_and_requester_is_refused(app: Flask, live_server: LiveServer, page: Any) -> None:
+    _world, number = _setup(app)
+
+    def log_in(user: str) -> None:
+        page.goto(live_server.url + "/login")
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", f"{user}-password")
+        page.click("button[type=submit]")
+
+    log_in("bob")
+    page.goto(live_server.url + f"/procurement/po/{number}")
+    page.click("#approve")
+    assert page.locator("h1").inner_text() == "Not allowed"
+    assert "someone else must approve" in page.content()
+    page.click("text=Log out")
+    log_in("ann")
+    page.goto(live_server.url + "/procurement/")
+    row = page.locator(f"tr[data-po='{number}']")
+    assert "pack of 6" in row.inner_text()
+    row.locator("a").click()
+    page.fill("#approve-comment", "ok for March")
+    page.click("#approve")
+    assert page.locator("#po-status").inner_text() == "approved"
+    assert "Approved by ann on" in page.locator("#approval-statement").inner_text()
+    assert "ok for March" in page.locator("#history").inner_text()
