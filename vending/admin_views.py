@@ -37,7 +37,7 @@ FLOOR = access.roles(Role.ADMIN, Role.RESTOCKER)
 
 
 def db() -> Session:
-    return current_app.extensions["vendtrack_db"]()  # type: ignore[no-any-return]
+    return current_app.extensions["vendtrack_db"]()
 
 
 def actor() -> str:
@@ -45,7 +45,7 @@ def actor() -> str:
 
 
 def now() -> datetime:
-    return current_app.extensions["vendtrack"].clock.now()  # type: ignore[no-any-return]
+    return current_app.extensions["vendtrack"].clock.now()
 
 
 def form_int(name: str, default: int | None = None) -> int:
@@ -60,7 +60,11 @@ def form_int(name: str, default: int | None = None) -> int:
 
 def site_id_from_form(session: Session) -> int:
     code = request.form.get("site", "").strip()
-    site = session.scalar(select(Site).where(Site.code == code)) if code else session.scalar(select(Site).order_by(Site.id))
+    site = (
+        session.scalar(select(Site).where(Site.code == code))
+        if code
+        else session.scalar(select(Site).order_by(Site.id))
+    )
     if site is None:
         raise DomainError("no site: create a site first (vendtrack demo seeds one)", field="site")
     return site.id
@@ -101,8 +105,14 @@ def machines() -> Any:
         if not code:
             raise DomainError("machine code is empty, e.g. LOCKER-1", field="code")
         drivers.validate(kind, config_text)
-        machine = Machine(code=code, name=request.form.get("name", "").strip() or code, kind=kind,
-                          driver_config=config_text, site_id=site_id_from_form(session), active=True)
+        machine = Machine(
+            code=code,
+            name=request.form.get("name", "").strip() or code,
+            kind=kind,
+            driver_config=config_text,
+            site_id=site_id_from_form(session),
+            active=True,
+        )
         session.add(machine)
         session.flush()
         audit.record(session, actor(), "vending.machine.create", "vending_machine", machine.id, after={"code": code})
@@ -125,8 +135,11 @@ def machine_detail(machine_id: int) -> Any:
     session = db()
     machine = _machine(session, machine_id)
     slots = session.execute(
-        select(Slot, Item, SlotStock).outerjoin(Item, Item.id == Slot.item_id)
-        .outerjoin(SlotStock, SlotStock.slot_id == Slot.id).where(Slot.machine_id == machine.id).order_by(Slot.code)
+        select(Slot, Item, SlotStock)
+        .outerjoin(Item, Item.id == Slot.item_id)
+        .outerjoin(SlotStock, SlotStock.slot_id == Slot.id)
+        .where(Slot.machine_id == machine.id)
+        .order_by(Slot.code)
     ).all()
     return render_template("vending/machine.html", machine=machine, slots=slots)
 
@@ -140,8 +153,15 @@ def machine_config(machine_id: int) -> Any:
     drivers.validate(machine.kind, config_text)
     before = machine.driver_config
     machine.driver_config = config_text
-    audit.record(session, actor(), "vending.machine.config", "vending_machine", machine.id,
-                 before={"config": before}, after={"config": config_text})
+    audit.record(
+        session,
+        actor(),
+        "vending.machine.config",
+        "vending_machine",
+        machine.id,
+        before={"config": before},
+        after={"config": config_text},
+    )
     return saved("Driver configuration saved.", "vending_admin.machine_detail", machine_id=machine.id)
 
 
@@ -154,7 +174,9 @@ def slot_save(machine_id: int) -> Any:
 
     row = ",".join(["machine", "slot", "sku", "device_ref", "capacity", "min_level", "max_level", "unit_weight_g"])
     values = [machine.code] + [request.form.get(k, "") for k in row.split(",")[1:]]
-    report = import_csv(session, "planogram", row + "\n" + ",".join(v.replace(",", " ") for v in values), machine.site_id)
+    report = import_csv(
+        session, "planogram", row + "\n" + ",".join(v.replace(",", " ") for v in values), machine.site_id
+    )
     if report.errors:
         raise DomainError(report.errors[0].message, field="slot")
     return saved("Slot saved.", "vending_admin.machine_detail", machine_id=machine.id)
@@ -179,12 +201,16 @@ def workers() -> Any:
     if request.method == "POST":
         until = request.form.get("valid_until", "").strip()
         create_worker(
-            session, request.form.get("worker_code", ""), request.form.get("name", ""),
+            session,
+            request.form.get("worker_code", ""),
+            request.form.get("name", ""),
             pin=request.form.get("pin", "").strip(),
             groups=[x.strip() for x in request.form.get("groups", "").split(",") if x.strip()],
             badges=[x.strip() for x in request.form.get("badges", "").split(",") if x.strip()],
-            site_id=site_id_from_form(session), restocker=bool(request.form.get("restocker")),
-            valid_until=utc(datetime.fromisoformat(until)) if until else None, actor=actor(),
+            site_id=site_id_from_form(session),
+            restocker=bool(request.form.get("restocker")),
+            valid_until=utc(datetime.fromisoformat(until)) if until else None,
+            actor=actor(),
         )
         return saved("Worker created.", "vending_admin.workers")
     rows = session.scalars(select(Worker).order_by(Worker.worker_code)).all()
@@ -207,7 +233,9 @@ def worker_badge(worker_id: int) -> Any:
 @bp.route("/unknown-badges")
 @ADMIN
 def unknown_badges() -> Any:
-    rows = db().scalars(select(UnknownBadge).where(UnknownBadge.enrolled.is_(False)).order_by(UnknownBadge.last_seen.desc()))
+    rows = db().scalars(
+        select(UnknownBadge).where(UnknownBadge.enrolled.is_(False)).order_by(UnknownBadge.last_seen.desc())
+    )
     return render_template("vending/unknown_badges.html", badges=rows.all())
 
 
@@ -235,7 +263,8 @@ def rule_list() -> Any:
         return saved("Rule created.", "vending_admin.rule_list")
     rows = session.scalars(select(Rule).order_by(Rule.active.desc(), Rule.name)).all()
     restrictions = session.execute(
-        select(Item.sku, WorkerGroup.name).join(ItemRestriction, ItemRestriction.item_id == Item.id)
+        select(Item.sku, WorkerGroup.name)
+        .join(ItemRestriction, ItemRestriction.item_id == Item.id)
         .join(WorkerGroup, WorkerGroup.id == ItemRestriction.group_id)
     ).all()
     return render_template("vending/rules.html", rules=rows, windows=rules.WINDOWS, restrictions=restrictions)
@@ -259,9 +288,20 @@ def _create_rule(session: Session) -> None:
     shifts = request.form.get("shift_starts", "").strip() or "06:00,14:00,22:00"
     rules.validate_rule(name, quantity, window, hours, shifts)
     item_id, group_id, worker_id = _lookup_ids(session)
-    rule = Rule(name=name.strip(), quantity=quantity, window=window, rolling_hours=hours, shift_starts=shifts,
-                item_id=item_id, category=request.form.get("category", "").strip() or None, group_id=group_id,
-                worker_id=worker_id, pooled=bool(request.form.get("pooled")), active=True, site_id=None)
+    rule = Rule(
+        name=name.strip(),
+        quantity=quantity,
+        window=window,
+        rolling_hours=hours,
+        shift_starts=shifts,
+        item_id=item_id,
+        category=request.form.get("category", "").strip() or None,
+        group_id=group_id,
+        worker_id=worker_id,
+        pooled=bool(request.form.get("pooled")),
+        active=True,
+        site_id=None,
+    )
     session.add(rule)
     session.flush()
     audit.record(session, actor(), "vending.rule.create", "vending_rule", rule.id, after={"name": rule.name})
@@ -297,12 +337,18 @@ def charge_codes() -> Any:
     session = db()
     site_id = site_id_from_form(session)
     if request.method == "POST":
-        charges.add_code(session, site_id, request.form.get("kind", ""), request.form.get("code", ""),
-                         request.form.get("name", ""))
+        charges.add_code(
+            session, site_id, request.form.get("kind", ""), request.form.get("code", ""), request.form.get("name", "")
+        )
         return saved("Charge code added.", "vending_admin.charge_codes")
     lists = {kind: charges.listed(session, site_id, kind) for kind in charges.KINDS}
-    return render_template("vending/charge_codes.html", modes=charges.modes(session, site_id), lists=lists,
-                           all_modes=charges.MODES, labels=charges.LABELS)
+    return render_template(
+        "vending/charge_codes.html",
+        modes=charges.modes(session, site_id),
+        lists=lists,
+        all_modes=charges.MODES,
+        labels=charges.LABELS,
+    )
 
 
 @bp.route("/charge-policy", methods=["POST"])
@@ -327,8 +373,13 @@ def tool_list() -> Any:
         if item_id is None:
             raise DomainError(f"no item with sku {sku!r}", field="sku")
         dates = {k: request.form.get(k, "").strip() for k in ("inspection_due", "calibration_due")}
-        tools.add_tool(session, request.form.get("serial", ""), item_id, site_id_from_form(session),
-                       **{k: utc(datetime.fromisoformat(v)) if v else None for k, v in dates.items()})
+        tools.add_tool(
+            session,
+            request.form.get("serial", ""),
+            item_id,
+            site_id_from_form(session),
+            **{k: utc(datetime.fromisoformat(v)) if v else None for k, v in dates.items()},
+        )
         return saved("Tool added.", "vending_admin.tool_list")
     return render_template("vending/tools.html", tools=tools.all_tools(session), overdue=tools.overdue(session, now()))
 

@@ -46,8 +46,13 @@ class FrameSplitter:
 class SerialBadgeReader:
     """Reads a serial port (any pyserial URL) on a thread and calls `on_badge` for each good read."""
 
-    def __init__(self, url: str, on_badge: Callable[[Badge], None], baudrate: int = 9600,
-                 on_error: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        on_badge: Callable[[Badge], None],
+        baudrate: int = 9600,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.url, self.baudrate = url, baudrate
         self.on_badge, self.on_error = on_badge, on_error or (lambda message: log.warning("%s", message))
         self._stop = threading.Event()

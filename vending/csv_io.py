@@ -83,9 +83,17 @@ def _worker_row(session: Session, row: dict[str, str], site_id: int) -> None:
     groups = [g.strip() for g in (row.get("groups") or "").split(";") if g.strip()]
     badges = [b.strip() for b in (row.get("badges") or "").split(";") if b.strip()]
     if worker is None:
-        worker = create_worker(session, code, row.get("name") or code, pin=(row.get("pin") or "").strip(),
-                               groups=groups, badges=badges, site_id=site_id,
-                               restocker=_bool(row, "restocker", False), actor="csv")
+        worker = create_worker(
+            session,
+            code,
+            row.get("name") or code,
+            pin=(row.get("pin") or "").strip(),
+            groups=groups,
+            badges=badges,
+            site_id=site_id,
+            restocker=_bool(row, "restocker", False),
+            actor="csv",
+        )
     else:
         worker.name = (row.get("name") or "").strip() or worker.name
         worker.restocker = _bool(row, "restocker", worker.restocker)
@@ -125,7 +133,9 @@ def _planogram_row(session: Session, row: dict[str, str], site_id: int) -> None:
 
 
 HANDLERS: dict[str, Callable[[Session, dict[str, str], int], None]] = {
-    "items": _item_row, "workers": _worker_row, "planogram": _planogram_row,
+    "items": _item_row,
+    "workers": _worker_row,
+    "planogram": _planogram_row,
 }
 
 
@@ -163,15 +173,26 @@ def export_csv(session: Session, kind: str) -> str:
 
 def _rows(session: Session, kind: str) -> list[list[Any]]:
     if kind == "items":
-        return [[i.sku, i.name, i.category, i.unit_of_measure, i.unit_cost, "yes" if i.active else "no"]
-                for i in session.scalars(select(Item).order_by(Item.sku))]
+        return [
+            [i.sku, i.name, i.category, i.unit_of_measure, i.unit_cost, "yes" if i.active else "no"]
+            for i in session.scalars(select(Item).order_by(Item.sku))
+        ]
     if kind == "workers":
         rows = []
         for w in session.scalars(select(Worker).order_by(Worker.worker_code)):
             groups = session.scalars(select(WorkerGroup.name).join(GroupMember).where(GroupMember.worker_id == w.id))
             badges = session.scalars(select(Credential.value).where(Credential.worker_id == w.id))
-            rows.append([w.worker_code, w.name, ";".join(sorted(groups)), ";".join(sorted(badges)), "",
-                         "yes" if w.restocker else "no", "yes" if w.active else "no"])
+            rows.append(
+                [
+                    w.worker_code,
+                    w.name,
+                    ";".join(sorted(groups)),
+                    ";".join(sorted(badges)),
+                    "",
+                    "yes" if w.restocker else "no",
+                    "yes" if w.active else "no",
+                ]
+            )
         return rows
     query = (
         select(Machine.code, Slot, Item.sku)
@@ -180,5 +201,16 @@ def _rows(session: Session, kind: str) -> list[list[Any]]:
         .outerjoin(SlotStock, SlotStock.slot_id == Slot.id)
         .order_by(Machine.code, Slot.code)
     )
-    return [[m, s.code, sku, s.device_ref, s.capacity, s.min_level, s.max_level,
-             "" if s.unit_weight_g is None else s.unit_weight_g] for m, s, sku in session.execute(query)]
+    return [
+        [
+            m,
+            s.code,
+            sku,
+            s.device_ref,
+            s.capacity,
+            s.min_level,
+            s.max_level,
+            "" if s.unit_weight_g is None else s.unit_weight_g,
+        ]
+        for m, s, sku in session.execute(query)
+    ]

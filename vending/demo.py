@@ -29,10 +29,16 @@ ITEMS = [  # sku, name, category, unit cost
     ("VND-TORQUE", "Torque wrench 20-100 Nm", "tools", "180.00"),
     ("VND-MULTI", "Multimeter", "tools", "95.00"),
 ]
-LOCKER = ("LOCKER-1", "Kerong locker bank", [("A1", "VND-GLOVE-9"), ("A2", "VND-GLASSES"), ("A3", "VND-DRILL-8"),
-                                             ("A4", "VND-BATT-AA")])
-COIL = ("COIL-1", "Coil machine", [("11", "VND-EARPLUG"), ("12", "VND-DISC-125"), ("13", "VND-TAPE"),
-                                   ("14", "VND-MARKER")])
+LOCKER = (
+    "LOCKER-1",
+    "Kerong locker bank",
+    [("A1", "VND-GLOVE-9"), ("A2", "VND-GLASSES"), ("A3", "VND-DRILL-8"), ("A4", "VND-BATT-AA")],
+)
+COIL = (
+    "COIL-1",
+    "Coil machine",
+    [("11", "VND-EARPLUG"), ("12", "VND-DISC-125"), ("13", "VND-TAPE"), ("14", "VND-MARKER")],
+)
 SHELF = ("SHELF-1", "Weigh-scale shelf", [("B1", "VND-EARPLUG"), ("B2", "VND-DISC-125")])
 GROUPS = ["fitters", "welders", "electricians", "maintenance"]
 
@@ -42,8 +48,9 @@ def _items(session: Session) -> dict[str, int]:
     for sku, name, category, cost in ITEMS:
         item = session.scalar(select(Item).where(Item.sku == sku))
         if item is None:
-            item = Item(sku=sku, name=name, category=category, unit_cost=Decimal(cost), unit_of_measure="EA",
-                        active=True)
+            item = Item(
+                sku=sku, name=name, category=category, unit_cost=Decimal(cost), unit_of_measure="EA", active=True
+            )
             session.add(item)
             session.flush()
         found[sku] = item.id
@@ -55,22 +62,40 @@ def badge_of(number: int) -> str:
     return f"04{number:02X}A1{(0x30 + number):02X}"
 
 
-def _machine(session: Session, demo: DemoContext, spec: tuple[str, str, list[tuple[str, str]]], kind: str,
-             items: dict[str, int]) -> None:
+def _machine(
+    session: Session, demo: DemoContext, spec: tuple[str, str, list[tuple[str, str]]], kind: str, items: dict[str, int]
+) -> None:
     code, name, slots = spec
     machine = Machine(code=code, name=name, site_id=demo.site_id, kind=kind, driver_config="{}", active=True)
     session.add(machine)
     session.flush()
     capacity = {"locker_bank": 4, "coil_machine": 12, "scale_shelf": 60}[kind]
     for code_, sku in slots:
-        slot = Slot(machine_id=machine.id, code=code_, item_id=items[sku], device_ref=code_, capacity=capacity,
-                    min_level=1 if kind == "locker_bank" else 3, max_level=capacity,
-                    unit_weight_g=25.0 if kind == "scale_shelf" else None, state="ok", state_reason="")
+        slot = Slot(
+            machine_id=machine.id,
+            code=code_,
+            item_id=items[sku],
+            device_ref=code_,
+            capacity=capacity,
+            min_level=1 if kind == "locker_bank" else 3,
+            max_level=capacity,
+            unit_weight_g=25.0 if kind == "scale_shelf" else None,
+            state="ok",
+            state_reason="",
+        )
         session.add(slot)
         session.flush()
         fill = 40 if kind == "scale_shelf" else capacity - 1
-        ledger.post(session, slot_id=slot.id, kind="restock", quantity=fill, key=f"demo:{code}:{code_}",
-                    at=demo.services.clock.now(), reason="demo fill", actor="demo")
+        ledger.post(
+            session,
+            slot_id=slot.id,
+            kind="restock",
+            quantity=fill,
+            key=f"demo:{code}:{code_}",
+            at=demo.services.clock.now(),
+            reason="demo fill",
+            actor="demo",
+        )
 
 
 def seed(session: Session, demo: DemoContext) -> None:
@@ -79,14 +104,31 @@ def seed(session: Session, demo: DemoContext) -> None:
     _machine(session, demo, COIL, "coil_machine", items)
     _machine(session, demo, SHELF, "scale_shelf", items)
     for n in range(1, 21):
-        create_worker(session, f"W{n:03d}", f"Demo worker {n}", pin="1234", groups=[GROUPS[n % len(GROUPS)]],
-                      badges=[badge_of(n)], site_id=demo.site_id, restocker=n == 20, actor="demo")
-    session.add_all([
-        Rule(name="Gloves per shift", quantity=2, window="shift", item_id=items["VND-GLOVE-9"], active=True),
-        Rule(name="Cutting discs per day", quantity=10, window="day", category="abrasives", active=True),
-        Rule(name="Batteries per 24 h", quantity=2, window="rolling", rolling_hours=24,
-             item_id=items["VND-BATT-AA"], active=True),
-    ])
+        create_worker(
+            session,
+            f"W{n:03d}",
+            f"Demo worker {n}",
+            pin="1234",
+            groups=[GROUPS[n % len(GROUPS)]],
+            badges=[badge_of(n)],
+            site_id=demo.site_id,
+            restocker=n == 20,
+            actor="demo",
+        )
+    session.add_all(
+        [
+            Rule(name="Gloves per shift", quantity=2, window="shift", item_id=items["VND-GLOVE-9"], active=True),
+            Rule(name="Cutting discs per day", quantity=10, window="day", category="abrasives", active=True),
+            Rule(
+                name="Batteries per 24 h",
+                quantity=2,
+                window="rolling",
+                rolling_hours=24,
+                item_id=items["VND-BATT-AA"],
+                active=True,
+            ),
+        ]
+    )
     charges.set_mode(session, demo.site_id, "cost_center", "optional")
     charges.set_mode(session, demo.site_id, "work_order", "optional")
     now = demo.services.clock.now()
@@ -98,8 +140,11 @@ def seed(session: Session, demo: DemoContext) -> None:
 def start(demo: DemoContext) -> list[BackgroundWorker]:
     """Start the simulators, point each machine's driver configuration at them, keep them in demo.state."""
     sims = start_simulators(
-        locker_slots=[code for code, _ in LOCKER[2]], coil_selections=[int(c) for c, _ in COIL[2]],
-        shelf_bins=[code for code, _ in SHELF[2]], person_hold=1.0, fast=False,
+        locker_slots=[code for code, _ in LOCKER[2]],
+        coil_selections=[int(c) for c, _ in COIL[2]],
+        shelf_bins=[code for code, _ in SHELF[2]],
+        person_hold=1.0,
+        fast=False,
     )
     with unit_of_work(demo.services.session_factory) as session:
         for code, kind in ((LOCKER[0], "locker_bank"), (COIL[0], "coil_machine"), (SHELF[0], "scale_shelf")):

@@ -142,8 +142,15 @@ class CoilAdapter:
 class ScaleShelfAdapter:
     """Weigh-scale bins behind a door (one per bin or shared): open, take, close, count the bin by weight."""
 
-    def __init__(self, door: LockerBus, door_slots: Mapping[str, str], default_door: str,
-                 scales: Mapping[str, Scale], timing: Timing, tolerance: float = 0.25) -> None:
+    def __init__(
+        self,
+        door: LockerBus,
+        door_slots: Mapping[str, str],
+        default_door: str,
+        scales: Mapping[str, Scale],
+        timing: Timing,
+        tolerance: float = 0.25,
+    ) -> None:
         self.door, self.door_slots, self.default_door = door, dict(door_slots), default_door
         self.scales, self.timing = dict(scales), timing
         self.tolerance = tolerance
@@ -163,8 +170,9 @@ class ScaleShelfAdapter:
         return {"grams": reading.grams, "stable": reading.stable, "overflow": reading.overflow, "raw": reading.raw}
 
     def _count(self, ref: str, baseline: Mapping[str, Any], unit_weight: float | None) -> Sensed:
-        before = WeightReading(float(baseline["grams"]), bool(baseline["stable"]), bool(baseline["overflow"]),
-                               int(baseline["raw"]))
+        before = WeightReading(
+            float(baseline["grams"]), bool(baseline["stable"]), bool(baseline["overflow"]), int(baseline["raw"])
+        )
         counted = count_change(before, self._stable(ref), float(unit_weight or 0), self.tolerance)
         if not counted.ok or counted.items is None:
             return Sensed(0, f"weight_{counted.refusal}", counted.detail)

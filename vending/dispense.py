@@ -66,8 +66,17 @@ def view(session: Session, dispense: Dispense) -> DispenseView:
     )
     assert slot is not None and item is not None and machine is not None
     return DispenseView(
-        dispense.id, dispense.status, dispense.phase, dispense.detail, machine.code, slot.code, item.sku, item.name,
-        dispense.quantity, dispense.taken, dispense.worker_id,
+        dispense.id,
+        dispense.status,
+        dispense.phase,
+        dispense.detail,
+        machine.code,
+        slot.code,
+        item.sku,
+        item.name,
+        dispense.quantity,
+        dispense.taken,
+        dispense.worker_id,
     )
 
 
@@ -105,8 +114,16 @@ def request(
     if slot is None or slot.item_id is None:
         raise NotFound(f"slot {slot_code!r} is not stocked on {machine.code}: pick an item from the grid", field="slot")
     dispense = Dispense(
-        request_key=request_key, machine_id=machine.id, slot_id=slot.id, worker_id=worker_id, item_id=slot.item_id,
-        quantity=quantity, status="requested", created_at=now, updated_at=now, charge_codes="{}",
+        request_key=request_key,
+        machine_id=machine.id,
+        slot_id=slot.id,
+        worker_id=worker_id,
+        item_id=slot.item_id,
+        quantity=quantity,
+        status="requested",
+        created_at=now,
+        updated_at=now,
+        charge_codes="{}",
     )
     session.add(dispense)
     session.flush()
@@ -144,8 +161,15 @@ def authorise_checks(
         raise DomainError(f"{item.name} is restricted to {', '.join(names)}", field="slot", code="restricted")
     codes = charges.validate(session, machine.site_id, given)
     refusal = rules.check(
-        session, site_id=machine.site_id, worker_id=worker_id, groups=groups, item_id=item.id,
-        category=item.category, quantity=quantity, now=now, tz=site_zone(session, machine.site_id),
+        session,
+        site_id=machine.site_id,
+        worker_id=worker_id,
+        groups=groups,
+        item_id=item.id,
+        category=item.category,
+        quantity=quantity,
+        now=now,
+        tz=site_zone(session, machine.site_id),
     )
     if refusal is not None:
         raise DomainError(refusal.message, field="rule", code="rule_limit")
@@ -184,15 +208,30 @@ def complete(session: Session, dispense_id: int, now: datetime, flag: str = "") 
         stock = ledger.lock_stock(session, slot.id)
         if stock.on_hand < taken:  # the shelf held more than the books said: record that before the issue
             ledger.post(
-                session, slot_id=slot.id, kind="adjust", quantity=taken - stock.on_hand, key=f"dispense:{dispense.id}:adj",
-                at=now, reason=f"weight showed {taken} taken but only {stock.on_hand} on the books", flagged=True,
+                session,
+                slot_id=slot.id,
+                kind="adjust",
+                quantity=taken - stock.on_hand,
+                key=f"dispense:{dispense.id}:adj",
+                at=now,
+                reason=f"weight showed {taken} taken but only {stock.on_hand} on the books",
+                flagged=True,
                 actor="system:dispense",
             )
     if taken != 0:
         ledger.post(
-            session, slot_id=slot.id, kind="issue" if taken > 0 else "return", quantity=-taken,
-            key=f"dispense:{dispense.id}", at=now, worker_id=dispense.worker_id, dispense_id=dispense.id,
-            charge_codes=codes, reason=dispense.detail, actor="system:dispense", release_reserved=dispense.quantity,
+            session,
+            slot_id=slot.id,
+            kind="issue" if taken > 0 else "return",
+            quantity=-taken,
+            key=f"dispense:{dispense.id}",
+            at=now,
+            worker_id=dispense.worker_id,
+            dispense_id=dispense.id,
+            charge_codes=codes,
+            reason=dispense.detail,
+            actor="system:dispense",
+            release_reserved=dispense.quantity,
         )
         _publish_dispensed(session, dispense, slot, codes, now)
     else:
@@ -212,8 +251,14 @@ def _publish_dispensed(session: Session, dispense: Dispense, slot: Slot, codes: 
     publish(
         session,
         ItemDispensed(
-            occurred_at=now, site_code=site.code, sku=item.sku, quantity=dispense.taken, worker=worker.worker_code,
-            machine=machine.code, slot=slot.code, charge_codes=codes,
+            occurred_at=now,
+            site_code=site.code,
+            sku=item.sku,
+            quantity=dispense.taken,
+            worker=worker.worker_code,
+            machine=machine.code,
+            slot=slot.code,
+            charge_codes=codes,
         ),
     )
 

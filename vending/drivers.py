@@ -28,7 +28,10 @@ def _locker(driver: str, device: Mapping[str, Any], build: bool) -> LockerBus | 
     if driver == "kerong":
         from firmware_bridge.kerong import KerongConfig, KerongLockerBus
 
-        return KerongLockerBus.from_config(device) if build else (KerongConfig.from_config(device) and None)
+        if not build:
+            KerongConfig.from_config(device)
+            return None
+        return KerongLockerBus.from_config(device)
     if driver == "relay":
         from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerConfig
 
@@ -98,6 +101,14 @@ def _make(kind: str, config: Mapping[str, Any], build: bool) -> MachineAdapter |
     return ScaleShelfAdapter(door, door_slots, door_slot, built, _timing(config), float(config.get("tolerance", 0.25)))
 
 
+def build(kind: str, config: Mapping[str, Any]) -> MachineAdapter:
+    """Open the drivers of a machine and wrap them in its kind's adapter."""
+    adapter = _make(kind, config, build=True)
+    if adapter is None:
+        raise ConfigError(f"{kind}: the driver configuration did not produce a device")
+    return adapter
+
+
 def parse_config(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
@@ -122,7 +133,7 @@ class DevicePool:
     """One adapter per machine, built from its configuration on first use (or put there by a demo/test)."""
 
     def __init__(self, builder: Callable[[str, Mapping[str, Any]], MachineAdapter] | None = None) -> None:
-        self._builder = builder or (lambda kind, cfg: _make(kind, cfg, build=True))  # type: ignore[return-value]
+        self._builder = builder or build
         self._adapters: dict[int, tuple[str, MachineAdapter]] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()

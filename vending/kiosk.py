@@ -38,11 +38,11 @@ class NoWorker(DomainError):
 
 
 def _services() -> AppServices:
-    return current_app.extensions["vendtrack"]  # type: ignore[no-any-return]
+    return current_app.extensions["vendtrack"]
 
 
 def _db() -> Session:
-    return current_app.extensions["vendtrack_db"]()  # type: ignore[no-any-return]
+    return current_app.extensions["vendtrack_db"]()
 
 
 def _now() -> datetime:
@@ -88,8 +88,15 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
         .order_by(Slot.code)
     ).all()
     return [
-        {"slot": s.code, "sku": i.sku, "name": i.name, "category": i.category, "state": s.state,
-         "stock": max(int(on or 0) - int(res or 0), 0), "capacity": s.capacity}
+        {
+            "slot": s.code,
+            "sku": i.sku,
+            "name": i.name,
+            "category": i.category,
+            "state": s.state,
+            "stock": max(int(on or 0) - int(res or 0), 0),
+            "capacity": s.capacity,
+        }
         for s, i, on, res in rows
     ]
 
@@ -186,11 +193,16 @@ def start_dispense(machine_code: str) -> Any:
         raise DomainError("quantity must be a whole number", field="quantity") from None
     codes = body.get("charge_codes") or {}
     if not isinstance(codes, dict):
-        raise DomainError("charge_codes must be an object like {\"job\": \"J-100\"}", field="charge_codes")
+        raise DomainError('charge_codes must be an object like {"job": "J-100"}', field="charge_codes")
     result = dispense.request(
-        db, machine=machine, worker_id=worker_id, slot_code=str(body.get("slot", "")), quantity=quantity,
+        db,
+        machine=machine,
+        worker_id=worker_id,
+        slot_code=str(body.get("slot", "")),
+        quantity=quantity,
         charge_codes={str(k): str(v) for k, v in codes.items()},
-        request_key=str(body.get("request_key") or uuid.uuid4().hex)[:120], now=_now(),
+        request_key=str(body.get("request_key") or uuid.uuid4().hex)[:120],
+        now=_now(),
     )
     db.commit()
     if result.status == "authorised":
@@ -210,8 +222,17 @@ def dispense_status(machine_code: str, dispense_id: int) -> Any:
 
 
 def _as_json(view: dispense.DispenseView) -> dict[str, Any]:
-    return {"id": view.id, "status": view.status, "phase": view.phase, "detail": view.detail, "slot": view.slot_code,
-            "sku": view.sku, "name": view.item_name, "quantity": view.quantity, "taken": view.taken}
+    return {
+        "id": view.id,
+        "status": view.status,
+        "phase": view.phase,
+        "detail": view.detail,
+        "slot": view.slot_code,
+        "sku": view.sku,
+        "name": view.item_name,
+        "quantity": view.quantity,
+        "taken": view.taken,
+    }
 
 
 @api_bp.route("/<machine_code>/request-item", methods=["POST"])
@@ -224,8 +245,16 @@ def request_item(machine_code: str) -> Any:
     if not text:
         raise DomainError("say what you need, e.g. 'nitrile gloves size L'", field="description")
     site = db.get(Site, machine.site_id)
-    publish(db, ItemRequested(occurred_at=_now(), site_code=site.code if site else "", machine=machine.code,
-                              worker=worker.worker_code, description=text[:500]))
+    publish(
+        db,
+        ItemRequested(
+            occurred_at=_now(),
+            site_code=site.code if site else "",
+            machine=machine.code,
+            worker=worker.worker_code,
+            description=text[:500],
+        ),
+    )
     db.commit()
     return jsonify({"requested": text})
 
@@ -238,11 +267,24 @@ def tool_checkout(machine_code: str) -> Any:
     worker_id = _worker_id(machine)
     body = _body()
     hours = int(body.get("hours", 8) or 8)
-    view = tools.checkout(db, str(body.get("serial", "")), worker_id, _now() + timedelta(hours=hours), _now(),
-                          actor=f"kiosk:{machine.code}")
+    view = tools.checkout(
+        db,
+        str(body.get("serial", "")),
+        worker_id,
+        _now() + timedelta(hours=hours),
+        _now(),
+        actor=f"kiosk:{machine.code}",
+    )
     db.commit()
-    return jsonify({"tool": {"serial": view.serial, "status": view.status, "due_at": view.due_at.isoformat()
-                             if view.due_at else None}})
+    return jsonify(
+        {
+            "tool": {
+                "serial": view.serial,
+                "status": view.status,
+                "due_at": view.due_at.isoformat() if view.due_at else None,
+            }
+        }
+    )
 
 
 @api_bp.route("/<machine_code>/tools/return", methods=["POST"])
@@ -252,8 +294,9 @@ def tool_return(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     _worker_id(machine)
     body = _body()
-    view = tools.return_tool(db, str(body.get("serial", "")), str(body.get("condition", "ok")), _now(),
-                             actor=f"kiosk:{machine.code}")
+    view = tools.return_tool(
+        db, str(body.get("serial", "")), str(body.get("condition", "ok")), _now(), actor=f"kiosk:{machine.code}"
+    )
     db.commit()
     return jsonify({"tool": {"serial": view.serial, "status": view.status}})
 
@@ -261,8 +304,9 @@ def tool_return(machine_code: str) -> Any:
 def _restocker(db: Session, machine: Machine) -> Worker:
     worker = get_worker(db, _worker_id(machine))
     if not worker.restocker:
-        raise DomainError("restock mode is for restockers: ask the storeroom", field="badge", code="not_restocker",
-                          status=422)
+        raise DomainError(
+            "restock mode is for restockers: ask the storeroom", field="badge", code="not_restocker", status=422
+        )
     return worker
 
 
@@ -273,8 +317,20 @@ def restock_list(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     _restocker(db, machine)
     lines = restock.pick_list(db, machine.id)
-    return jsonify({"pick_list": [{"slot": p.slot_code, "name": p.item_name, "on_hand": p.on_hand,
-                                   "max": p.max_level, "to_pick": p.to_pick} for p in lines]})
+    return jsonify(
+        {
+            "pick_list": [
+                {
+                    "slot": p.slot_code,
+                    "name": p.item_name,
+                    "on_hand": p.on_hand,
+                    "max": p.max_level,
+                    "to_pick": p.to_pick,
+                }
+                for p in lines
+            ]
+        }
+    )
 
 
 @api_bp.route("/<machine_code>/restock/<slot_code>", methods=["POST"])
@@ -287,11 +343,27 @@ def restock_slot(machine_code: str, slot_code: str) -> Any:
     body, key = _body(), str(_body().get("request_key") or uuid.uuid4().hex)[:100]
     result: dict[str, Any] = {"slot": slot_code}
     if body.get("counted") not in (None, ""):
-        count = restock.record_count(db, machine.id, slot_code, int(body["counted"]), key=f"{key}:count", now=_now(),
-                                     worker_id=worker.id, actor=f"kiosk:{machine.code}")
+        count = restock.record_count(
+            db,
+            machine.id,
+            slot_code,
+            int(body["counted"]),
+            key=f"{key}:count",
+            now=_now(),
+            worker_id=worker.id,
+            actor=f"kiosk:{machine.code}",
+        )
         result.update(expected=count.expected, counted=count.counted, flagged=count.flagged)
     if int(body.get("added") or 0) > 0:
-        result["on_hand"] = restock.record_fill(db, machine.id, slot_code, int(body["added"]), key=f"{key}:fill",
-                                                now=_now(), worker_id=worker.id, actor=f"kiosk:{machine.code}")
+        result["on_hand"] = restock.record_fill(
+            db,
+            machine.id,
+            slot_code,
+            int(body["added"]),
+            key=f"{key}:fill",
+            now=_now(),
+            worker_id=worker.id,
+            actor=f"kiosk:{machine.code}",
+        )
     db.commit()
     return jsonify(result)

@@ -40,7 +40,10 @@ class Movement:
 
 def lock_stock(session: Session, slot_id: int) -> SlotStock:
     stock = session.scalar(
-        select(SlotStock).where(SlotStock.slot_id == slot_id).with_for_update().execution_options(populate_existing=True)
+        select(SlotStock)
+        .where(SlotStock.slot_id == slot_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if stock is None:
         if session.get(Slot, slot_id) is None:
@@ -73,8 +76,15 @@ def post(
     stock = lock_stock(session, slot_id)
     existing = session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
     if existing is not None:
-        return Movement(existing.id, existing.slot_id, existing.kind, existing.quantity, existing.on_hand_after,
-                        existing.flagged, True)
+        return Movement(
+            existing.id,
+            existing.slot_id,
+            existing.kind,
+            existing.quantity,
+            existing.on_hand_after,
+            existing.flagged,
+            True,
+        )
     if stock.on_hand + quantity < 0:
         raise OutOfStock(
             f"slot holds {stock.on_hand}, cannot take {-quantity}: count the slot or restock it", field="quantity"
@@ -153,7 +163,12 @@ def publish_level(session: Session, slot: Slot, at: datetime) -> None:
     publish(
         session,
         StockLevelChanged(
-            occurred_at=at, site_code=site.code, sku=item.sku, on_hand=on_hand, min_level=low, max_level=high,
+            occurred_at=at,
+            site_code=site.code,
+            sku=item.sku,
+            on_hand=on_hand,
+            min_level=low,
+            max_level=high,
             low=on_hand <= low,
         ),
     )

@@ -1,4 +1,4 @@
-"""Vending tables: machines, slots and their stock, workers and credentials, rules, charge codes, ledger, dispenses, tools."""
+"""Vending tables: machines, slots and stock, workers and credentials, rules, charge codes, ledger, dispenses, tools."""
 
 from __future__ import annotations
 

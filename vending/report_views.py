@@ -39,8 +39,9 @@ def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
     writer = csv.writer(out)
     writer.writerow(header)
     writer.writerows(rows)
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(
+        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    )
 
 
 @bp.route("/reports/usage")
@@ -50,8 +51,9 @@ def usage() -> Any:
     start, end = _period()
     rows = reports.usage(db(), by, start, end)
     if request.args.get("format") == "csv":
-        return _csv(f"usage-by-{by}", [by, "label", "quantity", "value"],
-                    [[r.key, r.label, r.quantity, r.value] for r in rows])
+        return _csv(
+            f"usage-by-{by}", [by, "label", "quantity", "value"], [[r.key, r.label, r.quantity, r.value] for r in rows]
+        )
     return render_template("vending/usage.html", rows=rows, by=by, start=start, end=end, dimensions=reports.DIMENSIONS)
 
 
@@ -106,15 +108,29 @@ def restock_page(machine_id: int) -> Any:
         slot_code, key = request.form.get("slot", ""), request.form.get("key") or uuid.uuid4().hex
         message = []
         if request.form.get("counted", "").strip():
-            result = restock.record_count(session, machine.id, slot_code, int(request.form["counted"]),
-                                          key=f"{key}:count", now=now(), actor=actor())
-            message.append(f"counted {result.counted}, expected {result.expected}"
-                           + (" - difference flagged" if result.flagged else ""))
+            result = restock.record_count(
+                session,
+                machine.id,
+                slot_code,
+                int(request.form["counted"]),
+                key=f"{key}:count",
+                now=now(),
+                actor=actor(),
+            )
+            message.append(
+                f"counted {result.counted}, expected {result.expected}"
+                + (" - difference flagged" if result.flagged else "")
+            )
         if int(request.form.get("added", "0") or 0) > 0:
-            held = restock.record_fill(session, machine.id, slot_code, int(request.form["added"]), key=f"{key}:fill",
-                                       now=now(), actor=actor())
+            held = restock.record_fill(
+                session, machine.id, slot_code, int(request.form["added"]), key=f"{key}:fill", now=now(), actor=actor()
+            )
             message.append(f"now {held} on hand")
-        return saved(f"Slot {slot_code}: " + ("; ".join(message) or "nothing recorded"),
-                     "vending_reports.restock_page", machine_id=machine.id)
-    return render_template("vending/restock.html", machine=machine, lines=restock.pick_list(session, machine.id),
-                           key=uuid.uuid4().hex)
+        return saved(
+            f"Slot {slot_code}: " + ("; ".join(message) or "nothing recorded"),
+            "vending_reports.restock_page",
+            machine_id=machine.id,
+        )
+    return render_template(
+        "vending/restock.html", machine=machine, lines=restock.pick_list(session, machine.id), key=uuid.uuid4().hex
+    )

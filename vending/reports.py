@@ -80,19 +80,22 @@ def _by_charge_code(session: Session, base):  # type: ignore[no-untyped-def]
             total = totals[f"{kind}:{code}"]
             total[0] += taken
             total[1] += Decimal(taken) * Decimal(cost or 0)
-    return sorted(
-        (UsageRow(key, key, int(q), v) for key, (q, v) in totals.items()), key=lambda r: (-r.quantity, r.key)
-    )
+    return sorted((UsageRow(key, key, int(q), v) for key, (q, v) in totals.items()), key=lambda r: (-r.quantity, r.key))
 
 
-def outliers(session: Session, start: datetime, end: datetime, factor: float = 3.0,
-             min_quantity: int = 5) -> list[Outlier]:
+def outliers(
+    session: Session, start: datetime, end: datetime, factor: float = 3.0, min_quantity: int = 5
+) -> list[Outlier]:
     """Workers whose consumption is more than `factor` x their group's median (every member counts, idle = 0)."""
-    per_worker = dict(
+    per_worker: dict[int, int] = dict(
         session.execute(
             select(LedgerEntry.worker_id, _taken())
-            .where(LedgerEntry.kind.in_(("issue", "return")), LedgerEntry.at >= start, LedgerEntry.at < end,
-                   LedgerEntry.worker_id.is_not(None))
+            .where(
+                LedgerEntry.kind.in_(("issue", "return")),
+                LedgerEntry.at >= start,
+                LedgerEntry.at < end,
+                LedgerEntry.worker_id.is_not(None),
+            )
             .group_by(LedgerEntry.worker_id)
         ).all()
     )

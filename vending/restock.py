@@ -47,8 +47,11 @@ def pick_list(session: Session, machine_id: int) -> list[PickLine]:
     for slot, item, on_hand in rows:
         held = int(on_hand or 0)
         if held < slot.max_level:
-            lines.append(PickLine(slot.id, slot.code, item.sku, item.name, held, slot.max_level,
-                                  slot.max_level - held, slot.state))
+            lines.append(
+                PickLine(
+                    slot.id, slot.code, item.sku, item.name, held, slot.max_level, slot.max_level - held, slot.state
+                )
+            )
     return lines
 
 
@@ -59,8 +62,17 @@ def _slot(session: Session, machine_id: int, slot_code: str) -> Slot:
     return slot
 
 
-def record_count(session: Session, machine_id: int, slot_code: str, counted: int, *, key: str, now: datetime,
-                 worker_id: int | None = None, actor: str = "") -> CountResult:
+def record_count(
+    session: Session,
+    machine_id: int,
+    slot_code: str,
+    counted: int,
+    *,
+    key: str,
+    now: datetime,
+    worker_id: int | None = None,
+    actor: str = "",
+) -> CountResult:
     """A physical count: the ledger moves to the counted figure; a difference is flagged."""
     if counted < 0:
         raise DomainError("a count cannot be negative", field="counted")
@@ -68,14 +80,31 @@ def record_count(session: Session, machine_id: int, slot_code: str, counted: int
     expected = ledger.lock_stock(session, slot.id).on_hand
     difference = counted - expected
     movement = ledger.post(
-        session, slot_id=slot.id, kind="count", quantity=difference, key=key, at=now, worker_id=worker_id,
-        reason=f"counted {counted}, expected {expected}", flagged=difference != 0, actor=actor,
+        session,
+        slot_id=slot.id,
+        kind="count",
+        quantity=difference,
+        key=key,
+        at=now,
+        worker_id=worker_id,
+        reason=f"counted {counted}, expected {expected}",
+        flagged=difference != 0,
+        actor=actor,
     )
     return CountResult(slot.code, expected, movement.on_hand_after, difference, difference != 0)
 
 
-def record_fill(session: Session, machine_id: int, slot_code: str, added: int, *, key: str, now: datetime,
-                worker_id: int | None = None, actor: str = "") -> int:
+def record_fill(
+    session: Session,
+    machine_id: int,
+    slot_code: str,
+    added: int,
+    *,
+    key: str,
+    now: datetime,
+    worker_id: int | None = None,
+    actor: str = "",
+) -> int:
     """Items put into a slot; refuses to overfill beyond capacity. Returns the new on-hand."""
     if added <= 0:
         raise DomainError("the number added must be 1 or more", field="added")
@@ -83,8 +112,17 @@ def record_fill(session: Session, machine_id: int, slot_code: str, added: int, *
     held = ledger.lock_stock(session, slot.id).on_hand
     if held + added > slot.capacity:
         raise DomainError(f"slot {slot.code} holds at most {slot.capacity}; it has {held}", field="added")
-    movement = ledger.post(session, slot_id=slot.id, kind="restock", quantity=added, key=key, at=now,
-                           worker_id=worker_id, reason="restock", actor=actor)
+    movement = ledger.post(
+        session,
+        slot_id=slot.id,
+        kind="restock",
+        quantity=added,
+        key=key,
+        at=now,
+        worker_id=worker_id,
+        reason="restock",
+        actor=actor,
+    )
     if slot.state == "jammed":
         slot.state, slot.state_reason = "ok", ""  # the restocker has cleared and refilled the slot
     return movement.on_hand_after

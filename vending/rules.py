@@ -7,6 +7,7 @@ A refusal names the rule and when the allowance comes back: "limit 2 per shift r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -123,10 +124,7 @@ def evaluate(
         used = sum(u.quantity for u in inside)
         if used + quantity <= spec.quantity:
             continue
-        if spec.window == "rolling":
-            resets = _rolling_reset(inside, used, quantity, spec)
-        else:
-            resets = end
+        resets = _rolling_reset(inside, used, quantity, spec) if spec.window == "rolling" else end
         who = "your group's " if spec.pooled_group_id is not None else ""
         text = f"{spec.name}: {who}limit {spec.quantity} per {_describe(spec)} reached"
         if used < spec.quantity:
@@ -147,7 +145,7 @@ def _rolling_reset(inside: list[Usage], used: int, quantity: int, spec: RuleSpec
     return None
 
 
-def _spec(rule: Rule, members_of: dict[int, int | None]) -> RuleSpec:
+def _spec(rule: Rule, members_of: Mapping[int, int | None]) -> RuleSpec:
     return RuleSpec(
         id=rule.id,
         name=rule.name,

@@ -41,8 +41,9 @@ class Job:
 class DispenseRunner:
     """Executes dispenses; `submit` returns at once (the kiosk polls), `run` blocks (tests, bench, smoke)."""
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock, pool: DevicePool,
-                 max_workers: int = 4) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], clock: Clock, pool: DevicePool, max_workers: int = 4
+    ) -> None:
         self.session_factory, self.clock, self.pool = session_factory, clock, pool
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="vending-dispense")
         self._closed = threading.Event()
@@ -57,8 +58,15 @@ class DispenseRunner:
     def _job(self, session: Session, row: Dispense) -> Job:
         machine, slot = session.get(Machine, row.machine_id), session.get(Slot, row.slot_id)
         assert machine is not None and slot is not None
-        return Job(row.id, machine.id, machine.kind, machine.driver_config, slot.device_ref or slot.code,
-                   row.quantity, slot.unit_weight_g)
+        return Job(
+            row.id,
+            machine.id,
+            machine.kind,
+            machine.driver_config,
+            slot.device_ref or slot.code,
+            row.quantity,
+            slot.unit_weight_g,
+        )
 
     def run(self, dispense_id: int) -> DispenseView:
         with unit_of_work(self.session_factory) as session:
@@ -109,7 +117,9 @@ class DispenseRunner:
                 return dispense.complete(session, row.id, now)
             dispense.record_sensed(session, row.id, sensed.taken, sensed.detail, now)
         with unit_of_work(self.session_factory) as session:  # a crash here is completed by reconcile()
-            return dispense.complete(session, job.dispense_id, self.clock.now(), flag=_reason(sensed) if sensed.fault else "")
+            return dispense.complete(
+                session, job.dispense_id, self.clock.now(), flag=_reason(sensed) if sensed.fault else ""
+            )
 
     def reconcile(self) -> list[DispenseView]:
         """At start: settle every dispense a crash left in flight, from the device's state. Never charges twice."""
@@ -127,8 +137,9 @@ class DispenseRunner:
         now = self.clock.now()
         with unit_of_work(self.session_factory) as session:
             if status == "authorised":
-                return dispense.fail(session, row_id, "interrupted before the command was sent; no charge", now,
-                                     flag_slot=False)
+                return dispense.fail(
+                    session, row_id, "interrupted before the command was sent; no charge", now, flag_slot=False
+                )
             if status == "sensed":
                 return dispense.complete(session, row_id, now)
             row = dispense.load(session, row_id)
@@ -141,8 +152,11 @@ class DispenseRunner:
             log.warning("device of dispense %s unreadable at restart: %s", row_id, exc)
             sensed = None
         if sensed is None:
-            sensed = Sensed(0, "interrupted", "interrupted mid-dispense and the device cannot tell what happened: "
-                            "no charge; count the slot")
+            sensed = Sensed(
+                0,
+                "interrupted",
+                "interrupted mid-dispense and the device cannot tell what happened: no charge; count the slot",
+            )
         return self._finish(job, sensed, commanded=True)
 
 

@@ -47,4 +47,4 @@ def runtime(services: AppServices) -> VendingRuntime:
             pool = DevicePool()
             found = VendingRuntime(pool, DispenseRunner(services.session_factory, services.clock, pool), BadgeInbox())
             services.extras[KEY] = found
-        return found  # type: ignore[no-any-return]
+        return found

@@ -7,6 +7,7 @@ takes items from a bin's scale while that bin's door is open.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,10 +69,8 @@ class SimulatedMachines:
     def stop(self) -> None:
         self.person.stop()
         for sim in (self.lockboard, self.coil, self.relay, self.scales):
-            try:
+            with contextlib.suppress(Exception):  # best effort: the process may be exiting
                 sim.stop()
-            except Exception:  # stopping is best effort: the process may be exiting
-                pass
 
 
 def start_simulators(
@@ -83,42 +82,72 @@ def start_simulators(
     fast: bool = True,
 ) -> SimulatedMachines:
     """Start every simulator with zero (or demo-sized) mechanical delays and return their configurations."""
-    lockboard = LockBoardSim(boards=(0,), model_wire_time=not fast, response_delay=0.0, unlock_delay=0.0,
-                             close_after=person_hold, take_item=True).start()
-    coil = CoilMachineSim(coil_selections, model_wire_time=not fast, poll_interval=0.005 if fast else 0.2,
-                          vend_time=0.0 if fast else 0.8, start_delay=0.0).start()
+    lockboard = LockBoardSim(
+        boards=(0,),
+        model_wire_time=not fast,
+        response_delay=0.0,
+        unlock_delay=0.0,
+        close_after=person_hold,
+        take_item=True,
+    ).start()
+    coil = CoilMachineSim(
+        coil_selections,
+        model_wire_time=not fast,
+        poll_interval=0.005 if fast else 0.2,
+        vend_time=0.0 if fast else 0.8,
+        start_delay=0.0,
+    ).start()
     relay = RelayBoardSimulator((1,), channels=8, model_wire_time=not fast)
     relay_address = relay.start_tcp()
-    scales = ScaleSimulator(range(1, len(shelf_bins) + 1), SCALE_PRESET, model_wire_time=not fast,
-                            settle_s=0.0 if fast else 0.4, noise_grams=0.0 if fast else 0.5, unit_grams=25.0,
-                            items=40)
+    scales = ScaleSimulator(
+        range(1, len(shelf_bins) + 1),
+        SCALE_PRESET,
+        model_wire_time=not fast,
+        settle_s=0.0 if fast else 0.4,
+        noise_grams=0.0 if fast else 0.5,
+        unit_grams=25.0,
+        items=40,
+    )
     scale_address = scales.start_tcp()
     board = relay.board(1)
     for channel in range(len(shelf_bins)):
         board.person_takes(channel, open_after=0.0 if fast else 0.3, hold=person_hold, repeat=True)
     person = ShelfPerson(relay, scales, {ch: ch + 1 for ch in range(len(shelf_bins))})
     person.start()
-    timing = {"open_window_s": 5, "close_window_s": 10, "poll_interval_s": 0.002 if fast else 0.05,
-              "settle_timeout_s": 3}
-    configs = {
+    timing = {
+        "open_window_s": 5,
+        "close_window_s": 10,
+        "poll_interval_s": 0.002 if fast else 0.05,
+        "settle_timeout_s": 3,
+    }
+    configs: dict[str, dict[str, Any]] = {
         "locker_bank": {
             "driver": "kerong",
-            "device": {"port": lockboard.url, "boards": [{"address": 0}],
-                       "slots": {name: [0, i] for i, name in enumerate(locker_slots)}},
+            "device": {
+                "port": lockboard.url,
+                "boards": [{"address": 0}],
+                "slots": {name: [0, i] for i, name in enumerate(locker_slots)},
+            },
             **timing,
         },
         "coil_machine": {"driver": "coil", "device": {"port": coil.url, "vend_timeout_s": 10}},
         "scale_shelf": {
             "door": {
                 "driver": "relay",
-                "device": {"bus": {"url": f"tcp://{relay_address}"}, "pulse_ms": 500,
-                           "slots": {f"D{i + 1}": {"device_id": 1, "relay": i, "door_input": i}
-                                     for i in range(len(shelf_bins))}},
+                "device": {
+                    "bus": {"url": f"tcp://{relay_address}"},
+                    "pulse_ms": 500,
+                    "slots": {
+                        f"D{i + 1}": {"device_id": 1, "relay": i, "door_input": i} for i in range(len(shelf_bins))
+                    },
+                },
                 "slot": "D1",
                 "slots": {ref: f"D{i + 1}" for i, ref in enumerate(shelf_bins)},
             },
-            "scales": {ref: {"bus": {"url": f"tcp://{scale_address}"}, "device_id": i + 1, "preset": SCALE_PRESET}
-                       for i, ref in enumerate(shelf_bins)},
+            "scales": {
+                ref: {"bus": {"url": f"tcp://{scale_address}"}, "device_id": i + 1, "preset": SCALE_PRESET}
+                for i, ref in enumerate(shelf_bins)
+            },
             "tolerance": 0.25,
             **timing,
         },

@@ -47,8 +47,9 @@ class _Client:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         if token is None:
             raise RuntimeError("login page has no CSRF field")
-        status, _ = self.send("POST", "/login", form={"username": username, "password": password,
-                                                      "csrf_token": token.group(1)})
+        status, _ = self.send(
+            "POST", "/login", form={"username": username, "password": password, "csrf_token": token.group(1)}
+        )
         if status != 200:
             raise RuntimeError(f"login as {username} answered HTTP {status}")
 
@@ -85,8 +86,9 @@ def smoke(demo: DemoContext) -> SmokeResult:
         done.append(int(result["id"]))
     with unit_of_work(demo.services.session_factory) as session:
         issues = session.scalar(
-            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.dispense_id.in_(done),
-                                                                 LedgerEntry.kind == "issue")
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.dispense_id.in_(done), LedgerEntry.kind == "issue")
         )
         payloads = session.scalars(
             select(OutboxEvent.payload).where(OutboxEvent.event_type == "vending.item_dispensed")
@@ -95,6 +97,11 @@ def smoke(demo: DemoContext) -> SmokeResult:
         events = len(machines & {LOCKER[0], COIL[0], SHELF[0]})
         statuses = set(session.scalars(select(Dispense.status).where(Dispense.id.in_(done))))
     if issues != 3 or statuses != {"completed"} or events != 3:
-        return SmokeResult(False, f"ledger issues {issues}, ItemDispensed events from {events} of the 3 machines, statuses {statuses}")
-    return SmokeResult(True, "badge-in and dispense on the Kerong locker, the coil machine and the scale shelf; "
-                             "3 ledger issues and ItemDispensed events")
+        return SmokeResult(
+            False, f"ledger issues {issues}, ItemDispensed events from {events} of the 3 machines, statuses {statuses}"
+        )
+    return SmokeResult(
+        True,
+        "badge-in and dispense on the Kerong locker, the coil machine and the scale shelf; "
+        "3 ledger issues and ItemDispensed events",
+    )

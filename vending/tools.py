@@ -41,20 +41,34 @@ def _open_loan(session: Session, tool_id: int) -> ToolLoan | None:
     return session.scalar(select(ToolLoan).where(ToolLoan.tool_id == tool_id, ToolLoan.returned_at.is_(None)))
 
 
-def add_tool(session: Session, serial: str, item_id: int, site_id: int | None = None,
-             inspection_due: datetime | None = None, calibration_due: datetime | None = None) -> Tool:
+def add_tool(
+    session: Session,
+    serial: str,
+    item_id: int,
+    site_id: int | None = None,
+    inspection_due: datetime | None = None,
+    calibration_due: datetime | None = None,
+) -> Tool:
     if not serial.strip():
         raise DomainError("serial is empty", field="serial")
     if session.scalar(select(Tool.id).where(Tool.serial == serial.strip())) is not None:
         raise Conflict(f"tool {serial!r} exists already", field="serial")
-    tool = Tool(serial=serial.strip(), item_id=item_id, site_id=site_id, status="available",
-                inspection_due=inspection_due, calibration_due=calibration_due)
+    tool = Tool(
+        serial=serial.strip(),
+        item_id=item_id,
+        site_id=site_id,
+        status="available",
+        inspection_due=inspection_due,
+        calibration_due=calibration_due,
+    )
     session.add(tool)
     session.flush()
     return tool
 
 
-def checkout(session: Session, serial: str, worker_id: int, due_at: datetime, now: datetime, actor: str = "") -> ToolView:
+def checkout(
+    session: Session, serial: str, worker_id: int, due_at: datetime, now: datetime, actor: str = ""
+) -> ToolView:
     tool = _tool(session, serial)
     if tool.status != "available":
         raise Conflict(f"tool {tool.serial} is {tool.status}, not available", field="serial")
@@ -62,14 +76,21 @@ def checkout(session: Session, serial: str, worker_id: int, due_at: datetime, no
         if due is not None and due <= now:
             raise DomainError(
                 f"tool {tool.serial} is due for {label} since {due:%Y-%m-%d}: send it to the crib, take another",
-                field="serial", code=f"{label}_due",
+                field="serial",
+                code=f"{label}_due",
             )
     if due_at <= now:
         raise DomainError("the due time must be in the future", field="due_at")
     tool.status = "out"
     session.add(ToolLoan(tool_id=tool.id, worker_id=worker_id, out_at=now, due_at=due_at))
-    audit.record(session, actor or f"worker:{worker_id}", "vending.tool.checkout", "vending_tool", tool.id,
-                 after={"worker_id": worker_id, "due_at": due_at})
+    audit.record(
+        session,
+        actor or f"worker:{worker_id}",
+        "vending.tool.checkout",
+        "vending_tool",
+        tool.id,
+        after={"worker_id": worker_id, "due_at": due_at},
+    )
     session.flush()
     return tool_view(session, tool)
 
@@ -84,8 +105,14 @@ def return_tool(session: Session, serial: str, condition: str, now: datetime, ac
         raise Conflict(f"tool {tool.serial} is not checked out", field="serial")
     loan.returned_at, loan.condition = now, condition
     tool.status = {"ok": "available", "damaged": "repair", "lost": "lost"}[condition]
-    audit.record(session, actor or f"worker:{loan.worker_id}", "vending.tool.return", "vending_tool", tool.id,
-                 after={"condition": condition, "status": tool.status})
+    audit.record(
+        session,
+        actor or f"worker:{loan.worker_id}",
+        "vending.tool.return",
+        "vending_tool",
+        tool.id,
+        after={"condition": condition, "status": tool.status},
+    )
     session.flush()
     return tool_view(session, tool)
 
@@ -103,9 +130,16 @@ def tool_view(session: Session, tool: Tool) -> ToolView:
     item = session.get(Item, tool.item_id)
     loan = _open_loan(session, tool.id)
     worker = session.get(Worker, loan.worker_id) if loan is not None else None
-    return ToolView(tool.serial, item.sku if item else "", item.name if item else "", tool.status,
-                    worker.worker_code if worker else None, loan.due_at if loan else None,
-                    tool.inspection_due, tool.calibration_due)
+    return ToolView(
+        tool.serial,
+        item.sku if item else "",
+        item.name if item else "",
+        tool.status,
+        worker.worker_code if worker else None,
+        loan.due_at if loan else None,
+        tool.inspection_due,
+        tool.calibration_due,
+    )
 
 
 def all_tools(session: Session) -> list[ToolView]:
@@ -118,18 +152,19 @@ def available(session: Session, now: datetime) -> list[ToolView]:
 
 def checked_out_by(session: Session, worker_id: int) -> list[ToolView]:
     rows = session.scalars(
-        select(Tool).join(ToolLoan, ToolLoan.tool_id == Tool.id).where(
-            ToolLoan.worker_id == worker_id, ToolLoan.returned_at.is_(None)
-        )
+        select(Tool)
+        .join(ToolLoan, ToolLoan.tool_id == Tool.id)
+        .where(ToolLoan.worker_id == worker_id, ToolLoan.returned_at.is_(None))
     )
     return [tool_view(session, t) for t in rows]
 
 
 def overdue(session: Session, now: datetime) -> list[ToolView]:
     rows = session.scalars(
-        select(Tool).join(ToolLoan, ToolLoan.tool_id == Tool.id).where(
-            ToolLoan.returned_at.is_(None), ToolLoan.due_at < now
-        ).order_by(ToolLoan.due_at)
+        select(Tool)
+        .join(ToolLoan, ToolLoan.tool_id == Tool.id)
+        .where(ToolLoan.returned_at.is_(None), ToolLoan.due_at < now)
+        .order_by(ToolLoan.due_at)
     )
     return [tool_view(session, t) for t in rows]
 
@@ -137,15 +172,25 @@ def overdue(session: Session, now: datetime) -> list[ToolView]:
 def publish_overdue(session: Session, now: datetime) -> int:
     """Publish ToolOverdue once per late loan (a marker on the loan makes it exactly-once)."""
     loans = session.scalars(
-        select(ToolLoan).where(ToolLoan.returned_at.is_(None), ToolLoan.due_at < now,
-                               ToolLoan.overdue_notified.is_(False)).with_for_update()
+        select(ToolLoan)
+        .where(ToolLoan.returned_at.is_(None), ToolLoan.due_at < now, ToolLoan.overdue_notified.is_(False))
+        .with_for_update()
     ).all()
     for loan in loans:
         tool, worker = session.get(Tool, loan.tool_id), session.get(Worker, loan.worker_id)
         assert tool is not None and worker is not None
         item = session.get(Item, tool.item_id)
         site = session.get(Site, tool.site_id) if tool.site_id else None
-        publish(session, ToolOverdue(occurred_at=now, site_code=site.code if site else "", serial=tool.serial,
-                                     sku=item.sku if item else "", worker=worker.worker_code, due_at=loan.due_at))
+        publish(
+            session,
+            ToolOverdue(
+                occurred_at=now,
+                site_code=site.code if site else "",
+                serial=tool.serial,
+                sku=item.sku if item else "",
+                worker=worker.worker_code,
+                due_at=loan.due_at,
+            ),
+        )
         loan.overdue_notified = True
     return len(loans)

@@ -36,9 +36,9 @@ class SignInRefused(Forbidden):
 
 def view(session: Session, worker: Worker) -> WorkerView:
     groups = session.scalars(
-        select(WorkerGroup.name).join(GroupMember, GroupMember.group_id == WorkerGroup.id).where(
-            GroupMember.worker_id == worker.id
-        )
+        select(WorkerGroup.name)
+        .join(GroupMember, GroupMember.group_id == WorkerGroup.id)
+        .where(GroupMember.worker_id == worker.id)
     )
     return WorkerView(worker.id, worker.worker_code, worker.name, worker.restocker, tuple(sorted(groups)))
 
@@ -138,9 +138,7 @@ def sign_in_badge(session: Session, raw: str, now: datetime, machine_code: str =
 def record_unknown(session: Session, value: str, raw: str, machine_code: str, now: datetime) -> None:
     row = session.scalar(select(UnknownBadge).where(UnknownBadge.value == value))
     if row is None:
-        session.add(
-            UnknownBadge(value=value, raw=raw[:200], machine_code=machine_code, first_seen=now, last_seen=now)
-        )
+        session.add(UnknownBadge(value=value, raw=raw[:200], machine_code=machine_code, first_seen=now, last_seen=now))
     else:
         row.last_seen, row.times_seen, row.machine_code = now, row.times_seen + 1, machine_code
 

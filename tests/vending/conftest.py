@@ -37,28 +37,44 @@ def seed_world(factory: sessionmaker[Session], locker_config: dict[str, object] 
         s.add(site)
         s.flush()
         items = {}
-        for sku, name, cat in (("GLV-1", "Gloves", "ppe"), ("DRL-8", "Drill bit 8 mm", "cutting"),
-                               ("EAR-1", "Ear plugs", "ppe")):
+        for sku, name, cat in (
+            ("GLV-1", "Gloves", "ppe"),
+            ("DRL-8", "Drill bit 8 mm", "cutting"),
+            ("EAR-1", "Ear plugs", "ppe"),
+        ):
             item = Item(sku=sku, name=name, category=cat, unit_cost=Decimal("1.50"))
             s.add(item)
             s.flush()
             items[sku] = item.id
-        machine = Machine(code="L1", name="Locker 1", site_id=site.id, kind="locker_bank",
-                          driver_config=json.dumps(locker_config or {}))
+        machine = Machine(
+            code="L1",
+            name="Locker 1",
+            site_id=site.id,
+            kind="locker_bank",
+            driver_config=json.dumps(locker_config or {}),
+        )
         s.add(machine)
         s.flush()
         slots = {}
         for i, (code, sku) in enumerate((("A1", "GLV-1"), ("A2", "DRL-8"), ("A3", "EAR-1"))):
-            slot = Slot(machine_id=machine.id, code=code, item_id=items[sku], device_ref=code, capacity=5,
-                        min_level=1, max_level=5)
+            slot = Slot(
+                machine_id=machine.id,
+                code=code,
+                item_id=items[sku],
+                device_ref=code,
+                capacity=5,
+                min_level=1,
+                max_level=5,
+            )
             s.add(slot)
             s.flush()
             slots[code] = slot.id
             ledger.post(s, slot_id=slot.id, kind="restock", quantity=5, key=f"seed:{i}", at=NOW)
         workers = {}
         for code, groups in (("W1", ["fitters"]), ("W2", ["fitters"]), ("W3", ["welders"])):
-            w = create_worker(s, code, f"Worker {code}", pin="1234", groups=groups, badges=[f"04A2{code[-1]}B1C"],
-                              site_id=site.id)
+            w = create_worker(
+                s, code, f"Worker {code}", pin="1234", groups=groups, badges=[f"04A2{code[-1]}B1C"], site_id=site.id
+            )
             workers[code] = w.id
         return World(site.id, items, machine.id, slots, workers)
 
@@ -75,8 +91,9 @@ def world(session_factory: sessionmaker[Session]) -> World:
 
 @pytest.fixture
 def lockboard(tmp_path: object) -> Iterator[LockBoardSim]:
-    sim = LockBoardSim(boards=(0,), model_wire_time=False, response_delay=0.0, unlock_delay=0.0,
-                       close_after=0.05, take_item=True)
+    sim = LockBoardSim(
+        boards=(0,), model_wire_time=False, response_delay=0.0, unlock_delay=0.0, close_after=0.05, take_item=True
+    )
     with sim:
         yield sim
 

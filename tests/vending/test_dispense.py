@@ -34,13 +34,28 @@ def _configure(factory: sessionmaker[Session], world: World, url: str) -> None:
         machine.driver_config = json.dumps(kerong_config(url))
 
 
-def _request(factory: sessionmaker[Session], world: World, clock: ManualClock, key: str, slot: str = "A1",
-             worker: str = "W1", quantity: int = 1) -> dispense.DispenseView:
+def _request(
+    factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    key: str,
+    slot: str = "A1",
+    worker: str = "W1",
+    quantity: int = 1,
+) -> dispense.DispenseView:
     with unit_of_work(factory) as s:
         machine = s.get(Machine, world.machine_id)
         assert machine is not None
-        return dispense.request(s, machine=machine, worker_id=world.workers[worker], slot_code=slot,
-                                quantity=quantity, charge_codes={}, request_key=key, now=clock.now())
+        return dispense.request(
+            s,
+            machine=machine,
+            worker_id=world.workers[worker],
+            slot_code=slot,
+            quantity=quantity,
+            charge_codes={},
+            request_key=key,
+            now=clock.now(),
+        )
 
 
 @pytest.fixture
@@ -51,7 +66,10 @@ def runner(session_factory: sessionmaker[Session], clock: ManualClock) -> Dispen
 
 
 def test_locker_dispense_opens_door_and_charges_once(
-    session_factory: sessionmaker[Session], world: World, clock: ManualClock, lockboard: LockBoardSim,
+    session_factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    lockboard: LockBoardSim,
     runner: DispenseRunner,
 ) -> None:
     _configure(session_factory, world, lockboard.url)
@@ -72,7 +90,10 @@ def test_locker_dispense_opens_door_and_charges_once(
 
 
 def test_stuck_lock_fails_without_charge_and_flags_slot(
-    session_factory: sessionmaker[Session], world: World, clock: ManualClock, lockboard: LockBoardSim,
+    session_factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    lockboard: LockBoardSim,
     runner: DispenseRunner,
 ) -> None:
     _configure(session_factory, world, lockboard.url)
@@ -90,7 +111,10 @@ def test_stuck_lock_fails_without_charge_and_flags_slot(
 
 
 def test_crash_after_command_is_reconciled_from_item_sensor(
-    session_factory: sessionmaker[Session], world: World, clock: ManualClock, lockboard: LockBoardSim,
+    session_factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    lockboard: LockBoardSim,
     runner: DispenseRunner,
 ) -> None:
     _configure(session_factory, world, lockboard.url)

@@ -27,16 +27,30 @@ def sims() -> Iterator[SimulatedMachines]:
     machines.stop()
 
 
-def _add_machine(factory: sessionmaker[Session], world: World, kind: str, config: dict[str, object],
-                 slots: list[tuple[str, str, str, float | None]]) -> int:
+def _add_machine(
+    factory: sessionmaker[Session],
+    world: World,
+    kind: str,
+    config: dict[str, object],
+    slots: list[tuple[str, str, str, float | None]],
+) -> int:
     with unit_of_work(factory) as s:
-        machine = Machine(code=kind.upper(), name=kind, site_id=world.site_id, kind=kind,
-                          driver_config=json.dumps(config))
+        machine = Machine(
+            code=kind.upper(), name=kind, site_id=world.site_id, kind=kind, driver_config=json.dumps(config)
+        )
         s.add(machine)
         s.flush()
         for i, (code, sku, ref, weight) in enumerate(slots):
-            slot = Slot(machine_id=machine.id, code=code, item_id=world.items[sku], device_ref=ref, capacity=50,
-                        min_level=2, max_level=40, unit_weight_g=weight)
+            slot = Slot(
+                machine_id=machine.id,
+                code=code,
+                item_id=world.items[sku],
+                device_ref=ref,
+                capacity=50,
+                min_level=2,
+                max_level=40,
+                unit_weight_g=weight,
+            )
             s.add(slot)
             s.flush()
             ledger.post(s, slot_id=slot.id, kind="restock", quantity=40, key=f"{kind}:{i}", at=world_now(factory))
@@ -49,13 +63,29 @@ def world_now(factory: sessionmaker[Session]) -> object:
     return NOW
 
 
-def _dispense(factory: sessionmaker[Session], clock: ManualClock, machine_id: int, worker_id: int, slot: str,
-              quantity: int, key: str, runner: DispenseRunner) -> dispense.DispenseView:
+def _dispense(
+    factory: sessionmaker[Session],
+    clock: ManualClock,
+    machine_id: int,
+    worker_id: int,
+    slot: str,
+    quantity: int,
+    key: str,
+    runner: DispenseRunner,
+) -> dispense.DispenseView:
     with unit_of_work(factory) as s:
         machine = s.get(Machine, machine_id)
         assert machine is not None
-        view = dispense.request(s, machine=machine, worker_id=worker_id, slot_code=slot, quantity=quantity,
-                                charge_codes={}, request_key=key, now=clock.now())
+        view = dispense.request(
+            s,
+            machine=machine,
+            worker_id=worker_id,
+            slot_code=slot,
+            quantity=quantity,
+            charge_codes={},
+            request_key=key,
+            now=clock.now(),
+        )
     assert view.status == "authorised", view.detail
     return runner.run(view.id)
 
@@ -67,10 +97,20 @@ def runner(session_factory: sessionmaker[Session], clock: ManualClock) -> Iterat
     pool.close_all()
 
 
-def test_coil_success_and_jam(session_factory: sessionmaker[Session], world: World, clock: ManualClock,
-                              sims: SimulatedMachines, runner: DispenseRunner) -> None:
-    machine_id = _add_machine(session_factory, world, "coil_machine", sims.configs["coil_machine"],
-                              [("11", "GLV-1", "11", None), ("12", "DRL-8", "12", None)])
+def test_coil_success_and_jam(
+    session_factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    sims: SimulatedMachines,
+    runner: DispenseRunner,
+) -> None:
+    machine_id = _add_machine(
+        session_factory,
+        world,
+        "coil_machine",
+        sims.configs["coil_machine"],
+        [("11", "GLV-1", "11", None), ("12", "DRL-8", "12", None)],
+    )
     sims.coil.set_outcome(11, "success")
     done = _dispense(session_factory, clock, machine_id, world.workers["W1"], "11", 2, "c1", runner)
     assert (done.status, done.taken) == ("completed", 2), done.detail
@@ -88,11 +128,19 @@ def test_coil_success_and_jam(session_factory: sessionmaker[Session], world: Wor
 
 
 def test_scale_shelf_charges_what_the_weight_says(
-    session_factory: sessionmaker[Session], world: World, clock: ManualClock, sims: SimulatedMachines,
+    session_factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    sims: SimulatedMachines,
     runner: DispenseRunner,
 ) -> None:
-    machine_id = _add_machine(session_factory, world, "scale_shelf", sims.configs["scale_shelf"],
-                              [("B1", "EAR-1", "B1", 25.0), ("B2", "GLV-1", "B2", 25.0)])
+    machine_id = _add_machine(
+        session_factory,
+        world,
+        "scale_shelf",
+        sims.configs["scale_shelf"],
+        [("B1", "EAR-1", "B1", 25.0), ("B2", "GLV-1", "B2", 25.0)],
+    )
     sims.person.take_per_visit[0] = 3  # asked for 1, took 3: charge 3
     done = _dispense(session_factory, clock, machine_id, world.workers["W2"], "B1", 1, "s1", runner)
     assert (done.status, done.taken) == ("completed", 3), done.detail
@@ -105,6 +153,8 @@ def test_scale_shelf_charges_what_the_weight_says(
         assert ledger.on_hand(s, slots["B2"]) == 42
         kinds = s.scalars(select(LedgerEntry.kind).where(LedgerEntry.dispense_id.is_not(None))).all()
         assert sorted(kinds) == ["issue", "return"]
-        events = [json.loads(p)["data"] for p in s.scalars(
-            select(OutboxEvent.payload).where(OutboxEvent.event_type == "vending.item_dispensed"))]
+        events = [
+            json.loads(p)["data"]
+            for p in s.scalars(select(OutboxEvent.payload).where(OutboxEvent.event_type == "vending.item_dispensed"))
+        ]
         assert sorted(e["quantity"] for e in events) == [-2, 3]
