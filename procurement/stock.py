@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.events import Event, ItemDispensed, StockLevelChanged
 from core.models import Item, Site
-from procurement.models import DemandDay, DemandStat, StockView
+from procurement.models import DemandDay, DemandStat, ReorderPolicy, StockView
 
 DEFAULT_WINDOW_DAYS = 90
 
@@ -61,6 +61,18 @@ def handle_event(session: Session, evt: Event) -> None:
         if item_id is None or site_id is None:
             return
         set_on_hand(session, item_id, site_id, evt.on_hand, evt.occurred_at)
+        if evt.max_level > 0:
+            adopt_levels(session, item_id, site_id, evt.min_level, evt.max_level)
+
+
+def adopt_levels(session: Session, item_id: int, site_id: int, min_level: int, max_level: int) -> None:
+    """A pair without a reorder policy takes the machine's min/max as a min/max policy (editable later)."""
+    exists = session.scalar(
+        select(ReorderPolicy.id).where(ReorderPolicy.item_id == item_id, ReorderPolicy.site_id == site_id)
+    )
+    if exists is None and 0 <= min_level <= max_level:
+        session.add(ReorderPolicy(item_id=item_id, site_id=site_id, kind="min_max", min_qty=min_level,
+                                  max_qty=max_level))  # fmt: skip
 
 
 def _stock_row(session: Session, item_id: int, site_id: int) -> StockView:

@@ -68,7 +68,9 @@ def test_requester_and_last_editor_never_approve(world: World) -> None:
     with pytest.raises(Forbidden, match="you last edited"), unit_of_work(world.factory) as s:
         approval.approve(s, number, ANN, world.clock)
     with unit_of_work(world.factory) as s:
-        assert approval.approve(s, number, Approver("user:cy", "cy", frozenset({"approver"})), world.clock) == "approved"
+        assert (
+            approval.approve(s, number, Approver("user:cy", "cy", frozenset({"approver"})), world.clock) == "approved"
+        )
 
 
 def test_levels_need_two_different_people_with_the_right_roles(world: World) -> None:

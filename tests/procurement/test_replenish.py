@@ -178,3 +178,22 @@ def test_concurrent_runs_never_double(world: World, runs: int, database_url: str
     with world.session() as s:
         assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 2
     assert sorted(q for _n, _s, q, _k, _r in _lines(world)) == [36, 40, 40]
+
+
+def test_a_pair_without_policy_adopts_the_machine_min_max(world: World) -> None:
+    from core.events import StockLevelChanged
+    from core.models import Item
+
+    with unit_of_work(world.factory) as s:
+        s.add(Item(sku="TAPE", name="Tape", category="consumables"))
+    world.publish(StockLevelChanged(occurred_at=world.clock.now(), site_code="PLANT1", sku="TAPE", on_hand=1,
+                                    min_level=4, max_level=12, low=True))  # fmt: skip
+    world.deliver()
+    with world.session() as s:
+        from procurement.models import ReorderPolicy
+
+        policy = s.scalar(select(ReorderPolicy).join(Item, Item.id == ReorderPolicy.item_id).where(Item.sku == "TAPE"))
+        assert policy is not None and (policy.kind, policy.min_qty, policy.max_qty) == ("min_max", 4, 12)
+    with unit_of_work(world.factory) as s:
+        report = replenish(s, world.clock, only_dirty=True)
+    assert report.problems and "no valid supplier item" in report.problems[0]
