@@ -24,6 +24,7 @@ class FrameSplitter:
 
     def __init__(self, max_len: int = 64) -> None:
         self._buffer = bytearray()
+        self._discarding = False  # after an over-long run: skip to the next terminator
         self.max_len = max_len
 
     def feed(self, data: bytes) -> list[str]:
@@ -33,13 +34,17 @@ class FrameSplitter:
                 self._buffer.clear()
                 continue
             if bytes([byte]) in TERMINATORS:
-                if self._buffer:
+                if self._buffer and not self._discarding:
                     frames.append(self._buffer.decode("ascii", errors="replace"))
                 self._buffer.clear()
+                self._discarding = False
+                continue
+            if self._discarding:
                 continue
             self._buffer.append(byte)
             if len(self._buffer) > self.max_len:
                 self._buffer.clear()  # noise without a terminator: drop it, resynchronise on the next one
+                self._discarding = True
         return frames
 
 
@@ -58,6 +63,7 @@ class SerialBadgeReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._splitter = FrameSplitter()
+        self.opened = threading.Event()  # set while the port is open (tests wait for it)
         self.name = f"badge-reader@{url}"
 
     def start(self) -> None:
@@ -77,11 +83,13 @@ class SerialBadgeReader:
                 self.on_error(f"badge reader {self.url}: cannot open ({exc}); retrying")
                 self._stop.wait(1.0)
                 continue
+            self.opened.set()
             try:
                 self._read(port)
             except (serial.SerialException, OSError) as exc:
                 self.on_error(f"badge reader {self.url}: port lost ({exc}); reopening")
             finally:
+                self.opened.clear()
                 port.close()
 
     def _read(self, port: serial.SerialBase) -> None:

@@ -93,10 +93,13 @@ def normalise(raw: str) -> Badge:
         text = match.group(1)
     if _HEX_SEPARATED.match(text):
         text = re.sub(r"[:\- ]", "", text)
-    if text.isdigit() and not (len(text) in (8, 14, 20) and text.startswith("0")):
+    hex_like = re.fullmatch(r"[0-9A-F]+", text) is not None and len(text) in (8, 14, 20)
+    if text.isdigit() and not hex_like:
         return _from_decimal(raw, int(text))
-    if re.fullmatch(r"[0-9A-F]+", text) and len(text) in (8, 14, 20):
+    if hex_like:
         forms = _mifare_forms(bytes.fromhex(text))
+        if text.isdigit():  # "10000000" may be hex or decimal: accept both readings, store the hex one
+            forms += tuple(f for f in _from_decimal(raw, int(text)).candidates if f not in forms)
         return Badge(raw, forms[0], forms)
     raise BadgeError(
         f"badge {raw.strip()!r} is not a MIFARE UID (4, 7 or 10 bytes in hex or decimal) "

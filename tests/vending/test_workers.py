@@ -1,0 +1,72 @@
+"""Sign-in at the machine: badges, PIN lockout after 5 wrong tries for 15 minutes, unknown badges, expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import ManualClock
+from core.db import unit_of_work
+from tests.vending.conftest import World
+from vending.models import UnknownBadge, Worker
+from vending.workers import SignInRefused, add_badge, sign_in_badge, sign_in_pin
+
+
+def test_badge_in_any_reader_byte_order(session_factory: sessionmaker[Session], world: World, clock: ManualClock) -> None:
+    with session_factory() as s:
+        assert sign_in_badge(s, "04A21B1C", clock.now()).worker_code == "W1"
+        assert sign_in_badge(s, "1c:1b:a2:04", clock.now()).worker_code == "W1"
+
+
+def test_unknown_badge_is_recorded_then_enrolled(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    for _ in range(2):
+        with unit_of_work(session_factory) as s, pytest.raises(SignInRefused, match="not enrolled"):
+            try:
+                sign_in_badge(s, "DEADBEEF", clock.now(), "L1")
+            finally:
+                s.commit()
+    with unit_of_work(session_factory) as s:
+        row = s.scalar(select(UnknownBadge))
+        assert row is not None and (row.value, row.times_seen, row.machine_code) == ("MF:DEADBEEF", 2, "L1")
+        add_badge(s, world.workers["W3"], "EF:BE:AD:DE")  # the same card read in the other byte order
+    with session_factory() as s:
+        assert sign_in_badge(s, "DEADBEEF", clock.now()).worker_code == "W3"
+        row = s.scalar(select(UnknownBadge))
+        assert row is not None and row.enrolled
+
+
+def _try_pin(factory: sessionmaker[Session], pin: str, clock: ManualClock) -> str:
+    with unit_of_work(factory) as s:
+        try:
+            return sign_in_pin(s, "W1", pin, clock.now()).worker_code
+        except SignInRefused as refused:
+            s.commit()
+            return refused.message
+
+
+def test_five_wrong_pins_lock_for_fifteen_minutes(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    messages = [_try_pin(session_factory, "0000", clock) for _ in range(5)]
+    assert "4 tries left" in messages[0]
+    assert "locked until 09:15" in messages[4]
+    assert "PIN locked" in _try_pin(session_factory, "1234", clock)  # even the right PIN waits
+    clock.advance(minutes=15, seconds=1)
+    assert _try_pin(session_factory, "1234", clock) == "W1"
+    with session_factory() as s:
+        worker = s.scalar(select(Worker).where(Worker.worker_code == "W1"))
+        assert worker is not None and worker.failed_pins == 0
+
+
+def test_expired_contractor_is_refused(session_factory: sessionmaker[Session], world: World, clock: ManualClock) -> None:
+    with unit_of_work(session_factory) as s:
+        worker = s.get(Worker, world.workers["W2"])
+        assert worker is not None
+        worker.valid_until = clock.now() - timedelta(days=1)
+    with session_factory() as s, pytest.raises(SignInRefused, match="expired on 2026-03-01"):
+        sign_in_badge(s, "04A22B1C", clock.now())
