@@ -1,0 +1,157 @@
+"""Rules before anything moves: windows, several rules per item, groups, restrictions, charge codes, messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import ManualClock
+from core.db import unit_of_work
+from tests.vending.conftest import World
+from vending import charges, dispense, ledger
+from vending.models import ItemRestriction, Machine, Rule, WorkerGroup
+from vending.rules import RuleSpec, Usage, evaluate, parse_shift_starts
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def _spec(window: str, quantity: int = 2, hours: int = 24, shifts: str = "06:00,14:00,22:00") -> RuleSpec:
+    return RuleSpec(1, "Gloves", quantity, window, hours, parse_shift_starts(shifts), 7, None, None)
+
+
+def _used(*times: datetime, qty: int = 1) -> list[Usage]:
+    return [Usage(t, 7, "ppe", qty, 1) for t in times]
+
+
+def _eval(spec: RuleSpec, usage: list[Usage], now: datetime, quantity: int = 1, tz: ZoneInfo = UTC_ZONE) -> str | None:
+    refusal = evaluate([spec], usage, worker_id=1, members=frozenset({1}), quantity=quantity, now=now, tz=tz)
+    return refusal.message if refusal else None
+
+
+NOON = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
+
+
+def test_shift_window_names_the_next_shift() -> None:
+    usage = _used(NOON - timedelta(hours=5), NOON - timedelta(hours=1))
+    assert _eval(_spec("shift"), usage, NOON) == "Gloves: limit 2 per shift reached, next at 14:00"
+    assert _eval(_spec("shift"), usage, NOON + timedelta(hours=2)) is None  # new shift at 14:00
+    assert _eval(_spec("shift"), _used(NOON - timedelta(hours=7)), NOON, quantity=2) is None  # before 06:00
+
+
+def test_night_shift_crosses_midnight() -> None:
+    night = datetime(2026, 3, 4, 23, 30, tzinfo=UTC)
+    usage = _used(night - timedelta(minutes=20), night + timedelta(hours=2))
+    assert _eval(_spec("shift"), usage, night + timedelta(hours=3)) == (
+        "Gloves: limit 2 per shift reached, next at 06:00"
+    )
+
+
+def test_day_and_week_windows_in_site_time() -> None:
+    usage = _used(NOON - timedelta(hours=3), NOON - timedelta(hours=2))
+    assert _eval(_spec("day"), usage, NOON) == "Gloves: limit 2 per day reached, next at Thu 05 Mar 00:00"
+    berlin = ZoneInfo("Europe/Berlin")
+    message = _eval(_spec("week"), usage, NOON, tz=berlin)
+    assert message == "Gloves: limit 2 per week reached, next at Mon 09 Mar 00:00"
+    monday_before = _used(datetime(2026, 3, 1, 23, 30, tzinfo=UTC))  # Monday 00:30 in Berlin, Sunday in UTC
+    assert _eval(_spec("week", quantity=1), monday_before, NOON, tz=berlin) is not None
+    assert _eval(_spec("week", quantity=1), monday_before, NOON, tz=UTC_ZONE) is None
+
+
+def test_rolling_window_resets_when_the_oldest_take_leaves_it() -> None:
+    usage = _used(NOON - timedelta(hours=20), NOON - timedelta(hours=3))
+    assert _eval(_spec("rolling", hours=24), usage, NOON) == (
+        "Gloves: limit 2 per rolling 24 h reached, next at 16:00"
+    )
+    assert _eval(_spec("rolling", hours=24), usage, NOON + timedelta(hours=4, minutes=1)) is None
+
+
+def test_partial_allowance_is_explained() -> None:
+    assert _eval(_spec("day", quantity=3), _used(NOON), NOON, quantity=3) == (
+        "Gloves: only 2 more allowed per day, next at Thu 05 Mar 00:00"
+    )
+
+
+def test_returns_give_allowance_back() -> None:
+    usage = _used(NOON - timedelta(hours=1), qty=2) + _used(NOON - timedelta(minutes=30), qty=-1)
+    assert _eval(_spec("day"), usage, NOON) is None
+
+
+def _request(factory: sessionmaker[Session], world: World, clock: ManualClock, key: str, worker: str = "W1",
+             slot: str = "A1", quantity: int = 1, codes: dict[str, str] | None = None) -> dispense.DispenseView:
+    with unit_of_work(factory) as s:
+        machine = s.get(Machine, world.machine_id)
+        assert machine is not None
+        view = dispense.request(s, machine=machine, worker_id=world.workers[worker], slot_code=slot,
+                                quantity=quantity, charge_codes=codes or {}, request_key=key, now=clock.now())
+        if view.status == "authorised":  # stand in for the hardware: sensed and completed
+            dispense.mark_commanded(s, view.id, {}, clock.now())
+            dispense.record_sensed(s, view.id, quantity, "test", clock.now())
+            view = dispense.complete(s, view.id, clock.now())
+        return view
+
+
+def test_several_rules_per_item_all_checked(session_factory: sessionmaker[Session], world: World,
+                                            clock: ManualClock) -> None:
+    with unit_of_work(session_factory) as s:
+        s.add_all([
+            Rule(name="Gloves per day", quantity=3, window="day", item_id=world.items["GLV-1"]),
+            Rule(name="PPE per shift", quantity=2, window="shift", category="ppe"),
+        ])
+    assert _request(session_factory, world, clock, "r1").status == "completed"
+    assert _request(session_factory, world, clock, "r2", slot="A3").status == "completed"  # ear plugs are PPE
+    refused = _request(session_factory, world, clock, "r3")
+    assert refused.status == "refused"
+    assert refused.detail == "PPE per shift: limit 2 per shift reached, next at 14:00"
+    clock.advance(hours=5)  # 14:00: a new shift, but the day rule still counts
+    assert _request(session_factory, world, clock, "r4").status == "completed"
+    assert _request(session_factory, world, clock, "r5").status == "completed"
+    assert _request(session_factory, world, clock, "r6").detail.startswith("Gloves per day: limit 3 per day reached")
+    assert _request(session_factory, world, clock, "r7", worker="W2").status == "completed"  # per worker
+
+
+def test_pooled_group_rule_and_item_restriction(session_factory: sessionmaker[Session], world: World,
+                                                clock: ManualClock) -> None:
+    with unit_of_work(session_factory) as s:
+        fitters = s.query(WorkerGroup).filter_by(name="fitters").one()
+        welders = s.query(WorkerGroup).filter_by(name="welders").one()
+        s.add(Rule(name="Fitters drill bits", quantity=2, window="week", group_id=fitters.id, pooled=True,
+                   item_id=world.items["DRL-8"]))
+        s.add(ItemRestriction(item_id=world.items["GLV-1"], group_id=welders.id))
+    assert _request(session_factory, world, clock, "g1", worker="W1", slot="A2").status == "completed"
+    assert _request(session_factory, world, clock, "g2", worker="W2", slot="A2").status == "completed"
+    refused = _request(session_factory, world, clock, "g3", worker="W1", slot="A2")
+    assert refused.detail.startswith("Fitters drill bits: your group's limit 2 per week reached, next at Mon 09 Mar")
+    assert _request(session_factory, world, clock, "g4", worker="W3", slot="A2").status == "completed"  # a welder
+    assert _request(session_factory, world, clock, "g5", worker="W1").detail == "Gloves is restricted to welders"
+    assert _request(session_factory, world, clock, "g6", worker="W3").status == "completed"
+
+
+@pytest.mark.parametrize(
+    ("mode", "given", "outcome"),
+    [
+        ("off", {"job": "anything"}, "completed"),
+        ("optional", {}, "completed"),
+        ("required", {}, "a job number is required: enter it before choosing the item"),
+        ("required", {"job": "J-1"}, "completed"),
+        ("in_list", {"job": "J-404"}, "job number 'J-404' is not in the list: pick one from the list or ask your "
+                                      "supervisor"),
+        ("in_list", {"job": "J-100"}, "completed"),
+    ],
+)
+def test_charge_code_modes(session_factory: sessionmaker[Session], world: World, clock: ManualClock, mode: str,
+                           given: dict[str, str], outcome: str) -> None:
+    with unit_of_work(session_factory) as s:
+        charges.set_mode(s, world.site_id, "job", mode)
+        charges.add_code(s, world.site_id, "job", "J-100", "Line 3 rebuild")
+    view = _request(session_factory, world, clock, "cc", codes=given)
+    assert (view.status if view.status == "completed" else view.detail) == outcome
+    if view.status == "completed":
+        with session_factory() as s:
+            entry = ledger.recent(s, 1)[0]
+            expected = {} if mode == "off" else given
+            import json
+
+            assert json.loads(entry.charge_codes) == expected
