@@ -66,6 +66,7 @@ class DemandStat(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), primary_key=True)
     window_days: Mapped[int] = mapped_column(Integer, default=90)
     window_start: Mapped[date] = mapped_column(Date)
+    window_end: Mapped[date] = mapped_column(Date, index=True)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
     total_sq: Mapped[int] = mapped_column(BigInteger, default=0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -43,6 +44,7 @@ class Rounded:
     reason: str
 
 
+@functools.lru_cache(maxsize=64)
 def z_for(service_level: float) -> float:
     if not 0.5 <= service_level < 1:
         raise ValueError(f"service level {service_level} must be at least 0.5 and below 1 (e.g. 0.95)")

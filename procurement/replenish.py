@@ -7,9 +7,11 @@ line are the final guards. POs past draft are never touched.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -19,7 +21,6 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.errors import Conflict
-from core.models import Item
 from procurement import policy
 from procurement.models import (
     DemandStat,
@@ -28,10 +29,10 @@ from procurement.models import (
     PurchaseOrder,
     PurchaseOrderLine,
     ReorderPolicy,
+    SiteProcurementSettings,
     StockView,
-    Supplier,
 )
-from procurement.orders import DRAFT, OPEN_STATUSES, new_po, submit
+from procurement.orders import DRAFT, OPEN_STATUSES, submit
 from procurement.stock import roll_windows
 from procurement.suppliers import Offer, candidates, choose, load_offers
 
@@ -102,7 +103,7 @@ def _load_pairs(session: Session, only_dirty: bool, cutoff: datetime) -> list[An
     query = query.join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
     if only_dirty:
         query = query.where(sv.dirty.is_(True), sv.dirty_at <= cutoff)
-    return list(session.execute(query).all())
+    return list(session.connection().execute(query).all())
 
 
 def _open_quantities(session: Session, items: set[int] | None) -> dict[tuple[int, int], int]:
@@ -117,7 +118,7 @@ def _open_quantities(session: Session, items: set[int] | None) -> dict[tuple[int
         if not items:
             return {}
         query = query.where(line.item_id.in_(sorted(items)))
-    return {(i, s): int(q or 0) for i, s, q in session.execute(query)}
+    return {(i, s): int(q or 0) for i, s, q in session.connection().execute(query)}
 
 
 def _propose(
@@ -126,12 +127,18 @@ def _propose(
     proposals: list[Proposal] = []
     problems: list[str] = []
     today = now.date()
+    tops: dict[int, Offer | None] = {}
     for r in rows:
-        on_hand = r.on_hand or 0
-        position = on_hand + open_qty.get((r.item_id, r.site_id), 0)
+        position = (r.on_hand or 0) + open_qty.get((r.item_id, r.site_id), 0)
+        if (r.kind == policy.MIN_MAX and position >= r.min_qty) or (
+            r.kind == policy.REORDER_LEVEL and position >= r.reorder_level
+        ):
+            continue  # the common case, decided without building a reason
         item_offers = offers.get(r.item_id, [])
-        top = candidates(item_offers, today)
-        need = policy.decide(_policy_input(r, position, top[0] if top else None))
+        if r.item_id not in tops:
+            top = candidates(item_offers, today)
+            tops[r.item_id] = top[0] if top else None
+        need = policy.decide(_policy_input(r, position, tops[r.item_id]))
         if need.quantity <= 0:
             continue
         offer = choose(item_offers, need.quantity, today)
@@ -163,33 +170,41 @@ def _policy_input(r: Any, position: int, offer: Offer | None) -> policy.PolicyIn
 
 
 def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str) -> tuple[int, int, int]:
+    """Bulk: find or create the drafts, then insert new lines and merge into existing ones (re-priced)."""
     by_key: dict[tuple[int, int, str], list[Proposal]] = defaultdict(list)
     for prop in proposals:
         by_key[(prop.offer.supplier_id, prop.site_id, prop.offer.currency)].append(prop)
-    created = merged = pos_created = 0
-    stamp = clock.now().strftime("%Y-%m-%d %H:%M")
-    for key, props in sorted(by_key.items()):
-        po_id, is_new = _draft_for(session, key, props[0].cost_center_id, clock, actor)
-        pos_created += is_new
-        existing = {
-            row.item_id: row
-            for row in session.execute(
-                select(PurchaseOrderLine.id, PurchaseOrderLine.item_id, PurchaseOrderLine.quantity,
-                       PurchaseOrderLine.reason, PurchaseOrderLine.line_number).where(PurchaseOrderLine.po_id == po_id)
+    if not by_key:
+        return 0, 0, 0
+    drafts, pos_created = _drafts_for(session, by_key, clock, actor)
+    existing: dict[tuple[int, int], Any] = {}
+    next_no: dict[int, int] = defaultdict(lambda: 1)
+    po_ids = sorted(po_id for po_id, _ in drafts.values())
+    line = PurchaseOrderLine
+    for chunk in range(0, len(po_ids), 500):
+        for row in session.connection().execute(
+            select(line.id, line.po_id, line.item_id, line.quantity, line.reason, line.line_number).where(
+                line.po_id.in_(po_ids[chunk : chunk + 500])
             )
-        }  # fmt: skip
-        next_no = max((row.line_number for row in existing.values()), default=0) + 1
-        inserts, updates = [], []
+        ):
+            existing[(row.po_id, row.item_id)] = row
+            next_no[row.po_id] = max(next_no[row.po_id], row.line_number + 1)
+    stamp = clock.now().strftime("%Y-%m-%d %H:%M")
+    inserts, updates = [], []
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for key, props in by_key.items():
+        po_id = drafts[key][0]
         for prop in props:
-            old = existing.get(prop.item_id)
+            old = existing.get((po_id, prop.item_id))
             if old is None:
                 inserts.append(
-                    {"po_id": po_id, "line_number": next_no, "item_id": prop.item_id,
+                    {"po_id": po_id, "line_number": next_no[po_id], "item_id": prop.item_id,
                      "supplier_item_id": prop.offer.supplier_item_id, "quantity": prop.quantity,
                      "unit_price": prop.offer.price_for(prop.quantity), "received_qty": 0, "closed_qty": 0,
                      "reason": prop.reason}
                 )  # fmt: skip
-                next_no += 1
+                next_no[po_id] += 1
+                counts[po_id][0] += 1
             else:
                 qty = old.quantity + prop.quantity
                 updates.append(
@@ -197,46 +212,61 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
                      "supplier_item_id": prop.offer.supplier_item_id,
                      "reason": f"{old.reason}; {stamp}: +{prop.quantity}: {prop.reason} (now {qty})"}
                 )  # fmt: skip
-        if inserts:
-            session.execute(insert(PurchaseOrderLine), inserts)
-        if updates:
-            session.execute(update(PurchaseOrderLine), updates)
-        created, merged = created + len(inserts), merged + len(updates)
-        session.execute(update(PurchaseOrder).where(PurchaseOrder.id == po_id).values(updated_at=clock.now()))
-        audit.record(
-            session, actor, "po.replenish", "purchase_order", _number(session, po_id),
-            after={"lines_added": len(inserts), "lines_merged": len(updates)}, clock=clock,
-        )  # fmt: skip
-    return created, merged, pos_created
+                counts[po_id][1] += 1
+    if inserts:
+        session.execute(insert(PurchaseOrderLine), inserts)
+    if updates:
+        session.execute(update(PurchaseOrderLine), updates)
+    session.execute(update(PurchaseOrder).where(PurchaseOrder.id.in_(po_ids)).values(updated_at=clock.now()))
+    for po_id, number in drafts.values():
+        added, merged = counts[po_id]
+        audit.record(session, actor, "po.replenish", "purchase_order", number,
+                     after={"lines_added": added, "lines_merged": merged}, clock=clock)  # fmt: skip
+    return len(inserts), len(updates), pos_created
 
 
-def _number(session: Session, po_id: int) -> str:
-    return str(session.scalar(select(PurchaseOrder.po_number).where(PurchaseOrder.id == po_id)))
-
-
-def _draft_for(
-    session: Session, key: tuple[int, int, str], cost_center_id: int | None, clock: Clock, actor: str
-) -> tuple[int, bool]:
-    supplier_id, site_id, currency = key
-    slot = select(DraftSlot.po_id).where(
-        DraftSlot.supplier_id == supplier_id, DraftSlot.site_id == site_id, DraftSlot.currency == currency
+def _drafts_for(
+    session: Session, by_key: dict[tuple[int, int, str], list[Proposal]], clock: Clock, actor: str
+) -> tuple[dict[tuple[int, int, str], tuple[int, str]], int]:
+    """(supplier, site, currency) → (po_id, po_number) of its open system draft, creating the missing ones."""
+    found = {
+        (r.supplier_id, r.site_id, r.currency): (r.po_id, r.po_number)
+        for r in session.execute(
+            select(DraftSlot.supplier_id, DraftSlot.site_id, DraftSlot.currency, DraftSlot.po_id,
+                   PurchaseOrder.po_number).join(PurchaseOrder, PurchaseOrder.id == DraftSlot.po_id)
+        )
+    }  # fmt: skip
+    missing = [key for key in by_key if key not in found]
+    if not missing:
+        return found, 0
+    taxes = dict(session.execute(select(SiteProcurementSettings.site_id, SiteProcurementSettings.tax_rate)).all())
+    now, tag = clock.now(), uuid.uuid4().hex[:12]
+    temp = {key: f"tmp-{tag}-{n}" for n, key in enumerate(missing)}
+    session.execute(
+        insert(PurchaseOrder),
+        [{"po_number": temp[key], "supplier_id": key[0], "site_id": key[1], "currency": key[2], "status": DRAFT,
+          "origin": "system", "requester": actor, "last_editor": actor,
+          "cost_center_id": by_key[key][0].cost_center_id, "tax_rate": taxes.get(key[1], Decimal("0")),
+          "created_at": now, "updated_at": now} for key in missing],
+    )  # fmt: skip
+    ids = dict(
+        session.execute(
+            select(PurchaseOrder.po_number, PurchaseOrder.id).where(PurchaseOrder.po_number.like(f"tmp-{tag}-%"))
+        ).all()
     )
-    found = session.scalar(slot)
-    if found is not None:
-        return found, False
-    supplier = session.get(Supplier, supplier_id)
-    assert supplier is not None
-    try:
-        with session.begin_nested():
-            po = new_po(session, supplier, site_id, actor, clock, origin="system", cost_center_id=cost_center_id)
-            session.add(DraftSlot(supplier_id=supplier_id, site_id=site_id, currency=currency, po_id=po.id))
-            session.flush()
-            return po.id, True
-    except IntegrityError:
-        again = session.scalar(slot)
-        if again is None:
-            raise
-        return again, False
+    session.execute(
+        update(PurchaseOrder), [{"id": ids[temp[k]], "po_number": f"PO-{ids[temp[k]]:06d}"} for k in missing]
+    )
+    session.execute(
+        insert(DraftSlot),
+        [{"supplier_id": k[0], "site_id": k[1], "currency": k[2], "po_id": ids[temp[k]]} for k in missing],
+    )  # the unique (supplier, site, currency) slot: a twin draft cannot exist
+    for key in missing:
+        po_id = ids[temp[key]]
+        found[key] = (po_id, f"PO-{po_id:06d}")
+        audit.record(session, actor, "po.create", "purchase_order", found[key][1], after={"status": DRAFT},
+                     clock=clock)  # fmt: skip
+    return found, len(missing)
 
 
 def _clear_dirty(session: Session, only_dirty: bool, cutoff: datetime, stock_ids: list[int]) -> None:
@@ -264,7 +294,3 @@ def submit_system_drafts(session: Session, clock: Clock, hold_seconds: float = 0
         except Conflict as exc:
             results.append((number, f"not submitted: {exc.message}"))
     return results
-
-
-def item_label(session: Session, item_id: int) -> str:
-    return str(session.scalar(select(Item.sku).where(Item.id == item_id)))

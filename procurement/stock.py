@@ -104,7 +104,10 @@ def mark_dirty(session: Session, item_id: int, site_id: int, at: datetime) -> No
 
 
 def record_dispenses(session: Session, dispenses: Iterable[Dispense]) -> None:
-    """Add dispensed quantities to the day totals and the rolling Σq, Σq² (Σq² moves by (old+q)² − old²)."""
+    """Add dispensed quantities to the day totals and the rolling Σq, Σq² (Σq² moves by (old+q)² − old²).
+
+    The window covers [window_end − window_days + 1, window_end]; a dispense on a later day rolls it first.
+    """
     for d in dispenses:
         day_row = session.get(DemandDay, (d.item_id, d.site_id, d.day))
         old = 0 if day_row is None else day_row.quantity
@@ -114,59 +117,48 @@ def record_dispenses(session: Session, dispenses: Iterable[Dispense]) -> None:
             day_row.quantity = old + d.quantity
         stat = session.get(DemandStat, (d.item_id, d.site_id))
         if stat is None:
-            start = d.day - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
             stat = DemandStat(
-                item_id=d.item_id,
-                site_id=d.site_id,
-                window_days=DEFAULT_WINDOW_DAYS,
-                window_start=start,
-                total=0,
-                total_sq=0,
-            )
+                item_id=d.item_id, site_id=d.site_id, window_days=DEFAULT_WINDOW_DAYS,
+                window_start=d.day - timedelta(days=DEFAULT_WINDOW_DAYS - 1), window_end=d.day, total=0, total_sq=0,
+            )  # fmt: skip
             session.add(stat)
-        if d.day >= stat.window_start:
+        elif d.day > stat.window_end:
+            session.flush()
+            roll_windows(session, d.day, pair=(d.item_id, d.site_id))
+            session.refresh(stat)
+        if stat.window_start <= d.day <= stat.window_end:
             new = old + d.quantity
             stat.total += d.quantity
             stat.total_sq += new * new - old * old
-        session.flush()
 
 
-def roll_windows(session: Session, today: date) -> int:
-    """Move every rolling window so it ends today: subtract the day totals that fell out. Returns rows moved."""
+def roll_windows(session: Session, today: date, pair: tuple[int, int] | None = None) -> int:
+    """Move windows that end before `today` so they end today, subtracting the day totals that fell out.
+
+    One UPDATE per look-back length; an index on window_end makes it free when everything is current.
+    Returns how many windows moved.
+    """
+    dd, st = DemandDay.__table__.alias("dd"), DemandStat.__table__
     moved = 0
-    for days in session.scalars(select(DemandStat.window_days).distinct()).all():
+    due = select(DemandStat.window_days).where(DemandStat.window_end < today).distinct()
+    if pair is not None:
+        due = due.where(DemandStat.item_id == pair[0], DemandStat.site_id == pair[1])
+    for days in session.scalars(due).all():
         new_start = today - timedelta(days=days - 1)
-        out = (
-            select(
-                DemandDay.item_id,
-                DemandDay.site_id,
-                func.sum(DemandDay.quantity).label("q"),
-                func.sum(DemandDay.quantity * DemandDay.quantity).label("q2"),
-            )
-            .join(
-                DemandStat,
-                and_(DemandStat.item_id == DemandDay.item_id, DemandStat.site_id == DemandDay.site_id),
-            )
-            .where(
-                DemandStat.window_days == days,
-                DemandStat.window_start < new_start,
-                DemandDay.day >= DemandStat.window_start,
-                DemandDay.day < new_start,
-            )
-            .group_by(DemandDay.item_id, DemandDay.site_id)
+        gone = and_(
+            dd.c.item_id == st.c.item_id, dd.c.site_id == st.c.site_id, dd.c.day >= st.c.window_start,
+            dd.c.day < new_start,
+        )  # fmt: skip
+        q = select(func.coalesce(func.sum(dd.c.quantity), 0)).where(gone).scalar_subquery()
+        q2 = select(func.coalesce(func.sum(dd.c.quantity * dd.c.quantity), 0)).where(gone).scalar_subquery()
+        stmt = (
+            update(st)
+            .where(st.c.window_days == days, st.c.window_end < today)
+            .values(total=st.c.total - q, total_sq=st.c.total_sq - q2, window_start=new_start, window_end=today)
         )
-        for item_id, site_id, q, q2 in session.execute(out).all():
-            session.execute(
-                update(DemandStat)
-                .where(DemandStat.item_id == item_id, DemandStat.site_id == site_id)
-                .values(total=DemandStat.total - q, total_sq=DemandStat.total_sq - q2)
-            )
-        result = session.execute(
-            update(DemandStat)
-            .where(DemandStat.window_days == days, DemandStat.window_start < new_start)
-            .values(window_start=new_start)
-        )
-        moved += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if pair is not None:
+            stmt = stmt.where(st.c.item_id == pair[0], st.c.site_id == pair[1])
+        moved += int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
     return moved
 
 
@@ -183,4 +175,46 @@ def rebuild_stat(session: Session, item_id: int, site_id: int, window_days: int,
     if stat is None:
         stat = DemandStat(item_id=item_id, site_id=site_id)
         session.add(stat)
-    stat.window_days, stat.window_start, stat.total, stat.total_sq = window_days, start, int(q), int(q2)
+    stat.window_days, stat.window_start, stat.window_end = window_days, start, today
+    stat.total, stat.total_sq = int(q), int(q2)
+
+
+def backfill_demand(session: Session, dispenses: Iterable[Dispense], today: date, window_days: int) -> int:
+    """Load dispense history into empty demand tables in bulk (same totals the per-event path would keep).
+
+    For imports of history and for the benchmark; afterwards the consumer keeps both tables incrementally.
+    Returns the number of day rows written.
+    """
+    from collections import defaultdict
+
+    from sqlalchemy import insert
+
+    days: dict[tuple[int, int, date], int] = defaultdict(int)
+    for d in dispenses:
+        days[(d.item_id, d.site_id, d.day)] += d.quantity
+    start = today - timedelta(days=window_days - 1)
+    stats: dict[tuple[int, int], list[int]] = {}
+    for (item_id, site_id, day), qty in days.items():
+        acc = stats.setdefault((item_id, site_id), [0, 0])
+        if day >= start:
+            acc[0] += qty
+            acc[1] += qty * qty
+    rows = [{"item_id": i, "site_id": s, "day": d, "quantity": q} for (i, s, d), q in days.items()]
+    for chunk in range(0, len(rows), 50_000):
+        session.execute(insert(DemandDay), rows[chunk : chunk + 50_000])
+    session.execute(
+        insert(DemandStat),
+        [
+            {
+                "item_id": i,
+                "site_id": s,
+                "window_days": window_days,
+                "window_start": start,
+                "window_end": today,
+                "total": t,
+                "total_sq": t2,
+            }
+            for (i, s), (t, t2) in stats.items()
+        ],
+    )
+    return len(rows)

@@ -13,8 +13,11 @@ from procurement.models import PriceBreak, SupplierItem
 from procurement.suppliers import choose, load_offers
 from tests.procurement.conftest import World
 
-CSV = """supplier_code,sku,supplier_part_number,description,pack_qty,unit_of_measure,moq,order_multiple,lead_time_days,priority,valid_from,valid_to,price_breaks
-OMEGA,GLOVE,OM-GL,"Gloves, nitrile",6,EA,12,1,5,10,2026-01-01,2026-12-31,1:9.50;100:8.00
+HEADER = (
+    "supplier_code,sku,supplier_part_number,description,pack_qty,unit_of_measure,moq,order_multiple,"
+    "lead_time_days,priority,valid_from,valid_to,price_breaks\n"
+)
+CSV = HEADER + """OMEGA,GLOVE,OM-GL,"Gloves, nitrile",6,EA,12,1,5,10,2026-01-01,2026-12-31,1:9.50;100:8.00
 OMEGA,NOPE,OM-X,,1,EA,1,1,5,0,,,1:1.00
 OMEGA,WIPE,OM-WP,,zero,EA,1,1,5,0,,,1:1.00
 OMEGA,WIPE,OM-WP2,,1,EA,1,1,5,0,2026-13-01,,1:1.00

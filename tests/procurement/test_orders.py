@@ -132,7 +132,7 @@ def test_budget_stop_and_warn(world: World) -> None:
     with unit_of_work(world.factory) as s:
         orders.submit(s, first, "user:bob", world.clock)
         approval.approve(s, first, ANN, world.clock)  # 108 of 150 committed
-    with pytest.raises(Conflict, match="exceeds 150.00"), unit_of_work(world.factory) as s:
+    with pytest.raises(Conflict, match=r"exceeds 150\.00"), unit_of_work(world.factory) as s:
         orders.submit(s, second, "user:bob", world.clock)
     with unit_of_work(world.factory) as s:
         config.set_budget(s, "CC-100", period, Decimal("150"), "warn", "test")

@@ -28,10 +28,9 @@ def _approved(world: World) -> str:
 
 def test_send_emails_the_pdf_and_stores_its_hash(world: World) -> None:
     number = _approved(world)
-    with SmtpCapture() as server:
-        with unit_of_work(world.factory) as s:
-            result = transmit.send(s, number, transmit.SmtpConfig(server.host, server.port, "buy@plant.example"),
-                                   "user:bob", world.clock)  # fmt: skip
+    with SmtpCapture() as server, unit_of_work(world.factory) as s:
+        result = transmit.send(s, number, transmit.SmtpConfig(server.host, server.port, "buy@plant.example"),
+                               "user:bob", world.clock)  # fmt: skip
     assert result.status == "sent" and result.attempts == 1
     assert server.recipients == [["orders@acme.example"]]
     message = server.messages[0]

@@ -66,10 +66,10 @@ def test_requester_is_refused_and_another_approver_approves(app: Flask, client: 
 
 
 def test_api_style_errors_name_the_field(app: Flask, client: FlaskClient) -> None:
-    _world, number = _setup(app)
+    _setup(app)
     login(client, "bob", "bob-password")
-    response = _post(client, "/procurement/budgets", "/procurement/budgets", {"cost_center": "CC-100",
-                                                                              "period": "March", "amount": "5"})  # fmt: skip
+    bad = {"cost_center": "CC-100", "period": "March", "amount": "5"}
+    response = _post(client, "/procurement/budgets", "/procurement/budgets", bad)
     assert response.status_code == 400 and "must look like 2026-01" in response.get_data(as_text=True)
     response = _post(client, "/procurement/budgets", "/procurement/budgets",
                      {"cost_center": "CC-100", "period": "2026-03", "amount": "500", "mode": "stop"})  # fmt: skip

@@ -2,7 +2,7 @@
 
 Revision ID: procurement_0001
 Revises: 
-Create Date: 2026-11-22 10:41:04.644448
+Create Date: 2026-11-22 10:50:42.592899
 """
 
 from __future__ import annotations
@@ -51,12 +51,16 @@ def upgrade() -> None:
     sa.Column('site_id', sa.Integer(), nullable=False),
     sa.Column('window_days', sa.Integer(), nullable=False),
     sa.Column('window_start', sa.Date(), nullable=False),
+    sa.Column('window_end', sa.Date(), nullable=False),
     sa.Column('total', sa.BigInteger(), nullable=False),
     sa.Column('total_sq', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_proc_demand_stat_item_id_item')),
     sa.ForeignKeyConstraint(['site_id'], ['site.id'], name=op.f('fk_proc_demand_stat_site_id_site')),
     sa.PrimaryKeyConstraint('item_id', 'site_id', name=op.f('pk_proc_demand_stat'))
     )
+    with op.batch_alter_table('proc_demand_stat', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_proc_demand_stat_window_end'), ['window_end'], unique=False)
+
     op.create_table('proc_review_switch',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('site_id', sa.Integer(), nullable=False),
@@ -346,6 +350,9 @@ def downgrade() -> None:
     op.drop_table('proc_stock_view')
     op.drop_table('proc_site_settings')
     op.drop_table('proc_review_switch')
+    with op.batch_alter_table('proc_demand_stat', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_proc_demand_stat_window_end'))
+
     op.drop_table('proc_demand_stat')
     op.drop_table('proc_demand_day')
     op.drop_table('proc_supplier')
