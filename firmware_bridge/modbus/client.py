@@ -22,6 +22,41 @@ from firmware_bridge.errors import BusOffline, DeviceRefused, DeviceTimeout
 from firmware_bridge.modbus.config import BusConfig
 from firmware_bridge.modbus.rtu import EXCEPTION_HINTS, EXCEPTION_NAMES, FUNCTION_NAMES
 
+# One module-level function per request (no closure per call: this sits on the polling hot path).
+Operation = Callable[[Any, int, Any, int], Any]
+
+
+def _read_coils(client: Any, address: int, count: Any, device_id: int) -> Any:
+    return client.read_coils(address, count=count, device_id=device_id)
+
+
+def _read_inputs(client: Any, address: int, count: Any, device_id: int) -> Any:
+    return client.read_discrete_inputs(address, count=count, device_id=device_id)
+
+
+def _read_holding(client: Any, address: int, count: Any, device_id: int) -> Any:
+    return client.read_holding_registers(address, count=count, device_id=device_id)
+
+
+def _read_input_registers(client: Any, address: int, count: Any, device_id: int) -> Any:
+    return client.read_input_registers(address, count=count, device_id=device_id)
+
+
+def _write_coils(client: Any, address: int, bits: Any, device_id: int) -> Any:
+    return client.write_coils(address, bits, device_id=device_id)
+
+
+def _write_register(client: Any, address: int, value: Any, device_id: int) -> Any:
+    return client.write_register(address, value, device_id=device_id)
+
+
+def _write_registers(client: Any, address: int, words: Any, device_id: int) -> Any:
+    return client.write_registers(address, words, device_id=device_id)
+
+
+def _write_coil_value(client: Any, address: int, value: Any, device_id: int) -> Any:
+    return client.execute(False, RawWriteCoilRequest(address, value, dev_id=device_id))
+
 
 def _describe(function: int, address: int) -> str:
     return f"{FUNCTION_NAMES[function]} (function 0x{function:02X}) at 0x{address:04X}"
@@ -84,45 +119,29 @@ class ModbusBus:
 
     # -- reads and writes -----------------------------------------------------------------------------------
     def read_coils(self, device_id: int, address: int, count: int) -> list[bool]:
-        reply = self._call(device_id, 0x01, address, lambda c: c.read_coils(address, count=count, device_id=device_id))
-        return list(reply.bits[:count])
+        return self._call(device_id, 0x01, address, count, _read_coils).bits[:count]
 
     def read_discrete_inputs(self, device_id: int, address: int, count: int) -> list[bool]:
-        reply = self._call(
-            device_id, 0x02, address, lambda c: c.read_discrete_inputs(address, count=count, device_id=device_id)
-        )
-        return list(reply.bits[:count])
+        return self._call(device_id, 0x02, address, count, _read_inputs).bits[:count]
 
     def read_holding_registers(self, device_id: int, address: int, count: int) -> list[int]:
-        reply = self._call(
-            device_id, 0x03, address, lambda c: c.read_holding_registers(address, count=count, device_id=device_id)
-        )
-        return list(reply.registers[:count])
+        return list(self._call(device_id, 0x03, address, count, _read_holding).registers[:count])
 
     def read_input_registers(self, device_id: int, address: int, count: int) -> list[int]:
-        reply = self._call(
-            device_id, 0x04, address, lambda c: c.read_input_registers(address, count=count, device_id=device_id)
-        )
-        return list(reply.registers[:count])
+        return list(self._call(device_id, 0x04, address, count, _read_input_registers).registers[:count])
 
     def write_coils(self, device_id: int, address: int, values: Sequence[bool]) -> None:
-        bits = list(values)
-        self._call(device_id, 0x0F, address, lambda c: c.write_coils(address, bits, device_id=device_id))
+        self._call(device_id, 0x0F, address, list(values), _write_coils)
 
     def write_register(self, device_id: int, address: int, value: int) -> None:
-        self._call(device_id, 0x06, address, lambda c: c.write_register(address, value, device_id=device_id))
+        self._call(device_id, 0x06, address, value, _write_register)
 
     def write_registers(self, device_id: int, address: int, values: Sequence[int]) -> None:
-        words = list(values)
-        self._call(device_id, 0x10, address, lambda c: c.write_registers(address, words, device_id=device_id))
+        self._call(device_id, 0x10, address, list(values), _write_registers)
 
     def write_coil_value(self, device_id: int, address: int, value: int) -> None:
         """Function 05 with a raw 16-bit value; checks that the echo names the same coil."""
-
-        def send(client: Any) -> Any:
-            return client.execute(False, RawWriteCoilRequest(address, value, dev_id=device_id))
-
-        reply = self._call(device_id, 0x05, address, send)
+        reply = self._call(device_id, 0x05, address, value, _write_coil_value)
         if reply.address != address:
             raise DeviceRefused(
                 f"device {device_id} on {self.config.url} echoed coil 0x{reply.address:04X} to a write of "
@@ -141,55 +160,76 @@ class ModbusBus:
         return self._client is not None and bool(self._client.connected)
 
     # -- the exchange ----------------------------------------------------------------------------------------
-    def _call(self, device_id: int, function: int, address: int, send: Callable[[Any], Any]) -> Any:
-        failure: Exception | None = None
+    def _call(self, device_id: int, function: int, address: int, arg: Any, operation: Operation) -> Any:
         with self._lock:
-            for _attempt in range(self.config.retries + 1):
-                client = self._connected_client()
-                if self._gap:
-                    wait = self._quiet_until - self._monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
+            client = self._client
+            if client is not None and not self._gap and client.connected:  # the common case, kept lean
                 try:
-                    reply = send(client)
-                except ConnectionException as exc:
-                    self._drop()
-                    what = _describe(function, address)
-                    failure = BusOffline(f"{self.config.url}: connection lost during {what} to device {device_id}")
-                    failure.__cause__ = exc
-                    continue
-                except ModbusIOException as exc:
-                    if self.config.is_tcp:
-                        self._drop()  # a late reply must not be taken for the next request's
-                    failure = DeviceTimeout(
-                        f"device {device_id} on {self.config.url} did not answer {_describe(function, address)} within "
-                        f"{self.config.timeout:g} s; check its id, power and wiring"
-                    )
-                    failure.__cause__ = exc
-                    continue
+                    reply = operation(client, address, arg, device_id)
                 except ModbusException as exc:
-                    self._drop()
-                    what = _describe(function, address)
-                    failure = BusOffline(f"{self.config.url}: {exc} during {what} to device {device_id}")
-                    continue
-                finally:
-                    if self._gap:
-                        self._quiet_until = self._monotonic() + self._gap
-                if reply.isError():
-                    code = int(getattr(reply, "exception_code", 0))
-                    raise ModbusRefused(
-                        f"device {device_id} on {self.config.url} refused {_describe(function, address)}: "
-                        f"exception {code} "
-                        f"({EXCEPTION_NAMES.get(code, 'unknown')}); "
-                        f"{EXCEPTION_HINTS.get(code, 'see the device manual')}",
-                        device_id,
-                        function,
-                        address,
-                        code,
+                    return self._retry(
+                        device_id, function, address, arg, operation, self._failure(exc, device_id, function, address)
                     )
+                if reply.isError():
+                    raise self._refused(reply, device_id, function, address)
                 return reply
+            return self._retry(device_id, function, address, arg, operation, None)
+
+    def _retry(
+        self, device_id: int, function: int, address: int, arg: Any, operation: Operation, failure: Exception | None
+    ) -> Any:
+        """Attempts left after `failure` (all of them when None): connect, keep the RTU gap, send, map errors."""
+        attempts = self.config.retries + (1 if failure is None else 0)
+        for _attempt in range(attempts):
+            client = self._connected_client()
+            if self._gap:
+                wait = self._quiet_until - self._monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+            try:
+                reply = operation(client, address, arg, device_id)
+            except ModbusException as exc:
+                failure = self._failure(exc, device_id, function, address)
+                continue
+            finally:
+                if self._gap:
+                    self._quiet_until = self._monotonic() + self._gap
+            if reply.isError():
+                raise self._refused(reply, device_id, function, address)
+            return reply
         assert failure is not None
         raise failure
+
+    def _failure(self, exc: ModbusException, device_id: int, function: int, address: int) -> Exception:
+        """Name a failed exchange, and drop the connection where a late reply could be mistaken for the next."""
+        what = _describe(function, address)
+        failure: Exception
+        if isinstance(exc, ConnectionException):
+            self._drop()
+            failure = BusOffline(f"{self.config.url}: connection lost during {what} to device {device_id}")
+        elif isinstance(exc, ModbusIOException):
+            if self.config.is_tcp:
+                self._drop()
+            failure = DeviceTimeout(
+                f"device {device_id} on {self.config.url} did not answer {what} within "
+                f"{self.config.timeout:g} s; check its id, power and wiring"
+            )
+        else:
+            self._drop()
+            failure = BusOffline(f"{self.config.url}: {exc} during {what} to device {device_id}")
+        failure.__cause__ = exc
+        return failure
+
+    def _refused(self, reply: Any, device_id: int, function: int, address: int) -> ModbusRefused:
+        code = int(getattr(reply, "exception_code", 0))
+        return ModbusRefused(
+            f"device {device_id} on {self.config.url} refused {_describe(function, address)}: exception {code} "
+            f"({EXCEPTION_NAMES.get(code, 'unknown')}); {EXCEPTION_HINTS.get(code, 'see the device manual')}",
+            device_id,
+            function,
+            address,
+            code,
+        )
 
     def _connected_client(self) -> ModbusTcpClient | ModbusSerialClient:
         if self._client is not None and self._client.connected:

@@ -103,6 +103,7 @@ class RelayBoardLocker:
             ]
             for d in self._devices
         }
+        self._seen: dict[int, dict[tuple[bool, ...], dict[str, SlotState]]] = {d: {} for d in self._devices}
         self._lock = threading.Lock()
         self.last_errors: dict[int, str] = {}  # device id -> why its doors read UNKNOWN
 
@@ -148,8 +149,12 @@ class RelayBoardLocker:
                 continue
             if self.last_errors:
                 self.last_errors.pop(device_id, None)
-            for slot, door_input, cached in wired:
-                states[slot] = cached[bits[door_input] == self._open_when]
+            known = self._seen[device_id]
+            key = tuple(bits)
+            part = known.get(key)
+            if part is None:  # at most 2^inputs patterns per board, each mapped once
+                part = known[key] = {slot: cached[bits[i] == self._open_when] for slot, i, cached in wired}
+            states.update(part)
         return states
 
     def close(self) -> None:
