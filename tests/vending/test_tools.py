@@ -1,0 +1,53 @@
+"""Returnable tools: checkout with due time, inspection/calibration blocks, return conditions, overdue events."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import ManualClock
+from core.db import unit_of_work
+from core.errors import Conflict, DomainError
+from core.outbox import OutboxEvent
+from tests.vending.conftest import World
+from vending import tools
+
+
+def test_checkout_return_and_overdue(session_factory: sessionmaker[Session], world: World, clock: ManualClock) -> None:
+    with unit_of_work(session_factory) as s:
+        tools.add_tool(s, "TW-1", world.items["DRL-8"], world.site_id)
+        tools.add_tool(s, "TW-2", world.items["DRL-8"], world.site_id, calibration_due=clock.now())
+        tools.add_tool(s, "TW-3", world.items["DRL-8"], world.site_id, inspection_due=clock.now() - timedelta(days=1))
+    with unit_of_work(session_factory) as s:
+        view = tools.checkout(s, "TW-1", world.workers["W1"], clock.now() + timedelta(hours=8), clock.now())
+        assert (view.status, view.worker_code) == ("out", "W1")
+        with pytest.raises(DomainError, match="due for calibration since 2026-03-02"):
+            tools.checkout(s, "TW-2", world.workers["W1"], clock.now() + timedelta(hours=8), clock.now())
+        with pytest.raises(DomainError, match="due for inspection"):
+            tools.checkout(s, "TW-3", world.workers["W1"], clock.now() + timedelta(hours=8), clock.now())
+        with pytest.raises(Conflict, match="is out, not available"):
+            tools.checkout(s, "TW-1", world.workers["W2"], clock.now() + timedelta(hours=8), clock.now())
+    clock.advance(hours=9)
+    with unit_of_work(session_factory) as s:
+        assert [t.serial for t in tools.overdue(s, clock.now())] == ["TW-1"]
+        assert tools.publish_overdue(s, clock.now()) == 1
+        assert tools.publish_overdue(s, clock.now()) == 0  # once per loan
+    with session_factory() as s:
+        payload = json.loads(s.scalars(select(OutboxEvent.payload).where(
+            OutboxEvent.event_type == "vending.tool_overdue")).one())["data"]
+        assert (payload["serial"], payload["worker"], payload["sku"]) == ("TW-1", "W1", "DRL-8")
+
+
+@pytest.mark.parametrize(("condition", "status"), [("ok", "available"), ("damaged", "repair"), ("lost", "lost")])
+def test_return_conditions(session_factory: sessionmaker[Session], world: World, clock: ManualClock,
+                           condition: str, status: str) -> None:
+    with unit_of_work(session_factory) as s:
+        tools.add_tool(s, "MM-1", world.items["DRL-8"], world.site_id)
+        tools.checkout(s, "MM-1", world.workers["W2"], clock.now() + timedelta(hours=1), clock.now())
+        assert tools.return_tool(s, "MM-1", condition, clock.now()).status == status
+        if condition == "damaged":
+            assert tools.repaired(s, "MM-1", "user:admin").status == "available"
