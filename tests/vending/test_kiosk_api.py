@@ -1,0 +1,149 @@
+"""The kiosk page and its JSON calls through Flask, with the Kerong simulator behind the locker bank."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from core.db import unit_of_work
+from core.roles import Role, TokenScope
+from core.users import create_token, create_user
+from firmware_bridge.sim.lockboard import LockBoardSim
+from tests.conftest import login
+from tests.vending.conftest import World, kerong_config, seed_world
+from vending import ledger
+from vending.models import UnknownBadge
+from vending.runtime import runtime
+
+API = "/api/v1/vending/kiosk/L1"
+
+
+@pytest.fixture
+def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
+    services = app.extensions["vendtrack"]
+    world = seed_world(services.session_factory, kerong_config(lockboard.url))
+    with unit_of_work(services.session_factory) as s:
+        create_user(s, "crib", "crib-password", [Role.RESTOCKER])
+        create_user(s, "nurse", "nurse-password", [Role.STAFF])
+    yield world
+    runtime(services).runner.shutdown()
+    runtime(services).pool.close_all()
+
+
+def _kiosk(client: FlaskClient) -> dict[str, str]:
+    page = client.get("/kiosk/L1")
+    assert page.status_code == 200
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True))
+    assert token
+    return {"X-CSRF-Token": token.group(1)}
+
+
+def _wait(client: FlaskClient, dispense_id: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        body: dict[str, Any] = client.get(f"{API}/dispense/{dispense_id}").get_json()["dispense"]
+        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
+            return body
+        time.sleep(0.02)
+
+
+def test_badge_dispense_logout(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    login(client, "crib", "crib-password")
+    headers = _kiosk(client)
+    signed = client.post(f"{API}/badge", json={"badge": ";04A21B1C?"}, headers=headers)
+    assert signed.status_code == 200, signed.get_json()
+    body = signed.get_json()
+    assert body["worker"]["code"] == "W1"
+    assert [(i["slot"], i["stock"]) for i in body["items"]] == [("A1", 5), ("A2", 5), ("A3", 5)]
+    started = client.post(f"{API}/dispense", json={"slot": "A1", "quantity": 1, "request_key": "tap-1"},
+                          headers=headers).get_json()["dispense"]
+    assert started["status"] == "authorised"
+    done = _wait(client, started["id"])
+    assert (done["status"], done["taken"]) == ("completed", 1), done
+    again = client.post(f"{API}/dispense", json={"slot": "A1", "request_key": "tap-1"}, headers=headers)
+    assert again.get_json()["dispense"]["id"] == started["id"]  # a double tap dispenses once
+    with app.extensions["vendtrack"].session_factory() as s:
+        assert ledger.on_hand(s, kiosk_world.slots["A1"]) == 4
+    assert client.post(f"{API}/logout", json={}, headers=headers).status_code == 200
+    after = client.get(f"{API}/state")
+    assert after.status_code == 409 and after.get_json()["error"]["code"] == "no_worker"
+
+
+def test_refusals_are_clear(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    login(client, "crib", "crib-password")
+    headers = _kiosk(client)
+    unknown = client.post(f"{API}/badge", json={"badge": "CAFEBABE"}, headers=headers)
+    assert unknown.status_code == 422
+    assert "not enrolled; it was recorded" in unknown.get_json()["error"]["message"]
+    with app.extensions["vendtrack"].session_factory() as s:
+        assert s.scalar(select(UnknownBadge.value)) == "MF:CAFEBABE"
+    wrong = client.post(f"{API}/pin", json={"worker_code": "W2", "pin": "9999"}, headers=headers)
+    assert wrong.get_json()["error"]["message"] == "wrong PIN: 4 tries left before a 15-minute lockout"
+    assert client.post(f"{API}/pin", json={"worker_code": "W2", "pin": "1234"}, headers=headers).status_code == 200
+    too_many = client.post(f"{API}/dispense", json={"slot": "A1", "quantity": 9}, headers=headers)
+    assert too_many.get_json()["dispense"]["detail"] == "quantity must be between 1 and 5"
+    nobody = client.post(f"{API}/dispense", json={"slot": "Z9"}, headers=headers)
+    assert nobody.status_code == 404 and "not stocked on L1" in nobody.get_json()["error"]["message"]
+
+
+def test_inactivity_signs_the_worker_out(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    app.config["VENDING_KIOSK_IDLE_SECONDS"] = 0
+    login(client, "crib", "crib-password")
+    headers = _kiosk(client)
+    assert client.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=headers).status_code == 200
+    time.sleep(0.01)
+    idle = client.get(f"{API}/state").get_json()
+    assert idle["error"]["message"] == "signed out after inactivity: badge in again"
+
+
+def test_kiosk_needs_a_kiosk_device(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    login(client, "nurse", "nurse-password")
+    assert client.get("/kiosk/L1").status_code == 403
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        plain, _ = create_token(s, "kiosk-L1", [TokenScope.DEVICE])
+    device = app.test_client()
+    bearer = {"Authorization": f"Bearer {plain}"}
+    assert device.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=bearer).status_code == 200
+    assert device.get(f"{API}/state", headers=bearer).get_json()["worker"]["code"] == "W1"
+
+
+def test_tools_restock_and_requests_in_the_kiosk(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    from vending import tools
+
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        tools.add_tool(s, "TW-9", kiosk_world.items["DRL-8"], kiosk_world.site_id)
+    login(client, "crib", "crib-password")
+    headers = _kiosk(client)
+    client.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=headers)
+    out = client.post(f"{API}/tools/checkout", json={"serial": "TW-9", "hours": 4}, headers=headers)
+    assert out.get_json()["tool"]["status"] == "out"
+    back = client.post(f"{API}/tools/return", json={"serial": "TW-9", "condition": "damaged"}, headers=headers)
+    assert back.get_json()["tool"]["status"] == "repair"
+    asked = client.post(f"{API}/request-item", json={"description": "anti-vibration gloves"}, headers=headers)
+    assert asked.status_code == 200
+    refused = client.get(f"{API}/restock")
+    assert refused.status_code == 422 and "restockers" in refused.get_json()["error"]["message"]
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        from vending.models import Worker
+
+        worker = s.scalar(select(Worker).where(Worker.worker_code == "W1"))
+        assert worker is not None
+        worker.restocker = True
+        ledger.post(s, slot_id=kiosk_world.slots["A2"], kind="issue", quantity=-2, key="x", at=worker_now())
+    pick = client.get(f"{API}/restock").get_json()["pick_list"]
+    assert pick == [{"slot": "A2", "name": "Drill bit 8 mm", "on_hand": 3, "max": 5, "to_pick": 2}]
+    saved = client.post(f"{API}/restock/A2", json={"counted": 2, "added": 3}, headers=headers).get_json()
+    assert saved == {"slot": "A2", "expected": 3, "counted": 2, "flagged": True, "on_hand": 5}
+
+
+def worker_now() -> Any:
+    from tests.vending.conftest import NOW
+
+    return NOW
