@@ -177,7 +177,17 @@ def edit_line(
         session, actor, "po.edit_line", "purchase_order", po_number, before=before,
         after={"line": line_number, "quantity": quantity, "unit_price": unit_price}, clock=clock,
     )  # fmt: skip
+    _restart_pending(session, po)
     check_reapproval(session, po, actor, clock)
+
+
+def _restart_pending(session: Session, po: PurchaseOrder) -> None:
+    """An edit while approval is under way voids the approvals given so far: a new round starts."""
+    from procurement.approval import required_levels
+
+    if po.status == PENDING:
+        po.approval_round += 1
+        po.approval_levels = ",".join(str(lv) for lv in required_levels(session, po, po_totals(session, po).total))
 
 
 def change_supplier(session: Session, po_number: str, supplier_code: str, actor: str, clock: Clock) -> None:
@@ -196,6 +206,7 @@ def change_supplier(session: Session, po_number: str, supplier_code: str, actor:
         session, actor, "po.change_supplier", "purchase_order", po_number, before={"supplier_id": before},
         after={"supplier_id": supplier.id}, clock=clock,
     )  # fmt: skip
+    _restart_pending(session, po)
     check_reapproval(session, po, actor, clock)
 
 

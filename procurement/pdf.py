@@ -41,6 +41,7 @@ class Fonts:
     cjk: str
     covered: frozenset[int]  # code points the regular font has
     note: str
+    covered_chars: frozenset[str] = frozenset()
 
 
 _fonts: Fonts | None = None
@@ -80,12 +81,15 @@ def _register() -> Fonts:
         note += "; WenQuanYi not found (install fonts-wqy-microhei): CJK uses the non-embedded STSong-Light"
         log.warning("CJK font: using the non-embedded STSong-Light CID font; install fonts-wqy-microhei")
     pdfmetrics.registerFontFamily(regular, normal=regular, bold=bold, italic=regular, boldItalic=bold)
-    return Fonts(regular, bold, cjk, covered, note.strip("; "))
+    chars = frozenset(chr(c) for c in covered if c < 0x110000) | {"\n"}
+    return Fonts(regular, bold, cjk, covered, note.strip("; "), chars)
 
 
 def markup(text: str) -> str:
     """Escape `text` for paragraph markup; set runs the main font lacks in the CJK font; newlines → <br/>."""
     f = fonts()
+    if f.covered_chars.issuperset(text):  # the common case: one font has every character
+        return escape(text).replace("\n", "<br/>")
     out: list[str] = []
     run: list[str] = []
     in_cjk = False

@@ -236,6 +236,7 @@ def _drafts_for(
                    PurchaseOrder.po_number).join(PurchaseOrder, PurchaseOrder.id == DraftSlot.po_id)
         )
     }  # fmt: skip
+    found = {key: value for key, value in found.items() if key in by_key}
     missing = [key for key in by_key if key not in found]
     if not missing:
         return found, 0

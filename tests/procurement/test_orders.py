@@ -187,3 +187,17 @@ def test_cancel_needs_reason(world: World) -> None:
         orders.cancel(s, number, "user:bob", world.clock, "duplicate")
     with world.session() as s:
         assert s.scalar(select(PurchaseOrder.status)) == "cancelled"
+
+
+def test_edit_while_pending_voids_the_approvals_given_so_far(world: World) -> None:
+    with unit_of_work(world.factory) as s:
+        config.add_rule(s, "all", 1, Decimal("0"), "test", approver_role="approver")
+        config.add_rule(s, "all, second look", 2, Decimal("0"), "test", approver_role="admin")
+    number = _manual_po(world)
+    with unit_of_work(world.factory) as s:
+        orders.submit(s, number, "user:bob", world.clock)
+        assert approval.approve(s, number, ANN, world.clock) == "pending_approval"
+        orders.edit_line(s, number, 1, 11, Decimal("10.00"), "user:bob", world.clock)
+    with unit_of_work(world.factory) as s:
+        assert approval.approve(s, number, ANN, world.clock) == "pending_approval"  # level 1 again, new round
+        assert approval.approve(s, number, ADA, world.clock) == "approved"
