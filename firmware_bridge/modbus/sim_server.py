@@ -219,7 +219,7 @@ class ModbusSimServer:
 
     def _serve_rtu(self, fd: int) -> None:
         buffer = b""
-        last_reply_end = 0.0
+        last_reply_end = last_chunk_at = 0.0
         while not self._stop.is_set():
             ready, _, _ = select.select([fd], [], [], 0.05)
             if not ready:
@@ -229,6 +229,9 @@ class ModbusSimServer:
             except OSError:
                 return
             arrived = time.monotonic()
+            if buffer and arrived - last_chunk_at > self.timing.t35:
+                buffer = b""  # a silence of t3.5 ends any frame: a real slave resynchronises here
+            last_chunk_at = arrived
             if not buffer and last_reply_end:
                 gap = arrived - last_reply_end
                 self.stats.min_gap = min(self.stats.min_gap, gap)
