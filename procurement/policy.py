@@ -76,6 +76,15 @@ def demand_stats(total: int, total_sq: int, days: int) -> tuple[float, float]:
     return mean, math.sqrt(variance)
 
 
+def below_reorder_point(position: int, total: int, total_sq: int, days: int, lead: int, service_level: float) -> bool:
+    """The cheap test `decide` makes for an automatic reorder point, without building any words."""
+    mean, sigma = demand_stats(total, total_sq, days)
+    if mean == 0 and position > 0:
+        return False
+    rop = math.ceil(mean * lead + z_for(service_level) * sigma * math.sqrt(lead) - 1e-9)
+    return position <= rop
+
+
 def decide(p: PolicyInput) -> Need:
     if p.kind == MIN_MAX:
         if p.position >= p.min_qty:
@@ -101,12 +110,12 @@ def _decide_rop(p: PolicyInput) -> Need:
     z = z_for(p.service_level)
     ss = safety_stock(p.sigma_daily, p.lead_time_days, z)
     rop = math.ceil(p.mean_daily * p.lead_time_days + ss - 1e-9)
+    if p.position > rop or (p.mean_daily == 0 and p.position > 0):
+        return Need(0, f"position {p.position} > reorder point {rop}")
     basis = (
         f"reorder point {rop} = {p.mean_daily:.1f}/day × {p.lead_time_days} d + safety {ss:.0f} "
         f"(σ {p.sigma_daily:.1f}, z {z:.2f} for {p.service_level:.0%})"
     )
-    if p.position > rop or (p.mean_daily == 0 and p.position > 0):
-        return Need(0, f"position {p.position} > {basis}")
     if p.eoq is not None and p.eoq > 0:
         lot, lot_text = math.ceil(p.eoq), f"EOQ {p.eoq:.2f}"
     else:

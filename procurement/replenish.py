@@ -7,6 +7,7 @@ line are the final guards. POs past draft are never touched.
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Float, Table, and_, bindparam, case, cast, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -77,39 +78,61 @@ def replenish(
     now = clock.now()
     roll_windows(session, now.date())
     cutoff = now - timedelta(seconds=settle_seconds)
-    rows = _load_pairs(session, only_dirty, cutoff)
+    dirty = list(session.scalars(select(StockView.id).where(StockView.dirty.is_(True), StockView.dirty_at <= cutoff)))
+    if only_dirty and not dirty:
+        return ReplenishReport(0, 0, 0, 0, 0, ())
+    rows = _load_pairs(session, dirty if only_dirty else None)
     items = {r.item_id for r in rows}
     open_qty = _open_quantities(session, items if only_dirty else None)
-    offers = load_offers(session, items if only_dirty else None)
+    offers = load_offers(session, items)
     proposals, problems = _propose(rows, open_qty, offers, now)
     created, merged, pos_created = _write(session, proposals, clock, actor)
-    _clear_dirty(session, only_dirty, cutoff, [r.stock_id for r in rows if r.stock_id is not None])
-    return ReplenishReport(len(rows), len(proposals), created, merged, pos_created, tuple(problems[:50]))
+    for start in range(0, len(dirty), 5000):  # only what this run looked at; later changes stay dirty
+        session.execute(update(StockView).where(StockView.id.in_(dirty[start : start + 5000])).values(dirty=False))
+    examined = len(dirty) if only_dirty else session.scalar(select(func.count()).select_from(ReorderPolicy)) or 0
+    return ReplenishReport(examined, len(proposals), created, merged, pos_created, tuple(problems[:50]))
 
 
-def _load_pairs(session: Session, only_dirty: bool, cutoff: datetime) -> list[Any]:
+def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[Any]:
+    """Policy, stock and demand of the pairs that might need an order.
+
+    Open quantities are never negative, so a min/max or reorder-level pair whose on-hand alone already
+    reaches its trigger cannot need one and is filtered out in SQL; automatic reorder points are all read.
+    Pairs procurement has never heard a stock level for are left alone: ordering on a guess is worse.
+    """
     p, sv, ds = ReorderPolicy, StockView, DemandStat
     query = (
         select(
-            p.item_id, p.site_id, p.kind, p.min_qty, p.max_qty, p.reorder_level, p.reorder_qty, p.service_level,
-            p.cover_days, p.order_cost, p.holding_rate, p.cost_center_id, sv.id.label("stock_id"), sv.on_hand,
-            ds.total, ds.total_sq, ds.window_days,
+            p.item_id, p.site_id, p.kind, p.min_qty, p.max_qty, p.reorder_level, p.reorder_qty,
+            cast(p.service_level, Float).label("service_level"), p.cover_days, p.order_cost, p.holding_rate,
+            p.cost_center_id, sv.on_hand, ds.total, ds.total_sq, ds.window_days,
         )
         .select_from(p)
+        .join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
         .outerjoin(ds, and_(ds.item_id == p.item_id, ds.site_id == p.site_id))
-        .where(p.active.is_(True))
+        .where(
+            p.active.is_(True),
+            or_(
+                p.kind == policy.AUTO_ROP,
+                and_(p.kind == policy.MIN_MAX, sv.on_hand < p.min_qty),
+                and_(p.kind == policy.REORDER_LEVEL, sv.on_hand < p.reorder_level),
+            ),
+        )
     )  # fmt: skip
-    # Pairs procurement has never heard a stock level for are left alone: ordering on a guess is worse.
-    query = query.join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
-    if only_dirty:
-        query = query.where(sv.dirty.is_(True), sv.dirty_at <= cutoff)
-    return list(session.connection().execute(query).all())
+    if stock_ids is None:
+        return list(session.connection().execute(query).all())
+    rows: list[Any] = []
+    for start in range(0, len(stock_ids), 5000):
+        chunk = query.where(sv.id.in_(stock_ids[start : start + 5000]))
+        rows.extend(session.connection().execute(chunk).all())
+    return rows
 
 
 def _open_quantities(session: Session, items: set[int] | None) -> dict[tuple[int, int], int]:
     line, po = PurchaseOrderLine, PurchaseOrder
+    remaining = line.quantity - line.received_qty - line.closed_qty
     query = (
-        select(line.item_id, po.site_id, func.sum(line.quantity - line.received_qty - line.closed_qty))
+        select(line.item_id, po.site_id, func.sum(case((remaining > 0, remaining), else_=0)))
         .join(po, po.id == line.po_id)
         .where(po.status.in_(OPEN_STATUSES))
         .group_by(line.item_id, po.site_id)
@@ -129,16 +152,23 @@ def _propose(
     today = now.date()
     tops: dict[int, Offer | None] = {}
     for r in rows:
-        position = (r.on_hand or 0) + open_qty.get((r.item_id, r.site_id), 0)
-        if (r.kind == policy.MIN_MAX and position >= r.min_qty) or (
-            r.kind == policy.REORDER_LEVEL and position >= r.reorder_level
+        kind, item_id = r.kind, r.item_id
+        position = (r.on_hand or 0) + open_qty.get((item_id, r.site_id), 0)
+        if (kind == policy.MIN_MAX and position >= r.min_qty) or (
+            kind == policy.REORDER_LEVEL and position >= r.reorder_level
         ):
             continue  # the common case, decided without building a reason
-        item_offers = offers.get(r.item_id, [])
-        if r.item_id not in tops:
+        item_offers = offers.get(item_id, [])
+        if item_id not in tops:
             top = candidates(item_offers, today)
-            tops[r.item_id] = top[0] if top else None
-        need = policy.decide(_policy_input(r, position, tops[r.item_id]))
+            tops[item_id] = top[0] if top else None
+        offer_top = tops[item_id]
+        if kind == policy.AUTO_ROP and not policy.below_reorder_point(
+            position, r.total or 0, r.total_sq or 0, r.window_days or 0,
+            offer_top.lead_time_days if offer_top else 0, r.service_level,
+        ):  # fmt: skip
+            continue
+        need = policy.decide(_policy_input(r, position, offer_top))
         if need.quantity <= 0:
             continue
         offer = choose(item_offers, need.quantity, today)
@@ -165,8 +195,21 @@ def _policy_input(r: Any, position: int, offer: Offer | None) -> policy.PolicyIn
             eoq = float(policy.eoq(mean * 365, float(r.order_cost), holding))
     return policy.PolicyInput(
         r.kind, position, mean_daily=mean, sigma_daily=sigma, lead_time_days=lead,
-        service_level=float(r.service_level), cover_days=r.cover_days, eoq=eoq,
+        service_level=r.service_level, cover_days=r.cover_days, eoq=eoq,
     )  # fmt: skip
+
+
+_LINES = typing.cast(Table, PurchaseOrderLine.__table__)
+_MERGE_LINE = (
+    _LINES.update()
+    .where(_LINES.c.id == bindparam("line_id"))
+    .values(
+        quantity=bindparam("new_qty"),
+        unit_price=bindparam("new_price"),
+        supplier_item_id=bindparam("new_si"),
+        reason=bindparam("new_reason"),
+    )
+)
 
 
 def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str) -> tuple[int, int, int]:
@@ -180,15 +223,22 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
     existing: dict[tuple[int, int], Any] = {}
     next_no: dict[int, int] = defaultdict(lambda: 1)
     po_ids = sorted(po_id for po_id, _ in drafts.values())
+    items = sorted({prop.item_id for prop in proposals})
     line = PurchaseOrderLine
+    conn = session.connection()
     for chunk in range(0, len(po_ids), 500):
-        for row in session.connection().execute(
-            select(line.id, line.po_id, line.item_id, line.quantity, line.reason, line.line_number).where(
-                line.po_id.in_(po_ids[chunk : chunk + 500])
-            )
+        ids = po_ids[chunk : chunk + 500]
+        for po_id, top in conn.execute(
+            select(line.po_id, func.max(line.line_number)).where(line.po_id.in_(ids)).group_by(line.po_id)
         ):
-            existing[(row.po_id, row.item_id)] = row
-            next_no[row.po_id] = max(next_no[row.po_id], row.line_number + 1)
+            next_no[po_id] = int(top) + 1
+        for item_chunk in range(0, len(items), 5000):
+            for row in conn.execute(
+                select(line.id, line.po_id, line.item_id, line.quantity, line.reason).where(
+                    line.po_id.in_(ids), line.item_id.in_(items[item_chunk : item_chunk + 5000])
+                )
+            ):
+                existing[(row.po_id, row.item_id)] = row
     stamp = clock.now().strftime("%Y-%m-%d %H:%M")
     inserts, updates = [], []
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -208,16 +258,19 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
             else:
                 qty = old.quantity + prop.quantity
                 updates.append(
-                    {"id": old.id, "quantity": qty, "unit_price": prop.offer.price_for(qty),
-                     "supplier_item_id": prop.offer.supplier_item_id,
-                     "reason": f"{old.reason}; {stamp}: +{prop.quantity}: {prop.reason} (now {qty})"}
+                    {"line_id": old.id, "new_qty": qty, "new_price": prop.offer.price_for(qty),
+                     "new_si": prop.offer.supplier_item_id,
+                     "new_reason": f"{old.reason}; {stamp}: +{prop.quantity}: {prop.reason} (now {qty})"}
                 )  # fmt: skip
                 counts[po_id][1] += 1
     if inserts:
-        session.execute(insert(PurchaseOrderLine), inserts)
+        session.connection().execute(insert(_LINES), inserts)
     if updates:
-        session.execute(update(PurchaseOrderLine), updates)
-    session.execute(update(PurchaseOrder).where(PurchaseOrder.id.in_(po_ids)).values(updated_at=clock.now()))
+        session.connection().execute(_MERGE_LINE, updates)
+    orders_table = typing.cast(Table, PurchaseOrder.__table__)
+    session.connection().execute(
+        orders_table.update().where(orders_table.c.id.in_(po_ids)).values(updated_at=clock.now())
+    )
     for po_id, number in drafts.values():
         added, merged = counts[po_id]
         audit.record(session, actor, "po.replenish", "purchase_order", number,
@@ -268,15 +321,6 @@ def _drafts_for(
         audit.record(session, actor, "po.create", "purchase_order", found[key][1], after={"status": DRAFT},
                      clock=clock)  # fmt: skip
     return found, len(missing)
-
-
-def _clear_dirty(session: Session, only_dirty: bool, cutoff: datetime, stock_ids: list[int]) -> None:
-    query = update(StockView).where(StockView.dirty.is_(True), StockView.dirty_at <= cutoff)
-    if only_dirty:
-        for start in range(0, len(stock_ids), 5000):
-            session.execute(query.where(StockView.id.in_(stock_ids[start : start + 5000])).values(dirty=False))
-        return
-    session.execute(query.values(dirty=False))
 
 
 def submit_system_drafts(session: Session, clock: Clock, hold_seconds: float = 0.0) -> list[tuple[str, str]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Table, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from core.events import Event, ItemDispensed, StockLevelChanged
@@ -138,7 +139,8 @@ def roll_windows(session: Session, today: date, pair: tuple[int, int] | None = N
     One UPDATE per look-back length; an index on window_end makes it free when everything is current.
     Returns how many windows moved.
     """
-    dd, st = DemandDay.__table__.alias("dd"), DemandStat.__table__
+    dd = typing.cast(Table, DemandDay.__table__).alias("dd")
+    st = typing.cast(Table, DemandStat.__table__)
     moved = 0
     due = select(DemandStat.window_days).where(DemandStat.window_end < today).distinct()
     if pair is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,32 +55,37 @@ class Offer:
 
 
 def load_offers(session: Session, item_ids: Iterable[int] | None = None) -> dict[int, list[Offer]]:
-    """Offers per item id, in two queries (one for rows, one for breaks)."""
-    query = select(SupplierItem, Supplier.currency).join(Supplier, Supplier.id == SupplierItem.supplier_id)
-    query = query.where(Supplier.active.is_(True))
+    """Offers per item id, in two column queries (rows, then their breaks)."""
+    si = SupplierItem
+    query = (
+        select(si.id, si.supplier_id, si.item_id, Supplier.currency, si.supplier_part_number, si.description,
+               si.unit_of_measure, si.pack_qty, si.moq, si.order_multiple, si.lead_time_days, si.priority,
+               si.valid_from, si.valid_to, si.last_price)
+        .join(Supplier, Supplier.id == si.supplier_id)
+        .where(Supplier.active.is_(True))
+    )  # fmt: skip
     ids = None if item_ids is None else sorted(set(item_ids))
-    if ids is not None:
-        if not ids:
-            return {}
-        query = query.where(SupplierItem.item_id.in_(ids))
-    rows = session.execute(query).all()
+    rows: list[Any] = []
+    if ids is None:
+        rows = list(session.connection().execute(query).all())
+    for start in range(0, len(ids or ()), 5000):
+        rows.extend(session.connection().execute(query.where(si.item_id.in_(ids[start : start + 5000]))).all())  # type: ignore[index]
     breaks: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
-    si_ids = [row.id for row, _ in rows]
-    for chunk_start in range(0, len(si_ids), 5000):
-        chunk = si_ids[chunk_start : chunk_start + 5000]
-        for si_id, min_qty, price in session.execute(
+    si_ids = [row.id for row in rows]
+    for start in range(0, len(si_ids), 5000):
+        for si_id, min_qty, price in session.connection().execute(
             select(PriceBreak.supplier_item_id, PriceBreak.min_qty, PriceBreak.unit_price)
-            .where(PriceBreak.supplier_item_id.in_(chunk))
+            .where(PriceBreak.supplier_item_id.in_(si_ids[start : start + 5000]))
             .order_by(PriceBreak.supplier_item_id, PriceBreak.min_qty)
         ):
             breaks[si_id].append((min_qty, price))
     offers: dict[int, list[Offer]] = defaultdict(list)
-    for si, currency in rows:
-        offers[si.item_id].append(
+    for r in rows:
+        offers[r.item_id].append(
             Offer(
-                si.id, si.supplier_id, si.item_id, currency, si.supplier_part_number, si.description,
-                si.unit_of_measure, si.pack_qty, si.moq, si.order_multiple, si.lead_time_days, si.priority,
-                si.valid_from, si.valid_to, si.last_price, tuple(breaks.get(si.id, ())),
+                r.id, r.supplier_id, r.item_id, r.currency, r.supplier_part_number, r.description, r.unit_of_measure,
+                r.pack_qty, r.moq, r.order_multiple, r.lead_time_days, r.priority, r.valid_from, r.valid_to,
+                r.last_price, tuple(breaks.get(r.id, ())),
             )
         )  # fmt: skip
     return offers
