@@ -1,7 +1,7 @@
 """Rules engine: quantity limits per shift/day/week/rolling window, checked before any hardware moves.
 
-Loading is two queries (the applicable rules, then the usage since the earliest window start);
-evaluation is pure Python over frozen values so it is fast and testable with a fixed clock.
+Rules come from an in-process cache (vending.rule_cache); usage is one query since the earliest window
+start; evaluation is pure Python over frozen values so it is fast and testable with a fixed clock.
 A refusal names the rule and when the allowance comes back: "limit 2 per shift reached, next at 14:00".
 """
 
@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from typing import Any
+
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import utc
 from core.models import Item
-from vending.models import GroupMember, LedgerEntry, Rule
+from vending.models import LedgerEntry
 
 WINDOWS = ("shift", "day", "week", "rolling")
 
@@ -70,9 +72,9 @@ def parse_shift_starts(text: str) -> tuple[time, ...]:
 
 def window_bounds(spec: RuleSpec, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """Start and end (the reset) of the fixed window holding `now`; rolling windows end at `now`."""
-    local = now.astimezone(tz)
     if spec.window == "rolling":
         return now - timedelta(hours=spec.rolling_hours), now
+    local = now.astimezone(tz)
     if spec.window == "day":
         start = datetime.combine(local.date(), time(0), tz)
         return utc(start), utc(start + timedelta(days=1))
@@ -86,14 +88,18 @@ def window_bounds(spec: RuleSpec, now: datetime, tz: ZoneInfo) -> tuple[datetime
     return utc(begin), utc(end)
 
 
-def _matches(spec: RuleSpec, usage: Usage, worker_id: int, members: frozenset[int]) -> bool:
+def _matches(spec: RuleSpec, usage: Usage, worker_id: int, members: Mapping[int, frozenset[int]]) -> bool:
     if spec.item_id is not None and usage.item_id != spec.item_id:
         return False
     if spec.category is not None and usage.category != spec.category:
         return False
     if spec.pooled_group_id is not None:
-        return usage.worker_id in members
+        return usage.worker_id in members.get(spec.pooled_group_id, frozenset())
     return usage.worker_id == worker_id
+
+
+def _bounds_key(spec: RuleSpec) -> tuple[str, int, tuple[time, ...]]:
+    return spec.window, spec.rolling_hours if spec.window == "rolling" else 0, spec.shift_starts
 
 
 def _describe(spec: RuleSpec) -> str:
@@ -107,19 +113,35 @@ def _when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
     return local.strftime("%a %d %b %H:%M")
 
 
+Bounds = dict[tuple[str, int, tuple[time, ...]], tuple[datetime, datetime]]
+
+
+def all_bounds(specs: list[RuleSpec], now: datetime, tz: ZoneInfo) -> Bounds:
+    """Window bounds per distinct window shape (many rules share a window)."""
+    bounds: Bounds = {}
+    for spec in specs:
+        key = _bounds_key(spec)
+        if key not in bounds:
+            bounds[key] = window_bounds(spec, now, tz)
+    return bounds
+
+
 def evaluate(
     specs: list[RuleSpec],
     usage: list[Usage],
     *,
     worker_id: int,
-    members: frozenset[int],
+    members: Mapping[int, frozenset[int]],
     quantity: int,
     now: datetime,
     tz: ZoneInfo,
+    bounds: Bounds | None = None,
 ) -> Refusal | None:
-    """First rule the request would break, or None. `usage` holds everything since the earliest window start."""
+    """First rule the request would break, or None. `usage` holds everything since the earliest window start;
+    `members` maps each pooled group to its workers."""
+    bounds = bounds if bounds is not None else all_bounds(specs, now, tz)
     for spec in specs:
-        start, end = window_bounds(spec, now, tz)
+        start, end = bounds[_bounds_key(spec)]
         inside = [u for u in usage if u.at >= start and _matches(spec, u, worker_id, members)]
         used = sum(u.quantity for u in inside)
         if used + quantity <= spec.quantity:
@@ -145,63 +167,53 @@ def _rolling_reset(inside: list[Usage], used: int, quantity: int, spec: RuleSpec
     return None
 
 
-def _spec(rule: Rule, members_of: Mapping[int, int | None]) -> RuleSpec:
-    return RuleSpec(
-        id=rule.id,
-        name=rule.name,
-        quantity=rule.quantity,
-        window=rule.window,
-        rolling_hours=rule.rolling_hours,
-        shift_starts=parse_shift_starts(rule.shift_starts) if rule.window == "shift" else (),
-        item_id=rule.item_id,
-        category=rule.category,
-        pooled_group_id=members_of.get(rule.id),
-    )
+_LEDGER, _ITEM = LedgerEntry.__table__.c, Item.__table__.c
+_STATEMENTS: dict[bool, Select[Any]] = {}
 
 
-def load_specs(
-    session: Session, *, site_id: int | None, worker_id: int, groups: set[int], item_id: int, category: str
-) -> list[RuleSpec]:
-    who = [Rule.worker_id == worker_id, and_(Rule.worker_id.is_(None), Rule.group_id.is_(None))]
-    if groups:
-        who.append(Rule.group_id.in_(groups))
-    what = or_(
-        Rule.item_id == item_id,
-        and_(Rule.item_id.is_(None), or_(Rule.category == category, Rule.category.is_(None))),
-    )
-    where = or_(Rule.site_id.is_(None), Rule.site_id == site_id)
-    rules = list(session.scalars(select(Rule).where(Rule.active.is_(True), or_(*who), what, where).order_by(Rule.id)))
-    pooled = {r.id: r.group_id for r in rules if r.pooled and r.group_id is not None}
-    return [_spec(r, pooled) for r in rules]
+def _usage_statement(many_workers: bool) -> Select[Any]:
+    """Built once per shape with bind parameters: building SQL expressions costs more than running them."""
+    if many_workers not in _STATEMENTS:
+        who = (
+            _LEDGER.worker_id.in_(bindparam("workers", expanding=True))
+            if many_workers
+            else _LEDGER.worker_id == bindparam("worker")
+        )
+        _STATEMENTS[many_workers] = (
+            select(_LEDGER.at, _LEDGER.item_id, _ITEM.category, _LEDGER.quantity, _LEDGER.worker_id)
+            .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
+            .where(who, _LEDGER.at >= bindparam("since"), _LEDGER.kind.in_(("issue", "return")))
+        )
+    return _STATEMENTS[many_workers]
 
 
 def load_usage(
-    session: Session, *, specs: list[RuleSpec], worker_id: int, now: datetime, tz: ZoneInfo
-) -> tuple[list[Usage], frozenset[int]]:
+    session: Session,
+    *,
+    specs: list[RuleSpec],
+    worker_id: int,
+    since: datetime,
+    members: Mapping[int, frozenset[int]] | None = None,
+) -> list[Usage]:
+    """One query: the worker's (and pooled groups') takes and returns since the earliest window start.
+
+    Items are filtered in Python: a worker's rows inside the longest window are few, and a fixed statement
+    skips re-rendering IN lists on every call."""
     if not specs:
-        return [], frozenset()
-    since = min(window_bounds(s, now, tz)[0] for s in specs)
-    pooled_groups = {s.pooled_group_id for s in specs if s.pooled_group_id is not None}
-    members = frozenset({worker_id})
-    if pooled_groups:
-        members = frozenset(
-            session.scalars(select(GroupMember.worker_id).where(GroupMember.group_id.in_(pooled_groups)))
-        ) | {worker_id}
-    item_ids = {s.item_id for s in specs if s.item_id is not None}
-    categories = {s.category for s in specs if s.category is not None}
-    query = (
-        select(LedgerEntry.at, LedgerEntry.item_id, Item.category, LedgerEntry.quantity, LedgerEntry.worker_id)
-        .join(Item, Item.id == LedgerEntry.item_id)
-        .where(
-            LedgerEntry.worker_id.in_(members) if len(members) > 1 else LedgerEntry.worker_id == worker_id,
-            LedgerEntry.at >= since,
-            LedgerEntry.kind.in_(("issue", "return")),
-        )
-    )
+        return []
+    pooled = {s.pooled_group_id for s in specs if s.pooled_group_id is not None}
+    who = {worker_id}.union(*((members or {}).get(g, frozenset()) for g in pooled))
+    params: dict[str, Any] = {"since": since}
+    if len(who) > 1:
+        params["workers"] = sorted(who)
+    else:
+        params["worker"] = worker_id
+    rows = session.connection().execute(_usage_statement(len(who) > 1), params).all()
     if all(s.item_id is not None or s.category is not None for s in specs):
-        query = query.where(or_(LedgerEntry.item_id.in_(item_ids), Item.category.in_(categories)))
-    rows = session.execute(query).all()
-    return [Usage(utc(r[0]), r[1], r[2], -r[3], r[4] or 0) for r in rows], members
+        items = {s.item_id for s in specs}
+        categories = {s.category for s in specs}
+        rows = [r for r in rows if r[1] in items or r[2] in categories]
+    return [Usage(utc(r[0]), r[1], r[2], -r[3], r[4] or 0) for r in rows]
 
 
 def check(
@@ -216,9 +228,20 @@ def check(
     now: datetime,
     tz: ZoneInfo,
 ) -> Refusal | None:
-    specs = load_specs(session, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category)
-    usage, members = load_usage(session, specs=specs, worker_id=worker_id, now=now, tz=tz)
-    return evaluate(specs, usage, worker_id=worker_id, members=members, quantity=quantity, now=now, tz=tz)
+    from vending.rule_cache import CACHE
+
+    specs = CACHE.applicable(
+        session, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category
+    )
+    if not specs:
+        return None
+    members = CACHE.pooled_members(session)
+    bounds = all_bounds(specs, now, tz)
+    since = min(start for start, _ in bounds.values())
+    usage = load_usage(session, specs=specs, worker_id=worker_id, since=since, members=members)
+    return evaluate(
+        specs, usage, worker_id=worker_id, members=members, quantity=quantity, now=now, tz=tz, bounds=bounds
+    )
 
 
 def validate_rule(name: str, quantity: int, window: str, rolling_hours: int, shift_starts: str) -> None:

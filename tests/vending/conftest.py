@@ -79,6 +79,14 @@ def seed_world(factory: sessionmaker[Session], locker_config: dict[str, object] 
         return World(site.id, items, machine.id, slots, workers)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rule_cache() -> None:
+    """Tables are truncated between tests on PostgreSQL (same URL): start each test with an empty rule cache."""
+    from vending.rule_cache import CACHE
+
+    CACHE.invalidate()
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(NOW)

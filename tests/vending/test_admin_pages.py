@@ -29,9 +29,21 @@ def admin(app: Flask, client: FlaskClient) -> tuple[FlaskClient, World, str]:
     return client, world, token.group(1)
 
 
-PAGES = ["/vending/", "/vending/machines", "/vending/machines/1", "/vending/workers", "/vending/unknown-badges",
-         "/vending/rules", "/vending/charge-codes", "/vending/tools", "/vending/reports/usage?by=worker",
-         "/vending/reports/outliers", "/vending/ledger", "/vending/csv", "/vending/restock/1"]
+PAGES = [
+    "/vending/",
+    "/vending/machines",
+    "/vending/machines/1",
+    "/vending/workers",
+    "/vending/unknown-badges",
+    "/vending/rules",
+    "/vending/charge-codes",
+    "/vending/tools",
+    "/vending/reports/usage?by=worker",
+    "/vending/reports/outliers",
+    "/vending/ledger",
+    "/vending/csv",
+    "/vending/restock/1",
+]
 
 
 def test_every_page_renders(admin: tuple[FlaskClient, World, str]) -> None:
@@ -43,28 +55,46 @@ def test_every_page_renders(admin: tuple[FlaskClient, World, str]) -> None:
 
 def test_machine_config_is_validated_on_save(admin: tuple[FlaskClient, World, str]) -> None:
     client, _, token = admin
-    bad = client.post("/vending/machines", data={"code": "C9", "kind": "coil_machine", "csrf_token": token,
-                                                 "driver_config": '{"driver": "coil", "device": {"baud": 9600}}'})
+    bad = client.post(
+        "/vending/machines",
+        data={
+            "code": "C9",
+            "kind": "coil_machine",
+            "csrf_token": token,
+            "driver_config": '{"driver": "coil", "device": {"baud": 9600}}',
+        },
+    )
     assert bad.status_code == 400
     assert "driver configuration" in bad.get_data(as_text=True) and "port" in bad.get_data(as_text=True)
-    good = client.post("/vending/machines", data={"code": "C9", "kind": "coil_machine", "csrf_token": token,
-                                                  "driver_config": '{"driver": "coil", "device": {"port": "/dev/x"}}'})
+    good = client.post(
+        "/vending/machines",
+        data={
+            "code": "C9",
+            "kind": "coil_machine",
+            "csrf_token": token,
+            "driver_config": '{"driver": "coil", "device": {"port": "/dev/x"}}',
+        },
+    )
     assert good.status_code == 302
 
 
 def test_forms_save(admin: tuple[FlaskClient, World, str]) -> None:
     client, _, token = admin
     steps = [
-        ("/vending/workers", {"worker_code": "W50", "name": "Fifty", "pin": "2468", "groups": "night",
-                              "badges": "12:3456"}),
+        (
+            "/vending/workers",
+            {"worker_code": "W50", "name": "Fifty", "pin": "2468", "groups": "night", "badges": "12:3456"},
+        ),
         ("/vending/workers/1/badges", {"badge": "0A0B0C0D"}),
         ("/vending/rules", {"name": "Ear plugs per day", "quantity": "4", "window": "day", "sku": "EAR-1"}),
         ("/vending/restrictions", {"sku": "DRL-8", "group": "fitters"}),
         ("/vending/charge-policy", {"job": "required", "work_order": "off", "cost_center": "in_list"}),
         ("/vending/charge-codes", {"kind": "cost_center", "code": "CC-1", "name": "Line 1"}),
         ("/vending/tools", {"serial": "TW-5", "sku": "DRL-8", "calibration_due": "2027-01-01"}),
-        ("/vending/machines/1/slots", {"slot": "A4", "sku": "EAR-1", "capacity": "6", "min_level": "1",
-                                       "max_level": "6"}),
+        (
+            "/vending/machines/1/slots",
+            {"slot": "A4", "sku": "EAR-1", "capacity": "6", "min_level": "1", "max_level": "6"},
+        ),
         ("/vending/restock/1", {"slot": "A4", "counted": "0", "added": "6"}),
     ]
     for path, form in steps:
@@ -73,17 +103,20 @@ def test_forms_save(admin: tuple[FlaskClient, World, str]) -> None:
     assert "W50" in client.get("/vending/workers").get_data(as_text=True)
     assert "Ear plugs per day" in client.get("/vending/rules").get_data(as_text=True)
     assert "CC-1" in client.get("/vending/charge-codes").get_data(as_text=True)
-    bad_rule = client.post("/vending/rules", data={"name": "x", "quantity": "1", "window": "fortnight",
-                                                   "csrf_token": token})
+    bad_rule = client.post(
+        "/vending/rules", data={"name": "x", "quantity": "1", "window": "fortnight", "csrf_token": token}
+    )
     assert bad_rule.status_code == 400 and "window must be one of" in bad_rule.get_data(as_text=True)
 
 
 def test_csv_upload_and_usage_csv(admin: tuple[FlaskClient, World, str]) -> None:
     client, _, token = admin
     text = "sku,name,category\nZ-1,Zip ties,general\n,broken,x\n"
-    page = client.post("/vending/csv", data={"kind": "items", "csrf_token": token,
-                                            "file": (io.BytesIO(text.encode()), "items.csv")},
-                       content_type="multipart/form-data")
+    page = client.post(
+        "/vending/csv",
+        data={"kind": "items", "csrf_token": token, "file": (io.BytesIO(text.encode()), "items.csv")},
+        content_type="multipart/form-data",
+    )
     body = page.get_data(as_text=True)
     assert "1 rows imported, 1 rejected" in body and "line 3: sku: sku is empty" in body
     assert "Z-1" in client.get("/vending/csv/items.csv").get_data(as_text=True)

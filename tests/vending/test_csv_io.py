@@ -13,17 +13,25 @@ from vending.models import Slot, Worker
 
 
 def test_import_keeps_good_rows_and_names_each_bad_one(session_factory: sessionmaker[Session], world: World) -> None:
-    items = "sku,name,category,unit_of_measure,unit_cost,active\nNEW-1,Tape,general,EA,1.20,yes\n,No sku,x,EA,1,yes\n" \
-            "NEW-2,Glue,general,EA,abc,yes\nNEW-3,Rags,general,EA,0.5,no\n"
-    workers = "worker_code,name,groups,badges,pin,restocker,active\nW9,Nine,fitters;night,123:45678,4321,yes,yes\n" \
-              "W8,Eight,,04A21B1C,,no,yes\nW7,Seven,,,12,no,yes\n"
-    planogram = "machine,slot,sku,device_ref,capacity,min_level,max_level,unit_weight_g\n" \
-                "L1,A9,NEW-1,A9,4,1,4,\nL1,A8,NOPE,A8,4,1,4,\nNOPE,A7,NEW-1,A7,4,1,4,\nL1,A6,NEW-1,A6,4,5,4,\n"
+    items = (
+        "sku,name,category,unit_of_measure,unit_cost,active\nNEW-1,Tape,general,EA,1.20,yes\n,No sku,x,EA,1,yes\n"
+        "NEW-2,Glue,general,EA,abc,yes\nNEW-3,Rags,general,EA,0.5,no\n"
+    )
+    workers = (
+        "worker_code,name,groups,badges,pin,restocker,active\nW9,Nine,fitters;night,123:45678,4321,yes,yes\n"
+        "W8,Eight,,04A21B1C,,no,yes\nW7,Seven,,,12,no,yes\n"
+    )
+    planogram = (
+        "machine,slot,sku,device_ref,capacity,min_level,max_level,unit_weight_g\n"
+        "L1,A9,NEW-1,A9,4,1,4,\nL1,A8,NOPE,A8,4,1,4,\nNOPE,A7,NEW-1,A7,4,1,4,\nL1,A6,NEW-1,A6,4,5,4,\n"
+    )
     with unit_of_work(session_factory) as s:
         report = csv_io.import_csv(s, "items", items, world.site_id)
         assert report.imported == 2
         assert [(e.line, e.message) for e in report.errors] == [
-            (3, "sku: sku is empty"), (4, "unit_cost: unit_cost 'abc' is not a number")]
+            (3, "sku: sku is empty"),
+            (4, "unit_cost: unit_cost 'abc' is not a number"),
+        ]
         report = csv_io.import_csv(s, "workers", workers, world.site_id)
         assert report.imported == 1
         assert [e.line for e in report.errors] == [3, 4]

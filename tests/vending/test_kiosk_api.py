@@ -62,8 +62,9 @@ def test_badge_dispense_logout(app: Flask, client: FlaskClient, kiosk_world: Wor
     body = signed.get_json()
     assert body["worker"]["code"] == "W1"
     assert [(i["slot"], i["stock"]) for i in body["items"]] == [("A1", 5), ("A2", 5), ("A3", 5)]
-    started = client.post(f"{API}/dispense", json={"slot": "A1", "quantity": 1, "request_key": "tap-1"},
-                          headers=headers).get_json()["dispense"]
+    started = client.post(
+        f"{API}/dispense", json={"slot": "A1", "quantity": 1, "request_key": "tap-1"}, headers=headers
+    ).get_json()["dispense"]
     assert started["status"] == "authorised"
     done = _wait(client, started["id"])
     assert (done["status"], done["taken"]) == ("completed", 1), done

@@ -61,8 +61,9 @@ def _badge_in(page: Any, badge: str = "04A21B1C") -> None:
     page.wait_for_selector("#screen-items:not([hidden])")
 
 
-def test_badge_choose_door_opens_ledger_logout(app: Flask, kiosk_world: World, live_server: LiveServer,
-                                                page: Any, lockboard: LockBoardSim) -> None:
+def test_badge_choose_door_opens_ledger_logout(
+    app: Flask, kiosk_world: World, live_server: LiveServer, page: Any, lockboard: LockBoardSim
+) -> None:
     _open_kiosk(page, live_server)
     _badge_in(page)
     assert page.inner_text("#who") == "Worker W1"
@@ -82,8 +83,9 @@ def test_badge_choose_door_opens_ledger_logout(app: Flask, kiosk_world: World, l
     assert page.inner_text("#who") == ""
 
 
-def test_jam_charges_nobody(app: Flask, kiosk_world: World, live_server: LiveServer, page: Any,
-                            lockboard: LockBoardSim) -> None:
+def test_jam_charges_nobody(
+    app: Flask, kiosk_world: World, live_server: LiveServer, page: Any, lockboard: LockBoardSim
+) -> None:
     lockboard.set_stuck(0, 1)  # the lock of A2 never releases: the door cannot open
     _open_kiosk(page, live_server)
     _badge_in(page)
@@ -102,8 +104,9 @@ def test_jam_charges_nobody(app: Flask, kiosk_world: World, live_server: LiveSer
     assert page.is_disabled("[data-slot=A2]")
 
 
-def test_refusal_pin_pad_sizes_and_idle_logout(app: Flask, kiosk_world: World, live_server: LiveServer,
-                                               page: Any) -> None:
+def test_refusal_pin_pad_sizes_and_idle_logout(
+    app: Flask, kiosk_world: World, live_server: LiveServer, page: Any
+) -> None:
     from vending.models import Rule
 
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:

@@ -17,8 +17,9 @@ from vending.ledger import OutOfStock
 from vending.models import LedgerEntry, Machine, SlotStock
 
 
-def test_repeated_key_moves_stock_once(session_factory: sessionmaker[Session], world: World,
-                                       clock: ManualClock) -> None:
+def test_repeated_key_moves_stock_once(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
     slot = world.slots["A1"]
     for _ in range(3):
         with unit_of_work(session_factory) as s:
@@ -34,8 +35,9 @@ def test_never_negative(session_factory: sessionmaker[Session], world: World, cl
         ledger.post(s, slot_id=world.slots["A1"], kind="issue", quantity=-6, key="too-many", at=clock.now())
 
 
-def test_stock_level_event_carries_min_max_and_low(session_factory: sessionmaker[Session], world: World,
-                                                   clock: ManualClock) -> None:
+def test_stock_level_event_carries_min_max_and_low(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
     with unit_of_work(session_factory) as s:
         ledger.post(s, slot_id=world.slots["A1"], kind="issue", quantity=-4, key="big", at=clock.now())
     with session_factory() as s:
@@ -44,12 +46,17 @@ def test_stock_level_event_carries_min_max_and_low(session_factory: sessionmaker
         payload = json.loads(s.scalars(select(OutboxEvent.payload).order_by(OutboxEvent.id.desc())).first() or "{}")
     assert payload["type"] == "vending.stock_level_changed"
     assert {k: payload["data"][k] for k in ("sku", "on_hand", "min_level", "max_level", "low")} == {
-        "sku": "GLV-1", "on_hand": 1, "min_level": 1, "max_level": 5, "low": True,
+        "sku": "GLV-1",
+        "on_hand": 1,
+        "min_level": 1,
+        "max_level": 5,
+        "low": True,
     }
 
 
-def test_two_kiosks_one_slot_under_threads(session_factory: sessionmaker[Session], world: World,
-                                           clock: ManualClock) -> None:
+def test_two_kiosks_one_slot_under_threads(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
     """Eight workers race for five items: exactly five are authorised and charged, stock ends at zero."""
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
@@ -60,8 +67,16 @@ def test_two_kiosks_one_slot_under_threads(session_factory: sessionmaker[Session
         with unit_of_work(session_factory) as s:
             machine = s.get(Machine, world.machine_id)
             assert machine is not None
-            view = dispense.request(s, machine=machine, worker_id=world.workers[f"W{n % 3 + 1}"], slot_code="A1",
-                                    quantity=1, charge_codes={}, request_key=f"race-{n}", now=clock.now())
+            view = dispense.request(
+                s,
+                machine=machine,
+                worker_id=world.workers[f"W{n % 3 + 1}"],
+                slot_code="A1",
+                quantity=1,
+                charge_codes={},
+                request_key=f"race-{n}",
+                now=clock.now(),
+            )
         if view.status == "authorised":
             with unit_of_work(session_factory) as s:
                 dispense.mark_commanded(s, view.id, {}, clock.now())
@@ -80,13 +95,17 @@ def test_two_kiosks_one_slot_under_threads(session_factory: sessionmaker[Session
     with session_factory() as s:
         stock = s.get(SlotStock, world.slots["A1"])
         assert stock is not None and (stock.on_hand, stock.reserved) == (0, 0)
-        issued = s.scalar(select(func.sum(LedgerEntry.quantity)).where(LedgerEntry.slot_id == world.slots["A1"],
-                                                                        LedgerEntry.kind == "issue"))
+        issued = s.scalar(
+            select(func.sum(LedgerEntry.quantity)).where(
+                LedgerEntry.slot_id == world.slots["A1"], LedgerEntry.kind == "issue"
+            )
+        )
         assert issued == -5
 
 
-def test_concurrent_posts_with_one_key_write_one_entry(session_factory: sessionmaker[Session], world: World,
-                                                       clock: ManualClock) -> None:
+def test_concurrent_posts_with_one_key_write_one_entry(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
     barrier = threading.Barrier(6)
 
     def post() -> None:

@@ -14,10 +14,26 @@ from vending import ledger, reports
 from vending.workers import create_worker
 
 
-def _issue(s: Session, world: World, clock: ManualClock, worker: int, slot: str, qty: int, key: str,
-           codes: dict[str, str] | None = None) -> None:
-    ledger.post(s, slot_id=world.slots[slot], kind="issue", quantity=-qty, key=key, at=clock.now(), worker_id=worker,
-                charge_codes=codes)
+def _issue(
+    s: Session,
+    world: World,
+    clock: ManualClock,
+    worker: int,
+    slot: str,
+    qty: int,
+    key: str,
+    codes: dict[str, str] | None = None,
+) -> None:
+    ledger.post(
+        s,
+        slot_id=world.slots[slot],
+        kind="issue",
+        quantity=-qty,
+        key=key,
+        at=clock.now(),
+        worker_id=worker,
+        charge_codes=codes,
+    )
 
 
 def test_usage_by_every_dimension(session_factory: sessionmaker[Session], world: World, clock: ManualClock) -> None:
@@ -35,8 +51,9 @@ def test_usage_by_every_dimension(session_factory: sessionmaker[Session], world:
         assert by_code == [("job:J-1", 3), ("cost_center:CC-9", 1), ("none:(no code)", 1)]
 
 
-def test_outlier_far_above_group_median(session_factory: sessionmaker[Session], world: World,
-                                        clock: ManualClock) -> None:
+def test_outlier_far_above_group_median(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
     with unit_of_work(session_factory) as s:
         for n in range(4, 8):
             create_worker(s, f"W{n}", f"Worker {n}", groups=["fitters"])

@@ -62,9 +62,7 @@ def test_day_and_week_windows_in_site_time() -> None:
 
 def test_rolling_window_resets_when_the_oldest_take_leaves_it() -> None:
     usage = _used(NOON - timedelta(hours=20), NOON - timedelta(hours=3))
-    assert _eval(_spec("rolling", hours=24), usage, NOON) == (
-        "Gloves: limit 2 per rolling 24 h reached, next at 16:00"
-    )
+    assert _eval(_spec("rolling", hours=24), usage, NOON) == ("Gloves: limit 2 per rolling 24 h reached, next at 16:00")
     assert _eval(_spec("rolling", hours=24), usage, NOON + timedelta(hours=4, minutes=1)) is None
 
 
@@ -79,13 +77,29 @@ def test_returns_give_allowance_back() -> None:
     assert _eval(_spec("day"), usage, NOON) is None
 
 
-def _request(factory: sessionmaker[Session], world: World, clock: ManualClock, key: str, worker: str = "W1",
-             slot: str = "A1", quantity: int = 1, codes: dict[str, str] | None = None) -> dispense.DispenseView:
+def _request(
+    factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    key: str,
+    worker: str = "W1",
+    slot: str = "A1",
+    quantity: int = 1,
+    codes: dict[str, str] | None = None,
+) -> dispense.DispenseView:
     with unit_of_work(factory) as s:
         machine = s.get(Machine, world.machine_id)
         assert machine is not None
-        view = dispense.request(s, machine=machine, worker_id=world.workers[worker], slot_code=slot,
-                                quantity=quantity, charge_codes=codes or {}, request_key=key, now=clock.now())
+        view = dispense.request(
+            s,
+            machine=machine,
+            worker_id=world.workers[worker],
+            slot_code=slot,
+            quantity=quantity,
+            charge_codes=codes or {},
+            request_key=key,
+            now=clock.now(),
+        )
         if view.status == "authorised":  # stand in for the hardware: sensed and completed
             dispense.mark_commanded(s, view.id, {}, clock.now())
             dispense.record_sensed(s, view.id, quantity, "test", clock.now())
@@ -93,13 +107,16 @@ def _request(factory: sessionmaker[Session], world: World, clock: ManualClock, k
         return view
 
 
-def test_several_rules_per_item_all_checked(session_factory: sessionmaker[Session], world: World,
-                                            clock: ManualClock) -> None:
+def test_several_rules_per_item_all_checked(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
     with unit_of_work(session_factory) as s:
-        s.add_all([
-            Rule(name="Gloves per day", quantity=3, window="day", item_id=world.items["GLV-1"]),
-            Rule(name="PPE per shift", quantity=2, window="shift", category="ppe"),
-        ])
+        s.add_all(
+            [
+                Rule(name="Gloves per day", quantity=3, window="day", item_id=world.items["GLV-1"]),
+                Rule(name="PPE per shift", quantity=2, window="shift", category="ppe"),
+            ]
+        )
     assert _request(session_factory, world, clock, "r1").status == "completed"
     assert _request(session_factory, world, clock, "r2", slot="A3").status == "completed"  # ear plugs are PPE
     refused = _request(session_factory, world, clock, "r3")
@@ -112,13 +129,22 @@ def test_several_rules_per_item_all_checked(session_factory: sessionmaker[Sessio
     assert _request(session_factory, world, clock, "r7", worker="W2").status == "completed"  # per worker
 
 
-def test_pooled_group_rule_and_item_restriction(session_factory: sessionmaker[Session], world: World,
-                                                clock: ManualClock) -> None:
+def test_pooled_group_rule_and_item_restriction(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
     with unit_of_work(session_factory) as s:
         fitters = s.query(WorkerGroup).filter_by(name="fitters").one()
         welders = s.query(WorkerGroup).filter_by(name="welders").one()
-        s.add(Rule(name="Fitters drill bits", quantity=2, window="week", group_id=fitters.id, pooled=True,
-                   item_id=world.items["DRL-8"]))
+        s.add(
+            Rule(
+                name="Fitters drill bits",
+                quantity=2,
+                window="week",
+                group_id=fitters.id,
+                pooled=True,
+                item_id=world.items["DRL-8"],
+            )
+        )
         s.add(ItemRestriction(item_id=world.items["GLV-1"], group_id=welders.id))
     assert _request(session_factory, world, clock, "g1", worker="W1", slot="A2").status == "completed"
     assert _request(session_factory, world, clock, "g2", worker="W2", slot="A2").status == "completed"
@@ -136,13 +162,22 @@ def test_pooled_group_rule_and_item_restriction(session_factory: sessionmaker[Se
         ("optional", {}, "completed"),
         ("required", {}, "a job number is required: enter it before choosing the item"),
         ("required", {"job": "J-1"}, "completed"),
-        ("in_list", {"job": "J-404"}, "job number 'J-404' is not in the list: pick one from the list or ask your "
-                                      "supervisor"),
+        (
+            "in_list",
+            {"job": "J-404"},
+            "job number 'J-404' is not in the list: pick one from the list or ask your supervisor",
+        ),
         ("in_list", {"job": "J-100"}, "completed"),
     ],
 )
-def test_charge_code_modes(session_factory: sessionmaker[Session], world: World, clock: ManualClock, mode: str,
-                           given: dict[str, str], outcome: str) -> None:
+def test_charge_code_modes(
+    session_factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    mode: str,
+    given: dict[str, str],
+    outcome: str,
+) -> None:
     with unit_of_work(session_factory) as s:
         charges.set_mode(s, world.site_id, "job", mode)
         charges.add_code(s, world.site_id, "job", "J-100", "Line 3 rebuild")

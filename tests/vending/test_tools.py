@@ -37,14 +37,16 @@ def test_checkout_return_and_overdue(session_factory: sessionmaker[Session], wor
         assert tools.publish_overdue(s, clock.now()) == 1
         assert tools.publish_overdue(s, clock.now()) == 0  # once per loan
     with session_factory() as s:
-        payload = json.loads(s.scalars(select(OutboxEvent.payload).where(
-            OutboxEvent.event_type == "vending.tool_overdue")).one())["data"]
+        payload = json.loads(
+            s.scalars(select(OutboxEvent.payload).where(OutboxEvent.event_type == "vending.tool_overdue")).one()
+        )["data"]
         assert (payload["serial"], payload["worker"], payload["sku"]) == ("TW-1", "W1", "DRL-8")
 
 
 @pytest.mark.parametrize(("condition", "status"), [("ok", "available"), ("damaged", "repair"), ("lost", "lost")])
-def test_return_conditions(session_factory: sessionmaker[Session], world: World, clock: ManualClock,
-                           condition: str, status: str) -> None:
+def test_return_conditions(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock, condition: str, status: str
+) -> None:
     with unit_of_work(session_factory) as s:
         tools.add_tool(s, "MM-1", world.items["DRL-8"], world.site_id)
         tools.checkout(s, "MM-1", world.workers["W2"], clock.now() + timedelta(hours=1), clock.now())

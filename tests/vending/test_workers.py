@@ -15,7 +15,9 @@ from vending.models import UnknownBadge, Worker
 from vending.workers import SignInRefused, add_badge, sign_in_badge, sign_in_pin
 
 
-def test_badge_in_any_reader_byte_order(session_factory: sessionmaker[Session], world: World, clock: ManualClock) -> None:
+def test_badge_in_any_reader_byte_order(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
     with session_factory() as s:
         assert sign_in_badge(s, "04A21B1C", clock.now()).worker_code == "W1"
         assert sign_in_badge(s, "1c:1b:a2:04", clock.now()).worker_code == "W1"
@@ -63,7 +65,9 @@ def test_five_wrong_pins_lock_for_fifteen_minutes(
         assert worker is not None and worker.failed_pins == 0
 
 
-def test_expired_contractor_is_refused(session_factory: sessionmaker[Session], world: World, clock: ManualClock) -> None:
+def test_expired_contractor_is_refused(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
     with unit_of_work(session_factory) as s:
         worker = s.get(Worker, world.workers["W2"])
         assert worker is not None

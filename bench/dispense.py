@@ -1,0 +1,376 @@
+"""Benchmark: full dispense transactions against the Kerong simulator on a large SQLite database.
+
+Builds a database with 10k workers, 2k slots and 1M ledger rows (core bulk inserts), then runs full
+dispenses (request + rules + reserve, commanded, door opened and closed on the simulator, sensed,
+ledger + events) with zero mechanical delay. The time spent inside the device adapter is measured
+per dispense and subtracted: what remains is vending's software time. The bare driver round trip
+(the adapter alone, no database) is measured in the same run. Rule evaluation runs with 50 rules on
+the item. Ends with the targets line and exits non-zero on a miss.
+
+    python bench/dispense.py [--workers 10000] [--slots 2000] [--ledger-rows 1000000] [--dispenses 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import SystemClock
+from core.db import make_engine, make_session_factory, unit_of_work
+from core.models import Item, Site
+from firmware_bridge.sim.lockboard import LockBoardSim
+from migrations.models import load_all_models
+from vending import dispense, rules
+from vending.devices import MachineAdapter, Progress, Sensed
+from vending.drivers import DevicePool, build
+from vending.models import GroupMember, LedgerEntry, Machine, Rule, Slot, SlotStock, Worker, WorkerGroup
+from vending.rule_cache import CACHE
+from vending.runner import DispenseRunner
+from vending.workers import group_ids
+
+TARGET_OVERHEAD_MS = 5.0
+TARGET_RULES_MS = 1.0
+BENCH_SLOTS = 16  # one Kerong board behind the benchmark locker
+
+
+class TimedAdapter:
+    """Wraps the real adapter and adds up the time spent in it (the hardware side of a dispense)."""
+
+    def __init__(self, inner: MachineAdapter) -> None:
+        self.inner = inner
+        self.spent = 0.0
+        self._lock = threading.Lock()
+
+    def _timed(self, action: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return action()
+        finally:
+            with self._lock:
+                self.spent += time.perf_counter() - started
+
+    def baseline(self, ref: str) -> dict[str, Any]:
+        return self._timed(lambda: self.inner.baseline(ref))  # type: ignore[no-any-return]
+
+    def execute(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any], progress: Progress
+    ) -> Sensed:
+        return self._timed(lambda: self.inner.execute(ref, quantity, unit_weight, baseline, progress))  # type: ignore[no-any-return]
+
+    def reconcile(
+        self, ref: str, quantity: int, unit_weight: float | None, baseline: Mapping[str, Any]
+    ) -> Sensed | None:
+        return self.inner.reconcile(ref, quantity, unit_weight, baseline)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def build_database(engine: Engine, workers: int, slots: int, ledger_rows: int, now: datetime) -> dict[str, Any]:
+    """Bulk-load the schema with core inserts (executemany); returns ids the benchmark needs."""
+    load_all_models().create_all(engine)
+    rng = random.Random(7)
+    with engine.begin() as conn:
+        site_id = conn.execute(insert(Site).values(code="BENCH", name="Bench", timezone="UTC")).inserted_primary_key[0]
+        conn.execute(
+            insert(Item),
+            [
+                {
+                    "sku": f"SKU-{i:05d}",
+                    "name": f"Item {i}",
+                    "category": f"cat{i % 20}",
+                    "unit_of_measure": "EA",
+                    "unit_cost": 1,
+                    "active": True,
+                }
+                for i in range(500)
+            ],
+        )
+        conn.execute(insert(WorkerGroup), [{"name": f"group-{g}"} for g in range(50)])
+        conn.execute(
+            insert(Worker),
+            [
+                {
+                    "worker_code": f"W{i:05d}",
+                    "name": f"Worker {i}",
+                    "site_id": site_id,
+                    "pin_hash": "",
+                    "active": True,
+                    "restocker": False,
+                    "failed_pins": 0,
+                }
+                for i in range(workers)
+            ],
+        )
+        conn.execute(insert(GroupMember), [{"worker_id": i + 1, "group_id": i % 50 + 1} for i in range(workers)])
+        machines = max(1, slots // 20)
+        conn.execute(
+            insert(Machine),
+            [
+                {
+                    "code": f"M{m:04d}",
+                    "name": f"Machine {m}",
+                    "site_id": site_id,
+                    "kind": "locker_bank",
+                    "driver_config": "{}",
+                    "active": True,
+                }
+                for m in range(machines)
+            ],
+        )
+        conn.execute(
+            insert(Slot),
+            [
+                {
+                    "machine_id": s // 20 + 1,
+                    "code": f"S{s % 20:02d}",
+                    "item_id": s % 500 + 1,
+                    "device_ref": f"S{s % 20:02d}",
+                    "capacity": 1_000_000,
+                    "min_level": 5,
+                    "max_level": 1_000_000,
+                    "state": "ok",
+                    "state_reason": "",
+                }
+                for s in range(slots)
+            ],
+        )
+        conn.execute(insert(SlotStock), [{"slot_id": s + 1, "on_hand": 500_000, "reserved": 0} for s in range(slots)])
+        batch: list[dict[str, Any]] = []
+        for n in range(ledger_rows):
+            slot = rng.randrange(slots)
+            batch.append(
+                {
+                    "idempotency_key": f"hist:{n}",
+                    "at": now - timedelta(minutes=rng.randrange(60 * 24 * 60)),
+                    "slot_id": slot + 1,
+                    "item_id": slot % 500 + 1,
+                    "kind": "issue",
+                    "quantity": -1,
+                    "on_hand_after": 500_000,
+                    "worker_id": rng.randrange(workers) + 1,
+                    "charge_codes": "{}",
+                    "reason": "",
+                    "flagged": False,
+                    "actor": "bench",
+                }
+            )
+            if len(batch) == 20_000:
+                conn.execute(insert(LedgerEntry), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(LedgerEntry), batch)
+    return {"site_id": site_id}
+
+
+def add_bench_machine(factory: sessionmaker[Session], site_id: int, config: str) -> tuple[int, int]:
+    """The locker wired to the simulator (16 slots on item 1) and 50 rules on item 1 with generous limits."""
+    with unit_of_work(factory) as s:
+        machine = Machine(
+            code="BENCH-L", name="Bench locker", site_id=site_id, kind="locker_bank", driver_config=config, active=True
+        )
+        s.add(machine)
+        s.flush()
+        for lock in range(BENCH_SLOTS):
+            slot = Slot(
+                machine_id=machine.id,
+                code=f"L{lock:02d}",
+                item_id=1,
+                device_ref=f"L{lock:02d}",
+                capacity=1_000_000,
+                min_level=1,
+                max_level=1_000_000,
+                state="ok",
+                state_reason="",
+            )
+            s.add(slot)
+            s.flush()
+            s.add(SlotStock(slot_id=slot.id, on_hand=500_000, reserved=0))
+        windows = ["shift", "day", "week", "rolling"]
+        for n in range(50):
+            s.add(
+                Rule(
+                    name=f"rule {n}",
+                    quantity=100_000,
+                    window=windows[n % 4],
+                    rolling_hours=24 + n,
+                    item_id=1 if n % 3 else None,
+                    category=None if n % 3 else "cat1",
+                    group_id=(n % 50) + 1 if n % 5 == 0 else None,
+                    pooled=n % 10 == 0,
+                    active=True,
+                )
+            )
+        return machine.id, 1
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def run_dispenses(
+    factory: sessionmaker[Session],
+    machine_id: int,
+    workers: int,
+    count: int,
+    timed: TimedAdapter,
+    runner: DispenseRunner,
+    label: str,
+) -> tuple[list[float], list[float]]:
+    totals, device = [], []
+    rng = random.Random(11)
+    with factory() as s:
+        machine = s.get(Machine, machine_id)
+        assert machine is not None
+        s.expunge(machine)
+    for n in range(count):
+        worker_id = rng.randrange(workers) + 1
+        before = timed.spent
+        started = time.perf_counter()
+        with unit_of_work(factory) as s:
+            view = dispense.request(
+                s,
+                machine=machine,
+                worker_id=worker_id,
+                slot_code=f"L{n % BENCH_SLOTS:02d}",
+                quantity=1,
+                charge_codes={},
+                request_key=f"bench:{label}:{n}",
+                now=SystemClock().now(),
+            )
+        if view.status != "authorised":
+            raise SystemExit(f"bench dispense {n} was {view.status}: {view.detail}")
+        done = runner.run(view.id)
+        elapsed = time.perf_counter() - started
+        if done.status != "completed":
+            raise SystemExit(f"bench dispense {n} ended {done.status}: {done.detail}")
+        totals.append(elapsed * 1000)
+        device.append((timed.spent - before) * 1000)
+    return totals, device
+
+
+def bare_driver(adapter: MachineAdapter, count: int) -> list[float]:
+    times = []
+    for n in range(count):
+        ref = f"L{n % BENCH_SLOTS:02d}"
+        started = time.perf_counter()
+        baseline = adapter.baseline(ref)
+        sensed = adapter.execute(ref, 1, None, baseline, lambda phase: None)
+        times.append((time.perf_counter() - started) * 1000)
+        if sensed.fault:
+            raise SystemExit(f"bare driver round trip failed: {sensed.fault} {sensed.detail}")
+    return times
+
+
+def rule_times(factory: sessionmaker[Session], count: int) -> tuple[list[float], int]:
+    now, tz = SystemClock().now(), ZoneInfo("UTC")
+    times = []
+    with factory() as s:
+        worker_id = s.scalar(select(LedgerEntry.worker_id).where(LedgerEntry.item_id == 1).limit(1)) or 1
+        groups = group_ids(s, worker_id)
+        specs = CACHE.applicable(s, site_id=1, worker_id=worker_id, groups=groups, item_id=1, category="cat1")
+        for _ in range(count):
+            started = time.perf_counter()
+            rules.check(
+                s, site_id=1, worker_id=worker_id, groups=groups, item_id=1, category="cat1", quantity=1, now=now, tz=tz
+            )
+            times.append((time.perf_counter() - started) * 1000)
+    return times, len(specs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=10_000)
+    parser.add_argument("--slots", type=int, default=2_000)
+    parser.add_argument("--ledger-rows", type=int, default=1_000_000)
+    parser.add_argument("--dispenses", type=int, default=300)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        return _run(args, Path(tmp))
+
+
+def _run(args: argparse.Namespace, tmp: Path) -> int:
+    now = datetime.now(UTC)
+    engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
+    started = time.perf_counter()
+    ids = build_database(engine, args.workers, args.slots, args.ledger_rows, now)
+    print(
+        f"database: {args.workers} workers, {args.slots + BENCH_SLOTS} slots, {args.ledger_rows} ledger rows "
+        f"(SQLite, built in {time.perf_counter() - started:.1f} s)"
+    )
+    factory = make_session_factory(engine)
+    sim = LockBoardSim(boards=(0,), model_wire_time=False, response_delay=0.0, unlock_delay=0.0, close_after=0.05)
+    with sim:
+        import json
+
+        config = {
+            "driver": "kerong",
+            "open_window_s": 2,
+            "close_window_s": 2,
+            "poll_interval_s": 0.0002,
+            "device": {
+                "port": sim.url,
+                "boards": [{"address": 0, "item_sensors": False}],
+                "slots": {f"L{i:02d}": [0, i] for i in range(BENCH_SLOTS)},
+            },
+        }
+        machine_id, _ = add_bench_machine(factory, ids["site_id"], json.dumps(config))
+        adapter = build("locker_bank", config)
+        timed = TimedAdapter(adapter)
+        pool = DevicePool()
+        pool.put(machine_id, timed)
+        runner = DispenseRunner(factory, SystemClock(), pool, max_workers=1)
+        run_dispenses(factory, machine_id, args.workers, 20, timed, runner, "warm-up")
+        totals, device = run_dispenses(factory, machine_id, args.workers, args.dispenses, timed, runner, "run")
+        software = [t - d for t, d in zip(totals, device, strict=True)]
+        bare = bare_driver(adapter, 100)
+        runner.shutdown()
+        pool.close_all()
+    rule_ms, rule_count = rule_times(factory, 2000)
+    engine.dispose()
+    return report(args.dispenses, totals, device, software, bare, rule_ms, rule_count)
+
+
+def report(
+    n: int,
+    totals: list[float],
+    device: list[float],
+    software: list[float],
+    bare: list[float],
+    rule_ms: list[float],
+    rule_count: int,
+) -> int:
+    def line(label: str, values: list[float]) -> str:
+        return f"  {label:<36} p50 {pct(values, 50):7.3f} ms   p99 {pct(values, 99):7.3f} ms"
+
+    print(f"dispense, n={n}, Kerong KR-CU16 simulator on a pty, zero mechanical delay:")
+    print(line("full dispense transaction", totals))
+    print(line("inside the driver during dispenses", device))
+    print(line("software (full minus driver)", software))
+    print(line("bare driver round trip (no database)", bare))
+    print(f"rule evaluation, {rule_count} rules on the item, n={len(rule_ms)}:")
+    print(line("rules.check (load rules + usage, evaluate)", rule_ms))
+    overhead, rules_p99 = pct(software, 99), pct(rule_ms, 99)
+    ok_overhead, ok_rules = overhead <= TARGET_OVERHEAD_MS, rules_p99 <= TARGET_RULES_MS
+    print(
+        f"targets: dispense_overhead_p99_ms={overhead:.2f} (<=5) {'met' if ok_overhead else 'missed'}; "
+        f"rules_p99_ms={rules_p99:.3f} (<=1) {'met' if ok_rules else 'missed'}"
+    )
+    return 0 if ok_overhead and ok_rules else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
