@@ -218,7 +218,7 @@ def add_bench_machine(factory: sessionmaker[Session], site_id: int, config: str)
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def run_dispenses(

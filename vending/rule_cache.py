@@ -1,7 +1,7 @@
 """In-process cache of the active rules (and pooled groups' members): no rule query per dispense.
 
-Any flush or commit that touches a Rule or a group membership in this process invalidates the cache at once; rules changed by
-another process are picked up within `ttl` seconds (a backstop for multi-process deployments).
+Any flush or commit that touches a Rule or a group membership in this process invalidates the cache at
+once; rules changed by another process are picked up within `ttl` seconds (a backstop for several processes).
 """
 
 from __future__ import annotations
