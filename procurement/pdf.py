@@ -143,6 +143,9 @@ class _NumberedCanvas(Canvas):
         super().save()
 
 
+TOP_MARGIN, BOTTOM_MARGIN = 38 * mm, 18 * mm
+FRAME_HEIGHT = A4[1] - TOP_MARGIN - BOTTOM_MARGIN - 12  # the frame's own padding is 6 pt top and bottom
+CELL_LEADING, CELL_PAD_V, CELL_PAD_H, SAFETY = 8 * 1.2, 3, 6, 4
 COLUMNS = ("Line", "SKU", "Supplier part", "Description", "Qty", "Unit", "Unit price", "Extended")
 WIDTHS = (10 * mm, 24 * mm, 26 * mm, 58 * mm, 13 * mm, 12 * mm, 18 * mm, 19 * mm)
 
@@ -151,11 +154,13 @@ def render(ctx: PoContext) -> bytes:
     """The PDF bytes of one PO (deterministic for the same context: reportlab's invariant mode)."""
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
-        buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=38 * mm, bottomMargin=18 * mm,
+        buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=TOP_MARGIN, bottomMargin=BOTTOM_MARGIN,
         title=f"Purchase order {ctx.po_number}", author=ctx.buyer.name, invariant=1,
     )  # fmt: skip
     styles = _styles()
-    story: list[Any] = [_parties(ctx, styles), Spacer(1, 5 * mm), _lines_table(ctx, styles), Spacer(1, 4 * mm)]
+    parties = _parties(ctx, styles)
+    first_space = FRAME_HEIGHT - parties.wrap(A4[0] - 30 * mm, FRAME_HEIGHT)[1] - 5 * mm
+    story: list[Any] = [parties, Spacer(1, 5 * mm), *_line_tables(ctx, styles, first_space), Spacer(1, 4 * mm)]
     story += [_totals(ctx, styles), Spacer(1, 5 * mm)]
     story.append(Paragraph(f"<b>Terms:</b> {markup(ctx.terms)}", styles["base"]))
     if ctx.notes:
@@ -214,17 +219,46 @@ def _parties(ctx: PoContext, styles: dict[str, ParagraphStyle]) -> Table:
     return table
 
 
-def _lines_table(ctx: PoContext, styles: dict[str, ParagraphStyle]) -> Table:
-    f = fonts()
-    data: list[list[Any]] = [list(COLUMNS)]
+def _line_tables(ctx: PoContext, styles: dict[str, ParagraphStyle], first_space: float) -> list[Table]:
+    """The lines as one table per page, each with the header row.
+
+    Rows are measured once and packed page by page, so a long PO costs time in proportion to its lines
+    (one big table is re-measured at every page split). Should a page still overflow, the table splits
+    there and repeats its header, so the header is on every page either way.
+    """
     small = styles["small"]
-    for r in ctx.lines:
-        data.append(
-            [str(r.line_number), Paragraph(markup(r.sku), small), Paragraph(markup(r.supplier_part_number), small),
-             Paragraph(markup(r.description), small), str(r.quantity), r.unit, f"{r.unit_price:,.2f}",
-             f"{r.extended:,.2f}"]
-        )  # fmt: skip
-    table = Table(data, colWidths=WIDTHS, repeatRows=1)
+    rows = [
+        [str(r.line_number), _cell(r.sku, WIDTHS[1], small), _cell(r.supplier_part_number, WIDTHS[2], small),
+         _cell(r.description, WIDTHS[3], small), str(r.quantity), r.unit, f"{r.unit_price:,.2f}",
+         f"{r.extended:,.2f}"]
+        for r in ctx.lines
+    ]  # fmt: skip
+    header_height = CELL_LEADING + 2 * CELL_PAD_V
+    tables: list[Table] = []
+    chunk: list[list[Any]] = []
+    used, space = header_height, first_space - SAFETY
+    for cells in rows:
+        height = _row_height(cells)
+        if chunk and used + height > space:
+            tables.append(_lines_table(chunk))
+            chunk, used, space = [], header_height, FRAME_HEIGHT - SAFETY
+        chunk.append(cells)
+        used += height
+    tables.append(_lines_table(chunk))
+    return tables
+
+
+def _row_height(cells: list[Any]) -> float:
+    tallest = CELL_LEADING
+    for cell, width in zip(cells, WIDTHS, strict=True):
+        if isinstance(cell, Paragraph):
+            tallest = max(tallest, cell.wrap(width - 2 * CELL_PAD_H, FRAME_HEIGHT)[1])
+    return tallest + 2 * CELL_PAD_V
+
+
+def _lines_table(rows: list[list[Any]]) -> Table:
+    f = fonts()
+    table = Table([list(COLUMNS), *rows], colWidths=WIDTHS, repeatRows=1)
     table.setStyle(
         TableStyle(
             [
@@ -239,6 +273,31 @@ def _lines_table(ctx: PoContext, styles: dict[str, ParagraphStyle]) -> Table:
         )
     )
     return table
+
+
+class _CellParagraph(Paragraph):
+    """A table-cell paragraph that breaks its lines once per width (tables wrap each cell several times)."""
+
+    _wrapped_width: float | None = None
+    _wrapped_size: tuple[float, float] = (0.0, 0.0)
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        if self._wrapped_width != availWidth:
+            self._wrapped_size = super().wrap(availWidth, availHeight)
+            self._wrapped_width = availWidth
+        return self._wrapped_size
+
+
+def _cell(text: str, width: float, style: ParagraphStyle) -> Any:
+    """Plain text when one font has every character and it fits on one line (fast); else a wrapping paragraph.
+
+    A plain table cell is drawn as-is (never parsed as markup), so it needs no escaping.
+    """
+    f = fonts()
+    fits = pdfmetrics.stringWidth(text, f.regular, 8) <= width - 6
+    if fits and "\n" not in text and f.covered_chars.issuperset(text):
+        return text
+    return _CellParagraph(markup(text), style)
 
 
 def _totals(ctx: PoContext, styles: dict[str, ParagraphStyle]) -> Table:

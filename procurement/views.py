@@ -128,6 +128,21 @@ def po_send(po_number: str) -> Response:
     return _done(po_number, f"{po_number} e-mailed (sha256 {result.sha256[:12]}…)")
 
 
+@bp.post("/po/<po_number>/lines/<int:line_number>")
+@access.roles(*BUYERS)
+def po_edit_line(po_number: str, line_number: int) -> Response:
+    f = request.form
+    try:
+        quantity = int(f.get("quantity", ""))
+    except ValueError:
+        raise DomainError("quantity must be a whole number", field="quantity") from None
+    price = _decimal("unit_price", f.get("unit_price"))
+    if price is None:
+        raise DomainError("unit price is required", field="unit_price")
+    orders.edit_line(_db(), po_number, line_number, quantity, price, _actor(), _services().clock)
+    return _done(po_number, f"line {line_number} changed")
+
+
 @bp.post("/po/<po_number>/receive")
 @access.roles(*BUYERS)
 def po_receive(po_number: str) -> Response:

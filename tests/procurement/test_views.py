@@ -113,3 +113,16 @@ def test_browser_approver_approves_and_requester_is_refused(app: Flask, live_ser
     assert page.locator("#po-status").inner_text() == "approved"
     assert "Approved by ann on" in page.locator("#approval-statement").inner_text()
     assert "ok for March" in page.locator("#history").inner_text()
+
+
+def test_editing_an_approved_po_above_the_limit_sends_it_back(app: Flask, client: FlaskClient) -> None:
+    _world, number = _setup(app)
+    url = f"/procurement/po/{number}"
+    approver = app.test_client()
+    login(approver, "ann", "ann-password")
+    _post(approver, url, url + "/approve")
+    login(client, "bob", "bob-password")
+    assert _post(client, url, url + "/lines/1", {"quantity": "48", "unit_price": "9.20"}).status_code == 302
+    html = client.get(url).get_data(as_text=True)
+    assert 'id="po-status">pending_approval' in html and "re-approval needed: total rose 33.3 %" in html
+    assert _post(client, url, url + "/lines/1", {"quantity": "x", "unit_price": "1"}).status_code == 400
