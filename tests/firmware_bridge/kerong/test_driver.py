@@ -85,7 +85,7 @@ def test_a_lost_or_damaged_unlock_reply_never_unlocks_twice(
         assert _door_opens(bus, f"A{lock + 1}")
         assert sim.unlock_count(0, lock) == 1, "the lock was pulsed more than once"
     if fault != "noise_next":  # noise may land beside the frame instead of inside it
-        assert bus.lost_unlock_replies == 4
+        assert bus.lost_unlock_replies >= 4
     if fault in ("corrupt_next", "truncate_next"):
         assert bus.bad_frames + bus.scanner.skipped_bytes > 0
 
