@@ -117,8 +117,11 @@ class VirtualLine:
         except (OSError, ValueError):
             return b""
         if listener is not None and listener in ready:
-            new, _ = listener.accept()
-            new.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                new, _ = listener.accept()
+                new.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # closed by vanish() on another thread
+                return b""
             if client is not None:
                 with contextlib.suppress(OSError):
                     client.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -38,6 +39,7 @@ from firmware_bridge.coil.codec import (
 from firmware_bridge.errors import FrameError
 from firmware_bridge.sim import Faults, VirtualLine, modelled_wire_time
 
+log = logging.getLogger(__name__)
 OUTCOMES = {"success": 0x02, "jam": 0x03, "motor_did_not_stop": 0x04, "no_motor": 0x06, "terminated": 0xFF}
 
 
@@ -175,37 +177,44 @@ class CoilMachineSim:
     def _run(self) -> None:
         next_cycle = time.monotonic()
         while not self._stop.is_set():
-            self._run_timers()
-            with self._lock:
-                pending = self._outbox[0] if self._outbox else None
-            if pending is not None:
-                self._send(pending)
-                reply = self._await_reply()
-                acked = reply is not None and reply.command == ACK
-                if acked and self.ignore_host_acks:
-                    self.ignore_host_acks -= 1
-                    acked = False
-                self._sends += 1
-                if acked or self._sends > 5:
-                    with self._lock:
-                        self._outbox.pop(0)
-                    self._sends = 0
-                else:
-                    self.data_resends += 1
-            else:
-                self._send(POLL_FRAME)
-                self.polls_sent += 1
-                reply = self._await_reply()
-                if reply is None:
-                    self.polls_unanswered += 1
-                elif reply.command != ACK:
-                    self._execute_safely(reply)
+            try:
+                self._cycle()
+            except Exception:  # a simulator must outlive its own bugs: log and keep polling
+                log.exception("coil simulator: error in a poll cycle")
             next_cycle += self.poll_interval
             delay = next_cycle - time.monotonic()
             if delay < 0:
                 next_cycle = time.monotonic()
             else:
                 self._stop.wait(delay)
+
+    def _cycle(self) -> None:
+        """One exchange: a pending data packet (until ACKed, at most 6 sends) or a POLL, and the host's answer."""
+        self._run_timers()
+        with self._lock:
+            pending = self._outbox[0] if self._outbox else None
+        if pending is not None:
+            self._send(pending)
+            reply = self._await_reply()
+            acked = reply is not None and reply.command == ACK
+            if acked and self.ignore_host_acks:
+                self.ignore_host_acks -= 1
+                acked = False
+            self._sends += 1
+            if acked or self._sends > 5:
+                with self._lock:
+                    self._outbox.pop(0)
+                self._sends = 0
+            else:
+                self.data_resends += 1
+        else:
+            self._send(POLL_FRAME)
+            self.polls_sent += 1
+            reply = self._await_reply()
+            if reply is None:
+                self.polls_unanswered += 1
+            elif reply.command != ACK:
+                self._execute_safely(reply)
 
     def _execute_safely(self, frame: CoilFrame) -> None:
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -33,6 +34,8 @@ from firmware_bridge.kerong.codec import (
     encode_status_reply,
 )
 from firmware_bridge.sim import Faults, VirtualLine, modelled_wire_time
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -196,17 +199,25 @@ class LockBoardSim:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._run_timers()
-            with self._lock:
-                wait = min(0.02, max(0.0, self._timers[0][0] - time.monotonic())) if self._timers else 0.02
-            data = self.line.read(wait)
-            if not data:
-                continue
-            for frame in self.scanner.feed(data):
-                if frame[2] not in (CMD_STATUS, CMD_UNLOCK, CMD_STATUS_ALL, CMD_UNLOCK_ALL):
-                    continue  # another device's reply echoed on the bus
-                for reply in self.handle(frame):
-                    self._send(reply)
+            try:
+                self._step()
+            except Exception:  # a simulator must outlive its own bugs: log and keep serving
+                log.exception("lockboard simulator: error while serving a request")
+                self._stop.wait(0.01)
+
+    def _step(self) -> None:
+        """Fire due timers, then serve whatever requests arrived (waiting at most until the next timer)."""
+        self._run_timers()
+        with self._lock:
+            wait = min(0.02, max(0.0, self._timers[0][0] - time.monotonic())) if self._timers else 0.02
+        data = self.line.read(wait)
+        if not data:
+            return
+        for frame in self.scanner.feed(data):
+            if frame[2] not in (CMD_STATUS, CMD_UNLOCK, CMD_STATUS_ALL, CMD_UNLOCK_ALL):
+                continue  # another device's reply echoed on the bus
+            for reply in self.handle(frame):
+                self._send(reply)
 
     def _send(self, reply: bytes) -> None:
         shaped = self.faults.shape(reply)

@@ -190,3 +190,23 @@ def test_unlock_all_pulses_every_lock_of_one_board(bus: KerongLockerBus, sim: Lo
 def test_unknown_slot_names_the_known_ones(bus: KerongLockerBus) -> None:
     with pytest.raises(KeyError, match="A1"):
         bus.unlock("Z9")
+
+
+def test_a_serial_server_that_drops_off_the_network_comes_back() -> None:
+    with LockBoardSim(boards=(0,), tcp=("127.0.0.1", 0), unlock_delay=0.03) as sim:
+        bus = KerongLockerBus.from_config({"port": sim.url, "boards": [0], "slots": {"T1": [0, 0]}})
+        assert bus.door_states()["T1"].door is DoorState.CLOSED
+        sim.vanish()
+        with pytest.raises(BusOffline):
+            bus.door_states()
+        sim.restore()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert bus.door_states()["T1"].door is DoorState.CLOSED
+                break
+            except BusOffline:
+                assert time.monotonic() < deadline, "the driver never reconnected"
+                time.sleep(0.05)
+        _unlock_opens(bus, sim, "T1", 0, 0)
+        bus.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import tty
 from pathlib import Path
 
@@ -63,4 +64,24 @@ def test_missing_port_is_offline_and_reopens_after_backoff(tmp_path: Path) -> No
         assert not transport.is_open
     finally:
         transport.close()
+        os.close(slave)
+
+
+def test_turnaround_keeps_the_line_quiet_after_a_reply() -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    tty.setraw(master)
+    transport = SerialTransport(LineSettings(os.ttyname(slave), turnaround_ms=30))
+    try:
+        transport.ensure_open()
+        os.write(master, b"\x02")
+        assert transport.read_available(0.5) == b"\x02"
+        received_at = time.monotonic()
+        transport.write(b"\x03")
+        assert os.read(master, 10) == b"\x03"
+        # a deliberate wait (the RS-485 transceiver's turnaround), not a speed: it can only be longer
+        assert time.monotonic() - received_at >= 0.03
+    finally:
+        transport.close()
+        os.close(master)
         os.close(slave)
