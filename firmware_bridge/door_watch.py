@@ -66,6 +66,8 @@ class DoorWatcher:
         events: list[DoorEvent] = []
         now = self._monotonic()
         for slot, state in self.bus.door_states().items():
+            if state.door is DoorState.UNKNOWN:
+                continue  # a missed read is not a change: remembering it would report a false closed/opened later
             previous = self._last.get(slot)
             self._remember(slot, state.door)
             if previous is None or previous is state.door:

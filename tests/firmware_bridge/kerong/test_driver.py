@@ -210,3 +210,16 @@ def test_a_serial_server_that_drops_off_the_network_comes_back() -> None:
                 time.sleep(0.05)
         _unlock_opens(bus, sim, "T1", 0, 0)
         bus.close()
+
+
+def test_a_missed_status_read_is_not_reported_as_a_door_change(tmp_path: Path) -> None:
+    with LockBoardSim(boards=(0,), link=str(tmp_path / "miss")) as sim:
+        bus = KerongLockerBus.from_config(bus_config(sim.url, boards=[0], slots={"A1": [0, 0]}, retries=0))
+        watcher = bus.watcher()
+        sim.open_door(0, 0)
+        time.sleep(0.05)
+        assert [e.outcome for e in watcher.poll()] == []  # first sight of an open door: no baseline yet
+        sim.faults.drop_next = 1
+        assert watcher.poll() == []  # the read was lost: unknown, not "closed"
+        assert watcher.poll() == []  # and the door that is still open is not a new uncommanded opening
+        bus.close()
