@@ -179,6 +179,17 @@ def test_concurrent_runs_never_double(world: World, runs: int, database_url: str
     with world.session() as s:
         assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 2
     assert sorted(q for _n, _s, q, _k, _r in _lines(world)) == [36, 40, 40]
+    # Second round: the drafts exist, so both runs would merge into the same lines; the lock keeps one.
+    with unit_of_work(world.factory) as s:
+        config.set_policy(s, config.PolicyData("GLOVE", "PLANT1", "min_max", 60, 100), "test", world.clock)
+    barrier = threading.Barrier(runs)
+    threads = [threading.Thread(target=run) for _ in range(runs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert sorted(q for _n, _s, q, _k, _r in _lines(world)) == [40, 40, 96]  # 36 + 60 once, not 36 + 120
 
 
 def test_a_pair_without_policy_adopts_the_machine_min_max(world: World) -> None:
