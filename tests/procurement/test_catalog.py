@@ -17,13 +17,16 @@ HEADER = (
     "supplier_code,sku,supplier_part_number,description,pack_qty,unit_of_measure,moq,order_multiple,"
     "lead_time_days,priority,valid_from,valid_to,price_breaks\n"
 )
-CSV = HEADER + """OMEGA,GLOVE,OM-GL,"Gloves, nitrile",6,EA,12,1,5,10,2026-01-01,2026-12-31,1:9.50;100:8.00
+CSV = (
+    HEADER
+    + """OMEGA,GLOVE,OM-GL,"Gloves, nitrile",6,EA,12,1,5,10,2026-01-01,2026-12-31,1:9.50;100:8.00
 OMEGA,NOPE,OM-X,,1,EA,1,1,5,0,,,1:1.00
 OMEGA,WIPE,OM-WP,,zero,EA,1,1,5,0,,,1:1.00
 OMEGA,WIPE,OM-WP2,,1,EA,1,1,5,0,2026-13-01,,1:1.00
 OMEGA,WIPE,OM-WP3,,1,EA,1,1,5,0,,,1=1.00
 ACME,GLOVE,AC-GL,,6,EA,1,1,3,10,,,1:10.00;50:9.00
 """
+)
 
 
 def test_import_keeps_good_rows_and_reports_each_bad_one(world: World) -> None:
