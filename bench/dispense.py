@@ -32,7 +32,7 @@ from core.db import make_engine, make_session_factory, unit_of_work
 from core.models import Item, Site
 from firmware_bridge.sim.lockboard import LockBoardSim
 from migrations.models import load_all_models
-from vending import dispense, rules
+from vending import authorise, rules
 from vending.devices import MachineAdapter, Progress, Sensed
 from vending.drivers import DevicePool, build
 from vending.models import GroupMember, LedgerEntry, Machine, Rule, Slot, SlotStock, Worker, WorkerGroup
@@ -241,7 +241,7 @@ def run_dispenses(
         before = timed.spent
         started = time.perf_counter()
         with unit_of_work(factory) as s:
-            view = dispense.request(
+            view = authorise.request(
                 s,
                 machine=machine,
                 worker_id=worker_id,

@@ -19,7 +19,10 @@ class ChargeCodeRefused(DomainError):
 
 
 def modes(session: Session, site_id: int) -> dict[str, str]:
-    found = {p.kind: p.mode for p in session.scalars(select(ChargePolicy).where(ChargePolicy.site_id == site_id))}
+    session.flush()
+    table = ChargePolicy.__table__.c
+    rows = session.connection().execute(select(table.kind, table.mode).where(table.site_id == site_id))
+    found = {kind: mode for kind, mode in rows}
     return {kind: found.get(kind, "off") for kind in KINDS}
 
 

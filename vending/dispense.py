@@ -3,6 +3,8 @@
 requested -> authorised -> commanded -> sensed -> completed, or refused (rules, stock, charge codes)
 before anything moves, or failed (jam, no drop, door never opened, device offline) with no charge and
 the slot flagged. Every step commits on its own so a crash is reconciled from the device (vending.runner).
+Each transition is one compare-and-set UPDATE whose WHERE clause is the transitions table, so two
+processes can never move one dispense twice. Requests and authorisation live in vending.authorise.
 """
 
 from __future__ import annotations
@@ -10,18 +12,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.errors import DomainError, InvalidTransition, NotFound
+from core.errors import InvalidTransition, NotFound
 from core.events import ItemDispensed
 from core.models import Item, Site
 from core.outbox import publish
-from vending import charges, ledger, rules
-from vending.models import Dispense, ItemRestriction, Machine, Slot, Worker, WorkerGroup
-from vending.workers import group_ids
+from vending import ledger
+from vending.models import Dispense, Machine, Slot, Worker
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "requested": frozenset({"authorised", "refused"}),
@@ -33,6 +34,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "failed": frozenset(),
 }
 IN_FLIGHT = ("authorised", "commanded", "sensed")
+_D, _S, _M, _I, _W, _SITE = (
+    Dispense.__table__.c,
+    Slot.__table__.c,
+    Machine.__table__.c,
+    Item.__table__.c,
+    Worker.__table__.c,
+    Site.__table__.c,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,34 +59,69 @@ class DispenseView:
     worker_id: int
 
 
-def _move(dispense: Dispense, target: str, now: datetime) -> None:
-    allowed = TRANSITIONS[dispense.status]
-    if target not in allowed:
-        raise InvalidTransition(f"dispense {dispense.id}", dispense.status, target, allowed)
-    dispense.status = target
-    dispense.updated_at = now
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Everything about one dispense that the runner, the events and the kiosk need, read in one query."""
+
+    view: DispenseView
+    machine_id: int
+    machine_kind: str
+    driver_config: str
+    slot_id: int
+    device_ref: str
+    unit_weight: float | None
+    charge_codes: str
+    baseline: str
+    site_code: str
+    worker_code: str
 
 
-def view(session: Session, dispense: Dispense) -> DispenseView:
-    slot, item, machine = (
-        session.get(Slot, dispense.slot_id),
-        session.get(Item, dispense.item_id),
-        session.get(Machine, dispense.machine_id),
+_FACTS = (
+    select(
+        _D.id,
+        _D.status,
+        _D.phase,
+        _D.detail,
+        _M.code,
+        _S.code,
+        _I.sku,
+        _I.name,
+        _D.quantity,
+        _D.taken,
+        _D.worker_id,
+        _M.id,
+        _M.kind,
+        _M.driver_config,
+        _S.id,
+        _S.device_ref,
+        _S.unit_weight_g,
+        _D.charge_codes,
+        _D.baseline,
+        _SITE.code,
+        _W.worker_code,
     )
-    assert slot is not None and item is not None and machine is not None
-    return DispenseView(
-        dispense.id,
-        dispense.status,
-        dispense.phase,
-        dispense.detail,
-        machine.code,
-        slot.code,
-        item.sku,
-        item.name,
-        dispense.quantity,
-        dispense.taken,
-        dispense.worker_id,
+    .select_from(Dispense.__table__)
+    .join(Machine.__table__, _M.id == _D.machine_id)
+    .join(Slot.__table__, _S.id == _D.slot_id)
+    .join(Item.__table__, _I.id == _D.item_id)
+    .join(Worker.__table__, _W.id == _D.worker_id)
+    .join(Site.__table__, _SITE.id == _M.site_id)
+)
+
+
+def facts(session: Session, dispense_id: int) -> Facts:
+    session.flush()
+    row = session.connection().execute(_FACTS.where(_D.id == dispense_id)).first()
+    if row is None:
+        raise NotFound(f"no dispense with id {dispense_id}", field="dispense_id")
+    view = DispenseView(*row[:11])
+    return Facts(
+        view, row[11], row[12], row[13], row[14], row[15] or row[5], row[16], row[17], row[18], row[19], row[20]
     )
+
+
+def view(session: Session, dispense_id: int) -> DispenseView:
+    return facts(session, dispense_id).view
 
 
 def load(session: Session, dispense_id: int) -> Dispense:
@@ -87,200 +131,113 @@ def load(session: Session, dispense_id: int) -> Dispense:
     return dispense
 
 
-def site_zone(session: Session, site_id: int) -> ZoneInfo:
-    site = session.get(Site, site_id)
-    try:
-        return ZoneInfo(site.timezone if site is not None else "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def request(
-    session: Session,
-    *,
-    machine: Machine,
-    worker_id: int,
-    slot_code: str,
-    quantity: int,
-    charge_codes: dict[str, str],
-    request_key: str,
-    now: datetime,
-) -> DispenseView:
-    """Record a request and authorise or refuse it; nothing moves here. A repeated `request_key` is a no-op."""
-    existing = session.scalar(select(Dispense).where(Dispense.request_key == request_key))
-    if existing is not None:
-        return view(session, existing)
-    slot = session.scalar(select(Slot).where(Slot.machine_id == machine.id, Slot.code == slot_code))
-    if slot is None or slot.item_id is None:
-        raise NotFound(f"slot {slot_code!r} is not stocked on {machine.code}: pick an item from the grid", field="slot")
-    dispense = Dispense(
-        request_key=request_key,
-        machine_id=machine.id,
-        slot_id=slot.id,
-        worker_id=worker_id,
-        item_id=slot.item_id,
-        quantity=quantity,
-        status="requested",
-        created_at=now,
-        updated_at=now,
-        charge_codes="{}",
+def transition(session: Session, dispense_id: int, target: str, now: datetime, **values: Any) -> None:
+    """Move a dispense to `target` if the transitions table allows it from its current status, atomically."""
+    sources = [status for status, targets in TRANSITIONS.items() if target in targets]
+    conn = session.connection()
+    result = conn.execute(
+        update(Dispense)
+        .where(_D.id == dispense_id, _D.status.in_(sources))
+        .values(status=target, updated_at=now, **values)
     )
-    session.add(dispense)
-    session.flush()
-    try:
-        codes = authorise_checks(session, machine, slot, worker_id, quantity, charge_codes, now)
-        ledger.reserve(session, slot.id, quantity)
-    except DomainError as refusal:
-        dispense.detail = refusal.message
-        _move(dispense, "refused", now)
-        return view(session, dispense)
-    dispense.charge_codes = json.dumps(codes, sort_keys=True)
-    _move(dispense, "authorised", now)
-    dispense.phase = "authorised"
-    return view(session, dispense)
+    if result.rowcount == 1:
+        return
+    current = conn.execute(select(_D.status).where(_D.id == dispense_id)).scalar()
+    if current is None:
+        raise NotFound(f"no dispense with id {dispense_id}", field="dispense_id")
+    raise InvalidTransition(f"dispense {dispense_id}", current, target, TRANSITIONS[current])
 
 
-def authorise_checks(
-    session: Session, machine: Machine, slot: Slot, worker_id: int, quantity: int, given: dict[str, str], now: datetime
-) -> dict[str, str]:
-    """Every check that must pass before hardware moves; raises a DomainError naming what to do."""
-    if quantity < 1 or quantity > slot.capacity:
-        raise DomainError(f"quantity must be between 1 and {slot.capacity}", field="quantity")
-    if slot.state != "ok":
-        raise DomainError(f"slot {slot.code} is {slot.state}: choose another slot or call the crib", field="slot")
-    item = session.get(Item, slot.item_id)
-    if item is None or not item.active:
-        raise DomainError("this item is withdrawn from issue", field="slot")
-    worker = session.get(Worker, worker_id)
-    if worker is None or not worker.active:
-        raise DomainError("worker is not active", field="worker")
-    groups = group_ids(session, worker_id)
-    allowed_groups = set(session.scalars(select(ItemRestriction.group_id).where(ItemRestriction.item_id == item.id)))
-    if allowed_groups and not allowed_groups & groups:
-        names = sorted(session.scalars(select(WorkerGroup.name).where(WorkerGroup.id.in_(allowed_groups))))
-        raise DomainError(f"{item.name} is restricted to {', '.join(names)}", field="slot", code="restricted")
-    codes = charges.validate(session, machine.site_id, given)
-    refusal = rules.check(
-        session,
-        site_id=machine.site_id,
-        worker_id=worker_id,
-        groups=groups,
-        item_id=item.id,
-        category=item.category,
-        quantity=quantity,
-        now=now,
-        tz=site_zone(session, machine.site_id),
-    )
-    if refusal is not None:
-        raise DomainError(refusal.message, field="rule", code="rule_limit")
-    return codes
+def mark_commanded(session: Session, dispense_id: int, baseline: dict[str, object], now: datetime) -> None:
+    transition(session, dispense_id, "commanded", now, baseline=json.dumps(baseline, sort_keys=True), phase="commanded")
 
 
-def mark_commanded(session: Session, dispense_id: int, baseline: dict[str, object], now: datetime) -> Dispense:
-    dispense = load(session, dispense_id)
-    _move(dispense, "commanded", now)
-    dispense.baseline = json.dumps(baseline, sort_keys=True)
-    return dispense
-
-
-def set_phase(session: Session, dispense_id: int, phase: str, now: datetime) -> None:
-    dispense = load(session, dispense_id)
-    dispense.phase, dispense.updated_at = phase, now
-
-
-def record_sensed(session: Session, dispense_id: int, taken: int, detail: str, now: datetime) -> Dispense:
-    dispense = load(session, dispense_id)
-    _move(dispense, "sensed", now)
-    dispense.taken, dispense.detail, dispense.phase = taken, detail, "sensed"
-    return dispense
+def record_sensed(session: Session, dispense_id: int, taken: int, detail: str, now: datetime) -> None:
+    transition(session, dispense_id, "sensed", now, taken=taken, detail=detail, phase="sensed")
 
 
 def complete(session: Session, dispense_id: int, now: datetime, flag: str = "") -> DispenseView:
     """Charge exactly what was sensed: an issue for a take, a return for a negative count."""
-    dispense = load(session, dispense_id)
-    _move(dispense, "completed", now)
-    dispense.phase = "completed"
-    slot = session.get(Slot, dispense.slot_id)
-    assert slot is not None
-    codes = json.loads(dispense.charge_codes)
-    taken = dispense.taken
+    found = facts(session, dispense_id)
+    transition(session, dispense_id, "completed", now, phase="completed")
+    taken, slot_id = found.view.taken, found.slot_id
+    codes: dict[str, str] = json.loads(found.charge_codes)
     if taken > 0:
-        stock = ledger.lock_stock(session, slot.id)
+        stock = ledger.lock_stock(session, slot_id)
         if stock.on_hand < taken:  # the shelf held more than the books said: record that before the issue
             ledger.post(
                 session,
-                slot_id=slot.id,
+                slot_id=slot_id,
                 kind="adjust",
                 quantity=taken - stock.on_hand,
-                key=f"dispense:{dispense.id}:adj",
+                key=f"dispense:{dispense_id}:adj",
                 at=now,
-                reason=f"weight showed {taken} taken but only {stock.on_hand} on the books",
                 flagged=True,
                 actor="system:dispense",
+                reason=f"weight showed {taken} taken but only {stock.on_hand} on the books",
             )
     if taken != 0:
         ledger.post(
             session,
-            slot_id=slot.id,
+            slot_id=slot_id,
             kind="issue" if taken > 0 else "return",
             quantity=-taken,
-            key=f"dispense:{dispense.id}",
+            key=f"dispense:{dispense_id}",
             at=now,
-            worker_id=dispense.worker_id,
-            dispense_id=dispense.id,
+            worker_id=found.view.worker_id,
+            dispense_id=dispense_id,
             charge_codes=codes,
-            reason=dispense.detail,
+            reason=found.view.detail,
             actor="system:dispense",
-            release_reserved=dispense.quantity,
+            release_reserved=found.view.quantity,
         )
-        _publish_dispensed(session, dispense, slot, codes, now)
+        publish(
+            session,
+            ItemDispensed(
+                occurred_at=now,
+                site_code=found.site_code,
+                sku=found.view.sku,
+                quantity=taken,
+                worker=found.worker_code,
+                machine=found.view.machine_code,
+                slot=found.view.slot_code,
+                charge_codes=codes,
+            ),
+        )
     else:
-        ledger.release(session, slot.id, dispense.quantity)
+        ledger.release(session, slot_id, found.view.quantity)
     if flag:
-        slot.state, slot.state_reason = "jammed", flag
-    return view(session, dispense)
+        flag_slot(session, slot_id, flag)
+    return _replace(found.view, status="completed", phase="completed")
 
 
-def _publish_dispensed(session: Session, dispense: Dispense, slot: Slot, codes: dict[str, str], now: datetime) -> None:
-    machine = session.get(Machine, dispense.machine_id)
-    item = session.get(Item, dispense.item_id)
-    worker = session.get(Worker, dispense.worker_id)
-    assert machine is not None and item is not None and worker is not None
-    site = session.get(Site, machine.site_id)
-    assert site is not None
-    publish(
-        session,
-        ItemDispensed(
-            occurred_at=now,
-            site_code=site.code,
-            sku=item.sku,
-            quantity=dispense.taken,
-            worker=worker.worker_code,
-            machine=machine.code,
-            slot=slot.code,
-            charge_codes=codes,
-        ),
+def fail(session: Session, dispense_id: int, reason: str, now: datetime, flag_slot_too: bool = True) -> DispenseView:
+    """No charge; the reservation is released and (by default) the slot is flagged for the crib."""
+    found = facts(session, dispense_id)
+    transition(session, dispense_id, "failed", now, detail=reason, phase="failed", taken=0)
+    ledger.release(session, found.slot_id, found.view.quantity)
+    if flag_slot_too:
+        flag_slot(session, found.slot_id, reason)
+    return _replace(found.view, status="failed", phase="failed", detail=reason, taken=0)
+
+
+def flag_slot(session: Session, slot_id: int, reason: str) -> None:
+    session.connection().execute(
+        update(Slot).where(_S.id == slot_id).values(state="jammed", state_reason=reason[:1000])
     )
 
 
-def fail(session: Session, dispense_id: int, reason: str, now: datetime, flag_slot: bool = True) -> DispenseView:
-    """No charge; the reservation is released and (by default) the slot is flagged for the crib."""
-    dispense = load(session, dispense_id)
-    _move(dispense, "failed", now)
-    dispense.detail, dispense.phase, dispense.taken = reason, "failed", 0
-    ledger.release(session, dispense.slot_id, dispense.quantity)
-    if flag_slot:
-        slot = session.get(Slot, dispense.slot_id)
-        assert slot is not None
-        slot.state, slot.state_reason = "jammed", reason
-    return view(session, dispense)
+def _replace(view: DispenseView, **changes: Any) -> DispenseView:
+    values = {name: getattr(view, name) for name in DispenseView.__slots__}
+    values.update(changes)
+    return DispenseView(**values)
 
 
 def in_flight(session: Session, machine_id: int | None = None) -> list[int]:
-    query = select(Dispense.id).where(Dispense.status.in_(IN_FLIGHT)).order_by(Dispense.id)
+    query = select(_D.id).where(_D.status.in_(IN_FLIGHT)).order_by(_D.id)
     if machine_id is not None:
-        query = query.where(Dispense.machine_id == machine_id)
-    return list(session.scalars(query))
+        query = query.where(_D.machine_id == machine_id)
+    return list(session.connection().execute(query).scalars())
 
 
 def clear_slot_flag(session: Session, slot_id: int) -> None:

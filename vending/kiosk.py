@@ -21,7 +21,7 @@ from core.models import Item, Site
 from core.outbox import publish
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
-from vending import charges, dispense, restock, tools
+from vending import authorise, charges, dispense, restock, tools
 from vending.models import Machine, Slot, SlotStock, Worker
 from vending.runtime import runtime
 from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin
@@ -194,7 +194,7 @@ def start_dispense(machine_code: str) -> Any:
     codes = body.get("charge_codes") or {}
     if not isinstance(codes, dict):
         raise DomainError('charge_codes must be an object like {"job": "J-100"}', field="charge_codes")
-    result = dispense.request(
+    result = authorise.request(
         db,
         machine=machine,
         worker_id=worker_id,
@@ -215,17 +215,18 @@ def start_dispense(machine_code: str) -> Any:
 def dispense_status(machine_code: str, dispense_id: int) -> Any:
     db = _db()
     machine = _machine(db, machine_code)
-    row = dispense.load(db, dispense_id)
-    if row.machine_id != machine.id:
+    found = dispense.facts(db, dispense_id)
+    if found.machine_id != machine.id:
         raise NotFound(f"dispense {dispense_id} is not on {machine.code}", field="dispense_id")
-    return jsonify({"dispense": _as_json(dispense.view(db, row))})
+    live = runtime(_services()).runner.phase(dispense_id) if found.view.status in dispense.IN_FLIGHT else None
+    return jsonify({"dispense": _as_json(found.view, live)})
 
 
-def _as_json(view: dispense.DispenseView) -> dict[str, Any]:
+def _as_json(view: dispense.DispenseView, live_phase: str | None = None) -> dict[str, Any]:
     return {
         "id": view.id,
         "status": view.status,
-        "phase": view.phase,
+        "phase": live_phase or view.phase,
         "detail": view.detail,
         "slot": view.slot_code,
         "sku": view.sku,

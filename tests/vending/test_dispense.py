@@ -14,7 +14,7 @@ from core.errors import InvalidTransition
 from core.outbox import OutboxEvent
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.vending.conftest import World, kerong_config
-from vending import dispense, ledger
+from vending import authorise, dispense, ledger
 from vending.drivers import DevicePool
 from vending.models import Dispense, LedgerEntry, Machine, Slot
 from vending.runner import DispenseRunner
@@ -46,7 +46,7 @@ def _request(
     with unit_of_work(factory) as s:
         machine = s.get(Machine, world.machine_id)
         assert machine is not None
-        return dispense.request(
+        return authorise.request(
             s,
             machine=machine,
             worker_id=world.workers[worker],

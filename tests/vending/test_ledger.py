@@ -12,7 +12,7 @@ from core.clock import ManualClock
 from core.db import unit_of_work
 from core.outbox import OutboxEvent
 from tests.vending.conftest import World
-from vending import dispense, ledger
+from vending import authorise, dispense, ledger
 from vending.ledger import OutOfStock
 from vending.models import LedgerEntry, Machine, SlotStock
 
@@ -67,7 +67,7 @@ def test_two_kiosks_one_slot_under_threads(
         with unit_of_work(session_factory) as s:
             machine = s.get(Machine, world.machine_id)
             assert machine is not None
-            view = dispense.request(
+            view = authorise.request(
                 s,
                 machine=machine,
                 worker_id=world.workers[f"W{n % 3 + 1}"],

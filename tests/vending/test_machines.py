@@ -13,7 +13,7 @@ from core.clock import ManualClock
 from core.db import unit_of_work
 from core.outbox import OutboxEvent
 from tests.vending.conftest import World
-from vending import dispense, ledger
+from vending import authorise, dispense, ledger
 from vending.drivers import DevicePool
 from vending.models import LedgerEntry, Machine, Slot
 from vending.runner import DispenseRunner
@@ -76,7 +76,7 @@ def _dispense(
     with unit_of_work(factory) as s:
         machine = s.get(Machine, machine_id)
         assert machine is not None
-        view = dispense.request(
+        view = authorise.request(
             s,
             machine=machine,
             worker_id=worker_id,

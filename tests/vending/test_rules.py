@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import ManualClock
 from core.db import unit_of_work
 from tests.vending.conftest import World
-from vending import charges, dispense, ledger
+from vending import authorise, charges, dispense, ledger
 from vending.models import ItemRestriction, Machine, Rule, WorkerGroup
 from vending.rules import RuleSpec, Usage, evaluate, parse_shift_starts
 
@@ -90,7 +90,7 @@ def _request(
     with unit_of_work(factory) as s:
         machine = s.get(Machine, world.machine_id)
         assert machine is not None
-        view = dispense.request(
+        view = authorise.request(
             s,
             machine=machine,
             worker_id=world.workers[worker],
