@@ -39,8 +39,11 @@ def seed_floor(session: Session) -> Floor:
         session.add(Gateway(gateway_id=gw, zone_id=zones[zone].id, x=x, y=4.0))
     assets = {}
     for minor, (name, kind, status) in enumerate(
-        [("Infusion pump 1", "infusion_pump", "clean"), ("Infusion pump 2", "infusion_pump", "clean"),
-         ("Wheelchair 1", "wheelchair", "dirty")],  # fmt: skip
+        [
+            ("Infusion pump 1", "infusion_pump", "clean"),
+            ("Infusion pump 2", "infusion_pump", "clean"),
+            ("Wheelchair 1", "wheelchair", "dirty"),
+        ],  # fmt: skip
         start=1,
     ):
         tag = Tag(tag_key=tag_key(minor))

@@ -27,7 +27,9 @@ def _setup(app: Flask) -> tuple[Floor, dict[str, str]]:
 
 
 def _post(client: FlaskClient, gateway: str, token: str, adverts: list[Any]) -> Any:
-    return client.post(f"/api/v1/gateways/{gateway}/adverts", json={"adverts": adverts}, headers={"Authorization": token})
+    return client.post(
+        f"/api/v1/gateways/{gateway}/adverts", json={"adverts": adverts}, headers={"Authorization": token}
+    )
 
 
 def _locate_pump_in_a(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> None:
