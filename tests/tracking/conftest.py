@@ -43,7 +43,7 @@ def seed_floor(session: Session) -> Floor:
             ("Infusion pump 1", "infusion_pump", "clean"),
             ("Infusion pump 2", "infusion_pump", "clean"),
             ("Wheelchair 1", "wheelchair", "dirty"),
-        ],  # fmt: skip
+        ],
         start=1,
     ):
         tag = Tag(tag_key=tag_key(minor))
