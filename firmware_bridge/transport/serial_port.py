@@ -106,7 +106,8 @@ class SerialTransport:
         port.stopbits = _STOP[line.stop_bits]
         port.bytesize = line.byte_size
         port.timeout = self.read_slice
-        port.write_timeout = 1.0
+        if isinstance(port, serial.Serial):  # a local UART; rfc2217:// refuses a write timeout
+            port.write_timeout = 1.0
         port.open()
         if line.rs485:
             try:
