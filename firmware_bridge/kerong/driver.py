@@ -57,6 +57,7 @@ class KerongLockerBus:
             name: UnlockReply(name, UnlockResult.ACKNOWLEDGED, "board answered the unlock") for name in self._slot_names
         }  # frozen, so one per slot is reused instead of allocating per unlock
         self._unlock_lock = threading.Lock()
+        self._silent_boards: set[int] = set()
         self.unlocks_sent = 0
         self.lost_unlock_replies = 0
 
@@ -85,8 +86,14 @@ class KerongLockerBus:
             try:
                 statuses[address] = self.read_board(address)
             except DeviceTimeout as exc:
-                log.warning("%s", exc)
+                if address not in self._silent_boards:  # log the change, not every poll
+                    self._silent_boards.add(address)
+                    log.warning("board %d stopped answering; its doors read unknown: %s", address, exc)
                 statuses[address] = None
+            else:
+                if address in self._silent_boards:
+                    self._silent_boards.discard(address)
+                    log.warning("board %d answers again", address)
         states: dict[str, SlotState] = {}
         for name, board, lock in self.config.slots:
             status = statuses[board]
