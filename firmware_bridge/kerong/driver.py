@@ -122,7 +122,8 @@ class KerongLockerBus:
                         f"board {board}: the unlock reply for {slot} was lost and its status cannot be read; "
                         "not retrying, to avoid a double unlock. Check the bus and the board's power."
                     )
-                log.warning("board %s: unlock of %s unanswered and door shut; retry %d", board, slot, attempt + 1)
+                if attempt < self.config.retries:
+                    log.warning("board %s: unlock of %s unanswered, door stayed shut; pulsing again", board, slot)
             raise DeviceTimeout(
                 f"board {board}: no answer to {self.config.retries + 1} unlocks of {slot} while it answers status "
                 "reads; the lock may be stuck or the board firmware does not answer unlocks (set unlock_reply)"
