@@ -81,8 +81,7 @@ def test_unlock_is_a_board_timed_pulse(rig: tuple[RelayBoardSimulator, RelayBoar
     locker.start()
     reply = locker.unlock("B1")
     assert reply.result is UnlockResult.ACKNOWLEDGED
-    assert sim.board(2).relay(4)  # energised by the board ...
-    assert wait_for(lambda: not sim.board(2).relay(4))  # ... and released by the board, not by us
+    assert wait_for(lambda: not sim.board(2).relay(4))  # released by the board, not by us
     (pulse,) = sim.board(2).pulses(4)
     assert pulse.off_at is not None
     assert pulse.off_at - pulse.on_at == pytest.approx(0.3)
@@ -126,9 +125,9 @@ def test_uncommanded_and_already_open_doors(rig: tuple[RelayBoardSimulator, Rela
 
 def test_door_state_comes_from_inputs_not_coils(rig: tuple[RelayBoardSimulator, RelayBoardLocker, str]) -> None:
     sim, locker, _ = rig
-    locker.unlock("A1")  # relay on, nobody opens
+    locker.unlock("A1")  # relay on (the coil reads on), nobody opens
     assert locker.door_states()["A1"].door is DoorState.CLOSED
-    sim.board(1).open_door(0)
+    sim.board(1).force_open(0)
     assert locker.door_states()["A1"].door is DoorState.OPEN
 
 
