@@ -62,5 +62,10 @@ def test_rtu_garbage_is_dropped_and_the_next_frame_answered(rtu_port: int, garba
     os.write(rtu_port, garbage)
     time.sleep(0.01)  # the silence (> t3.5 = 3.6 ms at 9600) a real slave resynchronises on
     read_reply(rtu_port, 0.02)  # garbage that happens to be a valid request may be answered; discard it
-    os.write(rtu_port, with_crc(bytes.fromhex("01 02 00 00 00 08")))
-    assert read_reply(rtu_port) == with_crc(bytes.fromhex("01 02 01 00"))
+    request = with_crc(bytes.fromhex("01 02 00 00 00 08"))
+    os.write(rtu_port, request)
+    reply = read_reply(rtu_port)
+    if not reply:  # a stalled machine can merge garbage and frame into one read; a master repeats, so do we
+        os.write(rtu_port, request)
+        reply = read_reply(rtu_port)
+    assert reply == with_crc(bytes.fromhex("01 02 01 00"))
