@@ -18,6 +18,7 @@ HOLD_SECONDS = 0.0  # system drafts older than this are submitted for approval
 
 
 def blueprints() -> list[Blueprint]:
+    from procurement import config_views  # noqa: F401  (adds the configuration pages to the blueprint)
     from procurement.views import bp
 
     return [bp]
@@ -54,6 +55,7 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
         ("Purchase orders", "procurement.queue_view", readers),
         ("Suppliers", "procurement.supplier_list", readers),
         ("Budgets", "procurement.budget_list", readers),
+        ("Policies", "procurement.policy_list", readers),
     ]
 
 

@@ -78,11 +78,11 @@ def demand_stats(total: int, total_sq: int, days: int) -> tuple[float, float]:
 
 def below_reorder_point(position: int, total: int, total_sq: int, days: int, lead: int, service_level: float) -> bool:
     """The cheap test `decide` makes for an automatic reorder point, without building any words."""
-    mean, sigma = demand_stats(total, total_sq, days)
-    if mean == 0 and position > 0:
-        return False
-    rop = math.ceil(mean * lead + z_for(service_level) * sigma * math.sqrt(lead) - 1e-9)
-    return position <= rop
+    if days <= 0 or total <= 0:
+        return position <= 0
+    mean = total / days
+    sigma = math.sqrt(max(total_sq / days - mean * mean, 0.0))
+    return position <= math.ceil(mean * lead + z_for(service_level) * sigma * math.sqrt(lead) - 1e-9)
 
 
 def decide(p: PolicyInput) -> Need:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -268,3 +269,63 @@ def review_switches(session: Session) -> list[ReviewRow]:
         .order_by(Site.code, ReviewSwitch.category)
     ).all()
     return [ReviewRow(s, c, bool(r)) for s, c, r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRow:
+    sku: str
+    site: str
+    kind: str
+    summary: str
+    on_hand: int | None
+    cost_center: str
+
+
+def policies(session: Session, limit: int = 500) -> list[PolicyRow]:
+    from procurement.models import ReorderPolicy, StockView
+
+    p = ReorderPolicy
+    rows = session.execute(
+        select(p, Item.sku, Site.code, StockView.on_hand, CostCenter.code)
+        .join(Item, Item.id == p.item_id)
+        .join(Site, Site.id == p.site_id)
+        .outerjoin(StockView, (StockView.item_id == p.item_id) & (StockView.site_id == p.site_id))
+        .outerjoin(CostCenter, CostCenter.id == p.cost_center_id)
+        .order_by(Item.sku, Site.code)
+        .limit(limit)
+    ).all()
+    return [
+        PolicyRow(sku, site, pol.kind, _policy_summary(pol), on_hand, cc or "") for pol, sku, site, on_hand, cc in rows
+    ]
+
+
+def _policy_summary(pol: Any) -> str:
+    if pol.kind == "min_max":
+        return f"min {pol.min_qty}, max {pol.max_qty}"
+    if pol.kind == "reorder_level":
+        return f"reorder at {pol.reorder_level}, qty {pol.reorder_qty}"
+    return f"last {pol.lookback_days} days, service level {pol.service_level:.0%}, cover {pol.cover_days} days"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    name: str
+    level: int
+    min_amount: Decimal
+    scope: str
+    approver: str
+
+
+def rules(session: Session) -> list[RuleRow]:
+    from procurement.models import ApprovalRule
+
+    out = []
+    for r in session.scalars(select(ApprovalRule).where(ApprovalRule.active.is_(True)).order_by(ApprovalRule.level)):
+        parts = (
+            r.category and f"category {r.category}",
+            r.cost_center_id and f"cost center #{r.cost_center_id}",
+            r.site_id and f"site #{r.site_id}",
+        )
+        scope = ", ".join(x for x in parts if x) or "all orders"
+        out.append(RuleRow(r.name, r.level, r.min_amount, scope, r.approver_user or f"role {r.approver_role}"))
+    return out

@@ -84,7 +84,7 @@ def replenish(
     rows = _load_pairs(session, dirty if only_dirty else None)
     items = {r.item_id for r in rows}
     open_qty = _open_quantities(session, items if only_dirty else None)
-    offers = load_offers(session, items)
+    offers = load_offers(session, items if only_dirty else None)
     proposals, problems = _propose(rows, open_qty, offers, now)
     created, merged, pos_created = _write(session, proposals, clock, actor)
     for start in range(0, len(dirty), 5000):  # only what this run looked at; later changes stay dirty
@@ -144,6 +144,9 @@ def _open_quantities(session: Session, items: set[int] | None) -> dict[tuple[int
     return {(i, s): int(q or 0) for i, s, q in session.connection().execute(query)}
 
 
+_UNSEEN: Any = object()
+
+
 def _propose(
     rows: list[Any], open_qty: dict[tuple[int, int], int], offers: dict[int, list[Offer]], now: datetime
 ) -> tuple[list[Proposal], list[str]]:
@@ -151,19 +154,19 @@ def _propose(
     problems: list[str] = []
     today = now.date()
     tops: dict[int, Offer | None] = {}
+    open_of, min_max, level_kind, rop_kind = open_qty.get, policy.MIN_MAX, policy.REORDER_LEVEL, policy.AUTO_ROP
+    below = policy.below_reorder_point
     for r in rows:
         kind, item_id = r.kind, r.item_id
-        position = (r.on_hand or 0) + open_qty.get((item_id, r.site_id), 0)
-        if (kind == policy.MIN_MAX and position >= r.min_qty) or (
-            kind == policy.REORDER_LEVEL and position >= r.reorder_level
-        ):
+        position = (r.on_hand or 0) + open_of((item_id, r.site_id), 0)
+        if (kind == min_max and position >= r.min_qty) or (kind == level_kind and position >= r.reorder_level):
             continue  # the common case, decided without building a reason
         item_offers = offers.get(item_id, [])
-        if item_id not in tops:
+        offer_top = tops.get(item_id, _UNSEEN)
+        if offer_top is _UNSEEN:
             top = candidates(item_offers, today)
-            tops[item_id] = top[0] if top else None
-        offer_top = tops[item_id]
-        if kind == policy.AUTO_ROP and not policy.below_reorder_point(
+            offer_top = tops[item_id] = top[0] if top else None
+        if kind == rop_kind and not below(
             position, r.total or 0, r.total_sq or 0, r.window_days or 0,
             offer_top.lead_time_days if offer_top else 0, r.service_level,
         ):  # fmt: skip

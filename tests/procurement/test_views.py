@@ -126,3 +126,24 @@ def test_editing_an_approved_po_above_the_limit_sends_it_back(app: Flask, client
     html = client.get(url).get_data(as_text=True)
     assert 'id="po-status">pending_approval' in html and "re-approval needed: total rose 33.3 %" in html
     assert _post(client, url, url + "/lines/1", {"quantity": "x", "unit_price": "1"}).status_code == 400
+
+
+def test_policy_and_rule_pages(app: Flask, client: FlaskClient) -> None:
+    _setup(app)
+    login(client, "bob", "bob-password")
+    form = {"sku": "DRILL", "site": "PLANT1", "kind": "reorder_level", "reorder_level": "50", "reorder_qty": "20"}
+    assert _post(client, "/procurement/policies", "/procurement/policies", form).status_code == 302
+    html = client.get("/procurement/policies").get_data(as_text=True)
+    assert "reorder at 50, qty 20" in html
+    bad = {**form, "kind": "guess"}
+    assert "unknown: use min_max" in _post(client, "/procurement/policies", "/procurement/policies", bad).get_data(
+        as_text=True
+    )
+    rule = {"name": "big", "level": "2", "min_amount": "1000", "approver_role": "admin"}
+    assert _post(client, "/procurement/policies", "/procurement/rules", rule).status_code == 403  # admins only
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        create_user(s, "root", "root-password", [Role.ADMIN])
+    admin = app.test_client()
+    login(admin, "root", "root-password")
+    assert _post(admin, "/procurement/policies", "/procurement/rules", rule).status_code == 302
+    assert "role admin" in admin.get("/procurement/policies").get_data(as_text=True)

@@ -1,0 +1,64 @@
+"""Configuration pages of procurement: reorder policies and approval rules (on the procurement blueprint)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from core import access
+from core.errors import DomainError
+from core.roles import Role
+from procurement import config, queries
+from procurement.views import BUYERS, READERS, _actor, _db, _decimal, _services, bp
+
+
+def _int(name: str, default: int = 0) -> int:
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise DomainError(f"{name} {raw!r} is not a whole number", field=name) from None
+
+
+@bp.get("/policies")
+@access.roles(*READERS)
+def policy_list() -> str:
+    session = _db()
+    return render_template("procurement/policies.html", policies=queries.policies(session),
+                           rules=queries.rules(session))  # fmt: skip
+
+
+@bp.post("/policies")
+@access.roles(*BUYERS)
+def policy_save() -> Response:
+    f = request.form
+    data = config.PolicyData(
+        sku=f.get("sku", "").strip(), site_code=f.get("site", "").strip(), kind=f.get("kind", "min_max"),
+        min_qty=_int("min_qty"), max_qty=_int("max_qty"), reorder_level=_int("reorder_level"),
+        reorder_qty=_int("reorder_qty"), lookback_days=_int("lookback_days", 90),
+        service_level=_decimal("service_level", f.get("service_level"), Decimal("0.95")) or Decimal("0.95"),
+        cover_days=_int("cover_days", 14), cost_center=f.get("cost_center") or None,
+    )  # fmt: skip
+    config.set_policy(_db(), data, _actor(), _services().clock)
+    _db().commit()
+    flash(f"policy for {data.sku} at {data.site_code} saved", "ok")
+    return redirect(url_for("procurement.policy_list"))
+
+
+@bp.post("/rules")
+@access.roles(Role.ADMIN)
+def rule_add() -> Response:
+    f = request.form
+    amount = _decimal("min_amount", f.get("min_amount"), Decimal("0")) or Decimal("0")
+    config.add_rule(
+        _db(), f.get("name", "").strip() or "rule", _int("level", 1), amount, _actor(),
+        approver_role=f.get("approver_role") or None, approver_user=f.get("approver_user") or None,
+        category=f.get("category") or None, cost_center=f.get("cost_center") or None, site_code=f.get("site") or None,
+    )  # fmt: skip
+    _db().commit()
+    flash("approval rule added", "ok")
+    return redirect(url_for("procurement.policy_list"))
