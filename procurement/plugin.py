@@ -18,10 +18,11 @@ HOLD_SECONDS = 0.0  # system drafts older than this are submitted for approval
 
 
 def blueprints() -> list[Blueprint]:
-    from procurement import config_views  # noqa: F401  (adds the configuration pages to the blueprint)
+    from procurement import api, config_views  # config_views adds the configuration pages to the blueprint
     from procurement.views import bp
 
-    return [bp]
+    del config_views
+    return [bp, api.bp]
 
 
 def cli_commands() -> list[Any]:

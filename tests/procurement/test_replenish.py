@@ -35,6 +35,7 @@ def _lines(world: World) -> list[tuple[str, str, int, str, str]]:
 def test_events_to_draft_lines_merged_per_supplier(world: World) -> None:
     world.publish(world.dispense("GLOVE", 5), world.level("GLOVE", 8), world.level("WIPE", 2), world.level("DRILL", 9))
     assert world.deliver() == 4
+    assert world.deliver() == 0  # delivered once: the outbox marker commits with the effect
     with unit_of_work(world.factory) as s:
         report = replenish(s, world.clock, only_dirty=True)
     assert (report.lines_created, report.pos_created) == (3, 2)

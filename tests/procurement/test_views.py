@@ -147,3 +147,25 @@ def test_policy_and_rule_pages(app: Flask, client: FlaskClient) -> None:
     login(admin, "root", "root-password")
     assert _post(admin, "/procurement/policies", "/procurement/rules", rule).status_code == 302
     assert "role admin" in admin.get("/procurement/policies").get_data(as_text=True)
+
+
+def test_json_api_for_integrations(app: Flask) -> None:
+    from core.roles import TokenScope
+    from core.users import create_token
+
+    _world, number = _setup(app)
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        erp, _ = create_token(s, "erp", [TokenScope.ERP])
+        gateway, _ = create_token(s, "gw", [TokenScope.GATEWAY])
+    client = app.test_client()
+    listed = client.get("/api/v1/procurement/purchase-orders?status=pending_approval",
+                        headers={"Authorization": f"Bearer {erp}"}).get_json()  # fmt: skip
+    assert [p["po_number"] for p in listed["purchase_orders"]] == [number] and listed["totals"] == {"USD": "357.70"}
+    one = client.get(f"/api/v1/procurement/purchase-orders/{number}", headers={"Authorization": f"Bearer {erp}"})
+    body = one.get_json()
+    assert body["lines"][0]["reason"] == "position 8 < min 10 → 32 → 36, pack of 6"
+    assert body["history"][-1]["change"] == "draft → pending_approval"
+    missing = client.get("/api/v1/procurement/purchase-orders/PO-9", headers={"Authorization": f"Bearer {erp}"})
+    assert missing.status_code == 404 and missing.get_json()["error"]["field"] == "po_number"
+    denied = client.get("/api/v1/procurement/purchase-orders", headers={"Authorization": f"Bearer {gateway}"})
+    assert denied.status_code in (401, 403)

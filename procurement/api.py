@@ -1,0 +1,63 @@
+"""Read-only JSON API of procurement for integrations (ERP or READ tokens) and the procurement roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from core import access
+from core.roles import Role, TokenScope
+from procurement import queries
+from procurement.documents import build_context
+
+bp = Blueprint("procurement_api", __name__, url_prefix="/api/v1/procurement")
+WHO = (Role.PROCUREMENT, Role.APPROVER, Role.ADMIN)
+SCOPES = (TokenScope.READ, TokenScope.ERP)
+
+
+def _db() -> Any:
+    return current_app.extensions["vendtrack_db"]()
+
+
+@bp.get("/purchase-orders")
+@access.roles(*WHO, scopes=SCOPES)
+def list_orders() -> Any:
+    flt = queries.QueueFilter(status=request.args.get("status", ""), site=request.args.get("site", ""),
+                              supplier=request.args.get("supplier", ""))  # fmt: skip
+    data = queries.queue(_db(), flt)
+    return jsonify(
+        {
+            "purchase_orders": [
+                {"po_number": r.po_number, "status": r.status, "supplier": r.supplier, "site": r.site,
+                 "currency": r.currency, "total": str(r.total), "requester": r.requester, "origin": r.origin,
+                 "created_at": r.created_at.isoformat(), "warnings": list(r.warnings)}
+                for r in data.rows
+            ],
+            "totals": {currency: str(amount) for currency, amount in data.totals},
+        }
+    )  # fmt: skip
+
+
+@bp.get("/purchase-orders/<po_number>")
+@access.roles(*WHO, scopes=SCOPES)
+def show_order(po_number: str) -> Any:
+    session = _db()
+    ctx = build_context(session, po_number)
+    info = queries.detail(session, po_number)
+    return jsonify(
+        {
+            "po_number": ctx.po_number, "status": ctx.status, "currency": ctx.currency,
+            "supplier": {"code": ctx.supplier.code, "name": ctx.supplier.name}, "ship_to": ctx.ship_to.code,
+            "subtotal": str(ctx.subtotal), "tax": str(ctx.tax), "total": str(ctx.total),
+            "approved_by": ctx.approved_by, "approved_at": ctx.approved_at.isoformat() if ctx.approved_at else None,
+            "lines": [
+                {"line": r.line_number, "sku": r.sku, "supplier_part_number": r.supplier_part_number,
+                 "quantity": r.quantity, "unit": r.unit, "unit_price": str(r.unit_price), "received": r.received,
+                 "reason": info.reasons.get(r.line_number, "")}
+                for r in ctx.lines
+            ],
+            "history": [{"at": h.at.isoformat(), "actor": h.actor, "action": h.action, "change": h.change,
+                         "comment": h.comment} for h in info.history],
+        }
+    )  # fmt: skip
