@@ -1,7 +1,9 @@
-"""A worker's request at a machine: recorded, then authorised or refused before any hardware moves.
+"""A worker's request at a machine: authorised or refused before any hardware moves, and recorded.
 
 Checks, in order: quantity and slot state, item active, worker active, item-to-group restrictions,
-charge codes, every applicable rule, and free stock (reserved under the slot's row lock).
+charge codes, every applicable rule, and free stock (reserved by one conditional UPDATE under the row
+lock). The request passes requested -> authorised|refused inside one transaction, so it is written once
+with its outcome (the transitions table is still the authority: see `_outcome`).
 """
 
 from __future__ import annotations
@@ -11,17 +13,38 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from vending import charges, ledger, rules
-from vending.dispense import DispenseView, transition, view
+from vending.dispense import TRANSITIONS, DispenseView, view
 from vending.models import Dispense, GroupMember, ItemRestriction, Machine, Slot, Worker, WorkerGroup
 
-_D, _S, _I, _W = Dispense.__table__.c, Slot.__table__.c, Item.__table__.c, Worker.__table__.c
+_D, _S, _I, _W, _SITE = (
+    Dispense.__table__.c,
+    Slot.__table__.c,
+    Item.__table__.c,
+    Worker.__table__.c,
+    Site.__table__.c,
+)
+_GM, _R = GroupMember.__table__.c, ItemRestriction.__table__.c
 _ZONES: dict[str, ZoneInfo] = {}
+_BY_KEY = select(_D.id).where(_D.request_key == bindparam("p_key"))
+_SLOT = (
+    select(_S.id, _S.code, _S.item_id, _S.capacity, _S.state, _I.sku, _I.name, _I.category, _I.active, _SITE.timezone)
+    .join_from(Slot.__table__, Item.__table__, _I.id == _S.item_id)
+    .join(Site.__table__, _SITE.id == bindparam("p_site"))
+    .where(_S.machine_id == bindparam("p_machine"), _S.code == bindparam("p_code"))
+)
+_WORKER = (
+    select(_W.active, _GM.group_id)
+    .outerjoin(GroupMember.__table__, _GM.worker_id == _W.id)
+    .where(_W.id == bindparam("p_worker"))
+)
+_RESTRICTED = select(_R.group_id).where(_R.item_id == bindparam("p_item"))
+_INSERT = insert(Dispense)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,32 +58,27 @@ class SlotRow:
     name: str
     category: str
     active: bool
+    timezone: str
 
 
-def site_zone(session: Session, site_id: int) -> ZoneInfo:
-    name = session.connection().execute(select(Site.__table__.c.timezone).where(Site.__table__.c.id == site_id))
-    zone = name.scalar() or "UTC"
-    if zone not in _ZONES:
+def zone(name: str) -> ZoneInfo:
+    if name not in _ZONES:
         try:
-            _ZONES[zone] = ZoneInfo(zone)
+            _ZONES[name] = ZoneInfo(name)
         except (KeyError, ValueError):
-            _ZONES[zone] = ZoneInfo("UTC")
-    return _ZONES[zone]
+            _ZONES[name] = ZoneInfo("UTC")
+    return _ZONES[name]
 
 
 def _slot(session: Session, machine: Machine, slot_code: str) -> SlotRow:
     row = (
         session.connection()
-        .execute(
-            select(_S.id, _S.code, _S.item_id, _S.capacity, _S.state, _I.sku, _I.name, _I.category, _I.active)
-            .join_from(Slot.__table__, Item.__table__, _I.id == _S.item_id)
-            .where(_S.machine_id == machine.id, _S.code == slot_code)
-        )
+        .execute(_SLOT, {"p_site": machine.site_id, "p_machine": machine.id, "p_code": slot_code})
         .first()
     )
     if row is None:
         raise NotFound(f"slot {slot_code!r} is not stocked on {machine.code}: pick an item from the grid", field="slot")
-    return SlotRow(*row)
+    return SlotRow(*row[:9], row[9] or "UTC")
 
 
 def request(
@@ -74,61 +92,47 @@ def request(
     request_key: str,
     now: datetime,
 ) -> DispenseView:
-    """Record a request and authorise or refuse it; nothing moves here. A repeated `request_key` is a no-op."""
+    """Authorise or refuse a request and record it; nothing moves here. A repeated `request_key` is a no-op."""
     conn = session.connection()
-    existing = conn.execute(select(_D.id).where(_D.request_key == request_key)).scalar()
+    existing = conn.execute(_BY_KEY, {"p_key": request_key}).scalar()
     if existing is not None:
         return view(session, existing)
     slot = _slot(session, machine, slot_code)
-    inserted = conn.execute(
-        insert(Dispense).values(
-            request_key=request_key,
-            machine_id=machine.id,
-            slot_id=slot.id,
-            worker_id=worker_id,
-            item_id=slot.item_id,
-            quantity=quantity,
-            taken=0,
-            status="requested",
-            phase="",
-            detail="",
-            baseline="{}",
-            charge_codes="{}",
-            created_at=now,
-            updated_at=now,
-        )
-    ).inserted_primary_key
-    assert inserted is not None
-    dispense_id = int(inserted[0])
-    base = DispenseView(
-        dispense_id, "requested", "", "", machine.code, slot.code, slot.sku, slot.name, quantity, 0, worker_id
-    )
+    codes: dict[str, str] = {}
     try:
         codes = authorise_checks(session, machine, slot, worker_id, quantity, charge_codes, now)
         ledger.reserve(session, slot.id, quantity)
+        status, detail = _outcome("authorised"), ""
     except DomainError as refusal:
-        transition(session, dispense_id, "refused", now, detail=refusal.message, phase="refused")
-        return _with(base, "refused", refusal.message)
-    transition(
-        session, dispense_id, "authorised", now, phase="authorised", charge_codes=json.dumps(codes, sort_keys=True)
-    )
-    return _with(base, "authorised", "")
-
-
-def _with(base: DispenseView, status: str, detail: str) -> DispenseView:
+        status, detail = _outcome("refused"), refusal.message
+    inserted = conn.execute(
+        _INSERT,
+        {
+            "request_key": request_key,
+            "machine_id": machine.id,
+            "slot_id": slot.id,
+            "worker_id": worker_id,
+            "item_id": slot.item_id,
+            "quantity": quantity,
+            "taken": 0,
+            "status": status,
+            "phase": status,
+            "detail": detail,
+            "baseline": "{}",
+            "charge_codes": json.dumps(codes, sort_keys=True),
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).inserted_primary_key
+    assert inserted is not None
     return DispenseView(
-        base.id,
-        status,
-        status,
-        detail,
-        base.machine_code,
-        base.slot_code,
-        base.sku,
-        base.item_name,
-        base.quantity,
-        0,
-        base.worker_id,
+        int(inserted[0]), status, status, detail, machine.code, slot.code, slot.sku, slot.name, quantity, 0, worker_id
     )
+
+
+def _outcome(status: str) -> str:
+    assert status in TRANSITIONS["requested"], f"requested cannot go to {status}"
+    return status
 
 
 def authorise_checks(
@@ -148,18 +152,11 @@ def authorise_checks(
     if not slot.active:
         raise DomainError("this item is withdrawn from issue", field="slot")
     conn = session.connection()
-    if not conn.execute(select(_W.active).where(_W.id == worker_id)).scalar():
+    worker_rows = conn.execute(_WORKER, {"p_worker": worker_id}).all()
+    if not worker_rows or not worker_rows[0][0]:
         raise DomainError("worker is not active", field="worker")
-    groups = set(
-        conn.execute(
-            select(GroupMember.__table__.c.group_id).where(GroupMember.__table__.c.worker_id == worker_id)
-        ).scalars()
-    )
-    allowed = set(
-        conn.execute(
-            select(ItemRestriction.__table__.c.group_id).where(ItemRestriction.__table__.c.item_id == slot.item_id)
-        ).scalars()
-    )
+    groups = {group_id for _, group_id in worker_rows if group_id is not None}
+    allowed = set(conn.execute(_RESTRICTED, {"p_item": slot.item_id}).scalars())
     if allowed and not allowed & groups:
         names = sorted(session.scalars(select(WorkerGroup.name).where(WorkerGroup.id.in_(allowed))))
         raise DomainError(f"{slot.name} is restricted to {', '.join(names)}", field="slot", code="restricted")
@@ -173,7 +170,7 @@ def authorise_checks(
         category=slot.category,
         quantity=quantity,
         now=now,
-        tz=site_zone(session, machine.site_id),
+        tz=zone(slot.timezone),
     )
     if refusal is not None:
         raise DomainError(refusal.message, field="rule", code="rule_limit")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
@@ -10,6 +10,8 @@ from vending.models import ChargeCode, ChargePolicy
 
 KINDS = ("job", "work_order", "cost_center")
 MODES = ("off", "optional", "required", "in_list")
+_POLICY = ChargePolicy.__table__.c
+_MODES = select(_POLICY.kind, _POLICY.mode).where(_POLICY.site_id == bindparam("p_site"))
 LABELS = {"job": "job number", "work_order": "work order", "cost_center": "cost center"}
 
 
@@ -19,9 +21,9 @@ class ChargeCodeRefused(DomainError):
 
 
 def modes(session: Session, site_id: int) -> dict[str, str]:
-    session.flush()
-    table = ChargePolicy.__table__.c
-    rows = session.connection().execute(select(table.kind, table.mode).where(table.site_id == site_id))
+    if session.new or session.dirty:
+        session.flush()
+    rows = session.connection().execute(_MODES, {"p_site": site_id})
     found = {kind: mode for kind, mode in rows}
     return {kind: found.get(kind, "off") for kind in KINDS}
 

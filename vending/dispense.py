@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidTransition, NotFound
@@ -74,6 +74,8 @@ class Facts:
     baseline: str
     site_code: str
     worker_code: str
+    item_id: int
+    site_id: int
 
 
 _FACTS = (
@@ -99,6 +101,8 @@ _FACTS = (
         _D.baseline,
         _SITE.code,
         _W.worker_code,
+        _D.item_id,
+        _M.site_id,
     )
     .select_from(Dispense.__table__)
     .join(Machine.__table__, _M.id == _D.machine_id)
@@ -106,17 +110,33 @@ _FACTS = (
     .join(Item.__table__, _I.id == _D.item_id)
     .join(Worker.__table__, _W.id == _D.worker_id)
     .join(Site.__table__, _SITE.id == _M.site_id)
+    .where(_D.id == bindparam("p_id"))
 )
+_STATUS = select(_D.status).where(_D.id == bindparam("p_id"))
+_TRANSITIONS_SQL: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 def facts(session: Session, dispense_id: int) -> Facts:
-    session.flush()
-    row = session.connection().execute(_FACTS.where(_D.id == dispense_id)).first()
+    if session.new or session.dirty:
+        session.flush()
+    row = session.connection().execute(_FACTS, {"p_id": dispense_id}).first()
     if row is None:
         raise NotFound(f"no dispense with id {dispense_id}", field="dispense_id")
     view = DispenseView(*row[:11])
     return Facts(
-        view, row[11], row[12], row[13], row[14], row[15] or row[5], row[16], row[17], row[18], row[19], row[20]
+        view,
+        row[11],
+        row[12],
+        row[13],
+        row[14],
+        row[15] or row[5],
+        row[16],
+        row[17],
+        row[18],
+        row[19],
+        row[20],
+        row[21],
+        row[22],
     )
 
 
@@ -133,19 +153,28 @@ def load(session: Session, dispense_id: int) -> Dispense:
 
 def transition(session: Session, dispense_id: int, target: str, now: datetime, **values: Any) -> None:
     """Move a dispense to `target` if the transitions table allows it from its current status, atomically."""
-    sources = [status for status, targets in TRANSITIONS.items() if target in targets]
     conn = session.connection()
-    result = conn.execute(
-        update(Dispense)
-        .where(_D.id == dispense_id, _D.status.in_(sources))
-        .values(status=target, updated_at=now, **values)
-    )
+    params = {f"p_{name}": value for name, value in values.items()}
+    result = conn.execute(_transition_sql(target, tuple(sorted(values))), {"p_id": dispense_id, "p_now": now, **params})
     if result.rowcount == 1:
         return
-    current = conn.execute(select(_D.status).where(_D.id == dispense_id)).scalar()
+    current = conn.execute(_STATUS, {"p_id": dispense_id}).scalar()
     if current is None:
         raise NotFound(f"no dispense with id {dispense_id}", field="dispense_id")
     raise InvalidTransition(f"dispense {dispense_id}", current, target, TRANSITIONS[current])
+
+
+def _transition_sql(target: str, columns: tuple[str, ...]) -> Any:
+    """UPDATE ... WHERE id = :id AND status IN (every status the table allows to reach `target`), built once."""
+    key = (target, columns)
+    if key not in _TRANSITIONS_SQL:
+        sources = sorted(status for status, targets in TRANSITIONS.items() if target in targets)
+        _TRANSITIONS_SQL[key] = (
+            update(Dispense)
+            .where(_D.id == bindparam("p_id"), _D.status.in_(sources))
+            .values(status=target, updated_at=bindparam("p_now"), **{c: bindparam(f"p_{c}") for c in columns})
+        )
+    return _TRANSITIONS_SQL[key]
 
 
 def mark_commanded(session: Session, dispense_id: int, baseline: dict[str, object], now: datetime) -> None:

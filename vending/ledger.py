@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, NotFound
@@ -41,6 +41,36 @@ class Movement:
 
 _STOCK = SlotStock.__table__
 _LEDGER = LedgerEntry.__table__
+_SLOT, _MACHINE, _SITE, _ITEM = Slot.__table__.c, Machine.__table__.c, Site.__table__.c, Item.__table__.c
+# Built once with bind parameters: on the dispense path, building SQL expressions costs more than running them.
+_LOCK = select(_STOCK.c.on_hand, _STOCK.c.reserved).where(_STOCK.c.slot_id == bindparam("p_slot")).with_for_update()
+_SET = (
+    update(SlotStock)
+    .where(_STOCK.c.slot_id == bindparam("p_slot"))
+    .values(on_hand=bindparam("p_on_hand"), reserved=bindparam("p_reserved"))
+)
+_RESERVE = (
+    update(SlotStock)
+    .where(_STOCK.c.slot_id == bindparam("p_slot"), _STOCK.c.on_hand - _STOCK.c.reserved >= bindparam("p_qty"))
+    .values(reserved=_STOCK.c.reserved + bindparam("p_qty"))
+)
+_RELEASE = (
+    update(SlotStock)
+    .where(_STOCK.c.slot_id == bindparam("p_slot"))
+    .values(reserved=case((_STOCK.c.reserved > bindparam("p_qty"), _STOCK.c.reserved - bindparam("p_qty")), else_=0))
+)
+_BY_KEY = select(_LEDGER.c.id, _LEDGER.c.kind, _LEDGER.c.quantity, _LEDGER.c.on_hand_after, _LEDGER.c.flagged).where(
+    _LEDGER.c.idempotency_key == bindparam("p_key")
+)
+_INSERT = insert(LedgerEntry)
+_SLOT_FACTS = (
+    select(_SLOT.item_id, _MACHINE.site_id, _SITE.code, _ITEM.sku)
+    .select_from(Slot.__table__)
+    .join(Machine.__table__, _MACHINE.id == _SLOT.machine_id)
+    .join(Site.__table__, _SITE.id == _MACHINE.site_id)
+    .outerjoin(Item.__table__, _ITEM.id == _SLOT.item_id)
+    .where(_SLOT.id == bindparam("p_slot"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +82,16 @@ class Stock:
 
 def lock_stock(session: Session, slot_id: int) -> Stock:
     """Lock the slot's stock row for this transaction (FOR UPDATE; SQLite holds the write lock already)."""
-    session.flush()  # ORM rows added by the caller must be visible to the Core statements below
+    if session.new or session.dirty:
+        session.flush()  # ORM rows added by the caller must be visible to the Core statements below
     conn = session.connection()
-    query = select(_STOCK.c.on_hand, _STOCK.c.reserved).where(_STOCK.c.slot_id == slot_id).with_for_update()
-    row = conn.execute(query).first()
+    row = conn.execute(_LOCK, {"p_slot": slot_id}).first()
     if row is None:
-        if conn.execute(select(Slot.__table__.c.id).where(Slot.__table__.c.id == slot_id)).first() is None:
+        if conn.execute(select(_SLOT.id).where(_SLOT.id == slot_id)).first() is None:
             raise NotFound(f"no slot with id {slot_id}", field="slot")
         conn.execute(insert(SlotStock).values(slot_id=slot_id, on_hand=0, reserved=0))
-        row = conn.execute(query).one()
+        row = conn.execute(_LOCK, {"p_slot": slot_id}).one()
     return Stock(slot_id, int(row[0]), int(row[1]))
-
-
-def _set_stock(session: Session, slot_id: int, on_hand: int, reserved: int) -> None:
-    session.connection().execute(
-        update(SlotStock).where(_STOCK.c.slot_id == slot_id).values(on_hand=on_hand, reserved=reserved)
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +103,7 @@ class SlotFacts:
 
 
 def slot_facts(session: Session, slot_id: int) -> SlotFacts:
-    row = (
-        session.connection()
-        .execute(
-            select(Slot.__table__.c.item_id, Machine.__table__.c.site_id, Site.__table__.c.code, Item.__table__.c.sku)
-            .select_from(Slot.__table__)
-            .join(Machine.__table__, Machine.__table__.c.id == Slot.__table__.c.machine_id)
-            .join(Site.__table__, Site.__table__.c.id == Machine.__table__.c.site_id)
-            .outerjoin(Item.__table__, Item.__table__.c.id == Slot.__table__.c.item_id)
-            .where(Slot.__table__.c.id == slot_id)
-        )
-        .first()
-    )
+    row = session.connection().execute(_SLOT_FACTS, {"p_slot": slot_id}).first()
     if row is None:
         raise NotFound(f"no slot with id {slot_id}", field="slot")
     return SlotFacts(row[0], row[1], row[2], row[3] or "")
@@ -111,44 +124,46 @@ def post(
     flagged: bool = False,
     actor: str = "",
     release_reserved: int = 0,
+    facts: SlotFacts | None = None,
+    locked: Stock | None = None,
 ) -> Movement:
-    """Append one movement of `quantity` (signed) to a slot; a repeated `key` changes nothing."""
+    """Append one movement of `quantity` (signed) to a slot; a repeated `key` changes nothing.
+
+    `facts` and `locked` (the stock row this transaction already locked) save queries on the dispense path."""
     if kind not in KINDS:
         raise DomainError(f"ledger kind must be one of {', '.join(KINDS)}", field="kind")
-    stock = lock_stock(session, slot_id)
+    stock = locked or lock_stock(session, slot_id)
     conn = session.connection()
-    existing = conn.execute(
-        select(_LEDGER.c.id, _LEDGER.c.kind, _LEDGER.c.quantity, _LEDGER.c.on_hand_after, _LEDGER.c.flagged).where(
-            _LEDGER.c.idempotency_key == key
-        )
-    ).first()
+    existing = conn.execute(_BY_KEY, {"p_key": key}).first()
     if existing is not None:
         return Movement(existing[0], slot_id, existing[1], existing[2], existing[3], bool(existing[4]), True)
     if stock.on_hand + quantity < 0:
         raise OutOfStock(
             f"slot holds {stock.on_hand}, cannot take {-quantity}: count the slot or restock it", field="quantity"
         )
-    facts = slot_facts(session, slot_id)
+    facts = facts or slot_facts(session, slot_id)
     if facts.item_id is None:
         raise DomainError("this slot has no item assigned: set the planogram first", field="slot")
     after = stock.on_hand + quantity
-    _set_stock(session, slot_id, after, max(0, stock.reserved - release_reserved))
+    reserved = max(0, stock.reserved - release_reserved)
+    conn.execute(_SET, {"p_slot": slot_id, "p_on_hand": after, "p_reserved": reserved})
     result = conn.execute(
-        insert(LedgerEntry).values(
-            idempotency_key=key,
-            at=at,
-            slot_id=slot_id,
-            item_id=facts.item_id,
-            kind=kind,
-            quantity=quantity,
-            on_hand_after=after,
-            worker_id=worker_id,
-            dispense_id=dispense_id,
-            charge_codes=json.dumps(charge_codes or {}, sort_keys=True),
-            reason=reason,
-            flagged=flagged,
-            actor=actor,
-        )
+        _INSERT,
+        {
+            "idempotency_key": key,
+            "at": at,
+            "slot_id": slot_id,
+            "item_id": facts.item_id,
+            "kind": kind,
+            "quantity": quantity,
+            "on_hand_after": after,
+            "worker_id": worker_id,
+            "dispense_id": dispense_id,
+            "charge_codes": json.dumps(charge_codes or {}, sort_keys=True),
+            "reason": reason,
+            "flagged": flagged,
+            "actor": actor,
+        },
     )
     if quantity != 0:
         publish_level(session, facts, at)
@@ -157,22 +172,25 @@ def post(
     return Movement(int(inserted[0]), slot_id, kind, quantity, after, flagged, False)
 
 
-def reserve(session: Session, slot_id: int, quantity: int) -> Stock:
-    """Hold `quantity` for an authorised dispense so two kiosks cannot both promise the last item."""
+def reserve(session: Session, slot_id: int, quantity: int) -> None:
+    """Hold `quantity` for an authorised dispense so two kiosks cannot both promise the last item.
+
+    One conditional UPDATE: it takes the row lock and re-checks the free stock under it."""
+    if session.connection().execute(_RESERVE, {"p_slot": slot_id, "p_qty": quantity}).rowcount == 1:
+        return
     stock = lock_stock(session, slot_id)
     free = stock.on_hand - stock.reserved
-    if free < quantity:
-        raise OutOfStock(
-            f"only {max(free, 0)} left in this slot" if free > 0 else "this slot is empty: choose another item",
-            field="quantity",
-        )
-    _set_stock(session, slot_id, stock.on_hand, stock.reserved + quantity)
-    return Stock(slot_id, stock.on_hand, stock.reserved + quantity)
+    if free >= quantity:  # the stock row did not exist yet
+        session.connection().execute(_RESERVE, {"p_slot": slot_id, "p_qty": quantity})
+        return
+    raise OutOfStock(
+        f"only {max(free, 0)} left in this slot" if free > 0 else "this slot is empty: choose another item",
+        field="quantity",
+    )
 
 
 def release(session: Session, slot_id: int, quantity: int) -> None:
-    stock = lock_stock(session, slot_id)
-    _set_stock(session, slot_id, stock.on_hand, max(0, stock.reserved - quantity))
+    session.connection().execute(_RELEASE, {"p_slot": slot_id, "p_qty": quantity})
 
 
 _SITE_LEVEL = (
@@ -184,13 +202,13 @@ _SITE_LEVEL = (
     .select_from(Slot.__table__)
     .join(Machine.__table__, Machine.__table__.c.id == Slot.__table__.c.machine_id)
     .outerjoin(SlotStock.__table__, SlotStock.__table__.c.slot_id == Slot.__table__.c.id)
-    .where(Slot.__table__.c.item_id == bindparam("item_id"), Machine.__table__.c.site_id == bindparam("site_id"))
+    .where(Slot.__table__.c.item_id == bindparam("p_item"), Machine.__table__.c.site_id == bindparam("p_site"))
 )
 
 
 def site_level(session: Session, site_id: int, item_id: int) -> tuple[int, int, int]:
     """On hand, min and max of an item summed over every slot of every machine at a site."""
-    row = session.connection().execute(_SITE_LEVEL, {"item_id": item_id, "site_id": site_id}).one()
+    row = session.connection().execute(_SITE_LEVEL, {"p_item": item_id, "p_site": site_id}).one()
     return int(row[0]), int(row[1]), int(row[2])
 
 
