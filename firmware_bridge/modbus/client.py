@@ -99,7 +99,7 @@ class ModbusBus:
     def __init__(self, config: BusConfig, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self._monotonic = monotonic
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # held for a whole exchange; nothing inside takes it again
         self._gap = 0.0 if config.is_tcp else config.timing.inter_frame_gap
         self._quiet_until = 0.0  # RTU: no frame may start before this
         self._next_connect_at = 0.0
