@@ -194,6 +194,18 @@ def slot_clear(slot_id: int) -> Any:
     return saved(f"Slot {slot.code} is back in service.", "vending_admin.machine_detail", machine_id=slot.machine_id)
 
 
+@bp.route("/slots/<int:slot_id>/disable", methods=["POST"])
+@FLOOR
+def slot_disable(slot_id: int) -> Any:
+    session = db()
+    slot = session.get(Slot, slot_id)
+    if slot is None:
+        raise NotFound(f"no slot with id {slot_id}", field="slot_id")
+    audit.record(session, actor(), "vending.slot.disable", "vending_slot", slot.id, before={"state": slot.state})
+    slot.state, slot.state_reason = "disabled", request.form.get("reason", "").strip() or f"disabled by {actor()}"
+    return saved(f"Slot {slot.code} is out of service.", "vending_admin.machine_detail", machine_id=slot.machine_id)
+
+
 @bp.route("/workers", methods=["GET", "POST"])
 @ADMIN
 def workers() -> Any:

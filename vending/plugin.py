@@ -38,7 +38,26 @@ def workers(services: AppServices) -> list[BackgroundWorker]:
         with unit_of_work(services.session_factory) as session:
             tools.publish_overdue(session, services.clock.now())
 
-    return [LoopWorker("vending-housekeeping", step, interval=30.0)]
+    return [LoopWorker("vending-housekeeping", step, interval=30.0), _ReaderWorker(services)]
+
+
+class _ReaderWorker:
+    """Runs the machines' serial badge readers and follows configuration changes every 10 s."""
+
+    name = "vending-badge-readers"
+
+    def __init__(self, services: AppServices) -> None:
+        from vending.readers import ReaderSet
+
+        self.readers = ReaderSet(services)
+        self.loop = LoopWorker(self.name, self.readers.refresh, interval=10.0)
+
+    def start(self) -> None:
+        self.loop.start()
+
+    def stop(self) -> None:
+        self.loop.stop()
+        self.readers.stop()
 
 
 def seed_demo(session: Any, demo: DemoContext) -> None:

@@ -96,6 +96,8 @@ def test_forms_save(admin: tuple[FlaskClient, World, str]) -> None:
             {"slot": "A4", "sku": "EAR-1", "capacity": "6", "min_level": "1", "max_level": "6"},
         ),
         ("/vending/restock/1", {"slot": "A4", "counted": "0", "added": "6"}),
+        ("/vending/slots/2/disable", {"reason": "spring broken"}),
+        ("/vending/slots/2/clear", {}),
     ]
     for path, form in steps:
         response = client.post(path, data={**form, "csrf_token": token})

@@ -148,3 +148,41 @@ def worker_now() -> Any:
     from tests.vending.conftest import NOW
 
     return NOW
+
+
+def test_serial_badge_reader_feeds_the_kiosk(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    import json
+    import os
+    import tty
+
+    from vending.models import Machine
+    from vending.readers import ReaderSet
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    services = app.extensions["vendtrack"]
+    with unit_of_work(services.session_factory) as s:
+        machine = s.scalar(select(Machine).where(Machine.code == "L1"))
+        assert machine is not None
+        config = json.loads(machine.driver_config)
+        config["badge_reader"] = {"port": os.ttyname(slave)}
+        machine.driver_config = json.dumps(config)
+    readers = ReaderSet(services)
+    readers.refresh()
+    try:
+        reader = readers.readers["L1"][1]
+        assert reader.opened.wait(5)
+        os.write(master, b"\x0204A21B1C\x03")
+        login(client, "crib", "crib-password")
+        _kiosk(client)
+        deadline = time.monotonic() + 5
+        badge = None
+        while badge is None and time.monotonic() < deadline:
+            badge = client.get(f"{API}/poll").get_json()["badge"]
+            time.sleep(0.02)
+        assert badge == "04A21B1C"
+    finally:
+        readers.stop()
+        os.close(master)
+        os.close(slave)
