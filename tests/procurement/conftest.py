@@ -96,3 +96,15 @@ def seed_world(session_factory: sessionmaker[Session], clock: ManualClock) -> Wo
                               clock)  # fmt: skip
         site_id = site.id
     return World(session_factory, clock, site_id)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end tests marked `sqlite_only` skip their PostgreSQL run (its database paths are tested elsewhere)."""
+    for item in items:
+        mine = "tests/procurement/" in item.nodeid and "[postgresql]" in item.nodeid
+        if mine and item.get_closest_marker("sqlite_only") is not None:
+            item.add_marker(pytest.mark.skip(reason="end-to-end flow: its SQL is covered on PostgreSQL elsewhere"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: run this database test on SQLite only")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from procurement.smtp_capture import SmtpCapture
 from tests.procurement.conftest import seed_world
 
 
+@pytest.mark.sqlite_only
 def test_replenish_pdf_send(app: Flask, tmp_path: Path) -> None:
     factory = app.extensions["vendtrack"].session_factory
     world = seed_world(factory, ManualClock(SystemClock().now()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -45,6 +46,7 @@ def test_seed_gives_one_auto_approved_and_one_waiting(app: Flask, tmp_path: Path
     assert sorted(rows, key=str) == [("approved", "system:auto-approve"), ("pending_approval", None)]
 
 
+@pytest.mark.sqlite_only
 def test_smoke_flow_reaches_a_captured_email(app: Flask, tmp_path: Path) -> None:
     demo = _demo(app, tmp_path)
     _drain_and_replenish(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -77,6 +78,7 @@ def test_api_style_errors_name_the_field(app: Flask, client: FlaskClient) -> Non
     assert "500.00" in client.get("/procurement/budgets").get_data(as_text=True)
 
 
+@pytest.mark.sqlite_only
 def test_suppliers_and_catalogue_import_pages(app: Flask, client: FlaskClient) -> None:
     _setup(app)
     login(client, "bob", "bob-password")
@@ -88,6 +90,7 @@ def test_suppliers_and_catalogue_import_pages(app: Flask, client: FlaskClient) -
     assert "1 created, 0 updated, 1 row(s) with errors." in body and "unknown SKU &#39;NOPE&#39;" in body
 
 
+@pytest.mark.sqlite_only
 def test_browser_approver_approves_and_requester_is_refused(app: Flask, live_server: LiveServer, page: Any) -> None:
     _world, number = _setup(app)
 
@@ -128,6 +131,7 @@ def test_editing_an_approved_po_above_the_limit_sends_it_back(app: Flask, client
     assert _post(client, url, url + "/lines/1", {"quantity": "x", "unit_price": "1"}).status_code == 400
 
 
+@pytest.mark.sqlite_only
 def test_policy_and_rule_pages(app: Flask, client: FlaskClient) -> None:
     _setup(app)
     login(client, "bob", "bob-password")
