@@ -164,29 +164,34 @@ class LocationEngine:
         return gateway_id in self._offline or heard is None or now - heard > self.config.gateway_down_s
 
     def _zone_scores(self, tag: _Tag, now: float) -> dict[str, tuple[float, str]]:
-        cfg = self.config
-        cutoff = now - cfg.window_s
+        """Per zone, the best gateway's median RSSI (+ calibration offset) over the fresh part of the window."""
+        cutoff = now - self.config.window_s
+        min_samples = self.config.min_samples
         gateways = self.floor.gateways
         scores: dict[str, tuple[float, str]] = {}
-        for gateway_id, link in list(tag.links.items()):
-            times, rssi = link.times, link.rssi
-            while times and times[0] < cutoff:
-                times.popleft()
-                rssi.popleft()
-            count = len(rssi)
-            if count == 0:
-                del tag.links[gateway_id]
-                continue
+        emptied = None
+        for gateway_id, link in tag.links.items():
+            times = link.times
+            if times[0] < cutoff:
+                rssi = link.rssi
+                while times and times[0] < cutoff:
+                    times.popleft()
+                    rssi.popleft()
+                if not times:
+                    emptied = [*(emptied or ()), gateway_id]
+                    continue
+            count = len(times)
             spec = gateways.get(gateway_id)
-            if count < cfg.min_samples or spec is None:
+            if count < min_samples or spec is None:
                 continue
-            ordered = sorted(rssi)
-            mid = count // 2
-            median = ordered[mid] if count % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-            score = median + spec.offset_db
+            ordered = sorted(link.rssi)
+            mid = count >> 1
+            score = (ordered[mid] if count & 1 else (ordered[mid - 1] + ordered[mid]) * 0.5) + spec.offset_db
             best = scores.get(spec.zone)
             if best is None or score > best[0]:
                 scores[spec.zone] = (score, gateway_id)
+        for gateway_id in emptied or ():
+            del tag.links[gateway_id]
         return scores
 
     def _decide(self, tag_key: str, tag: _Tag, now: float) -> None:
@@ -194,31 +199,34 @@ class LocationEngine:
         tag.due = now + cfg.decide_every_s
         scores = self._zone_scores(tag, now)
         incumbent = tag.zone
-        held_by_down = incumbent is not None and self._zone_silent(incumbent, now)
         if not scores:
             if incumbent is None:
                 return
-            if held_by_down:
+            if self._zone_silent(incumbent, now):
                 self._hold(tag, incumbent)
             elif now - tag.last_seen >= cfg.lost_after_s:
                 self._switch(tag_key, tag, None, 0.0, f"no gateway heard the tag for {cfg.lost_after_s:.0f} s", now)
             return
-        ranked = sorted(scores.items(), key=lambda item: item[1][0], reverse=True)
-        best_zone, (best_score, best_gateway) = ranked[0]
-        second = ranked[1][1][0] if len(ranked) > 1 else best_score - 15.0
-        confidence = round(1.0 - 0.5 * math.exp(-(best_score - second) / (2 * cfg.margin_db)), 3)
+        best_zone, best_score, best_gateway, second = "", -math.inf, "", -math.inf
+        for zone, (score, gateway_id) in scores.items():
+            if score > best_score:
+                best_zone, best_score, best_gateway, second = zone, score, gateway_id, best_score
+            elif score > second:
+                second = score
+        margin_2nd = best_score - second if second > -math.inf else 15.0
+        confidence = round(1.0 - 0.5 * math.exp(-margin_2nd / (2 * cfg.margin_db)), 3)
         candidate: str | None = best_zone
-        reason = f"{best_gateway} strongest at {best_score:.0f} dBm"
         too_far = self._beyond_radius(tag, best_zone, best_gateway, best_score)
         if too_far:
-            candidate, confidence, reason = None, 0.0, too_far
+            candidate, confidence = None, 0.0
         if candidate == incumbent:
             tag.challenger = None
             tag.confidence = confidence
             return
-        if held_by_down and incumbent is not None:
+        if incumbent is not None and self._zone_silent(incumbent, now):
             self._hold(tag, incumbent)
             return
+        reason = too_far or f"{best_gateway} strongest at {best_score:.0f} dBm"
         if incumbent is not None and candidate is not None:
             inc = scores.get(incumbent)
             margin = best_score - inc[0] if inc is not None else math.inf

@@ -110,6 +110,14 @@ class Pipeline:
         self.counters["observations"] += count
         return count
 
+    def ingest_one(self, obs: Observation) -> None:
+        """One observation (the MQTT hot path): no list, one lock."""
+        with self.lock:
+            if obs.battery_mv is not None or obs.temperature_c is not None:
+                self.engine.telemetry(obs.tag_key, obs.battery_mv, obs.temperature_c, obs.at)
+            if obs.rssi:
+                self.engine.observe(obs.tag_key, obs.gateway_id, obs.rssi, obs.ref_power, obs.at)
+
     def gateway_status(self, gateway_id: str, online: bool) -> None:
         with self.lock:
             self.engine.gateway_status(gateway_id, online, self.now())

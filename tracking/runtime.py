@@ -23,7 +23,14 @@ class MqttWorker:
 
 def mqtt_consumer(pipeline: Pipeline, host: str, port: int, prefix: str = "", group: str = "vendtrack") -> MqttConsumer:
     return MqttConsumer(
-        pipeline.ingest, pipeline.gateway_status, host=host, port=port, prefix=prefix, group=group, clock=pipeline.now
+        pipeline.ingest,
+        pipeline.gateway_status,
+        ingest_one=pipeline.ingest_one,
+        host=host,
+        port=port,
+        prefix=prefix,
+        group=group,
+        clock=pipeline.now,
     )
 
 

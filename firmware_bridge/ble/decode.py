@@ -90,8 +90,23 @@ def _key(cache: dict[bytes, str], prefix: str, raw_id: bytes, split: int = 0) ->
     return key
 
 
+_IBEACONS: dict[bytes, IBeacon] = {}  # payload -> result: a tag repeats the same bytes every advert
+
+
 def decode_ibeacon(payload: bytes) -> IBeacon | None:
     """Apple manufacturer data after the company id: `02 15 UUID(16) MAJOR(2) MINOR(2) POWER(int8)`."""
+    found = _IBEACONS.get(payload)
+    if found is not None:
+        return found
+    found = _decode_ibeacon(payload)
+    if found is not None:
+        if len(_IBEACONS) >= _KEY_CACHE_LIMIT:
+            _IBEACONS.clear()
+        _IBEACONS[bytes(payload)] = found
+    return found
+
+
+def _decode_ibeacon(payload: bytes) -> IBeacon | None:
     if len(payload) < 23 or payload[0] != 0x02 or payload[1] != 0x15:
         return None
     raw_id = payload[2:22]
@@ -155,8 +170,27 @@ def decode_manufacturer(company_id: int, payload: bytes) -> IBeacon | AltBeacon 
     return decode_altbeacon(company_id, payload)
 
 
+_ID_FRAMES: dict[bytes, Beacon] = {}  # raw advert -> decoded id frame (pure function of the bytes)
+
+
 def decode_advert(data: bytes) -> Beacon | None:
-    """Raw advertising data (AD structures: length, type, value...) to the first beacon frame found."""
+    """Raw advertising data (AD structures: length, type, value...) to the first beacon frame found.
+
+    Id frames (iBeacon, AltBeacon, Eddystone UID/URL) are a pure function of their bytes and a tag sends
+    the same bytes every time, so their results are memoised by the raw advert (bounded); TLM is not.
+    """
+    found = _ID_FRAMES.get(data)
+    if found is not None:
+        return found
+    found = _decode_structures(data)
+    if found is not None and not isinstance(found, EddystoneTlm):
+        if len(_ID_FRAMES) >= _KEY_CACHE_LIMIT:
+            _ID_FRAMES.clear()
+        _ID_FRAMES[bytes(data)] = found
+    return found
+
+
+def _decode_structures(data: bytes) -> Beacon | None:
     end = len(data)
     i = 0
     while i < end:

@@ -12,6 +12,7 @@ from typing import Any
 from tracking.observation import Observation
 
 _ids: dict[str, str] = {}
+_json = json.JSONDecoder().decode  # MQTT JSON payloads are UTF-8: skip json.loads' encoding sniffing
 
 
 class PayloadError(ValueError):
@@ -39,9 +40,9 @@ def tag_key_from_espresense(device_id: str) -> str:
 
 def parse_device_message(gateway_id: str, payload: bytes | str, now: float) -> Observation:
     try:
-        data: Any = json.loads(payload)
-    except ValueError:
-        raise PayloadError("payload is not JSON") from None
+        data: Any = _json(payload.decode() if isinstance(payload, bytes) else payload)
+    except ValueError:  # includes UnicodeDecodeError
+        raise PayloadError("payload is not UTF-8 JSON") from None
     if type(data) is not dict:
         raise PayloadError("payload is not a JSON object")
     rssi: Any = data.get("rssi")

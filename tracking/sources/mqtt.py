@@ -38,6 +38,7 @@ class MqttConsumer:
         self,
         ingest: Callable[[list[Observation]], Any],
         gateway_status: Callable[[str, bool], Any],
+        ingest_one: Callable[[Observation], Any] | None = None,
         host: str = "127.0.0.1",
         port: int = 1883,
         prefix: str = "",
@@ -46,8 +47,11 @@ class MqttConsumer:
         backoff: tuple[int, int] = (1, 30),
     ) -> None:
         self.ingest, self.gateway_status, self.clock = ingest, gateway_status, clock
+        self.ingest_one: Callable[[Observation], Any] = ingest_one or (lambda obs: ingest([obs]))
         self.host, self.port, self.prefix, self.group = host, port, prefix, group
-        self.counters: Counter[str] = Counter()
+        self._devices = prefix + "espresense/devices/"
+        self._counts: Counter[str] = Counter()
+        self.messages = self.observations = self.malformed = 0
         self.matcher = TelemetryMatcher()
         self.connected = False
         self.client = mqtt.Client(
@@ -77,37 +81,54 @@ class MqttConsumer:
             log.warning("MQTT connect to %s:%s refused: %s", self.host, self.port, reason)
             return
         self.connected = True
-        self.counters["connects"] += 1
+        self._counts["connects"] += 1
         client.subscribe([(topic, 0) for topic in self.topics()])
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Properties | None
     ) -> None:
         self.connected = False
-        self.counters["disconnects"] += 1
+        self._counts["disconnects"] += 1
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.handle(message.topic, bytes(message.payload))
 
+    @property
+    def counters(self) -> Counter[str]:
+        found = Counter(self._counts)
+        found.update(messages=self.messages, observations=self.observations, malformed=self.malformed)
+        return found
+
     def handle(self, topic: str, payload: bytes) -> None:
         """Route one message; public so tests and benchmarks can drive it without a broker."""
-        self.counters["messages"] += 1
+        self.messages += 1
+        if topic.startswith(self._devices):  # the hot path: one ESPresense sighting
+            device, _, gateway_id = topic[len(self._devices) :].partition("/")
+            if device and gateway_id and "/" not in gateway_id:
+                try:
+                    obs = parse_device_message(gateway_id, payload, self.clock())
+                except PayloadError:
+                    self.malformed += 1
+                    return
+                self.ingest_one(obs)
+                self.observations += 1
+                return
+        self._handle_other(topic, payload)
+
+    def _handle_other(self, topic: str, payload: bytes) -> None:
         if not topic.startswith(self.prefix):
-            self.counters["unknown_topic"] += 1
+            self._counts["unknown_topic"] += 1
             return
         parts = topic[len(self.prefix) :].split("/")
         try:
-            if len(parts) == 4 and parts[0] == "espresense" and parts[1] == "devices":
-                self.ingest([parse_device_message(parts[3], payload, self.clock())])
-                self.counters["observations"] += 1
-            elif len(parts) == 4 and parts[0] == "espresense" and parts[1] == "rooms" and parts[3] == "status":
+            if len(parts) == 4 and parts[0] == "espresense" and parts[1] == "rooms" and parts[3] == "status":
                 self.gateway_status(parts[2], parse_status(payload))
             elif len(parts) == 3 and parts[0] == "vendtrack" and parts[1] == "adverts":
                 self._raw_batch(parts[2], payload)
             else:
-                self.counters["unknown_topic"] += 1
+                self._counts["unknown_topic"] += 1
         except (PayloadError, BatchError) as exc:
-            self.counters["malformed"] += 1
+            self.malformed += 1
             log.debug("skipped malformed message on %s: %s", topic, exc)
 
     def _raw_batch(self, gateway_id: str, payload: bytes) -> None:
@@ -116,7 +137,7 @@ class MqttConsumer:
         except ValueError:
             raise PayloadError("raw advert batch is not JSON") from None
         result = parse_batch(body, gateway_id, self.clock(), self.matcher)
-        self.counters["malformed"] += len(result.rejected)
+        self.malformed += len(result.rejected)
         if result.observations:
             self.ingest(result.observations)
-            self.counters["observations"] += len(result.observations)
+            self.observations += len(result.observations)
