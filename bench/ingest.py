@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
-from firmware_bridge.ble.decode import _decode_ibeacon, decode_advert, decode_ibeacon
+from firmware_bridge.ble.decode import _decode_ibeacon, decode_advert, decode_ibeacon, tag_key_of
 from firmware_bridge.ble.encode import ibeacon_advert
 from tracking.engine import FloorModel, GatewaySpec, LocationEngine
 from tracking.pipeline import Pipeline
@@ -79,7 +79,8 @@ def bench_decode_engine(tags: int, gateways: int, seconds: int) -> tuple[float, 
         if beacon is not None:
             observe(beacon.tag_key, gateway, rssi, beacon.power_1m, at)  # type: ignore[union-attr]
     elapsed, wall = CPU() - start, time.perf_counter() - wall
-    located = sum(1 for t in range(tags) if engine.location(decode(adverts[t]).tag_key)[0] is not None)  # type: ignore[union-attr]
+    keys = [tag_key_of(b, "") for b in map(decode, adverts) if b is not None]
+    located = sum(1 for key in keys if engine.location(key)[0] is not None)
     return len(stream) / elapsed, len(stream) / wall, len(stream), located
 
 
