@@ -185,9 +185,13 @@ def record_sensed(session: Session, dispense_id: int, taken: int, detail: str, n
     transition(session, dispense_id, "sensed", now, taken=taken, detail=detail, phase="sensed")
 
 
-def complete(session: Session, dispense_id: int, now: datetime, flag: str = "") -> DispenseView:
-    """Charge exactly what was sensed: an issue for a take, a return for a negative count."""
-    found = facts(session, dispense_id)
+def complete(
+    session: Session, dispense_id: int, now: datetime, flag: str = "", known: Facts | None = None
+) -> DispenseView:
+    """Charge exactly what was sensed: an issue for a take, a return for a negative count.
+
+    `known`: the facts as the caller just wrote them (saves the read); the transition still checks the status."""
+    found = known if known is not None and known.view.id == dispense_id else facts(session, dispense_id)
     transition(session, dispense_id, "completed", now, phase="completed")
     taken, slot_id = found.view.taken, found.slot_id
     codes: dict[str, str] = json.loads(found.charge_codes)

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    facts: dispense.Facts
     dispense_id: int
     machine_id: int
     kind: str
@@ -101,8 +102,10 @@ class DispenseRunner:
                 return dispense.fail(session, job.dispense_id, _reason(sensed), now, flag_slot_too=True)
             dispense.record_sensed(session, job.dispense_id, sensed.taken, sensed.detail, now)
         flag = _reason(sensed) if sensed.fault else ""
+        view = replace(job.facts.view, status="sensed", taken=sensed.taken, detail=sensed.detail)
+        known = replace(job.facts, view=view)
         with unit_of_work(self.session_factory) as session:  # a crash here is completed by reconcile()
-            return dispense.complete(session, job.dispense_id, self.clock.now(), flag=flag)
+            return dispense.complete(session, job.dispense_id, self.clock.now(), flag=flag, known=known)
 
     def reconcile(self) -> list[DispenseView]:
         """At start: settle every dispense a crash left in flight, from the device's state. Never charges twice."""
@@ -145,6 +148,7 @@ class DispenseRunner:
 
 def _job(found: dispense.Facts) -> Job:
     return Job(
+        found,
         found.view.id,
         found.machine_id,
         found.machine_kind,
