@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,13 @@ asyncio.run(main())
 
 
 def _start_scan(**kwargs: Any) -> list[tuple[str, int, Beacon]]:
+    """Scan on a thread of its own: another test's Playwright may own this thread's event loop."""
     heard: list[tuple[str, int, Beacon]] = []
-    asyncio.run(scan(lambda address, rssi, beacon: heard.append((address, rssi, beacon)), 0.2, **kwargs))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        job = pool.submit(
+            asyncio.run, scan(lambda address, rssi, beacon: heard.append((address, rssi, beacon)), 0.2, **kwargs)
+        )
+        job.result(timeout=30)
     return heard
 
 
