@@ -12,6 +12,7 @@ from typing import IO
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from firmware_bridge.ble.decode import Beacon
 from firmware_bridge.ble.scanner import ScannerUnavailable, scan
@@ -33,6 +34,7 @@ def tracking_group() -> None:
 @click.option("--adapter", default=None, help="BlueZ adapter name, e.g. hci0 (default: the first).")
 @click.option("--seconds", default=None, type=float, help="Stop after this many seconds (default: run until Ctrl+C).")
 @click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON lines.")
+@with_appcontext
 def scan_command(gateway_id: str, adapter: str | None, seconds: float | None, record_path: Path | None) -> None:
     pipeline = pipeline_for(current_app.extensions["vendtrack"])
     matcher = TelemetryMatcher()
@@ -63,6 +65,7 @@ def scan_command(gateway_id: str, adapter: str | None, seconds: float | None, re
 
 @tracking_group.command("replay", help="Feed a JSON-lines recording (observations or raw adverts) through the engine.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
 def replay_command(path: Path) -> None:
     pipeline = pipeline_for(current_app.extensions["vendtrack"])
     pipeline.refresh_floor(force=True)
