@@ -110,7 +110,7 @@ def kerong_config(url: str) -> dict[str, object]:
     return {
         "driver": "kerong",
         "device": {"port": url, "boards": [{"address": 0}], "slots": {"A1": [0, 0], "A2": [0, 1], "A3": [0, 2]}},
-        "open_window_s": 2,
+        "open_window_s": 0.5,
         "close_window_s": 2,
         "poll_interval_s": 0.01,
     }
