@@ -129,6 +129,11 @@ def test_tools_restock_and_requests_in_the_kiosk(app: Flask, client: FlaskClient
     assert back.get_json()["tool"]["status"] == "repair"
     asked = client.post(f"{API}/request-item", json={"description": "anti-vibration gloves"}, headers=headers)
     assert asked.status_code == 200
+    with app.extensions["vendtrack"].session_factory() as s:
+        from core.outbox import OutboxEvent
+
+        payload = s.scalars(select(OutboxEvent.payload).where(OutboxEvent.event_type == "vending.item_requested")).one()
+        assert '"description": "anti-vibration gloves"' in payload and '"worker": "W1"' in payload
     refused = client.get(f"{API}/restock")
     assert refused.status_code == 422 and "restockers" in refused.get_json()["error"]["message"]
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
@@ -186,3 +191,16 @@ def test_serial_badge_reader_feeds_the_kiosk(app: Flask, client: FlaskClient, ki
         readers.stop()
         os.close(master)
         os.close(slave)
+
+
+def test_every_vending_route_declares_access_and_the_kiosk_is_for_kiosk_devices(app: Flask) -> None:
+    from core.access import access_of
+
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("vending_"):
+            continue
+        declared = access_of(app.view_functions[rule.endpoint])
+        assert declared is not None, rule.endpoint
+        if rule.endpoint.startswith("vending_kiosk"):
+            assert declared.roles == frozenset({Role.ADMIN, Role.RESTOCKER}), rule.endpoint
+            assert declared.scopes == frozenset({TokenScope.DEVICE}), rule.endpoint

@@ -158,3 +158,48 @@ def test_scale_shelf_charges_what_the_weight_says(
             for p in s.scalars(select(OutboxEvent.payload).where(OutboxEvent.event_type == "vending.item_dispensed"))
         ]
         assert sorted(e["quantity"] for e in events) == [-2, 3]
+
+
+def test_crash_mid_dispense_is_settled_from_each_device(
+    session_factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    sims: SimulatedMachines,
+    runner: DispenseRunner,
+) -> None:
+    """The process died after sending the command: the scale's weight tells what was taken; a coil cannot tell."""
+    shelf = _add_machine(
+        session_factory, world, "scale_shelf", sims.configs["scale_shelf"], [("B1", "EAR-1", "B1", 25.0)]
+    )
+    coil = _add_machine(
+        session_factory, world, "coil_machine", sims.configs["coil_machine"], [("11", "GLV-1", "11", None)]
+    )
+    adapter = runner.pool.get(shelf, "scale_shelf", json.dumps(sims.configs["scale_shelf"]))
+    views = {}
+    for machine_id, slot, key in ((shelf, "B1", "x1"), (coil, "11", "x2")):
+        with unit_of_work(session_factory) as s:
+            machine = s.get(Machine, machine_id)
+            assert machine is not None
+            views[slot] = authorise.request(
+                s,
+                machine=machine,
+                worker_id=world.workers["W1"],
+                slot_code=slot,
+                quantity=1,
+                charge_codes={},
+                request_key=key,
+                now=clock.now(),
+            )
+    baseline = adapter.baseline("B1")
+    with unit_of_work(session_factory) as s:
+        dispense.mark_commanded(s, views["B1"].id, baseline, clock.now())
+        dispense.mark_commanded(s, views["11"].id, {"selection": 11}, clock.now())
+    sims.scales.scale(1).take(2)  # the worker took two while the process was down
+    settled = {v.slot_code: v for v in runner.reconcile()}
+    assert (settled["B1"].status, settled["B1"].taken) == ("completed", 2)
+    assert settled["11"].status == "failed" and "count the slot" in settled["11"].detail
+    assert runner.reconcile() == []
+    with session_factory() as s:
+        slots = {sl.machine_id: sl for sl in s.scalars(select(Slot).where(Slot.machine_id.in_((shelf, coil))))}
+        assert ledger.on_hand(s, slots[shelf].id) == 38
+        assert ledger.on_hand(s, slots[coil].id) == 40 and slots[coil].state == "jammed"
