@@ -59,6 +59,8 @@ def _badge_in(page: Any, badge: str = "04A21B1C") -> None:
     page.keyboard.type(badge)  # a keyboard-wedge reader: no click into the field first
     page.keyboard.press("Enter")
     page.wait_for_selector("#screen-items:not([hidden])")
+    for other in ("#screen-signin", "#screen-confirm", "#screen-progress", "#screen-result"):
+        assert page.is_hidden(other), f"{other} shows through the item grid"
 
 
 def test_badge_choose_door_opens_ledger_logout(
