@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from core.events import AssetMissing, AssetMoved, ParShortage, TagBatteryLow, ZoneExit
@@ -165,8 +165,11 @@ def record_gateway_changes(session: Session, changes: Iterable[GatewayChange], h
             clear_alert(session, "gateway_down", change.gateway_id, at)
         else:
             raise_alert(session, "gateway_down", change.gateway_id, f"gateway {change.gateway_id} {change.reason}", at)
-    for gateway_id, when in heard.items():
-        session.execute(update(Gateway).where(Gateway.gateway_id == gateway_id).values(last_heard_at=at_time(when)))
+    if heard:  # one executemany for every gateway heard lately
+        table = Gateway.__table__
+        assert isinstance(table, Table)
+        statement = update(table).where(table.c.gateway_id == bindparam("gid")).values(last_heard_at=bindparam("heard"))
+        session.execute(statement, [{"gid": gateway_id, "heard": at_time(when)} for gateway_id, when in heard.items()])
 
 
 def check_missing(session: Session, now: datetime, missing_after: timedelta) -> list[str]:
