@@ -65,6 +65,7 @@ class HttpPublisher:
     def __init__(self, base_url: str, token: str) -> None:
         self.base_url, self.token = base_url.rstrip("/"), token
         self.failures = 0
+        self._warned_at = -1e9
 
     def publish(self, observations: list[Observation]) -> None:
         by_gateway: dict[str, list[dict[str, object]]] = {}
@@ -85,7 +86,9 @@ class HttpPublisher:
                     response.read()
             except OSError as exc:
                 self.failures += 1
-                log.warning("gateway batch for %s failed: %s", gateway_id, exc)
+                if time.monotonic() - self._warned_at > 30:  # a server still starting: say so once, not per batch
+                    self._warned_at = time.monotonic()
+                    log.warning("gateway batch for %s failed (%d failures so far): %s", gateway_id, self.failures, exc)
 
     def close(self) -> None:
         return None
