@@ -17,6 +17,12 @@ def blueprints() -> list[Blueprint]:
     return [admin_views.bp, report_views.bp, kiosk.page_bp, kiosk.api_bp]
 
 
+def cli_commands() -> list[Any]:
+    from vending.cli import vending_group
+
+    return [vending_group]
+
+
 def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
     return [
         ("Vending", "vending_admin.overview", frozenset({Role.ADMIN, Role.RESTOCKER})),
