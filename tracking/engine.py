@@ -26,6 +26,7 @@ class EngineConfig:
     min_samples: int = 2  # readings a gateway needs in the window to count
     gateway_down_s: float = 10.0  # a gateway silent this long is reported down
     lost_after_s: float = 30.0  # a tag nobody heard this long becomes unknown
+    forget_after_s: float = 6 * 3600.0  # ...and is dropped from memory after this long
     path_loss_exponent: float = 2.2
     default_ref_power: int = -59
     ring_size: int = 32
@@ -272,9 +273,14 @@ class LocationEngine:
     # ---- periodic work --------------------------------------------------------------------------
     def tick(self, now: float) -> list[GatewayChange]:
         """Decide for tags that went quiet, and report gateways that went down or came back."""
+        forgotten = []
         for tag_key, tag in self._tags.items():
             if now >= tag.due:
                 self._decide(tag_key, tag, now)
+            if tag.zone is None and now - tag.last_seen > self.config.forget_after_s:
+                forgotten.append(tag_key)
+        for tag_key in forgotten:
+            del self._tags[tag_key]
         changes: list[GatewayChange] = []
         for gateway_id in self.floor.gateways:
             silent = self._silent(gateway_id, now)

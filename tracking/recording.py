@@ -194,9 +194,10 @@ def check_missing(session: Session, now: datetime, missing_after: timedelta) -> 
 
 
 def available_count(session: Session, unit: str, asset_type: str) -> int:
-    """Clean (so not in use), located assets of a type owned by a unit."""
+    """Clean (so not in use) assets of a type owned by a unit, not counting those reported missing."""
+    missing = select(TrackingAlert.subject).where(TrackingAlert.kind == "missing", TrackingAlert.cleared_at.is_(None))
     query = select(func.count(Asset.id)).where(
-        Asset.unit == unit, Asset.asset_type == asset_type, Asset.status == "clean", Asset.zone_id.is_not(None)
+        Asset.unit == unit, Asset.asset_type == asset_type, Asset.status == "clean", Asset.asset_tag.not_in(missing)
     )
     return int(session.scalar(query) or 0)
 

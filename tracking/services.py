@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -108,7 +109,13 @@ def _locations(session: Session, where: list[object], limit: int = 200) -> list[
         .order_by(Asset.name, Asset.id)
         .limit(limit)
     )
-    return [_view(a, t, z) for a, t, z in session.execute(query)]
+    found = [_view(a, t, z) for a, t, z in session.execute(query)]
+    found.sort(key=lambda item: (_natural(item.name), item.id))  # "Pump 2" before "Pump 10"
+    return found
+
+
+def _natural(text: str) -> tuple[object, ...]:
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))
 
 
 def _view(asset: Asset, tag: Tag | None, zone: Zone | None) -> AssetLocation:

@@ -103,3 +103,12 @@ def test_drain_seen_reports_tags_heard_since_last_time() -> None:
     [seen] = engine.drain_seen(3.0)
     assert (seen.tag_key, seen.battery_mv, seen.temperature_c, seen.zone) == ("t", 2900, -1.0, "A")
     assert engine.drain_seen(4.0) == []
+
+
+def test_long_silent_unknown_tags_are_forgotten() -> None:
+    engine = _engine()
+    _feed(engine, 0, 5, {"gw-a": -60})
+    engine.tick(100.0)
+    assert engine.location("t")[0] is None
+    engine.tick(100.0 + engine.config.forget_after_s)
+    assert engine.location("t") == (None, 0.0, "never heard")

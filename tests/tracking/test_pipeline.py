@@ -96,9 +96,13 @@ def test_battery_low_unknown_tags_and_missing(session_factory: sessionmaker[Sess
 
 def test_below_par_and_gateway_down(session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session:
-        seed_floor(session)
+        floor = seed_floor(session)
+        pump = session.get(Asset, floor.asset_ids["A-2"])
+        assert pump is not None
+        pump.status = "dirty"  # one clean pump left of a PAR of two
+        session.commit()
     pipeline, clock = _make(session_factory)
-    _hear(pipeline, clock, 5, {"gw-a": -60, "gw-b": -70, "gw-x": -80})  # only pump 1 is located
+    _hear(pipeline, clock, 5, {"gw-a": -60, "gw-b": -70, "gw-x": -80})
     pipeline.flush()
     clock.advance(seconds=30)
     _hear(pipeline, clock, 2, {"gw-a": -60})
