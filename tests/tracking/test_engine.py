@@ -108,6 +108,7 @@ def test_drain_seen_reports_tags_heard_since_last_time() -> None:
 def test_long_silent_unknown_tags_are_forgotten() -> None:
     engine = _engine()
     _feed(engine, 0, 5, {"gw-a": -60})
+    _feed(engine, 0, 100, {"gw-a": -60}, tag="other")  # gw-a stays alive, so "t" is lost, not held
     engine.tick(100.0)
     assert engine.location("t")[0] is None
     engine.tick(100.0 + engine.config.forget_after_s)
