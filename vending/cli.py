@@ -66,12 +66,20 @@ def pick_list_command(machine: str) -> None:
 
 
 @vending_group.command("reconcile", help="Settle dispenses a crash left in flight, from the devices' state.")
-def reconcile_command() -> None:
+@click.option(
+    "--idle-minutes",
+    default=10,
+    show_default=True,
+    help="Only dispenses untouched this long (0 when no vendtrack process is running).",
+)
+def reconcile_command(idle_minutes: int) -> None:
+    from datetime import timedelta
+
     from vending.runtime import runtime
 
     vending = runtime(_services())
     try:
-        for view in vending.runner.reconcile():
+        for view in vending.runner.reconcile(idle_for=timedelta(minutes=idle_minutes)):
             click.echo(f"dispense {view.id} {view.machine_code}/{view.slot_code}: {view.status} {view.detail}")
     finally:
         vending.runner.shutdown()

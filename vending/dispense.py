@@ -266,8 +266,11 @@ def _replace(view: DispenseView, **changes: Any) -> DispenseView:
     return DispenseView(**values)
 
 
-def in_flight(session: Session, machine_id: int | None = None) -> list[int]:
+def in_flight(session: Session, machine_id: int | None = None, untouched_since: datetime | None = None) -> list[int]:
+    """Dispenses between authorised and completed; with `untouched_since`, only those idle since then."""
     query = select(_D.id).where(_D.status.in_(IN_FLIGHT)).order_by(_D.id)
+    if untouched_since is not None:
+        query = query.where(_D.updated_at <= untouched_since)
     if machine_id is not None:
         query = query.where(_D.machine_id == machine_id)
     return list(session.connection().execute(query).scalars())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint
@@ -9,6 +10,8 @@ from flask import Blueprint
 from core.db import unit_of_work
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
+
+RECONCILE_AFTER = timedelta(minutes=10)
 
 
 def blueprints() -> list[Blueprint]:
@@ -31,16 +34,13 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
 
 
 def workers(services: AppServices) -> list[BackgroundWorker]:
-    """Housekeeping: settle dispenses a crash left in flight (once, at start), then publish overdue tools."""
+    """Housekeeping every 30 s: settle dispenses left in flight by a crash (idle longer than any door window,
+    so a dispense another process is still running is never touched), then publish overdue tools."""
     from vending import tools
     from vending.runtime import runtime
 
-    state = {"reconciled": False}
-
     def step() -> None:
-        if not state["reconciled"]:
-            runtime(services).runner.reconcile()
-            state["reconciled"] = True
+        runtime(services).runner.reconcile(idle_for=RECONCILE_AFTER)
         with unit_of_work(services.session_factory) as session:
             tools.publish_overdue(session, services.clock.now())
 

@@ -14,6 +14,7 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,12 +108,17 @@ class DispenseRunner:
         with unit_of_work(self.session_factory) as session:  # a crash here is completed by reconcile()
             return dispense.complete(session, job.dispense_id, self.clock.now(), flag=flag, known=known)
 
-    def reconcile(self) -> list[DispenseView]:
-        """At start: settle every dispense a crash left in flight, from the device's state. Never charges twice."""
+    def reconcile(self, idle_for: timedelta = timedelta(0)) -> list[DispenseView]:
+        """Settle dispenses a crash left in flight, from the device's state. Never charges twice.
+
+        `idle_for`: only dispenses untouched that long (another process may still be running younger ones);
+        dispenses this runner is executing are always skipped."""
         with unit_of_work(self.session_factory) as session:
-            pending = dispense.in_flight(session)
+            pending = dispense.in_flight(session, untouched_since=self.clock.now() - idle_for)
         settled = []
         for row_id in pending:
+            if row_id in self.phases:
+                continue
             try:
                 settled.append(self._reconcile_one(row_id))
             except Exception:

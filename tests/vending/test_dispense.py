@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -122,7 +123,9 @@ def test_crash_after_command_is_reconciled_from_item_sensor(
     with unit_of_work(session_factory) as s:  # the process sent the unlock, then died
         dispense.mark_commanded(s, requested.id, {"door": "closed", "item_present": True}, clock.now())
     lockboard.take(0, 0)
-    settled = runner.reconcile()
+    assert runner.reconcile(idle_for=timedelta(minutes=10)) == []  # may still be running in another process
+    clock.advance(minutes=11)
+    settled = runner.reconcile(idle_for=timedelta(minutes=10))
     assert [(v.id, v.status, v.taken) for v in settled] == [(requested.id, "completed", 1)]
     assert runner.reconcile() == []
     with session_factory() as s:
