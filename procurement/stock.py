@@ -50,20 +50,24 @@ class _Keys:
 
 
 def handle_event(session: Session, evt: Event) -> None:
-    """Outbox handler (never commits). Events for unknown SKUs or sites are ignored: nothing to order."""
-    if isinstance(evt, ItemDispensed):
-        item_id, site_id = _Keys.item_id(session, evt.sku), _Keys.site_id(session, evt.site_code)
-        if item_id is None or site_id is None:
-            return
-        record_dispenses(session, [Dispense(item_id, site_id, evt.occurred_at.date(), evt.quantity)])
-        mark_dirty(session, item_id, site_id, evt.occurred_at)
-    elif isinstance(evt, StockLevelChanged):
-        item_id, site_id = _Keys.item_id(session, evt.sku), _Keys.site_id(session, evt.site_code)
-        if item_id is None or site_id is None:
-            return
-        set_on_hand(session, item_id, site_id, evt.on_hand, evt.occurred_at)
-        if evt.max_level > 0:
-            adopt_levels(session, item_id, site_id, evt.min_level, evt.max_level)
+    """Outbox handler (never commits). Events for unknown SKUs or sites are ignored: nothing to order.
+
+    One flush per event at the end (not one before every lookup); nothing is looked up twice within it.
+    """
+    if not isinstance(evt, (ItemDispensed, StockLevelChanged)):
+        return
+    item_id, site_id = _Keys.item_id(session, evt.sku), _Keys.site_id(session, evt.site_code)
+    if item_id is None or site_id is None:
+        return
+    with session.no_autoflush:
+        if isinstance(evt, ItemDispensed):
+            record_dispenses(session, [Dispense(item_id, site_id, evt.occurred_at.date(), evt.quantity)])
+            mark_dirty(session, item_id, site_id, evt.occurred_at)
+        else:
+            set_on_hand(session, item_id, site_id, evt.on_hand, evt.occurred_at)
+            if evt.max_level > 0:
+                adopt_levels(session, item_id, site_id, evt.min_level, evt.max_level)
+    session.flush()
 
 
 def adopt_levels(session: Session, item_id: int, site_id: int, min_level: int, max_level: int) -> None:
@@ -131,6 +135,8 @@ def record_dispenses(session: Session, dispenses: Iterable[Dispense]) -> None:
             new = old + d.quantity
             stat.total += d.quantity
             stat.total_sq += new * new - old * old
+        if day_row is None or stat in session.new:
+            session.flush()  # new rows must be found by the next dispense of the same batch
 
 
 def roll_windows(session: Session, today: date, pair: tuple[int, int] | None = None) -> int:

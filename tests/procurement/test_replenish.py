@@ -210,3 +210,14 @@ def test_a_pair_without_policy_adopts_the_machine_min_max(world: World) -> None:
     with unit_of_work(world.factory) as s:
         report = replenish(s, world.clock, only_dirty=True)
     assert report.problems and "no valid supplier item" in report.problems[0]
+
+
+def test_record_dispenses_sums_a_batch_with_repeats(world: World) -> None:
+    from procurement.stock import Dispense, record_dispenses
+
+    day = world.clock.now().date()
+    with unit_of_work(world.factory) as s, s.no_autoflush:
+        record_dispenses(s, [Dispense(1, world.site_id, day, 2), Dispense(1, world.site_id, day, 3)])
+    with world.session() as s:
+        stat = s.get(DemandStat, (1, world.site_id))
+        assert stat is not None and (stat.total, stat.total_sq) == (5, 25)
