@@ -82,6 +82,27 @@ def replay_command(path: Path) -> None:
     )
 
 
+@tracking_group.command("load", help="Load zones, gateways, assets and PAR rules from a JSON file (upsert).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def load_command(path: Path) -> None:
+    from core.db import unit_of_work
+    from tracking.setup import load_setup
+
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise click.ClickException(f"{path} is not JSON: {exc}") from None
+    with unit_of_work(current_app.extensions["vendtrack"].session_factory) as session:
+        report = load_setup(session, data)
+    for error in report.errors:
+        click.echo(f"{error.section}[{error.index}].{error.field}: {error.message}", err=True)
+    loaded = ", ".join(f"{count} {section}" for section, count in report.loaded.items()) or "nothing"
+    click.echo(f"loaded {loaded}; {len(report.errors)} rows refused")
+    if report.errors:
+        raise SystemExit(1)
+
+
 @click.command("ble", help="Simulate tagged assets moving through the demo floor, publishing to MQTT or HTTP.")
 @click.option("--mqtt", "mqtt_url", default=None, help="host:port of an MQTT broker (ESPresense topics).")
 @click.option("--prefix", default="", help="Topic prefix, e.g. test1/ (MQTT only).")
