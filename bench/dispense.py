@@ -151,31 +151,36 @@ def build_database(engine: Engine, workers: int, slots: int, ledger_rows: int, n
             ],
         )
         conn.execute(insert(SlotStock), [{"slot_id": s + 1, "on_hand": 500_000, "reserved": 0} for s in range(slots)])
-        batch: list[dict[str, Any]] = []
-        for n in range(ledger_rows):
-            slot = rng.randrange(slots)
-            batch.append(
-                {
-                    "idempotency_key": f"hist:{n}",
-                    "at": now - timedelta(minutes=rng.randrange(60 * 24 * 60)),
-                    "slot_id": slot + 1,
-                    "item_id": slot % 500 + 1,
-                    "kind": "issue",
-                    "quantity": -1,
-                    "on_hand_after": 500_000,
-                    "worker_id": rng.randrange(workers) + 1,
-                    "charge_codes": "{}",
-                    "reason": "",
-                    "flagged": False,
-                    "actor": "bench",
-                }
-            )
-            if len(batch) == 20_000:
-                conn.execute(insert(LedgerEntry), batch)
-                batch = []
-        if batch:
-            conn.execute(insert(LedgerEntry), batch)
+        _load_ledger(conn, workers, slots, ledger_rows, now, rng)
     return {"site_id": site_id}
+
+
+def _load_ledger(conn: Any, workers: int, slots: int, rows: int, now: datetime, rng: random.Random) -> None:
+    """`rows` issues spread over 60 days, workers and slots, inserted 20k at a time (executemany)."""
+    batch: list[dict[str, Any]] = []
+    for n in range(rows):
+        slot = rng.randrange(slots)
+        batch.append(
+            {
+                "idempotency_key": f"hist:{n}",
+                "at": now - timedelta(minutes=rng.randrange(60 * 24 * 60)),
+                "slot_id": slot + 1,
+                "item_id": slot % 500 + 1,
+                "kind": "issue",
+                "quantity": -1,
+                "on_hand_after": 500_000,
+                "worker_id": rng.randrange(workers) + 1,
+                "charge_codes": "{}",
+                "reason": "",
+                "flagged": False,
+                "actor": "bench",
+            }
+        )
+        if len(batch) == 20_000:
+            conn.execute(insert(LedgerEntry), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(LedgerEntry), batch)
 
 
 def add_bench_machine(factory: sessionmaker[Session], site_id: int, config: str) -> tuple[int, int]:

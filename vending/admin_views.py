@@ -16,7 +16,7 @@ from core.clock import utc
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from core.roles import Role
-from vending import charges, drivers, rules, tools
+from vending import charges, drivers, rules
 from vending.models import (
     Credential,
     ItemRestriction,
@@ -373,31 +373,3 @@ def charge_policy() -> Any:
             charges.set_mode(session, site_id, kind, request.form[kind])
     audit.record(session, actor(), "vending.charge_policy", "site", site_id, after=dict(request.form))
     return saved("Charge code modes saved.", "vending_admin.charge_codes")
-
-
-@bp.route("/tools", methods=["GET", "POST"])
-@ADMIN
-def tool_list() -> Any:
-    session = db()
-    if request.method == "POST":
-        sku = request.form.get("sku", "").strip()
-        item_id = session.scalar(select(Item.id).where(Item.sku == sku))
-        if item_id is None:
-            raise DomainError(f"no item with sku {sku!r}", field="sku")
-        dates = {k: request.form.get(k, "").strip() for k in ("inspection_due", "calibration_due")}
-        tools.add_tool(
-            session,
-            request.form.get("serial", ""),
-            item_id,
-            site_id_from_form(session),
-            **{k: utc(datetime.fromisoformat(v)) if v else None for k, v in dates.items()},
-        )
-        return saved("Tool added.", "vending_admin.tool_list")
-    return render_template("vending/tools.html", tools=tools.all_tools(session), overdue=tools.overdue(session, now()))
-
-
-@bp.route("/tools/<serial>/repaired", methods=["POST"])
-@ADMIN
-def tool_repaired(serial: str) -> Any:
-    tools.repaired(db(), serial, actor())
-    return saved(f"Tool {serial} is available again.", "vending_admin.tool_list")

@@ -1,4 +1,4 @@
-"""Vending report pages: usage (HTML and CSV), outliers, the ledger, CSV import/export, restock pick lists."""
+"""Vending pages: usage (HTML and CSV), outliers, the ledger, CSV import/export, pick lists, returnable tools."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
 from core import access
+from core.clock import utc
 from core.errors import DomainError
 from core.models import Item
 from core.roles import Role
-from vending import csv_io, ledger, reports, restock
+from vending import csv_io, ledger, reports, restock, tools
 from vending.admin_views import actor, db, now, saved, site_id_from_form
 from vending.models import Machine, Slot
 
@@ -29,8 +30,6 @@ def _period() -> tuple[datetime, datetime]:
         start = datetime.fromisoformat(request.args["start"]) if request.args.get("start") else end - timedelta(days=30)
     except ValueError:
         raise DomainError("start and end must be dates like 2026-03-01", field="start") from None
-    from core.clock import utc
-
     return utc(start), utc(end)
 
 
@@ -134,3 +133,31 @@ def restock_page(machine_id: int) -> Any:
     return render_template(
         "vending/restock.html", machine=machine, lines=restock.pick_list(session, machine.id), key=uuid.uuid4().hex
     )
+
+
+@bp.route("/tools", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def tool_list() -> Any:
+    session = db()
+    if request.method == "POST":
+        sku = request.form.get("sku", "").strip()
+        item_id = session.scalar(select(Item.id).where(Item.sku == sku))
+        if item_id is None:
+            raise DomainError(f"no item with sku {sku!r}", field="sku")
+        dates = {k: request.form.get(k, "").strip() for k in ("inspection_due", "calibration_due")}
+        tools.add_tool(
+            session,
+            request.form.get("serial", ""),
+            item_id,
+            site_id_from_form(session),
+            **{k: utc(datetime.fromisoformat(v)) if v else None for k, v in dates.items()},
+        )
+        return saved("Tool added.", "vending_reports.tool_list")
+    return render_template("vending/tools.html", tools=tools.all_tools(session), overdue=tools.overdue(session, now()))
+
+
+@bp.route("/tools/<serial>/repaired", methods=["POST"])
+@access.roles(Role.ADMIN)
+def tool_repaired(serial: str) -> Any:
+    tools.repaired(db(), serial, actor())
+    return saved(f"Tool {serial} is available again.", "vending_reports.tool_list")

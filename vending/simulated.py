@@ -114,6 +114,20 @@ def start_simulators(
         board.person_takes(channel, open_after=0.0 if fast else 0.3, hold=person_hold, repeat=True)
     person = ShelfPerson(relay, scales, {ch: ch + 1 for ch in range(len(shelf_bins))})
     person.start()
+    configs = driver_configs(lockboard.url, coil.url, relay_address, scale_address, locker_slots, shelf_bins, fast)
+    return SimulatedMachines(lockboard, coil, relay, scales, person, configs)
+
+
+def driver_configs(
+    lockboard_url: str,
+    coil_url: str,
+    relay_address: str,
+    scale_address: str,
+    locker_slots: list[str],
+    shelf_bins: list[str],
+    fast: bool,
+) -> dict[str, dict[str, Any]]:
+    """The vending driver configuration of each machine kind, pointing at the running simulators."""
     timing = {
         "open_window_s": 5,
         "close_window_s": 10,
@@ -124,13 +138,13 @@ def start_simulators(
         "locker_bank": {
             "driver": "kerong",
             "device": {
-                "port": lockboard.url,
+                "port": lockboard_url,
                 "boards": [{"address": 0}],
                 "slots": {name: [0, i] for i, name in enumerate(locker_slots)},
             },
             **timing,
         },
-        "coil_machine": {"driver": "coil", "device": {"port": coil.url, "vend_timeout_s": 10}},
+        "coil_machine": {"driver": "coil", "device": {"port": coil_url, "vend_timeout_s": 10}},
         "scale_shelf": {
             "door": {
                 "driver": "relay",
@@ -152,4 +166,4 @@ def start_simulators(
             **timing,
         },
     }
-    return SimulatedMachines(lockboard, coil, relay, scales, person, configs)
+    return configs
