@@ -82,7 +82,7 @@ def replenish(
     if only_dirty and not dirty:
         return ReplenishReport(0, 0, 0, 0, 0, ())
     rows = _load_pairs(session, dirty if only_dirty else None)
-    items = {r.item_id for r in rows}
+    items = {r[0] for r in rows}
     open_qty = _open_quantities(session, items if only_dirty else None)
     offers = load_offers(session, items if only_dirty else None)
     proposals, problems = _propose(rows, open_qty, offers, now)
@@ -91,6 +91,27 @@ def replenish(
         session.execute(update(StockView).where(StockView.id.in_(dirty[start : start + 5000])).values(dirty=False))
     examined = len(dirty) if only_dirty else session.scalar(select(func.count()).select_from(ReorderPolicy)) or 0
     return ReplenishReport(examined, len(proposals), created, merged, pos_created, tuple(problems[:50]))
+
+
+class PairRow(typing.NamedTuple):
+    """One (item, site): its policy, on-hand and rolling demand, in the column order `_load_pairs` selects."""
+
+    item_id: int
+    site_id: int
+    kind: str
+    min_qty: int
+    max_qty: int
+    reorder_level: int
+    reorder_qty: int
+    service_level: float
+    cover_days: int
+    order_cost: Any
+    holding_rate: Any
+    cost_center_id: int | None
+    on_hand: int
+    total: int | None
+    total_sq: int | None
+    window_days: int | None
 
 
 def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[Any]:
@@ -120,12 +141,26 @@ def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[Any]:
         )
     )  # fmt: skip
     if stock_ids is None:
-        return list(session.connection().execute(query).all())
+        return _fetch_plain(session, query)
     rows: list[Any] = []
     for start in range(0, len(stock_ids), 5000):
-        chunk = query.where(sv.id.in_(stock_ids[start : start + 5000]))
-        rows.extend(session.connection().execute(chunk).all())
+        rows.extend(_fetch_plain(session, query.where(sv.id.in_(stock_ids[start : start + 5000]))))
     return rows
+
+
+def _fetch_plain(session: Session, query: Any) -> list[tuple[Any, ...]]:
+    """Plain tuples straight from the driver: ~10^5 rows of ints, strings and floats need no result processing.
+
+    The statement's only parameters are our own constants and integer ids, rendered inline.
+    """
+    conn = session.connection()
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _open_quantities(session: Session, items: set[int] | None) -> dict[tuple[int, int], int]:
@@ -158,8 +193,8 @@ def _propose(
     below = policy.below_reorder_point
     for r in rows:
         # positional unpacking of the row is several times faster than attribute access in this hot loop
-        (item_id, site_id, kind, min_qty, _max, level, _rq, service, _cover, _oc, _hr, _cc, on_hand, total, total_sq,
-         days) = r  # fmt: skip
+        (item_id, site_id, kind, min_qty, _max, level, _rq, service, _cover, _oc, _hr, cost_center_id, on_hand, total,
+         total_sq, days) = r  # fmt: skip
         position = (on_hand or 0) + open_of((item_id, site_id), 0)
         if (kind == min_max and position >= min_qty) or (kind == level_kind and position >= level):
             continue  # the common case, decided without building a reason
@@ -172,20 +207,20 @@ def _propose(
             position, total or 0, total_sq or 0, days or 0, offer_top.lead_time_days if offer_top else 0, service
         ):
             continue
-        need = policy.decide(_policy_input(r, position, offer_top))
+        need = policy.decide(_policy_input(PairRow._make(r), position, offer_top))
         if need.quantity <= 0:
             continue
         offer = choose(item_offers, need.quantity, today)
         if offer is None:
-            problems.append(f"item {r.item_id} at site {r.site_id}: {need.reason}, but no valid supplier item")
+            problems.append(f"item {item_id} at site {site_id}: {need.reason}, but no valid supplier item")
             continue
         rounded = policy.round_order(need.quantity, offer.pack_qty, offer.order_multiple, offer.moq)
         reason = policy.line_reason(need, rounded)
-        proposals.append(Proposal(r.item_id, r.site_id, offer, rounded.quantity, reason, r.cost_center_id))
+        proposals.append(Proposal(item_id, site_id, offer, rounded.quantity, reason, cost_center_id))
     return proposals, problems
 
 
-def _policy_input(r: Any, position: int, offer: Offer | None) -> policy.PolicyInput:
+def _policy_input(r: PairRow, position: int, offer: Offer | None) -> policy.PolicyInput:
     if r.kind != policy.AUTO_ROP:
         return policy.PolicyInput(
             r.kind, position, r.min_qty, r.max_qty, r.reorder_level, r.reorder_qty
