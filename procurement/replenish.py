@@ -251,18 +251,12 @@ _MERGE_LINE = (
 )
 
 
-def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str) -> tuple[int, int, int]:
-    """Bulk: find or create the drafts, then insert new lines and merge into existing ones (re-priced)."""
-    by_key: dict[tuple[int, int, str], list[Proposal]] = defaultdict(list)
-    for prop in proposals:
-        by_key[(prop.offer.supplier_id, prop.site_id, prop.offer.currency)].append(prop)
-    if not by_key:
-        return 0, 0, 0
-    drafts, pos_created = _drafts_for(session, by_key, clock, actor)
+def _existing_lines(
+    session: Session, po_ids: list[int], items: list[int]
+) -> tuple[dict[tuple[int, int], Any], dict[int, int]]:
+    """Lines already on these drafts for these items (to merge into), and each draft's next line number."""
     existing: dict[tuple[int, int], Any] = {}
     next_no: dict[int, int] = defaultdict(lambda: 1)
-    po_ids = sorted(po_id for po_id, _ in drafts.values())
-    items = sorted({prop.item_id for prop in proposals})
     line = PurchaseOrderLine
     conn = session.connection()
     for chunk in range(0, len(po_ids), 500):
@@ -278,6 +272,19 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
                 )
             ):
                 existing[(row.po_id, row.item_id)] = row
+    return existing, next_no
+
+
+def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str) -> tuple[int, int, int]:
+    """Bulk: find or create the drafts, then insert new lines and merge into existing ones (re-priced)."""
+    by_key: dict[tuple[int, int, str], list[Proposal]] = defaultdict(list)
+    for prop in proposals:
+        by_key[(prop.offer.supplier_id, prop.site_id, prop.offer.currency)].append(prop)
+    if not by_key:
+        return 0, 0, 0
+    drafts, pos_created = _drafts_for(session, by_key, clock, actor)
+    po_ids = sorted(po_id for po_id, _ in drafts.values())
+    existing, next_no = _existing_lines(session, po_ids, sorted({prop.item_id for prop in proposals}))
     stamp = clock.now().strftime("%Y-%m-%d %H:%M")
     inserts, updates = [], []
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
