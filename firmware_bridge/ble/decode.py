@@ -26,6 +26,7 @@ _URL_EXPANSIONS = (
 )  # fmt: skip
 
 _KEY_CACHE_LIMIT = 200_000
+_make_tuple = tuple.__new__
 _keys: dict[bytes, str] = {}  # iBeacon ids
 _alt_keys: dict[bytes, str] = {}
 _uid_keys: dict[bytes, str] = {}
@@ -116,7 +117,7 @@ def _decode_ibeacon(payload: bytes) -> IBeacon | None:
         if len(_keys) >= _KEY_CACHE_LIMIT:
             _keys.clear()
         key = _keys[raw_id] = f"ib-{payload[2:18].hex()}-{major}-{minor}"
-    return IBeacon(key, major, minor, power)
+    return _make_tuple(IBeacon, (key, major, minor, power))  # what IBeacon(...) does, minus one Python frame
 
 
 def decode_altbeacon(company_id: int, payload: bytes) -> AltBeacon | None:
