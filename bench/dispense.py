@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SystemClock
@@ -206,22 +206,29 @@ def add_bench_machine(factory: sessionmaker[Session], site_id: int, config: str)
             s.add(slot)
             s.flush()
             s.add(SlotStock(slot_id=slot.id, on_hand=500_000, reserved=0))
-        windows = ["shift", "day", "week", "rolling"]
-        for n in range(50):
-            s.add(
-                Rule(
-                    name=f"rule {n}",
-                    quantity=100_000,
-                    window=windows[n % 4],
-                    rolling_hours=24 + n,
-                    item_id=1 if n % 3 else None,
-                    category=None if n % 3 else "cat1",
-                    group_id=(n % 50) + 1 if n % 5 == 0 else None,
-                    pooled=n % 10 == 0,
-                    active=True,
-                )
-            )
+        s.add_all(bench_rules())
         return machine.id, 1
+
+
+def bench_rules() -> list[Rule]:
+    """50 rules that all apply to item 1 for worker 1 (group 1): item and category rules in every window, group
+    rules (two of them pooled over the group's 200 workers, per shift) and worker rules; limits never bind."""
+    windows = ["shift", "day", "week", "rolling"]
+    found = []
+    for n in range(50):
+        scope: dict[str, Any] = {}
+        if 30 <= n < 40:
+            scope = {"group_id": 1, "pooled": n in (30, 34)}
+        elif n >= 40:
+            scope = {"worker_id": 1}
+        window = "shift" if scope.get("pooled") else windows[n % 4]
+        target = {"item_id": 1} if n % 3 else {"category": "cat1"}
+        found.append(
+            Rule(
+                name=f"rule {n}", quantity=100_000, window=window, rolling_hours=24 + n, active=True, **target, **scope
+            )
+        )
+    return found
 
 
 def pct(values: list[float], q: float) -> float:
@@ -289,7 +296,7 @@ def rule_times(factory: sessionmaker[Session], count: int) -> tuple[list[float],
     now, tz = SystemClock().now(), ZoneInfo("UTC")
     times = []
     with factory() as s:
-        worker_id = s.scalar(select(LedgerEntry.worker_id).where(LedgerEntry.item_id == 1).limit(1)) or 1
+        worker_id = 1  # in group 1: every one of the 50 rules applies
         groups = group_ids(s, worker_id)
         specs = CACHE.applicable(s, site_id=1, worker_id=worker_id, groups=groups, item_id=1, category="cat1")
         for _ in range(count):

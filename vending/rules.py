@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.clock import utc
 from core.models import Item
-from vending.models import LedgerEntry
+from vending.models import GroupMember, LedgerEntry
 
 WINDOWS = ("shift", "day", "week", "rolling")
 
@@ -166,24 +165,24 @@ def _rolling_reset(inside: list[Usage], used: int, quantity: int, spec: RuleSpec
     return None
 
 
-_LEDGER, _ITEM = LedgerEntry.__table__.c, Item.__table__.c
-_STATEMENTS: dict[bool, Select[Any]] = {}
-
-
-def _usage_statement(many_workers: bool) -> Select[Any]:
-    """Built once per shape with bind parameters: building SQL expressions costs more than running them."""
-    if many_workers not in _STATEMENTS:
-        who = (
-            _LEDGER.worker_id.in_(bindparam("workers", expanding=True))
-            if many_workers
-            else _LEDGER.worker_id == bindparam("worker")
-        )
-        _STATEMENTS[many_workers] = (
-            select(_LEDGER.at, _LEDGER.item_id, _ITEM.category, _LEDGER.quantity, _LEDGER.worker_id)
-            .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
-            .where(who, _LEDGER.at >= bindparam("since"), _LEDGER.kind.in_(("issue", "return")))
-        )
-    return _STATEMENTS[many_workers]
+_LEDGER, _ITEM, _MEMBER = LedgerEntry.__table__.c, Item.__table__.c, GroupMember.__table__.c
+# Built once with bind parameters: building SQL expressions costs more than running them.
+_COLUMNS = (_LEDGER.at, _LEDGER.item_id, _ITEM.category, _LEDGER.quantity, _LEDGER.worker_id)
+_TAKES = (_LEDGER.at >= bindparam("since"), _LEDGER.kind.in_(("issue", "return")))
+_OWN = (
+    select(*_COLUMNS)
+    .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
+    .where(_LEDGER.worker_id == bindparam("worker"), *_TAKES)
+)
+_GROUP = (
+    select(*_COLUMNS)
+    .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
+    .where(
+        _LEDGER.worker_id.in_(select(_MEMBER.worker_id).where(_MEMBER.group_id == bindparam("group"))),
+        _LEDGER.worker_id != bindparam("worker"),
+        *_TAKES,
+    )
+)
 
 
 def load_usage(
@@ -191,23 +190,25 @@ def load_usage(
     *,
     specs: list[RuleSpec],
     worker_id: int,
-    since: datetime,
-    members: Mapping[int, frozenset[int]] | None = None,
+    bounds: Bounds,
 ) -> list[Usage]:
-    """One query: the worker's (and pooled groups') takes and returns since the earliest window start.
+    """The worker's takes and returns since the earliest window start, plus, per pooled group, the other
+    members' since that group's earliest window start (pooled limits are usually per shift or day).
 
-    Items are filtered in Python: a worker's rows inside the longest window are few, and a fixed statement
-    skips re-rendering IN lists on every call."""
+    Items are filtered in Python: the rows inside the windows are few, and fixed statements skip
+    re-rendering IN lists on every call."""
     if not specs:
         return []
-    pooled = {s.pooled_group_id for s in specs if s.pooled_group_id is not None}
-    who = {worker_id}.union(*((members or {}).get(g, frozenset()) for g in pooled))
-    params: dict[str, Any] = {"since": since}
-    if len(who) > 1:
-        params["workers"] = sorted(who)
-    else:
-        params["worker"] = worker_id
-    rows = session.connection().execute(_usage_statement(len(who) > 1), params).all()
+    conn = session.connection()
+    since = min(bounds[_bounds_key(s)][0] for s in specs)
+    rows = list(conn.execute(_OWN, {"worker": worker_id, "since": since}))
+    pooled: dict[int, datetime] = {}
+    for spec in specs:
+        if spec.pooled_group_id is not None:
+            start = bounds[_bounds_key(spec)][0]
+            pooled[spec.pooled_group_id] = min(start, pooled.get(spec.pooled_group_id, start))
+    for group_id, group_since in pooled.items():
+        rows.extend(conn.execute(_GROUP, {"group": group_id, "worker": worker_id, "since": group_since}))
     if all(s.item_id is not None or s.category is not None for s in specs):
         items = {s.item_id for s in specs}
         categories = {s.category for s in specs}
@@ -236,8 +237,7 @@ def check(
         return None
     members = CACHE.pooled_members(session)
     bounds = all_bounds(specs, now, tz)
-    since = min(start for start, _ in bounds.values())
-    usage = load_usage(session, specs=specs, worker_id=worker_id, since=since, members=members)
+    usage = load_usage(session, specs=specs, worker_id=worker_id, bounds=bounds)
     return evaluate(
         specs, usage, worker_id=worker_id, members=members, quantity=quantity, now=now, tz=tz, bounds=bounds
     )
