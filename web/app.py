@@ -38,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     overrides = {k.lower(): config.pop(k) for k in list(config) if k in {"DATABASE_URL", "SECRET_KEY"}}
     settings_overrides = config.pop("SETTINGS", {})
     overrides.update(settings_overrides)
+    plugins = load_plugins()  # first: a plugin may declare VENDTRACK_* variables of its own at import
     settings = load_settings(instance_path=app.instance_path, overrides=overrides)
     logging.basicConfig(level=settings.log_level)
     clock: Clock = config.pop("CLOCK", None) or SystemClock()
@@ -69,7 +70,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
 
     nav = list(CORE_NAV)
-    plugins = load_plugins()
     for plugin in plugins:
         _install_plugin(app, plugin, services, nav)
     app.extensions["vendtrack_plugins"] = plugins

@@ -205,7 +205,9 @@ def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
 def main() -> None:
     from core.settings import SettingsError, check_environment
     from web.app import create_app
+    from web.domains import load_plugins
 
+    load_plugins()  # plugins declare their own VENDTRACK_* variables when imported
     try:
         check_environment()
     except SettingsError as exc:
