@@ -47,8 +47,8 @@ def _routes(app: Flask) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, _url_for_rule(rule)))
-    # Logging out ends the caller's session, so it goes last.
-    return sorted(found, key=lambda route: route[0] == "auth.logout")
+    # Revoking token 1 and logging out end a caller's credentials, so they go last.
+    return sorted(found, key=lambda route: (route[0] == "auth.logout", route[0] == "admin.token_revoke"))
 
 
 def _principal_for(who: str) -> Principal | None:
