@@ -212,7 +212,8 @@ def add_bench_machine(factory: sessionmaker[Session], site_id: int, config: str)
 
 def bench_rules() -> list[Rule]:
     """50 rules that all apply to item 1 for worker 1 (group 1): item and category rules in every window, group
-    rules (two of them pooled over the group's 200 workers, per shift) and worker rules; limits never bind."""
+    rules (two of them pooled over the group's 200 workers, per shift, on the item) and worker rules; limits never
+    bind."""
     windows = ["shift", "day", "week", "rolling"]
     found = []
     for n in range(50):
@@ -222,7 +223,7 @@ def bench_rules() -> list[Rule]:
         elif n >= 40:
             scope = {"worker_id": 1}
         window = "shift" if scope.get("pooled") else windows[n % 4]
-        target = {"item_id": 1} if n % 3 else {"category": "cat1"}
+        target = {"item_id": 1} if n % 3 or scope.get("pooled") else {"category": "cat1"}
         found.append(
             Rule(
                 name=f"rule {n}", quantity=100_000, window=window, rolling_hours=24 + n, active=True, **target, **scope

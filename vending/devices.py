@@ -6,6 +6,7 @@ counts by weight. Adapters only return sensed facts; vending.runner turns them i
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from firmware_bridge.protocols import (
 )
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +214,12 @@ class ScaleShelfAdapter:
 
 
 def safe_call(action: Callable[[], Sensed]) -> Sensed:
-    """Run a hardware step; a bridge error (offline, timeout, refused) becomes a fault, never a crash."""
+    """Run a hardware step; a bridge error (offline, timeout, refused) or a driver bug becomes a fault (no charge,
+    slot flagged), never a crash that would leave the dispense in flight."""
     try:
         return action()
     except BridgeError as exc:
         return Sensed(0, "device_offline", f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # e.g. a slot name the driver does not know: say so instead of dying mid-dispense
+        log.exception("driver failed during a dispense step")
+        return Sensed(0, "driver_error", f"{type(exc).__name__}: {exc}; check the slot's device ref and the config")

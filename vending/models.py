@@ -172,6 +172,7 @@ class LedgerEntry(Base):
     __table_args__ = (
         Index("ix_vending_ledger_worker_at", "worker_id", "at"),
         Index("ix_vending_ledger_slot_at", "slot_id", "at"),
+        Index("ix_vending_ledger_item_at", "item_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -174,6 +175,11 @@ _OWN = (
     .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
     .where(_LEDGER.worker_id == bindparam("worker"), *_TAKES)
 )
+_ITEM_TAKES = (
+    select(*_COLUMNS)
+    .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
+    .where(_LEDGER.item_id == bindparam("item"), _LEDGER.worker_id != bindparam("worker"), *_TAKES)
+)
 _GROUP = (
     select(*_COLUMNS)
     .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
@@ -185,12 +191,25 @@ _GROUP = (
 )
 
 
+def _pooled_rows(
+    conn: Any, specs: list[RuleSpec], group_id: int, since: datetime, worker_id: int, members: frozenset[int]
+) -> list[Any]:
+    """Other members' takes for a pooled group: by item when every pooled rule names one item (few rows per item
+    and window, read through the item/time index), else by membership."""
+    items = {s.item_id for s in specs if s.pooled_group_id == group_id}
+    if len(items) == 1 and None not in items:
+        rows = conn.execute(_ITEM_TAKES, {"item": items.pop(), "worker": worker_id, "since": since})
+        return [r for r in rows if r[4] in members]
+    return list(conn.execute(_GROUP, {"group": group_id, "worker": worker_id, "since": since}))
+
+
 def load_usage(
     session: Session,
     *,
     specs: list[RuleSpec],
     worker_id: int,
     bounds: Bounds,
+    members: Mapping[int, frozenset[int]],
 ) -> list[Usage]:
     """The worker's takes and returns since the earliest window start, plus, per pooled group, the other
     members' since that group's earliest window start (pooled limits are usually per shift or day).
@@ -208,7 +227,7 @@ def load_usage(
             start = bounds[_bounds_key(spec)][0]
             pooled[spec.pooled_group_id] = min(start, pooled.get(spec.pooled_group_id, start))
     for group_id, group_since in pooled.items():
-        rows.extend(conn.execute(_GROUP, {"group": group_id, "worker": worker_id, "since": group_since}))
+        rows.extend(_pooled_rows(conn, specs, group_id, group_since, worker_id, members.get(group_id, frozenset())))
     if all(s.item_id is not None or s.category is not None for s in specs):
         items = {s.item_id for s in specs}
         categories = {s.category for s in specs}
@@ -237,7 +256,7 @@ def check(
         return None
     members = CACHE.pooled_members(session)
     bounds = all_bounds(specs, now, tz)
-    usage = load_usage(session, specs=specs, worker_id=worker_id, bounds=bounds)
+    usage = load_usage(session, specs=specs, worker_id=worker_id, bounds=bounds, members=members)
     return evaluate(
         specs, usage, worker_id=worker_id, members=members, quantity=quantity, now=now, tz=tz, bounds=bounds
     )

@@ -153,3 +153,21 @@ def test_transitions_table_refuses_illegal_moves(
     requested = _request(session_factory, world, clock, "k6")
     with unit_of_work(session_factory) as s, pytest.raises(InvalidTransition, match="authorised to completed"):
         dispense.complete(s, requested.id, clock.now())
+
+
+def test_unknown_device_ref_fails_cleanly(
+    session_factory: sessionmaker[Session],
+    world: World,
+    clock: ManualClock,
+    lockboard: LockBoardSim,
+    runner: DispenseRunner,
+) -> None:
+    _configure(session_factory, world, lockboard.url)
+    with unit_of_work(session_factory) as s:
+        slot = s.get(Slot, world.slots["A3"])
+        assert slot is not None
+        slot.device_ref = "Z9"  # not wired in the lock board's slot map
+    done = runner.run(_request(session_factory, world, clock, "k7", slot="A3").id)
+    assert done.status == "failed" and "device ref" in done.detail
+    with session_factory() as s:
+        assert ledger.on_hand(s, world.slots["A3"]) == 5

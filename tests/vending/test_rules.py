@@ -190,3 +190,16 @@ def test_charge_code_modes(
             import json
 
             assert json.loads(entry.charge_codes) == expected
+
+
+def test_pooled_category_rule_counts_every_member(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    with unit_of_work(session_factory) as s:
+        fitters = s.query(WorkerGroup).filter_by(name="fitters").one()
+        s.add(Rule(name="Fitters PPE", quantity=2, window="day", group_id=fitters.id, pooled=True, category="ppe"))
+    assert _request(session_factory, world, clock, "p1", worker="W1", slot="A1").status == "completed"
+    assert _request(session_factory, world, clock, "p2", worker="W2", slot="A3").status == "completed"
+    refused = _request(session_factory, world, clock, "p3", worker="W2", slot="A1")
+    assert refused.detail.startswith("Fitters PPE: your group's limit 2 per day reached")
+    assert _request(session_factory, world, clock, "p4", worker="W3", slot="A1").status == "completed"

@@ -2,7 +2,7 @@
 
 Revision ID: vending_0001
 Revises: 
-Create Date: 2026-11-22 10:43:32.189677
+Create Date: 2026-11-22 11:33:33.089705
 """
 
 from __future__ import annotations
@@ -241,6 +241,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('vending_ledger', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vending_ledger_at'), ['at'], unique=False)
+        batch_op.create_index('ix_vending_ledger_item_at', ['item_id', 'at'], unique=False)
         batch_op.create_index('ix_vending_ledger_slot_at', ['slot_id', 'at'], unique=False)
         batch_op.create_index('ix_vending_ledger_worker_at', ['worker_id', 'at'], unique=False)
 
@@ -262,6 +263,7 @@ def downgrade() -> None:
     with op.batch_alter_table('vending_ledger', schema=None) as batch_op:
         batch_op.drop_index('ix_vending_ledger_worker_at')
         batch_op.drop_index('ix_vending_ledger_slot_at')
+        batch_op.drop_index('ix_vending_ledger_item_at')
         batch_op.drop_index(batch_op.f('ix_vending_ledger_at'))
 
     op.drop_table('vending_ledger')
