@@ -258,7 +258,7 @@ def run_dispenses(
         before, before_cpu = timed.spent, timed.spent_cpu
         started, started_cpu = time.perf_counter(), time.thread_time()
         with unit_of_work(factory) as s:
-            view = authorise.request(
+            view, known = authorise.request_for_run(
                 s,
                 machine=machine,
                 worker_id=worker_id,
@@ -270,7 +270,7 @@ def run_dispenses(
             )
         if view.status != "authorised":
             raise SystemExit(f"bench dispense {n} was {view.status}: {view.detail}")
-        done = runner.run(view.id)
+        done = runner.run(view.id, known)
         elapsed = time.perf_counter() - started
         if done.status != "completed":
             raise SystemExit(f"bench dispense {n} ended {done.status}: {done.detail}")

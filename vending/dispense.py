@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidTransition, NotFound
@@ -171,7 +171,7 @@ def _transition_sql(target: str, columns: tuple[str, ...]) -> Any:
         sources = sorted(status for status, targets in TRANSITIONS.items() if target in targets)
         _TRANSITIONS_SQL[key] = (
             update(Dispense)
-            .where(_D.id == bindparam("p_id"), _D.status.in_(sources))
+            .where(_D.id == bindparam("p_id"), or_(*(_D.status == source for source in sources)))
             .values(status=target, updated_at=bindparam("p_now"), **{c: bindparam(f"p_{c}") for c in columns})
         )
     return _TRANSITIONS_SQL[key]

@@ -197,7 +197,7 @@ def start_dispense(machine_code: str) -> Any:
         raise DomainError('charge_codes must be an object like {"job": "J-100"}', field="charge_codes")
     key = str(body.get("request_key") or uuid.uuid4().hex)[:120]
     try:
-        result = authorise.request(
+        result, known = authorise.request_for_run(
             db,
             machine=machine,
             worker_id=worker_id,
@@ -215,7 +215,7 @@ def start_dispense(machine_code: str) -> Any:
             raise
         return jsonify({"dispense": _as_json(dispense.view(db, found))})
     if result.status == "authorised":
-        runtime(_services()).runner.submit(result.id)
+        runtime(_services()).runner.submit(result.id, known)
     return jsonify({"dispense": _as_json(result)})
 
 

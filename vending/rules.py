@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import utc
@@ -169,7 +169,8 @@ def _rolling_reset(inside: list[Usage], used: int, quantity: int, spec: RuleSpec
 _LEDGER, _ITEM, _MEMBER = LedgerEntry.__table__.c, Item.__table__.c, GroupMember.__table__.c
 # Built once with bind parameters: building SQL expressions costs more than running them.
 _COLUMNS = (_LEDGER.at, _LEDGER.item_id, _ITEM.category, _LEDGER.quantity, _LEDGER.worker_id)
-_TAKES = (_LEDGER.at >= bindparam("since"), _LEDGER.kind.in_(("issue", "return")))
+# OR of equalities rather than IN: an IN list is re-rendered on every execution ("postcompile").
+_TAKES = (_LEDGER.at >= bindparam("since"), or_(_LEDGER.kind == "issue", _LEDGER.kind == "return"))
 _OWN = (
     select(*_COLUMNS)
     .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)

@@ -51,9 +51,9 @@ class DispenseRunner:
         self._closed = threading.Event()
         self.phases: dict[int, str] = {}  # in-memory progress (opening, take, vending, weighing) per dispense
 
-    def submit(self, dispense_id: int) -> Future[DispenseView]:
+    def submit(self, dispense_id: int, known: dispense.Facts | None = None) -> Future[DispenseView]:
         self.phases[dispense_id] = "authorised"
-        return self._executor.submit(self.run, dispense_id)
+        return self._executor.submit(self.run, dispense_id, known)
 
     def shutdown(self) -> None:
         self._closed.set()
@@ -63,9 +63,13 @@ class DispenseRunner:
         """What the hardware is doing right now for a dispense run by this process (shown by the kiosk)."""
         return self.phases.get(dispense_id)
 
-    def run(self, dispense_id: int) -> DispenseView:
-        with unit_of_work(self.session_factory) as session:
-            job = _job(dispense.facts(session, dispense_id))
+    def run(self, dispense_id: int, known: dispense.Facts | None = None) -> DispenseView:
+        """Drive one authorised dispense; `known` is what authorise.request_for_run returned (saves a read)."""
+        if known is not None and known.view.id == dispense_id:
+            job = _job(known)
+        else:
+            with unit_of_work(self.session_factory) as session:
+                job = _job(dispense.facts(session, dispense_id))
         try:
             adapter = self.pool.get(job.machine_id, job.kind, job.config)
         except Exception as exc:  # a driver that cannot be built is an offline device: no charge
