@@ -8,7 +8,7 @@ A refusal names the rule and when the allowance comes back: "limit 2 per shift r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +34,11 @@ class RuleSpec:
     item_id: int | None
     category: str | None
     pooled_group_id: int | None  # count the whole group's usage instead of the worker's
+    key: tuple[str, int, tuple[time, ...]] = field(init=False)  # the window's shape: rules sharing it share bounds
+
+    def __post_init__(self) -> None:
+        hours = self.rolling_hours if self.window == "rolling" else 0
+        object.__setattr__(self, "key", (self.window, hours, self.shift_starts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +103,7 @@ def _matches(spec: RuleSpec, usage: Usage, worker_id: int, members: Mapping[int,
 
 
 def _bounds_key(spec: RuleSpec) -> tuple[str, int, tuple[time, ...]]:
-    return spec.window, spec.rolling_hours if spec.window == "rolling" else 0, spec.shift_starts
+    return spec.key
 
 
 def _describe(spec: RuleSpec) -> str:
@@ -181,6 +186,17 @@ _ITEM_TAKES = (
     .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
     .where(_LEDGER.item_id == bindparam("item"), _LEDGER.worker_id != bindparam("worker"), *_TAKES)
 )
+_OWN_AND_ITEM = (  # the common pooled case in one round trip: my takes, and everyone's takes of one item
+    select(*_COLUMNS)
+    .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
+    .where(
+        or_(
+            (_LEDGER.worker_id == bindparam("worker")) & (_LEDGER.at >= bindparam("since")),
+            (_LEDGER.item_id == bindparam("item")) & (_LEDGER.at >= bindparam("item_since")),
+        ),
+        or_(_LEDGER.kind == "issue", _LEDGER.kind == "return"),
+    )
+)
 _GROUP = (
     select(*_COLUMNS)
     .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
@@ -221,14 +237,26 @@ def load_usage(
         return []
     conn = session.connection()
     since = min(bounds[_bounds_key(s)][0] for s in specs)
-    rows = list(conn.execute(_OWN, {"worker": worker_id, "since": since}))
     pooled: dict[int, datetime] = {}
     for spec in specs:
         if spec.pooled_group_id is not None:
             start = bounds[_bounds_key(spec)][0]
             pooled[spec.pooled_group_id] = min(start, pooled.get(spec.pooled_group_id, start))
-    for group_id, group_since in pooled.items():
-        rows.extend(_pooled_rows(conn, specs, group_id, group_since, worker_id, members.get(group_id, frozenset())))
+    pooled_items = {s.item_id for s in specs if s.pooled_group_id is not None}
+    if len(pooled) == 1 and len(pooled_items) == 1 and None not in pooled_items:
+        (group_id, group_since), item_id = next(iter(pooled.items())), pooled_items.pop()
+        params = {"worker": worker_id, "since": since, "item": item_id, "item_since": group_since}
+        crew = members.get(group_id, frozenset())
+        rows = [
+            r
+            for r in conn.execute(_OWN_AND_ITEM, params)
+            if (r[4] == worker_id and r[0] >= since) or (r[4] in crew and r[1] == item_id)
+        ]
+    else:
+        rows = list(conn.execute(_OWN, {"worker": worker_id, "since": since}))
+        for group_id, group_since in pooled.items():
+            crew = members.get(group_id, frozenset())
+            rows.extend(_pooled_rows(conn, specs, group_id, group_since, worker_id, crew))
     if all(s.item_id is not None or s.category is not None for s in specs):
         items = {s.item_id for s in specs}
         categories = {s.category for s in specs}
