@@ -13,12 +13,9 @@ number it has already executed. Start it in-process::
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from firmware_bridge.coil.codec import (
@@ -38,6 +35,7 @@ from firmware_bridge.coil.codec import (
 )
 from firmware_bridge.errors import FrameError
 from firmware_bridge.sim import Faults, VirtualLine, modelled_wire_time
+from firmware_bridge.sim.device import SimulatedSerialDevice
 
 log = logging.getLogger(__name__)
 OUTCOMES = {"success": 0x02, "jam": 0x03, "motor_did_not_stop": 0x04, "no_motor": 0x06, "terminated": 0xFF}
@@ -50,8 +48,10 @@ class SimSelection:
     runs: int = 0  # motor runs actually performed (the "no double vend" counter)
 
 
-class CoilMachineSim:
+class CoilMachineSim(SimulatedSerialDevice):
     """The VMC of a spiral machine. Thread-safe Python API for tests and the demo."""
+
+    thread_name = "coil-sim"
 
     def __init__(
         self,
@@ -77,7 +77,7 @@ class CoilMachineSim:
         self.faults = faults or Faults()
         self.lose_next_acks = 0  # our next N ACKs to host commands are lost on the wire
         self.ignore_host_acks = 0  # the next N host ACKs of our data packets are lost: we resend
-        self.line = VirtualLine(tcp=tcp, link=link)
+        super().__init__(VirtualLine(tcp=tcp, link=link))
         self.scanner = CoilScanner("coil-sim")
         self.polls_sent = 0
         self.polls_unanswered = 0
@@ -87,33 +87,6 @@ class CoilMachineSim:
         self._sends = 0
         self._packet_no = 0
         self._last_host_packet: tuple[int, int] | None = None
-        self._lock = threading.RLock()
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.line.url
-
-    def start(self) -> CoilMachineSim:
-        self._thread = threading.Thread(target=self._run, name="coil-sim", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-        self.line.close()
-
-    def __enter__(self) -> CoilMachineSim:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- scripting ------------------------------------------------------------------------------------------------
     def set_outcome(self, selection: int, outcome: str) -> None:
@@ -126,20 +99,6 @@ class CoilMachineSim:
     def runs(self, selection: int) -> int:
         with self._lock:
             return self.selections[selection].runs if selection in self.selections else 0
-
-    def after(self, delay: float, action: Callable[[], None]) -> None:
-        with self._lock:
-            heapq.heappush(self._timers, (time.monotonic() + delay, next(self._seq), action))
-
-    def vanish(self, for_seconds: float | None = None) -> None:
-        with self._lock:
-            self.line.vanish()
-        if for_seconds is not None:
-            self.after(for_seconds, self.restore)
-
-    def restore(self) -> None:
-        with self._lock:
-            self.line.restore()
 
     # -- the VMC ----------------------------------------------------------------------------------------------------
     def _next_packet_no(self) -> int:
@@ -248,11 +207,3 @@ class CoilMachineSim:
         if delay > 0:
             self._stop.wait(delay)
         self.line.write(data)
-
-    def _run_timers(self) -> None:
-        while True:
-            with self._lock:
-                if not self._timers or self._timers[0][0] > time.monotonic():
-                    return
-                _, _, action = heapq.heappop(self._timers)
-            action()

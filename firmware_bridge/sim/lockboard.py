@@ -11,12 +11,8 @@ takes items and closes doors, and `faults` shapes every reply. Start it in-proce
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from firmware_bridge.kerong.codec import (
@@ -34,6 +30,7 @@ from firmware_bridge.kerong.codec import (
     encode_status_reply,
 )
 from firmware_bridge.sim import Faults, VirtualLine, modelled_wire_time
+from firmware_bridge.sim.device import SimulatedSerialDevice
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +43,10 @@ class SimLock:
     unlocks: int = 0  # pulses this lock received (a stuck lock counts too)
 
 
-class LockBoardSim:
+class LockBoardSim(SimulatedSerialDevice):
     """One RS-485 bus with KR-CU16 boards at `boards` addresses. Thread-safe Python API for tests and demos."""
+
+    thread_name = "lockboard-sim"
 
     def __init__(
         self,
@@ -77,45 +76,13 @@ class LockBoardSim:
         self.close_after = close_after  # the scripted person closes a door this long after it opened
         self.take_item = take_item  # ... and takes the item while it is open
         self.faults = faults or Faults()
-        self.line = VirtualLine(tcp=tcp, link=link)
+        super().__init__(VirtualLine(tcp=tcp, link=link))
         self.scanner = KerongScanner("lockboard-sim")
         self.requests_seen = 0
-        self._lock = threading.RLock()
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -----------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.line.url
-
-    def start(self) -> LockBoardSim:
-        self._thread = threading.Thread(target=self._run, name="lockboard-sim", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-        self.line.close()
-
-    def __enter__(self) -> LockBoardSim:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- the person, the hardware, the faults ------------------------------------------------------------
     def lock(self, board: int, lock: int) -> SimLock:
         return self.boards[board][lock]
-
-    def after(self, delay: float, action: Callable[[], None]) -> None:
-        """Run `action` on the simulator thread `delay` seconds from now."""
-        with self._lock:
-            heapq.heappush(self._timers, (time.monotonic() + delay, next(self._seq), action))
 
     def open_door(self, board: int, lock: int, after: float = 0.0) -> None:
         """Someone opens a door without an unlock (forced door, a lock that never latched): uncommanded."""
@@ -139,17 +106,6 @@ class LockBoardSim:
     def unlock_count(self, board: int, lock: int) -> int:
         with self._lock:
             return self.boards[board][lock].unlocks
-
-    def vanish(self, for_seconds: float | None = None) -> None:
-        """The bus disappears; with `for_seconds` it comes back by itself."""
-        with self._lock:
-            self.line.vanish()
-        if for_seconds is not None:
-            self.after(for_seconds, self.restore)
-
-    def restore(self) -> None:
-        with self._lock:
-            self.line.restore()
 
     # -- device behaviour ------------------------------------------------------------------------------------
     def _set_open(self, board: int, lock: int, is_open: bool) -> None:
@@ -208,9 +164,7 @@ class LockBoardSim:
     def _step(self) -> None:
         """Fire due timers, then serve whatever requests arrived (waiting at most until the next timer)."""
         self._run_timers()
-        with self._lock:
-            wait = min(0.02, max(0.0, self._timers[0][0] - time.monotonic())) if self._timers else 0.02
-        data = self.line.read(wait)
+        data = self.line.read(self._next_timer_wait(0.02))
         if not data:
             return
         for frame in self.scanner.feed(data):
@@ -230,11 +184,3 @@ class LockBoardSim:
         if delay > 0:
             self._stop.wait(delay)
         self.line.write(data)
-
-    def _run_timers(self) -> None:
-        while True:
-            with self._lock:
-                if not self._timers or self._timers[0][0] > time.monotonic():
-                    return
-                _, _, action = heapq.heappop(self._timers)
-            action()
