@@ -184,7 +184,12 @@ _OWN = (
 _ITEM_TAKES = (
     select(*_COLUMNS)
     .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
-    .where(_LEDGER.item_id == bindparam("item"), _LEDGER.worker_id != bindparam("worker"), *_TAKES)
+    .where(
+        _LEDGER.item_id == bindparam("item"),
+        _LEDGER.worker_id != bindparam("worker"),
+        _LEDGER.worker_id.in_(select(_MEMBER.worker_id).where(_MEMBER.group_id == bindparam("group"))),
+        *_TAKES,
+    )
 )
 _OWN_AND_ITEM = (  # the common pooled case in one round trip: my takes, and everyone's takes of one item
     select(*_COLUMNS)
@@ -192,7 +197,9 @@ _OWN_AND_ITEM = (  # the common pooled case in one round trip: my takes, and eve
     .where(
         or_(
             (_LEDGER.worker_id == bindparam("worker")) & (_LEDGER.at >= bindparam("since")),
-            (_LEDGER.item_id == bindparam("item")) & (_LEDGER.at >= bindparam("item_since")),
+            (_LEDGER.item_id == bindparam("item"))
+            & (_LEDGER.at >= bindparam("item_since"))
+            & _LEDGER.worker_id.in_(select(_MEMBER.worker_id).where(_MEMBER.group_id == bindparam("group"))),
         ),
         or_(_LEDGER.kind == "issue", _LEDGER.kind == "return"),
     )
@@ -215,8 +222,9 @@ def _pooled_rows(
     and window, read through the item/time index), else by membership."""
     items = {s.item_id for s in specs if s.pooled_group_id == group_id}
     if len(items) == 1 and None not in items:
-        rows = conn.execute(_ITEM_TAKES, {"item": items.pop(), "worker": worker_id, "since": since})
-        return [r for r in rows if r[4] in members]
+        return list(
+            conn.execute(_ITEM_TAKES, {"item": items.pop(), "worker": worker_id, "since": since, "group": group_id})
+        )
     return list(conn.execute(_GROUP, {"group": group_id, "worker": worker_id, "since": since}))
 
 
@@ -245,7 +253,7 @@ def load_usage(
     pooled_items = {s.item_id for s in specs if s.pooled_group_id is not None}
     if len(pooled) == 1 and len(pooled_items) == 1 and None not in pooled_items:
         (group_id, group_since), item_id = next(iter(pooled.items())), pooled_items.pop()
-        params = {"worker": worker_id, "since": since, "item": item_id, "item_since": group_since}
+        params = {"worker": worker_id, "since": since, "item": item_id, "item_since": group_since, "group": group_id}
         crew = members.get(group_id, frozenset())
         rows = [
             r
