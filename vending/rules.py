@@ -215,9 +215,7 @@ _GROUP = (
 )
 
 
-def _pooled_rows(
-    conn: Any, specs: list[RuleSpec], group_id: int, since: datetime, worker_id: int, members: frozenset[int]
-) -> list[Any]:
+def _pooled_rows(conn: Any, specs: list[RuleSpec], group_id: int, since: datetime, worker_id: int) -> list[Any]:
     """Other members' takes for a pooled group: by item when every pooled rule names one item (few rows per item
     and window, read through the item/time index), else by membership."""
     items = {s.item_id for s in specs if s.pooled_group_id == group_id}
@@ -263,8 +261,7 @@ def load_usage(
     else:
         rows = list(conn.execute(_OWN, {"worker": worker_id, "since": since}))
         for group_id, group_since in pooled.items():
-            crew = members.get(group_id, frozenset())
-            rows.extend(_pooled_rows(conn, specs, group_id, group_since, worker_id, crew))
+            rows.extend(_pooled_rows(conn, specs, group_id, group_since, worker_id))
     if all(s.item_id is not None or s.category is not None for s in specs):
         items = {s.item_id for s in specs}
         categories = {s.category for s in specs}
