@@ -95,14 +95,14 @@ def publish(session: Session, evt: Event) -> None:
             created_at=evt.occurred_at,
         )
     )
-    if not session.info.get("outbox_wakeup_hooked"):
-        session.info["outbox_wakeup_hooked"] = True
-        event.listen(session, "after_commit", _on_commit_wakeup, once=True)
+    session.info["outbox_published"] = True
 
 
-def _on_commit_wakeup(session: Session) -> None:
-    session.info.pop("outbox_wakeup_hooked", None)
-    _wakeup.set()
+@event.listens_for(Session, "after_commit")
+def _wake_dispatchers(session: Session) -> None:
+    # One class-level listener: attaching a listener per session costs more than the publish itself.
+    if session.info.pop("outbox_published", False):
+        _wakeup.set()
 
 
 Handler = Callable[[Session, Event], None]
