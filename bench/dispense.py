@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SystemClock
 from core.db import make_engine, make_session_factory, unit_of_work
 from core.models import Item, Site
-from firmware_bridge.sim.lockboard import LockBoardSim
 from migrations.models import load_all_models
 from vending import authorise, rules
 from vending.devices import MachineAdapter, Progress, Sensed
@@ -90,6 +92,24 @@ def _sqlite_cache(dbapi_connection: Any, _record: Any) -> None:
     for pragma in SQLITE_CACHE:
         cursor.execute(pragma)
     cursor.close()
+
+
+@contextmanager
+def lockboard_process(tmp: Path) -> Iterator[str]:
+    """The Kerong simulator in a process of its own (real hardware is not in ours: no shared GIL)."""
+    env = {**os.environ, "VENDTRACK_INSTANCE_PATH": str(tmp), "VENDTRACK_DATABASE_URL": f"sqlite:///{tmp / 'sim.db'}"}
+    command = [sys.executable, "-m", "web", "sim", "lockboard", "--no-wire-time", "--response-ms", "0",
+               "--unlock-delay", "0", "--close-after", "0.05", "--leave-item"]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url:
+            raise SystemExit("the lock-board simulator did not start (run `vendtrack sim lockboard` to see why)")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def build_database(engine: Engine, workers: int, slots: int, ledger_rows: int, now: datetime) -> dict[str, Any]:
@@ -343,8 +363,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
         f"built in {time.perf_counter() - started:.1f} s)"
     )
     factory = make_session_factory(engine)
-    sim = LockBoardSim(boards=(0,), model_wire_time=False, response_delay=0.0, unlock_delay=0.0, close_after=0.05)
-    with sim:
+    with lockboard_process(tmp) as sim_url:
         import json
 
         config = {
@@ -353,7 +372,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
             "close_window_s": 2,
             "poll_interval_s": 0.0002,
             "device": {
-                "port": sim.url,
+                "port": sim_url,
                 "boards": [{"address": 0, "item_sensors": False}],
                 "slots": {f"L{i:02d}": [0, i] for i in range(BENCH_SLOTS)},
             },
@@ -389,7 +408,7 @@ def report(
     def line(label: str, values: list[float]) -> str:
         return f"  {label:<42} p50 {pct(values, 50):7.3f} ms   p99 {pct(values, 99):7.3f} ms"
 
-    print(f"dispense, n={n}, Kerong KR-CU16 simulator on a pty, zero mechanical delay:")
+    print(f"dispense, n={n}, Kerong KR-CU16 simulator in its own process on a pty, zero mechanical delay:")
     print(line("full dispense transaction", totals))
     print(line("inside the driver during dispenses", device))
     print(line("software (full minus driver)", software))
