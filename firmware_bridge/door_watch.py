@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from firmware_bridge.errors import BusOffline
 from firmware_bridge.protocols import DoorEvent, DoorOutcome, DoorState, LockerBus, UnlockReply, UnlockResult
 
 
@@ -26,7 +27,14 @@ class DoorWatcher:
         self._commanded: dict[str, float] = {}  # slot -> monotonic time of our last unlock
 
     def unlock_and_wait_open(self, slot: str, open_window: float) -> tuple[UnlockReply, DoorEvent]:
+        """Unlock and watch for the opening. Raises BusOffline when the door cannot be read at all:
+        a door we cannot see is never unlocked blind, and "never opened" would blame the worker."""
         before = self.bus.door_states()[slot].door
+        if before is DoorState.UNKNOWN:
+            raise BusOffline(
+                f"door {slot} cannot be read (its board does not answer): nothing was unlocked; "
+                "check the board's power, address and bus wiring"
+            )
         if before is DoorState.OPEN:
             now = self._monotonic()
             return UnlockReply(slot, UnlockResult.ACKNOWLEDGED, "door was open"), DoorEvent(
@@ -38,11 +46,19 @@ class DoorWatcher:
         if reply.result is not UnlockResult.ACKNOWLEDGED:
             return reply, DoorEvent(slot, DoorOutcome.NOT_OPENED, self._monotonic(), f"unlock refused: {reply.detail}")
         deadline = self._monotonic() + open_window
+        seen = False  # did any read in the window give a real door state?
         while self._monotonic() < deadline:
-            if self.bus.door_states()[slot].door is DoorState.OPEN:
+            door = self.bus.door_states()[slot].door
+            if door is DoorState.OPEN:
                 self._remember(slot, DoorState.OPEN)
                 return reply, DoorEvent(slot, DoorOutcome.OPENED, self._monotonic())
+            seen = seen or door is DoorState.CLOSED
             time.sleep(self.poll_interval)
+        if not seen:
+            raise BusOffline(
+                f"door {slot} could not be read for {open_window:g} s after its unlock was acknowledged: "
+                "the board stopped answering; check power and wiring before trusting this slot"
+            )
         return reply, DoorEvent(
             slot, DoorOutcome.NOT_OPENED, self._monotonic(), f"no opening within {open_window:g} s of the unlock"
         )
