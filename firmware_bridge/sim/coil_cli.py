@@ -5,14 +5,11 @@ The first line printed is the URL to open (a pty path, the --link path, or socke
 
 from __future__ import annotations
 
-import functools
-import sys
-import time
-
 import click
 
 from firmware_bridge.sim import fault_options, faults_from, parse_tcp, parse_vanish
 from firmware_bridge.sim.coil import OUTCOMES, CoilMachineSim
+from firmware_bridge.sim.device import serve_until_stopped
 
 
 @click.command("coil", help=__doc__)
@@ -59,16 +56,4 @@ def command(
             sim.set_outcome(int(selection), result)
         except ValueError as exc:
             raise click.BadParameter(f"{spec!r}: {exc}", param_hint="--outcome") from None
-    for vanish_at, vanish_for in parse_vanish(fault_args.get("vanish")):
-        sim.after(vanish_at, functools.partial(sim.vanish, vanish_for))
-    click.echo(sim.url)
-    sys.stdout.flush()
-    sim.start()
-    try:
-        end = None if duration is None else time.monotonic() + duration
-        while end is None or time.monotonic() < end:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    serve_until_stopped(sim, parse_vanish(fault_args.get("vanish")), duration)

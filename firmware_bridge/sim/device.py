@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Self
 
 from firmware_bridge.sim import VirtualLine
@@ -76,3 +78,22 @@ class SimulatedSerialDevice:
     def _next_timer_wait(self, ceiling: float) -> float:
         with self._lock:
             return min(ceiling, max(0.0, self._timers[0][0] - time.monotonic())) if self._timers else ceiling
+
+
+def serve_until_stopped(
+    sim: SimulatedSerialDevice, vanishings: Iterable[tuple[float, float | None]], duration: float | None
+) -> None:
+    """What a `vendtrack sim` command does: schedule vanishings, print the URL first, serve until Ctrl-C."""
+    for vanish_at, vanish_for in vanishings:
+        sim.after(vanish_at, functools.partial(sim.vanish, vanish_for))
+    print(sim.url, flush=True)
+    sys.stdout.flush()
+    sim.start()
+    try:
+        end = None if duration is None else time.monotonic() + duration
+        while end is None or time.monotonic() < end:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()

@@ -5,13 +5,10 @@ The first line printed is the URL to open (a pty path, the --link path, or socke
 
 from __future__ import annotations
 
-import functools
-import sys
-import time
-
 import click
 
 from firmware_bridge.sim import Faults, fault_options, faults_from, parse_pair, parse_tcp, parse_vanish
+from firmware_bridge.sim.device import serve_until_stopped
 from firmware_bridge.sim.lockboard import LockBoardSim
 
 
@@ -73,16 +70,4 @@ def command(
         where, _, at = spec.partition("@")
         board, lock = parse_pair(where, "--uncommanded")
         sim.open_door(board, lock, after=float(at or 0))
-    for vanish_at, vanish_for in parse_vanish(fault_args.get("vanish")):
-        sim.after(vanish_at, functools.partial(sim.vanish, vanish_for))
-    click.echo(sim.url)
-    sys.stdout.flush()
-    sim.start()
-    try:
-        end = None if duration is None else time.monotonic() + duration
-        while end is None or time.monotonic() < end:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    serve_until_stopped(sim, parse_vanish(fault_args.get("vanish")), duration)
