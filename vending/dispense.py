@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidTransition, NotFound
 from core.events import ItemDispensed
 from core.models import Item, Site
-from core.outbox import publish
 from vending import ledger
 from vending.models import Dispense, Machine, Slot, Worker
 
@@ -195,6 +194,7 @@ def complete(
     transition(session, dispense_id, "completed", now, phase="completed")
     taken, slot_id = found.view.taken, found.slot_id
     codes: dict[str, str] = json.loads(found.charge_codes)
+    stock: ledger.Stock | None = None
     if taken > 0:
         stock = ledger.lock_stock(session, slot_id)
         if stock.on_hand < taken:  # the shelf held more than the books said: record that before the issue
@@ -209,6 +209,7 @@ def complete(
                 actor="system:dispense",
                 reason=f"weight showed {taken} taken but only {stock.on_hand} on the books",
             )
+            stock = None  # moved by the adjustment: post() reads it again under the lock this transaction holds
     if taken != 0:
         ledger.post(
             session,
@@ -223,8 +224,9 @@ def complete(
             reason=found.view.detail,
             actor="system:dispense",
             release_reserved=found.view.quantity,
+            locked=stock,
         )
-        publish(
+        ledger.publish_event(
             session,
             ItemDispensed(
                 occurred_at=now,

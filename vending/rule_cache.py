@@ -32,6 +32,10 @@ class RuleCache:
         self._lock = threading.Lock()
         self._generation = 0
         self._entries: dict[str, tuple[int, float, list[ScopedRule], dict[int, frozenset[int]]]] = {}
+        self._urls: dict[int, tuple[Any, str]] = {}  # id(engine) -> (engine, its URL): rendering a URL is not free
+        # per cache entry, the rules that apply to one (site, worker, groups, item, category)
+        self._applicable: dict[tuple[Any, ...], list[RuleSpec]] = {}
+        self._applicable_entry: object = None
 
     def invalidate(self) -> None:
         with self._lock:
@@ -40,23 +44,28 @@ class RuleCache:
     def applicable(
         self, session: Session, *, site_id: int | None, worker_id: int, groups: set[int], item_id: int, category: str
     ) -> list[RuleSpec]:
-        found = []
-        for rule in self._rules(session):
-            if rule.site_id is not None and rule.site_id != site_id:
-                continue
-            if rule.worker_id is not None:
-                if rule.worker_id != worker_id:
-                    continue
-            elif rule.group_id is not None and rule.group_id not in groups:
-                continue
-            spec = rule.spec
-            if spec.item_id is not None:
-                if spec.item_id != item_id:
-                    continue
-            elif spec.category is not None and spec.category != category:
-                continue
-            found.append(spec)
-        return found
+        return self.applicable_with_members(
+            session, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category
+        )[0]
+
+    def applicable_with_members(
+        self, session: Session, *, site_id: int | None, worker_id: int, groups: set[int], item_id: int, category: str
+    ) -> tuple[list[RuleSpec], dict[int, frozenset[int]]]:
+        """`applicable` and `pooled_members` from one look-up of the cache (the rules.check path)."""
+        entry = self._entry(session)
+        key = (site_id, worker_id, frozenset(groups), item_id, category)
+        with self._lock:
+            if self._applicable_entry is not entry:
+                self._applicable, self._applicable_entry = {}, entry
+            found = self._applicable.get(key)
+        if found is None:
+            found = _applicable(entry[2], site_id, worker_id, groups, item_id, category)
+            with self._lock:
+                if self._applicable_entry is entry:
+                    if len(self._applicable) > 10_000:
+                        self._applicable.clear()
+                    self._applicable[key] = found
+        return list(found), entry[3]
 
     def pooled_members(self, session: Session) -> dict[int, frozenset[int]]:
         """Workers of every group that has a pooled rule."""
@@ -65,8 +74,16 @@ class RuleCache:
     def _rules(self, session: Session) -> list[ScopedRule]:
         return self._entry(session)[2]
 
+    def _url(self, session: Session) -> str:
+        engine = session.get_bind().engine
+        known = self._urls.get(id(engine))
+        if known is None or known[0] is not engine:
+            known = (engine, str(engine.url))
+            self._urls[id(engine)] = known
+        return known[1]
+
     def _entry(self, session: Session) -> tuple[int, float, list[ScopedRule], dict[int, frozenset[int]]]:
-        key = str(session.get_bind().engine.url)
+        key = self._url(session)
         with self._lock:
             generation = self._generation
             entry = self._entries.get(key)
@@ -85,6 +102,28 @@ class RuleCache:
         with self._lock:
             self._entries[key] = entry
         return entry
+
+
+def _applicable(
+    rules: list[ScopedRule], site_id: int | None, worker_id: int, groups: set[int], item_id: int, category: str
+) -> list[RuleSpec]:
+    found = []
+    for rule in rules:
+        if rule.site_id is not None and rule.site_id != site_id:
+            continue
+        if rule.worker_id is not None:
+            if rule.worker_id != worker_id:
+                continue
+        elif rule.group_id is not None and rule.group_id not in groups:
+            continue
+        spec = rule.spec
+        if spec.item_id is not None:
+            if spec.item_id != item_id:
+                continue
+        elif spec.category is not None and spec.category != category:
+            continue
+        found.append(spec)
+    return found
 
 
 def _load(session: Session) -> list[ScopedRule]:

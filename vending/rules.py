@@ -120,13 +120,27 @@ def _when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
 Bounds = dict[tuple[str, int, tuple[time, ...]], tuple[datetime, datetime]]
 
 
+# Fixed windows (shift, day, week) hold for a while: their bounds are reused until `now` leaves them.
+_FIXED: dict[tuple[tuple[str, int, tuple[time, ...]], ZoneInfo], tuple[datetime, datetime]] = {}
+
+
 def all_bounds(specs: list[RuleSpec], now: datetime, tz: ZoneInfo) -> Bounds:
     """Window bounds per distinct window shape (many rules share a window)."""
     bounds: Bounds = {}
     for spec in specs:
-        key = _bounds_key(spec)
-        if key not in bounds:
-            bounds[key] = window_bounds(spec, now, tz)
+        key = spec.key
+        if key in bounds:
+            continue
+        if spec.window == "rolling":
+            bounds[key] = (now - timedelta(hours=spec.rolling_hours), now)
+            continue
+        cached = _FIXED.get((key, tz))
+        if cached is None or not cached[0] <= now < cached[1]:
+            cached = window_bounds(spec, now, tz)
+            if len(_FIXED) > 1000:
+                _FIXED.clear()
+            _FIXED[(key, tz)] = cached
+        bounds[key] = cached
     return bounds
 
 
@@ -145,8 +159,28 @@ def evaluate(
     `members` maps each pooled group to its workers."""
     bounds = bounds if bounds is not None else all_bounds(specs, now, tz)
     for spec in specs:
-        start, end = bounds[_bounds_key(spec)]
-        inside = [u for u in usage if u.at >= start and _matches(spec, u, worker_id, members)]
+        start, end = bounds[spec.key]
+        item, category, pooled = spec.item_id, spec.category, spec.pooled_group_id
+        # _matches, inlined: this loop runs for every rule on every request
+        if pooled is not None:
+            crew = members.get(pooled, frozenset())
+            inside = [
+                u
+                for u in usage
+                if u.at >= start
+                and (item is None or u.item_id == item)
+                and (category is None or u.category == category)
+                and u.worker_id in crew
+            ]
+        else:
+            inside = [
+                u
+                for u in usage
+                if u.at >= start
+                and (item is None or u.item_id == item)
+                and (category is None or u.category == category)
+                and u.worker_id == worker_id
+            ]
         used = sum(u.quantity for u in inside)
         if used + quantity <= spec.quantity:
             continue
@@ -242,11 +276,11 @@ def load_usage(
     if not specs:
         return []
     conn = session.connection()
-    since = min(bounds[_bounds_key(s)][0] for s in specs)
+    since = min(bounds[key][0] for key in {s.key for s in specs})
     pooled: dict[int, datetime] = {}
     for spec in specs:
         if spec.pooled_group_id is not None:
-            start = bounds[_bounds_key(spec)][0]
+            start = bounds[spec.key][0]
             pooled[spec.pooled_group_id] = min(start, pooled.get(spec.pooled_group_id, start))
     pooled_items = {s.item_id for s in specs if s.pooled_group_id is not None}
     if len(pooled) == 1 and len(pooled_items) == 1 and None not in pooled_items:
@@ -283,12 +317,11 @@ def check(
 ) -> Refusal | None:
     from vending.rule_cache import CACHE
 
-    specs = CACHE.applicable(
+    specs, members = CACHE.applicable_with_members(
         session, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category
     )
     if not specs:
         return None
-    members = CACHE.pooled_members(session)
     bounds = all_bounds(specs, now, tz)
     usage = load_usage(session, specs=specs, worker_id=worker_id, bounds=bounds, members=members)
     return evaluate(

@@ -102,15 +102,27 @@ class DispenseRunner:
 
     def _finish(self, job: Job, sensed: Sensed, *, commanded: bool) -> DispenseView:
         now = self.clock.now()
-        with unit_of_work(self.session_factory) as session:
-            if not commanded or (sensed.taken == 0 and sensed.fault):
+        if not commanded or (sensed.taken == 0 and sensed.fault):
+            with unit_of_work(self.session_factory) as session:
                 return dispense.fail(session, job.dispense_id, _reason(sensed), now, flag_slot_too=True)
-            dispense.record_sensed(session, job.dispense_id, sensed.taken, sensed.detail, now)
         flag = _reason(sensed) if sensed.fault else ""
         view = replace(job.facts.view, status="sensed", taken=sensed.taken, detail=sensed.detail)
         known = replace(job.facts, view=view)
-        with unit_of_work(self.session_factory) as session:  # a crash here is completed by reconcile()
-            return dispense.complete(session, job.dispense_id, self.clock.now(), flag=flag, known=known)
+        # sensed, the charge and the events in one transaction: sensed is durable no later than the charge, and a
+        # crash before the commit leaves the dispense commanded, which reconcile() settles from the device.
+        sensed_written = False
+        try:
+            with unit_of_work(self.session_factory) as session:
+                dispense.record_sensed(session, job.dispense_id, sensed.taken, sensed.detail, now)
+                sensed_written = True
+                return dispense.complete(session, job.dispense_id, now, flag=flag, known=known)
+        except Exception:
+            if not sensed_written:
+                raise
+            # charging failed: keep the sensed fact on its own so reconcile() completes it (never charged twice)
+            with unit_of_work(self.session_factory) as session:
+                dispense.record_sensed(session, job.dispense_id, sensed.taken, sensed.detail, now)
+            raise
 
     def reconcile(self, idle_for: timedelta = timedelta(0)) -> list[DispenseView]:
         """Settle dispenses a crash left in flight, from the device's state. Never charges twice.
