@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from core import outbox
 from core.errors import InvalidTransition, NotFound
 from core.events import ItemDispensed
 from core.models import Item, Site
@@ -226,7 +227,7 @@ def complete(
             release_reserved=found.view.quantity,
             locked=stock,
         )
-        ledger.publish_event(
+        outbox.publish(
             session,
             ItemDispensed(
                 occurred_at=now,

@@ -16,9 +16,9 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, NotFound
-from core.events import Event, StockLevelChanged
+from core.events import StockLevelChanged
 from core.models import Item, Site
-from core.outbox import OutboxEvent
+from core.outbox import publish
 from vending.models import LedgerEntry, Machine, Slot, SlotStock
 
 KINDS = ("issue", "return", "restock", "adjust", "count")
@@ -206,26 +206,6 @@ _SITE_LEVEL = (
 )
 
 
-_OUTBOX_INSERT = insert(OutboxEvent)
-
-
-def publish_event(session: Session, evt: Event) -> None:
-    """core.outbox.publish as one Core INSERT in the caller's transaction (no ORM object, no flush at commit).
-
-    Same row, same transaction, same wake-up of the dispatchers after the commit as core.outbox.publish."""
-    session.connection().execute(
-        _OUTBOX_INSERT,
-        {
-            "event_key": evt.event_id,
-            "event_type": evt.event_type,
-            "version": evt.version,
-            "payload": evt.to_json(),
-            "created_at": evt.occurred_at,
-        },
-    )
-    session.info["outbox_published"] = True
-
-
 def site_level(session: Session, site_id: int, item_id: int) -> tuple[int, int, int]:
     """On hand, min and max of an item summed over every slot of every machine at a site."""
     row = session.connection().execute(_SITE_LEVEL, {"p_item": item_id, "p_site": site_id}).one()
@@ -235,7 +215,7 @@ def site_level(session: Session, site_id: int, item_id: int) -> tuple[int, int, 
 def publish_level(session: Session, facts: SlotFacts, at: datetime) -> None:
     assert facts.item_id is not None
     on_hand, low, high = site_level(session, facts.site_id, facts.item_id)
-    publish_event(
+    publish(
         session,
         StockLevelChanged(
             occurred_at=at,
