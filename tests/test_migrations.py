@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -53,7 +52,22 @@ def test_audit_log_is_append_only_in_the_database(kind: str, tmp_path: Path, pos
 
 
 def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from migrations import alembic_config
+
     url = f"sqlite:///{tmp_path / 'twice.db'}"
     upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        first = set(MigrationContext.configure(conn).get_current_heads())
     upgrade(url)
-    assert os.path.exists(tmp_path / "twice.db")
+    with engine.connect() as conn:
+        second = set(MigrationContext.configure(conn).get_current_heads())
+        tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+    engine.dispose()
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    # core_0001 is a script head but sits below every domain branch (depends_on), so it is not recorded.
+    assert first == second, "a second upgrade changes nothing"
+    assert second and second <= heads and heads - second <= {"core_0001"}
+    assert {"site", "outbox_event", "audit_log"} <= tables
