@@ -189,11 +189,13 @@ def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
     import waitress
     from flask import current_app
 
-    from web.workers import WorkerSet, dispatcher_workers, domain_workers
+    from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
 
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     services = _services(app)
-    workers = WorkerSet(dispatcher_workers(services, dispatchers) + domain_workers(app, services))
+    workers = WorkerSet(
+        storage_workers(services) + dispatcher_workers(services, dispatchers) + domain_workers(app, services)
+    )
     workers.start()
     click.echo(f"vendtrack serving on http://{host}:{port}/")
     try:

@@ -26,7 +26,7 @@ from core.runtime import AppServices, DemoContext, SmokeResult
 from core.users import create_user
 from web.domains import domain_name, hook
 from web.smoke import core_smoke
-from web.workers import WorkerSet, dispatcher_workers, domain_workers
+from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
 
 DEMO_LOGINS: list[tuple[str, str, list[Role]]] = [
     ("admin", "demo-admin", [Role.ADMIN]),
@@ -90,7 +90,7 @@ def start_demo(app: Flask, base_url: str) -> DemoContext:
     for plugin in app.extensions["vendtrack_plugins"]:
         if (start := hook(plugin, "start_demo")) is not None:
             demo.workers.extend(start(demo))
-    demo.workers.extend(dispatcher_workers(services, 1) + domain_workers(app, services))
+    demo.workers.extend(storage_workers(services) + dispatcher_workers(services, 1) + domain_workers(app, services))
     return demo
 
 

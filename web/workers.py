@@ -11,6 +11,7 @@ from collections.abc import Callable
 from core.db import unit_of_work
 from core.outbox import Dispatcher, beat
 from core.runtime import AppServices, BackgroundWorker
+from core.wal import WalCheckpointer, is_file_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,12 @@ class WorkerSet:
                 worker.stop()
             except Exception:
                 log.exception("stopping worker %s failed", worker.name)
+
+
+def storage_workers(services: AppServices) -> list[BackgroundWorker]:
+    """On a SQLite file, WAL checkpoints in a thread of their own instead of inside a dispense's commit."""
+    engine = services.session_factory.kw["bind"]
+    return [WalCheckpointer(engine)] if is_file_sqlite(engine) else []
 
 
 def dispatcher_workers(services: AppServices, count: int = 1) -> list[BackgroundWorker]:

@@ -1,0 +1,84 @@
+"""WalCheckpointer: commits stop checkpointing while it runs, it keeps the log checkpointed, and it gives the
+job back to SQLite when it stops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+
+from core.db import make_engine
+from core.wal import WalCheckpointer
+
+ROWS = Table("rows", MetaData(), Column("id", Integer, primary_key=True), Column("body", String))
+
+
+def _write(engine: object, count: int) -> None:
+    for n in range(count):
+        with engine.begin() as conn:  # type: ignore[attr-defined]
+            conn.execute(insert(ROWS), [{"body": f"{n}-{k}-" + "x" * 3000} for k in range(4)])
+
+
+def _autocheckpoint(engine: object) -> int:
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+
+
+def test_commits_leave_checkpoints_to_the_thread_and_it_keeps_up(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    engine = make_engine(f"sqlite:///{path}")
+    ROWS.metadata.create_all(engine)
+    checkpointer = WalCheckpointer(engine, interval=3600)  # driven by hand below
+    checkpointer.start()
+    try:
+        assert _autocheckpoint(engine) == 0
+        _write(engine, 400)  # ~1600 pages: past SQLite's 1000-page automatic checkpoint
+        busy, frames, copied = checkpointer.checkpoint()
+        assert frames > 1000, "commits checkpointed (and reset) the log themselves"
+        assert (busy, copied) == (0, frames)
+    finally:
+        checkpointer.stop()
+    assert _autocheckpoint(engine) == 1000
+    engine.dispose()
+
+
+def test_without_the_thread_sqlite_checkpoints_on_commit(tmp_path: Path) -> None:
+    path = tmp_path / "plain.db"
+    engine = make_engine(f"sqlite:///{path}")
+    ROWS.metadata.create_all(engine)
+    _write(engine, 400)
+    raw = engine.raw_connection()
+    try:
+        _busy, frames, _copied = raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        raw.close()
+    assert frames < 1000, "the log grew past the automatic checkpoint"
+    engine.dispose()
+
+
+def test_the_thread_checkpoints_on_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "loop.db"
+    engine = make_engine(f"sqlite:///{path}")
+    ROWS.metadata.create_all(engine)
+    checkpointer = WalCheckpointer(engine, interval=0.05)
+    checkpointer.start()
+    try:
+        _write(engine, 50)
+        import time
+
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            result = checkpointer.last_result
+            if result is not None and result[1] > 0 and result[1] == result[2]:
+                break
+            time.sleep(0.02)
+        assert checkpointer.last_result is not None and checkpointer.last_result[1] == checkpointer.last_result[2] > 0
+    finally:
+        checkpointer.stop()
+    engine.dispose()
+
+
+def test_refuses_a_database_without_a_log() -> None:
+    with pytest.raises(ValueError, match="SQLite database file"):
+        WalCheckpointer(make_engine("sqlite://"))
