@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SystemClock
 from core.db import make_engine, make_session_factory, unit_of_work
 from core.models import Item, Site
+from core.wal import WalCheckpointer
 from migrations.models import load_all_models
 from vending import authorise, rules
 from vending.devices import MachineAdapter, Progress, Sensed
@@ -363,6 +364,8 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
         f"built in {time.perf_counter() - started:.1f} s)"
     )
     factory = make_session_factory(engine)
+    checkpointer = WalCheckpointer(engine)  # as `vendtrack serve` runs it: WAL checkpoints off the dispense path
+    checkpointer.start()
     with lockboard_process(tmp) as sim_url:
         import json
 
@@ -390,6 +393,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
         bare = bare_driver(adapter, 100)
         runner.shutdown()
         pool.close_all()
+    checkpointer.stop()
     rule_ms, rule_count = rule_times(factory, 2000)
     engine.dispose()
     return report(args.dispenses, totals, device, software, cpu, bare, rule_ms, rule_count)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,6 +101,26 @@ def publish(session: Session, evt: Event) -> None:
             "payload": evt.to_json(),
             "created_at": evt.occurred_at,
         },
+    )
+    session.info["outbox_published"] = True
+
+
+def publish_all(session: Session, events: Sequence[Event]) -> None:
+    """`publish` for several events of one transaction in a single executemany INSERT."""
+    if not events:
+        return
+    session.connection().execute(
+        _OUTBOX_INSERT,
+        [
+            {
+                "event_key": evt.event_id,
+                "event_type": evt.event_type,
+                "version": evt.version,
+                "payload": evt.to_json(),
+                "created_at": evt.occurred_at,
+            }
+            for evt in events
+        ],
     )
     session.info["outbox_published"] = True
 

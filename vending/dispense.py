@@ -193,7 +193,93 @@ def complete(
     `known`: the facts as the caller just wrote them (saves the read); the transition still checks the status."""
     found = known if known is not None and known.view.id == dispense_id else facts(session, dispense_id)
     transition(session, dispense_id, "completed", now, phase="completed")
-    taken, slot_id = found.view.taken, found.slot_id
+    _charge(session, found, now)
+    if flag:
+        flag_slot(session, found.slot_id, flag)
+    return _replace(found.view, status="completed", phase="completed")
+
+
+# commanded -> sensed -> completed in one compare-and-set: the sensed fact and the charge commit together anyway,
+# so the intermediate status is never visible. Both steps must be in the transitions table.
+_SETTLED_FROM = tuple(sorted(status for status, targets in TRANSITIONS.items() if "sensed" in targets))
+assert _SETTLED_FROM == ("commanded",) and "completed" in TRANSITIONS["sensed"]
+_SETTLE = (
+    update(Dispense)
+    .where(_D.id == bindparam("p_id"), _D.status == _SETTLED_FROM[0])
+    .values(
+        status="completed",
+        phase="completed",
+        taken=bindparam("p_taken"),
+        detail=bindparam("p_detail"),
+        updated_at=bindparam("p_now"),
+    )
+)
+
+
+def settle(session: Session, known: Facts, taken: int, detail: str, now: datetime, flag: str = "") -> DispenseView:
+    """The runner's path after the device reported: sensed, charged and completed in this transaction.
+
+    One UPDATE moves the dispense (only if it is still commanded: the compare-and-set makes the ledger key
+    ours alone), one UPDATE ... RETURNING moves the stock, one INSERT appends the entry, and both events go
+    in one INSERT. Anything unusual (not commanded any more, the books holding less than was taken) takes
+    the general path: record_sensed then complete."""
+    dispense_id = known.view.id
+    conn = session.connection()
+    params = {"p_id": dispense_id, "p_taken": taken, "p_detail": detail, "p_now": now}
+    if conn.execute(_SETTLE, params).rowcount != 1:
+        record_sensed(session, dispense_id, taken, detail, now)  # raises naming the status it found
+        return complete(session, dispense_id, now, flag=flag)
+    view = _replace(known.view, status="completed", phase="completed", taken=taken, detail=detail)
+    if taken == 0:
+        ledger.release(session, known.slot_id, known.view.quantity)
+    else:
+        slot = ledger.SlotFacts(known.item_id, known.site_id, known.site_code, known.view.sku)
+        moved = ledger.post_fresh(
+            session,
+            facts=slot,
+            slot_id=known.slot_id,
+            kind="issue" if taken > 0 else "return",
+            quantity=-taken,
+            key=f"dispense:{dispense_id}",
+            at=now,
+            worker_id=known.view.worker_id,
+            dispense_id=dispense_id,
+            charge_codes=known.charge_codes,
+            reason=detail,
+            actor="system:dispense",
+            release_reserved=known.view.quantity,
+        )
+        if moved is None:  # the shelf held more than the books said: the general path records an adjustment
+            _charge(session, replace_view(known, view), now)
+        else:
+            outbox.publish_all(session, [ledger.level_event(session, slot, now), _dispensed(known, view, now)])
+    if flag:
+        flag_slot(session, known.slot_id, flag)
+    return view
+
+
+def replace_view(known: Facts, view: DispenseView) -> Facts:
+    values = {name: getattr(known, name) for name in Facts.__slots__}
+    values["view"] = view
+    return Facts(**values)
+
+
+def _dispensed(found: Facts, view: DispenseView, now: datetime) -> ItemDispensed:
+    return ItemDispensed(
+        occurred_at=now,
+        site_code=found.site_code,
+        sku=view.sku,
+        quantity=view.taken,
+        worker=found.worker_code,
+        machine=view.machine_code,
+        slot=view.slot_code,
+        charge_codes=json.loads(found.charge_codes),
+    )
+
+
+def _charge(session: Session, found: Facts, now: datetime) -> None:
+    """The general charge: lock the stock row, adjust first if the books hold less than was taken, post."""
+    dispense_id, taken, slot_id = found.view.id, found.view.taken, found.slot_id
     codes: dict[str, str] = json.loads(found.charge_codes)
     stock: ledger.Stock | None = None
     if taken > 0:
@@ -211,40 +297,27 @@ def complete(
                 reason=f"weight showed {taken} taken but only {stock.on_hand} on the books",
             )
             stock = None  # moved by the adjustment: post() reads it again under the lock this transaction holds
-    if taken != 0:
-        ledger.post(
-            session,
-            slot_id=slot_id,
-            kind="issue" if taken > 0 else "return",
-            quantity=-taken,
-            key=f"dispense:{dispense_id}",
-            at=now,
-            worker_id=found.view.worker_id,
-            dispense_id=dispense_id,
-            charge_codes=codes,
-            reason=found.view.detail,
-            actor="system:dispense",
-            release_reserved=found.view.quantity,
-            locked=stock,
-        )
-        outbox.publish(
-            session,
-            ItemDispensed(
-                occurred_at=now,
-                site_code=found.site_code,
-                sku=found.view.sku,
-                quantity=taken,
-                worker=found.worker_code,
-                machine=found.view.machine_code,
-                slot=found.view.slot_code,
-                charge_codes=codes,
-            ),
-        )
-    else:
+    if taken == 0:
         ledger.release(session, slot_id, found.view.quantity)
-    if flag:
-        flag_slot(session, slot_id, flag)
-    return _replace(found.view, status="completed", phase="completed")
+        return
+    slot = ledger.SlotFacts(found.item_id, found.site_id, found.site_code, found.view.sku)
+    ledger.post(
+        session,
+        slot_id=slot_id,
+        kind="issue" if taken > 0 else "return",
+        quantity=-taken,
+        key=f"dispense:{dispense_id}",
+        at=now,
+        worker_id=found.view.worker_id,
+        dispense_id=dispense_id,
+        charge_codes=codes,
+        reason=found.view.detail,
+        actor="system:dispense",
+        release_reserved=found.view.quantity,
+        locked=stock,
+        facts=slot,
+    )
+    outbox.publish(session, _dispensed(found, found.view, now))
 
 
 def fail(session: Session, dispense_id: int, reason: str, now: datetime, flag_slot_too: bool = True) -> DispenseView:

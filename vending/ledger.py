@@ -59,6 +59,15 @@ _RELEASE = (
     .where(_STOCK.c.slot_id == bindparam("p_slot"))
     .values(reserved=case((_STOCK.c.reserved > bindparam("p_qty"), _STOCK.c.reserved - bindparam("p_qty")), else_=0))
 )
+_TAKE = (  # move on-hand and release the reservation in one statement; no row when the books hold too little
+    update(SlotStock)
+    .where(_STOCK.c.slot_id == bindparam("p_slot"), _STOCK.c.on_hand + bindparam("p_qty") >= 0)
+    .values(
+        on_hand=_STOCK.c.on_hand + bindparam("p_qty"),
+        reserved=case((_STOCK.c.reserved > bindparam("p_rel"), _STOCK.c.reserved - bindparam("p_rel")), else_=0),
+    )
+    .returning(_STOCK.c.on_hand)
+)
 _BY_KEY = select(_LEDGER.c.id, _LEDGER.c.kind, _LEDGER.c.quantity, _LEDGER.c.on_hand_after, _LEDGER.c.flagged).where(
     _LEDGER.c.idempotency_key == bindparam("p_key")
 )
@@ -172,6 +181,55 @@ def post(
     return Movement(int(inserted[0]), slot_id, kind, quantity, after, flagged, False)
 
 
+def post_fresh(
+    session: Session,
+    *,
+    facts: SlotFacts,
+    slot_id: int,
+    kind: str,
+    quantity: int,
+    key: str,
+    at: datetime,
+    worker_id: int | None,
+    dispense_id: int | None,
+    charge_codes: str,
+    reason: str,
+    actor: str,
+    release_reserved: int,
+) -> Movement | None:
+    """`post` for a caller that owns a key nobody can have used (the dispense whose compare-and-set transition
+    just succeeded) and knows the slot's facts: one UPDATE ... RETURNING moves the stock under its row lock and
+    one INSERT appends the entry; `charge_codes` is already JSON. The unique key still guards the table.
+
+    Returns None, having changed nothing, when the books hold too little: the caller takes the careful path."""
+    conn = session.connection()
+    row = conn.execute(_TAKE, {"p_slot": slot_id, "p_qty": quantity, "p_rel": release_reserved}).first()
+    if row is None:
+        return None
+    after = int(row[0])
+    result = conn.execute(
+        _INSERT,
+        {
+            "idempotency_key": key,
+            "at": at,
+            "slot_id": slot_id,
+            "item_id": facts.item_id,
+            "kind": kind,
+            "quantity": quantity,
+            "on_hand_after": after,
+            "worker_id": worker_id,
+            "dispense_id": dispense_id,
+            "charge_codes": charge_codes,
+            "reason": reason,
+            "flagged": False,
+            "actor": actor,
+        },
+    )
+    inserted = result.inserted_primary_key
+    assert inserted is not None
+    return Movement(int(inserted[0]), slot_id, kind, quantity, after, False, False)
+
+
 def reserve(session: Session, slot_id: int, quantity: int) -> None:
     """Hold `quantity` for an authorised dispense so two kiosks cannot both promise the last item.
 
@@ -213,19 +271,21 @@ def site_level(session: Session, site_id: int, item_id: int) -> tuple[int, int, 
 
 
 def publish_level(session: Session, facts: SlotFacts, at: datetime) -> None:
+    publish(session, level_event(session, facts, at))
+
+
+def level_event(session: Session, facts: SlotFacts, at: datetime) -> StockLevelChanged:
+    """StockLevelChanged for the item at the slot's site, summed over every slot there."""
     assert facts.item_id is not None
     on_hand, low, high = site_level(session, facts.site_id, facts.item_id)
-    publish(
-        session,
-        StockLevelChanged(
-            occurred_at=at,
-            site_code=facts.site_code,
-            sku=facts.sku,
-            on_hand=on_hand,
-            min_level=low,
-            max_level=high,
-            low=on_hand <= low,
-        ),
+    return StockLevelChanged(
+        occurred_at=at,
+        site_code=facts.site_code,
+        sku=facts.sku,
+        on_hand=on_hand,
+        min_level=low,
+        max_level=high,
+        low=on_hand <= low,
     )
 
 

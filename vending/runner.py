@@ -13,13 +13,14 @@ import json
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from core.db import unit_of_work
+from core.errors import InvalidTransition, NotFound
 from vending import dispense
 from vending.devices import MachineAdapter, Sensed, safe_call
 from vending.dispense import DispenseView
@@ -106,22 +107,20 @@ class DispenseRunner:
             with unit_of_work(self.session_factory) as session:
                 return dispense.fail(session, job.dispense_id, _reason(sensed), now, flag_slot_too=True)
         flag = _reason(sensed) if sensed.fault else ""
-        view = replace(job.facts.view, status="sensed", taken=sensed.taken, detail=sensed.detail)
-        known = replace(job.facts, view=view)
         # sensed, the charge and the events in one transaction: sensed is durable no later than the charge, and a
         # crash before the commit leaves the dispense commanded, which reconcile() settles from the device.
-        sensed_written = False
         try:
             with unit_of_work(self.session_factory) as session:
-                dispense.record_sensed(session, job.dispense_id, sensed.taken, sensed.detail, now)
-                sensed_written = True
-                return dispense.complete(session, job.dispense_id, now, flag=flag, known=known)
+                return dispense.settle(session, job.facts, sensed.taken, sensed.detail, now, flag=flag)
+        except (InvalidTransition, NotFound):
+            raise
         except Exception:
-            if not sensed_written:
-                raise
             # charging failed: keep the sensed fact on its own so reconcile() completes it (never charged twice)
-            with unit_of_work(self.session_factory) as session:
-                dispense.record_sensed(session, job.dispense_id, sensed.taken, sensed.detail, now)
+            try:
+                with unit_of_work(self.session_factory) as session:
+                    dispense.record_sensed(session, job.dispense_id, sensed.taken, sensed.detail, now)
+            except Exception:
+                log.exception("could not keep the sensed fact of dispense %s", job.dispense_id)
             raise
 
     def reconcile(self, idle_for: timedelta = timedelta(0)) -> list[DispenseView]:

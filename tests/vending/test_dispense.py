@@ -171,3 +171,97 @@ def test_unknown_device_ref_fails_cleanly(
     assert done.status == "failed" and "device ref" in done.detail
     with session_factory() as s:
         assert ledger.on_hand(s, world.slots["A3"]) == 5
+
+
+def _commanded(
+    factory: sessionmaker[Session], world: World, clock: ManualClock, key: str, quantity: int = 1
+) -> dispense.Facts:
+    with unit_of_work(factory) as s:
+        machine = s.get(Machine, world.machine_id)
+        assert machine is not None
+        view, known = authorise.request_for_run(
+            s,
+            machine=machine,
+            worker_id=world.workers["W1"],
+            slot_code="A1",
+            quantity=quantity,
+            charge_codes={},
+            request_key=key,
+            now=clock.now(),
+        )
+        assert view.status == "authorised" and known is not None, view.detail
+        dispense.mark_commanded(s, view.id, {}, clock.now())
+        return known
+
+
+def _movements(factory: sessionmaker[Session], dispense_id: int) -> list[tuple[str, int, bool]]:
+    with factory() as s:
+        rows = s.execute(
+            select(LedgerEntry.kind, LedgerEntry.quantity, LedgerEntry.flagged)
+            .where(LedgerEntry.idempotency_key.like(f"dispense:{dispense_id}%"))
+            .order_by(LedgerEntry.id)
+        )
+        return [(kind, quantity, bool(flagged)) for kind, quantity, flagged in rows]
+
+
+def _stock(factory: sessionmaker[Session], slot_id: int) -> tuple[int, int]:
+    from vending.models import SlotStock
+
+    with factory() as s:
+        row = s.get(SlotStock, slot_id)
+        assert row is not None
+        return row.on_hand, row.reserved
+
+
+def _events(factory: sessionmaker[Session]) -> list[dict[str, object]]:
+    with factory() as s:
+        return [json.loads(p)["data"] for p in s.scalars(select(OutboxEvent.payload).order_by(OutboxEvent.id))]
+
+
+def test_settle_charges_what_was_sensed_in_one_transaction(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    known = _commanded(session_factory, world, clock, "s1", quantity=2)
+    assert _stock(session_factory, world.slots["A1"]) == (5, 2)
+    with unit_of_work(session_factory) as s:
+        view = dispense.settle(s, known, 2, "weight change", clock.now())
+    assert (view.status, view.taken, view.detail) == ("completed", 2, "weight change")
+    assert _movements(session_factory, known.view.id) == [("issue", -2, False)]
+    assert _stock(session_factory, world.slots["A1"]) == (3, 0)
+    events = _events(session_factory)
+    level = [e for e in events if "on_hand" in e][-1]
+    dispensed = [e for e in events if "charge_codes" in e][-1]
+    assert level["on_hand"] == 3 and dispensed["quantity"] == 2 and dispensed["worker"] == "W1"
+    # a second settle finds it completed: nothing is charged again
+    with unit_of_work(session_factory) as s, pytest.raises(InvalidTransition):
+        dispense.settle(s, known, 2, "weight change", clock.now())
+    assert _stock(session_factory, world.slots["A1"]) == (3, 0)
+
+
+def test_settle_more_taken_than_the_books_hold_adjusts_first(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    known = _commanded(session_factory, world, clock, "s2")
+    with unit_of_work(session_factory) as s:
+        view = dispense.settle(s, known, 7, "weight shows 7 taken", clock.now())
+    assert view.status == "completed" and view.taken == 7
+    assert _movements(session_factory, known.view.id) == [("adjust", 2, True), ("issue", -7, False)]
+    assert _stock(session_factory, world.slots["A1"]) == (0, 0)
+
+
+def test_settle_a_put_back_is_a_return_and_nothing_taken_releases_the_hold(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    returned = _commanded(session_factory, world, clock, "s3")
+    with unit_of_work(session_factory) as s:
+        dispense.settle(s, returned, -2, "weight shows 2 put back", clock.now())
+    assert _movements(session_factory, returned.view.id) == [("return", 2, False)]
+    assert _stock(session_factory, world.slots["A1"]) == (7, 0)
+    untouched = _commanded(session_factory, world, clock, "s4")
+    with unit_of_work(session_factory) as s:
+        view = dispense.settle(s, untouched, 0, "door opened, nothing taken", clock.now(), flag="check the slot")
+    assert view.status == "completed" and _movements(session_factory, untouched.view.id) == []
+    assert _stock(session_factory, world.slots["A1"]) == (7, 0)
+    with session_factory() as s:
+        slot = s.get(Slot, world.slots["A1"])
+        assert slot is not None and (slot.state, slot.state_reason) == ("jammed", "check the slot")
