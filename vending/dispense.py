@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core import outbox
+from core.db import unit_of_work
 from core.errors import InvalidTransition, NotFound
 from core.events import ItemDispensed
 from core.models import Item, Site
+from core.prepared import FastWork, Prepared, fast_unit_of_work
 from vending import ledger
 from vending.models import Dispense, Machine, Slot, Worker
 
@@ -216,26 +218,62 @@ _SETTLE = (
 )
 
 
-def settle(session: Session, known: Facts, taken: int, detail: str, now: datetime, flag: str = "") -> DispenseView:
-    """The runner's path after the device reported: sensed, charged and completed in this transaction.
+class GeneralPath(Exception):
+    """The fast settle met something unusual; its transaction rolls back and the Session path runs instead."""
 
-    One UPDATE moves the dispense (only if it is still commanded: the compare-and-set makes the ledger key
-    ours alone), one UPDATE ... RETURNING moves the stock, one INSERT appends the entry, and both events go
-    in one INSERT. Anything unusual (not commanded any more, the books holding less than was taken) takes
-    the general path: record_sensed then complete."""
+
+_SETTLE_PREPARED = Prepared(_SETTLE)
+_COMMANDED_PREPARED = Prepared(_transition_sql("commanded", ("baseline", "phase")))
+_FLAG_PREPARED = Prepared(
+    update(Slot).where(_S.id == bindparam("p_slot")).values(state="jammed", state_reason=bindparam("p_reason"))
+)
+
+
+def mark_commanded_fast(
+    factory: sessionmaker[Session], dispense_id: int, baseline: dict[str, object], now: datetime
+) -> None:
+    """`mark_commanded` in its own fast transaction (the runner's step before the command is sent)."""
+    params = {"p_id": dispense_id, "p_now": now, "p_baseline": json.dumps(baseline, sort_keys=True)}
+    with fast_unit_of_work(factory.kw["bind"]) as work:
+        if work.rowcount(_COMMANDED_PREPARED, {**params, "p_phase": "commanded"}) == 1:
+            return
+    with unit_of_work(factory) as session:  # explain why not, in the transitions table's words
+        mark_commanded(session, dispense_id, baseline, now)
+
+
+def settle(
+    factory: sessionmaker[Session], known: Facts, taken: int, detail: str, now: datetime, flag: str = ""
+) -> DispenseView:
+    """The runner's step after the device reported: sensed, charged and completed in one transaction.
+
+    The usual case runs as prepared statements on a DBAPI connection: one UPDATE moves the dispense (only
+    if it is still commanded: the compare-and-set makes the ledger key ours alone), one UPDATE ... RETURNING
+    moves the stock, one INSERT appends the entry, one SELECT sums the site's level and one INSERT writes
+    both events. Anything unusual (not commanded any more, the books holding less than was taken) rolls
+    that back and takes the general Session path: record_sensed then complete."""
+    try:
+        with fast_unit_of_work(factory.kw["bind"]) as work:
+            return _settle_fast(work, known, taken, detail, now, flag)
+    except GeneralPath:
+        pass
+    with unit_of_work(factory) as session:
+        record_sensed(session, known.view.id, taken, detail, now)  # raises naming the status it found
+        view = _replace(known.view, status="sensed", taken=taken, detail=detail)
+        return complete(session, known.view.id, now, flag=flag, known=replace_view(known, view))
+
+
+def _settle_fast(work: FastWork, known: Facts, taken: int, detail: str, now: datetime, flag: str) -> DispenseView:
     dispense_id = known.view.id
-    conn = session.connection()
     params = {"p_id": dispense_id, "p_taken": taken, "p_detail": detail, "p_now": now}
-    if conn.execute(_SETTLE, params).rowcount != 1:
-        record_sensed(session, dispense_id, taken, detail, now)  # raises naming the status it found
-        return complete(session, dispense_id, now, flag=flag)
+    if work.rowcount(_SETTLE_PREPARED, params) != 1:
+        raise GeneralPath("not commanded")
     view = _replace(known.view, status="completed", phase="completed", taken=taken, detail=detail)
     if taken == 0:
-        ledger.release(session, known.slot_id, known.view.quantity)
+        ledger.release_fast(work, known.slot_id, known.view.quantity)
     else:
         slot = ledger.SlotFacts(known.item_id, known.site_id, known.site_code, known.view.sku)
-        moved = ledger.post_fresh(
-            session,
+        after = ledger.post_fresh(
+            work,
             facts=slot,
             slot_id=known.slot_id,
             kind="issue" if taken > 0 else "return",
@@ -249,12 +287,11 @@ def settle(session: Session, known: Facts, taken: int, detail: str, now: datetim
             actor="system:dispense",
             release_reserved=known.view.quantity,
         )
-        if moved is None:  # the shelf held more than the books said: the general path records an adjustment
-            _charge(session, replace_view(known, view), now)
-        else:
-            outbox.publish_all(session, [ledger.level_event(session, slot, now), _dispensed(known, view, now)])
+        if after is None:
+            raise GeneralPath("the books hold less than was taken")
+        outbox.publish_fast(work, [ledger.level_event_fast(work, slot, now), _dispensed(known, view, now)])
     if flag:
-        flag_slot(session, known.slot_id, flag)
+        work.execute(_FLAG_PREPARED, {"p_slot": known.slot_id, "p_reason": flag[:1000]}).close()
     return view
 
 

@@ -19,6 +19,7 @@ from core.errors import Conflict, DomainError, NotFound
 from core.events import StockLevelChanged
 from core.models import Item, Site
 from core.outbox import publish
+from core.prepared import FastWork, Prepared
 from vending.models import LedgerEntry, Machine, Slot, SlotStock
 
 KINDS = ("issue", "return", "restock", "adjust", "count")
@@ -181,8 +182,33 @@ def post(
     return Movement(int(inserted[0]), slot_id, kind, quantity, after, flagged, False)
 
 
+_ENTRY = Prepared(
+    insert(LedgerEntry).values(
+        **{
+            name: bindparam(f"p_{name}")
+            for name in (
+                "idempotency_key",
+                "at",
+                "slot_id",
+                "item_id",
+                "kind",
+                "quantity",
+                "on_hand_after",
+                "worker_id",
+                "dispense_id",
+                "charge_codes",
+                "reason",
+                "actor",
+            )
+        },
+        flagged=False,
+    )
+)
+_TAKE_PREPARED = Prepared(_TAKE)
+
+
 def post_fresh(
-    session: Session,
+    work: FastWork,
     *,
     facts: SlotFacts,
     slot_id: int,
@@ -196,38 +222,38 @@ def post_fresh(
     reason: str,
     actor: str,
     release_reserved: int,
-) -> Movement | None:
-    """`post` for a caller that owns a key nobody can have used (the dispense whose compare-and-set transition
-    just succeeded) and knows the slot's facts: one UPDATE ... RETURNING moves the stock under its row lock and
-    one INSERT appends the entry; `charge_codes` is already JSON. The unique key still guards the table.
+) -> int | None:
+    """`post` inside a fast unit of work, for a caller that owns a key nobody can have used (the dispense whose
+    compare-and-set transition just succeeded) and knows the slot's facts: one UPDATE ... RETURNING moves the
+    stock under its row lock and one INSERT appends the entry; `charge_codes` is already JSON. The unique key
+    still guards the table.
 
-    Returns None, having changed nothing, when the books hold too little: the caller takes the careful path."""
-    conn = session.connection()
-    row = conn.execute(_TAKE, {"p_slot": slot_id, "p_qty": quantity, "p_rel": release_reserved}).first()
+    Returns on-hand after the move, or None, having changed nothing, when the books hold too little (the
+    caller takes the careful path, `post`, which records an adjustment first)."""
+    cursor = work.execute(_TAKE_PREPARED, {"p_slot": slot_id, "p_qty": quantity, "p_rel": release_reserved})
+    row = cursor.fetchone()
+    cursor.close()
     if row is None:
         return None
     after = int(row[0])
-    result = conn.execute(
-        _INSERT,
+    work.execute(
+        _ENTRY,
         {
-            "idempotency_key": key,
-            "at": at,
-            "slot_id": slot_id,
-            "item_id": facts.item_id,
-            "kind": kind,
-            "quantity": quantity,
-            "on_hand_after": after,
-            "worker_id": worker_id,
-            "dispense_id": dispense_id,
-            "charge_codes": charge_codes,
-            "reason": reason,
-            "flagged": False,
-            "actor": actor,
+            "p_idempotency_key": key,
+            "p_at": at,
+            "p_slot_id": slot_id,
+            "p_item_id": facts.item_id,
+            "p_kind": kind,
+            "p_quantity": quantity,
+            "p_on_hand_after": after,
+            "p_worker_id": worker_id,
+            "p_dispense_id": dispense_id,
+            "p_charge_codes": charge_codes,
+            "p_reason": reason,
+            "p_actor": actor,
         },
-    )
-    inserted = result.inserted_primary_key
-    assert inserted is not None
-    return Movement(int(inserted[0]), slot_id, kind, quantity, after, False, False)
+    ).close()
+    return after
 
 
 def reserve(session: Session, slot_id: int, quantity: int) -> None:
@@ -249,6 +275,13 @@ def reserve(session: Session, slot_id: int, quantity: int) -> None:
 
 def release(session: Session, slot_id: int, quantity: int) -> None:
     session.connection().execute(_RELEASE, {"p_slot": slot_id, "p_qty": quantity})
+
+
+_RELEASE_PREPARED = Prepared(_RELEASE)
+
+
+def release_fast(work: FastWork, slot_id: int, quantity: int) -> None:
+    work.execute(_RELEASE_PREPARED, {"p_slot": slot_id, "p_qty": quantity}).close()
 
 
 _SITE_LEVEL = (
@@ -277,7 +310,19 @@ def publish_level(session: Session, facts: SlotFacts, at: datetime) -> None:
 def level_event(session: Session, facts: SlotFacts, at: datetime) -> StockLevelChanged:
     """StockLevelChanged for the item at the slot's site, summed over every slot there."""
     assert facts.item_id is not None
-    on_hand, low, high = site_level(session, facts.site_id, facts.item_id)
+    return _level_event(facts, at, *site_level(session, facts.site_id, facts.item_id))
+
+
+_SITE_LEVEL_PREPARED = Prepared(_SITE_LEVEL)
+
+
+def level_event_fast(work: FastWork, facts: SlotFacts, at: datetime) -> StockLevelChanged:
+    row = work.first(_SITE_LEVEL_PREPARED, {"p_item": facts.item_id, "p_site": facts.site_id})
+    assert row is not None  # an aggregate always returns its row
+    return _level_event(facts, at, int(row[0]), int(row[1]), int(row[2]))
+
+
+def _level_event(facts: SlotFacts, at: datetime, on_hand: int, low: int, high: int) -> StockLevelChanged:
     return StockLevelChanged(
         occurred_at=at,
         site_code=facts.site_code,

@@ -92,8 +92,7 @@ class DispenseRunner:
         if before.fault:
             return self._finish(job, before, commanded=False)
         baseline = baseline_box["b"]
-        with unit_of_work(self.session_factory) as session:
-            dispense.mark_commanded(session, job.dispense_id, baseline, self.clock.now())
+        dispense.mark_commanded_fast(self.session_factory, job.dispense_id, baseline, self.clock.now())
 
         def progress(phase: str) -> None:
             self.phases[job.dispense_id] = phase
@@ -110,8 +109,7 @@ class DispenseRunner:
         # sensed, the charge and the events in one transaction: sensed is durable no later than the charge, and a
         # crash before the commit leaves the dispense commanded, which reconcile() settles from the device.
         try:
-            with unit_of_work(self.session_factory) as session:
-                return dispense.settle(session, job.facts, sensed.taken, sensed.detail, now, flag=flag)
+            return dispense.settle(self.session_factory, job.facts, sensed.taken, sensed.detail, now, flag=flag)
         except (InvalidTransition, NotFound):
             raise
         except Exception:

@@ -223,8 +223,7 @@ def test_settle_charges_what_was_sensed_in_one_transaction(
 ) -> None:
     known = _commanded(session_factory, world, clock, "s1", quantity=2)
     assert _stock(session_factory, world.slots["A1"]) == (5, 2)
-    with unit_of_work(session_factory) as s:
-        view = dispense.settle(s, known, 2, "weight change", clock.now())
+    view = dispense.settle(session_factory, known, 2, "weight change", clock.now())
     assert (view.status, view.taken, view.detail) == ("completed", 2, "weight change")
     assert _movements(session_factory, known.view.id) == [("issue", -2, False)]
     assert _stock(session_factory, world.slots["A1"]) == (3, 0)
@@ -233,8 +232,8 @@ def test_settle_charges_what_was_sensed_in_one_transaction(
     dispensed = [e for e in events if "charge_codes" in e][-1]
     assert level["on_hand"] == 3 and dispensed["quantity"] == 2 and dispensed["worker"] == "W1"
     # a second settle finds it completed: nothing is charged again
-    with unit_of_work(session_factory) as s, pytest.raises(InvalidTransition):
-        dispense.settle(s, known, 2, "weight change", clock.now())
+    with pytest.raises(InvalidTransition):
+        dispense.settle(session_factory, known, 2, "weight change", clock.now())
     assert _stock(session_factory, world.slots["A1"]) == (3, 0)
 
 
@@ -242,8 +241,7 @@ def test_settle_more_taken_than_the_books_hold_adjusts_first(
     session_factory: sessionmaker[Session], world: World, clock: ManualClock
 ) -> None:
     known = _commanded(session_factory, world, clock, "s2")
-    with unit_of_work(session_factory) as s:
-        view = dispense.settle(s, known, 7, "weight shows 7 taken", clock.now())
+    view = dispense.settle(session_factory, known, 7, "weight shows 7 taken", clock.now())
     assert view.status == "completed" and view.taken == 7
     assert _movements(session_factory, known.view.id) == [("adjust", 2, True), ("issue", -7, False)]
     assert _stock(session_factory, world.slots["A1"]) == (0, 0)
@@ -253,13 +251,13 @@ def test_settle_a_put_back_is_a_return_and_nothing_taken_releases_the_hold(
     session_factory: sessionmaker[Session], world: World, clock: ManualClock
 ) -> None:
     returned = _commanded(session_factory, world, clock, "s3")
-    with unit_of_work(session_factory) as s:
-        dispense.settle(s, returned, -2, "weight shows 2 put back", clock.now())
+    dispense.settle(session_factory, returned, -2, "weight shows 2 put back", clock.now())
     assert _movements(session_factory, returned.view.id) == [("return", 2, False)]
     assert _stock(session_factory, world.slots["A1"]) == (7, 0)
     untouched = _commanded(session_factory, world, clock, "s4")
-    with unit_of_work(session_factory) as s:
-        view = dispense.settle(s, untouched, 0, "door opened, nothing taken", clock.now(), flag="check the slot")
+    view = dispense.settle(
+        session_factory, untouched, 0, "door opened, nothing taken", clock.now(), flag="check the slot"
+    )
     assert view.status == "completed" and _movements(session_factory, untouched.view.id) == []
     assert _stock(session_factory, world.slots["A1"]) == (7, 0)
     with session_factory() as s:

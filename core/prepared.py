@@ -1,0 +1,137 @@
+"""Core statements compiled once per dialect and run straight on a DBAPI connection, for the few hot paths.
+
+A dispense spends most of its software time in SQLAlchemy's per-execution machinery (and, with the CPU's
+caches cold after the door wait, in the Session's), not in the database. `Prepared` keeps the statement
+written in SQLAlchemy Core, so the SQL stays portable and typed, but compiles it once per dialect and
+keeps what an execution needs: the SQL text, the order of parameters, the literal values and each
+column type's bind and result processors. `fast_unit_of_work` is a transaction on a pooled DBAPI
+connection, with SQLite's BEGIN IMMEDIATE, for code that only runs prepared statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.base import Executable
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    sql: str
+    positions: tuple[str, ...] | None  # parameter names in order for positional paramstyles (SQLite), else None
+    fixed: dict[str, Any]  # literal values written into the statement, already processed
+    wanted: dict[str, tuple[str, Processor]]  # rendered name -> (the caller's key, bind processor)
+    results: tuple[Processor, ...]
+
+
+class Prepared:
+    """One Core statement, compiled on first use for each dialect it meets."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._plans: dict[str, _Plan] = {}
+
+    def plan(self, dialect: Dialect) -> _Plan:
+        key = f"{dialect.name}+{dialect.driver}"
+        found = self._plans.get(key)
+        if found is None:
+            found = self._plans[key] = _compile(self.statement, dialect)
+        return found
+
+    def parameters(self, plan: _Plan, given: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        values = dict(plan.fixed)
+        for name, (key, processor) in plan.wanted.items():
+            try:
+                value = given[key]
+            except KeyError:
+                raise KeyError(f"parameter {key!r} is missing for: {plan.sql}") from None
+            values[name] = processor(value) if processor is not None else value
+        if plan.positions is None:
+            return values
+        return tuple(values[name] for name in plan.positions)
+
+
+def _compile(statement: Executable, dialect: Dialect) -> _Plan:
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    fixed: dict[str, Any] = {}
+    wanted: dict[str, tuple[str, Processor]] = {}
+    for bind, name in compiled.bind_names.items():
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.required:
+            wanted[name] = (bind.key, processor)
+        else:
+            value = bind.effective_value
+            fixed[name] = processor(value) if processor is not None else value
+    if getattr(compiled, "literal_execute_params", None) or getattr(compiled, "post_compile_params", None):
+        raise ValueError("prepared statements cannot hold expanding IN lists: use OR of equalities instead")
+    columns = getattr(statement, "exported_columns", ())
+    results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+    positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+    return _Plan(compiled.string, positions, fixed, wanted, results)
+
+
+@dataclass(slots=True)
+class FastWork:
+    """A transaction on a DBAPI connection that runs prepared statements; see `fast_unit_of_work`."""
+
+    connection: Any  # the pool's proxy of the DBAPI connection
+    dialect: Dialect
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
+        """Run one statement; returns the DBAPI cursor (rowcount, fetchone; rows are not processed)."""
+        plan = prepared.plan(self.dialect)
+        cursor = self.connection.cursor()
+        cursor.execute(plan.sql, prepared.parameters(plan, params or {}))
+        return cursor
+
+    def execute_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        plan = prepared.plan(self.dialect)
+        cursor = self.connection.cursor()
+        cursor.executemany(plan.sql, [prepared.parameters(plan, row) for row in rows])
+        cursor.close()
+
+    def first(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
+        """The first row with each column's result processor applied (timestamps parsed, and so on)."""
+        cursor = self.execute(prepared, params)
+        row = cursor.fetchone()
+        cursor.close()
+        if row is None:
+            return None
+        processors = prepared.plan(self.dialect).results
+        return tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=False))
+
+    def rowcount(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> int:
+        cursor = self.execute(prepared, params)
+        count = int(cursor.rowcount)
+        cursor.close()
+        return count
+
+
+@contextmanager
+def fast_unit_of_work(engine: Engine) -> Iterator[FastWork]:
+    """Commit on success, roll back on error, return the connection to the pool; SQLite takes its write lock
+    at BEGIN (IMMEDIATE) as `core.db` does for every transaction. Hooks in `after_commit` run after the commit."""
+    connection = engine.raw_connection()
+    work = FastWork(connection, engine.dialect)
+    try:
+        if engine.dialect.name == "sqlite":
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.close()
+        yield work
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()
+    for hook in work.after_commit:
+        hook()
