@@ -289,17 +289,17 @@ def run_dispenses(
         worker_id = rng.randrange(workers) + 1
         before, before_cpu = timed.spent, timed.spent_cpu
         started, started_cpu = time.perf_counter(), time.thread_time()
-        with unit_of_work(factory) as s:
-            view, known = authorise.request_for_run(
-                s,
-                machine=machine,
-                worker_id=worker_id,
-                slot_code=f"L{n % BENCH_SLOTS:02d}",
-                quantity=1,
-                charge_codes={},
-                request_key=f"bench:{label}:{n}",
-                now=SystemClock().now(),
-            )
+        # the kiosk's path: the request in a transaction of its own
+        view, known = authorise.request_in_own_transaction(
+            factory,
+            machine=machine,
+            worker_id=worker_id,
+            slot_code=f"L{n % BENCH_SLOTS:02d}",
+            quantity=1,
+            charge_codes={},
+            request_key=f"bench:{label}:{n}",
+            now=SystemClock().now(),
+        )
         if view.status != "authorised":
             raise SystemExit(f"bench dispense {n} was {view.status}: {view.detail}")
         done = runner.run(view.id, known)

@@ -151,7 +151,10 @@ def publish_fast(work: FastWork, events: Sequence[Event]) -> None:
         for e in events
     ]
     work.execute_many(_PREPARED_INSERT, rows)
-    work.after_commit.append(_wakeup.set)
+    if work.session is not None:
+        work.session.info["outbox_published"] = True
+    else:
+        work.after_commit.append(_wakeup.set)
 
 
 @event.listens_for(Session, "after_commit")

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 
 Processor = Callable[[Any], Any] | None
@@ -28,7 +29,19 @@ class _Plan:
     positions: tuple[str, ...] | None  # parameter names in order for positional paramstyles (SQLite), else None
     fixed: dict[str, Any]  # literal values written into the statement, already processed
     wanted: dict[str, tuple[str, Processor]]  # rendered name -> (the caller's key, bind processor)
-    results: tuple[Processor, ...]
+    columns: tuple[Any, ...]  # the statement's result columns, for their result processors
+    results: list[tuple[Processor, ...]] = field(default_factory=list)  # set on first rows (needs the type codes)
+
+    def processors(self, dialect: Dialect, description: Sequence[Sequence[Any]]) -> tuple[Processor, ...]:
+        """Each column type's result processor; some (PostgreSQL numerics) need the driver's type code."""
+        if not self.results:
+            self.results.append(
+                tuple(
+                    column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+                    for column, described in zip(self.columns, description, strict=False)
+                )
+            )
+        return self.results[0]
 
 
 class Prepared:
@@ -71,19 +84,41 @@ def _compile(statement: Executable, dialect: Dialect) -> _Plan:
             fixed[name] = processor(value) if processor is not None else value
     if getattr(compiled, "literal_execute_params", None) or getattr(compiled, "post_compile_params", None):
         raise ValueError("prepared statements cannot hold expanding IN lists: use OR of equalities instead")
-    columns = getattr(statement, "exported_columns", ())
-    results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+    columns = tuple(getattr(statement, "exported_columns", ()))
     positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-    return _Plan(compiled.string, positions, fixed, wanted, results)
+    return _Plan(compiled.string, positions, fixed, wanted, columns)
 
 
 @dataclass(slots=True)
 class FastWork:
-    """A transaction on a DBAPI connection that runs prepared statements; see `fast_unit_of_work`."""
+    """A transaction on a DBAPI connection that runs prepared statements: its own (`fast_unit_of_work`) or a
+    Session's (`of_session`: the statements join the Session's transaction, which commits them)."""
 
     connection: Any  # the pool's proxy of the DBAPI connection
-    dialect: Dialect
+    engine: Engine
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    session: Session | None = None
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.engine.dialect
+
+    @classmethod
+    def of_session(cls, session: Session) -> FastWork:
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # ORM rows the caller added must be visible to the statements
+        connection = session.connection()
+        return cls(connection.connection, connection.engine, session=session)
+
+    def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Every row, each column through its result processor."""
+        cursor = self.execute(prepared, params)
+        rows = cursor.fetchall()
+        processors = prepared.plan(self.dialect).processors(self.dialect, cursor.description)
+        cursor.close()
+        if not any(p is not None for p in processors):
+            return [tuple(row) for row in rows]
+        return [tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=False)) for row in rows]
 
     def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
         """Run one statement; returns the DBAPI cursor (rowcount, fetchone; rows are not processed)."""
@@ -102,10 +137,11 @@ class FastWork:
         """The first row with each column's result processor applied (timestamps parsed, and so on)."""
         cursor = self.execute(prepared, params)
         row = cursor.fetchone()
+        description = cursor.description
         cursor.close()
         if row is None:
             return None
-        processors = prepared.plan(self.dialect).results
+        processors = prepared.plan(self.dialect).processors(self.dialect, description)
         return tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=False))
 
     def rowcount(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> int:
@@ -120,7 +156,7 @@ def fast_unit_of_work(engine: Engine) -> Iterator[FastWork]:
     """Commit on success, roll back on error, return the connection to the pool; SQLite takes its write lock
     at BEGIN (IMMEDIATE) as `core.db` does for every transaction. Hooks in `after_commit` run after the commit."""
     connection = engine.raw_connection()
-    work = FastWork(connection, engine.dialect)
+    work = FastWork(connection, engine)
     try:
         if engine.dialect.name == "sqlite":
             cursor = connection.cursor()

@@ -14,10 +14,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
+from core.prepared import FastWork, Prepared, fast_unit_of_work
 from vending import charges, ledger, rules
 from vending.dispense import TRANSITIONS, DispenseView, Facts, view
 from vending.models import Dispense, GroupMember, ItemRestriction, Machine, Slot, Worker, WorkerGroup
@@ -57,8 +59,38 @@ _WORKER = (
     .outerjoin(GroupMember.__table__, _GM.worker_id == _W.id)
     .where(_W.id == bindparam("p_worker"))
 )
-_RESTRICTED = select(_R.group_id).where(_R.item_id == bindparam("p_item"))
-_INSERT = insert(Dispense)
+_INSERT = Prepared(
+    insert(Dispense)
+    .values(
+        **{
+            name: bindparam(f"p_{name}")
+            for name in (
+                "request_key",
+                "machine_id",
+                "slot_id",
+                "worker_id",
+                "item_id",
+                "quantity",
+                "status",
+                "detail",
+                "charge_codes",
+                "created_at",
+            )
+        },
+        taken=0,
+        phase=bindparam("p_status"),
+        baseline="{}",
+        updated_at=bindparam("p_created_at"),
+    )
+    .returning(_D.id)
+)
+_BY_KEY_P, _SLOT_P, _WORKER_P = Prepared(_BY_KEY), Prepared(_SLOT), Prepared(_WORKER)
+_G = WorkerGroup.__table__.c
+_RESTRICTED_P = Prepared(
+    select(_R.group_id, _G.name)
+    .join(WorkerGroup.__table__, _G.id == _R.group_id)
+    .where(_R.item_id == bindparam("p_item"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +119,27 @@ def zone(name: str) -> ZoneInfo:
     return _ZONES[name]
 
 
-def _slot(session: Session, machine: Machine, slot_code: str) -> SlotRow:
-    row = (
-        session.connection()
-        .execute(_SLOT, {"p_site": machine.site_id, "p_machine": machine.id, "p_code": slot_code})
-        .first()
-    )
+def _slot(work: FastWork, machine: Machine, slot_code: str) -> SlotRow:
+    row = work.first(_SLOT_P, {"p_site": machine.site_id, "p_machine": machine.id, "p_code": slot_code})
     if row is None:
         raise NotFound(f"slot {slot_code!r} is not stocked on {machine.code}: pick an item from the grid", field="slot")
-    return SlotRow(*row[:9], row[9] or "UTC", row[10] or row[1], row[11], row[12])
+    slot_id, code, item_id, capacity, state, sku, name, category, active = row[:9]
+    timezone, device_ref, unit_weight, site_code = row[9:13]
+    return SlotRow(
+        slot_id,
+        code,
+        item_id,
+        capacity,
+        state,
+        sku,
+        name,
+        category,
+        bool(active),
+        timezone or "UTC",
+        device_ref or code,
+        unit_weight,
+        site_code,
+    )
 
 
 def request(
@@ -133,39 +177,82 @@ def request_for_run(
     request_key: str,
     now: datetime,
 ) -> tuple[DispenseView, Facts | None]:
-    """`request`, also returning the facts the runner needs when authorised (so it need not read them again)."""
-    conn = session.connection()
-    existing = conn.execute(_BY_KEY, {"p_key": request_key}).scalar()
+    """`request`, also returning the facts the runner needs when authorised (so it need not read them again).
+
+    Runs in the caller's Session transaction; a request key inserted concurrently by another transaction
+    raises SQLAlchemy's IntegrityError, as an ORM insert would."""
+    work = FastWork.of_session(session)
+    try:
+        return _request(work, machine, worker_id, slot_code, quantity, charge_codes, request_key, now)
+    except work.dialect.loaded_dbapi.IntegrityError as clash:
+        raise IntegrityError("INSERT INTO vending_dispense", {"request_key": request_key}, clash) from clash
+
+
+def request_in_own_transaction(
+    factory: sessionmaker[Session],
+    *,
+    machine: Machine,
+    worker_id: int,
+    slot_code: str,
+    quantity: int,
+    charge_codes: dict[str, str],
+    request_key: str,
+    now: datetime,
+) -> tuple[DispenseView, Facts | None]:
+    """`request_for_run` in a transaction of its own on a pooled DBAPI connection (no Session: the kiosk's
+    hot path). The same tap arriving twice at once returns the request that won."""
+    engine = factory.kw["bind"]
+    try:
+        with fast_unit_of_work(engine) as work:
+            return _request(work, machine, worker_id, slot_code, quantity, charge_codes, request_key, now)
+    except engine.dialect.loaded_dbapi.IntegrityError:
+        with fast_unit_of_work(engine) as work:
+            existing = work.first(_BY_KEY_P, {"p_key": request_key})
+            if existing is None:
+                raise
+            return view(work, existing[0]), None
+
+
+def _request(
+    work: FastWork,
+    machine: Machine,
+    worker_id: int,
+    slot_code: str,
+    quantity: int,
+    charge_codes: dict[str, str],
+    request_key: str,
+    now: datetime,
+) -> tuple[DispenseView, Facts | None]:
+    existing = work.first(_BY_KEY_P, {"p_key": request_key})
     if existing is not None:
-        return view(session, existing), None
-    slot = _slot(session, machine, slot_code)
+        return view(work, existing[0]), None
+    slot = _slot(work, machine, slot_code)
     codes: dict[str, str] = {}
     worker_code = ""
     try:
-        codes, worker_code = authorise_checks(session, machine, slot, worker_id, quantity, charge_codes, now)
-        ledger.reserve(session, slot.id, quantity)
+        codes, worker_code = authorise_checks(work, machine, slot, worker_id, quantity, charge_codes, now)
+        ledger.reserve_fast(work, slot.id, quantity)
         status, detail = _outcome("authorised"), ""
     except DomainError as refusal:
         status, detail = _outcome("refused"), refusal.message
-    inserted = conn.execute(
+    codes_json = json.dumps(codes, sort_keys=True)
+    cursor = work.execute(
         _INSERT,
         {
-            "request_key": request_key,
-            "machine_id": machine.id,
-            "slot_id": slot.id,
-            "worker_id": worker_id,
-            "item_id": slot.item_id,
-            "quantity": quantity,
-            "taken": 0,
-            "status": status,
-            "phase": status,
-            "detail": detail,
-            "baseline": "{}",
-            "charge_codes": json.dumps(codes, sort_keys=True),
-            "created_at": now,
-            "updated_at": now,
+            "p_request_key": request_key,
+            "p_machine_id": machine.id,
+            "p_slot_id": slot.id,
+            "p_worker_id": worker_id,
+            "p_item_id": slot.item_id,
+            "p_quantity": quantity,
+            "p_status": status,
+            "p_detail": detail,
+            "p_charge_codes": codes_json,
+            "p_created_at": now,
         },
-    ).inserted_primary_key
+    )
+    inserted = cursor.fetchone()
+    cursor.close()
     assert inserted is not None
     result = DispenseView(
         int(inserted[0]), status, status, detail, machine.code, slot.code, slot.sku, slot.name, quantity, 0, worker_id
@@ -180,7 +267,7 @@ def request_for_run(
         slot.id,
         slot.device_ref,
         slot.unit_weight,
-        json.dumps(codes, sort_keys=True),
+        codes_json,
         "{}",
         slot.site_code,
         worker_code,
@@ -195,7 +282,7 @@ def _outcome(status: str) -> str:
 
 
 def authorise_checks(
-    session: Session,
+    work: FastWork,
     machine: Machine,
     slot: SlotRow,
     worker_id: int,
@@ -212,18 +299,17 @@ def authorise_checks(
         raise DomainError(f"slot {slot.code} is {slot.state}: choose another slot or call the crib", field="slot")
     if not slot.active:
         raise DomainError("this item is withdrawn from issue", field="slot")
-    conn = session.connection()
-    worker_rows = conn.execute(_WORKER, {"p_worker": worker_id}).all()
+    worker_rows = work.all(_WORKER_P, {"p_worker": worker_id})
     if not worker_rows or not worker_rows[0][0]:
         raise DomainError("worker is not active", field="worker")
     groups = {row[1] for row in worker_rows if row[1] is not None}
-    allowed = set(conn.execute(_RESTRICTED, {"p_item": slot.item_id}).scalars())
-    if allowed and not allowed & groups:
-        names = sorted(session.scalars(select(WorkerGroup.name).where(WorkerGroup.id.in_(allowed))))
-        raise DomainError(f"{slot.name} is restricted to {', '.join(names)}", field="slot", code="restricted")
-    codes = charges.validate(session, machine.site_id, given)
+    allowed = work.all(_RESTRICTED_P, {"p_item": slot.item_id})
+    if allowed and not {group_id for group_id, _name in allowed} & groups:
+        names = ", ".join(sorted(name for _group_id, name in allowed))
+        raise DomainError(f"{slot.name} is restricted to {names}", field="slot", code="restricted")
+    codes = charges.validate(work, machine.site_id, given)
     refusal = rules.check(
-        session,
+        work,
         site_id=machine.site_id,
         worker_id=worker_id,
         groups=groups,

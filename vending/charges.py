@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
+from core.prepared import FastWork, Prepared
 from vending.models import ChargeCode, ChargePolicy
 
 KINDS = ("job", "work_order", "cost_center")
@@ -20,11 +21,24 @@ class ChargeCodeRefused(DomainError):
     code = "charge_code_refused"
 
 
-def modes(session: Session, site_id: int) -> dict[str, str]:
-    if session.new or session.dirty:
-        session.flush()
-    rows = session.connection().execute(_MODES, {"p_site": site_id})
-    found = {kind: mode for kind, mode in rows}
+_MODES_P = Prepared(_MODES)
+_C = ChargeCode.__table__.c
+_LISTED_P = Prepared(
+    select(_C.id).where(
+        _C.site_id == bindparam("p_site"),
+        _C.kind == bindparam("p_kind"),
+        _C.code == bindparam("p_code"),
+        _C.active.is_(True),
+    )
+)
+
+
+def _work(session: Session | FastWork) -> FastWork:
+    return session if isinstance(session, FastWork) else FastWork.of_session(session)
+
+
+def modes(session: Session | FastWork, site_id: int) -> dict[str, str]:
+    found = {kind: mode for kind, mode in _work(session).all(_MODES_P, {"p_site": site_id})}
     return {kind: found.get(kind, "off") for kind in KINDS}
 
 
@@ -60,9 +74,10 @@ def listed(session: Session, site_id: int, kind: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def validate(session: Session, site_id: int, given: dict[str, str]) -> dict[str, str]:
+def validate(session: Session | FastWork, site_id: int, given: dict[str, str]) -> dict[str, str]:
     """The charge codes to record for a dispense; raises naming the first missing or unknown code."""
-    policy = modes(session, site_id)
+    work = _work(session)
+    policy = modes(work, site_id)
     result: dict[str, str] = {}
     for kind in KINDS:
         value = (given.get(kind) or "").strip()
@@ -74,14 +89,7 @@ def validate(session: Session, site_id: int, given: dict[str, str]) -> dict[str,
                 raise ChargeCodeRefused(f"a {LABELS[kind]} is required: enter it before choosing the item", field=kind)
             continue
         if mode == "in_list":
-            known = session.scalar(
-                select(ChargeCode.id).where(
-                    ChargeCode.site_id == site_id,
-                    ChargeCode.kind == kind,
-                    ChargeCode.code == value,
-                    ChargeCode.active.is_(True),
-                )
-            )
+            known = work.first(_LISTED_P, {"p_site": site_id, "p_kind": kind, "p_code": value})
             if known is None:
                 raise ChargeCodeRefused(
                     f"{LABELS[kind]} {value!r} is not in the list: pick one from the list or ask your supervisor",

@@ -118,10 +118,12 @@ _STATUS = select(_D.status).where(_D.id == bindparam("p_id"))
 _TRANSITIONS_SQL: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
-def facts(session: Session, dispense_id: int) -> Facts:
-    if session.new or session.dirty:
-        session.flush()
-    row = session.connection().execute(_FACTS, {"p_id": dispense_id}).first()
+_FACTS_P = Prepared(_FACTS)
+
+
+def facts(session: Session | FastWork, dispense_id: int) -> Facts:
+    work = session if isinstance(session, FastWork) else FastWork.of_session(session)
+    row = work.first(_FACTS_P, {"p_id": dispense_id})
     if row is None:
         raise NotFound(f"no dispense with id {dispense_id}", field="dispense_id")
     view = DispenseView(*row[:11])
@@ -142,7 +144,7 @@ def facts(session: Session, dispense_id: int) -> Facts:
     )
 
 
-def view(session: Session, dispense_id: int) -> DispenseView:
+def view(session: Session | FastWork, dispense_id: int) -> DispenseView:
     return facts(session, dispense_id).view
 
 

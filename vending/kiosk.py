@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request, session
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import access
@@ -23,7 +22,7 @@ from core.outbox import publish
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
 from vending import authorise, charges, dispense, restock, tools
-from vending.models import Dispense, Machine, Slot, SlotStock, Worker
+from vending.models import Machine, Slot, SlotStock, Worker
 from vending.runtime import runtime
 from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin
 
@@ -196,24 +195,19 @@ def start_dispense(machine_code: str) -> Any:
     if not isinstance(codes, dict):
         raise DomainError('charge_codes must be an object like {"job": "J-100"}', field="charge_codes")
     key = str(body.get("request_key") or uuid.uuid4().hex)[:120]
-    try:
-        result, known = authorise.request_for_run(
-            db,
-            machine=machine,
-            worker_id=worker_id,
-            slot_code=str(body.get("slot", "")),
-            quantity=quantity,
-            charge_codes={str(k): str(v) for k, v in codes.items()},
-            request_key=key,
-            now=_now(),
-        )
-        db.commit()
-    except IntegrityError:  # the same tap arrived twice at once: the other request won, show that one
-        db.rollback()
-        found = db.scalar(select(Dispense.id).where(Dispense.request_key == key))
-        if found is None:
-            raise
-        return jsonify({"dispense": _as_json(dispense.view(db, found))})
+    # its own short transaction (a double tap arriving twice at once returns the request that won); end the
+    # page's transaction first: on SQLite it holds the write lock the request needs
+    db.commit()
+    result, known = authorise.request_in_own_transaction(
+        _services().session_factory,
+        machine=machine,
+        worker_id=worker_id,
+        slot_code=str(body.get("slot", "")),
+        quantity=quantity,
+        charge_codes={str(k): str(v) for k, v in codes.items()},
+        request_key=key,
+        now=_now(),
+    )
     if result.status == "authorised":
         runtime(_services()).runner.submit(result.id, known)
     return jsonify({"dispense": _as_json(result)})

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from core.prepared import FastWork, Prepared
 from vending.models import GroupMember, Rule
 from vending.rules import RuleSpec, parse_shift_starts
 
@@ -42,14 +43,28 @@ class RuleCache:
             self._generation += 1
 
     def applicable(
-        self, session: Session, *, site_id: int | None, worker_id: int, groups: set[int], item_id: int, category: str
+        self,
+        session: Session | FastWork,
+        *,
+        site_id: int | None,
+        worker_id: int,
+        groups: set[int],
+        item_id: int,
+        category: str,
     ) -> list[RuleSpec]:
         return self.applicable_with_members(
             session, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category
         )[0]
 
     def applicable_with_members(
-        self, session: Session, *, site_id: int | None, worker_id: int, groups: set[int], item_id: int, category: str
+        self,
+        session: Session | FastWork,
+        *,
+        site_id: int | None,
+        worker_id: int,
+        groups: set[int],
+        item_id: int,
+        category: str,
     ) -> tuple[list[RuleSpec], dict[int, frozenset[int]]]:
         """`applicable` and `pooled_members` from one look-up of the cache (the rules.check path)."""
         entry = self._entry(session)
@@ -67,35 +82,34 @@ class RuleCache:
                     self._applicable[key] = found
         return list(found), entry[3]
 
-    def pooled_members(self, session: Session) -> dict[int, frozenset[int]]:
+    def pooled_members(self, session: Session | FastWork) -> dict[int, frozenset[int]]:
         """Workers of every group that has a pooled rule."""
         return self._entry(session)[3]
 
-    def _rules(self, session: Session) -> list[ScopedRule]:
+    def _rules(self, session: Session | FastWork) -> list[ScopedRule]:
         return self._entry(session)[2]
 
-    def _url(self, session: Session) -> str:
-        engine = session.get_bind().engine
+    def _url(self, work: FastWork) -> str:
+        engine = work.engine
         known = self._urls.get(id(engine))
         if known is None or known[0] is not engine:
             known = (engine, str(engine.url))
             self._urls[id(engine)] = known
         return known[1]
 
-    def _entry(self, session: Session) -> tuple[int, float, list[ScopedRule], dict[int, frozenset[int]]]:
-        key = self._url(session)
+    def _entry(self, session: Session | FastWork) -> tuple[int, float, list[ScopedRule], dict[int, frozenset[int]]]:
+        work = session if isinstance(session, FastWork) else FastWork.of_session(session)
+        key = self._url(work)
         with self._lock:
             generation = self._generation
             entry = self._entries.get(key)
         if entry is not None and entry[0] == generation and time.monotonic() - entry[1] < self.ttl:
             return entry
-        rules = _load(session)
+        rules = _load(work)
         pooled = {r.spec.pooled_group_id for r in rules if r.spec.pooled_group_id is not None}
         members: dict[int, frozenset[int]] = {g: frozenset() for g in pooled}
         if pooled:
-            rows = session.execute(
-                select(GroupMember.group_id, GroupMember.worker_id).where(GroupMember.group_id.in_(pooled))
-            ).all()
+            rows = work.all(_POOLED_MEMBERS)
             for group_id in pooled:
                 members[group_id] = frozenset(w for g, w in rows if g == group_id)
         entry = (generation, time.monotonic(), rules, members)
@@ -126,43 +140,64 @@ def _applicable(
     return found
 
 
-def _load(session: Session) -> list[ScopedRule]:
-    rows = session.execute(
-        select(
-            Rule.id,
-            Rule.name,
-            Rule.quantity,
-            Rule.window,
-            Rule.rolling_hours,
-            Rule.shift_starts,
-            Rule.item_id,
-            Rule.category,
-            Rule.pooled,
-            Rule.site_id,
-            Rule.worker_id,
-            Rule.group_id,
-        )
-        .where(Rule.active.is_(True))
-        .order_by(Rule.id)
-    ).all()
+_R, _GM = Rule.__table__.c, GroupMember.__table__.c
+_ACTIVE_RULES = Prepared(
+    select(
+        _R.id,
+        _R.name,
+        _R.quantity,
+        _R.window,
+        _R.rolling_hours,
+        _R.shift_starts,
+        _R.item_id,
+        _R.category,
+        _R.pooled,
+        _R.site_id,
+        _R.worker_id,
+        _R.group_id,
+    )
+    .where(_R.active.is_(True))
+    .order_by(_R.id)
+)
+_POOLED_MEMBERS = Prepared(  # members of every group that some active pooled rule counts together
+    select(_GM.group_id, _GM.worker_id).where(
+        _GM.group_id.in_(select(_R.group_id).where(_R.active.is_(True), _R.pooled.is_(True)))
+    )
+)
+
+
+def _load(work: FastWork) -> list[ScopedRule]:
     return [
         ScopedRule(
             RuleSpec(
-                id=r.id,
-                name=r.name,
-                quantity=r.quantity,
-                window=r.window,
-                rolling_hours=r.rolling_hours,
-                shift_starts=parse_shift_starts(r.shift_starts) if r.window == "shift" else (),
-                item_id=r.item_id,
-                category=r.category,
-                pooled_group_id=r.group_id if r.pooled and r.group_id is not None else None,
+                id=rule_id,
+                name=name,
+                quantity=quantity,
+                window=window,
+                rolling_hours=rolling_hours,
+                shift_starts=parse_shift_starts(shift_starts) if window == "shift" else (),
+                item_id=item_id,
+                category=category,
+                pooled_group_id=group_id if pooled and group_id is not None else None,
             ),
-            r.site_id,
-            r.worker_id,
-            r.group_id,
+            site_id,
+            worker_id,
+            group_id,
         )
-        for r in rows
+        for (
+            rule_id,
+            name,
+            quantity,
+            window,
+            rolling_hours,
+            shift_starts,
+            item_id,
+            category,
+            pooled,
+            site_id,
+            worker_id,
+            group_id,
+        ) in work.all(_ACTIVE_RULES)
     ]
 
 

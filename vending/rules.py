@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import utc
 from core.models import Item
+from core.prepared import FastWork, Prepared
 from vending.models import GroupMember, LedgerEntry
 
 WINDOWS = ("shift", "day", "week", "rolling")
@@ -249,19 +250,25 @@ _GROUP = (
 )
 
 
-def _pooled_rows(conn: Any, specs: list[RuleSpec], group_id: int, since: datetime, worker_id: int) -> list[Any]:
+_OWN_P, _ITEM_TAKES_P, _GROUP_P, _OWN_AND_ITEM_P = (
+    Prepared(_OWN),
+    Prepared(_ITEM_TAKES),
+    Prepared(_GROUP),
+    Prepared(_OWN_AND_ITEM),
+)
+
+
+def _pooled_rows(work: FastWork, specs: list[RuleSpec], group_id: int, since: datetime, worker_id: int) -> list[Any]:
     """Other members' takes for a pooled group: by item when every pooled rule names one item (few rows per item
     and window, read through the item/time index), else by membership."""
     items = {s.item_id for s in specs if s.pooled_group_id == group_id}
     if len(items) == 1 and None not in items:
-        return list(
-            conn.execute(_ITEM_TAKES, {"item": items.pop(), "worker": worker_id, "since": since, "group": group_id})
-        )
-    return list(conn.execute(_GROUP, {"group": group_id, "worker": worker_id, "since": since}))
+        return work.all(_ITEM_TAKES_P, {"item": items.pop(), "worker": worker_id, "since": since, "group": group_id})
+    return work.all(_GROUP_P, {"group": group_id, "worker": worker_id, "since": since})
 
 
 def load_usage(
-    session: Session,
+    session: Session | FastWork,
     *,
     specs: list[RuleSpec],
     worker_id: int,
@@ -275,7 +282,7 @@ def load_usage(
     re-rendering IN lists on every call."""
     if not specs:
         return []
-    conn = session.connection()
+    work = session if isinstance(session, FastWork) else FastWork.of_session(session)
     since = min(bounds[key][0] for key in {s.key for s in specs})
     pooled: dict[int, datetime] = {}
     for spec in specs:
@@ -289,13 +296,13 @@ def load_usage(
         crew = members.get(group_id, frozenset())
         rows = [
             r
-            for r in conn.execute(_OWN_AND_ITEM, params)
+            for r in work.all(_OWN_AND_ITEM_P, params)
             if (r[4] == worker_id and r[0] >= since) or (r[4] in crew and r[1] == item_id)
         ]
     else:
-        rows = list(conn.execute(_OWN, {"worker": worker_id, "since": since}))
+        rows = work.all(_OWN_P, {"worker": worker_id, "since": since})
         for group_id, group_since in pooled.items():
-            rows.extend(_pooled_rows(conn, specs, group_id, group_since, worker_id))
+            rows.extend(_pooled_rows(work, specs, group_id, group_since, worker_id))
     if all(s.item_id is not None or s.category is not None for s in specs):
         items = {s.item_id for s in specs}
         categories = {s.category for s in specs}
@@ -304,7 +311,7 @@ def load_usage(
 
 
 def check(
-    session: Session,
+    session: Session | FastWork,
     *,
     site_id: int | None,
     worker_id: int,
@@ -317,13 +324,14 @@ def check(
 ) -> Refusal | None:
     from vending.rule_cache import CACHE
 
+    work = session if isinstance(session, FastWork) else FastWork.of_session(session)
     specs, members = CACHE.applicable_with_members(
-        session, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category
+        work, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category
     )
     if not specs:
         return None
     bounds = all_bounds(specs, now, tz)
-    usage = load_usage(session, specs=specs, worker_id=worker_id, bounds=bounds, members=members)
+    usage = load_usage(work, specs=specs, worker_id=worker_id, bounds=bounds, members=members)
     return evaluate(
         specs, usage, worker_id=worker_id, members=members, quantity=quantity, now=now, tz=tz, bounds=bounds
     )

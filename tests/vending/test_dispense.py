@@ -263,3 +263,41 @@ def test_settle_a_put_back_is_a_return_and_nothing_taken_releases_the_hold(
     with session_factory() as s:
         slot = s.get(Slot, world.slots["A1"])
         assert slot is not None and (slot.state, slot.state_reason) == ("jammed", "check the slot")
+
+
+def test_the_same_tap_twice_at_once_makes_one_request(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    import threading
+
+    machine = _machine(session_factory, world)
+    results: list[int] = []
+    errors: list[BaseException] = []
+    gate = threading.Barrier(4)
+
+    def tap() -> None:
+        try:
+            gate.wait()
+            found, _known = authorise.request_in_own_transaction(
+                session_factory,
+                machine=machine,
+                worker_id=world.workers["W1"],
+                slot_code="A1",
+                quantity=1,
+                charge_codes={},
+                request_key="same-tap",
+                now=clock.now(),
+            )
+            results.append(found.id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tap) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(results) == 4 and len(set(results)) == 1
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Dispense).where(Dispense.request_key == "same-tap")) == 1
+    assert _stock(session_factory, world.slots["A1"]) == (5, 1)  # reserved once
