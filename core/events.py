@@ -27,6 +27,9 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclasses.fields() per call costs more than the encoding
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """Base of every cross-domain event. `event_id` makes delivery idempotent."""
@@ -37,7 +40,10 @@ class Event:
     occurred_at: datetime
 
     def to_payload(self) -> dict[str, Any]:
-        return {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))
+        return {name: _encode(getattr(self, name)) for name in names}
 
     def to_json(self) -> str:
         return json.dumps({"type": self.event_type, "version": self.version, "data": self.to_payload()}, sort_keys=True)
