@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.models import Site
 from core.security import hash_secret, verify_secret
 from vending.badges import normalise
 from vending.models import Credential, GroupMember, UnknownBadge, Worker, WorkerGroup
@@ -110,13 +112,25 @@ def add_badge(session: Session, worker_id: int, raw: str, label: str = "", actor
     return badge.canonical
 
 
-def _check_usable(worker: Worker, now: datetime) -> None:
+def _site_time(session: Session, worker: Worker, moment: datetime) -> datetime:
+    """`moment` on the clock of the worker's site (what the machine's users read on the wall)."""
+    name = session.scalar(select(Site.timezone).where(Site.id == worker.site_id)) if worker.site_id else None
+    try:
+        return moment.astimezone(ZoneInfo(name or "UTC"))
+    except (KeyError, ValueError):
+        return moment.astimezone(ZoneInfo("UTC"))
+
+
+def _clock_text(local: datetime) -> str:
+    return f"{local:%H:%M} {local.tzname()}"
+
+
+def _check_usable(session: Session, worker: Worker, now: datetime) -> None:
     if not worker.active:
         raise SignInRefused("this worker is deactivated: see your supervisor", field="badge")
     if worker.valid_until is not None and worker.valid_until < now:
-        raise SignInRefused(
-            f"access expired on {worker.valid_until:%Y-%m-%d}: ask your supervisor to extend it", field="badge"
-        )
+        expired = _site_time(session, worker, worker.valid_until)
+        raise SignInRefused(f"access expired on {expired:%Y-%m-%d}: ask your supervisor to extend it", field="badge")
 
 
 def sign_in_badge(session: Session, raw: str, now: datetime, machine_code: str = "") -> WorkerView:
@@ -131,7 +145,7 @@ def sign_in_badge(session: Session, raw: str, now: datetime, machine_code: str =
         )
     worker = session.get(Worker, credential.worker_id)
     assert worker is not None
-    _check_usable(worker, now)
+    _check_usable(session, worker, now)
     return view(session, worker)
 
 
@@ -149,22 +163,20 @@ def sign_in_pin(session: Session, worker_code: str, pin: str, now: datetime) -> 
     if worker is None or not worker.pin_hash:
         raise SignInRefused("unknown worker ID or no PIN set: check the number or use your badge", field="pin")
     if worker.locked_until is not None and worker.locked_until > now:
+        again = _clock_text(_site_time(session, worker, worker.locked_until))
         raise SignInRefused(
-            f"PIN locked after {MAX_PIN_TRIES} wrong tries; try again at {worker.locked_until:%H:%M} UTC or use "
-            "your badge",
-            field="pin",
+            f"PIN locked after {MAX_PIN_TRIES} wrong tries; try again at {again} or use your badge", field="pin"
         )
     if not verify_secret(pin, worker.pin_hash):
         worker.failed_pins += 1
         if worker.failed_pins >= MAX_PIN_TRIES:
             worker.failed_pins = 0
             worker.locked_until = now + LOCKOUT
-            raise SignInRefused(
-                f"wrong PIN {MAX_PIN_TRIES} times: locked until {worker.locked_until:%H:%M} UTC", field="pin"
-            )
+            until = _clock_text(_site_time(session, worker, worker.locked_until))
+            raise SignInRefused(f"wrong PIN {MAX_PIN_TRIES} times: locked until {until}", field="pin")
         left = MAX_PIN_TRIES - worker.failed_pins
         raise SignInRefused(f"wrong PIN: {left} tries left before a 15-minute lockout", field="pin")
-    _check_usable(worker, now)
+    _check_usable(session, worker, now)
     worker.failed_pins, worker.locked_until = 0, None
     return view(session, worker)
 

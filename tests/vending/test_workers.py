@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -72,5 +73,25 @@ def test_expired_contractor_is_refused(
         worker = s.get(Worker, world.workers["W2"])
         assert worker is not None
         worker.valid_until = clock.now() - timedelta(days=1)
+    with session_factory() as s, pytest.raises(SignInRefused, match="expired on 2026-03-01"):
+        sign_in_badge(s, "04A22B1C", clock.now())
+
+
+def test_lockout_and_expiry_are_told_on_the_site_clock(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    from core.models import Site
+
+    with unit_of_work(session_factory) as s:
+        site = s.scalar(select(Site).where(Site.code == "S1"))
+        assert site is not None
+        site.timezone = "America/Chicago"  # UTC-6 in early March
+        worker = s.get(Worker, world.workers["W2"])
+        assert worker is not None
+        worker.valid_until = clock.now().replace(hour=3)  # 03:00 UTC is still the previous day in Chicago
+    messages = [_try_pin(session_factory, "0000", clock) for _ in range(5)]
+    local = clock.now().astimezone(ZoneInfo("America/Chicago")) + timedelta(minutes=15)
+    assert f"locked until {local:%H:%M} CST" in messages[4]
+    assert f"try again at {local:%H:%M} CST" in _try_pin(session_factory, "1234", clock)
     with session_factory() as s, pytest.raises(SignInRefused, match="expired on 2026-03-01"):
         sign_in_badge(s, "04A22B1C", clock.now())
