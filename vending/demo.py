@@ -40,6 +40,7 @@ COIL = (
     [("11", "VND-EARPLUG"), ("12", "VND-DISC-125"), ("13", "VND-TAPE"), ("14", "VND-MARKER")],
 )
 SHELF = ("SHELF-1", "Weigh-scale shelf", [("B1", "VND-EARPLUG"), ("B2", "VND-DISC-125")])
+SHELF_UNIT_GRAMS = {"B1": 4.0, "B2": 110.0}  # a corded pair of earplugs in its bag; a 125 mm grinding disc
 GROUPS = ["fitters", "welders", "electricians", "maintenance"]
 
 
@@ -79,7 +80,7 @@ def _machine(
             capacity=capacity,
             min_level=1 if kind == "locker_bank" else 3,
             max_level=capacity,
-            unit_weight_g=25.0 if kind == "scale_shelf" else None,
+            unit_weight_g=SHELF_UNIT_GRAMS.get(code_, 25.0) if kind == "scale_shelf" else None,
             state="ok",
             state_reason="",
         )
@@ -143,6 +144,7 @@ def start(demo: DemoContext) -> list[BackgroundWorker]:
         locker_slots=[code for code, _ in LOCKER[2]],
         coil_selections=[int(c) for c, _ in COIL[2]],
         shelf_bins=[code for code, _ in SHELF[2]],
+        shelf_unit_grams=[SHELF_UNIT_GRAMS.get(code, 25.0) for code, _ in SHELF[2]],
         person_hold=1.0,
         fast=False,
     )

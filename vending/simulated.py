@@ -78,6 +78,7 @@ def start_simulators(
     locker_slots: list[str],
     coil_selections: list[int],
     shelf_bins: list[str],
+    shelf_unit_grams: list[float] | None = None,
     person_hold: float = 0.05,
     fast: bool = True,
 ) -> SimulatedMachines:
@@ -106,6 +107,7 @@ def start_simulators(
         settle_s=0.0 if fast else 0.4,
         noise_grams=0.0 if fast else 0.5,
         unit_grams=25.0,
+        unit_grams_by_device={i + 1: grams for i, grams in enumerate(shelf_unit_grams or [])},
         items=40,
     )
     scale_address = scales.start_tcp()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from firmware_bridge.modbus.scale_map import ScaleRegisterMap
 from firmware_bridge.modbus.scale_presets import PRESETS
@@ -155,7 +155,10 @@ class ScaleDevice(SimDevice):
 
 
 class ScaleSimulator(ModbusSimServer):
-    """Several transmitters (device ids) on one simulated bus, all with the same register map preset."""
+    """Several transmitters (device ids) on one simulated bus, all with the same register map preset.
+
+    Each bin holds one kind of item: `unit_grams_by_device` gives a bin its own item weight (the rest use
+    `unit_grams` from `scale_options`)."""
 
     def __init__(
         self,
@@ -165,13 +168,20 @@ class ScaleSimulator(ModbusSimServer):
         register_map: ScaleRegisterMap | None = None,
         baudrate: int = 9600,
         model_wire_time: bool = True,
+        unit_grams_by_device: Mapping[int, float] | None = None,
         **scale_options: float,
     ) -> None:
         regmap = register_map if register_map is not None else PRESETS[preset]
-        scales = {
-            i: ScaleDevice(regmap, seed=i, **scale_options)  # type: ignore[arg-type]
-            for i in device_ids
-        }
+        ids = list(device_ids)
+        own = dict(unit_grams_by_device or {})
+        if unknown := sorted(set(own) - set(ids)):
+            raise ValueError(f"unit weights given for devices {unknown} that are not simulated (devices: {ids})")
+        scales = {}
+        for i in ids:
+            options = dict(scale_options)
+            if i in own:
+                options["unit_grams"] = own[i]
+            scales[i] = ScaleDevice(regmap, seed=i, **options)  # type: ignore[arg-type]
         super().__init__(scales, baudrate=baudrate, model_wire_time=model_wire_time)
         self.scales = scales
 

@@ -79,3 +79,31 @@ def test_scale_over_rtu_with_a_plain_master() -> None:
             assert not client.write_register(8, 2, device_id=4).isError()  # tare
         finally:
             client.close()
+
+
+def test_scale_bins_hold_items_of_their_own_weight() -> None:
+    args = ("--tcp", "127.0.0.1:0", "--devices", "1,2", "--preset", "pt_global_pt113", "--items", "10")
+    with simulator("scale", *args, "--noise", "0", "--settle", "0", "--unit-grams", "1=3.5,2=110") as address:
+        host, _, port = address.rpartition(":")
+        client = ModbusTcpClient(host, port=int(port), timeout=2)
+        assert client.connect()
+        try:
+            readings = {}
+            for device in (1, 2):
+                words = client.read_holding_registers(0, count=2, device_id=device).registers
+                readings[device] = struct.unpack(">i", struct.pack(">HH", words[0], words[1]))[0]
+            assert readings == {1: pytest.approx(35, abs=1), 2: pytest.approx(1100, abs=1)}
+        finally:
+            client.close()
+
+
+def test_scale_refuses_a_malformed_unit_weight() -> None:
+    code = "import sys; from firmware_bridge.sim.scale_cli import command; command(sys.argv[1:])"
+    for bad in ("heavy", "1=0", "1=3.5,x=2", "9=3"):
+        done = subprocess.run(
+            [sys.executable, "-c", code, "--tcp", "127.0.0.1:0", "--devices", "1", "--unit-grams", bad],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 2 and "--unit-grams" in done.stderr, (bad, done.stderr)
