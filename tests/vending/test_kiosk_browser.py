@@ -1,7 +1,10 @@
-"""The kiosk in headless Chromium against the Kerong simulator: badge, choose, door opens, ledger, sign-out; a jam."""
+"""The kiosk in headless Chromium against the Kerong simulator: badge, choose, door opens, ledger, sign-out; a jam;
+PIN pad, refusal and idle sign-out; several items with a required job number; a tool out and back damaged; a request
+for an unstocked item; restock mode."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,13 +13,14 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from core.db import unit_of_work
+from core.outbox import OutboxEvent
 from core.roles import Role
 from core.users import create_user
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import LiveServer
 from tests.vending.conftest import World, kerong_config, seed_world
-from vending import ledger
-from vending.models import LedgerEntry, Slot
+from vending import charges, ledger, tools
+from vending.models import LedgerEntry, Slot, Tool, Worker
 from vending.runtime import runtime
 
 pytestmark = pytest.mark.browser
@@ -131,3 +135,101 @@ def test_refusal_pin_pad_sizes_and_idle_logout(
         assert box is not None and box["x"] + box["width"] <= width and box["height"] >= 60
     page.wait_for_selector("#screen-signin:not([hidden])", timeout=8000)  # idle for 2 s: signed out
     assert "inactivity" in page.inner_text("#message")
+
+
+def _finish(page: Any) -> str:
+    page.wait_for_selector("#screen-result:not([hidden])", timeout=15000)
+    text = str(page.inner_text("#result-text"))
+    page.click("#result-ok")
+    page.wait_for_selector("#screen-items:not([hidden])")
+    return text
+
+
+def test_two_items_with_a_required_job_number(
+    app: Flask, kiosk_world: World, live_server: LiveServer, page: Any, lockboard: LockBoardSim
+) -> None:
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        charges.set_mode(s, kiosk_world.site_id, "job", "required")
+    _open_kiosk(page, live_server)
+    _badge_in(page)
+    page.click("[data-slot=A1]")
+    page.click("#take")
+    page.wait_for_selector("#message:not([hidden])")
+    assert "job number is required" in page.inner_text("#message")  # refused before anything moved
+    assert lockboard.unlock_count(0, 0) == 0
+    page.wait_for_selector("#screen-items:not([hidden])")
+    page.fill("[data-charge=job]", "J-100")
+    page.click("[data-slot=A1]")
+    page.click("#qty-plus")
+    page.click("#take")
+    assert _finish(page) == "Done: 2 × Gloves"
+    page.fill("[data-charge=job]", "J-100")
+    page.click("[data-slot=A3]")
+    page.click("#take")
+    assert _finish(page) == "Done: 1 × Ear plugs"
+    with app.extensions["vendtrack"].session_factory() as s:
+        issued = s.execute(
+            select(LedgerEntry.slot_id, LedgerEntry.quantity, LedgerEntry.charge_codes).where(
+                LedgerEntry.kind == "issue"
+            )
+        ).all()
+        assert sorted((slot, qty, json.loads(codes)) for slot, qty, codes in issued) == sorted(
+            [(kiosk_world.slots["A1"], -2, {"job": "J-100"}), (kiosk_world.slots["A3"], -1, {"job": "J-100"})]
+        )
+        assert ledger.on_hand(s, kiosk_world.slots["A1"]) == 3
+
+
+def test_tool_out_and_back_damaged_and_a_request_for_an_unstocked_item(
+    app: Flask, kiosk_world: World, live_server: LiveServer, page: Any
+) -> None:
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        tools.add_tool(s, "TW-9", kiosk_world.items["DRL-8"], kiosk_world.site_id)
+    _open_kiosk(page, live_server)
+    _badge_in(page)
+    page.click("[data-tab=tools]")
+    page.click("[data-checkout=TW-9]")
+    page.wait_for_selector("[data-return=TW-9]")
+    assert "Checked out TW-9" in page.inner_text("#message")
+    page.select_option("[data-condition=TW-9]", "damaged")
+    page.click("[data-return=TW-9]")
+    page.wait_for_selector("[data-return=TW-9]", state="detached")
+    assert "Returned TW-9" in page.inner_text("#message")
+    assert page.locator("[data-checkout=TW-9]").count() == 0  # in repair: not offered again
+    page.click("[data-tab=ask]")
+    page.fill("#ask-text", "anti-vibration gloves, size 10")
+    page.press("#ask-text", "Enter")
+    page.wait_for_function("document.getElementById('message').innerText.includes('Request sent')")
+    with app.extensions["vendtrack"].session_factory() as s:
+        tool = s.scalar(select(Tool).where(Tool.serial == "TW-9"))
+        assert tool is not None and tool.status == "repair"  # damaged: flagged for repair, not back on issue
+        asked = s.scalars(select(OutboxEvent.payload).where(OutboxEvent.event_type == "vending.item_requested")).one()
+        assert json.loads(asked)["data"]["description"] == "anti-vibration gloves, size 10"
+
+
+def test_restocker_counts_and_fills_a_slot(app: Flask, kiosk_world: World, live_server: LiveServer, page: Any) -> None:
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        worker = s.scalar(select(Worker).where(Worker.worker_code == "W1"))
+        assert worker is not None
+        worker.restocker = True
+        ledger.post(s, slot_id=kiosk_world.slots["A2"], kind="issue", quantity=-2, key="used", at=_now(app))
+    _open_kiosk(page, live_server)
+    _badge_in(page)
+    page.click("#restock-tab")
+    page.wait_for_selector("[data-restock=A2]")
+    assert "pick 2" in page.inner_text("#restock")
+    page.fill("[data-count=A2]", "2")  # one fewer than the books say
+    page.fill("[data-added=A2]", "3")
+    page.click("[data-restock=A2]")
+    page.wait_for_function("document.getElementById('message').innerText.includes('flagged')")
+    assert "counted 2, expected 3" in page.inner_text("#message")
+    page.wait_for_selector("text=Nothing to pick.")
+    with app.extensions["vendtrack"].session_factory() as s:
+        assert ledger.on_hand(s, kiosk_world.slots["A2"]) == 5
+        kinds = s.scalars(
+            select(LedgerEntry.kind).where(LedgerEntry.slot_id == kiosk_world.slots["A2"]).order_by(LedgerEntry.id)
+        ).all()
+        assert kinds[-2:] == ["count", "restock"]
+
+
+def _now(app: Flask) -> Any:
+    return app.extensions["vendtrack"].clock.now()
