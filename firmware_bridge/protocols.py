@@ -88,7 +88,9 @@ class VendOutcome:
 
 class SelectionHealth(StrEnum):
     OK = "ok"
-    FAULT = "fault"
+    SOLD_OUT = "sold_out"  # as far as the controller counts: restock, or reset its count
+    PAUSED = "paused"  # switched off at the controller
+    FAULT = "fault"  # any other status the controller reports
     NO_MOTOR = "no_motor"
     UNKNOWN = "unknown"
 

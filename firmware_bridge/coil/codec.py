@@ -35,9 +35,9 @@ FINAL_STATUSES: dict[int, VendStatus] = {
 IN_PROGRESS = frozenset({DISPENSING, 0x10, 0x11, 0x14, 0x16, 0x18, 0x19, 0x22, 0x23, 0x26})
 SELECTION_HEALTH: dict[int, SelectionHealth] = {
     0x01: SelectionHealth.OK,
-    0x02: SelectionHealth.FAULT,  # out of stock (as far as the VMC counts)
+    0x02: SelectionHealth.SOLD_OUT,  # out of stock (as far as the VMC counts)
     0x03: SelectionHealth.NO_MOTOR,  # selection does not exist
-    0x04: SelectionHealth.FAULT,  # selection paused
+    0x04: SelectionHealth.PAUSED,
 }
 
 

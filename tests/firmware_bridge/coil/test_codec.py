@@ -62,6 +62,20 @@ def test_decode_splits_packet_number_and_text() -> None:
 
 
 @pytest.mark.parametrize(
+    ("status", "health"),
+    [
+        (0x01, SelectionHealth.OK),
+        (0x02, SelectionHealth.SOLD_OUT),
+        (0x03, SelectionHealth.NO_MOTOR),
+        (0x04, SelectionHealth.PAUSED),
+        (0x7E, SelectionHealth.FAULT),
+    ],
+)
+def test_selection_status_tells_sold_out_and_paused_apart(status: int, health: SelectionHealth) -> None:
+    assert selection_report(decode(encode_selection_status(2, status, 12))).health is health
+
+
+@pytest.mark.parametrize(
     ("status", "final"),
     [
         (0x01, None),
