@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, NotFound
 from core.models import CostCenter, Site
 
 
@@ -20,6 +21,7 @@ class SiteView:
     name: str
     ship_to_address: str
     timezone: str
+    country: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +32,40 @@ class CostCenterView:
     site_code: str | None
 
 
+def _view(site: Site) -> SiteView:
+    return SiteView(site.id, site.code, site.name, site.ship_to_address, site.timezone, site.country)
+
+
 def list_sites(session: Session) -> list[SiteView]:
-    return [
-        SiteView(s.id, s.code, s.name, s.ship_to_address, s.timezone)
-        for s in session.scalars(select(Site).order_by(Site.code))
-    ]
+    return [_view(s) for s in session.scalars(select(Site).order_by(Site.code))]
+
+
+def get_site(session: Session, code: str) -> SiteView:
+    site = session.scalar(select(Site).where(Site.code == code.strip().upper()))
+    if site is None:
+        raise NotFound(f"no site with code {code!r}", field="code")
+    return _view(site)
+
+
+def checked_timezone(name: str) -> str:
+    """An IANA time zone name such as Europe/Berlin; raises naming the field otherwise."""
+    name = name.strip() or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DomainError(
+            f"time zone {name!r} is unknown: use an IANA name such as Europe/Berlin or America/Chicago",
+            field="timezone",
+        ) from None
+    return name
+
+
+def checked_country(code: str) -> str:
+    """Empty, or two letters (ISO 3166-1 alpha-2, e.g. DE, US); documents sent to suppliers carry it."""
+    code = code.strip().upper()
+    if code and not (len(code) == 2 and code.isascii() and code.isalpha()):
+        raise DomainError(f"country {code!r} must be a two-letter ISO code such as DE or US", field="country")
+    return code
 
 
 def create_site(
@@ -45,27 +76,61 @@ def create_site(
     actor: str,
     timezone: str = "UTC",
     clock: Clock | None = None,
+    country: str = "",
 ) -> SiteView:
     code, name = code.strip().upper(), name.strip()
     if not code:
         raise DomainError("site code is empty: give a short code such as PLANT1", field="code")
     if not name:
         raise DomainError("site name is empty", field="name")
+    timezone, country = checked_timezone(timezone), checked_country(country)
     if session.scalar(select(Site).where(Site.code == code)) is not None:
         raise Conflict(f"site {code} exists already: pick another code", field="code")
-    site = Site(code=code, name=name, ship_to_address=ship_to_address.strip(), timezone=timezone or "UTC")
+    site = Site(code=code, name=name, ship_to_address=ship_to_address.strip(), timezone=timezone, country=country)
     session.add(site)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "site.create",
-        "site",
-        site.id,
-        after={"code": code, "name": name, "ship_to_address": site.ship_to_address},
-        clock=clock,
+    audit.record(session, actor, "site.create", "site", site.id, after=_audited(site), clock=clock)
+    return _view(site)
+
+
+def update_site(
+    session: Session,
+    code: str,
+    *,
+    name: str,
+    ship_to_address: str,
+    timezone: str,
+    country: str,
+    actor: str,
+    clock: Clock | None = None,
+) -> SiteView:
+    """Change a site's name, ship-to address, time zone (rules' shifts and days follow it) and country."""
+    site = session.scalar(select(Site).where(Site.code == code.strip().upper()))
+    if site is None:
+        raise NotFound(f"no site with code {code!r}", field="code")
+    if not name.strip():
+        raise DomainError("site name is empty", field="name")
+    timezone, country = checked_timezone(timezone), checked_country(country)
+    before = _audited(site)
+    site.name, site.ship_to_address, site.timezone, site.country = (
+        name.strip(),
+        ship_to_address.strip(),
+        timezone,
+        country,
     )
-    return SiteView(site.id, site.code, site.name, site.ship_to_address, site.timezone)
+    session.flush()
+    audit.record(session, actor, "site.update", "site", site.id, before=before, after=_audited(site), clock=clock)
+    return _view(site)
+
+
+def _audited(site: Site) -> dict[str, str]:
+    return {
+        "code": site.code,
+        "name": site.name,
+        "ship_to_address": site.ship_to_address,
+        "timezone": site.timezone,
+        "country": site.country,
+    }
 
 
 def list_cost_centers(session: Session) -> list[CostCenterView]:

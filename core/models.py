@@ -19,6 +19,7 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     ship_to_address: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    country: Mapped[str] = mapped_column(String(2), default="", server_default="")  # ISO 3166-1 alpha-2
 
 
 class Item(Base):

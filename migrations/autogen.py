@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 from migrations import BRANCHES, HERE, alembic_config, upgrade
 
@@ -26,7 +27,10 @@ def main(argv: list[str]) -> None:
         config = alembic_config(url)
         config.set_main_option("version_locations", config.get_main_option("version_locations", "") + f" {folder}")
         script = ScriptDirectory.from_config(config)
-        heads = [rev for rev in script.get_revisions("heads") if rev and branch in (rev.branch_labels or ())]
+        try:  # "heads" leaves out a revision other branches depend on (core_0001), so ask for the branch's head
+            heads = [rev for rev in script.get_revisions(f"{branch}@head") if rev is not None]
+        except CommandError:
+            heads = []  # the branch has no revision yet
         existing = len(list(folder.glob("*.py")))
         rev_id = f"{branch}_{existing + 1:04d}"
         if heads:

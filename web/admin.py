@@ -139,7 +139,10 @@ def user_update(user_id: int) -> Any:
 @access.roles(Role.ADMIN)
 def site_list() -> str:
     return render_template(
-        "admin/sites.html", sites=masters.list_sites(db()), cost_centers=masters.list_cost_centers(db())
+        "admin/sites.html",
+        sites=masters.list_sites(db()),
+        cost_centers=masters.list_cost_centers(db()),
+        zones=_time_zones(),
     )
 
 
@@ -156,6 +159,7 @@ def site_create() -> Any:
             actor=require_principal().actor,
             timezone=form.get("timezone", "UTC"),
             clock=services().clock,
+            country=form.get("country", ""),
         )
     except DomainError as exc:
         flash(exc.message, "error")
@@ -163,6 +167,50 @@ def site_create() -> Any:
     db().commit()
     flash("Site created.", "info")
     return redirect(url_for("admin.site_list"))
+
+
+@bp.route("/sites/<code>")
+@access.roles(Role.ADMIN)
+def site_edit(code: str) -> str:
+    return render_template("admin/site_edit.html", site=masters.get_site(db(), code), zones=_time_zones())
+
+
+@bp.route("/sites/<code>", methods=["POST"])
+@access.roles(Role.ADMIN)
+def site_update(code: str) -> Any:
+    form = request.form
+    try:
+        masters.update_site(
+            db(),
+            code,
+            name=form.get("name", ""),
+            ship_to_address=form.get("ship_to_address", ""),
+            timezone=form.get("timezone", ""),
+            country=form.get("country", ""),
+            actor=require_principal().actor,
+            clock=services().clock,
+        )
+    except DomainError as exc:
+        db().rollback()
+        flash(exc.message, "error")
+        typed = masters.SiteView(
+            0,
+            code.upper(),
+            form.get("name", ""),
+            form.get("ship_to_address", ""),
+            form.get("timezone", ""),
+            form.get("country", ""),
+        )
+        return render_template("admin/site_edit.html", site=typed, zones=_time_zones()), 422
+    db().commit()
+    flash(f"Site {code.upper()} saved.", "info")
+    return redirect(url_for("admin.site_list"))
+
+
+def _time_zones() -> list[str]:
+    import zoneinfo
+
+    return sorted(zoneinfo.available_timezones())
 
 
 @bp.route("/cost-centers", methods=["POST"])

@@ -46,6 +46,47 @@ def test_sites_and_cost_centers(app: Flask, client: FlaskClient) -> None:
         assert cc is not None and cc.site_id == site.id
 
 
+def test_site_edit_validates_time_zone_and_country_and_is_audited(app: Flask, client: FlaskClient) -> None:
+    from core.audit import AuditEntry
+
+    token = _admin(app, client)
+    bad_zone = client.post(
+        "/admin/sites", data={"code": "P2", "name": "Plant 2", "timezone": "Mars/Olympus", "csrf_token": token},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "time zone &#39;Mars/Olympus&#39; is unknown" in bad_zone.get_data(as_text=True)
+    client.post("/admin/sites", data={"code": "P2", "name": "Plant 2", "country": "de", "csrf_token": token})
+    form = client.get("/admin/sites/p2").get_data(as_text=True)
+    assert 'value="DE"' in form and "Europe/Berlin" in form  # the zone list is offered
+    refused = client.post(
+        "/admin/sites/P2",
+        data={"name": "Plant two", "timezone": "Europe/Berlin", "country": "Germany", "csrf_token": token},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "two-letter ISO code" in page and 'value="Plant two"' in page  # what was typed stays in the form
+    saved = client.post(
+        "/admin/sites/P2",
+        data={"name": "Plant two", "ship_to_address": "Gate 3", "timezone": "Europe/Berlin", "country": "de",
+              "csrf_token": token},
+    )  # fmt: skip
+    assert saved.status_code == 302
+    assert client.post("/admin/sites/P2", data={"name": "x", "timezone": "UTC"}).status_code == 400  # no CSRF
+    assert client.get("/admin/sites/NOPE").status_code == 404
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        site = session.scalar(select(Site).where(Site.code == "P2"))
+        assert site is not None
+        assert (site.name, site.ship_to_address, site.timezone, site.country) == (
+            "Plant two", "Gate 3", "Europe/Berlin", "DE",
+        )  # fmt: skip
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "site.update"))
+        assert (
+            entry is not None and '"name": "Plant 2"' in entry.before_json and '"name": "Plant two"' in entry.after_json
+        )
+    login(client, "sam", "sam-password")
+    assert client.get("/admin/sites/P2").status_code == 403
+
+
 def test_user_roles_change_and_self_lockout_refused(app: Flask, client: FlaskClient) -> None:
     token = _admin(app, client)
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
