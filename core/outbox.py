@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from core.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock, utc
 from core.db import Base, UTCDateTime
 from core.events import Event, from_json
 from core.prepared import FastWork, Prepared
@@ -172,6 +172,10 @@ class Consumer:
     name: str
     event_types: frozenset[str]
     handle: Handler
+    # ordered: events are delivered strictly in outbox order; a failure holds back every later event (a
+    # forwarder must not let a newer stock level overtake an older one). retry_forever: never a dead letter.
+    ordered: bool = False
+    retry_forever: bool = False
 
 
 class ConsumerRegistry:
@@ -180,10 +184,18 @@ class ConsumerRegistry:
     def __init__(self) -> None:
         self._consumers: dict[str, Consumer] = {}
 
-    def register(self, name: str, event_types: Iterable[str], handle: Handler) -> None:
+    def register(
+        self,
+        name: str,
+        event_types: Iterable[str],
+        handle: Handler,
+        *,
+        ordered: bool = False,
+        retry_forever: bool = False,
+    ) -> None:
         if name in self._consumers:
             raise ValueError(f"consumer {name!r} is registered twice")
-        self._consumers[name] = Consumer(name, frozenset(event_types), handle)
+        self._consumers[name] = Consumer(name, frozenset(event_types), handle, ordered, retry_forever)
 
     def __iter__(self) -> Any:
         return iter(self._consumers.values())
@@ -256,6 +268,8 @@ class Dispatcher:
                 _wakeup.clear()
 
     def _due_events(self, session: Session, consumer: Consumer, now: datetime) -> list[OutboxEvent]:
+        if consumer.ordered:
+            return self._due_in_order(session, consumer, now)
         blocked = exists().where(
             OutboxDelivery.event_id == OutboxEvent.id,
             OutboxDelivery.consumer == consumer.name,
@@ -267,6 +281,30 @@ class Dispatcher:
             .order_by(OutboxEvent.id)
             .limit(self.batch_size)
             .with_for_update(skip_locked=True, of=OutboxEvent)
+        )
+        return list(session.scalars(query))
+
+    def _due_in_order(self, session: Session, consumer: Consumer, now: datetime) -> list[OutboxEvent]:
+        """The next events after the last one delivered, oldest first; none while the oldest waits for a retry."""
+        held = session.execute(
+            select(OutboxDelivery.event_id, OutboxDelivery.next_attempt_at)
+            .where(OutboxDelivery.consumer == consumer.name, OutboxDelivery.status == RETRY)
+            .order_by(OutboxDelivery.event_id)
+            .limit(1)
+        ).first()
+        if held is not None and held[1] is not None and held[1] > now:
+            return []
+        settled = exists().where(
+            OutboxDelivery.event_id == OutboxEvent.id,
+            OutboxDelivery.consumer == consumer.name,
+            OutboxDelivery.status.in_((DONE, DEAD)),
+        )
+        query = (
+            select(OutboxEvent)
+            .where(OutboxEvent.event_type.in_(consumer.event_types), ~settled)
+            .order_by(OutboxEvent.id)
+            .limit(self.batch_size)
+            .with_for_update(of=OutboxEvent)  # in order means one dispatcher at a time: no SKIP LOCKED here
         )
         return list(session.scalars(query))
 
@@ -283,8 +321,10 @@ class Dispatcher:
                     delivered += 1
                 elif outcome is not SKIPPED:
                     failures.append((row.id, outcome))
+                    if consumer.ordered:
+                        break  # later events wait behind this one
             for event_id, error in failures:
-                if self._record_failure(session, consumer.name, event_id, error, now):
+                if self._record_failure(session, consumer, event_id, error, now):
                     dead += 1
                 failed += 1
             session.commit()
@@ -333,23 +373,23 @@ class Dispatcher:
             log.warning("consumer %s failed on event %s: %s", consumer.name, row.event_key, exc)
             return f"{type(exc).__name__}: {exc}"[:2000]
 
-    def _record_failure(self, session: Session, consumer: str, event_id: int, error: str, now: datetime) -> bool:
+    def _record_failure(self, session: Session, consumer: Consumer, event_id: int, error: str, now: datetime) -> bool:
         marker = session.scalar(
-            select(OutboxDelivery).where(OutboxDelivery.event_id == event_id, OutboxDelivery.consumer == consumer)
+            select(OutboxDelivery).where(OutboxDelivery.event_id == event_id, OutboxDelivery.consumer == consumer.name)
         )
         if marker is None:
             marker = OutboxDelivery(
-                event_id=event_id, consumer=consumer, status=RETRY, attempts=0, updated_at=now, last_error=""
+                event_id=event_id, consumer=consumer.name, status=RETRY, attempts=0, updated_at=now, last_error=""
             )
             session.add(marker)
         marker.attempts += 1
         marker.last_error = error
         marker.updated_at = now
-        if marker.attempts >= self.max_attempts:
+        if marker.attempts >= self.max_attempts and not consumer.retry_forever:
             marker.status, marker.next_attempt_at = DEAD, None
             log.error("event %s is a dead letter for %s after %d tries: %s", event_id, consumer, marker.attempts, error)
             return True
-        delay = min(self.backoff_seconds * 2 ** (marker.attempts - 1), MAX_BACKOFF_SECONDS)
+        delay = min(self.backoff_seconds * 2 ** min(marker.attempts - 1, 30), MAX_BACKOFF_SECONDS)
         marker.status, marker.next_attempt_at = RETRY, now + timedelta(seconds=delay)
         return False
 
@@ -386,6 +426,47 @@ def backlog(session: Session, registry: ConsumerRegistry) -> int:
             or 0
         )
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerBacklog:
+    consumer: str
+    waiting: int  # events not yet delivered (retries included)
+    oldest: datetime | None  # when the oldest of them happened
+    last_error: str  # of the delivery waiting for a retry, if any
+    next_attempt_at: datetime | None
+
+
+def consumer_backlogs(session: Session, registry: ConsumerRegistry) -> list[ConsumerBacklog]:
+    """Per consumer: what it still owes, since when, and why it is stuck (the admin page and /healthz)."""
+    found = []
+    for consumer in registry:
+        terminal = exists().where(
+            OutboxDelivery.event_id == OutboxEvent.id,
+            OutboxDelivery.consumer == consumer.name,
+            OutboxDelivery.status.in_((DONE, DEAD)),
+        )
+        waiting, oldest = session.execute(
+            select(func.count(), func.min(OutboxEvent.created_at)).where(
+                OutboxEvent.event_type.in_(consumer.event_types), ~terminal
+            )
+        ).one()
+        retry = session.execute(
+            select(OutboxDelivery.last_error, OutboxDelivery.next_attempt_at)
+            .where(OutboxDelivery.consumer == consumer.name, OutboxDelivery.status == RETRY)
+            .order_by(OutboxDelivery.event_id)
+            .limit(1)
+        ).first()
+        found.append(
+            ConsumerBacklog(
+                consumer.name,
+                int(waiting or 0),
+                utc(oldest) if oldest is not None else None,
+                retry[0] if retry else "",
+                utc(retry[1]) if retry and retry[1] is not None else None,
+            )
+        )
+    return found
 
 
 def dead_letter_count(session: Session) -> int:

@@ -52,6 +52,12 @@ def _parse_url(name: str, raw: str) -> str:
     return raw
 
 
+def _parse_http_url(name: str, raw: str) -> str:
+    if raw and not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not an http(s) URL: use e.g. https://central.example.com")
+    return raw.rstrip("/")
+
+
 @dataclass(slots=True)
 class Settings:
     """Everything configurable from the environment. Field name = variable name without the prefix."""
@@ -72,6 +78,8 @@ class Settings:
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
     log_level: str = "INFO"
+    upstream_url: str = ""  # an edge's central vendtrack: its events are forwarded there (store and forward)
+    upstream_token: str = ""  # a DEVICE-scope token issued by the upstream
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -88,6 +96,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "smtp_port": _parse_int,
     "smtp_starttls": _parse_bool,
     "mqtt_port": _parse_int,
+    "upstream_url": lambda name, raw: _parse_http_url(name, raw),
 }
 
 # Domain packages may declare their own variables here (name -> parser) before settings are loaded.

@@ -90,6 +90,8 @@ def outbox_view() -> str:
         dead=outbox.dead_letters(session),
         backlog=outbox.backlog(session, services().consumers),
         consumers=services().consumers.names(),
+        per_consumer=outbox.consumer_backlogs(session, services().consumers),
+        upstream=services().settings.upstream_url,
     )
 
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core import access
 from core.errors import DomainError
+from core.events import EventFormatError, from_json
+from core.outbox import OutboxEvent, publish
 from core.roles import Role, TokenScope
+from web import session
 from web.auth import require_principal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -45,3 +50,25 @@ def whoami() -> Any:
             "scopes": sorted(principal.scopes),
         }
     )
+
+
+@bp.route("/events", methods=["POST"])
+@access.token(TokenScope.DEVICE)
+def receive_event() -> Any:
+    """An edge installation forwards one of its events (core.forward): stored once by its event id, then
+    delivered to this installation's consumers like a local event. A resend answers "duplicate"."""
+    json_body()  # the same clear errors as every JSON endpoint
+    try:
+        evt = from_json(request.get_data(as_text=True))
+    except EventFormatError as exc:
+        raise DomainError(f"not a vendtrack event: {exc}", field="body", code="invalid_event", status=422) from None
+    db = session.db()
+    if db.scalar(select(OutboxEvent.id).where(OutboxEvent.event_key == evt.event_id)) is not None:
+        return jsonify({"status": "duplicate", "event_id": evt.event_id})
+    try:
+        publish(db, evt)
+        db.commit()
+    except IntegrityError:  # the same event arrived twice at once: the other request stored it
+        db.rollback()
+        return jsonify({"status": "duplicate", "event_id": evt.event_id})
+    return jsonify({"status": "accepted", "event_id": evt.event_id}), 201

@@ -73,6 +73,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for plugin in plugins:
         _install_plugin(app, plugin, services, nav)
     app.extensions["vendtrack_plugins"] = plugins
+    if settings.upstream_url:  # an edge: forward every event to the central installation
+        from core.forward import register_forwarder
+
+        register_forwarder(services.consumers, settings.upstream_url, settings.upstream_token)
     app.jinja_env.globals["nav_links"] = nav
 
     from web import cli

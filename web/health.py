@@ -9,7 +9,8 @@ from sqlalchemy import select, text
 
 from core import access
 from core.clock import utc
-from core.outbox import WorkerHeartbeat, backlog, dead_letter_count
+from core.forward import CONSUMER as FORWARD
+from core.outbox import WorkerHeartbeat, backlog, consumer_backlogs, dead_letter_count
 from web.session import db, services
 
 bp = Blueprint("health", __name__)
@@ -27,6 +28,17 @@ def healthz() -> Any:
         return jsonify(report), 503
     session = db()
     report["outbox"] = {"backlog": backlog(session, services().consumers), "dead_letters": dead_letter_count(session)}
+    upstream = services().settings.upstream_url
+    if upstream:  # an edge: how much it still has to forward, since when, and why
+        state = next(b for b in consumer_backlogs(session, services().consumers) if b.consumer == FORWARD)
+        report["upstream"] = {
+            "url": upstream,
+            "waiting": state.waiting,
+            "oldest": state.oldest.isoformat() if state.oldest else None,
+            "last_error": state.last_error,
+        }
+        if state.last_error:
+            report["status"] = "degraded"
     now = services().clock.now()
     workers = {}
     for row in session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.name)):
