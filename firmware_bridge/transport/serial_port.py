@@ -108,7 +108,17 @@ class SerialTransport:
         port.timeout = self.read_slice
         if isinstance(port, serial.Serial):  # a local UART; rfc2217:// refuses a write timeout
             port.write_timeout = 1.0
-        port.open()
+            if os.name == "posix":
+                port.exclusive = True  # flock: a second process driving the same bus would interleave frames
+        try:
+            port.open()
+        except serial.SerialException as exc:
+            if "exclusively lock" in str(exc):
+                raise serial.SerialException(
+                    f"{line.url} is held by another process: only one vendtrack process may drive a bus "
+                    "(stop the other `vendtrack serve`, or a terminal program left open on the port)"
+                ) from exc
+            raise
         if line.rs485:
             try:
                 port.rs485_mode = serial.rs485.RS485Settings()

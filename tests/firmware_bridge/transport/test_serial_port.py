@@ -85,3 +85,38 @@ def test_turnaround_keeps_the_line_quiet_after_a_reply() -> None:
         transport.close()
         os.close(master)
         os.close(slave)
+
+
+def test_a_second_process_cannot_drive_the_same_bus() -> None:
+    import subprocess
+    import sys
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    first = SerialTransport(LineSettings(os.ttyname(slave), turnaround_ms=0))
+    try:
+        first.ensure_open()
+        code = (
+            "import sys\n"
+            "from firmware_bridge.errors import BusOffline\n"
+            "from firmware_bridge.transport import LineSettings, SerialTransport\n"
+            "try:\n"
+            "    SerialTransport(LineSettings(sys.argv[1])).ensure_open()\n"
+            "except BusOffline as exc:\n"
+            "    print(exc)\n"
+            "    sys.exit(3)\n"
+        )
+        other = subprocess.run(
+            [sys.executable, "-c", code, os.ttyname(slave)], capture_output=True, text=True, timeout=30
+        )
+        assert other.returncode == 3, other.stderr
+        assert "held by another process" in other.stdout and "only one vendtrack process" in other.stdout
+        first.close()  # the lock goes with the port: the other process may take over now
+        again = subprocess.run(
+            [sys.executable, "-c", code, os.ttyname(slave)], capture_output=True, text=True, timeout=30
+        )
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        first.close()
+        os.close(master)
+        os.close(slave)
