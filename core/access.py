@@ -22,6 +22,8 @@ class Access:
     roles: frozenset[Role] = frozenset()  # any logged-in user with one of these roles
     scopes: frozenset[TokenScope] = frozenset()  # any bearer token with one of these scopes
     any_user: bool = False  # any logged-in user, whatever the role
+    # a paired kiosk browser's cookie may carry the DEVICE token here (ambient, so web keeps the CSRF check)
+    device_cookie: bool = False
 
 
 def public(view: F) -> F:
@@ -34,11 +36,15 @@ def logged_in(view: F) -> F:
     return view
 
 
-def roles(*allowed: Role, scopes: tuple[TokenScope, ...] = ()) -> Callable[[F], F]:
-    """Allow users holding any of `allowed` (and, optionally, bearer tokens with any of `scopes`)."""
+def roles(*allowed: Role, scopes: tuple[TokenScope, ...] = (), device_cookie: bool = False) -> Callable[[F], F]:
+    """Allow users holding any of `allowed` (and, optionally, bearer tokens with any of `scopes`).
+
+    `device_cookie=True` also takes a DEVICE token from the kiosk-pairing cookie (only the kiosk does).
+    """
 
     def mark(view: F) -> F:
-        setattr(view, ATTRIBUTE, Access(roles=frozenset(allowed), scopes=frozenset(scopes)))
+        rule = Access(roles=frozenset(allowed), scopes=frozenset(scopes), device_cookie=device_cookie)
+        setattr(view, ATTRIBUTE, rule)
         return view
 
     return mark

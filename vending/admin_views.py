@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_from_directory, url_for
+from flask import session as browser_session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -16,7 +17,7 @@ from core.clock import utc
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from core.roles import Role
-from vending import charges, drivers, rules
+from vending import charges, drivers, pairing, rules
 from vending.models import (
     Credential,
     ItemRestriction,
@@ -141,7 +142,27 @@ def machine_detail(machine_id: int) -> Any:
         .where(Slot.machine_id == machine.id)
         .order_by(Slot.code)
     ).all()
-    return render_template("vending/machine.html", machine=machine, slots=slots)
+    pairings = pairing.for_machine(session, machine.id)
+    return render_template("vending/machine.html", machine=machine, slots=slots, pairings=pairings)
+
+
+@bp.route("/machines/<int:machine_id>/pair-kiosk", methods=["POST"])
+@ADMIN
+def pair_kiosk(machine_id: int) -> Any:
+    """Pair this browser as the machine's kiosk: a DEVICE token in a cookie; the admin is logged out of it."""
+    session = db()
+    paired = pairing.pair(
+        session,
+        machine_id,
+        admin=str(g.principal.name),
+        actor=actor(),
+        clock=current_app.extensions["vendtrack"].clock,
+        replacing=request.cookies.get(pairing.cookie_name()),
+    )
+    session.commit()
+    browser_session.clear()  # a kiosk must not stay logged in as an admin
+    response = redirect(url_for("vending_kiosk.kiosk_page", machine_code=paired.machine_code))
+    return pairing.set_cookie(response, paired.token)
 
 
 @bp.route("/machines/<int:machine_id>/config", methods=["POST"])

@@ -1,7 +1,9 @@
 """The kiosk: the full-screen page at /kiosk/<machine> and the JSON calls it makes under /api/v1/vending/kiosk.
 
-The kiosk device is authenticated (a logged-in admin/restocker opened it, or a DEVICE-scope token);
-the worker signs in inside it by badge or ID + PIN and is signed out after inactivity.
+The kiosk device is authenticated (a logged-in admin/restocker opened it, or a DEVICE-scope token: a bearer
+header, or the cookie of a browser an admin paired with the machine, see vending.pairing); a token paired with
+one machine opens that machine's kiosk only. The worker signs in inside it by badge or ID + PIN and is signed
+out after inactivity.
 """
 
 from __future__ import annotations
@@ -10,31 +12,46 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, session
+from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import access
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, Forbidden, NotFound
 from core.events import ItemRequested
 from core.models import Item, Site
 from core.outbox import publish
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
-from vending import authorise, charges, dispense, restock, tools
+from vending import authorise, charges, dispense, pairing, restock, tools
 from vending.models import Machine, Slot, SlotStock, Worker
 from vending.runtime import runtime
 from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin
 
 page_bp = Blueprint("vending_kiosk", __name__, template_folder="templates")
 api_bp = Blueprint("vending_kiosk_api", __name__, url_prefix="/api/v1/vending/kiosk")
-KIOSK = access.roles(Role.ADMIN, Role.RESTOCKER, scopes=(TokenScope.DEVICE,))
+KIOSK = access.roles(Role.ADMIN, Role.RESTOCKER, scopes=(TokenScope.DEVICE,), device_cookie=True)
 DEFAULT_IDLE_SECONDS = 60
 
 
 class NoWorker(DomainError):
     status = 409
     code = "no_worker"
+
+
+def _only_the_paired_machine() -> None:
+    """A token paired with a machine opens that machine's kiosk only (in the cookie or as a bearer header)."""
+    principal = g.get("principal")
+    if principal is None or principal.kind != "token":
+        return
+    bound = pairing.bound_machine(_db(), principal.id)
+    wanted = (request.view_args or {}).get("machine_code")
+    if bound is not None and bound != wanted:
+        raise Forbidden(f"this kiosk is paired with machine {bound}: it cannot open {wanted}", field="machine")
+
+
+page_bp.before_request(_only_the_paired_machine)
+api_bp.before_request(_only_the_paired_machine)
 
 
 def _services() -> AppServices:
@@ -126,7 +143,15 @@ def _start(db: Session, machine: Machine, worker_id: int) -> Any:
 @KIOSK
 def kiosk_page(machine_code: str) -> Any:
     machine = _machine(_db(), machine_code)
-    return render_template("vending/kiosk.html", machine=machine, idle_seconds=_idle())
+    principal = g.principal
+    can_pair = principal.kind == "user" and Role.ADMIN.value in principal.roles
+    response = make_response(
+        render_template("vending/kiosk.html", machine=machine, idle_seconds=_idle(), can_pair=can_pair)
+    )
+    held = request.cookies.get(pairing.cookie_name())
+    if held and principal.kind == "token" and not request.headers.get("Authorization"):
+        pairing.set_cookie(response, held)  # a paired kiosk in use renews its cookie and never expires
+    return response
 
 
 @api_bp.route("/<machine_code>/badge", methods=["POST"])

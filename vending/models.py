@@ -236,3 +236,17 @@ class ToolLoan(Base):
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     condition: Mapped[str] = mapped_column(String(16), default="")  # ok, damaged, lost
     overdue_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class KioskPairing(Base):
+    """A browser paired as one machine's kiosk: its DEVICE token (core's api_token) opens that machine only.
+
+    The token itself lives in core (hashed, listed and revoked on /admin/tokens); this row binds it to the machine.
+    """
+
+    __tablename__ = "vending_kiosk_pairing"
+
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id"), primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("vending_machine.id"), index=True)
+    paired_by: Mapped[str] = mapped_column(String(100))  # the admin's audit actor
+    paired_at: Mapped[datetime] = mapped_column(UTCDateTime())

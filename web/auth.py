@@ -1,4 +1,9 @@
-"""Login/logout for users, bearer tokens for devices, and the access check run before every request."""
+"""Login/logout for users, bearer tokens for devices, and the access check run before every request.
+
+A paired kiosk browser holds a DEVICE token in an HttpOnly cookie (set by vending's pairing action): it counts
+only on views declared with `device_cookie=True` that accept DEVICE tokens, after a bearer header and a
+logged-in user; unlike a bearer header it is ambient, so requests it authenticates stay under the CSRF check.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +28,13 @@ from werkzeug.wrappers import Response
 
 from core import access, users
 from core.access import Access
-from core.roles import Role
+from core.roles import Role, TokenScope
+from web.errors import error_json
 from web.session import db, services
 
 bp = Blueprint("auth", __name__)
+DEVICE_COOKIE = "vendtrack_device"  # domains read the name from app.config["DEVICE_COOKIE_NAME"]
+NOT_PAIRED = "this kiosk is not paired: ask an administrator to pair it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,22 +67,33 @@ def require_principal() -> Principal:
     return principal
 
 
-def _load_principal() -> Principal | None:
+def _token_principal(plain: str, scope: TokenScope | None = None) -> Principal | None:
+    view = users.verify_token(db(), plain, clock=services().clock)
+    if view is None or (scope is not None and scope.value not in view.scopes):
+        return None
+    db().commit()  # last_used_at
+    return Principal("token", view.id, view.name, frozenset(), view.scopes, view.site_id)
+
+
+def _device_cookie(rule: Access) -> str | None:
+    """The paired kiosk's token, on views that opt in (the kiosk), never on admin pages or other APIs."""
+    if not rule.device_cookie or TokenScope.DEVICE not in rule.scopes:
+        return None
+    return request.cookies.get(current_app.config["DEVICE_COOKIE_NAME"]) or None
+
+
+def _load_principal(rule: Access) -> Principal | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        view = users.verify_token(db(), header[7:].strip(), clock=services().clock)
-        if view is None:
-            return None
-        db().commit()  # last_used_at
-        return Principal("token", view.id, view.name, frozenset(), view.scopes, view.site_id)
+        return _token_principal(header[7:].strip())
     user_id = session.get("user_id")
-    if user_id is None:
-        return None
-    user = users.get_user(db(), int(user_id))
-    if user is None:
+    if user_id is not None:
+        user = users.get_user(db(), int(user_id))
+        if user is not None:
+            return Principal("user", user.id, user.username, user.roles, frozenset())
         session.clear()
-        return None
-    return Principal("user", user.id, user.username, user.roles, frozenset())
+    cookie = _device_cookie(rule)
+    return _token_principal(cookie, TokenScope.DEVICE) if cookie else None
 
 
 def is_allowed(rule: Access, principal: Principal | None) -> bool:
@@ -89,8 +108,13 @@ def is_allowed(rule: Access, principal: Principal | None) -> bool:
     return bool({r.value for r in rule.roles} & principal.roles)
 
 
-def _deny(principal: Principal | None) -> Any:
+def _deny(rule: Access, principal: Principal | None) -> Any:
     wants_json = request.path.startswith("/api/")
+    if principal is None and _device_cookie(rule) and not request.headers.get("Authorization"):
+        # the browser was paired, but its token is revoked or unknown: say so instead of asking for a login
+        if wants_json:
+            return error_json(401, NOT_PAIRED, "kiosk_not_paired")
+        return render_template("error.html", status=401, title="This kiosk is not paired", hint=NOT_PAIRED), 401
     if principal is None:
         if wants_json:
             abort(401)
@@ -100,6 +124,7 @@ def _deny(principal: Principal | None) -> Any:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.config.setdefault("DEVICE_COOKIE_NAME", DEVICE_COOKIE)
 
     @app.before_request
     def _check_access() -> Any:
@@ -112,10 +137,10 @@ def init_app(app: Flask) -> None:
             # Deny by default: a route without an access declaration is a bug, never an open door.
             current_app.logger.error("endpoint %s has no access declaration", request.endpoint)
             abort(403)
-        principal = _load_principal()
+        principal = _load_principal(rule)
         g.principal = principal
         if not is_allowed(rule, principal):
-            return _deny(principal)
+            return _deny(rule, principal)
         return None
 
     @app.context_processor

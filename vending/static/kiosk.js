@@ -19,6 +19,7 @@
     const response = await fetch(api + path, options);
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
+      if (data.error && data.error.code === "kiosk_not_paired") location.reload();  // un-paired: show why
       const error = new Error((data.error && data.error.message) || ("error " + response.status));
       error.code = data.error && data.error.code;
       throw error;
