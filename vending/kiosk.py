@@ -184,7 +184,11 @@ def pin_in(machine_code: str) -> Any:
 @api_bp.route("/<machine_code>/poll")
 @KIOSK
 def poll(machine_code: str) -> Any:
-    """A badge read by this machine's serial reader, if any (the page then posts it to /badge)."""
+    """A badge read by this machine's serial reader, if any (the page then posts it to /badge).
+
+    Polled every second while nobody is signed in: its answer must not carry the session cookie, or one that
+    crosses a sign-in would put back the signed-out session (see web.cookies)."""
+    g.session_read_only = True
     machine = _machine(_db(), machine_code)
     badge = runtime(_services()).inbox.take(machine.code)
     return jsonify({"badge": badge.raw if badge else None})

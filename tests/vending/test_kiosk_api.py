@@ -204,3 +204,15 @@ def test_every_vending_route_declares_access_and_the_kiosk_is_for_kiosk_devices(
         if rule.endpoint.startswith("vending_kiosk"):
             assert declared.roles == frozenset({Role.ADMIN, Role.RESTOCKER}), rule.endpoint
             assert declared.scopes == frozenset({TokenScope.DEVICE}), rule.endpoint
+
+
+def test_a_reader_poll_crossing_a_sign_in_cannot_undo_it(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    login(client, "crib", "crib-password")  # a logged-in session is permanent: responses re-send it
+    headers = _kiosk(client)
+    polled = client.get(f"{API}/poll")
+    assert polled.status_code == 200 and "Set-Cookie" not in polled.headers
+    signed = client.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=headers)
+    assert signed.status_code == 200 and "Set-Cookie" in signed.headers
+    late = client.get(f"{API}/poll")  # answered after the sign-in: leaves the signed-in cookie alone
+    assert "Set-Cookie" not in late.headers
+    assert client.get(f"{API}/state").get_json()["worker"]["code"] == "W1"
