@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import unit_of_work
 from core.roles import Role, TokenScope
@@ -109,3 +110,26 @@ def test_healthz_reports_database_outbox_and_workers(client: FlaskClient) -> Non
     assert body["database"] == "ok"
     assert body["outbox"] == {"backlog": 0, "dead_letters": 0}
     assert body["workers"] == {}
+
+
+def test_token_last_used_is_kept_to_the_minute_without_a_write_per_call(session_factory: sessionmaker[Session]) -> None:
+    from core.clock import ManualClock
+    from core.models import ApiToken
+    from core.users import verify_token
+
+    clock = ManualClock()
+    with unit_of_work(session_factory) as session:
+        plain, view = create_token(session, "kiosk", [TokenScope.DEVICE])
+    with unit_of_work(session_factory) as session:
+        assert verify_token(session, plain, clock) is not None
+        assert session.dirty, "the first use is recorded"
+    clock.advance(seconds=30)
+    with unit_of_work(session_factory) as session:
+        assert verify_token(session, plain, clock) is not None
+        assert not session.dirty, "a call within the minute writes nothing"
+    clock.advance(seconds=31)
+    with unit_of_work(session_factory) as session:
+        assert verify_token(session, plain, clock) is not None
+    with session_factory() as session:
+        row = session.get(ApiToken, view.id)
+        assert row is not None and row.last_used_at == clock.now()
