@@ -246,7 +246,10 @@ class LocationEngine:
         self._switch(tag_key, tag, candidate, confidence, reason, now)
 
     def _zone_silent(self, zone: str, now: float) -> bool:
-        return all(self._silent(g, now) for g in self._zone_gateways.get(zone, ()))
+        """Every gateway of the zone is silent. A zone left with no gateway (moved or deleted) is not silent:
+        nothing there can come back, so its tags are free to move on or become unknown."""
+        gateways = self._zone_gateways.get(zone, ())
+        return bool(gateways) and all(self._silent(g, now) for g in gateways)
 
     def _beyond_radius(self, tag: _Tag, zone: str, gateway_id: str, score: float) -> str:
         radius = self.floor.max_radius_m.get(zone)

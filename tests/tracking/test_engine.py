@@ -113,3 +113,14 @@ def test_long_silent_unknown_tags_are_forgotten() -> None:
     assert engine.location("t")[0] is None
     engine.tick(100.0 + engine.config.forget_after_s)
     assert engine.location("t") == (None, 0.0, "never heard")
+
+
+def test_zone_left_without_gateways_releases_its_tags() -> None:
+    engine = _engine()
+    _feed(engine, 0, 10, {"gw-a": -58, "gw-b": -80})
+    assert engine.location("t")[0] == "A"
+    moved = {**engine.floor.gateways, "gw-a": GatewaySpec("gw-a", "B")}  # gw-a is moved to room B on the setup page
+    engine.set_floor(FloorModel(moved, {}))
+    _feed(engine, 10, 20, {"gw-a": -58, "gw-b": -80})
+    assert engine.location("t")[0] == "B"  # not held in A as if its (now absent) gateway were down
+    assert "A no longer hears it" in engine.drain_changes()[-1].reason
