@@ -1,4 +1,4 @@
-"""`vendtrack tracking scan|replay` and `vendtrack sim ble`."""
+"""`vendtrack tracking scan|replay|load|export` and `vendtrack sim ble`."""
 
 from __future__ import annotations
 
@@ -98,9 +98,26 @@ def load_command(path: Path) -> None:
     for error in report.errors:
         click.echo(f"{error.section}[{error.index}].{error.field}: {error.message}", err=True)
     loaded = ", ".join(f"{count} {section}" for section, count in report.loaded.items()) or "nothing"
-    click.echo(f"loaded {loaded}; {len(report.errors)} rows refused")
+    refused = len({(error.section, error.index) for error in report.errors})
+    click.echo(f"loaded {loaded}; {refused} rows refused")
     if report.errors:
         raise SystemExit(1)
+
+
+@tracking_group.command("export", help="Write zones, gateways, assets and PAR rules as JSON that `load` reads back.")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=False)
+@with_appcontext
+def export_command(path: Path | None) -> None:
+    from core.db import unit_of_work
+    from tracking.setup import export_setup
+
+    with unit_of_work(current_app.extensions["vendtrack"].session_factory) as session:
+        text = json.dumps(export_setup(session), indent=2) + "\n"
+    if path is None:
+        click.echo(text, nl=False)
+    else:
+        path.write_text(text)
+        click.echo(f"wrote {path}")
 
 
 @click.command("ble", help="Simulate tagged assets moving through the demo floor, publishing to MQTT or HTTP.")

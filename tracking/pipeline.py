@@ -31,7 +31,7 @@ _create_lock = threading.Lock()
 class TrackingSettings:
     missing_after_s: float = 600.0
     battery_low_mv: int = 2500
-    floor_reload_s: float = 30.0
+    floor_reload_s: float = 5.0  # how soon zone/gateway edits made by other processes take effect here
     par_check_s: float = 10.0
 
     @classmethod
@@ -40,6 +40,7 @@ class TrackingSettings:
         return cls(
             missing_after_s=float(extra.get("tracking_missing_after_s", defaults.missing_after_s)),
             battery_low_mv=int(float(extra.get("tracking_battery_low_mv", defaults.battery_low_mv))),
+            floor_reload_s=float(extra.get("tracking_floor_reload_s", defaults.floor_reload_s)),
         )
 
 
@@ -82,14 +83,16 @@ class Pipeline:
         return self.clock.now().timestamp()
 
     def refresh_floor(self, force: bool = False) -> None:
+        """Reload zones and gateways when `floor_reload_s` has passed (or at once when forced)."""
         now = time.monotonic()
         if not force and now - self._floor_at < self.settings.floor_reload_s:
             return
         with self.session_factory() as session:
             floor = load_floor(session)
         with self.lock:
-            self.engine.set_floor(floor)
-            self._known_gateways = frozenset(floor.gateways)
+            if floor != self.engine.floor:
+                self.engine.set_floor(floor)
+                self._known_gateways = frozenset(floor.gateways)
             self._floor_at = now
 
     def knows_gateway(self, gateway_id: str) -> bool:
@@ -147,6 +150,16 @@ class Pipeline:
             raise
         self.counters["room_changes"] += len(changes)
         return FlushReport(len(changes), len(seen), len(gateway_changes))
+
+
+def floor_changed(services: Any) -> None:
+    """Zones or gateways were changed and committed: this process's engine (if it has one) reloads now.
+
+    Engines in other processes pick the change up at their next periodic reload (`floor_reload_s`).
+    """
+    found: Pipeline | None = services.extras.get(EXTRAS_KEY)
+    if found is not None:
+        found.refresh_floor(force=True)
 
 
 def pipeline_for(services: Any) -> Pipeline:

@@ -28,13 +28,14 @@ def _flag(name: str, raw: str) -> str:
 
 EXTRA_VARIABLES.setdefault("tracking_missing_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_battery_low_mv", _number)
+EXTRA_VARIABLES.setdefault("tracking_floor_reload_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
 
 
 def blueprints() -> list[Blueprint]:
-    from tracking import api, views
+    from tracking import api, setup_views, views
 
-    return [views.bp, api.bp]
+    return [views.bp, api.bp, setup_views.bp]
 
 
 def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
@@ -43,6 +44,7 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
         ("Locate", "tracking.locate", staff),
         ("PAR levels", "tracking.par", staff),
         ("Tracking alerts", "tracking.alerts", staff),
+        ("Zones & gateways", "tracking_setup.setup_index", frozenset({Role.ADMIN})),
     ]
 
 

@@ -1,7 +1,8 @@
-"""Loading a site's tracking set-up from JSON: zones, gateways (with calibration), assets with tags, PAR rules.
+"""A site's tracking set-up as JSON, loaded and exported: zones, gateways (calibration), assets with tags, PAR rules.
 
 Rows are upserted by their natural key (zone code, gateway id, asset tag, unit + type); each bad row is
-reported with its section, index and field, and the good rows are still loaded.
+reported with its section, index and field(s), and the good rows are still loaded. Zones and gateways go
+through the same checks and audit entries as the setup pages (`tracking.setup_admin`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracking.floorplan import ZONE_KINDS
-from tracking.models import ASSET_STATUSES, Asset, Gateway, ParRule, Tag, Zone
-from tracking.services import format_polygon
+from core.clock import Clock
+from tracking.models import ASSET_STATUSES, Asset, ParRule, Tag, Zone
+from tracking.services import parse_polygon
+from tracking.setup_admin import upsert_gateway, upsert_zone, zone_rows
+from tracking.setup_input import SetupInvalid, gateway_input, zone_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,36 +47,6 @@ def _text(row: dict[str, Any], name: str, default: str | None = None) -> str:
     return value.strip()
 
 
-def _number(row: dict[str, Any], name: str, default: float | None = None) -> float:
-    value = row.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad(name, f"{name} must be a number")
-    return float(value)
-
-
-def _zone(session: Session, row: dict[str, Any]) -> None:
-    code, kind = _text(row, "code"), _text(row, "kind", "room")
-    if kind not in ZONE_KINDS:
-        raise _Bad("kind", f"kind must be one of {', '.join(ZONE_KINDS)}")
-    points = row.get("polygon")
-    if not isinstance(points, list) or len(points) < 3:
-        raise _Bad("polygon", "polygon must list at least three [x, y] points in metres")
-    try:
-        polygon = format_polygon([(float(x), float(y)) for x, y in points])
-    except (TypeError, ValueError):
-        raise _Bad("polygon", "each polygon point must be [x, y] numbers") from None
-    zone = session.scalar(select(Zone).where(Zone.code == code)) or Zone(code=code)
-    zone.name, zone.kind, zone.polygon = row.get("name") or code, kind, polygon
-    zone.building, zone.floor, zone.unit = (
-        str(row.get("building", "")),
-        str(row.get("floor", "")),
-        str(row.get("unit", "")),
-    )
-    zone.max_radius_m = _number(row, "max_radius_m") if row.get("max_radius_m") is not None else None
-    session.add(zone)
-    session.flush()
-
-
 def _zone_id(session: Session, code: str, field_name: str) -> int:
     found = session.scalar(select(Zone.id).where(Zone.code == code))
     if found is None:
@@ -81,17 +54,15 @@ def _zone_id(session: Session, code: str, field_name: str) -> int:
     return found
 
 
-def _gateway(session: Session, row: dict[str, Any]) -> None:
-    gateway_id = _text(row, "gateway_id")
-    zone_id = _zone_id(session, _text(row, "zone"), "zone")
-    gateway = session.scalar(select(Gateway).where(Gateway.gateway_id == gateway_id)) or Gateway(gateway_id=gateway_id)
-    gateway.zone_id, gateway.x, gateway.y = zone_id, _number(row, "x"), _number(row, "y")
-    gateway.offset_db = _number(row, "offset_db", 0.0)
-    session.add(gateway)
-    session.flush()
+def _zone(session: Session, row: dict[str, Any], actor: str, clock: Clock | None) -> None:
+    upsert_zone(session, zone_input(row), actor, clock)
 
 
-def _asset(session: Session, row: dict[str, Any]) -> None:
+def _gateway(session: Session, row: dict[str, Any], actor: str, clock: Clock | None) -> None:
+    upsert_gateway(session, gateway_input(row), actor, clock)
+
+
+def _asset(session: Session, row: dict[str, Any], _actor: str, _clock: Clock | None) -> None:
     asset_tag, status = _text(row, "asset_tag"), _text(row, "status", "clean")
     if status not in ASSET_STATUSES:
         raise _Bad("status", f"status must be one of {', '.join(ASSET_STATUSES)}")
@@ -115,7 +86,7 @@ def _asset(session: Session, row: dict[str, Any]) -> None:
     session.flush()
 
 
-def _par(session: Session, row: dict[str, Any]) -> None:
+def _par(session: Session, row: dict[str, Any], _actor: str, _clock: Clock | None) -> None:
     unit, asset_type = _text(row, "unit"), _text(row, "type")
     minimum = row.get("minimum")
     if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
@@ -130,8 +101,8 @@ def _par(session: Session, row: dict[str, Any]) -> None:
 SECTIONS = (("zones", _zone), ("gateways", _gateway), ("assets", _asset), ("par", _par))
 
 
-def load_setup(session: Session, data: Any) -> LoadReport:
-    """Upsert every section; a bad row is rolled back alone (savepoint) and reported."""
+def load_setup(session: Session, data: Any, actor: str = "cli", clock: Clock | None = None) -> LoadReport:
+    """Upsert every section; a bad row is rolled back alone (savepoint) and reported, one error per bad field."""
     report = LoadReport()
     if not isinstance(data, dict):
         report.errors.append(RowError("file", 0, "file", 'the file must be a JSON object: {"zones": [...], ...}'))
@@ -146,11 +117,71 @@ def load_setup(session: Session, data: Any) -> LoadReport:
             try:
                 if not isinstance(row, dict):
                     raise _Bad(section, "each row must be an object")
-                load(session, row)
+                load(session, row, actor, clock)
             except _Bad as exc:
                 savepoint.rollback()
                 report.errors.append(RowError(section, index, exc.field, str(exc)))
                 continue
+            except SetupInvalid as exc:
+                savepoint.rollback()
+                report.errors.extend(RowError(section, index, name, message) for name, message in exc.errors.items())
+                continue
             savepoint.commit()
             report.loaded[section] = report.loaded.get(section, 0) + 1
     return report
+
+
+def _plain(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def export_setup(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """The whole set-up in the format `vendtrack tracking load` reads, so a site can be backed up and reloaded."""
+    rows = zone_rows(session)
+    zones: list[dict[str, Any]] = []
+    for z in rows:
+        zone: dict[str, Any] = {
+            "code": z.code,
+            "name": z.name,
+            "kind": z.kind,
+            "building": z.building,
+            "floor": z.floor,
+            "unit": z.unit,
+            "polygon": [[_plain(x), _plain(y)] for x, y in parse_polygon(z.polygon)],
+        }
+        if z.max_radius_m is not None:
+            zone["max_radius_m"] = _plain(z.max_radius_m)
+        zones.append(zone)
+    gateways = [
+        {
+            "gateway_id": g.gateway_id,
+            "zone": g.zone,
+            "x": _plain(g.x),
+            "y": _plain(g.y),
+            "offset_db": _plain(g.offset_db),
+        }
+        for z in rows
+        for g in z.gateways
+    ]
+    codes = {z.id: z.code for z in rows}
+    assets = []
+    query = select(Asset, Tag.tag_key).outerjoin(Tag, Asset.tag_id == Tag.id).order_by(Asset.asset_tag)
+    for asset, tag_key in session.execute(query):
+        row: dict[str, Any] = {
+            "asset_tag": asset.asset_tag,
+            "name": asset.name,
+            "type": asset.asset_type,
+            "serial": asset.serial,
+            "unit": asset.unit,
+            "status": asset.status,
+        }
+        if asset.home_zone_id is not None:
+            row["home_zone"] = codes[asset.home_zone_id]
+        if tag_key is not None:
+            row["tag_key"] = tag_key
+        assets.append(row)
+    par = [
+        {"unit": r.unit, "type": r.asset_type, "minimum": r.minimum}
+        for r in session.scalars(select(ParRule).order_by(ParRule.unit, ParRule.asset_type))
+    ]
+    return {"zones": zones, "gateways": gateways, "assets": assets, "par": par}

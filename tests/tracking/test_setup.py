@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
+from core import audit
 from core.db import unit_of_work
 from tracking.models import Asset, Gateway, ParRule, Tag, Zone
 
@@ -54,3 +55,25 @@ def test_load_keeps_good_rows_and_names_each_bad_field(app: Flask, tmp_path: Pat
         tag = session.scalar(select(Tag))
         assert asset is not None and tag is not None and asset.tag_id == tag.id and asset.status == "clean"
         assert session.scalar(select(ParRule.minimum)) == 2
+
+
+def test_load_checks_rows_like_the_setup_pages_and_audits_them(app: Flask, tmp_path: Path) -> None:
+    path = tmp_path / "site.json"
+    rows = {
+        "zones": [
+            {"code": "W 1", "kind": "ballroom", "polygon": [[0, 0], [1, 1]], "max_radius_m": 0},
+            {"code": "W-2", "polygon": [[0, 0], [4, 0], [4, 4]]},
+        ],
+        "gateways": [{"gateway_id": "gw-w2", "zone": "W-2", "x": 2, "y": 1, "offset_db": 35}],
+    }
+    path.write_text(json.dumps(rows))
+    result = app.test_cli_runner().invoke(args=["tracking", "load", str(path)])
+    assert result.exit_code == 1
+    assert "loaded 1 zones; 2 rows refused" in result.output
+    for expected in ("zones[0].code:", "zones[0].kind:", "zones[0].polygon:", "zones[0].max_radius_m:",
+                     "gateways[0].offset_db: offset_db 35 dB is out of range: use -20 to 20 dB"):  # fmt: skip
+        assert expected in result.output
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        zone_id = session.scalar(select(Zone.id).where(Zone.code == "W-2"))
+        [entry] = audit.history(session, "tracking_zone", zone_id)
+        assert (entry.actor, entry.action, entry.after["polygon"]) == ("cli", "tracking.zone.create", "0,0 4,0 4,4")

@@ -1,16 +1,9 @@
-// Locate page: draws the floor map from the JSON API and refreshes rooms, dots and "last seen" every 3 s.
+// Locate page: draws the floor map (floormap.js) from the JSON API; refreshes rooms, dots and "last seen" every 3 s.
 (function () {
   "use strict";
   var svg = document.getElementById("floor-map");
   if (!svg) { return; }
-  var NS = "http://www.w3.org/2000/svg";
-
-  function el(name, attrs, text) {
-    var node = document.createElementNS(NS, name);
-    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text) { node.textContent = text; }
-    return node;
-  }
+  var map = window.VendtrackFloorMap, el = map.el;
 
   function ago(seconds) {
     if (seconds === null || seconds === undefined) { return "never"; }
@@ -21,29 +14,10 @@
     return Math.floor(seconds / 86400) + " d ago";
   }
 
-  function centre(points) {
-    var x = 0, y = 0;
-    points.forEach(function (p) { x += p[0]; y += p[1]; });
-    return [x / points.length, y / points.length];
-  }
-
   function draw(data) {
-    var maxX = 1, maxY = 1, centres = {}, slots = {};
-    while (svg.firstChild) { svg.removeChild(svg.firstChild); }
-    data.zones.forEach(function (z) {
-      if (!z.points.length) { return; }
-      z.points.forEach(function (p) { maxX = Math.max(maxX, p[0]); maxY = Math.max(maxY, p[1]); });
-      svg.appendChild(el("polygon", { "class": "zone " + z.kind, "data-zone": z.code,
-        points: z.points.map(function (p) { return p.join(","); }).join(" ") }));
-      var c = centres[z.code] = centre(z.points);
-      svg.appendChild(el("text", { "class": "label", x: z.points[0][0] + 0.3, y: z.points[0][1] + 1.1 }, z.name));
-      slots[z.code] = 0;
-      return c;
-    });
-    data.gateways.forEach(function (g) {
-      svg.appendChild(el("rect", { "class": "gw " + g.status, x: g.x - 0.25, y: g.y - 0.25, width: 0.5, height: 0.5 },
-        ""));
-    });
+    var slots = {};
+    var centres = map.draw(svg, data);
+    Object.keys(centres).forEach(function (code) { slots[code] = 0; });
     data.assets.forEach(function (a) {
       var zone = a.location.zone;
       if (!zone || !centres[zone]) { return; }
@@ -54,7 +28,6 @@
       dot.appendChild(el("title", {}, a.name + " · " + a.location.zone_name + " · " + ago(a.location.last_seen_ago_s)));
       svg.appendChild(dot);
     });
-    svg.setAttribute("viewBox", "-0.5 -0.5 " + (maxX + 1) + " " + (maxY + 1));
   }
 
   function updateTable(data) {
