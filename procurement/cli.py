@@ -1,4 +1,4 @@
-"""`vendtrack procurement replenish | pdf PO_NUMBER -o FILE | send PO_NUMBER`."""
+"""`vendtrack procurement replenish | pdf PO_NUMBER -o FILE | send PO_NUMBER | retry-sends`."""
 
 from __future__ import annotations
 
@@ -62,10 +62,31 @@ def send_command(po_number: str) -> None:
     services = _services()
     smtp = transmit.SmtpConfig.from_settings(services.settings)
     try:
-        with unit_of_work(services.session_factory) as session:
-            result = transmit.send(session, po_number, smtp, CLI_ACTOR, services.clock)
+        result = transmit.send(services.session_factory, po_number, smtp, CLI_ACTOR, services.clock)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
-    if result.status != "sent":
+    if result.status == transmit.QUEUED and result.next_attempt_at is not None:
+        raise click.ClickException(
+            f"{po_number} not sent (attempt {result.attempts}): {result.error}; the background worker of "
+            f"`vendtrack serve` tries again from {result.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    if result.status == transmit.SENDING:  # e-mailed, but the database did not take the "sent" in time
+        raise click.ClickException(
+            f"{po_number}: {result.error}. This command ends now: unless the database is back first, the "
+            "background worker sends it again after the claim timeout, with the same Message-ID"
+        )
+    if result.status != transmit.SENT:
         raise click.ClickException(f"{po_number} not sent after {result.attempts} attempts: {result.error}")
     click.echo(f"{po_number} sent to {smtp.host}:{smtp.port} (PDF sha256 {result.sha256})")
+
+
+@procurement_group.command("retry-sends", help="Retry the purchase-order e-mails that are due now, once.")
+def retry_sends_command() -> None:
+    from procurement.transmit_worker import retry_due
+
+    services = _services()
+    report = retry_due(services.session_factory, transmit.SmtpConfig.from_settings(services.settings), services.clock)
+    click.echo(
+        f"sent {report.sent}, queued again {report.queued}, failed {report.failed}, stopped {report.stopped}, "
+        f"recorded late {report.recorded}, taken by another process {report.skipped}"
+    )

@@ -122,14 +122,16 @@ def smoke_flow(demo: DemoContext) -> SmokeResult:
         return SmokeResult(False, f"{po_number} is {status} after approval")
     from procurement.smtp_capture import SmtpCapture
 
-    with SmtpCapture() as server, unit_of_work(factory) as session:
+    with SmtpCapture() as server:
         smtp = transmit.SmtpConfig(server.host, server.port, demo.services.settings.mail_from)
-        result = transmit.send(session, po_number, smtp, "user:buyer", demo.services.clock)
+        result = transmit.send(factory, po_number, smtp, "user:buyer", demo.services.clock)
     if result.status != "sent" or not server.messages:
         return SmokeResult(False, f"{po_number} not e-mailed: {result.error or 'nothing arrived'}")
     attachment = next(server.messages[0].iter_attachments())
     content = attachment.get_content()
     if hashlib.sha256(content).hexdigest() != result.sha256 or not content.startswith(b"%PDF"):
         return SmokeResult(False, f"{po_number}: the e-mailed PDF is not the stored one")
+    if str(server.messages[0]["Message-ID"]).strip() != result.message_id:  # a long header may come folded
+        return SmokeResult(False, f"{po_number}: the e-mail's Message-ID is not the recorded one")
     extra = "; an auto-approved PO exists" if auto is not None else "; no auto-approved PO yet"
     return SmokeResult(True, f"dispense → {po_number} → approved → PDF {len(content)} B → e-mail captured{extra}")

@@ -284,19 +284,30 @@ class PoDocument(Base):
 
 
 class Transmission(Base):
-    """One attempt series to deliver a PO to its supplier (e-mail), with status and retries."""
+    """One series of attempts to deliver a PO to its supplier (e-mail), claimed by one process at a time.
+
+    status: queued (waiting for `next_attempt_at`) | sending (claimed at `claimed_at` by `claim_token`) |
+    sent | failed (gave up: a person sends again). `message_id` is fixed when the row is created and kept
+    across retries, so the supplier's mail system can recognise a resend of the same order.
+    """
 
     __tablename__ = "proc_transmission"
+    __table_args__ = (Index("ix_proc_transmission_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     po_id: Mapped[int] = mapped_column(ForeignKey("proc_purchase_order.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16), default="email")
     recipient: Mapped[str] = mapped_column(String(200))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("proc_po_document.id"), nullable=True)
-    status: Mapped[str] = mapped_column(String(10))  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(200), default="")
+    requested_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

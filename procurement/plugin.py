@@ -1,4 +1,4 @@
-"""How procurement plugs into vendtrack: pages, CLI, event consumers, the replenishment worker, demo and smoke."""
+"""How procurement plugs into vendtrack: pages, CLI, event consumers, the replenishment and transmit workers, demo."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker,
 CONSUMER = "procurement.position"
 DEBOUNCE_SECONDS = 2.0  # a pair is looked at once its stock has been quiet this long
 HOLD_SECONDS = 0.0  # system drafts older than this are submitted for approval
+TRANSMIT_POLL_SECONDS = 5.0  # how often due PO e-mails (and stale claims) are looked for
 
 
 def blueprints() -> list[Blueprint]:
@@ -46,8 +47,19 @@ def replenish_step(services: AppServices, debounce: float = DEBOUNCE_SECONDS, ho
         submit_system_drafts(session, services.clock, hold_seconds=hold)
 
 
+def transmit_step(services: AppServices) -> None:
+    """One round of PO e-mail retries: due transmissions and stale claims, with the configured SMTP server."""
+    from procurement.transmit import SmtpConfig
+    from procurement.transmit_worker import retry_due
+
+    retry_due(services.session_factory, SmtpConfig.from_settings(services.settings), services.clock)
+
+
 def workers(services: AppServices) -> list[BackgroundWorker]:
-    return [LoopWorker("procurement-replenish", lambda: replenish_step(services), interval=1.0)]
+    return [
+        LoopWorker("procurement-replenish", lambda: replenish_step(services), interval=1.0),
+        LoopWorker("procurement-transmit", lambda: transmit_step(services), interval=TRANSMIT_POLL_SECONDS),
+    ]
 
 
 def nav_links() -> list[tuple[str, str, frozenset[Role]]]:

@@ -1,25 +1,47 @@
-"""Sending a PO: store the PDF bytes with their SHA-256, e-mail them over SMTP, log every attempt, mark it sent."""
+"""Sending a PO by e-mail without ever e-mailing twice because of a database retry.
+
+Three steps, each its own unit of work or none:
+
+1. `begin` (transaction A): check the PO, render and store the PDF (SHA-256), create or refresh the
+   `Transmission` row with its Message-ID (fixed once per transmission) and claim it: status "sending".
+2. `deliver`: SMTP, with no database transaction open.
+3. `finish` (transaction B): sent → the PO becomes sent; failed → queued again with exponential backoff,
+   or "failed" after `RetryPolicy.max_attempts` (a person sends again). If the database fails here after
+   the e-mail went out, the *recording* is retried (a few times at once, then by this process's background
+   worker), never the delivery.
+
+Due and stale transmissions are retried by `procurement.transmit_worker.retry_due`.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import smtplib
+import threading
+import time
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
 
+from core import audit
 from core.clock import Clock
+from core.db import unit_of_work
 from core.errors import Conflict, DomainError
 from core.settings import Settings
-from procurement import pdf
+from procurement import orders, pdf
 from procurement.documents import build_context
 from procurement.models import PoDocument, PurchaseOrder, Supplier, Transmission
-from procurement.orders import APPROVED, SENT, get_po, transition
 
-MAX_ATTEMPTS = 3
+log = logging.getLogger(__name__)
+
+QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"  # Transmission.status
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +63,24 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff 1, 2, 4, 8 … minutes (capped); a claim older than `claim_timeout` belongs to a dead process."""
+
+    max_attempts: int = 8
+    first_delay: timedelta = timedelta(minutes=1)
+    max_delay: timedelta = timedelta(hours=1)
+    claim_timeout: timedelta = timedelta(minutes=10)  # well above SmtpConfig.timeout: a live sender is never robbed
+    record_pauses: tuple[float, ...] = (0.05, 0.5, 2.0)  # seconds between tries to record an outcome
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after the `attempts`-th failed attempt (1 → first_delay)."""
+        return min(self.first_delay * 2 ** max(attempts - 1, 0), self.max_delay)
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+@dataclass(frozen=True, slots=True)
 class StoredDocument:
     id: int
     sha256: str
@@ -48,12 +88,30 @@ class StoredDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """What one delivery attempt needs, read in transaction A; `token` proves the claim in transaction B."""
+
+    transmission_id: int
+    token: str
+    po_number: str
+    recipient: str
+    supplier_name: str
+    message_id: str
+    content: bytes
+    sha256: str
+    attempt: int
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
 class SendResult:
     po_number: str
-    status: str  # sent | failed
+    status: str  # the transmission's: sent | queued (retried at next_attempt_at) | failed | sending (see error)
     attempts: int
     sha256: str
     error: str = ""
+    next_attempt_at: datetime | None = None
+    message_id: str = ""
 
 
 def store_pdf(session: Session, po: PurchaseOrder, content: bytes, clock: Clock) -> StoredDocument:
@@ -65,71 +123,221 @@ def store_pdf(session: Session, po: PurchaseOrder, content: bytes, clock: Clock)
     return StoredDocument(doc.id, digest, len(content))
 
 
-def latest_document(session: Session, po_id: int) -> PoDocument | None:
-    return session.scalar(select(PoDocument).where(PoDocument.po_id == po_id).order_by(PoDocument.id.desc()).limit(1))
+def current_document(
+    session: Session, po: PurchaseOrder, stored_id: int | None, clock: Clock
+) -> tuple[bytes, StoredDocument]:
+    """Render the PO as it is now; reuse the stored document when the bytes are the same, else store them."""
+    content = pdf.render(build_context(session, po.po_number))
+    digest = hashlib.sha256(content).hexdigest()
+    if stored_id is not None:
+        row = session.execute(select(PoDocument.sha256, PoDocument.size).where(PoDocument.id == stored_id)).first()
+        if row is not None and row.sha256 == digest:
+            return content, StoredDocument(stored_id, digest, row.size)
+    return content, store_pdf(session, po, content, clock)
 
 
-def send(session: Session, po_number: str, smtp: SmtpConfig, actor: str, clock: Clock) -> SendResult:
-    """Render, store and e-mail an approved PO; on success the PO becomes sent. A failure is logged for retry."""
-    po = get_po(session, po_number, lock=True)
-    if po.status != APPROVED:
-        raise Conflict(f"{po_number} is {po.status}: only approved orders are sent", field="status")
-    supplier = session.get(Supplier, po.supplier_id)
-    assert supplier is not None
-    if not supplier.email:
-        raise DomainError(f"supplier {supplier.code} has no e-mail address: add one, then send again", field="email")
-    content = pdf.render(build_context(session, po_number))
-    doc = store_pdf(session, po, content, clock)
-    log = session.scalar(
-        select(Transmission).where(Transmission.po_id == po.id, Transmission.status != "sent").limit(1)
-    )
-    if log is None:
-        log = Transmission(po_id=po.id, channel="email", recipient=supplier.email, status="pending", attempts=0,
-                           last_error="", created_at=clock.now(), updated_at=clock.now())  # fmt: skip
-        session.add(log)
-    log.document_id, log.recipient = doc.id, supplier.email
-    message = _message(po.po_number, supplier, smtp.mail_from, content)
-    error = ""
-    for _ in range(MAX_ATTEMPTS):
-        log.attempts += 1
-        try:
-            _deliver(smtp, message)
-            error = ""
-            break
-        except (OSError, smtplib.SMTPException) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:1000]
-    log.updated_at = clock.now()
-    if error:
-        log.status, log.last_error = "failed", error
+def claim_of(t: Transmission, po_number: str, supplier: Supplier, content: bytes, digest: str) -> Claim:
+    assert t.claim_token is not None
+    return Claim(t.id, t.claim_token, po_number, t.recipient, supplier.name, t.message_id, content, digest,
+                 t.attempts, t.requested_by)  # fmt: skip
+
+
+def new_message_id(po_number: str, mail_from: str) -> str:
+    """`<PO-000123.<uuid4 hex>@sender-domain>`: unique, names the order, short enough not to be folded."""
+    return f"<{po_number}.{uuid.uuid4().hex}@{mail_from.split('@')[-1] or 'vendtrack.local'}>"
+
+
+def is_stale(t: Transmission, now: datetime, policy: RetryPolicy) -> bool:
+    return t.status == SENDING and (t.claimed_at is None or t.claimed_at <= now - policy.claim_timeout)
+
+
+# ---- transaction A ---------------------------------------------------------------------------------
+
+
+def begin(
+    factory: sessionmaker[Session], po_number: str, smtp: SmtpConfig, actor: str, clock: Clock,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> Claim:  # fmt: skip
+    """Transaction A of a send a person asked for: a new transmission, or the PO's open one claimed again."""
+    with unit_of_work(factory) as session:
+        po = orders.get_po(session, po_number, lock=True)
+        if po.status != orders.APPROVED:
+            raise Conflict(f"{po_number} is {po.status}: only approved orders are sent", field="status")
+        supplier = session.get(Supplier, po.supplier_id)
+        assert supplier is not None
+        if not supplier.email:
+            raise DomainError(f"supplier {supplier.code} has no e-mail address: add one, then send again",
+                              field="email")  # fmt: skip
+        now = clock.now()
+        t = session.scalar(
+            select(Transmission).where(Transmission.po_id == po.id, Transmission.status != SENT)
+            .order_by(Transmission.id.desc()).limit(1).with_for_update()
+        )  # fmt: skip
+        if t is not None:
+            _check_resend(t, po_number, factory, now, policy)
+            audit.record(session, actor, "po.resend", "purchase_order", po_number,
+                         before={"status": t.status, "attempts": t.attempts, "last_error": t.last_error},
+                         after={"status": SENDING}, clock=clock)  # fmt: skip
+        else:
+            t = Transmission(po_id=po.id, channel="email", recipient=supplier.email, status=SENDING, attempts=0,
+                             last_error="", message_id=new_message_id(po_number, smtp.mail_from), created_at=now,
+                             updated_at=now)  # fmt: skip
+            session.add(t)
+        content, doc = current_document(session, po, t.document_id, clock)
+        t.document_id = doc.id
+        t.message_id = t.message_id or new_message_id(po_number, smtp.mail_from)
+        t.recipient, t.requested_by, t.status, t.attempts = supplier.email, actor, SENDING, 1  # a new series
+        t.claimed_at, t.claim_token, t.next_attempt_at, t.updated_at = now, uuid.uuid4().hex, None, now
         session.flush()
-        return SendResult(po_number, "failed", log.attempts, doc.sha256, error)
-    log.status, log.last_error, log.message_id = "sent", "", str(message["Message-ID"])
-    transition(session, po, SENT, actor, clock, comment=f"e-mailed to {supplier.email}, sha256 {doc.sha256}")
-    po.sent_at = clock.now()
-    return SendResult(po_number, "sent", log.attempts, doc.sha256)
+        return claim_of(t, po_number, supplier, content, doc.sha256)
 
 
-def _message(po_number: str, supplier: Supplier, mail_from: str, content: bytes) -> EmailMessage:
+def _check_resend(t: Transmission, po_number: str, factory: sessionmaker[Session], now: datetime,
+                  policy: RetryPolicy) -> None:  # fmt: skip
+    if t.id in UNRECORDED.ids(factory):
+        raise Conflict(f"{po_number} was e-mailed; recording that is waiting for the database", field="status")
+    if t.status == SENDING and not is_stale(t, now, policy):
+        raise Conflict(f"{po_number} is being e-mailed right now (since {t.claimed_at:%H:%M:%S} UTC): "
+                       "wait for the outcome", field="status")  # fmt: skip
+
+
+# ---- delivery: no transaction open -------------------------------------------------------------------
+
+
+def deliver(smtp: SmtpConfig, claim: Claim) -> str:
+    """One SMTP attempt; returns "" when the server accepted the message, else what went wrong."""
+    try:
+        with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
+            if smtp.starttls:
+                client.starttls()
+            if smtp.user:
+                client.login(smtp.user, smtp.password)
+            client.send_message(message(claim, smtp.mail_from))
+    except (OSError, smtplib.SMTPException) as exc:
+        return f"{type(exc).__name__}: {exc}"[:1000] or "unknown SMTP error"
+    return ""
+
+
+def message(claim: Claim, mail_from: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = f"Purchase order {po_number}"
+    msg["Subject"] = f"Purchase order {claim.po_number}"
     msg["From"] = mail_from
-    msg["To"] = supplier.email
-    msg["Message-ID"] = make_msgid(domain=mail_from.split("@")[-1] or "vendtrack.local")
+    msg["To"] = claim.recipient
+    msg["Message-ID"] = claim.message_id
     msg.set_content(
-        f"Dear {supplier.name},\n\nplease find attached our purchase order {po_number}.\n"
+        f"Dear {claim.supplier_name},\n\nplease find attached our purchase order {claim.po_number}.\n"
         "Kindly confirm receipt and the expected delivery date.\n\nPurchasing\n"
     )
-    msg.add_attachment(content, maintype="application", subtype="pdf", filename=f"{po_number}.pdf")
+    msg.add_attachment(claim.content, maintype="application", subtype="pdf", filename=f"{claim.po_number}.pdf")
     return msg
 
 
-def _deliver(smtp: SmtpConfig, message: EmailMessage) -> None:
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
-        if smtp.starttls:
-            client.starttls()
-        if smtp.user:
-            client.login(smtp.user, smtp.password)
-        client.send_message(message)
+# ---- transaction B ---------------------------------------------------------------------------------
+
+
+def finish(
+    factory: sessionmaker[Session], claim: Claim, error: str, clock: Clock, policy: RetryPolicy = DEFAULT_POLICY
+) -> SendResult:
+    """Record the outcome. A database failure retries the recording; a delivered e-mail is never sent again."""
+    problem = ""
+    for pause in (0.0, *policy.record_pauses):
+        if pause:
+            time.sleep(pause)
+        try:
+            with unit_of_work(factory) as session:
+                return record(session, claim, error, clock, policy)
+        except DBAPIError as exc:
+            problem = f"{type(exc).__name__}: {exc.orig or exc}"[:500]
+            log.warning("recording transmission %s of %s failed: %s", claim.transmission_id, claim.po_number, problem)
+    if not error:
+        UNRECORDED.add(factory, claim)  # this process's transmit worker records it once the database is back
+        problem = f"e-mailed, but recording that failed ({problem}); it is recorded as soon as the database is back"
+    return SendResult(claim.po_number, SENDING, claim.attempt, claim.sha256, error or problem, None, claim.message_id)
+
+
+def record(session: Session, claim: Claim, error: str, clock: Clock, policy: RetryPolicy) -> SendResult:
+    """Transaction B's work: mark sent (idempotent) or schedule the next attempt; the caller commits."""
+    po = orders.get_po(session, claim.po_number, lock=True)
+    t = session.get(Transmission, claim.transmission_id, with_for_update=True, populate_existing=True)
+    assert t is not None
+    now = clock.now()
+    if not error:
+        if t.status != SENT:
+            _mark_sent(session, po, t, claim, clock)
+    elif t.status == SENDING and t.claim_token == claim.token:
+        t.last_error, t.claimed_at, t.claim_token, t.updated_at = error, None, None, now
+        if t.attempts >= policy.max_attempts:
+            t.status, t.next_attempt_at = FAILED, None
+            audit.record(session, claim.actor, "po.send_failed", "purchase_order", po.po_number,
+                         after={"attempts": t.attempts, "error": error}, clock=clock,
+                         comment="automatic retries stopped: send again by hand")  # fmt: skip
+        else:
+            t.status, t.next_attempt_at = QUEUED, now + policy.delay(t.attempts)
+    # else: our claim went stale and another process took the transmission over; its outcome counts
+    session.flush()
+    return SendResult(po.po_number, t.status, t.attempts, claim.sha256, t.last_error, t.next_attempt_at,
+                      t.message_id)  # fmt: skip
+
+
+def _mark_sent(session: Session, po: PurchaseOrder, t: Transmission, claim: Claim, clock: Clock) -> None:
+    now = clock.now()
+    t.status, t.sent_at, t.last_error, t.next_attempt_at, t.updated_at = SENT, now, "", None, now
+    t.claimed_at, t.claim_token = None, None
+    comment = f"e-mailed to {claim.recipient}, sha256 {claim.sha256}, Message-ID {claim.message_id}"
+    if claim.attempt > 1:
+        comment += f", attempt {claim.attempt}"
+    if po.status == orders.APPROVED:
+        orders.transition(session, po, orders.SENT, claim.actor, clock, comment=comment)
+        po.sent_at = now
+    else:  # cancelled or sent back for approval while the e-mail was on its way: say that it went out
+        audit.record(session, claim.actor, "po.delivered", "purchase_order", po.po_number,
+                     after={"status": po.status}, comment=f"{comment} while the order was {po.status}",
+                     clock=clock)  # fmt: skip
+
+
+def send(
+    factory: sessionmaker[Session], po_number: str, smtp: SmtpConfig, actor: str, clock: Clock,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> SendResult:  # fmt: skip
+    """Render, store and e-mail an approved PO now; a failed attempt is queued for the background worker.
+
+    Opens its own transactions: the caller must not hold one (on SQLite it would hold the write lock).
+    """
+    claim = begin(factory, po_number, smtp, actor, clock, policy)
+    return finish(factory, claim, deliver(smtp, claim), clock, policy)
+
+
+# ---- deliveries this process made but could not record yet ----------------------------------------
+
+
+class Unrecorded:
+    """Claims delivered by this process whose "sent" is not written yet, per session factory (database)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claims: WeakKeyDictionary[sessionmaker[Session], dict[int, Claim]] = WeakKeyDictionary()
+
+    def add(self, factory: sessionmaker[Session], claim: Claim) -> None:
+        with self._lock:
+            self._claims.setdefault(factory, {})[claim.transmission_id] = claim
+
+    def claims(self, factory: sessionmaker[Session]) -> list[Claim]:
+        with self._lock:
+            return list(self._claims.get(factory, {}).values())
+
+    def ids(self, factory: sessionmaker[Session]) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._claims.get(factory, {}))
+
+    def discard(self, factory: sessionmaker[Session], claim: Claim) -> None:
+        with self._lock:
+            self._claims.get(factory, {}).pop(claim.transmission_id, None)
+
+
+UNRECORDED = Unrecorded()
+
+
+# ---- the PO page -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,18 +346,25 @@ class TransmissionRow:
     recipient: str
     status: str
     attempts: int
+    max_attempts: int
     last_error: str
-    updated_at: str
+    updated_at: datetime
+    next_attempt_at: datetime | None
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    message_id: str
 
 
-def transmissions(session: Session, po_id: int) -> list[TransmissionRow]:
+def transmissions(session: Session, po_id: int, policy: RetryPolicy = DEFAULT_POLICY) -> list[TransmissionRow]:
     rows = session.execute(
         select(Transmission, PurchaseOrder.po_number)
         .join(PurchaseOrder, PurchaseOrder.id == Transmission.po_id)
         .where(Transmission.po_id == po_id)
         .order_by(Transmission.id)
     ).all()
-    return [
-        TransmissionRow(n, t.recipient, t.status, t.attempts, t.last_error, f"{t.updated_at:%Y-%m-%d %H:%M:%S}")
-        for t, n in rows
-    ]
+    return [_row(t, n, policy) for t, n in rows]
+
+
+def _row(t: Transmission, po_number: str, policy: RetryPolicy) -> TransmissionRow:
+    return TransmissionRow(po_number, t.recipient, t.status, t.attempts, policy.max_attempts, t.last_error,
+                           t.updated_at, t.next_attempt_at, t.claimed_at, t.sent_at, t.message_id)  # fmt: skip

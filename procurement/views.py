@@ -118,14 +118,21 @@ def po_cancel(po_number: str) -> Response:
 @bp.post("/po/<po_number>/send")
 @access.roles(*BUYERS)
 def po_send(po_number: str) -> Response:
+    """Send now (also "send again" for a queued or failed transmission); send runs its own transactions."""
     services = _services()
-    result = transmit.send(_db(), po_number, transmit.SmtpConfig.from_settings(services.settings), _actor(),
-                           services.clock)  # fmt: skip
-    if result.status != "sent":
-        _db().commit()
+    _db().commit()  # end the request's transaction first: on SQLite it holds the write lock send needs
+    smtp = transmit.SmtpConfig.from_settings(services.settings)
+    result = transmit.send(services.session_factory, po_number, smtp, _actor(), services.clock)
+    if result.status == transmit.SENT:
+        flash(f"{po_number} e-mailed (sha256 {result.sha256[:12]}…)", "ok")
+    elif result.status == transmit.QUEUED and result.next_attempt_at is not None:
+        flash(f"{po_number} not delivered (attempt {result.attempts}): {result.error}; it is tried again "
+              f"automatically at {result.next_attempt_at:%H:%M:%S} UTC", "error")  # fmt: skip
+    elif result.status == transmit.FAILED:
         flash(f"{po_number} not sent after {result.attempts} attempts: {result.error}", "error")
-        return redirect(url_for("procurement.po_view", po_number=po_number))  # type: ignore[return-value]
-    return _done(po_number, f"{po_number} e-mailed (sha256 {result.sha256[:12]}…)")
+    else:
+        flash(f"{po_number}: {result.error}", "error")
+    return redirect(url_for("procurement.po_view", po_number=po_number))  # type: ignore[return-value]
 
 
 @bp.post("/po/<po_number>/lines/<int:line_number>")

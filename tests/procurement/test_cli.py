@@ -12,8 +12,9 @@ from core.clock import ManualClock, SystemClock
 from core.db import unit_of_work
 from procurement import approval
 from procurement.models import PurchaseOrder
-from procurement.smtp_capture import SmtpCapture
+from procurement.smtp_capture import SmtpCapture, free_port
 from tests.procurement.conftest import seed_world
+from tests.procurement.test_transmit import approved_po
 
 
 @pytest.mark.sqlite_only
@@ -40,3 +41,25 @@ def test_replenish_pdf_send(app: Flask, tmp_path: Path) -> None:
         result = runner.invoke(args=["procurement", "send", number])
     assert result.exit_code == 0, result.output
     assert f"{number} sent to" in result.output and len(server.messages) == 1
+
+
+def test_send_when_smtp_is_down_then_retry_sends(database_url: str, tmp_path: Path) -> None:
+    from web.app import create_app
+
+    clock = ManualClock(SystemClock().now())
+    app = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True,
+                      "CLOCK": clock})  # fmt: skip
+    number = approved_po(seed_world(app.extensions["vendtrack"].session_factory, clock))
+    settings = app.extensions["vendtrack"].settings
+    settings.smtp_host, settings.smtp_port = "127.0.0.1", free_port()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["procurement", "send", number])
+    assert result.exit_code == 1 and "ConnectionRefusedError" in result.output
+    assert "the background worker of `vendtrack serve` tries again from" in result.output
+    with SmtpCapture() as server:
+        settings.smtp_host, settings.smtp_port = server.host, server.port
+        assert "sent 0," in runner.invoke(args=["procurement", "retry-sends"]).output  # not due yet
+        clock.advance(minutes=1)
+        result = runner.invoke(args=["procurement", "retry-sends"])
+    assert result.exit_code == 0 and result.output.startswith("sent 1, queued again 0")
+    assert len(server.messages) == 1

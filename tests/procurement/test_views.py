@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core.clock import SystemClock
+from core.clock import ManualClock, SystemClock
 from core.db import unit_of_work
 from core.roles import Role
 from core.users import create_user
-from procurement import orders
+from procurement import orders, plugin
+from procurement.smtp_capture import SmtpCapture, free_port
 from procurement.suppliers import supplier_by_code
 from tests.conftest import LiveServer, csrf_from, login
 from tests.procurement.conftest import World, seed_world
+from tests.procurement.test_transmit import message_id_of
 
 
 def _setup(app: Flask) -> tuple[World, str]:
     factory = app.extensions["vendtrack"].session_factory
-    from core.clock import ManualClock
-
     world = seed_world(factory, ManualClock(SystemClock().now()))
     with unit_of_work(factory) as s:
         create_user(s, "bob", "bob-password", [Role.PROCUREMENT, Role.APPROVER])
@@ -173,3 +175,40 @@ def test_json_api_for_integrations(app: Flask) -> None:
     assert missing.status_code == 404 and missing.get_json()["error"]["field"] == "po_number"
     denied = client.get("/api/v1/procurement/purchase-orders", headers={"Authorization": f"Bearer {gateway}"})
     assert denied.status_code in (401, 403)
+
+
+def test_send_page_shows_the_queued_transmission_and_the_worker_delivers(database_url: str, tmp_path: Path) -> None:
+    from web.app import create_app
+
+    clock = ManualClock(SystemClock().now())
+    app = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True,
+                      "CLOCK": clock})  # fmt: skip
+    _world, number = _setup(app)
+    url = f"/procurement/po/{number}"
+    approver = app.test_client()
+    login(approver, "ann", "ann-password")
+    _post(approver, url, url + "/approve")
+    client = app.test_client()
+    login(client, "bob", "bob-password")
+    services = app.extensions["vendtrack"]
+    services.settings.smtp_host, services.settings.smtp_port = "127.0.0.1", free_port()  # nobody listens
+    assert 'id="send">E-mail to supplier' in client.get(url).get_data(as_text=True)
+    response = _post(client, url, url + "/send")
+    assert response.status_code == 302
+    html = client.get(url).get_data(as_text=True)
+    assert "not delivered (attempt 1): ConnectionRefusedError" in html and "tried again automatically at" in html
+    assert 'data-status="queued"' in html and "1 of 8" in html and 'id="send">Send again now' in html
+    assert f"{(clock.now() + timedelta(minutes=1)):%Y-%m-%d %H:%M:%S} UTC" in html
+    assert _post(client, url, url + "/send").status_code == 302  # send again now: still down, a new series
+    assert "1 of 8" in client.get(url).get_data(as_text=True)
+    with SmtpCapture() as server:
+        services.settings.smtp_host, services.settings.smtp_port = server.host, server.port
+        plugin.transmit_step(services)
+        assert server.messages == []  # not due yet
+        clock.advance(minutes=1)
+        plugin.transmit_step(services)
+    assert len(server.messages) == 1
+    html = client.get(url).get_data(as_text=True)
+    assert 'id="po-status">sent' in html and 'data-status="sent"' in html
+    assert message_id_of(server.messages[0]).strip("<>") in html
+    assert "procurement-transmit" in [w.name for w in plugin.workers(services)]
