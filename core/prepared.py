@@ -31,6 +31,8 @@ class _Plan:
     wanted: dict[str, tuple[str, Processor]]  # rendered name -> (the caller's key, bind processor)
     columns: tuple[Any, ...]  # the statement's result columns, for their result processors
     results: list[tuple[Processor, ...]] = field(default_factory=list)  # set on first rows (needs the type codes)
+    # positional paramstyles: per position, (the caller's key or None for a literal, the literal, bind processor)
+    order: tuple[tuple[str | None, Any, Processor], ...] = ()
 
     def processors(self, dialect: Dialect, description: Sequence[Sequence[Any]]) -> tuple[Processor, ...]:
         """Each column type's result processor; some (PostgreSQL numerics) need the driver's type code."""
@@ -50,15 +52,28 @@ class Prepared:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._plans: dict[str, _Plan] = {}
+        self._last: tuple[Dialect, _Plan] | None = None  # most calls meet the same dialect object
 
     def plan(self, dialect: Dialect) -> _Plan:
+        last = self._last
+        if last is not None and last[0] is dialect:
+            return last[1]
         key = f"{dialect.name}+{dialect.driver}"
         found = self._plans.get(key)
         if found is None:
             found = self._plans[key] = _compile(self.statement, dialect)
+        self._last = (dialect, found)
         return found
 
     def parameters(self, plan: _Plan, given: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        if plan.order:
+            try:
+                return tuple(
+                    value if key is None else (given[key] if processor is None else processor(given[key]))
+                    for key, value, processor in plan.order
+                )
+            except KeyError as missing:
+                raise KeyError(f"parameter {missing.args[0]!r} is missing for: {plan.sql}") from None
         values = dict(plan.fixed)
         for name, (key, processor) in plan.wanted.items():
             try:
@@ -86,7 +101,13 @@ def _compile(statement: Executable, dialect: Dialect) -> _Plan:
         raise ValueError("prepared statements cannot hold expanding IN lists: use OR of equalities instead")
     columns = tuple(getattr(statement, "exported_columns", ()))
     positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-    return _Plan(compiled.string, positions, fixed, wanted, columns)
+    order: tuple[tuple[str | None, Any, Processor], ...] = ()
+    if positions:
+        order = tuple(
+            (wanted[name][0], None, wanted[name][1]) if name in wanted else (None, fixed[name], None)
+            for name in positions
+        )
+    return _Plan(compiled.string, positions, fixed, wanted, columns, order=order)
 
 
 @dataclass(slots=True)

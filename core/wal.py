@@ -1,17 +1,22 @@
-"""SQLite WAL checkpoints off the request path: a background thread copies the log into the database.
+"""SQLite WAL checkpoints off the request path: a background thread copies the log into the database when idle.
 
 By default SQLite checkpoints inside whichever commit pushes the write-ahead log past 1000 pages, so every
 thirtieth dispense or so pays for copying pages and syncing the database file. While a `WalCheckpointer`
 runs, connections of its engine stop checkpointing on commit (`wal_autocheckpoint=0`, applied when a
-connection is checked out) and the thread runs a PASSIVE checkpoint every `interval` seconds instead:
-PASSIVE never waits for readers or writers, so it cannot stall a dispense. When it stops, connections go
-back to automatic checkpoints, so a process without the thread never grows the log without bound.
+connection is checked out) and the thread checkpoints instead, PASSIVE (it never waits for readers or
+writers): once the log has stopped changing for `idle_seconds` (between a site's bursts of dispenses), or
+after `max_busy_seconds` of uninterrupted writing, so the log stays bounded. Checkpointing during a burst
+measurably slows the dispenses around it (bench/dispense.py: p99 +1 to +2 ms). When the thread stops,
+connections go back to automatic checkpoints, so a process without it never grows the log without bound.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from weakref import WeakSet
 
@@ -44,15 +49,30 @@ def _watch(engine: Engine) -> None:
 
 
 class WalCheckpointer:
-    """A daemon thread that checkpoints one SQLite engine's write-ahead log every `interval` seconds."""
+    """A daemon thread that checkpoints one SQLite engine's write-ahead log when writing pauses."""
 
-    def __init__(self, engine: Engine, interval: float = 1.0, name: str = "sqlite-wal-checkpointer") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        interval: float = 0.5,
+        idle_seconds: float = 2.0,
+        max_busy_seconds: float = 60.0,
+        name: str = "sqlite-wal-checkpointer",
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not is_file_sqlite(engine):
             raise ValueError("WAL checkpoints apply to a SQLite database file, not to this database")
         self.engine, self.interval, self.name = engine, interval, name
+        self.idle_seconds, self.max_busy_seconds = idle_seconds, max_busy_seconds
+        self._wal = Path(f"{engine.url.database}-wal")
+        self._monotonic = monotonic
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._seen: tuple[int, int] | None = None  # (size, mtime) of the log at the last look
+        self._changed_at = 0.0
+        self._busy_since: float | None = None  # first change not yet checkpointed
         self.last_result: tuple[int, int, int] | None = None  # (busy, log frames, checkpointed frames)
+        self.checkpoints = 0
         _watch(engine)
 
     def start(self) -> None:
@@ -80,11 +100,35 @@ class WalCheckpointer:
         finally:
             raw.close()
         self.last_result = (int(row[0]), int(row[1]), int(row[2]))
+        self.checkpoints += 1
         return self.last_result
+
+    def tick(self) -> bool:
+        """Look at the log once; checkpoint when writing has paused (or gone on too long). True if it did."""
+        now = self._monotonic()
+        seen = self._look()
+        if seen != self._seen:
+            self._seen, self._changed_at = seen, now
+            if self._busy_since is None:
+                self._busy_since = now
+        if self._busy_since is None:
+            return False
+        if now - self._changed_at < self.idle_seconds and now - self._busy_since < self.max_busy_seconds:
+            return False
+        self.checkpoint()
+        self._busy_since, self._seen = None, self._look()
+        return True
+
+    def _look(self) -> tuple[int, int]:
+        try:
+            found = self._wal.stat()
+        except FileNotFoundError:
+            return (0, 0)
+        return (found.st_size, found.st_mtime_ns)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.checkpoint()
+                self.tick()
             except Exception:
                 log.exception("WAL checkpoint failed; the next one retries")

@@ -61,7 +61,7 @@ def test_the_thread_checkpoints_on_its_own(tmp_path: Path) -> None:
     path = tmp_path / "loop.db"
     engine = make_engine(f"sqlite:///{path}")
     ROWS.metadata.create_all(engine)
-    checkpointer = WalCheckpointer(engine, interval=0.05)
+    checkpointer = WalCheckpointer(engine, interval=0.05, idle_seconds=0.1)
     checkpointer.start()
     try:
         _write(engine, 50)
@@ -82,3 +82,33 @@ def test_the_thread_checkpoints_on_its_own(tmp_path: Path) -> None:
 def test_refuses_a_database_without_a_log() -> None:
     with pytest.raises(ValueError, match="SQLite database file"):
         WalCheckpointer(make_engine("sqlite://"))
+
+
+def test_it_waits_for_writing_to_pause_but_not_for_ever(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'idle.db'}")
+    ROWS.metadata.create_all(engine)
+    now = [0.0]
+    checkpointer = WalCheckpointer(engine, idle_seconds=2.0, max_busy_seconds=10.0, monotonic=lambda: now[0])
+    checkpointer.start()  # its own thread looks every 0.5 s of real time; the ticks below use the fake clock
+    checkpointer.stop()  # keep only the connection setting: drive it by hand
+    from core.wal import _BACKGROUND
+
+    _BACKGROUND.add(engine)
+    try:
+        checkpointer.checkpoint()
+        done = checkpointer.checkpoints
+        assert checkpointer.tick() is False  # nothing written since
+        _write(engine, 5)
+        now[0] += 1.0
+        assert checkpointer.tick() is False, "writing just happened: not idle yet"
+        now[0] += 2.0
+        assert checkpointer.tick() is True and checkpointer.checkpoints == done + 1, "idle for 2 s: checkpoint"
+        assert checkpointer.tick() is False
+        for _ in range(12):  # a burst that never pauses for 2 s
+            _write(engine, 1)
+            now[0] += 1.0
+            checkpointer.tick()
+        assert checkpointer.checkpoints == done + 2, "after 10 s of uninterrupted writing it checkpoints anyway"
+    finally:
+        _BACKGROUND.discard(engine)
+        engine.dispose()
