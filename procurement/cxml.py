@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from decimal import Decimal
 
+from core.errors import DomainError
 from procurement.documents import Party, PoContext
 
 CXML_VERSION = "1.2.014"
@@ -41,10 +42,19 @@ def order_request(
     ctx: PoContext,
     now: datetime,
     buyer_identity: str = "vendtrack",
-    country: str = "US",
     deployment: str = "production",
 ) -> bytes:
-    """A well-formed cXML OrderRequest (UTF-8, with the DOCTYPE) for `ctx`."""
+    """A well-formed cXML OrderRequest (UTF-8, with the DOCTYPE) for `ctx`.
+
+    cXML addresses need an ISO country code: the ship-to site's, refused (naming the fix) when it is not set."""
+    country = ctx.country.strip().upper()
+    if len(country) != 2:
+        raise DomainError(
+            f"site {ctx.ship_to.code} has no country: set its two-letter code on the Sites admin page "
+            "(cXML addresses need one)",
+            field="country",
+            status=422,
+        )
     root = ET.Element(
         "cXML",
         {"payloadID": f"{ctx.po_number}.{int(now.timestamp())}@vendtrack",

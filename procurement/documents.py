@@ -57,6 +57,7 @@ class PoContext:
     approved_at: datetime | None
     cost_center: str = ""
     notes: str = ""
+    country: str = ""  # the ship-to site's ISO 3166-1 alpha-2 code ("" until an admin sets it)
 
 
 def build_context(session: Session, po_number: str) -> PoContext:
@@ -91,6 +92,7 @@ def build_context(session: Session, po_number: str) -> PoContext:
         ship_to=Party(site.name, address, site.code), lines=lines, subtotal=totals.subtotal,
         tax_rate=po.tax_rate, tax=totals.tax, total=totals.total, terms=supplier.payment_terms,
         approved_by=po.approved_by, approved_at=po.approved_at, cost_center=cc.code if cc else "", notes=po.notes,
+        country=site.country,
     )  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.errors import DomainError
 from procurement import cxml, pdf
 from procurement.documents import LineRow, Party, PoContext, to_csv
 
@@ -26,7 +28,7 @@ def context(lines: int = 3, supplier: str = "<b>Acme & Sons</b>", description: s
         ship_to=Party("Plant One", ("Dock 2", "Springfield"), "PLANT1"), lines=rows, subtotal=subtotal,
         tax_rate=Decimal("0.08"), tax=(subtotal * Decimal("0.08")).quantize(Decimal("0.01")),
         total=subtotal + (subtotal * Decimal("0.08")).quantize(Decimal("0.01")), terms="Net 30 & <i>no</i> surprises",
-        approved_by="user:ann", approved_at=datetime(2026, 3, 2, 10, 5, tzinfo=UTC),
+        approved_by="user:ann", approved_at=datetime(2026, 3, 2, 10, 5, tzinfo=UTC), country="DE",
     )  # fmt: skip
 
 
@@ -95,3 +97,10 @@ def test_cxml_order_request_is_well_formed_and_structured() -> None:
                                                                "Classification"]  # fmt: skip
     assert items[0].findtext("ItemID/SupplierPartID") == "SP-1"
     assert "<b>Acme &amp; Sons</b>" not in body.decode()  # supplier name is not in an OrderRequest, only its code
+    countries = {c.get("isoCountryCode") for c in head.iter() if c.get("isoCountryCode") is not None}
+    assert countries == {"DE"}, "ship-to and bill-to carry the site's country"
+
+
+def test_cxml_refuses_a_site_without_a_country() -> None:
+    with pytest.raises(DomainError, match="site PLANT1 has no country"):
+        cxml.order_request(dataclasses.replace(context(), country=""), datetime(2026, 3, 2, 11, tzinfo=UTC))

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from core.clock import ManualClock, SystemClock
 from core.db import unit_of_work
+from core.models import Site
 from core.roles import Role
 from core.users import create_user
 from procurement import orders, plugin
@@ -64,7 +66,13 @@ def test_requester_is_refused_and_another_approver_approves(app: Flask, client: 
     assert "Approved by ann on" in other.get(url).get_data(as_text=True)
     pdf = other.get(url + "/pdf?download=1")
     assert pdf.mimetype == "application/pdf" and "attachment" in pdf.headers["Content-Disposition"]
-    assert other.get(url + "/cxml").mimetype == "application/xml"
+    refused = other.get(url + "/cxml")  # the site has no country yet: cXML addresses need one
+    assert refused.status_code == 422 and "has no country" in refused.get_data(as_text=True)
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        for site in s.scalars(select(Site)):
+            site.country = "US"
+    cxml_body = other.get(url + "/cxml")
+    assert cxml_body.mimetype == "application/xml" and b'isoCountryCode="US"' in cxml_body.get_data()
     assert other.get(url + "/csv").get_data(as_text=True).count("\n") == 2
 
 
