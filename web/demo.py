@@ -58,6 +58,7 @@ def seed_core(services: AppServices) -> tuple[int, str]:
             name="Riverside Plant & Hospital Campus",
             ship_to_address="Receiving Dock 2\n100 Riverside Way\nSpringfield",
             timezone="UTC",
+            country="US",
         )
         session.add(site)
         session.flush()
