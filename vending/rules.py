@@ -159,30 +159,21 @@ def evaluate(
     """First rule the request would break, or None. `usage` holds everything since the earliest window start;
     `members` maps each pooled group to its workers."""
     bounds = bounds if bounds is not None else all_bounds(specs, now, tz)
+    # Many rules count the same takes (same item or category, same people) over a few window shapes: each
+    # target's takes are filtered once, and each (target, window start) is summed once.
+    targets: dict[tuple[int | None, str | None, int | None], list[Usage]] = {}
+    sums: dict[tuple[int | None, str | None, int | None, datetime], tuple[int, list[Usage]]] = {}
     for spec in specs:
         start, end = bounds[spec.key]
-        item, category, pooled = spec.item_id, spec.category, spec.pooled_group_id
-        # _matches, inlined: this loop runs for every rule on every request
-        if pooled is not None:
-            crew = members.get(pooled, frozenset())
-            inside = [
-                u
-                for u in usage
-                if u.at >= start
-                and (item is None or u.item_id == item)
-                and (category is None or u.category == category)
-                and u.worker_id in crew
-            ]
-        else:
-            inside = [
-                u
-                for u in usage
-                if u.at >= start
-                and (item is None or u.item_id == item)
-                and (category is None or u.category == category)
-                and u.worker_id == worker_id
-            ]
-        used = sum(u.quantity for u in inside)
+        target = (spec.item_id, spec.category, spec.pooled_group_id)
+        counted = sums.get((*target, start))
+        if counted is None:
+            takes = targets.get(target)
+            if takes is None:
+                takes = targets[target] = _takes_of(usage, target, worker_id, members)
+            inside = [u for u in takes if u.at >= start]
+            counted = sums[(*target, start)] = (sum(u.quantity for u in inside), inside)
+        used, inside = counted
         if used + quantity <= spec.quantity:
             continue
         resets = _rolling_reset(inside, used, quantity, spec) if spec.window == "rolling" else end
@@ -194,6 +185,32 @@ def evaluate(
             text += f", next at {_when(resets, now, tz)}"
         return Refusal(spec.id, spec.name, text, resets)
     return None
+
+
+def _takes_of(
+    usage: list[Usage],
+    target: tuple[int | None, str | None, int | None],
+    worker_id: int,
+    members: Mapping[int, frozenset[int]],
+) -> list[Usage]:
+    """The takes a rule on `target` (item, category, pooled group) counts, whatever its window."""
+    item, category, pooled = target
+    if pooled is not None:
+        crew = members.get(pooled, frozenset())
+        return [
+            u
+            for u in usage
+            if (item is None or u.item_id == item)
+            and (category is None or u.category == category)
+            and u.worker_id in crew
+        ]
+    return [
+        u
+        for u in usage
+        if (item is None or u.item_id == item)
+        and (category is None or u.category == category)
+        and u.worker_id == worker_id
+    ]
 
 
 def _rolling_reset(inside: list[Usage], used: int, quantity: int, spec: RuleSpec) -> datetime | None:

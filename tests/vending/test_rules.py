@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import ManualClock
@@ -203,3 +205,76 @@ def test_pooled_category_rule_counts_every_member(
     refused = _request(session_factory, world, clock, "p3", worker="W2", slot="A1")
     assert refused.detail.startswith("Fitters PPE: your group's limit 2 per day reached")
     assert _request(session_factory, world, clock, "p4", worker="W3", slot="A1").status == "completed"
+
+
+def _reference(
+    specs: list[RuleSpec], usage: list[Usage], members: dict[int, frozenset[int]], quantity: int, now: datetime
+) -> int | None:
+    """The rule evaluate() must name, computed the plain way: every rule over every take with _matches."""
+    from vending.rules import _matches, window_bounds
+
+    for spec in specs:
+        start, _end = window_bounds(spec, now, UTC_ZONE)
+        used = sum(u.quantity for u in usage if u.at >= start and _matches(spec, u, 1, members))
+        if used + quantity > spec.quantity:
+            return spec.id
+    return None
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+# a take exactly at a window's start counts in that window (random draws rarely land on one)
+@example(rules=[("shift", 24, ("item", 1), False, 1)], takes=[(360, 1, 1, 1)], quantity=1)
+@example(rules=[("day", 24, ("category", "ppe"), False, 1)], takes=[(720, 1, 1, 1)], quantity=1)
+@example(rules=[("week", 24, ("all", None), True, 1)], takes=[(3600, 2, 2, 1)], quantity=1)
+@example(rules=[("rolling", 24, ("item", 2), False, 1)], takes=[(1440, 2, 1, 1)], quantity=1)
+@given(
+    rules=st.lists(
+        st.tuples(
+            st.sampled_from(["shift", "day", "week", "rolling"]),
+            st.one_of(st.integers(1, 200), st.sampled_from([24, 48])),  # rolling hours
+            st.sampled_from([("item", 1), ("item", 2), ("category", "ppe"), ("category", "cut"), ("all", None)]),
+            st.booleans(),  # pooled over group 10
+            st.integers(0, 4),  # limit
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    takes=st.lists(
+        st.tuples(
+            # minutes before noon on a Wednesday, with the window starts themselves (a take at 14:00 counts
+            # in the 14:00 shift): 06:00 shift, midnight, Monday, and rolling 24/48 h
+            st.one_of(st.integers(0, 10 * 24 * 60), st.sampled_from([0, 360, 720, 1440, 2880, 3600])),
+            st.integers(1, 2),
+            st.sampled_from([1, 2, 3]),
+            st.integers(-1, 2),
+        ),
+        max_size=8,
+    ),
+    quantity=st.integers(1, 3),
+)
+def test_evaluate_names_the_same_rule_as_a_plain_count(
+    rules: list[tuple[str, int, tuple[str, object], bool, int]],
+    takes: list[tuple[int, int, int, int]],
+    quantity: int,
+) -> None:
+    specs = [
+        RuleSpec(
+            n + 1,
+            f"rule {n}",
+            limit,
+            window,
+            hours,
+            parse_shift_starts("06:00,14:00,22:00") if window == "shift" else (),
+            target[1] if target[0] == "item" else None,  # type: ignore[arg-type]
+            target[1] if target[0] == "category" else None,  # type: ignore[arg-type]
+            10 if pooled else None,
+        )
+        for n, (window, hours, target, pooled, limit) in enumerate(rules)
+    ]
+    usage = [
+        Usage(NOON - timedelta(minutes=ago), item, "ppe" if item == 1 else "cut", qty, worker)
+        for ago, item, worker, qty in takes
+    ]
+    members = {10: frozenset({1, 2})}
+    refusal = evaluate(specs, usage, worker_id=1, members=members, quantity=quantity, now=NOON, tz=UTC_ZONE)
+    assert (refusal.rule_id if refusal else None) == _reference(specs, usage, members, quantity, NOON)
