@@ -181,3 +181,19 @@ def test_reconnects_with_backoff_when_the_broker_comes_up(prefix: str, publisher
     finally:
         consumer.stop()
         relay.close()
+
+
+def test_espresense_eddystone_ids_name_the_same_tag_as_our_decoder() -> None:
+    from firmware_bridge.ble.decode import decode_eddystone
+    from tracking.sources.espresense import tag_key_from_espresense
+
+    namespace, instance = bytes.fromhex("edd1ebeac04e5defa017"), bytes.fromhex("0a0b0c0d0e0f")
+    frame = bytes([0x00, 0xEE]) + namespace + instance + b"\x00\x00"  # UID frame, tx power -18 dBm at 0 m
+    ours = decode_eddystone(frame)
+    assert ours is not None and ours.tag_key == "eu-edd1ebeac04e5defa017-0a0b0c0d0e0f"
+    # ESPresense prints the namespace's fifth byte twice: bytes 2,3,4,5,6,6,7,...,11 of the frame
+    printed = namespace[:5] + namespace[4:5] + namespace[5:]
+    assert tag_key_from_espresense(f"eddy:{printed.hex()}-{instance.hex()}") == ours.tag_key
+    assert tag_key_from_espresense(f"eddy:{namespace.hex()}-{instance.hex()}") == ours.tag_key  # a fixed firmware
+    for odd in ("eddy:nothex-0a0b0c0d0e0f", "eddy:edd1ebeac04e5defa017-0a0b", "eddy:abc-def"):
+        assert tag_key_from_espresense(odd) == f"esp-{odd}"  # not guessed: kept as its own tag

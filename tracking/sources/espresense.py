@@ -28,14 +28,29 @@ def tag_key_from_espresense(device_id: str) -> str:
         uuid, major, minor = rest.rsplit("-", 2)
         key = f"ib-{uuid.replace('-', '').lower()}-{int(major)}-{int(minor)}"
     elif kind.lower() in ("eddy", "eddystone") and "-" in rest:
-        namespace, instance = rest.split("-", 1)
-        key = f"eu-{namespace.lower()}-{instance.lower()}"
+        key = _eddystone_key(rest) or f"esp-{device_id.lower()}"
     else:
         key = f"esp-{device_id.lower()}"
     if len(_ids) > 200_000:
         _ids.clear()
     _ids[device_id] = key
     return key
+
+
+def _eddystone_key(rest: str) -> str | None:
+    """ESPresense names an Eddystone-UID beacon `eddy:<namespace hex>-<instance hex>`. Its firmware prints
+    the namespace's fifth byte twice (22 hex digits instead of 20: bytes 2,3,4,5,6,6,7,... of the frame, read
+    in ESPresense's BleFingerprint.cpp), so both forms map onto our decoder's `eu-<namespace>-<instance>`."""
+    namespace, _, instance = rest.lower().partition("-")
+    if len(namespace) == 22 and namespace[8:10] == namespace[10:12]:
+        namespace = namespace[:10] + namespace[12:]
+    if len(namespace) != 20 or len(instance) != 12:
+        return None
+    try:
+        bytes.fromhex(namespace + instance)
+    except ValueError:
+        return None
+    return f"eu-{namespace}-{instance}"
 
 
 def parse_device_message(gateway_id: str, payload: bytes | str, now: float) -> Observation:
