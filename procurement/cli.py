@@ -60,9 +60,12 @@ def pdf_command(po_number: str, output: Path) -> None:
 @click.argument("po_number")
 def send_command(po_number: str) -> None:
     services = _services()
-    smtp = transmit.SmtpConfig.from_settings(services.settings)
+    smtp, policy = (
+        transmit.SmtpConfig.from_settings(services.settings),
+        transmit.RetryPolicy.from_settings(services.settings),
+    )
     try:
-        result = transmit.send(services.session_factory, po_number, smtp, CLI_ACTOR, services.clock)
+        result = transmit.send(services.session_factory, po_number, smtp, CLI_ACTOR, services.clock, policy)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     if result.status == transmit.QUEUED and result.next_attempt_at is not None:
@@ -85,7 +88,9 @@ def retry_sends_command() -> None:
     from procurement.transmit_worker import retry_due
 
     services = _services()
-    report = retry_due(services.session_factory, transmit.SmtpConfig.from_settings(services.settings), services.clock)
+    settings = services.settings
+    report = retry_due(services.session_factory, transmit.SmtpConfig.from_settings(settings), services.clock,
+                       transmit.RetryPolicy.from_settings(settings))  # fmt: skip
     click.echo(
         f"sent {report.sent}, queued again {report.queued}, failed {report.failed}, stopped {report.stopped}, "
         f"recorded late {report.recorded}, taken by another process {report.skipped}"

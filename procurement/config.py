@@ -1,7 +1,8 @@
-"""Procurement configuration services: reorder policies, budgets, review switches, approval rules, site knobs."""
+"""Procurement configuration services: reorder policies, budgets, review switches, approval rules, site settings."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from core import audit
 from core.clock import Clock
 from core.errors import DomainError, NotFound
 from core.models import CostCenter, Item, Site
-from procurement.models import ApprovalRule, Budget, ReorderPolicy, ReviewSwitch
+from procurement.models import ApprovalRule, Budget, ReorderPolicy, ReviewSwitch, SiteProcurementSettings
 from procurement.policy import POLICY_KINDS, z_for
 from procurement.stock import rebuild_stat
 
@@ -142,3 +143,194 @@ def add_rule(
     session.flush()
     audit.record(session, actor, "approval_rule.add", "approval_rule", rule.id, after={"name": name, "level": level})
     return rule.id
+
+
+# ---- per-site settings (auto-approval limit, tolerances, tax rate, buyer name) -----------------------
+
+SITE_SETTING_FIELDS = (
+    "auto_approve_limit", "price_tolerance_pct", "reapproval_rise_pct", "over_receipt_pct", "tax_rate_pct",
+    "buyer_name",
+)  # fmt: skip
+SITE_SETTING_LABELS = {
+    "auto_approve_limit": "auto-approval limit",
+    "price_tolerance_pct": "price tolerance",
+    "reapproval_rise_pct": "re-approval rise",
+    "over_receipt_pct": "over-receipt tolerance",
+    "tax_rate_pct": "tax rate",
+    "buyer_name": "buyer name",
+}
+MAX_MONEY = Decimal("9999999999.99")  # proc_site_settings.auto_approve_limit is Numeric(14, 4)
+BUYER_NAME_MAX = 200
+_CENT = Decimal("0.01")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+class SiteSettingsInvalid(DomainError):
+    """One or more site settings were refused; `errors` maps each field to a message naming it and the fix."""
+
+    status = 422
+    code = "invalid"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()), field=next(iter(errors)))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettingsInput:
+    """The settings as typed in the form (text); the tax rate is a percentage (7.25 means 7.25 %)."""
+
+    auto_approve_limit: str = ""
+    price_tolerance_pct: str = ""
+    reapproval_rise_pct: str = ""
+    over_receipt_pct: str = ""
+    tax_rate_pct: str = ""
+    buyer_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettingsData:
+    """Validated settings: money and percentages as Decimal with at most 2 decimals."""
+
+    auto_approve_limit: Decimal
+    price_tolerance_pct: Decimal
+    reapproval_rise_pct: Decimal
+    over_receipt_pct: Decimal
+    tax_rate_pct: Decimal
+    buyer_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettingsView:
+    """The settings in effect at a site (the defaults when none were saved), as the page shows them."""
+
+    site_code: str
+    site_name: str
+    data: SiteSettingsData
+    saved: bool  # False: no row yet, the defaults apply
+
+    def as_form(self) -> dict[str, str]:
+        """Field → text for the form: money with 2 decimals, percentages without trailing zeros."""
+        out = {name: _pct_text(getattr(self.data, name)) for name in SITE_SETTING_FIELDS[1:5]}
+        return {"auto_approve_limit": f"{self.data.auto_approve_limit.quantize(_CENT):f}", **out,
+                "buyer_name": self.data.buyer_name}  # fmt: skip
+
+
+def _pct_text(value: Decimal) -> str:
+    text = f"{value.quantize(_CENT):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _decimal_field(errors: dict[str, str], name: str, raw: str, high: Decimal, example: str) -> Decimal | None:
+    """Parse one number field (0 … high, at most 2 decimals); on a problem add a message naming it and the fix."""
+    label, unit = SITE_SETTING_LABELS[name], "" if name == "auto_approve_limit" else " %"
+    text = raw.strip()
+    if unit:
+        text = text.removesuffix("%").strip()
+    if not text:
+        errors[name] = f"{label} is required: enter a number from 0 to {high}{unit}, e.g. {example}"
+        return None
+    if not _NUMBER.fullmatch(text):
+        errors[name] = f"{label} {raw.strip()!r} is not a number: write digits with a dot for decimals, e.g. {example}"
+        return None
+    value = Decimal(text)
+    if not Decimal(0) <= value <= high:
+        errors[name] = f"{label} {text}{unit} is out of range: enter a number from 0 to {high}{unit}, e.g. {example}"
+        return None
+    if value != value.quantize(_CENT):
+        errors[name] = f"{label} {text}{unit} has more than 2 decimals: round it to cents, e.g. {example}"
+        return None
+    return abs(value)  # "-0" → 0
+
+
+def parse_site_settings(typed: SiteSettingsInput) -> SiteSettingsData:
+    """Validate every field; raises SiteSettingsInvalid listing each field at fault with its fix."""
+    errors: dict[str, str] = {}
+    limit = _decimal_field(errors, "auto_approve_limit", typed.auto_approve_limit, MAX_MONEY, "500.00")
+    hundred = Decimal(100)
+    tolerance = _decimal_field(errors, "price_tolerance_pct", typed.price_tolerance_pct, hundred, "10")
+    rise = _decimal_field(errors, "reapproval_rise_pct", typed.reapproval_rise_pct, hundred, "10")
+    over = _decimal_field(errors, "over_receipt_pct", typed.over_receipt_pct, hundred, "5")
+    tax = _decimal_field(errors, "tax_rate_pct", typed.tax_rate_pct, hundred, "7.25")
+    buyer = typed.buyer_name.strip()
+    if not buyer:
+        errors["buyer_name"] = "buyer name is required: it is printed on purchase orders, e.g. Plant One Purchasing"
+    elif len(buyer) > BUYER_NAME_MAX:
+        errors["buyer_name"] = f"buyer name is {len(buyer)} characters long: shorten it to {BUYER_NAME_MAX} at most"
+    if errors or limit is None or tolerance is None or rise is None or over is None or tax is None:
+        raise SiteSettingsInvalid({name: errors[name] for name in SITE_SETTING_FIELDS if name in errors})
+    return SiteSettingsData(limit, tolerance, rise, over, tax, buyer)
+
+
+def _column_default(name: str) -> object:
+    return getattr(SiteProcurementSettings.__table__.c[name].default, "arg", None)
+
+
+def _data_of(row: SiteProcurementSettings | None) -> SiteSettingsData:
+    def value(name: str) -> object:
+        found = getattr(row, name) if row is not None else None
+        return _column_default(name) if found is None else found
+
+    def dec(name: str) -> Decimal:
+        return Decimal(str(value(name)))
+
+    return SiteSettingsData(
+        auto_approve_limit=dec("auto_approve_limit"), price_tolerance_pct=dec("price_tolerance_pct"),
+        reapproval_rise_pct=dec("reapproval_rise_pct"), over_receipt_pct=dec("over_receipt_pct"),
+        tax_rate_pct=dec("tax_rate") * 100, buyer_name=str(value("buyer_name")),
+    )  # fmt: skip
+
+
+def _site(session: Session, code: str, lock: bool = False) -> Site:
+    query = select(Site).where(Site.code == code)
+    site = session.scalar(query.with_for_update() if lock else query)
+    if site is None:
+        raise NotFound(f"unknown site {code!r}: pick a site from the list of sites", field="site")
+    return site
+
+
+def site_settings_view(session: Session, site_code: str) -> SiteSettingsView:
+    """The settings in effect at one site; reads only (no row is created for a site that has none)."""
+    site = _site(session, site_code)
+    row = session.get(SiteProcurementSettings, site.id)
+    return SiteSettingsView(site.code, site.name, _data_of(row), row is not None)
+
+
+def all_site_settings(session: Session) -> list[SiteSettingsView]:
+    rows = session.execute(
+        select(Site, SiteProcurementSettings)
+        .outerjoin(SiteProcurementSettings, SiteProcurementSettings.site_id == Site.id)
+        .order_by(Site.code)
+    ).all()
+    return [SiteSettingsView(site.code, site.name, _data_of(row), row is not None) for site, row in rows]
+
+
+def save_site_settings(
+    session: Session, site_code: str, typed: SiteSettingsInput, actor: str, clock: Clock
+) -> tuple[SiteSettingsView, list[str]]:
+    """Validate and store a site's settings; audits the changed fields (before/after). Returns (view, changed).
+
+    What a change affects is decided where each value is read: the auto-approval limit and price tolerance when
+    an order is submitted for approval, the tax rate when an order is created or submitted (`orders.submit`),
+    the re-approval rise when an approved order is edited, the over-receipt tolerance when a receipt is booked.
+    Orders already approved keep their status, tax rate and approved total.
+    """
+    site = _site(session, site_code, lock=True)  # serialises two saves of one site (PostgreSQL row lock)
+    data = parse_site_settings(typed)
+    row = session.get(SiteProcurementSettings, site.id)
+    before = _data_of(row)
+    if row is None:
+        row = SiteProcurementSettings(site_id=site.id)
+        session.add(row)
+    row.auto_approve_limit, row.buyer_name = data.auto_approve_limit, data.buyer_name
+    row.price_tolerance_pct, row.reapproval_rise_pct = data.price_tolerance_pct, data.reapproval_rise_pct
+    row.over_receipt_pct, row.tax_rate = data.over_receipt_pct, data.tax_rate_pct / 100
+    session.flush()
+    view = SiteSettingsView(site.code, site.name, _data_of(row), True)
+    old = SiteSettingsView(site.code, site.name, before, True).as_form()
+    new = view.as_form()
+    changed = [name for name in SITE_SETTING_FIELDS if old[name] != new[name]]
+    if changed:
+        audit.record(session, actor, "site_settings.save", "site_procurement_settings", site.code,
+                     before={n: old[n] for n in changed}, after={n: new[n] for n in changed}, clock=clock)  # fmt: skip
+    return view, changed

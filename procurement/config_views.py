@@ -1,10 +1,11 @@
-"""Configuration pages of procurement: reorder policies and approval rules (on the procurement blueprint)."""
+"""Procurement configuration pages: reorder policies, approval rules, site settings (procurement blueprint)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from core import access
@@ -62,3 +63,47 @@ def rule_add() -> Response:
     _db().commit()
     flash("approval rule added", "ok")
     return redirect(url_for("procurement.policy_list"))
+
+
+# ---- site settings -----------------------------------------------------------------------------------
+
+
+def _may_edit() -> bool:
+    return bool(set(g.principal.roles) & set(BUYERS))
+
+
+@bp.get("/sites")
+@access.roles(*READERS)
+def site_settings_list() -> str:
+    return render_template("procurement/sites.html", sites=config.all_site_settings(_db()))
+
+
+@bp.get("/sites/<site_code>/settings")
+@access.roles(*READERS)
+def site_settings_page(site_code: str) -> str:
+    view = config.site_settings_view(_db(), site_code)
+    return render_template("procurement/site_settings.html", site=view, form=view.as_form(), errors={},
+                           can_edit=_may_edit())  # fmt: skip
+
+
+@bp.post("/sites/<site_code>/settings")
+@access.roles(*BUYERS)
+def site_settings_save(site_code: str) -> Any:
+    session = _db()
+    typed = config.SiteSettingsInput(**{name: request.form.get(name, "") for name in config.SITE_SETTING_FIELDS})
+    try:
+        view, changed = config.save_site_settings(session, site_code, typed, _actor(), _services().clock)
+    except config.SiteSettingsInvalid as exc:
+        session.rollback()
+        current = config.site_settings_view(session, site_code)
+        form = {name: request.form.get(name, "") for name in config.SITE_SETTING_FIELDS}
+        page = render_template("procurement/site_settings.html", site=current, form=form, errors=exc.errors,
+                               can_edit=True)  # fmt: skip
+        return page, 422
+    session.commit()
+    if changed:
+        labels = ", ".join(config.SITE_SETTING_LABELS[name] for name in changed)
+        flash(f"settings of {view.site_code} saved: {labels} changed", "ok")
+    else:
+        flash(f"settings of {view.site_code}: nothing changed", "ok")
+    return redirect(url_for("procurement.site_settings_page", site_code=view.site_code))

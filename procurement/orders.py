@@ -219,7 +219,13 @@ def submit(session: Session, po_number: str, actor: str, clock: Clock) -> str:
         select(func.count()).select_from(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)
     ):
         raise Conflict(f"{po_number} has no lines: add a line before submitting", field="lines")
-    transition(session, po, PENDING, actor, clock)
+    comment = ""
+    if po.status == DRAFT:  # the site's tax rate now: a rate changed since the draft was made applies to it
+        rate = site_settings(session, po.site_id).tax_rate
+        if rate != po.tax_rate:
+            comment = f"tax rate {po.tax_rate * 100:.2f} % → {rate * 100:.2f} % (the site's rate when submitted)"
+            po.tax_rate = rate
+    transition(session, po, PENDING, actor, clock, comment=comment)
     on_submitted(session, po, clock)
     return po.status
 

@@ -11,6 +11,11 @@ from core.events import ItemDispensed, StockLevelChanged
 from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
+from core.settings import EXTRA_VARIABLES
+from procurement.send_config import PARSERS
+
+for _name, _parser in PARSERS.items():  # declared at import, before the settings are loaded
+    EXTRA_VARIABLES.setdefault(_name, _parser)
 
 CONSUMER = "procurement.position"
 DEBOUNCE_SECONDS = 2.0  # a pair is looked at once its stock has been quiet this long
@@ -49,10 +54,12 @@ def replenish_step(services: AppServices, debounce: float = DEBOUNCE_SECONDS, ho
 
 def transmit_step(services: AppServices) -> None:
     """One round of PO e-mail retries: due transmissions and stale claims, with the configured SMTP server."""
-    from procurement.transmit import SmtpConfig
+    from procurement.transmit import RetryPolicy, SmtpConfig
     from procurement.transmit_worker import retry_due
 
-    retry_due(services.session_factory, SmtpConfig.from_settings(services.settings), services.clock)
+    settings = services.settings
+    retry_due(services.session_factory, SmtpConfig.from_settings(settings), services.clock,
+              RetryPolicy.from_settings(settings))  # fmt: skip
 
 
 def workers(services: AppServices) -> list[BackgroundWorker]:
@@ -69,6 +76,7 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
         ("Suppliers", "procurement.supplier_list", readers),
         ("Budgets", "procurement.budget_list", readers),
         ("Policies", "procurement.policy_list", readers),
+        ("Site settings", "procurement.site_settings_list", readers),
     ]
 
 

@@ -38,6 +38,7 @@ from core.settings import Settings
 from procurement import orders, pdf
 from procurement.documents import build_context
 from procurement.models import PoDocument, PurchaseOrder, Supplier, Transmission
+from procurement.send_config import retry_values
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,13 @@ class RetryPolicy:
     max_delay: timedelta = timedelta(hours=1)
     claim_timeout: timedelta = timedelta(minutes=10)  # well above SmtpConfig.timeout: a live sender is never robbed
     record_pauses: tuple[float, ...] = (0.05, 0.5, 2.0)  # seconds between tries to record an outcome
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """The policy with VENDTRACK_PROCUREMENT_SEND_MAX_ATTEMPTS, _BACKOFF_S and _CLAIM_TIMEOUT_S applied."""
+        values = retry_values(settings.extra)
+        return cls(values.max_attempts, timedelta(seconds=values.backoff_s),
+                   claim_timeout=timedelta(seconds=values.claim_timeout_s))  # fmt: skip
 
     def delay(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failed attempt (1 → first_delay)."""

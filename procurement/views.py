@@ -69,7 +69,7 @@ def po_view(po_number: str) -> str:
     ctx = build_context(session, po_number)
     info = queries.detail(session, po_number)
     po = orders.get_po(session, po_number)
-    sends = transmit.transmissions(session, po.id)
+    sends = transmit.transmissions(session, po.id, transmit.RetryPolicy.from_settings(_services().settings))
     return render_template("procurement/po.html", ctx=ctx, info=info, sends=sends,
                            statement=pdf.approval_statement(ctx))  # fmt: skip
 
@@ -121,8 +121,11 @@ def po_send(po_number: str) -> Response:
     """Send now (also "send again" for a queued or failed transmission); send runs its own transactions."""
     services = _services()
     _db().commit()  # end the request's transaction first: on SQLite it holds the write lock send needs
-    smtp = transmit.SmtpConfig.from_settings(services.settings)
-    result = transmit.send(services.session_factory, po_number, smtp, _actor(), services.clock)
+    smtp, policy = (
+        transmit.SmtpConfig.from_settings(services.settings),
+        transmit.RetryPolicy.from_settings(services.settings),
+    )
+    result = transmit.send(services.session_factory, po_number, smtp, _actor(), services.clock, policy)
     if result.status == transmit.SENT:
         flash(f"{po_number} e-mailed (sha256 {result.sha256[:12]}…)", "ok")
     elif result.status == transmit.QUEUED and result.next_attempt_at is not None:
