@@ -86,7 +86,7 @@ def build_context(session: Session, po_number: str) -> PoContext:
     address = tuple(x for x in site.ship_to_address.splitlines() if x.strip())
     return PoContext(
         po_number=po.po_number, status=po.status, currency=po.currency, order_date=po.created_at,
-        buyer=Party(settings.buyer_name, address, site.code),
+        buyer=Party(po.buyer_name or settings.buyer_name, address, site.code),
         supplier=Party(supplier.name, tuple(x for x in supplier.address.splitlines() if x.strip()), supplier.code,
                        supplier.email),
         ship_to=Party(site.name, address, site.code), lines=lines, subtotal=totals.subtotal,

@@ -215,6 +215,8 @@ class PurchaseOrder(Base):
     cost_center_id: Mapped[int | None] = mapped_column(ForeignKey("cost_center.id"), nullable=True)
     tax_rate: Mapped[Decimal] = mapped_column(Rate(), default=Decimal("0"))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # the site's buyer name when the order was submitted ("" for older orders: the site's current name is shown)
+    buyer_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     warnings: Mapped[str] = mapped_column(Text, default="")
     approval_levels: Mapped[str] = mapped_column(String(100), default="")  # e.g. "1,2"
     approval_round: Mapped[int] = mapped_column(Integer, default=0)

@@ -221,7 +221,9 @@ def submit(session: Session, po_number: str, actor: str, clock: Clock) -> str:
         raise Conflict(f"{po_number} has no lines: add a line before submitting", field="lines")
     comment = ""
     if po.status == DRAFT:  # the site's tax rate now: a rate changed since the draft was made applies to it
-        rate = site_settings(session, po.site_id).tax_rate
+        settings = site_settings(session, po.site_id)
+        po.buyer_name = settings.buyer_name  # frozen: the documents of this order keep the name it was sent under
+        rate = settings.tax_rate
         if rate != po.tax_rate:
             comment = f"tax rate {po.tax_rate * 100:.2f} % → {rate * 100:.2f} % (the site's rate when submitted)"
             po.tax_rate = rate

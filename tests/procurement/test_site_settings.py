@@ -228,6 +228,20 @@ def test_a_tax_rate_change_reaches_new_orders_and_drafts_only(app: Flask, client
     assert "keep their rate, totals and documents" in client.get(PAGE).get_data(as_text=True)
 
 
+def test_an_order_keeps_the_buyer_name_it_was_submitted_under(app: Flask, client: FlaskClient) -> None:
+    world = _setup(app)
+    login(client, "bob", "bob-password")
+    assert _save(client, buyer_name="Plant One Purchasing")[0] == 302
+    earlier = _po(world, [("GLOVE", 36, "9.20")])
+    draft = _po(world, [("GLOVE", 36, "9.20")], submit=False)
+    assert _save(client, buyer_name="Riverside Central Buying")[0] == 302
+    with unit_of_work(world.factory) as s:
+        orders.submit(s, draft, "user:bob", world.clock)
+    with world.session() as s:
+        assert build_context(s, earlier).buyer.name == "Plant One Purchasing"  # re-rendered later: same name
+        assert build_context(s, draft).buyer.name == "Riverside Central Buying"
+
+
 # ---- who may read and change -----------------------------------------------------------------------
 
 
