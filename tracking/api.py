@@ -47,6 +47,8 @@ def asset_json(item: services.AssetLocation, now: datetime) -> dict[str, Any]:
         "location": {
             "zone": item.zone,
             "zone_name": item.zone_name,
+            "building": item.building,
+            "floor": item.floor,
             "confidence": item.confidence,
             "since": _iso(item.since),
             "last_seen": _iso(item.last_seen),
@@ -83,16 +85,33 @@ def nearest() -> Any:
     )
 
 
+def floor_json(ref: services.FloorRef) -> dict[str, str]:
+    return {"building": ref.building, "floor": ref.floor, "label": ref.label}
+
+
 @bp.route("/tracking/map")
 @access.roles(*READERS, scopes=READ_SCOPES)
 def live_map() -> Any:
+    """One floor's zones and gateways (?building=&floor=, default the first floor) and every asset matching q."""
     session, now = _db(), _now()
+    known = services.floors(session)
+    shown = services.choose_floor(known, request.args.get("building"), request.args.get("floor"))
     zones = [
-        {"code": z.code, "name": z.name, "kind": z.kind, "points": z.points} for z in services.zone_shapes(session)
+        {"code": z.code, "name": z.name, "kind": z.kind, "building": z.building, "floor": z.floor, "points": z.points}
+        for z in (services.zone_shapes(session, shown) if shown else [])
     ]
     located = [asset_json(a, now) for a in services.search_assets(session, request.args.get("q", ""), limit=1000)]
     alerts = [{"kind": a.kind, "subject": a.subject, "message": a.message} for a in services.open_alerts(session, 50)]
-    return jsonify({"zones": zones, "gateways": services.gateways(session), "assets": located, "alerts": alerts})
+    return jsonify(
+        {
+            "floor": floor_json(shown) if shown else None,
+            "floors": [floor_json(f) for f in known],
+            "zones": zones,
+            "gateways": services.gateways(session, shown) if shown else [],
+            "assets": located,
+            "alerts": alerts,
+        }
+    )
 
 
 @bp.route("/gateways/<gateway_id>/adverts", methods=["POST"])

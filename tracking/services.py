@@ -37,11 +37,20 @@ class AssetLocation:
     tag_key: str | None
     zone: str | None  # None = unknown
     zone_name: str
+    building: str | None  # the zone's building and floor; None when the location is unknown
+    floor: str | None
     confidence: float
     since: datetime | None
     last_seen: datetime | None
     reason: str
     battery_mv: int | None
+
+    @property
+    def floor_label(self) -> str:
+        """Where the room is ('Ward B, floor 2'); empty when the location is unknown."""
+        if self.building is None or self.floor is None:
+            return ""
+        return FloorRef(self.building, self.floor).label
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +59,29 @@ class ZoneShape:
     name: str
     kind: str
     points: tuple[tuple[float, float], ...]
+    building: str = ""
+    floor: str = ""
 
     @property
     def centre(self) -> tuple[float, float]:
         if not self.points:
             return (0.0, 0.0)
         return (sum(p[0] for p in self.points) / len(self.points), sum(p[1] for p in self.points) / len(self.points))
+
+
+@dataclass(frozen=True, slots=True)
+class FloorRef:
+    """One floor of one building: what the locate map shows at a time."""
+
+    building: str
+    floor: str
+
+    @property
+    def label(self) -> str:
+        """'Ward B, floor 2'; 'floor 2' without a building; the building alone without a floor."""
+        if not self.floor:
+            return self.building or "no building or floor"
+        return f"{self.building}, floor {self.floor}" if self.building else f"floor {self.floor}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +156,8 @@ def _view(asset: Asset, tag: Tag | None, zone: Zone | None) -> AssetLocation:
         tag_key=tag.tag_key if tag else None,
         zone=zone.code if zone else None,
         zone_name=zone.name if zone else "unknown",
+        building=zone.building if zone else None,
+        floor=zone.floor if zone else None,
         confidence=round(asset.confidence, 2) if zone else 0.0,
         since=asset.zone_since,
         last_seen=tag.last_seen_at if tag else None,
@@ -163,15 +191,50 @@ def get_location(session: Session, asset_id: int) -> AssetLocation:
     return found[0]
 
 
-def zone_shapes(session: Session) -> list[ZoneShape]:
-    zones = session.scalars(select(Zone).order_by(Zone.code))
-    return [ZoneShape(z.code, z.name, z.kind, parse_polygon(z.polygon)) for z in zones]
+def zone_shapes(session: Session, on: FloorRef | None = None) -> list[ZoneShape]:
+    """Every zone, or only those of floor `on`."""
+    query = select(Zone).order_by(Zone.code)
+    if on is not None:
+        query = query.where(Zone.building == on.building, Zone.floor == on.floor)
+    return [
+        ZoneShape(z.code, z.name, z.kind, parse_polygon(z.polygon), z.building, z.floor) for z in session.scalars(query)
+    ]
 
 
-def gateways(session: Session) -> list[dict[str, object]]:
-    rows = session.execute(
-        select(Gateway, Zone.code).join(Zone, Gateway.zone_id == Zone.id).order_by(Gateway.gateway_id)
-    )
+def floors(session: Session) -> list[FloorRef]:
+    """The building floors that have zones, by building then floor in natural order ("2" before "10")."""
+    found = session.execute(select(Zone.building, Zone.floor).distinct()).all()
+    refs = [FloorRef(building, floor) for building, floor in found]
+    refs.sort(key=lambda f: (_natural(f.building), _natural(f.floor)))
+    return refs
+
+
+def choose_floor(known: list[FloorRef], building: str | None, floor: str | None) -> FloorRef | None:
+    """The floor named by `building`/`floor` (either may be left out when the other is enough), else the first.
+
+    Returns None only when there are no zones at all. A building or floor that has no zones is refused
+    with a DomainError naming the parameter and the floors there are.
+    """
+    if building is None and floor is None:
+        return known[0] if known else None
+    choices = "; ".join(f"building={f.building!r} floor={f.floor!r} ({f.label})" for f in known) or "none yet"
+    if building is not None and not any(f.building == building for f in known):
+        raise DomainError(f"unknown building {building!r}: the floors with zones are {choices}", field="building")
+    matches = [f for f in known if (building is None or f.building == building) and (floor is None or f.floor == floor)]
+    if not matches:
+        where = f" in building {building!r}" if building is not None else ""
+        raise DomainError(f"unknown floor {floor!r}{where}: the floors with zones are {choices}", field="floor")
+    if building is None and len(matches) > 1:
+        raise DomainError(f"floor {floor!r} is in several buildings: add building=, one of {choices}", field="building")
+    return matches[0]
+
+
+def gateways(session: Session, on: FloorRef | None = None) -> list[dict[str, object]]:
+    """Every gateway, or only those in zones of floor `on`."""
+    query = select(Gateway, Zone.code).join(Zone, Gateway.zone_id == Zone.id).order_by(Gateway.gateway_id)
+    if on is not None:
+        query = query.where(Zone.building == on.building, Zone.floor == on.floor)
+    rows = session.execute(query)
     return [
         {"gateway_id": g.gateway_id, "zone": code, "x": g.x, "y": g.y, "status": g.status, "offset_db": g.offset_db}
         for g, code in rows
@@ -180,21 +243,30 @@ def gateways(session: Session) -> list[dict[str, object]]:
 
 def nearest_available(
     session: Session, asset_type: str, from_zone: str, limit: int = 5
-) -> list[tuple[AssetLocation, float]]:
-    """Clean (so not in use) assets of a type with a known room, nearest first by floor-plan distance."""
+) -> list[tuple[AssetLocation, float | None]]:
+    """Clean (so not in use) assets of a type with a known room, nearest first by floor-plan distance.
+
+    Floor-plan coordinates only compare on one floor: assets on the origin's floor come first, by distance;
+    those on other floors follow (same building first) with no distance (None).
+    """
     shapes = {z.code: z for z in zone_shapes(session)}
     if from_zone not in shapes:
         raise DomainError(f"unknown room {from_zone!r}: choose one of {', '.join(sorted(shapes))}", field="from_zone")
-    origin = shapes[from_zone].centre
+    start = shapes[from_zone]
     candidates = _locations(
         session, [Asset.asset_type == asset_type, Asset.status == "clean", Asset.zone_id.is_not(None)], 1000
     )
-    ranked = []
+    ranked: list[tuple[tuple[object, ...], AssetLocation, float | None]] = []
     for item in candidates:
-        centre = shapes[item.zone].centre if item.zone in shapes else origin
-        ranked.append((item, round(math.dist(origin, centre), 1)))
-    ranked.sort(key=lambda pair: (pair[1], -pair[0].confidence, pair[0].name))
-    return ranked[:limit]
+        other_building, other_floor = item.building != start.building, item.floor != start.floor
+        distance: float | None = None
+        if not (other_building or other_floor):
+            shape = shapes.get(item.zone or "")
+            distance = round(math.dist(start.centre, shape.centre), 1) if shape else 0.0
+        where = (other_building, other_floor, _natural(item.building or ""), _natural(item.floor or ""))
+        ranked.append(((*where, distance or 0.0, -item.confidence, item.name), item, distance))
+    ranked.sort(key=lambda entry: entry[0])
+    return [(item, distance) for _key, item, distance in ranked[:limit]]
 
 
 def history(session: Session, asset_id: int, limit: int = 50) -> list[IntervalView]:

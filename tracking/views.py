@@ -54,28 +54,67 @@ def confidence_pct(value: float) -> str:
     return f"{round(value * 100)} %"
 
 
+def _shown_floor(
+    session: Any,
+    known: list[services.FloorRef],
+    first: services.AssetLocation | None,
+    origin: str,
+) -> tuple[services.FloorRef | None, str]:
+    """The floor the map opens on, and why: "link" (?building=&floor=), "result" (the first search or
+    nearest result's floor), "origin" (the nearest search's room) or "default" (the first floor)."""
+    building, floor = request.args.get("building"), request.args.get("floor")
+    if building is not None or floor is not None:
+        try:
+            return services.choose_floor(known, building, floor), "link"
+        except DomainError as exc:
+            flash(exc.message, "error")
+    if first is not None and first.building is not None and first.floor is not None:
+        return services.FloorRef(first.building, first.floor), "result"
+    for zone in services.zone_shapes(session) if origin else []:
+        if zone.code == origin:
+            return services.FloorRef(zone.building, zone.floor), "origin"
+    return services.choose_floor(known, None, None), "default"
+
+
 @bp.route("/")
 @access.roles(*STAFF)
 def locate() -> Any:
     session, now = _db(), _now()
     query = request.args.get("q", "")
     asset_type, origin = request.args.get("type", ""), request.args.get("from", "")
-    nearest: list[tuple[services.AssetLocation, float]] = []
+    nearest: list[tuple[services.AssetLocation, float | None]] = []
     if asset_type and origin:
         try:
             nearest = services.nearest_available(session, asset_type, origin)
         except DomainError as exc:
             flash(exc.message, "error")
+    results = services.search_assets(session, query, limit=100)
+    if nearest:
+        first: services.AssetLocation | None = nearest[0][0]
+    else:
+        first = next((a for a in results if a.zone is not None), None) if query.strip() else None
+    known = services.floors(session)
+    shown, source = _shown_floor(session, known, first, origin)
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("building", "floor")}
+    floor_links = [
+        (f, url_for("tracking.locate", **(args | {"building": f.building, "floor": f.floor}))) for f in known
+    ]
     return render_template(
         "tracking/locate.html",
         query=query,
-        results=services.search_assets(session, query, limit=100),
+        results=results,
         zones=services.zone_shapes(session),
         types=services.asset_types(session),
         asset_type=asset_type,
         origin=origin,
         nearest=nearest,
         alerts=services.open_alerts(session, 20),
+        floors=known,
+        floor_links=floor_links,
+        several_floors=len(known) > 1,
+        shown=shown,
+        floor_source=source,
+        highlight=first.id if first is not None else None,
         ago=ago,
         now=now,
     )

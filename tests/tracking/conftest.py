@@ -1,8 +1,10 @@
-"""Tracking fixtures: a three-zone floor (two rooms and an exit) with gateways and tagged assets."""
+"""Tracking fixtures: a three-zone floor (two rooms and an exit), or two floors of one building, with gateways and
+tagged assets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -57,5 +59,39 @@ def seed_floor(session: Session) -> Floor:
         session.flush()
         assets[asset.asset_tag] = asset.id
     session.add(ParRule(unit="ICU", asset_type="infusion_pump", minimum=2))
+    session.commit()
+    return Floor({code: z.id for code, z in zones.items()}, assets)
+
+
+def seed_two_floors(session: Session) -> Floor:
+    """Ward B, floors 1 and 2, whose rooms have the same coordinates (one above the other); located assets:
+    Infusion pump 1 in Room 101 (floor 1), Infusion pump 2 in Room 204 and Wheelchair 1 in Room 201 (floor 2)."""
+    left, right = [(0, 0), (10, 0), (10, 8), (0, 8)], [(10, 0), (20, 0), (20, 8), (10, 8)]
+    zones = {
+        code: Zone(code=code, name=f"Room {code}", kind="room", building="Ward B", floor=code[0],
+                   polygon=format_polygon(points))
+        for code, points in (("101", left), ("102", right), ("201", left), ("204", right))
+    }  # fmt: skip
+    session.add_all(zones.values())
+    session.flush()
+    for code, x in (("101", 5.0), ("102", 15.0), ("201", 5.0), ("204", 15.0)):
+        session.add(Gateway(gateway_id=f"gw-{code}", zone_id=zones[code].id, x=x, y=4.0))
+    assets = {}
+    now = datetime.now(UTC)
+    for minor, (name, kind, room) in enumerate(
+        [("Infusion pump 1", "infusion_pump", "101"), ("Infusion pump 2", "infusion_pump", "204"),
+         ("Wheelchair 1", "wheelchair", "201")],
+        start=1,
+    ):  # fmt: skip
+        tag = Tag(tag_key=tag_key(minor), last_seen_at=now)
+        session.add(tag)
+        session.flush()
+        asset = Asset(
+            asset_tag=f"W-{minor}", name=name, asset_type=kind, unit="Ward B", status="clean", tag_id=tag.id,
+            zone_id=zones[room].id, zone_since=now, confidence=0.9, home_zone_id=zones[room].id,
+        )  # fmt: skip
+        session.add(asset)
+        session.flush()
+        assets[asset.asset_tag] = asset.id
     session.commit()
     return Floor({code: z.id for code, z in zones.items()}, assets)

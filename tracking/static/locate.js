@@ -1,9 +1,19 @@
-// Locate page: draws the floor map (floormap.js) from the JSON API; refreshes rooms, dots and "last seen" every 3 s.
+// Locate page: draws one floor of the map (floormap.js) from the JSON API and refreshes rooms, dots and
+// "last seen" every 3 s. The floor shown is kept in the URL (?building=&floor=) and in sessionStorage, so the
+// refreshes, a reload and a shared link all show the same floor; a search or "Show on map" switches to the
+// asset's floor and highlights it.
 (function () {
   "use strict";
   var svg = document.getElementById("floor-map");
   if (!svg) { return; }
   var map = window.VendtrackFloorMap, el = map.el;
+  var STORE = "vendtrack.locate.floor";
+  var picker = document.getElementById("floor-picker");
+  var state = {
+    floor: svg.hasAttribute("data-floor")
+      ? { building: svg.getAttribute("data-building"), floor: svg.getAttribute("data-floor") } : null,
+    highlight: svg.getAttribute("data-highlight") || ""
+  };
 
   function ago(seconds) {
     if (seconds === null || seconds === undefined) { return "never"; }
@@ -14,16 +24,67 @@
     return Math.floor(seconds / 86400) + " d ago";
   }
 
+  // Same wording as services.FloorRef.label: "Ward B, floor 2".
+  function floorLabel(building, floor) {
+    if (building === null || building === undefined || floor === null || floor === undefined) { return ""; }
+    if (!floor) { return building || "no building or floor"; }
+    return building ? building + ", floor " + floor : "floor " + floor;
+  }
+
+  function pickerButton(floor) {
+    if (!picker || !floor) { return null; }
+    var found = null;
+    picker.querySelectorAll("a.floor-button").forEach(function (a) {
+      if (a.getAttribute("data-building") === floor.building && a.getAttribute("data-floor") === floor.floor) {
+        found = a;
+      }
+    });
+    return found;
+  }
+
+  function markFloor(floor) {
+    if (picker) {
+      picker.querySelectorAll("a.floor-button").forEach(function (a) { a.removeAttribute("aria-current"); });
+      var current = pickerButton(floor);
+      if (current) { current.setAttribute("aria-current", "true"); }
+    }
+    var heading = document.getElementById("map-floor");
+    if (heading && floor) { heading.textContent = floorLabel(floor.building, floor.floor); }
+    if (floor) {
+      svg.setAttribute("data-building", floor.building);
+      svg.setAttribute("data-floor", floor.floor);
+    }
+  }
+
+  function remember(floor) {
+    if (!picker || !floor) { return; }  // one floor only: nothing to remember
+    var url = new URL(window.location.href);
+    url.searchParams.set("building", floor.building);
+    url.searchParams.set("floor", floor.floor);
+    window.history.replaceState(null, "", url.toString());
+    try { window.sessionStorage.setItem(STORE, JSON.stringify(floor)); } catch (e) { /* private mode */ }
+  }
+
+  function show(floor, highlight) {
+    state.floor = floor;
+    if (highlight !== undefined) { state.highlight = highlight; }
+    markFloor(floor);
+    remember(floor);
+    refresh();
+  }
+
   function draw(data) {
-    var slots = {};
-    var centres = map.draw(svg, data);
+    var slots = {}, chosen = null;
+    data.assets.forEach(function (a) { if (String(a.id) === state.highlight) { chosen = a; } });
+    var centres = map.draw(svg, data, { highlight: chosen && chosen.location.zone ? chosen.location.zone : "" });
     Object.keys(centres).forEach(function (code) { slots[code] = 0; });
     data.assets.forEach(function (a) {
       var zone = a.location.zone;
-      if (!zone || !centres[zone]) { return; }
+      if (!zone || !centres[zone]) { return; }  // unknown, or on another floor
       var n = slots[zone]++, angle = n * 2.4, radius = 0.6 + 0.28 * Math.sqrt(n);
-      var c = centres[zone];
-      var dot = el("circle", { "class": "dot " + a.status, r: 0.35, "data-asset-id": a.id, "data-zone": zone,
+      var c = centres[zone], selected = a === chosen;
+      var dot = el("circle", { "class": "dot " + a.status + (selected ? " selected" : ""), r: selected ? 0.55 : 0.35,
+        "data-asset-id": a.id, "data-zone": zone,
         cx: (c[0] + radius * Math.cos(angle)).toFixed(2), cy: (c[1] + radius * Math.sin(angle)).toFixed(2) });
       dot.appendChild(el("title", {}, a.name + " · " + a.location.zone_name + " · " + ago(a.location.last_seen_ago_s)));
       svg.appendChild(dot);
@@ -33,19 +94,46 @@
   function updateTable(data) {
     var byId = {};
     data.assets.forEach(function (a) { byId[a.id] = a; });
-    document.querySelectorAll("#results tr[data-asset-id]").forEach(function (row) {
+    document.querySelectorAll("#results tr[data-asset-id], #nearest tr[data-asset-id]").forEach(function (row) {
       var a = byId[row.getAttribute("data-asset-id")];
       if (!a) { return; }
-      row.querySelector(".room").textContent = a.location.zone_name;
-      row.querySelector(".seen").textContent = ago(a.location.last_seen_ago_s);
-      row.querySelector(".conf").textContent = Math.round(a.location.confidence * 100) + " %";
+      var loc = a.location, where = floorLabel(loc.building, loc.floor);
+      row.setAttribute("data-building", loc.building === null ? "" : loc.building);
+      row.setAttribute("data-floor", loc.floor === null ? "" : loc.floor);
+      var button = row.querySelector(".show-on-map");
+      if (button) { button.disabled = !loc.zone; }
+      row.querySelector(".room").textContent = loc.zone_name;
+      var whereCell = row.querySelector(".where");
+      if (whereCell) { whereCell.textContent = where ? "· " + where : ""; }
+      if (row.closest("#results")) {
+        row.querySelector(".seen").textContent = ago(loc.last_seen_ago_s);
+        row.querySelector(".conf").textContent = Math.round(loc.confidence * 100) + " %";
+      }
     });
   }
 
+  function source() {
+    var src = svg.getAttribute("data-src");
+    if (!state.floor) { return src; }
+    return src + (src.indexOf("?") < 0 ? "?" : "&") + "building=" + encodeURIComponent(state.floor.building) +
+      "&floor=" + encodeURIComponent(state.floor.floor);
+  }
+
   function refresh() {
-    fetch(svg.getAttribute("data-src"), { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+    var asked = state.floor;
+    fetch(source(), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.status === 400 && asked) {  // the floor no longer has zones: fall back to the first floor
+          state.floor = null;
+          throw new Error("that floor has no zones any more");
+        }
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.json();
+      })
       .then(function (data) {
+        if (asked !== state.floor) { return; }  // the nurse switched floors while this was in flight
+        if (data.floor) { state.floor = { building: data.floor.building, floor: data.floor.floor }; }
+        markFloor(state.floor);
         draw(data);
         updateTable(data);
         svg.setAttribute("data-refreshed", String(Date.now()));
@@ -54,6 +142,29 @@
       .catch(function (err) { document.getElementById("map-status").textContent = "Map update failed: " + err.message; });
   }
 
+  if (picker) {
+    picker.addEventListener("click", function (event) {
+      var button = event.target.closest("a.floor-button");
+      if (!button) { return; }
+      event.preventDefault();
+      show({ building: button.getAttribute("data-building"), floor: button.getAttribute("data-floor") });
+    });
+  }
+  document.querySelectorAll(".show-on-map").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var row = button.closest("tr");
+      show({ building: row.getAttribute("data-building"), floor: row.getAttribute("data-floor") },
+        button.getAttribute("data-asset-id"));
+    });
+  });
+
+  // Nothing on the page chose the floor (no link, no search result): the floor picked last in this tab, if any.
+  if (svg.getAttribute("data-floor-source") === "default" && picker) {
+    var stored = null;
+    try { stored = JSON.parse(window.sessionStorage.getItem(STORE) || "null"); } catch (e) { stored = null; }
+    if (stored && pickerButton(stored)) { state.floor = stored; markFloor(stored); }
+  }
+  if (state.floor && svg.getAttribute("data-floor-source") !== "default") { remember(state.floor); }
   refresh();
   window.setInterval(refresh, 3000);
 })();
