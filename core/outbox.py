@@ -164,6 +164,15 @@ def _wake_dispatchers(session: Session) -> None:
         _wakeup.set()
 
 
+def _settled_for(consumer: str) -> Any:
+    """Events this consumer is done with (delivered or a dead letter): the rest is what it still owes."""
+    return exists().where(
+        OutboxDelivery.event_id == OutboxEvent.id,
+        OutboxDelivery.consumer == consumer,
+        OutboxDelivery.status.in_((DONE, DEAD)),
+    )
+
+
 Handler = Callable[[Session, Event], None]
 
 
@@ -294,11 +303,7 @@ class Dispatcher:
         ).first()
         if held is not None and held[1] is not None and held[1] > now:
             return []
-        settled = exists().where(
-            OutboxDelivery.event_id == OutboxEvent.id,
-            OutboxDelivery.consumer == consumer.name,
-            OutboxDelivery.status.in_((DONE, DEAD)),
-        )
+        settled = _settled_for(consumer.name)
         query = (
             select(OutboxEvent)
             .where(OutboxEvent.event_type.in_(consumer.event_types), ~settled)
@@ -412,11 +417,7 @@ def backlog(session: Session, registry: ConsumerRegistry) -> int:
     """How many (event, consumer) deliveries are still owed, including scheduled retries."""
     total = 0
     for consumer in registry:
-        terminal = exists().where(
-            OutboxDelivery.event_id == OutboxEvent.id,
-            OutboxDelivery.consumer == consumer.name,
-            OutboxDelivery.status.in_((DONE, DEAD)),
-        )
+        terminal = _settled_for(consumer.name)
         total += (
             session.scalar(
                 select(func.count())
@@ -441,11 +442,7 @@ def consumer_backlogs(session: Session, registry: ConsumerRegistry) -> list[Cons
     """Per consumer: what it still owes, since when, and why it is stuck (the admin page and /healthz)."""
     found = []
     for consumer in registry:
-        terminal = exists().where(
-            OutboxDelivery.event_id == OutboxEvent.id,
-            OutboxDelivery.consumer == consumer.name,
-            OutboxDelivery.status.in_((DONE, DEAD)),
-        )
+        terminal = _settled_for(consumer.name)
         waiting, oldest = session.execute(
             select(func.count(), func.min(OutboxEvent.created_at)).where(
                 OutboxEvent.event_type.in_(consumer.event_types), ~terminal

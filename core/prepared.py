@@ -131,6 +131,11 @@ class FastWork:
         connection = session.connection()
         return cls(connection.connection, connection.engine, session=session)
 
+    @classmethod
+    def of(cls, session: Session | FastWork) -> FastWork:
+        """`session` itself when it is already a FastWork, else one joined to the Session's transaction."""
+        return session if isinstance(session, FastWork) else cls.of_session(session)
+
     def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Every row, each column through its result processor."""
         cursor = self.execute(prepared, params)

@@ -33,12 +33,8 @@ _LISTED_P = Prepared(
 )
 
 
-def _work(session: Session | FastWork) -> FastWork:
-    return session if isinstance(session, FastWork) else FastWork.of_session(session)
-
-
 def modes(session: Session | FastWork, site_id: int) -> dict[str, str]:
-    found = {kind: mode for kind, mode in _work(session).all(_MODES_P, {"p_site": site_id})}
+    found = {kind: mode for kind, mode in FastWork.of(session).all(_MODES_P, {"p_site": site_id})}
     return {kind: found.get(kind, "off") for kind in KINDS}
 
 
@@ -76,7 +72,7 @@ def listed(session: Session, site_id: int, kind: str) -> list[tuple[str, str]]:
 
 def validate(session: Session | FastWork, site_id: int, given: dict[str, str]) -> dict[str, str]:
     """The charge codes to record for a dispense; raises naming the first missing or unknown code."""
-    work = _work(session)
+    work = FastWork.of(session)
     policy = modes(work, site_id)
     result: dict[str, str] = {}
     for kind in KINDS:

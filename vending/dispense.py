@@ -122,7 +122,7 @@ _FACTS_P = Prepared(_FACTS)
 
 
 def facts(session: Session | FastWork, dispense_id: int) -> Facts:
-    work = session if isinstance(session, FastWork) else FastWork.of_session(session)
+    work = FastWork.of(session)
     row = work.first(_FACTS_P, {"p_id": dispense_id})
     if row is None:
         raise NotFound(f"no dispense with id {dispense_id}", field="dispense_id")

@@ -98,7 +98,7 @@ class RuleCache:
         return known[1]
 
     def _entry(self, session: Session | FastWork) -> tuple[int, float, list[ScopedRule], dict[int, frozenset[int]]]:
-        work = session if isinstance(session, FastWork) else FastWork.of_session(session)
+        work = FastWork.of(session)
         key = self._url(work)
         with self._lock:
             generation = self._generation

@@ -299,7 +299,7 @@ def load_usage(
     re-rendering IN lists on every call."""
     if not specs:
         return []
-    work = session if isinstance(session, FastWork) else FastWork.of_session(session)
+    work = FastWork.of(session)
     since = min(bounds[key][0] for key in {s.key for s in specs})
     pooled: dict[int, datetime] = {}
     for spec in specs:
@@ -341,7 +341,7 @@ def check(
 ) -> Refusal | None:
     from vending.rule_cache import CACHE
 
-    work = session if isinstance(session, FastWork) else FastWork.of_session(session)
+    work = FastWork.of(session)
     specs, members = CACHE.applicable_with_members(
         work, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category
     )

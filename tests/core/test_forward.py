@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from core.clock import ManualClock
 from core.db import make_engine, unit_of_work
@@ -24,7 +22,7 @@ from core.outbox import Dispatcher, OutboxDelivery, OutboxEvent, publish
 from core.roles import Role, TokenScope
 from core.users import create_token, create_user
 from migrations.models import load_all_models
-from tests.conftest import login
+from tests.conftest import LiveServer, login
 
 
 def _free_port() -> int:
@@ -38,18 +36,15 @@ class Upstream:
 
     def __init__(self, app: Flask, port: int) -> None:
         self.app, self.port, self.url = app, port, f"http://127.0.0.1:{port}"
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: LiveServer | None = None
 
     def start(self) -> None:
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = LiveServer(self.app, self.port).__enter__()
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.__exit__()
+            self._server.server.server_close()
             self._server = None
 
 
