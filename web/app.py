@@ -18,7 +18,7 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices
 from core.settings import load_settings
-from web import admin, api, auth, cookies, csrf, errors, health, home, session
+from web import admin, api, auth, badges, charts, cookies, csrf, errors, health, home, session
 from web.domains import domain_name, hook, load_plugins
 
 CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
@@ -67,6 +67,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     auth.init_app(app)  # access check runs before the CSRF check: strangers get 401, not 400
     csrf.init_app(app)
+    charts.init_app(app)
+    badges.init_app(app)
     for blueprint in (home.bp, health.bp, api.bp, admin.bp):
         app.register_blueprint(blueprint)
 

@@ -18,3 +18,10 @@ def index() -> Any:
     if current_principal() is None:
         return redirect(url_for("auth.login"))
     return render_template("index.html")
+
+
+@bp.route("/favicon.ico")
+@access.public
+def favicon() -> Any:
+    """Browsers ask for /favicon.ico whatever the page says; answer with the SVG icon instead of a 404."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

@@ -1,0 +1,114 @@
+"""State machines as values: a StrEnum per status field and one helper that owns its transition table.
+
+A `StateMachine` holds, for one status enum, the allowed transitions (each named by the service action
+that performs it), a human label and a colour tone per state, and builds what every user needs from that
+one table: the guard (`check` raising `InvalidTransition` naming current, target and allowed), the
+compare-and-set UPDATE, the CHECK constraint for the column, and the `can(...)` that templates use to show
+only the buttons that will work. The database stores the enum's string values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import CheckConstraint, ColumnElement, Update, bindparam, update
+
+from core.errors import InvalidTransition
+
+TONES = frozenset({"neutral", "info", "good", "warn", "bad"})
+
+
+class State(StrEnum):
+    """Base of every status enum: `label` and `tone` come from the machine that registered the enum."""
+
+    @property
+    def label(self) -> str:
+        return _LABELS.get(type(self), {}).get(self) or humanise(self.value)
+
+    @property
+    def tone(self) -> str:
+        return _TONES.get(type(self), {}).get(self, "neutral")
+
+
+S = TypeVar("S", bound=State)
+_LABELS: dict[type[State], dict[State, str]] = {}
+_TONES: dict[type[State], dict[State, str]] = {}
+
+
+def humanise(value: str) -> str:
+    """'pending_approval' -> 'Pending approval': the fallback for a status with no label of its own."""
+    text = value.replace("_", " ").replace(".", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class StateMachine(Generic[S]):
+    """One status field's table: from-state -> {to-state: name of the action that performs it}."""
+
+    subject: str  # how errors name the thing: "purchase order", "dispense"
+    states: type[S]
+    transitions: Mapping[S, Mapping[S, str]]
+    labels: Mapping[S, str] = field(default_factory=dict)
+    tones: Mapping[S, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.transitions if not isinstance(s, self.states)]
+        unknown += [t for targets in self.transitions.values() for t in targets if not isinstance(t, self.states)]
+        bad_tones = {tone for tone in self.tones.values() if tone not in TONES}
+        if unknown or bad_tones:
+            raise ValueError(f"{self.subject} state machine: unknown states {unknown} or tones {bad_tones}")
+        _LABELS[self.states] = dict(self.labels.items())
+        _TONES[self.states] = dict(self.tones.items())
+
+    def allowed(self, current: S | str) -> frozenset[S]:
+        return frozenset(self.transitions.get(self.states(current), {}))
+
+    def can(self, current: S | str, target: S | str) -> bool:
+        return self.states(target) in self.allowed(current)
+
+    def action(self, current: S | str, target: S | str) -> str:
+        """The action name for current -> target, or InvalidTransition naming both and what is allowed."""
+        source, goal = self.states(current), self.states(target)
+        targets = self.transitions.get(source, {})
+        if goal not in targets:
+            raise InvalidTransition(self.subject, source.value, goal.value, frozenset(t.value for t in targets))
+        return targets[goal]
+
+    def check(self, name: str, current: S | str, target: S | str) -> str:
+        """Like `action`, naming the instance in the error ("purchase order PO-1001")."""
+        source, goal = self.states(current), self.states(target)
+        targets = self.transitions.get(source, {})
+        if goal not in targets:
+            raise InvalidTransition(name, source.value, goal.value, frozenset(t.value for t in targets))
+        return targets[goal]
+
+    def sources(self, target: S | str) -> tuple[S, ...]:
+        """Every state the table lets reach `target`, sorted: the WHERE of the compare-and-set."""
+        goal = self.states(target)
+        return tuple(sorted((s for s, targets in self.transitions.items() if goal in targets), key=str))
+
+    def compare_and_set(self, column: Any, key_column: Any, target: S | str, **values: Any) -> Update:
+        """UPDATE … SET status = target WHERE key = :key AND status IN (the sources the table allows).
+
+        Zero rows changed means another writer moved the row first (or the key is unknown).
+        """
+        goal = self.states(target)
+        where: ColumnElement[bool] = column.in_([s.value for s in self.sources(goal)])
+        return update(column.table).where(key_column == _bind_key(key_column), where).values(
+            {column.key: goal.value, **values}
+        )
+
+    def check_constraint(self, column_name: str, name: str | None = None) -> CheckConstraint:
+        allowed = ", ".join(f"'{s.value}'" for s in self.states)
+        return CheckConstraint(f"{column_name} IN ({allowed})", name=name or f"{column_name}_valid")
+
+    def options(self, states: Iterable[S] | None = None) -> list[tuple[str, str]]:
+        """(value, label) pairs for a filter's <select>, in declaration order."""
+        return [(s.value, s.label) for s in (states if states is not None else self.states)]
+
+
+def _bind_key(key_column: Any) -> Any:
+    return bindparam("key", type_=key_column.type)

@@ -1,0 +1,25 @@
+"""The `badge` and `label` template filters: any status shown as a human label with a colour tone."""
+
+from __future__ import annotations
+
+from flask import Flask
+from markupsafe import Markup, escape
+
+from core.states import State, humanise
+
+
+def label(value: object) -> str:
+    if isinstance(value, State):
+        return value.label
+    return humanise(str(value)) if value is not None else ""
+
+
+def badge(value: object, tone: str | None = None) -> Markup:
+    """<span class="badge TONE">Label</span>; plain strings get a humanised label and a neutral tone."""
+    chosen = tone or (value.tone if isinstance(value, State) else "neutral")
+    return Markup(f"<span class='badge {escape(chosen)}'>{escape(label(value))}</span>")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["badge"] = badge
+    app.jinja_env.filters["label"] = label
