@@ -23,6 +23,7 @@ from firmware_bridge.transport.serial_port import SerialTransport
 
 log = logging.getLogger(__name__)
 Reading = TypeVar("Reading")  # one decoded status reply of one board
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,7 @@ class BoardLockerBus(Generic[Reading]):
                         "not retrying, to avoid a double unlock. Check the bus and the board's power."
                     )
                 if attempt < self.guard.retries:
-                    log.warning("%s %s: unlock of %s unanswered, door stayed shut; pulsing again", self.family, board, slot)
+                    log.warning("%s %s: unlock of %s unanswered, door shut; pulsing again", self.family, board, slot)
             raise DeviceTimeout(
                 f"{self.family} {board}: no answer to {self.guard.retries + 1} unlocks of {slot} while it answers "
                 "status reads; the lock may be stuck or the board firmware does not answer unlocks (set unlock_reply)"
@@ -158,7 +159,7 @@ class BoardLockerBus(Generic[Reading]):
         except KeyError:
             raise KeyError(f"unknown slot {slot!r}; this bus has {', '.join(self._slot_names[:8])}...") from None
 
-    def retried(self, read: Callable[[], Reading]) -> Reading:
+    def retried(self, read: Callable[[], T]) -> T:
         """Run one status exchange up to `retries + 1` times; the last DeviceTimeout propagates."""
         for attempt in range(self.guard.retries + 1):
             try:
