@@ -7,7 +7,7 @@ uncommanded_open) come from `DoorWatcher`, which `watcher()` builds on top of th
 
 What polling can miss: the KR-CU16 status reply carries the hook bits as they are *now*; no latched
 "opened since last read" bit is documented for it. A door opened and shut again between two reads of
-its board is not seen. `min_poll_interval()` gives the fastest full cycle the line allows.
+its board is not seen. `poll_cycle_floor()` is the shortest full poll the line allows (docs/hardware.md).
 """
 
 from __future__ import annotations
@@ -62,9 +62,12 @@ class KerongLockerBus(BoardLockerBus[BoardStatus]):
     def bad_frames(self) -> int:
         return self.scanner.bad_frames
 
-    def min_poll_interval(self) -> float:
-        """Seconds one `door_states()` takes at best: each board's request and reply on the wire plus its budget."""
-        return len(self._boards) * (self._timeout + self.config.line.turnaround)
+    def poll_cycle_floor(self) -> float:
+        """Seconds one `door_states()` takes at least: every board's request and reply on the wire, plus turnaround.
+
+        The boards' own answer time comes on top (a few ms each, at most `response_budget_ms`)."""
+        line = self.config.line
+        return len(self._boards) * (line.wire_time(REQUEST_LEN + REPLY_LEN) + line.turnaround)
 
     # -- BoardLockerBus hooks -------------------------------------------------------------------------------
     def read_board(self, board: int) -> BoardStatus:

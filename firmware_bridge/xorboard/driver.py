@@ -67,13 +67,16 @@ class XorBoardLockerBus(BoardLockerBus[BoardDoors]):
     def bad_frames(self) -> int:
         return self.scanner.bad_frames
 
-    def min_poll_interval(self) -> float:
-        """Seconds one `door_states()` takes at best on this line (wire time plus each board's budget)."""
-        total = 0.0
+    def poll_cycle_floor(self) -> float:
+        """Seconds one `door_states()` takes at least: every request and reply on the wire, plus turnaround.
+
+        The boards' own answer time comes on top (a few ms each, at most `response_budget_ms`)."""
+        line, total = self.config.line, 0.0
         for address, board in self._boards.items():
-            reads = 1 if board.read == "all" else len(self._locks[address])
-            timeout = self._all_timeout[address] if board.read == "all" else self._lock_timeout
-            total += reads * (timeout + self.config.line.turnaround)
+            if board.read == "all":
+                total += line.wire_time(FRAME_LEN + board.status_bytes + 4) + line.turnaround
+            else:
+                total += len(self._locks[address]) * (line.wire_time(2 * FRAME_LEN) + line.turnaround)
         return total
 
     # -- BoardLockerBus hooks -------------------------------------------------------------------------------

@@ -218,6 +218,7 @@ def test_unlock_all_pulses_every_lock_of_one_board(bus: XorBoardLockerBus, sim: 
         bus.unlock_all(5)
 
 
-def test_poll_cycle_is_bounded_by_the_line() -> None:
+def test_poll_cycle_floor_is_the_wire_time() -> None:
     bus = XorBoardLockerBus.from_config({"port": "loop://", "boards": [1, 2]})
-    assert 0 < bus.min_poll_interval() < 0.5  # 2 boards x (request + 7-byte reply at 9600 baud + 150 ms budget)
+    # 2 boards x (5-byte request + 7-byte reply = 120 bits at 9600 baud, + 3.5 characters of turnaround)
+    assert bus.poll_cycle_floor() == pytest.approx(2 * (120 / 9600 + 35 / 9600))
