@@ -121,6 +121,10 @@ def parse_config(text: str) -> dict[str, Any]:
         value = json.loads(text or "{}")
     except ValueError as exc:
         raise DomainError(f"driver configuration is not valid JSON: {exc}", field="driver_config") from None
+    except RecursionError:  # json.loads recurses per nesting level
+        raise DomainError(
+            "driver configuration is nested too deeply to be a driver configuration", field="driver_config"
+        ) from None
     if not isinstance(value, dict):
         raise DomainError("driver configuration must be a JSON object", field="driver_config")
     return value

@@ -40,3 +40,12 @@ def test_a_locker_bank_on_xor_boards_dispenses_on_a_sensed_opening(tmp_path: Pat
             assert sim.unlock_count(1, 1) == 1
         finally:
             adapter.close()
+
+
+def test_hostile_configs_are_refused_with_the_field_named() -> None:
+    with pytest.raises(DomainError, match="nested too deeply"):
+        drivers.validate("locker_bank", '{"driver": "xorboard", "device": ' + "[" * 5000 + "]" * 5000 + "}")
+    with pytest.raises(DomainError, match=r"xorboard.port must be a printable device path"):
+        drivers.validate("locker_bank", json.dumps(_config("x\x00" * 50_000)))
+    with pytest.raises(DomainError, match=r"response_budget_ms=nan"):
+        drivers.validate("locker_bank", json.dumps(_config("/dev/ttyUSB0", response_budget_ms=float("nan"))))
