@@ -48,7 +48,8 @@ def test_default_status_bytes(channels: int, n_bytes: int) -> None:
         ({"unlock_reply": "status"}, "use 'state' or 'none'"),
         ({"settle_ms": -1}, "settle_ms"),
         ({"port": ""}, "port is empty"),
-        ({"port": "x\x00" * 50_000, "baud": 0}, "baud"),
+        ({"port": "x\x00" * 50_000}, "port must be a printable device path"),
+        ({"baud": 0}, "baud=0 is not a usable baud rate"),
     ],
 )
 def test_bad_values_are_named(change: dict[str, Any], names: str) -> None:
