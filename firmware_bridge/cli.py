@@ -10,6 +10,7 @@ import click
 # Each simulator module exposes `command` (a click.Command); modules appear as the drivers land.
 SIMULATOR_MODULES = (
     "firmware_bridge.sim.lockboard_cli",
+    "firmware_bridge.sim.xorboard_cli",
     "firmware_bridge.sim.coil_cli",
     "firmware_bridge.sim.relayboard_cli",
     "firmware_bridge.sim.scale_cli",

@@ -1,10 +1,10 @@
 """Driver configuration per machine kind: validated on save, built into adapters once and pooled per machine.
 
 Machine config (JSON) by kind:
-  locker_bank / supply_cabinet: {"driver": "kerong"|"relay", "device": {<driver config>},
+  locker_bank / supply_cabinet: {"driver": "kerong"|"xorboard"|"relay", "device": {<driver config>},
                                  "open_window_s": 15, "close_window_s": 120}
   coil_machine:                 {"driver": "coil", "device": {<coil controller config>}}
-  scale_shelf:                  {"door": {"driver": "relay"|"kerong", "device": {...}, "slot": "D1",
+  scale_shelf:                  {"door": {"driver": "relay"|"kerong"|"xorboard", "device": {...}, "slot": "D1",
                                           "slots": {"<bin ref>": "<door slot>"}},
                                  "scales": {"<slot device_ref>": {<scale config>}}, "tolerance": 0.25}
 """
@@ -32,6 +32,13 @@ def _locker(driver: str, device: Mapping[str, Any], build: bool) -> LockerBus | 
             KerongConfig.from_config(device)
             return None
         return KerongLockerBus.from_config(device)
+    if driver == "xorboard":  # the 0x8A/0x80 XOR "lock control boards" (12/24/48 channels)
+        from firmware_bridge.xorboard import XorBoardConfig, XorBoardLockerBus
+
+        if not build:
+            XorBoardConfig.from_config(device)
+            return None
+        return XorBoardLockerBus.from_config(device)
     if driver == "relay":
         from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerConfig
 
@@ -41,7 +48,7 @@ def _locker(driver: str, device: Mapping[str, Any], build: bool) -> LockerBus | 
         locker = RelayBoardLocker.from_config(device)
         locker.start()  # all relays off before first use
         return locker
-    raise ConfigError(f"driver {driver!r} is not a locker driver: use 'kerong' or 'relay'")
+    raise ConfigError(f"driver {driver!r} is not a locker driver: use 'kerong', 'xorboard' or 'relay'")
 
 
 def _coil(device: Mapping[str, Any], build: bool) -> CoilController | None:
@@ -114,6 +121,10 @@ def parse_config(text: str) -> dict[str, Any]:
         value = json.loads(text or "{}")
     except ValueError as exc:
         raise DomainError(f"driver configuration is not valid JSON: {exc}", field="driver_config") from None
+    except RecursionError:  # json.loads recurses per nesting level
+        raise DomainError(
+            "driver configuration is nested too deeply to be a driver configuration", field="driver_config"
+        ) from None
     if not isinstance(value, dict):
         raise DomainError("driver configuration must be a JSON object", field="driver_config")
     return value

@@ -129,10 +129,10 @@ def decode_altbeacon(company_id: int, payload: bytes) -> AltBeacon | None:
 
 
 def decode_eddystone(payload: bytes) -> EddystoneUid | EddystoneUrl | EddystoneTlm | None:
-    """Service data of UUID 0xFEAA; the frame type is the high nibble of the first byte."""
+    """Service data of UUID 0xFEAA; the first byte is the frame type (0x00 UID, 0x10 URL, 0x20 TLM)."""
     if len(payload) < 2:
         return None
-    frame = payload[0] & 0xF0
+    frame = payload[0]  # the whole byte: vendors put their own frames beside it (BlueCharm's 0x21 KSensor)
     if frame == 0x00:
         if len(payload) < 18:
             return None
@@ -196,8 +196,9 @@ def _decode_structures(data: bytes) -> Beacon | None:
     i = 0
     while i < end:
         length = data[i]
-        if length == 0:
-            return None  # zero padding ends the significant part
+        if length == 0:  # padding of a fixed-size buffer; a scan response may follow it (adv + scan rsp dumps)
+            i += 1
+            continue
         if i + 1 + length > end:
             return None
         ad_type = data[i + 1]
@@ -220,9 +221,15 @@ def decode_fields(manufacturer_data: dict[int, bytes], service_data: dict[str, b
         if found is not None:
             return found
     for uuid, payload in service_data.items():
-        if uuid.lower().startswith("0000feaa"):
+        if _is_eddystone_uuid(uuid):
             return decode_eddystone(bytes(payload))
     return None
+
+
+def _is_eddystone_uuid(uuid: str) -> bool:
+    """bleak's full form `0000feaa-0000-1000-8000-00805f9b34fb`, and the short `feaa` / `0xfeaa` gateways publish."""
+    key = uuid.lower()
+    return key.startswith("0000feaa-") or key in ("feaa", "0xfeaa")
 
 
 def tag_key_of(beacon: Beacon, address: str) -> str:

@@ -1,9 +1,12 @@
 """Lockers on Waveshare-style Modbus relay boards, as a `LockerBus`: board-timed unlock pulses, polled door inputs.
 
-Each slot is (device id, relay channel, door input). Unlock writes function 05 at 0x0200 + channel with the
-pulse length in 100 ms units, so the board itself switches the lock off again and a crash of this process can
-never leave a lock energised. Every board gets all relays switched off before its first use. Door state comes
-from the discrete inputs (the sensors), never from the coils (what we asked for).
+Each slot is (device id, relay channel, door input). With `pulse: "board"` (the default) unlock writes
+function 05 at 0x0200 + channel with the pulse length in 100 ms units, so the board itself switches the lock
+off again and a crash of this process can never leave a lock energised. Boards without that "flash" function
+(they store the write as a plain coil and the relay stays latched) take `pulse: "software"`, per board: the
+relay is switched on and a `RelayWatchdog` guarantees the off (see relay_watchdog.py). Every board gets all
+relays switched off before its first use. Door state comes from the discrete inputs (the sensors), never from
+the coils (what we asked for).
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from typing import Any
 from firmware_bridge.errors import BridgeError, ConfigError
 from firmware_bridge.modbus.client import ModbusBus
 from firmware_bridge.modbus.config import BusConfig, int_in, reject_unknown
+from firmware_bridge.modbus.relay_watchdog import RelayWatchdog
 from firmware_bridge.protocols import DoorState, SlotState, UnlockReply, UnlockResult
 
 FLASH_ON_BASE = 0x0200  # Waveshare "flash on": relay on for value x 100 ms, then off
+COIL_ON, COIL_OFF = 0xFF00, 0x0000  # function 05 values
+PULSE_MODES = ("board", "software")
 _ORDER = (DoorState.CLOSED, DoorState.OPEN, DoorState.UNKNOWN)  # indexed by "input says open" (False/True), 2
 
 
@@ -37,17 +43,21 @@ class RelayLockerConfig:
     pulse_ms: int = 500
     door_input_on: str = "open"  # what an ON door input means: "open" or "closed"
     relays_per_board: int = 8
+    software_pulse: frozenset[int] = frozenset()  # device ids whose pulses this process times (no board flash)
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any]) -> RelayLockerConfig:
-        """`{"bus": {...}, "pulse_ms": 500, "door_input_on": "open", "slots": {"A1": {"device_id": 1, "relay": 0,
-        "door_input": 0}, ...}}`; raises ConfigError naming the field."""
+        """`{"bus": {...}, "pulse_ms": 500, "door_input_on": "open", "pulse": "board", "boards": {"2": {"pulse":
+        "software"}}, "slots": {"A1": {"device_id": 1, "relay": 0, "door_input": 0}, ...}}`; raises ConfigError
+        naming the field."""
         if not isinstance(raw, Mapping):
             raise ConfigError(f"relay locker config: expected an object, got {type(raw).__name__}")
-        reject_unknown(raw, {"bus", "slots", "pulse_ms", "door_input_on", "relays_per_board"}, "relay_locker")
+        known = {"bus", "slots", "pulse_ms", "door_input_on", "relays_per_board", "pulse", "boards"}
+        reject_unknown(raw, known, "relay_locker")
         bus = BusConfig.from_config(raw.get("bus"), "bus")  # type: ignore[arg-type]
+        default_mode, modes = _pulse_modes(raw)
         pulse_ms = int_in(raw, "pulse_ms", 500, 100, 3_276_700, "relay_locker")
-        if pulse_ms % 100:
+        if pulse_ms % 100 and (default_mode == "board" or "board" in modes.values()):
             raise ConfigError(f"pulse_ms: {pulse_ms} is not a multiple of 100 (the board times pulses in 100 ms steps)")
         door_input_on = raw.get("door_input_on", "open")
         if door_input_on not in ("open", "closed"):
@@ -76,7 +86,34 @@ class RelayLockerConfig:
                 raise ConfigError(f"{where}.relay: device {key[0]} relay {key[1]} is already used by slot {used[key]}")
             used[key] = slot.slot
             slots.append(slot)
-        return cls(bus, tuple(slots), pulse_ms, door_input_on, per_board)
+        unknown = sorted(set(modes) - {s.device_id for s in slots})
+        if unknown:
+            raise ConfigError(f"boards.{unknown[0]}: no slot uses device {unknown[0]}; list only wired boards")
+        software = frozenset(s.device_id for s in slots if modes.get(s.device_id, default_mode) == "software")
+        return cls(bus, tuple(slots), pulse_ms, door_input_on, per_board, software)
+
+
+def _pulse_modes(raw: Mapping[str, Any]) -> tuple[str, dict[int, str]]:
+    """The default pulse mode and per-board overrides: `"boards": {"<device id>": {"pulse": "software"}}`."""
+    default_mode = raw.get("pulse", "board")
+    if default_mode not in PULSE_MODES:
+        raise ConfigError(f"pulse: {default_mode!r} must be 'board' (the board times the pulse) or 'software'")
+    boards = raw.get("boards") or {}
+    if not isinstance(boards, Mapping):
+        raise ConfigError('boards: expected an object like {"2": {"pulse": "software"}}')
+    modes: dict[int, str] = {}
+    for key, spec in boards.items():
+        where = f"boards.{key}"
+        if not str(key).isdigit() or not 1 <= int(key) <= 247:
+            raise ConfigError(f"{where}: the key must be a device id 1-247")
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f'{where}: expected an object like {{"pulse": "software"}}')
+        reject_unknown(spec, {"pulse"}, where)
+        mode = spec.get("pulse", default_mode)
+        if mode not in PULSE_MODES:
+            raise ConfigError(f"{where}.pulse: {mode!r} must be 'board' or 'software'")
+        modes[int(key)] = mode
+    return default_mode, modes
 
 
 class RelayBoardLocker:
@@ -106,6 +143,7 @@ class RelayBoardLocker:
         self._seen: dict[int, dict[tuple[bool, ...], dict[str, SlotState]]] = {d: {} for d in self._devices}
         self._lock = threading.Lock()
         self.last_errors: dict[int, str] = {}  # device id -> why its doors read UNKNOWN
+        self.watchdog = RelayWatchdog(self._relay_off)
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any]) -> RelayBoardLocker:
@@ -126,13 +164,19 @@ class RelayBoardLocker:
 
     def unlock(self, slot: str) -> UnlockReply:
         spec = self._slot(slot)
-        units = self.config.pulse_ms // 100
+        software = spec.device_id in self.config.software_pulse
         try:
             self._ensure_all_off(spec.device_id)
-            self.bus.write_coil_value(spec.device_id, FLASH_ON_BASE + spec.relay, units)
+            if software:
+                self.watchdog.arm(spec.device_id, spec.relay, self.config.pulse_ms / 1000.0)  # before the on-write
+                self.bus.write_coil_value(spec.device_id, spec.relay, COIL_ON)
+            else:
+                self.bus.write_coil_value(spec.device_id, FLASH_ON_BASE + spec.relay, self.config.pulse_ms // 100)
         except BridgeError as exc:
             return UnlockReply(slot, UnlockResult.REFUSED, str(exc))
-        return UnlockReply(slot, UnlockResult.ACKNOWLEDGED, f"pulse {self.config.pulse_ms} ms on relay {spec.relay}")
+        timer = "software-timed" if software else "board-timed"
+        detail = f"{timer} pulse {self.config.pulse_ms} ms on relay {spec.relay}"
+        return UnlockReply(slot, UnlockResult.ACKNOWLEDGED, detail)
 
     def door_states(self) -> Mapping[str, SlotState]:
         """One discrete-input read per board; doors of a board that does not answer read UNKNOWN."""
@@ -158,7 +202,16 @@ class RelayBoardLocker:
         return states
 
     def close(self) -> None:
+        self.watchdog.stop()  # every pending software pulse is switched off first
         self.bus.close()
+
+    def _relay_off(self, device_id: int, relay: int) -> None:
+        try:
+            self.bus.write_coil_value(device_id, relay, COIL_OFF)
+        except BridgeError:
+            with self._lock:
+                self._needs_all_off.add(device_id)  # whatever happens next to this board starts with all off
+            raise
 
     def _slot(self, slot: str) -> RelaySlot:
         try:

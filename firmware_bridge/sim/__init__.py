@@ -249,7 +249,7 @@ def parse_tcp(spec: str | None) -> tuple[str, int] | None:
 def parse_pair(spec: str, option: str) -> tuple[int, int]:
     board, _, lock = spec.partition(":")
     if not board.strip().isdigit() or not lock.strip().isdigit():
-        raise click.BadParameter(f"{spec!r}: use BOARD:LOCK with lock 0..15, e.g. 0:3", param_hint=option)
+        raise click.BadParameter(f"{spec!r}: use BOARD:LOCK with whole numbers, e.g. 0:3", param_hint=option)
     return int(board), int(lock)
 
 

@@ -34,6 +34,14 @@ class FrameScanner:
         """True when end byte(s) and checksum of a complete candidate frame are right."""
         raise NotImplementedError
 
+    def find_start(self, buf: bytearray) -> int:
+        """Index of the first possible frame start in `buf`, or -1 (families with several header bytes override)."""
+        return buf.find(self.start)
+
+    def begins(self, data: bytes) -> bool:
+        """True when `data` starts with a frame start (the fast path's check); overridden with `find_start`."""
+        return data.startswith(self.start)
+
     def reset(self) -> None:
         """Forget a partial frame (e.g. after a timeout); the bytes count as skipped."""
         self.skipped_bytes += len(self.buf)
@@ -41,15 +49,15 @@ class FrameScanner:
 
     def feed(self, data: bytes) -> list[bytes]:
         buf = self.buf
-        if not buf and data[:1] == self.start[:1] and len(data) >= 4:  # fast path: exactly one whole frame
+        if not buf and len(data) >= 4 and self.begins(data):  # fast path: exactly one whole frame
             n = self.frame_length(bytearray(data[:4]))
-            if n == len(data) and data.startswith(self.start) and self.is_valid(data):
+            if n == len(data) and self.is_valid(data):
                 return [data]
         buf += data
         frames: list[bytes] = []
         start = self.start
         while buf:
-            i = buf.find(start)
+            i = self.find_start(buf)
             if i < 0:
                 keep = len(start) - 1
                 if keep and buf[-keep:] == start[:keep]:

@@ -63,6 +63,11 @@ class LineSettings:
         url = require(raw, "port", str, where)
         if not url.strip():
             raise ConfigError(f"{where}.port is empty: give a device path, socket://host:port or loop://")
+        if len(url) > 1024 or not url.isprintable():
+            raise ConfigError(
+                f"{where}.port must be a printable device path or URL of at most 1024 characters "
+                "(no control characters), e.g. /dev/serial/by-id/usb-FTDI-if00-port0"
+            )
         baud = optional(raw, "baud", int, default_baud, where)
         if baud <= 0 or baud > 4_000_000:
             raise ConfigError(f"{where}.baud={baud} is not a usable baud rate (e.g. 9600, 19200, 57600)")

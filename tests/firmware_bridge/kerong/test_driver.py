@@ -233,3 +233,27 @@ def test_a_lost_reply_on_a_stuck_lock_repeats_the_pulse_only_after_watching(sim:
     assert sim.unlock_count(0, 10) == 2  # the door stayed shut through settle_ms, so one more pulse
     assert bus.lost_unlock_replies == 1
     bus.close()
+
+
+def test_poll_cycle_floor_is_the_wire_time() -> None:
+    bus = KerongLockerBus.from_config({"port": "loop://", "boards": [0, 1, 2]})
+    # 3 boards x (5-byte request + 9-byte reply = 140 bits at 19200 baud, + 3.5 characters of turnaround)
+    assert bus.poll_cycle_floor() == pytest.approx(3 * (140 / 19200 + 35 / 19200))
+
+
+def test_a_door_open_for_longer_than_one_poll_is_seen(tmp_path: Path) -> None:
+    """What polling guarantees without a latched status bit: an opening that spans a full poll is reported."""
+    with LockBoardSim(boards=(0, 1), link=str(tmp_path / "span")) as sim:
+        bus = KerongLockerBus.from_config(bus_config(sim.url))
+        watcher = bus.watcher()
+        assert watcher.poll() == []
+        sim.open_door(1, 5)
+        deadline = time.monotonic() + 5
+        while not (events := watcher.poll()):
+            assert time.monotonic() < deadline, "the opening was never reported"
+        assert [(e.slot, e.outcome) for e in events] == [("B6", DoorOutcome.UNCOMMANDED_OPEN)]
+        sim.person_closes(1, 5)
+        while not (events := watcher.poll()):
+            assert time.monotonic() < deadline, "the closing was never reported"
+        assert [(e.slot, e.outcome) for e in events] == [("B6", DoorOutcome.CLOSED)]
+        bus.close()

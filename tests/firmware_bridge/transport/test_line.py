@@ -49,3 +49,9 @@ def test_from_config_reads_every_field() -> None:
 def test_bad_values_name_the_field(raw: dict[str, object], field: str) -> None:
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         LineSettings.from_config(raw, default_baud=19200)
+
+
+@pytest.mark.parametrize("port", ["/dev/tty\x00USB0", "x" * 1025, "/dev/ttyUSB0\n"])
+def test_a_port_with_control_characters_or_too_long_is_refused(port: str) -> None:
+    with pytest.raises(ConfigError, match="port must be a printable device path"):
+        LineSettings.from_config({"port": port}, default_baud=9600, where="kerong")
