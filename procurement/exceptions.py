@@ -218,5 +218,5 @@ def _hold_of(session: Session, po: PurchaseOrder, clock: Clock) -> tuple[str, st
     if blocker is None:
         return None
     return REVIEW, f"{po.po_number} waits for approval: {blocker}", Fix(
-        f"Approve {po.po_number}", "procurement.po_view", (("po_number", po.po_number),))
+        f"Open {po.po_number} for an approver's decision", "procurement.po_view", (("po_number", po.po_number),))
 

@@ -57,7 +57,8 @@ def _replenish(actor: str, before: Any, after: Mapping[str, Any]) -> str:
     parts = [_lines(int(after.get("lines_added", 0)), "added")] if after.get("lines_added") else []
     if after.get("lines_merged"):
         parts.append(f"{_lines(int(after['lines_merged']), 'increased')} (merged with new needs)")
-    return f"Replenishment by {who(actor)}: {', '.join(parts) or 'nothing changed'}"
+    by = "Replenishment" if actor == "system:replenish" else f"Replenishment run by {who(actor)}"
+    return f"{by}: {', '.join(parts) or 'nothing changed'}"
 
 
 def _edit_line(actor: str, before: Any, after: Mapping[str, Any]) -> str:

@@ -180,6 +180,8 @@ def demo_command(host: str, port: int, smoke: bool, espresense: bool, shift: boo
             click.echo(f"  {note}")
         click.echo(f"  purchase-order e-mail: SMTP capture at {capture.host}:{capture.port}, saved to {mail_folder}/; "
                    "auto-approved system orders are e-mailed by themselves")  # fmt: skip
+        if not espresense:
+            click.echo("  ESPresense: real topics espresense/... not listened to (--espresense to hear a real node)")
         if shift:
             click.echo(f"  simulated workers take an item every {demo_links.SHIFT_INTERVAL_S:.0f} s "
                        "(--no-shift to stop them)")  # fmt: skip
