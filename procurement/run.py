@@ -17,7 +17,7 @@ from core import audit
 from core.clock import Clock
 from core.errors import NotFound
 from procurement.exceptions import exceptions
-from procurement.orders import APPROVED, PENDING
+from procurement.orders import APPROVED, PENDING, get_po
 from procurement.replenish import replenish, submit_system_drafts
 
 ENTITY = "replenish_run"
@@ -56,7 +56,7 @@ def run_now(session: Session, clock: Clock, actor: str) -> str:
         if outcome == APPROVED:
             submitted.append({"po_number": number, "outcome": "auto_approved", "note": "approved within policy"})
         elif outcome == PENDING:
-            submitted.append({"po_number": number, "outcome": "pending", "note": "waits for an approver"})
+            submitted.append({"po_number": number, "outcome": "pending", "note": _why_waiting(session, number)})
         elif outcome.startswith("not submitted"):
             submitted.append({"po_number": number, "outcome": "stopped", "note": outcome})
         else:
@@ -75,6 +75,13 @@ def run_now(session: Session, clock: Clock, actor: str) -> str:
         after={"examined": report.examined, "drafts": drafts, "submitted": submitted, "exceptions": found},
     )  # fmt: skip
     return run_id
+
+
+def _why_waiting(session: Session, po_number: str) -> str:
+    """The order's own word on why it was not auto-approved (its last such warning), or who must approve."""
+    warnings = get_po(session, po_number).warnings.split("\n")
+    found = [w.removeprefix("auto-approval not applied: ") for w in warnings if w.startswith("auto-approval not")]
+    return found[-1] if found else "an approver decides"
 
 
 def load(session: Session, run_id: str) -> RunResult:
