@@ -96,12 +96,18 @@ def queue(session: Session, flt: QueueFilter) -> Queue:
         totals[po.currency] += total
         rows.append(
             QueueRow(po.po_number, POStatus(po.status), supplier, site, po.currency, total, who(po.requester),
-                     po.origin, po.created_at, tuple(w for w in po.warnings.split("\n") if w), po_lines)
+                     po.origin, po.created_at, current_warnings(po), po_lines)
         )  # fmt: skip
     return Queue(
         tuple(rows), tuple(sorted(totals.items())), tuple(session.scalars(select(Site.code).order_by(Site.code))),
         tuple(session.scalars(select(Supplier.code).order_by(Supplier.code))),
     )  # fmt: skip
+
+
+def current_warnings(po: PurchaseOrder) -> tuple[str, ...]:
+    """The order's warnings that still matter: why it was not auto-approved stops mattering once it is decided."""
+    decided = po.status not in (PENDING, "draft")
+    return tuple(w for w in po.warnings.split("\n") if w and not (decided and w.startswith("auto-approval not")))
 
 
 def _lines_of(session: Session, po_ids: list[int]) -> dict[int, list[QueueLine]]:
@@ -180,7 +186,7 @@ def detail(session: Session, po_number: str, clock: Clock) -> PoDetail:
         ordered = f"{ORDER_CHANNELS.get(po.ordered_via, po.ordered_via)} on {when}".strip()
     return PoDetail(
         po.po_number, POStatus(po.status), po.origin, who(po.requester), who(po.last_editor),
-        tuple(w for w in po.warnings.split("\n") if w), po.approval_levels, history,
+        current_warnings(po), po.approval_levels, history,
         tuple(approvals), {int(k): str(v) for k, v in reasons.items()},
         approval.cost_center_label(session, po.cost_center_id), approval.budget_status(session, po, total, clock),
         approval.next_approval(session, po), ordered,
