@@ -68,6 +68,9 @@ def test_with_mail_down_the_buyer_marks_it_ordered_by_phone_and_receives(app: Fl
     status, html = _post(client, url, "mark-ordered", {"channel": "nonsense"})
     assert status == 422 and "say how the order was placed: one of phone, portal, edi, email" in html
     assert 'id="order-channel" required class="invalid"' in html
+    status, html = _post(client, url, "mark-ordered", {"channel": "phone", "reference": "r" * 100_000})
+    assert status == 422 and "reference is at most 200 characters" in html
+    assert 'name="reference" maxlength="200" class="invalid"' in html
     status, html = _post(client, url, "mark-ordered", {"channel": "phone", "reference": "call with Sam, ref 4471"})
     assert status == 200 and 'data-status="ordered"' in html and "by phone on" in html
     assert "Marked as ordered by bob (approved → ordered): placed by phone, supplier reference call with Sam" in html

@@ -14,9 +14,11 @@ import pytest
 
 from core.runtime import DemoContext
 from procurement.smtp_capture import SmtpCapture
+from tracking.demo import REAL_TOPICS_KEY
 from vending.demo import badge_of
 from web import demo_links
 from web.demo import _ServerThread, build_demo_app, start_demo
+from web.smoke_flow import cross_domain_smoke
 from web.workers import WorkerSet
 
 pytestmark = pytest.mark.browser
@@ -30,7 +32,8 @@ def running_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dem
     capture = demo_links.start_mail_capture(instance / "mail")
     app = build_demo_app(instance, {"smtp_host": capture.host, "smtp_port": capture.port})
     server = _ServerThread(app, "127.0.0.1", 0)
-    demo = start_demo(app, f"http://127.0.0.1:{server.port}", {demo_links.MAIL_KEY: capture})
+    state = {demo_links.MAIL_KEY: capture, REAL_TOPICS_KEY: True}  # as `vendtrack demo --espresense`
+    demo = start_demo(app, f"http://127.0.0.1:{server.port}", state)
     workers = WorkerSet(demo.workers)
     workers.start()
     server.start()
@@ -127,3 +130,25 @@ def test_worker_buyer_approver_from_kiosk_to_captured_email(
     buyer.wait_for_selector("#run-summary")
     assert "PRC-VISOR" in buyer.inner_text("#run-exceptions")  # the demo's item that no supplier sells
     _shot(buyer, "run-result")
+
+
+def test_smoke_cross_domain_line_and_a_real_topic_espresense_message(
+    running_demo: tuple[DemoContext, SmtpCapture],
+) -> None:
+    """What `vendtrack demo --smoke` prints as its cross-domain line, and tracking's real-topic step."""
+    from tracking.demo import _get_json
+    from tracking.espresense_smoke import espresense_step
+
+    demo, _capture = running_demo
+    result = cross_domain_smoke(demo)
+    assert result.ok, result.detail
+    assert "→ ItemDispensed →" in result.detail and "→ PDF → e-mail captured" in result.detail
+    from core.db import unit_of_work
+    from core.roles import TokenScope
+    from core.users import create_token
+
+    with unit_of_work(demo.services.session_factory) as session:
+        token, _ = create_token(session, "esp-test", [TokenScope.READ], actor="test")
+    step = espresense_step(demo, lambda path: _get_json(demo.base_url + path, token))
+    assert step.ok, step.detail
+    assert "espresense/devices/<id>/" in step.detail
