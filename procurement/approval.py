@@ -248,14 +248,15 @@ def approval_refusal(session: Session, po: PurchaseOrder, who: Approver) -> str 
     return _approval_step(session, po, po_totals(session, po).total, who)[1]
 
 
-def reject_refusal(po: PurchaseOrder, who: Approver) -> str | None:
+def reject_refusal(session: Session, po: PurchaseOrder, who: Approver) -> str | None:
+    """Why `who` cannot reject `po`: approvers and admins may, and anyone an approval rule lets approve it now."""
     if po.status != PENDING:
         return f"{po.po_number} is not waiting for approval"
     if who.actor == po.requester:
         return f"you requested {po.po_number}; withdraw it with cancel instead"
-    if not ({"approver", "admin"} & who.roles):
-        return "only an approver or an admin rejects orders"
-    return None
+    if {"approver", "admin"} & who.roles or approval_refusal(session, po, who) is None:
+        return None
+    return "only an approver, an admin or the approver a rule names rejects orders"
 
 
 def approver_of(session: Session, po: PurchaseOrder, total: Decimal, level: int) -> str:
@@ -329,7 +330,7 @@ def reject(session: Session, po_number: str, who: Approver, clock: Clock, commen
     if not comment.strip():
         raise DomainError("say why the order is rejected, so the buyer can fix it", field="comment")
     po = get_po(session, po_number, lock=True)
-    if po.status == PENDING and (refusal := reject_refusal(po, who)) is not None:
+    if po.status == PENDING and (refusal := reject_refusal(session, po, who)) is not None:
         raise Forbidden(refusal, field="approver")
     transition(session, po, REJECTED, who.actor, clock, comment=comment)
     session.add(Approval(po_id=po.id, level=0, actor=who.actor, decision="rejected", comment=comment,

@@ -12,6 +12,7 @@ ACTOR_NAMES = {
     "system:auto-approve": "automatic approval",
     "system:transmit": "the e-mail worker",
     "demo": "the demo set-up",
+    "system:demo-auto-send": "the demo's automatic sending",
 }
 VERBS = {  # transition action → past tense for "… by <actor>"
     "submit": "Submitted for approval",

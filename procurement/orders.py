@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import delete, func, select
@@ -42,6 +43,7 @@ __all__ = [  # the statuses are re-exported: callers import them from orders
 ]  # fmt: skip
 
 EDITABLE_STATUSES = (DRAFT, PENDING, APPROVED)
+SYSTEM_ACTOR = "system:replenish"  # who raises and submits the orders replenishment makes
 CENT = Decimal("0.01")
 
 
@@ -266,3 +268,21 @@ def mark_ordered(session: Session, po_number: str, channel: str, reference: str,
 
 def close(session: Session, po_number: str, actor: str, clock: Clock) -> None:
     transition(session, get_po(session, po_number, lock=True), CLOSED, actor, clock)
+
+
+def submit_system_drafts(session: Session, clock: Clock, hold_seconds: float = 0.0) -> list[tuple[str, str]]:
+    """Submit system drafts older than the hold (each in a savepoint); returns (po_number, status or problem)."""
+    cutoff = clock.now() - timedelta(seconds=hold_seconds)
+    numbers = session.scalars(
+        select(PurchaseOrder.po_number)
+        .where(PurchaseOrder.status == DRAFT, PurchaseOrder.origin == "system", PurchaseOrder.created_at <= cutoff)
+        .order_by(PurchaseOrder.id)
+    ).all()
+    results = []
+    for number in numbers:
+        try:
+            with session.begin_nested():
+                results.append((number, submit(session, number, SYSTEM_ACTOR, clock)))
+        except Conflict as exc:
+            results.append((number, f"not submitted: {exc.message}"))
+    return results

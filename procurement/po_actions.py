@@ -73,7 +73,7 @@ def refusal(session: Session, po: PurchaseOrder, caller: Caller, action: str) ->
     if action == "approve":
         return approval.approval_refusal(session, po, caller.approver())
     if action == "reject":
-        return approval.reject_refusal(po, caller.approver())
+        return approval.reject_refusal(session, po, caller.approver())
     if action == "submit" and not _has_lines(session, po):
         return f"{po.po_number} has no lines: add a line before submitting"
     return None

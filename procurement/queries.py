@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -368,7 +368,10 @@ def spend(session: Session, today: datetime, months: int = 6) -> list[Spend]:
     rows = session.execute(
         select(Supplier.code, PurchaseOrder.currency, PurchaseOrder.approved_total, PurchaseOrder.approved_at)
         .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-        .where(PurchaseOrder.status.in_(COMMITTED_STATUSES), PurchaseOrder.approved_at.is_not(None))
+        .where(
+            PurchaseOrder.status.in_(COMMITTED_STATUSES),
+            PurchaseOrder.approved_at >= datetime(int(labels[0][:4]), int(labels[0][5:]), 1, tzinfo=UTC),
+        )
     ).all()
     per: dict[str, dict[str, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(Decimal)))
     for code, currency, amount, at in rows:

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
-from core.errors import Conflict
 from procurement import policy
 from procurement.models import (
     DemandStat,
@@ -33,11 +32,9 @@ from procurement.models import (
     SiteProcurementSettings,
     StockView,
 )
-from procurement.orders import DRAFT, OPEN_STATUSES, submit
+from procurement.orders import DRAFT, OPEN_STATUSES, SYSTEM_ACTOR, submit_system_drafts
 from procurement.stock import roll_windows
 from procurement.suppliers import Offer, candidates, choose, load_offers
-
-SYSTEM_ACTOR = "system:replenish"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +95,8 @@ def replenish(
     offers = load_offers(session, items if only_dirty else None)
     proposals, problems = _propose(rows, open_qty, offers, now)
     changes = _write(session, proposals, clock, actor)
-    created, merged = sum(c.lines_added for c in changes), sum(c.lines_merged for c in changes)
-    pos_created = sum(1 for c in changes if c.created)
+    created, merged, pos_created = (sum(c.lines_added for c in changes), sum(c.lines_merged for c in changes),
+                                    sum(1 for c in changes if c.created))  # fmt: skip
     for start in range(0, len(dirty), 5000):  # only what this run looked at; later changes stay dirty
         session.execute(update(StockView).where(StockView.id.in_(dirty[start : start + 5000])).values(dirty=False))
     examined = len(dirty) if only_dirty else session.scalar(select(func.count()).select_from(ReorderPolicy)) or 0
@@ -358,9 +355,7 @@ def _insert_lines(session: Session, rows: list[dict[str, Any]]) -> None:
 def _drafts_for(
     session: Session, by_key: dict[tuple[int, int, str], list[Proposal]], clock: Clock, actor: str
 ) -> tuple[dict[tuple[int, int, str], tuple[int, str]], frozenset[str]]:
-    """(supplier, site, currency) → (po_id, po_number) of its open system draft, creating the missing ones.
-
-    Also returns the numbers of the drafts it created."""
+    """(supplier, site, currency) → (po_id, po_number) of its open system draft, creating (and naming) missing ones."""
     found = {
         (r.supplier_id, r.site_id, r.currency): (r.po_id, r.po_number)
         for r in session.execute(
@@ -402,19 +397,4 @@ def _drafts_for(
     return found, frozenset(found[key][1] for key in missing)
 
 
-def submit_system_drafts(session: Session, clock: Clock, hold_seconds: float = 0.0) -> list[tuple[str, str]]:
-    """Submit system drafts older than the hold (each in a savepoint); returns (po_number, status or problem)."""
-    cutoff = clock.now() - timedelta(seconds=hold_seconds)
-    numbers = session.scalars(
-        select(PurchaseOrder.po_number)
-        .where(PurchaseOrder.status == DRAFT, PurchaseOrder.origin == "system", PurchaseOrder.created_at <= cutoff)
-        .order_by(PurchaseOrder.id)
-    ).all()
-    results = []
-    for number in numbers:
-        try:
-            with session.begin_nested():
-                results.append((number, submit(session, number, SYSTEM_ACTOR, clock)))
-        except Conflict as exc:
-            results.append((number, f"not submitted: {exc.message}"))
-    return results
+__all__ = ["SYSTEM_ACTOR", "DraftChange", "ReplenishReport", "replenish", "submit_system_drafts"]

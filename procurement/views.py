@@ -23,7 +23,7 @@ from core import access
 from core.errors import DomainError
 from core.roles import Role
 from core.runtime import AppServices
-from procurement import approval, config, cxml, orders, pdf, queries
+from procurement import config, cxml, orders, pdf, queries
 from procurement.catalog import import_catalog
 from procurement.documents import build_context, to_csv
 from procurement.exceptions import exceptions
@@ -33,7 +33,6 @@ bp = Blueprint("procurement", __name__, url_prefix="/procurement", template_fold
 
 BUYERS = (Role.PROCUREMENT, Role.ADMIN)
 READERS = (Role.PROCUREMENT, Role.APPROVER, Role.ADMIN)
-DECIDERS = (Role.APPROVER, Role.PROCUREMENT, Role.ADMIN)
 STATIC = Path(__file__).parent / "static"
 LIMIT = Decimal(10) ** 9  # money and amounts typed on pages: far above any real order, inside Numeric(14, 4)
 
@@ -48,11 +47,6 @@ def _services() -> AppServices:
 
 def _actor() -> str:
     return str(g.principal.actor)
-
-
-def _approver() -> approval.Approver:
-    p = g.principal
-    return approval.Approver(p.actor, p.name, frozenset(p.roles))
 
 
 def _decimal(name: str, raw: str | None, default: Decimal | None = None) -> Decimal | None:
