@@ -44,7 +44,7 @@ def list_orders() -> Any:
 def show_order(po_number: str) -> Any:
     session = _db()
     ctx = build_context(session, po_number)
-    info = queries.detail(session, po_number)
+    info = queries.detail(session, po_number, current_app.extensions["vendtrack"].clock)
     return jsonify(
         {
             "po_number": ctx.po_number, "status": ctx.status, "currency": ctx.currency,
@@ -57,7 +57,7 @@ def show_order(po_number: str) -> Any:
                  "reason": info.reasons.get(r.line_number, "")}
                 for r in ctx.lines
             ],
-            "history": [{"at": h.at.isoformat(), "actor": h.actor, "action": h.action, "change": h.change,
+            "history": [{"at": h.at.isoformat(), "actor": h.actor, "action": h.action, "text": h.sentence,
                          "comment": h.comment} for h in info.history],
         }
     )  # fmt: skip

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.errors import Conflict, DomainError, Forbidden
-from core.models import Item
+from core.models import CostCenter, Item
 from procurement.models import (
     Approval,
     ApprovalRule,
@@ -79,22 +79,60 @@ def required_levels(session: Session, po: PurchaseOrder, total: Decimal) -> list
     return sorted({r.level for r in matching_rules(session, po, total)}) or [1]
 
 
-def budget_check(session: Session, po: PurchaseOrder, total: Decimal, clock: Clock) -> BudgetCheck:
-    """Committed spend of the PO's cost center this month plus this PO against the budget, if there is one."""
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    """The budget an order draws on, as the approver needs to see it (amounts in the budget's terms)."""
+
+    cost_center: str  # "CC-100 Maintenance"
+    period: str
+    amount: Decimal
+    committed: Decimal  # approved spend of the cost center this period, this order left out
+    this_order: Decimal
+    mode: str
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.committed
+
+    @property
+    def remaining_after(self) -> Decimal:
+        return self.amount - self.committed - self.this_order
+
+    @property
+    def name(self) -> str:
+        return f"{self.cost_center} {self.period}"
+
+
+def cost_center_label(session: Session, cost_center_id: int | None) -> str:
+    if cost_center_id is None:
+        return ""
+    row = session.execute(select(CostCenter.code, CostCenter.name).where(CostCenter.id == cost_center_id)).first()
+    return f"{row.code} {row.name}".strip() if row else f"cost center #{cost_center_id}"
+
+
+def budget_status(session: Session, po: PurchaseOrder, total: Decimal, clock: Clock) -> BudgetStatus | None:
+    """The budget of the PO's cost center this month with what is committed, or None when there is none."""
     if po.cost_center_id is None:
-        return BudgetCheck(True, False, "")
+        return None
     period = clock.now().strftime("%Y-%m")
     budget = session.scalar(select(Budget).where(Budget.cost_center_id == po.cost_center_id, Budget.period == period))
     if budget is None:
-        return BudgetCheck(True, False, "")
+        return None
     committed = committed_spend(session, po.cost_center_id, period, exclude_po=po.id)
-    if committed + total <= budget.amount:
+    label = cost_center_label(session, po.cost_center_id)
+    return BudgetStatus(label, period, budget.amount, committed, total, budget.mode)
+
+
+def budget_check(session: Session, po: PurchaseOrder, total: Decimal, clock: Clock) -> BudgetCheck:
+    """Committed spend of the PO's cost center this month plus this PO against the budget, if there is one."""
+    status = budget_status(session, po, total, clock)
+    if status is None or status.remaining_after >= 0:
         return BudgetCheck(True, False, "")
     message = (
-        f"budget {period} of cost center {po.cost_center_id}: committed {committed:.2f} + this order {total:.2f} "
-        f"exceeds {budget.amount:.2f}"
+        f"budget {status.name}: committed {status.committed:.2f} + this order {total:.2f} "
+        f"exceeds {status.amount:.2f}"
     )
-    return BudgetCheck(False, budget.mode == "stop", message)
+    return BudgetCheck(False, status.mode == "stop", message)
 
 
 def committed_spend(session: Session, cost_center_id: int, period: str, exclude_po: int | None = None) -> Decimal:
@@ -172,23 +210,80 @@ def approve(session: Session, po_number: str, who: Approver, clock: Clock, comme
     po = get_po(session, po_number, lock=True)
     if po.status != PENDING:
         raise Conflict(f"{po_number} is {po.status}, not waiting for approval", field="status")
-    if who.actor in (po.requester, po.last_editor):
-        role = "requested" if who.actor == po.requester else "last edited"
-        raise Forbidden(f"you {role} {po_number}, so someone else must approve it", field="approver")
-    done = _approvals(session, po)
-    if who.actor in done.values():
-        raise Forbidden(f"you already approved {po_number} at another level; a second person must", field="approver")
-    levels = [int(x) for x in po.approval_levels.split(",") if x] or [1]
-    level = next(lv for lv in levels if lv not in done) if len(done) < len(levels) else levels[-1]
     total = po_totals(session, po).total
-    if not _may_approve(session, po, total, level, who):
-        raise Forbidden(f"level {level} of {po_number} needs a different approver role or user", field="approver")
+    level, refusal = _approval_step(session, po, total, who)
+    if refusal is not None:
+        raise Forbidden(refusal, field="approver")
     session.add(Approval(po_id=po.id, level=level, actor=who.actor, decision="approved", comment=comment,
                          round=po.approval_round, at=clock.now()))  # fmt: skip
-    if all(lv in done or lv == level for lv in levels):
+    done = _approvals(session, po)
+    if all(lv in done or lv == level for lv in _levels(po)):
         _finish_approval(session, po, who.actor, clock, comment)
     session.flush()
     return po.status
+
+
+def _levels(po: PurchaseOrder) -> list[int]:
+    return [int(x) for x in po.approval_levels.split(",") if x] or [1]
+
+
+def _approval_step(session: Session, po: PurchaseOrder, total: Decimal, who: Approver) -> tuple[int, str | None]:
+    """The level `who` would approve now, and why they may not (None when they may): the page asks the same."""
+    levels, done = _levels(po), _approvals(session, po)
+    level = next(lv for lv in levels if lv not in done) if len(done) < len(levels) else levels[-1]
+    if who.actor in (po.requester, po.last_editor):
+        role = "requested" if who.actor == po.requester else "last edited"
+        return level, f"you {role} {po.po_number}, so someone else must approve it"
+    if who.actor in done.values():
+        return level, f"you already approved {po.po_number} at another level; a second person must"
+    if not _may_approve(session, po, total, level, who):
+        return level, f"level {level} of {po.po_number} needs {approver_of(session, po, total, level)}"
+    return level, None
+
+
+def approval_refusal(session: Session, po: PurchaseOrder, who: Approver) -> str | None:
+    """Why `who` cannot approve `po` now (not pending, their own order, wrong role), or None when they can."""
+    if po.status != PENDING:
+        return f"{po.po_number} is not waiting for approval"
+    return _approval_step(session, po, po_totals(session, po).total, who)[1]
+
+
+def reject_refusal(session: Session, po: PurchaseOrder, who: Approver) -> str | None:
+    """Why `who` cannot reject `po`: approvers and admins may, and anyone an approval rule lets approve it now."""
+    if po.status != PENDING:
+        return f"{po.po_number} is not waiting for approval"
+    if who.actor == po.requester:
+        return f"you requested {po.po_number}; withdraw it with cancel instead"
+    if {"approver", "admin"} & who.roles or approval_refusal(session, po, who) is None:
+        return None
+    return "only an approver, an admin or the approver a rule names rejects orders"
+
+
+def approver_of(session: Session, po: PurchaseOrder, total: Decimal, level: int) -> str:
+    """Who may approve `level` of `po`, in words: 'a user with role approver', 'user alice'."""
+    rules = [r for r in matching_rules(session, po, total) if r.level == level]
+    names = sorted({f"user {r.approver_user}" for r in rules if r.approver_user}
+                   | {f"a user with role {r.approver_role}" for r in rules if r.approver_role})  # fmt: skip
+    return " or ".join(names) if names else f"a user with role {DEFAULT_ROLE}"
+
+
+@dataclass(frozen=True, slots=True)
+class NextApproval:
+    level: int
+    of_levels: int
+    who: str
+
+
+def next_approval(session: Session, po: PurchaseOrder) -> NextApproval | None:
+    """The level still open on a pending PO and who may approve it; None when nothing is waiting."""
+    if po.status != PENDING:
+        return None
+    levels, done = _levels(po), _approvals(session, po)
+    open_levels = [lv for lv in levels if lv not in done]
+    if not open_levels:
+        return None
+    total = po_totals(session, po).total
+    return NextApproval(open_levels[0], len(levels), approver_of(session, po, total, open_levels[0]))
 
 
 def _approvals(session: Session, po: PurchaseOrder) -> dict[int, str]:
@@ -235,8 +330,8 @@ def reject(session: Session, po_number: str, who: Approver, clock: Clock, commen
     if not comment.strip():
         raise DomainError("say why the order is rejected, so the buyer can fix it", field="comment")
     po = get_po(session, po_number, lock=True)
-    if who.actor == po.requester:
-        raise Forbidden(f"you requested {po_number}; withdraw it with cancel instead", field="approver")
+    if po.status == PENDING and (refusal := reject_refusal(session, po, who)) is not None:
+        raise Forbidden(refusal, field="approver")
     transition(session, po, REJECTED, who.actor, clock, comment=comment)
     session.add(Approval(po_id=po.id, level=0, actor=who.actor, decision="rejected", comment=comment,
                          round=po.approval_round, at=clock.now()))  # fmt: skip

@@ -25,12 +25,15 @@ ITEMS = [  # sku, name, category, min, max, on hand after the demo's dispenses
     ("PRC-DRILL-6", "HSS twist drill 6 mm", "cutting", 20, 60, 5),
     ("PRC-INSERT", "Carbide insert CNMG 120408", "cutting", 10, 50, 12),
     ("PRC-EARPLUG", "Foam ear plugs (pair)", "safety", 50, 200, 150),
+    ("PRC-VISOR", "Face shield visor (no supplier yet: a replenishment exception)", "safety", 4, 12, 1),
 ]
 SUPPLIERS = [
     SupplierData("ACME", "Acme & Sons Industrial", "orders@acme.example", "USD", "Net 30",
                  "12 Foundry Lane\nSpringfield"),
     SupplierData("OMEGA", "Ωμέγα Εργαλεία Α.Ε.", "po@omega.example", "USD", "Net 45", "Οδός Αθηνάς 5\nΑθήνα"),
     SupplierData("SZTOOL", "深圳工具有限公司", "sales@sztool.example", "USD", "Prepaid", "南山区科技园\n深圳"),
+    SupplierData("NORTH", "Northfield Safety & MRO Supply", "orders@northfield.example", "USD", "Net 30",
+                 "400 Mill Road\nSpringfield"),
 ]  # fmt: skip
 OFFERS = [  # supplier, sku, part, pack, moq, lead, priority, breaks
     ("ACME", "PRC-GLOVE-L", "AC-GL-100L", 6, 6, 3, 10, [(1, "9.80"), (24, "9.20"), (60, "8.75")]),
@@ -40,6 +43,21 @@ OFFERS = [  # supplier, sku, part, pack, moq, lead, priority, breaks
     ("SZTOOL", "PRC-DRILL-6", "SZ-钻头-6", 50, 50, 30, 1, [(1, "1.90"), (500, "1.60")]),
     ("SZTOOL", "PRC-EARPLUG", "SZ-耳塞", 50, 50, 20, 5, [(1, "0.22"), (1000, "0.18")]),
 ]
+# What the vending demo's machines stock (SKUs seeded by vending): every one has a supplier item and a price, so a
+# dispense at a machine becomes an order. Cutting items come from OMEGA, whose category stays under review.
+MACHINE_OFFERS = [  # supplier, sku, part, pack, moq, lead, priority, breaks
+    ("NORTH", "VND-GLOVE-9", "NF-CRG-9", 1, 1, 2, 10, [(1, "6.40"), (12, "5.90")]),
+    ("NORTH", "VND-GLASSES", "NF-SG-CLR", 1, 1, 2, 10, [(1, "4.10"), (12, "3.80")]),
+    ("NORTH", "VND-EARPLUG", "NF-EP-PR", 10, 10, 2, 10, [(1, "0.35"), (200, "0.29")]),
+    ("NORTH", "VND-BATT-AA", "NF-AA-4", 1, 1, 3, 10, [(1, "3.60"), (24, "3.20")]),
+    ("NORTH", "VND-TAPE", "NF-IT-19", 1, 1, 3, 10, [(1, "1.10"), (50, "0.95")]),
+    ("NORTH", "VND-MARKER", "NF-PM-YEL", 1, 1, 3, 10, [(1, "2.30")]),
+    ("NORTH", "VND-TORQUE", "NF-TW-20100", 1, 1, 10, 10, [(1, "180.00")]),
+    ("NORTH", "VND-MULTI", "NF-DMM-1", 1, 1, 10, 10, [(1, "95.00")]),
+    ("OMEGA", "VND-DISC-125", "ΩC-125", 10, 10, 5, 10, [(1, "1.90"), (100, "1.60")]),
+    ("OMEGA", "VND-DRILL-8", "ΩD-0800", 5, 5, 5, 10, [(1, "3.20"), (50, "2.80")]),
+]
+MACHINE_REVIEW_OFF = ("ppe", "electrical", "general", "abrasives")  # auto-approved within policy; cutting is reviewed
 
 
 def seed(session: Session, demo: DemoContext) -> None:
@@ -57,6 +75,8 @@ def seed(session: Session, demo: DemoContext) -> None:
                                           tax_rate=Decimal("0.08"), buyer_name="Riverside Purchasing"))  # fmt: skip
     config.set_review(session, demo.site_code, "consumables", False, ACTOR)  # trusted: auto-approved
     config.set_review(session, demo.site_code, "cutting", True, ACTOR)
+    for category in MACHINE_REVIEW_OFF:
+        config.set_review(session, demo.site_code, category, False, ACTOR)
     config.add_rule(session, "any order", 1, Decimal("0"), ACTOR, approver_role="approver")
     config.add_rule(session, "large orders", 2, Decimal("5000"), ACTOR, approver_role="admin")
     config.set_budget(session, "CC-100", clock.now().strftime("%Y-%m"), Decimal("20000"), "warn", ACTOR)
@@ -67,14 +87,30 @@ def seed(session: Session, demo: DemoContext) -> None:
 def _seed_offers(session: Session, supplier_ids: dict[str, int]) -> None:
     from procurement.models import SupplierItem
 
-    for code, sku, part, pack, moq, lead, priority, breaks in OFFERS:
+    for code, sku, part, pack, moq, lead, priority, breaks in OFFERS + MACHINE_OFFERS:
         item_id = session.scalar(select(Item.id).where(Item.sku == sku))
+        if item_id is None:
+            continue  # a machine item of a domain that is not installed
         row = SupplierItem(supplier_id=supplier_ids[code], item_id=item_id, supplier_part_number=part,
                            description="", pack_qty=pack, unit_of_measure="EA", moq=moq, order_multiple=1,
                            lead_time_days=lead, priority=priority, last_price=Decimal(breaks[0][1]))  # fmt: skip
         session.add(row)
         session.flush()
         set_price_breaks(session, row.id, [(q, Decimal(p)) for q, p in breaks])
+
+
+def set_machine_policies(session: Session, demo: DemoContext, levels: dict[str, tuple[int, str]]) -> list[str]:
+    """Min/max policies for what the demo machines stock, given each SKU's on-hand at the site and category.
+
+    The demo starts every machine item at its minimum, so the first dispense of any of them puts it below and
+    a draft order follows within seconds. Returns the SKUs that got a policy."""
+    done = []
+    for sku, (on_hand, _category) in sorted(levels.items()):
+        low = max(on_hand, 1)
+        config.set_policy(session, config.PolicyData(sku, demo.site_code, "min_max", low, max(3 * low, low + 6),
+                                                     cost_center="CC-100"), ACTOR, demo.services.clock)  # fmt: skip
+        done.append(sku)
+    return done
 
 
 def publish_dispenses(session: Session, demo: DemoContext, levels: list[tuple[str, int, int]]) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, Money, UTCDateTime
+from procurement.po_states import PO_STATES
 
 
 def Rate() -> Numeric[Decimal]:
@@ -202,6 +203,7 @@ class Budget(Base):
 
 class PurchaseOrder(Base):
     __tablename__ = "proc_purchase_order"
+    __table_args__ = (PO_STATES.check_constraint("status", name="po_status_valid"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     po_number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -227,6 +229,9 @@ class PurchaseOrder(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # how an order placed outside vendtrack's e-mail went out (phone, portal, edi, email), when and by whom
+    ordered_via: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class DraftSlot(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import delete, func, select
@@ -11,55 +12,63 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
-from core.errors import Conflict, DomainError, InvalidTransition, NotFound
+from core.errors import Conflict, DomainError, NotFound
 from core.events import PurchaseOrderStatusChanged
 from core.models import Item
 from core.outbox import publish
 from procurement.models import DraftSlot, PurchaseOrder, PurchaseOrderLine, SiteProcurementSettings, Supplier
+from procurement.po_states import (
+    APPROVED,
+    CANCELLED,
+    CLOSED,
+    COMMITTED_STATUSES,
+    DRAFT,
+    OPEN_STATUSES,
+    ORDER_CHANNELS,
+    ORDERED,
+    PARTLY,
+    PENDING,
+    PO_STATES,
+    RECEIVABLE_STATUSES,
+    RECEIVED,
+    REJECTED,
+    SENT,
+    TRANSITIONS,
+    POStatus,
+)
 
-DRAFT, PENDING, APPROVED, REJECTED = "draft", "pending_approval", "approved", "rejected"
-SENT, PARTLY, RECEIVED, CLOSED, CANCELLED = "sent", "partly_received", "received", "closed", "cancelled"
+__all__ = [  # the statuses are re-exported: callers import them from orders
+    "APPROVED", "CANCELLED", "CLOSED", "COMMITTED_STATUSES", "DRAFT", "OPEN_STATUSES", "ORDERED", "PARTLY", "PENDING",
+    "PO_STATES", "RECEIVABLE_STATUSES", "RECEIVED", "REJECTED", "SENT", "TRANSITIONS", "POStatus",
+]  # fmt: skip
 
-# from-status → {to-status: the service function that performs it}
-TRANSITIONS: dict[str, dict[str, str]] = {
-    DRAFT: {PENDING: "submit", CANCELLED: "cancel"},
-    PENDING: {APPROVED: "approve", REJECTED: "reject", CANCELLED: "cancel"},
-    REJECTED: {DRAFT: "revise", CANCELLED: "cancel"},
-    APPROVED: {SENT: "send", PENDING: "require_reapproval", CANCELLED: "cancel"},
-    SENT: {PARTLY: "receive", RECEIVED: "receive", CLOSED: "close_short", CANCELLED: "cancel"},
-    PARTLY: {PARTLY: "receive", RECEIVED: "receive", CLOSED: "close_short"},
-    RECEIVED: {CLOSED: "close"},
-    CLOSED: {},
-    CANCELLED: {},
-}
-OPEN_STATUSES = (DRAFT, PENDING, APPROVED, SENT, PARTLY)  # their unreceived quantity counts in the position
-COMMITTED_STATUSES = (APPROVED, SENT, PARTLY, RECEIVED, CLOSED)  # spend that counts against budgets
 EDITABLE_STATUSES = (DRAFT, PENDING, APPROVED)
+SYSTEM_ACTOR = "system:replenish"  # who raises and submits the orders replenishment makes
 CENT = Decimal("0.01")
 
 
-def allowed_targets(status: str) -> frozenset[str]:
-    return frozenset(TRANSITIONS.get(status, {}))
+def allowed_targets(status: str) -> frozenset[POStatus]:
+    return PO_STATES.allowed(status)
 
 
 def transition(session: Session, po: PurchaseOrder, target: str, actor: str, clock: Clock, comment: str = "") -> None:
     """Move `po` to `target` if the table allows it: status, audit entry and event in the caller's transaction."""
-    current = po.status
-    if target not in TRANSITIONS.get(current, {}):
-        raise InvalidTransition(f"purchase order {po.po_number}", current, target, allowed_targets(current))
+    current = POStatus(po.status)
+    action = PO_STATES.check(f"purchase order {po.po_number}", current, target)
     now = clock.now()
-    po.status, po.updated_at = target, now
+    po.status, po.updated_at = POStatus(target).value, now
     if current == DRAFT:
         session.execute(delete(DraftSlot).where(DraftSlot.po_id == po.id))
     totals = po_totals(session, po)
     audit.record(
-        session, actor, f"po.{TRANSITIONS[current][target]}", "purchase_order", po.po_number,
-        before={"status": current}, after={"status": target, "total": totals.total}, comment=comment, clock=clock,
+        session, actor, f"po.{action}", "purchase_order", po.po_number,
+        before={"status": current.value}, after={"status": str(target), "total": totals.total}, comment=comment,
+        clock=clock,
     )  # fmt: skip
     publish(
         session,
         PurchaseOrderStatusChanged(
-            occurred_at=now, po_number=po.po_number, from_status=current, to_status=target, actor=actor,
+            occurred_at=now, po_number=po.po_number, from_status=current.value, to_status=str(target), actor=actor,
             total=totals.total, currency=po.currency,
         ),
     )  # fmt: skip
@@ -244,5 +253,36 @@ def revise(session: Session, po_number: str, actor: str, clock: Clock) -> None:
     po.last_editor = actor
 
 
+def mark_ordered(session: Session, po_number: str, channel: str, reference: str, actor: str, clock: Clock) -> None:
+    """Approved → ordered: the order went to the supplier outside vendtrack's e-mail (phone, portal, EDI, e-mail)."""
+    if channel not in ORDER_CHANNELS:
+        raise DomainError(f"say how the order was placed: one of {', '.join(ORDER_CHANNELS)}", field="channel")
+    if len(reference) > 200:
+        raise DomainError("the supplier's reference is at most 200 characters", field="reference")
+    po = get_po(session, po_number, lock=True)
+    reference = reference.strip()
+    comment = f"placed {ORDER_CHANNELS[channel]}" + (f", supplier reference {reference}" if reference else "")
+    transition(session, po, ORDERED, actor, clock, comment=comment)
+    po.ordered_via, po.ordered_at = channel, clock.now()
+
+
 def close(session: Session, po_number: str, actor: str, clock: Clock) -> None:
     transition(session, get_po(session, po_number, lock=True), CLOSED, actor, clock)
+
+
+def submit_system_drafts(session: Session, clock: Clock, hold_seconds: float = 0.0) -> list[tuple[str, str]]:
+    """Submit system drafts older than the hold (each in a savepoint); returns (po_number, status or problem)."""
+    cutoff = clock.now() - timedelta(seconds=hold_seconds)
+    numbers = session.scalars(
+        select(PurchaseOrder.po_number)
+        .where(PurchaseOrder.status == DRAFT, PurchaseOrder.origin == "system", PurchaseOrder.created_at <= cutoff)
+        .order_by(PurchaseOrder.id)
+    ).all()
+    results = []
+    for number in numbers:
+        try:
+            with session.begin_nested():
+                results.append((number, submit(session, number, SYSTEM_ACTOR, clock)))
+        except Conflict as exc:
+            results.append((number, f"not submitted: {exc.message}"))
+    return results

@@ -24,10 +24,11 @@ TRANSMIT_POLL_SECONDS = 5.0  # how often due PO e-mails (and stale claims) are l
 
 
 def blueprints() -> list[Blueprint]:
-    from procurement import api, config_views  # config_views adds the configuration pages to the blueprint
+    # these modules add their pages to the procurement blueprint when imported
+    from procurement import api, config_views, po_views, run_views
     from procurement.views import bp
 
-    del config_views
+    del config_views, po_views, run_views
     return [bp, api.bp]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.clock import Clock
 from core.models import CostCenter, Item, Site
+from procurement import approval
 from procurement.approval import committed_spend
+from procurement.history import sentence, who
 from procurement.models import (
     Approval,
     Budget,
@@ -24,7 +27,7 @@ from procurement.models import (
     Supplier,
     SupplierItem,
 )
-from procurement.orders import PENDING, allowed_targets, totals_for
+from procurement.orders import ORDER_CHANNELS, PENDING, POStatus, get_po, po_totals, totals_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,7 @@ class QueueLine:
 @dataclass(frozen=True, slots=True)
 class QueueRow:
     po_number: str
-    status: str
+    status: POStatus
     supplier: str
     site: str
     currency: str
@@ -92,13 +95,19 @@ def queue(session: Session, flt: QueueFilter) -> Queue:
             continue
         totals[po.currency] += total
         rows.append(
-            QueueRow(po.po_number, po.status, supplier, site, po.currency, total, po.requester, po.origin,
-                     po.created_at, tuple(w for w in po.warnings.split("\n") if w), po_lines)
+            QueueRow(po.po_number, POStatus(po.status), supplier, site, po.currency, total, who(po.requester),
+                     po.origin, po.created_at, current_warnings(po), po_lines)
         )  # fmt: skip
     return Queue(
         tuple(rows), tuple(sorted(totals.items())), tuple(session.scalars(select(Site.code).order_by(Site.code))),
         tuple(session.scalars(select(Supplier.code).order_by(Supplier.code))),
     )  # fmt: skip
+
+
+def current_warnings(po: PurchaseOrder) -> tuple[str, ...]:
+    """The order's warnings that still matter: why it was not auto-approved stops mattering once it is decided."""
+    decided = po.status not in (PENDING, "draft")
+    return tuple(w for w in po.warnings.split("\n") if w and not (decided and w.startswith("auto-approval not")))
 
 
 def _lines_of(session: Session, po_ids: list[int]) -> dict[int, list[QueueLine]]:
@@ -119,10 +128,10 @@ def _lines_of(session: Session, po_ids: list[int]) -> dict[int, list[QueueLine]]
 @dataclass(frozen=True, slots=True)
 class HistoryRow:
     at: datetime
-    actor: str
+    actor: str  # as recorded: "user:alice", "system:replenish"
     action: str
-    change: str
     comment: str
+    sentence: str  # "Approved by alice (waiting for approval → approved): fine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,46 +146,51 @@ class ApprovalRow:
 @dataclass(frozen=True, slots=True)
 class PoDetail:
     po_number: str
-    status: str
+    status: POStatus
     origin: str
     requester: str
     last_editor: str
     warnings: tuple[str, ...]
-    allowed: frozenset[str]
     approval_levels: str
     history: tuple[HistoryRow, ...]
     approvals: tuple[ApprovalRow, ...]
     reasons: dict[int, str]
+    cost_center: str
+    budget: approval.BudgetStatus | None
+    next_approval: approval.NextApproval | None
+    ordered: str  # "by phone on 2026-12-06 10:04" for an order placed outside vendtrack's e-mail
 
 
-def detail(session: Session, po_number: str) -> PoDetail:
-    from procurement.orders import get_po
-
+def detail(session: Session, po_number: str, clock: Clock) -> PoDetail:
     po = get_po(session, po_number)
     history = tuple(
-        HistoryRow(r.at, r.actor, r.action, _change(r.before, r.after), r.comment)
+        HistoryRow(r.at, r.actor, r.action, r.comment, sentence(r.actor, r.action, r.before, r.after, r.comment))
         for r in audit.history(session, "purchase_order", po_number)
     )
-    approvals = tuple(
-        ApprovalRow(a.level, a.actor, a.decision, a.comment, a.at)
+    approvals = [
+        ApprovalRow(a.level, who(a.actor), a.decision, a.comment, a.at)
         for a in session.scalars(select(Approval).where(Approval.po_id == po.id).order_by(Approval.id))
-    )
+    ]
+    if po.approved_by == approval.AUTO_APPROVER and po.approved_at is not None:
+        approvals.append(ApprovalRow(0, who(po.approved_by), "approved", "system order within the site's policy",
+                                     po.approved_at))  # fmt: skip
     reasons = dict(
         session.execute(
             select(PurchaseOrderLine.line_number, PurchaseOrderLine.reason).where(PurchaseOrderLine.po_id == po.id)
         ).all()
     )
+    total = po_totals(session, po).total
+    ordered = ""
+    if po.ordered_via:
+        when = po.ordered_at.strftime("%Y-%m-%d %H:%M") if po.ordered_at else ""
+        ordered = f"{ORDER_CHANNELS.get(po.ordered_via, po.ordered_via)} on {when}".strip()
     return PoDetail(
-        po.po_number, po.status, po.origin, po.requester, po.last_editor,
-        tuple(w for w in po.warnings.split("\n") if w), allowed_targets(po.status), po.approval_levels, history,
-        approvals, {int(k): str(v) for k, v in reasons.items()},
+        po.po_number, POStatus(po.status), po.origin, who(po.requester), who(po.last_editor),
+        current_warnings(po), po.approval_levels, history,
+        tuple(approvals), {int(k): str(v) for k, v in reasons.items()},
+        approval.cost_center_label(session, po.cost_center_id), approval.budget_status(session, po, total, clock),
+        approval.next_approval(session, po), ordered,
     )  # fmt: skip
-
-
-def _change(before: object, after: object) -> str:
-    if isinstance(before, dict) and isinstance(after, dict) and "status" in before and "status" in after:
-        return f"{before['status']} → {after['status']}"
-    return "" if after is None else str(after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,3 +343,50 @@ def rules(session: Session) -> list[RuleRow]:
         scope = ", ".join(x for x in parts if x) or "all orders"
         out.append(RuleRow(r.name, r.level, r.min_amount, scope, r.approver_user or f"role {r.approver_role}"))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Committed spend (approved totals) per supplier and per month, for the charts on the queue page."""
+
+    currency: str
+    by_supplier: tuple[tuple[str, Decimal], ...]  # largest first
+    months: tuple[str, ...]  # YYYY-MM, oldest first
+    by_month: dict[str, tuple[Decimal, ...]]  # supplier code → one value per month
+
+
+def spend(session: Session, today: datetime, months: int = 6) -> list[Spend]:
+    """The last `months` calendar months (this one included), one Spend per currency."""
+    from procurement.orders import COMMITTED_STATUSES
+
+    labels = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        labels.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    labels.reverse()
+    rows = session.execute(
+        select(Supplier.code, PurchaseOrder.currency, PurchaseOrder.approved_total, PurchaseOrder.approved_at)
+        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+        .where(
+            PurchaseOrder.status.in_(COMMITTED_STATUSES),
+            PurchaseOrder.approved_at >= datetime(int(labels[0][:4]), int(labels[0][5:]), 1, tzinfo=UTC),
+        )
+    ).all()
+    per: dict[str, dict[str, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(Decimal)))
+    for code, currency, amount, at in rows:
+        key = at.strftime("%Y-%m") if at is not None else ""
+        if key in labels and amount is not None:
+            per[currency][code][key] += Decimal(amount)
+    found = []
+    for currency, suppliers_ in sorted(per.items()):
+        totals = sorted(((code, sum(m.values(), Decimal(0))) for code, m in suppliers_.items()), key=lambda r: -r[1])
+        by_month = {code: tuple(m.get(label, Decimal(0)) for label in labels) for code, m in sorted(suppliers_.items())}
+        found.append(Spend(currency, tuple(totals), tuple(labels), by_month))
+    return found
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """How many orders are in each status (the queue's filter shows them)."""
+    rows = session.execute(select(PurchaseOrder.status, func.count()).group_by(PurchaseOrder.status)).all()
+    return {str(status): int(n) for status, n in rows}

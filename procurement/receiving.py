@@ -16,7 +16,16 @@ from core.events import StockReceived
 from core.models import Item, Site
 from core.outbox import publish
 from procurement.models import PurchaseOrderLine, Receipt
-from procurement.orders import CLOSED, PARTLY, RECEIVED, SENT, get_po, site_settings, transition
+from procurement.orders import (
+    CLOSED,
+    PARTLY,
+    RECEIVABLE_STATUSES,
+    RECEIVED,
+    POStatus,
+    get_po,
+    site_settings,
+    transition,
+)
 from procurement.stock import add_on_hand
 
 
@@ -37,8 +46,11 @@ def receive(
 ) -> str:
     """Book received quantities per line number; emits StockReceived per line; returns the new PO status."""
     po = get_po(session, po_number, lock=True)
-    if po.status not in (SENT, PARTLY):
-        raise Conflict(f"{po_number} is {po.status}: goods are received against sent orders", field="status")
+    if po.status not in RECEIVABLE_STATUSES:
+        raise Conflict(
+            f"{po_number} is {POStatus(po.status).label.lower()}: goods are received against orders sent to or "
+            "placed with the supplier (e-mail it, or mark it as ordered by phone, portal or EDI)", field="status",
+        )  # fmt: skip
     wanted = {n: q for n, q in quantities.items() if q}
     if not wanted:
         raise DomainError("enter a received quantity on at least one line", field="quantities")
@@ -82,8 +94,11 @@ def close_short(session: Session, po_number: str, reason: str, actor: str, clock
     if not reason.strip():
         raise DomainError("say why the rest will not be delivered", field="reason")
     po = get_po(session, po_number, lock=True)
-    if po.status not in (SENT, PARTLY):
-        raise Conflict(f"{po_number} is {po.status}: only sent or partly received orders close short", field="status")
+    if po.status not in RECEIVABLE_STATUSES:
+        raise Conflict(
+            f"{po_number} is {POStatus(po.status).label.lower()}: only ordered, sent or partly received orders "
+            "close short", field="status",
+        )  # fmt: skip
     for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):
         line.closed_qty = max(line.quantity - line.received_qty, 0)
     transition(session, po, CLOSED, actor, clock, comment=f"closed short: {reason}")

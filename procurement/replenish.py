@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
-from core.errors import Conflict
 from procurement import policy
 from procurement.models import (
     DemandStat,
@@ -33,11 +32,9 @@ from procurement.models import (
     SiteProcurementSettings,
     StockView,
 )
-from procurement.orders import DRAFT, OPEN_STATUSES, submit
+from procurement.orders import DRAFT, OPEN_STATUSES, SYSTEM_ACTOR, submit_system_drafts
 from procurement.stock import roll_windows
 from procurement.suppliers import Offer, candidates, choose, load_offers
-
-SYSTEM_ACTOR = "system:replenish"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +48,16 @@ class Proposal:
 
 
 @dataclass(frozen=True, slots=True)
+class DraftChange:
+    """What one run did to one system draft."""
+
+    po_number: str
+    lines_added: int
+    lines_merged: int
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ReplenishReport:
     examined: int
     proposals: int
@@ -58,6 +65,7 @@ class ReplenishReport:
     lines_merged: int
     pos_created: int
     problems: tuple[str, ...]
+    changes: tuple[DraftChange, ...] = ()
 
 
 def take_lock(session: Session, name: str = "replenish") -> None:
@@ -86,11 +94,13 @@ def replenish(
     open_qty = _open_quantities(session, items if only_dirty else None)
     offers = load_offers(session, items if only_dirty else None)
     proposals, problems = _propose(rows, open_qty, offers, now)
-    created, merged, pos_created = _write(session, proposals, clock, actor)
+    changes = _write(session, proposals, clock, actor)
+    created, merged, pos_created = (sum(c.lines_added for c in changes), sum(c.lines_merged for c in changes),
+                                    sum(1 for c in changes if c.created))  # fmt: skip
     for start in range(0, len(dirty), 5000):  # only what this run looked at; later changes stay dirty
         session.execute(update(StockView).where(StockView.id.in_(dirty[start : start + 5000])).values(dirty=False))
     examined = len(dirty) if only_dirty else session.scalar(select(func.count()).select_from(ReorderPolicy)) or 0
-    return ReplenishReport(examined, len(proposals), created, merged, pos_created, tuple(problems[:50]))
+    return ReplenishReport(examined, len(proposals), created, merged, pos_created, tuple(problems[:50]), changes)
 
 
 class PairRow(typing.NamedTuple):
@@ -275,14 +285,14 @@ def _existing_lines(
     return existing, next_no
 
 
-def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str) -> tuple[int, int, int]:
+def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str) -> tuple[DraftChange, ...]:
     """Bulk: find or create the drafts, then insert new lines and merge into existing ones (re-priced)."""
     by_key: dict[tuple[int, int, str], list[Proposal]] = defaultdict(list)
     for prop in proposals:
         by_key[(prop.offer.supplier_id, prop.site_id, prop.offer.currency)].append(prop)
     if not by_key:
-        return 0, 0, 0
-    drafts, pos_created = _drafts_for(session, by_key, clock, actor)
+        return ()
+    drafts, new_numbers = _drafts_for(session, by_key, clock, actor)
     po_ids = sorted(po_id for po_id, _ in drafts.values())
     existing, next_no = _existing_lines(session, po_ids, sorted({prop.item_id for prop in proposals}))
     stamp = clock.now().strftime("%Y-%m-%d %H:%M")
@@ -317,11 +327,13 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
     session.connection().execute(
         orders_table.update().where(orders_table.c.id.in_(po_ids)).values(updated_at=clock.now())
     )
+    changes = []
     for po_id, number in drafts.values():
         added, merged = counts[po_id]
         audit.record(session, actor, "po.replenish", "purchase_order", number,
                      after={"lines_added": added, "lines_merged": merged}, clock=clock)  # fmt: skip
-    return len(inserts), len(updates), pos_created
+        changes.append(DraftChange(number, added, merged, number in new_numbers))
+    return tuple(sorted(changes, key=lambda c: c.po_number))
 
 
 _LINE_COLUMNS = (
@@ -342,8 +354,8 @@ def _insert_lines(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def _drafts_for(
     session: Session, by_key: dict[tuple[int, int, str], list[Proposal]], clock: Clock, actor: str
-) -> tuple[dict[tuple[int, int, str], tuple[int, str]], int]:
-    """(supplier, site, currency) → (po_id, po_number) of its open system draft, creating the missing ones."""
+) -> tuple[dict[tuple[int, int, str], tuple[int, str]], frozenset[str]]:
+    """(supplier, site, currency) → (po_id, po_number) of its open system draft, creating (and naming) missing ones."""
     found = {
         (r.supplier_id, r.site_id, r.currency): (r.po_id, r.po_number)
         for r in session.execute(
@@ -354,7 +366,7 @@ def _drafts_for(
     found = {key: value for key, value in found.items() if key in by_key}
     missing = [key for key in by_key if key not in found]
     if not missing:
-        return found, 0
+        return found, frozenset()
     taxes = dict(session.execute(select(SiteProcurementSettings.site_id, SiteProcurementSettings.tax_rate)).all())
     now, tag = clock.now(), uuid.uuid4().hex[:12]
     temp = {key: f"tmp-{tag}-{n}" for n, key in enumerate(missing)}
@@ -382,22 +394,7 @@ def _drafts_for(
         found[key] = (po_id, f"PO-{po_id:06d}")
         audit.record(session, actor, "po.create", "purchase_order", found[key][1], after={"status": DRAFT},
                      clock=clock)  # fmt: skip
-    return found, len(missing)
+    return found, frozenset(found[key][1] for key in missing)
 
 
-def submit_system_drafts(session: Session, clock: Clock, hold_seconds: float = 0.0) -> list[tuple[str, str]]:
-    """Submit system drafts older than the hold (each in a savepoint); returns (po_number, status or problem)."""
-    cutoff = clock.now() - timedelta(seconds=hold_seconds)
-    numbers = session.scalars(
-        select(PurchaseOrder.po_number)
-        .where(PurchaseOrder.status == DRAFT, PurchaseOrder.origin == "system", PurchaseOrder.created_at <= cutoff)
-        .order_by(PurchaseOrder.id)
-    ).all()
-    results = []
-    for number in numbers:
-        try:
-            with session.begin_nested():
-                results.append((number, submit(session, number, SYSTEM_ACTOR, clock)))
-        except Conflict as exc:
-            results.append((number, f"not submitted: {exc.message}"))
-    return results
+__all__ = ["SYSTEM_ACTOR", "DraftChange", "ReplenishReport", "replenish", "submit_system_drafts"]

@@ -50,6 +50,7 @@ PAR = [
     ("ICU", "ventilator", 2),
 ]
 STATE_KEY = "tracking.simulator"
+REAL_TOPICS_KEY = "tracking.espresense_topics"  # set by `vendtrack demo --espresense` (and --smoke)
 
 
 def seed(session: Session, demo: DemoContext) -> None:
@@ -117,6 +118,14 @@ def start(demo: DemoContext) -> list[BackgroundWorker]:
         workers.append(MqttWorker(consumer))
         publisher = MqttPublisher(host, port, prefix)
         demo.notes.append(f"BLE simulator: {len(walkers)} tags via MQTT {host}:{port} (topics under {prefix})")
+        if demo.state.get(REAL_TOPICS_KEY):  # `vendtrack demo --espresense`: real nodes are heard as well
+            real = MqttWorker(mqtt_consumer(pipeline, host, port, group=f"vtdemo{secrets.token_hex(3)}"))
+            real.name += "-espresense"
+            workers.append(real)
+            rooms = ", ".join(g.gateway_id for g in plan.gateways[:4])
+            demo.notes.append(f"ESPresense: listening to the real topics espresense/devices/<id>/<room> and "
+                              f"espresense/rooms/<room>/status on {host}:{port}; a node's room name must be a "
+                              f"gateway id ({rooms}, …)")  # fmt: skip
     else:
         publisher = HttpPublisher(demo.base_url, demo.state["tracking.gateway_token"])
         demo.notes.append(
@@ -157,6 +166,20 @@ def smoke_flow(demo: DemoContext, deadline_s: float = 90.0) -> SmokeResult:
         status, body = _get_json(f"{demo.base_url}/api/v1/assets/{asset_id}/location", token)
         if status == 200 and body["location"]["zone"] == target:
             took = time.monotonic() - started
-            return SmokeResult(True, f"A-0001 walked to {target}; locate API reported it after {took:.0f} s")
+            walked = SmokeResult(True, f"A-0001 walked to {target}; locate API reported it after {took:.0f} s")
+            return _with_espresense(demo, token, walked)
         time.sleep(1.0)
     return SmokeResult(False, f"A-0001 sent to {target} but the API still says {body.get('location', {}).get('zone')}")
+
+
+def _with_espresense(demo: DemoContext, token: str, walked: SmokeResult) -> SmokeResult:
+    """Add the real-topic ESPresense step when the demo listens to those topics (--espresense, --smoke)."""
+    if not demo.state.get(REAL_TOPICS_KEY) or STATE_KEY not in demo.state:
+        return walked
+    settings = demo.services.settings
+    if not broker_reachable(settings.mqtt_host, settings.mqtt_port):
+        return SmokeResult(True, f"{walked.detail}; ESPresense step skipped: no MQTT broker")
+    from tracking.espresense_smoke import espresense_step
+
+    step = espresense_step(demo, lambda path: _get_json(demo.base_url + path, token))
+    return SmokeResult(step.ok, f"{walked.detail}; {step.detail}")

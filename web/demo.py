@@ -24,8 +24,10 @@ from core.models import CostCenter, Site
 from core.roles import Role
 from core.runtime import AppServices, DemoContext, SmokeResult
 from core.users import create_user
+from web import demo_links
 from web.domains import domain_name, hook
 from web.smoke import core_smoke
+from web.smoke_flow import cross_domain_smoke
 from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
 
 DEMO_LOGINS: list[tuple[str, str, list[Role]]] = [
@@ -37,7 +39,7 @@ DEMO_LOGINS: list[tuple[str, str, list[Role]]] = [
 ]
 
 
-def build_demo_app(instance: Path) -> Flask:
+def build_demo_app(instance: Path, settings: dict[str, Any] | None = None) -> Flask:
     """Create a fresh demo database in `instance/demo` and an app bound to it, schema migrated."""
     from migrations import upgrade
     from web.app import create_app
@@ -48,7 +50,7 @@ def build_demo_app(instance: Path) -> Flask:
     folder.mkdir(parents=True)
     url = f"sqlite:///{folder / 'vendtrack-demo.db'}"
     upgrade(url)
-    return create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance)})
+    return create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SETTINGS": dict(settings or {})})
 
 
 def seed_core(services: AppServices) -> tuple[int, str]:
@@ -74,7 +76,8 @@ def seed_core(services: AppServices) -> tuple[int, str]:
         return site.id, site.code
 
 
-def start_demo(app: Flask, base_url: str) -> DemoContext:
+def start_demo(app: Flask, base_url: str, state: dict[str, Any] | None = None) -> DemoContext:
+    """Seed every domain, link them (machine items get purchasing policies), start their simulators."""
     services: AppServices = app.extensions["vendtrack"]
     site_id, site_code = seed_core(services)
     demo = DemoContext(
@@ -83,11 +86,16 @@ def start_demo(app: Flask, base_url: str) -> DemoContext:
         site_id=site_id,
         site_code=site_code,
         base_url=base_url,
+        state=dict(state or {}),
     )
     for plugin in app.extensions["vendtrack_plugins"]:
         if (seed := hook(plugin, "seed_demo")) is not None:
             with unit_of_work(services.session_factory) as session:
                 seed(session, demo)
+    linked = demo_links.link_machine_items(services, demo)
+    if linked:
+        demo.notes.append(f"procurement: {len(linked)} machine items start at their minimum; the first dispense of "
+                          "any of them becomes a draft PO within seconds")  # fmt: skip
     for plugin in app.extensions["vendtrack_plugins"]:
         if (start := hook(plugin, "start_demo")) is not None:
             demo.workers.extend(start(demo))
@@ -117,6 +125,8 @@ def run_smoke(app: Flask, demo: DemoContext) -> list[tuple[str, SmokeResult]]:
     for plugin in app.extensions["vendtrack_plugins"]:
         if (smoke := hook(plugin, "smoke")) is not None:
             results.append((domain_name(plugin), _guarded(smoke, demo)))
+    if demo_links.MAIL_KEY in demo.state:
+        results.append(("cross-domain", _guarded(cross_domain_smoke, demo)))
     return results
 
 
@@ -133,13 +143,25 @@ def _guarded(flow: Any, demo: DemoContext) -> SmokeResult:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--smoke", is_flag=True, help="Run one end-to-end flow per domain headless, then exit.")
+@click.option("--espresense/--no-espresense", default=False, show_default=True,
+              help="Also listen to real ESPresense topics (espresense/devices/<id>/<room>) on the MQTT broker, so a "
+                   "real node can be pointed at the demo; the node's room names must be gateway ids of the demo.")
+@click.option("--shift/--no-shift", default=True, show_default=True,
+              help="Simulated workers take an item at a machine every few seconds (never with --smoke).")
 @with_appcontext
-def demo_command(host: str, port: int, smoke: bool) -> None:
+def demo_command(host: str, port: int, smoke: bool, espresense: bool, shift: bool) -> None:
     instance = Path(current_app.instance_path)
-    app = build_demo_app(instance)
+    mail_folder = instance / "demo-mail"
+    capture = demo_links.start_mail_capture(mail_folder)
+    app = build_demo_app(instance, {"smtp_host": capture.host, "smtp_port": capture.port})
     server = _ServerThread(app, host, 0 if smoke else port)
     base_url = f"http://{host}:{server.port}"
-    demo = start_demo(app, base_url)
+    demo = start_demo(app, base_url, {"tracking.espresense_topics": espresense or smoke, demo_links.MAIL_KEY: capture})
+    demo.workers.append(demo_links.mail_worker(capture, mail_folder))
+    if not smoke:
+        demo.workers.append(demo_links.auto_send_worker(demo.services))
+        if shift:
+            demo.workers.append(demo_links.DemoShift(demo))
     workers = WorkerSet(demo.workers)
     workers.start()
     server.start()
@@ -156,6 +178,13 @@ def demo_command(host: str, port: int, smoke: bool) -> None:
             click.echo(f"  login {username} / {password}  ({', '.join(r.value for r in roles)})")
         for note in demo.notes:
             click.echo(f"  {note}")
+        click.echo(f"  purchase-order e-mail: SMTP capture at {capture.host}:{capture.port}, saved to {mail_folder}/; "
+                   "auto-approved system orders are e-mailed by themselves")  # fmt: skip
+        if not espresense:
+            click.echo("  ESPresense: real topics espresense/... not listened to (--espresense to hear a real node)")
+        if shift:
+            click.echo(f"  simulated workers take an item every {demo_links.SHIFT_INTERVAL_S:.0f} s "
+                       "(--no-shift to stop them)")  # fmt: skip
         click.echo("Press Ctrl+C to stop.")
         while True:
             time.sleep(3600)
@@ -164,3 +193,4 @@ def demo_command(host: str, port: int, smoke: bool) -> None:
     finally:
         server.shutdown()
         workers.stop()
+        capture.__exit__(None, None, None)

@@ -43,9 +43,9 @@ class DemoClient:
         req = urllib.request.Request(self.base_url + path, data=body, method=method, headers=all_headers)
         try:
             with self.opener.open(req, timeout=30) as response:
-                return response.status, response.read().decode()
+                return response.status, response.read().decode(errors="replace")  # a PDF reads as text too
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
+            return exc.code, exc.read().decode(errors="replace")
 
     def csrf(self, path: str) -> str:
         _status, page = self.request("GET", path)

@@ -7,6 +7,7 @@ The room (node) name in the topic is our gateway id. ESPresense ids such as
 from __future__ import annotations
 
 import json
+from math import isfinite
 from typing import Any
 
 from tracking.observation import Observation
@@ -62,16 +63,16 @@ def parse_device_message(gateway_id: str, payload: bytes | str, now: float) -> O
         raise PayloadError("payload is not a JSON object")
     rssi: Any = data.get("rssi")
     device_id: Any = data.get("id")
-    if type(rssi) not in (int, float) or type(device_id) is not str:
-        raise PayloadError("payload needs numeric rssi and string id")
+    if type(rssi) not in (int, float) or type(device_id) is not str or not isfinite(rssi):
+        raise PayloadError("payload needs a finite numeric rssi and a string id")
     ref: Any = data.get("rssi@1m")
     battery: Any = data.get("mV")
     return Observation(
         gateway_id,
         tag_key_from_espresense(device_id),
         int(rssi),
-        int(ref) if type(ref) in (int, float) else None,
-        int(battery) if type(battery) in (int, float) else None,
+        int(ref) if type(ref) in (int, float) and isfinite(ref) else None,  # NaN/Infinity parse as JSON floats
+        int(battery) if type(battery) in (int, float) and isfinite(battery) else None,
         None,
         now,
     )

@@ -91,7 +91,11 @@ class MqttConsumer:
         self._counts["disconnects"] += 1
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self.handle(message.topic, bytes(message.payload))
+        try:
+            self.handle(message.topic, bytes(message.payload))
+        except Exception:  # one bad message must not end paho's network thread (nothing would be heard after it)
+            self._counts["errors"] += 1
+            log.exception("message on %s could not be handled", message.topic)
 
     @property
     def counters(self) -> Counter[str]:

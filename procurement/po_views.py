@@ -1,0 +1,218 @@
+"""The purchase order page and its actions: buttons from `po_actions`, the same guard on every POST.
+
+A refused action (over-receipt, a missing reason, a number that is not one) renders the PO page again with the
+message beside the form, the typed values kept and the field marked, instead of a dead-end error page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, g, redirect, render_template, request, url_for
+
+from core import access
+from core.errors import DomainError
+from procurement import approval, orders, pdf, po_actions, queries, receiving, transmit
+from procurement.documents import build_context
+from procurement.po_actions import roles_for
+from procurement.views import READERS, _db, _decimal, _services, bp
+
+
+def _caller() -> po_actions.Caller:
+    p = g.principal
+    return po_actions.Caller(str(p.actor), str(p.name), frozenset(str(r) for r in p.roles))
+
+
+def _page(po_number: str, status: int = 200, error: DomainError | None = None, action: str = "") -> Any:
+    session = _db()
+    ctx = build_context(session, po_number)
+    info = queries.detail(session, po_number, _services().clock)
+    po = orders.get_po(session, po_number)
+    sends = transmit.transmissions(session, po.id, transmit.RetryPolicy.from_settings(_services().settings))
+    form = {
+        "action": action, "values": request.form if error is not None else {},
+        "message": error.message if error is not None else "", "field": error.field if error is not None else "",
+    }  # fmt: skip
+    return render_template(
+        "procurement/po.html", ctx=ctx, info=info, sends=sends, statement=pdf.approval_statement(ctx),
+        actions=po_actions.available(session, po, _caller()), channels=orders.ORDER_CHANNELS, form=form,
+        balances={b.line_number: b for b in receiving.balances(session, po.id)},
+    ), status  # fmt: skip
+
+
+@bp.get("/po/<po_number>")
+@access.roles(*READERS)
+def po_view(po_number: str) -> Any:
+    return _page(po_number)
+
+
+def _act(po_number: str, action: str, run: Callable[[], str], form_id: str = "") -> Any:
+    """Guard with the page's own rule, run the service, commit and go back to the page with what happened.
+
+    A refusal renders the page again (status 403/409/422) with the message at the form and the values kept."""
+    session = _db()
+    try:
+        po_actions.require(session, orders.get_po(session, po_number), _caller(), action)
+        message = run()
+    except DomainError as exc:
+        session.rollback()
+        return _page(po_number, 422 if exc.status == 400 else exc.status, exc, form_id or action)
+    session.commit()
+    flash(message, "ok")
+    return redirect(url_for("procurement.po_view", po_number=po_number))
+
+
+def _approver() -> approval.Approver:
+    return _caller().approver()
+
+
+@bp.post("/po/<po_number>/submit")
+@access.roles(*roles_for("submit"))
+def po_submit(po_number: str) -> Any:
+    def run() -> str:
+        status = orders.submit(_db(), po_number, str(g.principal.actor), _services().clock)
+        return f"{po_number} submitted: now {orders.POStatus(status).label.lower()}"
+
+    return _act(po_number, "submit", run)
+
+
+@bp.post("/po/<po_number>/approve")
+@access.roles(*roles_for("approve"))
+def po_approve(po_number: str) -> Any:
+    def run() -> str:
+        status = approval.approve(_db(), po_number, _approver(), _services().clock, request.form.get("comment", ""))
+        return f"{po_number}: your approval is recorded; now {orders.POStatus(status).label.lower()}"
+
+    return _act(po_number, "approve", run)
+
+
+@bp.post("/po/<po_number>/reject")
+@access.roles(*roles_for("reject"))
+def po_reject(po_number: str) -> Any:
+    def run() -> str:
+        approval.reject(_db(), po_number, _approver(), _services().clock, request.form.get("comment", ""))
+        return f"{po_number} rejected"
+
+    return _act(po_number, "reject", run)
+
+
+@bp.post("/po/<po_number>/revise")
+@access.roles(*roles_for("revise"))
+def po_revise(po_number: str) -> Any:
+    def run() -> str:
+        orders.revise(_db(), po_number, str(g.principal.actor), _services().clock)
+        return f"{po_number} is a draft again"
+
+    return _act(po_number, "revise", run)
+
+
+@bp.post("/po/<po_number>/cancel")
+@access.roles(*roles_for("cancel"))
+def po_cancel(po_number: str) -> Any:
+    def run() -> str:
+        orders.cancel(_db(), po_number, str(g.principal.actor), _services().clock, request.form.get("reason", ""))
+        return f"{po_number} cancelled"
+
+    return _act(po_number, "cancel", run)
+
+
+@bp.post("/po/<po_number>/mark-ordered")
+@access.roles(*roles_for("mark_ordered"))
+def po_mark_ordered(po_number: str) -> Any:
+    def run() -> str:
+        channel = request.form.get("channel", "")
+        orders.mark_ordered(_db(), po_number, channel, request.form.get("reference", ""), str(g.principal.actor),
+                            _services().clock)  # fmt: skip
+        return f"{po_number} marked as ordered {orders.ORDER_CHANNELS[channel]}: goods can be received against it"
+
+    return _act(po_number, "mark_ordered", run)
+
+
+@bp.post("/po/<po_number>/send")
+@access.roles(*roles_for("send"))
+def po_send(po_number: str) -> Any:
+    """Send now (also "send again" for a queued or failed transmission); send runs its own transactions."""
+    services = _services()
+    session = _db()
+    try:
+        po_actions.require(session, orders.get_po(session, po_number), _caller(), "send")
+    except DomainError as exc:
+        session.rollback()
+        return _page(po_number, exc.status, exc, "send")
+    session.commit()  # end the request's transaction first: on SQLite it holds the write lock send needs
+    smtp, policy = (
+        transmit.SmtpConfig.from_settings(services.settings),
+        transmit.RetryPolicy.from_settings(services.settings),
+    )
+    result = transmit.send(services.session_factory, po_number, smtp, str(g.principal.actor), services.clock, policy)
+    if result.status == transmit.SENT:
+        flash(f"{po_number} e-mailed (sha256 {result.sha256[:12]}…)", "ok")
+    elif result.status == transmit.QUEUED and result.next_attempt_at is not None:
+        flash(f"{po_number} not delivered (attempt {result.attempts}): {result.error}; it is tried again "
+              f"automatically at {result.next_attempt_at:%H:%M:%S} UTC. If you order by phone or in the "
+              "supplier's portal instead, mark it as ordered.", "error")  # fmt: skip
+    elif result.status == transmit.FAILED:
+        flash(f"{po_number} not sent after {result.attempts} attempts: {result.error}", "error")
+    else:
+        flash(f"{po_number}: {result.error}", "error")
+    return redirect(url_for("procurement.po_view", po_number=po_number))
+
+
+def _whole(name: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise DomainError(f"{raw.strip()[:40]!r} is not a whole number", field=name) from None
+
+
+@bp.post("/po/<po_number>/lines/<int:line_number>")
+@access.roles(*roles_for("edit_line"))
+def po_edit_line(po_number: str, line_number: int) -> Any:
+    def run() -> str:
+        quantity = _whole("quantity", request.form.get("quantity", ""))
+        price = _decimal("unit_price", request.form.get("unit_price"))
+        if price is None:
+            raise DomainError("unit price is required", field="unit_price")
+        orders.edit_line(_db(), po_number, line_number, quantity, price, str(g.principal.actor), _services().clock)
+        return f"line {line_number} changed"
+
+    return _act(po_number, "edit_line", run, form_id=f"line-{line_number}")
+
+
+@bp.post("/po/<po_number>/receive")
+@access.roles(*roles_for("receive"))
+def po_receive(po_number: str) -> Any:
+    def run() -> str:
+        quantities = {
+            int(key[5:]): _whole(key, raw)
+            for key, raw in request.form.items()
+            if key.startswith("line_") and key[5:].isdigit() and raw.strip()
+        }
+        status = receiving.receive(_db(), po_number, quantities, str(g.principal.actor), _services().clock,
+                                   request.form.get("note", ""))  # fmt: skip
+        return f"receipt booked; {po_number} is {orders.POStatus(status).label.lower()}"
+
+    return _act(po_number, "receive", run)
+
+
+@bp.post("/po/<po_number>/close-short")
+@access.roles(*roles_for("close_short"))
+def po_close_short(po_number: str) -> Any:
+    def run() -> str:
+        receiving.close_short(_db(), po_number, request.form.get("reason", ""), str(g.principal.actor),
+                              _services().clock)  # fmt: skip
+        return f"{po_number} closed short"
+
+    return _act(po_number, "close_short", run)
+
+
+@bp.post("/po/<po_number>/close")
+@access.roles(*roles_for("close"))
+def po_close(po_number: str) -> Any:
+    def run() -> str:
+        orders.close(_db(), po_number, str(g.principal.actor), _services().clock)
+        return f"{po_number} closed"
+
+    return _act(po_number, "close", run)
+

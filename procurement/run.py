@@ -1,0 +1,96 @@
+""""Run replenishment now": one full run, the system drafts submitted, and a result a person can read afterwards.
+
+The result (drafts created or extended, orders submitted with what became of them, exceptions) is kept in the
+audit log as one `replenish.run` entry, so the result page is a plain GET that survives a reload.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.clock import Clock
+from core.errors import NotFound
+from procurement.exceptions import exceptions
+from procurement.orders import APPROVED, PENDING, get_po
+from procurement.replenish import replenish, submit_system_drafts
+
+ENTITY = "replenish_run"
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    po_number: str
+    outcome: str  # "auto_approved" | "pending" | "stopped" | another status
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_id: str
+    at: datetime
+    actor: str
+    examined: int
+    drafts: tuple[dict[str, Any], ...]  # po_number, lines_added, lines_merged, created
+    submitted: tuple[Submitted, ...]
+    exceptions: tuple[dict[str, str], ...]  # sku, site, kind, title, reason, po_number
+
+    @property
+    def new_drafts(self) -> int:
+        return sum(1 for d in self.drafts if d["created"])
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for s in self.submitted if s.outcome == outcome)
+
+
+def run_now(session: Session, clock: Clock, actor: str) -> str:
+    """Replenish every pair, submit the system drafts, record the result; returns the run id for its page."""
+    report = replenish(session, clock, actor=actor)
+    submitted = []
+    for number, outcome in submit_system_drafts(session, clock):
+        if outcome == APPROVED:
+            submitted.append({"po_number": number, "outcome": "auto_approved", "note": "approved within policy"})
+        elif outcome == PENDING:
+            submitted.append({"po_number": number, "outcome": "pending", "note": _why_waiting(session, number)})
+        elif outcome.startswith("not submitted"):
+            submitted.append({"po_number": number, "outcome": "stopped", "note": outcome})
+        else:
+            submitted.append({"po_number": number, "outcome": outcome, "note": ""})
+    found = [
+        {"sku": e.sku, "site": e.site, "kind": e.kind, "title": e.title, "reason": e.reason, "po_number": e.po_number}
+        for e in exceptions(session, clock)
+    ]
+    drafts = [
+        {"po_number": c.po_number, "lines_added": c.lines_added, "lines_merged": c.lines_merged, "created": c.created}
+        for c in report.changes
+    ]
+    run_id = uuid.uuid4().hex[:16]
+    audit.record(
+        session, actor, "replenish.run", ENTITY, run_id, clock=clock,
+        after={"examined": report.examined, "drafts": drafts, "submitted": submitted, "exceptions": found},
+    )  # fmt: skip
+    return run_id
+
+
+def _why_waiting(session: Session, po_number: str) -> str:
+    """The order's own word on why it was not auto-approved (its last such warning), or who must approve."""
+    warnings = get_po(session, po_number).warnings.split("\n")
+    found = [w.removeprefix("auto-approval not applied: ") for w in warnings if w.startswith("auto-approval not")]
+    return found[-1] if found else "an approver decides"
+
+
+def load(session: Session, run_id: str) -> RunResult:
+    entries = audit.history(session, ENTITY, run_id)
+    if not entries or not isinstance(entries[0].after, dict):
+        raise NotFound(f"no replenishment run {run_id!r}", field="run_id")
+    entry, data = entries[0], entries[0].after
+    return RunResult(
+        run_id, entry.at, entry.actor, int(data.get("examined", 0)), tuple(data.get("drafts", ())),
+        tuple(Submitted(s["po_number"], s["outcome"], s.get("note", "")) for s in data.get("submitted", ())),
+        tuple(data.get("exceptions", ())),
+    )  # fmt: skip
