@@ -21,6 +21,8 @@ from tracking import recording
 from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine
 from tracking.models import Gateway, Zone
 from tracking.observation import Observation
+from tracking.sources.limits import TimeLimits
+from tracking.sources.stats import IngestStats
 
 log = logging.getLogger(__name__)
 EXTRAS_KEY = "tracking.pipeline"
@@ -33,15 +35,29 @@ class TrackingSettings:
     battery_low_mv: int = 2500
     floor_reload_s: float = 5.0  # how soon zone/gateway edits made by other processes take effect here
     par_check_s: float = 10.0
+    lost_after_s: float = 30.0  # a tag no gateway heard this long becomes unknown (the sweep makes it so on time)
+    future_tolerance_s: float = 5.0  # a sighting time further ahead of our clock is refused
+    ingest_silent_after_s: float = 120.0  # an ingester that heard nothing this long turns /healthz degraded
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> TrackingSettings:
         defaults = cls()
+
+        def number(name: str) -> float:
+            return float(extra.get(f"tracking_{name}", getattr(defaults, name)))
+
         return cls(
-            missing_after_s=float(extra.get("tracking_missing_after_s", defaults.missing_after_s)),
-            battery_low_mv=int(float(extra.get("tracking_battery_low_mv", defaults.battery_low_mv))),
-            floor_reload_s=float(extra.get("tracking_floor_reload_s", defaults.floor_reload_s)),
+            missing_after_s=number("missing_after_s"),
+            battery_low_mv=int(number("battery_low_mv")),
+            floor_reload_s=number("floor_reload_s"),
+            lost_after_s=number("lost_after_s"),
+            future_tolerance_s=number("future_tolerance_s"),
+            ingest_silent_after_s=number("ingest_silent_after_s"),
         )
+
+    @property
+    def times(self) -> TimeLimits:
+        return TimeLimits(future_tolerance_s=self.future_tolerance_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +87,9 @@ class Pipeline:
         self.session_factory = session_factory
         self.clock = clock or SystemClock()
         self.settings = settings or TrackingSettings()
+        config = config or EngineConfig(lost_after_s=self.settings.lost_after_s)
         self.engine = LocationEngine(FloorModel(), config)
+        self.http_stats = IngestStats("tracking-http-batch", self.settings.ingest_silent_after_s)
         self.lock = threading.Lock()
         self.engine_matcher = TelemetryMatcher()  # ties TLM frames to tags across HTTP batches
         self.counters: Counter[str] = Counter()
@@ -125,10 +143,13 @@ class Pipeline:
         with self.lock:
             self.engine.gateway_status(gateway_id, online, self.now())
 
-    def flush(self) -> FlushReport:
-        """Run due decisions, then write room changes, last-seen, gateway states and alerts."""
+    def flush(self, at: float | None = None) -> FlushReport:
+        """Run due decisions, then write room changes, last-seen, gateway states and alerts.
+
+        `at` decides as of another moment than the clock's now (a replayed recording ends at its last sighting).
+        """
         self.refresh_floor()
-        now_dt = self.clock.now()
+        now_dt = self.clock.now() if at is None else recording.at_time(at)
         now = now_dt.timestamp()
         with self.lock:
             gateway_changes = self.engine.tick(now)

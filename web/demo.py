@@ -140,7 +140,7 @@ def demo_command(host: str, port: int, smoke: bool) -> None:
     server = _ServerThread(app, host, 0 if smoke else port)
     base_url = f"http://{host}:{server.port}"
     demo = start_demo(app, base_url)
-    workers = WorkerSet(demo.workers)
+    workers = WorkerSet(demo.workers, demo.services)
     workers.start()
     server.start()
     try:
