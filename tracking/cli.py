@@ -14,6 +14,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from core.heartbeats import HeartbeatWriter
+from core.runtime import BackgroundWorker
 from tracking.floorplan import demo_floor
 from tracking.observation import Observation
 from tracking.pipeline import pipeline_for
@@ -48,7 +49,7 @@ def scan_command(gateway_id: str, adapter: str | None, seconds: float | None, re
                            on_observation=record, give_up_if_never_up=True)  # fmt: skip
     flusher = FlushWorker(pipeline)
     writer = HeartbeatWriter(services.session_factory, lambda: [flusher, source], services.settings.heartbeat_seconds)
-    running = [source]
+    running: list[BackgroundWorker] = [source]
     source.start()
     started = time.monotonic()
     try:
