@@ -119,7 +119,7 @@ class Supervised:
                 if self.give_up_if_never_up and not self.was_up:
                     break
                 log.warning("%s: %s; retrying in %.0f s", self.name, exc, delay)
-            except Exception as exc:
+            except BaseException as exc:  # a worker thread has no one above it to catch SystemExit and the like
                 self.restarts += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 self._move(WorkerState.BACKOFF)
