@@ -2,10 +2,10 @@
 
 States (one table, `TRANSITIONS`):
 
-    starting ─► running ─► down ─────┐        down: the peer is unreachable (an `Outage`), retried quietly
-                  ▲  │                │        backoff: an unexpected error, logged with its traceback
-                  │  └─► backoff ◄────┘
-                  └──────────┘                 any state ─► stopped (on stop())
+    starting ─► running ◄──► down            down: the peer is unreachable (an `Outage`), retried quietly
+                   ▲ │        ▲ │             backoff: an unexpected error, logged with its traceback
+                   │ ▼        │ ▼             down and backoff may repeat; any state ─► stopped (on stop())
+                   backoff ◄──┘
 
 The body receives the `Supervised` object: it calls `beat()` whenever it proves progress (the heartbeat's
 "alive at"), `up()` once its peer answers, and checks `stopping` between steps.
@@ -28,8 +28,8 @@ S = WorkerState
 TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
     S.STARTING: frozenset({S.RUNNING, S.DOWN, S.BACKOFF, S.STOPPED}),
     S.RUNNING: frozenset({S.RUNNING, S.DOWN, S.BACKOFF, S.STOPPED}),
-    S.DOWN: frozenset({S.RUNNING, S.DOWN, S.STOPPED}),
-    S.BACKOFF: frozenset({S.RUNNING, S.DOWN, S.STOPPED}),
+    S.DOWN: frozenset({S.RUNNING, S.DOWN, S.BACKOFF, S.STOPPED}),
+    S.BACKOFF: frozenset({S.RUNNING, S.DOWN, S.BACKOFF, S.STOPPED}),
     S.STOPPED: frozenset({S.STARTING}),
 }
 

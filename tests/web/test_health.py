@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from flask.testing import FlaskClient
@@ -86,13 +87,9 @@ def test_dead_down_or_silent_ingesters_degrade_health(
         body = client.get("/healthz").get_json()
         assert body["status"] == "degraded" and body["ingesters"]["tracking-mqtt a@host:1"]["verdict"] == verdict
     dead = _ingester("tracking-mqtt a", now, WorkerState.RUNNING, 3.0)
-    _write(session_factory, "host:1", Beat(**{**_fields(dead), "alive_at": now - timedelta(seconds=30)}))
+    _write(session_factory, "host:1", dataclasses.replace(dead, alive_at=now - timedelta(seconds=30)))
     body = client.get("/healthz").get_json()
     assert body["status"] == "degraded" and body["ingesters"]["tracking-mqtt a@host:1"]["alive"] is False
-
-
-def _fields(item: Beat) -> dict[str, object]:
-    return {name: getattr(item, name) for name in Beat.__slots__}  # type: ignore[attr-defined]
 
 
 def test_ingester_counters_travel_through_the_writer_and_show_on_the_admin_page(

@@ -24,12 +24,13 @@ from tracking.observation import Observation
 from tracking.sources.mqtt import BrokerConfig, MqttConsumer
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-PASSWD = shutil.which("mosquitto_passwd")
+PASSWD = shutil.which("mosquitto_passwd") or "mosquitto_passwd"
 DEVICE = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-{}"
 PREFIX = "site-a/"
 
 pytestmark = pytest.mark.skipif(
-    not (Path(MOSQUITTO).exists() and PASSWD), reason="needs mosquitto and mosquitto_passwd (apt-get install mosquitto)"
+    not (Path(MOSQUITTO).exists() and shutil.which(PASSWD)),
+    reason="needs mosquitto and mosquitto_passwd (apt-get install mosquitto)",
 )
 
 
