@@ -326,6 +326,9 @@ class LocationEngine:
     def heard_since(self, since: float) -> dict[str, float]:
         return {gateway_id: at for gateway_id, at in self._heard.items() if at >= since}
 
+    def knows(self, tag_key: str) -> bool:
+        return tag_key in self._tags
+
     def location(self, tag_key: str) -> tuple[str | None, float, str]:
         tag = self._tags.get(tag_key)
         return (None, 0.0, "never heard") if tag is None else (tag.zone, tag.confidence, tag.reason)

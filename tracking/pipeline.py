@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock, utc
 from core.db import unit_of_work
 from firmware_bridge.ble.telemetry import TelemetryMatcher
 from tracking import recording
-from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine
-from tracking.models import Gateway, Zone
+from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine, RoomChange
+from tracking.models import Asset, Gateway, Tag, Zone
 from tracking.observation import Observation
 from tracking.sources.limits import TimeLimits
 from tracking.sources.stats import IngestStats
@@ -156,6 +156,7 @@ class Pipeline:
             changes = self.engine.drain_changes()
             seen = self.engine.drain_seen(now)
             heard = self.engine.heard_since(now - 60.0)
+        released: list[RoomChange] = []
         try:
             with unit_of_work(self.session_factory) as session:
                 recording.apply_room_changes(session, changes)
@@ -163,14 +164,38 @@ class Pipeline:
                 recording.record_gateway_changes(session, gateway_changes, heard)
                 recording.check_missing(session, now_dt, timedelta(seconds=self.settings.missing_after_s))
                 if time.monotonic() - self._par_at >= self.settings.par_check_s:
+                    released = self._release_unheard(session, now)
                     recording.check_par(session, now_dt)
                     self._par_at = time.monotonic()
         except Exception:
             with self.lock:
                 self.engine.requeue(changes, seen)
             raise
-        self.counters["room_changes"] += len(changes)
-        return FlushReport(len(changes), len(seen), len(gateway_changes))
+        self.counters["room_changes"] += len(changes) + len(released)
+        return FlushReport(len(changes) + len(released), len(seen), len(gateway_changes))
+
+
+    def _release_unheard(self, session: Session, now: float) -> list[RoomChange]:
+        """Assets still placed in a room by an earlier process (this engine never heard their tag) whose tag has
+        been silent past `lost_after_s`: unknown, as the engine would have made them. Tags this engine knows are
+        its own business."""
+        limit = self.engine.config.lost_after_s
+        cutoff = recording.at_time(now - limit)
+        rows = session.execute(
+            select(Tag.tag_key, Zone.code, Tag.last_seen_at)
+            .join(Asset, Asset.tag_id == Tag.id)
+            .join(Zone, Asset.zone_id == Zone.id)
+            .where(Tag.last_seen_at < cutoff)
+        ).all()
+        with self.lock:
+            stale = [(key, zone, seen) for key, zone, seen in rows if seen is not None and not self.engine.knows(key)]
+        changes = [
+            RoomChange(key, zone, None, 0.0,
+                       f"no gateway heard the tag for {now - utc(seen).timestamp():.0f} s (limit {limit:.0f} s)", now)
+            for key, zone, seen in stale
+        ]  # fmt: skip
+        recording.apply_room_changes(session, changes)
+        return changes
 
 
 def floor_changed(services: Any) -> None:

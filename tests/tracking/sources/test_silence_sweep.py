@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import ManualClock
 from core.heartbeats import WorkerState
-from tests.tracking.conftest import seed_floor, tag_key
+from tests.tracking.conftest import seed_floor, seed_two_floors, tag_key
 from tracking.models import Asset, LocationInterval
 from tracking.observation import Observation
 from tracking.pipeline import Pipeline, TrackingSettings
@@ -68,3 +69,21 @@ def test_the_limit_is_a_setting(session_factory: sessionmaker[Session]) -> None:
     settings = TrackingSettings.from_extra({"tracking_lost_after_s": "12", "tracking_future_tolerance_s": "2"})
     pipeline = Pipeline(session_factory, ManualClock(), settings=settings)
     assert pipeline.engine.config.lost_after_s == 12.0 and pipeline.settings.times.future_tolerance_s == 2.0
+
+
+def test_assets_placed_by_an_earlier_process_are_released_when_their_tags_stay_silent(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as session:
+        floor = seed_two_floors(session)  # three assets placed in rooms, their tags last heard "now"
+    clock = ManualClock(datetime.now(UTC) + timedelta(seconds=20))
+    pipeline = Pipeline(session_factory, clock, settings=TrackingSettings(lost_after_s=30.0, par_check_s=0.0))
+    pipeline.refresh_floor(force=True)  # a fresh engine: the process that placed them is gone
+    pipeline.ingest([Observation("gw-204", tag_key(2), -55, -59, None, None, clock.now().timestamp())])
+    assert pipeline.flush().room_changes == 0  # 20 s of silence: not yet
+    clock.advance(seconds=15)
+    pipeline.ingest([Observation("gw-204", tag_key(2), -55, -59, None, None, clock.now().timestamp())])
+    assert pipeline.flush().room_changes == 3  # 35 s: the two tags nobody heard, and tag 2's first fix here
+    zones = {asset: _zone_of(session_factory, floor.asset_ids[asset]) for asset in ("W-1", "W-2", "W-3")}
+    assert zones["W-1"][0] is None and zones["W-3"][0] is None and zones["W-2"][0] == floor.zone_ids["204"]
+    assert zones["W-1"][2] == "no gateway heard the tag for 35 s (limit 30 s)"
