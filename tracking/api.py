@@ -132,7 +132,7 @@ def gateway_adverts(gateway_id: str) -> Any:
         limits.gateway_id(gateway_id)
     except Rejected as exc:
         stats.reject(exc.key, exc.message, " on the HTTP batch endpoint")
-        raise DomainError(exc.message, field=exc.field, status=_STATUS.get(exc.reason, 422)) from None
+        raise _refusal(exc) from None
     if not pipeline.knows_gateway(gateway_id):
         stats.reject("gateway_id:unknown", f"gateway {gateway_id!r} is not registered")
         raise NotFound(f"gateway {gateway_id!r} is not registered: add it to a zone first", field="gateway_id")
@@ -140,14 +140,14 @@ def gateway_adverts(gateway_id: str) -> Any:
         result = parse_batch(body, gateway_id, pipeline.now(), pipeline.engine_matcher, pipeline.settings.times)
     except Rejected as exc:
         stats.reject(exc.key, exc.message, f" from gateway {gateway_id!r}")
-        raise DomainError(exc.message, field=exc.field, status=_STATUS.get(exc.reason, 422)) from None
+        raise _refusal(exc) from None
     for error in result.rejected:
         stats.reject(error.key, error.message, f" (advert {error.index} from gateway {gateway_id!r})")
     if result.rejected and not result.observations and not result.ignored:
         first = result.rejected[0]
         more = f" ({len(result.rejected) - 1} more adverts refused too)" if len(result.rejected) > 1 else ""
         where = f"adverts[{first.index}]"
-        raise DomainError(f"{where}: {first.message}{more}", field=f"{where}.{first.field}", status=422)
+        raise DomainError(f"{where}: {first.message}{more}", field=f"{where}.{first.field}", code="invalid", status=422)
     pipeline.ingest(result.observations)
     stats.accept(len(result.observations))
     rejected = [{"index": e.index, "field": e.field, "message": e.message} for e in result.rejected]
@@ -161,7 +161,10 @@ def gateway_adverts(gateway_id: str) -> Any:
     )
 
 
-_STATUS = {Reason.TOO_LARGE: 413}
+def _refusal(exc: Rejected) -> DomainError:
+    if exc.reason == Reason.TOO_LARGE:
+        return DomainError(exc.message, field=exc.field, code="too_large", status=413)
+    return DomainError(exc.message, field=exc.field, code="invalid", status=422)
 
 
 def _bounded_body() -> Any:

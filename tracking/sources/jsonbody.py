@@ -46,5 +46,11 @@ def load(payload: bytes | str, field: str, max_bytes: int, max_depth: int = MAX_
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise Rejected(field, Reason.NOT_JSON, f"{field} is not UTF-8 text: send UTF-8 JSON") from None
-    except (ValueError, RecursionError) as exc:
-        raise Rejected(field, Reason.NOT_JSON, f"{field} is not valid JSON: {str(exc)[:120]}") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise Rejected(field, Reason.NOT_JSON, f"{field} is not valid JSON: {exc.msg} at {where}") from None
+    except ValueError:  # Python refuses to read an integer of more than 4300 digits
+        message = f"{field} has a number with thousands of digits: send plain numbers"
+        raise Rejected(field, Reason.NOT_JSON, message) from None
+    except RecursionError:
+        raise Rejected(field, Reason.TOO_DEEP, f"{field} is nested too deeply: send the documented shape") from None
