@@ -158,7 +158,7 @@ def _verdict(row: WorkerHeartbeat, age: float, now: datetime, expire_intervals: 
         return Verdict.STOPPED
     if age > expire_intervals * interval:
         return Verdict.EXPIRED
-    if age > max(ALIVE_INTERVALS * interval, 15):
+    if age > ALIVE_INTERVALS * interval:
         return Verdict.DEAD
     if row.state == WorkerState.DOWN:
         return Verdict.DOWN

@@ -176,17 +176,27 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
     """Parse every VENDTRACK_* variable without side effects; raises SettingsError naming the first bad one."""
     env = os.environ if environ is None else environ
     known = _known_names()
+    values: dict[str, Any] = {}
     for key, raw in env.items():
         if not key.startswith(PREFIX) or key.startswith("VENDTRACK_TEST_"):
             continue
         name = key[len(PREFIX) :].lower()
         if name in known:
-            _PARSERS.get(name, _parse_str)(name.upper(), raw)
+            values[name] = _PARSERS.get(name, _parse_str)(name.upper(), raw)
         elif name in EXTRA_VARIABLES:
             EXTRA_VARIABLES[name](name.upper(), raw)
         else:
             choices = ", ".join(sorted(PREFIX + n.upper() for n in known | set(EXTRA_VARIABLES)))
             raise SettingsError(f"unknown setting {key}: remove it or use one of {choices}")
+    _check_combinations(Settings(**values))
+
+
+def _check_combinations(settings: Settings) -> None:
+    if settings.outbox_max_attempts < 1:
+        raise SettingsError(f"{PREFIX}OUTBOX_MAX_ATTEMPTS must be at least 1")
+    if settings.heartbeat_expire_intervals < ALIVE_INTERVALS + 1:
+        raise SettingsError(f"{PREFIX}HEARTBEAT_EXPIRE_INTERVALS must be at least {ALIVE_INTERVALS + 1}")
+    _check_mqtt(settings)
 
 
 def load_settings(
@@ -220,11 +230,7 @@ def load_settings(
     settings.instance_path = str(base)
     if not settings.database_url:
         settings.database_url = f"sqlite:///{base / 'vendtrack.db'}"
-    if settings.outbox_max_attempts < 1:
-        raise SettingsError(f"{PREFIX}OUTBOX_MAX_ATTEMPTS must be at least 1")
-    if settings.heartbeat_expire_intervals < ALIVE_INTERVALS + 1:
-        raise SettingsError(f"{PREFIX}HEARTBEAT_EXPIRE_INTERVALS must be at least {ALIVE_INTERVALS + 1}")
-    _check_mqtt(settings)
+    _check_combinations(settings)
     if not settings.secret_key:
         settings.secret_key = _instance_secret(base)
     return settings

@@ -122,4 +122,4 @@ def test_ingester_counters_travel_through_the_writer_and_show_on_the_admin_page(
     admin = client.application.test_client()
     login(admin, "root", "root-password")
     page = admin.get("/admin/ingest").get_data(as_text=True)
-    assert "tracking-http-batch" in page and "rssi:not_finite</code>: 2" in page
+    assert "tracking-http-batch" in page and "rssi:not_finite</code> × 2" in page
