@@ -16,6 +16,7 @@ MAX_DEPTH = 8  # a gateway batch needs 3 levels ({"adverts": [{...}]}), an ESPre
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPEN = frozenset(b"[{")
+_decode = json.JSONDecoder().decode  # payloads are decoded UTF-8 text: skip json.loads' type and encoding checks
 
 
 def nesting(raw: bytes) -> int:
@@ -43,7 +44,7 @@ def load(payload: bytes | str, field: str, max_bytes: int, max_depth: int = MAX_
             field, Reason.TOO_DEEP, f"{field} is JSON nested deeper than {max_depth} levels: send the documented shape"
         )
     try:
-        return json.loads(raw.decode("utf-8"))
+        return _decode(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise Rejected(field, Reason.NOT_JSON, f"{field} is not UTF-8 text: send UTF-8 JSON") from None
     except json.JSONDecodeError as exc:

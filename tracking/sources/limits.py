@@ -68,6 +68,8 @@ class Range:
         return float(value)
 
     def integer(self, value: Any, field: str) -> int:
+        if type(value) is int and self.low <= value <= self.high:  # the usual case, without the checks' cost
+            return value
         return round(self.number(value, field))
 
     def optional(self, value: Any, field: str) -> int | None:
@@ -95,6 +97,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def text(value: Any, field: str, max_length: int, example: str) -> str:
+    if type(value) is str and 0 < len(value) <= max_length and value.isprintable():  # the usual case, fast
+        return value
     if value is None or value == "":
         raise Rejected(field, Reason.MISSING, f"{field} is missing: give it as a string, e.g. {example}")
     if not isinstance(value, str):

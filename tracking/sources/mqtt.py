@@ -190,7 +190,7 @@ class MqttConsumer:
                     obs = parse_device_message(gateway_id, payload, self.clock())
                     self.ingest_one(obs)
                     self.observations += 1
-                    self.stats.accept()
+                    self.stats.accept_one()  # only this consumer's network thread counts here
                     return
             self._handle_other(topic, payload)
         except Rejected as exc:

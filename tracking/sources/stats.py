@@ -37,6 +37,11 @@ class IngestStats:
             self.accepted += count
             self.last_message_at = time.time()
 
+    def accept_one(self) -> None:
+        """`accept(1)` for a single-threaded consumer's hot path: no lock (only that thread writes `accepted`)."""
+        self.accepted += 1
+        self.last_message_at = time.time()
+
     def heard(self) -> None:
         """A message arrived (whatever became of it): the source is not silent."""
         self.last_message_at = time.time()
