@@ -14,7 +14,6 @@ from tracking.sources.limits import Reason, Rejected
 
 MAX_MESSAGE_BYTES = 4096  # an ESPresense message is ~200 bytes
 _ids: dict[str, str] = {}
-PayloadError = Rejected  # the name the MQTT consumer used before the limits were shared
 
 
 def tag_key_from_espresense(device_id: str) -> str:
