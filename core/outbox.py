@@ -73,17 +73,6 @@ class OutboxDelivery(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class WorkerHeartbeat(Base):
-    """Liveness of background workers, visible from every web process through /healthz."""
-
-    __tablename__ = "worker_heartbeat"
-
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    interval_seconds: Mapped[int] = mapped_column(Integer, default=5)
-    info: Mapped[str] = mapped_column(Text, default="")
-
-
 _wakeup = threading.Event()
 _OUTBOX_INSERT = insert(OutboxEvent)
 
@@ -492,11 +481,3 @@ def retry_dead_letters(session: Session, clock: Clock | None = None) -> int:
         .values(status=RETRY, attempts=0, next_attempt_at=now, updated_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def beat(session: Session, name: str, now: datetime, interval_seconds: int = 5, info: str = "") -> None:
-    row = session.get(WorkerHeartbeat, name)
-    if row is None:
-        session.add(WorkerHeartbeat(name=name, beat_at=now, interval_seconds=interval_seconds, info=info))
-    else:
-        row.beat_at, row.interval_seconds, row.info = now, interval_seconds, info

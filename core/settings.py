@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "VENDTRACK_"
+ALIVE_INTERVALS = 3  # a worker beat younger than this many intervals is alive (core.heartbeats uses the same)
 
 
 class SettingsError(ValueError):
@@ -58,6 +59,56 @@ def _parse_http_url(name: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _parse_port(name: str, raw: str) -> int:
+    port = _parse_int(name, raw)
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not a TCP port: use 1..65535 (MQTT: 1883, over TLS: 8883)")
+    return port
+
+
+def _parse_positive(name: str, raw: str) -> float:
+    value = _parse_float(name, raw)
+    if not 0 < value < 1e6:
+        raise SettingsError(f"{PREFIX}{name}={raw!r} must be a positive number of seconds")
+    return value
+
+
+def _parse_file(name: str, raw: str) -> str:
+    if raw and not os.access(raw, os.R_OK):
+        raise SettingsError(f"{PREFIX}{name}={raw!r}: no readable file there; give the path of a PEM file")
+    return raw
+
+
+def _check_mqtt(settings: Settings) -> None:
+    """Combinations that cannot work, and PEM files that do not load, stop the start naming the variable."""
+    if settings.mqtt_password and not settings.mqtt_username:
+        raise SettingsError(f"{PREFIX}MQTT_PASSWORD is set without {PREFIX}MQTT_USERNAME: set both")
+    files = {"MQTT_CA_FILE": settings.mqtt_ca_file, "MQTT_CERT_FILE": settings.mqtt_cert_file,
+             "MQTT_KEY_FILE": settings.mqtt_key_file}  # fmt: skip
+    given = [name for name, path in files.items() if path]
+    if given and not settings.mqtt_tls:
+        raise SettingsError(f"{PREFIX}{given[0]} is set but {PREFIX}MQTT_TLS is off: set {PREFIX}MQTT_TLS=1")
+    if bool(settings.mqtt_cert_file) != bool(settings.mqtt_key_file):
+        raise SettingsError(f"{PREFIX}MQTT_CERT_FILE and {PREFIX}MQTT_KEY_FILE go together: set both or neither")
+    if not settings.mqtt_tls:
+        return
+    import ssl
+
+    context = ssl.create_default_context()
+    try:
+        if settings.mqtt_ca_file:
+            context.load_verify_locations(cafile=settings.mqtt_ca_file)
+    except (ssl.SSLError, ValueError) as exc:
+        raise SettingsError(f"{PREFIX}MQTT_CA_FILE={settings.mqtt_ca_file!r} is not a PEM CA bundle: {exc}") from None
+    try:
+        if settings.mqtt_cert_file:
+            context.load_cert_chain(settings.mqtt_cert_file, settings.mqtt_key_file)
+    except (ssl.SSLError, ValueError) as exc:
+        raise SettingsError(
+            f"{PREFIX}MQTT_CERT_FILE / {PREFIX}MQTT_KEY_FILE do not load as a certificate and its key: {exc}"
+        ) from None
+
+
 @dataclass(slots=True)
 class Settings:
     """Everything configurable from the environment. Field name = variable name without the prefix."""
@@ -77,6 +128,14 @@ class Settings:
     mail_from: str = "purchasing@vendtrack.local"
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    mqtt_tls: bool = False
+    mqtt_ca_file: str = ""  # PEM bundle that signed the broker's certificate (empty: the system's CAs)
+    mqtt_cert_file: str = ""  # client certificate for mutual TLS, with mqtt_key_file
+    mqtt_key_file: str = ""
+    heartbeat_seconds: float = 5.0  # how often each process writes its workers' heartbeats
+    heartbeat_expire_intervals: int = 24  # a worker silent this many intervals is gone: it no longer degrades health
     log_level: str = "INFO"
     upstream_url: str = ""  # an edge's central vendtrack: its events are forwarded there (store and forward)
     upstream_token: str = ""  # a DEVICE-scope token issued by the upstream
@@ -95,7 +154,13 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "session_cookie_secure": _parse_bool,
     "smtp_port": _parse_int,
     "smtp_starttls": _parse_bool,
-    "mqtt_port": _parse_int,
+    "mqtt_port": lambda name, raw: _parse_port(name, raw),
+    "mqtt_tls": _parse_bool,
+    "mqtt_ca_file": lambda name, raw: _parse_file(name, raw),
+    "mqtt_cert_file": lambda name, raw: _parse_file(name, raw),
+    "mqtt_key_file": lambda name, raw: _parse_file(name, raw),
+    "heartbeat_seconds": lambda name, raw: _parse_positive(name, raw),
+    "heartbeat_expire_intervals": _parse_int,
     "upstream_url": lambda name, raw: _parse_http_url(name, raw),
 }
 
@@ -111,17 +176,27 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
     """Parse every VENDTRACK_* variable without side effects; raises SettingsError naming the first bad one."""
     env = os.environ if environ is None else environ
     known = _known_names()
+    values: dict[str, Any] = {}
     for key, raw in env.items():
         if not key.startswith(PREFIX) or key.startswith("VENDTRACK_TEST_"):
             continue
         name = key[len(PREFIX) :].lower()
         if name in known:
-            _PARSERS.get(name, _parse_str)(name.upper(), raw)
+            values[name] = _PARSERS.get(name, _parse_str)(name.upper(), raw)
         elif name in EXTRA_VARIABLES:
             EXTRA_VARIABLES[name](name.upper(), raw)
         else:
             choices = ", ".join(sorted(PREFIX + n.upper() for n in known | set(EXTRA_VARIABLES)))
             raise SettingsError(f"unknown setting {key}: remove it or use one of {choices}")
+    _check_combinations(Settings(**values))
+
+
+def _check_combinations(settings: Settings) -> None:
+    if settings.outbox_max_attempts < 1:
+        raise SettingsError(f"{PREFIX}OUTBOX_MAX_ATTEMPTS must be at least 1")
+    if settings.heartbeat_expire_intervals < ALIVE_INTERVALS + 1:
+        raise SettingsError(f"{PREFIX}HEARTBEAT_EXPIRE_INTERVALS must be at least {ALIVE_INTERVALS + 1}")
+    _check_mqtt(settings)
 
 
 def load_settings(
@@ -155,8 +230,7 @@ def load_settings(
     settings.instance_path = str(base)
     if not settings.database_url:
         settings.database_url = f"sqlite:///{base / 'vendtrack.db'}"
-    if settings.outbox_max_attempts < 1:
-        raise SettingsError(f"{PREFIX}OUTBOX_MAX_ATTEMPTS must be at least 1")
+    _check_combinations(settings)
     if not settings.secret_key:
         settings.secret_key = _instance_secret(base)
     return settings

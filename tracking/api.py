@@ -12,7 +12,9 @@ from core.errors import DomainError, NotFound
 from core.roles import Role, TokenScope
 from tracking import services
 from tracking.pipeline import pipeline_for
-from tracking.sources.batch import BatchError, parse_batch
+from tracking.sources import limits
+from tracking.sources.batch import MAX_BODY_BYTES, load_body, parse_batch
+from tracking.sources.limits import Reason, Rejected
 
 bp = Blueprint("tracking_api", __name__, url_prefix="/api/v1")
 READERS = (Role.STAFF, Role.ADMIN)
@@ -117,18 +119,37 @@ def live_map() -> Any:
 @bp.route("/gateways/<gateway_id>/adverts", methods=["POST"])
 @access.token(TokenScope.GATEWAY)
 def gateway_adverts(gateway_id: str) -> Any:
-    """A gateway's batch of raw adverts (see docs/tracking-api.md); bad entries are reported by index."""
+    """A gateway's batch of raw adverts (see docs/tracking-api.md); bad entries are reported by index and field.
+
+    A batch none of whose entries could be used is a 422 naming the first bad field; a body that is not a
+    bounded JSON object is a 413/415/422 before anything is parsed. Every outcome is counted per reason in
+    the HTTP ingester's stats (/healthz, /admin/ingest).
+    """
     pipeline = pipeline_for(current_app.extensions["vendtrack"])
-    body = request.get_json(silent=True) if request.is_json else None
-    if body is None:
-        raise DomainError('send JSON {"adverts": [...]} with Content-Type: application/json', field="body", status=415)
+    stats = pipeline.http_stats
+    try:
+        body = _bounded_body()
+        limits.gateway_id(gateway_id)
+    except Rejected as exc:
+        stats.reject(exc.key, exc.message, " on the HTTP batch endpoint")
+        raise _refusal(exc) from None
     if not pipeline.knows_gateway(gateway_id):
+        stats.reject("gateway_id:unknown", f"gateway {gateway_id!r} is not registered")
         raise NotFound(f"gateway {gateway_id!r} is not registered: add it to a zone first", field="gateway_id")
     try:
-        result = parse_batch(body, gateway_id, pipeline.now(), pipeline.engine_matcher)
-    except BatchError as exc:
-        raise DomainError(str(exc), field=exc.field) from None
+        result = parse_batch(body, gateway_id, pipeline.now(), pipeline.engine_matcher, pipeline.settings.times)
+    except Rejected as exc:
+        stats.reject(exc.key, exc.message, f" from gateway {gateway_id!r}")
+        raise _refusal(exc) from None
+    for error in result.rejected:
+        stats.reject(error.key, error.message, f" (advert {error.index} from gateway {gateway_id!r})")
+    if result.rejected and not result.observations and not result.ignored:
+        first = result.rejected[0]
+        more = f" ({len(result.rejected) - 1} more adverts refused too)" if len(result.rejected) > 1 else ""
+        where = f"adverts[{first.index}]"
+        raise DomainError(f"{where}: {first.message}{more}", field=f"{where}.{first.field}", code="invalid", status=422)
     pipeline.ingest(result.observations)
+    stats.accept(len(result.observations))
     rejected = [{"index": e.index, "field": e.field, "message": e.message} for e in result.rejected]
     return jsonify(
         {
@@ -138,3 +159,20 @@ def gateway_adverts(gateway_id: str) -> Any:
             "rejected": rejected,
         }
     )
+
+
+def _refusal(exc: Rejected) -> DomainError:
+    if exc.reason == Reason.TOO_LARGE:
+        return DomainError(exc.message, field=exc.field, code="too_large", status=413)
+    return DomainError(exc.message, field=exc.field, code="invalid", status=422)
+
+
+def _bounded_body() -> Any:
+    """The request's JSON, read no further than the batch limit and parsed only after its nesting is bounded."""
+    if not request.is_json:
+        raise DomainError('send JSON {"adverts": [...]} with Content-Type: application/json', field="body", status=415)
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise Rejected("body", Reason.TOO_LARGE, f"body is {length} bytes: send at most {MAX_BODY_BYTES} per request")
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    return load_body(raw)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import sys
@@ -14,14 +13,15 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from firmware_bridge.ble.decode import Beacon
-from firmware_bridge.ble.scanner import ScannerUnavailable, scan
-from firmware_bridge.ble.telemetry import TelemetryMatcher
+from core.heartbeats import HeartbeatWriter
+from core.runtime import BackgroundWorker
 from tracking.floorplan import demo_floor
-from tracking.observation import Observation, observation_from
+from tracking.observation import Observation
 from tracking.pipeline import pipeline_for
 from tracking.replay import read_recording
+from tracking.runtime import FlushWorker
 from tracking.simrun import HttpPublisher, LiveSimulator, MqttPublisher, Publisher, wander
+from tracking.sources.scanner import ScannerSource
 
 
 @click.group("tracking", help="BLE tracking: scan with a local adapter, replay recordings.")
@@ -36,31 +36,40 @@ def tracking_group() -> None:
 @click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON lines.")
 @with_appcontext
 def scan_command(gateway_id: str, adapter: str | None, seconds: float | None, record_path: Path | None) -> None:
-    pipeline = pipeline_for(current_app.extensions["vendtrack"])
-    matcher = TelemetryMatcher()
+    services = current_app.extensions["vendtrack"]
+    pipeline = pipeline_for(services)
     out: IO[str] | None = record_path.open("a") if record_path else None
 
-    def heard(address: str, rssi: int, beacon: Beacon) -> None:
-        key = matcher.identify(address, beacon)
-        if key is None:
-            return
-        obs = observation_from(beacon, key, gateway_id, rssi, time.time())
-        pipeline.ingest([obs])
+    def record(obs: Observation) -> None:
         if out is not None:
             out.write(json.dumps(obs._asdict()) + "\n")
 
+    settings = pipeline.settings
+    source = ScannerSource(pipeline.ingest, gateway_id, adapter, settings.times, settings.ingest_silent_after_s,
+                           on_observation=record, give_up_if_never_up=True)  # fmt: skip
+    flusher = FlushWorker(pipeline)
+    writer = HeartbeatWriter(services.session_factory, lambda: [flusher, source], services.settings.heartbeat_seconds)
+    running: list[BackgroundWorker] = [source]
+    source.start()
+    started = time.monotonic()
     try:
-        asyncio.run(scan(heard, seconds, adapter))
-    except ScannerUnavailable as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(2) from None
+        while seconds is None or time.monotonic() - started < seconds:
+            if source.supervisor.outages and not source.supervisor.was_up:  # it never worked: say why and stop
+                click.echo(source.supervisor.last_error, err=True)
+                raise SystemExit(2)
+            if source.supervisor.was_up and len(running) == 1:  # adverts arrive: write decisions and heartbeats
+                running += [flusher, writer]
+                flusher.start()
+                writer.start()
+            time.sleep(0.1)
     except KeyboardInterrupt:
         pass
     finally:
+        for worker in running:
+            worker.stop()
         if out is not None:
             out.close()
-    pipeline.flush()
-    click.echo(f"scanned: {pipeline.counters['observations']} beacon adverts")
+    click.echo(f"scanned: {source.stats.accepted} beacon adverts, {sum(source.stats.rejected.values())} refused")
 
 
 @tracking_group.command("replay", help="Feed a JSON-lines recording (observations or raw adverts) through the engine.")
@@ -73,7 +82,7 @@ def replay_command(path: Path) -> None:
         result = read_recording(lines)
     for batch_start in range(0, len(result.observations), 1000):
         pipeline.ingest(result.observations[batch_start : batch_start + 1000])
-    report = pipeline.flush()
+    report = pipeline.flush(at=result.observations[-1].at if result.observations else None)
     for error in result.errors[:20]:
         click.echo(f"line {error.index}: {error.field}: {error.message}", err=True)
     click.echo(

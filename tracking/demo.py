@@ -21,7 +21,7 @@ from tracking.cli import demo_tag_key
 from tracking.floorplan import distance
 from tracking.models import Asset, Gateway, ParRule, Tag, Zone
 from tracking.pipeline import pipeline_for
-from tracking.runtime import MqttWorker, broker_reachable, mqtt_consumer
+from tracking.runtime import MqttWorker, broker_config, broker_reachable, mqtt_consumer
 from tracking.services import format_polygon
 from tracking.simrun import HttpPublisher, LiveSimulator, MqttPublisher, Publisher, wander
 
@@ -114,7 +114,8 @@ def start(demo: DemoContext) -> list[BackgroundWorker]:
     publisher: Publisher
     if broker_reachable(host, port):
         prefix = f"vtdemo-{os.getpid()}-{secrets.token_hex(3)}/"  # private topics: demos and tests never collide
-        consumer = mqtt_consumer(pipeline, host, port, prefix=prefix, group=f"vtdemo{secrets.token_hex(3)}")
+        broker = broker_config(services.settings)
+        consumer = mqtt_consumer(pipeline, broker, prefix=prefix, group=f"vtdemo{secrets.token_hex(3)}")
         workers.append(MqttWorker(consumer))
         publisher = MqttPublisher(host, port, prefix)
         demo.notes.append(f"BLE simulator: {len(walkers)} tags via MQTT {host}:{port} (topics under {prefix})")

@@ -4,7 +4,9 @@ Hot path (`observe`): two deque appends and a few dict look-ups per advert. The 
 most every `decide_every_s` per tag: stale readings are dropped, each gateway's window is reduced to a
 median plus its calibration offset, and the strongest zone challenges the incumbent; it wins only by
 `margin_db` for `dwell_s`. A zone whose gateways have all gone silent keeps its tags (the gateway is
-reported down) instead of handing them to the neighbouring room that still hears them faintly.
+reported down) instead of handing them to the neighbouring room that still hears them faintly; a tag
+that no gateway at all has heard for `lost_after_s` becomes unknown, and `tick` (run on a clock by the
+pipeline's flush worker) makes that happen on time even when no other advert arrives.
 """
 
 from __future__ import annotations
@@ -203,10 +205,14 @@ class LocationEngine:
         if not scores:
             if incumbent is None:
                 return
-            if self._zone_silent(incumbent, now):
+            silent_zone = self._zone_silent(incumbent, now)
+            if now - tag.last_seen >= cfg.lost_after_s:  # lost, whether or not its room's gateway still talks
+                reason = f"no gateway heard the tag for {now - tag.last_seen:.0f} s (limit {cfg.lost_after_s:.0f} s)"
+                if silent_zone:
+                    reason += f"; {incumbent}'s gateway is silent too"
+                self._switch(tag_key, tag, None, 0.0, reason, now)
+            elif silent_zone:
                 self._hold(tag, incumbent)
-            elif now - tag.last_seen >= cfg.lost_after_s:
-                self._switch(tag_key, tag, None, 0.0, f"no gateway heard the tag for {cfg.lost_after_s:.0f} s", now)
             return
         best_zone, best_score, best_gateway, second = "", -math.inf, "", -math.inf
         for zone, (score, gateway_id) in scores.items():
@@ -319,6 +325,9 @@ class LocationEngine:
 
     def heard_since(self, since: float) -> dict[str, float]:
         return {gateway_id: at for gateway_id, at in self._heard.items() if at >= since}
+
+    def knows(self, tag_key: str) -> bool:
+        return tag_key in self._tags
 
     def location(self, tag_key: str) -> tuple[str | None, float, str]:
         tag = self._tags.get(tag_key)

@@ -14,13 +14,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock, utc
 from core.db import unit_of_work
 from firmware_bridge.ble.telemetry import TelemetryMatcher
 from tracking import recording
-from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine
-from tracking.models import Gateway, Zone
+from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine, RoomChange
+from tracking.models import Asset, Gateway, Tag, Zone
 from tracking.observation import Observation
+from tracking.sources.limits import TimeLimits
+from tracking.sources.stats import IngestStats
 
 log = logging.getLogger(__name__)
 EXTRAS_KEY = "tracking.pipeline"
@@ -33,15 +35,29 @@ class TrackingSettings:
     battery_low_mv: int = 2500
     floor_reload_s: float = 5.0  # how soon zone/gateway edits made by other processes take effect here
     par_check_s: float = 10.0
+    lost_after_s: float = 30.0  # a tag no gateway heard this long becomes unknown (the sweep makes it so on time)
+    future_tolerance_s: float = 5.0  # a sighting time further ahead of our clock is refused
+    ingest_silent_after_s: float = 120.0  # an ingester that heard nothing this long turns /healthz degraded
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> TrackingSettings:
         defaults = cls()
+
+        def number(name: str) -> float:
+            return float(extra.get(f"tracking_{name}", getattr(defaults, name)))
+
         return cls(
-            missing_after_s=float(extra.get("tracking_missing_after_s", defaults.missing_after_s)),
-            battery_low_mv=int(float(extra.get("tracking_battery_low_mv", defaults.battery_low_mv))),
-            floor_reload_s=float(extra.get("tracking_floor_reload_s", defaults.floor_reload_s)),
+            missing_after_s=number("missing_after_s"),
+            battery_low_mv=int(number("battery_low_mv")),
+            floor_reload_s=number("floor_reload_s"),
+            lost_after_s=number("lost_after_s"),
+            future_tolerance_s=number("future_tolerance_s"),
+            ingest_silent_after_s=number("ingest_silent_after_s"),
         )
+
+    @property
+    def times(self) -> TimeLimits:
+        return TimeLimits(future_tolerance_s=self.future_tolerance_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +87,9 @@ class Pipeline:
         self.session_factory = session_factory
         self.clock = clock or SystemClock()
         self.settings = settings or TrackingSettings()
+        config = config or EngineConfig(lost_after_s=self.settings.lost_after_s)
         self.engine = LocationEngine(FloorModel(), config)
+        self.http_stats = IngestStats("tracking-http-batch", self.settings.ingest_silent_after_s)
         self.lock = threading.Lock()
         self.engine_matcher = TelemetryMatcher()  # ties TLM frames to tags across HTTP batches
         self.counters: Counter[str] = Counter()
@@ -125,16 +143,20 @@ class Pipeline:
         with self.lock:
             self.engine.gateway_status(gateway_id, online, self.now())
 
-    def flush(self) -> FlushReport:
-        """Run due decisions, then write room changes, last-seen, gateway states and alerts."""
+    def flush(self, at: float | None = None) -> FlushReport:
+        """Run due decisions, then write room changes, last-seen, gateway states and alerts.
+
+        `at` decides as of another moment than the clock's now (a replayed recording ends at its last sighting).
+        """
         self.refresh_floor()
-        now_dt = self.clock.now()
+        now_dt = self.clock.now() if at is None else recording.at_time(at)
         now = now_dt.timestamp()
         with self.lock:
             gateway_changes = self.engine.tick(now)
             changes = self.engine.drain_changes()
             seen = self.engine.drain_seen(now)
             heard = self.engine.heard_since(now - 60.0)
+        released: list[RoomChange] = []
         try:
             with unit_of_work(self.session_factory) as session:
                 recording.apply_room_changes(session, changes)
@@ -142,14 +164,38 @@ class Pipeline:
                 recording.record_gateway_changes(session, gateway_changes, heard)
                 recording.check_missing(session, now_dt, timedelta(seconds=self.settings.missing_after_s))
                 if time.monotonic() - self._par_at >= self.settings.par_check_s:
+                    released = self._release_unheard(session, now)
                     recording.check_par(session, now_dt)
                     self._par_at = time.monotonic()
         except Exception:
             with self.lock:
                 self.engine.requeue(changes, seen)
             raise
-        self.counters["room_changes"] += len(changes)
-        return FlushReport(len(changes), len(seen), len(gateway_changes))
+        self.counters["room_changes"] += len(changes) + len(released)
+        return FlushReport(len(changes) + len(released), len(seen), len(gateway_changes))
+
+
+    def _release_unheard(self, session: Session, now: float) -> list[RoomChange]:
+        """Assets still placed in a room by an earlier process (this engine never heard their tag) whose tag has
+        been silent past `lost_after_s`: unknown, as the engine would have made them. Tags this engine knows are
+        its own business."""
+        limit = self.engine.config.lost_after_s
+        cutoff = recording.at_time(now - limit)
+        rows = session.execute(
+            select(Tag.tag_key, Zone.code, Tag.last_seen_at)
+            .join(Asset, Asset.tag_id == Tag.id)
+            .join(Zone, Asset.zone_id == Zone.id)
+            .where(Tag.last_seen_at < cutoff)
+        ).all()
+        with self.lock:
+            stale = [(key, zone, seen) for key, zone, seen in rows if seen is not None and not self.engine.knows(key)]
+        changes = [
+            RoomChange(key, zone, None, 0.0,
+                       f"no gateway heard the tag for {now - utc(seen).timestamp():.0f} s (limit {limit:.0f} s)", now)
+            for key, zone, seen in stale
+        ]  # fmt: skip
+        recording.apply_room_changes(session, changes)
+        return changes
 
 
 def floor_changed(services: Any) -> None:

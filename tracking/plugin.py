@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 from flask import Blueprint
 from sqlalchemy.orm import Session
@@ -13,9 +15,11 @@ from core.settings import EXTRA_VARIABLES, SettingsError
 
 def _number(name: str, raw: str) -> str:
     try:
-        float(raw)
+        value = float(raw)
     except ValueError:
         raise SettingsError(f"VENDTRACK_{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"VENDTRACK_{name} must be a positive number, got {raw!r}")
     return raw.strip()
 
 
@@ -29,6 +33,9 @@ def _flag(name: str, raw: str) -> str:
 EXTRA_VARIABLES.setdefault("tracking_missing_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_battery_low_mv", _number)
 EXTRA_VARIABLES.setdefault("tracking_floor_reload_s", _number)
+EXTRA_VARIABLES.setdefault("tracking_lost_after_s", _number)
+EXTRA_VARIABLES.setdefault("tracking_future_tolerance_s", _number)
+EXTRA_VARIABLES.setdefault("tracking_ingest_silent_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
 
 

@@ -7,13 +7,18 @@ Raw lines: {"gateway_id", "address", "rssi", "data": "<hex>", "at"}; `at` is epo
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from firmware_bridge.ble.telemetry import TelemetryMatcher
 from tracking.observation import Observation
-from tracking.sources.batch import BatchError, EntryError, parse_batch
+from tracking.sources import limits
+from tracking.sources.batch import EntryError, parse_batch
+from tracking.sources.limits import Reason, Rejected, TimeLimits
+
+REPLAY_TIMES = TimeLimits(max_age_s=float("inf"))  # a recording is old by nature: only its numbers are checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +28,13 @@ class Recording:
 
 
 def _time(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     if isinstance(value, str):
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     raise ValueError("at must be epoch seconds or an ISO 8601 time")
 
 
-def _optional_int(value: object) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def read_recording(lines: Iterable[str]) -> Recording:
@@ -44,25 +47,26 @@ def read_recording(lines: Iterable[str]) -> Recording:
         try:
             row = json.loads(line)
             at = _time(row.get("at"))
-            gateway_id = str(row["gateway_id"])
+            gateway_id = limits.gateway_id(row.get("gateway_id"))
             if "data" in row:
-                result = parse_batch({"adverts": [row | {"at": None}]}, gateway_id, at, matcher)
+                result = parse_batch({"adverts": [row | {"at": None}]}, gateway_id, at, matcher, REPLAY_TIMES)
                 found.extend(result.observations)
-                errors.extend(EntryError(number, e.field, e.message) for e in result.rejected)
+                errors.extend(EntryError(number, e.field, e.message, e.reason) for e in result.rejected)
                 continue
             temperature = row.get("temperature_c")
-            found.append(
-                Observation(
-                    gateway_id,
-                    str(row["tag_key"]),
-                    int(row["rssi"]),
-                    _optional_int(row.get("ref_power")),
-                    _optional_int(row.get("battery_mv")),
-                    float(temperature) if isinstance(temperature, int | float) else None,
-                    at,
-                )
+            obs = Observation(
+                gateway_id,
+                limits.text(row.get("tag_key"), "tag_key", limits.ID_MAX + 4, '"ib-<uuid>-1-2"'),
+                limits.RSSI.integer(row.get("rssi"), "rssi"),
+                limits.REF_POWER.optional(row.get("ref_power"), "ref_power"),
+                limits.BATTERY_MV.optional(row.get("battery_mv"), "battery_mv"),
+                None if temperature is None else limits.TEMPERATURE_C.number(temperature, "temperature_c"),
+                at,
             )
-        except (ValueError, KeyError, TypeError, AttributeError, BatchError) as exc:
-            errors.append(EntryError(number, "line", f"{type(exc).__name__}: {exc}"))
+            found.append(limits.check_observation(obs, at, REPLAY_TIMES))
+        except Rejected as exc:
+            errors.append(EntryError(number, exc.field, exc.message, exc.reason))
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+            errors.append(EntryError(number, "line", f"{type(exc).__name__}: {exc}", Reason.BAD_FORMAT))
     found.sort(key=lambda obs: obs.at)
     return Recording(found, errors)

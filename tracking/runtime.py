@@ -1,12 +1,83 @@
-"""Background workers of tracking: the flush loop (engine → database) and the MQTT consumer."""
+"""Background workers of tracking: the flush/sweep loop, the MQTT consumer, and the HTTP batch ingester's report.
+
+Each one reports a heartbeat (`core.heartbeats.Reporter`), so /healthz and /admin/ingest in any process
+see whether it runs, when it last heard a message and what it refused.
+"""
 
 from __future__ import annotations
 
+import logging
 import socket
+from datetime import UTC, datetime
 
-from core.runtime import AppServices, BackgroundWorker, LoopWorker
+from core.heartbeats import Beat, WorkerState
+from core.runtime import AppServices, BackgroundWorker
+from core.settings import Settings
+from core.supervisor import Supervised
 from tracking.pipeline import Pipeline, pipeline_for
-from tracking.sources.mqtt import MqttConsumer
+from tracking.sources.mqtt import BrokerConfig, MqttConsumer
+from tracking.sources.stats import IngestStats
+
+log = logging.getLogger(__name__)
+FLUSH_INTERVAL_S = 1.0
+
+
+class FlushWorker:
+    """Every second: the engine's clock-driven decisions (silent tags become unknown on time), then the writes."""
+
+    def __init__(self, pipeline: Pipeline, interval: float = FLUSH_INTERVAL_S) -> None:
+        self.pipeline, self.interval = pipeline, interval
+        self.name = "tracking-flush"
+        self.failures = 0
+        self.supervisor = Supervised(self.name, self._loop)
+
+    def _loop(self, supervisor: Supervised) -> None:
+        supervisor.up()
+        while not supervisor.stopping.wait(self.interval):
+            try:
+                self.pipeline.flush()
+            except Exception:  # e.g. the database is away: the engine requeued its changes; try again next round
+                self.failures += 1
+                log.exception("tracking flush failed; the engine keeps its decisions for the next round")
+            supervisor.beat()
+
+    def start(self) -> None:
+        self.supervisor.start()
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+        try:
+            self.pipeline.flush()  # what was decided since the last round is not lost at shutdown
+        except Exception:
+            log.exception("the last tracking flush at stop failed")
+
+    def heartbeat(self) -> Beat:
+        return Beat(
+            self.name, self.supervisor.alive_at, self.supervisor.started_at, self.supervisor.state,
+            counters={"failed_flushes": self.failures, "restarts": self.supervisor.restarts},
+            last_error=self.supervisor.last_error,
+        )  # fmt: skip
+
+
+class HttpBatchIngester:
+    """The gateway batch endpoint has no thread of its own; this reports its counters with the process's beats."""
+
+    def __init__(self, stats: IngestStats) -> None:
+        self.stats = stats
+        self.name = stats.role
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def heartbeat(self) -> Beat:
+        item = self.stats.beat(WorkerState.RUNNING, datetime.now(UTC), info="POST /api/v1/gateways/<id>/adverts")
+        if self.stats.last_message_at is None:  # no gateway uses HTTP here (yet): its silence says nothing
+            return Beat(item.role, item.alive_at, item.started_at, item.state, item.kind, None, None, item.counters,
+                        item.last_error, item.info)  # fmt: skip
+        return item
 
 
 class MqttWorker:
@@ -20,17 +91,30 @@ class MqttWorker:
     def stop(self) -> None:
         self.consumer.stop()
 
+    def heartbeat(self) -> Beat:
+        return self.consumer.heartbeat()
 
-def mqtt_consumer(pipeline: Pipeline, host: str, port: int, prefix: str = "", group: str = "vendtrack") -> MqttConsumer:
+
+def broker_config(settings: Settings) -> BrokerConfig:
+    return BrokerConfig(
+        settings.mqtt_host, settings.mqtt_port, settings.mqtt_username, settings.mqtt_password, settings.mqtt_tls,
+        settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file,
+    )  # fmt: skip
+
+
+def mqtt_consumer(
+    pipeline: Pipeline, broker: BrokerConfig, prefix: str = "", group: str = "vendtrack"
+) -> MqttConsumer:
     return MqttConsumer(
         pipeline.ingest,
         pipeline.gateway_status,
         ingest_one=pipeline.ingest_one,
-        host=host,
-        port=port,
         prefix=prefix,
         group=group,
         clock=pipeline.now,
+        broker=broker,
+        times=pipeline.settings.times,
+        silent_after_s=pipeline.settings.ingest_silent_after_s,
     )
 
 
@@ -44,8 +128,7 @@ def broker_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
 
 def pipeline_workers(services: AppServices, mqtt: bool = False, prefix: str = "") -> list[BackgroundWorker]:
     pipeline = pipeline_for(services)
-    found: list[BackgroundWorker] = [LoopWorker("tracking-flush", pipeline.flush, interval=1.0)]
+    found: list[BackgroundWorker] = [FlushWorker(pipeline), HttpBatchIngester(pipeline.http_stats)]
     if mqtt:
-        settings = services.settings
-        found.append(MqttWorker(mqtt_consumer(pipeline, settings.mqtt_host, settings.mqtt_port, prefix)))
+        found.append(MqttWorker(mqtt_consumer(pipeline, broker_config(services.settings), prefix)))
     return found

@@ -26,6 +26,7 @@ CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("Sites", "admin.site_list", frozenset({Role.ADMIN})),
     ("Tokens", "admin.token_list", frozenset({Role.ADMIN})),
     ("Outbox", "admin.outbox_view", frozenset({Role.ADMIN})),
+    ("Ingest", "health.ingest_page", frozenset({Role.ADMIN})),
     ("Audit log", "admin.audit_view", frozenset({Role.ADMIN})),
 ]
 

@@ -194,7 +194,7 @@ def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     services = _services(app)
     workers = WorkerSet(
-        storage_workers(services) + dispatcher_workers(services, dispatchers) + domain_workers(app, services)
+        storage_workers(services) + dispatcher_workers(services, dispatchers) + domain_workers(app, services), services
     )
     workers.start()
     click.echo(f"vendtrack serving on http://{host}:{port}/")

@@ -162,7 +162,7 @@ def demo_command(host: str, port: int, smoke: bool, espresense: bool, shift: boo
         demo.workers.append(demo_links.auto_send_worker(demo.services))
         if shift:
             demo.workers.append(demo_links.DemoShift(demo))
-    workers = WorkerSet(demo.workers)
+    workers = WorkerSet(demo.workers, demo.services)
     workers.start()
     server.start()
     try:

@@ -1,19 +1,55 @@
-"""/healthz: database reachable, outbox backlog and dead letters, background worker liveness."""
+"""/healthz (database, outbox backlog and dead letters, workers and ingesters) and the admin page of the ingesters.
+
+Workers and ingesters are read from the heartbeat table, so every process reports on every process:
+`degraded` when one is dead, restarting, cut off from its peer, or (an ingester) silent past its limit;
+a process gone for `VENDTRACK_HEARTBEAT_EXPIRE_INTERVALS` intervals, or replaced by a restart, no longer
+counts.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
-from sqlalchemy import select, text
+from flask import Blueprint, jsonify, render_template
+from sqlalchemy import text
 
 from core import access
-from core.clock import utc
 from core.forward import CONSUMER as FORWARD
-from core.outbox import WorkerHeartbeat, backlog, consumer_backlogs, dead_letter_count
+from core.heartbeats import WorkerHealth, WorkerKind, assess
+from core.outbox import backlog, consumer_backlogs, dead_letter_count
+from core.roles import Role
 from web.session import db, services
 
 bp = Blueprint("health", __name__)
+
+
+def _worker_json(item: WorkerHealth) -> dict[str, Any]:
+    return {
+        "role": item.role,
+        "process": item.process,
+        "alive": item.alive,
+        "state": item.state,
+        "verdict": item.verdict.value,
+        "seconds_since_beat": item.seconds_since_beat,
+        "info": item.info,
+        "last_error": item.last_error,
+    }
+
+
+def _ingester_json(item: WorkerHealth) -> dict[str, Any]:
+    counters = item.counters
+    return _worker_json(item) | {
+        "last_message_ago_s": item.last_activity_ago_s,
+        "accepted": counters.get("accepted", 0),
+        "rejected": {k.removeprefix("rejected:"): v for k, v in counters.items() if k.startswith("rejected:")},
+        "errors": {k.removeprefix("error:"): v for k, v in counters.items() if k.startswith("error:")},
+        "restarts": counters.get("restarts", 0),
+    }
+
+
+def worker_health() -> list[WorkerHealth]:
+    settings = services().settings
+    return assess(db(), services().clock.now(), settings.heartbeat_expire_intervals)
 
 
 @bp.route("/healthz")
@@ -39,15 +75,26 @@ def healthz() -> Any:
         }
         if state.last_error:
             report["status"] = "degraded"
-    now = services().clock.now()
-    workers = {}
-    for row in session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.name)):
-        age = (now - utc(row.beat_at)).total_seconds()
-        alive = age <= max(3 * row.interval_seconds, 15)
-        workers[row.name] = {"alive": alive, "seconds_since_beat": round(age, 1), "info": row.info}
-        if not alive:
-            report["status"] = "degraded"
-    report["workers"] = workers
+    found = worker_health()
+    report["workers"] = {w.name: _worker_json(w) for w in found if w.kind == WorkerKind.WORKER}
+    report["ingesters"] = {w.name: _ingester_json(w) for w in found if w.kind == WorkerKind.INGESTER}
+    problems = [f"{w.name}: {w.verdict.value}" for w in found if w.degrading]
+    if problems:
+        report["status"] = "degraded"
+        report["problems"] = problems
     if report["outbox"]["dead_letters"]:
         report["status"] = "degraded"
     return jsonify(report), 200
+
+
+@bp.route("/admin/ingest")
+@access.roles(Role.ADMIN)
+def ingest_page() -> str:
+    found = worker_health()
+    settings = services().settings
+    return render_template(
+        "admin/ingest.html",
+        ingesters=[(w, _ingester_json(w)) for w in found if w.kind == WorkerKind.INGESTER],
+        workers=[w for w in found if w.kind == WorkerKind.WORKER],
+        expire_s=settings.heartbeat_expire_intervals * settings.heartbeat_seconds,
+    )

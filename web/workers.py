@@ -4,46 +4,26 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
-from collections.abc import Callable
+from datetime import UTC, datetime
 
-from core.db import unit_of_work
-from core.outbox import Dispatcher, beat
+from core.heartbeats import Beat, HeartbeatWriter
+from core.outbox import Dispatcher
 from core.runtime import AppServices, BackgroundWorker
 from core.wal import WalCheckpointer, is_file_sqlite
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_SECONDS = 5
-
-
-def _heartbeat_writer(services: AppServices, name: str) -> Callable[[], None]:
-    last = [0.0]
-
-    def on_beat() -> None:
-        import time
-
-        if time.monotonic() - last[0] < HEARTBEAT_SECONDS:
-            return
-        last[0] = time.monotonic()
-        try:
-            with unit_of_work(services.session_factory) as session:
-                beat(session, name, services.clock.now(), HEARTBEAT_SECONDS, info=f"pid {os.getpid()}")
-        except Exception:
-            log.exception("heartbeat of %s failed", name)
-
-    return on_beat
 
 
 class DispatcherWorker:
     """One outbox dispatcher thread; several may run (in one or many processes)."""
 
     def __init__(self, services: AppServices, index: int = 0) -> None:
-        self.name = f"outbox-dispatcher-{socket.gethostname()}-{os.getpid()}-{index}"
+        self.name = f"outbox-dispatcher-{index}"
         self._services = services
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.started_at = self.alive_at = datetime.now(UTC)
         settings = services.settings
         self.dispatcher = Dispatcher(
             services.session_factory,
@@ -53,11 +33,14 @@ class DispatcherWorker:
             backoff_seconds=settings.outbox_backoff_seconds,
         )
 
+    def _beat(self) -> None:
+        self.alive_at = datetime.now(UTC)
+
     def start(self) -> None:
-        on_beat = _heartbeat_writer(self._services, self.name)
+        self.started_at = self.alive_at = datetime.now(UTC)
         self._thread = threading.Thread(
             target=self.dispatcher.run_forever,
-            args=(self._stop, self._services.settings.outbox_poll_seconds, on_beat),
+            args=(self._stop, self._services.settings.outbox_poll_seconds, self._beat),
             name=self.name,
             daemon=True,
         )
@@ -68,15 +51,27 @@ class DispatcherWorker:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    def heartbeat(self) -> Beat:
+        """Alive at the dispatcher's last round: a thread that died or hangs stops moving it."""
+        return Beat(self.name, self.alive_at, self.started_at, info=f"pid {os.getpid()}")
+
 
 class WorkerSet:
-    def __init__(self, workers: list[BackgroundWorker]) -> None:
-        self.workers = workers
+    """A process's workers plus its heartbeat writer: started after them, stopped after them (its last beat says so)."""
+
+    def __init__(self, workers: list[BackgroundWorker], services: AppServices | None = None) -> None:
+        self.workers = list(workers)
+        self.writer: HeartbeatWriter | None = None
+        if services is not None:
+            interval = services.settings.heartbeat_seconds
+            self.writer = HeartbeatWriter(services.session_factory, lambda: list(self.workers), interval)
 
     def start(self) -> None:
         for worker in self.workers:
             log.info("starting worker %s", worker.name)
             worker.start()
+        if self.writer is not None:
+            self.writer.start()
 
     def stop(self) -> None:
         for worker in reversed(self.workers):
@@ -84,6 +79,8 @@ class WorkerSet:
                 worker.stop()
             except Exception:
                 log.exception("stopping worker %s failed", worker.name)
+        if self.writer is not None:
+            self.writer.stop()
 
 
 def storage_workers(services: AppServices) -> list[BackgroundWorker]:

@@ -65,7 +65,7 @@ def test_batch_limits_and_errors_name_the_fix(app: Flask, client: FlaskClient) -
     _floor, tokens = _setup(app)
     too_many = [{"address": "A", "rssi": -60, "data": advert_hex(1)}] * (MAX_ADVERTS + 1)
     response = _post(client, "gw-a", tokens["gateway"], too_many)
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.get_json()["error"]["field"] == "adverts" and "split" in response.get_json()["error"]["message"]
     response = _post(client, "gw-nowhere", tokens["gateway"], [])
     assert response.status_code == 404 and "register" in response.get_json()["error"]["message"]

@@ -6,18 +6,14 @@ The room (node) name in the topic is our gateway id. ESPresense ids such as
 
 from __future__ import annotations
 
-import json
-from math import isfinite
 from typing import Any
 
 from tracking.observation import Observation
+from tracking.sources import jsonbody, limits
+from tracking.sources.limits import Reason, Rejected
 
+MAX_MESSAGE_BYTES = 4096  # an ESPresense message is ~200 bytes
 _ids: dict[str, str] = {}
-_json = json.JSONDecoder().decode  # MQTT JSON payloads are UTF-8: skip json.loads' encoding sniffing
-
-
-class PayloadError(ValueError):
-    """A message we cannot use; counted and skipped by the consumer."""
 
 
 def tag_key_from_espresense(device_id: str) -> str:
@@ -26,8 +22,7 @@ def tag_key_from_espresense(device_id: str) -> str:
         return key
     kind, _, rest = device_id.partition(":")
     if kind.lower() == "ibeacon" and rest.count("-") >= 6:
-        uuid, major, minor = rest.rsplit("-", 2)
-        key = f"ib-{uuid.replace('-', '').lower()}-{int(major)}-{int(minor)}"
+        key = _ibeacon_key(rest) or f"esp-{device_id.lower()}"
     elif kind.lower() in ("eddy", "eddystone") and "-" in rest:
         key = _eddystone_key(rest) or f"esp-{device_id.lower()}"
     else:
@@ -36,6 +31,19 @@ def tag_key_from_espresense(device_id: str) -> str:
         _ids.clear()
     _ids[device_id] = key
     return key
+
+
+def _ibeacon_key(rest: str) -> str | None:
+    """`<uuid with dashes>-<major>-<minor>` to our iBeacon key; None (kept as its own tag) when it is not one."""
+    uuid, major, minor = rest.rsplit("-", 2)
+    uuid = uuid.replace("-", "").lower()
+    if len(uuid) != 32 or not all(c in "0123456789abcdef" for c in uuid):
+        return None
+    if not (major.isascii() and major.isdigit() and minor.isascii() and minor.isdigit()):
+        return None
+    if int(major) > 0xFFFF or int(minor) > 0xFFFF:
+        return None
+    return f"ib-{uuid}-{int(major)}-{int(minor)}"
 
 
 def _eddystone_key(rest: str) -> str | None:
@@ -55,33 +63,23 @@ def _eddystone_key(rest: str) -> str | None:
 
 
 def parse_device_message(gateway_id: str, payload: bytes | str, now: float) -> Observation:
-    try:
-        data: Any = _json(payload.decode() if isinstance(payload, bytes) else payload)
-    except ValueError:  # includes UnicodeDecodeError
-        raise PayloadError("payload is not UTF-8 JSON") from None
+    """One `espresense/devices/<id>/<room>` message; raises `Rejected` naming the field at fault."""
+    data: Any = jsonbody.load(payload, "payload", MAX_MESSAGE_BYTES)
     if type(data) is not dict:
-        raise PayloadError("payload is not a JSON object")
-    rssi: Any = data.get("rssi")
-    device_id: Any = data.get("id")
-    if type(rssi) not in (int, float) or type(device_id) is not str or not isfinite(rssi):
-        raise PayloadError("payload needs a finite numeric rssi and a string id")
-    ref: Any = data.get("rssi@1m")
-    battery: Any = data.get("mV")
-    return Observation(
-        gateway_id,
-        tag_key_from_espresense(device_id),
-        int(rssi),
-        int(ref) if type(ref) in (int, float) and isfinite(ref) else None,  # NaN/Infinity parse as JSON floats
-        int(battery) if type(battery) in (int, float) and isfinite(battery) else None,
-        None,
-        now,
-    )
+        raise Rejected("payload", Reason.WRONG_TYPE, "payload must be a JSON object with id and rssi")
+    room = limits.gateway_id(gateway_id, "room")
+    device_id = limits.text(data.get("id"), "id", limits.ID_MAX, '"iBeacon:<uuid>-<major>-<minor>"')
+    rssi = limits.RSSI.integer(data.get("rssi"), "rssi")
+    ref = limits.REF_POWER.optional(data.get("rssi@1m"), "rssi@1m")
+    battery = limits.BATTERY_MV.optional(data.get("mV"), "mV")
+    limits.BATTERY_PERCENT.optional(data.get("batt"), "batt")
+    return Observation(room, tag_key_from_espresense(device_id), rssi, ref, battery, None, now)
 
 
 def parse_status(payload: bytes | str) -> bool:
     """Room status payload: "online" or "offline" (LWT)."""
-    text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
-    text = text.strip().lower()
+    raw = payload if isinstance(payload, bytes) else payload.encode("utf-8", "replace")
+    text = raw[:64].decode(errors="replace").strip().lower()
     if text not in ("online", "offline"):
-        raise PayloadError(f"status must be online or offline, got {text[:20]!r}")
+        raise Rejected("status", Reason.BAD_FORMAT, f"status must be online or offline, got {limits.shown(text[:20])}")
     return text == "online"

@@ -1,17 +1,20 @@
 """MQTT source (paho-mqtt 2, MQTT 5): ESPresense device and room-status topics plus a raw-advert batch topic.
 
-Several consumers share the load through a shared subscription (`$share/<group>/...`); paho reconnects
-with exponential backoff; malformed payloads are counted and skipped, never fatal.
+Several consumers share the load through a shared subscription (`$share/<group>/...`). The network loop
+is ours, run by a `core.supervisor.Supervised` thread: a refused login, a lost connection or an error
+that escapes a message ends one session, and the supervisor starts a fresh client after a backoff. A bad
+message is a counted, logged rejection (`field:reason`); an unexpected error on one message is logged
+and counted, and the next message is handled as usual.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import ssl
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -19,16 +22,35 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from core.heartbeats import Beat
+from core.supervisor import Outage, Supervised
 from firmware_bridge.ble.telemetry import TelemetryMatcher
 from tracking.observation import Observation
-from tracking.sources.batch import BatchError, parse_batch
-from tracking.sources.espresense import PayloadError, parse_device_message, parse_status
+from tracking.sources.batch import load_body, parse_batch
+from tracking.sources.espresense import parse_device_message, parse_status
+from tracking.sources.limits import Rejected, TimeLimits
+from tracking.sources.stats import IngestStats
 
 log = logging.getLogger(__name__)
 
 DEVICES = "espresense/devices/+/+"
 STATUS = "espresense/rooms/+/status"
 RAW = "vendtrack/adverts/+"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    ca_file: str = ""  # empty: the system's trusted CAs
+    cert_file: str = ""  # client certificate (mutual TLS), with key_file
+    key_file: str = ""
+
+    def describe(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
 class MqttConsumer:
@@ -44,104 +66,151 @@ class MqttConsumer:
         prefix: str = "",
         group: str | None = "vendtrack",
         clock: Callable[[], float] = time.time,
-        backoff: tuple[int, int] = (1, 30),
+        backoff: tuple[float, float] = (1, 30),
+        broker: BrokerConfig | None = None,
+        times: TimeLimits | None = None,
+        silent_after_s: float | None = None,
     ) -> None:
         self.ingest, self.gateway_status, self.clock = ingest, gateway_status, clock
         self.ingest_one: Callable[[Observation], Any] = ingest_one or (lambda obs: ingest([obs]))
-        self.host, self.port, self.prefix, self.group = host, port, prefix, group
+        self.broker = broker or BrokerConfig(host, port)
+        self.host, self.port, self.prefix, self.group = self.broker.host, self.broker.port, prefix, group
+        self.times = times or TimeLimits()
         self._devices = prefix + "espresense/devices/"
-        self._counts: Counter[str] = Counter()
-        self.messages = self.observations = self.malformed = 0
+        self.messages = self.observations = self.connects = self.disconnects = self.unknown_topic = 0
         self.matcher = TelemetryMatcher()
         self.connected = False
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"vendtrack-{uuid.uuid4().hex[:10]}",
-            protocol=mqtt.MQTTv5,
-        )
-        self.client.reconnect_delay_set(min_delay=backoff[0], max_delay=backoff[1])
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
+        self.stats = IngestStats(f"tracking-mqtt {self.broker.describe()}/{prefix}", silent_after_s)
+        self.supervisor = Supervised(f"tracking-mqtt-{self.host}:{self.port}", self._session, backoff=backoff)
+        self._refused = ""
 
+    # ---- lifecycle -----------------------------------------------------------------------------
     def topics(self) -> list[str]:
         share = f"$share/{self.group}/" if self.group else ""
         return [share + self.prefix + topic for topic in (DEVICES, STATUS, RAW)]
 
     def start(self) -> None:
-        self.client.connect_async(self.host, self.port, keepalive=30)
-        self.client.loop_start()
+        self.supervisor.start()
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.supervisor.stop()
+
+    def heartbeat(self) -> Beat:
+        extra = {"messages": self.messages, "connects": self.connects, "restarts": self.supervisor.restarts}
+        return self.stats.beat(self.supervisor.state, self.supervisor.alive_at, self.supervisor.last_error,
+                               f"{self.broker.describe()} topics {self.prefix or '/'}", extra)  # fmt: skip
+
+    def _client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"vendtrack-{uuid.uuid4().hex[:10]}",
+            protocol=mqtt.MQTTv5,
+        )
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password or None)
+        if self.broker.tls:
+            client.tls_set(
+                ca_certs=self.broker.ca_file or None,
+                certfile=self.broker.cert_file or None,
+                keyfile=self.broker.key_file or None,
+            )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _session(self, supervisor: Supervised) -> None:
+        """One connection: connect, then run the network loop until stopped, refused or cut off."""
+        client = self._client()
+        self._refused = ""
+        where = self.broker.describe()
+        try:
+            client.connect(self.host, self.port, keepalive=30)
+        except ssl.SSLError as exc:
+            raise Outage(f"TLS with {where} failed: {exc.reason or exc}; check VENDTRACK_MQTT_CA_FILE and the "
+                         "broker's certificate") from None  # fmt: skip
+        except OSError as exc:
+            raise Outage(f"cannot reach the MQTT broker at {where}: {exc.strerror or exc}") from None
+        try:
+            while not supervisor.stopping.is_set():
+                code = client.loop(timeout=0.5)
+                supervisor.beat()
+                if self._refused:
+                    raise Outage(self._refused)
+                if code != mqtt.MQTT_ERR_SUCCESS:
+                    raise Outage(f"connection to {where} lost: {mqtt.error_string(code)}")
+        finally:
+            self.connected = False
+            client.disconnect()
+            client.loop(timeout=0.1)
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
         if reason.is_failure:
-            log.warning("MQTT connect to %s:%s refused: %s", self.host, self.port, reason)
+            self._refused = f"the broker {self.broker.describe()} refused the connection: {reason}"
+            if reason.value in (0x86, 0x87, 0x04, 0x05):  # bad user name or password / not authorised
+                self._refused += "; check VENDTRACK_MQTT_USERNAME and VENDTRACK_MQTT_PASSWORD (and the broker's ACL)"
+            log.warning("%s", self._refused)
             return
         self.connected = True
-        self._counts["connects"] += 1
+        self.connects += 1
+        self.supervisor.up()
         client.subscribe([(topic, 0) for topic in self.topics()])
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Properties | None
     ) -> None:
         self.connected = False
-        self._counts["disconnects"] += 1
+        self.disconnects += 1
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
             self.handle(message.topic, bytes(message.payload))
-        except Exception:  # one bad message must not end paho's network thread (nothing would be heard after it)
-            self._counts["errors"] += 1
-            log.exception("message on %s could not be handled", message.topic)
+        except Exception as exc:  # the one guard: whatever a message does, the next one is handled
+            self.stats.error(exc, f" on {message.topic[:200]!r}")
+
+    # ---- messages ------------------------------------------------------------------------------
+    @property
+    def malformed(self) -> int:
+        return sum(self.stats.rejected.values())
 
     @property
-    def counters(self) -> Counter[str]:
-        found = Counter(self._counts)
+    def counters(self) -> dict[str, int]:
+        found = self.stats.counters()
         found.update(messages=self.messages, observations=self.observations, malformed=self.malformed)
+        found.update(connects=self.connects, disconnects=self.disconnects, unknown_topic=self.unknown_topic)
         return found
 
     def handle(self, topic: str, payload: bytes) -> None:
         """Route one message; public so tests and benchmarks can drive it without a broker."""
         self.messages += 1
-        if topic.startswith(self._devices):  # the hot path: one ESPresense sighting
-            device, _, gateway_id = topic[len(self._devices) :].partition("/")
-            if device and gateway_id and "/" not in gateway_id:
-                try:
+        try:
+            if topic.startswith(self._devices):  # the hot path: one ESPresense sighting
+                device, _, gateway_id = topic[len(self._devices) :].partition("/")
+                if device and gateway_id and "/" not in gateway_id:
                     obs = parse_device_message(gateway_id, payload, self.clock())
-                except PayloadError:
-                    self.malformed += 1
+                    self.ingest_one(obs)
+                    self.observations += 1
+                    self.stats.accept_one()  # only this consumer's network thread counts here
                     return
-                self.ingest_one(obs)
-                self.observations += 1
-                return
-        self._handle_other(topic, payload)
+            self._handle_other(topic, payload)
+        except Rejected as exc:
+            self.stats.reject(exc.key, exc.message, f" on {topic[:200]!r}")
 
     def _handle_other(self, topic: str, payload: bytes) -> None:
-        if not topic.startswith(self.prefix):
-            self._counts["unknown_topic"] += 1
-            return
-        parts = topic[len(self.prefix) :].split("/")
-        try:
-            if len(parts) == 4 and parts[0] == "espresense" and parts[1] == "rooms" and parts[3] == "status":
-                self.gateway_status(parts[2], parse_status(payload))
-            elif len(parts) == 3 and parts[0] == "vendtrack" and parts[1] == "adverts":
-                self._raw_batch(parts[2], payload)
-            else:
-                self._counts["unknown_topic"] += 1
-        except (PayloadError, BatchError) as exc:
-            self.malformed += 1
-            log.debug("skipped malformed message on %s: %s", topic, exc)
+        parts = topic[len(self.prefix) :].split("/") if topic.startswith(self.prefix) else []
+        if len(parts) == 4 and parts[0] == "espresense" and parts[1] == "rooms" and parts[3] == "status":
+            self.stats.heard()
+            self.gateway_status(parts[2], parse_status(payload))
+        elif len(parts) == 3 and parts[0] == "vendtrack" and parts[1] == "adverts":
+            self._raw_batch(parts[2], payload)
+        else:
+            self.unknown_topic += 1
 
     def _raw_batch(self, gateway_id: str, payload: bytes) -> None:
-        try:
-            body = json.loads(payload)
-        except ValueError:
-            raise PayloadError("raw advert batch is not JSON") from None
-        result = parse_batch(body, gateway_id, self.clock(), self.matcher)
-        self.malformed += len(result.rejected)
+        result = parse_batch(load_body(payload), gateway_id, self.clock(), self.matcher, self.times)
+        for error in result.rejected:
+            self.stats.reject(error.key, error.message, f" (advert {error.index} from {gateway_id[:64]!r})")
         if result.observations:
             self.ingest(result.observations)
             self.observations += len(result.observations)
+            self.stats.accept(len(result.observations))

@@ -1,0 +1,57 @@
+"""JSON from gateways with its size and nesting bounded *before* parsing: 100k nested brackets never reach the parser.
+
+Python's json module recurses per nesting level and raises RecursionError on deep input; counting the
+brackets outside strings first costs two `bytes.count` calls on ordinary messages (one or two levels).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tracking.sources.limits import Reason, Rejected
+
+MAX_DEPTH = 8  # a gateway batch needs 3 levels ({"adverts": [{...}]}), an ESPresense message 1
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPEN = frozenset(b"[{")
+_decode = json.JSONDecoder().decode  # payloads are decoded UTF-8 text: skip json.loads' type and encoding checks
+
+
+def nesting(raw: bytes) -> int:
+    """The deepest bracket nesting outside JSON strings (an unterminated string counts its brackets too)."""
+    if raw.count(b"[") + raw.count(b"{") <= 1:
+        return 1 if b"[" in raw or b"{" in raw else 0
+    brackets = _STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for char in brackets:
+        if char in _OPEN:
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def load(payload: bytes | str, field: str, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse a JSON document or raise `Rejected` (too large, too deep, not UTF-8 JSON) naming `field`."""
+    raw = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
+    if len(raw) > max_bytes:
+        raise Rejected(field, Reason.TOO_LARGE, f"{field} is {len(raw)} bytes: send at most {max_bytes} per message")
+    if raw.count(b"[") + raw.count(b"{") > max_depth and nesting(raw) > max_depth:
+        raise Rejected(
+            field, Reason.TOO_DEEP, f"{field} is JSON nested deeper than {max_depth} levels: send the documented shape"
+        )
+    try:
+        return _decode(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Rejected(field, Reason.NOT_JSON, f"{field} is not UTF-8 text: send UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise Rejected(field, Reason.NOT_JSON, f"{field} is not valid JSON: {exc.msg} at {where}") from None
+    except ValueError:  # Python refuses to read an integer of more than 4300 digits
+        message = f"{field} has a number with thousands of digits: send plain numbers"
+        raise Rejected(field, Reason.NOT_JSON, message) from None
+    except RecursionError:
+        raise Rejected(field, Reason.TOO_DEEP, f"{field} is nested too deeply: send the documented shape") from None
