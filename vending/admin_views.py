@@ -93,7 +93,10 @@ def overview() -> Any:
         .join(Slot, Slot.machine_id == Machine.id)
         .where(Slot.state != "ok")
     ).all()
-    return render_template("vending/overview.html", machines=machines, flagged=flagged)
+    from vending import counts
+
+    return render_template("vending/overview.html", machines=machines, flagged=flagged,
+                           differences=counts.open_queue(session))
 
 
 @bp.route("/machines", methods=["GET", "POST"])
@@ -389,8 +392,11 @@ def charge_codes() -> Any:
 def charge_policy() -> Any:
     session = db()
     site_id = site_id_from_form(session)
+    before = charges.modes(session, site_id)
     for kind in charges.KINDS:
         if kind in request.form:
             charges.set_mode(session, site_id, kind, request.form[kind])
-    audit.record(session, actor(), "vending.charge_policy", "site", site_id, after=dict(request.form))
+    session.flush()
+    audit.record(session, actor(), "vending.charge_policy", "site", site_id, before=before,
+                 after=charges.modes(session, site_id))
     return saved("Charge code modes saved.", "vending_admin.charge_codes")

@@ -15,9 +15,9 @@ RECONCILE_AFTER = timedelta(minutes=10)
 
 
 def blueprints() -> list[Blueprint]:
-    from vending import admin_views, kiosk, report_views
+    from vending import admin_views, count_views, item_views, kiosk, report_views
 
-    return [admin_views.bp, report_views.bp, kiosk.page_bp, kiosk.api_bp]
+    return [admin_views.bp, report_views.bp, count_views.bp, item_views.bp, kiosk.page_bp, kiosk.api_bp]
 
 
 def cli_commands() -> list[Any]:
