@@ -11,8 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, session
+from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from core.models import Item, Site
 from core.outbox import publish
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
-from vending import authorise, charges, dispense, pairing, restock, tools
+from vending import authorise, charges, dispense, pairing, pictures, restock, tools
 from vending.models import Machine, Slot, SlotStock, Worker
 from vending.runtime import runtime
 from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin
@@ -104,6 +105,7 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
         .where(Slot.machine_id == machine.id)
         .order_by(Slot.code)
     ).all()
+    with_picture = pictures.with_pictures(db, {i.id for _, i, _, _ in rows})
     return [
         {
             "slot": s.code,
@@ -113,6 +115,9 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
             "state": s.state,
             "stock": max(int(on or 0) - int(res or 0), 0),
             "capacity": s.capacity,
+            "picture": url_for("vending_items.item_picture", item_id=i.id, v=with_picture[i.id])
+            if i.id in with_picture
+            else None,
         }
         for s, i, on, res in rows
     ]
@@ -126,10 +131,32 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
         "items": _grid(db, machine),
         "charge_modes": modes,
         "charge_lists": {k: charges.listed(db, machine.site_id, k) for k, m in modes.items() if m == "in_list"},
-        "tools_out": [t.serial for t in tools.checked_out_by(db, worker_id)],
+        "charge_labels": {k: charges.LABELS[k] for k in modes},
+        "tools_out": [
+            {"serial": t.serial, "name": t.name, "due_at": _local_time(t.due_at, machine)}
+            for t in tools.checked_out_by(db, worker_id)
+        ],
         "tools_available": [{"serial": t.serial, "name": t.name} for t in tools.available(db, _now())],
+        "tools_unavailable": [
+            {"serial": t.serial, "name": t.name, "reason": reason}
+            for t, reason in tools.unavailable(db, _now())
+            if t.status != "out" or t.worker_code != worker.worker_code
+        ],
         "idle_seconds": _idle(),
     }
+
+
+def _local_time(moment: datetime | None, machine: Machine) -> str:
+    """A time as the site reads it, with its zone named: "Sun 06 Dec 14:00 CET"."""
+    if moment is None:
+        return ""
+    site = _db().get(Site, machine.site_id)
+    try:
+        zone = ZoneInfo(site.timezone if site else "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = moment.astimezone(zone)
+    return f"{local:%a %d %b %H:%M} {local.tzname()}"
 
 
 def _start(db: Session, machine: Machine, worker_id: int) -> Any:
@@ -221,8 +248,11 @@ def start_dispense(machine_code: str) -> Any:
     except (TypeError, ValueError):
         raise DomainError("quantity must be a whole number", field="quantity") from None
     codes = body.get("charge_codes") or {}
-    if not isinstance(codes, dict):
+    if not isinstance(codes, dict) or len(codes) > len(charges.KINDS):
         raise DomainError('charge_codes must be an object like {"job": "J-100"}', field="charge_codes")
+    for kind, value in codes.items():
+        if not isinstance(value, str | int) or len(str(value)) > 64:
+            raise DomainError(f"{kind} must be a code of at most 64 characters", field=str(kind)[:32])
     key = str(body.get("request_key") or uuid.uuid4().hex)[:120]
     # its own short transaction (a double tap arriving twice at once returns the request that won); end the
     # page's transaction first: on SQLite it holds the write lock the request needs
@@ -299,7 +329,12 @@ def tool_checkout(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     worker_id = _worker_id(machine)
     body = _body()
-    hours = int(body.get("hours", 8) or 8)
+    try:
+        hours = int(body.get("hours", 8) or 8)
+    except (TypeError, ValueError, OverflowError):
+        raise DomainError("hours must be a whole number from 1 to 720", field="hours") from None
+    if not 1 <= hours <= 720:
+        raise DomainError("hours must be a whole number from 1 to 720", field="hours")
     view = tools.checkout(
         db,
         str(body.get("serial", "")),
@@ -309,13 +344,15 @@ def tool_checkout(machine_code: str) -> Any:
         actor=f"kiosk:{machine.code}",
     )
     db.commit()
+    due = _local_time(view.due_at, machine)
     return jsonify(
         {
             "tool": {
                 "serial": view.serial,
                 "status": view.status,
                 "due_at": view.due_at.isoformat() if view.due_at else None,
-            }
+            },
+            "message": f"Checked out {view.serial}: bring it back by {due}.",
         }
     )
 
@@ -325,13 +362,35 @@ def tool_checkout(machine_code: str) -> Any:
 def tool_return(machine_code: str) -> Any:
     db = _db()
     machine = _machine(db, machine_code)
-    _worker_id(machine)
+    worker = get_worker(db, _worker_id(machine))
     body = _body()
-    view = tools.return_tool(
-        db, str(body.get("serial", "")), str(body.get("condition", "ok")), _now(), actor=f"kiosk:{machine.code}"
-    )
+    condition = str(body.get("condition", "ok"))[:16]
+    view = tools.return_tool(db, str(body.get("serial", ""))[:64], condition, _now(), actor=f"kiosk:{machine.code}")
     db.commit()
-    return jsonify({"tool": {"serial": view.serial, "status": view.status}})
+    when = _local_time(_now(), machine)
+    message = {
+        "ok": f"Returned {view.serial}. Thank you.",
+        "damaged": f"Returned {view.serial} as damaged: reported for repair by {worker.worker_code} at {when}. "
+        "Thank you for telling us; it will not be issued until it is repaired.",
+        "lost": f"{view.serial} reported lost by {worker.worker_code} at {when}: the tool crib has been told.",
+    }[condition]
+    return jsonify(
+        {
+            "tool": {"serial": view.serial, "status": view.status, "condition": condition},
+            "message": message,
+            "report": condition != "ok",
+        }
+    )
+
+
+def _whole(body: dict[str, Any], name: str) -> int:
+    raw = body.get(name)
+    if raw in (None, ""):
+        return 0
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise DomainError(f"{name} must be a whole number such as 3", field=name) from None
 
 
 def _restocker(db: Session, machine: Machine) -> Worker:
@@ -380,19 +439,19 @@ def restock_slot(machine_code: str, slot_code: str) -> Any:
             db,
             machine.id,
             slot_code,
-            int(body["counted"]),
+            _whole(body, "counted"),
             key=f"{key}:count",
             now=_now(),
             worker_id=worker.id,
             actor=f"kiosk:{machine.code}",
         )
         result.update(expected=count.expected, counted=count.counted, flagged=count.flagged)
-    if int(body.get("added") or 0) > 0:
+    if _whole(body, "added") > 0:
         result["on_hand"] = restock.record_fill(
             db,
             machine.id,
             slot_code,
-            int(body["added"]),
+            _whole(body, "added"),
             key=f"{key}:fill",
             now=_now(),
             worker_id=worker.id,

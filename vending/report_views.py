@@ -201,16 +201,28 @@ def tool_list() -> Any:
         item_id = session.scalar(select(Item.id).where(Item.sku == sku))
         if item_id is None:
             raise DomainError(f"no item with sku {sku!r}", field="sku")
-        dates = {k: request.form.get(k, "").strip() for k in ("inspection_due", "calibration_due")}
-        tools.add_tool(
-            session,
-            request.form.get("serial", ""),
-            item_id,
-            site_id_from_form(session),
-            **{k: utc(datetime.fromisoformat(v)) if v else None for k, v in dates.items()},
-        )
+        dates = {k: _form_date(k) for k in ("inspection_due", "calibration_due")}
+        tools.add_tool(session, request.form.get("serial", ""), item_id, site_id_from_form(session), **dates)
         return saved("Tool added.", "vending_reports.tool_list")
-    return render_template("vending/tools.html", tools=tools.all_tools(session), overdue=tools.overdue(session, now()))
+    moment = now()
+    views = tools.all_tools(session)
+    return render_template(
+        "vending/tools.html",
+        tools=[(v, tools.unavailable_reason(v, moment)) for v in views],
+        overdue=tools.overdue(session, moment),
+        damage=tools.damage_reports(session),
+        now=moment,
+    )
+
+
+def _form_date(name: str) -> datetime | None:
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return utc(datetime.fromisoformat(raw[:10]))
+    except ValueError:
+        raise DomainError(f"{name.replace('_', ' ')} must be a date like 2027-03-01", field=name) from None
 
 
 @bp.route("/tools/<serial>/repaired", methods=["POST"])
