@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 
-from vending.usage import DIMENSIONS, UsageReport
+from vending.usage import DIMENSIONS, TITLES, UsageReport
 
 
 def describe(report: UsageReport) -> list[tuple[str, str]]:
@@ -20,7 +20,7 @@ def describe(report: UsageReport) -> list[tuple[str, str]]:
     lines = [
         ("Period", f"{q.start:%Y-%m-%d} to {q.end:%Y-%m-%d} inclusive"),
         ("Time zone", q.timezone),
-        ("Grouped by", DIMENSIONS[q.by][0]),
+        ("Grouped by", TITLES[q.by].capitalize()),
     ]
     lines += [(DIMENSIONS[name][0], value) for name, value in q.filters().items()]
     return lines

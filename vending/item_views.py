@@ -50,7 +50,7 @@ def item_detail(item_id: int) -> Any:
 
 @bp.route("/items/<int:item_id>/picture")
 @access.roles(*ALL_ROLES, scopes=(TokenScope.DEVICE,), device_cookie=True)
-def item_picture(item_id: int) -> Response:
+def item_picture(item_id: int) -> Any:
     picture = pictures.load(db(), item_id)
     response = Response(picture.data, mimetype=picture.content_type)
     response.headers["X-Content-Type-Options"] = "nosniff"

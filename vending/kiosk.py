@@ -137,8 +137,12 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
             for t in tools.checked_out_by(db, worker_id)
         ],
         "tools_available": [{"serial": t.serial, "name": t.name} for t in tools.available(db, _now())],
-        "tools_unavailable": [
-            {"serial": t.serial, "name": t.name, "reason": reason}
+        "tools_unavailable": [  # who has a tool out is not shown to other workers
+            {
+                "serial": t.serial,
+                "name": t.name,
+                "reason": f"checked out, due back {_local_time(t.due_at, machine)}" if t.status == "out" else reason,
+            }
             for t, reason in tools.unavailable(db, _now())
             if t.status != "out" or t.worker_code != worker.worker_code
         ],

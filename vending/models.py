@@ -281,11 +281,12 @@ class ItemPicture(Base):
 
 
 class ChargebackRun(Base):
-    """One row per month whose chargeback e-mail went out: the marker that keeps the monthly send to one."""
+    """One row per month's chargeback e-mail: claimed by one sender (no transaction open while it sends), then sent."""
 
     __tablename__ = "vending_chargeback_run"
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recipients: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(200))

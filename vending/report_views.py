@@ -95,16 +95,28 @@ def usage_view() -> Any:
     report = usage.run(session, _usage_query(session))
     wanted = request.args.get("format", "")
     if wanted == "csv":
-        return Response(exports.to_csv(report), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{exports.filename(report, "csv")}"'})
+        return Response(
+            exports.to_csv(report),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{exports.filename(report, "csv")}"'},
+        )
     if wanted == "xlsx":
-        return Response(exports.to_xlsx(report), mimetype=XLSX,
-                        headers={"Content-Disposition": f'attachment; filename="{exports.filename(report, "xlsx")}"'})
+        return Response(
+            exports.to_xlsx(report),
+            mimetype=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{exports.filename(report, "xlsx")}"'},
+        )
     dimensions = {k: v for k, v in usage.DIMENSIONS.items() if k not in usage.PERSONAL or may_see_people()}
     last_start, last_end = usage.previous_month(now().date())
     return render_template(
-        "vending/usage.html", report=report, q=report.query, dimensions=dimensions, choices=_choices(session),
-        about=exports.describe(report), last_month=(last_start, last_end),
+        "vending/usage.html",
+        report=report,
+        q=report.query,
+        dimensions=dimensions,
+        titles=usage.TITLES,
+        choices=_choices(session),
+        about=exports.describe(report),
+        last_month=(last_start, last_end),
         bars=[(ln.code or ln.name, ln.value) for ln in report.lines[:12]],
         args={k: v for k, v in request.args.items() if k != "format"},
     )
@@ -187,7 +199,10 @@ def restock_page(machine_id: int) -> Any:
     from vending import counts
 
     return render_template(
-        "vending/restock.html", machine=machine, lines=restock.pick_list(session, machine.id), key=uuid.uuid4().hex,
+        "vending/restock.html",
+        machine=machine,
+        lines=restock.pick_list(session, machine.id),
+        key=uuid.uuid4().hex,
         recount=counts.recount_requested(session, machine.id),
     )
 

@@ -55,16 +55,20 @@ class DamageReport:
 def unavailable_reason(view: ToolView, now: datetime) -> str:
     """Why this tool cannot be checked out now, in words for the Tools page and the kiosk; "" when it can."""
     if view.status == "out":
-        due = f", due {view.due_at:%Y-%m-%d %H:%M} UTC" if view.due_at else ""
-        return f"checked out by {view.worker_code}{due}"
+        back = f", due {view.due_at:%Y-%m-%d %H:%M} UTC" if view.due_at else ""
+        return f"checked out by {view.worker_code}{back}"
     if view.status == "repair":
         by = view.last_return
         return "under repair" + (f" (returned damaged by {by.worker_code} on {by.at:%Y-%m-%d})" if by else "")
     if view.status == "lost":
         return "reported lost"
-    for label, due in (("inspection", view.inspection_due), ("calibration", view.calibration_due)):
+    checks: tuple[tuple[str, datetime | None], ...] = (
+        ("inspection", view.inspection_due),
+        ("calibration", view.calibration_due),
+    )
+    for check, due in checks:
         if due is not None and due <= now:
-            return f"due for {label} since {due:%Y-%m-%d}"
+            return f"due for {check} since {due:%Y-%m-%d}"
     return ""
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: vending_0003_vending_day
 Revises: vending_0002
-Create Date: 2026-12-06 03:15:56.491413
+Create Date: 2026-12-06 03:22:17.614352
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def upgrade() -> None:
     op.create_table(
         "vending_chargeback_run",
         sa.Column("month", sa.String(length=7), nullable=False),
-        sa.Column("sent_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("recipients", sa.Text(), nullable=False),
         sa.Column("message_id", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("month", name=op.f("pk_vending_chargeback_run")),
