@@ -95,8 +95,9 @@ def overview() -> Any:
     ).all()
     from vending import counts
 
-    return render_template("vending/overview.html", machines=machines, flagged=flagged,
-                           differences=counts.open_queue(session))
+    return render_template(
+        "vending/overview.html", machines=machines, flagged=flagged, differences=counts.open_queue(session)
+    )
 
 
 @bp.route("/machines", methods=["GET", "POST"])
@@ -299,11 +300,22 @@ def rule_list() -> Any:
         return saved("Rule created.", "vending_admin.rule_list")
     rows = session.scalars(select(Rule).order_by(Rule.active.desc(), Rule.name)).all()
     restrictions = session.execute(
-        select(Item.sku, WorkerGroup.name)
+        select(Item.sku, Item.name, WorkerGroup.name)
         .join(ItemRestriction, ItemRestriction.item_id == Item.id)
         .join(WorkerGroup, WorkerGroup.id == ItemRestriction.group_id)
     ).all()
-    return render_template("vending/rules.html", rules=rows, windows=rules.WINDOWS, restrictions=restrictions)
+    items = {i: (sku, name) for i, sku, name in session.execute(select(Item.id, Item.sku, Item.name))}
+    groups = {gid: name for gid, name in session.execute(select(WorkerGroup.id, WorkerGroup.name))}
+    people = {w: (code, name) for w, code, name in session.execute(select(Worker.id, Worker.worker_code, Worker.name))}
+    return render_template(
+        "vending/rules.html",
+        rules=rows,
+        windows=rules.WINDOWS,
+        restrictions=restrictions,
+        items=items,
+        groups=groups,
+        people=people,
+    )
 
 
 def _lookup_ids(session: Session) -> tuple[int | None, int | None, int | None]:
@@ -397,6 +409,7 @@ def charge_policy() -> Any:
         if kind in request.form:
             charges.set_mode(session, site_id, kind, request.form[kind])
     session.flush()
-    audit.record(session, actor(), "vending.charge_policy", "site", site_id, before=before,
-                 after=charges.modes(session, site_id))
+    audit.record(
+        session, actor(), "vending.charge_policy", "site", site_id, before=before, after=charges.modes(session, site_id)
+    )
     return saved("Charge code modes saved.", "vending_admin.charge_codes")
