@@ -115,7 +115,7 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
             "state": s.state,
             "stock": max(int(on or 0) - int(res or 0), 0),
             "capacity": s.capacity,
-            "picture": url_for("vending_items.item_picture", item_id=i.id, v=with_picture[i.id])
+            "picture": url_for("vending_kiosk.picture", machine_code=machine.code, item_id=i.id, v=with_picture[i.id])
             if i.id in with_picture
             else None,
         }
@@ -183,6 +183,16 @@ def kiosk_page(machine_code: str) -> Any:
     if held and principal.kind == "token" and not request.headers.get("Authorization"):
         pairing.set_cookie(response, held)  # a paired kiosk in use renews its cookie and never expires
     return response
+
+
+@page_bp.route("/kiosk/<machine_code>/pictures/<int:item_id>")
+@KIOSK
+def picture(machine_code: str, item_id: int) -> Any:
+    """Item pictures for the tiles, under the kiosk's own path (a paired browser opens its kiosk only)."""
+    from vending.item_views import picture_response
+
+    _machine(_db(), machine_code)
+    return picture_response(item_id)
 
 
 @api_bp.route("/<machine_code>/badge", methods=["POST"])

@@ -86,3 +86,18 @@ def test_pixel_bomb_is_refused() -> None:
     Image.new("1", (10000, 5000)).save(out, format="PNG")  # 50 megapixels, a small file
     with pytest.raises(Exception, match="too many pixels"):
         pictures.reencode(out.getvalue())
+
+
+def test_kiosk_tiles_show_the_picture_or_none(admin: tuple[FlaskClient, World, str]) -> None:
+    client, world, token = admin
+    _upload(client, world.items["GLV-1"], _image("PNG"), token)
+    page = client.get("/kiosk/L1").get_data(as_text=True)
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+    assert csrf
+    state = client.post(
+        "/api/v1/vending/kiosk/L1/badge", json={"badge": "04A21B1C"}, headers={"X-CSRF-Token": csrf.group(1)}
+    ).get_json()
+    tiles = {t["sku"]: t["picture"] for t in state["items"]}
+    assert tiles["DRL-8"] is None and tiles["GLV-1"].startswith(f"/kiosk/L1/pictures/{world.items['GLV-1']}?v=")
+    served = client.get(tiles["GLV-1"])
+    assert served.status_code == 200 and served.mimetype == "image/webp"
