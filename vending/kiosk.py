@@ -24,8 +24,8 @@ from core.models import Item, Site
 from core.outbox import publish
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
-from vending import authorise, charges, dispense, pairing, pictures, restock, tools
-from vending.models import Machine, Slot, SlotStock, Worker
+from vending import authorise, charges, dispense, pairing, pictures, tools
+from vending.models import Machine, Slot, SlotStock
 from vending.runtime import runtime
 from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin
 
@@ -141,13 +141,20 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
             {
                 "serial": t.serial,
                 "name": t.name,
-                "reason": f"checked out, due back {_local_time(t.due_at, machine)}" if t.status == "out" else reason,
+                "reason": _kiosk_reason(t, reason, machine),
             }
             for t, reason in tools.unavailable(db, _now())
             if t.status != "out" or t.worker_code != worker.worker_code
         ],
         "idle_seconds": _idle(),
     }
+
+
+def _kiosk_reason(view: tools.ToolView, reason: str, machine: Machine) -> str:
+    """The Tools page's reason without naming another worker."""
+    if view.status == "out":
+        return f"checked out, due back {_local_time(view.due_at, machine)}"
+    return "under repair" if view.status == "repair" else reason
 
 
 def _local_time(moment: datetime | None, machine: Machine) -> str:
@@ -334,142 +341,3 @@ def request_item(machine_code: str) -> Any:
     )
     db.commit()
     return jsonify({"requested": text})
-
-
-@api_bp.route("/<machine_code>/tools/checkout", methods=["POST"])
-@KIOSK
-def tool_checkout(machine_code: str) -> Any:
-    db = _db()
-    machine = _machine(db, machine_code)
-    worker_id = _worker_id(machine)
-    body = _body()
-    try:
-        hours = int(body.get("hours", 8) or 8)
-    except (TypeError, ValueError, OverflowError):
-        raise DomainError("hours must be a whole number from 1 to 720", field="hours") from None
-    if not 1 <= hours <= 720:
-        raise DomainError("hours must be a whole number from 1 to 720", field="hours")
-    view = tools.checkout(
-        db,
-        str(body.get("serial", "")),
-        worker_id,
-        _now() + timedelta(hours=hours),
-        _now(),
-        actor=f"kiosk:{machine.code}",
-    )
-    db.commit()
-    due = _local_time(view.due_at, machine)
-    return jsonify(
-        {
-            "tool": {
-                "serial": view.serial,
-                "status": view.status,
-                "due_at": view.due_at.isoformat() if view.due_at else None,
-            },
-            "message": f"Checked out {view.serial}: bring it back by {due}.",
-        }
-    )
-
-
-@api_bp.route("/<machine_code>/tools/return", methods=["POST"])
-@KIOSK
-def tool_return(machine_code: str) -> Any:
-    db = _db()
-    machine = _machine(db, machine_code)
-    worker = get_worker(db, _worker_id(machine))
-    body = _body()
-    condition = str(body.get("condition", "ok"))[:16]
-    view = tools.return_tool(db, str(body.get("serial", ""))[:64], condition, _now(), actor=f"kiosk:{machine.code}")
-    db.commit()
-    when = _local_time(_now(), machine)
-    message = {
-        "ok": f"Returned {view.serial}. Thank you.",
-        "damaged": f"Returned {view.serial} as damaged: reported for repair by {worker.worker_code} at {when}. "
-        "Thank you for telling us; it will not be issued until it is repaired.",
-        "lost": f"{view.serial} reported lost by {worker.worker_code} at {when}: the tool crib has been told.",
-    }[condition]
-    return jsonify(
-        {
-            "tool": {"serial": view.serial, "status": view.status, "condition": condition},
-            "message": message,
-            "report": condition != "ok",
-        }
-    )
-
-
-def _whole(body: dict[str, Any], name: str) -> int:
-    raw = body.get(name)
-    if raw in (None, ""):
-        return 0
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise DomainError(f"{name} must be a whole number such as 3", field=name) from None
-
-
-def _restocker(db: Session, machine: Machine) -> Worker:
-    worker = get_worker(db, _worker_id(machine))
-    if not worker.restocker:
-        raise DomainError(
-            "restock mode is for restockers: ask the storeroom", field="badge", code="not_restocker", status=422
-        )
-    return worker
-
-
-@api_bp.route("/<machine_code>/restock")
-@KIOSK
-def restock_list(machine_code: str) -> Any:
-    db = _db()
-    machine = _machine(db, machine_code)
-    _restocker(db, machine)
-    lines = restock.pick_list(db, machine.id)
-    return jsonify(
-        {
-            "pick_list": [
-                {
-                    "slot": p.slot_code,
-                    "name": p.item_name,
-                    "on_hand": p.on_hand,
-                    "max": p.max_level,
-                    "to_pick": p.to_pick,
-                }
-                for p in lines
-            ]
-        }
-    )
-
-
-@api_bp.route("/<machine_code>/restock/<slot_code>", methods=["POST"])
-@KIOSK
-def restock_slot(machine_code: str, slot_code: str) -> Any:
-    """Count what is in the slot (optional) and record what was added, as ledger entries."""
-    db = _db()
-    machine = _machine(db, machine_code)
-    worker = _restocker(db, machine)
-    body, key = _body(), str(_body().get("request_key") or uuid.uuid4().hex)[:100]
-    result: dict[str, Any] = {"slot": slot_code}
-    if body.get("counted") not in (None, ""):
-        count = restock.record_count(
-            db,
-            machine.id,
-            slot_code,
-            _whole(body, "counted"),
-            key=f"{key}:count",
-            now=_now(),
-            worker_id=worker.id,
-            actor=f"kiosk:{machine.code}",
-        )
-        result.update(expected=count.expected, counted=count.counted, flagged=count.flagged)
-    if _whole(body, "added") > 0:
-        result["on_hand"] = restock.record_fill(
-            db,
-            machine.id,
-            slot_code,
-            _whole(body, "added"),
-            key=f"{key}:fill",
-            now=_now(),
-            worker_id=worker.id,
-            actor=f"kiosk:{machine.code}",
-        )
-    db.commit()
-    return jsonify(result)

@@ -25,7 +25,9 @@ RECONCILE_AFTER = timedelta(minutes=10)
 
 
 def blueprints() -> list[Blueprint]:
-    from vending import admin_views, count_views, item_views, kiosk, report_views
+    from vending import admin_views, count_views, item_views, kiosk, kiosk_floor, report_views
+
+    del kiosk_floor  # imported for its routes on kiosk.api_bp
 
     return [admin_views.bp, report_views.bp, count_views.bp, item_views.bp, kiosk.page_bp, kiosk.api_bp]
 

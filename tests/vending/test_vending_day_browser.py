@@ -70,7 +70,7 @@ def _login(page: Any, server: LiveServer, user: str) -> None:
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", f"{user}-password")
     page.click("button[type=submit]")
-    page.wait_for_selector("header.topbar")
+    page.wait_for_url(lambda url: "/login" not in url)  # the login page has a top bar too: wait for the redirect
 
 
 def _table(page: Any, selector: str) -> list[list[str]]:

@@ -104,6 +104,7 @@
   }
   function tab(name) {
     for (const id of ["grid", "tools", "ask", "restock"]) $(id).hidden = id !== name;
+    for (const b of root.querySelectorAll(".k-tab")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
     if (name === "restock") loadRestock();
   }
   async function loadRestock() {
