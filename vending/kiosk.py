@@ -272,6 +272,10 @@ def start_dispense(machine_code: str) -> Any:
     if not isinstance(codes, dict) or len(codes) > len(charges.KINDS):
         raise DomainError('charge_codes must be an object like {"job": "J-100"}', field="charge_codes")
     for kind, value in codes.items():
+        if kind not in charges.KINDS:
+            raise DomainError(
+                f"unknown charge code kind {str(kind)[:32]!r}: use {', '.join(charges.KINDS)}", field="charge_codes"
+            )
         if not isinstance(value, str | int) or len(str(value)) > 64:
             raise DomainError(f"{kind} must be a code of at most 64 characters", field=str(kind)[:32])
     key = str(body.get("request_key") or uuid.uuid4().hex)[:120]

@@ -51,7 +51,7 @@ def day_arg(name: str, default: date) -> date:
     if not raw:
         return default
     try:
-        return date.fromisoformat(raw[:10])
+        return date.fromisoformat(raw)
     except ValueError:
         raise DomainError(f"{name} must be a date like 2026-11-06 (year-month-day)", field=name) from None
 
