@@ -64,21 +64,33 @@ def day(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
     runtime(services).pool.close_all()
 
 
-def _login(page: Any, server: LiveServer, user: str) -> None:
-    page.context.clear_cookies()
-    page.goto(server.url + "/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", f"{user}-password")
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)  # the login page has a top bar too: wait for the redirect
+@pytest.fixture
+def as_user(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    """as_user(name, (width, height)) -> a page logged in as that user, in a browser context of its own."""
+    contexts: list[Any] = []
+
+    def open_as(user: str, size: tuple[int, int] = (1366, 768)) -> Any:
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(live_server.url + "/login")
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", f"{user}-password")
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)  # the login page has a top bar too: wait for the redirect
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
 
 
 def _table(page: Any, selector: str) -> list[list[str]]:
     return page.eval_on_selector(selector, "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))")
 
 
-def test_usage_page_csv_xlsx_and_database_agree(app: Flask, day: World, live_server: LiveServer, page: Any) -> None:
-    _login(page, live_server, "boss")
+def test_usage_page_csv_xlsx_and_database_agree(app: Flask, day: World, live_server: LiveServer, as_user: Any) -> None:
+    page = as_user("boss")
     page.goto(live_server.url + "/vending/reports/usage")
     page.select_option("select[name=by]", "cost_center")
     page.click("#usage-filters button")
@@ -96,7 +108,6 @@ def test_usage_page_csv_xlsx_and_database_agree(app: Flask, day: World, live_ser
         ["CC-200", "Maintenance", "1", "1.50"],
         ["Total", "", "6", "9.00"],
     ]
-    page.set_viewport_size({"width": 1366, "height": 768})
     page.screenshot(path=str(SHOTS / "usage.png"), full_page=True)
     with page.expect_download() as csv_download:
         page.click("#export-csv")
@@ -110,7 +121,7 @@ def test_usage_page_csv_xlsx_and_database_agree(app: Flask, day: World, live_ser
     ]
     assert [r[:3] for r in cells] == [r[:3] for r in shown]
     assert [float(r[3]) for r in cells[1:]] == [float(r[3]) for r in shown[1:]]
-    _login(page, live_server, "nurse")  # the nurse reads usage by group, never by named worker
+    page = as_user("nurse")  # the nurse reads usage by group, never by named worker
     page.goto(live_server.url + "/vending/reports/usage?by=group")
     assert page.locator("select[name=by] option[value=worker]").count() == 0
     assert "Worker W1" not in page.content()
@@ -118,15 +129,15 @@ def test_usage_page_csv_xlsx_and_database_agree(app: Flask, day: World, live_ser
         assert page.request.get(live_server.url + link.get_attribute("href")).status == 200
 
 
-def test_count_difference_reaches_the_manager(app: Flask, day: World, live_server: LiveServer, page: Any) -> None:
-    _login(page, live_server, "crib")
+def test_count_difference_reaches_the_manager(app: Flask, day: World, live_server: LiveServer, as_user: Any) -> None:
+    page = as_user("crib")
     page.goto(f"{live_server.url}/vending/restock/{day.machine_id}")
     page.get_by_label("Counted in A1").fill("2")  # the books say 3: the box is found by its label
     page.get_by_label("Added to A1").fill("0")
     page.click("button:text('Save A1')")
     page.wait_for_selector(".flash")
     assert "counted 2, expected 3: difference -1 sent to a manager for review" in page.inner_text(".flash")
-    _login(page, live_server, "boss")
+    page = as_user("boss")
     page.goto(live_server.url + "/vending/")
     assert "1 open" in page.inner_text("#count-differences")
     page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
@@ -146,54 +157,48 @@ def test_count_difference_reaches_the_manager(app: Flask, day: World, live_serve
 
 @pytest.mark.parametrize("size", [(800, 480), (1920, 1080)])
 def test_kiosk_tools_and_charge_codes(
-    app: Flask, day: World, live_server: LiveServer, browser: Any, size: tuple[int, int]
+    app: Flask, day: World, live_server: LiveServer, as_user: Any, size: tuple[int, int]
 ) -> None:
     width, height = size
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    try:
-        _login(page, live_server, "boss")
-        page.goto(live_server.url + "/vending/tools")
-        tw2 = page.inner_text("#tools-table tr[data-serial=TW-2]")
-        assert "Unavailable" in tw2 and "due for calibration since" in tw2
-        _login(page, live_server, "crib")
-        page.goto(live_server.url + "/kiosk/L1")
-        page.wait_for_selector("#screen-signin:not([hidden])")
-        page.screenshot(path=str(SHOTS / f"kiosk_signin_{width}x{height}.png"))
-        page.keyboard.type("04A21B1C")
-        page.keyboard.press("Enter")
-        page.wait_for_selector("#screen-items:not([hidden])")
-        assert page.inner_text("#charges label:has([data-charge=cost_center]) .k-req") == "required"
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        tiles = [page.locator(f"[data-slot={c}]").bounding_box() for c in ("A1", "A2", "A3")]
-        assert all(t is not None and t["x"] + t["width"] <= width and t["y"] + t["height"] <= height for t in tiles)
-        used = sum(t["width"] for t in tiles if t) / width
-        assert used > 0.6, f"tiles use {used:.0%} of the width"  # they fill the screen, not a corner
-        page.screenshot(path=str(SHOTS / f"kiosk_{width}x{height}.png"))
-        page.click("[data-slot=A1]")  # no cost center yet: refused before anything moves, with the reason
-        assert page.inner_text("#message") == "Enter the cost center first: it is required on this machine."
-        assert page.is_visible("#screen-items") and page.get_attribute("[data-charge=cost_center]", "aria-invalid")
-        page.click("[data-tab=tools]")
-        assert "Not available: due for calibration since" in page.inner_text("[data-unavailable=TW-2]")
-        assert page.locator("[data-checkout=TW-2]").count() == 0
-        page.click("[data-checkout=TW-1]")
-        page.wait_for_selector("[data-return=TW-1]")
-        page.select_option("[data-condition=TW-1]", "damaged")
-        page.click("[data-return=TW-1]")
-        page.wait_for_selector("[data-return=TW-1]", state="detached")
-        said = page.inner_text("#message")
-        assert said.startswith("Returned TW-1 as damaged: reported for repair by W1 at ")
-        assert "under repair" in page.inner_text("[data-unavailable=TW-1]")
-        page.screenshot(path=str(SHOTS / f"kiosk_tools_{width}x{height}.png"))
-        with app.extensions["vendtrack"].session_factory() as s:
-            loan = s.scalars(select(ToolLoan).order_by(ToolLoan.id.desc())).first()
-            assert loan is not None and loan.condition == "damaged" and loan.returned_at is not None
-            issues = s.scalars(select(LedgerEntry.idempotency_key).where(LedgerEntry.kind == "issue")).all()
-            assert sorted(issues) == ["day0", "day1", "day2"]  # the refused take moved nothing
-        _login(page, live_server, "boss")
-        page.goto(live_server.url + "/vending/tools")
-        assert _table(page, "#damage-table")[1][1:4] == ["TW-1 · Drill bit 8 mm", "W1 Worker W1", "Damaged"]
-        page.set_viewport_size({"width": 1366, "height": 768})
-        page.screenshot(path=str(SHOTS / "tools.png"), full_page=True)
-    finally:
-        context.close()
+    page = as_user("boss")
+    page.goto(live_server.url + "/vending/tools")
+    tw2 = page.inner_text("#tools-table tr[data-serial=TW-2]")
+    assert "Unavailable" in tw2 and "due for calibration since" in tw2
+    page = as_user("crib", size)
+    page.goto(live_server.url + "/kiosk/L1")
+    page.wait_for_selector("#screen-signin:not([hidden])")
+    page.screenshot(path=str(SHOTS / f"kiosk_signin_{width}x{height}.png"))
+    page.keyboard.type("04A21B1C")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#screen-items:not([hidden])")
+    assert page.inner_text("#charges label:has([data-charge=cost_center]) .k-req") == "required"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    tiles = [page.locator(f"[data-slot={c}]").bounding_box() for c in ("A1", "A2", "A3")]
+    assert all(t is not None and t["x"] + t["width"] <= width and t["y"] + t["height"] <= height for t in tiles)
+    used = sum(t["width"] for t in tiles if t) / width
+    assert used > 0.6, f"tiles use {used:.0%} of the width"  # they fill the screen, not a corner
+    page.screenshot(path=str(SHOTS / f"kiosk_{width}x{height}.png"))
+    page.click("[data-slot=A1]")  # no cost center yet: refused before anything moves, with the reason
+    assert page.inner_text("#message") == "Enter the cost center first: it is required on this machine."
+    assert page.is_visible("#screen-items") and page.get_attribute("[data-charge=cost_center]", "aria-invalid")
+    page.click("[data-tab=tools]")
+    assert "Not available: due for calibration since" in page.inner_text("[data-unavailable=TW-2]")
+    assert page.locator("[data-checkout=TW-2]").count() == 0
+    page.click("[data-checkout=TW-1]")
+    page.wait_for_selector("[data-return=TW-1]")
+    page.select_option("[data-condition=TW-1]", "damaged")
+    page.click("[data-return=TW-1]")
+    page.wait_for_selector("[data-return=TW-1]", state="detached")
+    said = page.inner_text("#message")
+    assert said.startswith("Returned TW-1 as damaged: reported for repair by W1 at ")
+    assert "under repair" in page.inner_text("[data-unavailable=TW-1]")
+    page.screenshot(path=str(SHOTS / f"kiosk_tools_{width}x{height}.png"))
+    with app.extensions["vendtrack"].session_factory() as s:
+        loan = s.scalars(select(ToolLoan).order_by(ToolLoan.id.desc())).first()
+        assert loan is not None and loan.condition == "damaged" and loan.returned_at is not None
+        issues = s.scalars(select(LedgerEntry.idempotency_key).where(LedgerEntry.kind == "issue")).all()
+        assert sorted(issues) == ["day0", "day1", "day2"]  # the refused take moved nothing
+    page = as_user("boss")
+    page.goto(live_server.url + "/vending/tools")
+    assert _table(page, "#damage-table")[1][1:4] == ["TW-1 · Drill bit 8 mm", "W1 Worker W1", "Damaged"]
+    page.screenshot(path=str(SHOTS / "tools.png"), full_page=True)

@@ -222,7 +222,7 @@
     const added = root.querySelector('[data-added="' + slot + '"]').value;
     try {
       const r = await call("/restock/" + encodeURIComponent(slot), {counted: counted, added: added});
-      message(r.flagged ? "Slot " + slot + ": counted " + r.counted + ", expected " + r.expected + " (flagged)" : "Slot " + slot + " saved", !r.flagged);
+      message(r.flagged ? "Slot " + slot + ": counted " + r.counted + ", expected " + r.expected + ": flagged for a manager to review" : "Slot " + slot + " saved", !r.flagged);
       loadRestock();
     } catch (e) { message(e.message); }
   });
