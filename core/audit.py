@@ -55,6 +55,25 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot put {type(value).__name__} in the audit log")
 
 
+SECRET_KEYS = frozenset({"csrf_token", "password", "pin", "token", "secret"})  # never written to the log
+
+
+def changed_fields(before: Any, after: Any) -> tuple[Any, Any]:
+    """Drop form tokens and secrets; when both sides are mappings keep only the fields whose value changed."""
+    before, after = _without_secrets(before), _without_secrets(after)
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+        before = {k: before[k] for k in keys if k in before}
+        after = {k: after[k] for k in keys if k in after}
+    return before, after
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if str(k).lower() not in SECRET_KEYS}
+    return value
+
+
 def record(
     session: Session,
     actor: str,
@@ -66,7 +85,10 @@ def record(
     comment: str = "",
     clock: Clock | None = None,
 ) -> None:
-    """Add an audit entry to the caller's unit of work (it commits with the change it describes)."""
+    """Add an audit entry to the caller's unit of work (it commits with the change it describes).
+
+    Form tokens and secrets are dropped; when before and after are both dicts, only the changed fields are kept."""
+    before, after = changed_fields(before, after)
     session.add(
         AuditEntry(
             at=(clock or SystemClock()).now(),

@@ -93,7 +93,11 @@ def overview() -> Any:
         .join(Slot, Slot.machine_id == Machine.id)
         .where(Slot.state != "ok")
     ).all()
-    return render_template("vending/overview.html", machines=machines, flagged=flagged)
+    from vending import counts
+
+    return render_template(
+        "vending/overview.html", machines=machines, flagged=flagged, differences=counts.open_queue(session)
+    )
 
 
 @bp.route("/machines", methods=["GET", "POST"])
@@ -296,11 +300,22 @@ def rule_list() -> Any:
         return saved("Rule created.", "vending_admin.rule_list")
     rows = session.scalars(select(Rule).order_by(Rule.active.desc(), Rule.name)).all()
     restrictions = session.execute(
-        select(Item.sku, WorkerGroup.name)
+        select(Item.sku, Item.name, WorkerGroup.name)
         .join(ItemRestriction, ItemRestriction.item_id == Item.id)
         .join(WorkerGroup, WorkerGroup.id == ItemRestriction.group_id)
     ).all()
-    return render_template("vending/rules.html", rules=rows, windows=rules.WINDOWS, restrictions=restrictions)
+    items = {i: (sku, name) for i, sku, name in session.execute(select(Item.id, Item.sku, Item.name))}
+    groups = {gid: name for gid, name in session.execute(select(WorkerGroup.id, WorkerGroup.name))}
+    people = {w: (code, name) for w, code, name in session.execute(select(Worker.id, Worker.worker_code, Worker.name))}
+    return render_template(
+        "vending/rules.html",
+        rules=rows,
+        windows=rules.WINDOWS,
+        restrictions=restrictions,
+        items=items,
+        groups=groups,
+        people=people,
+    )
 
 
 def _lookup_ids(session: Session) -> tuple[int | None, int | None, int | None]:
@@ -389,8 +404,12 @@ def charge_codes() -> Any:
 def charge_policy() -> Any:
     session = db()
     site_id = site_id_from_form(session)
+    before = charges.modes(session, site_id)
     for kind in charges.KINDS:
         if kind in request.form:
             charges.set_mode(session, site_id, kind, request.form[kind])
-    audit.record(session, actor(), "vending.charge_policy", "site", site_id, after=dict(request.form))
+    session.flush()
+    audit.record(
+        session, actor(), "vending.charge_policy", "site", site_id, before=before, after=charges.modes(session, site_id)
+    )
     return saved("Charge code modes saved.", "vending_admin.charge_codes")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.db import unit_of_work
 from core.models import Item
 from core.runtime import BackgroundWorker, DemoContext
-from vending import charges, ledger, tools
+from vending import charges, demo_history, ledger, tools
 from vending.models import Machine, Rule, Slot
 from vending.simulated import start_simulators
 from vending.workers import create_worker
@@ -42,6 +42,8 @@ COIL = (
 SHELF = ("SHELF-1", "Weigh-scale shelf", [("B1", "VND-EARPLUG"), ("B2", "VND-DISC-125")])
 SHELF_UNIT_GRAMS = {"B1": 4.0, "B2": 110.0}  # a corded pair of earplugs in its bag; a 125 mm grinding disc
 GROUPS = ["fitters", "welders", "electricians", "maintenance"]
+COST_CENTERS = [("CC-100", "Assembly line"), ("CC-200", "Maintenance"), ("CC-300", "Welding shop")]
+WORK_ORDERS = [("WO-5001", "Conveyor 3 overhaul"), ("WO-5002", "Press 7 guard refit")]
 
 
 def _items(session: Session) -> dict[str, int]:
@@ -130,12 +132,17 @@ def seed(session: Session, demo: DemoContext) -> None:
             ),
         ]
     )
-    charges.set_mode(session, demo.site_id, "cost_center", "optional")
+    charges.set_mode(session, demo.site_id, "cost_center", "in_list")  # required, from the list below
     charges.set_mode(session, demo.site_id, "work_order", "optional")
+    for code, name in COST_CENTERS:
+        charges.add_code(session, demo.site_id, "cost_center", code, name)
+    for code, name in WORK_ORDERS:
+        charges.add_code(session, demo.site_id, "work_order", code, name)
     now = demo.services.clock.now()
     tools.add_tool(session, "TW-001", items["VND-TORQUE"], demo.site_id, calibration_due=now + timedelta(days=90))
     tools.add_tool(session, "TW-002", items["VND-TORQUE"], demo.site_id, calibration_due=now - timedelta(days=2))
     tools.add_tool(session, "MM-001", items["VND-MULTI"], demo.site_id, inspection_due=now + timedelta(days=30))
+    demo_history.seed(session, demo, items)
 
 
 def start(demo: DemoContext) -> list[BackgroundWorker]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, session
+from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,8 +24,8 @@ from core.models import Item, Site
 from core.outbox import publish
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
-from vending import authorise, charges, dispense, pairing, restock, tools
-from vending.models import Machine, Slot, SlotStock, Worker
+from vending import authorise, charges, dispense, pairing, pictures, tools
+from vending.models import Machine, Slot, SlotStock
 from vending.runtime import runtime
 from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin
 
@@ -104,6 +105,7 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
         .where(Slot.machine_id == machine.id)
         .order_by(Slot.code)
     ).all()
+    with_picture = pictures.with_pictures(db, {i.id for _, i, _, _ in rows})
     return [
         {
             "slot": s.code,
@@ -113,6 +115,9 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
             "state": s.state,
             "stock": max(int(on or 0) - int(res or 0), 0),
             "capacity": s.capacity,
+            "picture": url_for("vending_kiosk.picture", machine_code=machine.code, item_id=i.id, v=with_picture[i.id])
+            if i.id in with_picture
+            else None,
         }
         for s, i, on, res in rows
     ]
@@ -126,10 +131,43 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
         "items": _grid(db, machine),
         "charge_modes": modes,
         "charge_lists": {k: charges.listed(db, machine.site_id, k) for k, m in modes.items() if m == "in_list"},
-        "tools_out": [t.serial for t in tools.checked_out_by(db, worker_id)],
+        "charge_labels": {k: charges.LABELS[k] for k in modes},
+        "tools_out": [
+            {"serial": t.serial, "name": t.name, "due_at": _local_time(t.due_at, machine)}
+            for t in tools.checked_out_by(db, worker_id)
+        ],
         "tools_available": [{"serial": t.serial, "name": t.name} for t in tools.available(db, _now())],
+        "tools_unavailable": [  # who has a tool out is not shown to other workers
+            {
+                "serial": t.serial,
+                "name": t.name,
+                "reason": _kiosk_reason(t, reason, machine),
+            }
+            for t, reason in tools.unavailable(db, _now())
+            if t.status != "out" or t.worker_code != worker.worker_code
+        ],
         "idle_seconds": _idle(),
     }
+
+
+def _kiosk_reason(view: tools.ToolView, reason: str, machine: Machine) -> str:
+    """The Tools page's reason without naming another worker."""
+    if view.status == "out":
+        return f"checked out, due back {_local_time(view.due_at, machine)}"
+    return "under repair" if view.status == "repair" else reason
+
+
+def _local_time(moment: datetime | None, machine: Machine) -> str:
+    """A time as the site reads it, with its zone named: "Sun 06 Dec 14:00 CET"."""
+    if moment is None:
+        return ""
+    site = _db().get(Site, machine.site_id)
+    try:
+        zone = ZoneInfo(site.timezone if site else "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = moment.astimezone(zone)
+    return f"{local:%a %d %b %H:%M} {local.tzname()}"
 
 
 def _start(db: Session, machine: Machine, worker_id: int) -> Any:
@@ -152,6 +190,16 @@ def kiosk_page(machine_code: str) -> Any:
     if held and principal.kind == "token" and not request.headers.get("Authorization"):
         pairing.set_cookie(response, held)  # a paired kiosk in use renews its cookie and never expires
     return response
+
+
+@page_bp.route("/kiosk/<machine_code>/pictures/<int:item_id>")
+@KIOSK
+def picture(machine_code: str, item_id: int) -> Any:
+    """Item pictures for the tiles, under the kiosk's own path (a paired browser opens its kiosk only)."""
+    from vending.item_views import picture_response
+
+    _machine(_db(), machine_code)
+    return picture_response(item_id)
 
 
 @api_bp.route("/<machine_code>/badge", methods=["POST"])
@@ -221,8 +269,15 @@ def start_dispense(machine_code: str) -> Any:
     except (TypeError, ValueError):
         raise DomainError("quantity must be a whole number", field="quantity") from None
     codes = body.get("charge_codes") or {}
-    if not isinstance(codes, dict):
+    if not isinstance(codes, dict) or len(codes) > len(charges.KINDS):
         raise DomainError('charge_codes must be an object like {"job": "J-100"}', field="charge_codes")
+    for kind, value in codes.items():
+        if kind not in charges.KINDS:
+            raise DomainError(
+                f"unknown charge code kind {str(kind)[:32]!r}: use {', '.join(charges.KINDS)}", field="charge_codes"
+            )
+        if not isinstance(value, str | int) or len(str(value)) > 64:
+            raise DomainError(f"{kind} must be a code of at most 64 characters", field=str(kind)[:32])
     key = str(body.get("request_key") or uuid.uuid4().hex)[:120]
     # its own short transaction (a double tap arriving twice at once returns the request that won); end the
     # page's transaction first: on SQLite it holds the write lock the request needs
@@ -290,113 +345,3 @@ def request_item(machine_code: str) -> Any:
     )
     db.commit()
     return jsonify({"requested": text})
-
-
-@api_bp.route("/<machine_code>/tools/checkout", methods=["POST"])
-@KIOSK
-def tool_checkout(machine_code: str) -> Any:
-    db = _db()
-    machine = _machine(db, machine_code)
-    worker_id = _worker_id(machine)
-    body = _body()
-    hours = int(body.get("hours", 8) or 8)
-    view = tools.checkout(
-        db,
-        str(body.get("serial", "")),
-        worker_id,
-        _now() + timedelta(hours=hours),
-        _now(),
-        actor=f"kiosk:{machine.code}",
-    )
-    db.commit()
-    return jsonify(
-        {
-            "tool": {
-                "serial": view.serial,
-                "status": view.status,
-                "due_at": view.due_at.isoformat() if view.due_at else None,
-            }
-        }
-    )
-
-
-@api_bp.route("/<machine_code>/tools/return", methods=["POST"])
-@KIOSK
-def tool_return(machine_code: str) -> Any:
-    db = _db()
-    machine = _machine(db, machine_code)
-    _worker_id(machine)
-    body = _body()
-    view = tools.return_tool(
-        db, str(body.get("serial", "")), str(body.get("condition", "ok")), _now(), actor=f"kiosk:{machine.code}"
-    )
-    db.commit()
-    return jsonify({"tool": {"serial": view.serial, "status": view.status}})
-
-
-def _restocker(db: Session, machine: Machine) -> Worker:
-    worker = get_worker(db, _worker_id(machine))
-    if not worker.restocker:
-        raise DomainError(
-            "restock mode is for restockers: ask the storeroom", field="badge", code="not_restocker", status=422
-        )
-    return worker
-
-
-@api_bp.route("/<machine_code>/restock")
-@KIOSK
-def restock_list(machine_code: str) -> Any:
-    db = _db()
-    machine = _machine(db, machine_code)
-    _restocker(db, machine)
-    lines = restock.pick_list(db, machine.id)
-    return jsonify(
-        {
-            "pick_list": [
-                {
-                    "slot": p.slot_code,
-                    "name": p.item_name,
-                    "on_hand": p.on_hand,
-                    "max": p.max_level,
-                    "to_pick": p.to_pick,
-                }
-                for p in lines
-            ]
-        }
-    )
-
-
-@api_bp.route("/<machine_code>/restock/<slot_code>", methods=["POST"])
-@KIOSK
-def restock_slot(machine_code: str, slot_code: str) -> Any:
-    """Count what is in the slot (optional) and record what was added, as ledger entries."""
-    db = _db()
-    machine = _machine(db, machine_code)
-    worker = _restocker(db, machine)
-    body, key = _body(), str(_body().get("request_key") or uuid.uuid4().hex)[:100]
-    result: dict[str, Any] = {"slot": slot_code}
-    if body.get("counted") not in (None, ""):
-        count = restock.record_count(
-            db,
-            machine.id,
-            slot_code,
-            int(body["counted"]),
-            key=f"{key}:count",
-            now=_now(),
-            worker_id=worker.id,
-            actor=f"kiosk:{machine.code}",
-        )
-        result.update(expected=count.expected, counted=count.counted, flagged=count.flagged)
-    if int(body.get("added") or 0) > 0:
-        result["on_hand"] = restock.record_fill(
-            db,
-            machine.id,
-            slot_code,
-            int(body["added"]),
-            key=f"{key}:fill",
-            now=_now(),
-            worker_id=worker.id,
-            actor=f"kiosk:{machine.code}",
-        )
-    db.commit()
-    return jsonify(result)

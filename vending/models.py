@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -250,3 +251,42 @@ class KioskPairing(Base):
     machine_id: Mapped[int] = mapped_column(ForeignKey("vending_machine.id"), index=True)
     paired_by: Mapped[str] = mapped_column(String(100))  # the admin's audit actor
     paired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CountReview(Base):
+    """A manager's answer to a flagged count (a ledger row of kind "count" with a difference): accept or recount."""
+
+    __tablename__ = "vending_count_review"
+
+    ledger_id: Mapped[int] = mapped_column(ForeignKey("vending_ledger.id"), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16))  # accepted, recount
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ItemPicture(Base):
+    """The picture shown on kiosk tiles: re-encoded on upload (never the uploaded bytes), served as content_type."""
+
+    __tablename__ = "vending_item_picture"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class ChargebackRun(Base):
+    """One row per month's chargeback e-mail: claimed by one sender (no transaction open while it sends), then sent."""
+
+    __tablename__ = "vending_chargeback_run"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    recipients: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200))

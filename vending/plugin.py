@@ -10,14 +10,26 @@ from flask import Blueprint
 from core.db import unit_of_work
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
+from core.settings import EXTRA_VARIABLES
+
+EXTRA_VARIABLES.setdefault("vending_chargeback_to", lambda name, raw: _recipients(name, raw))
+
+
+def _recipients(name: str, raw: str) -> str:
+    from vending.chargeback import parse_recipients
+
+    return parse_recipients(name, raw)
+
 
 RECONCILE_AFTER = timedelta(minutes=10)
 
 
 def blueprints() -> list[Blueprint]:
-    from vending import admin_views, kiosk, report_views
+    from vending import admin_views, count_views, item_views, kiosk, kiosk_floor, report_views
 
-    return [admin_views.bp, report_views.bp, kiosk.page_bp, kiosk.api_bp]
+    del kiosk_floor  # imported for its routes on kiosk.api_bp
+
+    return [admin_views.bp, report_views.bp, count_views.bp, item_views.bp, kiosk.page_bp, kiosk.api_bp]
 
 
 def cli_commands() -> list[Any]:
@@ -44,7 +56,18 @@ def workers(services: AppServices) -> list[BackgroundWorker]:
         with unit_of_work(services.session_factory) as session:
             tools.publish_overdue(session, services.clock.now())
 
-    return [LoopWorker("vending-housekeeping", step, interval=30.0), _ReaderWorker(services)]
+    from vending import chargeback
+
+    mailer = chargeback.Mailer.from_settings(services.settings)
+
+    def monthly_chargeback() -> None:
+        chargeback.send_if_due(services.session_factory, services.settings, mailer, services.clock.now())
+
+    return [
+        LoopWorker("vending-housekeeping", step, interval=30.0),
+        LoopWorker("vending-chargeback", monthly_chargeback, interval=chargeback.CHECK_EVERY_SECONDS),
+        _ReaderWorker(services),
+    ]
 
 
 class _ReaderWorker:

@@ -5,23 +5,26 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, g, render_template, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core import access
 from core.clock import utc
-from core.errors import DomainError
-from core.models import Item
+from core.errors import DomainError, Forbidden
+from core.models import CostCenter, Item
 from core.roles import Role
-from vending import csv_io, ledger, reports, restock, tools
-from vending.admin_views import actor, db, now, saved, site_id_from_form
-from vending.models import Machine, Slot
+from vending import csv_io, exports, ledger, reports, restock, tools, usage
+from vending.admin_views import actor, db, form_int, now, saved, site_id_from_form
+from vending.models import ChargeCode, Machine, Slot, WorkerGroup
 
 bp = Blueprint("vending_reports", __name__, url_prefix="/vending")
 REPORTERS = access.roles(Role.ADMIN, Role.STAFF, Role.PROCUREMENT)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _period() -> tuple[datetime, datetime]:
@@ -43,21 +46,84 @@ def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
     )
 
 
-@bp.route("/reports/usage")
-@REPORTERS
-def usage() -> Any:
+def day_arg(name: str, default: date) -> date:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(f"{name} must be a date like 2026-11-06 (year-month-day)", field=name) from None
+
+
+def _usage_query(session: Session) -> usage.UsageQuery:
+    today = now().astimezone(ZoneInfo(usage.site_timezone(session))).date()
+    base = usage.default_query(session, today)
     by = request.args.get("by", "item")
-    start, end = _period()
-    rows = reports.usage(db(), by, start, end)
-    if request.args.get("format") == "csv":
-        return _csv(
-            f"usage-by-{by}", [by, "label", "quantity", "value"], [[r.key, r.label, r.quantity, r.value] for r in rows]
+    if by in usage.PERSONAL and not may_see_people():
+        raise Forbidden("usage per named worker is for administrators: group by worker group instead", field="by")
+    wanted = {name: request.args.get(name, "").strip()[:64] for name in usage.FILTERS}
+    return usage.UsageQuery(
+        start=day_arg("start", base.start), end=day_arg("end", base.end), timezone=base.timezone, by=by, **wanted
+    )
+
+
+def may_see_people() -> bool:
+    """Usage per named worker is personal data: administrators only (they manage workers and limits)."""
+    return Role.ADMIN.value in g.principal.roles
+
+
+def _choices(session: Session) -> dict[str, list[tuple[str, str]]]:
+    codes = session.execute(
+        select(ChargeCode.kind, ChargeCode.code, ChargeCode.name).where(ChargeCode.active.is_(True))
+    ).all()
+    centers = {c: n for c, n in session.execute(select(CostCenter.code, CostCenter.name))}
+    centers.update({c: n for k, c, n in codes if k == "cost_center"})
+    return {
+        "cost_center": sorted(centers.items()),
+        "work_order": sorted((c, n) for k, c, n in codes if k == "work_order"),
+        "group": [(n, n) for n in session.scalars(select(WorkerGroup.name).order_by(WorkerGroup.name))],
+        "item": [(s, n) for s, n in session.execute(select(Item.sku, Item.name).order_by(Item.sku))],
+        "machine": [(c, n) for c, n in session.execute(select(Machine.code, Machine.name).order_by(Machine.code))],
+    }
+
+
+@bp.route("/reports/usage", endpoint="usage")
+@REPORTERS
+def usage_view() -> Any:
+    session = db()
+    report = usage.run(session, _usage_query(session))
+    wanted = request.args.get("format", "")
+    if wanted == "csv":
+        return Response(
+            exports.to_csv(report),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{exports.filename(report, "csv")}"'},
         )
-    return render_template("vending/usage.html", rows=rows, by=by, start=start, end=end, dimensions=reports.DIMENSIONS)
+    if wanted == "xlsx":
+        return Response(
+            exports.to_xlsx(report),
+            mimetype=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{exports.filename(report, "xlsx")}"'},
+        )
+    dimensions = {k: v for k, v in usage.DIMENSIONS.items() if k not in usage.PERSONAL or may_see_people()}
+    last_start, last_end = usage.previous_month(now().date())
+    return render_template(
+        "vending/usage.html",
+        report=report,
+        q=report.query,
+        dimensions=dimensions,
+        titles=usage.TITLES,
+        choices=_choices(session),
+        about=exports.describe(report),
+        last_month=(last_start, last_end),
+        bars=[(ln.code or ln.name, ln.value) for ln in report.lines[:12]],
+        args={k: v for k, v in request.args.items() if k != "format"},
+    )
 
 
 @bp.route("/reports/outliers")
-@REPORTERS
+@access.roles(Role.ADMIN)
 def outliers() -> Any:
     start, end = _period()
     factor = float(request.args.get("factor", 3) or 3)
@@ -111,18 +177,18 @@ def restock_page(machine_id: int) -> Any:
                 session,
                 machine.id,
                 slot_code,
-                int(request.form["counted"]),
+                form_int("counted"),
                 key=f"{key}:count",
                 now=now(),
                 actor=actor(),
             )
             message.append(
                 f"counted {result.counted}, expected {result.expected}"
-                + (" - difference flagged" if result.flagged else "")
+                + (f": difference {result.difference:+d} sent to a manager for review" if result.flagged else "")
             )
-        if int(request.form.get("added", "0") or 0) > 0:
+        if (added := form_int("added", 0)) > 0:
             held = restock.record_fill(
-                session, machine.id, slot_code, int(request.form["added"]), key=f"{key}:fill", now=now(), actor=actor()
+                session, machine.id, slot_code, added, key=f"{key}:fill", now=now(), actor=actor()
             )
             message.append(f"now {held} on hand")
         return saved(
@@ -130,8 +196,14 @@ def restock_page(machine_id: int) -> Any:
             "vending_reports.restock_page",
             machine_id=machine.id,
         )
+    from vending import counts
+
     return render_template(
-        "vending/restock.html", machine=machine, lines=restock.pick_list(session, machine.id), key=uuid.uuid4().hex
+        "vending/restock.html",
+        machine=machine,
+        lines=restock.pick_list(session, machine.id),
+        key=uuid.uuid4().hex,
+        recount=counts.recount_requested(session, machine.id),
     )
 
 
@@ -144,16 +216,28 @@ def tool_list() -> Any:
         item_id = session.scalar(select(Item.id).where(Item.sku == sku))
         if item_id is None:
             raise DomainError(f"no item with sku {sku!r}", field="sku")
-        dates = {k: request.form.get(k, "").strip() for k in ("inspection_due", "calibration_due")}
-        tools.add_tool(
-            session,
-            request.form.get("serial", ""),
-            item_id,
-            site_id_from_form(session),
-            **{k: utc(datetime.fromisoformat(v)) if v else None for k, v in dates.items()},
-        )
+        dates = {k: _form_date(k) for k in ("inspection_due", "calibration_due")}
+        tools.add_tool(session, request.form.get("serial", ""), item_id, site_id_from_form(session), **dates)
         return saved("Tool added.", "vending_reports.tool_list")
-    return render_template("vending/tools.html", tools=tools.all_tools(session), overdue=tools.overdue(session, now()))
+    moment = now()
+    views = tools.all_tools(session)
+    return render_template(
+        "vending/tools.html",
+        tools=[(v, tools.unavailable_reason(v, moment)) for v in views],
+        overdue=tools.overdue(session, moment),
+        damage=tools.damage_reports(session),
+        now=moment,
+    )
+
+
+def _form_date(name: str) -> datetime | None:
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return utc(datetime.fromisoformat(raw[:10]))
+    except ValueError:
+        raise DomainError(f"{name.replace('_', ' ')} must be a date like 2027-03-01", field=name) from None
 
 
 @bp.route("/tools/<serial>/repaired", methods=["POST"])

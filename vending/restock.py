@@ -8,10 +8,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.errors import DomainError, NotFound
 from core.models import Item
 from vending import ledger
 from vending.models import Machine, Slot, SlotStock
+
+MAX_COUNT = 1_000_000  # more than any slot holds: a bigger figure is a typo (and would not fit the column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,8 @@ def record_count(
     actor: str = "",
 ) -> CountResult:
     """A physical count: the ledger moves to the counted figure; a difference is flagged."""
-    if counted < 0:
-        raise DomainError("a count cannot be negative", field="counted")
+    if counted < 0 or counted > MAX_COUNT:
+        raise DomainError(f"a count is a whole number from 0 to {MAX_COUNT:,}", field="counted")
     slot = _slot(session, machine_id, slot_code)
     expected = ledger.lock_stock(session, slot.id).on_hand
     difference = counted - expected
@@ -91,6 +94,12 @@ def record_count(
         flagged=difference != 0,
         actor=actor,
     )
+    if difference and not movement.duplicate:
+        audit.record(
+            session, actor or (f"worker:{worker_id}" if worker_id else "unknown"), "vending.count.difference",
+            "vending_slot", slot.id, before={"on_hand": expected}, after={"on_hand": movement.on_hand_after},
+            comment=f"slot {slot.code}: counted {counted}, expected {expected} (difference {difference:+d})",
+        )
     return CountResult(slot.code, expected, movement.on_hand_after, difference, difference != 0)
 
 
@@ -106,6 +115,8 @@ def record_fill(
     actor: str = "",
 ) -> int:
     """Items put into a slot; refuses to overfill beyond capacity. Returns the new on-hand."""
+    if added > MAX_COUNT:
+        raise DomainError(f"the number added is at most {MAX_COUNT:,}", field="added")
     if added <= 0:
         raise DomainError("the number added must be 1 or more", field="added")
     slot = _slot(session, machine_id, slot_code)

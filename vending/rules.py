@@ -2,7 +2,7 @@
 
 Rules come from an in-process cache (vending.rule_cache); usage is one query since the earliest window
 start; evaluation is pure Python over frozen values so it is fast and testable with a fixed clock.
-A refusal names the rule and when the allowance comes back: "limit 2 per shift reached, next at 14:00".
+A refusal names the rule and when the allowance comes back: "limit 2 per shift reached, next at 14:00 CET".
 """
 
 from __future__ import annotations
@@ -112,10 +112,12 @@ def _describe(spec: RuleSpec) -> str:
 
 
 def _when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
+    """The reset time as the site reads it, its zone named (a kiosk may sit in another zone than the server)."""
     local, today = moment.astimezone(tz), now.astimezone(tz)
+    zone = local.tzname() or str(tz)
     if local.date() == today.date():
-        return local.strftime("%H:%M")
-    return local.strftime("%a %d %b %H:%M")
+        return f"{local:%H:%M} {zone}"
+    return f"{local:%a %d %b %H:%M} {zone}"
 
 
 Bounds = dict[tuple[str, int, tuple[time, ...]], tuple[datetime, datetime]]

@@ -64,7 +64,9 @@ def _kiosk_dispense(client: _Client, machine: str, worker: int, slot: str) -> di
     status, text = client.send("POST", api + "/badge", body={"badge": badge_of(worker)})
     if status != 200:
         raise RuntimeError(f"badge-in at {machine}: HTTP {status} {text}")
-    status, text = client.send("POST", api + "/dispense", body={"slot": slot, "quantity": 1})
+    status, text = client.send(
+        "POST", api + "/dispense", body={"slot": slot, "quantity": 1, "charge_codes": {"cost_center": "CC-100"}}
+    )
     result: dict[str, Any] = json.loads(text).get("dispense", {})
     deadline = time.monotonic() + 20
     while result.get("status") not in ("completed", "failed", "refused") and time.monotonic() < deadline:

@@ -28,6 +28,48 @@ class ToolView:
     due_at: datetime | None
     inspection_due: datetime | None
     calibration_due: datetime | None
+    worker_name: str | None = None
+    last_return: LastReturn | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LastReturn:
+    worker_code: str
+    worker_name: str
+    at: datetime
+    condition: str
+
+
+@dataclass(frozen=True, slots=True)
+class DamageReport:
+    serial: str
+    sku: str
+    name: str
+    worker_code: str
+    worker_name: str
+    at: datetime
+    condition: str
+    status_now: str
+
+
+def unavailable_reason(view: ToolView, now: datetime) -> str:
+    """Why this tool cannot be checked out now, in words for the Tools page and the kiosk; "" when it can."""
+    if view.status == "out":
+        back = f", due {view.due_at:%Y-%m-%d %H:%M} UTC" if view.due_at else ""
+        return f"checked out by {view.worker_code}{back}"
+    if view.status == "repair":
+        by = view.last_return
+        return "under repair" + (f" (returned damaged by {by.worker_code} on {by.at:%Y-%m-%d})" if by else "")
+    if view.status == "lost":
+        return "reported lost"
+    checks: tuple[tuple[str, datetime | None], ...] = (
+        ("inspection", view.inspection_due),
+        ("calibration", view.calibration_due),
+    )
+    for check, due in checks:
+        if due is not None and due <= now:
+            return f"due for {check} since {due:%Y-%m-%d}"
+    return ""
 
 
 def _tool(session: Session, serial: str) -> Tool:
@@ -49,8 +91,8 @@ def add_tool(
     inspection_due: datetime | None = None,
     calibration_due: datetime | None = None,
 ) -> Tool:
-    if not serial.strip():
-        raise DomainError("serial is empty", field="serial")
+    if not serial.strip() or len(serial.strip()) > 64:
+        raise DomainError("serial must be 1 to 64 characters, e.g. TW-003", field="serial")
     if session.scalar(select(Tool.id).where(Tool.serial == serial.strip())) is not None:
         raise Conflict(f"tool {serial!r} exists already", field="serial")
     tool = Tool(
@@ -70,15 +112,15 @@ def checkout(
     session: Session, serial: str, worker_id: int, due_at: datetime, now: datetime, actor: str = ""
 ) -> ToolView:
     tool = _tool(session, serial)
+    reason = unavailable_reason(tool_view(session, tool), now)
     if tool.status != "available":
-        raise Conflict(f"tool {tool.serial} is {tool.status}, not available", field="serial")
-    for label, due in (("inspection", tool.inspection_due), ("calibration", tool.calibration_due)):
-        if due is not None and due <= now:
-            raise DomainError(
-                f"tool {tool.serial} is due for {label} since {due:%Y-%m-%d}: send it to the crib, take another",
-                field="serial",
-                code=f"{label}_due",
-            )
+        raise Conflict(f"tool {tool.serial} is not available: {reason}", field="serial")
+    if reason:
+        raise DomainError(
+            f"tool {tool.serial} is {reason}: send it to the crib, take another",
+            field="serial",
+            code="inspection_due" if "inspection" in reason else "calibration_due",
+        )
     if due_at <= now:
         raise DomainError("the due time must be in the future", field="due_at")
     tool.status = "out"
@@ -139,7 +181,46 @@ def tool_view(session: Session, tool: Tool) -> ToolView:
         loan.due_at if loan else None,
         tool.inspection_due,
         tool.calibration_due,
+        worker.name if worker else None,
+        _last_return(session, tool.id),
     )
+
+
+def _last_return(session: Session, tool_id: int) -> LastReturn | None:
+    row = session.execute(
+        select(ToolLoan.returned_at, ToolLoan.condition, Worker.worker_code, Worker.name)
+        .join(Worker, Worker.id == ToolLoan.worker_id)
+        .where(ToolLoan.tool_id == tool_id, ToolLoan.returned_at.is_not(None))
+        .order_by(ToolLoan.returned_at.desc(), ToolLoan.id.desc())
+        .limit(1)
+    ).first()
+    return LastReturn(row.worker_code, row.name, row.returned_at, row.condition) if row else None
+
+
+def damage_reports(session: Session, limit: int = 100) -> list[DamageReport]:
+    """Returns in a damaged or lost condition, newest first: who, when, and where the tool is now."""
+    rows = session.execute(
+        select(
+            Tool.serial,
+            Tool.status,
+            Item.sku,
+            Item.name,
+            Worker.worker_code,
+            Worker.name.label("worker_name"),
+            ToolLoan.returned_at,
+            ToolLoan.condition,
+        )
+        .join(ToolLoan, ToolLoan.tool_id == Tool.id)
+        .join(Item, Item.id == Tool.item_id)
+        .join(Worker, Worker.id == ToolLoan.worker_id)
+        .where(ToolLoan.condition.in_(("damaged", "lost")))
+        .order_by(ToolLoan.returned_at.desc())
+        .limit(limit)
+    )
+    return [
+        DamageReport(r.serial, r.sku, r.name, r.worker_code, r.worker_name, r.returned_at, r.condition, r.status)
+        for r in rows
+    ]
 
 
 def all_tools(session: Session) -> list[ToolView]:
@@ -147,7 +228,12 @@ def all_tools(session: Session) -> list[ToolView]:
 
 
 def available(session: Session, now: datetime) -> list[ToolView]:
-    return [v for v in all_tools(session) if v.status == "available"]
+    return [v for v in all_tools(session) if not unavailable_reason(v, now)]
+
+
+def unavailable(session: Session, now: datetime) -> list[tuple[ToolView, str]]:
+    """Every tool that cannot go out now, with the reason (shown wherever tools are listed)."""
+    return [(v, reason) for v in all_tools(session) if (reason := unavailable_reason(v, now))]
 
 
 def checked_out_by(session: Session, worker_id: int) -> list[ToolView]:

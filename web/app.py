@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, send_from_directory
+from flask import Flask, current_app, g, send_from_directory
 from werkzeug.wrappers import Response
 
 from core import access
@@ -82,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         register_forwarder(services.consumers, settings.upstream_url, settings.upstream_token)
     app.jinja_env.globals["nav_links"] = nav
+    app.jinja_env.globals["may_open"] = _may_open
 
     from web import cli
 
@@ -100,6 +101,13 @@ def _install_plugin(
     if (links := hook(plugin, "nav_links")) is not None:
         nav.extend(links())
     app.logger.debug("domain %s installed", domain_name(plugin))
+
+
+def _may_open(endpoint: str) -> bool:
+    """Whether the caller of this request may open `endpoint` (no path parameters): menus show only these."""
+    view = current_app.view_functions.get(endpoint)
+    rule = access.access_of(view) if view is not None else None
+    return rule is not None and auth.is_allowed(rule, g.get("principal"))
 
 
 def _make_static_public(app: Flask) -> None:

@@ -152,10 +152,11 @@ def test_two_items_with_a_required_job_number(
         charges.set_mode(s, kiosk_world.site_id, "job", "required")
     _open_kiosk(page, live_server)
     _badge_in(page)
+    assert page.inner_text("#charges label:has([data-charge=job]) .k-req") == "required"  # said before a choice
     page.click("[data-slot=A1]")
-    page.click("#take")
     page.wait_for_selector("#message:not([hidden])")
-    assert "job number is required" in page.inner_text("#message")  # refused before anything moved
+    assert page.inner_text("#message") == "Enter the job number first: it is required on this machine."
+    assert page.get_attribute("[data-charge=job]", "aria-invalid") == "true"  # refused before anything moved
     assert lockboard.unlock_count(0, 0) == 0
     page.wait_for_selector("#screen-items:not([hidden])")
     page.fill("[data-charge=job]", "J-100")

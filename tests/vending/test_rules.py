@@ -38,7 +38,7 @@ NOON = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
 
 def test_shift_window_names_the_next_shift() -> None:
     usage = _used(NOON - timedelta(hours=5), NOON - timedelta(hours=1))
-    assert _eval(_spec("shift"), usage, NOON) == "Gloves: limit 2 per shift reached, next at 14:00"
+    assert _eval(_spec("shift"), usage, NOON) == "Gloves: limit 2 per shift reached, next at 14:00 UTC"
     assert _eval(_spec("shift"), usage, NOON + timedelta(hours=2)) is None  # new shift at 14:00
     assert _eval(_spec("shift"), _used(NOON - timedelta(hours=7)), NOON, quantity=2) is None  # before 06:00
 
@@ -47,16 +47,16 @@ def test_night_shift_crosses_midnight() -> None:
     night = datetime(2026, 3, 4, 23, 30, tzinfo=UTC)
     usage = _used(night - timedelta(minutes=20), night + timedelta(hours=2))
     assert _eval(_spec("shift"), usage, night + timedelta(hours=3)) == (
-        "Gloves: limit 2 per shift reached, next at 06:00"
+        "Gloves: limit 2 per shift reached, next at 06:00 UTC"
     )
 
 
 def test_day_and_week_windows_in_site_time() -> None:
     usage = _used(NOON - timedelta(hours=3), NOON - timedelta(hours=2))
-    assert _eval(_spec("day"), usage, NOON) == "Gloves: limit 2 per day reached, next at Thu 05 Mar 00:00"
+    assert _eval(_spec("day"), usage, NOON) == "Gloves: limit 2 per day reached, next at Thu 05 Mar 00:00 UTC"
     berlin = ZoneInfo("Europe/Berlin")
     message = _eval(_spec("week"), usage, NOON, tz=berlin)
-    assert message == "Gloves: limit 2 per week reached, next at Mon 09 Mar 00:00"
+    assert message == "Gloves: limit 2 per week reached, next at Mon 09 Mar 00:00 CET"
     monday_before = _used(datetime(2026, 3, 1, 23, 30, tzinfo=UTC))  # Monday 00:30 in Berlin, Sunday in UTC
     assert _eval(_spec("week", quantity=1), monday_before, NOON, tz=berlin) is not None
     assert _eval(_spec("week", quantity=1), monday_before, NOON, tz=UTC_ZONE) is None
@@ -64,13 +64,15 @@ def test_day_and_week_windows_in_site_time() -> None:
 
 def test_rolling_window_resets_when_the_oldest_take_leaves_it() -> None:
     usage = _used(NOON - timedelta(hours=20), NOON - timedelta(hours=3))
-    assert _eval(_spec("rolling", hours=24), usage, NOON) == ("Gloves: limit 2 per rolling 24 h reached, next at 16:00")
+    assert _eval(_spec("rolling", hours=24), usage, NOON) == (
+        "Gloves: limit 2 per rolling 24 h reached, next at 16:00 UTC"
+    )
     assert _eval(_spec("rolling", hours=24), usage, NOON + timedelta(hours=4, minutes=1)) is None
 
 
 def test_partial_allowance_is_explained() -> None:
     assert _eval(_spec("day", quantity=3), _used(NOON), NOON, quantity=3) == (
-        "Gloves: only 2 more allowed per day, next at Thu 05 Mar 00:00"
+        "Gloves: only 2 more allowed per day, next at Thu 05 Mar 00:00 UTC"
     )
 
 
@@ -123,7 +125,7 @@ def test_several_rules_per_item_all_checked(
     assert _request(session_factory, world, clock, "r2", slot="A3").status == "completed"  # ear plugs are PPE
     refused = _request(session_factory, world, clock, "r3")
     assert refused.status == "refused"
-    assert refused.detail == "PPE per shift: limit 2 per shift reached, next at 14:00"
+    assert refused.detail == "PPE per shift: limit 2 per shift reached, next at 14:00 UTC"
     clock.advance(hours=5)  # 14:00: a new shift, but the day rule still counts
     assert _request(session_factory, world, clock, "r4").status == "completed"
     assert _request(session_factory, world, clock, "r5").status == "completed"

@@ -29,7 +29,7 @@ def test_checkout_return_and_overdue(session_factory: sessionmaker[Session], wor
             tools.checkout(s, "TW-2", world.workers["W1"], clock.now() + timedelta(hours=8), clock.now())
         with pytest.raises(DomainError, match="due for inspection"):
             tools.checkout(s, "TW-3", world.workers["W1"], clock.now() + timedelta(hours=8), clock.now())
-        with pytest.raises(Conflict, match="is out, not available"):
+        with pytest.raises(Conflict, match="is not available: checked out by W1"):
             tools.checkout(s, "TW-1", world.workers["W2"], clock.now() + timedelta(hours=8), clock.now())
     clock.advance(hours=9)
     with unit_of_work(session_factory) as s:

@@ -8,9 +8,10 @@
   const $ = (id) => document.getElementById(id);
   let state = null, chosen = null, qty = 1, idleTimer = null, pollTimer = null;
 
-  const PICTURE = '<svg viewBox="0 0 48 48" aria-hidden="true"><rect x="6" y="10" width="36" height="28" rx="5" ' +
-    'fill="#dbe6f3" stroke="#0b63c5" stroke-width="2"/><circle cx="18" cy="22" r="4" fill="#0b63c5"/>' +
-    '<path d="M10 34l10-9 7 6 5-4 6 7z" fill="#0b63c5"/></svg>';
+  function picture(item) {  // the item's own picture, or its initial on a tile-coloured square
+    if (item.picture) return '<span class="k-pic"><img src="' + escape(item.picture) + '" alt=""></span>';
+    return '<span class="k-pic"><span class="k-initial" aria-hidden="true">' + escape(item.name.trim().charAt(0).toUpperCase()) + "</span></span>";
+  }
 
   async function call(path, body) {
     const options = body === undefined ? {} : {
@@ -22,6 +23,7 @@
       if (data.error && data.error.code === "kiosk_not_paired") location.reload();  // un-paired: show why
       const error = new Error((data.error && data.error.message) || ("error " + response.status));
       error.code = data.error && data.error.code;
+      error.field = data.error && data.error.field;
       throw error;
     }
     return data;
@@ -59,32 +61,50 @@
 
   function renderCharges() {
     const box = $("charges"); box.innerHTML = "";
-    const labels = {job: "Job", work_order: "Work order", cost_center: "Cost center"};
     for (const [kind, mode] of Object.entries(state.charge_modes)) {
       if (mode === "off") continue;
+      const label = state.charge_labels[kind];
       const list = state.charge_lists[kind];
-      const field = list ? '<select data-charge="' + kind + '"><option value=""></option>' +
+      const attrs = 'data-charge="' + kind + '" data-label="' + escape(label) + '" aria-required="' + (mode !== "optional") + '"';
+      const field = list ? "<select " + attrs + '><option value=""></option>' +
         list.map(([code, name]) => '<option value="' + escape(code) + '">' + escape(code + " " + name) + "</option>").join("") +
-        "</select>" : '<input data-charge="' + kind + '" autocomplete="off">';
-      box.insertAdjacentHTML("beforeend", "<label>" + labels[kind] + (mode === "optional" ? "" : " *") + " " + field + "</label>");
+        "</select>" : "<input " + attrs + ' autocomplete="off" maxlength="64">';
+      const tag = mode === "optional" ? '<span class="k-opt">optional</span>' : '<span class="k-req">required</span>';
+      box.insertAdjacentHTML("beforeend", "<label>" + escape(label.charAt(0).toUpperCase() + label.slice(1)) + " " + tag + " " + field + "</label>");
     }
   }
+  function missingCharge() {  // the first required charge field left empty (the server refuses it too)
+    for (const el of root.querySelectorAll('[data-charge][aria-required="true"]')) {
+      el.setAttribute("aria-invalid", el.value.trim() ? "false" : "true");
+    }
+    return root.querySelector('[data-charge][aria-invalid="true"]');
+  }
   function renderGrid() {
-    $("grid").innerHTML = state.items.map((i) =>
-      '<li><button class="k-tile" data-slot="' + escape(i.slot) + '"' + (i.stock < 1 || i.state !== "ok" ? " disabled" : "") + ">" +
-      PICTURE + "<strong>" + escape(i.name) + "</strong><span>" + escape(i.slot) + '</span><span class="k-stock">' +
-      (i.state !== "ok" ? escape(i.state) : i.stock + " left") + "</span></button></li>").join("");
+    $("grid").innerHTML = state.items.map((i) => {
+      const off = i.stock < 1 || i.state !== "ok";
+      const status = i.state !== "ok" ? "out of service" : (i.stock < 1 ? "empty" : i.stock + " left");
+      return '<li><button class="k-tile" data-slot="' + escape(i.slot) + '"' + (off ? " disabled" : "") + ">" +
+        picture(i) + "<strong>" + escape(i.name) + '</strong><span class="k-slot">' + escape(i.slot) + "</span>" +
+        '<span class="k-stock' + (off ? " out" : "") + '">' + escape(status) + "</span></button></li>";
+    }).join("");
   }
   function renderTools() {
-    const out = state.tools_out.map((s) => '<div class="k-row"><span>' + escape(s) + '</span>' +
-      '<select data-condition="' + escape(s) + '"><option>ok</option><option>damaged</option><option>lost</option></select>' +
-      '<button class="k-btn" data-return="' + escape(s) + '">Return</button></div>').join("");
+    const out = state.tools_out.map((t) => '<div class="k-row"><span>' + escape(t.serial + " " + t.name) +
+      (t.due_at ? " · due " + escape(t.due_at) : "") + "</span>" +
+      '<label>Condition <select data-condition="' + escape(t.serial) + '"><option value="ok">ok</option>' +
+      '<option value="damaged">damaged</option><option value="lost">lost</option></select></label>' +
+      '<button class="k-btn" data-return="' + escape(t.serial) + '">Return</button></div>').join("");
     const avail = state.tools_available.map((t) => '<div class="k-row"><span>' + escape(t.serial + " " + t.name) +
       '</span><button class="k-btn" data-checkout="' + escape(t.serial) + '">Check out</button></div>').join("");
-    $("tools").innerHTML = "<h3>Yours</h3>" + (out || "<p>none</p>") + "<h3>Available</h3>" + (avail || "<p>none</p>");
+    const off = state.tools_unavailable.map((t) => '<div class="k-row k-off" data-unavailable="' + escape(t.serial) + '"><span>' +
+      escape(t.serial + " " + t.name) + '</span><span class="k-why">Not available: ' + escape(t.reason) + "</span></div>").join("");
+    $("tools").innerHTML = '<div class="k-tools-cols"><div><h3>Yours</h3>' + (out || "<p>none</p>") +
+      "</div><div><h3>Available</h3>" + (avail || "<p>none</p>") + "</div>" +
+      (off ? "<div><h3>Not available</h3>" + off + "</div>" : "") + "</div>";
   }
   function tab(name) {
     for (const id of ["grid", "tools", "ask", "restock"]) $(id).hidden = id !== name;
+    for (const b of root.querySelectorAll(".k-tab")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
     if (name === "restock") loadRestock();
   }
   async function loadRestock() {
@@ -128,7 +148,11 @@
         d = (await call("/dispense/" + d.id)).dispense;
       }
       result(d);
-    } catch (e) { message(e.message); if (e.code === "no_worker") signOut(e.message); else show("items"); }
+    } catch (e) {
+      message(e.message);
+      if (e.code === "no_worker") signOut(e.message);
+      else { show("items"); const field = e.field && root.querySelector('[data-charge="' + e.field + '"]'); if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); } }
+    }
   }
   function result(d) {
     const ok = d.status === "completed";
@@ -157,9 +181,15 @@
   });
   $("pin-form").addEventListener("submit", (ev) => ev.preventDefault());
   $("logout").addEventListener("click", () => signOut("Signed out."));
+  $("charges").addEventListener("input", (ev) => { if (ev.target.value.trim()) ev.target.setAttribute("aria-invalid", "false"); touch(); });
   root.querySelector(".k-tabs").addEventListener("click", (ev) => { if (ev.target.dataset.tab) tab(ev.target.dataset.tab); });
   $("grid").addEventListener("click", (ev) => {
     const tile = ev.target.closest("[data-slot]"); if (!tile || tile.disabled) return;
+    const missing = missingCharge();
+    if (missing) {
+      message("Enter the " + missing.dataset.label + " first: it is required on this machine.");
+      missing.focus(); return;
+    }
     chosen = state.items.find((i) => i.slot === tile.dataset.slot); qty = 1;
     $("qty").textContent = "1"; $("confirm-name").textContent = chosen.name + " (" + chosen.slot + ")";
     message(""); show("confirm");
@@ -172,10 +202,11 @@
   $("tools").addEventListener("click", async (ev) => {
     const t = ev.target.dataset; if (!t) return;
     try {
-      if (t.checkout) { await call("/tools/checkout", {serial: t.checkout}); message("Checked out " + t.checkout, true); }
+      if (t.checkout) { message((await call("/tools/checkout", {serial: t.checkout})).message, true); }
       if (t.return) {
         const cond = root.querySelector('[data-condition="' + t.return + '"]').value;
-        await call("/tools/return", {serial: t.return, condition: cond}); message("Returned " + t.return, true);
+        const r = await call("/tools/return", {serial: t.return, condition: cond});
+        message(r.message, true); root.dataset.toolReport = r.report ? "yes" : "no";
       }
       if (t.checkout || t.return) { state = await call("/state"); renderTools(); }
     } catch (e) { message(e.message); }
@@ -191,7 +222,7 @@
     const added = root.querySelector('[data-added="' + slot + '"]').value;
     try {
       const r = await call("/restock/" + encodeURIComponent(slot), {counted: counted, added: added});
-      message(r.flagged ? "Slot " + slot + ": counted " + r.counted + ", expected " + r.expected + " (flagged)" : "Slot " + slot + " saved", !r.flagged);
+      message(r.flagged ? "Slot " + slot + ": counted " + r.counted + ", expected " + r.expected + ": flagged for a manager to review" : "Slot " + slot + " saved", !r.flagged);
       loadRestock();
     } catch (e) { message(e.message); }
   });

@@ -1,0 +1,158 @@
+"""The kiosk's floor calls: tools out and back (with the condition acknowledged) and restock mode (count, fill).
+
+Routes of the kiosk's API blueprint (vending.kiosk.api_bp), kept apart so each module stays small.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import jsonify
+from sqlalchemy.orm import Session
+
+from core.errors import DomainError
+from vending import restock, tools
+from vending.kiosk import KIOSK, _body, _db, _local_time, _machine, _now, _worker_id, api_bp
+from vending.models import Machine, Worker
+from vending.workers import get_worker
+
+
+@api_bp.route("/<machine_code>/tools/checkout", methods=["POST"])
+@KIOSK
+def tool_checkout(machine_code: str) -> Any:
+    db = _db()
+    machine = _machine(db, machine_code)
+    worker_id = _worker_id(machine)
+    body = _body()
+    try:
+        hours = int(body.get("hours", 8) or 8)
+    except (TypeError, ValueError, OverflowError):
+        raise DomainError("hours must be a whole number from 1 to 720", field="hours") from None
+    if not 1 <= hours <= 720:
+        raise DomainError("hours must be a whole number from 1 to 720", field="hours")
+    view = tools.checkout(
+        db,
+        str(body.get("serial", "")),
+        worker_id,
+        _now() + timedelta(hours=hours),
+        _now(),
+        actor=f"kiosk:{machine.code}",
+    )
+    db.commit()
+    due = _local_time(view.due_at, machine)
+    return jsonify(
+        {
+            "tool": {
+                "serial": view.serial,
+                "status": view.status,
+                "due_at": view.due_at.isoformat() if view.due_at else None,
+            },
+            "message": f"Checked out {view.serial}: bring it back by {due}.",
+        }
+    )
+
+
+@api_bp.route("/<machine_code>/tools/return", methods=["POST"])
+@KIOSK
+def tool_return(machine_code: str) -> Any:
+    db = _db()
+    machine = _machine(db, machine_code)
+    worker = get_worker(db, _worker_id(machine))
+    body = _body()
+    condition = str(body.get("condition", "ok"))[:16]
+    view = tools.return_tool(db, str(body.get("serial", ""))[:64], condition, _now(), actor=f"kiosk:{machine.code}")
+    db.commit()
+    when = _local_time(_now(), machine)
+    message = {
+        "ok": f"Returned {view.serial}. Thank you.",
+        "damaged": f"Returned {view.serial} as damaged: reported for repair by {worker.worker_code} at {when}. "
+        "Thank you for telling us; it will not be issued until it is repaired.",
+        "lost": f"{view.serial} reported lost by {worker.worker_code} at {when}: the tool crib has been told.",
+    }[condition]
+    return jsonify(
+        {
+            "tool": {"serial": view.serial, "status": view.status, "condition": condition},
+            "message": message,
+            "report": condition != "ok",
+        }
+    )
+
+
+def _whole(body: dict[str, Any], name: str) -> int:
+    raw = body.get(name)
+    if raw in (None, ""):
+        return 0
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise DomainError(f"{name} must be a whole number such as 3", field=name) from None
+
+
+def _restocker(db: Session, machine: Machine) -> Worker:
+    worker = get_worker(db, _worker_id(machine))
+    if not worker.restocker:
+        raise DomainError(
+            "restock mode is for restockers: ask the storeroom", field="badge", code="not_restocker", status=422
+        )
+    return worker
+
+
+@api_bp.route("/<machine_code>/restock")
+@KIOSK
+def restock_list(machine_code: str) -> Any:
+    db = _db()
+    machine = _machine(db, machine_code)
+    _restocker(db, machine)
+    lines = restock.pick_list(db, machine.id)
+    return jsonify(
+        {
+            "pick_list": [
+                {
+                    "slot": p.slot_code,
+                    "name": p.item_name,
+                    "on_hand": p.on_hand,
+                    "max": p.max_level,
+                    "to_pick": p.to_pick,
+                }
+                for p in lines
+            ]
+        }
+    )
+
+
+@api_bp.route("/<machine_code>/restock/<slot_code>", methods=["POST"])
+@KIOSK
+def restock_slot(machine_code: str, slot_code: str) -> Any:
+    """Count what is in the slot (optional) and record what was added, as ledger entries."""
+    db = _db()
+    machine = _machine(db, machine_code)
+    worker = _restocker(db, machine)
+    body, key = _body(), str(_body().get("request_key") or uuid.uuid4().hex)[:100]
+    result: dict[str, Any] = {"slot": slot_code}
+    if body.get("counted") not in (None, ""):
+        count = restock.record_count(
+            db,
+            machine.id,
+            slot_code,
+            _whole(body, "counted"),
+            key=f"{key}:count",
+            now=_now(),
+            worker_id=worker.id,
+            actor=f"kiosk:{machine.code}",
+        )
+        result.update(expected=count.expected, counted=count.counted, flagged=count.flagged)
+    if _whole(body, "added") > 0:
+        result["on_hand"] = restock.record_fill(
+            db,
+            machine.id,
+            slot_code,
+            _whole(body, "added"),
+            key=f"{key}:fill",
+            now=_now(),
+            worker_id=worker.id,
+            actor=f"kiosk:{machine.code}",
+        )
+    db.commit()
+    return jsonify(result)
