@@ -120,7 +120,7 @@ def start(demo: DemoContext) -> list[BackgroundWorker]:
         publisher = MqttPublisher(host, port, prefix)
         demo.notes.append(f"BLE simulator: {len(walkers)} tags via MQTT {host}:{port} (topics under {prefix})")
         if demo.state.get(REAL_TOPICS_KEY):  # `vendtrack demo --espresense`: real nodes are heard as well
-            real = MqttWorker(mqtt_consumer(pipeline, host, port, group=f"vtdemo{secrets.token_hex(3)}"))
+            real = MqttWorker(mqtt_consumer(pipeline, broker, group=f"vtdemo{secrets.token_hex(3)}"))
             real.name += "-espresense"
             workers.append(real)
             rooms = ", ".join(g.gateway_id for g in plan.gateways[:4])

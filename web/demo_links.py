@@ -161,8 +161,8 @@ def kiosk_dispense(client: DemoClient, machine: str, badge: str, slot: str, wait
     if status != 200:
         raise RuntimeError(f"badge {badge} at {machine}: HTTP {status} {text[:200]}")
     try:
-        status, text = client.request("POST", api + "/dispense", json_body={"slot": slot, "quantity": 1},
-                                      headers=headers)  # fmt: skip
+        body = {"slot": slot, "quantity": 1, "charge_codes": {"cost_center": "CC-100"}}  # the demo requires one
+        status, text = client.request("POST", api + "/dispense", json_body=body, headers=headers)
         result: dict[str, Any] = json.loads(text).get("dispense", {}) if status == 200 else {"status": "refused"}
         deadline = time.monotonic() + wait_s
         while result.get("status") not in ("completed", "failed", "refused") and time.monotonic() < deadline:

@@ -84,6 +84,7 @@ def test_worker_buyer_approver_from_kiosk_to_captured_email(
     worker.keyboard.type(badge_of(5))
     worker.keyboard.press("Enter")
     worker.wait_for_selector("#screen-items:not([hidden])")
+    worker.select_option("[data-charge=cost_center]", "CC-200")  # the demo machines require a cost center from the list
     worker.click("[data-slot=A3]")  # VND-DRILL-8: cutting, under review, so an approver decides
     worker.click("#take")
     worker.wait_for_selector("#screen-result:not([hidden])", timeout=20000)
