@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -105,7 +105,7 @@ class Text:
     def parse(self, name: str, raw: object) -> Any:
         if _blank(raw):
             if self.required:
-                raise FieldProblem(f"{name} is required" + (f", e.g. {self.hint}" if self.hint else ""))
+                raise FieldProblem(f"{name} is empty: it is required" + (f", e.g. {self.hint}" if self.hint else ""))
             return self.default
         if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
             raise FieldProblem(f"{name} must be text")
@@ -268,16 +268,36 @@ class Day:
     def parse(self, name: str, raw: object) -> Any:
         if _blank(raw):
             if self.required:
-                raise FieldProblem(f"{name} is required: a date like 2026-03-01")
+                raise FieldProblem(f"{name} is required: a date written YYYY-MM-DD, e.g. 2026-03-01")
             return None
         try:
             return date.fromisoformat(raw.strip()) if isinstance(raw, str) and len(raw) <= 10 else None
         except ValueError:
             pass
-        raise FieldProblem(f"{name} must be a date like 2026-03-01")
+        raise FieldProblem(f"{name} must be a date written YYYY-MM-DD, e.g. 2026-03-01")
 
 
-Field = Text | Int | Dec | Number | Bool | Choice | Day
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """A date (midnight UTC) or an ISO date-time (UTC when no offset is given) as an aware datetime."""
+
+    required: bool = False
+
+    def parse(self, name: str, raw: object) -> Any:
+        if _blank(raw):
+            if self.required:
+                raise FieldProblem(f"{name} is required: a date like 2026-03-01 or 2026-03-01T14:00")
+            return None
+        try:
+            moment = datetime.fromisoformat(raw.strip()) if isinstance(raw, str) and len(raw) <= 40 else None
+        except ValueError:
+            moment = None
+        if moment is None or not 1900 <= moment.year <= 9000:
+            raise FieldProblem(f"{name} must be a date like 2026-03-01 or a time like 2026-03-01T14:00")
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+Field = Text | Int | Dec | Number | Bool | Choice | Day | Moment
 
 
 @dataclass(frozen=True)

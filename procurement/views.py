@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 
 from core import access
+from core.csv_rows import decode_upload
 from core.errors import DomainError
 from core.roles import Role
 from core.runtime import AppServices
@@ -249,7 +250,7 @@ def supplier_view(supplier_id: int) -> str:
 @access.roles(*BUYERS)
 def catalog_import() -> str:
     upload = request.files.get("file")
-    text = upload.read().decode("utf-8-sig", errors="replace") if upload else request.form.get("csv", "")
+    text = decode_upload(upload.read()) if upload else request.form.get("csv", "")
     result = import_catalog(_db(), text, _actor())
     _db().commit()
     return render_template("procurement/import.html", result=result)

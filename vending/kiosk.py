@@ -23,6 +23,7 @@ from core.models import Item, Site
 from core.outbox import publish
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
+from core.validation import Int, Text, ValidationError, one, schema
 from vending import authorise, charges, dispense, pairing, restock, tools
 from vending.models import Machine, Slot, SlotStock, Worker
 from vending.runtime import runtime
@@ -32,6 +33,14 @@ page_bp = Blueprint("vending_kiosk", __name__, template_folder="templates")
 api_bp = Blueprint("vending_kiosk_api", __name__, url_prefix="/api/v1/vending/kiosk")
 KIOSK = access.roles(Role.ADMIN, Role.RESTOCKER, scopes=(TokenScope.DEVICE,), device_cookie=True)
 DEFAULT_IDLE_SECONDS = 60
+MAX_QUANTITY = 999
+DISPENSE = schema(
+    slot=Text(max_length=16, required=True, hint="A3"),
+    quantity=Int(minimum=1, maximum=MAX_QUANTITY, default=1),
+    request_key=Text(max_length=120),
+)
+CHARGE_CODE = Text(max_length=64)
+COUNTS = schema(counted=Int(minimum=0, maximum=100_000), added=Int(minimum=0, maximum=100_000, default=0))
 
 
 class NoWorker(DomainError):
@@ -160,7 +169,8 @@ def badge_in(machine_code: str) -> Any:
     db = _db()
     machine = _machine(db, machine_code)
     try:
-        worker = sign_in_badge(db, str(_body().get("badge", "")), _now(), machine.code)
+        badge = one(Text(max_length=200, required=True, hint="the badge number"), "badge", _body().get("badge"))
+        worker = sign_in_badge(db, badge, _now(), machine.code)
     except SignInRefused:
         db.commit()  # the unknown badge is recorded for enrolment
         raise
@@ -174,7 +184,9 @@ def pin_in(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     body = _body()
     try:
-        worker = sign_in_pin(db, str(body.get("worker_code", "")), str(body.get("pin", "")), _now())
+        login = schema(worker_code=Text(max_length=64, required=True), pin=Text(max_length=64, required=True))
+        entered = login.parse(body)
+        worker = sign_in_pin(db, entered["worker_code"], entered["pin"], _now())
     except SignInRefused:
         db.commit()  # the failed try counts towards the lockout
         raise
@@ -216,14 +228,14 @@ def start_dispense(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     worker_id = _worker_id(machine)
     body = _body()
-    try:
-        quantity = int(body.get("quantity", 1))
-    except (TypeError, ValueError):
-        raise DomainError("quantity must be a whole number", field="quantity") from None
+    asked = DISPENSE.parse(body)
+    quantity = asked["quantity"]
     codes = body.get("charge_codes") or {}
     if not isinstance(codes, dict):
-        raise DomainError('charge_codes must be an object like {"job": "J-100"}', field="charge_codes")
-    key = str(body.get("request_key") or uuid.uuid4().hex)[:120]
+        raise ValidationError.one("charge_codes", 'charge_codes must be an object like {"job": "J-100"}')
+    codes = {one(Text(max_length=16), "charge_codes", k): one(CHARGE_CODE, f"charge_codes.{k}", v)
+             for k, v in codes.items()}  # fmt: skip
+    key = asked["request_key"] or uuid.uuid4().hex
     # its own short transaction (a double tap arriving twice at once returns the request that won); end the
     # page's transaction first: on SQLite it holds the write lock the request needs
     db.commit()
@@ -231,7 +243,7 @@ def start_dispense(machine_code: str) -> Any:
         _services().session_factory,
         machine=machine,
         worker_id=worker_id,
-        slot_code=str(body.get("slot", "")),
+        slot_code=asked["slot"],
         quantity=quantity,
         charge_codes={str(k): str(v) for k, v in codes.items()},
         request_key=key,
@@ -274,9 +286,8 @@ def request_item(machine_code: str) -> Any:
     db = _db()
     machine = _machine(db, machine_code)
     worker = get_worker(db, _worker_id(machine))
-    text = str(_body().get("description", "")).strip()
-    if not text:
-        raise DomainError("say what you need, e.g. 'nitrile gloves size L'", field="description")
+    text = one(Text(max_length=500, required=True, hint="nitrile gloves size L"), "description",
+               _body().get("description"))  # fmt: skip
     site = db.get(Site, machine.site_id)
     publish(
         db,
@@ -285,7 +296,7 @@ def request_item(machine_code: str) -> Any:
             site_code=site.code if site else "",
             machine=machine.code,
             worker=worker.worker_code,
-            description=text[:500],
+            description=text,
         ),
     )
     db.commit()
@@ -299,10 +310,10 @@ def tool_checkout(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     worker_id = _worker_id(machine)
     body = _body()
-    hours = int(body.get("hours", 8) or 8)
+    hours = one(Int(minimum=1, maximum=24 * 90, default=8), "hours", body.get("hours"))
     view = tools.checkout(
         db,
-        str(body.get("serial", "")),
+        one(Text(max_length=64, required=True), "serial", body.get("serial")),
         worker_id,
         _now() + timedelta(hours=hours),
         _now(),
@@ -327,9 +338,9 @@ def tool_return(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     _worker_id(machine)
     body = _body()
-    view = tools.return_tool(
-        db, str(body.get("serial", "")), str(body.get("condition", "ok")), _now(), actor=f"kiosk:{machine.code}"
-    )
+    serial = one(Text(max_length=64, required=True), "serial", body.get("serial"))
+    condition = one(Text(max_length=32, default="ok"), "condition", body.get("condition"))
+    view = tools.return_tool(db, serial, condition, _now(), actor=f"kiosk:{machine.code}")
     db.commit()
     return jsonify({"tool": {"serial": view.serial, "status": view.status}})
 
@@ -373,26 +384,28 @@ def restock_slot(machine_code: str, slot_code: str) -> Any:
     db = _db()
     machine = _machine(db, machine_code)
     worker = _restocker(db, machine)
-    body, key = _body(), str(_body().get("request_key") or uuid.uuid4().hex)[:100]
+    body = _body()
+    key = one(Text(max_length=100), "request_key", body.get("request_key")) or uuid.uuid4().hex
+    counts = COUNTS.parse(body)
     result: dict[str, Any] = {"slot": slot_code}
-    if body.get("counted") not in (None, ""):
+    if counts["counted"] is not None:
         count = restock.record_count(
             db,
             machine.id,
             slot_code,
-            int(body["counted"]),
+            counts["counted"],
             key=f"{key}:count",
             now=_now(),
             worker_id=worker.id,
             actor=f"kiosk:{machine.code}",
         )
         result.update(expected=count.expected, counted=count.counted, flagged=count.flagged)
-    if int(body.get("added") or 0) > 0:
+    if counts["added"] > 0:
         result["on_hand"] = restock.record_fill(
             db,
             machine.id,
             slot_code,
-            int(body["added"]),
+            counts["added"],
             key=f"{key}:fill",
             now=_now(),
             worker_id=worker.id,

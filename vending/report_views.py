@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core import access
 from core.clock import utc
+from core.csv_rows import decode_upload
 from core.errors import DomainError
 from core.models import Item
 from core.roles import Role
@@ -82,7 +83,7 @@ def csv_page() -> Any:
     if request.method == "POST":
         kind = request.form.get("kind", "")
         upload = request.files.get("file")
-        text = upload.read().decode("utf-8-sig", errors="replace") if upload else request.form.get("text", "")
+        text = decode_upload(upload.read()) if upload else request.form.get("text", "")
         session = db()
         report = csv_io.import_csv(session, kind, text, site_id_from_form(session))
         session.commit()

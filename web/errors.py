@@ -85,7 +85,7 @@ def init_app(app: Flask) -> None:
         again = form_again(exc)
         if again is not None:
             return again
-        return _page(exc.status, exc.message)
+        return _page(_form_status(exc), exc.message)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
@@ -119,12 +119,12 @@ def _rollback() -> None:
 
 def form_again(exc: DomainError) -> Any | None:
     """The page with the posted form, refilled and marked, when `exc` names a field of a form post."""
-    if not exc.field or request.method != "POST" or request.mimetype not in FORM_TYPES:
-        return None
+    if not exc.field or exc.status not in (400, 422) or request.method != "POST" or request.mimetype not in FORM_TYPES:
+        return None  # not a bad field of a form post (a refusal or a conflict keeps its own page)
     from web.form_marks import mark_form
 
     errors = exc.errors if isinstance(exc, ValidationError) else {exc.field: exc.message}
-    status = 422 if exc.status == 400 else exc.status
+    status = _form_status(exc)
     _rollback()
     for url in _pages_holding_the_form():
         html = _render_get(url)
@@ -135,6 +135,12 @@ def form_again(exc: DomainError) -> Any | None:
         if marked is not None:
             return marked, status
     return None
+
+
+def _form_status(exc: DomainError) -> int:
+    """A form post refused for one of its fields is unprocessable input (422), whatever rule refused it."""
+    posted_form = request.method == "POST" and request.mimetype in FORM_TYPES
+    return 422 if exc.field and exc.status == 400 and posted_form else exc.status
 
 
 def _pages_holding_the_form() -> list[str]:

@@ -28,10 +28,9 @@ def test_import_keeps_good_rows_and_names_each_bad_one(session_factory: sessionm
     with unit_of_work(session_factory) as s:
         report = csv_io.import_csv(s, "items", items, world.site_id)
         assert report.imported == 2
-        assert [(e.line, e.message) for e in report.errors] == [
-            (3, "sku: sku is empty"),
-            (4, "unit_cost: unit_cost 'abc' is not a number"),
-        ]
+        assert [(e.line, e.column) for e in report.errors] == [(3, "sku"), (4, "unit_cost")]
+        assert "sku is empty" in report.errors[0].message
+        assert "unit_cost 'abc' is not a number: write it like 2.50" in report.errors[1].message
         report = csv_io.import_csv(s, "workers", workers, world.site_id)
         assert report.imported == 1
         assert [e.line for e in report.errors] == [3, 4]
