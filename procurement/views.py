@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
@@ -12,6 +12,7 @@ from core.csv_rows import decode_upload
 from core.errors import DomainError
 from core.roles import Role
 from core.runtime import AppServices
+from core.validation import Dec, Int, one
 from procurement import approval, config, cxml, orders, pdf, queries, receiving, replenish, transmit
 from procurement.catalog import import_catalog
 from procurement.documents import build_context, to_csv
@@ -42,12 +43,9 @@ def _approver() -> approval.Approver:
 
 
 def _decimal(name: str, raw: str | None, default: Decimal | None = None) -> Decimal | None:
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return Decimal(raw.strip())
-    except InvalidOperation:
-        raise DomainError(f"{name} {raw!r} is not a number", field=name) from None
+    """A finite decimal of at most 4 places that fits a money column (0 to 9,999,999,999.9999)."""
+    value: Decimal | None = one(Dec(default=default), name, raw)
+    return value
 
 
 @bp.get("/")
@@ -143,10 +141,7 @@ def po_send(po_number: str) -> Response:
 @access.roles(*BUYERS)
 def po_edit_line(po_number: str, line_number: int) -> Response:
     f = request.form
-    try:
-        quantity = int(f.get("quantity", ""))
-    except ValueError:
-        raise DomainError("quantity must be a whole number", field="quantity") from None
+    quantity = one(Int(minimum=0, maximum=10_000_000, required=True), "quantity", f.get("quantity"))
     price = _decimal("unit_price", f.get("unit_price"))
     if price is None:
         raise DomainError("unit price is required", field="unit_price")
@@ -160,10 +155,8 @@ def po_receive(po_number: str) -> Response:
     quantities: dict[int, int] = {}
     for key, raw in request.form.items():
         if key.startswith("line_") and raw.strip():
-            try:
-                quantities[int(key[5:])] = int(raw)
-            except ValueError:
-                raise DomainError(f"{key}: {raw!r} is not a whole number", field=key) from None
+            line = one(Int(minimum=1, maximum=100_000, required=True), "line", key[5:])
+            quantities[line] = one(Int(minimum=0, maximum=10_000_000, required=True), key, raw)
     status = receiving.receive(_db(), po_number, quantities, _actor(), _services().clock, request.form.get("note", ""))
     return _done(po_number, f"receipt booked; {po_number} is {status}")
 

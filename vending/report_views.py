@@ -12,26 +12,26 @@ from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
 from core import access
-from core.clock import utc
 from core.csv_rows import decode_upload
 from core.errors import DomainError
 from core.models import Item
 from core.roles import Role
+from core.validation import Int, Moment, Number, Text, one, schema
 from vending import csv_io, ledger, reports, restock, tools
 from vending.admin_views import actor, db, now, saved, site_id_from_form
 from vending.models import Machine, Slot
 
 bp = Blueprint("vending_reports", __name__, url_prefix="/vending")
 REPORTERS = access.roles(Role.ADMIN, Role.STAFF, Role.PROCUREMENT)
+PERIOD = schema(start=Moment(), end=Moment())
+COUNTS = schema(counted=Int(minimum=0, maximum=100_000), added=Int(minimum=0, maximum=100_000, default=0))
+TOOL = schema(sku=Text.column(Item.sku, required=True), inspection_due=Moment(), calibration_due=Moment())
 
 
 def _period() -> tuple[datetime, datetime]:
-    try:
-        end = datetime.fromisoformat(request.args["end"]) if request.args.get("end") else now()
-        start = datetime.fromisoformat(request.args["start"]) if request.args.get("start") else end - timedelta(days=30)
-    except ValueError:
-        raise DomainError("start and end must be dates like 2026-03-01", field="start") from None
-    return utc(start), utc(end)
+    asked = PERIOD.parse(request.args)
+    end = asked["end"] or now()
+    return asked["start"] or end - timedelta(days=30), end
 
 
 def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
@@ -61,7 +61,7 @@ def usage() -> Any:
 @REPORTERS
 def outliers() -> Any:
     start, end = _period()
-    factor = float(request.args.get("factor", 3) or 3)
+    factor = one(Number(minimum=1.0, maximum=100.0, default=3.0, example="3"), "factor", request.args.get("factor"))
     rows = reports.outliers(db(), start, end, factor=factor)
     return render_template("vending/outliers.html", rows=rows, start=start, end=end, factor=factor)
 
@@ -107,12 +107,13 @@ def restock_page(machine_id: int) -> Any:
     if request.method == "POST":
         slot_code, key = request.form.get("slot", ""), request.form.get("key") or uuid.uuid4().hex
         message = []
-        if request.form.get("counted", "").strip():
+        counts = COUNTS.parse(request.form)
+        if counts["counted"] is not None:
             result = restock.record_count(
                 session,
                 machine.id,
                 slot_code,
-                int(request.form["counted"]),
+                counts["counted"],
                 key=f"{key}:count",
                 now=now(),
                 actor=actor(),
@@ -121,9 +122,9 @@ def restock_page(machine_id: int) -> Any:
                 f"counted {result.counted}, expected {result.expected}"
                 + (" - difference flagged" if result.flagged else "")
             )
-        if int(request.form.get("added", "0") or 0) > 0:
+        if counts["added"] > 0:
             held = restock.record_fill(
-                session, machine.id, slot_code, int(request.form["added"]), key=f"{key}:fill", now=now(), actor=actor()
+                session, machine.id, slot_code, counts["added"], key=f"{key}:fill", now=now(), actor=actor()
             )
             message.append(f"now {held} on hand")
         return saved(
@@ -141,17 +142,17 @@ def restock_page(machine_id: int) -> Any:
 def tool_list() -> Any:
     session = db()
     if request.method == "POST":
-        sku = request.form.get("sku", "").strip()
-        item_id = session.scalar(select(Item.id).where(Item.sku == sku))
+        asked = TOOL.parse(request.form)
+        item_id = session.scalar(select(Item.id).where(Item.sku == asked["sku"]))
         if item_id is None:
-            raise DomainError(f"no item with sku {sku!r}", field="sku")
-        dates = {k: request.form.get(k, "").strip() for k in ("inspection_due", "calibration_due")}
+            raise DomainError(f"no item with sku {asked['sku']!r}", field="sku")
         tools.add_tool(
             session,
             request.form.get("serial", ""),
             item_id,
             site_id_from_form(session),
-            **{k: utc(datetime.fromisoformat(v)) if v else None for k, v in dates.items()},
+            inspection_due=asked["inspection_due"],
+            calibration_due=asked["calibration_due"],
         )
         return saved("Tool added.", "vending_reports.tool_list")
     return render_template("vending/tools.html", tools=tools.all_tools(session), overdue=tools.overdue(session, now()))

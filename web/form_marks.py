@@ -11,11 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from html import escape
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlparse
 
+from markupsafe import escape as _markup_escape
 from werkzeug.datastructures import MultiDict
+
+def escape(text: str, quote: bool = True) -> str:
+    """Escaped as Jinja escapes (so a page reads the same whether a template or this module wrote it)."""
+    return str(_markup_escape(text))
+
 
 _UNSHOWN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _NOT_REFILLED = frozenset({"hidden", "password", "file", "submit", "button", "image", "reset"})
