@@ -28,7 +28,7 @@ from core.errors import DomainError
 # C0 controls, DEL, C1 controls and unpaired surrogates; the multi-line set keeps tab, newline and return.
 _NOT_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_WHOLE = re.compile(r"[+-]?\d+")
+_WHOLE = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: int() would also read "١٢"
 JSON_SAFE_INT = 2**53 - 1  # beyond this a JSON number is not an exact integer in most clients
 
 
@@ -109,7 +109,10 @@ class Text:
             return self.default
         if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
             raise FieldProblem(f"{name} must be text")
-        value = clean_text(str(raw).strip(), multiline=self.multiline)
+        try:
+            value = clean_text(str(raw).strip(), multiline=self.multiline)
+        except FieldProblem as problem:
+            raise FieldProblem(f"{name} {problem}") from None
         if self.upper:
             value = value.upper()
         if self.max_length is not None and len(value) > self.max_length:

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urljoin, urlparse
 from markupsafe import escape as _markup_escape
 from werkzeug.datastructures import MultiDict
 
+
 def escape(text: str, quote: bool = True) -> str:
     """Escaped as Jinja escapes (so a page reads the same whether a template or this module wrote it)."""
     return str(_markup_escape(text))
