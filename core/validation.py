@@ -41,7 +41,8 @@ class ValidationError(DomainError):
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors) or {"input": "the input is not valid"}
         first = next(iter(self.errors))
-        super().__init__("; ".join(f"{name}: {text}" for name, text in self.errors.items()), field=first)
+        parts = (text if text.startswith(name) else f"{name}: {text}" for name, text in self.errors.items())
+        super().__init__("; ".join(parts), field=first)
 
     @classmethod
     def one(cls, name: str, message: str) -> ValidationError:
