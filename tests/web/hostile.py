@@ -60,9 +60,8 @@ JSON_KEYS = {  # the keys each JSON endpoint reads (others get JSON_NAMES)
     "vending_kiosk_api.restock_slot": ["counted", "added", "request_key"],
     "tracking_api.gateway_adverts": ["adverts"],
 }
-SWEEP_TEXT = ["NaN", "1e400", "2.7", "-5", "1e20", "a\x00b", "x" * 100_000, "\x07", "", "e\u0301"]
-SWEEP_JSON: list[Any] = [float("nan"), float("inf"), 2.7, 1e20, -5, 2**70, "\ud800", "a\x00b", "x" * 100_000, [],
-                         {}, None, True]  # fmt: skip
+SWEEP_TEXT = ["NaN", "1e400", "2.7", "-5", "a\x00b", "x" * 100_000]  # others come through hypothesis
+SWEEP_JSON: list[Any] = [float("nan"), 2.7, 1e20, 2**70, "\ud800", "x" * 100_000, [], {}, None]
 JSON_NAMES = ["badge", "pin", "worker_code", "slot", "quantity", "charge_codes", "request_key", "description",
               "serial", "hours", "condition", "counted", "added", "adverts", "event_id", "type"]  # fmt: skip
 

@@ -107,7 +107,6 @@ class Attacker:
             for leaf in SWEEP_JSON:
                 self.body(as_json({name: leaf}))
             self.body(f'{{"{name}": 1e400}}')
-            self.body(f'{{"{name}": NaN}}')
         for raw in (DEEP_JSON, "", "[]", '"text"', "{", b"\xff\xfe{\x00"):
             self.body(raw)
 
@@ -131,6 +130,7 @@ class Attacker:
         attack()
 
 
+@pytest.mark.timeout(1800)  # ~5,000 requests: a few minutes on two idle cores, longer on a busy machine
 def test_every_route_survives_hostile_values(world: tuple[Flask, Callers, dict[str, str]]) -> None:
     app, callers, values = world
     all_routes = routes(app)
