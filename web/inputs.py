@@ -21,7 +21,7 @@ from core.errors import DomainError
 from core.validation import JSON_SAFE_INT, ValidationError, text_problem
 
 MAX_JSON_DEPTH = 32
-_PATH_SAFE = frozenset("/")
+MAX_QUERY_VALUE = 2000  # a query parameter is a search or a filter, never a payload (SQLite's LIKE caps patterns)
 
 
 def _nfc(value: str) -> str:
@@ -105,6 +105,9 @@ def check_request() -> None:
                 request.view_args[key] = _checked("value", key, value, multiline=False)
     if request.query_string:
         request.__dict__["args"] = _checked_pairs(request.args, multiline=False)
+        for key, value in request.args.items(multi=True):
+            if len(value) > MAX_QUERY_VALUE:
+                raise ValidationError.one(key, f"{key} is {len(value)} characters long: {MAX_QUERY_VALUE} at most")
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if request.is_json:
