@@ -147,6 +147,11 @@ HANDLERS: dict[str, Callable[[Session, dict[str, str], int], None]] = {
 }
 
 
+def _error(problem: CsvProblem) -> RowError:
+    named = problem.message.startswith(problem.column)
+    return RowError(problem.line, problem.message if named else f"{problem.column}: {problem.message}", problem.column)
+
+
 def import_csv(session: Session, kind: str, text: str, site_id: int) -> ImportReport:
     """Each row in its own savepoint: a bad row is reported (line, column and fix) and the rest still import."""
     if kind not in KINDS:
@@ -154,14 +159,14 @@ def import_csv(session: Session, kind: str, text: str, site_id: int) -> ImportRe
     imported, errors = 0, []
     for row in read_rows(text, COLUMNS[kind][:2], COLUMNS[kind]):
         if isinstance(row, CsvProblem):
-            errors.append(RowError(row.line, f"{row.column}: {row.message}", row.column))
+            errors.append(_error(row))
             continue
         try:
             with session.begin_nested():
                 HANDLERS[kind](session, row.values, site_id)
             imported += 1
         except Exception as exc:  # reported for this row only; the other rows still import
-            errors.extend(RowError(p.line, f"{p.column}: {p.message}", p.column) for p in problems_of(row.line, exc))
+            errors.extend(_error(problem) for problem in problems_of(row.line, exc))
     return ImportReport(kind, imported, tuple(errors))
 
 

@@ -120,7 +120,7 @@ def test_csv_upload_and_usage_csv(admin: tuple[FlaskClient, World, str]) -> None
         content_type="multipart/form-data",
     )
     body = page.get_data(as_text=True)
-    assert "1 rows imported, 1 rejected" in body and "line 3: sku: sku is empty" in body
+    assert "1 rows imported, 1 rejected" in body and "line 3: sku is empty" in body
     assert "Z-1" in client.get("/vending/csv/items.csv").get_data(as_text=True)
     usage = client.get("/vending/reports/usage?by=item&format=csv")
     assert usage.mimetype == "text/csv" and usage.get_data(as_text=True).startswith("item,label,quantity,value")
