@@ -100,6 +100,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    from core import column_guard  # a flush the database would refuse raises a field-named error instead
+
+    column_guard.install()
     return sessionmaker(bind=engine, expire_on_commit=False, future=True)
 
 

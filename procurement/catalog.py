@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.csv_rows import CsvProblem, problems_of, read_rows
 from core.models import Item
+from core.validation import Day, Dec, FieldProblem, Int, Text, ValidationError, schema
 from procurement.models import Supplier, SupplierItem
 from procurement.suppliers import set_price_breaks
 
@@ -55,42 +54,44 @@ class _RowProblem(ValueError):
         self.field = field
 
 
-def _int(row: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = (row.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _RowProblem(name, f"{name} {raw!r} is not a whole number") from None
-    if value < minimum:
-        raise _RowProblem(name, f"{name} {value} must be at least {minimum}")
-    return value
-
-
-def _date(row: dict[str, str], name: str) -> date | None:
-    raw = (row.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise _RowProblem(name, f"{name} {raw!r} is not a date: use YYYY-MM-DD") from None
+MAX_QTY = 10_000_000
+PRICE = Dec(minimum=Decimal(0), example="2.50")
+ROW = schema(
+    supplier_code=Text.column(Supplier.code, required=True, hint="ACME"),
+    sku=Text.column(Item.sku, required=True, hint="BOLT-M8"),
+    supplier_part_number=Text.column(SupplierItem.supplier_part_number, required=True, hint="AC-1001"),
+    description=Text.column(SupplierItem.description),
+    pack_qty=Int(minimum=1, maximum=MAX_QTY, default=1),
+    unit_of_measure=Text.column(SupplierItem.unit_of_measure, default="EA"),
+    moq=Int(minimum=1, maximum=MAX_QTY, default=1),
+    order_multiple=Int(minimum=1, maximum=MAX_QTY, default=1),
+    lead_time_days=Int(minimum=0, maximum=3650, default=7),
+    priority=Int(minimum=-1000, maximum=1000, default=0),
+    valid_from=Day(),
+    valid_to=Day(),
+    price_breaks=Text(max_length=2000, required=True, hint="1:2.50;100:2.10"),
+)
 
 
 def parse_breaks(raw: str) -> list[tuple[int, Decimal]]:
-    """'1:2.50;100:2.10' → [(1, 2.50), (100, 2.10)]."""
+    """'1:2.50;100:2.10' → [(1, 2.50), (100, 2.10)]; prices ≥ 0 that fit the money column."""
     breaks: list[tuple[int, Decimal]] = []
     for part in (p.strip() for p in raw.split(";")):
         if not part:
             continue
         qty_text, sep, price_text = part.partition(":")
         try:
-            qty, price = int(qty_text), Decimal(price_text.strip())
-        except (ValueError, InvalidOperation):
-            raise _RowProblem("price_breaks", f"price break {part!r} is not qty:price (e.g. 1:2.50;100:2.10)") from None
-        if not sep or qty < 1 or price < 0 or not price.is_finite():
-            raise _RowProblem("price_breaks", f"price break {part!r} needs qty ≥ 1 and a price ≥ 0")
+            if not sep:
+                raise FieldProblem("no colon")
+            qty = Int(minimum=1, maximum=MAX_QTY, required=True).parse("quantity", qty_text)
+            price = PRICE.parse("price", price_text)
+        except FieldProblem as problem:
+            raise _RowProblem(
+                "price_breaks", f"price break {part[:40]!r} must be qty:price with qty ≥ 1 and a price ≥ 0 "
+                f"(e.g. 1:2.50;100:2.10): {problem}"
+            ) from None
+        if price is None:
+            raise _RowProblem("price_breaks", f"price break {part[:40]!r} has no price: write it like 1:2.50")
         breaks.append((qty, price))
     if not breaks:
         raise _RowProblem("price_breaks", "price_breaks is empty: give at least one qty:price")
@@ -101,21 +102,27 @@ def parse_breaks(raw: str) -> list[tuple[int, Decimal]]:
 
 def import_catalog(session: Session, text: str, actor: str) -> ImportResult:
     """Import rows of COLUMNS; each row in its own savepoint so one bad row never loses the others."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        return ImportResult(0, 0, (RowError(1, missing[0], f"header lacks column(s) {', '.join(missing)}"),))
+    try:
+        rows = list(read_rows(text, REQUIRED, COLUMNS))
+    except ValidationError as exc:
+        return ImportResult(0, 0, (RowError(1, exc.field or "file", exc.errors[exc.field or "file"]),))
     created = updated = 0
     errors: list[RowError] = []
     suppliers = {code: sid for sid, code in session.execute(select(Supplier.id, Supplier.code))}
-    for number, row in enumerate(reader, start=2):
-        try:
-            values = _parse_row(session, row, suppliers)
-        except _RowProblem as problem:
-            errors.append(RowError(number, problem.field, str(problem)))
+    for row in rows:
+        if isinstance(row, CsvProblem):
+            errors.append(RowError(row.line, row.column, row.message))
             continue
-        with session.begin_nested():
-            was_new = _upsert(session, values)
+        try:
+            values = _parse_row(session, row.values, suppliers)
+            with session.begin_nested():
+                was_new = _upsert(session, values)
+        except _RowProblem as problem:
+            errors.append(RowError(row.line, problem.field, str(problem)))
+            continue
+        except Exception as exc:  # reported for this row only; the other rows still import
+            errors.extend(RowError(p.line, p.column, p.message) for p in problems_of(row.line, exc))
+            continue
         created, updated = created + was_new, updated + (not was_new)
     audit.record(
         session, actor, "catalog.import", "supplier_item", "*", after={"created": created, "updated": updated,
@@ -125,34 +132,16 @@ def import_catalog(session: Session, text: str, actor: str) -> ImportResult:
 
 
 def _parse_row(session: Session, row: dict[str, str], suppliers: dict[str, int]) -> dict[str, Any]:
-    for name in REQUIRED:
-        if not (row.get(name) or "").strip():
-            raise _RowProblem(name, f"{name} is empty: every row needs it")
-    code = row["supplier_code"].strip()
+    values = ROW.parse(row)
+    code, sku, breaks = values.pop("supplier_code"), values.pop("sku"), values.pop("price_breaks")
     if code not in suppliers:
         raise _RowProblem("supplier_code", f"unknown supplier {code!r}: create the supplier first")
-    sku = row["sku"].strip()
     item_id = session.scalar(select(Item.id).where(Item.sku == sku))
     if item_id is None:
         raise _RowProblem("sku", f"unknown SKU {sku!r}: add the item before importing its supplier rows")
-    valid_from, valid_to = _date(row, "valid_from"), _date(row, "valid_to")
-    if valid_from and valid_to and valid_to < valid_from:
+    if values["valid_from"] and values["valid_to"] and values["valid_to"] < values["valid_from"]:
         raise _RowProblem("valid_to", "valid_to is before valid_from")
-    return {
-        "supplier_id": suppliers[code],
-        "item_id": item_id,
-        "supplier_part_number": row["supplier_part_number"].strip(),
-        "description": (row.get("description") or "").strip(),
-        "pack_qty": _int(row, "pack_qty", 1, 1),
-        "unit_of_measure": (row.get("unit_of_measure") or "EA").strip() or "EA",
-        "moq": _int(row, "moq", 1, 1),
-        "order_multiple": _int(row, "order_multiple", 1, 1),
-        "lead_time_days": _int(row, "lead_time_days", 7, 0),
-        "priority": _int(row, "priority", 0, -1000),
-        "valid_from": valid_from,
-        "valid_to": valid_to,
-        "breaks": parse_breaks(row["price_breaks"]),
-    }
+    return values | {"supplier_id": suppliers[code], "item_id": item_id, "breaks": parse_breaks(breaks)}
 
 
 def _upsert(session: Session, values: dict[str, Any]) -> bool:

@@ -9,20 +9,16 @@ from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from core import access
-from core.errors import DomainError
 from core.roles import Role
+from core.validation import Int, one
 from procurement import config, queries
 from procurement.views import BUYERS, READERS, _actor, _db, _decimal, _services, bp
 
 
 def _int(name: str, default: int = 0) -> int:
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise DomainError(f"{name} {raw!r} is not a whole number", field=name) from None
+    """A whole number field (never truncated), 0..10,000,000."""
+    value: int = one(Int(minimum=0, maximum=10_000_000, default=default), name, request.form.get(name))
+    return value
 
 
 @bp.get("/policies")

@@ -13,6 +13,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from core import access
 from core.errors import DomainError
+from core.validation import Int, one
 from procurement import approval, orders, pdf, po_actions, queries, receiving, transmit
 from procurement.documents import build_context
 from procurement.po_actions import roles_for
@@ -160,10 +161,8 @@ def po_send(po_number: str) -> Any:
 
 
 def _whole(name: str, raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise DomainError(f"{raw.strip()[:40]!r} is not a whole number", field=name) from None
+    whole: int = one(Int(minimum=0, maximum=10_000_000, required=True), name, raw)
+    return whole
 
 
 @bp.post("/po/<po_number>/lines/<int:line_number>")

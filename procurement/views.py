@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,11 @@ from flask import (
 )
 
 from core import access
+from core.csv_rows import decode_upload
 from core.errors import DomainError
 from core.roles import Role
 from core.runtime import AppServices
+from core.validation import Dec, one
 from procurement import config, cxml, orders, pdf, queries
 from procurement.catalog import import_catalog
 from procurement.documents import build_context, to_csv
@@ -34,7 +36,6 @@ bp = Blueprint("procurement", __name__, url_prefix="/procurement", template_fold
 BUYERS = (Role.PROCUREMENT, Role.ADMIN)
 READERS = (Role.PROCUREMENT, Role.APPROVER, Role.ADMIN)
 STATIC = Path(__file__).parent / "static"
-LIMIT = Decimal(10) ** 9  # money and amounts typed on pages: far above any real order, inside Numeric(14, 4)
 
 
 def _db() -> Any:
@@ -50,15 +51,8 @@ def _actor() -> str:
 
 
 def _decimal(name: str, raw: str | None, default: Decimal | None = None) -> Decimal | None:
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
-        raise DomainError(f"{name} {raw.strip()[:40]!r} is not a number", field=name) from None
-    if not value.is_finite() or abs(value) >= LIMIT:
-        raise DomainError(f"{name} must be a plain number below {LIMIT:,} (got {raw.strip()[:40]!r})",
-                          field=name)  # fmt: skip
+    """A finite decimal of at most 4 places that fits a money column (0 to 9,999,999,999.9999)."""
+    value: Decimal | None = one(Dec(default=default), name, raw)
     return value
 
 
@@ -146,7 +140,7 @@ def supplier_view(supplier_id: int) -> str:
 @access.roles(*BUYERS)
 def catalog_import() -> str:
     upload = request.files.get("file")
-    text = upload.read().decode("utf-8-sig", errors="replace") if upload else request.form.get("csv", "")
+    text = decode_upload(upload.read()) if upload else request.form.get("csv", "")
     result = import_catalog(_db(), text, _actor())
     _db().commit()
     return render_template("procurement/import.html", result=result)

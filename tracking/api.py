@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from core import access
 from core.errors import DomainError, NotFound
 from core.roles import Role, TokenScope
+from core.validation import Int, one
 from tracking import services
 from tracking.pipeline import pipeline_for
 from tracking.sources import limits
@@ -63,7 +64,8 @@ def asset_json(item: services.AssetLocation, now: datetime) -> dict[str, Any]:
 @bp.route("/assets")
 @access.roles(*READERS, scopes=READ_SCOPES)
 def assets() -> Any:
-    found = services.search_assets(_db(), request.args.get("q", ""), limit=int(request.args.get("limit", 200)))
+    limit = one(Int(minimum=1, maximum=1000, default=200), "limit", request.args.get("limit"))
+    found = services.search_assets(_db(), request.args.get("q", ""), limit=limit)
     now = _now()
     return jsonify({"assets": [asset_json(a, now) for a in found]})
 

@@ -117,7 +117,7 @@ def zone_create() -> Any:
     try:
         saved = setup_admin.save_zone(_db(), zone_input(form), _actor(), _clock())
     except SetupInvalid as exc:
-        return _zone_page(form, exc.errors, None, 400)
+        return _zone_page(form, exc.errors, None, 422)
     _committed(f"Zone {form['code'].strip()} created. Add its gateways next.")
     return redirect(url_for("tracking_setup.zone_edit", zone_id=saved.id))
 
@@ -136,7 +136,7 @@ def zone_update(zone_id: int) -> Any:
     try:
         saved = setup_admin.save_zone(_db(), zone_input(form), _actor(), _clock(), zone_id)
     except SetupInvalid as exc:
-        return _zone_page(form, exc.errors, zone_id, 400)
+        return _zone_page(form, exc.errors, zone_id, 422)
     if saved.changed:
         _committed(f"Zone {form['code'].strip()} saved.")
     else:
@@ -191,7 +191,7 @@ def gateway_create() -> Any:
     try:
         saved = setup_admin.save_gateway(_db(), gateway_input(form), _actor(), _clock())
     except SetupInvalid as exc:
-        return _gateway_page(form, exc.errors, None, 400)
+        return _gateway_page(form, exc.errors, None, 422)
     _committed(f"Gateway {form['gateway_id'].strip()} added to {form['zone'].strip()}.", saved.warning)
     return redirect(url_for("tracking_setup.gateway_edit", gateway_pk=saved.id))
 
@@ -212,7 +212,7 @@ def gateway_update(gateway_pk: int) -> Any:
     try:
         saved = setup_admin.save_gateway(_db(), gateway_input(form), _actor(), _clock(), gateway_pk)
     except SetupInvalid as exc:
-        return _gateway_page(form, exc.errors, gateway_pk, 400)
+        return _gateway_page(form, exc.errors, gateway_pk, 422)
     if saved.changed:
         _committed(f"Gateway {form['gateway_id'].strip()} saved.", saved.warning)
     else:

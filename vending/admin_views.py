@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,10 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from core import access, audit
-from core.clock import utc
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from core.roles import Role
+from core.validation import Int, Moment, ValidationError, one
 from vending import charges, drivers, pairing, rules
 from vending.models import (
     Credential,
@@ -49,14 +51,11 @@ def now() -> datetime:
     return current_app.extensions["vendtrack"].clock.now()
 
 
-def form_int(name: str, default: int | None = None) -> int:
-    raw = request.form.get(name, "").strip()
-    if not raw and default is not None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise DomainError(f"{name} must be a whole number", field=name) from None
+def form_int(name: str, default: int | None = None, maximum: int = 1_000_000) -> int:
+    """A whole number field of the posted form (never truncated), 0..maximum."""
+    value: int = one(Int(minimum=0, maximum=maximum, required=default is None, default=default), name,
+                     request.form.get(name))  # fmt: skip
+    return value
 
 
 def site_id_from_form(session: Session) -> int:
@@ -195,15 +194,15 @@ def machine_config(machine_id: int) -> Any:
 def slot_save(machine_id: int) -> Any:
     session = db()
     machine = _machine(session, machine_id)
-    from vending.csv_io import import_csv
+    from vending.csv_io import COLUMNS, import_csv
 
-    row = ",".join(["machine", "slot", "sku", "device_ref", "capacity", "min_level", "max_level", "unit_weight_g"])
-    values = [machine.code] + [request.form.get(k, "") for k in row.split(",")[1:]]
-    report = import_csv(
-        session, "planogram", row + "\n" + ",".join(v.replace(",", " ") for v in values), machine.site_id
-    )
+    out = io.StringIO()
+    csv.writer(out).writerows([COLUMNS["planogram"], [machine.code] + [request.form.get(k, "") for k in
+                                                                       COLUMNS["planogram"][1:]]])  # fmt: skip
+    report = import_csv(session, "planogram", out.getvalue(), machine.site_id)
     if report.errors:
-        raise DomainError(report.errors[0].message, field="slot")
+        raise ValidationError({e.column if e.column in COLUMNS["planogram"] else "slot": e.message.split(": ", 1)[-1]
+                               for e in report.errors})  # fmt: skip
     return saved("Slot saved.", "vending_admin.machine_detail", machine_id=machine.id)
 
 
@@ -236,7 +235,7 @@ def slot_disable(slot_id: int) -> Any:
 def workers() -> Any:
     session = db()
     if request.method == "POST":
-        until = request.form.get("valid_until", "").strip()
+        until = one(Moment(), "valid_until", request.form.get("valid_until"))
         create_worker(
             session,
             request.form.get("worker_code", ""),
@@ -246,7 +245,7 @@ def workers() -> Any:
             badges=[x.strip() for x in request.form.get("badges", "").split(",") if x.strip()],
             site_id=site_id_from_form(session),
             restocker=bool(request.form.get("restocker")),
-            valid_until=utc(datetime.fromisoformat(until)) if until else None,
+            valid_until=until,
             actor=actor(),
         )
         return saved("Worker created.", "vending_admin.workers")

@@ -6,14 +6,16 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.csv_rows import CsvProblem, problems_of, read_rows
 from core.errors import DomainError
 from core.models import Item
+from core.validation import Bool, Dec, Int, Number, Text, ValidationError, length_of, schema
 from vending import ledger
 from vending.models import Credential, GroupMember, Machine, Slot, SlotStock, Worker, WorkerGroup
 from vending.workers import add_badge, create_worker
@@ -30,6 +32,7 @@ COLUMNS = {
 class RowError:
     line: int
     message: str
+    column: str = "row"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,94 +42,99 @@ class ImportReport:
     errors: tuple[RowError, ...]
 
 
-def _int(row: dict[str, str], name: str, default: int | None = None) -> int:
-    raw = (row.get(name) or "").strip()
-    if not raw and default is not None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise DomainError(f"{name} {raw!r} is not a whole number", field=name) from None
+def _list_of(name: str, raw: str, limit: int | None) -> list[str]:
+    """'a;b;c' -> ['a', 'b', 'c'], each at most `limit` characters."""
+    parts = [p.strip() for p in raw.split(";") if p.strip()]
+    too_long = [p for p in parts if limit is not None and len(p) > limit]
+    if too_long:
+        raise ValidationError.one(name, f"{name} {too_long[0][:30]!r}... is longer than {limit} characters")
+    return parts
 
 
-def _bool(row: dict[str, str], name: str, default: bool) -> bool:
-    raw = (row.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "yes", "true", "y"):
-        return True
-    if raw in ("0", "no", "false", "n"):
-        return False
-    raise DomainError(f"{name} {raw!r} is not yes/no", field=name)
+ITEM_ROW = schema(
+    sku=Text.column(Item.sku, required=True, hint="BOLT-M8"),
+    name=Text.column(Item.name),
+    category=Text.column(Item.category, default="general"),
+    unit_of_measure=Text.column(Item.unit_of_measure, default="EA"),
+    unit_cost=Dec(minimum=Decimal(0), default=Decimal(0), example="2.50"),
+    active=Bool(default=True),
+)
+WORKER_ROW = schema(
+    worker_code=Text.column(Worker.worker_code, required=True, hint="E1042"),
+    name=Text.column(Worker.name),
+    groups=Text(max_length=2000),
+    badges=Text(max_length=2000),
+    pin=Text(max_length=100),  # create_worker says what a PIN must be
+)
+PLANOGRAM_ROW = schema(
+    machine=Text.column(Machine.code, required=True, hint="LOCKER-1"),
+    slot=Text.column(Slot.code, required=True, hint="A3"),
+    sku=Text.column(Item.sku, required=True, hint="BOLT-M8"),
+    device_ref=Text.column(Slot.device_ref),
+    capacity=Int(minimum=1, maximum=100_000, default=1),
+    min_level=Int(minimum=0, maximum=100_000, default=0),
+    max_level=Int(minimum=0, maximum=100_000, default=1),
+    unit_weight_g=Number(minimum=0.001, maximum=1_000_000, example="12.5"),
+)
 
 
 def _item_row(session: Session, row: dict[str, str], site_id: int) -> None:
-    sku = (row.get("sku") or "").strip()
-    if not sku:
-        raise DomainError("sku is empty", field="sku")
-    try:
-        cost = Decimal((row.get("unit_cost") or "0").strip() or "0")
-    except InvalidOperation:
-        raise DomainError(f"unit_cost {row.get('unit_cost')!r} is not a number", field="unit_cost") from None
+    values = ITEM_ROW.parse(row)
+    sku = values["sku"]
     item = session.scalar(select(Item).where(Item.sku == sku)) or Item(sku=sku)
-    item.name = (row.get("name") or "").strip() or sku
-    item.category = (row.get("category") or "").strip() or "general"
-    item.unit_of_measure = (row.get("unit_of_measure") or "").strip() or "EA"
-    item.unit_cost = cost
-    item.active = _bool(row, "active", True)
+    item.name = values["name"] or sku
+    item.category, item.unit_of_measure = values["category"], values["unit_of_measure"]
+    item.unit_cost, item.active = values["unit_cost"], values["active"]
     session.add(item)
 
 
 def _worker_row(session: Session, row: dict[str, str], site_id: int) -> None:
-    code = (row.get("worker_code") or "").strip()
+    values = WORKER_ROW.parse(row)
+    code = values["worker_code"]
+    groups = _list_of("groups", values["groups"], length_of(WorkerGroup.name))
+    badges = _list_of("badges", values["badges"], length_of(Credential.value))
+    restocker, active = Bool().parse("restocker", row.get("restocker")), Bool(True).parse("active", row.get("active"))
     worker = session.scalar(select(Worker).where(Worker.worker_code == code))
-    groups = [g.strip() for g in (row.get("groups") or "").split(";") if g.strip()]
-    badges = [b.strip() for b in (row.get("badges") or "").split(";") if b.strip()]
     if worker is None:
         worker = create_worker(
             session,
             code,
-            row.get("name") or code,
-            pin=(row.get("pin") or "").strip(),
+            values["name"] or code,
+            pin=values["pin"],
             groups=groups,
             badges=badges,
             site_id=site_id,
-            restocker=_bool(row, "restocker", False),
+            restocker=restocker,
             actor="csv",
         )
     else:
-        worker.name = (row.get("name") or "").strip() or worker.name
-        worker.restocker = _bool(row, "restocker", worker.restocker)
+        worker.name = values["name"] or worker.name
+        worker.restocker = restocker if (row.get("restocker") or "").strip() else worker.restocker
         for badge in badges:
             add_badge(session, worker.id, badge, actor="csv")
-    worker.active = _bool(row, "active", True)
+    worker.active = active
 
 
 def _planogram_row(session: Session, row: dict[str, str], site_id: int) -> None:
-    machine = session.scalar(select(Machine).where(Machine.code == (row.get("machine") or "").strip()))
+    values = PLANOGRAM_ROW.parse(row)
+    machine = session.scalar(select(Machine).where(Machine.code == values["machine"]))
     if machine is None:
-        raise DomainError(f"machine {row.get('machine')!r} does not exist: create it first", field="machine")
-    code = (row.get("slot") or "").strip()
-    if not code:
-        raise DomainError("slot is empty", field="slot")
-    item = session.scalar(select(Item).where(Item.sku == (row.get("sku") or "").strip()))
+        raise ValidationError.one("machine", f"machine {values['machine']!r} does not exist: create it first")
+    code = values["slot"]
+    item = session.scalar(select(Item).where(Item.sku == values["sku"]))
     if item is None:
-        raise DomainError(f"sku {row.get('sku')!r} is not in the catalog: import items first", field="sku")
-    low, high, capacity = _int(row, "min_level", 0), _int(row, "max_level", 1), _int(row, "capacity", 1)
+        raise ValidationError.one("sku", f"sku {values['sku']!r} is not in the catalog: import items first")
+    low, high, capacity = values["min_level"], values["max_level"], values["capacity"]
     if not 0 <= low <= high <= capacity:
-        raise DomainError("levels must satisfy 0 <= min_level <= max_level <= capacity", field="max_level")
-    weight_raw = (row.get("unit_weight_g") or "").strip()
-    try:
-        weight = float(weight_raw) if weight_raw else None
-    except ValueError:
-        raise DomainError(f"unit_weight_g {weight_raw!r} is not a number", field="unit_weight_g") from None
+        raise ValidationError.one("max_level", "levels must satisfy 0 <= min_level <= max_level <= capacity")
+    weight = values["unit_weight_g"]
     if machine.kind == "scale_shelf" and not weight:
-        raise DomainError("a scale shelf slot needs unit_weight_g > 0", field="unit_weight_g")
+        raise ValidationError.one("unit_weight_g", "a scale shelf slot needs unit_weight_g > 0")
     slot = session.scalar(select(Slot).where(Slot.machine_id == machine.id, Slot.code == code))
     if slot is None:
         slot = Slot(machine_id=machine.id, code=code, state="ok", state_reason="")
         session.add(slot)
-    slot.item_id, slot.device_ref = item.id, (row.get("device_ref") or "").strip() or code
+    slot.item_id, slot.device_ref = item.id, values["device_ref"] or code
     slot.capacity, slot.min_level, slot.max_level, slot.unit_weight_g = capacity, low, high, weight
     session.flush()
     ledger.lock_stock(session, slot.id)
@@ -139,24 +147,26 @@ HANDLERS: dict[str, Callable[[Session, dict[str, str], int], None]] = {
 }
 
 
+def _error(problem: CsvProblem) -> RowError:
+    named = problem.message.startswith(problem.column)
+    return RowError(problem.line, problem.message if named else f"{problem.column}: {problem.message}", problem.column)
+
+
 def import_csv(session: Session, kind: str, text: str, site_id: int) -> ImportReport:
-    """Each row in its own savepoint: a bad row is reported (line and fix) and the rest still import."""
+    """Each row in its own savepoint: a bad row is reported (line, column and fix) and the rest still import."""
     if kind not in KINDS:
-        raise DomainError(f"import kind must be one of {', '.join(KINDS)}", field="kind")
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in COLUMNS[kind][:2] if c not in (reader.fieldnames or [])]
-    if missing:
-        raise DomainError(f"the header lacks {', '.join(missing)}; expected {','.join(COLUMNS[kind])}", field="file")
+        raise ValidationError.one("kind", f"import kind must be one of {', '.join(KINDS)}")
     imported, errors = 0, []
-    for line, row in enumerate(reader, start=2):
+    for row in read_rows(text, COLUMNS[kind][:2], COLUMNS[kind]):
+        if isinstance(row, CsvProblem):
+            errors.append(_error(row))
+            continue
         try:
             with session.begin_nested():
-                HANDLERS[kind](session, row, site_id)
+                HANDLERS[kind](session, row.values, site_id)
             imported += 1
-        except DomainError as exc:
-            errors.append(RowError(line, f"{exc.field or 'row'}: {exc.message}" if exc.field else exc.message))
-        except Exception as exc:  # a constraint the checks above did not foresee: still only this row
-            errors.append(RowError(line, f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # reported for this row only; the other rows still import
+            errors.extend(_error(problem) for problem in problems_of(row.line, exc))
     return ImportReport(kind, imported, tuple(errors))
 
 

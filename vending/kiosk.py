@@ -24,6 +24,7 @@ from core.models import Item, Site
 from core.outbox import publish
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
+from core.validation import Int, Text, ValidationError, one, schema
 from vending import authorise, charges, dispense, pairing, pictures, tools
 from vending.models import Machine, Slot, SlotStock
 from vending.runtime import runtime
@@ -33,6 +34,14 @@ page_bp = Blueprint("vending_kiosk", __name__, template_folder="templates")
 api_bp = Blueprint("vending_kiosk_api", __name__, url_prefix="/api/v1/vending/kiosk")
 KIOSK = access.roles(Role.ADMIN, Role.RESTOCKER, scopes=(TokenScope.DEVICE,), device_cookie=True)
 DEFAULT_IDLE_SECONDS = 60
+MAX_QUANTITY = 999
+DISPENSE = schema(
+    slot=Text(max_length=16, required=True, hint="A3"),
+    quantity=Int(minimum=1, maximum=MAX_QUANTITY, default=1),
+    request_key=Text(max_length=120),
+)
+CHARGE_CODE = Text(max_length=64)
+COUNTS = schema(counted=Int(minimum=0, maximum=100_000), added=Int(minimum=0, maximum=100_000, default=0))
 
 
 class NoWorker(DomainError):
@@ -208,7 +217,8 @@ def badge_in(machine_code: str) -> Any:
     db = _db()
     machine = _machine(db, machine_code)
     try:
-        worker = sign_in_badge(db, str(_body().get("badge", "")), _now(), machine.code)
+        badge = one(Text(max_length=200, required=True, hint="the badge number"), "badge", _body().get("badge"))
+        worker = sign_in_badge(db, badge, _now(), machine.code)
     except SignInRefused:
         db.commit()  # the unknown badge is recorded for enrolment
         raise
@@ -222,7 +232,9 @@ def pin_in(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     body = _body()
     try:
-        worker = sign_in_pin(db, str(body.get("worker_code", "")), str(body.get("pin", "")), _now())
+        login = schema(worker_code=Text(max_length=64, required=True), pin=Text(max_length=64, required=True))
+        entered = login.parse(body)
+        worker = sign_in_pin(db, entered["worker_code"], entered["pin"], _now())
     except SignInRefused:
         db.commit()  # the failed try counts towards the lockout
         raise
@@ -264,21 +276,19 @@ def start_dispense(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     worker_id = _worker_id(machine)
     body = _body()
-    try:
-        quantity = int(body.get("quantity", 1))
-    except (TypeError, ValueError):
-        raise DomainError("quantity must be a whole number", field="quantity") from None
+    asked = DISPENSE.parse(body)
+    quantity = asked["quantity"]
     codes = body.get("charge_codes") or {}
-    if not isinstance(codes, dict) or len(codes) > len(charges.KINDS):
-        raise DomainError('charge_codes must be an object like {"job": "J-100"}', field="charge_codes")
-    for kind, value in codes.items():
+    if not isinstance(codes, dict):
+        raise ValidationError.one("charge_codes", 'charge_codes must be an object like {"job": "J-100"}')
+    codes = {one(Text(max_length=16), "charge_codes", k): one(CHARGE_CODE, f"charge_codes.{k}", v)
+             for k, v in codes.items()}  # fmt: skip
+    for kind in codes:
         if kind not in charges.KINDS:
             raise DomainError(
                 f"unknown charge code kind {str(kind)[:32]!r}: use {', '.join(charges.KINDS)}", field="charge_codes"
             )
-        if not isinstance(value, str | int) or len(str(value)) > 64:
-            raise DomainError(f"{kind} must be a code of at most 64 characters", field=str(kind)[:32])
-    key = str(body.get("request_key") or uuid.uuid4().hex)[:120]
+    key = asked["request_key"] or uuid.uuid4().hex
     # its own short transaction (a double tap arriving twice at once returns the request that won); end the
     # page's transaction first: on SQLite it holds the write lock the request needs
     db.commit()
@@ -286,7 +296,7 @@ def start_dispense(machine_code: str) -> Any:
         _services().session_factory,
         machine=machine,
         worker_id=worker_id,
-        slot_code=str(body.get("slot", "")),
+        slot_code=asked["slot"],
         quantity=quantity,
         charge_codes={str(k): str(v) for k, v in codes.items()},
         request_key=key,
@@ -329,9 +339,8 @@ def request_item(machine_code: str) -> Any:
     db = _db()
     machine = _machine(db, machine_code)
     worker = get_worker(db, _worker_id(machine))
-    text = str(_body().get("description", "")).strip()
-    if not text:
-        raise DomainError("say what you need, e.g. 'nitrile gloves size L'", field="description")
+    text = one(Text(max_length=500, required=True, hint="nitrile gloves size L"), "description",
+               _body().get("description"))  # fmt: skip
     site = db.get(Site, machine.site_id)
     publish(
         db,
@@ -340,7 +349,7 @@ def request_item(machine_code: str) -> Any:
             site_code=site.code if site else "",
             machine=machine.code,
             worker=worker.worker_code,
-            description=text[:500],
+            description=text,
         ),
     )
     db.commit()

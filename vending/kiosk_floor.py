@@ -13,6 +13,7 @@ from flask import jsonify
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
+from core.validation import Int, Text, one
 from vending import restock, tools
 from vending.kiosk import KIOSK, _body, _db, _local_time, _machine, _now, _worker_id, api_bp
 from vending.models import Machine, Worker
@@ -26,15 +27,10 @@ def tool_checkout(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     worker_id = _worker_id(machine)
     body = _body()
-    try:
-        hours = int(body.get("hours", 8) or 8)
-    except (TypeError, ValueError, OverflowError):
-        raise DomainError("hours must be a whole number from 1 to 720", field="hours") from None
-    if not 1 <= hours <= 720:
-        raise DomainError("hours must be a whole number from 1 to 720", field="hours")
+    hours: int = one(Int(minimum=1, maximum=720, default=8), "hours", body.get("hours"))
     view = tools.checkout(
         db,
-        str(body.get("serial", "")),
+        one(Text(max_length=64, required=True), "serial", body.get("serial")),
         worker_id,
         _now() + timedelta(hours=hours),
         _now(),
@@ -81,13 +77,8 @@ def tool_return(machine_code: str) -> Any:
 
 
 def _whole(body: dict[str, Any], name: str) -> int:
-    raw = body.get(name)
-    if raw in (None, ""):
-        return 0
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise DomainError(f"{name} must be a whole number such as 3", field=name) from None
+    whole: int = one(Int(minimum=0, maximum=100_000, default=0), name, body.get(name))
+    return whole
 
 
 def _restocker(db: Session, machine: Machine) -> Worker:

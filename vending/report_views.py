@@ -14,26 +14,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import access
-from core.clock import utc
+from core.csv_rows import decode_upload
 from core.errors import DomainError, Forbidden
 from core.models import CostCenter, Item
 from core.roles import Role
+from core.validation import Int, Moment, Number, Text, one, schema
 from vending import csv_io, exports, ledger, reports, restock, tools, usage
-from vending.admin_views import actor, db, form_int, now, saved, site_id_from_form
+from vending.admin_views import actor, db, now, saved, site_id_from_form
 from vending.models import ChargeCode, Machine, Slot, WorkerGroup
 
 bp = Blueprint("vending_reports", __name__, url_prefix="/vending")
 REPORTERS = access.roles(Role.ADMIN, Role.STAFF, Role.PROCUREMENT)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PERIOD = schema(start=Moment(), end=Moment())
+COUNTS = schema(counted=Int(minimum=0, maximum=100_000), added=Int(minimum=0, maximum=100_000, default=0))
+TOOL = schema(sku=Text.column(Item.sku, required=True), inspection_due=Moment(), calibration_due=Moment())
 
 
 def _period() -> tuple[datetime, datetime]:
-    try:
-        end = datetime.fromisoformat(request.args["end"]) if request.args.get("end") else now()
-        start = datetime.fromisoformat(request.args["start"]) if request.args.get("start") else end - timedelta(days=30)
-    except ValueError:
-        raise DomainError("start and end must be dates like 2026-03-01", field="start") from None
-    return utc(start), utc(end)
+    asked = PERIOD.parse(request.args)
+    end = asked["end"] or now()
+    return asked["start"] or end - timedelta(days=30), end
 
 
 def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
@@ -126,7 +127,7 @@ def usage_view() -> Any:
 @access.roles(Role.ADMIN)
 def outliers() -> Any:
     start, end = _period()
-    factor = float(request.args.get("factor", 3) or 3)
+    factor = one(Number(minimum=1.0, maximum=100.0, default=3.0, example="3"), "factor", request.args.get("factor"))
     rows = reports.outliers(db(), start, end, factor=factor)
     return render_template("vending/outliers.html", rows=rows, start=start, end=end, factor=factor)
 
@@ -148,7 +149,7 @@ def csv_page() -> Any:
     if request.method == "POST":
         kind = request.form.get("kind", "")
         upload = request.files.get("file")
-        text = upload.read().decode("utf-8-sig", errors="replace") if upload else request.form.get("text", "")
+        text = decode_upload(upload.read()) if upload else request.form.get("text", "")
         session = db()
         report = csv_io.import_csv(session, kind, text, site_id_from_form(session))
         session.commit()
@@ -172,12 +173,13 @@ def restock_page(machine_id: int) -> Any:
     if request.method == "POST":
         slot_code, key = request.form.get("slot", ""), request.form.get("key") or uuid.uuid4().hex
         message = []
-        if request.form.get("counted", "").strip():
+        typed = COUNTS.parse(request.form)
+        if typed["counted"] is not None:
             result = restock.record_count(
                 session,
                 machine.id,
                 slot_code,
-                form_int("counted"),
+                typed["counted"],
                 key=f"{key}:count",
                 now=now(),
                 actor=actor(),
@@ -186,9 +188,9 @@ def restock_page(machine_id: int) -> Any:
                 f"counted {result.counted}, expected {result.expected}"
                 + (f": difference {result.difference:+d} sent to a manager for review" if result.flagged else "")
             )
-        if (added := form_int("added", 0)) > 0:
+        if typed["added"] > 0:
             held = restock.record_fill(
-                session, machine.id, slot_code, added, key=f"{key}:fill", now=now(), actor=actor()
+                session, machine.id, slot_code, typed["added"], key=f"{key}:fill", now=now(), actor=actor()
             )
             message.append(f"now {held} on hand")
         return saved(
@@ -212,12 +214,18 @@ def restock_page(machine_id: int) -> Any:
 def tool_list() -> Any:
     session = db()
     if request.method == "POST":
-        sku = request.form.get("sku", "").strip()
-        item_id = session.scalar(select(Item.id).where(Item.sku == sku))
+        asked = TOOL.parse(request.form)
+        item_id = session.scalar(select(Item.id).where(Item.sku == asked["sku"]))
         if item_id is None:
-            raise DomainError(f"no item with sku {sku!r}", field="sku")
-        dates = {k: _form_date(k) for k in ("inspection_due", "calibration_due")}
-        tools.add_tool(session, request.form.get("serial", ""), item_id, site_id_from_form(session), **dates)
+            raise DomainError(f"no item with sku {asked['sku']!r}", field="sku")
+        tools.add_tool(
+            session,
+            request.form.get("serial", ""),
+            item_id,
+            site_id_from_form(session),
+            inspection_due=asked["inspection_due"],
+            calibration_due=asked["calibration_due"],
+        )
         return saved("Tool added.", "vending_reports.tool_list")
     moment = now()
     views = tools.all_tools(session)
@@ -228,16 +236,6 @@ def tool_list() -> Any:
         damage=tools.damage_reports(session),
         now=moment,
     )
-
-
-def _form_date(name: str) -> datetime | None:
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return utc(datetime.fromisoformat(raw[:10]))
-    except ValueError:
-        raise DomainError(f"{name.replace('_', ' ')} must be a date like 2027-03-01", field=name) from None
 
 
 @bp.route("/tools/<serial>/repaired", methods=["POST"])

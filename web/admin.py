@@ -164,6 +164,8 @@ def site_create() -> Any:
             country=form.get("country", ""),
         )
     except DomainError as exc:
+        if exc.field:
+            raise  # web.errors shows the form again with the field marked
         flash(exc.message, "error")
         return redirect(url_for("admin.site_list"))
     db().commit()
@@ -229,6 +231,8 @@ def cost_center_create() -> Any:
             clock=services().clock,
         )
     except DomainError as exc:
+        if exc.field:
+            raise  # web.errors shows the form again with the field marked
         flash(exc.message, "error")
         return redirect(url_for("admin.site_list"))
     db().commit()

@@ -18,7 +18,7 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices
 from core.settings import load_settings
-from web import admin, api, auth, badges, charts, cookies, csrf, errors, health, home, session
+from web import admin, api, auth, badges, charts, cookies, csrf, errors, health, home, inputs, session
 from web.domains import domain_name, hook, load_plugins
 
 CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
@@ -67,6 +67,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cookies.init_app(app)
     errors.init_app(app)
     auth.init_app(app)  # access check runs before the CSRF check: strangers get 401, not 400
+    inputs.init_app(app)  # then every input is checked (NUL, control characters, JSON) and normalised to NFC
     csrf.init_app(app)
     charts.init_app(app)
     badges.init_app(app)

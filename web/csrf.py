@@ -35,7 +35,12 @@ def init_app(app: Flask) -> None:
             return  # bearer-token API calls carry no ambient credentials, so CSRF does not apply
         sent = request.form.get(FIELD) or request.headers.get(HEADER, "")
         expected = session.get(FIELD)
-        if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
+        if not expected or not sent or not hmac.compare_digest(_bytes(sent), _bytes(expected)):
             abort(
                 400, description="The form has expired or was not sent from this site: reload the page and try again."
             )
+
+
+def _bytes(token: object) -> bytes:
+    """compare_digest refuses str with non-ASCII characters: compare the UTF-8 bytes of whatever was sent."""
+    return str(token).encode("utf-8", "replace")

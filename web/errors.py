@@ -1,13 +1,27 @@
-"""One JSON error shape for the API and friendly HTML error pages for people."""
+"""Error mapping: one JSON error shape for the API, the form again for a bad field, error ids for the rest.
+
+- `/api/` (and JSON callers) always get `{"error": {"code", "message", "field"}}`.
+- A form post refused for a field (a `DomainError` with `field`, e.g. a `ValidationError`) answers 422 with
+  the page that holds the form, the typed values kept and each bad field marked (see `web.form_marks`).
+- Anything unexpected is logged under a short error id, which the person sees (page, JSON message and the
+  `X-Error-Id` header); database error text, SQL and parameters never reach them. A constraint the checks
+  did not foresee answers 409, a value the database refused 422, both with the id.
+"""
 
 from __future__ import annotations
 
+import secrets
+from io import BytesIO
 from typing import Any
+from urllib.parse import unquote_to_bytes, urlparse
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from core.access import access_of
 from core.errors import DomainError
+from core.validation import ValidationError
 
 FRIENDLY = {
     400: ("That request could not be understood", "Check the form or the data you sent and try again."),
@@ -17,6 +31,8 @@ FRIENDLY = {
     405: ("Not allowed here", "That action is not available on this page."),
     409: ("Conflict", "The record changed or is in a state that does not allow this."),
     413: ("Too large", "The upload is too large."),
+    415: ("Wrong kind of data", "Send the data in the format this address expects."),
+    422: ("Check what you entered", "A value is not valid: the message says which one and how to fix it."),
     500: ("Something went wrong", "The error was logged. Try again, and tell an administrator if it persists."),
 }
 
@@ -32,6 +48,7 @@ CODES = {
     422: "invalid",
     500: "internal_error",
 }
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 def error_json(status: int, message: str, code: str | None = None, field: str | None = None) -> Any:
@@ -47,12 +64,28 @@ def _wants_json() -> bool:
     )
 
 
+def _unexpected_answer(exc: Exception, error_id: str) -> tuple[int, str, str]:
+    if isinstance(exc, IntegrityError):
+        return 409, "conflict", (
+            "that conflicts with a record that exists already (a repeated code, or a reference to something "
+            f"missing): change the value and try again (error id {error_id})"
+        )
+    if isinstance(exc, DataError):
+        return 422, "invalid", (
+            f"a value does not fit (too long, too large or an invalid character): check it (error id {error_id})"
+        )
+    return 500, "internal_error", f"internal error, logged with error id {error_id}: tell an administrator"
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> Any:
         if _wants_json():
             return error_json(exc.status, exc.message, exc.code, exc.field)
-        return _page(exc.status, exc.message)
+        again = form_again(exc)
+        if again is not None:
+            return again
+        return _page(_form_status(exc), exc.message)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
@@ -64,10 +97,95 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
-        app.logger.exception("unhandled error on %s", request.path)
+        error_id = secrets.token_hex(5)
+        app.logger.error("error id %s: %s %s failed", error_id, request.method, request.path, exc_info=exc)
+        _rollback()
+        status, code, message = _unexpected_answer(exc, error_id)
         if _wants_json():
-            return error_json(500, "internal error; it was logged")
-        return _page(500, None)
+            response, status = error_json(status, message, code)
+        else:
+            response = app.make_response(_page(status, message))
+        response.headers["X-Error-Id"] = error_id
+        return response, status
+
+
+def _rollback() -> None:
+    if "db" in g:
+        try:
+            g.db.rollback()
+        except Exception:  # a dead connection: the teardown closes it
+            current_app.logger.exception("rollback after an error failed")
+
+
+def form_again(exc: DomainError) -> Any | None:
+    """The page with the posted form, refilled and marked, when `exc` names a field of a form post."""
+    if not exc.field or exc.status not in (400, 422) or request.method != "POST" or request.mimetype not in FORM_TYPES:
+        return None  # not a bad field of a form post (a refusal or a conflict keeps its own page)
+    from web.form_marks import mark_form
+
+    errors = exc.errors if isinstance(exc, ValidationError) else {exc.field: exc.message}
+    status = _form_status(exc)
+    _rollback()
+    for url in _pages_holding_the_form():
+        html = _render_get(url)
+        if html is None:
+            continue
+        page_url = request.host_url.rstrip("/") + url
+        marked = mark_form(html, page_url=page_url, posted_path=request.path, values=request.form, errors=errors)
+        if marked is not None:
+            return marked, status
+    return None
+
+
+def _form_status(exc: DomainError) -> int:
+    """A form post refused for one of its fields is unprocessable input (422), whatever rule refused it."""
+    posted_form = request.method == "POST" and request.mimetype in FORM_TYPES
+    return 422 if exc.field and exc.status == 400 and posted_form else exc.status
+
+
+def _pages_holding_the_form() -> list[str]:
+    """The posted URL itself (its GET page), then the page the browser posted from."""
+    pages = [request.full_path.rstrip("?")]
+    referrer = urlparse(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path:
+        pages.append(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+    return list(dict.fromkeys(pages))
+
+
+def _render_get(url: str) -> str | None:
+    """Render `url` as a GET by the same caller, in this request's app context; None when it cannot."""
+    from web.auth import is_allowed
+
+    target = urlparse(url)
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    try:
+        endpoint, args = adapter.match(target.path, method="GET")
+    except HTTPException:
+        return None
+    view = current_app.view_functions[endpoint]
+    rule = access_of(view)
+    if rule is None or not is_allowed(rule, g.get("principal")):
+        return None
+    environ = dict(request.environ)
+    environ.update(
+        REQUEST_METHOD="GET",
+        PATH_INFO=unquote_to_bytes(target.path).decode("latin-1"),
+        QUERY_STRING=target.query,
+        CONTENT_LENGTH="0",
+    )
+    environ["wsgi.input"] = BytesIO(b"")
+    environ.pop("CONTENT_TYPE", None)
+    try:
+        with current_app.request_context(environ):
+            answer: Any = view(**args)
+            response = current_app.make_response(answer)
+    except Exception:
+        current_app.logger.exception("could not render %s to show the form again", url)
+        _rollback()
+        return None
+    if response.status_code != 200 or response.mimetype != "text/html":
+        return None
+    return response.get_data(as_text=True)
 
 
 def _page(status: int, detail: str | None) -> Any:

@@ -97,7 +97,7 @@ def test_each_zone_error_names_the_field_and_keeps_the_form(
 ) -> None:
     _admin(app, client)
     response = _post(client, "/tracking/setup/zones/new", ZONE_C | {field: value})
-    assert response.status_code == 400
+    assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert expected in _error(page, field)
     assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', page)
@@ -132,7 +132,7 @@ def test_each_gateway_error_names_the_field_and_keeps_the_form(
     _admin(app, client)
     assert _post(client, "/tracking/setup/zones/new", ZONE_C).status_code == 302
     response = _post(client, "/tracking/setup/gateways/new", GATEWAY_C | {field: value})
-    assert response.status_code == 400
+    assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert expected in _error(page, field)
     if field != "x":
@@ -232,7 +232,7 @@ def test_zone_code_is_fixed_once_equipment_was_located_there(app: Flask, client:
     zone_a = floor.zone_ids["A"]
     form = ZONE_C | {"code": "A1", "name": "Room A", "polygon": "0,0 10,0 10,8 0,8"}
     response = _post(client, f"/tracking/setup/zones/{zone_a}", form)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "code A is the key of this zone's history and events" in _error(response.get_data(as_text=True), "code")
     zone_x = floor.zone_ids["X"]  # nothing was ever located in the exit: a mistyped code can still be fixed
     form = ZONE_C | {"code": "EXIT-1", "name": "Exit", "kind": "exit", "polygon": "20,0 24,0 24,8 20,8"}

@@ -64,7 +64,7 @@ def test_machine_config_is_validated_on_save(admin: tuple[FlaskClient, World, st
             "driver_config": '{"driver": "coil", "device": {"baud": 9600}}',
         },
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert "driver configuration" in bad.get_data(as_text=True) and "port" in bad.get_data(as_text=True)
     good = client.post(
         "/vending/machines",
@@ -108,7 +108,7 @@ def test_forms_save(admin: tuple[FlaskClient, World, str]) -> None:
     bad_rule = client.post(
         "/vending/rules", data={"name": "x", "quantity": "1", "window": "fortnight", "csrf_token": token}
     )
-    assert bad_rule.status_code == 400 and "window must be one of" in bad_rule.get_data(as_text=True)
+    assert bad_rule.status_code == 422 and "window must be one of" in bad_rule.get_data(as_text=True)
 
 
 def test_csv_upload_and_usage_csv(admin: tuple[FlaskClient, World, str]) -> None:
@@ -120,7 +120,7 @@ def test_csv_upload_and_usage_csv(admin: tuple[FlaskClient, World, str]) -> None
         content_type="multipart/form-data",
     )
     body = page.get_data(as_text=True)
-    assert "1 rows imported, 1 rejected" in body and "line 3: sku: sku is empty" in body
+    assert "1 rows imported, 1 rejected" in body and "line 3: sku is empty" in body
     assert "Z-1" in client.get("/vending/csv/items.csv").get_data(as_text=True)
     usage = client.get("/vending/reports/usage?by=item&format=csv")
     assert usage.mimetype == "text/csv" and usage.get_data(as_text=True).startswith("SKU,Item,Quantity,Value")

@@ -16,7 +16,7 @@ def test_import_export_pick_list_reconcile_overdue(app: Flask, tmp_path: Path) -
     csv_file.write_text("sku,name,category\nCLI-1,Cable ties,general\n,nameless,x\n")
     result = runner.invoke(args=["vending", "import", "items", str(csv_file)])
     assert result.exit_code == 2 and "1 rows imported, 1 rejected" in result.output
-    assert "line 3: sku: sku is empty" in result.output
+    assert "line 3: sku is empty" in result.output
     exported = runner.invoke(args=["vending", "export", "items"])
     assert exported.exit_code == 0 and "CLI-1,Cable ties,general" in exported.output
     assert "every slot is at its maximum" in runner.invoke(args=["vending", "pick-list", "L1"]).output

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import unit_of_work
 from core.roles import Role, TokenScope
@@ -19,7 +19,7 @@ from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import login
 from tests.vending.conftest import World, kerong_config, seed_world
 from vending import ledger
-from vending.models import UnknownBadge
+from vending.models import Dispense, UnknownBadge
 from vending.runtime import runtime
 
 API = "/api/v1/vending/kiosk/L1"
@@ -216,3 +216,18 @@ def test_a_reader_poll_crossing_a_sign_in_cannot_undo_it(app: Flask, client: Fla
     late = client.get(f"{API}/poll")  # answered after the sign-in: leaves the signed-in cookie alone
     assert "Set-Cookie" not in late.headers
     assert client.get(f"{API}/state").get_json()["worker"]["code"] == "W1"
+
+
+def test_a_quantity_is_a_whole_number_never_truncated(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    login(client, "crib", "crib-password")
+    headers = _kiosk(client)
+    assert client.post(f"{API}/badge", json={"badge": ";04A21B1C?"}, headers=headers).status_code == 200
+    for raw in ("2.7", "1e20", '"2.7"', '"1e20"', "NaN", "1e400", "-1", "0", "[2]", "true", '"two"'):
+        refused = client.post(f"{API}/dispense", data=f'{{"slot": "A1", "quantity": {raw}}}',
+                              content_type="application/json", headers=headers)  # fmt: skip
+        assert refused.status_code == 422, (raw, refused.get_json())
+        error = refused.get_json()["error"]
+        assert error["field"] == "quantity" and "quantity must be" in error["message"], raw
+    with app.extensions["vendtrack"].session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Dispense)) == 0  # nothing was dispensed or reserved
+        assert ledger.on_hand(s, kiosk_world.slots["A1"]) == 5

@@ -263,7 +263,7 @@ def test_an_inactive_machine_cannot_be_paired(app: Flask, client: FlaskClient, k
         assert machine is not None
         machine.active = False
     response = _pair(client, kiosk_world.machine_id)
-    assert response.status_code == 400 and "switched off" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "switched off" in response.get_data(as_text=True)
     assert _token_rows(app) == []
 
 
