@@ -174,7 +174,7 @@ def pin_in(machine_code: str) -> Any:
     machine = _machine(db, machine_code)
     body = _body()
     try:
-        worker = sign_in_pin(db, str(body.get("worker_code", "")), str(body.get("pin", "")), _now())
+        worker = sign_in_pin(db, str(body.get("worker_code", "")), str(body.get("pin", "")), _now(), machine.code)
     except SignInRefused:
         db.commit()  # the failed try counts towards the lockout
         raise

@@ -29,11 +29,12 @@ from web.smoke import core_smoke
 from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
 
 DEMO_LOGINS: list[tuple[str, str, list[Role]]] = [
-    ("admin", "demo-admin", [Role.ADMIN]),
-    ("buyer", "demo-buyer", [Role.PROCUREMENT]),
-    ("approver", "demo-approver", [Role.APPROVER]),
-    ("nurse", "demo-nurse", [Role.STAFF]),
-    ("restocker", "demo-restocker", [Role.RESTOCKER]),
+    # published demo passwords, yet under the password policy like every other (12+ characters, no name inside)
+    ("admin", "keys-to-the-plant", [Role.ADMIN]),
+    ("buyer", "orders-and-quotes", [Role.PROCUREMENT]),
+    ("approver", "sign-off-budget", [Role.APPROVER]),
+    ("nurse", "find-the-pump", [Role.STAFF]),
+    ("restocker", "fill-the-bins", [Role.RESTOCKER]),
 ]
 
 

@@ -18,11 +18,13 @@ from core.clock import ManualClock
 from core.db import make_engine, unit_of_work
 from core.events import ItemRequested, StockLevelChanged
 from core.forward import CONSUMER
+from core.models import Site
 from core.outbox import Dispatcher, OutboxDelivery, OutboxEvent, publish
 from core.roles import Role, TokenScope
 from core.users import create_token, create_user
 from migrations.models import load_all_models
 from tests.conftest import LiveServer, login
+from vending.models import Machine
 
 
 def _free_port() -> int:
@@ -50,9 +52,14 @@ class Upstream:
 
 @pytest.fixture
 def token(app: Flask) -> str:
+    """The central installation knows plant P1 and its locker L1, and has issued P1's edge an EDGE token."""
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
-        plain, _view = create_token(s, "edge plant 1", [TokenScope.DEVICE])
-        create_user(s, "root", "root-password", [Role.ADMIN])
+        site = Site(code="P1", name="Plant 1")
+        s.add(site)
+        s.flush()
+        s.add(Machine(code="L1", name="Locker 1", site_id=site.id, kind="locker_bank"))
+        plain, _view = create_token(s, "edge plant 1", [TokenScope.EDGE], site_id=site.id)
+        create_user(s, "root", "copper-kettle-41", [Role.ADMIN])
     return plain
 
 
@@ -165,8 +172,8 @@ def test_a_refused_token_is_named_and_retried(app: Flask, upstream: Upstream, tm
         assert "refused the token (HTTP 401)" in marker.last_error and "VENDTRACK_UPSTREAM_TOKEN" in marker.last_error
     page = edge.test_client()
     with unit_of_work(edge.extensions["vendtrack"].session_factory) as s:
-        create_user(s, "edge-admin", "edge-password", [Role.ADMIN])
-    login(page, "edge-admin", "edge-password")
+        create_user(s, "edge-admin", "silver-meadow-2", [Role.ADMIN])
+    login(page, "edge-admin", "silver-meadow-2")
     html = page.get("/admin/outbox").get_data(as_text=True)
     assert upstream.url in html and "refused the token" in html
 
@@ -193,7 +200,7 @@ def test_the_events_endpoint_takes_events_from_edge_tokens_only(app: Flask, clie
     refused = client.post("/api/v1/events", data=evt.to_json(), headers={"Authorization": f"Bearer {gateway}"},
                           content_type="application/json")  # fmt: skip
     assert refused.status_code == 403
-    login(client, "root", "root-password")  # a person is not an edge
+    login(client, "root", "copper-kettle-41")  # a person is not an edge
     assert client.post("/api/v1/events", json=json.loads(evt.to_json())).status_code in (400, 403)
 
 

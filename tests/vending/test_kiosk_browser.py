@@ -44,7 +44,7 @@ def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
     services = app.extensions["vendtrack"]
     world = seed_world(services.session_factory, kerong_config(lockboard.url))
     with unit_of_work(services.session_factory) as s:
-        create_user(s, "crib", "crib-password", [Role.RESTOCKER])
+        create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
     yield world
     runtime(services).runner.shutdown()
     runtime(services).pool.close_all()
@@ -53,7 +53,7 @@ def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
 def _open_kiosk(page: Any, live_server: LiveServer, query: str = "") -> None:
     page.goto(live_server.url + "/login")
     page.fill("input[name=username]", "crib")
-    page.fill("input[name=password]", "crib-password")
+    page.fill("input[name=password]", "granite-bicycle-3")
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/kiosk/L1{query}")
     page.wait_for_selector("#screen-signin:not([hidden])")
