@@ -12,7 +12,6 @@ trailing digits and punctuation removed, so `Password123!` counts as `password`.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from functools import cache
 from importlib import resources
@@ -40,14 +39,22 @@ def common_passwords() -> frozenset[str]:
 def _is_common(folded: str) -> bool:
     """On the list, on it once trailing digits/symbols are cut, a repeat of a listed or tiny chunk, or 3 symbols."""
     common = common_passwords()
-    repeated = re.fullmatch(r"(.+?)\1+", folded)
-    chunk = repeated.group(1) if repeated else None
+    chunk = _repeated_chunk(folded)
     return (
         folded in common
         or _stem(folded) in common
         or (chunk is not None and (len(chunk) <= 4 or chunk in common or _stem(chunk) in common))
         or len(set(folded)) < 4
     )
+
+
+def _repeated_chunk(folded: str) -> str | None:
+    """The shortest piece whose repetition spells the password ("abcabcab" -> "abc"), if there is one."""
+    for size in range(1, len(folded) // 2 + 1):
+        piece = folded[:size]
+        if (piece * (len(folded) // size + 1)).startswith(folded):
+            return piece
+    return None
 
 
 def _stem(folded: str) -> str:

@@ -35,7 +35,12 @@ def json_body() -> dict[str, Any]:
             code="unsupported_media_type",
             status=415,
         )
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise DomainError(
+            "the body is nested too deeply: send a flat JSON object", field="body", code="invalid_json"
+        ) from None
     if data is None:
         raise DomainError(
             "the body is not valid JSON: check quotes, commas and brackets", field="body", code="invalid_json"
