@@ -35,7 +35,7 @@ def _code(binding: Binding, evt: Event) -> str | None:
             KIOSK_C1,
             StockLevelChanged(occurred_at=NOW, site_code="S1", sku="G", on_hand=1, min_level=1, max_level=2, low=False),
             "event_type_not_allowed",
-        ),  # fmt: skip
+        ),
         (Binding(frozenset({"device"}), "S1", None), _dispensed("C1", "S1"), "token_not_bound"),
         (EDGE_S1, _dispensed("L1", "S1"), None),
         (EDGE_S1, ToolOverdue(occurred_at=NOW, site_code="S1", serial="T", sku="G", worker="W", due_at=NOW), None),
@@ -46,7 +46,7 @@ def _code(binding: Binding, evt: Event) -> str | None:
             EDGE_S1,
             AssetMoved(occurred_at=NOW, asset_tag="P", from_zone=None, to_zone="Z", confidence=1.0, reason="r"),
             "event_type_not_allowed",
-        ),  # fmt: skip
+        ),
         (Binding(frozenset({"edge"}), None, None), _dispensed("L1", "S1"), "token_not_bound"),
         (Binding(frozenset({"gateway", "read"}), "S1", None), _dispensed("L1", "S1"), "event_type_not_allowed"),
     ],
