@@ -1,13 +1,15 @@
 """Which events a bearer token may post to /api/v1/events: the type allowed for its scope, its machine, its site.
 
 Pure: the caller resolves what the token is bound to (`Binding`) and how machines map to sites, and gets back
-either None (allowed) or a `Refused` with the reason and the field at fault. Facts flow up from the shop floor,
+either None (allowed) or a `Refused` with the reason and the field at fault. An edge may name a machine the
+central server does not know (edges configure their own machines; the site already matches), never a machine
+the central server knows at another site. Facts flow up from the shop floor,
 so only shop-floor facts can be posted; configuration, purchasing and tracking events are made centrally.
 
 | scope  | bound to                 | may post                                                       |
 | ------ | ------------------------ | -------------------------------------------------------------- |
 | device | one machine (its site)   | MACHINE_EVENTS naming that machine and that site               |
-| edge   | one site                 | EDGE_EVENTS of that site, naming only machines of that site    |
+| edge   | one site                 | EDGE_EVENTS of that site, naming no machine of another site    |
 | others | -                        | nothing                                                        |
 """
 
@@ -56,10 +58,11 @@ def check(binding: Binding, evt: Event, machine_site: Callable[[str], str | None
                 "wrong_site", f"event of site {site!r}: this edge token may post events of site "
                 f"{binding.site_code} only", "data.site_code"
             )  # fmt: skip
-        if machine is not None and machine_site(machine) != binding.site_code:
+        machine_at = machine_site(machine) if machine is not None else None
+        if machine_at is not None and machine_at != binding.site_code:
             return Refused(
-                "wrong_machine", f"machine {machine!r} is not a machine of site {binding.site_code}: "
-                "register it there first", "data.machine"
+                "wrong_machine", f"machine {machine!r} is a machine of site {machine_at}: this edge token may post "
+                f"events of site {binding.site_code} only", "data.machine"
             )  # fmt: skip
         return None
     if TokenScope.DEVICE.value in binding.scopes:

@@ -41,7 +41,7 @@ def _code(binding: Binding, evt: Event) -> str | None:
         (EDGE_S1, ToolOverdue(occurred_at=NOW, site_code="S1", serial="T", sku="G", worker="W", due_at=NOW), None),
         (EDGE_S1, _dispensed("L2", "S2"), "wrong_site"),
         (EDGE_S1, _dispensed("L2", "S1"), "wrong_machine"),
-        (EDGE_S1, _dispensed("ZZ", "S1"), "wrong_machine"),
+        (EDGE_S1, _dispensed("ZZ", "S1"), None),  # a machine configured on the edge only
         (
             EDGE_S1,
             AssetMoved(occurred_at=NOW, asset_tag="P", from_zone=None, to_zone="Z", confidence=1.0, reason="r"),
