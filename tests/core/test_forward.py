@@ -211,3 +211,25 @@ def test_an_upstream_that_is_not_http_is_refused_at_start(tmp_path: Path) -> Non
         from core.settings import check_environment
 
         check_environment({"VENDTRACK_UPSTREAM_URL": "central.example.com"})
+
+
+def test_an_edge_token_of_another_site_is_refused_and_the_reason_shown(
+    app: Flask, token: str, upstream: Upstream, tmp_path: Path
+) -> None:
+    """The edge of P1 configured with P2's token: the upstream refuses P1's events, nothing is stored there, and
+    the edge keeps them waiting (in order, never dropped) with the upstream's reason until the token is fixed."""
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        other = Site(code="P2", name="Plant 2")
+        s.add(other)
+        s.flush()
+        wrong, _view = create_token(s, "edge plant 2", [TokenScope.EDGE], site_id=other.id)
+    clock = ManualClock()
+    upstream.start()
+    edge = _edge(tmp_path, upstream.url, wrong)
+    _publish(edge, clock, 2)
+    _dispatcher(edge, clock).run_once()
+    with edge.extensions["vendtrack"].session_factory() as s:
+        marker = s.scalar(select(OutboxDelivery).where(OutboxDelivery.consumer == CONSUMER))
+        assert marker is not None and marker.status == "retry"
+        assert "HTTP 403" in marker.last_error and "may post events of site P2 only" in marker.last_error
+    assert [e for e in _received(app) if e.get("site_code") == "P1"] == []
