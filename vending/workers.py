@@ -180,7 +180,8 @@ def sign_in_pin(session: Session, worker_code: str, pin: str, now: datetime, mac
             raise SignInRefused(f"{NOT_ACCEPTED} {MAX_PIN_TRIES} times: this ID is locked until {until}; "
                                 "use your badge", field="pin")  # fmt: skip
         left = MAX_PIN_TRIES - claims[0].failures
-        raise SignInRefused(f"{NOT_ACCEPTED}: {left} tries left before a 15-minute lockout; check your ID and PIN "
+        tries = "1 try" if left == 1 else f"{left} tries"
+        raise SignInRefused(f"{NOT_ACCEPTED}: {tries} left before a 15-minute lockout; check your ID and PIN "
                             "or use your badge", field="pin")  # fmt: skip
     assert worker is not None
     _check_usable(session, worker, now)

@@ -198,7 +198,7 @@ def test_tool_out_and_back_damaged_and_a_request_for_an_unstocked_item(
     page.click("[data-tab=ask]")
     page.fill("#ask-text", "anti-vibration gloves, size 10")
     page.press("#ask-text", "Enter")
-    page.wait_for_function("document.getElementById('message').innerText.includes('Request sent')")
+    page.wait_for_function("() => document.getElementById('message').innerText.includes('Request sent')")
     with app.extensions["vendtrack"].session_factory() as s:
         tool = s.scalar(select(Tool).where(Tool.serial == "TW-9"))
         assert tool is not None and tool.status == "repair"  # damaged: flagged for repair, not back on issue
@@ -220,7 +220,7 @@ def test_restocker_counts_and_fills_a_slot(app: Flask, kiosk_world: World, live_
     page.fill("[data-count=A2]", "2")  # one fewer than the books say
     page.fill("[data-added=A2]", "3")
     page.click("[data-restock=A2]")
-    page.wait_for_function("document.getElementById('message').innerText.includes('flagged')")
+    page.wait_for_function("() => document.getElementById('message').innerText.includes('flagged')")
     assert "counted 2, expected 3" in page.inner_text("#message")
     page.wait_for_selector("text=Nothing to pick.")
     with app.extensions["vendtrack"].session_factory() as s:
