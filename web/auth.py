@@ -139,6 +139,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _check_access() -> Any:
         g.principal = None
+        g.session_id_at_start = session.get("sid")
         if request.endpoint is None:
             return None  # 404/405 handled by Flask
         view = app.view_functions.get(request.endpoint)
@@ -152,6 +153,18 @@ def init_app(app: Flask) -> None:
         if not is_allowed(rule, principal):
             return _deny(rule, principal)
         return None
+
+    @app.after_request
+    def _end_dropped_session(response: Response) -> Response:
+        """A view that cleared or replaced the browser's session (a new login, pairing a kiosk browser) ends the
+        server-side session it held, so no copy of the old cookie outlives it."""
+        before = g.get("session_id_at_start")
+        if isinstance(before, str) and session.get("sid") != before:
+            request_db = db()
+            request_db.rollback()  # what teardown does with anything the view left uncommitted; frees SQLite's lock
+            user_sessions.end(request_db, before, services().clock.now(), reason="replaced")
+            request_db.commit()
+        return response
 
     @app.context_processor
     def _inject_principal() -> dict[str, Any]:

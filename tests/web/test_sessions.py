@@ -125,3 +125,15 @@ def test_an_old_client_side_session_cookie_is_not_a_login(app: Flask, client: Fl
     with client.session_transaction() as browser:
         browser["sid"] = "guessed-session-id"
     assert client.get("/admin/users").status_code == 302
+
+
+def test_a_new_login_in_the_same_browser_ends_the_session_it_replaces(app: Flask, client: FlaskClient) -> None:
+    _users(app)
+    login(client, "root", ROOT_PASSWORD)
+    thief = _copy(app, client)
+    login(client, "sam", SAM_PASSWORD)  # someone else signs in at the same PC without logging out first
+    assert thief.get("/admin/users").status_code == 302, "root's old cookie no longer opens root's pages"
+    assert _opens(client, "/")
+    with app.extensions["vendtrack"].session_factory() as s:
+        reasons = sorted(r.ended_reason for r in s.scalars(select(UserSession)))
+    assert reasons == ["", "replaced"]
