@@ -201,7 +201,7 @@ def login() -> Any:
     result = users.authenticate(db(), username, password)
     right = result.outcome in (users.Outcome.SIGNED_IN, users.Outcome.DEACTIVATED)
     throttle.settle(db(), claims, right, reset=frozenset({Scope.ACCOUNT}))
-    _audit_lockouts(claims, right, now)
+    _audit_lockouts(claims, right)
     if result.outcome is users.Outcome.DEACTIVATED:
         db().commit()
         flash(DEACTIVATED, "error")
@@ -242,7 +242,7 @@ def _throttled(refusal: Refusal, username: str) -> Any:
     return response
 
 
-def _audit_lockouts(claims: list[throttle.Claim], right: bool, now: Any) -> None:
+def _audit_lockouts(claims: list[throttle.Claim], right: bool) -> None:
     for claim in claims:
         if claim.locked_now and not right:
             audit.record(
