@@ -113,7 +113,8 @@ def create_user(
 
 
 def username_key(username: str) -> str:
-    return passwords.fold(username.strip())
+    """The folded name; a NUL (which PostgreSQL cannot store, and no valid username has) becomes U+FFFD."""
+    return passwords.fold(username.strip()).replace("\x00", "\ufffd")
 
 
 def _check_username(session: Session, raw: str) -> str:

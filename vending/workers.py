@@ -164,7 +164,7 @@ def sign_in_pin(session: Session, worker_code: str, pin: str, now: datetime, mac
 
     An unknown ID, a worker without a PIN and a wrong PIN get the same answer after the same one PIN hash, and
     every ID typed counts towards its own lockout (core.throttle), so the kiosk does not tell which IDs exist."""
-    code = worker_code.strip()[:64]
+    code = worker_code.strip()[:64].replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL; no ID has one
     claims = throttle.claim(session, [(throttle.Scope.KIOSK_ID, code.casefold())], now)
     if isinstance(claims, throttle.Refusal):
         again = _clock_text(_machine_time(session, machine_code, claims.until))

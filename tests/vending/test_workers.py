@@ -90,6 +90,8 @@ def test_an_unknown_id_is_answered_and_locked_like_a_wrong_pin(
         assert len(hashes) - before == 5, f"{code}: one PIN hash per try"
         answers.append(_try_pin(session_factory, "1234", clock, code))
     assert known == unknown == no_pin
+    hostile = _try_pin(session_factory, "0000", clock, "W\x001" + "9" * 10_000)
+    assert hostile.startswith("badge or PIN not accepted: 4 tries left"), "a NUL or a huge ID is just a wrong ID"
     assert "locked until 09:15" in unknown[4] and "try again at 09:15" in unknown[5]
 
 
