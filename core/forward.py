@@ -2,7 +2,8 @@
 
 A machine-side installation (an edge) keeps dispensing when the network or the central server is down:
 everything it does is in its own database and outbox. With VENDTRACK_UPSTREAM_URL set, the outbox consumer
-`core.forward` posts each event to `<upstream>/api/v1/events` with the edge's DEVICE token, strictly in
+`core.forward` posts each shop-floor fact of the edge's site (`core.event_scope.EDGE_EVENTS`) to
+`<upstream>/api/v1/events` with the edge's EDGE token, bound upstream to this edge's site, strictly in
 order and never giving up; the waiting events are the visible backlog (/healthz, /admin/outbox). The
 upstream stores each event once, by its event id, so a resend after a lost answer changes nothing.
 """
@@ -16,7 +17,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
-from core.events import Event, registered_event_types
+from core.event_scope import EDGE_EVENTS
+from core.events import Event
 from core.outbox import ConsumerRegistry
 
 CONSUMER = "core.forward"
@@ -71,18 +73,28 @@ class UpstreamClient:
             return str(json.loads(text).get("status", "accepted"))
         if status in (401, 403):
             raise UpstreamError(
-                f"upstream {self.base_url} refused the token (HTTP {status}): "
-                "issue a DEVICE token there and set VENDTRACK_UPSTREAM_TOKEN"
+                f"upstream {self.base_url} refused the token (HTTP {status}): {_message(text)}; "
+                "issue an edge token for this edge's site there and set VENDTRACK_UPSTREAM_TOKEN"
             )
         raise UpstreamError(f"upstream {self.base_url} answered HTTP {status}: {text[:300]}")
 
 
+def _message(text: str) -> str:
+    try:
+        return str(json.loads(text)["error"]["message"])[:300]
+    except (ValueError, KeyError, TypeError):
+        return text[:300]
+
+
 def register_forwarder(registry: ConsumerRegistry, base_url: str, token: str) -> UpstreamClient:
-    """Forward every event type this process knows to the upstream, in order and without ever giving up."""
+    """Forward the edge's site facts to the upstream, in order and without ever giving up.
+
+    Only EDGE_EVENTS: the upstream refuses any other type from an edge token, and a refused event would hold
+    the ordered queue behind it forever."""
     client = UpstreamClient(base_url, token)
 
     def forward(_session: Session, evt: Event) -> None:
         client.send(evt)
 
-    registry.register(CONSUMER, registered_event_types(), forward, ordered=True, retry_forever=True)
+    registry.register(CONSUMER, sorted(EDGE_EVENTS), forward, ordered=True, retry_forever=True)
     return client

@@ -48,6 +48,8 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # NFKC + casefold of username (core.passwords.fold): "ADMIN" and "ａｄｍｉｎ" are the same login as "admin"
+    username_key: Mapped[str] = mapped_column(String(200), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
@@ -57,6 +59,38 @@ class User(Base):
 
     def role_set(self) -> frozenset[str]:
         return frozenset(r for r in self.roles.split(",") if r)
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie holds a random id whose SHA-256 is stored here; ending the row ends every
+    copy of the cookie (logout, password change, deactivation, expiry)."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_reason: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuthThrottle(Base):
+    """Failed sign-in tries per key (an account, an address, a kiosk worker ID), shared by every server process."""
+
+    __tablename__ = "auth_throttle"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # core.throttle.Scope
+    key: Mapped[str] = mapped_column(String(200))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # the growing delay
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # the lockout
 
 
 class ApiToken(Base):

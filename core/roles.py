@@ -28,7 +28,8 @@ class TokenScope(StrEnum):
     """What a device or gateway bearer token may do on the JSON API."""
 
     GATEWAY = "gateway"  # post BLE observations
-    DEVICE = "device"  # a vending machine / edge agent
+    DEVICE = "device"  # a vending machine's kiosk or agent; posts only its own machine's events
+    EDGE = "edge"  # an edge installation forwarding its site's events upstream (bound to that site)
     READ = "read"  # read-only API access (integrations)
     ERP = "erp"  # an outside system feeding procurement
 

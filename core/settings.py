@@ -138,7 +138,7 @@ class Settings:
     heartbeat_expire_intervals: int = 24  # a worker silent this many intervals is gone: it no longer degrades health
     log_level: str = "INFO"
     upstream_url: str = ""  # an edge's central vendtrack: its events are forwarded there (store and forward)
-    upstream_token: str = ""  # a DEVICE-scope token issued by the upstream
+    upstream_token: str = ""  # an EDGE-scope token issued by the upstream for this edge's site
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

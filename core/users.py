@@ -1,20 +1,31 @@
-"""User and API-token services: create, authenticate, issue, verify and revoke."""
+"""User and API-token services: create, authenticate, set passwords, issue, verify and revoke.
+
+Usernames are unique by their folded form (NFKC + casefold, `username_key`), so `ADMIN` cannot be created
+beside `admin` and either spelling signs in. `authenticate` runs exactly one password hash whatever the name:
+an unknown user is checked against a dummy hash, so a wrong name and a wrong password take the same time.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, passwords, user_sessions
 from core.clock import Clock, SystemClock, utc
-from core.models import ApiToken, User
+from core.models import ApiToken, Site, User
 from core.roles import Role, TokenScope
 from core.security import hash_secret, hash_token, new_token, verify_secret
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+USERNAME_LENGTH = 64
+# Hashed once per process with the real parameters: checking a password against it costs what a real check does.
+_DUMMY_HASH = hash_secret("vendtrack: no such user")
 
 
 class UserError(ValueError):
@@ -29,6 +40,21 @@ class UserView:
     email: str
     roles: frozenset[str]
     active: bool
+
+
+class Outcome(StrEnum):
+    """How a sign-in ended; UNKNOWN and WRONG_PASSWORD get the same answer, DEACTIVATED only after a right password."""
+
+    SIGNED_IN = "signed_in"
+    UNKNOWN = "unknown"
+    WRONG_PASSWORD = "wrong_password"
+    DEACTIVATED = "deactivated"
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    outcome: Outcome
+    user: UserView | None  # set for SIGNED_IN only
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +82,11 @@ def create_user(
     actor: str = "system",
     clock: Clock | None = None,
 ) -> UserView:
-    username = username.strip()
-    if not username:
-        raise UserError("username is empty: give a login name")
-    if len(password) < 8:
-        raise UserError("password is too short: use at least 8 characters")
-    if session.scalar(select(User).where(User.username == username)) is not None:
-        raise UserError(f"user {username!r} exists already: pick another username")
+    username = _check_username(session, username)
+    passwords.check(password, username, display_name)
     user = User(
         username=username,
+        username_key=username_key(username),
         password_hash=hash_secret(password),
         roles=",".join(sorted(r.value for r in roles)),
         display_name=display_name or username,
@@ -72,8 +94,12 @@ def create_user(
         active=True,
         created_at=(clock or SystemClock()).now(),
     )
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # the unique index decides when two admins create the same name at once
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise UserError(f"user {username!r} exists already (names are compared ignoring case)") from None
     audit.record(
         session,
         actor,
@@ -86,11 +112,58 @@ def create_user(
     return _view(user)
 
 
-def authenticate(session: Session, username: str, password: str) -> UserView | None:
-    user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None or not user.active or not verify_secret(password, user.password_hash):
-        return None
+def username_key(username: str) -> str:
+    """The folded name; a NUL (which PostgreSQL cannot store, and no valid username has) becomes U+FFFD."""
+    return passwords.fold(username.strip()).replace("\x00", "\ufffd")
+
+
+def _check_username(session: Session, raw: str) -> str:
+    username = unicodedata.normalize("NFKC", raw).strip()
+    if not username:
+        raise UserError("username is empty: give a login name")
+    if len(username) > USERNAME_LENGTH:
+        raise UserError(f"username is longer than {USERNAME_LENGTH} characters: use a shorter login name")
+    if any(unicodedata.category(c)[0] in "CZ" and c != " " for c in username):
+        raise UserError("username contains control or invisible characters: use letters, digits, '.', '-' or '_'")
+    taken = session.scalar(select(User.username).where(User.username_key == username_key(username)))
+    if taken is not None:
+        raise UserError(f"user {taken!r} exists already (names are compared ignoring case): pick another username")
+    return username
+
+
+def authenticate(session: Session, username: str, password: str) -> SignIn:
+    """Check a name and password with exactly one password hash on every path (see the module docstring)."""
+    user = session.scalar(select(User).where(User.username_key == username_key(username)))
+    right = verify_secret(password[: passwords.MAX_LENGTH + 1], user.password_hash if user else _DUMMY_HASH)
+    if user is None:
+        return SignIn(Outcome.UNKNOWN, None)
+    if not right:
+        return SignIn(Outcome.WRONG_PASSWORD, None)
+    if not user.active:
+        return SignIn(Outcome.DEACTIVATED, None)
+    return SignIn(Outcome.SIGNED_IN, _view(user))
+
+
+def set_password(
+    session: Session, user_id: int, password: str, actor: str, clock: Clock | None = None, reason: str = "reset"
+) -> UserView:
+    """Set a new password under the policy and end every session of the user (all copies of their cookies)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserError(f"no user with id {user_id}")
+    passwords.check(password, user.username, user.display_name)
+    user.password_hash = hash_secret(password)
+    now = (clock or SystemClock()).now()
+    ended = user_sessions.end_all(session, user.id, now, reason=f"password_{reason}")
+    audit.record(
+        session, actor, f"user.password_{reason}", "user", user.id, after={"sessions_ended": ended}, clock=clock
+    )
     return _view(user)
+
+
+def check_password(session: Session, user_id: int, password: str) -> bool:
+    user = session.get(User, user_id)
+    return verify_secret(password[: passwords.MAX_LENGTH + 1], user.password_hash if user else _DUMMY_HASH)
 
 
 def get_user(session: Session, user_id: int) -> UserView | None:
@@ -110,6 +183,8 @@ def update_user(
         raise UserError(f"no user with id {user_id}")
     before = {"roles": sorted(user.role_set()), "active": user.active}
     user.roles = ",".join(sorted(r.value for r in roles))
+    if user.active and not active:  # a deactivated user is signed out everywhere at once
+        user_sessions.end_all(session, user.id, (clock or SystemClock()).now(), reason="deactivated")
     user.active = active
     audit.record(
         session,
@@ -151,9 +226,15 @@ def create_token(
     actor: str = "system",
     clock: Clock | None = None,
 ) -> tuple[str, TokenView]:
-    """Issue a bearer token; the plain token is returned once and only its hash is stored."""
+    """Issue a bearer token; the plain token is returned once and only its hash is stored.
+
+    An EDGE token forwards one site's events (core.event_scope), so it must name that site."""
     if not scopes:
         raise UserError("a token needs at least one scope: " + ", ".join(s.value for s in TokenScope))
+    if TokenScope.EDGE in scopes and site_id is None:
+        raise UserError("an edge token forwards one site's events: choose the site of that edge")
+    if site_id is not None and session.get(Site, site_id) is None:
+        raise UserError(f"no site with id {site_id}: see the sites page")
     plain = new_token()
     row = ApiToken(
         name=name,
@@ -170,7 +251,7 @@ def create_token(
         "token.create",
         "api_token",
         row.id,
-        after={"name": name, "scopes": sorted(row.scope_set())},
+        after={"name": name, "scopes": sorted(row.scope_set()), "site_id": site_id},
         clock=clock,
     )
     return plain, _token_view(row)

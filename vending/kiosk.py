@@ -234,7 +234,7 @@ def pin_in(machine_code: str) -> Any:
     try:
         login = schema(worker_code=Text(max_length=64, required=True), pin=Text(max_length=64, required=True))
         entered = login.parse(body)
-        worker = sign_in_pin(db, entered["worker_code"], entered["pin"], _now())
+        worker = sign_in_pin(db, entered["worker_code"], entered["pin"], _now(), machine.code)
     except SignInRefused:
         db.commit()  # the failed try counts towards the lockout
         raise

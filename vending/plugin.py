@@ -105,3 +105,21 @@ def smoke(demo: DemoContext) -> SmokeResult:
     from vending.smoke import smoke as run
 
     return run(demo)
+
+
+def token_machine(session: Any, token_id: int) -> str | None:
+    """The machine a (kiosk) token is paired with: web checks posted events against it (core.event_scope)."""
+    from vending.pairing import bound_machine
+
+    return bound_machine(session, token_id)
+
+
+def machine_site(session: Any, machine_code: str) -> str | None:
+    """The site code of a machine, for checking an edge's events."""
+    from sqlalchemy import select
+
+    from core.models import Site
+    from vending.models import Machine
+
+    site = select(Site.code).join(Machine, Machine.site_id == Site.id).where(Machine.code == machine_code)
+    return session.scalar(site)

@@ -79,7 +79,7 @@ def _kiosk_dispense(client: _Client, machine: str, worker: int, slot: str) -> di
 
 def smoke(demo: DemoContext) -> SmokeResult:
     client = _Client(demo.base_url)
-    client.login("restocker", "demo-restocker")
+    client.login("restocker", "fill-the-bins")
     done = []
     for number, (machine, _name, slots) in ((1, LOCKER), (2, COIL), (3, SHELF)):
         result = _kiosk_dispense(client, machine, number, slots[0][0])

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, throttle
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.models import Site
 from core.security import hash_secret, verify_secret
 from vending.badges import normalise
-from vending.models import Credential, GroupMember, UnknownBadge, Worker, WorkerGroup
+from vending.models import Credential, GroupMember, Machine, UnknownBadge, Worker, WorkerGroup
 
-MAX_PIN_TRIES = 5
-LOCKOUT = timedelta(minutes=15)
+MAX_PIN_TRIES = throttle.POLICIES[throttle.Scope.KIOSK_ID].lockout_after
+LOCKOUT = throttle.POLICIES[throttle.Scope.KIOSK_ID].lockout
+NOT_ACCEPTED = "badge or PIN not accepted"
+_DUMMY_PIN_HASH = hash_secret("0000-no-such-worker")  # an unknown ID costs the same PIN hash as a known one
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,28 +159,44 @@ def record_unknown(session: Session, value: str, raw: str, machine_code: str, no
         row.last_seen, row.times_seen, row.machine_code = now, row.times_seen + 1, machine_code
 
 
-def sign_in_pin(session: Session, worker_code: str, pin: str, now: datetime) -> WorkerView:
-    """ID + PIN; five wrong PINs lock the worker for fifteen minutes. The caller commits either way."""
-    worker = session.scalar(select(Worker).where(Worker.worker_code == worker_code.strip()))
-    if worker is None or not worker.pin_hash:
-        raise SignInRefused("unknown worker ID or no PIN set: check the number or use your badge", field="pin")
-    if worker.locked_until is not None and worker.locked_until > now:
-        again = _clock_text(_site_time(session, worker, worker.locked_until))
-        raise SignInRefused(
-            f"PIN locked after {MAX_PIN_TRIES} wrong tries; try again at {again} or use your badge", field="pin"
-        )
-    if not verify_secret(pin, worker.pin_hash):
-        worker.failed_pins += 1
-        if worker.failed_pins >= MAX_PIN_TRIES:
-            worker.failed_pins = 0
-            worker.locked_until = now + LOCKOUT
-            until = _clock_text(_site_time(session, worker, worker.locked_until))
-            raise SignInRefused(f"wrong PIN {MAX_PIN_TRIES} times: locked until {until}", field="pin")
-        left = MAX_PIN_TRIES - worker.failed_pins
-        raise SignInRefused(f"wrong PIN: {left} tries left before a 15-minute lockout", field="pin")
+def sign_in_pin(session: Session, worker_code: str, pin: str, now: datetime, machine_code: str = "") -> WorkerView:
+    """ID + PIN; five wrong tries lock the ID for fifteen minutes. The caller commits either way.
+
+    An unknown ID, a worker without a PIN and a wrong PIN get the same answer after the same one PIN hash, and
+    every ID typed counts towards its own lockout (core.throttle), so the kiosk does not tell which IDs exist."""
+    code = worker_code.strip()[:64].replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL; no ID has one
+    claims = throttle.claim(session, [(throttle.Scope.KIOSK_ID, code.casefold())], now)
+    if isinstance(claims, throttle.Refusal):
+        again = _clock_text(_machine_time(session, machine_code, claims.until))
+        raise SignInRefused(f"{NOT_ACCEPTED}: too many tries for this ID; try again at {again} or use your badge",
+                            field="pin")  # fmt: skip
+    worker = session.scalar(select(Worker).where(Worker.worker_code == code)) if code else None
+    stored = worker.pin_hash if worker is not None and worker.pin_hash else _DUMMY_PIN_HASH
+    right = verify_secret(pin[:16], stored) and worker is not None and bool(worker.pin_hash)
+    throttle.settle(session, claims, right, reset=frozenset({throttle.Scope.KIOSK_ID}))
+    if not right:
+        if claims[0].locked_now:
+            until = _clock_text(_machine_time(session, machine_code, now + LOCKOUT))
+            raise SignInRefused(f"{NOT_ACCEPTED} {MAX_PIN_TRIES} times: this ID is locked until {until}; "
+                                "use your badge", field="pin")  # fmt: skip
+        left = MAX_PIN_TRIES - claims[0].failures
+        tries = "1 try" if left == 1 else f"{left} tries"
+        raise SignInRefused(f"{NOT_ACCEPTED}: {tries} left before a 15-minute lockout; check your ID and PIN "
+                            "or use your badge", field="pin")  # fmt: skip
+    assert worker is not None
     _check_usable(session, worker, now)
-    worker.failed_pins, worker.locked_until = 0, None
     return view(session, worker)
+
+
+def _machine_time(session: Session, machine_code: str, moment: datetime) -> datetime:
+    """`moment` on the clock of the kiosk's site: the same for every ID typed there, known or not."""
+    name = session.scalar(
+        select(Site.timezone).join(Machine, Machine.site_id == Site.id).where(Machine.code == machine_code)
+    )
+    try:
+        return moment.astimezone(ZoneInfo(name or "UTC"))
+    except (KeyError, ValueError):
+        return moment.astimezone(ZoneInfo("UTC"))
 
 
 def get_worker(session: Session, worker_id: int) -> Worker:

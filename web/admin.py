@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from core import access, audit, masters, outbox, users
+from core import access, audit, masters, outbox, throttle, users
 from core.errors import DomainError
+from core.passwords import MIN_LENGTH
 from core.roles import Role, TokenScope
 from web.auth import require_principal
 from web.session import db, services
@@ -16,10 +17,20 @@ from web.session import db, services
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def _users_page(status: int = 200) -> Any:
+    return render_template(
+        "admin/users.html",
+        users=users.list_users(db()),
+        roles=list(Role),
+        lockouts=throttle.lockouts(db(), services().clock.now()),
+        min_length=MIN_LENGTH,
+    ), status
+
+
 @bp.route("/users")
 @access.roles(Role.ADMIN)
-def user_list() -> str:
-    return render_template("admin/users.html", users=users.list_users(db()), roles=list(Role))
+def user_list() -> Any:
+    return _users_page()
 
 
 @bp.route("/users", methods=["POST"])
@@ -39,17 +50,30 @@ def user_create() -> Any:
             clock=services().clock,
         )
     except (ValueError, users.UserError) as exc:
+        db().rollback()
         flash(str(exc), "error")
-        return render_template("admin/users.html", users=users.list_users(db()), roles=list(Role)), 400
+        return _users_page(400)
     db().commit()
     flash(f"User {form.get('username')} created.", "info")
     return redirect(url_for("admin.user_list"))
 
 
+def _tokens_page(new_token: str | None = None, status: int = 200) -> Any:
+    sites = masters.list_sites(db())
+    return render_template(
+        "admin/tokens.html",
+        tokens=users.list_tokens(db()),
+        scopes=list(TokenScope),
+        sites=sites,
+        site_codes={s.id: s.code for s in sites},
+        new_token=new_token,
+    ), status
+
+
 @bp.route("/tokens")
 @access.roles(Role.ADMIN)
-def token_list() -> str:
-    return render_template("admin/tokens.html", tokens=users.list_tokens(db()), scopes=list(TokenScope), new_token=None)
+def token_list() -> Any:
+    return _tokens_page()
 
 
 @bp.route("/tokens", methods=["POST"])
@@ -60,16 +84,24 @@ def token_create() -> Any:
         name = request.form.get("name", "").strip()
         if not name:
             raise users.UserError("give the token a name, such as the gateway or machine it is for")
-        plain, _view = users.create_token(db(), name, scopes, actor=require_principal().actor, clock=services().clock)
-    except (ValueError, users.UserError) as exc:
-        flash(str(exc), "error")
-        return render_template(
-            "admin/tokens.html", tokens=users.list_tokens(db()), scopes=list(TokenScope), new_token=None
-        ), 400
+        if len(name) > 100:
+            raise users.UserError("the token name is longer than 100 characters: shorten it")
+        site_id = _site_id(request.form.get("site", ""))
+        plain, _view = users.create_token(
+            db(), name, scopes, site_id=site_id, actor=require_principal().actor, clock=services().clock
+        )
+    except (ValueError, users.UserError, DomainError) as exc:
+        db().rollback()
+        flash(exc.message if isinstance(exc, DomainError) else str(exc), "error")
+        return _tokens_page(status=400)
     db().commit()
-    return render_template(
-        "admin/tokens.html", tokens=users.list_tokens(db()), scopes=list(TokenScope), new_token=plain
-    )
+    return _tokens_page(new_token=plain)
+
+
+def _site_id(code: str) -> int | None:
+    if not code.strip():
+        return None
+    return masters.get_site(db(), code.strip()).id
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -134,6 +166,32 @@ def user_update(user_id: int) -> Any:
         return redirect(url_for("admin.user_list"))
     db().commit()
     flash("User updated.", "info")
+    return redirect(url_for("admin.user_list"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@access.roles(Role.ADMIN)
+def user_password_reset(user_id: int) -> Any:
+    """An admin sets a user's password (under the policy); every session of that user ends."""
+    try:
+        users.set_password(
+            db(), user_id, request.form.get("password", ""), actor=require_principal().actor, clock=services().clock
+        )
+    except (ValueError, users.UserError) as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return _users_page(422)
+    db().commit()
+    flash("Password set. The user was logged out everywhere.", "info")
+    return redirect(url_for("admin.user_list"))
+
+
+@bp.route("/lockouts/<int:lock_id>/lift", methods=["POST"])
+@access.roles(Role.ADMIN)
+def lockout_lift(lock_id: int) -> Response:
+    lifted = throttle.lift(db(), lock_id, actor=require_principal().actor, clock=services().clock)
+    db().commit()
+    flash(f"Lock on {lifted.scope} {lifted.key} lifted." if lifted else "That lock had already ended.", "info")
     return redirect(url_for("admin.user_list"))
 
 

@@ -1,5 +1,10 @@
 """Login/logout for users, bearer tokens for devices, and the access check run before every request.
 
+A login is throttled per account and per address (core.throttle, shared by every process through the database)
+and answers an unknown name exactly as a wrong password, after the same one password hash. A signed-in browser
+holds only a server-side session's id (core.user_sessions): logout, a password change and a deactivation end
+the session row, so a copy of the cookie taken before is refused after.
+
 A paired kiosk browser holds a DEVICE token in an HttpOnly cookie (set by vending's pairing action): it counts
 only on views declared with `device_cookie=True` that accept DEVICE tokens, after a bearer header and a
 logged-in user; unlike a bearer header it is ambient, so requests it authenticates stay under the CSRF check.
@@ -26,9 +31,11 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from core import access, users
+from core import access, audit, throttle, user_sessions, users
 from core.access import Access
+from core.passwords import PasswordRejected
 from core.roles import Role, TokenScope
+from core.throttle import Refusal, Scope, Wait
 from web.errors import error_json
 from web.session import db, services
 
@@ -86,12 +93,15 @@ def _load_principal(rule: Access) -> Principal | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return _token_principal(header[7:].strip())
-    user_id = session.get("user_id")
-    if user_id is not None:
-        user = users.get_user(db(), int(user_id))
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        live = user_sessions.resolve(db(), sid, services().clock.now())
+        user = users.get_user(db(), live.user_id) if live is not None else None
         if user is not None:
+            db().commit()  # last_seen_at
             return Principal("user", user.id, user.username, user.roles, frozenset())
-        session.clear()
+    if "sid" in session or "user_id" in session:
+        session.clear()  # ended, expired, or a cookie of the old client-side sessions
     cookie = _device_cookie(rule)
     return _token_principal(cookie, TokenScope.DEVICE) if cookie else None
 
@@ -129,6 +139,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _check_access() -> Any:
         g.principal = None
+        g.session_id_at_start = session.get("sid")
         if request.endpoint is None:
             return None  # 404/405 handled by Flask
         view = app.view_functions.get(request.endpoint)
@@ -142,6 +153,18 @@ def init_app(app: Flask) -> None:
         if not is_allowed(rule, principal):
             return _deny(rule, principal)
         return None
+
+    @app.after_request
+    def _end_dropped_session(response: Response) -> Response:
+        """A view that cleared or replaced the browser's session (a new login, pairing a kiosk browser) ends the
+        server-side session it held, so no copy of the old cookie outlives it."""
+        before = g.get("session_id_at_start")
+        if isinstance(before, str) and session.get("sid") != before:
+            request_db = db()
+            request_db.rollback()  # what teardown does with anything the view left uncommitted; frees SQLite's lock
+            user_sessions.end(request_db, before, services().clock.now(), reason="replaced")
+            request_db.commit()
+        return response
 
     @app.context_processor
     def _inject_principal() -> dict[str, Any]:
@@ -157,26 +180,116 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+WRONG = "Wrong username or password."
+DEACTIVATED = "This account is deactivated; ask an admin to reactivate it."
+USERNAME_CHARS = 200  # longer input cannot be a username; it is cut before it is counted
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @access.public
 def login() -> Any:
-    if request.method == "POST":
-        username = request.form.get("username", "")
-        password = request.form.get("password", "")
-        user = users.authenticate(db(), username, password)
-        if user is None:
-            flash("Wrong username or password.", "error")
-            return render_template("login.html", username=username), 401
-        session.clear()
-        session["user_id"] = user.id
-        session.permanent = True
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", username="")
+    if request.method != "POST":
+        return render_template("login.html", username="")
+    username = request.form.get("username", "")[:USERNAME_CHARS]
+    password = request.form.get("password", "")
+    now = services().clock.now()
+    keys = [(Scope.ACCOUNT, users.username_key(username)[:USERNAME_CHARS]), (Scope.ADDRESS, _address())]
+    claims = throttle.claim(db(), keys, now)
+    db().commit()  # the try counts for every process before the slow hash
+    if isinstance(claims, Refusal):
+        return _throttled(claims, username)
+    result = users.authenticate(db(), username, password)
+    right = result.outcome in (users.Outcome.SIGNED_IN, users.Outcome.DEACTIVATED)
+    throttle.settle(db(), claims, right, reset=frozenset({Scope.ACCOUNT}))
+    _audit_lockouts(claims, right)
+    if result.outcome is users.Outcome.DEACTIVATED:
+        db().commit()
+        flash(DEACTIVATED, "error")
+        return render_template("login.html", username=username), 403
+    if result.user is None:
+        db().commit()
+        flash(WRONG, "error")
+        return render_template("login.html", username=username), 401
+    _start_session(result.user.id)
+    return redirect(_safe_next(request.args.get("next")))
+
+
+def _address() -> str:
+    return (request.remote_addr or "unknown")[:64]
+
+
+def _start_session(user_id: int) -> None:
+    sid = user_sessions.start(db(), user_id, services().clock.now(), address=_address())
+    db().commit()
+    session.clear()  # a new session id and CSRF token at every login: no fixation
+    session["sid"] = sid
+    session.permanent = True
+
+
+def _throttled(refusal: Refusal, username: str) -> Any:
+    wait = max(int((refusal.until - services().clock.now()).total_seconds()) + 1, 1)
+    who = "this account" if refusal.scope is Scope.ACCOUNT else "this address"
+    if refusal.wait is Wait.LOCKED:
+        message = (
+            f"Too many failed logins for {who}: locked until {refusal.until:%H:%M} UTC. "
+            "An admin can lift the lock on the Users page."
+        )
+    else:
+        message = f"Too many failed logins for {who}: wait {wait} seconds, then try again."
+    flash(message, "error")
+    response = current_app.make_response((render_template("login.html", username=username), 429))
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _audit_lockouts(claims: list[throttle.Claim], right: bool) -> None:
+    for claim in claims:
+        if claim.locked_now and not right:
+            audit.record(
+                db(), "system:login", "auth.locked_out", "auth_throttle", f"{claim.scope}:{claim.key}"[:64],
+                after={"scope": claim.scope.value, "key": claim.key, "address": _address()}, clock=services().clock,
+            )  # fmt: skip
 
 
 @bp.route("/logout", methods=["POST"])
 @access.public
 def logout() -> Response:
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        user_sessions.end(db(), sid, services().clock.now(), reason="logout")
+        db().commit()
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@access.logged_in
+def change_password() -> Any:
+    """Any signed-in person changes their own password; every other session of theirs ends."""
+    principal = require_principal()
+    if request.method != "POST":
+        return render_template("password.html")
+    form = request.form
+    claims = throttle.claim(db(), [(Scope.ACCOUNT, users.username_key(principal.name))], services().clock.now())
+    db().commit()
+    if isinstance(claims, Refusal):
+        return _throttled(claims, principal.name)
+    right = users.check_password(db(), principal.id, form.get("current", ""))
+    throttle.settle(db(), claims, right, reset=frozenset({Scope.ACCOUNT}))
+    db().commit()
+    try:
+        if not right:
+            raise PasswordRejected("the current password is wrong: type the one you logged in with")
+        if form.get("new", "") != form.get("confirm", ""):
+            raise PasswordRejected("the new password and its repetition differ: type the same twice")
+        users.set_password(
+            db(), principal.id, form.get("new", ""), actor=principal.actor, clock=services().clock, reason="change"
+        )
+    except (PasswordRejected, users.UserError) as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return render_template("password.html"), 422
+    _start_session(principal.id)  # this browser stays signed in with a new session; every other one ends
+    flash("Password changed. You were logged out everywhere else.", "info")
+    return redirect(url_for("home.index"))

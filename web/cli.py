@@ -107,13 +107,20 @@ def token_group() -> None:
     required=True,
     help="One of: " + ", ".join(s.value for s in TokenScope) + " (repeat for several).",
 )
-def token_create(name: str, scopes: tuple[str, ...]) -> None:
+@click.option("--site", "site_code", default="", help="Site code the token is bound to (required for --scope edge).")
+def token_create(name: str, scopes: tuple[str, ...], site_code: str) -> None:
     from flask import current_app
+
+    from core import masters
+    from core.errors import DomainError
 
     try:
         parsed = [TokenScope.parse(s) for s in scopes]
         with unit_of_work(_services(current_app).session_factory) as session:
-            plain, view = users.create_token(session, name, parsed, actor="cli")
+            site_id = masters.get_site(session, site_code).id if site_code.strip() else None
+            plain, view = users.create_token(session, name, parsed, site_id=site_id, actor="cli")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
     except (ValueError, users.UserError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"token {view.id} ({name}); store it now, it is not shown again:", err=True)

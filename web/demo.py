@@ -21,22 +21,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from core.db import unit_of_work
 from core.models import CostCenter, Site
-from core.roles import Role
 from core.runtime import AppServices, DemoContext, SmokeResult
 from core.users import create_user
 from web import demo_links
+from web.demo_logins import DEMO_LOGINS
 from web.domains import domain_name, hook
 from web.smoke import core_smoke
 from web.smoke_flow import cross_domain_smoke
 from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
-
-DEMO_LOGINS: list[tuple[str, str, list[Role]]] = [
-    ("admin", "demo-admin", [Role.ADMIN]),
-    ("buyer", "demo-buyer", [Role.PROCUREMENT]),
-    ("approver", "demo-approver", [Role.APPROVER]),
-    ("nurse", "demo-nurse", [Role.STAFF]),
-    ("restocker", "demo-restocker", [Role.RESTOCKER]),
-]
 
 
 def build_demo_app(instance: Path, settings: dict[str, Any] | None = None) -> Flask:

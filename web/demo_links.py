@@ -25,6 +25,7 @@ from procurement import approval, transmit
 from procurement.demo import set_machine_policies
 from procurement.models import PurchaseOrder, Transmission
 from procurement.smtp_capture import SmtpCapture
+from web.demo_logins import demo_password
 from web.smoke import DemoClient
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class DemoShift:
         machine, slot = self.rng.choice(slots)
         if self._client is None:
             self._client = DemoClient(self.demo.base_url)
-            self._client.login("restocker", "demo-restocker")
+            self._client.login("restocker", demo_password("restocker"))
         outcome = kiosk_dispense(self._client, machine, badge_of(self.rng.randrange(1, 20)), slot)
         if outcome.get("status") == "completed":
             self.dispensed += 1

@@ -10,6 +10,8 @@ Each domain may ship a `plugin` module with any of these functions:
   seed_demo(session, demo)                      demo data (the session is committed by the caller)
   start_demo(demo) -> list[BackgroundWorker]    simulators and their pollers for the demo
   smoke(demo) -> SmokeResult                    one end-to-end flow against the simulators
+  token_machine(session, token_id) -> str|None  the machine a device token is bound to (events it may post)
+  machine_site(session, machine_code) -> str|None   a machine's site code (events an edge may post)
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class DemoClient:
 
 def core_smoke(demo: DemoContext) -> SmokeResult:
     client = DemoClient(demo.base_url)
-    client.login("admin", "demo-admin")
+    client.login("admin", "keys-to-the-plant")
     status, page = client.request("GET", "/admin/users")
     if status != 200 or "nurse" not in page:
         return SmokeResult(False, f"admin user list answered HTTP {status}")

@@ -20,6 +20,7 @@ from core.runtime import DemoContext, SmokeResult
 from procurement.models import PurchaseOrder, PurchaseOrderLine
 from procurement.orders import OPEN_STATUSES
 from procurement.smtp_capture import SmtpCapture
+from web.demo_logins import demo_password
 from web.smoke import DemoClient
 
 PO_DEADLINE_S = 60.0
@@ -97,7 +98,7 @@ def cross_domain_smoke(demo: DemoContext) -> SmokeResult:
     machine, slot, sku = chosen
     since = demo.services.clock.now()
     kiosk = DemoClient(demo.base_url)
-    kiosk.login("restocker", "demo-restocker")
+    kiosk.login("restocker", demo_password("restocker"))
     result = kiosk_dispense(kiosk, machine, badge_of(7), slot)
     if result.get("status") != "completed":
         return SmokeResult(False, f"dispense of {sku} at {machine}/{slot} ended {result.get('status')}")
@@ -113,7 +114,7 @@ def cross_domain_smoke(demo: DemoContext) -> SmokeResult:
         return SmokeResult(False, f"no purchase order line for {sku} within {PO_DEADLINE_S:.0f} s of the dispense")
     po_number, status, reason = found
     approver = DemoClient(demo.base_url)
-    approver.login("approver", "demo-approver")
+    approver.login("approver", demo_password("approver"))
     how = "auto-approved"
     if status == "pending_approval":
         if not _press(approver, po_number, "approve", {"comment": "smoke"}):
@@ -123,7 +124,7 @@ def cross_domain_smoke(demo: DemoContext) -> SmokeResult:
     if pdf_status != 200 or not pdf_body.startswith("%PDF"):
         return SmokeResult(False, f"{po_number} PDF answered HTTP {pdf_status}")
     buyer = DemoClient(demo.base_url)
-    buyer.login("buyer", "demo-buyer")
+    buyer.login("buyer", demo_password("buyer"))
     before = len(capture.messages)
     if not _press(buyer, po_number, "send"):
         return SmokeResult(False, f"{po_number}: the buyer is not offered a working 'E-mail to supplier'")

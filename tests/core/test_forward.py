@@ -18,11 +18,13 @@ from core.clock import ManualClock
 from core.db import make_engine, unit_of_work
 from core.events import ItemRequested, StockLevelChanged
 from core.forward import CONSUMER
+from core.models import Site
 from core.outbox import Dispatcher, OutboxDelivery, OutboxEvent, publish
 from core.roles import Role, TokenScope
 from core.users import create_token, create_user
 from migrations.models import load_all_models
 from tests.conftest import LiveServer, login
+from vending.models import Machine
 
 
 def _free_port() -> int:
@@ -50,9 +52,14 @@ class Upstream:
 
 @pytest.fixture
 def token(app: Flask) -> str:
+    """The central installation knows plant P1 and its locker L1, and has issued P1's edge an EDGE token."""
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
-        plain, _view = create_token(s, "edge plant 1", [TokenScope.DEVICE])
-        create_user(s, "root", "root-password", [Role.ADMIN])
+        site = Site(code="P1", name="Plant 1")
+        s.add(site)
+        s.flush()
+        s.add(Machine(code="L1", name="Locker 1", site_id=site.id, kind="locker_bank"))
+        plain, _view = create_token(s, "edge plant 1", [TokenScope.EDGE], site_id=site.id)
+        create_user(s, "root", "copper-kettle-41", [Role.ADMIN])
     return plain
 
 
@@ -165,8 +172,8 @@ def test_a_refused_token_is_named_and_retried(app: Flask, upstream: Upstream, tm
         assert "refused the token (HTTP 401)" in marker.last_error and "VENDTRACK_UPSTREAM_TOKEN" in marker.last_error
     page = edge.test_client()
     with unit_of_work(edge.extensions["vendtrack"].session_factory) as s:
-        create_user(s, "edge-admin", "edge-password", [Role.ADMIN])
-    login(page, "edge-admin", "edge-password")
+        create_user(s, "edge-admin", "silver-meadow-2", [Role.ADMIN])
+    login(page, "edge-admin", "silver-meadow-2")
     html = page.get("/admin/outbox").get_data(as_text=True)
     assert upstream.url in html and "refused the token" in html
 
@@ -193,7 +200,7 @@ def test_the_events_endpoint_takes_events_from_edge_tokens_only(app: Flask, clie
     refused = client.post("/api/v1/events", data=evt.to_json(), headers={"Authorization": f"Bearer {gateway}"},
                           content_type="application/json")  # fmt: skip
     assert refused.status_code == 403
-    login(client, "root", "root-password")  # a person is not an edge
+    login(client, "root", "copper-kettle-41")  # a person is not an edge
     assert client.post("/api/v1/events", json=json.loads(evt.to_json())).status_code in (400, 403)
 
 
@@ -204,3 +211,25 @@ def test_an_upstream_that_is_not_http_is_refused_at_start(tmp_path: Path) -> Non
         from core.settings import check_environment
 
         check_environment({"VENDTRACK_UPSTREAM_URL": "central.example.com"})
+
+
+def test_an_edge_token_of_another_site_is_refused_and_the_reason_shown(
+    app: Flask, token: str, upstream: Upstream, tmp_path: Path
+) -> None:
+    """The edge of P1 configured with P2's token: the upstream refuses P1's events, nothing is stored there, and
+    the edge keeps them waiting (in order, never dropped) with the upstream's reason until the token is fixed."""
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        other = Site(code="P2", name="Plant 2")
+        s.add(other)
+        s.flush()
+        wrong, _view = create_token(s, "edge plant 2", [TokenScope.EDGE], site_id=other.id)
+    clock = ManualClock()
+    upstream.start()
+    edge = _edge(tmp_path, upstream.url, wrong)
+    _publish(edge, clock, 2)
+    _dispatcher(edge, clock).run_once()
+    with edge.extensions["vendtrack"].session_factory() as s:
+        marker = s.scalar(select(OutboxDelivery).where(OutboxDelivery.consumer == CONSUMER))
+        assert marker is not None and marker.status == "retry"
+        assert "HTTP 403" in marker.last_error and "may post events of site P2 only" in marker.last_error
+    assert [e for e in _received(app) if e.get("site_code") == "P1"] == []

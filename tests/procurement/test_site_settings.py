@@ -260,7 +260,7 @@ def test_procurement_and_admin_change_approver_reads_others_are_refused(app: Fla
     anonymous = app.test_client().get(PAGE)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     with unit_of_work(world.factory) as s:
-        tokens = {scope: create_token(s, f"t-{scope.value}", [scope])[0] for scope in TokenScope}
+        tokens = {scope: create_token(s, f"t-{scope.value}", [scope], site_id=world.site_id)[0] for scope in TokenScope}
     for plain in tokens.values():
         assert app.test_client().get(PAGE, headers={"Authorization": f"Bearer {plain}"}).status_code in (401, 403)
     admin = app.test_client()

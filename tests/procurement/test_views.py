@@ -155,9 +155,9 @@ def test_policy_and_rule_pages(app: Flask, client: FlaskClient) -> None:
     rule = {"name": "big", "level": "2", "min_amount": "1000", "approver_role": "admin"}
     assert _post(client, "/procurement/policies", "/procurement/rules", rule).status_code == 403  # admins only
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
-        create_user(s, "root", "root-password", [Role.ADMIN])
+        create_user(s, "root", "copper-kettle-41", [Role.ADMIN])
     admin = app.test_client()
-    login(admin, "root", "root-password")
+    login(admin, "root", "copper-kettle-41")
     assert _post(admin, "/procurement/policies", "/procurement/rules", rule).status_code == 302
     assert "role admin" in admin.get("/procurement/policies").get_data(as_text=True)
 

@@ -22,7 +22,7 @@ def _setup(app: Flask) -> tuple[Floor, dict[str, str]]:
         floor = seed_floor(session)
         gateway, _ = create_token(session, "gw", [TokenScope.GATEWAY])
         reader, _ = create_token(session, "reader", [TokenScope.READ])
-        create_user(session, "nurse", "nurse-password", [Role.STAFF])
+        create_user(session, "nurse", "harbour-violet-5", [Role.STAFF])
     return floor, {"gateway": f"Bearer {gateway}", "read": f"Bearer {reader}"}
 
 
@@ -95,7 +95,7 @@ def test_locate_api_reports_room_confidence_and_last_seen(app: Flask, client: Fl
 def test_staff_pages_and_status_transitions(app: Flask, client: FlaskClient) -> None:
     floor, tokens = _setup(app)
     _locate_pump_in_a(app, client, tokens)
-    login(client, "nurse", "nurse-password")
+    login(client, "nurse", "harbour-violet-5")
     page = client.get("/tracking/?q=pump").get_data(as_text=True)
     assert "Infusion pump 1" in page and "Room A" in page and "just now" in page
     page = client.get("/tracking/?type=infusion_pump&from=B").get_data(as_text=True)

@@ -32,7 +32,7 @@ def _hear(pipeline: Pipeline, clock: ManualClock, seconds: int, levels: dict[str
 def test_nurse_finds_a_pump_and_sees_it_move_on_the_map(app: Flask, live_server: LiveServer, page: Any) -> None:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
         seed_floor(session)
-        create_user(session, "nina", "nina-password", [Role.STAFF])
+        create_user(session, "nina", "walnut-lantern-7", [Role.STAFF])
     services = app.extensions["vendtrack"]
     clock = ManualClock(datetime.now(UTC) - timedelta(seconds=150))  # the pipeline's time catches up with ours
     pipeline = services.extras[EXTRAS_KEY] = Pipeline(services.session_factory, clock)
@@ -40,7 +40,7 @@ def test_nurse_finds_a_pump_and_sees_it_move_on_the_map(app: Flask, live_server:
     _hear(pipeline, clock, 30, {"gw-a": -58, "gw-b": -80})
     page.goto(live_server.url + "/tracking/")
     page.fill("input[name=username]", "nina")
-    page.fill("input[name=password]", "nina-password")
+    page.fill("input[name=password]", "walnut-lantern-7")
     page.click("button[type=submit]")
     page.fill("input[name=q]", "pump")
     page.click("form[role=search] button")
@@ -88,10 +88,10 @@ def test_nurse_switches_floors_and_a_search_brings_the_map_to_the_assets_floor(
 ) -> None:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
         floor = seed_two_floors(session)
-        create_user(session, "nina", "nina-password", [Role.STAFF])
+        create_user(session, "nina", "walnut-lantern-7", [Role.STAFF])
     page.goto(live_server.url + "/tracking/")
     page.fill("input[name=username]", "nina")
-    page.fill("input[name=password]", "nina-password")
+    page.fill("input[name=password]", "walnut-lantern-7")
     page.click("button[type=submit]")
     _wait_for_zones(page, ["101", "102"])  # the first floor; floor 2's rooms, drawn at the same place, are not
     assert page.locator("#floor-picker a.floor-button").count() == 2

@@ -21,7 +21,7 @@ def _setup(app: Flask, two_floors: bool = True) -> tuple[Floor, dict[str, str]]:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
         floor = seed_two_floors(session) if two_floors else seed_floor(session)
         reader, _ = create_token(session, "reader", [TokenScope.READ])
-        create_user(session, "nurse", "nurse-password", [Role.STAFF])
+        create_user(session, "nurse", "harbour-violet-5", [Role.STAFF])
     return floor, {"Authorization": f"Bearer {reader}"}
 
 
@@ -105,7 +105,7 @@ def test_floors_are_in_natural_order(app: Flask) -> None:
 
 def test_locate_page_opens_on_the_first_results_floor_or_the_linked_one(app: Flask, client: FlaskClient) -> None:
     floor, _auth = _setup(app)
-    login(client, "nurse", "nurse-password")
+    login(client, "nurse", "harbour-violet-5")
     page = client.get("/tracking/").get_data(as_text=True)
     assert 'id="floor-picker"' in page and 'data-floor="1"' in page and 'data-floor-source="default"' in page
     page = client.get("/tracking/?q=wheelchair").get_data(as_text=True)  # the wheelchair is on floor 2
@@ -127,7 +127,7 @@ def test_locate_page_opens_on_the_first_results_floor_or_the_linked_one(app: Fla
 
 def test_single_floor_site_has_no_floor_picker(app: Flask, client: FlaskClient) -> None:
     _floor, auth = _setup(app, two_floors=False)
-    login(client, "nurse", "nurse-password")
+    login(client, "nurse", "harbour-violet-5")
     page = client.get("/tracking/?q=pump").get_data(as_text=True)
     assert "floor-picker" not in page and "show-on-map" not in page and 'class="where"' not in page
     live = client.get("/api/v1/tracking/map", headers=auth).get_json()

@@ -37,8 +37,8 @@ def _admin(app: Flask, client: FlaskClient) -> Floor:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
         floor = seed_floor(session)
         create_user(session, "ada", "ada-password", [Role.ADMIN])
-        create_user(session, "nurse", "nurse-password", [Role.STAFF])
-        create_user(session, "rita", "rita-password", [Role.RESTOCKER])
+        create_user(session, "nurse", "harbour-violet-5", [Role.STAFF])
+        create_user(session, "rita", "juniper-canyon-8", [Role.RESTOCKER])
     login(client, "ada", "ada-password")
     return floor
 
@@ -352,7 +352,7 @@ def test_non_admins_are_refused(app: Flask, client: FlaskClient) -> None:
     floor = _admin(app, client)
     zone_b = floor.zone_ids["B"]
     staff = app.test_client()
-    login(staff, "nurse", "nurse-password")
+    login(staff, "nurse", "harbour-violet-5")
     page = staff.get("/tracking/setup/")
     assert page.status_code == 200  # those who locate equipment may look at the floor set-up...
     assert "gw-b" in page.get_data(as_text=True) and "New zone" not in page.get_data(as_text=True)
@@ -367,7 +367,7 @@ def test_non_admins_are_refused(app: Flask, client: FlaskClient) -> None:
     ):
         assert staff.post(url, data=form | {"csrf_token": token}).status_code == 403
     restocker = app.test_client()
-    login(restocker, "rita", "rita-password")
+    login(restocker, "rita", "juniper-canyon-8")
     assert restocker.get("/tracking/setup/").status_code == 403
     anonymous = app.test_client().get("/tracking/setup/zones/new")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]

@@ -21,8 +21,8 @@ def admin(app: Flask, client: FlaskClient) -> tuple[FlaskClient, World, str]:
     factory = app.extensions["vendtrack"].session_factory
     world = seed_world(factory)
     with unit_of_work(factory) as s:
-        create_user(s, "boss", "boss-password", [Role.ADMIN])
-    login(client, "boss", "boss-password")
+        create_user(s, "boss", "velvet-compass-9", [Role.ADMIN])
+    login(client, "boss", "velvet-compass-9")
     page = client.get("/vending/machines").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token

@@ -30,8 +30,8 @@ def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
     services = app.extensions["vendtrack"]
     world = seed_world(services.session_factory, kerong_config(lockboard.url))
     with unit_of_work(services.session_factory) as s:
-        create_user(s, "crib", "crib-password", [Role.RESTOCKER])
-        create_user(s, "nurse", "nurse-password", [Role.STAFF])
+        create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
+        create_user(s, "nurse", "harbour-violet-5", [Role.STAFF])
     yield world
     runtime(services).runner.shutdown()
     runtime(services).pool.close_all()
@@ -55,7 +55,7 @@ def _wait(client: FlaskClient, dispense_id: int) -> dict[str, Any]:
 
 
 def test_badge_dispense_logout(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
-    login(client, "crib", "crib-password")
+    login(client, "crib", "granite-bicycle-3")
     headers = _kiosk(client)
     signed = client.post(f"{API}/badge", json={"badge": ";04A21B1C?"}, headers=headers)
     assert signed.status_code == 200, signed.get_json()
@@ -78,7 +78,7 @@ def test_badge_dispense_logout(app: Flask, client: FlaskClient, kiosk_world: Wor
 
 
 def test_refusals_are_clear(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
-    login(client, "crib", "crib-password")
+    login(client, "crib", "granite-bicycle-3")
     headers = _kiosk(client)
     unknown = client.post(f"{API}/badge", json={"badge": "CAFEBABE"}, headers=headers)
     assert unknown.status_code == 422
@@ -86,7 +86,10 @@ def test_refusals_are_clear(app: Flask, client: FlaskClient, kiosk_world: World)
     with app.extensions["vendtrack"].session_factory() as s:
         assert s.scalar(select(UnknownBadge.value)) == "MF:CAFEBABE"
     wrong = client.post(f"{API}/pin", json={"worker_code": "W2", "pin": "9999"}, headers=headers)
-    assert wrong.get_json()["error"]["message"] == "wrong PIN: 4 tries left before a 15-minute lockout"
+    said = "badge or PIN not accepted: 4 tries left before a 15-minute lockout; check your ID and PIN or use your badge"
+    assert wrong.status_code == 422 and wrong.get_json()["error"]["message"] == said
+    stranger = client.post(f"{API}/pin", json={"worker_code": "W99", "pin": "9999"}, headers=headers)
+    assert stranger.status_code == 422 and stranger.get_json() == wrong.get_json(), "an unknown ID is told the same"
     assert client.post(f"{API}/pin", json={"worker_code": "W2", "pin": "1234"}, headers=headers).status_code == 200
     too_many = client.post(f"{API}/dispense", json={"slot": "A1", "quantity": 9}, headers=headers)
     assert too_many.get_json()["dispense"]["detail"] == "quantity must be between 1 and 5"
@@ -96,7 +99,7 @@ def test_refusals_are_clear(app: Flask, client: FlaskClient, kiosk_world: World)
 
 def test_inactivity_signs_the_worker_out(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
     app.config["VENDING_KIOSK_IDLE_SECONDS"] = 0
-    login(client, "crib", "crib-password")
+    login(client, "crib", "granite-bicycle-3")
     headers = _kiosk(client)
     assert client.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=headers).status_code == 200
     time.sleep(0.01)
@@ -105,7 +108,7 @@ def test_inactivity_signs_the_worker_out(app: Flask, client: FlaskClient, kiosk_
 
 
 def test_kiosk_needs_a_kiosk_device(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
-    login(client, "nurse", "nurse-password")
+    login(client, "nurse", "harbour-violet-5")
     assert client.get("/kiosk/L1").status_code == 403
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
         plain, _ = create_token(s, "kiosk-L1", [TokenScope.DEVICE])
@@ -120,7 +123,7 @@ def test_tools_restock_and_requests_in_the_kiosk(app: Flask, client: FlaskClient
 
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
         tools.add_tool(s, "TW-9", kiosk_world.items["DRL-8"], kiosk_world.site_id)
-    login(client, "crib", "crib-password")
+    login(client, "crib", "granite-bicycle-3")
     headers = _kiosk(client)
     client.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=headers)
     out = client.post(f"{API}/tools/checkout", json={"serial": "TW-9", "hours": 4}, headers=headers)
@@ -179,7 +182,7 @@ def test_serial_badge_reader_feeds_the_kiosk(app: Flask, client: FlaskClient, ki
         reader = readers.readers["L1"][1]
         assert reader.opened.wait(5)
         os.write(master, b"\x0204A21B1C\x03")
-        login(client, "crib", "crib-password")
+        login(client, "crib", "granite-bicycle-3")
         _kiosk(client)
         deadline = time.monotonic() + 5
         badge = None
@@ -207,7 +210,7 @@ def test_every_vending_route_declares_access_and_the_kiosk_is_for_kiosk_devices(
 
 
 def test_a_reader_poll_crossing_a_sign_in_cannot_undo_it(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
-    login(client, "crib", "crib-password")  # a logged-in session is permanent: responses re-send it
+    login(client, "crib", "granite-bicycle-3")  # a logged-in session is permanent: responses re-send it
     headers = _kiosk(client)
     polled = client.get(f"{API}/poll")
     assert polled.status_code == 200 and "Set-Cookie" not in polled.headers

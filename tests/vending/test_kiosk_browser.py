@@ -44,7 +44,7 @@ def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
     services = app.extensions["vendtrack"]
     world = seed_world(services.session_factory, kerong_config(lockboard.url))
     with unit_of_work(services.session_factory) as s:
-        create_user(s, "crib", "crib-password", [Role.RESTOCKER])
+        create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
     yield world
     runtime(services).runner.shutdown()
     runtime(services).pool.close_all()
@@ -53,7 +53,7 @@ def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
 def _open_kiosk(page: Any, live_server: LiveServer, query: str = "") -> None:
     page.goto(live_server.url + "/login")
     page.fill("input[name=username]", "crib")
-    page.fill("input[name=password]", "crib-password")
+    page.fill("input[name=password]", "granite-bicycle-3")
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/kiosk/L1{query}")
     page.wait_for_selector("#screen-signin:not([hidden])")
@@ -199,7 +199,7 @@ def test_tool_out_and_back_damaged_and_a_request_for_an_unstocked_item(
     page.click("[data-tab=ask]")
     page.fill("#ask-text", "anti-vibration gloves, size 10")
     page.press("#ask-text", "Enter")
-    page.wait_for_function("document.getElementById('message').innerText.includes('Request sent')")
+    page.wait_for_function("() => document.getElementById('message').innerText.includes('Request sent')")
     with app.extensions["vendtrack"].session_factory() as s:
         tool = s.scalar(select(Tool).where(Tool.serial == "TW-9"))
         assert tool is not None and tool.status == "repair"  # damaged: flagged for repair, not back on issue
@@ -221,7 +221,7 @@ def test_restocker_counts_and_fills_a_slot(app: Flask, kiosk_world: World, live_
     page.fill("[data-count=A2]", "2")  # one fewer than the books say
     page.fill("[data-added=A2]", "3")
     page.click("[data-restock=A2]")
-    page.wait_for_function("document.getElementById('message').innerText.includes('flagged')")
+    page.wait_for_function("() => document.getElementById('message').innerText.includes('flagged')")
     assert "counted 2, expected 3" in page.inner_text("#message")
     page.wait_for_selector("text=Nothing to pick.")
     with app.extensions["vendtrack"].session_factory() as s:

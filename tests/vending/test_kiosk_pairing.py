@@ -29,6 +29,8 @@ from vending import ledger
 from vending.models import KioskPairing, Machine
 from vending.runtime import runtime
 
+PASSWORDS = {"boss": "velvet-compass-9", "crib": "granite-bicycle-3", "nurse": "harbour-violet-5"}
+
 API = "/api/v1/vending/kiosk"
 COOKIE = "vendtrack_device"
 NOT_PAIRED = "this kiosk is not paired: ask an administrator to pair it"
@@ -40,9 +42,9 @@ def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
     world = seed_world(services.session_factory, kerong_config(lockboard.url))
     with unit_of_work(services.session_factory) as s:
         s.add(Machine(code="L2", name="Locker 2", site_id=world.site_id, kind="locker_bank", driver_config="{}"))
-        users.create_user(s, "boss", "boss-password", [Role.ADMIN])
-        users.create_user(s, "crib", "crib-password", [Role.RESTOCKER])
-        users.create_user(s, "nurse", "nurse-password", [Role.STAFF])
+        users.create_user(s, "boss", "velvet-compass-9", [Role.ADMIN])
+        users.create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
+        users.create_user(s, "nurse", "harbour-violet-5", [Role.STAFF])
     yield world
     runtime(services).runner.shutdown()
     runtime(services).pool.close_all()
@@ -54,7 +56,7 @@ def _pair_form(client: FlaskClient, machine_id: int) -> str:
 
 def _pair(client: FlaskClient, machine_id: int, base_url: str = "http://localhost") -> Any:
     """Log in as the admin on this browser and pair it; returns the pairing response."""
-    login(client, "boss", "boss-password")
+    login(client, "boss", "velvet-compass-9")
     token = _pair_form(client, machine_id)
     return client.post(f"/vending/machines/{machine_id}/pair-kiosk", data={"csrf_token": token}, base_url=base_url)
 
@@ -111,10 +113,10 @@ def test_pairing_issues_a_hashed_device_token_in_a_strict_cookie(
         ("user:boss", "vending.kiosk.pair", {"machine": "L1", "token_id": row.id, "token_name": row.name})
     ]
     with client.session_transaction() as browser:
-        assert "user_id" not in browser  # the admin is logged out of the kiosk browser
+        assert "sid" not in browser  # the admin is logged out of the kiosk browser
     assert client.get("/admin/tokens").headers["Location"].startswith("/login")
     admin = app.test_client()
-    login(admin, "boss", "boss-password")
+    login(admin, "boss", "velvet-compass-9")
     assert row.name in admin.get("/admin/tokens").get_data(as_text=True)  # listed (and revocable) like any token
     machine_page = admin.get(f"/vending/machines/{kiosk_world.machine_id}").get_data(as_text=True)
     assert f"#{row.id} {row.name}" in machine_page and "paired" in machine_page
@@ -198,7 +200,7 @@ def test_a_revoked_token_unpairs_the_browser(app: Flask, client: FlaskClient, ki
     headers = _kiosk_headers(client)
     [row] = _token_rows(app)
     admin = app.test_client()
-    login(admin, "boss", "boss-password")
+    login(admin, "boss", "velvet-compass-9")
     token = csrf_from(admin.get("/admin/tokens").get_data(as_text=True))
     assert admin.post(f"/admin/tokens/{row.id}/revoke", data={"csrf_token": token}).status_code == 302
     page = client.get("/kiosk/L1")
@@ -213,12 +215,12 @@ def test_only_an_admin_can_pair(app: Flask, kiosk_world: World) -> None:
     url = f"/vending/machines/{kiosk_world.machine_id}/pair-kiosk"
     for username in ("crib", "nurse"):
         browser = app.test_client()
-        login(browser, username, f"{username}-password")
+        login(browser, username, PASSWORDS[username])
         token = csrf_from(browser.get("/login").get_data(as_text=True))
         assert browser.post(url, data={"csrf_token": token}).status_code == 403, username
         assert browser.get_cookie(COOKIE) is None
     restocker = app.test_client()
-    login(restocker, "crib", "crib-password")
+    login(restocker, "crib", "granite-bicycle-3")
     assert "Pair this browser" not in restocker.get("/kiosk/L1").get_data(as_text=True)
     assert "Pair this browser" not in restocker.get(f"/vending/machines/{kiosk_world.machine_id}").get_data(
         as_text=True
@@ -229,7 +231,7 @@ def test_only_an_admin_can_pair(app: Flask, kiosk_world: World) -> None:
 
 
 def test_the_pairing_form_needs_csrf(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
-    login(client, "boss", "boss-password")
+    login(client, "boss", "velvet-compass-9")
     url = f"/vending/machines/{kiosk_world.machine_id}/pair-kiosk"
     assert client.post(url, data={}).status_code == 400
     assert client.post(url, data={"csrf_token": "forged"}).status_code == 400
@@ -241,7 +243,7 @@ def test_an_admin_pairs_from_the_kiosk_page_and_re_pairing_retires_the_old_token
     app: Flask, client: FlaskClient, kiosk_world: World
 ) -> None:
     first = _paired(client, kiosk_world)
-    login(client, "boss", "boss-password")  # a logged-in user comes before the cookie
+    login(client, "boss", "velvet-compass-9")  # a logged-in user comes before the cookie
     page = client.get("/kiosk/L1").get_data(as_text=True)
     assert "Pair this browser as the kiosk of L1" in page
     response = client.post(
@@ -276,7 +278,7 @@ def test_browser_pairs_then_the_cookie_alone_opens_the_kiosk(
     page = admin.new_page()
     page.goto(live_server.url + "/login")
     page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", "boss-password")
+    page.fill("input[name=password]", "velvet-compass-9")
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/kiosk/L1")
     page.click("#pair")

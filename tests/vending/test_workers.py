@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +14,7 @@ from core.clock import ManualClock
 from core.db import unit_of_work
 from tests.vending.conftest import World
 from vending.models import UnknownBadge, Worker
-from vending.workers import SignInRefused, add_badge, sign_in_badge, sign_in_pin
+from vending.workers import SignInRefused, add_badge, create_worker, sign_in_badge, sign_in_pin
 
 
 def test_badge_in_any_reader_byte_order(
@@ -43,10 +44,10 @@ def test_unknown_badge_is_recorded_then_enrolled(
         assert row is not None and row.enrolled
 
 
-def _try_pin(factory: sessionmaker[Session], pin: str, clock: ManualClock) -> str:
+def _try_pin(factory: sessionmaker[Session], pin: str, clock: ManualClock, worker_code: str = "W1") -> str:
     with unit_of_work(factory) as s:
         try:
-            return sign_in_pin(s, "W1", pin, clock.now()).worker_code
+            return sign_in_pin(s, worker_code, pin, clock.now(), "L1").worker_code
         except SignInRefused as refused:
             s.commit()
             return refused.message
@@ -56,14 +57,42 @@ def test_five_wrong_pins_lock_for_fifteen_minutes(
     session_factory: sessionmaker[Session], world: World, clock: ManualClock
 ) -> None:
     messages = [_try_pin(session_factory, "0000", clock) for _ in range(5)]
-    assert "4 tries left" in messages[0]
+    assert messages[0].startswith("badge or PIN not accepted: 4 tries left")
     assert "locked until 09:15" in messages[4]
-    assert "PIN locked" in _try_pin(session_factory, "1234", clock)  # even the right PIN waits
+    assert "try again at 09:15" in _try_pin(session_factory, "1234", clock)  # even the right PIN waits
     clock.advance(minutes=15, seconds=1)
     assert _try_pin(session_factory, "1234", clock) == "W1"
-    with session_factory() as s:
-        worker = s.scalar(select(Worker).where(Worker.worker_code == "W1"))
-        assert worker is not None and worker.failed_pins == 0
+    assert _try_pin(session_factory, "0000", clock).startswith("badge or PIN not accepted: 4 tries left"), (
+        "a right PIN starts the count again"
+    )
+
+
+def test_an_unknown_id_is_answered_and_locked_like_a_wrong_pin(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker IDs cannot be told apart by the answer, by the lockout, or by the work done (one PIN hash each)."""
+    import core.security
+
+    hashes: list[int] = []
+    real_scrypt = core.security.hashlib.scrypt
+
+    def counting_scrypt(*args: Any, **kwargs: Any) -> bytes:
+        hashes.append(1)
+        return real_scrypt(*args, **kwargs)
+
+    monkeypatch.setattr(core.security.hashlib, "scrypt", counting_scrypt)
+    with unit_of_work(session_factory) as s:  # a worker with no PIN yet
+        create_worker(s, "W7", "No PIN", site_id=world.site_id)
+    known, unknown, no_pin = [], [], []
+    for answers, code in ((known, "W1"), (unknown, "W404"), (no_pin, "W7")):
+        before = len(hashes)
+        answers.extend(_try_pin(session_factory, "0000", clock, code) for _ in range(5))
+        assert len(hashes) - before == 5, f"{code}: one PIN hash per try"
+        answers.append(_try_pin(session_factory, "1234", clock, code))
+    assert known == unknown == no_pin
+    hostile = _try_pin(session_factory, "0000", clock, "W\x001" + "9" * 10_000)
+    assert hostile.startswith("badge or PIN not accepted: 4 tries left"), "a NUL or a huge ID is just a wrong ID"
+    assert "locked until 09:15" in unknown[4] and "try again at 09:15" in unknown[5]
 
 
 def test_expired_contractor_is_refused(

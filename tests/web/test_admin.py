@@ -15,9 +15,9 @@ from tests.conftest import csrf_from, login
 
 def _admin(app: Flask, client: FlaskClient) -> str:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
-        create_user(session, "root", "root-password", [Role.ADMIN])
+        create_user(session, "root", "copper-kettle-41", [Role.ADMIN])
         create_user(session, "sam", "sam-password", [Role.STAFF])
-    login(client, "root", "root-password")
+    login(client, "root", "copper-kettle-41")
     return csrf_from(client.get("/admin/sites").get_data(as_text=True))
 
 
@@ -108,5 +108,10 @@ def test_user_roles_change_and_self_lockout_refused(app: Flask, client: FlaskCli
     response = other.post(
         "/login", data={"username": "sam", "password": "sam-password", "csrf_token": csrf_from(token_page)}
     )
-    assert response.status_code == 401, "a deactivated user cannot log in"
+    assert response.status_code == 403, "a deactivated user cannot log in"
+    assert "This account is deactivated; ask an admin" in response.get_data(as_text=True)  # told after a right password
+    wrong = other.post(
+        "/login", data={"username": "sam", "password": "not-sams-password", "csrf_token": csrf_from(token_page)}
+    )
+    assert wrong.status_code == 401 and "deactivated" not in wrong.get_data(as_text=True)
     assert "user.update" in client.get("/admin/audit").get_data(as_text=True)

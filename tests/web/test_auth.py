@@ -63,9 +63,10 @@ def test_admin_creates_user_through_form(app: Flask, client: FlaskClient) -> Non
     response = client.post(
         "/admin/users", data={"username": "bob", "password": "short", "roles": ["staff"], "csrf_token": token}
     )
-    assert response.status_code == 400 and "at least 8 characters" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "use at least 12" in response.get_data(as_text=True)
     response = client.post(
-        "/admin/users", data={"username": "bob", "password": "long-enough", "roles": ["staff"], "csrf_token": token}
+        "/admin/users",
+        data={"username": "bob", "password": "long-enough-now", "roles": ["staff"], "csrf_token": token},
     )
     assert response.status_code == 302
     audit_page = client.get("/admin/audit").get_data(as_text=True)

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from core.db import unit_of_work
-from core.users import authenticate, verify_token
+from core.models import Site
+from core.users import Outcome, authenticate, verify_token
 from web.app import create_app
 
 
@@ -34,7 +36,7 @@ def test_upgrade_then_users_and_tokens(tmp_path: Path) -> None:
     plain = result.stdout.strip().splitlines()[-1]
     services = app.extensions["vendtrack"]
     with unit_of_work(services.session_factory) as session:
-        assert authenticate(session, "bob", "bob-password") is not None
+        assert authenticate(session, "bob", "bob-password").outcome is Outcome.SIGNED_IN
         token = verify_token(session, plain)
         assert token is not None and token.scopes == frozenset({"gateway"})
     listed = runner.invoke(args=["token", "list"]).output
@@ -43,6 +45,26 @@ def test_upgrade_then_users_and_tokens(tmp_path: Path) -> None:
     assert "revoked" in runner.invoke(args=["token", "list"]).output
     assert "no token with id 99" in runner.invoke(args=["token", "revoke", "99"]).output
     assert "backlog 0" in runner.invoke(args=["outbox", "status"]).output
+    weak = runner.invoke(args=["user", "create", "carl", "--role", "staff", "--password", "carl-password"])
+    assert weak.exit_code != 0 and "contains your username" in weak.output
+
+
+def test_an_edge_token_is_bound_to_a_site(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    unbound = runner.invoke(args=["token", "create", "edge-p1", "--scope", "edge"])
+    assert unbound.exit_code != 0 and "choose the site of that edge" in unbound.output
+    unknown = runner.invoke(args=["token", "create", "edge-p1", "--scope", "edge", "--site", "P9"])
+    assert unknown.exit_code != 0 and "no site with code 'P9'" in unknown.output
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        session.add(Site(code="P1", name="Plant 1"))
+    made = runner.invoke(args=["token", "create", "edge-p1", "--scope", "edge", "--site", "p1"])
+    assert made.exit_code == 0, made.output
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        token = verify_token(session, made.stdout.strip().splitlines()[-1])
+        site = session.scalar(select(Site).where(Site.code == "P1"))
+        assert token is not None and site is not None and token.site_id == site.id and token.scopes == {"edge"}
 
 
 def test_malformed_setting_stops_start_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ from tracking.demo import REAL_TOPICS_KEY
 from vending.demo import badge_of
 from web import demo_links
 from web.demo import _ServerThread, build_demo_app, start_demo
+from web.demo_logins import demo_password
 from web.smoke_flow import cross_domain_smoke
 from web.workers import WorkerSet
 
@@ -50,7 +51,7 @@ def _login(browser: Any, base: str, user: str) -> Any:
     page = context.new_page()
     page.goto(base + "/login")
     page.fill("input[name=username]", user)
-    page.fill("input[name=password]", f"demo-{user}")
+    page.fill("input[name=password]", demo_password(user))
     page.click("button[type=submit]")
     return page
 

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from core.access import Access, access_of
 from core.db import unit_of_work
+from core.models import Site
 from core.roles import Role, TokenScope
 from core.users import create_token, create_user
 from tests.conftest import login
@@ -73,7 +74,12 @@ def callers(app: Flask) -> dict[str, tuple[FlaskClient, dict[str, str]]]:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
         for role in Role:
             create_user(session, f"user-{role.value}", "matrix-password", [role])
-        tokens = {scope: create_token(session, f"tok-{scope.value}", [scope])[0] for scope in TokenScope}
+        site = Site(code="M1", name="Matrix site")
+        session.add(site)
+        session.flush()
+        tokens = {
+            scope: create_token(session, f"tok-{scope.value}", [scope], site_id=site.id)[0] for scope in TokenScope
+        }
     for role in Role:
         client = app.test_client()
         login(client, f"user-{role.value}", "matrix-password")
