@@ -18,7 +18,7 @@ from core.clock import ManualClock, utc
 from core.models import Site, User
 from tracking.alert_routing import all_routes, sees
 from tracking.labels import TypeLabels
-from tracking.models import Asset, Gateway, ParRule, Tag, TrackingAlert, Zone
+from tracking.models import Asset, Gateway, LocationInterval, ParRule, Tag, TrackingAlert, Zone
 from tracking.states import ALERT_ACTIONS, ALERT_STATUS, AlertKind, AlertStatus, alert_action_target
 
 SYSTEM = "system"
@@ -139,6 +139,18 @@ def site_of(session: Session, kind: AlertKind, subject: str) -> int | None:
     return sites[0] if len(sites) == 1 else None
 
 
+def last_room(session: Session, asset_id: int) -> str:
+    """The name of the last room the asset was located in ("" if never)."""
+    name = session.scalar(
+        select(Zone.name)
+        .join(LocationInterval, LocationInterval.zone_id == Zone.id)
+        .where(LocationInterval.asset_id == asset_id)
+        .order_by(LocationInterval.started_at.desc())
+        .limit(1)
+    )
+    return name or ""
+
+
 # ---- reading ---------------------------------------------------------------------------------------------------
 
 
@@ -220,8 +232,11 @@ def counts(session: Session, roles: frozenset[str], now: datetime) -> dict[str, 
     return {"live": len(live), "snoozed": len(snoozed)}
 
 
+MAX_ID = 2**31 - 1  # an id past the column's range is simply not there (and must not reach the driver)
+
+
 def get_alert(session: Session, alert_id: int, now: datetime) -> tuple[AlertView, TrackingAlert] | None:
-    row = session.get(TrackingAlert, alert_id)
+    row = session.get(TrackingAlert, alert_id) if 0 < alert_id <= MAX_ID else None
     return (_views(session, [row], now)[0], row) if row is not None else None
 
 

@@ -47,8 +47,8 @@ class DemoScript:
             (5.0, f"tag of asset {SILENT_TAG} falls silent", self._silence),
             (15.0, f"asset {EXIT_TAG} wheeled to the exit lobby", self._to_exit),
             (30.0, f"gateway {STOPPED_GATEWAY} stops", self._stop_gateway),
-            (210.0, f"gateway {STOPPED_GATEWAY} comes back", self._restart_gateway),
-            (240.0, f"asset {EXIT_TAG} brought back to the store", self._back_from_exit),
+            (150.0, f"gateway {STOPPED_GATEWAY} comes back", self._restart_gateway),
+            (160.0, f"asset {EXIT_TAG} brought back to the store", self._back_from_exit),
         ]
 
     def __call__(self, simulator: LiveSimulator, now: float) -> None:

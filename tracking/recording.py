@@ -187,6 +187,7 @@ def check_missing(session: Session, now: datetime, missing_after: timedelta) -> 
     )
     raised = []
     for asset, last_seen, zone_code, zone_name in rows:
+        zone_name = zone_name or alerts.last_room(session, asset.id)
         where = f", last in {zone_name}" if zone_name else ""
         message = f"{asset.name} ({asset.asset_tag}) not heard since {last_seen:%Y-%m-%d %H:%M} UTC{where}"
         if raise_alert(session, "missing", asset.asset_tag, message, now):

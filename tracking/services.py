@@ -15,8 +15,7 @@ from core.clock import Clock, SystemClock, utc
 from core.errors import Conflict, DomainError, NotFound
 from tracking import alerts
 from tracking.labels import TypeLabels
-from tracking.models import Asset, AssetType, Gateway, LocationInterval, ParRule, Tag, Zone
-from tracking.recording import available_count
+from tracking.models import Asset, AssetType, Gateway, LocationInterval, Tag, Zone
 from tracking.states import ASSET_STATUS, AssetStatus
 
 
@@ -95,38 +94,6 @@ class IntervalView:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class ParRow:
-    unit: str
-    asset_type: str
-    type_label: str
-    minimum: int
-    available: int
-    total: int
-
-    @property
-    def short(self) -> bool:
-        return self.available < self.minimum
-
-    @property
-    def level(self) -> str:
-        """'below', 'at' or 'above' PAR."""
-        if self.available < self.minimum:
-            return "below"
-        return "at" if self.available == self.minimum else "above"
-
-    @property
-    def level_text(self) -> str:
-        gap = self.available - self.minimum
-        if gap < 0:
-            return f"{-gap} below PAR"
-        return "at PAR" if gap == 0 else f"{gap} above PAR"
-
-    @property
-    def tone(self) -> str:
-        return {"below": "bad", "at": "warn", "above": "good"}[self.level]
-
-
 def parse_polygon(text: str) -> tuple[tuple[float, float], ...]:
     points = []
     for pair in text.split():
@@ -173,8 +140,7 @@ def _last_rooms(session: Session, asset_ids: list[int]) -> dict[int, str]:
         select(LocationInterval.asset_id, Zone.name)
         .join(
             latest,
-            (LocationInterval.asset_id == latest.c.asset_id)
-            & (LocationInterval.started_at == latest.c.started),
+            (LocationInterval.asset_id == latest.c.asset_id) & (LocationInterval.started_at == latest.c.started),
         )
         .join(Zone, LocationInterval.zone_id == Zone.id)
     )
@@ -224,7 +190,7 @@ def search_assets(session: Session, text: str = "", limit: int = 200) -> list[As
 
 
 def get_location(session: Session, asset_id: int) -> AssetLocation:
-    found = _locations(session, [Asset.id == asset_id], 1)
+    found = _locations(session, [Asset.id == asset_id], 1) if 0 < asset_id <= 2**31 - 1 else []
     if not found:
         raise NotFound(f"asset {asset_id} does not exist: pick an id from /api/v1/assets", field="asset_id")
     return found[0]
@@ -325,7 +291,7 @@ def history(session: Session, asset_id: int, limit: int = 50) -> list[IntervalVi
 
 def utilisation(session: Session, asset_id: int, now: datetime, days: int = 7) -> float:
     """Share of the period spent in clinical rooms (kind `room`) other than the asset's home zone."""
-    asset = session.get(Asset, asset_id)
+    asset = session.get(Asset, asset_id) if 0 < asset_id <= 2**31 - 1 else None
     if asset is None:
         raise NotFound(f"asset {asset_id} does not exist", field="asset_id")
     start = now - timedelta(days=days)
@@ -345,19 +311,6 @@ def utilisation(session: Session, asset_id: int, now: datetime, days: int = 7) -
     return round(used / (days * 86400.0), 4)
 
 
-def par_dashboard(session: Session) -> list[ParRow]:
-    types = TypeLabels.load(session)
-    rows = []
-    for rule in session.scalars(select(ParRule).order_by(ParRule.unit, ParRule.asset_type)):
-        total = session.scalar(
-            select(func.count(Asset.id)).where(Asset.unit == rule.unit, Asset.asset_type == rule.asset_type)
-        )
-        available = available_count(session, rule.unit, rule.asset_type)
-        label = types.label(rule.asset_type)
-        rows.append(ParRow(rule.unit, rule.asset_type, label, rule.minimum, available, int(total or 0)))
-    return rows
-
-
 def open_alerts(session: Session, roles: frozenset[str], now: datetime, limit: int = 200) -> list[alerts.AlertView]:
     """The live alerts routed to one of `roles` (see tracking.alerts.list_alerts)."""
     return alerts.list_alerts(session, roles, now, "live", limit=limit)
@@ -374,15 +327,13 @@ def change_status(
     session: Session, asset_id: int, target: str, actor: str, clock: Clock | None = None
 ) -> AssetLocation:
     """Move an asset along tracking.states.ASSET_STATUS (clean → in use → dirty → clean, maintenance), audited."""
-    asset = session.get(Asset, asset_id)
+    asset = session.get(Asset, asset_id) if 0 < asset_id <= 2**31 - 1 else None
     if asset is None:
         raise NotFound(f"asset {asset_id} does not exist", field="asset_id")
     before = AssetStatus(asset.status)
     goal = AssetStatus(target)
     action = ASSET_STATUS.check(f"asset {asset.asset_tag}", before, goal)
-    changed = session.execute(
-        ASSET_STATUS.compare_and_set(Asset.status, Asset.id, goal), {"key": asset_id}
-    ).rowcount  # type: ignore[attr-defined]
+    changed = session.execute(ASSET_STATUS.compare_and_set(Asset.status, Asset.id, goal), {"key": asset_id}).rowcount  # type: ignore[attr-defined]
     if changed != 1:
         raise Conflict(f"asset {asset.asset_tag} was changed by someone else a moment ago: reload", field="status")
     session.expire(asset)

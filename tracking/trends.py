@@ -118,8 +118,11 @@ def status_shares(session: Session, now: datetime, asset_type: str | None) -> Tr
     series: dict[str, list[float]] = {status.label: [] for status in order}
     for bucket in used:
         whole = sum(totals[bucket].values()) or 1
-        for status in order:
-            series[status.label].append(round(100.0 * totals[bucket].get(status.value, 0) / whole, 1))
+        shares = [round(100 * totals[bucket].get(status.value, 0) / whole) for status in order]
+        if sum(shares):  # whole percents, the largest share absorbing rounding, so each column is exactly 100
+            shares[shares.index(max(shares))] += 100 - sum(shares)
+        for status, share in zip(order, shares, strict=True):
+            series[status.label].append(float(share))
     title = "Share of " + (TypeLabels.load(session).plural(asset_type).lower() if asset_type else "all assets")
     return Trend(title + " by status", [f"{utc(starts[b]):%H:%M}" for b in used], series)
 

@@ -11,12 +11,14 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from core import access
 from core.errors import DomainError
 from core.roles import Role
+from tracking import par as par_levels
 from tracking import services, trends
 from tracking.states import ASSET_ACTION_LABELS, ASSET_STATUS, AssetStatus
 
 bp = Blueprint("tracking", __name__, url_prefix="/tracking", template_folder="templates")
 STATIC = Path(__file__).parent / "static"
 STAFF = (Role.STAFF, Role.ADMIN)
+QUIET_S = 60  # a tag unheard this long is "not heard for N min", not "between rooms"
 # endpoint -> target status, read from the one table (tracking.states.ASSET_STATUS)
 STATUS_ACTIONS = {action: target for targets in ASSET_STATUS.transitions.values() for target, action in targets.items()}
 
@@ -57,16 +59,18 @@ def seen_text(item: services.AssetLocation, now: datetime) -> str:
     if item.zone is None:
         if quiet is None:
             return "never heard"
-        if quiet >= 60:
-            return f"not heard for {span(quiet)}"
-        return "heard, room not settled"
+        return f"not heard for {span(quiet)}" if quiet >= QUIET_S else f"heard {ago(item.last_seen, now)}"
     return ago(item.last_seen, now)
 
 
-def room_text(item: services.AssetLocation) -> str:
+def room_text(item: services.AssetLocation, now: datetime) -> str:
+    """The room, or for an unknown one why and where it was last: 'Unknown · last in Ward A' when the tag has
+    gone quiet, 'Between rooms · last in Ward A' while it is still heard (no room near enough, e.g. a corridor)."""
     if item.zone is not None:
         return item.zone_name
-    return f"Unknown · last in {item.last_zone_name}" if item.last_zone_name else "Unknown · never located"
+    quiet = item.quiet_for_s(now)
+    state = "Between rooms" if quiet is not None and quiet < QUIET_S else "Unknown"
+    return f"{state} · last in {item.last_zone_name}" if item.last_zone_name else f"{state} · never located"
 
 
 @bp.app_template_filter("confidence_pct")
@@ -187,7 +191,7 @@ for _name, _target in STATUS_ACTIONS.items():
 @access.roles(*STAFF)
 def par() -> Any:
     session, now = _db(), _now()
-    rows = services.par_dashboard(session)
+    rows = par_levels.par_dashboard(session)
     trend = trends.par_trend(session, now, [(r.unit, r.asset_type) for r in rows])
     bars = [(f"{r.unit} · {r.type_label}", r.available, r.tone, r.minimum) for r in rows]
     return render_template("tracking/par.html", rows=rows, bars=bars, trend=trend, hours=trends.TREND_HOURS)

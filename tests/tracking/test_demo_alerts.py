@@ -63,8 +63,11 @@ def test_the_demo_raises_every_alert_kind_and_clears_some_by_itself(app: Flask) 
     while clock.now() < deadline:
         clock.advance(seconds=1)
         simulator.step()
+        elapsed = int((clock.now() - started).total_seconds())
+        if elapsed % 2:  # the demo flushes every second; every other one keeps the test quick on PostgreSQL
+            continue
         pipeline.flush()
-        if int((clock.now() - started).total_seconds()) % 10:
+        if elapsed % 10:
             continue
         found = _alerts(app)
         if raised_by is None and every_kind <= set(found):
@@ -74,7 +77,8 @@ def test_the_demo_raises_every_alert_kind_and_clears_some_by_itself(app: Flask) 
             break
     found = _alerts(app)
     assert every_kind <= set(found), f"missing kinds {every_kind - set(found)} after {simulator.script.done}"  # type: ignore[union-attr]
-    assert raised_by is not None and raised_by - started <= timedelta(minutes=3), raised_by - started
+    assert raised_by is not None
+    assert raised_by - started <= timedelta(minutes=3), raised_by - started
     assert any("Infusion pump 12" in a.message for a in found["battery_low"])
     assert any("Defibrillator 3" in a.message for a in found["missing"])
     assert any("Exit lobby" in a.message for a in found["zone_exit"])
