@@ -19,7 +19,7 @@ from core.clock import Clock
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.models import User
 from tracking.alert_routing import routes_for
-from tracking.alerts import ENTITY, AlertView, get_alert, may_see
+from tracking.alerts import ENTITY, MAX_ID, AlertView, get_alert, may_see
 from tracking.models import TrackingAlert
 from tracking.states import ALERT_STATUS, AlertKind, AlertStatus, alert_action_target
 
@@ -88,7 +88,7 @@ def assignable_users(session: Session, alert_id: int, now: datetime) -> list[tup
 
 def assign(session: Session, alert_id: int, assignee_id: int, who: Worker, clock: Clock) -> AlertStatus:
     view = _load(session, alert_id, who, clock.now())
-    user = session.get(User, assignee_id)
+    user = session.get(User, assignee_id) if 0 < assignee_id <= MAX_ID else None
     if user is None or not user.active:
         raise DomainError(f"user {assignee_id} does not exist or is inactive: pick someone from the list",
                           field="assignee_id")  # fmt: skip
