@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,3 +35,17 @@ class TypeLabels:
 def room_names(session: Session) -> dict[str, str]:
     """Zone code -> room name."""
     return dict(session.execute(select(Zone.code, Zone.name)).all())
+
+
+def with_room_names(text: str, rooms: dict[str, str]) -> str:
+    """The engine's reasons name rooms by code ("27 dB over EQUIP"): put the names in ("over Equipment store").
+
+    Only whole codes are replaced, so a gateway id such as gw-equip is left alone.
+    """
+    if not text or not rooms:
+        return text
+    codes = sorted((c for c in rooms if len(c) > 1), key=len, reverse=True)  # "A" could be a word
+    if not codes:
+        return text
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(c) for c in codes) + r")(?![\w-])")
+    return pattern.sub(lambda m: rooms[m.group(1)], text)

@@ -13,6 +13,7 @@ from core.errors import DomainError
 from core.roles import Role
 from tracking import par as par_levels
 from tracking import services, trends
+from tracking.labels import room_names, with_room_names
 from tracking.states import ASSET_ACTION_LABELS, ASSET_STATUS, AssetStatus
 
 bp = Blueprint("tracking", __name__, url_prefix="/tracking", template_folder="templates")
@@ -156,6 +157,7 @@ def asset_detail(asset_id: int) -> Any:
     session, now = _db(), _now()
     item = services.get_location(session, asset_id)
     actions = [(action, ASSET_ACTION_LABELS[action]) for action in ASSET_STATUS.transitions[item.status].values()]
+    rooms = room_names(session)
     return render_template(
         "tracking/asset.html",
         item=item,
@@ -166,6 +168,7 @@ def asset_detail(asset_id: int) -> Any:
         seen_text=seen_text,
         room_text=room_text,
         span=span,
+        named=lambda text: with_room_names(text, rooms),
         now=now,
     )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from core.clock import ManualClock
+from core.clock import ManualClock, utc
 from core.db import unit_of_work
 from core.models import Site
 from core.runtime import DemoContext
@@ -76,6 +76,8 @@ def test_the_demo_raises_every_alert_kind_and_clears_some_by_itself(app: Flask) 
         if raised_by is not None and len(gone) >= 2:
             break
     found = _alerts(app)
+    firsts = {k: min(int((utc(a.raised_at) - started).total_seconds()) for a in v) for k, v in found.items()}
+    print(f"\nfirst raised, simulated seconds after the demo started: {dict(sorted(firsts.items()))}")
     assert every_kind <= set(found), f"missing kinds {every_kind - set(found)} after {simulator.script.done}"  # type: ignore[union-attr]
     assert raised_by is not None
     assert raised_by - started <= timedelta(minutes=3), raised_by - started
