@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core.audit import AuditEntry
 from core.db import unit_of_work
+from core.models import Site
 from core.roles import Role
 from core.users import create_user
 from tests.conftest import csrf_from, login
@@ -102,3 +103,25 @@ def test_each_action_is_audited_and_a_finished_alert_cannot_move(app: Flask, cli
                                             AuditEntry.entity_id == str(ids["zone_exit"])).order_by(AuditEntry.id)
         ).all()  # fmt: skip
     assert actions == ["alert.raise", "alert.acknowledge", "alert.resolve"]
+
+
+def test_routing_form_refuses_unknown_roles_and_sites(app: Flask, client: FlaskClient) -> None:
+    _alerts(app)
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        session.add(Site(code="H1", name="General hospital"))
+    login(client, "ada", "ada-password")
+    page = client.get("/tracking/alerts/routing").get_data(as_text=True)
+    token = csrf_from(page)
+    site = re.search(r'name="site" value="(\d+)"', page)
+    assert site
+    bad_role = client.post("/tracking/alerts/routing", data={"csrf_token": token, "site": site.group(1),
+                                                            "gateway_down": "root\x00"})  # fmt: skip
+    assert bad_role.status_code == 400 and "Gateway down: unknown role" in bad_role.get_data(as_text=True)
+    bad_site = client.post("/tracking/alerts/routing", data={"csrf_token": token, "site": "1e400"})
+    assert bad_site.status_code == 400 and "site must be a whole number" in bad_site.get_data(as_text=True)
+    assert client.get("/tracking/alerts/routing?site=99999999999999999999").status_code == 404
+    ok = client.post("/tracking/alerts/routing", data={"csrf_token": token, "site": site.group(1), "missing": "admin"})
+    assert ok.status_code == 302
+    with app.extensions["vendtrack"].session_factory() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert_routing.update")).one()
+    assert '"missing": ["admin"]' in entry.after_json and '"missing": ["staff"]' in entry.before_json
