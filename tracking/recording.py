@@ -186,7 +186,14 @@ def check_missing(session: Session, now: datetime, missing_after: timedelta) -> 
         .where(Tag.last_seen_at.is_not(None), Tag.last_seen_at < cutoff)
     )
     raised = []
+    live = set(
+        session.scalars(
+            select(TrackingAlert.subject).where(TrackingAlert.kind == "missing", TrackingAlert.cleared_at.is_(None))
+        )
+    )
     for asset, last_seen, zone_code, zone_name in rows:
+        if asset.asset_tag in live:
+            continue  # already raised: no message to build, no last-room lookup on every flush
         zone_name = zone_name or alerts.last_room(session, asset.id)
         where = f", last in {zone_name}" if zone_name else ""
         message = f"{asset.name} ({asset.asset_tag}) not heard since {last_seen:%Y-%m-%d %H:%M} UTC{where}"
