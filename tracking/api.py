@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from core import access
 from core.errors import DomainError, NotFound
@@ -42,14 +42,17 @@ def asset_json(item: services.AssetLocation, now: datetime) -> dict[str, Any]:
         "asset_tag": item.asset_tag,
         "name": item.name,
         "type": item.asset_type,
+        "type_label": item.type_label,
         "serial": item.serial,
         "unit": item.unit,
-        "status": item.status,
+        "status": item.status.value,
+        "status_label": item.status.label,
         "tag_key": item.tag_key,
         "battery_mv": item.battery_mv,
         "location": {
             "zone": item.zone,
             "zone_name": item.zone_name,
+            "last_zone_name": item.last_zone_name,
             "building": item.building,
             "floor": item.floor,
             "confidence": item.confidence,
@@ -105,7 +108,12 @@ def live_map() -> Any:
         for z in (services.zone_shapes(session, shown) if shown else [])
     ]
     located = [asset_json(a, now) for a in services.search_assets(session, request.args.get("q", ""), limit=1000)]
-    alerts = [{"kind": a.kind, "subject": a.subject, "message": a.message} for a in services.open_alerts(session, 50)]
+    roles = g.principal.roles or frozenset({Role.STAFF.value})  # a READ token sees what staff see
+    alerts = [
+        {"id": a.id, "kind": a.kind.value, "kind_label": a.kind.label, "subject": a.subject,
+         "subject_label": a.subject_label, "message": a.message, "status": a.status.value}
+        for a in services.open_alerts(session, roles, now, 50)
+    ]  # fmt: skip
     return jsonify(
         {
             "floor": floor_json(shown) if shown else None,

@@ -1,26 +1,33 @@
-"""Tracking demo: Ward 3 East with 12 zones, 10 gateways and 60 tagged assets that move; and the smoke flow."""
+"""Tracking demo: Ward 3 East with 12 zones, 11 gateways and 60 tagged assets that move, timed faults that raise
+every alert kind (tracking.demo_script), 12 hours of trend history; and the smoke flow."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from core.db import unit_of_work
+from core.models import Site
 from core.roles import TokenScope
 from core.runtime import BackgroundWorker, DemoContext, SmokeResult
 from core.users import create_token
 from tracking.cli import demo_tag_key
-from tracking.floorplan import distance
-from tracking.models import Asset, Gateway, ParRule, Tag, Zone
-from tracking.pipeline import pipeline_for
+from tracking.demo_script import DEMO_MISSING_AFTER_S, DemoScript
+from tracking.floorplan import demo_floor, distance
+from tracking.models import Asset, AssetType, Gateway, ParRule, Tag, TrendSample, Zone
+from tracking.pipeline import EXTRAS_KEY, Pipeline, TrackingSettings, pipeline_for
 from tracking.runtime import MqttWorker, broker_config, broker_reachable, mqtt_consumer
 from tracking.services import format_polygon
 from tracking.simrun import HttpPublisher, LiveSimulator, MqttPublisher, Publisher, wander
@@ -51,12 +58,13 @@ PAR = [
 ]
 STATE_KEY = "tracking.simulator"
 REAL_TOPICS_KEY = "tracking.espresense_topics"  # set by `vendtrack demo --espresense` (and --smoke)
+TAG_COUNT = sum(count for _type, _label, count in FLEET)
 
 
 def seed(session: Session, demo: DemoContext) -> None:
-    from tracking.floorplan import demo_floor
 
     plan = demo_floor()
+    site_id = demo.site_id if session.get(Site, demo.site_id) is not None else None  # alerts are routed per site
     zones: dict[str, Zone] = {}
     for z in plan.zones:
         zones[z.code] = Zone(
@@ -68,6 +76,7 @@ def seed(session: Session, demo: DemoContext) -> None:
             polygon=format_polygon(z.polygon),
             max_radius_m=z.max_radius_m if z.kind != "corridor" else None,
             unit=ZONE_UNITS.get(z.code, "Clinical Engineering"),
+            site_id=site_id,
         )
     session.add_all(zones.values())
     session.flush()
@@ -75,6 +84,7 @@ def seed(session: Session, demo: DemoContext) -> None:
         session.add(Gateway(gateway_id=g.gateway_id, zone_id=zones[g.zone].id, x=g.x, y=g.y, offset_db=g.offset_db))
     rng = random.Random(3)
     number = 0
+    session.add_all(AssetType(code=code, label=label, plural=f"{label}s") for code, label, _count in FLEET)
     for asset_type, label, count in FLEET:
         for i in range(1, count + 1):
             number += 1
@@ -96,19 +106,61 @@ def seed(session: Session, demo: DemoContext) -> None:
             )
     for unit, asset_type, minimum in PAR:
         session.add(ParRule(unit=unit, asset_type=asset_type, minimum=minimum))
+    session.flush()
+    _trend_history(session, demo, rng)
     plain, _ = create_token(session, "demo-ble-gateways", [TokenScope.GATEWAY], actor="demo")
     demo.state["tracking.gateway_token"] = plain
 
 
-def start(demo: DemoContext) -> list[BackgroundWorker]:
-    from tracking.floorplan import demo_floor
+def _trend_history(session: Session, demo: DemoContext, rng: random.Random, hours: int = 12) -> None:
+    """Samples for the last `hours`, every 10 minutes: statuses and availability wander around today's counts
+    with a day-shift bump in use, so the PAR and utilisation charts have a past to show."""
+    from sqlalchemy import func, select
 
+    now = demo.services.clock.now()
+    counts = session.execute(
+        select(Asset.unit, Asset.asset_type, Asset.status, func.count(Asset.id)).group_by(
+            Asset.unit, Asset.asset_type, Asset.status
+        )
+    ).all()  # fmt: skip
+    for step in range(hours * 6, 0, -1):
+        at = now - timedelta(minutes=10 * step)
+        busy = 0.5 + 0.5 * math.sin(math.pi * (at.hour - 7) / 12) if 7 <= at.hour <= 19 else 0.2
+        by_type: dict[tuple[str, str], int] = {}
+        for _unit, asset_type, status, count in counts:
+            shift = round(count * (busy - 0.5) * 0.6 + rng.uniform(-0.6, 0.6))
+            value = max(0, count + (shift if status == "in_use" else -shift if status == "clean" else 0))
+            by_type[(asset_type, status)] = by_type.get((asset_type, status), 0) + value
+        for (asset_type, status), value in by_type.items():
+            session.add(TrendSample(at=at, series="status", asset_type=asset_type, key=status, value=value))
+        for unit, asset_type, minimum in PAR:
+            clean = sum(c for u, t, s, c in counts if u == unit and t == asset_type and s == "clean")
+            value = max(0, clean + round((0.5 - busy) * 3 + rng.uniform(-1, 1)))
+            session.add(TrendSample(at=at, series="par", unit=unit, asset_type=asset_type, value=value, target=minimum))
+
+
+def _demo_pipeline(services: Any) -> Pipeline:
+    """The app's pipeline with the demo's short "missing after" (unless the environment sets one)."""
+    if EXTRAS_KEY not in services.extras:
+        settings = TrackingSettings.from_extra(services.settings.extra)
+        if "tracking_missing_after_s" not in services.settings.extra:
+            settings = replace(settings, missing_after_s=DEMO_MISSING_AFTER_S)
+        services.extras[EXTRAS_KEY] = Pipeline(services.session_factory, services.clock, settings=settings)
+    return pipeline_for(services)
+
+
+def demo_simulator(publisher: Publisher, clock: Callable[[], float] = time.time) -> LiveSimulator:
+    """The demo's 60 wandering tags with its timed faults, publishing through `publisher`, on `clock`."""
+
+    plan, now, rng = demo_floor(), clock(), random.Random(11)
+    walkers = [wander(plan, demo_tag_key(n), rng, now) for n in range(1, TAG_COUNT + 1)]
+    return LiveSimulator(plan, walkers, publisher, seed=5, clock=clock, script=DemoScript(TAG_COUNT))
+
+
+def start(demo: DemoContext) -> list[BackgroundWorker]:
     services = demo.services
-    pipeline = pipeline_for(services)
+    pipeline = _demo_pipeline(services)
     pipeline.refresh_floor(force=True)
-    plan, now = demo_floor(), time.time()
-    rng = random.Random(11)
-    walkers = [wander(plan, demo_tag_key(n), rng, now) for n in range(1, sum(c for _, _, c in FLEET) + 1)]
     workers: list[BackgroundWorker] = []
     host, port = services.settings.mqtt_host, services.settings.mqtt_port
     publisher: Publisher
@@ -118,21 +170,21 @@ def start(demo: DemoContext) -> list[BackgroundWorker]:
         consumer = mqtt_consumer(pipeline, broker, prefix=prefix, group=f"vtdemo{secrets.token_hex(3)}")
         workers.append(MqttWorker(consumer))
         publisher = MqttPublisher(host, port, prefix)
-        demo.notes.append(f"BLE simulator: {len(walkers)} tags via MQTT {host}:{port} (topics under {prefix})")
+        demo.notes.append(f"BLE simulator: {TAG_COUNT} tags via MQTT {host}:{port} (topics under {prefix})")
         if demo.state.get(REAL_TOPICS_KEY):  # `vendtrack demo --espresense`: real nodes are heard as well
             real = MqttWorker(mqtt_consumer(pipeline, broker, group=f"vtdemo{secrets.token_hex(3)}"))
             real.name += "-espresense"
             workers.append(real)
-            rooms = ", ".join(g.gateway_id for g in plan.gateways[:4])
+            rooms = ", ".join(g.gateway_id for g in demo_floor().gateways[:4])
             demo.notes.append(f"ESPresense: listening to the real topics espresense/devices/<id>/<room> and "
                               f"espresense/rooms/<room>/status on {host}:{port}; a node's room name must be a "
                               f"gateway id ({rooms}, …)")  # fmt: skip
     else:
         publisher = HttpPublisher(demo.base_url, demo.state["tracking.gateway_token"])
         demo.notes.append(
-            f"BLE simulator: {len(walkers)} tags via the HTTP gateway endpoint (no MQTT broker at {host}:{port})"
+            f"BLE simulator: {TAG_COUNT} tags via the HTTP gateway endpoint (no MQTT broker at {host}:{port})"
         )
-    simulator = LiveSimulator(plan, walkers, publisher, seed=5)
+    simulator = demo_simulator(publisher)
     demo.state[STATE_KEY] = simulator
     workers.append(simulator)
     return workers
@@ -149,7 +201,6 @@ def _get_json(url: str, token: str) -> tuple[int, Any]:
 
 def smoke_flow(demo: DemoContext, deadline_s: float = 90.0) -> SmokeResult:
     """An asset walks into the nearest other room; the locate API must report that room before the deadline."""
-    from tracking.floorplan import demo_floor
 
     simulator: LiveSimulator = demo.state[STATE_KEY]
     with unit_of_work(demo.services.session_factory) as session:

@@ -69,7 +69,8 @@ def distance(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def demo_floor() -> FloorPlan:
-    """Ward 3 East: 10 rooms along a corridor (9 clinical + soiled utility), the corridor and an exit lobby."""
+    """Ward 3 East: 10 rooms along a corridor (9 clinical + soiled utility), the corridor and an exit lobby; a
+    gateway in each room and one in the exit lobby (so leaving by it raises a zone-exit alert)."""
     names = [
         ("ICU-1", "ICU bay 1"), ("ICU-2", "ICU bay 2"), ("OR-1", "Theatre 1"), ("WARD-A", "Ward A"),
         ("EQUIP", "Equipment store"), ("WARD-B", "Ward B"), ("RAD", "Radiology"), ("ER-1", "Emergency 1"),
@@ -85,4 +86,5 @@ def demo_floor() -> FloorPlan:
         gateways.append(GatewayPlan(f"gw-{code.lower()}", code, x0 + 4.0, y0 + (2.0 if row == 0 else 4.0)))
     zones.append(ZonePlan("CORR", "Corridor", "corridor", 0.0, 6.0, 40.0, 10.0))
     zones.append(ZonePlan("EXIT", "Exit lobby", "exit", 40.0, 6.0, 44.0, 10.0))
+    gateways.append(GatewayPlan("gw-exit", "EXIT", 43.5, 8.0))  # at the far end, away from the corridor's traffic
     return FloorPlan("Main", "3", tuple(zones), tuple(gateways))

@@ -11,9 +11,10 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
+from tracking.states import ALERT_STATUS, ASSET_STATUS, AlertKind, AlertStatus, AssetStatus
 
-ASSET_STATUSES = ("clean", "dirty", "in_use", "maintenance")
-ALERT_KINDS = ("zone_exit", "missing", "battery_low", "below_par", "gateway_down")
+ASSET_STATUSES = tuple(s.value for s in AssetStatus)
+ALERT_KINDS = tuple(k.value for k in AlertKind)
 
 
 class Zone(Base):
@@ -28,6 +29,7 @@ class Zone(Base):
     polygon: Mapped[str] = mapped_column(Text, default="")  # "x,y x,y ..." in metres on the floor plan
     max_radius_m: Mapped[float | None] = mapped_column(Float, nullable=True)
     unit: Mapped[str] = mapped_column(String(64), default="")  # the care unit this zone belongs to
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), nullable=True)  # alert routing per site
 
 
 class Gateway(Base):
@@ -53,8 +55,19 @@ class Tag(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class AssetType(Base):
+    """The label people read for an asset type code ("infusion_pump" -> "Infusion pump")."""
+
+    __tablename__ = "tracking_asset_type"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(100))
+    plural: Mapped[str] = mapped_column(String(100), default="")
+
+
 class Asset(Base):
     __tablename__ = "tracking_asset"
+    __table_args__ = (ASSET_STATUS.check_constraint("status", "asset_status_valid"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     asset_tag: Mapped[str] = mapped_column(String(64), unique=True)
@@ -62,7 +75,7 @@ class Asset(Base):
     asset_type: Mapped[str] = mapped_column(String(64), index=True)
     serial: Mapped[str] = mapped_column(String(64), default="")
     unit: Mapped[str] = mapped_column(String(64), default="")  # owning unit
-    status: Mapped[str] = mapped_column(String(16), default="clean")
+    status: Mapped[str] = mapped_column(String(16), default=AssetStatus.CLEAN.value)
     home_zone_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_zone.id"), nullable=True)
     tag_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_tag.id"), nullable=True, unique=True)
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_zone.id"), nullable=True)
@@ -97,10 +110,18 @@ class ParRule(Base):
 
 
 class TrackingAlert(Base):
-    """An open alert has `cleared_at` None; at most one open alert per (kind, subject)."""
+    """An alert as a work item. Live (not resolved) alerts have `cleared_at` None; at most one per (kind, subject).
+
+    `cleared_at` is when it was resolved, by a person (`resolved_by` their name, `resolution` their note) or by
+    the pipeline when the condition cleared (`resolved_by` "system", `resolution` the reason).
+    """
 
     __tablename__ = "tracking_alert"
-    __table_args__ = (Index("ix_tracking_alert_kind_subject", "kind", "subject"),)
+    __table_args__ = (
+        Index("ix_tracking_alert_kind_subject", "kind", "subject"),
+        Index("ix_tracking_alert_cleared_raised", "cleared_at", "raised_at"),
+        ALERT_STATUS.check_constraint("status", "alert_status_valid"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -108,3 +129,39 @@ class TrackingAlert(Base):
     message: Mapped[str] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=AlertStatus.OPEN.value, server_default="open")
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), nullable=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    acknowledged_by: Mapped[str] = mapped_column(String(140), default="", server_default="")
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by: Mapped[str] = mapped_column(String(140), default="", server_default="")
+    resolution: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class AlertRoute(Base):
+    """Which roles see (and work) alerts of one kind at one site; no rows for a site = the built-in defaults."""
+
+    __tablename__ = "tracking_alert_route"
+    __table_args__ = (UniqueConstraint("site_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    roles: Mapped[str] = mapped_column(String(200), default="")  # comma-separated Role values
+
+
+class TrendSample(Base):
+    """A periodic count for the trend charts: per (unit, asset type) the available count against PAR, and per
+    asset type how many assets are in each service status."""
+
+    __tablename__ = "tracking_trend_sample"
+    __table_args__ = (Index("ix_tracking_trend_sample_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    series: Mapped[str] = mapped_column(String(16))  # "par" or "status"
+    unit: Mapped[str] = mapped_column(String(64), default="")  # par: the unit
+    asset_type: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(16), default="")  # status: the service status
+    value: Mapped[int] = mapped_column(Integer)
+    target: Mapped[int | None] = mapped_column(Integer, nullable=True)  # par: the PAR level then

@@ -40,9 +40,9 @@ EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
 
 
 def blueprints() -> list[Blueprint]:
-    from tracking import api, setup_views, views
+    from tracking import alert_views, api, setup_views, views
 
-    return [views.bp, api.bp, setup_views.bp]
+    return [views.bp, api.bp, setup_views.bp, alert_views.bp]
 
 
 def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
@@ -50,7 +50,8 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
     return [
         ("Locate", "tracking.locate", staff),
         ("PAR levels", "tracking.par", staff),
-        ("Tracking alerts", "tracking.alerts", staff),
+        ("Utilisation", "tracking.utilisation", staff),
+        ("Tracking alerts", "tracking_alerts.alert_list", staff),
         ("Zones & gateways", "tracking_setup.setup_index", frozenset({Role.ADMIN})),
     ]
 
@@ -68,10 +69,14 @@ def sim_commands() -> list[click.Command]:
 
 
 def workers(services: AppServices) -> list[BackgroundWorker]:
-    """The flush worker (engine decisions → database) and, when configured, the MQTT consumer."""
+    """The flush worker (engine decisions → database), when configured the MQTT consumer, and the trend sampler."""
+    from core.runtime import LoopWorker
     from tracking.runtime import pipeline_workers
+    from tracking.trends import SAMPLE_EVERY, sampler
 
-    return pipeline_workers(services, mqtt=services.settings.extra.get("tracking_mqtt", "") == "1")
+    found = pipeline_workers(services, mqtt=services.settings.extra.get("tracking_mqtt", "") == "1")
+    step = sampler(services.session_factory, services.clock)
+    return [*found, LoopWorker("tracking-trends", step, interval=SAMPLE_EVERY.total_seconds())]
 
 
 def seed_demo(session: Session, demo: DemoContext) -> None:

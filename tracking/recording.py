@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from core.events import AssetMissing, AssetMoved, ParShortage, TagBatteryLow, ZoneExit
 from core.outbox import publish
+from tracking import alerts
 from tracking.engine import GatewayChange, RoomChange, TagSeen
+from tracking.labels import TypeLabels
 from tracking.models import Asset, Gateway, LocationInterval, ParRule, Tag, TrackingAlert, Zone
 
 
@@ -22,24 +24,13 @@ def at_time(epoch_seconds: float) -> datetime:
 
 
 def raise_alert(session: Session, kind: str, subject: str, message: str, at: datetime) -> bool:
-    """Open an alert unless one of this kind is already open for the subject; True if newly raised."""
-    open_id = session.scalar(
-        select(TrackingAlert.id).where(
-            TrackingAlert.kind == kind, TrackingAlert.subject == subject, TrackingAlert.cleared_at.is_(None)
-        )
-    )
-    if open_id is not None:
-        return False
-    session.add(TrackingAlert(kind=kind, subject=subject, message=message, raised_at=at))
-    return True
+    """Open an alert unless one of this kind is already live for the subject; True if newly raised."""
+    return alerts.raise_alert(session, kind, subject, message, at)
 
 
-def clear_alert(session: Session, kind: str, subject: str, at: datetime) -> None:
-    session.execute(
-        update(TrackingAlert)
-        .where(TrackingAlert.kind == kind, TrackingAlert.subject == subject, TrackingAlert.cleared_at.is_(None))
-        .values(cleared_at=at)
-    )
+def clear_alert(session: Session, kind: str, subject: str, at: datetime, reason: str = "the condition cleared") -> None:
+    """The condition behind an alert is gone: resolve it automatically, recording `reason`."""
+    alerts.auto_resolve(session, kind, subject, at, reason)
 
 
 def apply_room_changes(session: Session, changes: Iterable[RoomChange]) -> int:
@@ -96,8 +87,8 @@ def _exit_alerts(session: Session, asset: Asset, zone: Zone | None, change: Room
         if raise_alert(session, "zone_exit", asset.asset_tag, message, at):
             publish(session, ZoneExit(occurred_at=at, asset_tag=asset.asset_tag, zone=zone.code, reason=change.reason))
     elif zone is not None:
-        clear_alert(session, "zone_exit", asset.asset_tag, at)
-        clear_alert(session, "missing", asset.asset_tag, at)
+        clear_alert(session, "zone_exit", asset.asset_tag, at, f"back in {zone.name}")
+        clear_alert(session, "missing", asset.asset_tag, at, f"seen again in {zone.name}")
 
 
 def record_seen(session: Session, seen: Iterable[TagSeen], battery_low_mv: int) -> int:
@@ -132,17 +123,20 @@ def _battery_alerts(session: Session, seen: list[TagSeen], threshold_mv: int) ->
     if not seen:
         return
     keys = [s.tag_key for s in seen]
-    owners = dict(
-        session.execute(
-            select(Tag.tag_key, Asset.asset_tag).join(Asset, Asset.tag_id == Tag.id).where(Tag.tag_key.in_(keys))
-        ).all()
-    )
+    rows = session.execute(
+        select(Tag.tag_key, Asset.asset_tag, Asset.name)
+        .join(Asset, Asset.tag_id == Tag.id)
+        .where(Tag.tag_key.in_(keys))
+    ).all()
+    owners = {key: asset_tag for key, asset_tag, _name in rows}
+    names = {key: f"{name} ({asset_tag})" for key, asset_tag, name in rows}
     for item in seen:
         at = at_time(item.last_seen)
         assert item.battery_mv is not None
         if item.battery_mv < threshold_mv:
             owner = owners.get(item.tag_key)
-            message = f"tag {item.tag_key} ({owner or 'no asset'}) battery {item.battery_mv} mV < {threshold_mv} mV"
+            whose = names.get(item.tag_key, f"Unattached tag {item.tag_key}")
+            message = f"{whose}: tag battery at {item.battery_mv} mV, below {threshold_mv} mV; replace it soon"
             if raise_alert(session, "battery_low", item.tag_key, message, at):
                 event = TagBatteryLow(
                     occurred_at=at,
@@ -153,18 +147,28 @@ def _battery_alerts(session: Session, seen: list[TagSeen], threshold_mv: int) ->
                 )
                 publish(session, event)
         else:
-            clear_alert(session, "battery_low", item.tag_key, at)
+            clear_alert(session, "battery_low", item.tag_key, at, f"battery reads {item.battery_mv} mV again")
 
 
 def record_gateway_changes(session: Session, changes: Iterable[GatewayChange], heard: dict[str, float]) -> None:
+    changes = list(changes)
+    rooms = dict(
+        session.execute(
+            select(Gateway.gateway_id, Zone.name)
+            .join(Zone, Gateway.zone_id == Zone.id)
+            .where(Gateway.gateway_id.in_([c.gateway_id for c in changes]))
+        ).all()
+    ) if changes else {}  # fmt: skip
     for change in changes:
         at = at_time(change.at)
         status = "up" if change.up else "down"
         session.execute(update(Gateway).where(Gateway.gateway_id == change.gateway_id).values(status=status))
+        where = f" in {rooms[change.gateway_id]}" if change.gateway_id in rooms else ""
         if change.up:
-            clear_alert(session, "gateway_down", change.gateway_id, at)
+            clear_alert(session, "gateway_down", change.gateway_id, at, f"gateway {change.gateway_id} {change.reason}")
         else:
-            raise_alert(session, "gateway_down", change.gateway_id, f"gateway {change.gateway_id} {change.reason}", at)
+            message = f"Gateway {change.gateway_id}{where} {change.reason}: tags there may show as unknown"
+            raise_alert(session, "gateway_down", change.gateway_id, message, at)
     if heard:  # one executemany for every gateway heard lately
         table = Gateway.__table__
         assert isinstance(table, Table)
@@ -176,14 +180,23 @@ def check_missing(session: Session, now: datetime, missing_after: timedelta) -> 
     """Raise `missing` for assets whose tag was last seen longer ago than `missing_after`."""
     cutoff = now - missing_after
     rows = session.execute(
-        select(Asset, Tag.last_seen_at, Zone.code)
+        select(Asset, Tag.last_seen_at, Zone.code, Zone.name)
         .join(Tag, Asset.tag_id == Tag.id)
         .outerjoin(Zone, Asset.zone_id == Zone.id)
         .where(Tag.last_seen_at.is_not(None), Tag.last_seen_at < cutoff)
     )
     raised = []
-    for asset, last_seen, zone_code in rows:
-        message = f"{asset.name} ({asset.asset_tag}) not seen since {last_seen:%Y-%m-%d %H:%M} UTC"
+    live = set(
+        session.scalars(
+            select(TrackingAlert.subject).where(TrackingAlert.kind == "missing", TrackingAlert.cleared_at.is_(None))
+        )
+    )
+    for asset, last_seen, zone_code, zone_name in rows:
+        if asset.asset_tag in live:
+            continue  # already raised: no message to build, no last-room lookup on every flush
+        zone_name = zone_name or alerts.last_room(session, asset.id)
+        where = f", last in {zone_name}" if zone_name else ""
+        message = f"{asset.name} ({asset.asset_tag}) not heard since {last_seen:%Y-%m-%d %H:%M} UTC{where}"
         if raise_alert(session, "missing", asset.asset_tag, message, now):
             publish(
                 session,
@@ -205,11 +218,13 @@ def available_count(session: Session, unit: str, asset_type: str) -> int:
 def check_par(session: Session, now: datetime) -> list[str]:
     """Raise `below_par` (and ParShortage) where a unit has fewer available assets of a type than its PAR."""
     short = []
+    types = TypeLabels.load(session)
     for rule in session.scalars(select(ParRule)):
         subject = f"{rule.unit}:{rule.asset_type}"
         available = available_count(session, rule.unit, rule.asset_type)
         if available < rule.minimum:
-            message = f"{rule.unit} has {available} available {rule.asset_type} (PAR {rule.minimum})"
+            kind = types.plural(rule.asset_type).lower()
+            message = f"{rule.unit} has {available} available {kind}, PAR is {rule.minimum}"
             if raise_alert(session, "below_par", subject, message, now):
                 publish(
                     session,
@@ -223,5 +238,5 @@ def check_par(session: Session, now: datetime) -> list[str]:
                 )
                 short.append(subject)
         else:
-            clear_alert(session, "below_par", subject, now)
+            clear_alert(session, "below_par", subject, now, f"{available} available again, PAR is {rule.minimum}")
     return short

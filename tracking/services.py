@@ -7,22 +7,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock, SystemClock, utc
-from core.errors import DomainError, InvalidTransition, NotFound
-from tracking.models import Asset, Gateway, LocationInterval, ParRule, Tag, TrackingAlert, Zone
-from tracking.recording import available_count
-
-# The asset status machine: from -> allowed targets. Each transition is a service call and an endpoint.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "clean": frozenset({"in_use", "maintenance"}),
-    "in_use": frozenset({"dirty"}),
-    "dirty": frozenset({"clean", "maintenance"}),
-    "maintenance": frozenset({"clean"}),
-}
+from core.errors import Conflict, DomainError, NotFound
+from tracking import alerts
+from tracking.labels import TypeLabels
+from tracking.models import Asset, AssetType, Gateway, LocationInterval, Tag, Zone
+from tracking.states import ASSET_STATUS, AssetStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +25,10 @@ class AssetLocation:
     asset_tag: str
     name: str
     asset_type: str
+    type_label: str  # "Infusion pump"
     serial: str
     unit: str
-    status: str
+    status: AssetStatus
     tag_key: str | None
     zone: str | None  # None = unknown
     zone_name: str
@@ -44,6 +39,11 @@ class AssetLocation:
     last_seen: datetime | None
     reason: str
     battery_mv: int | None
+    last_zone_name: str = ""  # when the room is unknown: the last room it was in ("" if never located)
+
+    def quiet_for_s(self, now: datetime) -> int | None:
+        """Seconds since the tag was last heard (None: never heard)."""
+        return max(0, int((now - utc(self.last_seen)).total_seconds())) if self.last_seen else None
 
     @property
     def floor_label(self) -> str:
@@ -87,31 +87,11 @@ class FloorRef:
 @dataclass(frozen=True, slots=True)
 class IntervalView:
     zone: str | None
+    zone_name: str  # the room's name; "Unknown" when the location was unknown
     started_at: datetime
     ended_at: datetime | None
     confidence: float
     reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ParRow:
-    unit: str
-    asset_type: str
-    minimum: int
-    available: int
-    total: int
-
-    @property
-    def short(self) -> bool:
-        return self.available < self.minimum
-
-
-@dataclass(frozen=True, slots=True)
-class AlertView:
-    kind: str
-    subject: str
-    message: str
-    raised_at: datetime
 
 
 def parse_polygon(text: str) -> tuple[tuple[float, float], ...]:
@@ -135,7 +115,11 @@ def _locations(session: Session, where: list[object], limit: int = 200) -> list[
         .order_by(Asset.name, Asset.id)
         .limit(limit)
     )
-    found = [_view(a, t, z) for a, t, z in session.execute(query)]
+    types = TypeLabels.load(session)
+    rows = session.execute(query).all()
+    unknown = [a.id for a, _t, z in rows if z is None]
+    last_rooms = _last_rooms(session, unknown) if unknown else {}
+    found = [_view(a, t, z, types, last_rooms.get(a.id, "")) for a, t, z in rows]
     found.sort(key=lambda item: (_natural(item.name), item.id))  # "Pump 2" before "Pump 10"
     return found
 
@@ -144,15 +128,35 @@ def _natural(text: str) -> tuple[object, ...]:
     return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))
 
 
-def _view(asset: Asset, tag: Tag | None, zone: Zone | None) -> AssetLocation:
+def _last_rooms(session: Session, asset_ids: list[int]) -> dict[int, str]:
+    """Asset id -> the name of the last room it was located in, for assets whose room is now unknown."""
+    latest = (
+        select(LocationInterval.asset_id, func.max(LocationInterval.started_at).label("started"))
+        .where(LocationInterval.asset_id.in_(asset_ids), LocationInterval.zone_id.is_not(None))
+        .group_by(LocationInterval.asset_id)
+        .subquery()
+    )
+    query = (
+        select(LocationInterval.asset_id, Zone.name)
+        .join(
+            latest,
+            (LocationInterval.asset_id == latest.c.asset_id) & (LocationInterval.started_at == latest.c.started),
+        )
+        .join(Zone, LocationInterval.zone_id == Zone.id)
+    )
+    return dict(session.execute(query).all())
+
+
+def _view(asset: Asset, tag: Tag | None, zone: Zone | None, types: TypeLabels, last_room: str) -> AssetLocation:
     return AssetLocation(
         id=asset.id,
         asset_tag=asset.asset_tag,
         name=asset.name,
         asset_type=asset.asset_type,
+        type_label=types.label(asset.asset_type),
         serial=asset.serial,
         unit=asset.unit,
-        status=asset.status,
+        status=AssetStatus(asset.status),
         tag_key=tag.tag_key if tag else None,
         zone=zone.code if zone else None,
         zone_name=zone.name if zone else "unknown",
@@ -163,6 +167,7 @@ def _view(asset: Asset, tag: Tag | None, zone: Zone | None) -> AssetLocation:
         last_seen=tag.last_seen_at if tag else None,
         reason=asset.location_reason,
         battery_mv=tag.battery_mv if tag else None,
+        last_zone_name=last_room,
     )
 
 
@@ -172,20 +177,20 @@ def search_assets(session: Session, text: str = "", limit: int = 200) -> list[As
     if not text:
         return _locations(session, [], limit)
     like = f"%{text.lower()}%"
-    from sqlalchemy import func
-
+    labelled = select(AssetType.code).where(func.lower(AssetType.label).like(like))
     match = or_(
         func.lower(Asset.name).like(like),
         func.lower(Asset.asset_type).like(like),
         func.lower(Asset.asset_tag).like(like),
         func.lower(Asset.serial).like(like),
         func.lower(Tag.tag_key).like(like),
+        Asset.asset_type.in_(labelled),
     )
     return _locations(session, [match], limit)
 
 
 def get_location(session: Session, asset_id: int) -> AssetLocation:
-    found = _locations(session, [Asset.id == asset_id], 1)
+    found = _locations(session, [Asset.id == asset_id], 1) if 0 < asset_id <= 2**31 - 1 else []
     if not found:
         raise NotFound(f"asset {asset_id} does not exist: pick an id from /api/v1/assets", field="asset_id")
     return found[0]
@@ -272,18 +277,21 @@ def nearest_available(
 def history(session: Session, asset_id: int, limit: int = 50) -> list[IntervalView]:
     get_location(session, asset_id)
     query = (
-        select(LocationInterval, Zone.code)
+        select(LocationInterval, Zone.code, Zone.name)
         .outerjoin(Zone, LocationInterval.zone_id == Zone.id)
         .where(LocationInterval.asset_id == asset_id)
         .order_by(LocationInterval.started_at.desc(), LocationInterval.id.desc())
         .limit(limit)
     )
-    return [IntervalView(code, i.started_at, i.ended_at, i.confidence, i.reason) for i, code in session.execute(query)]
+    return [
+        IntervalView(code, name or "Unknown", i.started_at, i.ended_at, i.confidence, i.reason)
+        for i, code, name in session.execute(query)
+    ]
 
 
 def utilisation(session: Session, asset_id: int, now: datetime, days: int = 7) -> float:
     """Share of the period spent in clinical rooms (kind `room`) other than the asset's home zone."""
-    asset = session.get(Asset, asset_id)
+    asset = session.get(Asset, asset_id) if 0 < asset_id <= 2**31 - 1 else None
     if asset is None:
         raise NotFound(f"asset {asset_id} does not exist", field="asset_id")
     start = now - timedelta(days=days)
@@ -303,60 +311,40 @@ def utilisation(session: Session, asset_id: int, now: datetime, days: int = 7) -
     return round(used / (days * 86400.0), 4)
 
 
-def par_dashboard(session: Session) -> list[ParRow]:
-    from sqlalchemy import func
-
-    rows = []
-    for rule in session.scalars(select(ParRule).order_by(ParRule.unit, ParRule.asset_type)):
-        total = session.scalar(
-            select(func.count(Asset.id)).where(Asset.unit == rule.unit, Asset.asset_type == rule.asset_type)
-        )
-        rows.append(
-            ParRow(
-                rule.unit,
-                rule.asset_type,
-                rule.minimum,
-                available_count(session, rule.unit, rule.asset_type),
-                int(total or 0),
-            )
-        )
-    return rows
+def open_alerts(session: Session, roles: frozenset[str], now: datetime, limit: int = 200) -> list[alerts.AlertView]:
+    """The live alerts routed to one of `roles` (see tracking.alerts.list_alerts)."""
+    return alerts.list_alerts(session, roles, now, "live", limit=limit)
 
 
-def open_alerts(session: Session, limit: int = 200) -> list[AlertView]:
-    query = (
-        select(TrackingAlert)
-        .where(TrackingAlert.cleared_at.is_(None))
-        .order_by(TrackingAlert.raised_at.desc())
-        .limit(limit)
-    )
-    return [AlertView(a.kind, a.subject, a.message, a.raised_at) for a in session.scalars(query)]
-
-
-def asset_types(session: Session) -> list[str]:
-    return list(session.scalars(select(Asset.asset_type).distinct().order_by(Asset.asset_type)))
+def asset_types(session: Session) -> list[tuple[str, str]]:
+    """(code, label) of every asset type in use, by label."""
+    types = TypeLabels.load(session)
+    codes = session.scalars(select(Asset.asset_type).distinct())
+    return sorted(((c, types.label(c)) for c in codes), key=lambda pair: pair[1].lower())
 
 
 def change_status(
     session: Session, asset_id: int, target: str, actor: str, clock: Clock | None = None
 ) -> AssetLocation:
-    """Move an asset along the status table (clean → in use → dirty → clean, maintenance), audited."""
-    asset = session.get(Asset, asset_id)
+    """Move an asset along tracking.states.ASSET_STATUS (clean → in use → dirty → clean, maintenance), audited."""
+    asset = session.get(Asset, asset_id) if 0 < asset_id <= 2**31 - 1 else None
     if asset is None:
         raise NotFound(f"asset {asset_id} does not exist", field="asset_id")
-    allowed = TRANSITIONS.get(asset.status, frozenset())
-    if target not in allowed:
-        raise InvalidTransition(f"asset {asset.asset_tag}", asset.status, target, allowed)
-    before = asset.status
-    asset.status = target
+    before = AssetStatus(asset.status)
+    goal = AssetStatus(target)
+    action = ASSET_STATUS.check(f"asset {asset.asset_tag}", before, goal)
+    changed = session.execute(ASSET_STATUS.compare_and_set(Asset.status, Asset.id, goal), {"key": asset_id}).rowcount  # type: ignore[attr-defined]
+    if changed != 1:
+        raise Conflict(f"asset {asset.asset_tag} was changed by someone else a moment ago: reload", field="status")
+    session.expire(asset)
     audit.record(
         session,
         actor,
-        f"asset.{target}",
+        f"asset.{goal.value}",
         "tracking_asset",
-        asset.id,
-        before={"status": before},
-        after={"status": target},
+        asset_id,
+        before={"status": before.value},
+        after={"status": goal.value, "action": action},
         clock=clock or SystemClock(),
     )
     session.flush()

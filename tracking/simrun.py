@@ -18,7 +18,7 @@ from typing import Protocol
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware_bridge.ble.encode import ibeacon_advert, parse_ibeacon_key
+from firmware_bridge.ble.encode import eddystone_tlm_advert, ibeacon_advert, parse_ibeacon_key
 from tracking.floorplan import FloorPlan
 from tracking.observation import Observation
 from tracking.simulate import RadioModel, RadioSim, Walker
@@ -51,7 +51,11 @@ class MqttPublisher:
     def publish(self, observations: list[Observation]) -> None:
         for obs in observations:
             device = self._ids.get(obs.tag_key) or self._ids.setdefault(obs.tag_key, espresense_id(obs.tag_key))
-            payload = {"id": device, "rssi": obs.rssi, "rssi@1m": obs.ref_power, "int": 1000}
+            payload: dict[str, object] = {"id": device, "rssi": obs.rssi, "int": 1000}
+            if obs.ref_power is not None:
+                payload["rssi@1m"] = obs.ref_power
+            if obs.battery_mv is not None:
+                payload["mV"] = obs.battery_mv
             self.client.publish(f"{self.prefix}espresense/devices/{device}/{obs.gateway_id}", json.dumps(payload))
 
     def close(self) -> None:
@@ -71,7 +75,10 @@ class HttpPublisher:
         by_gateway: dict[str, list[dict[str, object]]] = {}
         for obs in observations:
             uuid_hex, major, minor = parse_ibeacon_key(obs.tag_key)
-            raw = ibeacon_advert(uuid_hex, major, minor, obs.ref_power or -59)
+            if obs.battery_mv is not None:  # a TLM frame from the same address, tied to the tag by the server
+                raw = eddystone_tlm_advert(obs.battery_mv, obs.temperature_c or 0.0)
+            else:
+                raw = ibeacon_advert(uuid_hex, major, minor, obs.ref_power or -59)
             address = f"02:00:00:00:{major & 0xFF:02X}:{minor & 0xFF:02X}"
             by_gateway.setdefault(obs.gateway_id, []).append({"address": address, "rssi": obs.rssi, "data": raw.hex()})
         for gateway_id, adverts in by_gateway.items():
@@ -112,8 +119,40 @@ def _route(
     return [(start[0], CORRIDOR_Y, 0.0), (gx, CORRIDOR_Y, 0.0), (gx, gy, pause)]
 
 
+class Faults:
+    """What the demo script has broken: silent tags, stopped gateways, and tag batteries (sent as TLM frames)."""
+
+    TLM_EVERY_S = 10.0  # a tag's telemetry frame interval
+
+    def __init__(self) -> None:
+        self.silent_tags: set[str] = set()
+        self.stopped_gateways: set[str] = set()
+        self.battery: dict[str, Callable[[float], int]] = {}  # tag key -> battery mV at time t
+        self._tlm_due: dict[str, float] = {}
+
+    def keep(self, obs: Observation) -> bool:
+        return obs.tag_key not in self.silent_tags and obs.gateway_id not in self.stopped_gateways
+
+    def telemetry(self, observations: list[Observation], now: float) -> list[Observation]:
+        """One TLM observation per tag with a battery, every TLM_EVERY_S, from the gateway that heard it best."""
+        best: dict[str, Observation] = {}
+        for obs in observations:
+            if obs.tag_key in self.battery and (obs.tag_key not in best or obs.rssi > best[obs.tag_key].rssi):
+                best[obs.tag_key] = obs
+        frames = []
+        for tag_key, obs in best.items():
+            if now >= self._tlm_due.get(tag_key, 0.0):
+                self._tlm_due[tag_key] = now + self.TLM_EVERY_S
+                mv = self.battery[tag_key](obs.at)
+                frames.append(Observation(obs.gateway_id, tag_key, obs.rssi, None, mv, 21.5, obs.at))
+        return frames
+
+
 class LiveSimulator:
-    """Advances the radio simulation with the wall clock on a thread, publishing every `period` seconds."""
+    """Advances the radio simulation with the wall clock on a thread, publishing every `period` seconds.
+
+    `script(simulator, now)` runs before each step (the demo's timed faults); `faults` filters what is heard.
+    """
 
     def __init__(
         self,
@@ -123,8 +162,10 @@ class LiveSimulator:
         seed: int = 1,
         period: float = 0.5,
         clock: Callable[[], float] = time.time,
+        script: Callable[[LiveSimulator, float], None] | None = None,
     ) -> None:
         self.plan, self.publisher, self.period, self.clock = plan, publisher, period, clock
+        self.script, self.faults = script, Faults()
         self.walkers = {w.tag_key: w for w in walkers}
         self.sim = RadioSim(plan, walkers, RadioModel(), seed=seed)
         self.name = "tracking-ble-simulator"
@@ -146,8 +187,11 @@ class LiveSimulator:
 
     def step(self) -> int:
         now = self.clock()
+        if self.script is not None:
+            self.script(self, now)
         with self._lock:
-            observations = list(self.sim.run(self._last, now))
+            heard = [obs for obs in self.sim.run(self._last, now) if self.faults.keep(obs)]
+            observations = heard + self.faults.telemetry(heard, now)
             self._last = now
         if observations:
             self.publisher.publish(observations)

@@ -11,17 +11,17 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from core import access
 from core.errors import DomainError
 from core.roles import Role
-from tracking import services
+from tracking import par as par_levels
+from tracking import services, trends
+from tracking.labels import room_names, with_room_names
+from tracking.states import ASSET_ACTION_LABELS, ASSET_STATUS, AssetStatus
 
 bp = Blueprint("tracking", __name__, url_prefix="/tracking", template_folder="templates")
 STATIC = Path(__file__).parent / "static"
 STAFF = (Role.STAFF, Role.ADMIN)
-STATUS_ACTIONS = {  # endpoint suffix -> (target status, button label)
-    "check_out": ("in_use", "Check out (in use)"),
-    "return_dirty": ("dirty", "Return (dirty)"),
-    "mark_clean": ("clean", "Mark clean"),
-    "to_maintenance": ("maintenance", "Send to maintenance"),
-}
+QUIET_S = 60  # a tag unheard this long is "not heard for N min", not "between rooms"
+# endpoint -> target status, read from the one table (tracking.states.ASSET_STATUS)
+STATUS_ACTIONS = {action: target for targets in ASSET_STATUS.transitions.values() for target, action in targets.items()}
 
 
 def _db() -> Any:
@@ -40,13 +40,38 @@ def ago(moment: datetime | None, now: datetime) -> str:
     seconds = max(0, int((now - moment).total_seconds()))
     if seconds < 5:
         return "just now"
+    return f"{span(seconds)} ago"
+
+
+def span(seconds: int) -> str:
+    """'45 s', '12 min', '3 h', '2 d'."""
     if seconds < 60:
-        return f"{seconds} s ago"
+        return f"{seconds} s"
     if seconds < 3600:
-        return f"{seconds // 60} min ago"
+        return f"{seconds // 60} min"
     if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+def seen_text(item: services.AssetLocation, now: datetime) -> str:
+    """The 'last seen' cell: an unknown room reads 'not heard for 12 min' rather than a stale 'just now'."""
+    quiet = item.quiet_for_s(now)
+    if item.zone is None:
+        if quiet is None:
+            return "never heard"
+        return f"not heard for {span(quiet)}" if quiet >= QUIET_S else f"heard {ago(item.last_seen, now)}"
+    return ago(item.last_seen, now)
+
+
+def room_text(item: services.AssetLocation, now: datetime) -> str:
+    """The room, or for an unknown one why and where it was last: 'Unknown · last in Ward A' when the tag has
+    gone quiet, 'Between rooms · last in Ward A' while it is still heard (no room near enough, e.g. a corridor)."""
+    if item.zone is not None:
+        return item.zone_name
+    quiet = item.quiet_for_s(now)
+    state = "Between rooms" if quiet is not None and quiet < QUIET_S else "Unknown"
+    return f"{state} · last in {item.last_zone_name}" if item.last_zone_name else f"{state} · never located"
 
 
 @bp.app_template_filter("confidence_pct")
@@ -95,6 +120,7 @@ def locate() -> Any:
         first = next((a for a in results if a.zone is not None), None) if query.strip() else None
     known = services.floors(session)
     shown, source = _shown_floor(session, known, first, origin)
+    zones, types = services.zone_shapes(session), services.asset_types(session)
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("building", "floor")}
     floor_links = [
         (f, url_for("tracking.locate", **(args | {"building": f.building, "floor": f.floor}))) for f in known
@@ -103,19 +129,24 @@ def locate() -> Any:
         "tracking/locate.html",
         query=query,
         results=results,
-        zones=services.zone_shapes(session),
-        types=services.asset_types(session),
+        zones=zones,
+        types=types,
         asset_type=asset_type,
         origin=origin,
         nearest=nearest,
-        alerts=services.open_alerts(session, 20),
+        alerts=services.open_alerts(session, g.principal.roles, now, 20),
         floors=known,
         floor_links=floor_links,
         several_floors=len(known) > 1,
         shown=shown,
         floor_source=source,
         highlight=first.id if first is not None else None,
+        type_text=dict(types).get(asset_type, asset_type),
+        origin_name=next((z.name for z in zones if z.code == origin), origin),
         ago=ago,
+        seen_text=seen_text,
+        room_text=room_text,
+        statuses=list(AssetStatus),
         now=now,
     )
 
@@ -125,8 +156,8 @@ def locate() -> Any:
 def asset_detail(asset_id: int) -> Any:
     session, now = _db(), _now()
     item = services.get_location(session, asset_id)
-    allowed = services.TRANSITIONS.get(item.status, frozenset())
-    actions = [(name, label) for name, (target, label) in STATUS_ACTIONS.items() if target in allowed]
+    actions = [(action, ASSET_ACTION_LABELS[action]) for action in ASSET_STATUS.transitions[item.status].values()]
+    rooms = room_names(session)
     return render_template(
         "tracking/asset.html",
         item=item,
@@ -134,22 +165,26 @@ def asset_detail(asset_id: int) -> Any:
         utilisation=services.utilisation(session, asset_id, now),
         actions=actions,
         ago=ago,
+        seen_text=seen_text,
+        room_text=room_text,
+        span=span,
+        named=lambda text: with_room_names(text, rooms),
         now=now,
     )
 
 
-def _status_view(name: str, target: str) -> Any:
+def _status_view(name: str, target: AssetStatus) -> Any:
     def view(asset_id: int) -> Any:
         services.change_status(_db(), asset_id, target, g.principal.actor, current_app.extensions["vendtrack"].clock)
         _db().commit()
-        flash(f"Status is now {target.replace('_', ' ')}.", "info")
+        flash(f"Status is now {target.label.lower()}.", "info")
         return redirect(url_for("tracking.asset_detail", asset_id=asset_id))
 
     view.__name__ = name
     return access.roles(*STAFF)(view)
 
 
-for _name, (_target, _label) in STATUS_ACTIONS.items():
+for _name, _target in STATUS_ACTIONS.items():
     bp.add_url_rule(
         f"/assets/<int:asset_id>/{_name.replace('_', '-')}", _name, _status_view(_name, _target), methods=["POST"]
     )
@@ -158,13 +193,37 @@ for _name, (_target, _label) in STATUS_ACTIONS.items():
 @bp.route("/par")
 @access.roles(*STAFF)
 def par() -> Any:
-    return render_template("tracking/par.html", rows=services.par_dashboard(_db()))
+    session, now = _db(), _now()
+    rows = par_levels.par_dashboard(session)
+    trend = trends.par_trend(session, now, [(r.unit, r.asset_type) for r in rows])
+    bars = [(f"{r.unit} · {r.type_label}", r.available, r.tone, r.minimum) for r in rows]
+    return render_template("tracking/par.html", rows=rows, bars=bars, trend=trend, hours=trends.TREND_HOURS)
 
 
-@bp.route("/alerts")
+@bp.route("/utilisation")
 @access.roles(*STAFF)
-def alerts() -> Any:
-    return render_template("tracking/alerts.html", alerts=services.open_alerts(_db()), ago=ago, now=_now())
+def utilisation() -> Any:
+    session, now = _db(), _now()
+    chosen = request.args.get("type", "")
+    types = services.asset_types(session)
+    if chosen and chosen not in {code for code, _label in types}:
+        flash(f"unknown asset type {chosen!r}: showing every type", "error")
+        chosen = ""
+    by_type = trends.current_by_type(session)
+    return render_template(
+        "tracking/utilisation.html",
+        types=types,
+        chosen=chosen,
+        shares=trends.status_shares(session, now, chosen or None),
+        now_by_type=by_type,
+        by_type_bars=[
+            (label, round(100 * counts.get(AssetStatus.IN_USE, 0) / total), "neutral")
+            for label, counts, total in by_type
+            if total
+        ],
+        statuses=[AssetStatus.IN_USE, AssetStatus.CLEAN, AssetStatus.DIRTY, AssetStatus.MAINTENANCE],
+        hours=trends.TREND_HOURS,
+    )
 
 
 @bp.route("/static/<path:filename>")

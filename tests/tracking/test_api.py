@@ -99,7 +99,7 @@ def test_staff_pages_and_status_transitions(app: Flask, client: FlaskClient) -> 
     page = client.get("/tracking/?q=pump").get_data(as_text=True)
     assert "Infusion pump 1" in page and "Room A" in page and "just now" in page
     page = client.get("/tracking/?type=infusion_pump&from=B").get_data(as_text=True)
-    assert "Nearest available infusion pump from B" in page and "10.0 m" in page
+    assert "Infusion pump: nearest available to Room B" in page and "10.0 m" in page
     asset_id = floor.asset_ids["A-1"]
     detail = client.get(f"/tracking/assets/{asset_id}").get_data(as_text=True)
     assert "Movement history" in detail and "Check out (in use)" in detail

@@ -118,7 +118,7 @@ def test_locate_page_opens_on_the_first_results_floor_or_the_linked_one(app: Fla
     assert re.search(r'id="floor-map"[^>]*data-floor="2"', page, re.S) and 'data-floor-source="link"' in page
     assert re.search(r'data-floor="2"\s+aria-current="true"', page)
     page = client.get("/tracking/?type=infusion_pump&from=201").get_data(as_text=True)
-    assert "Nearest available infusion pump from 201" in page and "10.0 m" in page and "other floor" in page
+    assert "Infusion pump: nearest available to Room 201" in page and "10.0 m" in page and "other floor" in page
     assert re.search(r'id="floor-map"[^>]*data-floor="2"', page, re.S)  # the nearest one, pump 2, is on floor 2
     assert f'data-highlight="{floor.asset_ids["W-2"]}"' in page
     page = client.get("/tracking/?floor=9").get_data(as_text=True)  # a stale link: said, and the first floor shown

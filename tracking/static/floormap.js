@@ -16,6 +16,39 @@
     return [x / points.length, y / points.length];
   }
 
+  var LABEL_SIZE = 0.9, MIN_LABEL_SIZE = 0.5, CHAR_WIDTH = 0.56;  // font size in metres; average glyph width / size
+
+  // The zone's name in its top-left corner, made to fit its width: smaller type, then one word per line.
+  function label(z) {
+    var xs = z.points.map(function (p) { return p[0]; }), ys = z.points.map(function (p) { return p[1]; });
+    var left = Math.min.apply(null, xs), top = Math.min.apply(null, ys);
+    var room = Math.max(Math.max.apply(null, xs) - left - 0.6, 0.5);
+    function sizeFor(lines) {
+      var longest = Math.max.apply(null, lines.map(function (l) { return l.length; }));
+      return Math.min(LABEL_SIZE, room / (longest * CHAR_WIDTH));
+    }
+    var lines = [z.name], size = sizeFor(lines);
+    if (size < LABEL_SIZE && z.name.indexOf(" ") > 0) {
+      var words = z.name.split(/\s+/), wrapped = sizeFor(words);
+      if (wrapped > size) { lines = words; size = wrapped; }
+    }
+    size = Math.max(size, MIN_LABEL_SIZE);
+    var text = el("text", { "class": "label", x: left + 0.3, y: top + 0.3 + size, "font-size": size.toFixed(2) });
+    lines.forEach(function (line, i) {
+      text.appendChild(el("tspan", { x: left + 0.3, dy: i === 0 ? 0 : (size * 1.1).toFixed(2) }, line));
+    });
+    text.appendChild(el("title", {}, z.name));
+    text.labelBottom = top + 0.3 + size * (1 + 1.1 * (lines.length - 1)) + 0.3;
+    return text;
+  }
+
+  // Where a zone's dots go: its centre, moved down when the name would sit on them (small zones).
+  function below(points, labelBottom) {
+    var c = centre(points), bottom = Math.max.apply(null, points.map(function (p) { return p[1]; }));
+    var clear = (labelBottom + bottom) / 2;
+    return [c[0], Math.max(c[1], Math.min(clear, bottom - 0.8))];
+  }
+
   // Draws data.zones ({code, name, kind, points}) and data.gateways ({gateway_id, zone, x, y, status}) into svg.
   // options.fit: extra [x, y] points the view must include (drafts); options.minExtent: [width, height] in metres;
   // options.highlight: a zone code drawn as selected. Returns the zone centres by code.
@@ -35,8 +68,9 @@
         points: z.points.map(function (p) { return p.join(","); }).join(" ") });
       shape.appendChild(el("title", {}, z.code + " · " + z.name));
       svg.appendChild(shape);
-      centres[z.code] = centre(z.points);
-      svg.appendChild(el("text", { "class": "label", x: z.points[0][0] + 0.3, y: z.points[0][1] + 1.1 }, z.name));
+      var text = label(z);
+      centres[z.code] = below(z.points, text.labelBottom);
+      svg.appendChild(text);
     });
     data.gateways.forEach(function (g) {
       fit([g.x, g.y]);

@@ -15,13 +15,34 @@
     highlight: svg.getAttribute("data-highlight") || ""
   };
 
+  // Same wording as tracking/views.py: span(), ago(), seen_text(), room_text().
+  function span(seconds) {
+    if (seconds < 60) { return seconds + " s"; }
+    if (seconds < 3600) { return Math.floor(seconds / 60) + " min"; }
+    if (seconds < 86400) { return Math.floor(seconds / 3600) + " h"; }
+    return Math.floor(seconds / 86400) + " d";
+  }
+
   function ago(seconds) {
     if (seconds === null || seconds === undefined) { return "never"; }
     if (seconds < 5) { return "just now"; }
-    if (seconds < 60) { return seconds + " s ago"; }
-    if (seconds < 3600) { return Math.floor(seconds / 60) + " min ago"; }
-    if (seconds < 86400) { return Math.floor(seconds / 3600) + " h ago"; }
-    return Math.floor(seconds / 86400) + " d ago";
+    return span(seconds) + " ago";
+  }
+
+  var QUIET_S = 60;
+
+  function seenText(loc) {
+    var quiet = loc.last_seen_ago_s;
+    if (loc.zone) { return ago(quiet); }
+    if (quiet === null || quiet === undefined) { return "never heard"; }
+    return quiet >= QUIET_S ? "not heard for " + span(quiet) : "heard " + ago(quiet);
+  }
+
+  function roomText(loc) {
+    if (loc.zone) { return loc.zone_name; }
+    var quiet = loc.last_seen_ago_s;
+    var state = quiet !== null && quiet !== undefined && quiet < QUIET_S ? "Between rooms" : "Unknown";
+    return state + " · " + (loc.last_zone_name ? "last in " + loc.last_zone_name : "never located");
   }
 
   // Same wording as services.FloorRef.label: "Ward B, floor 2".
@@ -86,7 +107,8 @@
       var dot = el("circle", { "class": "dot " + a.status + (selected ? " selected" : ""), r: selected ? 0.55 : 0.35,
         "data-asset-id": a.id, "data-zone": zone,
         cx: (c[0] + radius * Math.cos(angle)).toFixed(2), cy: (c[1] + radius * Math.sin(angle)).toFixed(2) });
-      dot.appendChild(el("title", {}, a.name + " · " + a.location.zone_name + " · " + ago(a.location.last_seen_ago_s)));
+      dot.appendChild(el("title", {}, a.name + " · " + a.status_label + " · " + a.location.zone_name + " · " +
+        ago(a.location.last_seen_ago_s)));
       svg.appendChild(dot);
     });
   }
@@ -102,12 +124,12 @@
       row.setAttribute("data-floor", loc.floor === null ? "" : loc.floor);
       var button = row.querySelector(".show-on-map");
       if (button) { button.disabled = !loc.zone; }
-      row.querySelector(".room").textContent = loc.zone_name;
+      row.querySelector(".room").textContent = roomText(loc);
       var whereCell = row.querySelector(".where");
       if (whereCell) { whereCell.textContent = where ? "· " + where : ""; }
       if (row.closest("#results")) {
-        row.querySelector(".seen").textContent = ago(loc.last_seen_ago_s);
-        row.querySelector(".conf").textContent = Math.round(loc.confidence * 100) + " %";
+        row.querySelector(".seen").textContent = seenText(loc);
+        row.querySelector(".conf").textContent = loc.zone ? Math.round(loc.confidence * 100) + " %" : "—";
       }
     });
   }

@@ -1,0 +1,158 @@
+"""Alert pages: the work list (live, snoozed, resolved, mine), one alert with its history and the actions its
+state allows, and the admin's per-site routing table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from core import access
+from core.errors import Conflict, DomainError, NotFound
+from core.models import Site
+from core.roles import Role
+from tracking import alert_routing, alert_work, alerts
+from tracking.states import AlertKind
+from tracking.views import ago
+
+bp = Blueprint("tracking_alerts", __name__, url_prefix="/tracking/alerts", template_folder="templates")
+STAFF = (Role.STAFF, Role.ADMIN)
+LISTS = {"live": "Needs attention", "mine": "Assigned to me", "snoozed": "Snoozed", "resolved": "Resolved"}
+SNOOZE_CHOICES = [(15, "15 minutes"), (60, "1 hour"), (240, "4 hours"), (480, "8 hours"), (1440, "24 hours")]
+BUTTONS = {"acknowledge": "Acknowledge", "assign": "Assign", "snooze": "Snooze", "resolve": "Resolve"}
+
+
+def _db() -> Any:
+    return current_app.extensions["vendtrack_db"]()
+
+
+def _clock() -> Any:
+    return current_app.extensions["vendtrack"].clock
+
+
+def _worker() -> alert_work.Worker:
+    principal = g.principal
+    return alert_work.Worker(principal.actor, principal.roles, principal.id if principal.kind == "user" else None)
+
+
+@bp.route("", strict_slashes=False)
+@access.roles(*STAFF)
+def alert_list() -> Any:
+    session, now = _db(), _clock().now()
+    show = request.args.get("show", "live")
+    if show not in LISTS:
+        flash(f"unknown list {show!r}: showing {LISTS['live'].lower()}", "error")
+        show = "live"
+    worker = _worker()
+    found = alerts.list_alerts(session, worker.roles, now, show, worker.user_id)
+    return render_template(
+        "tracking/alerts.html", alerts=found, show=show, lists=LISTS, counts=alerts.counts(session, worker.roles, now),
+        ago=ago, now=now, buttons=BUTTONS,
+    )  # fmt: skip
+
+
+def _detail(alert_id: int, status: int = 200, error: DomainError | None = None) -> Any:
+    session, now = _db(), _clock().now()
+    found = alerts.get_alert(session, alert_id, now)
+    worker = _worker()
+    if found is None or not alerts.may_see(session, found[0], worker.roles):
+        raise NotFound(f"alert {alert_id} does not exist or is not routed to your role", field="alert_id")
+    view = found[0]
+    page = render_template(
+        "tracking/alert.html", alert=view, history=alerts.history(session, alert_id), ago=ago, now=now,
+        users=alert_work.assignable_users(session, alert_id, now), snooze_choices=SNOOZE_CHOICES, buttons=BUTTONS,
+        error=error, form=request.form if error else {},
+    )  # fmt: skip
+    return page, status
+
+
+@bp.route("/<int:alert_id>")
+@access.roles(*STAFF)
+def alert_detail(alert_id: int) -> Any:
+    return _detail(alert_id)
+
+
+def _int(name: str, text: str | None) -> int:
+    try:
+        return int(text or "")
+    except ValueError:
+        raise DomainError(f"{name} must be a whole number; pick one from the list", field=name) from None
+
+
+def _snooze_until(now: datetime) -> datetime:
+    """From the form: `until` (YYYY-MM-DDTHH:MM, UTC) when given, else `minutes` from now."""
+    until = (request.form.get("until") or "").strip()
+    if until:
+        try:
+            return datetime.strptime(until, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+        except ValueError:
+            raise DomainError("give the time as YYYY-MM-DD HH:MM (UTC), or pick a duration", field="until") from None
+    minutes = _int("minutes", request.form.get("minutes"))
+    if minutes not in {m for m, _ in SNOOZE_CHOICES}:
+        raise DomainError("pick a snooze duration from the list", field="minutes")
+    return now + timedelta(minutes=minutes)
+
+
+@bp.route("/<int:alert_id>/<action>", methods=["POST"])
+@access.roles(*STAFF)
+def alert_action(alert_id: int, action: str) -> Any:
+    session, clock, worker = _db(), _clock(), _worker()
+    try:
+        if action == "acknowledge":
+            alert_work.acknowledge(session, alert_id, worker, clock)
+            done = "Acknowledged."
+        elif action == "assign":
+            alert_work.assign(session, alert_id, _int("assignee_id", request.form.get("assignee_id")), worker, clock)
+            done = "Assigned."
+        elif action == "snooze":
+            until = _snooze_until(clock.now())
+            alert_work.snooze(session, alert_id, until, worker, clock)
+            done = f"Snoozed until {until:%Y-%m-%d %H:%M} UTC."
+        elif action == "resolve":
+            alert_work.resolve(session, alert_id, request.form.get("note", ""), worker, clock)
+            done = "Resolved."
+        else:
+            raise NotFound(f"unknown action {action!r}: use one of {', '.join(BUTTONS)}", field="action")
+    except DomainError as exc:
+        session.rollback()
+        if isinstance(exc, NotFound) or exc.status == 403:
+            raise
+        return _detail(alert_id, 409 if isinstance(exc, Conflict) else 422, exc)
+    session.commit()
+    flash(done, "info")
+    back = request.form.get("back")
+    if back in LISTS:
+        return redirect(url_for("tracking_alerts.alert_list", show=back))
+    return redirect(url_for("tracking_alerts.alert_detail", alert_id=alert_id))
+
+
+@bp.route("/routing", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def routing() -> Any:
+    session = _db()
+    sites = list(session.scalars(select(Site).order_by(Site.name)))
+    if not sites:
+        return render_template("tracking/alert_routing.html", sites=[], site=None, routes={}, kinds=list(AlertKind),
+                               roles=alert_routing.ROUTABLE_ROLES)  # fmt: skip
+    site_id = _int("site", request.values.get("site")) if request.values.get("site") else sites[0].id
+    site = next((s for s in sites if s.id == site_id), None)
+    if site is None:
+        raise NotFound(f"site {site_id} does not exist: pick one from the list", field="site")
+    if request.method == "POST":
+        chosen: dict[AlertKind, list[Role]] = {}
+        for kind in AlertKind:
+            picked = request.form.getlist(kind.value)
+            unknown = [p for p in picked if p not in {r.value for r in alert_routing.ROUTABLE_ROLES}]
+            if unknown:
+                raise DomainError(f"{kind.label}: unknown role {unknown[0][:40]!r}", field=kind.value)
+            chosen[kind] = [Role(p) for p in picked]
+        alert_routing.set_routes(session, site.id, chosen, g.principal.actor, _clock())
+        session.commit()
+        flash(f"Alert routing for {site.name} saved.", "info")
+        return redirect(url_for("tracking_alerts.routing", site=site.id))
+    return render_template(
+        "tracking/alert_routing.html", sites=sites, site=site, routes=alert_routing.routes_for(session, site.id),
+        kinds=list(AlertKind), roles=alert_routing.ROUTABLE_ROLES,
+    )  # fmt: skip

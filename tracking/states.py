@@ -1,0 +1,131 @@
+"""Tracking's status enums and their one transition table each: the asset service status and the alert status.
+
+Asset service status (the database keeps the same strings)::
+
+    clean ──check_out──► in_use ──return_dirty──► dirty ──mark_clean──► clean
+      └──to_maintenance──► maintenance ──mark_clean──► clean ◄── dirty ──to_maintenance──┘
+
+Alert status: an alert is raised `open`; a person acknowledges it ("I have seen it"), assigns it to a user,
+snoozes it until a time (it comes back by itself when that time passes) or resolves it with a note; the
+pipeline resolves it by itself when the condition clears, recording why. `resolved` is final: if the
+condition returns, a new alert is raised.
+"""
+
+from __future__ import annotations
+
+from core.states import State, StateMachine
+
+
+class AssetStatus(State):
+    CLEAN = "clean"
+    IN_USE = "in_use"
+    DIRTY = "dirty"
+    MAINTENANCE = "maintenance"
+
+
+ASSET_STATUS = StateMachine(
+    "asset",
+    AssetStatus,
+    {
+        AssetStatus.CLEAN: {AssetStatus.IN_USE: "check_out", AssetStatus.MAINTENANCE: "to_maintenance"},
+        AssetStatus.IN_USE: {AssetStatus.DIRTY: "return_dirty"},
+        AssetStatus.DIRTY: {AssetStatus.CLEAN: "mark_clean", AssetStatus.MAINTENANCE: "to_maintenance"},
+        AssetStatus.MAINTENANCE: {AssetStatus.CLEAN: "mark_clean"},
+    },
+    labels={AssetStatus.IN_USE: "In use"},
+    tones={
+        AssetStatus.CLEAN: "good",
+        AssetStatus.IN_USE: "info",
+        AssetStatus.DIRTY: "warn",
+        AssetStatus.MAINTENANCE: "neutral",
+    },
+)
+ASSET_ACTION_LABELS = {  # the button that performs each asset action
+    "check_out": "Check out (in use)",
+    "return_dirty": "Return (dirty)",
+    "mark_clean": "Mark clean",
+    "to_maintenance": "Send to maintenance",
+}
+
+
+class AlertStatus(State):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ASSIGNED = "assigned"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+ALERT_STATUS = StateMachine(
+    "tracking alert",
+    AlertStatus,
+    {
+        AlertStatus.OPEN: {
+            AlertStatus.ACKNOWLEDGED: "acknowledge",
+            AlertStatus.ASSIGNED: "assign",
+            AlertStatus.SNOOZED: "snooze",
+            AlertStatus.RESOLVED: "resolve",
+        },
+        AlertStatus.ACKNOWLEDGED: {
+            AlertStatus.ASSIGNED: "assign",
+            AlertStatus.SNOOZED: "snooze",
+            AlertStatus.RESOLVED: "resolve",
+        },
+        AlertStatus.ASSIGNED: {
+            AlertStatus.ACKNOWLEDGED: "acknowledge",  # the assignee says "on it"
+            AlertStatus.ASSIGNED: "assign",  # hand it to someone else
+            AlertStatus.SNOOZED: "snooze",
+            AlertStatus.RESOLVED: "resolve",
+        },
+        AlertStatus.SNOOZED: {
+            AlertStatus.ACKNOWLEDGED: "acknowledge",
+            AlertStatus.ASSIGNED: "assign",
+            AlertStatus.SNOOZED: "snooze",  # snooze for longer
+            AlertStatus.RESOLVED: "resolve",
+        },
+        AlertStatus.RESOLVED: {},
+    },
+    tones={
+        AlertStatus.OPEN: "bad",
+        AlertStatus.ACKNOWLEDGED: "warn",
+        AlertStatus.ASSIGNED: "info",
+        AlertStatus.SNOOZED: "neutral",
+        AlertStatus.RESOLVED: "good",
+    },
+)
+ALERT_ACTIONS = ("acknowledge", "assign", "snooze", "resolve")  # the order buttons appear in
+
+
+def alert_action_target(current: AlertStatus | str, action: str) -> AlertStatus | None:
+    """The state `action` leads to from `current`, or None when the table does not allow it there."""
+    for target, name in ALERT_STATUS.transitions.get(AlertStatus(current), {}).items():
+        if name == action:
+            return target
+    return None
+
+
+class AlertKind(State):
+    """What an alert is about; a label and a colour of its own (it has no transitions)."""
+
+    BELOW_PAR = "below_par"
+    MISSING = "missing"
+    BATTERY_LOW = "battery_low"
+    ZONE_EXIT = "zone_exit"
+    GATEWAY_DOWN = "gateway_down"
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self]
+
+    @property
+    def tone(self) -> str:
+        return "warn" if self in (AlertKind.BELOW_PAR, AlertKind.BATTERY_LOW) else "bad"
+
+
+KIND_LABELS = {
+    AlertKind.BELOW_PAR: "Below PAR",
+    AlertKind.MISSING: "Missing",
+    AlertKind.BATTERY_LOW: "Low battery",
+    AlertKind.ZONE_EXIT: "Zone exit",
+    AlertKind.GATEWAY_DOWN: "Gateway down",
+}
