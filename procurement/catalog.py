@@ -31,6 +31,7 @@ COLUMNS = (
     "valid_from",
     "valid_to",
     "price_breaks",
+    "unspsc",
 )
 REQUIRED = ("supplier_code", "sku", "supplier_part_number", "price_breaks")
 
@@ -138,7 +139,7 @@ def _parse_row(session: Session, row: dict[str, str], suppliers: dict[str, int])
     valid_from, valid_to = _date(row, "valid_from"), _date(row, "valid_to")
     if valid_from and valid_to and valid_to < valid_from:
         raise _RowProblem("valid_to", "valid_to is before valid_from")
-    return {
+    values: dict[str, Any] = {
         "supplier_id": suppliers[code],
         "item_id": item_id,
         "supplier_part_number": row["supplier_part_number"].strip(),
@@ -153,6 +154,12 @@ def _parse_row(session: Session, row: dict[str, str], suppliers: dict[str, int])
         "valid_to": valid_to,
         "breaks": parse_breaks(row["price_breaks"]),
     }
+    unspsc = (row.get("unspsc") or "").strip()
+    if unspsc:  # an absent or empty cell keeps the code already set (by hand or an earlier catalogue)
+        if not (unspsc.isdigit() and len(unspsc) == 8):
+            raise _RowProblem("unspsc", f"UNSPSC {unspsc[:20]!r} must be 8 digits (e.g. 46181504 for gloves)")
+        values["unspsc"] = unspsc
+    return values
 
 
 def _upsert(session: Session, values: dict[str, Any]) -> bool:

@@ -1,9 +1,16 @@
 """PO PDF with reportlab: parties, ship-to, Code128 PO number, lines with the header on every page, totals.
 
 Every text field is escaped before it reaches reportlab's paragraph markup, and characters the main
-Unicode font lacks (Chinese, say) are set in a CJK font, so `<b>Acme & Sons</b>`, Greek and Chinese
-print literally. Fonts: DejaVu Sans (fonts-dejavu-core) and WenQuanYi Micro Hei (fonts-wqy-microhei)
-when installed; otherwise reportlab's built-in CID font STSong-Light for CJK and Helvetica for the rest.
+Unicode font lacks (Chinese, say) are set in a CJK font, so `<b>Acme & Sons</b>`, Greek, Cyrillic and Chinese
+print literally. Fonts: DejaVu Sans (fonts-dejavu-core) and WenQuanYi Micro Hei (fonts-wqy-microhei), both
+embedded (subset) in the PDF. Without them the fallback is Helvetica and reportlab's CID font STSong-Light,
+which is NOT embedded (a reader without Adobe's Asian font pack shows boxes): a warning is logged at the first
+render and `fonts().note` says what to install. Control characters (NUL …) are dropped, and a character no
+font has (an emoji, say) is printed as its code point, `[U+1F600]`, never as an empty box.
+
+The PDF's CreationDate is the moment its content was fixed (approval, else the last edit): real, and the same
+bytes for the same order, so a resend reuses the stored document. A draft carries a "DRAFT – NOT AN ORDER"
+watermark on every page.
 """
 
 from __future__ import annotations
@@ -11,7 +18,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -20,13 +29,14 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import TimeStamp
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from procurement.documents import PoContext, actor_name
+from procurement.documents import LineRow, PoContext, actor_name
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,7 @@ class Fonts:
     covered: frozenset[int]  # code points the regular font has
     note: str
     covered_chars: frozenset[str] = frozenset()
+    cjk_covered: frozenset[int] = frozenset()  # code points the CJK font has (empty: the CID fallback, assume CJK)
 
 
 _fonts: Fonts | None = None
@@ -70,11 +81,12 @@ def _register() -> Fonts:
     else:
         note = "DejaVu Sans not found (install fonts-dejavu-core): non-Latin text falls back to Helvetica/CID"
         log.warning(note)
-    cjk = "STSong-Light"
+    cjk, cjk_covered = "STSong-Light", frozenset[int]()
     for path in CJK_FILES:
         if os.path.exists(path):
-            pdfmetrics.registerFont(TTFont("VTCJK", path, subfontIndex=0))
-            cjk = "VTCJK"
+            face = TTFont("VTCJK", path, subfontIndex=0)
+            pdfmetrics.registerFont(face)
+            cjk, cjk_covered = "VTCJK", frozenset(face.face.charToGlyph)
             break
     else:
         pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
@@ -82,7 +94,37 @@ def _register() -> Fonts:
         log.warning("CJK font: using the non-embedded STSong-Light CID font; install fonts-wqy-microhei")
     pdfmetrics.registerFontFamily(regular, normal=regular, bold=bold, italic=regular, boldItalic=bold)
     chars = frozenset(chr(c) for c in covered if c < 0x110000) | {"\n"}
-    return Fonts(regular, bold, cjk, covered, note.strip("; "), chars)
+    return Fonts(regular, bold, cjk, covered, note.strip("; "), chars, cjk_covered)
+
+
+def _printable(ch: str, f: Fonts) -> str:
+    """`ch`, or "" for a control character, or `[U+XXXX]` when no font has it (no empty box)."""
+    code = ord(ch)
+    if ch in ("\n",):
+        return ch
+    if ch == "\t":
+        return " "
+    if code < 32 or 0x7F <= code < 0xA0 or 0xD800 <= code < 0xE000 or code in (0xFFFE, 0xFFFF):
+        return ""
+    if code in f.covered or (f.cjk_covered and code in f.cjk_covered):
+        return ch
+    if not f.cjk_covered and _is_cjk(code):
+        return ch
+    if 0xFE00 <= code <= 0xFE0F or code == 0x200D:  # variation selectors and joiners of emoji sequences
+        return ""
+    return f"[U+{code:04X}]"
+
+
+def _is_cjk(code: int) -> bool:
+    return 0x2E80 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
+
+
+def printable(text: str) -> str:
+    """`text` with control characters dropped and characters no font has spelled as code points."""
+    f = fonts()
+    if f.covered_chars.issuperset(text):
+        return text
+    return "".join(_printable(ch, f) for ch in text)
 
 
 def markup(text: str) -> str:
@@ -90,6 +132,7 @@ def markup(text: str) -> str:
     f = fonts()
     if f.covered_chars.issuperset(text):  # the common case: one font has every character
         return escape(text).replace("\n", "<br/>")
+    text = printable(text)
     out: list[str] = []
     run: list[str] = []
     in_cjk = False
@@ -123,11 +166,15 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 class _NumberedCanvas(Canvas):
-    """Holds every page until the end so each can say 'Page x of y'."""
+    """Holds every page until the end so each can say 'Page x of y'; dated `created` (CreationDate/ModDate)."""
+
+    created: datetime | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pages: list[dict[str, Any]] = []
+        if self.created is not None:
+            self._doc._timeStamp = _stamp(self.created)
 
     def showPage(self) -> None:
         self._pages.append(dict(self.__dict__))
@@ -143,7 +190,16 @@ class _NumberedCanvas(Canvas):
         super().save()
 
 
-TOP_MARGIN, BOTTOM_MARGIN = 38 * mm, 18 * mm
+def _stamp(moment: datetime) -> TimeStamp:
+    """reportlab's document time stamp set to `moment` (UTC): invariant mode is kept for everything else."""
+    stamp = TimeStamp(1)
+    stamp.t = moment.timestamp()
+    stamp.lt = time.gmtime(stamp.t)
+    stamp.YMDhms = tuple(stamp.lt)[:6]
+    return stamp
+
+
+TOP_MARGIN, BOTTOM_MARGIN = 42 * mm, 18 * mm
 FRAME_HEIGHT = A4[1] - TOP_MARGIN - BOTTOM_MARGIN - 12  # the frame's own padding is 6 pt top and bottom
 CELL_LEADING, CELL_PAD_V, CELL_PAD_H, SAFETY = 8 * 1.2, 3, 6, 4
 COLUMNS = ("Line", "SKU", "Supplier part", "Description", "Qty", "Unit", "Unit price", "Extended")
@@ -170,9 +226,22 @@ def render(ctx: PoContext) -> bytes:
 
     def on_page(canvas: Canvas, _doc: Any) -> None:
         _page_header(canvas, ctx, styles)
+        if not ctx.is_order:
+            _watermark(canvas)
 
-    doc.build(story, onFirstPage=on_page, onLaterPages=on_page, canvasmaker=_NumberedCanvas)
+    canvas_class = type("_DatedCanvas", (_NumberedCanvas,), {"created": ctx.document_date or ctx.order_date})
+    doc.build(story, onFirstPage=on_page, onLaterPages=on_page, canvasmaker=canvas_class)
     return buffer.getvalue()
+
+
+def _watermark(canvas: Canvas) -> None:
+    canvas.saveState()
+    canvas.setFont(fonts().bold, 54)
+    canvas.setFillColor(colors.Color(0.85, 0.2, 0.2, alpha=0.18))
+    canvas.translate(A4[0] / 2, A4[1] / 2)
+    canvas.rotate(40)
+    canvas.drawCentredString(0, 0, "DRAFT – NOT AN ORDER")
+    canvas.restoreState()
 
 
 def approval_statement(ctx: PoContext) -> str:
@@ -190,20 +259,30 @@ def _page_header(canvas: Canvas, ctx: PoContext, styles: dict[str, ParagraphStyl
     canvas.setFont(f.bold, 11)
     canvas.drawString(15 * mm, height - 23 * mm, ctx.po_number)
     canvas.setFont(f.regular, 8.5)
-    canvas.drawString(15 * mm, height - 28 * mm, f"Order date {ctx.order_date:%Y-%m-%d}   Currency {ctx.currency}")
-    buyer = Paragraph(markup(ctx.buyer.name), styles["small"])
-    buyer.wrapOn(canvas, 80 * mm, 10 * mm)
-    buyer.drawOn(canvas, 15 * mm, height - 33 * mm)
+    dates = f"Order date {ctx.order_date:%Y-%m-%d}   Currency {ctx.currency}"
+    if ctx.requested_delivery_date:
+        dates += f"   Requested delivery {ctx.requested_delivery_date:%Y-%m-%d}"
+    canvas.drawString(15 * mm, height - 28 * mm, dates)
+    contact = " · ".join(x for x in (ctx.buyer.name, ctx.buyer.email, ctx.buyer.phone) if x)
+    buyer = Paragraph(f"Buyer contact: {markup(contact)}", styles["small"])
+    buyer.wrapOn(canvas, 110 * mm, 10 * mm)
+    buyer.drawOn(canvas, 15 * mm, height - 34 * mm)
     barcode = barcode_for(ctx.po_number)
-    barcode.drawOn(canvas, width - 15 * mm - barcode.width, height - 26 * mm)
+    left = width - 15 * mm - barcode.width
+    barcode.drawOn(canvas, left, height - 25 * mm)
+    canvas.setFont("Courier", 9)  # the human-readable text, well clear of the bars' quiet zone below them
+    canvas.drawCentredString(left + barcode.width / 2, height - 29.5 * mm, ctx.po_number)
     canvas.setStrokeColor(colors.grey)
-    canvas.line(15 * mm, height - 35 * mm, width - 15 * mm, height - 35 * mm)
+    canvas.line(15 * mm, height - 38 * mm, width - 15 * mm, height - 38 * mm)
     canvas.restoreState()
 
 
 def barcode_for(po_number: str) -> Code128:
-    """The Code128 symbol of a PO number, as drawn in every page header."""
-    return Code128(po_number, barHeight=11 * mm, barWidth=0.3 * mm, humanReadable=True)
+    """The Code128 symbol of a PO number, as drawn in every page header (its text is drawn apart, below).
+
+    0.38 mm modules are 2.2 pixels at 150 dpi, enough for a scanner (zbarimg) to read a printed-and-scanned page.
+    """
+    return Code128(po_number, barHeight=10 * mm, barWidth=0.38 * mm, humanReadable=False, quiet=True)
 
 
 def _party(title: str, party: Any, styles: dict[str, ParagraphStyle]) -> list[Any]:
@@ -229,7 +308,7 @@ def _line_tables(ctx: PoContext, styles: dict[str, ParagraphStyle], first_space:
     small = styles["small"]
     rows = [
         [str(r.line_number), _cell(r.sku, WIDTHS[1], small), _cell(r.supplier_part_number, WIDTHS[2], small),
-         _cell(r.description, WIDTHS[3], small), str(r.quantity), r.unit, f"{r.unit_price:,.2f}",
+         _cell(_described(r), WIDTHS[3], small), str(r.quantity), r.unit, f"{r.unit_price:,.2f}",
          f"{r.extended:,.2f}"]
         for r in ctx.lines
     ]  # fmt: skip
@@ -246,6 +325,11 @@ def _line_tables(ctx: PoContext, styles: dict[str, ParagraphStyle], first_space:
         used += height
     tables.append(_lines_table(chunk))
     return tables
+
+
+def _described(r: LineRow) -> str:
+    """The description, with the line's own requested date where it differs from the order's."""
+    return f"{r.description}\nDeliver by {r.requested_date:%Y-%m-%d}" if r.requested_date else r.description
 
 
 def _row_height(cells: list[Any]) -> float:

@@ -13,7 +13,9 @@ from core.roles import Role
 from core.runtime import AppServices
 from procurement import approval, config, cxml, orders, pdf, queries, receiving, replenish, transmit
 from procurement.catalog import import_catalog
-from procurement.documents import build_context, to_csv
+from procurement.csv_export import to_csv
+from procurement.documents import build_context
+from procurement.supplier_profiles import csv_profile, cxml_parties
 from procurement.suppliers import SupplierData, save_supplier
 
 bp = Blueprint("procurement", __name__, url_prefix="/procurement", template_folder="templates")
@@ -193,16 +195,18 @@ def po_pdf(po_number: str) -> Response:
 @bp.get("/po/<po_number>/csv")
 @access.roles(*READERS)
 def po_csv(po_number: str) -> Response:
-    text = to_csv(build_context(_db(), po_number))
-    return Response(
-        text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{po_number}.csv"'}
-    )
+    ctx = build_context(_db(), po_number)
+    text = to_csv(ctx, csv_profile(_db(), ctx.supplier_id))  # the supplier's columns, delimiter and BOM
+    return Response(text.encode("utf-8"), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{po_number}.csv"'})  # fmt: skip
 
 
 @bp.get("/po/<po_number>/cxml")
 @access.roles(*READERS)
 def po_cxml(po_number: str) -> Response:
-    body = cxml.order_request(build_context(_db(), po_number), _services().clock.now())
+    ctx = build_context(_db(), po_number)
+    parties = cxml_parties(_db(), ctx.supplier_id, _services().settings.secret_key)
+    body = cxml.order_request(ctx, _services().clock.now(), parties)
     return Response(body, mimetype="application/xml")
 
 
