@@ -236,10 +236,10 @@ def render(ctx: PoContext) -> bytes:
 
 def _watermark(canvas: Canvas) -> None:
     canvas.saveState()
-    canvas.setFont(fonts().bold, 54)
+    canvas.setFont(fonts().bold, 40)
     canvas.setFillColor(colors.Color(0.85, 0.2, 0.2, alpha=0.18))
     canvas.translate(A4[0] / 2, A4[1] / 2)
-    canvas.rotate(40)
+    canvas.rotate(45)
     canvas.drawCentredString(0, 0, "DRAFT – NOT AN ORDER")
     canvas.restoreState()
 
@@ -270,7 +270,7 @@ def _page_header(canvas: Canvas, ctx: PoContext, styles: dict[str, ParagraphStyl
     barcode = barcode_for(ctx.po_number)
     left = width - 15 * mm - barcode.width
     barcode.drawOn(canvas, left, height - 25 * mm)
-    canvas.setFont("Courier", 9)  # the human-readable text, well clear of the bars' quiet zone below them
+    canvas.setFont(f.regular, 9)  # the human-readable text, well clear of the bars' quiet zone below them
     canvas.drawCentredString(left + barcode.width / 2, height - 29.5 * mm, ctx.po_number)
     canvas.setStrokeColor(colors.grey)
     canvas.line(15 * mm, height - 38 * mm, width - 15 * mm, height - 38 * mm)
