@@ -141,3 +141,47 @@ def set_unspsc(session: Session, supplier_code: str, part: str, code: str, actor
     row.unspsc = code
     audit.record(session, actor, "supplier_item.unspsc", "supplier", supplier.code, before={"unspsc": before},
                  after={"part": part, "unspsc": code}, clock=clock)  # fmt: skip
+
+
+# ---- the site's document settings: buyer contact, structured ship-to address, invoice tolerances ----------
+
+SITE_DOC_FIELDS = ("buyer_email", "buyer_phone", "street", "city", "state", "postal_code",
+                   "invoice_price_tolerance_pct", "invoice_qty_tolerance_pct")  # fmt: skip
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$")
+PHONE = re.compile(r"^[0-9+()./ -]{3,40}$")
+LIMITS = {"street": 200, "city": 100, "state": 100, "postal_code": 20}
+
+
+def save_site_documents(session: Session, site_code: str, values: dict[str, str], actor: str, clock: Clock) -> None:
+    from decimal import Decimal, InvalidOperation
+
+    from core.models import Site
+    from procurement.orders import site_settings
+
+    site = session.scalar(select(Site).where(Site.code == site_code))
+    if site is None:
+        raise NotFound(f"no site {site_code[:32]!r}", field="site_code")
+    clean = {k: (values.get(k) or "").strip() for k in SITE_DOC_FIELDS}
+    if clean["buyer_email"] and not EMAIL.match(clean["buyer_email"]):
+        raise DomainError("buyer e-mail: use an address like ann.buyer@plant.example", field="buyer_email")
+    if clean["buyer_phone"] and not PHONE.match(clean["buyer_phone"]):
+        raise DomainError("buyer phone: digits, spaces and + ( ) - . / only, 3-40 characters", field="buyer_phone")
+    for name, limit in LIMITS.items():
+        if len(clean[name]) > limit or "\x00" in clean[name]:
+            raise DomainError(f"{name.replace('_', ' ')}: at most {limit} characters", field=name)
+    percents: dict[str, Decimal] = {}
+    for name in ("invoice_price_tolerance_pct", "invoice_qty_tolerance_pct"):
+        try:
+            value = Decimal(clean[name] or "0")
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite() or not 0 <= value <= 100:
+            raise DomainError(f"{name.replace('_', ' ')}: a percentage from 0 to 100 (e.g. 2)", field=name)
+        percents[name] = value
+    row = site_settings(session, site.id)
+    before = {k: getattr(row, k) for k in SITE_DOC_FIELDS}
+    for name in SITE_DOC_FIELDS:
+        setattr(row, name, percents.get(name, clean[name]))
+    session.flush()
+    audit.record(session, actor, "site.document_settings", "site", site.code, before=before,
+                 after={k: getattr(row, k) for k in SITE_DOC_FIELDS}, clock=clock)  # fmt: skip
