@@ -94,6 +94,6 @@ def expected(session: Session, po_id: int) -> dict[int, Expected]:
         return {}
     latest = session.scalar(select(func.max(func.coalesce(ShipNotice.expected_date, ShipNotice.ship_date)))
                             .where(ShipNotice.po_id == po_id))  # fmt: skip
-    received = dict(session.execute(select(PurchaseOrderLine.line_number, PurchaseOrderLine.received_qty)
-                                    .where(PurchaseOrderLine.po_id == po_id)).tuples().all())  # fmt: skip
+    received = {int(n): int(q) for n, q in session.execute(
+        select(PurchaseOrderLine.line_number, PurchaseOrderLine.received_qty).where(PurchaseOrderLine.po_id == po_id))}
     return {n: Expected(n, q, int(received.get(n, 0)), latest) for n, q in shipped.items()}

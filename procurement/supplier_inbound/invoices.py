@@ -121,6 +121,11 @@ def _line_reason(line: InvoiceLine, po_line: PurchaseOrderLine | None, earlier: 
     return "; ".join(problems)
 
 
+def _key(session: Session, invoice: Invoice) -> str:
+    """The audit entity id of an invoice: SUPPLIER/NUMBER (numbers are unique per supplier only)."""
+    return f"{session.scalar(select(Supplier.code).where(Supplier.id == invoice.supplier_id))}/{invoice.invoice_number}"
+
+
 def _get(session: Session, invoice_id: int) -> tuple[Invoice, PurchaseOrder]:
     invoice = session.get(Invoice, invoice_id, with_for_update=True)
     if invoice is None:
@@ -136,7 +141,7 @@ def rematch(session: Session, invoice_id: int, actor: str, clock: Clock) -> str:
     invoice_move(f"invoice {invoice.invoice_number}", invoice.status, InvoiceStatus.MATCHED)
     _match(session, invoice, po)
     invoice.updated_at = clock.now()
-    audit.record(session, actor, "invoice.rematch", "invoice", invoice.invoice_number,
+    audit.record(session, actor, "invoice.rematch", "invoice", _key(session, invoice),
                  after={"status": invoice.status, "hold_reason": invoice.hold_reason}, clock=clock)  # fmt: skip
     return invoice.status
 
@@ -149,7 +154,7 @@ def decide(session: Session, invoice_id: int, approve: bool, actor: str, clock: 
     target = InvoiceStatus.APPROVED if approve else InvoiceStatus.REJECTED
     invoice.status = invoice_move(f"invoice {invoice.invoice_number}", invoice.status, target)
     invoice.decided_by, invoice.decision_comment, invoice.updated_at = actor, comment[:2000], clock.now()
-    audit.record(session, actor, f"invoice.{target.value}", "invoice", invoice.invoice_number,
+    audit.record(session, actor, f"invoice.{target.value}", "invoice", _key(session, invoice),
                  before={"hold_reason": invoice.hold_reason}, after={"status": target.value}, comment=comment[:500],
                  clock=clock)  # fmt: skip
     return invoice.status
