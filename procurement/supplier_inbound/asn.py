@@ -3,7 +3,7 @@ page can expect (shipped minus already received)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -22,7 +22,7 @@ class ShipNoticeInput:
     po_number: str
     shipment_id: str
     ship_date: date
-    lines: tuple[tuple[int, int], ...]  # (line number, quantity shipped)
+    lines: tuple[tuple[int, int], ...]  # (line number, quantity shipped); () = the whole order (all still open)
     expected_date: date | None = None
     carrier: str = ""
     tracking_number: str = ""
@@ -45,14 +45,19 @@ def record(session: Session, data: ShipNoticeInput, document_id: int, clock: Clo
     if po.status not in (SENT, PARTLY):
         raise Conflict(f"{po.po_number} is {po.status.replace('_', ' ')}: no shipment can be announced for it",
                        field="status")  # fmt: skip
-    if not data.shipment_id or not data.lines:
-        raise DomainError("a ship notice needs a shipment id and at least one line", field="shipment_id")
+    if not data.shipment_id:
+        raise DomainError("a ship notice needs a shipment id", field="shipment_id")
     if session.scalar(select(ShipNotice.id).where(ShipNotice.po_id == po.id,
                                                   ShipNotice.shipment_id == data.shipment_id)):  # fmt: skip
         raise Conflict(f"shipment {data.shipment_id} of {po.po_number} was already announced", field="shipment_id")
     lines = {line.line_number: line for line in session.scalars(
         select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id))}  # fmt: skip
     shipped = shipped_by_line(session, po.id)
+    if not data.lines:  # cXML: a ShipNoticePortion without items ships the whole order
+        data = replace(data, lines=tuple((n, line.quantity - shipped.get(n, 0)) for n, line in sorted(lines.items())
+                                         if line.quantity > shipped.get(n, 0)))  # fmt: skip
+        if not data.lines:
+            raise Conflict(f"everything on {po.po_number} was already announced", field="lines")
     tolerance = site_settings(session, po.site_id).over_receipt_pct / Decimal(100)
     for number, qty in data.lines:
         line = lines.get(number)

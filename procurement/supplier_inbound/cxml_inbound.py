@@ -203,6 +203,11 @@ def invoice(body: etree._Element, supplier_code: str) -> invoices.InvoiceInput:
     info = order.find("InvoiceDetailOrderInfo") if order is not None else None
     ref = None if info is None else (info.find("OrderReference") if info.find("OrderReference") is not None
                                      else info.find("OrderIDInfo"))  # fmt: skip
+    if ref is not None and not ref.get("orderID"):
+        payload = ref.find("DocumentReference")
+        raise DomainError(f"InvoiceDetailOrderInfo names no orderID (only DocumentReference payloadID "
+                          f"{(payload.get('payloadID', '') if payload is not None else '')[:60]!r}): send "
+                          "OrderReference@orderID with our PO number", field="orderID")  # fmt: skip
     order_id = _attr(ref, "orderID", "InvoiceDetailOrderInfo/OrderReference")
     lines: list[tuple[int, int, Decimal]] = []
     currency = ""
