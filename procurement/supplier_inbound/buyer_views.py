@@ -168,8 +168,9 @@ def invoice_upload() -> str:
 def invoice_decide(invoice_id: int) -> Response:
     approve = request.form.get("decision") == "approve"
     status = invoices.decide(_db(), invoice_id, approve, _actor(), _services().clock, request.form.get("comment", ""))
+    number = _db().get(Invoice, invoice_id).invoice_number
     _db().commit()
-    flash(f"invoice {invoice_id}: {status}", "ok")
+    flash(f"invoice {number}: {status}", "ok")
     return redirect(url_for("procurement_supplier.invoice_list"))  # type: ignore[return-value]
 
 
@@ -177,8 +178,9 @@ def invoice_decide(invoice_id: int) -> Response:
 @access.roles(*BUYERS)
 def invoice_rematch(invoice_id: int) -> Response:
     status = invoices.rematch(_db(), invoice_id, _actor(), _services().clock)
+    number = _db().get(Invoice, invoice_id).invoice_number
     _db().commit()
-    flash(f"invoice {invoice_id} matched again: {status}", "ok")
+    flash(f"invoice {number} matched again: {status}", "ok")
     return redirect(url_for("procurement_supplier.invoice_list"))  # type: ignore[return-value]
 
 
