@@ -168,7 +168,7 @@ def save_site_documents(session: Session, site_code: str, values: dict[str, str]
         raise DomainError("buyer phone: digits, spaces and + ( ) - . / only, 3-40 characters", field="buyer_phone")
     for name, limit in LIMITS.items():
         if len(clean[name]) > limit or "\x00" in clean[name]:
-            raise DomainError(f"{name.replace('_', ' ')}: at most {limit} characters", field=name)
+            raise DomainError(f"{name.replace('_', ' ')}: at most {limit} characters, no NUL", field=name)
     percents: dict[str, Decimal] = {}
     for name in ("invoice_price_tolerance_pct", "invoice_qty_tolerance_pct"):
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -206,6 +207,8 @@ def po_csv(po_number: str) -> Response:
 def po_cxml(po_number: str) -> Response:
     ctx = build_context(_db(), po_number)
     parties = cxml_parties(_db(), ctx.supplier_id, _services().settings.secret_key)
+    if not (request.args.get("with_secret") and set(g.principal.roles) & {r.value for r in BUYERS}):
+        parties = dataclasses.replace(parties, shared_secret="")  # the SharedSecret only for buyers who ask
     body = cxml.order_request(ctx, _services().clock.now(), parties)
     return Response(body, mimetype="application/xml")
 

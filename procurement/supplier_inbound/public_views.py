@@ -17,7 +17,7 @@ from procurement.documents import build_context
 from procurement.models import Acknowledgement, ShipNotice
 from procurement.orders import get_po
 from procurement.supplier_inbound import acknowledge, asn, cxml_inbound, fields
-from procurement.supplier_inbound.states import ACK_LABELS, AckStatus
+from procurement.supplier_inbound.states import SUPPLIER_LABELS, AckStatus
 
 bp = Blueprint("supplier", __name__, url_prefix="/supplier", template_folder="templates")
 LINK_MAX_AGE = timedelta(days=30)
@@ -53,7 +53,7 @@ def respond_page(token: str) -> str:
         "supplier/respond.html", ctx=ctx, token=token, status=po.status,
         ack_used=supplier_links.used(session, claim, "acknowledgement"),
         ship_used=supplier_links.used(session, claim, "ship_notice"),
-        last=last, last_label=ACK_LABELS.get(AckStatus(last.status), last.status) if last else "",
+        last=last, last_label=SUPPLIER_LABELS.get(AckStatus(last.status), last.status) if last else "",
         notices=notices, shipped=asn.shipped_by_line(session, po.id),
     )  # fmt: skip
 
@@ -89,7 +89,7 @@ def acknowledge_post(token: str) -> Response:
                        po_id=po.id, payload_id=f"link:{claim.nonce}")  # fmt: skip
     ack = acknowledge.record(session, answer, doc.id, clock, f"supplier-link:{claim.nonce[:8]}")
     session.commit()
-    flash(f"Thank you: your answer to {claim.po_number} is recorded ({ACK_LABELS[AckStatus(ack.status)]}).", "ok")
+    flash(f"Thank you: your answer to {claim.po_number} is recorded ({SUPPLIER_LABELS[AckStatus(ack.status)]}).", "ok")
     return redirect(url_for("supplier.respond_page", token=token))  # type: ignore[return-value]
 
 

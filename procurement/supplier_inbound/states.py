@@ -56,6 +56,17 @@ ACK_LABELS = {
 }
 
 
+SUPPLIER_LABELS = {  # the same states as the supplier reads them on its link page
+    AckStatus.CONFIRMED: "confirmed as ordered",
+    AckStatus.REJECTED_BY_SUPPLIER: "order rejected",
+    AckStatus.CHANGE_PROPOSED: "changes proposed: waiting for the buyer",
+    AckStatus.AWAITING_APPROVAL: "changes accepted by the buyer, waiting for the buyer's approval",
+    AckStatus.ACCEPTED: "changes accepted",
+    AckStatus.DECLINED: "changes declined by the buyer",
+    AckStatus.SUPERSEDED: "replaced by a later answer",
+}
+
+
 class InvoiceStatus(StrEnum):
     MATCHED = "matched"
     HELD = "held"

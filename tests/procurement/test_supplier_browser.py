@@ -37,7 +37,7 @@ def test_supplier_answers_through_the_link_and_an_approver_releases_a_held_invoi
     page.fill("#ack-comment", "drills ship a week later")
     _shot(page, "supplier-link-form")
     page.click("#ack-submit")
-    assert "changes proposed" in page.locator("#answer-status").inner_text()
+    assert "changes proposed: waiting for the buyer" in page.locator("#answer-status").inner_text()
     assert page.locator("#ack-done").is_visible() and page.locator("#ack-form").count() == 0
     _shot(page, "supplier-link-answered")
 

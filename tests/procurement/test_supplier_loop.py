@@ -53,7 +53,7 @@ def test_a_whole_order_life_with_a_supplier_simulator(app: Flask, client: FlaskC
     later = WANTED + timedelta(days=7)
     answer = sim.confirm(order.link, {1: {"action": "accept"}, 2: {"action": "change", "date": later.isoformat()}},
                          comment="drills from the second batch")  # fmt: skip
-    assert answer.status == 200 and "changes proposed" in answer.body
+    assert answer.status == 200 and "changes proposed: waiting for the buyer" in answer.body
     token = re.search(r'name="csrf_token" value="([^"]+)"', sim.open_link(order.link).body)
     assert token is not None
     again = sim._request(order.link + "/acknowledge", {"csrf_token": token.group(1), "action_1": "accept"})

@@ -81,7 +81,9 @@ def test_requester_is_refused_and_another_approver_approves(app: Flask, client: 
         form = ProfileForm("DUNS", "123456789", "NetworkID", "AN0100", "DUNS", "123456789", "s3cret")
         save_profile(s, str(supplier), form, app.extensions["vendtrack"].settings.secret_key, "test", ManualClock(
             datetime(2026, 3, 2, tzinfo=UTC)))  # fmt: skip
-    cxml_body = other.get(url + "/cxml")
+    cxml_body = other.get(url + "/cxml?with_secret=1")  # ann is an approver, not a buyer: no secret for her
+    assert b"SharedSecret" not in cxml_body.get_data()
+    assert b"<SharedSecret>s3cret</SharedSecret>" in client.get(url + "/cxml?with_secret=1").get_data()  # bob buys
     assert cxml_body.mimetype == "application/xml" and b'isoCountryCode="US"' in cxml_body.get_data()
     assert other.get(url + "/csv").get_data(as_text=True).count("\n") == 2
 
