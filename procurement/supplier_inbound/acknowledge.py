@@ -122,6 +122,9 @@ def _open_ack(session: Session, ack_id: int, want: AckStatus) -> tuple[Acknowled
     if ack.status != want:
         raise Conflict(f"this answer of {po.po_number} is {ack.status.replace('_', ' ')}, not "
                        f"{want.value.replace('_', ' ')}", field="status")  # fmt: skip
+    if po.status not in (*ANSWERABLE, "received"):
+        raise Conflict(f"{po.po_number} is {po.status.replace('_', ' ')}: its supplier's changes can no longer apply",
+                       field="status")  # fmt: skip
     return ack, po
 
 
@@ -189,11 +192,9 @@ def _apply(session: Session, ack: Acknowledgement, po: PurchaseOrder, actor: str
     before: dict[int, dict[str, object]] = {}
     for answer in session.scalars(select(AcknowledgementLine).where(AcknowledgementLine.ack_id == ack.id)):
         line = lines[answer.line_number]
-        before[line.line_number] = {"quantity": line.quantity, "unit_price": line.unit_price,
-                                    "promised_date": _iso(line.promised_date)}  # fmt: skip
-        if answer.action == "reject":
-            line.quantity = max(line.received_qty, 0)
-            line.closed_qty = 0
+        before[line.line_number] = _state(line)
+        if answer.action == "reject":  # the rest of the line will not come: closed, the ordered quantity kept
+            line.closed_qty = max(line.quantity - line.received_qty, 0)
         elif answer.action == "change":
             line.quantity = answer.quantity if answer.quantity is not None else line.quantity
             line.unit_price = answer.unit_price if answer.unit_price is not None else line.unit_price
@@ -202,8 +203,12 @@ def _apply(session: Session, ack: Acknowledgement, po: PurchaseOrder, actor: str
     po.updated_at = clock.now()
     session.flush()
     audit.record(session, actor, "po.acknowledgement_applied", "purchase_order", po.po_number, before=before,
-                 after={n: {"quantity": lines[n].quantity, "unit_price": lines[n].unit_price,
-                            "promised_date": _iso(lines[n].promised_date)} for n in before}, clock=clock)  # fmt: skip
+                 after={n: _state(lines[n]) for n in before}, clock=clock)  # fmt: skip
+
+
+def _state(line: PurchaseOrderLine) -> dict[str, object]:
+    return {"quantity": line.quantity, "closed": line.closed_qty, "unit_price": line.unit_price,
+            "promised_date": _iso(line.promised_date)}  # fmt: skip
 
 
 def _close(session: Session, ack: Acknowledgement, po: PurchaseOrder, status: AckStatus, actor: str, clock: Clock,

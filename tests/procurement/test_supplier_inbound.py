@@ -205,3 +205,33 @@ def test_the_simulators_documents_and_our_responses_are_valid_per_their_dtds() -
             cxml_inbound.response(400, "not well-formed XML", SystemClock())]  # fmt: skip
     for doc in docs:
         assert cxml_dtd.validate(doc) == [], doc[:200]
+
+
+def test_a_line_the_supplier_cannot_supply_is_closed_once_the_buyer_accepts(app: Flask, client: FlaskClient) -> None:
+    loop, link = _sent(app)
+    token = csrf_from(client.get(link).get_data(as_text=True))
+    assert client.post(link + "/acknowledge", data={"csrf_token": token, "action_2": "reject"}).status_code == 302
+    login(client, "bob", "bob-password")
+    page = f"/procurement/po/{loop.po_number}"
+    ack = re.search(r'id="ack-(\d+)"', client.get(page).get_data(as_text=True))
+    assert ack is not None
+    token = csrf_from(client.get(page).get_data(as_text=True))
+    declined = client.post(f"/procurement/acknowledgements/{ack.group(1)}/decide",
+                           data={"csrf_token": token, "decision": "decline"})  # fmt: skip
+    assert declined.status_code == 400 and "say why the changes are declined" in declined.get_data(as_text=True)
+    accept = {"csrf_token": token, "decision": "accept"}
+    assert client.post(f"/procurement/acknowledgements/{ack.group(1)}/decide", data=accept).status_code == 302
+    assert client.post(page + "/receive", data={"csrf_token": token, "line_1": "36"}).status_code == 302
+    with loop.world.session() as s:
+        po = get_po(s, loop.po_number)
+        closed = s.scalar(select(PurchaseOrderLine.closed_qty).where(PurchaseOrderLine.po_id == po.id,
+                                                                     PurchaseOrderLine.line_number == 2))  # fmt: skip
+        assert (po.status, closed) == ("received", 20)
+
+
+def test_a_supplier_rejecting_the_whole_order_is_shown_to_the_buyer(app: Flask, client: FlaskClient) -> None:
+    loop, _link = _sent(app)
+    body = SIM.confirmation_cxml(loop.po_number, {}, kind="reject")
+    assert "rejected by supplier" in _cxml(client, body)[2]
+    login(client, "bob", "bob-password")
+    assert "rejected by the supplier" in client.get(f"/procurement/po/{loop.po_number}").get_data(as_text=True)
