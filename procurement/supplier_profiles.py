@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,9 +12,11 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.errors import DomainError, NotFound
+from core.models import Site
 from procurement import csv_export, secret_box
 from procurement.cxml import Credential, CxmlParties
 from procurement.models import Supplier, SupplierItem, SupplierProfile
+from procurement.orders import site_settings
 
 IDENTITY = re.compile(r"^[\w.@:+/-]{1,100}$")
 DOMAIN = re.compile(r"^[A-Za-z][\w.-]{0,39}$")
@@ -153,11 +156,6 @@ LIMITS = {"street": 200, "city": 100, "state": 100, "postal_code": 20}
 
 
 def save_site_documents(session: Session, site_code: str, values: dict[str, str], actor: str, clock: Clock) -> None:
-    from decimal import Decimal, InvalidOperation
-
-    from core.models import Site
-    from procurement.orders import site_settings
-
     site = session.scalar(select(Site).where(Site.code == site_code))
     if site is None:
         raise NotFound(f"no site {site_code[:32]!r}", field="site_code")

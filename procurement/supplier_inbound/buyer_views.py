@@ -4,6 +4,7 @@ inbound documents as received. Adds the supplier panel to the PO page (`supplier
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,11 +12,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from core import access
+from core import access, audit
 from core.errors import DomainError, NotFound
 from core.roles import Role
 from core.runtime import AppServices
-from procurement.models import InboundDocument, Invoice, PurchaseOrder, Supplier
+from procurement.documents import build_context
+from procurement.models import Acknowledgement, InboundDocument, Invoice, PurchaseOrder, PurchaseOrderLine, Supplier
 from procurement.orders import get_po
 from procurement.supplier_inbound import acknowledge, fields, invoice_csv, invoices, panel
 from procurement.supplier_inbound.states import InvoiceStatus
@@ -51,8 +53,6 @@ def _back(po_number: str, message: str) -> Response:
 
 
 def _po_of_ack(ack_id: int) -> str:
-    from procurement.models import Acknowledgement
-
     ack = _db().get(Acknowledgement, ack_id)
     if ack is None:
         raise NotFound(f"no acknowledgement {ack_id}", field="ack_id")
@@ -83,8 +83,6 @@ def ack_approve(ack_id: int) -> Response:
 @access.roles(*BUYERS)
 def delivery_dates(po_number: str) -> Response:
     """The order's requested delivery date and, where a line differs, the line's own (empty = none)."""
-    from procurement.models import PurchaseOrderLine
-
     session, form = _db(), request.form
     po = get_po(session, po_number, lock=True)
     if po.status not in ("draft", "pending_approval", "approved"):
@@ -95,16 +93,12 @@ def delivery_dates(po_number: str) -> Response:
     for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):
         value = (form.get(f"date_{line.line_number}") or "").strip()
         line.requested_delivery_date = fields.day(value, f"date_{line.line_number}") if value else None
-    from core import audit
-
     audit.record(session, _actor(), "po.requested_dates", "purchase_order", po_number,
                  after={"requested_delivery_date": raw}, clock=_services().clock)  # fmt: skip
     return _back(po_number, f"{po_number}: requested delivery dates saved")
 
 
 def _invoice_lines(form: Any, po_number: str) -> tuple[tuple[int, int, Decimal], ...]:
-    from procurement.documents import build_context
-
     lines = []
     for r in build_context(_db(), po_number).lines:
         qty = (form.get(f"qty_{r.line_number}") or "").strip()
@@ -126,7 +120,8 @@ def invoice_enter(po_number: str) -> Response:
         fields.day(form.get("invoice_date", ""), "invoice_date"), po.currency, _invoice_lines(form, po_number),
         fields.price(form.get("tax") or "0", "tax"),
     )  # fmt: skip
-    doc = fields.store(session, "manual", "invoice", repr(dict(form)).encode(), _services().clock,
+    typed = {k: v for k, v in form.items() if k != "csrf_token"}
+    doc = fields.store(session, "manual", "invoice", json.dumps(typed, ensure_ascii=False).encode(), _services().clock,
                        supplier_id=po.supplier_id, po_id=po.id)  # fmt: skip
     bill = invoices.record(session, data, "manual", doc.id, _services().clock, _actor())
     return _back(po_number, f"invoice {bill.invoice_number}: {bill.status}"

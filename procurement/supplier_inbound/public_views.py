@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from core import access
 from core.errors import DomainError
@@ -47,8 +48,9 @@ def respond_page(token: str) -> str:
     session = _db()
     ctx = build_context(session, claim.po_number)
     po = get_po(session, claim.po_number)
-    last = session.query(Acknowledgement).filter_by(po_id=po.id).order_by(Acknowledgement.id.desc()).first()
-    notices = session.query(ShipNotice).filter_by(po_id=po.id).order_by(ShipNotice.id).all()
+    last = session.scalar(select(Acknowledgement).where(Acknowledgement.po_id == po.id)
+                          .order_by(Acknowledgement.id.desc()).limit(1))  # fmt: skip
+    notices = session.scalars(select(ShipNotice).where(ShipNotice.po_id == po.id).order_by(ShipNotice.id)).all()
     return render_template(
         "supplier/respond.html", ctx=ctx, token=token, status=po.status,
         ack_used=supplier_links.used(session, claim, "acknowledgement"),
