@@ -19,6 +19,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.clock import Clock
 from core.errors import DomainError
 from procurement import secret_box
@@ -107,6 +108,7 @@ def receive(session: Session, raw: bytes, secret_key: str, clock: Clock) -> Inbo
         body = root.find("Request")[0]
         with session.begin_nested():
             text = _book(session, kind, body, supplier, doc, clock)
+        _audit(session, doc, f"supplier:{supplier.code}", 200, text, clock)
         return InboundResult(200, text, response(200, text, clock), doc.id)
     except Refused as exc:
         code, message = exc.code, exc.message
@@ -116,7 +118,16 @@ def receive(session: Session, raw: bytes, secret_key: str, clock: Clock) -> Inbo
         doc = fields.store(session, "cxml", "unknown", raw, clock, outcome="refused", error=message)
     else:
         doc.outcome, doc.error = "refused", message[:2000]
+    _audit(session, doc, "cxml:unauthenticated" if doc.supplier_id is None else f"supplier-id:{doc.supplier_id}", code,
+           message, clock)  # fmt: skip
     return InboundResult(code, message, response(code, message, clock), doc.id)
+
+
+def _audit(session: Session, doc: InboundDocument, actor: str, code: int, text: str, clock: Clock) -> None:
+    session.flush()
+    audit.record(session, actor, f"inbound.{doc.outcome}", "inbound_document", doc.id,
+                 after={"channel": doc.channel, "kind": doc.kind, "payload_id": doc.payload_id, "status": code,
+                        "po_id": doc.po_id, "bytes": len(doc.content)}, comment=text[:500], clock=clock)  # fmt: skip
 
 
 def _po_for(session: Session, order_id: str, supplier: Supplier) -> PurchaseOrder:

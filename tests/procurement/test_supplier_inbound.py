@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from core.audit import AuditEntry
 from core.clock import SystemClock
 from core.errors import DomainError
 from procurement import supplier_links
@@ -66,6 +67,9 @@ def test_bad_cxml_gets_a_cxml_error_and_is_kept_and_nothing_else_changes(app: Fl
         assert "root:" not in message
     kept = _documents(loop)
     assert len(kept) == len(cases) and {outcome for _, outcome, _ in kept} == {"refused"}
+    with loop.world.session() as s:
+        audited = s.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "inbound_document")).all()
+    assert audited == ["inbound.refused"] * len(cases)
     with loop.world.session() as s:
         po = get_po(s, loop.po_number)
         assert po.status == "sent" and s.scalar(select(func.count()).select_from(Invoice)) == 0
