@@ -30,6 +30,7 @@ COLUMNS = (
     "valid_from",
     "valid_to",
     "price_breaks",
+    "unspsc",
 )
 REQUIRED = ("supplier_code", "sku", "supplier_part_number", "price_breaks")
 
@@ -141,7 +142,13 @@ def _parse_row(session: Session, row: dict[str, str], suppliers: dict[str, int])
         raise _RowProblem("sku", f"unknown SKU {sku!r}: add the item before importing its supplier rows")
     if values["valid_from"] and values["valid_to"] and values["valid_to"] < values["valid_from"]:
         raise _RowProblem("valid_to", "valid_to is before valid_from")
-    return values | {"supplier_id": suppliers[code], "item_id": item_id, "breaks": parse_breaks(breaks)}
+    values = values | {"supplier_id": suppliers[code], "item_id": item_id, "breaks": parse_breaks(breaks)}
+    unspsc = (row.get("unspsc") or "").strip()
+    if unspsc:  # an absent or empty cell keeps the code already set (by hand or an earlier catalogue)
+        if not (unspsc.isdigit() and len(unspsc) == 8):
+            raise _RowProblem("unspsc", f"UNSPSC {unspsc[:20]!r} must be 8 digits (e.g. 46181504 for gloves)")
+        values["unspsc"] = unspsc
+    return values
 
 
 def _upsert(session: Session, values: dict[str, Any]) -> bool:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import CostCenter, Item, Site
-from procurement.models import PurchaseOrderLine, Supplier, SupplierItem
+from procurement.models import PurchaseOrderLine, SiteProcurementSettings, Supplier, SupplierItem
 from procurement.orders import get_po, site_settings, totals_for
 
 
@@ -22,6 +20,18 @@ class Party:
     lines: tuple[str, ...] = ()
     code: str = ""
     email: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PostalAddress:
+    """The parts a structured address (cXML) needs; the free-text lines stay on `Party` for the PDF."""
+
+    street: tuple[str, ...]
+    city: str
+    state: str
+    postal_code: str
+    country: str  # ISO 3166-1 alpha-2, "" when unset
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +46,9 @@ class LineRow:
     extended: Decimal
     received: int = 0
     category: str = ""
+    requested_date: date | None = None  # set only where it differs from the order's requested delivery date
+    unspsc: str = ""
+    promised_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,18 @@ class PoContext:
     cost_center: str = ""
     notes: str = ""
     country: str = ""  # the ship-to site's ISO 3166-1 alpha-2 code ("" until an admin sets it)
+    requested_delivery_date: date | None = None
+    ship_to_postal: PostalAddress | None = None
+    supplier_id: int = 0
+    document_date: datetime | None = None  # when the content last changed (approval, else the last edit)
+
+    @property
+    def is_order(self) -> bool:
+        """Approved (or further along): a binding order, not a draft."""
+        return self.status in ORDER_STATUSES and self.approved_by is not None
+
+
+ORDER_STATUSES = ("approved", "sent", "partly_received", "received", "closed")
 
 
 def build_context(session: Session, po_number: str) -> PoContext:
@@ -78,6 +103,8 @@ def build_context(session: Session, po_number: str) -> PoContext:
             line.line_number, item.sku, si.supplier_part_number if si else "", (si.description if si else "")
             or item.name, line.quantity, (si.unit_of_measure if si else item.unit_of_measure), line.unit_price,
             (line.unit_price * line.quantity).quantize(Decimal("0.01")), line.received_qty, item.category,
+            line.requested_delivery_date if line.requested_delivery_date != po.requested_delivery_date else None,
+            si.unspsc if si else "", line.promised_date,
         )
         for line, item, si in rows
     )  # fmt: skip
@@ -86,14 +113,27 @@ def build_context(session: Session, po_number: str) -> PoContext:
     address = tuple(x for x in site.ship_to_address.splitlines() if x.strip())
     return PoContext(
         po_number=po.po_number, status=po.status, currency=po.currency, order_date=po.created_at,
-        buyer=Party(po.buyer_name or settings.buyer_name, address, site.code),
+        buyer=Party(po.buyer_name or settings.buyer_name, address, site.code, settings.buyer_email,
+                    settings.buyer_phone),
         supplier=Party(supplier.name, tuple(x for x in supplier.address.splitlines() if x.strip()), supplier.code,
                        supplier.email),
         ship_to=Party(site.name, address, site.code), lines=lines, subtotal=totals.subtotal,
         tax_rate=po.tax_rate, tax=totals.tax, total=totals.total, terms=supplier.payment_terms,
         approved_by=po.approved_by, approved_at=po.approved_at, cost_center=cc.code if cc else "", notes=po.notes,
-        country=site.country,
+        country=site.country, requested_delivery_date=po.requested_delivery_date,
+        ship_to_postal=postal_address(site, settings), supplier_id=supplier.id,
+        document_date=po.approved_at or po.updated_at,
     )  # fmt: skip
+
+
+def postal_address(site: Site, settings: SiteProcurementSettings) -> PostalAddress:
+    """The structured ship-to address: the site settings' parts, else the free-text lines (last line = city)."""
+    lines = [x.strip() for x in site.ship_to_address.splitlines() if x.strip()]
+    if settings.street or settings.city:
+        street = tuple(x.strip() for x in settings.street.splitlines() if x.strip())
+        return PostalAddress(street, settings.city, settings.state, settings.postal_code, site.country.upper())
+    street, city = (tuple(lines[:-1]), lines[-1]) if len(lines) > 1 else (tuple(lines), "")
+    return PostalAddress(street, city, "", "", site.country.upper())
 
 
 def actor_name(actor: str | None) -> str:
@@ -103,26 +143,3 @@ def actor_name(actor: str | None) -> str:
     if actor.startswith("system:auto-approve"):
         return "automatic approval (within policy)"
     return actor.split(":", 1)[-1]
-
-
-CSV_COLUMNS = (
-    "po_number", "supplier_code", "currency", "line", "sku", "supplier_part_number", "description", "quantity",
-    "unit", "unit_price", "extended",
-)  # fmt: skip
-
-
-def to_csv(ctx: PoContext) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in ctx.lines:
-        writer.writerow(
-            [ctx.po_number, ctx.supplier.code, ctx.currency, r.line_number, _safe(r.sku), _safe(r.supplier_part_number),
-             _safe(r.description), r.quantity, r.unit, f"{r.unit_price:.4f}", f"{r.extended:.2f}"]
-        )  # fmt: skip
-    return out.getvalue()
-
-
-def _safe(text: str) -> str:
-    """Defuse spreadsheet formulas in exported text cells."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

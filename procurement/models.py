@@ -106,6 +106,7 @@ class SupplierItem(Base):
     valid_from: Mapped[date | None] = mapped_column(Date, nullable=True)
     valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
     last_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    unspsc: Mapped[str] = mapped_column(String(8), default="", server_default="")  # UNSPSC commodity code
 
 
 class PriceBreak(Base):
@@ -156,6 +157,17 @@ class SiteProcurementSettings(Base):
     over_receipt_pct: Mapped[Decimal] = mapped_column(Rate(), default=Decimal("5"))
     tax_rate: Mapped[Decimal] = mapped_column(Rate(), default=Decimal("0"))
     buyer_name: Mapped[str] = mapped_column(String(200), default="vendtrack Purchasing")
+    # the buyer's contact printed on documents and used as the e-mail Reply-To
+    buyer_email: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    buyer_phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # the ship-to postal address as cXML wants it (the site's free-text address stays for the PDF)
+    street: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    state: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    # three-way match tolerances for supplier invoices
+    invoice_price_tolerance_pct: Mapped[Decimal] = mapped_column(Rate(), default=Decimal("2"), server_default="2")
+    invoice_qty_tolerance_pct: Mapped[Decimal] = mapped_column(Rate(), default=Decimal("0"), server_default="0")
 
 
 class ReviewSwitch(Base):
@@ -232,6 +244,7 @@ class PurchaseOrder(Base):
     # how an order placed outside vendtrack's e-mail went out (phone, portal, edi, email), when and by whom
     ordered_via: Mapped[str] = mapped_column(String(16), default="", server_default="")
     ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    requested_delivery_date: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class DraftSlot(Base):
@@ -261,6 +274,8 @@ class PurchaseOrderLine(Base):
     received_qty: Mapped[int] = mapped_column(Integer, default=0)
     closed_qty: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str] = mapped_column(Text, default="")
+    requested_delivery_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # None: the order's date
+    promised_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # the supplier's, once accepted
 
 
 class Approval(Base):
@@ -336,3 +351,21 @@ class ProcurementLock(Base):
     __tablename__ = "proc_lock"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+from procurement.supplier_models import (  # noqa: E402 - the supplier-document tables live in their own module
+    Acknowledgement,
+    AcknowledgementLine,
+    InboundDocument,
+    Invoice,
+    InvoiceLine,
+    ShipNotice,
+    ShipNoticeLine,
+    SupplierLinkUse,
+    SupplierProfile,
+)
+
+__all__ = [
+    "Acknowledgement", "AcknowledgementLine", "InboundDocument", "Invoice", "InvoiceLine", "ShipNotice",
+    "ShipNoticeLine", "SupplierLinkUse", "SupplierProfile",
+]  # fmt: skip

@@ -1,113 +1,39 @@
 """PO PDF with reportlab: parties, ship-to, Code128 PO number, lines with the header on every page, totals.
 
 Every text field is escaped before it reaches reportlab's paragraph markup, and characters the main
-Unicode font lacks (Chinese, say) are set in a CJK font, so `<b>Acme & Sons</b>`, Greek and Chinese
-print literally. Fonts: DejaVu Sans (fonts-dejavu-core) and WenQuanYi Micro Hei (fonts-wqy-microhei)
-when installed; otherwise reportlab's built-in CID font STSong-Light for CJK and Helvetica for the rest.
+Unicode font lacks (Chinese, say) are set in a CJK font, so `<b>Acme & Sons</b>`, Greek, Cyrillic and Chinese
+print literally. Fonts: DejaVu Sans (fonts-dejavu-core) and WenQuanYi Micro Hei (fonts-wqy-microhei), both
+embedded (subset) in the PDF. Without them the fallback is Helvetica and reportlab's CID font STSong-Light,
+which is NOT embedded (a reader without Adobe's Asian font pack shows boxes): a warning is logged at the first
+render and `fonts().note` says what to install. Control characters (NUL …) are dropped, and a character no
+font has (a rare emoji, say) is printed as its code point, `[U+1FAE0]`, never as an empty box.
+
+The PDF's CreationDate is the moment its content was fixed (approval, else the last edit): real, and the same
+bytes for the same order, so a resend reuses the stored document. A draft carries a "DRAFT – NOT AN ORDER"
+watermark on every page.
 """
 
 from __future__ import annotations
 
 import io
-import logging
-import os
-from dataclasses import dataclass
+import time
+from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import TimeStamp
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from procurement.documents import PoContext, actor_name
+from procurement.documents import LineRow, PoContext, actor_name
+from procurement.pdf_fonts import fonts, markup, printable
 
-log = logging.getLogger(__name__)
-
-FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF")
-CJK_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
-
-
-@dataclass(frozen=True, slots=True)
-class Fonts:
-    regular: str
-    bold: str
-    cjk: str
-    covered: frozenset[int]  # code points the regular font has
-    note: str
-    covered_chars: frozenset[str] = frozenset()
-
-
-_fonts: Fonts | None = None
-
-
-def fonts() -> Fonts:
-    """Register the fonts once per process and say which ones were found."""
-    global _fonts
-    if _fonts is None:
-        _fonts = _register()
-    return _fonts
-
-
-def _register() -> Fonts:
-    regular = bold = "Helvetica-Bold"
-    regular, covered, note = "Helvetica", frozenset(range(32, 256)), ""
-    for folder in FONT_DIRS:
-        path, bold_path = os.path.join(folder, "DejaVuSans.ttf"), os.path.join(folder, "DejaVuSans-Bold.ttf")
-        if os.path.exists(path):
-            face = TTFont("VTSans", path)
-            pdfmetrics.registerFont(face)
-            pdfmetrics.registerFont(TTFont("VTSans-Bold", bold_path if os.path.exists(bold_path) else path))
-            regular, bold = "VTSans", "VTSans-Bold"
-            covered = frozenset(face.face.charToGlyph)
-            break
-    else:
-        note = "DejaVu Sans not found (install fonts-dejavu-core): non-Latin text falls back to Helvetica/CID"
-        log.warning(note)
-    cjk = "STSong-Light"
-    for path in CJK_FILES:
-        if os.path.exists(path):
-            pdfmetrics.registerFont(TTFont("VTCJK", path, subfontIndex=0))
-            cjk = "VTCJK"
-            break
-    else:
-        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-        note += "; WenQuanYi not found (install fonts-wqy-microhei): CJK uses the non-embedded STSong-Light"
-        log.warning("CJK font: using the non-embedded STSong-Light CID font; install fonts-wqy-microhei")
-    pdfmetrics.registerFontFamily(regular, normal=regular, bold=bold, italic=regular, boldItalic=bold)
-    chars = frozenset(chr(c) for c in covered if c < 0x110000) | {"\n"}
-    return Fonts(regular, bold, cjk, covered, note.strip("; "), chars)
-
-
-def markup(text: str) -> str:
-    """Escape `text` for paragraph markup; set runs the main font lacks in the CJK font; newlines → <br/>."""
-    f = fonts()
-    if f.covered_chars.issuperset(text):  # the common case: one font has every character
-        return escape(text).replace("\n", "<br/>")
-    out: list[str] = []
-    run: list[str] = []
-    in_cjk = False
-    for ch in text:
-        needs_cjk = ord(ch) > 255 and ord(ch) not in f.covered and ch != "\n"
-        if needs_cjk != in_cjk:
-            out.append(_flush(run, in_cjk, f.cjk))
-            run, in_cjk = [], needs_cjk
-        run.append(ch)
-    out.append(_flush(run, in_cjk, f.cjk))
-    return "".join(out)
-
-
-def _flush(run: list[str], cjk: bool, font: str) -> str:
-    if not run:
-        return ""
-    text = escape("".join(run)).replace("\n", "<br/>")
-    return f'<font name="{font}">{text}</font>' if cjk else text
+__all__ = ["approval_statement", "barcode_for", "fonts", "markup", "printable", "render"]
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -123,11 +49,15 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 class _NumberedCanvas(Canvas):
-    """Holds every page until the end so each can say 'Page x of y'."""
+    """Holds every page until the end so each can say 'Page x of y'; dated `created` (CreationDate/ModDate)."""
+
+    created: datetime | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pages: list[dict[str, Any]] = []
+        if self.created is not None:
+            self._doc._timeStamp = _stamp(self.created)
 
     def showPage(self) -> None:
         self._pages.append(dict(self.__dict__))
@@ -143,7 +73,16 @@ class _NumberedCanvas(Canvas):
         super().save()
 
 
-TOP_MARGIN, BOTTOM_MARGIN = 38 * mm, 18 * mm
+def _stamp(moment: datetime) -> TimeStamp:
+    """reportlab's document time stamp set to `moment` (UTC): invariant mode is kept for everything else."""
+    stamp = TimeStamp(1)
+    stamp.t = moment.timestamp()
+    stamp.lt = time.gmtime(stamp.t)
+    stamp.YMDhms = tuple(stamp.lt)[:6]
+    return stamp
+
+
+TOP_MARGIN, BOTTOM_MARGIN = 42 * mm, 18 * mm
 FRAME_HEIGHT = A4[1] - TOP_MARGIN - BOTTOM_MARGIN - 12  # the frame's own padding is 6 pt top and bottom
 CELL_LEADING, CELL_PAD_V, CELL_PAD_H, SAFETY = 8 * 1.2, 3, 6, 4
 COLUMNS = ("Line", "SKU", "Supplier part", "Description", "Qty", "Unit", "Unit price", "Extended")
@@ -170,9 +109,22 @@ def render(ctx: PoContext) -> bytes:
 
     def on_page(canvas: Canvas, _doc: Any) -> None:
         _page_header(canvas, ctx, styles)
+        if not ctx.is_order:
+            _watermark(canvas)
 
-    doc.build(story, onFirstPage=on_page, onLaterPages=on_page, canvasmaker=_NumberedCanvas)
+    canvas_class = type("_DatedCanvas", (_NumberedCanvas,), {"created": ctx.document_date or ctx.order_date})
+    doc.build(story, onFirstPage=on_page, onLaterPages=on_page, canvasmaker=canvas_class)
     return buffer.getvalue()
+
+
+def _watermark(canvas: Canvas) -> None:
+    canvas.saveState()
+    canvas.setFont(fonts().bold, 40)
+    canvas.setFillColor(colors.Color(0.85, 0.2, 0.2, alpha=0.18))
+    canvas.translate(A4[0] / 2, A4[1] / 2)
+    canvas.rotate(45)
+    canvas.drawCentredString(0, 0, "DRAFT – NOT AN ORDER")
+    canvas.restoreState()
 
 
 def approval_statement(ctx: PoContext) -> str:
@@ -190,20 +142,30 @@ def _page_header(canvas: Canvas, ctx: PoContext, styles: dict[str, ParagraphStyl
     canvas.setFont(f.bold, 11)
     canvas.drawString(15 * mm, height - 23 * mm, ctx.po_number)
     canvas.setFont(f.regular, 8.5)
-    canvas.drawString(15 * mm, height - 28 * mm, f"Order date {ctx.order_date:%Y-%m-%d}   Currency {ctx.currency}")
-    buyer = Paragraph(markup(ctx.buyer.name), styles["small"])
-    buyer.wrapOn(canvas, 80 * mm, 10 * mm)
-    buyer.drawOn(canvas, 15 * mm, height - 33 * mm)
+    dates = f"Order date {ctx.order_date:%Y-%m-%d}   Currency {ctx.currency}"
+    if ctx.requested_delivery_date:
+        dates += f"   Requested delivery {ctx.requested_delivery_date:%Y-%m-%d}"
+    canvas.drawString(15 * mm, height - 28 * mm, dates)
+    contact = " · ".join(x for x in (ctx.buyer.name, ctx.buyer.email, ctx.buyer.phone) if x)
+    buyer = Paragraph(f"Buyer contact: {markup(contact)}", styles["small"])
+    buyer.wrapOn(canvas, 110 * mm, 10 * mm)
+    buyer.drawOn(canvas, 15 * mm, height - 34 * mm)
     barcode = barcode_for(ctx.po_number)
-    barcode.drawOn(canvas, width - 15 * mm - barcode.width, height - 26 * mm)
+    left = width - 15 * mm - barcode.width
+    barcode.drawOn(canvas, left, height - 25 * mm)
+    canvas.setFont(f.regular, 9)  # the human-readable text, well clear of the bars' quiet zone below them
+    canvas.drawCentredString(left + barcode.width / 2, height - 29.5 * mm, ctx.po_number)
     canvas.setStrokeColor(colors.grey)
-    canvas.line(15 * mm, height - 35 * mm, width - 15 * mm, height - 35 * mm)
+    canvas.line(15 * mm, height - 38 * mm, width - 15 * mm, height - 38 * mm)
     canvas.restoreState()
 
 
 def barcode_for(po_number: str) -> Code128:
-    """The Code128 symbol of a PO number, as drawn in every page header."""
-    return Code128(po_number, barHeight=11 * mm, barWidth=0.3 * mm, humanReadable=True)
+    """The Code128 symbol of a PO number, as drawn in every page header (its text is drawn apart, below).
+
+    0.38 mm modules are 2.2 pixels at 150 dpi, enough for a scanner (zbarimg) to read a printed-and-scanned page.
+    """
+    return Code128(po_number, barHeight=10 * mm, barWidth=0.38 * mm, humanReadable=False, quiet=True)
 
 
 def _party(title: str, party: Any, styles: dict[str, ParagraphStyle]) -> list[Any]:
@@ -229,7 +191,7 @@ def _line_tables(ctx: PoContext, styles: dict[str, ParagraphStyle], first_space:
     small = styles["small"]
     rows = [
         [str(r.line_number), _cell(r.sku, WIDTHS[1], small), _cell(r.supplier_part_number, WIDTHS[2], small),
-         _cell(r.description, WIDTHS[3], small), str(r.quantity), r.unit, f"{r.unit_price:,.2f}",
+         _cell(_described(r), WIDTHS[3], small), str(r.quantity), r.unit, f"{r.unit_price:,.2f}",
          f"{r.extended:,.2f}"]
         for r in ctx.lines
     ]  # fmt: skip
@@ -246,6 +208,11 @@ def _line_tables(ctx: PoContext, styles: dict[str, ParagraphStyle], first_space:
         used += height
     tables.append(_lines_table(chunk))
     return tables
+
+
+def _described(r: LineRow) -> str:
+    """The description, with the line's own requested date where it differs from the order's."""
+    return f"{r.description}\nDeliver by {r.requested_date:%Y-%m-%d}" if r.requested_date else r.description
 
 
 def _row_height(cells: list[Any]) -> float:

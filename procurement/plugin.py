@@ -24,12 +24,13 @@ TRANSMIT_POLL_SECONDS = 5.0  # how often due PO e-mails (and stale claims) are l
 
 
 def blueprints() -> list[Blueprint]:
-    # these modules add their pages to the procurement blueprint when imported
+    # these modules add their pages to the procurement blueprint (or buyer_views.bp) when imported
     from procurement import api, config_views, po_views, run_views
+    from procurement.supplier_inbound import buyer_views, profile_views, public_views
     from procurement.views import bp
 
-    del config_views, po_views, run_views
-    return [bp, api.bp]
+    del config_views, po_views, run_views, profile_views
+    return [bp, api.bp, buyer_views.bp, public_views.bp]
 
 
 def cli_commands() -> list[Any]:
@@ -75,6 +76,7 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
     return [
         ("Purchase orders", "procurement.queue_view", readers),
         ("Suppliers", "procurement.supplier_list", readers),
+        ("Invoices", "procurement_supplier.invoice_list", readers),
         ("Budgets", "procurement.budget_list", readers),
         ("Policies", "procurement.policy_list", readers),
         ("Site settings", "procurement.site_settings_list", readers),

@@ -15,6 +15,7 @@ from core.settings import PREFIX, SettingsError
 MAX_ATTEMPTS = "procurement_send_max_attempts"
 BACKOFF_S = "procurement_send_backoff_s"
 CLAIM_TIMEOUT_S = "procurement_send_claim_timeout_s"
+PUBLIC_URL = "procurement_public_url"  # the base URL suppliers reach (signed links in the PO e-mail)
 
 MAX_BACKOFF_S = 3600.0  # the wait between attempts never exceeds RetryPolicy.max_delay (1 hour)
 MIN_CLAIM_TIMEOUT_S = 60.0  # well above the 20 s SMTP timeout, so a live sender is never taken over
@@ -49,8 +50,17 @@ def _seconds(low: float, high: float, low_inclusive: bool, why: str) -> Callable
     return parse
 
 
+def _public_url(name: str, raw: str) -> str:
+    text = raw.strip().rstrip("/")
+    if not text.startswith(("http://", "https://")) or len(text) > 300 or any(c.isspace() for c in text):
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not valid: use the https URL suppliers reach, "
+                            "e.g. https://buy.example.com")  # fmt: skip
+    return text
+
+
 PARSERS: dict[str, Callable[[str, str], str]] = {
     MAX_ATTEMPTS: _max_attempts,
+    PUBLIC_URL: _public_url,
     BACKOFF_S: _seconds(0, MAX_BACKOFF_S, False, "the wait after the first failed attempt; it doubles each time"),
     CLAIM_TIMEOUT_S: _seconds(
         MIN_CLAIM_TIMEOUT_S, 86400, True, "after this a send still marked 'sending' is taken over by the worker"

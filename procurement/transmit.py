@@ -22,23 +22,23 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from core import audit
 from core.clock import Clock
 from core.db import unit_of_work
 from core.errors import Conflict, DomainError
 from core.settings import Settings
-from procurement import orders, pdf
+from procurement import orders, pdf, po_mail, supplier_links
 from procurement.documents import build_context
 from procurement.models import PoDocument, PurchaseOrder, Supplier, Transmission
-from procurement.send_config import retry_values
+from procurement.send_config import PUBLIC_URL, retry_values
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,15 @@ class SmtpConfig:
     password: str = ""
     starttls: bool = False
     timeout: float = 20.0
+    link_secret: str = ""  # the app's SECRET_KEY: signs the supplier link in the e-mail
+    public_url: str = ""  # VENDTRACK_PROCUREMENT_PUBLIC_URL: where suppliers reach us; "" = no link in the e-mail
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpConfig:
         return cls(
             settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_user, settings.smtp_password,
-            settings.smtp_starttls,
+            settings.smtp_starttls, link_secret=settings.secret_key,
+            public_url=settings.extra.get(PUBLIC_URL, ""),
         )  # fmt: skip
 
 
@@ -109,6 +112,9 @@ class Claim:
     sha256: str
     attempt: int
     actor: str
+    issued_at: datetime | None = None  # when this attempt was claimed: the e-mail's Date and the link's issue time
+    buyer_name: str = ""
+    reply_to: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +152,18 @@ def current_document(
 
 def claim_of(t: Transmission, po_number: str, supplier: Supplier, content: bytes, digest: str) -> Claim:
     assert t.claim_token is not None
+    session = object_session(t)
+    assert session is not None
+    buyer_name, reply_to = _buyer_contact(session, t.po_id)
     return Claim(t.id, t.claim_token, po_number, t.recipient, supplier.name, t.message_id, content, digest,
-                 t.attempts, t.requested_by)  # fmt: skip
+                 t.attempts, t.requested_by, t.claimed_at, buyer_name, reply_to)  # fmt: skip
+
+
+def _buyer_contact(session: Session, po_id: int) -> tuple[str, str]:
+    po = session.get(PurchaseOrder, po_id)
+    assert po is not None
+    settings = orders.site_settings(session, po.site_id)
+    return po.buyer_name or settings.buyer_name, settings.buyer_email
 
 
 def new_message_id(po_number: str, mail_from: str) -> str:
@@ -220,24 +236,23 @@ def deliver(smtp: SmtpConfig, claim: Claim) -> str:
                 client.starttls()
             if smtp.user:
                 client.login(smtp.user, smtp.password)
-            client.send_message(message(claim, smtp.mail_from))
+            client.send_message(message(claim, smtp))
     except (OSError, smtplib.SMTPException) as exc:
         return f"{type(exc).__name__}: {exc}"[:1000] or "unknown SMTP error"
     return ""
 
 
-def message(claim: Claim, mail_from: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["Subject"] = f"Purchase order {claim.po_number}"
-    msg["From"] = mail_from
-    msg["To"] = claim.recipient
-    msg["Message-ID"] = claim.message_id
-    msg.set_content(
-        f"Dear {claim.supplier_name},\n\nplease find attached our purchase order {claim.po_number}.\n"
-        "Kindly confirm receipt and the expected delivery date.\n\nPurchasing\n"
-    )
-    msg.add_attachment(claim.content, maintype="application", subtype="pdf", filename=f"{claim.po_number}.pdf")
-    return msg
+def message(claim: Claim, smtp: SmtpConfig) -> EmailMessage:
+    """The e-mail of one attempt (built in `procurement.po_mail`), with the signed supplier link when configured."""
+    sent_at = claim.issued_at or datetime.now(UTC)
+    link = ""
+    if smtp.public_url and smtp.link_secret:
+        token = supplier_links.sign(smtp.link_secret, claim.po_number, supplier_links.nonce_for(claim.message_id),
+                                    sent_at)  # fmt: skip
+        link = f"{smtp.public_url.rstrip('/')}/supplier/respond/{token}"
+    return po_mail.build(po_mail.MailParts(claim.po_number, claim.recipient, claim.supplier_name, claim.message_id,
+                                           claim.content, sent_at, smtp.mail_from, claim.buyer_name, claim.reply_to,
+                                           link))  # fmt: skip
 
 
 # ---- transaction B ---------------------------------------------------------------------------------

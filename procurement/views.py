@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ from core.runtime import AppServices
 from core.validation import Dec, one
 from procurement import config, cxml, orders, pdf, queries
 from procurement.catalog import import_catalog
-from procurement.documents import build_context, to_csv
+from procurement.csv_export import to_csv
+from procurement.documents import build_context
 from procurement.exceptions import exceptions
+from procurement.supplier_profiles import csv_profile, cxml_parties
 from procurement.suppliers import SupplierData, save_supplier
 
 bp = Blueprint("procurement", __name__, url_prefix="/procurement", template_folder="templates")
@@ -95,16 +98,20 @@ def po_pdf(po_number: str) -> Response:
 @bp.get("/po/<po_number>/csv")
 @access.roles(*READERS)
 def po_csv(po_number: str) -> Response:
-    text = to_csv(build_context(_db(), po_number))
-    return Response(
-        text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{po_number}.csv"'}
-    )
+    ctx = build_context(_db(), po_number)
+    text = to_csv(ctx, csv_profile(_db(), ctx.supplier_id))  # the supplier's columns, delimiter and BOM
+    return Response(text.encode("utf-8"), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{po_number}.csv"'})  # fmt: skip
 
 
 @bp.get("/po/<po_number>/cxml")
 @access.roles(*READERS)
 def po_cxml(po_number: str) -> Response:
-    body = cxml.order_request(build_context(_db(), po_number), _services().clock.now())
+    ctx = build_context(_db(), po_number)
+    parties = cxml_parties(_db(), ctx.supplier_id, _services().settings.secret_key)
+    if not (request.args.get("with_secret") and set(g.principal.roles) & {r.value for r in BUYERS}):
+        parties = dataclasses.replace(parties, shared_secret="")  # the SharedSecret only for buyers who ask
+    body = cxml.order_request(ctx, _services().clock.now(), parties)
     return Response(body, mimetype="application/xml")
 
 

@@ -12,7 +12,9 @@ import pytest
 
 from core.errors import DomainError
 from procurement import cxml, pdf
-from procurement.documents import LineRow, Party, PoContext, to_csv
+from procurement.csv_export import to_csv
+from procurement.cxml import Credential, CxmlParties
+from procurement.documents import LineRow, Party, PoContext, PostalAddress
 
 
 def context(lines: int = 3, supplier: str = "<b>Acme & Sons</b>", description: str = "Nitrile gloves") -> PoContext:
@@ -29,7 +31,12 @@ def context(lines: int = 3, supplier: str = "<b>Acme & Sons</b>", description: s
         tax_rate=Decimal("0.08"), tax=(subtotal * Decimal("0.08")).quantize(Decimal("0.01")),
         total=subtotal + (subtotal * Decimal("0.08")).quantize(Decimal("0.01")), terms="Net 30 & <i>no</i> surprises",
         approved_by="user:ann", approved_at=datetime(2026, 3, 2, 10, 5, tzinfo=UTC), country="DE",
+        ship_to_postal=PostalAddress(("Dock 2", "Hafenstraße 7"), "Hamburg", "HH", "20457", "DE"),
     )  # fmt: skip
+
+
+PARTIES = CxmlParties(Credential("DUNS", "123456789"), Credential("NetworkID", "AN01000000042"),
+                      Credential("DUNS", "123456789"), "coyote")  # fmt: skip
 
 
 def _text(content: bytes) -> list[str]:
@@ -80,15 +87,16 @@ def test_csv_export_defuses_formulas() -> None:
 
 
 def test_cxml_order_request_is_well_formed_and_structured() -> None:
-    body = cxml.order_request(context(lines=2), datetime(2026, 3, 2, 11, tzinfo=UTC))
+    body = cxml.order_request(context(lines=2), datetime(2026, 3, 2, 11, tzinfo=UTC), PARTIES)
     assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE cXML SYSTEM')
     root = ET.fromstring(body.split(b"\n", 2)[2])
-    assert root.tag == "cXML" and root.get("payloadID", "").startswith("PO-000042.")
+    assert root.tag == "cXML" and root.get("payloadID", "").count("@") == 1
     assert [c.tag for c in root] == ["Header", "Request"]
     assert [c.tag for c in root.find("Header")] == ["From", "To", "Sender"]  # type: ignore[union-attr]
     head = root.find("Request/OrderRequest/OrderRequestHeader")
     assert head is not None and head.get("orderID") == "PO-000042" and head.get("type") == "new"
     assert [c.tag for c in head][:4] == ["Total", "ShipTo", "BillTo", "Tax"]
+    assert head.findtext("ShipTo/Address/PostalAddress/PostalCode") == "20457"
     assert head.findtext("Total/Money") == "178.85"  # 9.20 × (6 + 12) = 165.60 + 8 % tax 13.25
     items = root.findall("Request/OrderRequest/ItemOut")
     assert [i.get("lineNumber") for i in items] == ["1", "2"]
@@ -103,4 +111,5 @@ def test_cxml_order_request_is_well_formed_and_structured() -> None:
 
 def test_cxml_refuses_a_site_without_a_country() -> None:
     with pytest.raises(DomainError, match="site PLANT1 has no country"):
-        cxml.order_request(dataclasses.replace(context(), country=""), datetime(2026, 3, 2, 11, tzinfo=UTC))
+        cxml.order_request(dataclasses.replace(context(), country="", ship_to_postal=None),
+                           datetime(2026, 3, 2, 11, tzinfo=UTC), PARTIES)  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,9 @@ from core.models import Site
 from core.roles import Role
 from core.users import create_user
 from procurement import orders, plugin
+from procurement.models import PurchaseOrder, Supplier
 from procurement.smtp_capture import SmtpCapture, free_port
+from procurement.supplier_profiles import ProfileForm, save_profile
 from procurement.suppliers import supplier_by_code
 from tests.conftest import LiveServer, csrf_from, login
 from tests.procurement.conftest import World, seed_world
@@ -71,7 +73,17 @@ def test_requester_is_refused_and_another_approver_approves(app: Flask, client: 
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
         for site in s.scalars(select(Site)):
             site.country = "US"
-    cxml_body = other.get(url + "/cxml")
+    refused = other.get(url + "/cxml")  # no cXML identities in the supplier's profile yet
+    assert refused.status_code == 422 and "has no cXML From identity" in refused.get_data(as_text=True)
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        supplier = s.scalar(select(Supplier.code).join(PurchaseOrder, PurchaseOrder.supplier_id == Supplier.id)
+                            .where(PurchaseOrder.po_number == number))  # fmt: skip
+        form = ProfileForm("DUNS", "123456789", "NetworkID", "AN0100", "DUNS", "123456789", "s3cret")
+        save_profile(s, str(supplier), form, app.extensions["vendtrack"].settings.secret_key, "test", ManualClock(
+            datetime(2026, 3, 2, tzinfo=UTC)))  # fmt: skip
+    cxml_body = other.get(url + "/cxml?with_secret=1")  # ann is an approver, not a buyer: no secret for her
+    assert b"SharedSecret" not in cxml_body.get_data()
+    assert b"<SharedSecret>s3cret</SharedSecret>" in client.get(url + "/cxml?with_secret=1").get_data()  # bob buys
     assert cxml_body.mimetype == "application/xml" and b'isoCountryCode="US"' in cxml_body.get_data()
     assert other.get(url + "/csv").get_data(as_text=True).count("\n") == 2
 

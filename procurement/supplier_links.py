@@ -1,0 +1,86 @@
+"""Signed supplier links: the PO e-mail carries one URL the supplier opens without an account.
+
+The token is an HMAC-signed (itsdangerous, key = the app's SECRET_KEY with its own salt) payload of the PO number,
+a nonce fixed per transmission, and the issue time. It expires `max_age` after it was issued (the clock is
+injectable, so tests control it); each purpose (acknowledgement, ship notice) is answered once per nonce, which
+the unique row in `proc_supplier_link_use` enforces even between two simultaneous submits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.clock import Clock
+from core.errors import Conflict, DomainError, Forbidden
+from procurement.models import SupplierLinkUse
+
+SALT = "vendtrack.procurement.supplier-link.v1"
+DEFAULT_MAX_AGE = timedelta(days=30)
+PURPOSES = ("acknowledgement", "ship_notice")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClaim:
+    po_number: str
+    nonce: str
+    issued_at: datetime
+
+
+def nonce_for(message_id: str) -> str:
+    """Stable per transmission (its Message-ID), so a retried e-mail carries the same link."""
+    return hashlib.sha256(message_id.encode()).hexdigest()[:32]
+
+
+def sign(secret_key: str, po_number: str, nonce: str, issued_at: datetime) -> str:
+    payload = {"po": po_number, "n": nonce, "iat": int(issued_at.timestamp())}
+    return str(URLSafeSerializer(secret_key, salt=SALT).dumps(payload))
+
+
+def verify(secret_key: str, token: str, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE) -> LinkClaim:
+    """The claim of a genuine, unexpired token; anything else is refused (403) with what to do."""
+    if len(token) > 600:
+        raise Forbidden("this link is not valid: open the link from the purchase-order e-mail", field="token")
+    try:
+        data = URLSafeSerializer(secret_key, salt=SALT).loads(token)
+    except BadSignature:
+        raise Forbidden("this link is not valid: open the link from the purchase-order e-mail", field="token") from None
+    if not isinstance(data, dict) or not {"po", "n", "iat"} <= set(data):
+        raise Forbidden("this link is not valid: open the link from the purchase-order e-mail", field="token")
+    issued = datetime.fromtimestamp(int(data["iat"]), UTC)
+    if now - issued > max_age:
+        raise Forbidden(f"this link expired on {(issued + max_age):%Y-%m-%d}: ask the buyer to send the order again",
+                        field="token")  # fmt: skip
+    return LinkClaim(str(data["po"]), str(data["n"]), issued)
+
+
+def used(session: Session, claim: LinkClaim, purpose: str) -> datetime | None:
+    return session.scalar(select(SupplierLinkUse.used_at).where(SupplierLinkUse.nonce == claim.nonce,
+                                                                SupplierLinkUse.purpose == purpose))  # fmt: skip
+
+
+def consume(session: Session, claim: LinkClaim, purpose: str, po_id: int, clock: Clock, remote: str) -> None:
+    """Record the one answer for `purpose`; a second one is a 409 naming when the first came."""
+    if purpose not in PURPOSES:
+        raise DomainError(f"unknown link purpose {purpose!r}", field="purpose")
+    now = clock.now()
+    earlier = used(session, claim, purpose)
+    if earlier is not None:
+        raise Conflict(f"this link was already used for the {purpose.replace('_', ' ')} on {earlier:%Y-%m-%d %H:%M} "
+                       "UTC: contact the buyer for further changes", field="token")  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(SupplierLinkUse(nonce=claim.nonce, purpose=purpose, po_id=po_id, used_at=now,
+                                        remote=remote[:64]))  # fmt: skip
+    except IntegrityError:
+        raise Conflict(f"this link was already used for the {purpose.replace('_', ' ')}", field="token") from None
+    audit.record(session, f"supplier-link:{claim.nonce[:8]}", f"supplier_link.{purpose}", "purchase_order",
+                 claim.po_number, after={"remote": remote[:64]}, clock=clock)  # fmt: skip
+
