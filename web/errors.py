@@ -144,11 +144,15 @@ def _form_status(exc: DomainError) -> int:
 
 
 def _pages_holding_the_form() -> list[str]:
-    """The posted URL itself (its GET page), then the page the browser posted from."""
+    """The posted URL itself (its GET page), the page the browser posted from, then the page an action URL
+    hangs under (/procurement/po/P-1/receive -> /procurement/po/P-1) for clients that send no Referer."""
     pages = [request.full_path.rstrip("?")]
     referrer = urlparse(request.referrer or "")
     if referrer.netloc == request.host and referrer.path:
         pages.append(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+    parent = request.path.rstrip("/").rpartition("/")[0]
+    if parent.count("/") >= 2:
+        pages.append(parent)
     return list(dict.fromkeys(pages))
 
 

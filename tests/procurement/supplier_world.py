@@ -39,7 +39,7 @@ def make_loop(app: Flask) -> Loop:
     world = seed_world(factory, ManualClock(SystemClock().now()))
     with unit_of_work(factory) as s:
         create_user(s, "bob", "bob-password", [Role.PROCUREMENT])
-        create_user(s, "ann", "ann-password", [Role.APPROVER])
+        create_user(s, "ann", "nna-password", [Role.APPROVER])
         site = s.scalar(select(Site).where(Site.code == "PLANT1"))
         assert site is not None
         site.country = "US"

@@ -45,7 +45,7 @@ def _world(app: Flask) -> World:
     world = seed_world(app.extensions["vendtrack"].session_factory, ManualClock(SystemClock().now()))
     with unit_of_work(world.factory) as s:
         for name, roles in USERS.items():
-            create_user(s, name, f"{name}-password", roles)
+            create_user(s, name, f"{name[::-1]}-password", roles)
     return world
 
 
@@ -94,7 +94,7 @@ def _press(client: FlaskClient, number: str, action: str) -> tuple[int, str]:
 def test_every_visible_action_works_and_every_hidden_one_is_refused(app: Flask, user: str) -> None:
     world = _world(app)
     client = app.test_client()
-    login(client, user, f"{user}-password")
+    login(client, user, f"{user[::-1]}-password")
     app.extensions["vendtrack"].settings.smtp_port = 1  # "send" may queue (mail down) but must not be refused
     offered: dict[str, set[str]] = {}
     for state in STATES:

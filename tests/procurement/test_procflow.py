@@ -29,7 +29,7 @@ def _world(app: Flask) -> World:
     world = seed_world(app.extensions["vendtrack"].session_factory, ManualClock(SystemClock().now()))
     with unit_of_work(world.factory) as s:
         create_user(s, "bob", "bob-password", [Role.PROCUREMENT])
-        create_user(s, "ann", "ann-password", [Role.APPROVER])
+        create_user(s, "ann", "nna-password", [Role.APPROVER])
     return world
 
 
@@ -94,7 +94,8 @@ def test_over_receipt_keeps_the_form_and_marks_the_field(app: Flask, client: Fla
     assert 'id="receive-form"' in html  # the same page, the form still there to correct
     for hostile in ("1e400", "NaN", "\x00", "9" * 100_000, "-3"):
         status, html = _post(client, f"/procurement/po/{number}", "receive", {"line_1": hostile})
-        assert status == 422 and 'class="invalid"' in html, hostile[:20]
+        marked = 'class="invalid"' in html or 'aria-invalid="true"' in html  # the view's mark or the input layer's
+        assert status == 422 and marked and 'id="receive-form"' in html, hostile[:20]
 
 
 def test_exceptions_name_the_reason_and_the_fix(app: Flask) -> None:
@@ -179,7 +180,7 @@ def test_approver_sees_cost_center_budget_and_who_approves_next(app: Flask, clie
         orders.add_line(s, po, "GLOVE", 20, Decimal("9.20"), "user:bob", world.clock)
         orders.submit(s, po.po_number, "user:bob", world.clock)
         number = po.po_number
-    login(client, "ann", "ann-password")
+    login(client, "ann", "nna-password")
     url = f"/procurement/po/{number}"
     html = client.get(url).get_data(as_text=True)
     assert "CC-100 Maintenance" in html and "Waiting for level 1 of 2: a user with role approver." in html

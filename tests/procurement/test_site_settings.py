@@ -43,8 +43,8 @@ def _setup(app: Flask) -> World:
     world = seed_world(app.extensions["vendtrack"].session_factory, ManualClock(SystemClock().now()))
     with unit_of_work(world.factory) as s:
         create_user(s, "bob", "bob-password", [Role.PROCUREMENT])
-        create_user(s, "ann", "ann-password", [Role.APPROVER])
-        create_user(s, "sam", "sam-password", [Role.STAFF])
+        create_user(s, "ann", "nna-password", [Role.APPROVER])
+        create_user(s, "sam", "mas-password", [Role.STAFF])
         create_user(s, "ada", "ada-password", [Role.ADMIN])
     return world
 
@@ -163,7 +163,7 @@ def test_a_site_without_settings_shows_the_defaults_and_reading_writes_nothing(a
     world = _setup(app)
     with unit_of_work(world.factory) as s:
         s.add(Site(code="PLANT2", name="Plant Two"))
-    login(client, "ann", "ann-password")
+    login(client, "ann", "nna-password")
     listing = client.get("/procurement/sites").get_data(as_text=True)
     assert "PLANT2" in listing and "(defaults)" in listing
     page = client.get("/procurement/sites/PLANT2/settings").get_data(as_text=True)
@@ -247,7 +247,7 @@ def test_an_order_keeps_the_buyer_name_it_was_submitted_under(app: Flask, client
 
 def test_procurement_and_admin_change_approver_reads_others_are_refused(app: Flask, client: FlaskClient) -> None:
     world = _setup(app)
-    login(client, "ann", "ann-password")
+    login(client, "ann", "nna-password")
     page = client.get(PAGE)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "disabled" in html and "Save settings" not in html
@@ -255,7 +255,7 @@ def test_procurement_and_admin_change_approver_reads_others_are_refused(app: Fla
     token = csrf_from(html)
     assert client.post(PAGE, data={"csrf_token": token, **VALID, "tax_rate_pct": "20"}).status_code == 403
     staff = app.test_client()
-    login(staff, "sam", "sam-password")
+    login(staff, "sam", "mas-password")
     assert staff.get(PAGE).status_code == 403 and staff.get("/procurement/sites").status_code == 403
     anonymous = app.test_client().get(PAGE)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]

@@ -45,7 +45,7 @@ def test_supplier_answers_through_the_link_and_an_approver_releases_a_held_invoi
                                              SIM.invoice_cxml(loop.po_number, "INV-77", {1: (36, "9.90")})).body
     page.goto(live_server.url + "/login")
     page.fill("input[name=username]", "ann")
-    page.fill("input[name=password]", "ann-password")
+    page.fill("input[name=password]", "nna-password")
     page.click("button[type=submit]")
     page.goto(live_server.url + "/procurement/invoices")
     row = page.locator("tr[data-status=held]")

@@ -42,7 +42,7 @@ def test_profile_page_seals_the_secret_and_never_shows_or_audits_it(app: Flask, 
             "csv_columns": "sku=Item", "csv_delimiter": ";", "csv_bom": "yes"}  # fmt: skip
     assert client.post(page, data=form).status_code == 302
     bad = client.post(page, data={**form, "csv_columns": "sku=Item,colour=X"})
-    assert bad.status_code == 400 and "CSV column &#39;colour&#39; is unknown" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "CSV column &#39;colour&#39; is unknown" in bad.get_data(as_text=True)
     with loop.world.session() as s:
         profile = s.get(SupplierProfile, s.scalar(select(SupplierProfile.supplier_id)))
         assert profile is not None and profile.shared_secret_enc and SECRET not in profile.shared_secret_enc
@@ -52,7 +52,7 @@ def test_profile_page_seals_the_secret_and_never_shows_or_audits_it(app: Flask, 
         "\ufeffItem\r\nGLOVE\r\nDRILL\r\n".encode())  # fmt: skip
     bad_code = {"csrf_token": form["csrf_token"], "part": "AC-GL", "unspsc": "4618150X"}
     unspsc = client.post("/procurement/suppliers/ACME/unspsc", data=bad_code)
-    assert unspsc.status_code == 400 and "must be 8 digits" in unspsc.get_data(as_text=True)
+    assert unspsc.status_code == 422 and "must be 8 digits" in unspsc.get_data(as_text=True)
 
 
 def test_requested_dates_and_buyer_contact_reach_the_pdf(app: Flask, client: FlaskClient) -> None:
@@ -66,7 +66,7 @@ def test_requested_dates_and_buyer_contact_reach_the_pdf(app: Flask, client: Fla
     page = f"/procurement/po/{loop.po_number}"
     token = csrf_from(client.get(page).get_data(as_text=True))
     bad = client.post(page + "/delivery-dates", data={"csrf_token": token, "requested_delivery_date": "31.03.2026"})
-    assert bad.status_code == 400 and "requested_delivery_date" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "requested_delivery_date" in bad.get_data(as_text=True)
     ok = client.post(page + "/delivery-dates", data={"csrf_token": token, "requested_delivery_date": "2026-03-31",
                                                      "date_2": "2026-04-15"})  # fmt: skip
     assert ok.status_code == 302

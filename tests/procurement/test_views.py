@@ -32,7 +32,7 @@ def _setup(app: Flask) -> tuple[World, str]:
     world = seed_world(factory, ManualClock(SystemClock().now()))
     with unit_of_work(factory) as s:
         create_user(s, "bob", "bob-password", [Role.PROCUREMENT, Role.APPROVER])
-        create_user(s, "ann", "ann-password", [Role.APPROVER])
+        create_user(s, "ann", "nna-password", [Role.APPROVER])
         po = orders.new_po(s, supplier_by_code(s, "ACME"), world.site_id, "user:bob", world.clock)
         orders.add_line(s, po, "GLOVE", 36, Decimal("9.20"), "user:bob", world.clock,
                         reason="position 8 < min 10 → 32 → 36, pack of 6")  # fmt: skip
@@ -48,7 +48,7 @@ def _post(client: FlaskClient, page_url: str, action_url: str, data: dict[str, s
 
 def test_queue_shows_reasons_totals_and_filters(app: Flask, client: FlaskClient) -> None:
     _world, number = _setup(app)
-    login(client, "ann", "ann-password")
+    login(client, "ann", "nna-password")
     html = client.get("/procurement/").get_data(as_text=True)
     assert number in html and "position 8 &lt; min 10 → 32 → 36, pack of 6" in html
     assert "1 order(s) · USD 357.70" in html  # 36 × 9.20 = 331.20 + 8 % tax
@@ -63,7 +63,7 @@ def test_requester_is_refused_and_another_approver_approves(app: Flask, client: 
     refused = _post(client, url, url + "/approve")
     assert refused.status_code == 403 and "someone else must approve" in refused.get_data(as_text=True)
     other = app.test_client()
-    login(other, "ann", "ann-password")
+    login(other, "ann", "nna-password")
     assert _post(other, url, url + "/approve", {"comment": "fine"}).status_code == 302
     assert "Approved by ann on" in other.get(url).get_data(as_text=True)
     pdf = other.get(url + "/pdf?download=1")
@@ -119,7 +119,7 @@ def test_browser_approver_approves_and_requester_is_refused(app: Flask, live_ser
     def log_in(user: str) -> None:
         page.goto(live_server.url + "/login")
         page.fill("input[name=username]", user)
-        page.fill("input[name=password]", f"{user}-password")
+        page.fill("input[name=password]", f"{user[::-1]}-password")
         page.click("button[type=submit]")
 
     log_in("bob")
@@ -143,7 +143,7 @@ def test_editing_an_approved_po_above_the_limit_sends_it_back(app: Flask, client
     _world, number = _setup(app)
     url = f"/procurement/po/{number}"
     approver = app.test_client()
-    login(approver, "ann", "ann-password")
+    login(approver, "ann", "nna-password")
     _post(approver, url, url + "/approve")
     login(client, "bob", "bob-password")
     assert _post(client, url, url + "/lines/1", {"quantity": "48", "unit_price": "9.20"}).status_code == 302
@@ -205,7 +205,7 @@ def test_send_page_shows_the_queued_transmission_and_the_worker_delivers(databas
     _world, number = _setup(app)
     url = f"/procurement/po/{number}"
     approver = app.test_client()
-    login(approver, "ann", "ann-password")
+    login(approver, "ann", "nna-password")
     _post(approver, url, url + "/approve")
     client = app.test_client()
     login(client, "bob", "bob-password")

@@ -46,8 +46,8 @@ def ward(app: Flask, clock: ManualClock) -> Iterator[tuple[Floor, Pipeline]]:
     services = app.extensions["vendtrack"]
     with unit_of_work(services.session_factory) as session:
         floor = seed_floor(session)
-        create_user(session, "nina", "nina-password", [Role.STAFF])
-        create_user(session, "lee", "lee-password", [Role.STAFF])
+        create_user(session, "nina", "anin-password", [Role.STAFF])
+        create_user(session, "lee", "eel-password", [Role.STAFF])
         create_user(session, "ada", "ada-password", [Role.ADMIN])
     pipeline = services.extras[EXTRAS_KEY] = Pipeline(services.session_factory, clock)
     pipeline.refresh_floor(force=True)
@@ -71,7 +71,7 @@ def to_exit(pipeline: Pipeline, clock: ManualClock) -> None:
 def log_in(page: Any, server: LiveServer, who: str, path: str = "/tracking/alerts") -> None:
     page.goto(server.url + path)
     page.fill("input[name=username]", who)
-    page.fill("input[name=password]", f"{who}-password")
+    page.fill("input[name=password]", f"{who[::-1]}-password")
     page.click("button[type=submit]")
 
 

@@ -27,7 +27,7 @@ def _alerts(app: Flask) -> dict[str, int]:
     now = services.clock.now()
     with unit_of_work(services.session_factory) as session:
         seed_floor(session)
-        create_user(session, "nina", "nina-password", [Role.STAFF])
+        create_user(session, "nina", "anin-password", [Role.STAFF])
         create_user(session, "ada", "ada-password", [Role.ADMIN])
         raise_alert(session, "zone_exit", "A-1", "Infusion pump 1 (A-1) entered exit zone Exit", now)
         raise_alert(session, "gateway_down", "gw-x", "Gateway gw-x in Exit silent for over 10 s", now)
@@ -63,7 +63,7 @@ def test_bad_form_values_are_refused_with_the_field_and_the_fix(
     app: Flask, client: FlaskClient, action: str, data: dict[str, str], field_text: str
 ) -> None:
     ids = _alerts(app)
-    login(client, "nina", "nina-password")
+    login(client, "nina", "anin-password")
     status, page = _post(client, f"/tracking/alerts/{ids['zone_exit']}/{action}", data)
     assert status == 422, (status, page[:300])
     error = re.search(r'id="error">([^<]*)<', page)
@@ -74,7 +74,7 @@ def test_bad_form_values_are_refused_with_the_field_and_the_fix(
 
 def test_unknown_actions_ids_and_roles_are_refused(app: Flask, client: FlaskClient) -> None:
     ids = _alerts(app)
-    login(client, "nina", "nina-password")
+    login(client, "nina", "anin-password")
     assert _post(client, f"/tracking/alerts/{ids['zone_exit']}/frobnicate", {})[0] == 404
     assert client.get("/tracking/alerts/99999999999999999999999").status_code == 404
     assert _post(client, "/tracking/alerts/99999999999999999999999/acknowledge", {})[0] == 404
@@ -90,7 +90,7 @@ def test_unknown_actions_ids_and_roles_are_refused(app: Flask, client: FlaskClie
 
 def test_each_action_is_audited_and_a_finished_alert_cannot_move(app: Flask, client: FlaskClient) -> None:
     ids = _alerts(app)
-    login(client, "nina", "nina-password")
+    login(client, "nina", "anin-password")
     url = f"/tracking/alerts/{ids['zone_exit']}"
     assert _post(client, f"{url}/acknowledge", {})[0] == 302
     assert _post(client, f"{url}/acknowledge", {})[0] == 409  # acknowledged cannot be acknowledged again

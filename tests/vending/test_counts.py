@@ -69,8 +69,8 @@ def manager(app: Flask, client: FlaskClient) -> tuple[FlaskClient, World]:
     factory = app.extensions["vendtrack"].session_factory
     world = seed_world(factory)
     with unit_of_work(factory) as s:
-        create_user(s, "boss", "boss-password", [Role.ADMIN])
-        create_user(s, "crib", "crib-password", [Role.RESTOCKER])
+        create_user(s, "boss", "ssob-password", [Role.ADMIN])
+        create_user(s, "crib", "birc-password", [Role.RESTOCKER])
     return client, world
 
 
@@ -82,7 +82,7 @@ def _csrf(html: str) -> str:
 
 def test_restocker_count_reaches_the_manager(manager: tuple[FlaskClient, World]) -> None:
     client, world = manager
-    login(client, "crib", "crib-password")
+    login(client, "crib", "birc-password")
     page = client.get(f"/vending/restock/{world.machine_id}").get_data(as_text=True)
     token = _csrf(page)
     answer = client.post(
@@ -97,7 +97,7 @@ def test_restocker_count_reaches_the_manager(manager: tuple[FlaskClient, World])
     )
     assert bad.status_code in (400, 422) and "counted must be a whole number" in bad.get_data(as_text=True)
     client.post("/logout", data={"csrf_token": token})
-    login(client, "boss", "boss-password")
+    login(client, "boss", "ssob-password")
     overview = client.get("/vending/").get_data(as_text=True)
     assert "1 open" in overview and "GLV-1" in overview and "Waiting for review" in overview
     queue = client.get("/vending/counts").get_data(as_text=True)
@@ -113,7 +113,7 @@ def test_restocker_count_reaches_the_manager(manager: tuple[FlaskClient, World])
 
 def test_audit_never_stores_form_tokens(manager: tuple[FlaskClient, World]) -> None:
     client, world = manager
-    login(client, "boss", "boss-password")
+    login(client, "boss", "ssob-password")
     token = _csrf(client.get("/vending/charge-codes").get_data(as_text=True))
     client.post("/vending/charge-policy", data={"job": "required", "work_order": "off", "csrf_token": token})
     factory = client.application.extensions["vendtrack"].session_factory

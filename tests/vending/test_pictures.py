@@ -29,9 +29,9 @@ def admin(app: Flask, client: FlaskClient) -> tuple[FlaskClient, World, str]:
     factory = app.extensions["vendtrack"].session_factory
     world = seed_world(factory)
     with unit_of_work(factory) as s:
-        create_user(s, "boss", "boss-password", [Role.ADMIN])
-        create_user(s, "nurse", "nurse-password", [Role.STAFF])
-    login(client, "boss", "boss-password")
+        create_user(s, "boss", "ssob-password", [Role.ADMIN])
+        create_user(s, "nurse", "esrun-password", [Role.STAFF])
+    login(client, "boss", "ssob-password")
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/vending/items").get_data(as_text=True))
     assert token
     return client, world, token.group(1)

@@ -100,9 +100,9 @@ def admin_client(app: Flask, client: FlaskClient) -> FlaskClient:
     factory = app.extensions["vendtrack"].session_factory
     _seed_usage(factory)
     with unit_of_work(factory) as s:
-        create_user(s, "boss", "boss-password", [Role.ADMIN])
-        create_user(s, "nurse", "nurse-password", [Role.STAFF])
-    login(client, "boss", "boss-password")
+        create_user(s, "boss", "ssob-password", [Role.ADMIN])
+        create_user(s, "nurse", "esrun-password", [Role.STAFF])
+    login(client, "boss", "ssob-password")
     return client
 
 
@@ -145,7 +145,7 @@ def test_personal_usage_is_for_admins_only(admin_client: FlaskClient) -> None:
         as_text=True
     )
     admin_client.post("/logout", data={"csrf_token": _csrf(admin_client)})
-    login(admin_client, "nurse", "nurse-password")
+    login(admin_client, "nurse", "esrun-password")
     html = admin_client.get("/vending/reports/usage").get_data(as_text=True)
     assert 'value="worker"' not in html
     assert admin_client.get("/vending/reports/usage?by=worker").status_code == 403

@@ -37,9 +37,9 @@ def day(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
     world = seed_world(services.session_factory, kerong_config(lockboard.url))
     now = services.clock.now()
     with unit_of_work(services.session_factory) as s:
-        create_user(s, "boss", "boss-password", [Role.ADMIN])
-        create_user(s, "crib", "crib-password", [Role.RESTOCKER])
-        create_user(s, "nurse", "nurse-password", [Role.STAFF])
+        create_user(s, "boss", "ssob-password", [Role.ADMIN])
+        create_user(s, "crib", "birc-password", [Role.RESTOCKER])
+        create_user(s, "nurse", "esrun-password", [Role.STAFF])
         charges.set_mode(s, world.site_id, "cost_center", "in_list")
         charges.add_code(s, world.site_id, "cost_center", "CC-100", "Assembly line")
         charges.add_code(s, world.site_id, "cost_center", "CC-200", "Maintenance")
@@ -75,7 +75,7 @@ def as_user(browser: Any, live_server: LiveServer) -> Iterator[Any]:
         page = context.new_page()
         page.goto(live_server.url + "/login")
         page.fill("input[name=username]", user)
-        page.fill("input[name=password]", f"{user}-password")
+        page.fill("input[name=password]", f"{user[::-1]}-password")
         page.click("button[type=submit]")
         page.wait_for_url(lambda url: "/login" not in url)  # the login page has a top bar too: wait for the redirect
         return page

@@ -16,7 +16,7 @@ from tests.conftest import csrf_from, login
 def _admin(app: Flask, client: FlaskClient) -> str:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
         create_user(session, "root", "copper-kettle-41", [Role.ADMIN])
-        create_user(session, "sam", "sam-password", [Role.STAFF])
+        create_user(session, "sam", "mas-password", [Role.STAFF])
     login(client, "root", "copper-kettle-41")
     return csrf_from(client.get("/admin/sites").get_data(as_text=True))
 
@@ -83,7 +83,7 @@ def test_site_edit_validates_time_zone_and_country_and_is_audited(app: Flask, cl
         assert (
             entry is not None and '"name": "Plant 2"' in entry.before_json and '"name": "Plant two"' in entry.after_json
         )
-    login(client, "sam", "sam-password")
+    login(client, "sam", "mas-password")
     assert client.get("/admin/sites/P2").status_code == 403
 
 
@@ -106,7 +106,7 @@ def test_user_roles_change_and_self_lockout_refused(app: Flask, client: FlaskCli
     other = app.test_client()
     token_page = other.get("/login").get_data(as_text=True)
     response = other.post(
-        "/login", data={"username": "sam", "password": "sam-password", "csrf_token": csrf_from(token_page)}
+        "/login", data={"username": "sam", "password": "mas-password", "csrf_token": csrf_from(token_page)}
     )
     assert response.status_code == 403, "a deactivated user cannot log in"
     assert "This account is deactivated; ask an admin" in response.get_data(as_text=True)  # told after a right password

@@ -14,7 +14,7 @@ from tests.conftest import csrf_from, login
 
 def _user(app: Flask, username: str, role: Role) -> None:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
-        create_user(session, username, f"{username}-password", [role])
+        create_user(session, username, f"{username[::-1]}-password", [role])
 
 
 def test_anonymous_page_redirects_to_login(client: FlaskClient) -> None:
@@ -27,7 +27,7 @@ def test_login_wrong_password_then_right(app: Flask, client: FlaskClient) -> Non
     token = csrf_from(client.get("/login").get_data(as_text=True))
     bad = client.post("/login", data={"username": "ann", "password": "nope-nope", "csrf_token": token})
     assert bad.status_code == 401 and "Wrong username or password" in bad.get_data(as_text=True)
-    login(client, "ann", "ann-password")
+    login(client, "ann", "nna-password")
     assert client.get("/admin/users").status_code == 200
 
 
@@ -35,14 +35,14 @@ def test_login_refuses_offsite_next(app: Flask, client: FlaskClient) -> None:
     _user(app, "ann", Role.ADMIN)
     token = csrf_from(client.get("/login").get_data(as_text=True))
     response = client.post(
-        "/login?next=https://evil.example/", data={"username": "ann", "password": "ann-password", "csrf_token": token}
+        "/login?next=https://evil.example/", data={"username": "ann", "password": "nna-password", "csrf_token": token}
     )
     assert response.headers["Location"] == "/"
 
 
 def test_post_without_csrf_is_refused(app: Flask, client: FlaskClient) -> None:
     _user(app, "ann", Role.ADMIN)
-    login(client, "ann", "ann-password")
+    login(client, "ann", "nna-password")
     response = client.post("/admin/users", data={"username": "x", "password": "long-enough", "roles": "staff"})
     assert response.status_code == 400
     assert "reload the page" in response.get_data(as_text=True)
@@ -50,7 +50,7 @@ def test_post_without_csrf_is_refused(app: Flask, client: FlaskClient) -> None:
 
 def test_logout_needs_csrf_and_ends_session(app: Flask, client: FlaskClient) -> None:
     _user(app, "ann", Role.ADMIN)
-    login(client, "ann", "ann-password")
+    login(client, "ann", "nna-password")
     page = client.get("/admin/users").get_data(as_text=True)
     client.post("/logout", data={"csrf_token": csrf_from(page)})
     assert client.get("/admin/users").status_code == 302
@@ -58,7 +58,7 @@ def test_logout_needs_csrf_and_ends_session(app: Flask, client: FlaskClient) -> 
 
 def test_admin_creates_user_through_form(app: Flask, client: FlaskClient) -> None:
     _user(app, "ann", Role.ADMIN)
-    login(client, "ann", "ann-password")
+    login(client, "ann", "nna-password")
     token = csrf_from(client.get("/admin/users").get_data(as_text=True))
     response = client.post(
         "/admin/users", data={"username": "bob", "password": "short", "roles": ["staff"], "csrf_token": token}

@@ -19,7 +19,7 @@ def test_staff_logs_in_sees_only_their_links_and_logs_out(app: Flask, live_serve
     page.goto(live_server.url + "/admin/users")
     assert "/login" in page.url
     page.fill("input[name=username]", "nina")
-    page.fill("input[name=password]", "wrong-password")
+    page.fill("input[name=password]", "gnorw-password")
     page.click("button[type=submit]")
     assert page.locator(".flash.error").inner_text() == "Wrong username or password."
     page.fill("input[name=password]", "walnut-lantern-7")

@@ -21,8 +21,8 @@ from web.form_marks import mark_form
 @pytest.fixture
 def admin(app: Flask, client: FlaskClient) -> str:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
-        create_user(session, "root", "root-password", [Role.ADMIN])
-    login(client, "root", "root-password")
+        create_user(session, "root", "toor-password", [Role.ADMIN])
+    login(client, "root", "toor-password")
     return csrf_from(client.get("/admin/sites").get_data(as_text=True))
 
 

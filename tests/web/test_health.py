@@ -115,11 +115,11 @@ def test_ingester_counters_travel_through_the_writer_and_show_on_the_admin_page(
 
     assert client.get("/admin/ingest").status_code in (302, 401)
     with unit_of_work(session_factory) as session:
-        create_user(session, "nurse", "nurse-password", [Role.STAFF])
-        create_user(session, "root", "root-password", [Role.ADMIN])
-    login(client, "nurse", "nurse-password")
+        create_user(session, "nurse", "esrun-password", [Role.STAFF])
+        create_user(session, "root", "toor-password", [Role.ADMIN])
+    login(client, "nurse", "esrun-password")
     assert client.get("/admin/ingest").status_code == 403
     admin = client.application.test_client()
-    login(admin, "root", "root-password")
+    login(admin, "root", "toor-password")
     page = admin.get("/admin/ingest").get_data(as_text=True)
     assert "tracking-http-batch" in page and "rssi:not_finite</code> × 2" in page

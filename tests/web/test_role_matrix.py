@@ -73,7 +73,7 @@ def callers(app: Flask) -> dict[str, tuple[FlaskClient, dict[str, str]]]:
     clients: dict[str, tuple[FlaskClient, dict[str, str]]] = {"anonymous": (app.test_client(), {})}
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
         for role in Role:
-            create_user(session, f"user-{role.value}", "matrix-password", [role])
+            create_user(session, f"user-{role.value}", "xirtam-password", [role])
         site = Site(code="M1", name="Matrix site")
         session.add(site)
         session.flush()
@@ -82,7 +82,7 @@ def callers(app: Flask) -> dict[str, tuple[FlaskClient, dict[str, str]]]:
         }
     for role in Role:
         client = app.test_client()
-        login(client, f"user-{role.value}", "matrix-password")
+        login(client, f"user-{role.value}", "xirtam-password")
         clients[role.value] = (client, {})
     for scope, plain in tokens.items():
         clients[f"token:{scope.value}"] = (app.test_client(), {"Authorization": f"Bearer {plain}"})

@@ -14,7 +14,7 @@ from core.users import create_user
 from tests.conftest import csrf_from, login
 
 ROOT_PASSWORD = "copper-kettle-41"
-SAM_PASSWORD = "sam-password"
+SAM_PASSWORD = "mas-password"
 
 
 def _users(app: Flask) -> dict[str, int]:
