@@ -333,3 +333,10 @@ def one(spec: Field, name: str, raw: object) -> Any:
         return spec.parse(name, raw)
     except FieldProblem as problem:
         raise ValidationError.one(name, str(problem)) from None
+
+
+def checks_own_body(view: Any) -> Any:
+    """Mark a JSON view that reads its body itself under tighter limits and judges each entry on its own (the
+    gateway batch: a bad advert is refused by index, the good ones kept); web's request-wide JSON check skips it."""
+    view.checks_own_body = True
+    return view

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from core import access
 from core.errors import DomainError, NotFound
 from core.roles import Role, TokenScope
-from core.validation import Int, one
+from core.validation import Int, checks_own_body, one
 from tracking import services
 from tracking.pipeline import pipeline_for
 from tracking.sources import limits
@@ -128,6 +128,7 @@ def live_map() -> Any:
 
 @bp.route("/gateways/<gateway_id>/adverts", methods=["POST"])
 @access.token(TokenScope.GATEWAY)
+@checks_own_body
 def gateway_adverts(gateway_id: str) -> Any:
     """A gateway's batch of raw adverts (see docs/tracking-api.md); bad entries are reported by index and field.
 

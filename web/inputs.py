@@ -14,13 +14,14 @@ import math
 import unicodedata
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from core.errors import DomainError
 from core.validation import JSON_SAFE_INT, ValidationError, text_problem
 
 MAX_JSON_DEPTH = 32
+OWN_BODY_CHECK = "checks_own_body"  # set by core.validation.checks_own_body: the view bounds and checks its body
 MAX_QUERY_VALUE = 2000  # a query parameter is a search or a filter, never a payload (SQLite's LIKE caps patterns)
 
 
@@ -111,7 +112,8 @@ def check_request() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if request.is_json:
-        _load_json()
+        if not getattr(current_app.view_functions.get(request.endpoint or ""), OWN_BODY_CHECK, False):
+            _load_json()
         return
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         request.__dict__["form"] = _checked_pairs(request.form, multiline=True)

@@ -222,7 +222,7 @@ def test_a_reader_poll_crossing_a_sign_in_cannot_undo_it(app: Flask, client: Fla
 
 
 def test_a_quantity_is_a_whole_number_never_truncated(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
-    login(client, "crib", "birc-password")
+    login(client, "crib", "granite-bicycle-3")
     headers = _kiosk(client)
     assert client.post(f"{API}/badge", json={"badge": ";04A21B1C?"}, headers=headers).status_code == 200
     for raw in ("2.7", "1e20", '"2.7"', '"1e20"', "NaN", "1e400", "-1", "0", "[2]", "true", '"two"'):

@@ -11,10 +11,11 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import strategies as st
-from sqlalchemy import String, select
+from sqlalchemy import String, delete, select
 
 from core.access import Access, access_of
 from core.db import unit_of_work
+from core.models import AuthThrottle, Site
 from core.roles import Role, TokenScope
 from core.runtime import DemoContext
 from core.users import create_token
@@ -147,7 +148,9 @@ class Callers:
         self.app = app
         self.passwords = {roles[0]: (name, password) for name, password, roles in DEMO_LOGINS}
         with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
-            self.tokens = {scope: create_token(session, f"hostile-{scope.value}", [scope])[0] for scope in TokenScope}
+            site_id = session.scalar(select(Site.id).order_by(Site.id))  # an edge token names its site
+            self.tokens = {scope: create_token(session, f"hostile-{scope.value}", [scope], site_id=site_id)[0]
+                           for scope in TokenScope}  # fmt: skip
         self.made: dict[str, tuple[FlaskClient, dict[str, str], str]] = {}
 
     def for_route(self, route: Route) -> tuple[FlaskClient, dict[str, str], str]:
@@ -161,6 +164,8 @@ class Callers:
             key = f"{role.value}:{route.endpoint}" if fresh else role.value
             if key not in self.made:
                 client = self.app.test_client()
+                with unit_of_work(self.app.extensions["vendtrack"].session_factory) as session:
+                    session.execute(delete(AuthThrottle))  # the attack on /login throttled this address; lift it
                 login(client, *self.passwords[role])
                 self.made[key] = (client, {}, csrf_from(client.get("/login").get_data(as_text=True)))
             return self.made[key]

@@ -45,7 +45,7 @@ def test_upgrade_then_users_and_tokens(tmp_path: Path) -> None:
     assert "revoked" in runner.invoke(args=["token", "list"]).output
     assert "no token with id 99" in runner.invoke(args=["token", "revoke", "99"]).output
     assert "backlog 0" in runner.invoke(args=["outbox", "status"]).output
-    weak = runner.invoke(args=["user", "create", "carl", "--role", "staff", "--password", "lrac-password"])
+    weak = runner.invoke(args=["user", "create", "carl", "--role", "staff", "--password", "carl-password"])
     assert weak.exit_code != 0 and "contains your username" in weak.output
 
 

@@ -181,4 +181,4 @@ def test_the_password_policy_refuses_weak_passwords_with_the_reason(
 
 def test_hostile_login_input_is_answered_not_crashed(app: Flask, client: FlaskClient) -> None:
     for username, password in (("a" * 100_000, "x"), ("root\x00", PASSWORD), ("root", "p" * 100_000), ("", "")):
-        assert _try(client, username, password).status_code == 401
+        assert _try(client, username, password).status_code in (401, 422)  # 422: the input layer refuses a NUL

@@ -1,6 +1,6 @@
 """supplier documents
 
-Revision ID: procurement_0005_supplier_documents
+Revision ID: procurement_0005_supplier_docs
 Revises: procurement_0004_po_ordered
 Create Date: 2026-12-06 03:13:31.478236
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import core.db
 
-revision = "procurement_0005_supplier_documents"
+revision = "procurement_0005_supplier_docs"
 down_revision = "procurement_0004_po_ordered"
 branch_labels = None
 depends_on = None
