@@ -200,6 +200,8 @@ class StockReceived(Event):
     quantity: int
     po_number: str
     line_number: int
+    lot: str = ""  # batch/lot from the supplier's label when received by scan
+    expiry: str = ""  # ISO date (YYYY-MM-DD) from the label, "" when the label has none
 
 
 @register

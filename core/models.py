@@ -32,6 +32,7 @@ class Item(Base):
     category: Mapped[str] = mapped_column(String(64), default="general")
     unit_cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    gtin: Mapped[str | None] = mapped_column(String(14), nullable=True, index=True)  # of one unit, 14 digits
 
 
 class CostCenter(Base):

@@ -107,6 +107,7 @@ class SupplierItem(Base):
     valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
     last_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     unspsc: Mapped[str] = mapped_column(String(8), default="", server_default="")  # UNSPSC commodity code
+    gtin: Mapped[str | None] = mapped_column(String(14), nullable=True, index=True)  # of the pack, 14 digits
 
 
 class PriceBreak(Base):
@@ -343,6 +344,8 @@ class Receipt(Base):
     actor: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lot: Mapped[str] = mapped_column(String(20), default="", server_default="")  # from a scanned label
+    expiry: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class ProcurementLock(Base):

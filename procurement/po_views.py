@@ -14,7 +14,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from core import access
 from core.errors import DomainError
 from core.validation import Int, one
-from procurement import approval, orders, pdf, po_actions, queries, receiving, transmit
+from procurement import approval, orders, pdf, po_actions, queries, receiving, scan_receiving, transmit
 from procurement.documents import build_context
 from procurement.po_actions import roles_for
 from procurement.views import READERS, _db, _decimal, _services, bp
@@ -193,6 +193,24 @@ def po_receive(po_number: str) -> Any:
         return f"receipt booked; {po_number} is {orders.POStatus(status).label.lower()}"
 
     return _act(po_number, "receive", run)
+
+
+@bp.post("/po/<po_number>/receive-scan")
+@access.roles(*roles_for("receive"))
+def po_receive_scan(po_number: str) -> Any:
+    """One scanned label booked against the line it matches; the page says which line, how many and why."""
+
+    def run() -> str:
+        raw_quantity = request.form.get("quantity", "").strip()
+        quantity = _whole("quantity", raw_quantity) if raw_quantity else None
+        found, status = scan_receiving.receive_scan(_db(), po_number, request.form.get("scan", ""),
+                                                     str(g.principal.actor), _services().clock, quantity)  # fmt: skip
+        lot = f", lot {found.lot.lot}" if found.lot.lot else ""
+        expiry = f", expires {found.lot.expiry:%Y-%m-%d}" if found.lot.expiry else ""
+        return (f"{found.quantity} × {found.sku} booked on line {found.line_number}{lot}{expiry} ({found.reason}); "
+                f"{po_number} is {orders.POStatus(status).label.lower()}")  # fmt: skip
+
+    return _act(po_number, "receive", run, form_id="receive_scan")
 
 
 @bp.post("/po/<po_number>/close-short")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -30,6 +31,14 @@ from procurement.stock import add_on_hand
 
 
 @dataclass(frozen=True, slots=True)
+class Lot:
+    """Batch/lot and expiry of received goods, as a supplier's label gives them."""
+
+    lot: str = ""
+    expiry: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LineBalance:
     line_number: int
     ordered: int
@@ -42,9 +51,11 @@ class LineBalance:
 
 
 def receive(
-    session: Session, po_number: str, quantities: Mapping[int, int], actor: str, clock: Clock, note: str = ""
+    session: Session, po_number: str, quantities: Mapping[int, int], actor: str, clock: Clock, note: str = "",
+    lots: Mapping[int, Lot] | None = None,
 ) -> str:
-    """Book received quantities per line number; emits StockReceived per line; returns the new PO status."""
+    """Book received quantities per line number (with their lot when scanned); emits StockReceived per line;
+    returns the new PO status."""
     po = get_po(session, po_number, lock=True)
     if po.status not in RECEIVABLE_STATUSES:
         raise Conflict(
@@ -75,11 +86,14 @@ def receive(
                 field=f"line_{number}",
             )
         line.received_qty += qty
-        session.add(Receipt(po_line_id=line.id, quantity=qty, actor=actor, note=note, at=now))
+        lot = (lots or {}).get(number, Lot())
+        session.add(Receipt(po_line_id=line.id, quantity=qty, actor=actor, note=note, at=now, lot=lot.lot,
+                            expiry=lot.expiry))  # fmt: skip
         add_on_hand(session, line.item_id, po.site_id, qty, now)
         sku = session.scalar(select(Item.sku).where(Item.id == line.item_id))
         publish(session, StockReceived(occurred_at=now, site_code=str(site_code), sku=str(sku), quantity=qty,
-                                       po_number=po_number, line_number=number))  # fmt: skip
+                                       po_number=po_number, line_number=number, lot=lot.lot,
+                                       expiry=lot.expiry.isoformat() if lot.expiry else ""))  # fmt: skip
     audit.record(session, actor, "po.receipt", "purchase_order", po_number, after={"lines": wanted}, comment=note,
                  clock=clock)  # fmt: skip
     complete = all(line.received_qty + line.closed_qty >= line.quantity for line in lines.values())

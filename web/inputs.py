@@ -23,6 +23,7 @@ from core.validation import JSON_SAFE_INT, ValidationError, text_problem
 MAX_JSON_DEPTH = 32
 OWN_BODY_CHECK = "checks_own_body"  # set by core.validation.checks_own_body: the view bounds and checks its body
 MAX_QUERY_VALUE = 2000  # a query parameter is a search or a filter, never a payload (SQLite's LIKE caps patterns)
+SCAN_FIELDS = frozenset({"scan"})  # barcode scans: GS1 labels separate fields with FNC1, sent as ASCII 29 (GS)
 
 
 def _nfc(value: str) -> str:
@@ -30,7 +31,7 @@ def _nfc(value: str) -> str:
 
 
 def _checked(where: str, name: str, value: str, *, multiline: bool) -> str:
-    problem = text_problem(value, multiline=multiline)
+    problem = text_problem(value.replace("\x1d", "") if name in SCAN_FIELDS else value, multiline=multiline)
     if problem:
         raise ValidationError.one(name, f"{name} {problem}" if where != "name" else f"a field name {problem}")
     return _nfc(value)
