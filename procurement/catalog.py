@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, gs1
 from core.csv_rows import CsvProblem, problems_of, read_rows
 from core.models import Item
 from core.validation import Day, Dec, FieldProblem, Int, Text, ValidationError, schema
@@ -31,6 +31,7 @@ COLUMNS = (
     "valid_to",
     "price_breaks",
     "unspsc",
+    "gtin",
 )
 REQUIRED = ("supplier_code", "sku", "supplier_part_number", "price_breaks")
 
@@ -148,6 +149,12 @@ def _parse_row(session: Session, row: dict[str, str], suppliers: dict[str, int])
         if not (unspsc.isdigit() and len(unspsc) == 8):
             raise _RowProblem("unspsc", f"UNSPSC {unspsc[:20]!r} must be 8 digits (e.g. 46181504 for gloves)")
         values["unspsc"] = unspsc
+    gtin = (row.get("gtin") or "").strip()
+    if gtin:  # the GTIN printed on the supplier's pack label; an empty cell keeps the one recorded
+        try:
+            values["gtin"] = gs1.normalise_gtin(gtin[:40])
+        except gs1.Gs1Error as exc:
+            raise _RowProblem("gtin", f"{exc.message} (the pack GTIN printed on the supplier's label)") from None
     return values
 
 

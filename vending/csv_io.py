@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import gs1
 from core.csv_rows import CsvProblem, problems_of, read_rows
 from core.errors import DomainError
 from core.models import Item
@@ -22,7 +23,7 @@ from vending.workers import add_badge, create_worker
 
 KINDS = ("items", "workers", "planogram")
 COLUMNS = {
-    "items": ["sku", "name", "category", "unit_of_measure", "unit_cost", "active"],
+    "items": ["sku", "name", "category", "unit_of_measure", "unit_cost", "active", "gtin"],
     "workers": ["worker_code", "name", "groups", "badges", "pin", "restocker", "active"],
     "planogram": ["machine", "slot", "sku", "device_ref", "capacity", "min_level", "max_level", "unit_weight_g"],
 }
@@ -58,6 +59,7 @@ ITEM_ROW = schema(
     unit_of_measure=Text.column(Item.unit_of_measure, default="EA"),
     unit_cost=Dec(minimum=Decimal(0), default=Decimal(0), example="2.50"),
     active=Bool(default=True),
+    gtin=Text(max_length=20, hint="4006381333931"),
 )
 WORKER_ROW = schema(
     worker_code=Text.column(Worker.worker_code, required=True, hint="E1042"),
@@ -85,6 +87,11 @@ def _item_row(session: Session, row: dict[str, str], site_id: int) -> None:
     item.name = values["name"] or sku
     item.category, item.unit_of_measure = values["category"], values["unit_of_measure"]
     item.unit_cost, item.active = values["unit_cost"], values["active"]
+    if values["gtin"]:  # an empty cell keeps the GTIN already recorded
+        try:
+            item.gtin = gs1.normalise_gtin(values["gtin"])
+        except gs1.Gs1Error as exc:
+            raise ValidationError.one("gtin", exc.message) from None
     session.add(item)
 
 
@@ -184,7 +191,7 @@ def export_csv(session: Session, kind: str) -> str:
 def _rows(session: Session, kind: str) -> list[list[Any]]:
     if kind == "items":
         return [
-            [i.sku, i.name, i.category, i.unit_of_measure, i.unit_cost, "yes" if i.active else "no"]
+            [i.sku, i.name, i.category, i.unit_of_measure, i.unit_cost, "yes" if i.active else "no", i.gtin or ""]
             for i in session.scalars(select(Item).order_by(Item.sku))
         ]
     if kind == "workers":

@@ -63,6 +63,17 @@ def test_round_trip_of_items(session_factory: sessionmaker[Session], world: Worl
     assert report.imported == 3 and not report.errors
 
 
+def test_item_gtins_are_checked_normalised_and_exported(session_factory: sessionmaker[Session], world: World) -> None:
+    text = "sku,name,gtin\nGT-1,Tape,4006381333931\nGT-2,Glue,4006381333932\nGT-3,Wipe,\n"
+    with unit_of_work(session_factory) as s:
+        report = csv_io.import_csv(s, "items", text, world.site_id)
+    assert report.imported == 2 and len(report.errors) == 1
+    assert report.errors[0].line == 3 and "check digit" in report.errors[0].message
+    with session_factory() as s:
+        exported = csv_io.export_csv(s, "items")
+    assert [line.split(",")[-1] for line in exported.splitlines() if line.startswith("GT-")] == ["04006381333931", ""]
+
+
 # ---- hostile rows: each refused with its line and column, every good row kept ---------------------------------
 
 HOSTILE_COST = ["-5", "1e308", "NaN", "inf", "-Infinity", "1e400", "12345678901", "0.00001", "abc", "1e20"]
