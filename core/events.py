@@ -177,6 +177,36 @@ class ToolOverdue(Event):
 
 @register
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCheckedOut(Event):
+    """A serialised tool left a machine with a worker: tracking opens a chain of custody for its tag."""
+
+    event_type: ClassVar[str] = "vending.tool_checked_out"
+    site_code: str
+    serial: str
+    sku: str
+    worker: str  # worker code
+    worker_name: str
+    machine: str  # "" when checked out at the crib desk
+    charge_code: str
+    due_at: datetime
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolReturned(Event):
+    """A serialised tool came back (condition ok, damaged or lost): tracking closes the custody."""
+
+    event_type: ClassVar[str] = "vending.tool_returned"
+    site_code: str
+    serial: str
+    sku: str
+    worker: str
+    machine: str
+    condition: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ItemRequested(Event):
     """A worker asked for something the machine does not stock: a stocking suggestion."""
 

@@ -25,6 +25,9 @@ DEFAULT_ROUTES: Routes = {
     AlertKind.BATTERY_LOW: frozenset({Role.STAFF}),
     AlertKind.ZONE_EXIT: frozenset({Role.STAFF}),
     AlertKind.GATEWAY_DOWN: frozenset({Role.ADMIN}),
+    AlertKind.FOD_OVERSTAY: frozenset({Role.STAFF}),  # the tool crib and the area supervisor work FOD
+    AlertKind.TOOL_OVERDUE: frozenset({Role.STAFF}),
+    AlertKind.RETURN_UNSEEN: frozenset({Role.STAFF}),
 }
 ROUTABLE_ROLES = (Role.STAFF, Role.ADMIN)  # the roles that can open the tracking pages at all
 

@@ -114,11 +114,15 @@ def auto_resolve(session: Session, kind: str, subject: str, at: datetime, reason
     return done
 
 
+ASSET_SUBJECTS = frozenset({AlertKind.MISSING, AlertKind.ZONE_EXIT, AlertKind.FOD_OVERSTAY, AlertKind.TOOL_OVERDUE,
+                            AlertKind.RETURN_UNSEEN})  # alerts whose subject is an asset tag  # fmt: skip
+
+
 def site_of(session: Session, kind: AlertKind, subject: str) -> int | None:
     """The site an alert belongs to (for routing): through the asset's room, the gateway's room or the unit's
     rooms; when nothing says and there is exactly one site, that site."""
     zone_site: int | None = None
-    if kind in (AlertKind.MISSING, AlertKind.ZONE_EXIT, AlertKind.BATTERY_LOW):
+    if kind in ASSET_SUBJECTS or kind is AlertKind.BATTERY_LOW:
         key = Asset.asset_tag == subject if kind is not AlertKind.BATTERY_LOW else Tag.tag_key == subject
         row = session.execute(
             select(Asset.zone_id, Asset.home_zone_id).outerjoin(Tag, Asset.tag_id == Tag.id).where(key)
@@ -157,7 +161,7 @@ def last_room(session: Session, asset_id: int) -> str:
 def subject_labels(session: Session, alerts: list[TrackingAlert]) -> dict[tuple[str, str], str]:
     """(kind, subject) -> what people read, looked up in one query per kind of subject."""
     types = TypeLabels.load(session)
-    tags = {a.subject for a in alerts if a.kind in (AlertKind.MISSING, AlertKind.ZONE_EXIT)}
+    tags = {a.subject for a in alerts if a.kind in ASSET_SUBJECTS}
     keys = {a.subject for a in alerts if a.kind == AlertKind.BATTERY_LOW}
     gateways = {a.subject for a in alerts if a.kind == AlertKind.GATEWAY_DOWN}
     by_tag = {t: f"{n} ({t})" for t, n in session.execute(

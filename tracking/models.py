@@ -30,6 +30,8 @@ class Zone(Base):
     max_radius_m: Mapped[float | None] = mapped_column(Float, nullable=True)
     unit: Mapped[str] = mapped_column(String(64), default="")  # the care unit this zone belongs to
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), nullable=True)  # alert routing per site
+    # FOD control ("tools that go in must come out"): a tool in custody may stay here this many minutes
+    fod_limit_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Gateway(Base):
@@ -165,3 +167,31 @@ class TrendSample(Base):
     key: Mapped[str] = mapped_column(String(16), default="")  # status: the service status
     value: Mapped[int] = mapped_column(Integer)
     target: Mapped[int | None] = mapped_column(Integer, nullable=True)  # par: the PAR level then
+
+
+class ToolCustody(Base):
+    """A serialised tool out of a machine with a worker: who holds it, where it was taken, where it came back.
+
+    Opened by vending's ToolCheckedOut and closed by ToolReturned; `asset_id` links it to the tool's tag when
+    an asset carries the tool's serial as its asset tag (untagged tools are followed by holder only).
+    """
+
+    __tablename__ = "tracking_tool_custody"
+    __table_args__ = (Index("ix_tracking_tool_custody_open", "serial", "returned_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(64), default="")
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_asset.id"), nullable=True, index=True)
+    site_code: Mapped[str] = mapped_column(String(32), default="")
+    holder: Mapped[str] = mapped_column(String(64))  # worker code
+    holder_name: Mapped[str] = mapped_column(String(200), default="")
+    machine: Mapped[str] = mapped_column(String(64), default="")
+    charge_code: Mapped[str] = mapped_column(String(64), default="")
+    out_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    out_zone_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_zone.id"), nullable=True)  # the locker's room
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    return_zone_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_zone.id"), nullable=True)
+    return_condition: Mapped[str] = mapped_column(String(16), default="")
+    return_note: Mapped[str] = mapped_column(Text, default="")  # why the return was flagged, "" when it was not

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock, SystemClock, utc
 from core.db import unit_of_work
 from firmware_bridge.ble.telemetry import TelemetryMatcher
-from tracking import recording
+from tracking import custody, recording
 from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine, RoomChange
 from tracking.models import Asset, Gateway, Tag, Zone
 from tracking.observation import Observation
@@ -163,6 +163,7 @@ class Pipeline:
                 recording.record_seen(session, seen, self.settings.battery_low_mv)
                 recording.record_gateway_changes(session, gateway_changes, heard)
                 recording.check_missing(session, now_dt, timedelta(seconds=self.settings.missing_after_s))
+                custody.check(session, now_dt)
                 if time.monotonic() - self._par_at >= self.settings.par_check_s:
                     released = self._release_unheard(session, now)
                     recording.check_par(session, now_dt)

@@ -8,9 +8,11 @@ import click
 from flask import Blueprint
 from sqlalchemy.orm import Session
 
+from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, SmokeResult
 from core.settings import EXTRA_VARIABLES, SettingsError
+from tracking import custody
 
 
 def _number(name: str, raw: str) -> str:
@@ -37,6 +39,11 @@ EXTRA_VARIABLES.setdefault("tracking_lost_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_future_tolerance_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_ingest_silent_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
+
+
+def register_consumers(registry: ConsumerRegistry, services: AppServices) -> None:
+    """Tool custody follows vending's checkouts and returns."""
+    registry.register(custody.CONSUMER, list(custody.EVENT_TYPES), custody.handle_event)
 
 
 def blueprints() -> list[Blueprint]:

@@ -112,6 +112,9 @@ class AlertKind(State):
     BATTERY_LOW = "battery_low"
     ZONE_EXIT = "zone_exit"
     GATEWAY_DOWN = "gateway_down"
+    FOD_OVERSTAY = "fod_overstay"  # a tool in custody stayed in a must-return (FOD) zone past its limit
+    TOOL_OVERDUE = "tool_overdue"  # a tagged tool not back by its due time, with where it was last heard
+    RETURN_UNSEEN = "return_unseen"  # returned at a machine but its tag was not heard near that machine
 
     @property
     def label(self) -> str:
@@ -128,4 +131,7 @@ KIND_LABELS = {
     AlertKind.BATTERY_LOW: "Low battery",
     AlertKind.ZONE_EXIT: "Zone exit",
     AlertKind.GATEWAY_DOWN: "Gateway down",
+    AlertKind.FOD_OVERSTAY: "Tool in FOD zone",
+    AlertKind.TOOL_OVERDUE: "Tool overdue",
+    AlertKind.RETURN_UNSEEN: "Return not seen",
 }

@@ -35,6 +35,8 @@ def tool_checkout(machine_code: str) -> Any:
         _now() + timedelta(hours=hours),
         _now(),
         actor=f"kiosk:{machine.code}",
+        machine=machine.code,
+        charge_code=str(one(Text(max_length=64), "charge_code", body.get("charge_code")) or ""),
     )
     db.commit()
     due = _local_time(view.due_at, machine)
@@ -58,7 +60,8 @@ def tool_return(machine_code: str) -> Any:
     worker = get_worker(db, _worker_id(machine))
     body = _body()
     condition = str(body.get("condition", "ok"))[:16]
-    view = tools.return_tool(db, str(body.get("serial", ""))[:64], condition, _now(), actor=f"kiosk:{machine.code}")
+    view = tools.return_tool(db, str(body.get("serial", ""))[:64], condition, _now(), actor=f"kiosk:{machine.code}",
+                             machine=machine.code)  # fmt: skip
     db.commit()
     when = _local_time(_now(), machine)
     message = {

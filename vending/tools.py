@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import Conflict, DomainError, NotFound
-from core.events import ToolOverdue
+from core.events import ToolCheckedOut, ToolOverdue, ToolReturned
 from core.models import Item, Site
 from core.outbox import publish
 from vending.models import Tool, ToolLoan, Worker
@@ -109,8 +109,10 @@ def add_tool(
 
 
 def checkout(
-    session: Session, serial: str, worker_id: int, due_at: datetime, now: datetime, actor: str = ""
+    session: Session, serial: str, worker_id: int, due_at: datetime, now: datetime, actor: str = "",
+    machine: str = "", charge_code: str = "",
 ) -> ToolView:
+    """Lend an available, inspected tool; publishes ToolCheckedOut so tracking follows a tagged tool."""
     tool = _tool(session, serial)
     reason = unavailable_reason(tool_view(session, tool), now)
     if tool.status != "available":
@@ -134,11 +136,19 @@ def checkout(
         after={"worker_id": worker_id, "due_at": due_at},
     )
     session.flush()
-    return tool_view(session, tool)
+    view = tool_view(session, tool)
+    publish(session, ToolCheckedOut(
+        occurred_at=now, site_code=_site_code(session, tool), serial=tool.serial, sku=view.sku,
+        worker=view.worker_code or "", worker_name=view.worker_name or "", machine=machine, charge_code=charge_code,
+        due_at=due_at,
+    ))  # fmt: skip
+    return view
 
 
-def return_tool(session: Session, serial: str, condition: str, now: datetime, actor: str = "") -> ToolView:
-    """ok -> available; damaged -> flagged for repair; lost -> written off."""
+def return_tool(
+    session: Session, serial: str, condition: str, now: datetime, actor: str = "", machine: str = ""
+) -> ToolView:
+    """ok -> available; damaged -> flagged for repair; lost -> written off. Publishes ToolReturned."""
     if condition not in CONDITIONS:
         raise DomainError(f"condition must be one of {', '.join(CONDITIONS)}", field="condition")
     tool = _tool(session, serial)
@@ -156,7 +166,17 @@ def return_tool(session: Session, serial: str, condition: str, now: datetime, ac
         after={"condition": condition, "status": tool.status},
     )
     session.flush()
-    return tool_view(session, tool)
+    worker = session.get(Worker, loan.worker_id)
+    view = tool_view(session, tool)
+    publish(session, ToolReturned(
+        occurred_at=now, site_code=_site_code(session, tool), serial=tool.serial, sku=view.sku,
+        worker=worker.worker_code if worker else "", machine=machine, condition=condition,
+    ))  # fmt: skip
+    return view
+
+
+def _site_code(session: Session, tool: Tool) -> str:
+    return str(session.scalar(select(Site.code).where(Site.id == tool.site_id)) or "") if tool.site_id else ""
 
 
 def repaired(session: Session, serial: str, actor: str) -> ToolView:
