@@ -23,6 +23,7 @@ from tracking.states import AlertKind
 
 CONSUMER = "tracking.custody"
 EVENT_TYPES = (ToolCheckedOut.event_type, ToolReturned.event_type)
+ALERT_KINDS = frozenset({AlertKind.FOD_OVERSTAY.value, AlertKind.TOOL_OVERDUE.value, AlertKind.RETURN_UNSEEN.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ def check(session: Session, now: datetime) -> list[str]:
 
 
 def custody_views(
-    session: Session, *, open_only: bool = False, serial: str | None = None, holder: str | None = None,
+    session: Session, *, open_only: bool = False, asset_id: int | None = None, holder: str | None = None,
     since: datetime | None = None, limit: int = 500,
 ) -> list[CustodyView]:  # fmt: skip
     """Loans with the tool's current room, newest first (open ones only, one tool's or one holder's on request)."""
@@ -170,8 +171,8 @@ def custody_views(
     )  # fmt: skip
     if open_only:
         query = query.where(ToolCustody.returned_at.is_(None))
-    if serial is not None:
-        query = query.where(ToolCustody.serial == serial)
+    if asset_id is not None:
+        query = query.where(ToolCustody.asset_id == asset_id)
     if holder is not None:
         query = query.where(ToolCustody.holder == holder)
     if since is not None:

@@ -31,6 +31,7 @@ from tracking.pipeline import EXTRAS_KEY, Pipeline, TrackingSettings, pipeline_f
 from tracking.runtime import MqttWorker, broker_config, broker_reachable, mqtt_consumer
 from tracking.services import format_polygon
 from tracking.simrun import HttpPublisher, LiveSimulator, MqttPublisher, Publisher, wander
+from tracking.simulate import Walker
 
 ZONE_UNITS = {
     "ICU-1": "ICU",
@@ -59,6 +60,12 @@ PAR = [
 STATE_KEY = "tracking.simulator"
 REAL_TOPICS_KEY = "tracking.espresense_topics"  # set by `vendtrack demo --espresense` (and --smoke)
 TAG_COUNT = sum(count for _type, _label, count in FLEET)
+# The tagged tool of the custody story (web.demo_custody): vending's torque wrench TW-001 carries tag 61 and
+# rests in the equipment store beside the locker; the operating theatre is a must-return (FOD) zone.
+WRENCH_TAG = TAG_COUNT + 1
+WRENCH = ("TW-001", "Torque wrench 20-100 Nm", "torque_wrench")
+WRENCH_HOME = "EQUIP"
+FOD_ZONE, DEMO_FOD_LIMIT_MIN = "OR-1", 1
 
 
 def seed(session: Session, demo: DemoContext) -> None:
@@ -77,6 +84,7 @@ def seed(session: Session, demo: DemoContext) -> None:
             max_radius_m=z.max_radius_m if z.kind != "corridor" else None,
             unit=ZONE_UNITS.get(z.code, "Clinical Engineering"),
             site_id=site_id,
+            fod_limit_min=DEMO_FOD_LIMIT_MIN if z.code == FOD_ZONE else None,
         )
     session.add_all(zones.values())
     session.flush()
@@ -104,12 +112,22 @@ def seed(session: Session, demo: DemoContext) -> None:
                     tag_id=tag.id,
                 )
             )
+    _seed_wrench(session, zones[WRENCH_HOME].id)
     for unit, asset_type, minimum in PAR:
         session.add(ParRule(unit=unit, asset_type=asset_type, minimum=minimum))
     session.flush()
     _trend_history(session, demo, rng)
     plain, _ = create_token(session, "demo-ble-gateways", [TokenScope.GATEWAY], actor="demo")
     demo.state["tracking.gateway_token"] = plain
+
+
+def _seed_wrench(session: Session, home_zone_id: int) -> None:
+    serial, name, asset_type = WRENCH
+    tag = Tag(tag_key=demo_tag_key(WRENCH_TAG))
+    session.add_all([tag, AssetType(code=asset_type, label="Torque wrench", plural="Torque wrenches")])
+    session.flush()
+    session.add(Asset(asset_tag=serial, name=name, asset_type=asset_type, serial=serial, unit="Clinical Engineering",
+                      status="clean", home_zone_id=home_zone_id, tag_id=tag.id))  # fmt: skip
 
 
 def _trend_history(session: Session, demo: DemoContext, rng: random.Random, hours: int = 12) -> None:
@@ -154,6 +172,8 @@ def demo_simulator(publisher: Publisher, clock: Callable[[], float] = time.time)
 
     plan, now, rng = demo_floor(), clock(), random.Random(11)
     walkers = [wander(plan, demo_tag_key(n), rng, now) for n in range(1, TAG_COUNT + 1)]
+    home = plan.zone(WRENCH_HOME).centre
+    walkers.append(Walker(demo_tag_key(WRENCH_TAG), [(home[0], home[1], 1e9)], start_s=now))  # in its locker
     return LiveSimulator(plan, walkers, publisher, seed=5, clock=clock, script=DemoScript(TAG_COUNT))
 
 
@@ -170,7 +190,7 @@ def start(demo: DemoContext) -> list[BackgroundWorker]:
         consumer = mqtt_consumer(pipeline, broker, prefix=prefix, group=f"vtdemo{secrets.token_hex(3)}")
         workers.append(MqttWorker(consumer))
         publisher = MqttPublisher(host, port, prefix)
-        demo.notes.append(f"BLE simulator: {TAG_COUNT} tags via MQTT {host}:{port} (topics under {prefix})")
+        demo.notes.append(f"BLE simulator: {WRENCH_TAG} tags via MQTT {host}:{port} (topics under {prefix})")
         if demo.state.get(REAL_TOPICS_KEY):  # `vendtrack demo --espresense`: real nodes are heard as well
             real = MqttWorker(mqtt_consumer(pipeline, broker, group=f"vtdemo{secrets.token_hex(3)}"))
             real.name += "-espresense"
@@ -182,7 +202,7 @@ def start(demo: DemoContext) -> list[BackgroundWorker]:
     else:
         publisher = HttpPublisher(demo.base_url, demo.state["tracking.gateway_token"])
         demo.notes.append(
-            f"BLE simulator: {TAG_COUNT} tags via the HTTP gateway endpoint (no MQTT broker at {host}:{port})"
+            f"BLE simulator: {WRENCH_TAG} tags via the HTTP gateway endpoint (no MQTT broker at {host}:{port})"
         )
     simulator = demo_simulator(publisher)
     demo.state[STATE_KEY] = simulator

@@ -47,9 +47,9 @@ def register_consumers(registry: ConsumerRegistry, services: AppServices) -> Non
 
 
 def blueprints() -> list[Blueprint]:
-    from tracking import alert_views, api, setup_views, views
+    from tracking import alert_views, api, custody_views, setup_views, views
 
-    return [views.bp, api.bp, setup_views.bp, alert_views.bp]
+    return [views.bp, api.bp, setup_views.bp, alert_views.bp, custody_views.bp]
 
 
 def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
@@ -59,6 +59,7 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
         ("PAR levels", "tracking.par", staff),
         ("Utilisation", "tracking.utilisation", staff),
         ("Tracking alerts", "tracking_alerts.alert_list", staff),
+        ("Tools out", "tracking_custody.tools_out", staff),
         ("Zones & gateways", "tracking_setup.setup_index", frozenset({Role.ADMIN})),
     ]
 

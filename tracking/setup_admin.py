@@ -51,6 +51,7 @@ class ZoneRow:
     unit: str
     gateways: tuple[GatewayRow, ...]
     located: int  # assets located in the zone now
+    fod_limit_min: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ def zone_rows(session: Session) -> list[ZoneRow]:
             z.unit,
             tuple(sorted(by_zone[z.id], key=lambda g: _natural(g.gateway_id))),
             int(located.get(z.id, 0)),
+            z.fod_limit_min,
         )
         for z in session.scalars(select(Zone))
     ]
@@ -175,6 +177,7 @@ def _zone_snapshot(zone: Zone) -> dict[str, Any]:
         "polygon": zone.polygon,
         "max_radius_m": zone.max_radius_m,
         "unit": zone.unit,
+        "fod_limit_min": zone.fod_limit_min,
     }
 
 
@@ -232,7 +235,7 @@ def _zone_dependents(session: Session, zone: Zone) -> dict[str, str]:
 def _apply_zone(zone: Zone, data: ZoneInput) -> None:
     zone.code, zone.name, zone.building, zone.floor = data.code, data.name, data.building, data.floor
     zone.kind, zone.polygon = data.kind, format_polygon(list(data.points))
-    zone.max_radius_m, zone.unit = data.max_radius_m, data.unit
+    zone.max_radius_m, zone.unit, zone.fod_limit_min = data.max_radius_m, data.unit, data.fod_limit_min
 
 
 def save_zone(

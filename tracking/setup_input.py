@@ -43,6 +43,7 @@ class ZoneInput:
     points: tuple[tuple[float, float], ...]
     max_radius_m: float | None
     unit: str
+    fod_limit_min: int | None = None  # must-return (FOD) zone: minutes a tool in custody may stay
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +184,25 @@ def zone_input(data: Mapping[str, Any]) -> ZoneInput:
     building = _text(found, "building", data.get("building"), 64)
     floor = _text(found, "floor", data.get("floor"), 32)
     unit = _text(found, "unit", data.get("unit"), 64)
+    fod = _fod_limit(found, data.get("fod_limit_min"))
     found.check()
-    return ZoneInput(code, name, building, floor, kind, points, radius, unit)
+    return ZoneInput(code, name, building, floor, kind, points, radius, unit, fod)
+
+
+MAX_FOD_LIMIT_MIN = 7 * 24 * 60
+
+
+def _fod_limit(found: _Collector, raw: object) -> int | None:
+    if _blank(raw):
+        return None
+    what = "minutes a tool may stay in this must-return zone (leave empty if tools may stay)"
+    minutes = _number(found, "fod_limit_min", raw, what, "30")
+    if minutes is None:
+        return None
+    if minutes != int(minutes) or not 1 <= minutes <= MAX_FOD_LIMIT_MIN:
+        found.bad("fod_limit_min", f"fod_limit_min must be whole minutes from 1 to {MAX_FOD_LIMIT_MIN}, or empty")
+        return None
+    return int(minutes)
 
 
 def gateway_input(data: Mapping[str, Any]) -> GatewayInput:

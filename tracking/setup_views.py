@@ -25,7 +25,7 @@ from tracking.views import ago
 bp = Blueprint("tracking_setup", __name__, url_prefix="/tracking/setup", template_folder="templates")
 ADMIN = access.roles(Role.ADMIN)
 VIEWERS = access.roles(Role.STAFF, Role.ADMIN)  # the same people who may use the locate page
-ZONE_FIELDS = ("code", "name", "building", "floor", "kind", "polygon", "max_radius_m", "unit")
+ZONE_FIELDS = ("code", "name", "building", "floor", "kind", "polygon", "max_radius_m", "unit", "fod_limit_min")
 GATEWAY_FIELDS = ("gateway_id", "zone", "x", "y", "offset_db")
 
 
@@ -99,8 +99,9 @@ def _zone_page(form: Mapping[str, str], errors: Mapping[str, str], zone_id: int 
 
 
 def _zone_form_of(row: setup_admin.ZoneRow) -> dict[str, str]:
-    values = {name: str(getattr(row, name)) for name in ZONE_FIELDS if name != "max_radius_m"}
-    return values | {"max_radius_m": _number_text(row.max_radius_m)}
+    values = {name: str(getattr(row, name)) for name in ZONE_FIELDS if name not in ("max_radius_m", "fod_limit_min")}
+    fod = "" if row.fod_limit_min is None else str(row.fod_limit_min)
+    return values | {"max_radius_m": _number_text(row.max_radius_m), "fod_limit_min": fod}
 
 
 @bp.route("/zones/new")

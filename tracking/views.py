@@ -11,8 +11,8 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from core import access
 from core.errors import DomainError
 from core.roles import Role
+from tracking import custody, services, trends
 from tracking import par as par_levels
-from tracking import services, trends
 from tracking.labels import room_names, with_room_names
 from tracking.states import ASSET_ACTION_LABELS, ASSET_STATUS, AssetStatus
 
@@ -162,6 +162,7 @@ def asset_detail(asset_id: int) -> Any:
         "tracking/asset.html",
         item=item,
         history=services.history(session, asset_id),
+        custody=custody.custody_views(session, asset_id=asset_id, limit=20),
         utilisation=services.utilisation(session, asset_id, now),
         actions=actions,
         ago=ago,

@@ -23,7 +23,7 @@ from core.db import unit_of_work
 from core.models import CostCenter, Site
 from core.runtime import AppServices, DemoContext, SmokeResult
 from core.users import create_user
-from web import demo_links
+from web import demo_custody, demo_links
 from web.demo_logins import DEMO_LOGINS
 from web.domains import domain_name, hook
 from web.smoke import core_smoke
@@ -92,6 +92,9 @@ def start_demo(app: Flask, base_url: str, state: dict[str, Any] | None = None) -
         if (start := hook(plugin, "start_demo")) is not None:
             demo.workers.extend(start(demo))
     demo.workers.extend(storage_workers(services) + dispatcher_workers(services, 1) + domain_workers(app, services))
+    demo.workers.append(demo_custody.custody_worker(services, demo.state))
+    demo.notes.append("custody: at 20 s W007 takes torque wrench TW-001 from LOCKER-1 into Theatre 1 (a 1-minute FOD "
+                      "zone); watch Tools out and the alerts, it comes back at 330 s")  # fmt: skip
     return demo
 
 
