@@ -16,12 +16,11 @@ from firmware_bridge.modbus.config import BusConfig
 from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerConfig
 from firmware_bridge.modbus.scale import ModbusScale
 from firmware_bridge.modbus.scale_presets import PRESETS
-from firmware_bridge.modbus.sim_server import FaultKind, ModbusSimServer
 from firmware_bridge.protocols import DoorOutcome, UnlockResult
+from firmware_bridge.sim.modbus_server import FaultKind, ModbusSimServer
 from firmware_bridge.sim.relayboard import RelayBoardDevice, RelayBoardSimulator
 from firmware_bridge.sim.scale import ScaleDevice
-
-from .modbus_support import free_port
+from tests.firmware_bridge.modbus.support import free_port
 
 
 def start(sim: RelayBoardSimulator, transport: str) -> str:

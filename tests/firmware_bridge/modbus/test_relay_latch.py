@@ -23,8 +23,7 @@ from firmware_bridge.errors import ConfigError
 from firmware_bridge.modbus.client import ModbusBus
 from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerConfig
 from firmware_bridge.protocols import UnlockResult
-
-from .modbus_support import PymodbusServerThread, free_port, relay_board_device
+from tests.firmware_bridge.modbus.support import PymodbusServerThread, free_port, relay_board_device
 
 FC_COILS = 1
 
