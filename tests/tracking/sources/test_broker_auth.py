@@ -9,7 +9,6 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,14 +71,16 @@ def _start(folder: Path, tls_lines: str = "") -> Iterator[Broker]:
     )
     process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
             except OSError:
                 assert process.poll() is None, process.stdout.read() if process.stdout else b""
-                time.sleep(0.05)
+                return False
+            return True
+
+        wait_until(listening, what=f"mosquitto to listen on {port}", every=0.05)
         yield Broker(port, folder, tls=bool(tls_lines))
     finally:
         process.terminate()
