@@ -57,7 +57,7 @@ def test_every_poll_is_answered(coil: CoilDriver, vmc: CoilMachineSim) -> None:
 
 
 def test_a_lost_controller_ack_makes_a_resend_that_never_vends_twice(coil: CoilDriver, vmc: CoilMachineSim) -> None:
-    vmc.start_delay = 0.3  # the motor reports late, so the host only learns from the missing ACK
+    vmc.start_delay = 1.0  # the motor reports late (many polls later), so the host only learns from the missing ACK
     vmc.lose_next_acks = 2
     assert coil.vend(9).status is VendStatus.SUCCESS
     assert coil.resends >= 2 and vmc.duplicate_commands >= 2
