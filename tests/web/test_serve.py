@@ -7,28 +7,17 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 from migrations import upgrade
-from tests.support import wait_until
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _health_with_workers(port: int) -> tuple[dict[str, object], str] | None:
-    """/healthz and the Server header once the server answers and lists its workers, else None."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            health: dict[str, object] = json.loads(response.read())
-            server = response.headers.get("Server", "")
-    except OSError:
-        return None
-    return (health, server) if health.get("workers") else None
 
 
 def test_serve_runs_waitress_and_workers(tmp_path: Path) -> None:
@@ -49,7 +38,18 @@ def test_serve_runs_waitress_and_workers(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        health, server = wait_until(lambda: _health_with_workers(port), timeout=60, what="/healthz to list workers")
+        deadline = time.monotonic() + 60
+        health: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    health = json.loads(response.read())
+                    server = response.headers.get("Server", "")
+                if health.get("workers"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
         assert health.get("database") == "ok", health
         workers = health["workers"]
         assert isinstance(workers, dict) and any(name.startswith("outbox-dispatcher") for name in workers)
