@@ -1,5 +1,10 @@
 """Shared simulator plumbing: a virtual line (pty or TCP) that can vanish and return, fault injection, wire time.
 
+Every device simulator lives in this package, each beside its `vendtrack sim` command (`<name>_cli.py`): the
+serial lock boards (`lockboard`, `xorboard`, on `lockbank` and `device`), the coil controller (`coil`), and
+the Modbus devices (`relayboard`, `scale`) on our own Modbus slave (`modbus_server`, `modbus_device`,
+`modbus_cli`). A simulator speaks the real bytes, so drivers are tested and demonstrated against it unchanged.
+
 `VirtualLine` is the device end of a line: a pseudo-terminal (the driver opens `url`, optionally a
 stable symlink like udev's /dev/serial/by-id) or a TCP listener (`socket://host:port`). `Faults`
 shapes each outgoing frame: noise, drop, truncate, corrupt, delay, either by probability (seeded)

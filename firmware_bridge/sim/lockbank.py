@@ -8,7 +8,7 @@ number the family's wire uses (Kerong 0..15, the XOR boards 1..channels).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from firmware_bridge.sim import Faults, VirtualLine, modelled_wire_time
@@ -72,11 +72,21 @@ class LockBankSim(SimulatedSerialDevice):
         return self.boards[board][lock]
 
     def open_door(self, board: int, lock: int, after: float = 0.0) -> None:
-        """Someone opens a door without an unlock (forced door, a lock that never latched): uncommanded."""
-        self.after(after, lambda: self._set_open(board, lock, True))
+        """Someone opens a door without an unlock (forced door, a lock that never latched): uncommanded.
+
+        Without `after` the door is open when this returns; with it, the simulator opens it that much later.
+        """
+        self._at(after, lambda: self._set_open(board, lock, True))
 
     def person_closes(self, board: int, lock: int, after: float = 0.0) -> None:
-        self.after(after, lambda: self._set_open(board, lock, False))
+        """The door is shut: now (closed when this returns) or `after` seconds from now."""
+        self._at(after, lambda: self._set_open(board, lock, False))
+
+    def _at(self, after: float, action: Callable[[], None]) -> None:
+        if after > 0:
+            self.after(after, action)
+        else:
+            action()
 
     def take(self, board: int, lock: int) -> None:
         with self._lock:

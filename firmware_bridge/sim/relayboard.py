@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from firmware_bridge.modbus.sim_device import ILLEGAL_ADDRESS, ILLEGAL_VALUE, SimDevice, SlaveException
-from firmware_bridge.modbus.sim_server import ModbusSimServer
+from firmware_bridge.sim.modbus_device import ILLEGAL_ADDRESS, ILLEGAL_VALUE, SimDevice, SlaveException
+from firmware_bridge.sim.modbus_server import ModbusSimServer
 
 FLASH_ON_BASE = 0x0200
 FLASH_OFF_BASE = 0x0400

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from firmware_bridge.modbus.sim_cli import fault_option, parse_ids, serve_until_interrupted, transport_options
-from firmware_bridge.modbus.sim_server import FaultKind
+from firmware_bridge.sim.modbus_cli import fault_option, parse_ids, serve_until_interrupted, transport_options
+from firmware_bridge.sim.modbus_server import FaultKind
 from firmware_bridge.sim.relayboard import RelayBoardSimulator
 
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 from firmware_bridge.modbus.scale_map import ScaleRegisterMap
 from firmware_bridge.modbus.scale_presets import PRESETS
-from firmware_bridge.modbus.sim_device import ILLEGAL_ADDRESS, ILLEGAL_VALUE, SimDevice, SlaveException
-from firmware_bridge.modbus.sim_server import ModbusSimServer
+from firmware_bridge.sim.modbus_device import ILLEGAL_ADDRESS, ILLEGAL_VALUE, SimDevice, SlaveException
+from firmware_bridge.sim.modbus_server import ModbusSimServer
 
 
 class ScaleDevice(SimDevice):

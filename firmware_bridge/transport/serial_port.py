@@ -49,6 +49,7 @@ class SerialTransport:
         backoff_initial: float = 0.05,
         backoff_max: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.line = line
         self.name = name or line.url
@@ -57,6 +58,7 @@ class SerialTransport:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self._monotonic = monotonic
+        self._sleep = sleep  # the turnaround wait (tests pass a recorder)
         self._port: Any = None
         self._fd: int | None = None  # posix fast path: select + os.read on the port's descriptor
         self._backoff = backoff_initial
@@ -154,7 +156,7 @@ class SerialTransport:
         self.ensure_open()
         gap = self._turnaround - (self._monotonic() - self._last_rx)
         if gap > 0:
-            time.sleep(gap)
+            self._sleep(gap)
         try:
             fd = self._fd
             if fd is None:

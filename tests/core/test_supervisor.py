@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -11,23 +10,19 @@ import pytest
 from core.errors import InvalidTransition
 from core.heartbeats import WorkerState
 from core.supervisor import Outage, Supervised
+from tests.support import wait_until
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not met before the deadline")
+    wait_until(condition, timeout=seconds)
 
 
-def test_a_body_that_dies_is_restarted_and_the_error_is_kept() -> None:
-    runs: list[float] = []
+def test_a_body_that_dies_is_restarted_and_the_error_is_kept(caplog: pytest.LogCaptureFixture) -> None:
+    runs: list[int] = []
     steady = threading.Event()
 
     def body(sup: Supervised) -> None:
-        runs.append(time.monotonic())
+        runs.append(len(runs))
         sup.up()
         if len(runs) < 3:
             raise ValueError(f"run {len(runs)} broke")
@@ -41,7 +36,8 @@ def test_a_body_that_dies_is_restarted_and_the_error_is_kept() -> None:
         wait_for(steady.is_set)
         assert worker.state == WorkerState.RUNNING and worker.restarts == 2
         assert worker.last_error == "ValueError: run 2 broke"
-        assert runs[2] - runs[1] >= runs[1] - runs[0] >= 0.05  # the pause doubles
+        pauses = [r.args[1] for r in caplog.records if r.name == "core.supervisor" and isinstance(r.args, tuple)]
+        assert pauses == [0.05, 0.1]  # the pause it announces before each restart doubles
     finally:
         worker.stop()
     assert worker.state == WorkerState.STOPPED and not worker.is_alive()

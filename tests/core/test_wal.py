@@ -10,6 +10,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from core.db import make_engine
 from core.wal import WalCheckpointer
+from tests.support import wait_until
 
 ROWS = Table("rows", MetaData(), Column("id", Integer, primary_key=True), Column("body", String))
 
@@ -65,15 +66,12 @@ def test_the_thread_checkpoints_on_its_own(tmp_path: Path) -> None:
     checkpointer.start()
     try:
         _write(engine, 50)
-        import time
 
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+        def checkpointed() -> bool:
             result = checkpointer.last_result
-            if result is not None and result[1] > 0 and result[1] == result[2]:
-                break
-            time.sleep(0.02)
-        assert checkpointer.last_result is not None and checkpointer.last_result[1] == checkpointer.last_result[2] > 0
+            return result is not None and result[1] == result[2] > 0
+
+        wait_until(checkpointed, what="a checkpoint that moved every page of the log")
     finally:
         checkpointer.stop()
     engine.dispose()

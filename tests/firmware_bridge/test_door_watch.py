@@ -8,7 +8,7 @@ from firmware_bridge.door_watch import DoorWatcher
 from firmware_bridge.errors import BusOffline
 from firmware_bridge.protocols import DoorOutcome
 from firmware_bridge.sim.relayboard import RelayBoardSimulator
-from tests.firmware_bridge.test_modbus_relay import make_locker, url_of
+from tests.firmware_bridge.modbus.test_relay_locker import make_locker, url_of
 
 
 def test_absent_board_raises_bus_offline_and_pulses_nothing() -> None:

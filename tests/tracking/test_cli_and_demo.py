@@ -21,6 +21,7 @@ from core.runtime import DemoContext
 from core.users import create_token
 from firmware_bridge.ble.scanner import NO_DBUS
 from tests.conftest import LiveServer
+from tests.support import wait_until
 from tests.tracking.conftest import advert_hex, seed_floor, tag_key
 from tracking.demo import seed
 from tracking.models import Asset, Gateway, LocationInterval, ParRule, Zone
@@ -82,9 +83,7 @@ def test_sim_ble_publishes_espresense_messages(tmp_path: Path) -> None:
     consumer = MqttConsumer(heard.extend, lambda *_: None, prefix=prefix, group=None)
     consumer.start()
     try:
-        deadline = time.monotonic() + 10
-        while not consumer.connected and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: consumer.subscribed, what="the consumer's subscription")
         command = [
             VENDTRACK,
             "sim",

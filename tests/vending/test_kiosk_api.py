@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from core.roles import Role, TokenScope
 from core.users import create_token, create_user
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import login
+from tests.support import wait_until
 from tests.vending.conftest import World, kerong_config, seed_world
 from vending import ledger
 from vending.models import Dispense, UnknownBadge
@@ -46,12 +46,11 @@ def _kiosk(client: FlaskClient) -> dict[str, str]:
 
 
 def _wait(client: FlaskClient, dispense_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
+    def finished() -> dict[str, Any] | None:
         body: dict[str, Any] = client.get(f"{API}/dispense/{dispense_id}").get_json()["dispense"]
-        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.02)
+        return body if body["status"] in ("completed", "failed") else None
+
+    return wait_until(finished, what=f"dispense {dispense_id} to finish", every=0.02)
 
 
 def test_badge_dispense_logout(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
@@ -102,9 +101,8 @@ def test_inactivity_signs_the_worker_out(app: Flask, client: FlaskClient, kiosk_
     login(client, "crib", "granite-bicycle-3")
     headers = _kiosk(client)
     assert client.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=headers).status_code == 200
-    time.sleep(0.01)
-    idle = client.get(f"{API}/state").get_json()
-    assert idle["error"]["message"] == "signed out after inactivity: badge in again"
+    idle = wait_until(lambda: client.get(f"{API}/state").get_json().get("error"), what="the sign-out after 0 s idle")
+    assert idle["message"] == "signed out after inactivity: badge in again"
 
 
 def test_kiosk_needs_a_kiosk_device(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
@@ -184,11 +182,7 @@ def test_serial_badge_reader_feeds_the_kiosk(app: Flask, client: FlaskClient, ki
         os.write(master, b"\x0204A21B1C\x03")
         login(client, "crib", "granite-bicycle-3")
         _kiosk(client)
-        deadline = time.monotonic() + 5
-        badge = None
-        while badge is None and time.monotonic() < deadline:
-            badge = client.get(f"{API}/poll").get_json()["badge"]
-            time.sleep(0.02)
+        badge = wait_until(lambda: client.get(f"{API}/poll").get_json()["badge"], what="the reader's badge")
         assert badge == "04A21B1C"
     finally:
         readers.stop()

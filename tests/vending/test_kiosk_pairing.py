@@ -6,7 +6,6 @@ Through the real Flask test client and the Kerong simulator; the last test drive
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from core.roles import Role
 from core.security import hash_token
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import LiveServer, csrf_from, login
+from tests.support import wait_until
 from tests.vending.conftest import World, kerong_config, seed_world
 from tests.web.test_role_matrix import _url_for_rule
 from vending import ledger
@@ -78,12 +78,11 @@ def _kiosk_headers(client: FlaskClient, machine: str = "L1") -> dict[str, str]:
 
 
 def _wait(client: FlaskClient, dispense_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
+    def finished() -> dict[str, Any] | None:
         body: dict[str, Any] = client.get(f"{API}/L1/dispense/{dispense_id}").get_json()["dispense"]
-        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.02)
+        return body if body["status"] in ("completed", "failed") else None
+
+    return wait_until(finished, what=f"dispense {dispense_id} to finish", every=0.02)
 
 
 def _token_rows(app: Flask) -> list[ApiToken]:

@@ -5,7 +5,6 @@ replenishment run's result go to test-screenshots/ (gitignored)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from core.runtime import DemoContext
 from procurement.smtp_capture import SmtpCapture
+from tests.support import wait_until
 from tracking.demo import REAL_TOPICS_KEY
 from vending.demo import badge_of
 from web import demo_links
@@ -63,15 +63,13 @@ def _shot(page: Any, name: str) -> None:
 
 def _wait_for_row(page: Any, url: str, text: str, deadline_s: float = 60.0) -> Any:
     """Reload the queue until an order row mentions `text` (the draft is made and submitted by the workers)."""
-    end = time.monotonic() + deadline_s
-    while True:
+
+    def row() -> Any:
         page.goto(url)
-        row = page.locator("tr[data-po]", has_text=text)
-        if row.count():
-            return row.first
-        if time.monotonic() > end:
-            raise AssertionError(f"no order with {text} on {url} within {deadline_s:.0f} s")
-        time.sleep(1.0)
+        rows = page.locator("tr[data-po]", has_text=text)
+        return rows.first if rows.count() else None
+
+    return wait_until(row, timeout=deadline_s, what=f"an order with {text} on {url}", every=1.0)
 
 
 def test_worker_buyer_approver_from_kiosk_to_captured_email(

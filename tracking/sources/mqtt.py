@@ -80,6 +80,7 @@ class MqttConsumer:
         self.messages = self.observations = self.connects = self.disconnects = self.unknown_topic = 0
         self.matcher = TelemetryMatcher()
         self.connected = False
+        self.subscribed = False  # the broker acknowledged our subscriptions (messages published before are lost)
         self.stats = IngestStats(f"tracking-mqtt {self.broker.describe()}/{prefix}", silent_after_s)
         self.supervisor = Supervised(f"tracking-mqtt-{self.host}:{self.port}", self._session, backoff=backoff)
         self._refused = ""
@@ -117,6 +118,7 @@ class MqttConsumer:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _session(self, supervisor: Supervised) -> None:
@@ -140,7 +142,7 @@ class MqttConsumer:
                 if code != mqtt.MQTT_ERR_SUCCESS:
                     raise Outage(f"connection to {where} lost: {mqtt.error_string(code)}")
         finally:
-            self.connected = False
+            self.connected = self.subscribed = False
             client.disconnect()
             client.loop(timeout=0.1)
 
@@ -156,10 +158,13 @@ class MqttConsumer:
         self.supervisor.up()
         client.subscribe([(topic, 0) for topic in self.topics()])
 
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, _codes: Any, _props: Any) -> None:
+        self.subscribed = True
+
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Properties | None
     ) -> None:
-        self.connected = False
+        self.connected = self.subscribed = False
         self.disconnects += 1
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:

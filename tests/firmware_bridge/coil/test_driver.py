@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from firmware_bridge.protocols import CoilController, SelectionHealth, VendStatu
 from firmware_bridge.sim import Faults
 from firmware_bridge.sim.coil import CoilMachineSim
 from tests.firmware_bridge.coil.conftest import driver_config
+from tests.support import wait_until
 
 
 def test_it_is_a_coil_controller(coil: CoilDriver) -> None:
@@ -47,14 +47,17 @@ def test_every_failure_status_is_reported(
 
 def test_every_poll_is_answered(coil: CoilDriver, vmc: CoilMachineSim) -> None:
     coil.vend(1)  # polls sent before the driver opened the port go unanswered; count from here
+    first = vmc.polls_sent
+    wait_until(lambda: vmc.polls_sent > first + 1, what="a poll sent after the vend")  # poll first+1 judged
     polls, unanswered = vmc.polls_sent, vmc.polls_unanswered
-    time.sleep(0.5)
-    assert vmc.polls_sent > polls + 3 and vmc.polls_unanswered == unanswered
+    # a poll is judged before the next one is sent: once poll N+5 is out, polls N+1..N+4 were answered or not
+    wait_until(lambda: vmc.polls_sent > polls + 4, what="four more polls")
+    assert vmc.polls_unanswered == unanswered
     assert coil.online
 
 
 def test_a_lost_controller_ack_makes_a_resend_that_never_vends_twice(coil: CoilDriver, vmc: CoilMachineSim) -> None:
-    vmc.start_delay = 0.3  # the motor reports late, so the host only learns from the missing ACK
+    vmc.start_delay = 1.0  # the motor reports late (many polls later), so the host only learns from the missing ACK
     vmc.lose_next_acks = 2
     assert coil.vend(9).status is VendStatus.SUCCESS
     assert coil.resends >= 2 and vmc.duplicate_commands >= 2
@@ -71,7 +74,7 @@ def test_a_lost_host_ack_makes_a_duplicate_report_that_is_ignored(coil: CoilDriv
 
 def test_a_controller_whose_frames_never_arrive_is_offline(coil: CoilDriver, vmc: CoilMachineSim) -> None:
     vmc.faults.drop = 1.0  # it still polls, but nothing it sends arrives
-    time.sleep(0.6)
+    wait_until(lambda: not coil.online, what="the driver to notice the polls stopped")
     outcome = coil.vend(12)
     assert outcome.status is VendStatus.OFFLINE and not outcome.vended
     assert vmc.runs(12) == 0
@@ -113,17 +116,13 @@ def test_selection_status(coil: CoilDriver, vmc: CoilMachineSim) -> None:
 def test_controller_vanishes_and_returns_without_restart(coil: CoilDriver, vmc: CoilMachineSim) -> None:
     assert coil.vend(1).status is VendStatus.SUCCESS
     vmc.vanish()
-    time.sleep(0.6)
-    assert not coil.online
+    wait_until(lambda: not coil.online, what="the driver to notice the controller is gone")
     outcome = coil.vend(2)
     assert outcome.status is VendStatus.OFFLINE and "no POLL" in outcome.detail
     assert coil.selection_status(2) is SelectionHealth.UNKNOWN
     assert vmc.runs(2) == 0
     vmc.restore()
-    deadline = time.monotonic() + 10
-    while not coil.online:
-        assert time.monotonic() < deadline, "the driver never reopened the port"
-        time.sleep(0.05)
+    wait_until(lambda: coil.online, what="the driver to reopen the port")
     assert coil.vend(2).status is VendStatus.SUCCESS
     assert vmc.runs(2) == 1 and coil.transport.reopens >= 1
 

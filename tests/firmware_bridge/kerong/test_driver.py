@@ -5,17 +5,18 @@ Every test checks the sensed outcome and that the simulator saw exactly one unlo
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from firmware_bridge.errors import BusOffline, DeviceTimeout
 from firmware_bridge.kerong import KerongLockerBus
-from firmware_bridge.protocols import DoorOutcome, DoorState, LockerBus, UnlockResult
+from firmware_bridge.protocols import DoorOutcome, DoorState, LockerBus, SlotState, UnlockResult
 from firmware_bridge.sim import Faults
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.firmware_bridge.kerong.conftest import bus_config
+from tests.support import wait_until
 
 OPEN_WINDOW = 0.5
 
@@ -34,8 +35,7 @@ def test_it_is_a_locker_bus(bus: KerongLockerBus) -> None:
 
 def test_door_states_and_items(bus: KerongLockerBus, sim: LockBoardSim) -> None:
     sim.take(1, 4)
-    sim.open_door(0, 2)
-    time.sleep(0.05)
+    sim.open_door(0, 2)  # open when it returns
     states = bus.door_states()
     assert states["A3"].door is DoorState.OPEN and states["A1"].door is DoorState.CLOSED
     assert states["B5"].item_present is False and states["B4"].item_present is True
@@ -50,7 +50,6 @@ def test_unlock_opens_then_person_closes(bus: KerongLockerBus, sim: LockBoardSim
 
 def test_already_open_door_is_not_unlocked(bus: KerongLockerBus, sim: LockBoardSim) -> None:
     sim.open_door(0, 5)
-    time.sleep(0.05)
     _, event = bus.watcher().unlock_and_wait_open("A6", OPEN_WINDOW)
     assert event.outcome is DoorOutcome.ALREADY_OPEN
     assert sim.unlock_count(0, 5) == 0
@@ -68,7 +67,6 @@ def test_uncommanded_opening_is_reported(bus: KerongLockerBus, sim: LockBoardSim
     watcher = bus.watcher()
     assert watcher.poll() == []
     sim.open_door(1, 9)
-    time.sleep(0.05)
     events = watcher.poll()
     assert [(e.slot, e.outcome) for e in events] == [("B10", DoorOutcome.UNCOMMANDED_OPEN)]
 
@@ -82,7 +80,7 @@ def test_a_lost_or_damaged_unlock_reply_never_unlocks_twice(
         setattr(sim.faults, fault, 1)  # hits the unlock's reply
         reply = bus.unlock(f"A{lock + 1}")
         assert reply.result is UnlockResult.ACKNOWLEDGED, reply
-        assert _door_opens(bus, f"A{lock + 1}")
+        _wait_door_open(bus, f"A{lock + 1}")
         assert sim.unlock_count(0, lock) == 1, "the lock was pulsed more than once"
     if fault != "noise_next":  # noise may land beside the frame instead of inside it
         assert bus.lost_unlock_replies >= 4
@@ -90,13 +88,8 @@ def test_a_lost_or_damaged_unlock_reply_never_unlocks_twice(
         assert bus.bad_frames + bus.scanner.skipped_bytes > 0
 
 
-def _door_opens(bus: KerongLockerBus, slot: str) -> bool:
-    deadline = time.monotonic() + OPEN_WINDOW
-    while time.monotonic() < deadline:
-        if bus.door_states()[slot].door is DoorState.OPEN:
-            return True
-        time.sleep(0.01)
-    return False
+def _wait_door_open(bus: KerongLockerBus, slot: str) -> None:
+    wait_until(lambda: bus.door_states()[slot].door is DoorState.OPEN, what=f"door {slot} to read open")
 
 
 def test_status_reads_survive_damaged_replies(bus: KerongLockerBus, sim: LockBoardSim) -> None:
@@ -131,17 +124,17 @@ def test_vanished_bus_is_offline_then_recovers_without_restart(bus: KerongLocker
         bus.unlock("A2")
     assert sim.unlock_count(0, 1) == 0
     sim.restore()
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            states = bus.door_states()
-            break
-        except BusOffline:
-            assert time.monotonic() < deadline, "the driver never reopened the port"
-            time.sleep(0.05)
+    states = wait_until(lambda: _states_or_none(bus), what="the driver to reopen the port")
     assert states["A1"].door is DoorState.CLOSED
     assert bus.transport.reopens == 1
     _unlock_opens(bus, sim, "A2", 0, 1)
+
+
+def _states_or_none(bus: KerongLockerBus) -> Mapping[str, SlotState] | None:
+    try:
+        return bus.door_states()
+    except BusOffline:
+        return None
 
 
 def test_boards_that_do_not_answer_unlocks(tmp_path: Path) -> None:
@@ -200,14 +193,8 @@ def test_a_serial_server_that_drops_off_the_network_comes_back() -> None:
         with pytest.raises(BusOffline):
             bus.door_states()
         sim.restore()
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                assert bus.door_states()["T1"].door is DoorState.CLOSED
-                break
-            except BusOffline:
-                assert time.monotonic() < deadline, "the driver never reconnected"
-                time.sleep(0.05)
+        states = wait_until(lambda: _states_or_none(bus), what="the driver to reconnect")
+        assert states["T1"].door is DoorState.CLOSED
         _unlock_opens(bus, sim, "T1", 0, 0)
         bus.close()
 
@@ -217,7 +204,6 @@ def test_a_missed_status_read_is_not_reported_as_a_door_change(tmp_path: Path) -
         bus = KerongLockerBus.from_config(bus_config(sim.url, boards=[0], slots={"A1": [0, 0]}, retries=0))
         watcher = bus.watcher()
         sim.open_door(0, 0)
-        time.sleep(0.05)
         assert [e.outcome for e in watcher.poll()] == []  # first sight of an open door: no baseline yet
         sim.faults.drop_next = 1
         assert watcher.poll() == []  # the read was lost: unknown, not "closed"
@@ -248,12 +234,9 @@ def test_a_door_open_for_longer_than_one_poll_is_seen(tmp_path: Path) -> None:
         watcher = bus.watcher()
         assert watcher.poll() == []
         sim.open_door(1, 5)
-        deadline = time.monotonic() + 5
-        while not (events := watcher.poll()):
-            assert time.monotonic() < deadline, "the opening was never reported"
+        events = wait_until(watcher.poll, what="the opening to be reported", every=0)
         assert [(e.slot, e.outcome) for e in events] == [("B6", DoorOutcome.UNCOMMANDED_OPEN)]
         sim.person_closes(1, 5)
-        while not (events := watcher.poll()):
-            assert time.monotonic() < deadline, "the closing was never reported"
+        events = wait_until(watcher.poll, what="the closing to be reported", every=0)
         assert [(e.slot, e.outcome) for e in events] == [("B6", DoorOutcome.CLOSED)]
         bus.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import serial
@@ -22,14 +21,16 @@ from firmware_bridge.kerong.codec import (
 from firmware_bridge.protocols import DoorOutcome
 from firmware_bridge.sim.lockboard import LockBoardSim
 from firmware_bridge.sim.lockboard_cli import command
+from tests.support import read_until, wait_until
 
 
-def _exchange(url: str, request: bytes, wait: float = 0.2) -> list[bytes]:
-    port = serial.serial_for_url(url, baudrate=19200, timeout=wait)
+def _exchange(url: str, request: bytes, wait: float = 2.0, replies: int = 1) -> list[bytes]:
+    """The frames answering `request`: returns once `replies` frames came, or after `wait` s of silence."""
+    port = serial.serial_for_url(url, baudrate=19200, timeout=0.02)
     try:
         port.write(request)
-        time.sleep(wait)
-        return KerongScanner().feed(port.read(port.in_waiting or 1))
+        raw = read_until(port, lambda got: len(KerongScanner().feed(got)) >= replies, wait)
+        return KerongScanner().feed(raw)
     finally:
         port.close()
 
@@ -37,8 +38,7 @@ def _exchange(url: str, request: bytes, wait: float = 0.2) -> list[bytes]:
 def test_broadcast_status_gets_one_reply_per_board() -> None:
     with LockBoardSim(boards=(0, 1, 2)) as sim:
         sim.open_door(2, 0)
-        time.sleep(0.05)
-        replies = [decode_reply(f) for f in _exchange(sim.url, encode_status_all())]
+        replies = [decode_reply(f) for f in _exchange(sim.url, encode_status_all(), replies=3)]
     assert [(r.board, r.command) for r in replies] == [(b, REPLY_STATUS_ALL) for b in (0, 1, 2)]
     assert replies[2].hooks == 0xFFFE  # lock 0 of board 2 open: its hook bit is clear
 
@@ -56,7 +56,7 @@ def test_faults_shape_replies_deterministically() -> None:
         assert _exchange(sim.url, encode_status(0), wait=0.1) == []
         sim.faults.truncate_next = 1
         assert _exchange(sim.url, encode_status(0), wait=0.1) == []
-        assert len(_exchange(sim.url, encode_status(0), wait=0.1)) == 1
+        assert len(_exchange(sim.url, encode_status(0))) == 1
         assert sim.faults.counts == {"corrupt": 1, "truncate": 1}
 
 
@@ -66,8 +66,8 @@ def test_vanish_keeps_the_link_path_for_the_return(tmp_path: Path) -> None:
         assert sim.url == str(link) and link.exists()
         sim.vanish(for_seconds=0.1)
         assert not link.exists()
-        time.sleep(0.3)
-        assert link.exists() and len(_exchange(sim.url, encode_status(0), wait=0.1)) == 1
+        wait_until(link.exists, what="the simulator to come back under the same path")
+        assert len(_exchange(sim.url, encode_status(0))) == 1
 
 
 def test_the_scripted_person_takes_the_item_and_closes_the_door(tmp_path: Path) -> None:

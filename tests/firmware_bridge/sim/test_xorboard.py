@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import serial
@@ -15,24 +14,25 @@ from firmware_bridge.protocols import DoorOutcome
 from firmware_bridge.sim.xorboard import XorBoardSim
 from firmware_bridge.sim.xorboard_cli import command
 from firmware_bridge.xorboard import XorBoardLockerBus
+from tests.support import read_until, wait_until
 
 
-def _exchange(url: str, request_hex: str, wait: float = 0.15) -> str:
-    port = serial.serial_for_url(url, baudrate=9600, timeout=wait)
+def _exchange(url: str, request_hex: str, wait: float = 2.0, size: int = 5) -> str:
+    """The reply to a request: returned once `size` bytes came, or what came within `wait` s (silence: "")."""
+    port = serial.serial_for_url(url, baudrate=9600, timeout=0.02)
     try:
         port.write(bytes.fromhex(request_hex))
-        time.sleep(wait)
-        return bytes(port.read(port.in_waiting or 1)).hex(" ")
+        return read_until(port, lambda got: len(got) >= size, wait).hex(" ")
     finally:
         port.close()
 
 
 def test_public_frames_are_answered_byte_exactly() -> None:
     with XorBoardSim(boards=(1,), channels=8, status_bytes=3, model_wire_time=False, unlock_delay=0.02) as sim:
-        assert _exchange(sim.url, "80 01 00 33 b2") == "80 01 00 00 00 33 b2"  # Open-Locker's 8-channel board
+        assert _exchange(sim.url, "80 01 00 33 b2", size=7) == "80 01 00 00 00 33 b2"  # Open-Locker's 8-channel board
         assert _exchange(sim.url, "80 01 01 33 b3") == "80 01 01 11 91"  # ETexsys: door closed
         assert _exchange(sim.url, "8a 01 01 11 9b") == "8a 01 01 00 8a"  # ETexsys / Open-Locker success frame
-        time.sleep(0.1)
+        wait_until(lambda: sim.lock(1, 1).door_open, what="the door to pop open after the unlock pulse")
         assert _exchange(sim.url, "80 01 01 33 b3") == "80 01 01 00 80"  # ETexsys: door open
         assert sim.unlock_count(1, 1) == 1
 
@@ -40,8 +40,7 @@ def test_public_frames_are_answered_byte_exactly() -> None:
 def test_kotlin_capture_layout_and_a_stuck_lock() -> None:
     with XorBoardSim(boards=(1,), channels=24, model_wire_time=False) as sim:  # default: a set bit is an open door
         sim.open_door(1, 2)
-        time.sleep(0.05)
-        assert _exchange(sim.url, "80 01 00 33 b2") == "80 01 00 00 02 33 b0"  # "锁2开"
+        assert _exchange(sim.url, "80 01 00 33 b2", size=7) == "80 01 00 00 02 33 b0"  # "锁2开"
         sim.set_stuck(1, 7)
         assert _exchange(sim.url, "8a 01 07 11 9d") == "8a 01 07 11 9d"  # failure frame: still locked
 
@@ -57,7 +56,7 @@ def test_absent_boards_and_locks_stay_silent_and_unlock_all_is_silent() -> None:
 def test_faults_shape_replies() -> None:
     with XorBoardSim(boards=(1,), model_wire_time=False) as sim:
         sim.faults.corrupt_next = 1
-        assert _exchange(sim.url, "80 01 01 33 b3", wait=0.1) == "80 01 01 11 cb"  # BCC flipped (91 ^ 5a)
+        assert _exchange(sim.url, "80 01 01 33 b3") == "80 01 01 11 cb"  # BCC flipped (91 ^ 5a)
         sim.faults.drop_next = 1
         assert _exchange(sim.url, "80 01 01 33 b3", wait=0.1) == ""
         assert sim.faults.counts == {"corrupt": 1, "drop": 1}

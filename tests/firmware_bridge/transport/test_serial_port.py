@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import tty
 from pathlib import Path
 
@@ -71,16 +70,22 @@ def test_turnaround_keeps_the_line_quiet_after_a_reply() -> None:
     master, slave = os.openpty()
     tty.setraw(slave)
     tty.setraw(master)
-    transport = SerialTransport(LineSettings(os.ttyname(slave), turnaround_ms=30))
+    now = [100.0]
+    waits: list[float] = []
+    transport = SerialTransport(
+        LineSettings(os.ttyname(slave), turnaround_ms=30), monotonic=lambda: now[0], sleep=waits.append
+    )
     try:
         transport.ensure_open()
         os.write(master, b"\x02")
-        assert transport.read_available(0.5) == b"\x02"
-        received_at = time.monotonic()
-        transport.write(b"\x03")
+        assert transport.read_available(0.5) == b"\x02"  # a reply at t = 100.000
+        now[0] = 100.010
+        transport.write(b"\x03")  # 10 ms later: the transceiver still needs 20 ms before we drive the line
         assert os.read(master, 10) == b"\x03"
-        # a deliberate wait (the RS-485 transceiver's turnaround), not a speed: it can only be longer
-        assert time.monotonic() - received_at >= 0.03
+        assert waits == [pytest.approx(0.020)]
+        now[0] = 100.5
+        transport.write(b"\x04")  # long after the reply: no wait
+        assert os.read(master, 10) == b"\x04" and waits == [pytest.approx(0.020)]
     finally:
         transport.close()
         os.close(master)

@@ -6,7 +6,6 @@ the reply, sensed outcomes from polling, resync on garbage, reopen with backoff 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from firmware_bridge.sim import Faults
 from firmware_bridge.sim.xorboard import XorBoardSim
 from firmware_bridge.xorboard import Polarity, XorBoardLockerBus
 from tests.firmware_bridge.xorboard.conftest import bus_config
+from tests.support import wait_until
 
 OPEN_WINDOW = 0.5
 
@@ -28,24 +28,19 @@ def _unlock_opens(bus: XorBoardLockerBus, sim: XorBoardSim, slot: str, board: in
     assert sim.unlock_count(board, lock) == 1, "the lock was pulsed more than once"
 
 
-def _door_opens(bus: XorBoardLockerBus, slot: str) -> bool:
-    deadline = time.monotonic() + OPEN_WINDOW
-    while time.monotonic() < deadline:
-        if bus.door_states()[slot].door is DoorState.OPEN:
-            return True
-        time.sleep(0.01)
-    return False
+def _wait_door_open(bus: XorBoardLockerBus, slot: str) -> None:
+    wait_until(lambda: bus.door_states()[slot].door is DoorState.OPEN, what=f"door {slot} to read open")
 
 
 def _wait_online(bus: XorBoardLockerBus) -> None:
-    deadline = time.monotonic() + 10
-    while True:
+    def answers() -> bool:
         try:
             bus.door_states()
-            return
         except BusOffline:
-            assert time.monotonic() < deadline, "the driver never reopened the port"
-            time.sleep(0.05)
+            return False
+        return True
+
+    wait_until(answers, what="the driver to reopen the port")
 
 
 def test_it_is_a_locker_bus(bus: XorBoardLockerBus) -> None:
@@ -56,7 +51,6 @@ def test_it_is_a_locker_bus(bus: XorBoardLockerBus) -> None:
 def test_door_states_from_one_bitmap_read_per_board(bus: XorBoardLockerBus, sim: XorBoardSim) -> None:
     sim.open_door(1, 3)
     sim.open_door(2, 24)
-    time.sleep(0.05)
     states = bus.door_states()
     assert states["A3"].door is DoorState.OPEN and states["B24"].door is DoorState.OPEN
     assert states["A1"].door is DoorState.CLOSED and states["A3"].item_present is None
@@ -80,7 +74,6 @@ def test_already_open_and_uncommanded(bus: XorBoardLockerBus, sim: XorBoardSim) 
     watcher = bus.watcher()
     assert watcher.poll() == []
     sim.open_door(1, 6)
-    time.sleep(0.05)
     assert [(e.slot, e.outcome) for e in watcher.poll()] == [("A6", DoorOutcome.UNCOMMANDED_OPEN)]
     assert watcher.unlock_and_wait_open("A6", OPEN_WINDOW)[1].outcome is DoorOutcome.ALREADY_OPEN
     assert sim.unlock_count(1, 6) == 0
@@ -95,7 +88,7 @@ def test_a_lost_or_damaged_unlock_reply_never_unlocks_twice(
         setattr(sim.faults, fault, 1)  # hits the unlock's reply
         reply = bus.unlock(f"A{lock}")
         assert reply.result is UnlockResult.ACKNOWLEDGED, reply
-        assert _door_opens(bus, f"A{lock}")
+        _wait_door_open(bus, f"A{lock}")
         assert sim.unlock_count(1, lock) == 1, "the lock was pulsed more than once"
     if fault != "noise_next":  # noise may land beside the frame instead of inside it
         assert bus.lost_unlock_replies >= 4
@@ -173,7 +166,6 @@ def test_board_variants_from_the_sources(tmp_path: Path, polarity: Polarity, ext
     with XorBoardSim(boards=(1,), link=str(tmp_path / "v"), polarity=polarity, unlock_delay=0.03) as sim:
         bus = XorBoardLockerBus.from_config({"port": sim.url, "boards": [{"address": 1} | extra]})
         sim.open_door(1, 17)
-        time.sleep(0.05)
         states = bus.door_states()
         assert states["1-17"].door is DoorState.OPEN
         assert [s for s, v in states.items() if v.door is DoorState.OPEN] == ["1-17"]
@@ -197,7 +189,6 @@ def test_fifty_channel_board_and_one_lock_read(tmp_path: Path) -> None:
     with XorBoardSim(boards=(3,), channels=50, link=str(tmp_path / "fifty")) as sim:
         bus = XorBoardLockerBus.from_config({"port": sim.url, "boards": [{"address": 3, "channels": 50}]})
         sim.open_door(3, 50)
-        time.sleep(0.05)
         assert bus.door_states()["3-50"].door is DoorState.OPEN
         assert bus.read_lock(3, 50) is DoorState.OPEN and bus.read_lock(3, 49) is DoorState.CLOSED
         bus.close()

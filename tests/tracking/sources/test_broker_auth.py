@@ -9,7 +9,6 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.heartbeats import WorkerState
 from core.settings import SettingsError, load_settings
+from tests.support import wait_until
 from tracking.observation import Observation
 from tracking.sources.mqtt import BrokerConfig, MqttConsumer
 
@@ -41,12 +41,7 @@ def _free_port() -> int:
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
+    wait_until(condition, timeout=seconds, every=0.05)
 
 
 @dataclass
@@ -76,14 +71,16 @@ def _start(folder: Path, tls_lines: str = "") -> Iterator[Broker]:
     )
     process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
             except OSError:
                 assert process.poll() is None, process.stdout.read() if process.stdout else b""
-                time.sleep(0.05)
+                return False
+            return True
+
+        wait_until(listening, what=f"mosquitto to listen on {port}", every=0.05)
         yield Broker(port, folder, tls=bool(tls_lines))
     finally:
         process.terminate()
@@ -125,8 +122,7 @@ def test_right_credentials_receive_and_wrong_ones_say_why(broker: Broker) -> Non
     nobody = _consumer([], BrokerConfig("127.0.0.1", broker.port))
     gateway = _gateway(broker.port, "gateway-icu", "gateway-secret")
     try:
-        wait_for(lambda: right.connected)
-        time.sleep(0.3)
+        wait_for(lambda: right.subscribed)
         _publish(gateway, 1)
         wait_for(lambda: len(heard) == 1)
         for refused in (wrong, nobody):
@@ -153,8 +149,7 @@ def test_the_acl_keeps_the_engine_from_topics_it_may_not_read(broker: Broker) ->
     auditor.start()
     gateway = _gateway(broker.port, "gateway-icu", "gateway-secret")
     try:
-        wait_for(lambda: outside.connected and auditor.connected)
-        time.sleep(0.3)
+        wait_for(lambda: outside.subscribed and auditor.subscribed)
         payload = json.dumps({"id": DEVICE.format(4), "rssi": -60})
         gateway.publish("site-b/espresense/devices/x/icu-1", payload, qos=1).wait_for_publish(5)
         wait_for(lambda: len(audited) == 1)  # the message was there to be read, by those allowed to
@@ -196,8 +191,7 @@ def test_tls_with_the_right_ca_works_and_a_wrong_ca_says_so(tmp_path: Path) -> N
         wrong = _consumer([], BrokerConfig("127.0.0.1", broker.port, "vendtrack", "engine-secret", True, str(wrong_ca)))
         gateway = _gateway(broker.port, "gateway-icu", "gateway-secret", tls_ca=ca)
         try:
-            wait_for(lambda: right.connected)
-            time.sleep(0.3)
+            wait_for(lambda: right.subscribed)
             _publish(gateway, 3)
             wait_for(lambda: len(heard) == 1)
             wait_for(lambda: wrong.supervisor.outages >= 1)

@@ -7,7 +7,6 @@ import json
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as mqtt
@@ -15,6 +14,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.heartbeats import WorkerKind, WorkerState
+from tests.support import wait_until
 from tracking.observation import Observation
 from tracking.sources.mqtt import MqttConsumer
 
@@ -35,12 +35,7 @@ pytestmark = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
+    wait_until(condition, timeout=seconds, every=0.05)
 
 
 @pytest.fixture
@@ -80,8 +75,7 @@ class Sink:
 def _started(sink: Sink, prefix: str) -> MqttConsumer:
     consumer = MqttConsumer(sink.ingest, lambda *_: None, prefix=prefix, group=None, backoff=(0.2, 1.0))
     consumer.start()
-    wait_for(lambda: consumer.connected)
-    time.sleep(0.3)  # let the subscription settle
+    wait_for(lambda: consumer.subscribed)  # a message published before the broker's SUBACK is lost
     return consumer
 
 
@@ -157,8 +151,7 @@ def test_a_session_that_dies_anyway_is_restarted_with_backoff(prefix: str, publi
         _send(publisher, f"{prefix}espresense/devices/x/icu-1", _good(21))
         wait_for(lambda: consumer.supervisor.restarts == 1)
         assert "SystemExit" in consumer.supervisor.last_error
-        wait_for(lambda: consumer.connected and consumer.supervisor.state == WorkerState.RUNNING)
-        time.sleep(0.3)
+        wait_for(lambda: consumer.subscribed and consumer.supervisor.state == WorkerState.RUNNING)
         _send(publisher, f"{prefix}espresense/devices/x/icu-1", _good(22))
         wait_for(lambda: sink.minors() == [20, 22])
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import ManualClock
 from core.heartbeats import WorkerState
+from tests.support import wait_until
 from tests.tracking.conftest import seed_floor, seed_two_floors, tag_key
 from tracking.models import Asset, LocationInterval
 from tracking.observation import Observation
@@ -19,12 +19,14 @@ from tracking.runtime import FlushWorker
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met before the deadline")
+    wait_until(condition, timeout=seconds, every=0.02)
+
+
+def _two_rounds(worker: FlushWorker) -> None:
+    """Wait until a flush round that began after this call has finished (the worker beats after each)."""
+    for _ in range(2):
+        mark = worker.supervisor.alive_at
+        wait_until(lambda: worker.supervisor.alive_at > mark, what="a flush round")  # noqa: B023
 
 
 def _zone_of(session_factory: sessionmaker[Session], asset_id: int) -> tuple[int | None, float, str]:
@@ -50,7 +52,7 @@ def test_a_silent_tag_turns_unknown_on_time_with_no_other_traffic(session_factor
         pump = floor.asset_ids["A-1"]
         wait_for(lambda: _zone_of(session_factory, pump)[0] == floor.zone_ids["A"])
         clock.advance(seconds=20)  # heard 24 s ago: still in A (held: its gateway is silent, but not for long)
-        time.sleep(0.2)
+        _two_rounds(worker)
         assert _zone_of(session_factory, pump)[0] == floor.zone_ids["A"]
         clock.advance(seconds=11)  # heard 35 s ago: the worker's next round makes it unknown, nothing else happens
         wait_for(lambda: _zone_of(session_factory, pump)[0] is None)

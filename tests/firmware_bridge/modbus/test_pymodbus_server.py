@@ -13,8 +13,13 @@ from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerCon
 from firmware_bridge.modbus.scale import ModbusScale, ScaleConfig
 from firmware_bridge.modbus.scale_presets import PRESETS
 from firmware_bridge.protocols import DoorOutcome, DoorState, UnlockResult
-
-from .modbus_support import PtyPair, PymodbusServerThread, free_port, register_device, relay_board_device
+from tests.firmware_bridge.modbus.support import (
+    PtyPair,
+    PymodbusServerThread,
+    free_port,
+    register_device,
+    relay_board_device,
+)
 
 FC_COILS, FC_INPUTS, FC_HOLDING = 1, 2, 3
 

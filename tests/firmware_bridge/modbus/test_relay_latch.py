@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,17 +22,14 @@ from firmware_bridge.errors import ConfigError
 from firmware_bridge.modbus.client import ModbusBus
 from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerConfig
 from firmware_bridge.protocols import UnlockResult
-
-from .modbus_support import PymodbusServerThread, free_port, relay_board_device
+from tests.firmware_bridge.modbus.support import PymodbusServerThread, free_port, relay_board_device
+from tests.support import wait_until
 
 FC_COILS = 1
 
 
 def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    wait_until(condition, timeout=seconds, what=what, every=0.02)
 
 
 def _config(url: str, pulse_ms: int, **extra: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerCon
 from firmware_bridge.modbus.rtu import with_crc
 from firmware_bridge.protocols import DoorOutcome, DoorState, LockerBus, UnlockResult
 from firmware_bridge.sim.relayboard import RelayBoardSimulator
+from tests.support import wait_until
 
 SLOTS = {
     "A1": {"device_id": 1, "relay": 0, "door_input": 0},
@@ -42,15 +42,6 @@ def rig(request: pytest.FixtureRequest) -> Iterator[tuple[RelayBoardSimulator, R
     yield sim, locker, request.param
     locker.close()
     sim.stop()
-
-
-def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_is_a_locker_bus(rig: tuple[RelayBoardSimulator, RelayBoardLocker, str]) -> None:
@@ -81,7 +72,7 @@ def test_unlock_is_a_board_timed_pulse(rig: tuple[RelayBoardSimulator, RelayBoar
     locker.start()
     reply = locker.unlock("B1")
     assert reply.result is UnlockResult.ACKNOWLEDGED
-    assert wait_for(lambda: not sim.board(2).relay(4))  # released by the board, not by us
+    wait_until(lambda: not sim.board(2).relay(4), what="relay 4 to be released")  # by the board, not us
     (pulse,) = sim.board(2).pulses(4)
     assert pulse.off_at is not None
     assert pulse.off_at - pulse.on_at == pytest.approx(0.3)

@@ -6,13 +6,13 @@ import json
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.support import wait_until
 from tests.tracking.conftest import advert_hex
 from tracking.observation import Observation
 from tracking.sources.mqtt import MqttConsumer
@@ -45,13 +45,23 @@ class Sink:
         self.status.append((gateway_id, online))
 
 
-def _wait(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
+def _wait(condition: Callable[[], object], seconds: float = 10.0, what: str = "the condition") -> None:
+    wait_until(condition, timeout=seconds, what=what, every=0.02)
+
+
+def _heard_by_all(client: mqtt.Client, prefix: str, sinks: list[Sink], name: str = "probe") -> None:
+    """Publish status probes until every consumer got one: its subscription is in place (a message
+    published before that is lost), and what was published before the first probe has been delivered."""
+
+    def all_heard() -> bool:
+        _publish_and_wait(client, f"{prefix}espresense/rooms/{name}/status", "online")
+        return all((name, True) in sink.status for sink in sinks)
+
+    wait_until(all_heard, timeout=15, what=f"every consumer to receive the {name!r} status probe", every=0.05)
+
+
+def _real(status: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    return [entry for entry in status if entry[0] not in ("probe", "fence")]
 
 
 @pytest.fixture
@@ -83,8 +93,9 @@ def test_espresense_status_raw_and_malformed(prefix: str, publisher: mqtt.Client
     sink = Sink()
     consumer = _consumer(sink, prefix, group=f"g{secrets.token_hex(3)}")
     try:
-        _wait(lambda: consumer.connected)
-        time.sleep(0.3)  # let the subscription settle
+        _heard_by_all(publisher, prefix, [sink])
+        assert consumer.subscribed
+        before = consumer.counters["messages"]
         device = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-7"
         payload = json.dumps({"id": device, "rssi": -71, "rssi@1m": -59, "mV": 2950, "distance": 2.1})
         _publish_and_wait(publisher, f"{prefix}espresense/devices/{device}/icu-1", payload)
@@ -93,7 +104,7 @@ def test_espresense_status_raw_and_malformed(prefix: str, publisher: mqtt.Client
         _publish_and_wait(publisher, f"{prefix}vendtrack/adverts/gw-raw", json.dumps(raw))
         _publish_and_wait(publisher, f"{prefix}espresense/devices/x/icu-1", "{not json")
         _publish_and_wait(publisher, f"{prefix}espresense/devices/x/icu-1", json.dumps({"rssi": "loud"}))
-        _wait(lambda: consumer.counters["messages"] >= 5)
+        _wait(lambda: consumer.counters["messages"] >= before + 5, what="the five messages")
     finally:
         consumer.stop()
     first, second = sink.observations
@@ -101,7 +112,7 @@ def test_espresense_status_raw_and_malformed(prefix: str, publisher: mqtt.Client
         "icu-1", "ib-e2c56db5dffb48d2b060d0f5a71096e0-1-7", -71, -59, 2950,
     )  # fmt: skip
     assert (second.gateway_id, second.tag_key) == ("gw-raw", "ib-e2c56db5dffb48d2b060d0f5a71096e0-1-9")
-    assert sink.status == [("icu-1", False)]
+    assert _real(sink.status) == [("icu-1", False)]
     assert consumer.counters["malformed"] == 3  # one bad batch entry, one bad JSON, one bad field
 
 
@@ -110,14 +121,13 @@ def test_shared_subscription_splits_the_load(prefix: str, publisher: mqtt.Client
     sinks = [Sink(), Sink()]
     consumers = [_consumer(sink, prefix, group) for sink in sinks]
     try:
-        _wait(lambda: all(c.connected for c in consumers))
-        time.sleep(0.3)
+        _heard_by_all(publisher, prefix, sinks)
         device = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-1"
         for i in range(200):
             payload = json.dumps({"id": device, "rssi": -60 - i % 20})
             publisher.publish(f"{prefix}espresense/devices/{device}/room-{i % 4}", payload, qos=1)
-        _wait(lambda: sum(len(s.observations) for s in sinks) >= 200)
-        time.sleep(0.2)
+        _wait(lambda: sum(len(s.observations) for s in sinks) >= 200, what="200 observations")
+        _heard_by_all(publisher, prefix, sinks, "fence")  # anything doubled would have arrived before this
     finally:
         for consumer in consumers:
             consumer.stop()
@@ -170,11 +180,10 @@ def test_reconnects_with_backoff_when_the_broker_comes_up(prefix: str, publisher
     sink = Sink()
     consumer = _consumer(sink, prefix, group=None, port=relay.port)
     try:
-        time.sleep(1.5)
+        _wait(lambda: consumer.supervisor.outages, what="a failed connection attempt")
         assert not consumer.connected  # nothing listens yet
         relay.start()
-        _wait(lambda: consumer.connected, seconds=15)
-        time.sleep(0.3)
+        _heard_by_all(publisher, prefix, [sink])
         device = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-2"
         _publish_and_wait(publisher, f"{prefix}espresense/devices/{device}/r1", json.dumps({"id": device, "rssi": -50}))
         _wait(lambda: len(sink.observations) == 1)

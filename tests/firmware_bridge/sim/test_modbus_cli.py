@@ -9,7 +9,6 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +18,7 @@ from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from firmware_bridge.cli import sim_commands
 from firmware_bridge.modbus.client import RawWriteCoilRequest
 from firmware_bridge.modbus.scale_presets import PRESETS
+from tests.support import wait_until
 
 
 def test_commands_are_listed_for_vendtrack_sim() -> None:
@@ -52,10 +52,9 @@ def test_relayboard_over_tcp_with_a_plain_master() -> None:
             echo = client.execute(False, RawWriteCoilRequest(0x0205, 5, dev_id=2))  # flash-on relay 5, 500 ms
             assert not echo.isError() and echo.address == 0x0205
             assert client.read_coils(0, count=8, device_id=2).bits[5] is True
-            deadline = time.monotonic() + 5
-            while not client.read_discrete_inputs(0, count=8, device_id=2).bits[5]:
-                assert time.monotonic() < deadline, "the scripted person never opened door 5"
-                time.sleep(0.02)
+            wait_until(
+                lambda: client.read_discrete_inputs(0, count=8, device_id=2).bits[5], what="the person to open door 5"
+            )
             assert client.read_coils(0, count=8, device_id=9).isError()  # absent board: gateway exception
         finally:
             client.close()
@@ -68,14 +67,14 @@ def test_scale_over_rtu_with_a_plain_master() -> None:
         assert client.connect()
         try:
             regmap = PRESETS["pt_global_pt113"]
-            deadline = time.monotonic() + 5
-            while True:
-                words = client.read_holding_registers(0, count=3, device_id=4).registers
-                stable, _ = regmap.flags(words[2])
-                if stable or time.monotonic() > deadline:
-                    break
+
+            def stable_words() -> list[int] | None:
+                words: list[int] = client.read_holding_registers(0, count=3, device_id=4).registers
+                return words if regmap.flags(words[2])[0] else None
+
+            words = wait_until(stable_words, what="a stable reading", every=0)
             grams = struct.unpack(">i", struct.pack(">HH", words[0], words[1]))[0]
-            assert stable and grams == pytest.approx(12 * 25, abs=3)
+            assert grams == pytest.approx(12 * 25, abs=3)
             assert not client.write_register(8, 2, device_id=4).isError()  # tare
         finally:
             client.close()

@@ -8,12 +8,13 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
+
+from tests.support import wait_until
 
 
 def free_port() -> int:
@@ -35,12 +36,11 @@ class PtyPair:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 5
-        while not (os.path.exists(self.a) and os.path.exists(self.b)):
-            if time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError("socat did not create the pty pair within 5 s")
-            time.sleep(0.01)
+        try:
+            wait_until(lambda: os.path.exists(self.a) and os.path.exists(self.b), what="socat's pty pair")
+        except AssertionError:
+            self.close()
+            raise
 
     def close(self) -> None:
         self.proc.terminate()

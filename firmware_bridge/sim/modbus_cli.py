@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from firmware_bridge.modbus.sim_server import FaultKind, ModbusSimServer
+from firmware_bridge.sim.modbus_server import FaultKind, ModbusSimServer
 
 F = TypeVar("F", bound=Callable[..., Any])
 

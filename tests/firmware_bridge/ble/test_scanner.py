@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +24,7 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from firmware_bridge.ble.decode import Beacon, EddystoneTlm, EddystoneUid, IBeacon
 from firmware_bridge.ble.scanner import NO_ADAPTER, NO_BLUEZ, NO_DBUS, ScannerUnavailable, scan
 from firmware_bridge.ble.telemetry import TelemetryMatcher
+from tests.support import wait_until
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -80,9 +80,7 @@ def private_bus(tmp_path: Path) -> Iterator[str]:
     config = tmp_path / "bus.conf"
     config.write_text(BUS_CONFIG.format(socket=socket_path))
     process = subprocess.Popen([daemon, f"--config-file={config}", "--nofork"], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 5
-    while not socket_path.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(socket_path.exists, what="the private dbus-daemon's socket")
     yield f"unix:path={socket_path}"
     process.terminate()
     process.wait(timeout=5)

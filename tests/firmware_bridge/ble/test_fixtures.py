@@ -18,7 +18,7 @@ from firmware_bridge.ble.decode import (
     decode_manufacturer,
 )
 
-FIXTURES = json.loads((Path(__file__).parents[1] / "fixtures" / "ble" / "adverts.json").read_text())["adverts"]
+FIXTURES = json.loads((Path(__file__).parents[2] / "fixtures" / "ble" / "adverts.json").read_text())["adverts"]
 BASE_UUID = "0000{:04x}-0000-1000-8000-00805f9b34fb"
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from firmware_bridge.modbus.rtu import LineTiming, crc_ok, request_length, with_crc
-from firmware_bridge.modbus.sim_device import SimDevice
+from firmware_bridge.sim.modbus_device import SimDevice
 
 
 class FaultKind(StrEnum):
