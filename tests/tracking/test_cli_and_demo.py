@@ -126,7 +126,7 @@ def test_demo_seed_builds_the_ward(app: Flask) -> None:
         seed(session, demo)
     with unit_of_work(services.session_factory) as session:
         count = lambda model: session.scalar(select(func.count()).select_from(model))  # noqa: E731
-        assert (count(Zone), count(Gateway), count(Asset), count(ParRule)) == (12, 11, 60, 4)  # exit gateway
+        assert (count(Zone), count(Gateway), count(Asset), count(ParRule)) == (12, 11, 61, 4)  # 60 + the wrench
         kinds = set(session.scalars(select(Zone.kind)))
         assert kinds == {"room", "corridor", "exit", "soiled_utility"}
     assert demo.state["tracking.gateway_token"]
