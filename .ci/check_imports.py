@@ -1,11 +1,13 @@
-"""Import rules CI enforces: no import loop between project modules, no import between sibling domains.
+"""Import rules CI enforces: no import loop between project modules, no import between sibling domains, none upward.
+
+Upward means core importing a domain or web, or a domain importing web (the `ALLOWED` table below).
 
 Every import counts, also one written inside a function (that is how loops hide). A small script over
 `ast` rather than import-linter: we want both checks to see function-level imports and a report naming
 each loop's edges with file and line, and import-linter's contracts are about layers, not loops between
 arbitrary modules.
 
-    python .ci/check_imports.py          # exit 1 and name every loop and forbidden import
+    python .ci/check_imports.py [ROOT]   # exit 1 and name every loop and forbidden import (ROOT: the repository)
 """
 
 from __future__ import annotations
@@ -126,8 +128,9 @@ def check(root: Path) -> list[str]:
     return problems
 
 
-def main() -> int:
-    problems = check(Path(__file__).resolve().parent.parent)
+def main(argv: list[str]) -> int:
+    root = Path(argv[0]) if argv else Path(__file__).resolve().parent.parent
+    problems = check(root)
     for problem in problems:
         print(problem)
     print(f"import check: {len(problems)} problem(s)")
@@ -135,4 +138,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -311,7 +311,7 @@ def save_site_settings(
     """Validate and store a site's settings; audits the changed fields (before/after). Returns (view, changed).
 
     What a change affects is decided where each value is read: the auto-approval limit and price tolerance when
-    an order is submitted for approval, the tax rate when an order is created or submitted (`orders.submit`),
+    an order is submitted for approval, the tax rate when an order is created or submitted (`workflow.submit`),
     the re-approval rise when an approved order is edited, the over-receipt tolerance when a receipt is booked.
     Orders already approved keep their status, tax rate and approved total.
     """

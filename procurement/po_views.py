@@ -14,7 +14,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from core import access
 from core.errors import DomainError
 from core.validation import Int, one
-from procurement import approval, orders, pdf, po_actions, queries, receiving, scan_receiving, transmit
+from procurement import approval, orders, pdf, po_actions, queries, receiving, scan_receiving, transmit, workflow
 from procurement.documents import build_context
 from procurement.po_actions import roles_for
 from procurement.views import READERS, _db, _decimal, _services, bp
@@ -72,7 +72,7 @@ def _approver() -> approval.Approver:
 @access.roles(*roles_for("submit"))
 def po_submit(po_number: str) -> Any:
     def run() -> str:
-        status = orders.submit(_db(), po_number, str(g.principal.actor), _services().clock)
+        status = workflow.submit(_db(), po_number, str(g.principal.actor), _services().clock)
         return f"{po_number} submitted: now {orders.POStatus(status).label.lower()}"
 
     return _act(po_number, "submit", run)
@@ -173,7 +173,7 @@ def po_edit_line(po_number: str, line_number: int) -> Any:
         price = _decimal("unit_price", request.form.get("unit_price"))
         if price is None:
             raise DomainError("unit price is required", field="unit_price")
-        orders.edit_line(_db(), po_number, line_number, quantity, price, str(g.principal.actor), _services().clock)
+        workflow.edit_line(_db(), po_number, line_number, quantity, price, str(g.principal.actor), _services().clock)
         return f"line {line_number} changed"
 
     return _act(po_number, "edit_line", run, form_id=f"line-{line_number}")

@@ -32,9 +32,10 @@ from procurement.models import (
     SiteProcurementSettings,
     StockView,
 )
-from procurement.orders import DRAFT, OPEN_STATUSES, SYSTEM_ACTOR, submit_system_drafts
+from procurement.orders import DRAFT, OPEN_STATUSES, SYSTEM_ACTOR
 from procurement.stock import roll_windows
 from procurement.suppliers import Offer, candidates, choose, load_offers
+from procurement.workflow import submit_system_drafts
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,7 @@
 """In-process cache of the active rules (and pooled groups' members): no rule query per dispense.
 
+The one owner of the rules as loaded values (`RuleSpec`); `vending.rules` evaluates them.
+
 Any flush or commit that touches a Rule or a group membership in this process invalidates the cache at
 once; rules changed by another process are picked up within `ttl` seconds (a backstop for several processes).
 """
@@ -7,8 +9,9 @@ once; rules changed by another process are picked up within `ttl` seconds (a bac
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import time
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import event, select
@@ -16,7 +19,40 @@ from sqlalchemy.orm import Session
 
 from core.prepared import FastWork, Prepared
 from vending.models import GroupMember, Rule
-from vending.rules import RuleSpec, parse_shift_starts
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    id: int
+    name: str
+    quantity: int
+    window: str
+    rolling_hours: int
+    shift_starts: tuple[time, ...]
+    item_id: int | None
+    category: str | None
+    pooled_group_id: int | None  # count the whole group's usage instead of the worker's
+    key: tuple[str, int, tuple[time, ...]] = field(init=False)  # the window's shape: rules sharing it share bounds
+
+    def __post_init__(self) -> None:
+        hours = self.rolling_hours if self.window == "rolling" else 0
+        object.__setattr__(self, "key", (self.window, hours, self.shift_starts))
+
+
+def parse_shift_starts(text: str) -> tuple[time, ...]:
+    starts = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            hours, minutes = part.split(":")
+            starts.append(time(int(hours), int(minutes)))
+        except ValueError:
+            raise ValueError(f"shift start {part!r} is not HH:MM (e.g. 06:00,14:00,22:00)") from None
+    if not starts:
+        raise ValueError("a shift rule needs at least one shift start such as 06:00")
+    return tuple(sorted(starts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +139,7 @@ class RuleCache:
         with self._lock:
             generation = self._generation
             entry = self._entries.get(key)
-        if entry is not None and entry[0] == generation and time.monotonic() - entry[1] < self.ttl:
+        if entry is not None and entry[0] == generation and monotonic() - entry[1] < self.ttl:
             return entry
         rules = _load(work)
         pooled = {r.spec.pooled_group_id for r in rules if r.spec.pooled_group_id is not None}
@@ -112,7 +148,7 @@ class RuleCache:
             rows = work.all(_POOLED_MEMBERS)
             for group_id in pooled:
                 members[group_id] = frozenset(w for g, w in rows if g == group_id)
-        entry = (generation, time.monotonic(), rules, members)
+        entry = (generation, monotonic(), rules, members)
         with self._lock:
             self._entries[key] = entry
         return entry

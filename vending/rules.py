@@ -1,14 +1,15 @@
 """Rules engine: quantity limits per shift/day/week/rolling window, checked before any hardware moves.
 
-Rules come from an in-process cache (vending.rule_cache); usage is one query since the earliest window
-start; evaluation is pure Python over frozen values so it is fast and testable with a fixed clock.
+Rules come from an in-process cache (vending.rule_cache, which owns the loaded rule values, `RuleSpec`); usage
+is one query since the earliest window start; evaluation is pure Python over frozen values so it is fast and
+testable with a fixed clock.
 A refusal names the rule and when the allowance comes back: "limit 2 per shift reached, next at 14:00 CET".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,29 +18,13 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import utc
+from core.errors import DomainError
 from core.models import Item
 from core.prepared import FastWork, Prepared
 from vending.models import GroupMember, LedgerEntry
+from vending.rule_cache import CACHE, RuleSpec, parse_shift_starts
 
 WINDOWS = ("shift", "day", "week", "rolling")
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSpec:
-    id: int
-    name: str
-    quantity: int
-    window: str
-    rolling_hours: int
-    shift_starts: tuple[time, ...]
-    item_id: int | None
-    category: str | None
-    pooled_group_id: int | None  # count the whole group's usage instead of the worker's
-    key: tuple[str, int, tuple[time, ...]] = field(init=False)  # the window's shape: rules sharing it share bounds
-
-    def __post_init__(self) -> None:
-        hours = self.rolling_hours if self.window == "rolling" else 0
-        object.__setattr__(self, "key", (self.window, hours, self.shift_starts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,22 +42,6 @@ class Refusal:
     rule_name: str
     message: str
     resets_at: datetime | None
-
-
-def parse_shift_starts(text: str) -> tuple[time, ...]:
-    starts = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            hours, minutes = part.split(":")
-            starts.append(time(int(hours), int(minutes)))
-        except ValueError:
-            raise ValueError(f"shift start {part!r} is not HH:MM (e.g. 06:00,14:00,22:00)") from None
-    if not starts:
-        raise ValueError("a shift rule needs at least one shift start such as 06:00")
-    return tuple(sorted(starts))
 
 
 def window_bounds(spec: RuleSpec, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -341,8 +310,6 @@ def check(
     now: datetime,
     tz: ZoneInfo,
 ) -> Refusal | None:
-    from vending.rule_cache import CACHE
-
     work = FastWork.of(session)
     specs, members = CACHE.applicable_with_members(
         work, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category
@@ -357,8 +324,6 @@ def check(
 
 
 def validate_rule(name: str, quantity: int, window: str, rolling_hours: int, shift_starts: str) -> None:
-    from core.errors import DomainError
-
     if not name.strip():
         raise DomainError("rule name is empty: e.g. 'Gloves per shift'", field="name")
     if quantity < 0:

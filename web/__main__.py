@@ -1,5 +1,5 @@
 """`python -m web` is the same as the `vendtrack` command."""
 
-from web.cli import main
+from web.console import main
 
 main()

@@ -13,11 +13,12 @@ from werkzeug.wrappers import Response
 from core import access, user_sessions
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory
+from core.forward import register_forwarder
 from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices
 from core.settings import load_settings
-from web import admin, api, auth, badges, charts, cookies, csrf, errors, health, home, inputs, session
+from web import admin, api, auth, badges, charts, cli, cookies, csrf, errors, health, home, inputs, session
 from web.domains import domain_name, hook, load_plugins
 
 CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
@@ -79,15 +80,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         _install_plugin(app, plugin, services, nav)
     app.extensions["vendtrack_plugins"] = plugins
     if settings.upstream_url:  # an edge: forward every event to the central installation
-        from core.forward import register_forwarder
-
         register_forwarder(services.consumers, settings.upstream_url, settings.upstream_token)
     app.jinja_env.globals["nav_links"] = nav
     app.jinja_env.globals["may_open"] = _may_open
-
-    from web import cli
-
-    cli.register(app, plugins)
+    cli.register(app, plugins, create_app)
     return app
 
 

@@ -12,7 +12,6 @@ logged-in user; unlike a bearer header it is ambient, so requests it authenticat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -34,33 +33,15 @@ from werkzeug.wrappers import Response
 from core import access, audit, throttle, user_sessions, users
 from core.access import Access
 from core.passwords import PasswordRejected
-from core.roles import Role, TokenScope
+from core.roles import TokenScope
 from core.throttle import Refusal, Scope, Wait
 from web.errors import error_json
+from web.principal import Principal, is_allowed
 from web.session import db, services
 
 bp = Blueprint("auth", __name__)
 DEVICE_COOKIE = "vendtrack_device"  # domains read the name from app.config["DEVICE_COOKIE_NAME"]
 NOT_PAIRED = "this kiosk is not paired: ask an administrator to pair it"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: a logged-in user or a bearer token."""
-
-    kind: str  # "user" or "token"
-    id: int
-    name: str
-    roles: frozenset[str]
-    scopes: frozenset[str]
-    site_id: int | None = None
-
-    @property
-    def actor(self) -> str:
-        return f"{self.kind}:{self.name}"
-
-    def has_role(self, *wanted: Role) -> bool:
-        return any(r.value in self.roles for r in wanted)
 
 
 def current_principal() -> Principal | None:
@@ -104,18 +85,6 @@ def _load_principal(rule: Access) -> Principal | None:
         session.clear()  # ended, expired, or a cookie of the old client-side sessions
     cookie = _device_cookie(rule)
     return _token_principal(cookie, TokenScope.DEVICE) if cookie else None
-
-
-def is_allowed(rule: Access, principal: Principal | None) -> bool:
-    if rule.public:
-        return True
-    if principal is None:
-        return False
-    if principal.kind == "token":
-        return bool(rule.scopes & {s for s in principal.scopes})
-    if rule.any_user:
-        return True
-    return bool({r.value for r in rule.roles} & principal.roles)
 
 
 def _deny(rule: Access, principal: Principal | None) -> Any:

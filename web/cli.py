@@ -7,26 +7,32 @@ from types import ModuleType
 from typing import Any
 
 import click
-from flask import Flask
+import waitress
+from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from sqlalchemy.engine import make_url
 
-from core import users
+from core import masters, outbox, users
 from core.db import unit_of_work
+from core.errors import DomainError
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
-from web.domains import hook
+from core.settings import SettingsError, check_environment
+from firmware_bridge import cli as bridge_cli
+from web.demo import AppFactory, demo_command
+from web.domains import hook, load_plugins
+from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
 
 
 def _services(app: Flask) -> AppServices:
     return app.extensions["vendtrack"]
 
 
-def register(app: Flask, plugins: list[ModuleType]) -> None:
+def register(app: Flask, plugins: list[ModuleType], factory: AppFactory) -> None:
+    """Add vendtrack's commands to `app`; `factory` builds the fresh app `vendtrack demo` runs."""
     for command in (db_group, user_group, token_group, serve_command, outbox_group):
         app.cli.add_command(command)
-    from web.demo import demo_command
-
-    app.cli.add_command(demo_command)
+    app.cli.add_command(demo_command(factory))
     sim = AppGroup("sim", help="Run a simulated device (lock board, coil machine, Modbus boards, BLE).")
     for plugin in plugins:
         if (sims := hook(plugin, "sim_commands")) is not None:
@@ -35,9 +41,7 @@ def register(app: Flask, plugins: list[ModuleType]) -> None:
         if (commands := hook(plugin, "cli_commands")) is not None:
             for command in commands():
                 app.cli.add_command(command)
-    from firmware_bridge import cli as bridge_cli  # simulators live with the drivers
-
-    for command in bridge_cli.sim_commands():
+    for command in bridge_cli.sim_commands():  # simulators live with the drivers
         sim.add_command(command)
     app.cli.add_command(sim)
 
@@ -50,9 +54,7 @@ def db_group() -> None:
 @db_group.command("upgrade", help="Apply every pending Alembic migration (all packages).")
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
-    from flask import current_app
-
-    from migrations import upgrade
+    from migrations import upgrade  # deferred: a heavy optional import (alembic, ~0.4 s), only to migrate
 
     url = _services(current_app).settings.database_url
     upgrade(url)
@@ -60,8 +62,6 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -82,8 +82,6 @@ def user_group() -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--email", default="")
 def user_create(username: str, roles: tuple[str, ...], password: str, email: str) -> None:
-    from flask import current_app
-
     try:
         parsed = [Role.parse(r) for r in roles]
         with unit_of_work(_services(current_app).session_factory) as session:
@@ -109,11 +107,6 @@ def token_group() -> None:
 )
 @click.option("--site", "site_code", default="", help="Site code the token is bound to (required for --scope edge).")
 def token_create(name: str, scopes: tuple[str, ...], site_code: str) -> None:
-    from flask import current_app
-
-    from core import masters
-    from core.errors import DomainError
-
     try:
         parsed = [TokenScope.parse(s) for s in scopes]
         with unit_of_work(_services(current_app).session_factory) as session:
@@ -129,8 +122,6 @@ def token_create(name: str, scopes: tuple[str, ...], site_code: str) -> None:
 
 @token_group.command("list")
 def token_list() -> None:
-    from flask import current_app
-
     with unit_of_work(_services(current_app).session_factory) as session:
         for view in users.list_tokens(session):
             state = "revoked" if view.revoked_at else "active"
@@ -140,8 +131,6 @@ def token_list() -> None:
 @token_group.command("revoke")
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
-    from flask import current_app
-
     try:
         with unit_of_work(_services(current_app).session_factory) as session:
             users.revoke_token(session, token_id, actor="cli")
@@ -157,10 +146,6 @@ def outbox_group() -> None:
 
 @outbox_group.command("status")
 def outbox_status() -> None:
-    from flask import current_app
-
-    from core import outbox
-
     services = _services(current_app)
     with unit_of_work(services.session_factory) as session:
         click.echo(
@@ -171,12 +156,8 @@ def outbox_status() -> None:
 
 @outbox_group.command("dispatch", help="Deliver every due event now and exit.")
 def outbox_dispatch() -> None:
-    from flask import current_app
-
-    from core.outbox import Dispatcher
-
     services = _services(current_app)
-    report = Dispatcher(
+    report = outbox.Dispatcher(
         services.session_factory,
         services.consumers,
         services.clock,
@@ -193,11 +174,6 @@ def outbox_dispatch() -> None:
 @click.option("--dispatchers", default=1, show_default=True, type=int, help="Outbox dispatcher threads.")
 @with_appcontext
 def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
-    import waitress
-    from flask import current_app
-
-    from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
-
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     services = _services(app)
     workers = WorkerSet(
@@ -211,11 +187,8 @@ def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
         workers.stop()
 
 
-def main() -> None:
-    from core.settings import SettingsError, check_environment
-    from web.app import create_app
-    from web.domains import load_plugins
-
+def main(create_app: AppFactory) -> None:
+    """Run the `vendtrack` command line on apps built by `create_app` (web.console passes web.app's)."""
     load_plugins()  # plugins declare their own VENDTRACK_* variables when imported
     try:
         check_environment()

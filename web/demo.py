@@ -11,6 +11,7 @@ import shutil
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,13 @@ from web.smoke import core_smoke
 from web.smoke_flow import cross_domain_smoke
 from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
 
+AppFactory = Callable[..., Flask]  # web.app.create_app, handed in by web.cli: web.app imports this module's caller
 
-def build_demo_app(instance: Path, settings: dict[str, Any] | None = None) -> Flask:
-    """Create a fresh demo database in `instance/demo` and an app bound to it, schema migrated."""
-    from migrations import upgrade
-    from web.app import create_app
+
+def build_demo_app(factory: AppFactory, instance: Path, settings: dict[str, Any] | None = None) -> Flask:
+    """Create a fresh demo database in `instance/demo` and an app bound to it (built by `factory`, web.app's
+    create_app), schema migrated."""
+    from migrations import upgrade  # deferred: a heavy optional import (alembic, ~0.4 s), only to migrate
 
     folder = instance / "demo"
     if folder.exists():
@@ -42,7 +45,7 @@ def build_demo_app(instance: Path, settings: dict[str, Any] | None = None) -> Fl
     folder.mkdir(parents=True)
     url = f"sqlite:///{folder / 'vendtrack-demo.db'}"
     upgrade(url)
-    return create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SETTINGS": dict(settings or {})})
+    return factory({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SETTINGS": dict(settings or {})})
 
 
 def seed_core(services: AppServices) -> tuple[int, str]:
@@ -134,21 +137,30 @@ def _guarded(flow: Any, demo: DemoContext) -> SmokeResult:
         return SmokeResult(False, f"{type(exc).__name__}: {exc}")
 
 
-@click.command("demo", help="Run vendtrack with a fresh demo database and every device simulated.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--smoke", is_flag=True, help="Run one end-to-end flow per domain headless, then exit.")
-@click.option("--espresense/--no-espresense", default=False, show_default=True,
-              help="Also listen to real ESPresense topics (espresense/devices/<id>/<room>) on the MQTT broker, so a "
-                   "real node can be pointed at the demo; the node's room names must be gateway ids of the demo.")
-@click.option("--shift/--no-shift", default=True, show_default=True,
-              help="Simulated workers take an item at a machine every few seconds (never with --smoke).")
-@with_appcontext
-def demo_command(host: str, port: int, smoke: bool, espresense: bool, shift: bool) -> None:
+def demo_command(factory: AppFactory) -> click.Command:
+    """The `vendtrack demo` command; `factory` (web.app's create_app, handed in by web.cli) builds the demo app."""
+
+    @click.command("demo", help="Run vendtrack with a fresh demo database and every device simulated.")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=5000, show_default=True, type=int)
+    @click.option("--smoke", is_flag=True, help="Run one end-to-end flow per domain headless, then exit.")
+    @click.option("--espresense/--no-espresense", default=False, show_default=True,
+                  help="Also listen to real ESPresense topics (espresense/devices/<id>/<room>) on the MQTT broker, so "
+                       "a real node can be pointed at the demo; the node's room names must be gateway ids of the demo.")
+    @click.option("--shift/--no-shift", default=True, show_default=True,
+                  help="Simulated workers take an item at a machine every few seconds (never with --smoke).")
+    @with_appcontext
+    def command(host: str, port: int, smoke: bool, espresense: bool, shift: bool) -> None:
+        run_demo(factory, host, port, smoke=smoke, espresense=espresense, shift=shift)
+
+    return command
+
+
+def run_demo(factory: AppFactory, host: str, port: int, *, smoke: bool, espresense: bool, shift: bool) -> None:
     instance = Path(current_app.instance_path)
     mail_folder = instance / "demo-mail"
     capture = demo_links.start_mail_capture(mail_folder)
-    app = build_demo_app(instance, {"smtp_host": capture.host, "smtp_port": capture.port})
+    app = build_demo_app(factory, instance, {"smtp_host": capture.host, "smtp_port": capture.port})
     server = _ServerThread(app, host, 0 if smoke else port)
     base_url = f"http://{host}:{server.port}"
     demo = start_demo(app, base_url, {"tracking.espresense_topics": espresense or smoke, demo_links.MAIL_KEY: capture})

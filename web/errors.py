@@ -22,6 +22,8 @@ from werkzeug.exceptions import HTTPException
 from core.access import access_of
 from core.errors import DomainError
 from core.validation import ValidationError
+from web.form_marks import mark_form
+from web.principal import is_allowed
 
 FRIENDLY = {
     400: ("That request could not be understood", "Check the form or the data you sent and try again."),
@@ -121,8 +123,6 @@ def form_again(exc: DomainError) -> Any | None:
     """The page with the posted form, refilled and marked, when `exc` names a field of a form post."""
     if not exc.field or exc.status not in (400, 422) or request.method != "POST" or request.mimetype not in FORM_TYPES:
         return None  # not a bad field of a form post (a refusal or a conflict keeps its own page)
-    from web.form_marks import mark_form
-
     errors = exc.errors if isinstance(exc, ValidationError) else {exc.field: exc.message}
     status = _form_status(exc)
     _rollback()
@@ -158,8 +158,6 @@ def _pages_holding_the_form() -> list[str]:
 
 def _render_get(url: str) -> str | None:
     """Render `url` as a GET by the same caller, in this request's app context; None when it cannot."""
-    from web.auth import is_allowed
-
     target = urlparse(url)
     adapter = current_app.url_map.bind_to_environ(request.environ)
     try:

@@ -15,7 +15,7 @@ from core.db import unit_of_work
 from core.models import Site
 from core.roles import Role
 from core.users import create_user
-from procurement import approval, orders
+from procurement import approval, orders, workflow
 from procurement.supplier_profiles import ProfileForm, save_profile, save_site_documents
 from procurement.suppliers import supplier_by_code
 from tests.procurement.conftest import World, add_offer, seed_world
@@ -54,7 +54,7 @@ def make_loop(app: Flask) -> Loop:
         orders.add_line(s, po, "GLOVE", 36, Decimal("9.20"), "user:bob", world.clock)
         orders.add_line(s, po, "DRILL", 20, Decimal("4.00"), "user:bob", world.clock)
         po.requested_delivery_date = WANTED
-        orders.submit(s, po.po_number, "user:bob", world.clock)
+        workflow.submit(s, po.po_number, "user:bob", world.clock)
         if po.status == orders.PENDING:
             approval.approve(s, po.po_number, approval.Approver("user:ann", "ann", frozenset({"approver"})),
                              world.clock)  # fmt: skip

@@ -12,7 +12,7 @@ from core.db import unit_of_work
 from core.errors import Conflict, DomainError, Forbidden, InvalidTransition
 from core.events import PurchaseOrderStatusChanged, StockReceived
 from core.outbox import OutboxEvent
-from procurement import approval, config, orders, receiving
+from procurement import approval, config, orders, receiving, workflow
 from procurement.approval import Approver
 from procurement.models import PurchaseOrder, ReorderPolicy
 from procurement.orders import TRANSITIONS
@@ -48,7 +48,7 @@ def test_transition_table_is_explicit_and_illegal_moves_raise(world: World) -> N
 def test_each_transition_audits_and_publishes(world: World) -> None:
     number = _manual_po(world)
     with unit_of_work(world.factory) as s:
-        assert orders.submit(s, number, "user:bob", world.clock) == "pending_approval"
+        assert workflow.submit(s, number, "user:bob", world.clock) == "pending_approval"
     with world.session() as s:
         actions = [r.action for r in history(s, "purchase_order", number)]
         assert actions == ["po.create", "po.submit"]
@@ -60,11 +60,11 @@ def test_each_transition_audits_and_publishes(world: World) -> None:
 def test_requester_and_last_editor_never_approve(world: World) -> None:
     number = _manual_po(world, requester="user:bob")
     with unit_of_work(world.factory) as s:
-        orders.submit(s, number, "user:bob", world.clock)
+        workflow.submit(s, number, "user:bob", world.clock)
     with pytest.raises(Forbidden, match="you requested"), unit_of_work(world.factory) as s:
         approval.approve(s, number, BOB, world.clock)
     with unit_of_work(world.factory) as s:
-        orders.edit_line(s, number, 1, 12, Decimal("10.00"), "user:ann", world.clock)
+        workflow.edit_line(s, number, 1, 12, Decimal("10.00"), "user:ann", world.clock)
     with pytest.raises(Forbidden, match="you last edited"), unit_of_work(world.factory) as s:
         approval.approve(s, number, ANN, world.clock)
     with unit_of_work(world.factory) as s:
@@ -80,7 +80,7 @@ def test_levels_need_two_different_people_with_the_right_roles(world: World) -> 
         config.add_rule(s, "other site", 3, Decimal("0"), "test", approver_role="admin", category="cutting")
     number = _manual_po(world, qty=100, price="12.00")  # 1,296.00 with tax: levels 1 and 2
     with unit_of_work(world.factory) as s:
-        orders.submit(s, number, "user:bob", world.clock)
+        workflow.submit(s, number, "user:bob", world.clock)
         assert orders.get_po(s, number).approval_levels == "1,2"
     with unit_of_work(world.factory) as s:
         assert approval.approve(s, number, ANN, world.clock) == "pending_approval"
@@ -97,7 +97,7 @@ def test_levels_need_two_different_people_with_the_right_roles(world: World) -> 
 def test_reject_needs_a_comment_and_revise_returns_to_draft(world: World) -> None:
     number = _manual_po(world)
     with unit_of_work(world.factory) as s:
-        orders.submit(s, number, "user:bob", world.clock)
+        workflow.submit(s, number, "user:bob", world.clock)
     with pytest.raises(DomainError, match="say why"), unit_of_work(world.factory) as s:
         approval.reject(s, number, ANN, world.clock, " ")
     with unit_of_work(world.factory) as s:
@@ -109,17 +109,17 @@ def test_reject_needs_a_comment_and_revise_returns_to_draft(world: World) -> Non
 def test_reapproval_on_price_rise_or_supplier_change(world: World) -> None:
     number = _manual_po(world)
     with unit_of_work(world.factory) as s:
-        orders.submit(s, number, "user:bob", world.clock)
+        workflow.submit(s, number, "user:bob", world.clock)
         approval.approve(s, number, ANN, world.clock)
     with unit_of_work(world.factory) as s:
-        orders.edit_line(s, number, 1, 10, Decimal("10.50"), "user:bob", world.clock)  # +5 %: within 10 %
+        workflow.edit_line(s, number, 1, 10, Decimal("10.50"), "user:bob", world.clock)  # +5 %: within 10 %
     assert _status(world, number) == "approved"
     with unit_of_work(world.factory) as s:
-        orders.edit_line(s, number, 1, 12, Decimal("10.50"), "user:bob", world.clock)  # +26 %
+        workflow.edit_line(s, number, 1, 12, Decimal("10.50"), "user:bob", world.clock)  # +26 %
     assert _status(world, number) == "pending_approval"
     with unit_of_work(world.factory) as s:
         approval.approve(s, number, ANN, world.clock)
-        orders.change_supplier(s, number, "OMEGA", "user:bob", world.clock)
+        workflow.change_supplier(s, number, "OMEGA", "user:bob", world.clock)
         assert "supplier changed" in orders.get_po(s, number).warnings
     assert _status(world, number) == "pending_approval"
 
@@ -130,21 +130,21 @@ def test_budget_stop_and_warn(world: World) -> None:
         config.set_budget(s, "CC-100", period, Decimal("150"), "stop", "test")
     first, second = _manual_po(world), _manual_po(world)
     with unit_of_work(world.factory) as s:
-        orders.submit(s, first, "user:bob", world.clock)
+        workflow.submit(s, first, "user:bob", world.clock)
         approval.approve(s, first, ANN, world.clock)  # 108 of 150 committed
     with pytest.raises(Conflict, match=r"exceeds 150\.00"), unit_of_work(world.factory) as s:
-        orders.submit(s, second, "user:bob", world.clock)
+        workflow.submit(s, second, "user:bob", world.clock)
     with unit_of_work(world.factory) as s:
         config.set_budget(s, "CC-100", period, Decimal("150"), "warn", "test")
     with unit_of_work(world.factory) as s:
-        orders.submit(s, second, "user:bob", world.clock)
+        workflow.submit(s, second, "user:bob", world.clock)
         assert "exceeds 150.00" in orders.get_po(s, second).warnings
 
 
 def _sent_po(world: World, qty: int = 10) -> str:
     number = _manual_po(world, qty=qty)
     with unit_of_work(world.factory) as s:
-        orders.submit(s, number, "user:bob", world.clock)
+        workflow.submit(s, number, "user:bob", world.clock)
         approval.approve(s, number, ANN, world.clock)
         orders.transition(s, orders.get_po(s, number), "sent", "user:bob", world.clock)
     return number
@@ -195,9 +195,9 @@ def test_edit_while_pending_voids_the_approvals_given_so_far(world: World) -> No
         config.add_rule(s, "all, second look", 2, Decimal("0"), "test", approver_role="admin")
     number = _manual_po(world)
     with unit_of_work(world.factory) as s:
-        orders.submit(s, number, "user:bob", world.clock)
+        workflow.submit(s, number, "user:bob", world.clock)
         assert approval.approve(s, number, ANN, world.clock) == "pending_approval"
-        orders.edit_line(s, number, 1, 11, Decimal("10.00"), "user:bob", world.clock)
+        workflow.edit_line(s, number, 1, 11, Decimal("10.00"), "user:bob", world.clock)
     with unit_of_work(world.factory) as s:
         assert approval.approve(s, number, ANN, world.clock) == "pending_approval"  # level 1 again, new round
         assert approval.approve(s, number, ADA, world.clock) == "approved"

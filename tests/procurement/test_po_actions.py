@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from core.db import unit_of_work
 from core.roles import Role
 from core.users import create_user
-from procurement import approval, orders, receiving
+from procurement import approval, orders, receiving, workflow
 from procurement.po_actions import ACTION_ROLES
 from procurement.suppliers import supplier_by_code
 from tests.conftest import csrf_from, login
@@ -59,7 +59,7 @@ def _order_in(world: World, state: str) -> str:
         number = po.po_number
         if state == "draft":
             return number
-        orders.submit(s, number, requester, clock)
+        workflow.submit(s, number, requester, clock)
         if state == "rejected":
             approval.reject(s, number, boss, clock, "too many")
         if state in ("pending_approval", "rejected"):

@@ -16,7 +16,7 @@ from core.db import unit_of_work
 from core.models import CostCenter, Item
 from core.roles import Role
 from core.users import create_user
-from procurement import approval, config, orders
+from procurement import approval, config, orders, workflow
 from procurement.exceptions import exceptions
 from procurement.models import PurchaseOrder, Supplier, SupplierItem
 from procurement.smtp_capture import free_port
@@ -50,7 +50,7 @@ def _approved_po(world: World, quantity: int = 20) -> str:
     with unit_of_work(world.factory) as s:
         po = orders.new_po(s, supplier_by_code(s, "ACME"), world.site_id, "user:bob", world.clock)
         orders.add_line(s, po, "GLOVE", quantity, Decimal("9.20"), "user:bob", world.clock)
-        orders.submit(s, po.po_number, "user:bob", world.clock)
+        workflow.submit(s, po.po_number, "user:bob", world.clock)
         approval.approve(s, po.po_number, approval.Approver("user:ann", "ann", frozenset({"approver"})), world.clock)
         return po.po_number
 
@@ -178,7 +178,7 @@ def test_approver_sees_cost_center_budget_and_who_approves_next(app: Flask, clie
         po = orders.new_po(s, supplier_by_code(s, "ACME"), world.site_id, "user:bob", world.clock,
                            cost_center_id=s.scalar(select(CostCenter.id)))  # fmt: skip
         orders.add_line(s, po, "GLOVE", 20, Decimal("9.20"), "user:bob", world.clock)
-        orders.submit(s, po.po_number, "user:bob", world.clock)
+        workflow.submit(s, po.po_number, "user:bob", world.clock)
         number = po.po_number
     login(client, "ann", "nna-password")
     url = f"/procurement/po/{number}"

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from core.db import unit_of_work
 from procurement import config
 from procurement.models import DemandStat, PurchaseOrder, PurchaseOrderLine, StockView
-from procurement.orders import DRAFT, PENDING, get_po, submit
+from procurement.orders import DRAFT, PENDING, get_po
 from procurement.replenish import replenish, submit_system_drafts
 from procurement.stock import roll_windows
+from procurement.workflow import submit
 from tests.procurement.conftest import World
 
 

@@ -19,7 +19,7 @@ from core.models import Site
 from core.roles import Role, TokenScope
 from core.settings import SettingsError, check_environment, load_settings
 from core.users import create_token, create_user
-from procurement import approval, config, orders, transmit
+from procurement import approval, config, orders, transmit, workflow
 from procurement.documents import build_context
 from procurement.models import PurchaseOrder, SiteProcurementSettings, SupplierItem, Transmission
 from procurement.smtp_capture import free_port
@@ -75,7 +75,7 @@ def _po(world: World, lines: list[tuple[str, int, str]], origin: str = "manual",
                 )
             )
         if submit:
-            orders.submit(s, po.po_number, requester, world.clock)
+            workflow.submit(s, po.po_number, requester, world.clock)
         return po.po_number
 
 
@@ -215,7 +215,7 @@ def test_a_tax_rate_change_reaches_new_orders_and_drafts_only(app: Flask, client
     assert _save(client, tax_rate_pct="10")[0] == 302
     new = _po(world, [("GLOVE", 36, "9.20")], submit=False)
     with unit_of_work(world.factory) as s:
-        orders.submit(s, draft, "user:bob", world.clock)
+        workflow.submit(s, draft, "user:bob", world.clock)
     with world.session() as s:
         docs = {number: build_context(s, number) for number in (approved, pending, draft, new)}
         submitted = audit.history(s, "purchase_order", draft)[-1]
@@ -236,7 +236,7 @@ def test_an_order_keeps_the_buyer_name_it_was_submitted_under(app: Flask, client
     draft = _po(world, [("GLOVE", 36, "9.20")], submit=False)
     assert _save(client, buyer_name="Riverside Central Buying")[0] == 302
     with unit_of_work(world.factory) as s:
-        orders.submit(s, draft, "user:bob", world.clock)
+        workflow.submit(s, draft, "user:bob", world.clock)
     with world.session() as s:
         assert build_context(s, earlier).buyer.name == "Plant One Purchasing"  # re-rendered later: same name
         assert build_context(s, draft).buyer.name == "Riverside Central Buying"

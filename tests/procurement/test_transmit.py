@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import audit
 from core.db import unit_of_work
 from core.errors import Conflict, DomainError
-from procurement import approval, orders, transmit
+from procurement import approval, orders, transmit, workflow
 from procurement.models import PoDocument, Supplier, Transmission
 from procurement.smtp_capture import SmtpCapture, free_port
 from procurement.suppliers import supplier_by_code
@@ -31,7 +31,7 @@ def approved_po(world: World, supplier: str = "ACME", sku: str = "GLOVE", quanti
     with unit_of_work(world.factory) as s:
         po = orders.new_po(s, supplier_by_code(s, supplier), world.site_id, "user:bob", world.clock)
         orders.add_line(s, po, sku, quantity, Decimal("9.20"), "user:bob", world.clock)
-        orders.submit(s, po.po_number, "user:bob", world.clock)
+        workflow.submit(s, po.po_number, "user:bob", world.clock)
         approval.approve(s, po.po_number, approval.Approver("user:ann", "ann", frozenset({"approver"})), world.clock)
         return po.po_number
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.db import unit_of_work
 from core.errors import Conflict
-from procurement import orders, transmit
+from procurement import orders, transmit, workflow
 from procurement.models import PoDocument
 from procurement.smtp_capture import SmtpCapture
 from procurement.transmit_worker import RetryReport, retry_due
@@ -109,7 +109,7 @@ def test_a_retry_carries_the_po_as_it_is_now(world: World) -> None:
     number = approved_po(world)
     first = transmit.send(world.factory, number, dead_smtp(), "user:bob", world.clock)
     with unit_of_work(world.factory) as s:  # a cheaper price keeps the order approved
-        orders.edit_line(s, number, 1, 36, Decimal("9.00"), "user:bob", world.clock)
+        workflow.edit_line(s, number, 1, 36, Decimal("9.00"), "user:bob", world.clock)
     assert po_status(world, number) == "approved"
     world.clock.advance(minutes=1)
     with SmtpCapture() as server:

@@ -17,7 +17,7 @@ from core.db import unit_of_work
 from core.models import Site
 from core.roles import Role
 from core.users import create_user
-from procurement import orders, plugin
+from procurement import orders, plugin, workflow
 from procurement.models import PurchaseOrder, Supplier
 from procurement.smtp_capture import SmtpCapture, free_port
 from procurement.supplier_profiles import ProfileForm, save_profile
@@ -36,7 +36,7 @@ def _setup(app: Flask) -> tuple[World, str]:
         po = orders.new_po(s, supplier_by_code(s, "ACME"), world.site_id, "user:bob", world.clock)
         orders.add_line(s, po, "GLOVE", 36, Decimal("9.20"), "user:bob", world.clock,
                         reason="position 8 < min 10 → 32 → 36, pack of 6")  # fmt: skip
-        orders.submit(s, po.po_number, "user:bob", world.clock)
+        workflow.submit(s, po.po_number, "user:bob", world.clock)
         number = po.po_number
     return world, number
 

@@ -17,6 +17,7 @@ from tests.support import wait_until
 from tracking.demo import REAL_TOPICS_KEY
 from vending.demo import badge_of
 from web import demo_links
+from web.app import create_app
 from web.demo import _ServerThread, build_demo_app, start_demo
 from web.demo_logins import demo_password
 from web.smoke_flow import cross_domain_smoke
@@ -31,7 +32,7 @@ def running_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dem
     """`vendtrack demo --no-shift` in this process: fresh SQLite, simulators, workers, SMTP capture."""
     instance = tmp_path_factory.mktemp("demo-instance")
     capture = demo_links.start_mail_capture(instance / "mail")
-    app = build_demo_app(instance, {"smtp_host": capture.host, "smtp_port": capture.port})
+    app = build_demo_app(create_app, instance, {"smtp_host": capture.host, "smtp_port": capture.port})
     server = _ServerThread(app, "127.0.0.1", 0)
     state = {demo_links.MAIL_KEY: capture, REAL_TOPICS_KEY: True}  # as `vendtrack demo --espresense`
     demo = start_demo(app, f"http://127.0.0.1:{server.port}", state)
