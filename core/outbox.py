@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,49 +74,8 @@ class OutboxDelivery(Base):
 
 
 _wakeup = threading.Event()
-_OUTBOX_INSERT = insert(OutboxEvent)
-
-
-def publish(session: Session, evt: Event) -> None:
-    """Write `evt` to the outbox in the caller's transaction; it is delivered after that commits.
-
-    One Core INSERT on the session's connection: no ORM object to track and flush, which matters on
-    hot paths such as a dispense that publishes two events.
-    """
-    session.connection().execute(
-        _OUTBOX_INSERT,
-        {
-            "event_key": evt.event_id,
-            "event_type": evt.event_type,
-            "version": evt.version,
-            "payload": evt.to_json(),
-            "created_at": evt.occurred_at,
-        },
-    )
-    session.info["outbox_published"] = True
-
-
-def publish_all(session: Session, events: Sequence[Event]) -> None:
-    """`publish` for several events of one transaction in a single executemany INSERT."""
-    if not events:
-        return
-    session.connection().execute(
-        _OUTBOX_INSERT,
-        [
-            {
-                "event_key": evt.event_id,
-                "event_type": evt.event_type,
-                "version": evt.version,
-                "payload": evt.to_json(),
-                "created_at": evt.occurred_at,
-            }
-            for evt in events
-        ],
-    )
-    session.info["outbox_published"] = True
-
-
-_PREPARED_INSERT = Prepared(
+_PUBLISHED = "outbox_published"  # Session.info flag: wake the dispatchers after this Session commits
+_INSERT = Prepared(
     insert(OutboxEvent).values(
         event_key=bindparam("p_key"),
         event_type=bindparam("p_type"),
@@ -127,29 +86,36 @@ _PREPARED_INSERT = Prepared(
 )
 
 
-def publish_fast(work: FastWork, events: Sequence[Event]) -> None:
-    """`publish_all` inside a `core.prepared.fast_unit_of_work`; dispatchers wake after its commit."""
+def publish(session: Session | FastWork, *events: Event) -> None:
+    """Write `events` to the outbox in the caller's transaction (a Session's or a fast unit of work's); they are
+    delivered after it commits, and this process's dispatchers wake then.
+
+    One prepared INSERT (several events: one executemany), no ORM object to track and flush: a dispense
+    publishes two events on its hot path."""
+    if not events:
+        return
+    work = FastWork.of(session)
     rows = [
         {
-            "p_key": e.event_id,
-            "p_type": e.event_type,
-            "p_version": e.version,
-            "p_payload": e.to_json(),
-            "p_at": e.occurred_at,
+            "p_key": evt.event_id,
+            "p_type": evt.event_type,
+            "p_version": evt.version,
+            "p_payload": evt.to_json(),
+            "p_at": evt.occurred_at,
         }
-        for e in events
+        for evt in events
     ]
-    work.execute_many(_PREPARED_INSERT, rows)
-    if work.session is not None:
-        work.session.info["outbox_published"] = True
+    if len(rows) == 1:
+        work.execute(_INSERT, rows[0]).close()
     else:
-        work.after_commit.append(_wakeup.set)
+        work.execute_many(_INSERT, rows)
+    work.on_commit(_wakeup.set, _PUBLISHED)
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_dispatchers(session: Session) -> None:
     # One class-level listener: attaching a listener per session costs more than the publish itself.
-    if session.info.pop("outbox_published", False):
+    if session.info.pop(_PUBLISHED, False):
         _wakeup.set()
 
 
