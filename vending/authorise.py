@@ -21,7 +21,8 @@ from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from core.prepared import FastWork, Prepared, fast_unit_of_work
 from vending import charges, ledger, rules
-from vending.dispense import AUTHORISED, DISPENSE, REFUSED, REQUESTED, DispenseStatus, DispenseView, Facts, view
+from vending.dispense import DispenseView, Facts, view
+from vending.dispense_states import AUTHORISED, DISPENSE, REFUSED, REQUESTED, DispenseStatus
 from vending.models import Dispense, GroupMember, ItemRestriction, Machine, Slot, Worker, WorkerGroup
 
 dispenses, slots, items, workers, sites = (

@@ -1,4 +1,4 @@
-"""The dispense state machine (one table, `DISPENSE`) and its service functions; no hardware in here.
+"""The dispense state machine (`vending.dispense_states.DISPENSE`) and its service functions; no hardware here.
 
     requested ──► authorised ──► commanded ──► sensed ──► completed
         │              │              │
@@ -28,40 +28,18 @@ from core.errors import InvalidTransition, NotFound
 from core.events import ItemDispensed
 from core.models import Item, Site
 from core.prepared import FastWork, Prepared
-from core.states import State, StateMachine
 from vending import ledger
+from vending.dispense_states import (
+    AUTHORISED,
+    COMMANDED,
+    COMPLETED,
+    DISPENSE,
+    FAILED,
+    SENSED,
+    DispenseStatus,
+)
 from vending.models import Dispense, Machine, Slot, Worker
 
-
-class DispenseStatus(State):
-    REQUESTED = "requested"
-    AUTHORISED = "authorised"
-    COMMANDED = "commanded"
-    SENSED = "sensed"
-    COMPLETED = "completed"
-    REFUSED = "refused"
-    FAILED = "failed"
-
-
-REQUESTED, AUTHORISED, COMMANDED = DispenseStatus.REQUESTED, DispenseStatus.AUTHORISED, DispenseStatus.COMMANDED
-SENSED, COMPLETED = DispenseStatus.SENSED, DispenseStatus.COMPLETED
-REFUSED, FAILED = DispenseStatus.REFUSED, DispenseStatus.FAILED
-
-# from-status → {to-status: the step that performs it}
-DISPENSE: StateMachine[DispenseStatus] = StateMachine(
-    "dispense",
-    DispenseStatus,
-    {
-        REQUESTED: {AUTHORISED: "authorise", REFUSED: "refuse"},
-        AUTHORISED: {COMMANDED: "mark_commanded", FAILED: "fail"},
-        COMMANDED: {SENSED: "record_sensed", FAILED: "fail"},
-        SENSED: {COMPLETED: "complete"},
-        COMPLETED: {},
-        REFUSED: {},
-        FAILED: {},
-    },
-    tones={AUTHORISED: "info", COMMANDED: "info", SENSED: "info", COMPLETED: "good", REFUSED: "warn", FAILED: "bad"},
-)
 TRANSITIONS = DISPENSE.transitions
 IN_FLIGHT = (AUTHORISED, COMMANDED, SENSED)
 

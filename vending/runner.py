@@ -26,7 +26,8 @@ from core.errors import InvalidTransition, NotFound
 from core.prepared import fast_unit_of_work
 from vending import dispense
 from vending.devices import MachineAdapter, Sensed, safe_call
-from vending.dispense import AUTHORISED, SENSED, DispenseView
+from vending.dispense import DispenseView
+from vending.dispense_states import AUTHORISED, SENSED
 from vending.drivers import DevicePool
 
 log = logging.getLogger(__name__)
