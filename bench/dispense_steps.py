@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         ("no server-side prepare (prepare_threshold=None)", {"prepare_threshold": None}),
         ("prepare after 5 uses (psycopg's default)", {}),
         ("prepare at once (prepare_threshold=0)", {"prepare_threshold": 0}),
+        ("default prepare, synchronous_commit=off (role setting)", {"options": "-c synchronous_commit=off"}),
     ):
         engine = make_engine(args.database_url, connect_args=connect_args)
         factory = make_session_factory(engine)
@@ -142,13 +143,13 @@ def main(argv: list[str] | None = None) -> int:
             assert machine is not None
             s.expunge(machine)
         p50, p99 = timed(dispense_steps(factory, machine, args.workers, label[:12]), args.n)
-        print(f"  {label:<52} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
+        print(f"  {label:<56} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
         engine.dispose()
     engine = make_engine(args.database_url)
     print("statement shapes (one slot-stock UPDATE each):")
     for label, step in statement_pairs(engine).items():
         p50, p99 = timed(step, args.n)
-        print(f"  {label:<52} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
+        print(f"  {label:<56} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
     factory = make_session_factory(engine)
     print("rules.check with and without the ledger's (worker_id, at) index:")
     p50, p99 = timed(rules_step(factory, args.workers), args.n)

@@ -216,15 +216,21 @@ class FastWork:
 
 
 @contextmanager
-def fast_unit_of_work(engine: Engine) -> Iterator[FastWork]:
+def fast_unit_of_work(engine: Engine, durable: bool = True) -> Iterator[FastWork]:
     """Commit on success, roll back on error, return the connection to the pool; SQLite takes its write lock
-    at BEGIN (IMMEDIATE) as `core.db` does for every transaction. Hooks in `after_commit` run after the commit."""
+    at BEGIN (IMMEDIATE) as `core.db` does for every transaction. Hooks in `after_commit` run after the commit.
+
+    `durable=False`: on PostgreSQL the commit does not wait for its WAL flush (synchronous_commit off for this
+    transaction only). Use it only where the next durable commit of the same flow flushes it anyway and losing
+    it in a crash loses nothing real (the kiosk's request: no hardware moves before `commanded` commits). SQLite
+    in WAL mode with synchronous=NORMAL already commits every transaction that way."""
     connection = engine.raw_connection()
     work = FastWork(connection, engine)
     try:
-        if engine.dialect.name == "sqlite":
+        dialect = engine.dialect.name
+        if dialect == "sqlite" or not durable:
             cursor = connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("BEGIN IMMEDIATE" if dialect == "sqlite" else "SET LOCAL synchronous_commit TO OFF")
             cursor.close()
         yield work
         connection.commit()

@@ -189,8 +189,8 @@ def request_in_own_transaction(
     """`request_for_run` in a transaction of its own on a pooled DBAPI connection (no Session: the kiosk's
     hot path). The same tap arriving twice at once returns the request that won."""
     engine = factory.kw["bind"]
-    try:
-        with fast_unit_of_work(engine) as work:
+    try:  # not durable: the runner's `commanded` commit, before any hardware moves, flushes this one too
+        with fast_unit_of_work(engine, durable=False) as work:
             return _request(work, machine, worker_id, slot_code, quantity, charge_codes, request_key, now)
     except engine.dialect.loaded_dbapi.IntegrityError:
         with fast_unit_of_work(engine) as work:
