@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
     and_,
     bindparam,
     event,
@@ -32,91 +27,29 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock, SystemClock, utc
-from core.db import Base, UTCDateTime
+from core.consumers import Consumer, ConsumerRegistry
 from core.events import Event, from_json
+from core.outbox_tables import DEAD, DELIVERY, DONE, RETRY, DeliveryStatus, OutboxDelivery, OutboxEvent
 from core.prepared import FastWork, Prepared
+
+__all__ = [  # the tables, states and registry are re-exported: callers import them from the outbox
+    "DEAD", "DELIVERY", "DONE", "RETRY", "Consumer", "ConsumerRegistry", "DeliveryStatus", "Dispatcher",
+    "OutboxDelivery", "OutboxEvent", "publish",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
-DONE, RETRY, DEAD = "done", "retry", "dead"
+
 SKIPPED = "skipped: delivered by another worker"
 MAX_BACKOFF_SECONDS = 300.0
 
 
-class OutboxEvent(Base):
-    __tablename__ = "outbox_event"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_key: Mapped[str] = mapped_column(String(64), unique=True)
-    event_type: Mapped[str] = mapped_column(String(100), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    payload: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class OutboxDelivery(Base):
-    """Per (event, consumer): the processed marker (`done`), a pending retry, or a dead letter."""
-
-    __tablename__ = "outbox_delivery"
-    __table_args__ = (UniqueConstraint("event_id", "consumer"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_event.id"))
-    consumer: Mapped[str] = mapped_column(String(100), index=True)
-    status: Mapped[str] = mapped_column(String(8))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
 _wakeup = threading.Event()
-_OUTBOX_INSERT = insert(OutboxEvent)
-
-
-def publish(session: Session, evt: Event) -> None:
-    """Write `evt` to the outbox in the caller's transaction; it is delivered after that commits.
-
-    One Core INSERT on the session's connection: no ORM object to track and flush, which matters on
-    hot paths such as a dispense that publishes two events.
-    """
-    session.connection().execute(
-        _OUTBOX_INSERT,
-        {
-            "event_key": evt.event_id,
-            "event_type": evt.event_type,
-            "version": evt.version,
-            "payload": evt.to_json(),
-            "created_at": evt.occurred_at,
-        },
-    )
-    session.info["outbox_published"] = True
-
-
-def publish_all(session: Session, events: Sequence[Event]) -> None:
-    """`publish` for several events of one transaction in a single executemany INSERT."""
-    if not events:
-        return
-    session.connection().execute(
-        _OUTBOX_INSERT,
-        [
-            {
-                "event_key": evt.event_id,
-                "event_type": evt.event_type,
-                "version": evt.version,
-                "payload": evt.to_json(),
-                "created_at": evt.occurred_at,
-            }
-            for evt in events
-        ],
-    )
-    session.info["outbox_published"] = True
-
-
-_PREPARED_INSERT = Prepared(
+_PUBLISHED = "outbox_published"  # Session.info flag: wake the dispatchers after this Session commits
+_INSERT = Prepared(
     insert(OutboxEvent).values(
         event_key=bindparam("p_key"),
         event_type=bindparam("p_type"),
@@ -127,29 +60,36 @@ _PREPARED_INSERT = Prepared(
 )
 
 
-def publish_fast(work: FastWork, events: Sequence[Event]) -> None:
-    """`publish_all` inside a `core.prepared.fast_unit_of_work`; dispatchers wake after its commit."""
+def publish(session: Session | FastWork, *events: Event) -> None:
+    """Write `events` to the outbox in the caller's transaction (a Session's or a fast unit of work's); they are
+    delivered after it commits, and this process's dispatchers wake then.
+
+    One prepared INSERT (several events: one executemany), no ORM object to track and flush: a dispense
+    publishes two events on its hot path."""
+    if not events:
+        return
+    work = FastWork.of(session)
     rows = [
         {
-            "p_key": e.event_id,
-            "p_type": e.event_type,
-            "p_version": e.version,
-            "p_payload": e.to_json(),
-            "p_at": e.occurred_at,
+            "p_key": evt.event_id,
+            "p_type": evt.event_type,
+            "p_version": evt.version,
+            "p_payload": evt.to_json(),
+            "p_at": evt.occurred_at,
         }
-        for e in events
+        for evt in events
     ]
-    work.execute_many(_PREPARED_INSERT, rows)
-    if work.session is not None:
-        work.session.info["outbox_published"] = True
+    if len(rows) == 1:
+        work.execute(_INSERT, rows[0]).close()
     else:
-        work.after_commit.append(_wakeup.set)
+        work.execute_many(_INSERT, rows)
+    work.on_commit(_wakeup.set, _PUBLISHED)
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_dispatchers(session: Session) -> None:
     # One class-level listener: attaching a listener per session costs more than the publish itself.
-    if session.info.pop("outbox_published", False):
+    if session.info.pop(_PUBLISHED, False):
         _wakeup.set()
 
 
@@ -158,51 +98,8 @@ def _settled_for(consumer: str) -> Any:
     return exists().where(
         OutboxDelivery.event_id == OutboxEvent.id,
         OutboxDelivery.consumer == consumer,
-        OutboxDelivery.status.in_((DONE, DEAD)),
+        OutboxDelivery.status.in_((DONE.value, DEAD.value)),
     )
-
-
-Handler = Callable[[Session, Event], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Consumer:
-    name: str
-    event_types: frozenset[str]
-    handle: Handler
-    # ordered: events are delivered strictly in outbox order; a failure holds back every later event (a
-    # forwarder must not let a newer stock level overtake an older one). retry_forever: never a dead letter.
-    ordered: bool = False
-    retry_forever: bool = False
-
-
-class ConsumerRegistry:
-    """The consumers this process delivers to; domains register theirs when the app is composed."""
-
-    def __init__(self) -> None:
-        self._consumers: dict[str, Consumer] = {}
-
-    def register(
-        self,
-        name: str,
-        event_types: Iterable[str],
-        handle: Handler,
-        *,
-        ordered: bool = False,
-        retry_forever: bool = False,
-    ) -> None:
-        if name in self._consumers:
-            raise ValueError(f"consumer {name!r} is registered twice")
-        self._consumers[name] = Consumer(name, frozenset(event_types), handle, ordered, retry_forever)
-
-    def __iter__(self) -> Any:
-        return iter(self._consumers.values())
-
-    def __len__(self) -> int:
-        return len(self._consumers)
-
-    def names(self) -> list[str]:
-        return sorted(self._consumers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +253,7 @@ class Dispatcher:
                         )
                     )
                 else:
+                    DELIVERY.check(f"delivery of event {row.id} to {consumer.name}", marker.status, DONE)
                     marker.status, marker.attempts, marker.updated_at = DONE, marker.attempts + 1, now
                     marker.next_attempt_at = None
                 session.flush()
@@ -379,11 +277,14 @@ class Dispatcher:
         marker.attempts += 1
         marker.last_error = error
         marker.updated_at = now
+        name = f"delivery of event {event_id} to {consumer.name}"
         if marker.attempts >= self.max_attempts and not consumer.retry_forever:
+            DELIVERY.check(name, marker.status, DEAD)
             marker.status, marker.next_attempt_at = DEAD, None
             log.error("event %s is a dead letter for %s after %d tries: %s", event_id, consumer, marker.attempts, error)
             return True
         delay = min(self.backoff_seconds * 2 ** min(marker.attempts - 1, 30), MAX_BACKOFF_SECONDS)
+        DELIVERY.check(name, marker.status, RETRY)
         marker.status, marker.next_attempt_at = RETRY, now + timedelta(seconds=delay)
         return False
 
@@ -475,6 +376,7 @@ def dead_letters(session: Session, limit: int = 200) -> list[DeadLetter]:
 def retry_dead_letters(session: Session, clock: Clock | None = None) -> int:
     """Send every dead letter back for another round of attempts; returns how many."""
     now = (clock or SystemClock()).now()
+    DELIVERY.check("a dead letter", DEAD, RETRY)
     result = session.execute(
         update(OutboxDelivery)
         .where(OutboxDelivery.status == DEAD)

@@ -4,8 +4,10 @@ A dispense spends most of its software time in SQLAlchemy's per-execution machin
 caches cold after the door wait, in the Session's), not in the database. `Prepared` keeps the statement
 written in SQLAlchemy Core, so the SQL stays portable and typed, but compiles it once per dialect and
 keeps what an execution needs: the SQL text, the order of parameters, the literal values and each
-column type's bind and result processors. `fast_unit_of_work` is a transaction on a pooled DBAPI
-connection, with SQLite's BEGIN IMMEDIATE, for code that only runs prepared statements.
+column type's bind and result processors. Rows come back as tuples that also map column names to values
+(`row._mapping["on_hand"]`, as SQLAlchemy's rows do). `FastWork` is the one handle the hot services take:
+`FastWork.of(x)` accepts a Session (the statements join its transaction) or a `fast_unit_of_work`, a
+transaction on a pooled DBAPI connection with SQLite's BEGIN IMMEDIATE.
 """
 
 from __future__ import annotations
@@ -23,6 +25,25 @@ from sqlalchemy.sql.base import Executable
 Processor = Callable[[Any], Any] | None
 
 
+class Row(tuple[Any, ...]):
+    """A result row: a tuple whose `_mapping` maps each column's name (its label) to its value."""
+
+    __slots__ = ()
+    keys: tuple[str, ...] = ()
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self.keys, self, strict=True))
+
+
+def _row_type(columns: Sequence[Any]) -> type[Row]:
+    keys = tuple(str(getattr(column, "key", None) or getattr(column, "name", "")) for column in columns)
+    duplicated = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicated:  # a name that maps to two columns would silently give one of them: label them
+        return type("Row", (Row,), {"__slots__": (), "keys": ()})
+    return type("Row", (Row,), {"__slots__": (), "keys": keys})
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     sql: str
@@ -30,6 +51,7 @@ class _Plan:
     fixed: dict[str, Any]  # literal values written into the statement, already processed
     wanted: dict[str, tuple[str, Processor]]  # rendered name -> (the caller's key, bind processor)
     columns: tuple[Any, ...]  # the statement's result columns, for their result processors
+    row_type: type[Row]  # rows of this statement: tuples with `_mapping` by column name
     results: list[tuple[Processor, ...]] = field(default_factory=list)  # set on first rows (needs the type codes)
     # positional paramstyles: per position, (the caller's key or None for a literal, the literal, bind processor)
     order: tuple[tuple[str | None, Any, Processor], ...] = ()
@@ -107,7 +129,7 @@ def _compile(statement: Executable, dialect: Dialect) -> _Plan:
             (wanted[name][0], None, wanted[name][1]) if name in wanted else (None, fixed[name], None)
             for name in positions
         )
-    return _Plan(compiled.string, positions, fixed, wanted, columns, order=order)
+    return _Plan(compiled.string, positions, fixed, wanted, columns, _row_type(columns), order=order)
 
 
 @dataclass(slots=True)
@@ -136,15 +158,25 @@ class FastWork:
         """`session` itself when it is already a FastWork, else one joined to the Session's transaction."""
         return session if isinstance(session, FastWork) else cls.of_session(session)
 
-    def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def on_commit(self, hook: Callable[[], None], session_flag: str) -> None:
+        """Run `hook` once this work's transaction commits: for a Session's, `session_flag` is set in its info
+        for the caller's own after-commit listener; for a fast unit of work, the hook is queued."""
+        if self.session is not None:
+            self.session.info[session_flag] = True
+        elif hook not in self.after_commit:
+            self.after_commit.append(hook)
+
+    def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Every row, each column through its result processor."""
         cursor = self.execute(prepared, params)
         rows = cursor.fetchall()
-        processors = prepared.plan(self.dialect).processors(self.dialect, cursor.description)
+        plan = prepared.plan(self.dialect)
+        processors = plan.processors(self.dialect, cursor.description)
         cursor.close()
+        make = plan.row_type
         if not any(p is not None for p in processors):
-            return [tuple(row) for row in rows]
-        return [tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=False)) for row in rows]
+            return [make(row) for row in rows]
+        return [make(p(v) if p is not None else v for p, v in zip(processors, row, strict=False)) for row in rows]
 
     def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
         """Run one statement; returns the DBAPI cursor (rowcount, fetchone; rows are not processed)."""
@@ -159,7 +191,7 @@ class FastWork:
         cursor.executemany(plan.sql, [prepared.parameters(plan, row) for row in rows])
         cursor.close()
 
-    def first(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
+    def first(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Row | None:
         """The first row with each column's result processor applied (timestamps parsed, and so on)."""
         cursor = self.execute(prepared, params)
         row = cursor.fetchone()
@@ -167,8 +199,14 @@ class FastWork:
         cursor.close()
         if row is None:
             return None
-        processors = prepared.plan(self.dialect).processors(self.dialect, description)
-        return tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=False))
+        plan = prepared.plan(self.dialect)
+        processors = plan.processors(self.dialect, description)
+        return plan.row_type(p(v) if p is not None else v for p, v in zip(processors, row, strict=False))
+
+    def mapping(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """The first row as {column name: value}, or None."""
+        row = self.first(prepared, params)
+        return None if row is None else row._mapping
 
     def rowcount(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> int:
         cursor = self.execute(prepared, params)
@@ -178,15 +216,21 @@ class FastWork:
 
 
 @contextmanager
-def fast_unit_of_work(engine: Engine) -> Iterator[FastWork]:
+def fast_unit_of_work(engine: Engine, durable: bool = True) -> Iterator[FastWork]:
     """Commit on success, roll back on error, return the connection to the pool; SQLite takes its write lock
-    at BEGIN (IMMEDIATE) as `core.db` does for every transaction. Hooks in `after_commit` run after the commit."""
+    at BEGIN (IMMEDIATE) as `core.db` does for every transaction. Hooks in `after_commit` run after the commit.
+
+    `durable=False`: on PostgreSQL the commit does not wait for its WAL flush (synchronous_commit off for this
+    transaction only). Use it only where the next durable commit of the same flow flushes it anyway and losing
+    it in a crash loses nothing real (the kiosk's request: no hardware moves before `commanded` commits). SQLite
+    in WAL mode with synchronous=NORMAL already commits every transaction that way."""
     connection = engine.raw_connection()
     work = FastWork(connection, engine)
     try:
-        if engine.dialect.name == "sqlite":
+        dialect = engine.dialect.name
+        if dialect == "sqlite" or not durable:
             cursor = connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("BEGIN IMMEDIATE" if dialect == "sqlite" else "SET LOCAL synchronous_commit TO OFF")
             cursor.close()
         yield work
         connection.commit()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import CheckConstraint, ColumnElement, Update, bindparam, update
+from sqlalchemy import CheckConstraint, ColumnElement, Update, bindparam, false, or_, update
 
 from core.errors import InvalidTransition
 
@@ -90,15 +90,31 @@ class StateMachine(Generic[S]):
         goal = self.states(target)
         return tuple(sorted((s for s, targets in self.transitions.items() if goal in targets), key=str))
 
-    def compare_and_set(self, column: Any, key_column: Any, target: S | str, **values: Any) -> Update:
+    def through(self, via: S | str, target: S | str) -> tuple[S, ...]:
+        """The states that reach `target` by way of `via` in one step each, and `via` itself: the sources of a
+        compare-and-set that records `via` and moves on to `target` at once. A table without via → target
+        raises ValueError when the statement is built (not at the first row it meets)."""
+        step, goal = self.states(via), self.states(target)
+        if goal not in self.allowed(step):
+            raise ValueError(f"{self.subject}: the table does not allow {step.value} -> {goal.value}")
+        return tuple(sorted({*self.sources(step), step}, key=str))
+
+    def compare_and_set(
+        self, column: Any, key_column: Any, target: S | str, via: S | str | None = None, **values: Any
+    ) -> Update:
         """UPDATE … SET status = target WHERE key = :key AND status IN (the sources the table allows).
 
-        Zero rows changed means another writer moved the row first (or the key is unknown).
+        With `via`: from every state that reaches `target` through `via` (see `through`). Zero rows changed
+        means another writer moved the row first (or the key is unknown).
         """
         goal = self.states(target)
-        where: ColumnElement[bool] = column.in_([s.value for s in self.sources(goal)])
-        return update(column.table).where(key_column == _bind_key(key_column), where).values(
-            {column.key: goal.value, **values}
+        sources = self.sources(goal) if via is None else self.through(via, goal)
+        # OR of equalities, not IN: an IN list would be expanded per execution, which a prepared statement cannot
+        where: ColumnElement[bool] = or_(false(), *(column == s.value for s in sources))
+        return (
+            update(column.table)
+            .where(key_column == _bind_key(key_column), where)
+            .values({column.key: goal.value, **values})
         )
 
     def check_constraint(self, column_name: str, name: str | None = None) -> CheckConstraint:

@@ -58,7 +58,13 @@ def transition(session: Session, po: PurchaseOrder, target: str, actor: str, clo
     current = POStatus(po.status)
     action = PO_STATES.check(f"purchase order {po.po_number}", current, target)
     now = clock.now()
-    po.status, po.updated_at = POStatus(target).value, now
+    session.flush()  # the compare-and-set below must see this order as the session holds it
+    moved = session.execute(
+        PO_STATES.compare_and_set(PurchaseOrder.status, PurchaseOrder.id, target, updated_at=now), {"key": po.id}
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"purchase order {po.po_number} was changed by someone else just now: reload", field="status")
+    po.status, po.updated_at = POStatus(target).value, now  # what the row now holds
     if current == DRAFT:
         session.execute(delete(DraftSlot).where(DraftSlot.po_id == po.id))
     totals = po_totals(session, po)

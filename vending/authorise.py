@@ -21,43 +21,44 @@ from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from core.prepared import FastWork, Prepared, fast_unit_of_work
 from vending import charges, ledger, rules
-from vending.dispense import TRANSITIONS, DispenseView, Facts, view
+from vending.dispense import DispenseView, Facts, view
+from vending.dispense_states import AUTHORISED, DISPENSE, REFUSED, REQUESTED, DispenseStatus
 from vending.models import Dispense, GroupMember, ItemRestriction, Machine, Slot, Worker, WorkerGroup
 
-_D, _S, _I, _W, _SITE = (
+dispenses, slots, items, workers, sites = (
     Dispense.__table__.c,
     Slot.__table__.c,
     Item.__table__.c,
     Worker.__table__.c,
     Site.__table__.c,
 )
-_GM, _R = GroupMember.__table__.c, ItemRestriction.__table__.c
+members, restrictions, groups_table = GroupMember.__table__.c, ItemRestriction.__table__.c, WorkerGroup.__table__.c
 _ZONES: dict[str, ZoneInfo] = {}
-_BY_KEY = select(_D.id).where(_D.request_key == bindparam("p_key"))
-_SLOT = (
+_BY_KEY_P = Prepared(select(dispenses.id).where(dispenses.request_key == bindparam("p_key")))
+_SLOT_P = Prepared(  # labelled with SlotRow's fields
     select(
-        _S.id,
-        _S.code,
-        _S.item_id,
-        _S.capacity,
-        _S.state,
-        _I.sku,
-        _I.name,
-        _I.category,
-        _I.active,
-        _SITE.timezone,
-        _S.device_ref,
-        _S.unit_weight_g,
-        _SITE.code,
+        slots.id,
+        slots.code,
+        slots.item_id,
+        slots.capacity,
+        slots.state,
+        items.sku,
+        items.name,
+        items.category,
+        items.active,
+        sites.timezone,
+        slots.device_ref,
+        slots.unit_weight_g.label("unit_weight"),
+        sites.code.label("site_code"),
     )
-    .join_from(Slot.__table__, Item.__table__, _I.id == _S.item_id)
-    .join(Site.__table__, _SITE.id == bindparam("p_site"))
-    .where(_S.machine_id == bindparam("p_machine"), _S.code == bindparam("p_code"))
+    .join_from(Slot.__table__, Item.__table__, items.id == slots.item_id)
+    .join(Site.__table__, sites.id == bindparam("p_site"))
+    .where(slots.machine_id == bindparam("p_machine"), slots.code == bindparam("p_code"))
 )
-_WORKER = (
-    select(_W.active, _GM.group_id, _W.worker_code)
-    .outerjoin(GroupMember.__table__, _GM.worker_id == _W.id)
-    .where(_W.id == bindparam("p_worker"))
+_WORKER_P = Prepared(
+    select(workers.active, members.group_id, workers.worker_code)
+    .outerjoin(GroupMember.__table__, members.worker_id == workers.id)
+    .where(workers.id == bindparam("p_worker"))
 )
 _INSERT = Prepared(
     insert(Dispense)
@@ -82,14 +83,12 @@ _INSERT = Prepared(
         baseline="{}",
         updated_at=bindparam("p_created_at"),
     )
-    .returning(_D.id)
+    .returning(dispenses.id)
 )
-_BY_KEY_P, _SLOT_P, _WORKER_P = Prepared(_BY_KEY), Prepared(_SLOT), Prepared(_WORKER)
-_G = WorkerGroup.__table__.c
 _RESTRICTED_P = Prepared(
-    select(_R.group_id, _G.name)
-    .join(WorkerGroup.__table__, _G.id == _R.group_id)
-    .where(_R.item_id == bindparam("p_item"))
+    select(restrictions.group_id, groups_table.name)
+    .join(WorkerGroup.__table__, groups_table.id == restrictions.group_id)
+    .where(restrictions.item_id == bindparam("p_item"))
 )
 
 
@@ -123,23 +122,11 @@ def _slot(work: FastWork, machine: Machine, slot_code: str) -> SlotRow:
     row = work.first(_SLOT_P, {"p_site": machine.site_id, "p_machine": machine.id, "p_code": slot_code})
     if row is None:
         raise NotFound(f"slot {slot_code!r} is not stocked on {machine.code}: pick an item from the grid", field="slot")
-    slot_id, code, item_id, capacity, state, sku, name, category, active = row[:9]
-    timezone, device_ref, unit_weight, site_code = row[9:13]
-    return SlotRow(
-        slot_id,
-        code,
-        item_id,
-        capacity,
-        state,
-        sku,
-        name,
-        category,
-        bool(active),
-        timezone or "UTC",
-        device_ref or code,
-        unit_weight,
-        site_code,
-    )
+    found = row._mapping
+    found["active"] = bool(found["active"])
+    found["timezone"] = found["timezone"] or "UTC"
+    found["device_ref"] = found["device_ref"] or found["code"]  # a slot wired under its own code
+    return SlotRow(**found)
 
 
 def request(
@@ -202,15 +189,15 @@ def request_in_own_transaction(
     """`request_for_run` in a transaction of its own on a pooled DBAPI connection (no Session: the kiosk's
     hot path). The same tap arriving twice at once returns the request that won."""
     engine = factory.kw["bind"]
-    try:
-        with fast_unit_of_work(engine) as work:
+    try:  # not durable: the runner's `commanded` commit, before any hardware moves, flushes this one too
+        with fast_unit_of_work(engine, durable=False) as work:
             return _request(work, machine, worker_id, slot_code, quantity, charge_codes, request_key, now)
     except engine.dialect.loaded_dbapi.IntegrityError:
         with fast_unit_of_work(engine) as work:
             existing = work.first(_BY_KEY_P, {"p_key": request_key})
             if existing is None:
                 raise
-            return view(work, existing[0]), None
+            return view(work, existing._mapping["id"]), None
 
 
 def _request(
@@ -225,16 +212,16 @@ def _request(
 ) -> tuple[DispenseView, Facts | None]:
     existing = work.first(_BY_KEY_P, {"p_key": request_key})
     if existing is not None:
-        return view(work, existing[0]), None
+        return view(work, existing._mapping["id"]), None
     slot = _slot(work, machine, slot_code)
     codes: dict[str, str] = {}
     worker_code = ""
     try:
         codes, worker_code = authorise_checks(work, machine, slot, worker_id, quantity, charge_codes, now)
-        ledger.reserve_fast(work, slot.id, quantity)
-        status, detail = _outcome("authorised"), ""
+        ledger.reserve(work, slot.id, quantity)
+        status, detail = _outcome(AUTHORISED), ""
     except DomainError as refusal:
-        status, detail = _outcome("refused"), refusal.message
+        status, detail = _outcome(REFUSED), refusal.message
     codes_json = json.dumps(codes, sort_keys=True)
     cursor = work.execute(
         _INSERT,
@@ -253,31 +240,32 @@ def _request(
     )
     inserted = cursor.fetchone()
     cursor.close()
-    assert inserted is not None
+    assert inserted is not None  # INSERT ... RETURNING id
     result = DispenseView(
-        int(inserted[0]), status, status, detail, machine.code, slot.code, slot.sku, slot.name, quantity, 0, worker_id
-    )
-    if status != "authorised":
+        id=int(inserted[0]), status=status, phase=status.value, detail=detail, machine_code=machine.code,
+        slot_code=slot.code, sku=slot.sku, item_name=slot.name, quantity=quantity, taken=0, worker_id=worker_id,
+    )  # fmt: skip
+    if status != AUTHORISED:
         return result, None
     return result, Facts(
-        result,
-        machine.id,
-        machine.kind,
-        machine.driver_config,
-        slot.id,
-        slot.device_ref,
-        slot.unit_weight,
-        codes_json,
-        "{}",
-        slot.site_code,
-        worker_code,
-        slot.item_id,
-        machine.site_id,
+        view=result,
+        machine_id=machine.id,
+        machine_kind=machine.kind,
+        driver_config=machine.driver_config,
+        slot_id=slot.id,
+        device_ref=slot.device_ref,
+        unit_weight=slot.unit_weight,
+        charge_codes=codes_json,
+        baseline="{}",
+        site_code=slot.site_code,
+        worker_code=worker_code,
+        item_id=slot.item_id,
+        site_id=machine.site_id,
     )
 
 
-def _outcome(status: str) -> str:
-    assert status in TRANSITIONS["requested"], f"requested cannot go to {status}"
+def _outcome(status: DispenseStatus) -> DispenseStatus:
+    DISPENSE.check("a new dispense", REQUESTED, status)  # the row is inserted in this status: the table must allow it
     return status
 
 
@@ -299,10 +287,10 @@ def authorise_checks(
         raise DomainError(f"slot {slot.code} is {slot.state}: choose another slot or call the crib", field="slot")
     if not slot.active:
         raise DomainError("this item is withdrawn from issue", field="slot")
-    worker_rows = work.all(_WORKER_P, {"p_worker": worker_id})
-    if not worker_rows or not worker_rows[0][0]:
+    worker_rows = [row._mapping for row in work.all(_WORKER_P, {"p_worker": worker_id})]
+    if not worker_rows or not worker_rows[0]["active"]:
         raise DomainError("worker is not active", field="worker")
-    groups = {row[1] for row in worker_rows if row[1] is not None}
+    groups = {row["group_id"] for row in worker_rows if row["group_id"] is not None}
     allowed = work.all(_RESTRICTED_P, {"p_item": slot.item_id})
     if allowed and not {group_id for group_id, _name in allowed} & groups:
         names = ", ".join(sorted(name for _group_id, name in allowed))
@@ -321,4 +309,4 @@ def authorise_checks(
     )
     if refusal is not None:
         raise DomainError(refusal.message, field="rule", code="rule_limit")
-    return codes, str(worker_rows[0][2])
+    return codes, str(worker_rows[0]["worker_code"])

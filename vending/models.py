@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
+from vending.dispense_states import DISPENSE
 
 
 class Machine(Base):
@@ -196,6 +197,7 @@ class Dispense(Base):
     """One requested take from one slot, moved through the dispense state machine (see vending.dispense)."""
 
     __tablename__ = "vending_dispense"
+    __table_args__ = (DISPENSE.check_constraint("status", "dispense_status_valid"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_key: Mapped[str] = mapped_column(String(120), unique=True)

@@ -1,7 +1,9 @@
 """Drives authorised dispenses through the hardware, one unit of work per step, and reconciles after a crash.
 
-`commanded` is committed before the command is sent, `sensed` before the charge (progress phases such as
-"opening" or "take" are kept in memory: they are display, not facts); so after a crash every
+Each step is one transaction on a pooled connection (`core.prepared.fast_unit_of_work`): read the facts (unless
+the request just returned them), mark commanded, then settle or fail. `commanded` is committed before the
+command is sent, and what was sensed commits with its charge (progress phases such as "opening" or "take"
+are kept in memory: they are display, not facts); so after a crash every
 in-flight dispense is either never commanded (failed, no charge), commanded (asked of the device: the
 adapter's reconcile reads door/item sensor/weight; unknown -> failed, no charge, slot flagged for a count)
 or sensed (charged now, exactly once through the ledger's idempotency key).
@@ -21,9 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from core.db import unit_of_work
 from core.errors import InvalidTransition, NotFound
+from core.prepared import fast_unit_of_work
 from vending import dispense
 from vending.devices import MachineAdapter, Sensed, safe_call
 from vending.dispense import DispenseView
+from vending.dispense_states import AUTHORISED, SENSED
 from vending.drivers import DevicePool
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,7 @@ class DispenseRunner:
         self, session_factory: sessionmaker[Session], clock: Clock, pool: DevicePool, max_workers: int = 4
     ) -> None:
         self.session_factory, self.clock, self.pool = session_factory, clock, pool
+        self.engine = session_factory.kw["bind"]
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="vending-dispense")
         self._closed = threading.Event()
         self.phases: dict[int, str] = {}  # in-memory progress (opening, take, vending, weighing) per dispense
@@ -69,8 +74,8 @@ class DispenseRunner:
         if known is not None and known.view.id == dispense_id:
             job = _job(known)
         else:
-            with unit_of_work(self.session_factory) as session:
-                job = _job(dispense.facts(session, dispense_id))
+            with fast_unit_of_work(self.engine) as work:
+                job = _job(dispense.facts(work, dispense_id))
         try:
             adapter = self.pool.get(job.machine_id, job.kind, job.config)
         except Exception as exc:  # a driver that cannot be built is an offline device: no charge
@@ -92,7 +97,8 @@ class DispenseRunner:
         if before.fault:
             return self._finish(job, before, commanded=False)
         baseline = baseline_box["b"]
-        dispense.mark_commanded_fast(self.session_factory, job.dispense_id, baseline, self.clock.now())
+        with fast_unit_of_work(self.engine) as work:
+            dispense.mark_commanded(work, job.dispense_id, baseline, self.clock.now())
 
         def progress(phase: str) -> None:
             self.phases[job.dispense_id] = phase
@@ -103,20 +109,21 @@ class DispenseRunner:
     def _finish(self, job: Job, sensed: Sensed, *, commanded: bool) -> DispenseView:
         now = self.clock.now()
         if not commanded or (sensed.taken == 0 and sensed.fault):
-            with unit_of_work(self.session_factory) as session:
-                return dispense.fail(session, job.dispense_id, _reason(sensed), now, flag_slot_too=True)
+            with fast_unit_of_work(self.engine) as work:
+                return dispense.fail(work, job.dispense_id, _reason(sensed), now, known=job.facts)
         flag = _reason(sensed) if sensed.fault else ""
         # sensed, the charge and the events in one transaction: sensed is durable no later than the charge, and a
         # crash before the commit leaves the dispense commanded, which reconcile() settles from the device.
         try:
-            return dispense.settle(self.session_factory, job.facts, sensed.taken, sensed.detail, now, flag=flag)
+            with fast_unit_of_work(self.engine) as work:
+                return dispense.settle(work, job.facts, sensed.taken, sensed.detail, now, flag=flag)
         except (InvalidTransition, NotFound):
             raise
         except Exception:
             # charging failed: keep the sensed fact on its own so reconcile() completes it (never charged twice)
             try:
-                with unit_of_work(self.session_factory) as session:
-                    dispense.record_sensed(session, job.dispense_id, sensed.taken, sensed.detail, now)
+                with fast_unit_of_work(self.engine) as work:
+                    dispense.record_sensed(work, job.dispense_id, sensed.taken, sensed.detail, now)
             except Exception:
                 log.exception("could not keep the sensed fact of dispense %s", job.dispense_id)
             raise
@@ -142,11 +149,11 @@ class DispenseRunner:
         now = self.clock.now()
         with unit_of_work(self.session_factory) as session:
             found = dispense.facts(session, row_id)
-            if found.view.status == "authorised":
+            if found.view.status == AUTHORISED:
                 return dispense.fail(
                     session, row_id, "interrupted before the command was sent; no charge", now, flag_slot_too=False
                 )
-            if found.view.status == "sensed":
+            if found.view.status == SENSED:
                 return dispense.complete(session, row_id, now)
         job, baseline = _job(found), json.loads(found.baseline or "{}")
         sensed: Sensed | None

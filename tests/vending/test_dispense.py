@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -13,6 +13,7 @@ from core.clock import ManualClock
 from core.db import unit_of_work
 from core.errors import InvalidTransition
 from core.outbox import OutboxEvent
+from core.prepared import fast_unit_of_work
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.vending.conftest import World, kerong_config
 from vending import authorise, dispense, ledger
@@ -194,6 +195,14 @@ def _commanded(
         return known
 
 
+def _settle(
+    factory: sessionmaker[Session], known: dispense.Facts, taken: int, detail: str, now: datetime, flag: str = ""
+) -> dispense.DispenseView:
+    """The runner's settle step: its own transaction on a pooled connection."""
+    with fast_unit_of_work(factory.kw["bind"]) as work:
+        return dispense.settle(work, known, taken, detail, now, flag=flag)
+
+
 def _movements(factory: sessionmaker[Session], dispense_id: int) -> list[tuple[str, int, bool]]:
     with factory() as s:
         rows = s.execute(
@@ -223,7 +232,7 @@ def test_settle_charges_what_was_sensed_in_one_transaction(
 ) -> None:
     known = _commanded(session_factory, world, clock, "s1", quantity=2)
     assert _stock(session_factory, world.slots["A1"]) == (5, 2)
-    view = dispense.settle(session_factory, known, 2, "weight change", clock.now())
+    view = _settle(session_factory, known, 2, "weight change", clock.now())
     assert (view.status, view.taken, view.detail) == ("completed", 2, "weight change")
     assert _movements(session_factory, known.view.id) == [("issue", -2, False)]
     assert _stock(session_factory, world.slots["A1"]) == (3, 0)
@@ -233,7 +242,7 @@ def test_settle_charges_what_was_sensed_in_one_transaction(
     assert level["on_hand"] == 3 and dispensed["quantity"] == 2 and dispensed["worker"] == "W1"
     # a second settle finds it completed: nothing is charged again
     with pytest.raises(InvalidTransition):
-        dispense.settle(session_factory, known, 2, "weight change", clock.now())
+        _settle(session_factory, known, 2, "weight change", clock.now())
     assert _stock(session_factory, world.slots["A1"]) == (3, 0)
 
 
@@ -241,7 +250,7 @@ def test_settle_more_taken_than_the_books_hold_adjusts_first(
     session_factory: sessionmaker[Session], world: World, clock: ManualClock
 ) -> None:
     known = _commanded(session_factory, world, clock, "s2")
-    view = dispense.settle(session_factory, known, 7, "weight shows 7 taken", clock.now())
+    view = _settle(session_factory, known, 7, "weight shows 7 taken", clock.now())
     assert view.status == "completed" and view.taken == 7
     assert _movements(session_factory, known.view.id) == [("adjust", 2, True), ("issue", -7, False)]
     assert _stock(session_factory, world.slots["A1"]) == (0, 0)
@@ -251,13 +260,11 @@ def test_settle_a_put_back_is_a_return_and_nothing_taken_releases_the_hold(
     session_factory: sessionmaker[Session], world: World, clock: ManualClock
 ) -> None:
     returned = _commanded(session_factory, world, clock, "s3")
-    dispense.settle(session_factory, returned, -2, "weight shows 2 put back", clock.now())
+    _settle(session_factory, returned, -2, "weight shows 2 put back", clock.now())
     assert _movements(session_factory, returned.view.id) == [("return", 2, False)]
     assert _stock(session_factory, world.slots["A1"]) == (7, 0)
     untouched = _commanded(session_factory, world, clock, "s4")
-    view = dispense.settle(
-        session_factory, untouched, 0, "door opened, nothing taken", clock.now(), flag="check the slot"
-    )
+    view = _settle(session_factory, untouched, 0, "door opened, nothing taken", clock.now(), flag="check the slot")
     assert view.status == "completed" and _movements(session_factory, untouched.view.id) == []
     assert _stock(session_factory, world.slots["A1"]) == (7, 0)
     with session_factory() as s:
