@@ -1,7 +1,7 @@
 """outbox delivery status CHECK constraint from the delivery transition table (core.outbox_tables)
 
-Revision ID: core_0005_delivery_status
-Revises: core_0004_auth_hardening
+Revision ID: core_0006_delivery_status
+Revises: core_0005_item_gtin
 Create Date: 2026-12-06 18:30:00
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "core_0005_delivery_status"
-down_revision = "core_0004_auth_hardening"
+revision = "core_0006_delivery_status"
+down_revision = "core_0005_item_gtin"
 branch_labels = None
 depends_on = None
 
