@@ -40,9 +40,9 @@ EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
 
 
 def blueprints() -> list[Blueprint]:
-    from tracking import alert_views, api, setup_views, views
+    from tracking import alert_views, api, gateway_api, setup_views, views
 
-    return [views.bp, api.bp, setup_views.bp, alert_views.bp]
+    return [views.bp, api.bp, setup_views.bp, alert_views.bp, gateway_api.bp]
 
 
 def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
