@@ -26,7 +26,6 @@ from core.heartbeats import Beat
 from core.supervisor import Outage, Supervised
 from firmware_bridge.ble.telemetry import TelemetryMatcher
 from tracking.observation import Observation
-from tracking.sources import routes as format_routes
 from tracking.sources.batch import load_body, parse_batch
 from tracking.sources.espresense import parse_device_message, parse_status
 from tracking.sources.limits import Rejected, TimeLimits
@@ -88,7 +87,7 @@ class MqttConsumer:
     # ---- lifecycle -----------------------------------------------------------------------------
     def topics(self) -> list[str]:
         share = f"$share/{self.group}/" if self.group else ""
-        return [share + self.prefix + topic for topic in (DEVICES, STATUS, RAW, *format_routes.FILTERS)]
+        return [share + self.prefix + topic for topic in (DEVICES, STATUS, RAW)]
 
     def start(self) -> None:
         self.supervisor.start()
@@ -204,7 +203,7 @@ class MqttConsumer:
             self.gateway_status(parts[2], parse_status(payload))
         elif len(parts) == 3 and parts[0] == "vendtrack" and parts[1] == "adverts":
             self._raw_batch(parts[2], payload)
-        elif not format_routes.handle(self, parts, payload):  # the gateway formats' routes (sources/routes.py)
+        else:
             self.unknown_topic += 1
 
     def _raw_batch(self, gateway_id: str, payload: bytes) -> None:
