@@ -8,6 +8,7 @@ if the payload had one (`heartbeat`: True = alive, False = said offline, None = 
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from tracking.observation import Observation, observation_from
 from tracking.sources import limits
 from tracking.sources.batch import EntryError
 from tracking.sources.limits import Range, Reason, Rejected, TimeLimits
+from tracking.sources.routes import GatewayState, Parsed
+
+log = logging.getLogger(__name__)
 
 _HEX12 = re.compile(r"[0-9A-Fa-f]{12}")
 _COLON_MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
@@ -162,3 +166,28 @@ class Collector:
 
     def outcome(self) -> Outcome:
         return Outcome(self.gateway_id, self.observations, self.rejected, self.ignored, self.heartbeat)
+
+
+MQTT_MATCHER = TelemetryMatcher()  # owned by the MQTT routes of these formats: ties TLM frames to tags by address
+
+
+def mqtt_context(now: float) -> FormatContext:
+    return FormatContext(now, MQTT_MATCHER)
+
+
+def as_parsed(outcome: Outcome, fmt: str) -> Parsed:
+    """An outcome in the route table's terms (`tracking.sources.routes`): the observations (an observation also
+    marks its gateway heard), else the gateway's health record, else None. A message none of whose records
+    could be used raises its first refusal (the consumer counts it); refused records beside good ones are logged."""
+    if outcome.rejected and not outcome.usable:
+        first = outcome.rejected[0]
+        raise Rejected(first.field, first.reason, f"record {first.index}: {first.message}")
+    if outcome.rejected:
+        first = outcome.rejected[0]
+        log.warning("%s message from %r: %d record(s) refused beside good ones, the first (%d) for %s: %s", fmt,
+                    outcome.gateway_id[:64], len(outcome.rejected), first.index, first.key, first.message)  # fmt: skip
+    if outcome.observations:
+        return outcome.observations
+    if outcome.heartbeat is not None:
+        return GatewayState(outcome.gateway_id, outcome.heartbeat)
+    return None

@@ -17,8 +17,19 @@ from __future__ import annotations
 from typing import Any
 
 from tracking.sources import jsonbody, limits
-from tracking.sources.formats import Collector, FormatContext, Outcome, hex_bytes, mac, observe_raw, unix_time
+from tracking.sources.formats import (
+    Collector,
+    FormatContext,
+    Outcome,
+    as_parsed,
+    hex_bytes,
+    mac,
+    mqtt_context,
+    observe_raw,
+    unix_time,
+)
 from tracking.sources.limits import Reason, Rejected
+from tracking.sources.routes import Parsed, Route, Wildcards
 
 MAX_LINES = 1000
 MAX_LINE = 600  # "$GPRP," + two MACs + RSSI + 255 bytes of hex + time
@@ -91,3 +102,11 @@ def _integer(text: str, field_name: str) -> int:
         message = f"{field_name} must be a whole number of dBm, got {limits.shown(text)}"
         raise Rejected(field_name, Reason.BAD_FORMAT, message)
     return int(text)
+
+
+def _mqtt(wildcards: Wildcards, payload: bytes, now: float) -> Parsed:
+    """`ingics/<gateway id>`: the gateway's MQTT topic set to name our gateway id (the lines' MAC is not used)."""
+    return as_parsed(parse_report(load_lines(payload), wildcards[0], mqtt_context(now)), "ingics")
+
+
+ROUTES = (Route("ingics/+", _mqtt, "ingics"),)

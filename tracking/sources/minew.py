@@ -24,13 +24,16 @@ from tracking.sources.formats import (
     Collector,
     FormatContext,
     Outcome,
+    as_parsed,
     decoded_ibeacon,
     hex_bytes,
     iso_time,
     mac,
+    mqtt_context,
     observe,
 )
 from tracking.sources.limits import Reason, Rejected
+from tracking.sources.routes import Parsed, Route, Wildcards
 
 MAX_RECORDS = 1000
 MAX_BODY_BYTES = 512 * 1024
@@ -79,3 +82,11 @@ def _device(record: Any, gateway: str, context: FormatContext) -> Any:
     if beacon is None and record.get("type") == "iBeacon" and record.get("ibeaconUuid") is not None:
         return observe(decoded_ibeacon(record, *_IB_FIELDS), address, gateway, rssi, at, context, "ibeaconTxPower")
     return observe(beacon, address, gateway, rssi, at, context, "rawData")
+
+
+def _mqtt(wildcards: Wildcards, payload: bytes, now: float) -> Parsed:
+    """`minew/<gateway id>`: the same array published over MQTT (set the gateway's topic to name our gateway id)."""
+    return as_parsed(parse_upload(load_body(payload), wildcards[0], mqtt_context(now)), "minew")
+
+
+ROUTES = (Route("minew/+", _mqtt, "minew"),)

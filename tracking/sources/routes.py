@@ -42,7 +42,7 @@ Parsed = Observation | Sequence[Observation] | GatewayState | None
 Parser = Callable[[Wildcards, bytes, float], Parsed]
 
 # Modules in tracking/sources/ with a `ROUTES` tuple; `standard_routes` loads them in this order.
-FORMATS: tuple[str, ...] = ("espresense",)
+FORMATS: tuple[str, ...] = ("espresense", "theengs", "ingics", "minew")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,18 @@ from typing import Any
 from firmware_bridge.ble.decode import Beacon, decode_eddystone, decode_manufacturer
 from tracking.sources import jsonbody, limits
 from tracking.sources.espresense import parse_status
-from tracking.sources.formats import FormatContext, Outcome, decoded_ibeacon, hex_bytes, mac, observe
+from tracking.sources.formats import (
+    FormatContext,
+    Outcome,
+    as_parsed,
+    decoded_ibeacon,
+    hex_bytes,
+    mac,
+    mqtt_context,
+    observe,
+)
 from tracking.sources.limits import Reason, Rejected
+from tracking.sources.routes import Parsed, Route, Wildcards
 
 MAX_MESSAGE_BYTES = 4096  # a decoded message is ~300 bytes, one with raw data ~400
 MAX_SYSTEM_BYTES = 8192
@@ -75,3 +85,24 @@ def parse_system(gateway_id: str, payload: bytes | str) -> Outcome:
     if type(data) is not dict:
         raise Rejected("payload", Reason.WRONG_TYPE, 'a SYStoMQTT payload is a JSON object such as {"uptime": 7355}')
     return Outcome(gateway, [], [], 0, True)
+
+
+def _sighting(wildcards: Wildcards, payload: bytes, now: float) -> Parsed:
+    return as_parsed(parse_bt_message(wildcards[0], payload, mqtt_context(now)), "theengs")
+
+
+def _lwt(wildcards: Wildcards, payload: bytes, _now: float) -> Parsed:
+    return as_parsed(parse_lwt(wildcards[0], payload), "theengs")
+
+
+def _system(wildcards: Wildcards, payload: bytes, _now: float) -> Parsed:
+    return as_parsed(parse_system(wildcards[0], payload), "theengs")
+
+
+# The route table's registrations (tracking/sources/routes.py). The topic's MAC is the advertiser's current
+# address, not the tag (iBeacons and phones rotate it), so the tag comes from the payload (tag_wildcard None).
+ROUTES = (
+    Route("home/+/BTtoMQTT/+", _sighting, "theengs"),
+    Route("home/+/LWT", _lwt, "theengs-status", broadcast=True),
+    Route("home/+/SYStoMQTT", _system, "theengs-system", broadcast=True),
+)

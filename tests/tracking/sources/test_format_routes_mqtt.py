@@ -1,4 +1,4 @@
-"""The gateway formats' MQTT routes through the real Mosquitto: Theengs/OpenMQTTGateway and Ingics topics reach
+"""The gateway formats' MQTT routes through the real Mosquitto: Theengs/OpenMQTTGateway, Ingics and Minew topics reach
 the engine, their health records reach "gateway down", and bad messages are counted while good ones arrive."""
 
 from __future__ import annotations
@@ -53,9 +53,14 @@ def test_theengs_and_ingics_topics_over_mosquitto(prefix: str, client: mqtt.Clie
         lines = f"$GPRP,AA0000000003,F008D1798C60,-58,{advert_hex(3)}\r\n$HBRP,F008D1798C60,F008D1798C60,-127,00000000"
         _send(client, f"{prefix}ingics/gw-x", lines)
         _send(client, f"{prefix}ingics/gw-x", "$GPRP,AA0000000004,F008D1798C60,-58,zz")
-        _wait(lambda: len(sink.observations) == 3 and len(sink.status) == 3 and consumer.malformed == 2)
+        _send(client, f"{prefix}ingics/gw-x", "$HBRP,F008D1798C60,F008D1798C60,-127,00000000")  # heartbeat alone
+        minew_upload = [{"type": "Gateway", "mac": "AC233FC001EA"},
+                        {"type": "Unknown", "mac": "AA0000000005", "rssi": -66, "rawData": advert_hex(5)},
+                        {"type": "Unknown", "mac": "AA0000000006", "rssi": "x", "rawData": advert_hex(6)}]  # fmt: skip
+        _send(client, f"{prefix}minew/gw-b", json.dumps(minew_upload))
+        _wait(lambda: len(sink.observations) == 4 and len(sink.status) == 3 and consumer.malformed == 2)
         assert sorted((o.gateway_id, o.tag_key) for o in sink.observations) == [
-            ("gw-a", tag_key(1)), ("gw-a", tag_key(2)), ("gw-x", tag_key(3))]  # fmt: skip
+            ("gw-a", tag_key(1)), ("gw-a", tag_key(2)), ("gw-b", tag_key(5)), ("gw-x", tag_key(3))]  # fmt: skip
         assert sorted(sink.status) == [("gw-a", True), ("gw-b", False), ("gw-x", True)]
         counted = consumer.counters
         assert counted["rejected:rssi:wrong_type"] == 1 and counted["rejected:data:bad_format"] == 1
