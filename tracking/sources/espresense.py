@@ -97,6 +97,6 @@ def status_route(wildcards: Wildcards, payload: bytes, _now: float) -> GatewaySt
 
 
 ROUTES = (
-    Route("espresense/devices/+/+", device_route, "espresense", tag_wildcard=0),
+    Route("espresense/devices/+/+", device_route, "espresense", tag_wildcard=0, tag_key=tag_key_from_espresense),
     Route("espresense/rooms/+/status", status_route, "espresense-status", broadcast=True),
 )

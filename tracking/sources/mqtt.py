@@ -20,7 +20,7 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +35,9 @@ from firmware_bridge.ble.telemetry import TelemetryMatcher
 from tracking.observation import Observation
 from tracking.sources.batch import load_body, parse_batch
 from tracking.sources.espresense import device_route as _esp_device
-from tracking.sources.espresense import parse_device_message
+from tracking.sources.espresense import parse_device_message, tag_key_from_espresense
 from tracking.sources.limits import Rejected, TimeLimits
+from tracking.sources.partition import Partition
 from tracking.sources.routes import GatewayState, Route, RouteTable, Wildcards, standard_routes
 from tracking.sources.stats import IngestStats
 
@@ -78,6 +79,8 @@ class MqttConsumer:
         times: TimeLimits | None = None,
         silent_after_s: float | None = None,
         routes: RouteTable | None = None,
+        partition: Partition | None = None,
+        heard: Callable[[str, float], Any] | None = None,
     ) -> None:
         self.ingest, self.gateway_status, self.clock = ingest, gateway_status, clock
         self.ingest_one: Callable[[Observation], Any] = ingest_one or (lambda obs: ingest([obs]))
@@ -89,6 +92,9 @@ class MqttConsumer:
         self.routes.prefix = prefix
         if not any(route.filter == RAW for route in self.routes.routes):
             self.routes.add(Route(RAW, self._raw_batch, "vendtrack-adverts"))
+        self.partition = partition if partition is not None and not partition.whole else None
+        self.heard = heard or (lambda _gateway, _at: None)
+        self.not_ours = 0  # messages about tags another partition owns
         self._espresense_fast = any(r.parser is _esp_device for r in self.routes.routes)
         self.messages = self.observations = self.connects = self.disconnects = self.unknown_topic = 0
         self.matcher = TelemetryMatcher()
@@ -200,6 +206,11 @@ class MqttConsumer:
             if self._espresense_fast and topic.startswith(self._devices):  # the hot path: one ESPresense sighting
                 device, _, gateway_id = topic[len(self._devices) :].partition("/")
                 if device and gateway_id and "/" not in gateway_id:
+                    part = self.partition
+                    if part is not None and not part.owns(tag_key_from_espresense(device)):
+                        self.not_ours += 1
+                        self.heard(gateway_id, self.clock())
+                        return
                     obs = parse_device_message(gateway_id, payload, self.clock())
                     self.ingest_one(obs)
                     self.observations += 1
@@ -217,13 +228,21 @@ class MqttConsumer:
             self.unknown_topic += 1
             return
         route, wildcards = found
+        part = self.partition
+        key_of, index = route.tag_key, route.tag_wildcard
+        if part is not None and key_of is not None and index is not None and not part.owns(key_of(wildcards[index])):
+            self.not_ours += 1
+            return
         result = route.parser(wildcards, payload, self.clock())
         if result is None:
             return
         if isinstance(result, GatewayState):
             self.stats.heard()
             self.gateway_status(result.gateway_id, result.online)
-        elif isinstance(result, Observation):
+            return
+        if part is not None:
+            result = self._ours(result)
+        if isinstance(result, Observation):
             self.ingest_one(result)
             self.observations += 1
             self.stats.accept_one()
@@ -232,12 +251,21 @@ class MqttConsumer:
             self.observations += len(result)
             self.stats.accept(len(result))
 
+    def _ours(self, result: Observation | Sequence[Observation]) -> list[Observation]:
+        part = self.partition
+        assert part is not None
+        found = [result] if isinstance(result, Observation) else list(result)
+        kept = [obs for obs in found if part.owns(obs.tag_key)]
+        self.not_ours += len(found) - len(kept)
+        return kept
+
     def _raw_batch(self, wildcards: Wildcards, payload: bytes, now: float) -> None:
         gateway_id = wildcards[0]
         result = parse_batch(load_body(payload), gateway_id, now, self.matcher, self.times)
         for error in result.rejected:
             self.stats.reject(error.key, error.message, f" (advert {error.index} from {gateway_id[:64]!r})")
-        if result.observations:
-            self.ingest(result.observations)
-            self.observations += len(result.observations)
-            self.stats.accept(len(result.observations))
+        kept = self._ours(result.observations) if self.partition is not None else result.observations
+        if kept:
+            self.ingest(kept)
+            self.observations += len(kept)
+            self.stats.accept(len(kept))

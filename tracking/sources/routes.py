@@ -18,6 +18,8 @@ and logged by the consumer; any other exception is counted as an error and the n
 `tag_wildcard` names which `+` value identifies the tag, when the topic carries it: the consumer can
 then choose the owning partition from the topic alone, before parsing (see `partition.py`). A format
 whose tag is only in the payload leaves it None; its observations are partitioned after parsing.
+`tag_key` maps that value onto our tag key (the partition hashes tag keys, so a tag heard through two
+formats has one owner); without it the message is parsed and its observations filtered by tag key.
 `broadcast=True` routes (gateway status) reach every partition.
 """
 
@@ -52,6 +54,7 @@ class Route:
     name: str  # the format's name, shown in counters and logs
     tag_wildcard: int | None = None  # index of the `+` value that names the tag (None: only in the payload)
     broadcast: bool = False  # every partition receives it (e.g. gateway status)
+    tag_key: Callable[[str], str] | None = None  # the tag wildcard's value -> our tag key (partition before parsing)
 
     def __post_init__(self) -> None:
         levels = self.filter.split("/")
