@@ -16,11 +16,13 @@ from flask.cli import with_appcontext
 from core.heartbeats import HeartbeatWriter
 from core.runtime import BackgroundWorker
 from tracking.floorplan import demo_floor
+from tracking.gateway_sim import FORMATS as GATEWAY_FORMATS
+from tracking.gateway_sim import make_publisher
 from tracking.observation import Observation
 from tracking.pipeline import pipeline_for
 from tracking.replay import read_recording
 from tracking.runtime import FlushWorker
-from tracking.simrun import HttpPublisher, LiveSimulator, MqttPublisher, Publisher, wander
+from tracking.simrun import LiveSimulator, wander
 from tracking.sources.scanner import ScannerSource
 
 
@@ -134,24 +136,22 @@ def export_command(path: Path | None) -> None:
 @click.option("--prefix", default="", help="Topic prefix, e.g. test1/ (MQTT only).")
 @click.option("--http", "http_url", default=None, help="Base URL of vendtrack (gateway batch endpoint).")
 @click.option("--token", default="", help="Gateway-scope bearer token (HTTP only).")
+@click.option("--format", "fmt", type=click.Choice(GATEWAY_FORMATS), default=None,
+              help="The gateways' shape: espresense (MQTT, default there), batch (HTTP, default there), theengs "
+                   "(MQTT), minew (HTTP), ingics (HTTP or MQTT). See docs/hardware.md.")  # fmt: skip
 @click.option("--tags", default=20, show_default=True, help="How many tags to simulate.")
 @click.option("--seconds", default=None, type=float, help="Stop after this many seconds.")
 @click.option("--seed", default=1, show_default=True)
 def sim_ble(
-    mqtt_url: str | None, prefix: str, http_url: str | None, token: str, tags: int, seconds: float | None, seed: int
-) -> None:
-    publisher: Publisher
-    if mqtt_url:
-        host, _, port = mqtt_url.partition(":")
-        publisher = MqttPublisher(host, int(port or 1883), prefix)
-    elif http_url:
-        if not token:
-            raise click.UsageError(
-                "--http needs --token: create one with `vendtrack token create NAME --scope gateway`"
-            )
-        publisher = HttpPublisher(http_url, token)
-    else:
+    mqtt_url: str | None, prefix: str, http_url: str | None, token: str, fmt: str | None, tags: int,
+    seconds: float | None, seed: int,
+) -> None:  # fmt: skip
+    if not (mqtt_url or http_url):
         raise click.UsageError("say where to publish: --mqtt 127.0.0.1:1883 or --http http://127.0.0.1:5000")
+    try:
+        publisher = make_publisher(fmt or ("espresense" if mqtt_url else "batch"), mqtt_url, prefix, http_url, token)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     rng = random.Random(seed)
     plan, now = demo_floor(), time.time()
     walkers = [wander(plan, demo_tag_key(i), rng, now) for i in range(1, tags + 1)]

@@ -26,6 +26,7 @@ from core.users import create_token
 from tracking.cli import demo_tag_key
 from tracking.demo_script import DEMO_MISSING_AFTER_S, DemoScript
 from tracking.floorplan import demo_floor, distance
+from tracking.gateway_sim import demo_mix
 from tracking.models import Asset, AssetType, Gateway, ParRule, Tag, TrendSample, Zone
 from tracking.pipeline import EXTRAS_KEY, Pipeline, TrackingSettings, pipeline_for
 from tracking.runtime import MqttWorker, broker_config, broker_reachable, mqtt_consumer
@@ -204,6 +205,10 @@ def start(demo: DemoContext) -> list[BackgroundWorker]:
         demo.notes.append(
             f"BLE simulator: {WRENCH_TAG} tags via the HTTP gateway endpoint (no MQTT broker at {host}:{port})"
         )
+    broker_at = (host, port, prefix) if isinstance(publisher, MqttPublisher) else None
+    thirds = [g.gateway_id for g in demo_floor().gateways[1:5]]  # one gateway of each third-party kind
+    publisher, which = demo_mix(publisher, thirds, demo.base_url, demo.state["tracking.gateway_token"], broker_at)
+    demo.notes.append(f"BLE gateways in other formats: {which}")
     simulator = demo_simulator(publisher)
     demo.state[STATE_KEY] = simulator
     workers.append(simulator)

@@ -154,6 +154,11 @@ class LocationEngine:
         if temperature_c is not None:
             tag.temperature = temperature_c
 
+    def heard(self, gateway_id: str, at: float) -> None:
+        """A known gateway was heard (an advert of a tag another partition owns): it is not silent."""
+        if gateway_id in self.floor.gateways and at > self._heard.get(gateway_id, at - 1.0):
+            self._heard[gateway_id] = at
+
     def gateway_status(self, gateway_id: str, online: bool, at: float) -> None:
         if online:
             self._offline.discard(gateway_id)

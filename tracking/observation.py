@@ -19,12 +19,17 @@ class Observation(NamedTuple):
     at: float  # seconds since the epoch (UTC)
 
 
+def _power(value: int) -> int | None:
+    """A measured power at 1 m no radio can have (+26/+30 dBm: real nRF51822 beacons with the battery in that
+    byte, ESPresense #475; see tests/fixtures/ble) is not a calibration: the sighting is kept without it (the
+    engine then uses its default), rather than refusing every advert of a real tag."""
+    return value if -127 <= value <= 20 else None
+
+
 def observation_from(beacon: Beacon, tag_key: str, gateway_id: str, rssi: int, at: float) -> Observation:
     """Normalise a decoded beacon frame (its tag key already resolved, e.g. TLM by address)."""
-    if isinstance(beacon, IBeacon | AltBeacon):
-        return Observation(gateway_id, tag_key, rssi, beacon.power_1m, None, None, at)
-    if isinstance(beacon, EddystoneUid | EddystoneUrl):
-        return Observation(gateway_id, tag_key, rssi, beacon.power_1m, None, None, at)
+    if isinstance(beacon, IBeacon | AltBeacon | EddystoneUid | EddystoneUrl):
+        return Observation(gateway_id, tag_key, rssi, _power(beacon.power_1m), None, None, at)
     if isinstance(beacon, EddystoneTlm):
         return Observation(gateway_id, tag_key, rssi, None, beacon.battery_mv, beacon.temperature_c, at)
     raise TypeError(f"not a beacon frame: {beacon!r}")

@@ -47,9 +47,9 @@ def register_consumers(registry: ConsumerRegistry, services: AppServices) -> Non
 
 
 def blueprints() -> list[Blueprint]:
-    from tracking import alert_views, api, custody_views, setup_views, views
+    from tracking import alert_views, api, custody_views, gateway_api, setup_views, views
 
-    return [views.bp, api.bp, setup_views.bp, alert_views.bp, custody_views.bp]
+    return [views.bp, api.bp, setup_views.bp, alert_views.bp, custody_views.bp, gateway_api.bp]
 
 
 def nav_links() -> list[tuple[str, str, frozenset[Role]]]:

@@ -11,6 +11,7 @@ from typing import Any
 from tracking.observation import Observation
 from tracking.sources import jsonbody, limits
 from tracking.sources.limits import Reason, Rejected
+from tracking.sources.routes import GatewayState, Route, Wildcards
 
 MAX_MESSAGE_BYTES = 4096  # an ESPresense message is ~200 bytes
 _ids: dict[str, str] = {}
@@ -83,3 +84,19 @@ def parse_status(payload: bytes | str) -> bool:
     if text not in ("online", "offline"):
         raise Rejected("status", Reason.BAD_FORMAT, f"status must be online or offline, got {limits.shown(text[:20])}")
     return text == "online"
+
+
+def device_route(wildcards: Wildcards, payload: bytes, now: float) -> Observation:
+    """`espresense/devices/<device-id>/<room>`."""
+    return parse_device_message(wildcards[1], payload, now)
+
+
+def status_route(wildcards: Wildcards, payload: bytes, _now: float) -> GatewayState:
+    """`espresense/rooms/<room>/status`."""
+    return GatewayState(wildcards[0], parse_status(payload))
+
+
+ROUTES = (
+    Route("espresense/devices/+/+", device_route, "espresense", tag_wildcard=0, tag_key=tag_key_from_espresense),
+    Route("espresense/rooms/+/status", status_route, "espresense-status", broadcast=True),
+)

@@ -1,4 +1,11 @@
-"""MQTT source (paho-mqtt 2, MQTT 5): ESPresense device and room-status topics plus a raw-advert batch topic.
+"""MQTT source (paho-mqtt 2, MQTT 5): whatever the route table routes, plus a raw-advert batch topic.
+
+Gateway formats plug in through the route table (`tracking/sources/routes.py`): a format module in
+`tracking/sources/` declares `ROUTES = (Route("<topic filter>", parser, "<name>", tag_wildcard=i), ...)`,
+where `parser(wildcards, payload, now)` returns an `Observation`, a sequence of them, a `GatewayState`
+or None and raises `limits.Rejected` on bad input; its module name is added to `routes.FORMATS`. A
+consumer built without `routes=` subscribes to every registered format (`routes.standard_routes`);
+pass `routes=RouteTable([...])` to choose. The ESPresense module (`espresense.py`) is the example.
 
 Several consumers share the load through a shared subscription (`$share/<group>/...`). The network loop
 is ours, run by a `core.supervisor.Supervised` thread: a refused login, a lost connection or an error
@@ -13,7 +20,7 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,14 +34,15 @@ from core.supervisor import Outage, Supervised
 from firmware_bridge.ble.telemetry import TelemetryMatcher
 from tracking.observation import Observation
 from tracking.sources.batch import load_body, parse_batch
-from tracking.sources.espresense import parse_device_message, parse_status
+from tracking.sources.espresense import device_route as _esp_device
+from tracking.sources.espresense import parse_device_message, tag_key_from_espresense
 from tracking.sources.limits import Rejected, TimeLimits
+from tracking.sources.partition import Partition
+from tracking.sources.routes import GatewayState, Route, RouteTable, Wildcards, standard_routes
 from tracking.sources.stats import IngestStats
 
 log = logging.getLogger(__name__)
 
-DEVICES = "espresense/devices/+/+"
-STATUS = "espresense/rooms/+/status"
 RAW = "vendtrack/adverts/+"
 
 
@@ -70,6 +78,9 @@ class MqttConsumer:
         broker: BrokerConfig | None = None,
         times: TimeLimits | None = None,
         silent_after_s: float | None = None,
+        routes: RouteTable | None = None,
+        partition: Partition | None = None,
+        heard: Callable[[str, float], Any] | None = None,
     ) -> None:
         self.ingest, self.gateway_status, self.clock = ingest, gateway_status, clock
         self.ingest_one: Callable[[Observation], Any] = ingest_one or (lambda obs: ingest([obs]))
@@ -77,6 +88,14 @@ class MqttConsumer:
         self.host, self.port, self.prefix, self.group = self.broker.host, self.broker.port, prefix, group
         self.times = times or TimeLimits()
         self._devices = prefix + "espresense/devices/"
+        self.routes = routes if routes is not None else standard_routes(prefix)
+        self.routes.prefix = prefix
+        if not any(route.filter == RAW for route in self.routes.routes):
+            self.routes.add(Route(RAW, self._raw_batch, "vendtrack-adverts"))
+        self.partition = partition if partition is not None and not partition.whole else None
+        self.heard = heard or (lambda _gateway, _at: None)
+        self.not_ours = 0  # messages about tags another partition owns
+        self._espresense_fast = any(r.parser is _esp_device for r in self.routes.routes)
         self.messages = self.observations = self.connects = self.disconnects = self.unknown_topic = 0
         self.matcher = TelemetryMatcher()
         self.connected = False
@@ -88,7 +107,7 @@ class MqttConsumer:
     # ---- lifecycle -----------------------------------------------------------------------------
     def topics(self) -> list[str]:
         share = f"$share/{self.group}/" if self.group else ""
-        return [share + self.prefix + topic for topic in (DEVICES, STATUS, RAW)]
+        return [share + topic for topic in self.routes.filters()]
 
     def start(self) -> None:
         self.supervisor.start()
@@ -189,9 +208,14 @@ class MqttConsumer:
         """Route one message; public so tests and benchmarks can drive it without a broker."""
         self.messages += 1
         try:
-            if topic.startswith(self._devices):  # the hot path: one ESPresense sighting
+            if self._espresense_fast and topic.startswith(self._devices):  # the hot path: one ESPresense sighting
                 device, _, gateway_id = topic[len(self._devices) :].partition("/")
                 if device and gateway_id and "/" not in gateway_id:
+                    part = self.partition
+                    if part is not None and not part.owns(tag_key_from_espresense(device)):
+                        self.not_ours += 1
+                        self.heard(gateway_id, self.clock())
+                        return
                     obs = parse_device_message(gateway_id, payload, self.clock())
                     self.ingest_one(obs)
                     self.observations += 1
@@ -200,22 +224,53 @@ class MqttConsumer:
             self._handle_other(topic, payload)
         except Rejected as exc:
             self.stats.reject(exc.key, exc.message, f" on {topic[:200]!r}")
+        except Exception as exc:  # a parser's bug on one message: counted and logged, the next one goes on
+            self.stats.error(exc, f" on {topic[:200]!r}")
 
     def _handle_other(self, topic: str, payload: bytes) -> None:
-        parts = topic[len(self.prefix) :].split("/") if topic.startswith(self.prefix) else []
-        if len(parts) == 4 and parts[0] == "espresense" and parts[1] == "rooms" and parts[3] == "status":
-            self.stats.heard()
-            self.gateway_status(parts[2], parse_status(payload))
-        elif len(parts) == 3 and parts[0] == "vendtrack" and parts[1] == "adverts":
-            self._raw_batch(parts[2], payload)
-        else:
+        found = self.routes.match(topic)
+        if found is None:
             self.unknown_topic += 1
+            return
+        route, wildcards = found
+        part = self.partition
+        key_of, index = route.tag_key, route.tag_wildcard
+        if part is not None and key_of is not None and index is not None and not part.owns(key_of(wildcards[index])):
+            self.not_ours += 1
+            return
+        result = route.parser(wildcards, payload, self.clock())
+        if result is None:
+            return
+        if isinstance(result, GatewayState):
+            self.stats.heard()
+            self.gateway_status(result.gateway_id, result.online)
+            return
+        if part is not None:
+            result = self._ours(result)
+        if isinstance(result, Observation):
+            self.ingest_one(result)
+            self.observations += 1
+            self.stats.accept_one()
+        elif result:
+            self.ingest(list(result))
+            self.observations += len(result)
+            self.stats.accept(len(result))
 
-    def _raw_batch(self, gateway_id: str, payload: bytes) -> None:
-        result = parse_batch(load_body(payload), gateway_id, self.clock(), self.matcher, self.times)
+    def _ours(self, result: Observation | Sequence[Observation]) -> list[Observation]:
+        part = self.partition
+        assert part is not None
+        found = [result] if isinstance(result, Observation) else list(result)
+        kept = [obs for obs in found if part.owns(obs.tag_key)]
+        self.not_ours += len(found) - len(kept)
+        return kept
+
+    def _raw_batch(self, wildcards: Wildcards, payload: bytes, now: float) -> None:
+        gateway_id = wildcards[0]
+        result = parse_batch(load_body(payload), gateway_id, now, self.matcher, self.times)
         for error in result.rejected:
             self.stats.reject(error.key, error.message, f" (advert {error.index} from {gateway_id[:64]!r})")
-        if result.observations:
-            self.ingest(result.observations)
-            self.observations += len(result.observations)
-            self.stats.accept(len(result.observations))
+        kept = self._ours(result.observations) if self.partition is not None else result.observations
+        if kept:
+            self.ingest(kept)
+            self.observations += len(kept)
+            self.stats.accept(len(kept))
