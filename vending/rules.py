@@ -351,6 +351,10 @@ def check(
         return None
     bounds = all_bounds(specs, now, tz)
     usage = load_usage(work, specs=specs, worker_id=worker_id, bounds=bounds, members=members)
+    from vending import remote_usage
+
+    if remote_usage.ENABLED:  # an edge of a fleet: the worker's takes at other edges count too
+        usage += remote_usage.load(work, worker_id, min(start for start, _end in bounds.values()))
     return evaluate(
         specs, usage, worker_id=worker_id, members=members, quantity=quantity, now=now, tz=tz, bounds=bounds
     )
