@@ -41,10 +41,15 @@ def _seed(factory: sessionmaker[Session]) -> None:
         a, b = Site(code="PA", name="Plant A"), Site(code="PB", name="Plant B")
         s.add_all([a, b, Item(sku="GLV-1", name="Gloves", category="ppe")])
         s.flush()
-        s.add_all([Worker(worker_code="W1", name="Ann", site_id=None),
-                   Worker(worker_code="W2", name="Bo", site_id=b.id)])  # fmt: skip
-        s.add_all([Machine(code="VM-A", name="A", site_id=a.id, kind="coil_machine"),
-                   Machine(code="VM-B", name="B", site_id=b.id, kind="coil_machine")])  # fmt: skip
+        s.add_all(
+            [Worker(worker_code="W1", name="Ann", site_id=None), Worker(worker_code="W2", name="Bo", site_id=b.id)]
+        )
+        s.add_all(
+            [
+                Machine(code="VM-A", name="A", site_id=a.id, kind="coil_machine"),
+                Machine(code="VM-B", name="B", site_id=b.id, kind="coil_machine"),
+            ]
+        )
         s.flush()
         machine = s.scalar(select(Machine).where(Machine.code == "VM-A"))
         assert machine is not None
