@@ -19,14 +19,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import unit_of_work
 from core.fleet_feed import apply_feed, get_state, set_state
+from core.forward import CONSUMER as FORWARD
+from core.outbox import RETRY, OutboxDelivery
 
 log = logging.getLogger(__name__)
 IDENTITY_FILE = "fleet.json"
@@ -110,6 +113,16 @@ def enrol(url: str, code: str, software_version: str = SOFTWARE_VERSION) -> Edge
     return EdgeIdentity(base, data["token"], data["edge"], data["site_code"], tuple(data.get("machines", ())))
 
 
+def hurry_forwarder(session: Session, now: datetime) -> int:
+    """The central server answers again: events waiting for a retry are due now, not after their backoff."""
+    result = session.execute(
+        update(OutboxDelivery)
+        .where(OutboxDelivery.consumer == FORWARD, OutboxDelivery.status == RETRY)
+        .values(next_attempt_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 StatusSource = Callable[[Session], dict[str, Any]]
 
 
@@ -150,6 +163,9 @@ class FleetLink:
             try:
                 outcome = self._pull()
                 self._report()
+                if self.last_error:  # the link is back: the forwarder need not sit out its backoff
+                    with unit_of_work(self.factory) as session:
+                        hurry_forwarder(session, datetime.now(UTC))
                 self.last_error = ""
                 return outcome
             except FleetLinkError as exc:
