@@ -140,9 +140,14 @@ def _guarded(flow: Any, demo: DemoContext) -> SmokeResult:
                    "real node can be pointed at the demo; the node's room names must be gateway ids of the demo.")
 @click.option("--shift/--no-shift", default=True, show_default=True,
               help="Simulated workers take an item at a machine every few seconds (never with --smoke).")
+@click.option("--fleet", is_flag=True, help="A central server and two edges as processes of their own (docs/fleet.md).")
 @with_appcontext
-def demo_command(host: str, port: int, smoke: bool, espresense: bool, shift: bool) -> None:
+def demo_command(host: str, port: int, smoke: bool, espresense: bool, shift: bool, fleet: bool) -> None:
     instance = Path(current_app.instance_path)
+    if fleet:
+        from web.fleet_demo import run_fleet_demo
+
+        return run_fleet_demo(instance, host, port)
     mail_folder = instance / "demo-mail"
     capture = demo_links.start_mail_capture(mail_folder)
     app = build_demo_app(instance, {"smtp_host": capture.host, "smtp_port": capture.port})

@@ -125,3 +125,15 @@ def fleet_list() -> None:
         state = f"revoked ({e.revoked})" if e.revoked else ("enrolled" if e.enrolled else "waiting for enrolment")
         click.echo(f"{e.name} [{e.site_code}] {state} version {e.config_version} lag {e.lag} backlog {e.backlog} "
                    f"alerts: {'; '.join(e.alerts) or 'none'}")  # fmt: skip
+
+
+@edge_group.command("demo-machine", help="Serve this edge with simulated machines and workers (demo --fleet).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True, type=int)
+@click.option("--every", default=4.0, show_default=True, type=float, help="Seconds between simulated takes.")
+def edge_demo_machine(host: str, port: int, every: float) -> None:
+    from web.fleet_demo import run_edge_demo
+
+    if fleet_edge.load_identity(_services().settings.instance_path) is None:
+        raise click.ClickException("this installation is not an enrolled edge: run `vendtrack edge enrol URL CODE`")
+    run_edge_demo(current_app._get_current_object(), host, port, every)  # type: ignore[attr-defined]
