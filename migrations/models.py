@@ -8,6 +8,7 @@ import importlib.util
 from sqlalchemy import MetaData
 
 import core.audit
+import core.fleet_models
 import core.heartbeats
 import core.models
 import core.outbox  # noqa: F401

@@ -292,3 +292,20 @@ class ChargebackRun(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recipients: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(200))
+
+
+class RemoteUsage(Base):
+    """Edge side: a worker's takes at other edges, as the central server last reported them (vending.remote_usage).
+
+    Replaced as a whole on each configuration pull; the rules count these beside the edge's own ledger."""
+
+    __tablename__ = "vending_remote_usage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(64), unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    worker_id: Mapped[int] = mapped_column(Integer, index=True)
+    item_id: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(64), default="general")
+    quantity: Mapped[int] = mapped_column(Integer)  # taken (returns negative)
+    site_code: Mapped[str] = mapped_column(String(32), default="")

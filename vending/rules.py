@@ -8,7 +8,7 @@ A refusal names the rule and when the allowance comes back: "limit 2 per shift r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -25,6 +25,11 @@ from vending.models import GroupMember, LedgerEntry
 from vending.rule_cache import CACHE, RuleSpec, parse_shift_starts
 
 WINDOWS = ("shift", "day", "week", "rolling")
+
+RemoteUsageSource = Callable[[FastWork, int, datetime], "list[Usage]"]
+# Set on an enrolled edge of a fleet (web.fleet_plugin sets vending.remote_usage.load): the worker's takes
+# at other edges then count beside this edge's own ledger. A hook, so rules never import remote_usage.
+remote_usage_source: RemoteUsageSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +323,8 @@ def check(
         return None
     bounds = all_bounds(specs, now, tz)
     usage = load_usage(work, specs=specs, worker_id=worker_id, bounds=bounds, members=members)
+    if remote_usage_source is not None:  # an edge of a fleet: the worker's takes at other edges count too
+        usage += remote_usage_source(work, worker_id, min(start for start, _end in bounds.values()))
     return evaluate(
         specs, usage, worker_id=worker_id, members=members, quantity=quantity, now=now, tz=tz, bounds=bounds
     )

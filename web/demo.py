@@ -27,6 +27,7 @@ from core.users import create_user
 from web import demo_custody, demo_links
 from web.demo_logins import DEMO_LOGINS
 from web.domains import domain_name, hook
+from web.fleet_demo import run_fleet_demo
 from web.smoke import core_smoke
 from web.smoke_flow import cross_domain_smoke
 from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
@@ -149,8 +150,13 @@ def demo_command(factory: AppFactory) -> click.Command:
                        "a real node can be pointed at the demo; the node's room names must be gateway ids of the demo.")
     @click.option("--shift/--no-shift", default=True, show_default=True,
                   help="Simulated workers take an item at a machine every few seconds (never with --smoke).")
+    @click.option("--fleet", is_flag=True,
+                  help="A central server and two edges as processes of their own (docs/fleet.md).")
     @with_appcontext
-    def command(host: str, port: int, smoke: bool, espresense: bool, shift: bool) -> None:
+    def command(host: str, port: int, smoke: bool, espresense: bool, shift: bool, fleet: bool) -> None:
+        if fleet:
+            run_fleet_demo(Path(current_app.instance_path), host, port)
+            return
         run_demo(factory, host, port, smoke=smoke, espresense=espresense, shift=shift)
 
     return command

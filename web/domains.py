@@ -12,6 +12,7 @@ Each domain may ship a `plugin` module with any of these functions:
   smoke(demo) -> SmokeResult                    one end-to-end flow against the simulators
   token_machine(session, token_id) -> str|None  the machine a device token is bound to (events it may post)
   machine_site(session, machine_code) -> str|None   a machine's site code (events an edge may post)
+  health(session, services) -> dict             extra parts of /healthz (e.g. "fleet")
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import importlib.util
 from types import ModuleType
 from typing import Any
 
-DOMAIN_PLUGINS = ("vending.plugin", "tracking.plugin", "procurement.plugin")
+DOMAIN_PLUGINS = ("vending.plugin", "tracking.plugin", "procurement.plugin", "web.fleet_plugin")
 
 
 def load_plugins() -> list[ModuleType]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import text
 
 from core import access
@@ -18,6 +18,7 @@ from core.forward import CONSUMER as FORWARD
 from core.heartbeats import WorkerHealth, WorkerKind, assess
 from core.outbox import backlog, consumer_backlogs, dead_letter_count
 from core.roles import Role
+from web.domains import hook
 from web.session import db, services
 
 bp = Blueprint("health", __name__)
@@ -82,6 +83,12 @@ def healthz() -> Any:
     if problems:
         report["status"] = "degraded"
         report["problems"] = problems
+    for plugin in current_app.extensions.get("vendtrack_plugins", []):  # e.g. the fleet's edges (web.fleet_plugin)
+        if (extend := hook(plugin, "health")) is not None:
+            for name, part in extend(session, services()).items():
+                report[name] = part
+                if part.get("alerts"):
+                    report["status"] = "degraded"
     if report["outbox"]["dead_letters"]:
         report["status"] = "degraded"
     return jsonify(report), 200

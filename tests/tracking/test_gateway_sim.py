@@ -17,8 +17,8 @@ from core.roles import TokenScope
 from core.users import create_token
 from tests.conftest import LiveServer
 from tests.tracking.conftest import seed_floor, tag_key
-from tests.tracking.test_cli_and_demo import VENDTRACK, _env
 from tests.tracking.sources.test_mqtt import _broker_up
+from tests.tracking.test_cli_and_demo import VENDTRACK, _env
 from tracking.gateway_sim import IngicsPublisher, MinewPublisher, demo_mix
 from tracking.observation import Observation
 from tracking.pipeline import pipeline_for
