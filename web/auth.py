@@ -54,6 +54,7 @@ class Principal:
     roles: frozenset[str]
     scopes: frozenset[str]
     site_id: int | None = None
+    language: str = ""  # a user's saved language (web/i18n.py)
 
     @property
     def actor(self) -> str:
@@ -99,7 +100,7 @@ def _load_principal(rule: Access) -> Principal | None:
         user = users.get_user(db(), live.user_id) if live is not None else None
         if user is not None:
             db().commit()  # last_seen_at
-            return Principal("user", user.id, user.username, user.roles, frozenset())
+            return Principal("user", user.id, user.username, user.roles, frozenset(), language=user.language)
     if "sid" in session or "user_id" in session:
         session.clear()  # ended, expired, or a cookie of the old client-side sessions
     cookie = _device_cookie(rule)
