@@ -73,14 +73,20 @@ def python_files() -> list[Path]:
     return sorted(files)
 
 
-def extract() -> dict[str, list[str]]:
-    """msgid -> where it comes from (file:line)."""
-    messages: dict[str, list[str]] = {}
+Message = str | tuple[str, ...]  # a plural message is (singular, plural)
 
-    def add(msgid: str | tuple[str, ...], where: str) -> None:
-        for one in (msgid,) if isinstance(msgid, str) else msgid:
-            if one:
-                messages.setdefault(one, []).append(where)
+
+def _key(msgid: Message) -> str:
+    return msgid if isinstance(msgid, str) else msgid[0]
+
+
+def extract() -> dict[Message, list[str]]:
+    """msgid -> where it comes from (file:line)."""
+    messages: dict[Message, list[str]] = {}
+
+    def add(msgid: Message, where: str) -> None:
+        if msgid:
+            messages.setdefault(msgid if isinstance(msgid, str) else tuple(msgid), []).append(where)
 
     for path in template_files(ROOT):
         for line, msgid, _c, _ctx in extract_from_file("jinja2", str(path), KEYWORDS, options=JINJA_OPTIONS):
@@ -108,7 +114,23 @@ def load(lang: str) -> Catalog:
         return read_po(f, locale=lang)
 
 
-def problems(messages: dict[str, list[str]]) -> list[str]:
+def _forms(value: object) -> tuple[str, ...]:
+    return tuple(str(f) for f in value) if isinstance(value, tuple | list) else (str(value),)
+
+
+def _key_of(msgid: object) -> str:
+    return str(msgid[0]) if isinstance(msgid, tuple | list) else str(msgid)
+
+
+def _holders(text: str) -> list[str]:
+    return sorted(PLACEHOLDER.findall(text))
+
+
+def _translated(value: object) -> bool:
+    return all(bool(f) for f in _forms(value))
+
+
+def problems(messages: dict[Message, list[str]]) -> list[str]:
     out: list[str] = []
     compile_hint = "run python .ci/check_translations.py --compile"
     for path in template_files(ROOT):
@@ -119,21 +141,24 @@ def problems(messages: dict[str, list[str]]) -> list[str]:
             continue
         catalog = load(lang)
         po = po_path(lang).relative_to(ROOT)
-        for msgid, where in sorted(messages.items()):
-            entry = catalog.get(msgid)
-            if entry is None or not entry.string or entry.fuzzy:
+        for msgid, where in sorted(messages.items(), key=lambda kv: _key(kv[0])):
+            entry = catalog.get(_key(msgid))
+            if entry is None or not _translated(entry.string) or entry.fuzzy:
                 out.append(f"{po}: no {lang} translation for {msgid!r} ({where[0]})")
-            elif sorted(PLACEHOLDER.findall(msgid)) != sorted(PLACEHOLDER.findall(str(entry.string))):
+            elif any(_holders(_key(msgid)) != _holders(f) for f in _forms(entry.string)):
                 out.append(f"{po}: {lang} translation of {msgid!r} changes its placeholders")
-            elif '"' in str(entry.string) and '"' not in msgid:
+            elif any('"' in f for f in _forms(entry.string)) and '"' not in _key(msgid):
                 out.append(f"{po}: {lang} translation of {msgid!r} has an ASCII double quote")
         mo = po_path(lang).with_suffix(".mo")
         if not mo.exists():
             out.append(f"{mo.relative_to(ROOT)} missing: {compile_hint}")
         else:
             with mo.open("rb") as f:
-                compiled = {m.id: m.string for m in read_mo(f) if m.id}
-            if compiled != {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}:
+                compiled = {_key_of(m.id): _forms(m.string) for m in read_mo(f) if m.id}
+            wanted = {
+                _key_of(m.id): _forms(m.string) for m in catalog if m.id and _translated(m.string) and not m.fuzzy
+            }
+            if compiled != wanted:
                 out.append(
                     f"{mo.relative_to(ROOT)} is older than its .po: run python .ci/check_translations.py --compile"
                 )
@@ -145,18 +170,17 @@ def _location(where: str) -> tuple[str, int]:
     return (path, int(line)) if path and line.isdigit() else (where, 0)
 
 
-def update(messages: dict[str, list[str]]) -> None:
+def update(messages: dict[Message, list[str]]) -> None:
     for lang in LANGUAGES:
         if lang == "en":
             continue
         old = load(lang)
         new = Catalog(locale=lang, project="vendtrack", charset="utf-8")
-        for msgid, where in sorted(messages.items()):
-            previous = old.get(msgid)
-            locations = [
-                (w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])) if re.search(r":\d+$", w) else (w, 0) for w in where[:3]
-            ]
-            new.add(msgid, previous.string if previous is not None else "", locations=locations)
+        for msgid, where in sorted(messages.items(), key=lambda kv: _key(kv[0])):
+            previous = old.get(_key(msgid))
+            empty: Message = "" if isinstance(msgid, str) else ("",) * old.num_plurals
+            locations = [_location(w) for w in where[:3]]
+            new.add(msgid, previous.string if previous is not None else empty, locations=locations)
         po_path(lang).parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         write_po(buffer, new, width=120, sort_output=True)

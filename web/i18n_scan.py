@@ -144,7 +144,8 @@ def _runs(tokens: list[tuple[str, str, int]]) -> list[tuple[int, int, list[tuple
             elif word == "endmacro" and macros:
                 macros.pop()
             continue
-        if in_trans or (kind == "jinja" and src.startswith("{#")) or (macros and macros[-1].endswith("class")):
+        markup_macro = macros and (macros[-1].endswith("class") or macros[-1] == "invalid")  # attribute makers
+        if in_trans or (kind == "jinja" and src.startswith("{#")) or markup_macro:
             continue
         if kind == "tag":
             close()
