@@ -57,6 +57,7 @@ class User(Base):
     roles: Mapped[str] = mapped_column(String(200), default="")  # comma-separated Role values
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")  # "" = browser's choice
 
     def role_set(self) -> frozenset[str]:
         return frozenset(r for r in self.roles.split(",") if r)

@@ -40,6 +40,7 @@ class UserView:
     email: str
     roles: frozenset[str]
     active: bool
+    language: str = ""  # the language the user chose ("" = the browser's)
 
 
 class Outcome(StrEnum):
@@ -69,7 +70,9 @@ class TokenView:
 
 
 def _view(user: User) -> UserView:
-    return UserView(user.id, user.username, user.display_name, user.email, user.role_set(), user.active)
+    return UserView(
+        user.id, user.username, user.display_name, user.email, user.role_set(), user.active, user.language or ""
+    )
 
 
 def create_user(

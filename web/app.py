@@ -18,7 +18,7 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices
 from core.settings import load_settings
-from web import admin, api, auth, badges, charts, cli, cookies, csrf, errors, health, home, inputs, session
+from web import admin, api, auth, badges, charts, cli, cookies, csrf, errors, health, home, i18n, inputs, session
 from web.domains import domain_name, hook, load_plugins
 
 CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
@@ -71,6 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     inputs.init_app(app)  # then every input is checked (NUL, control characters, JSON) and normalised to NFC
     csrf.init_app(app)
     charts.init_app(app)
+    i18n.init_app(app)  # Flask-Babel: languages, dates and numbers per locale (web/i18n.py)
     badges.init_app(app)
     for blueprint in (home.bp, health.bp, api.bp, admin.bp):
         app.register_blueprint(blueprint)

@@ -80,7 +80,7 @@ def _load_principal(rule: Access) -> Principal | None:
         user = users.get_user(db(), live.user_id) if live is not None else None
         if user is not None:
             db().commit()  # last_seen_at
-            return Principal("user", user.id, user.username, user.roles, frozenset())
+            return Principal("user", user.id, user.username, user.roles, frozenset(), language=user.language)
     if "sid" in session or "user_id" in session:
         session.clear()  # ended, expired, or a cookie of the old client-side sessions
     cookie = _device_cookie(rule)

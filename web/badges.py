@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from core.states import State, humanise
 
 
 def label(value: object) -> str:
+    """The state's label in the page's language (labels are collected for translation by web/i18n.py)."""
     if isinstance(value, State):
-        return value.label
-    return humanise(str(value)) if value is not None else ""
+        return gettext(value.label)
+    return gettext(humanise(str(value))) if value is not None else ""
 
 
 def badge(value: object, tone: str | None = None) -> Markup:

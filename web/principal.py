@@ -22,6 +22,7 @@ class Principal:
     roles: frozenset[str]
     scopes: frozenset[str]
     site_id: int | None = None
+    language: str = ""  # a user's saved language (web/i18n.py)
 
     @property
     def actor(self) -> str:

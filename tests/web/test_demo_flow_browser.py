@@ -88,7 +88,8 @@ def test_worker_buyer_approver_from_kiosk_to_captured_email(
     worker.click("[data-slot=A3]")  # VND-DRILL-8: cutting, under review, so an approver decides
     worker.click("#take")
     worker.wait_for_selector("#screen-result:not([hidden])", timeout=20000)
-    assert worker.inner_text("#result-text").startswith("Done: 1 ×")
+    result = worker.inner_text("#result-text")
+    assert result.startswith("Done: 1 ×"), f"{result}: {worker.inner_text('#result-detail')}"
     if worker.is_visible("#logout"):
         worker.click("#logout")
 

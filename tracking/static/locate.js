@@ -94,7 +94,29 @@
     refresh();
   }
 
+  // Markers are links to the asset's page, with a name a screen reader reads and a hit area of at least
+  // 44 css px whatever the zoom; the table under the map lists the same assets for those who prefer a list.
+  var zoom = 1, ZOOMS = [1, 1.5, 2, 3, 4];
+  function pxPerMetre() {
+    var box = svg.viewBox && svg.viewBox.baseVal;
+    return box && box.width ? svg.getBoundingClientRect().width / box.width : 10;
+  }
+
+  function marker(a, c, radius, angle, selected) {
+    var name = a.name + ", " + a.status_label + ", " + a.location.zone_name + ", " + ago(a.location.last_seen_ago_s);
+    var link = el("a", { href: (svg.getAttribute("data-asset-url") || "/tracking/assets/0").replace(/0$/, String(a.id)), "class": "marker", "data-asset-id": a.id, "aria-label": name });
+    var cx = (c[0] + radius * Math.cos(angle)).toFixed(2), cy = (c[1] + radius * Math.sin(angle)).toFixed(2);
+    link.appendChild(el("circle", { "class": "hit", r: Math.max(0.6, 23 / pxPerMetre()).toFixed(2), cx: cx, cy: cy }));
+    var dot = el("circle", { "class": "dot " + a.status + (selected ? " selected" : ""), r: selected ? 0.55 : 0.35,
+      "data-asset-id": a.id, "data-zone": a.location.zone, cx: cx, cy: cy });
+    dot.appendChild(el("title", {}, name));
+    link.appendChild(dot);
+    return link;
+  }
+
   function draw(data) {
+    var focused = document.activeElement && svg.contains(document.activeElement)
+      ? document.activeElement.getAttribute("data-asset-id") : null;
     var slots = {}, chosen = null;
     data.assets.forEach(function (a) { if (String(a.id) === state.highlight) { chosen = a; } });
     var centres = map.draw(svg, data, { highlight: chosen && chosen.location.zone ? chosen.location.zone : "" });
@@ -103,15 +125,30 @@
       var zone = a.location.zone;
       if (!zone || !centres[zone]) { return; }  // unknown, or on another floor
       var n = slots[zone]++, angle = n * 2.4, radius = 0.6 + 0.28 * Math.sqrt(n);
-      var c = centres[zone], selected = a === chosen;
-      var dot = el("circle", { "class": "dot " + a.status + (selected ? " selected" : ""), r: selected ? 0.55 : 0.35,
-        "data-asset-id": a.id, "data-zone": zone,
-        cx: (c[0] + radius * Math.cos(angle)).toFixed(2), cy: (c[1] + radius * Math.sin(angle)).toFixed(2) });
-      dot.appendChild(el("title", {}, a.name + " · " + a.status_label + " · " + a.location.zone_name + " · " +
-        ago(a.location.last_seen_ago_s)));
-      svg.appendChild(dot);
+      svg.appendChild(marker(a, centres[zone], radius, angle, a === chosen));
     });
+    if (focused) {  // the 3 s refresh redraws the map: keep the keyboard's place
+      var again = svg.querySelector('a.marker[data-asset-id="' + focused + '"]');
+      if (again) { again.focus(); }
+    }
   }
+
+  var viewport = document.getElementById("map-viewport");
+  function setZoom(level) {
+    zoom = Math.min(Math.max(level, ZOOMS[0]), ZOOMS[ZOOMS.length - 1]);
+    svg.style.width = (zoom * 100) + "%";
+    var out = document.getElementById("map-zoom-level");
+    if (out) { out.textContent = Math.round(zoom * 100) + " %"; }
+    refresh();
+  }
+  document.querySelectorAll("[data-map-zoom]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var how = button.getAttribute("data-map-zoom"), at = ZOOMS.indexOf(zoom);
+      if (how === "in") { setZoom(ZOOMS[Math.min(at + 1, ZOOMS.length - 1)]); }
+      else if (how === "out") { setZoom(ZOOMS[Math.max(at - 1, 0)]); }
+      else { setZoom(1); if (viewport) { viewport.scrollLeft = 0; viewport.scrollTop = 0; } }
+    });
+  });
 
   function updateTable(data) {
     var byId = {};

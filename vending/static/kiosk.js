@@ -1,7 +1,11 @@
 // Kiosk page: badge (keyboard wedge, no click needed) or ID + PIN, item grid, dispense progress, auto sign-out.
+// Keyboard: every control is reachable by Tab and works with Enter/Space; each new screen moves focus to its
+// heading; a badge reader typing while focus is on a button still lands in the badge field.
 (function () {
   "use strict";
   const root = document.getElementById("kiosk");
+  const TEXT = (() => { try { return JSON.parse(document.getElementById("kiosk-text").textContent); } catch (e) { return {}; } })();
+  const t = (s) => TEXT[s] || s;  // the page's language (see web/i18n.py); English when not translated
   const api = root.dataset.api;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const idleSeconds = Number(new URLSearchParams(location.search).get("idle") || root.dataset.idle);
@@ -29,10 +33,12 @@
     return data;
   }
 
-  function show(name) {
+  function show(name, focus) {
     for (const s of root.querySelectorAll(".k-screen")) s.hidden = s.id !== "screen-" + name;
     root.dataset.screen = name;
-    if (name === "signin") { $("badge").value = ""; $("badge").focus(); }
+    if (name === "signin") { $("badge").value = ""; }
+    const target = focus || $("screen-" + name).querySelector("h1");
+    if (target) target.focus();
   }
   function message(text, ok) {
     const m = $("message");
@@ -56,7 +62,7 @@
   }
   function touch() {
     clearTimeout(idleTimer);
-    if (state) idleTimer = setTimeout(() => signOut("Signed out after inactivity."), idleSeconds * 1000);
+    if (state) idleTimer = setTimeout(() => signOut(t("Signed out after inactivity.")), idleSeconds * 1000);
   }
 
   function renderCharges() {
@@ -69,7 +75,7 @@
       const field = list ? "<select " + attrs + '><option value=""></option>' +
         list.map(([code, name]) => '<option value="' + escape(code) + '">' + escape(code + " " + name) + "</option>").join("") +
         "</select>" : "<input " + attrs + ' autocomplete="off" maxlength="64">';
-      const tag = mode === "optional" ? '<span class="k-opt">optional</span>' : '<span class="k-req">required</span>';
+      const tag = mode === "optional" ? '<span class="k-opt">' + t("optional") + "</span>" : '<span class="k-req">' + t("required") + "</span>";
       box.insertAdjacentHTML("beforeend", "<label>" + escape(label.charAt(0).toUpperCase() + label.slice(1)) + " " + tag + " " + field + "</label>");
     }
   }
@@ -82,39 +88,44 @@
   function renderGrid() {
     $("grid").innerHTML = state.items.map((i) => {
       const off = i.stock < 1 || i.state !== "ok";
-      const status = i.state !== "ok" ? "out of service" : (i.stock < 1 ? "empty" : i.stock + " left");
+      const status = i.state !== "ok" ? t("out of service") : (i.stock < 1 ? t("empty") : t("{n} left").replace("{n}", i.stock));
       return '<li><button class="k-tile" data-slot="' + escape(i.slot) + '"' + (off ? " disabled" : "") + ">" +
         picture(i) + "<strong>" + escape(i.name) + '</strong><span class="k-slot">' + escape(i.slot) + "</span>" +
         '<span class="k-stock' + (off ? " out" : "") + '">' + escape(status) + "</span></button></li>";
     }).join("");
   }
   function renderTools() {
-    const out = state.tools_out.map((t) => '<div class="k-row"><span>' + escape(t.serial + " " + t.name) +
-      (t.due_at ? " · due " + escape(t.due_at) : "") + "</span>" +
-      '<label>Condition <select data-condition="' + escape(t.serial) + '"><option value="ok">ok</option>' +
-      '<option value="damaged">damaged</option><option value="lost">lost</option></select></label>' +
-      '<button class="k-btn" data-return="' + escape(t.serial) + '">Return</button></div>').join("");
-    const avail = state.tools_available.map((t) => '<div class="k-row"><span>' + escape(t.serial + " " + t.name) +
-      '</span><button class="k-btn" data-checkout="' + escape(t.serial) + '">Check out</button></div>').join("");
-    const off = state.tools_unavailable.map((t) => '<div class="k-row k-off" data-unavailable="' + escape(t.serial) + '"><span>' +
-      escape(t.serial + " " + t.name) + '</span><span class="k-why">Not available: ' + escape(t.reason) + "</span></div>").join("");
-    $("tools").innerHTML = '<div class="k-tools-cols"><div><h3>Yours</h3>' + (out || "<p>none</p>") +
-      "</div><div><h3>Available</h3>" + (avail || "<p>none</p>") + "</div>" +
-      (off ? "<div><h3>Not available</h3>" + off + "</div>" : "") + "</div>";
+    const out = state.tools_out.map((tool) => '<div class="k-row"><span>' + escape(tool.serial + " " + tool.name) +
+      (tool.due_at ? " · " + t("due") + " " + escape(tool.due_at) : "") + "</span>" +
+      "<label>" + t("Condition") + ' <select data-condition="' + escape(tool.serial) + '"><option value="ok">' + t("ok") + "</option>" +
+      '<option value="damaged">' + t("damaged") + '</option><option value="lost">' + t("lost") + "</option></select></label>" +
+      '<button type="button" class="k-btn" data-return="' + escape(tool.serial) + '">' + t("Return") + "</button></div>").join("");
+    const avail = state.tools_available.map((tool) => '<div class="k-row"><span>' + escape(tool.serial + " " + tool.name) +
+      '</span><button type="button" class="k-btn" data-checkout="' + escape(tool.serial) + '">' + t("Check out") + "</button></div>").join("");
+    const off = state.tools_unavailable.map((tool) => '<div class="k-row k-off" data-unavailable="' + escape(tool.serial) + '"><span>' +
+      escape(tool.serial + " " + tool.name) + '</span><span class="k-why">' + t("Not available:") + " " + escape(tool.reason) + "</span></div>").join("");
+    $("tools").innerHTML = '<div class="k-tools-cols"><div><h2>' + t("Yours") + "</h2>" + (out || "<p>" + t("none") + "</p>") +
+      "</div><div><h2>" + t("Available") + "</h2>" + (avail || "<p>" + t("none") + "</p>") + "</div>" +
+      (off ? "<div><h2>" + t("Not available") + "</h2>" + off + "</div>" : "") + "</div>";
   }
-  function tab(name) {
+  function tab(name, focus) {
     for (const id of ["grid", "tools", "ask", "restock"]) $(id).hidden = id !== name;
-    for (const b of root.querySelectorAll(".k-tab")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
+    for (const b of root.querySelectorAll(".k-tab")) {
+      const on = b.dataset.tab === name;
+      b.setAttribute("aria-selected", String(on)); b.tabIndex = on ? 0 : -1;
+      if (on && focus) b.focus();
+    }
     if (name === "restock") loadRestock();
   }
   async function loadRestock() {
     try {
       const data = await call("/restock");
       $("restock").innerHTML = data.pick_list.map((p) => '<div class="k-row"><strong>' + escape(p.slot) + "</strong> " +
-        escape(p.name) + " · " + p.on_hand + "/" + p.max + " · pick " + p.to_pick +
-        ' <input type="number" min="0" placeholder="count" data-count="' + escape(p.slot) + '" style="max-width:6em">' +
-        ' <input type="number" min="0" placeholder="added" value="' + p.to_pick + '" data-added="' + escape(p.slot) + '" style="max-width:6em">' +
-        ' <button class="k-btn" data-restock="' + escape(p.slot) + '">Save</button></div>').join("") || "<p>Nothing to pick.</p>";
+        escape(p.name) + " · " + p.on_hand + "/" + p.max + " · " + t("pick") + " " + p.to_pick +
+        " <label>" + t("Counted") + ' <input type="number" min="0" data-count="' + escape(p.slot) + '" style="max-width:6em"></label>' +
+        " <label>" + t("Added") + ' <input type="number" min="0" value="' + p.to_pick + '" data-added="' + escape(p.slot) + '" style="max-width:6em"></label>' +
+        ' <button type="button" class="k-btn" data-restock="' + escape(p.slot) + '" aria-label="' + escape(t("Save slot") + " " + p.slot) + '">' +
+        t("Save") + "</button></div>").join("") || "<p>" + t("Nothing to pick.") + "</p>";
     } catch (e) { message(e.message); }
   }
 
@@ -131,17 +142,17 @@
     for (const el of root.querySelectorAll("[data-charge]")) if (el.value.trim()) codes[el.dataset.charge] = el.value.trim();
     return codes;
   }
-  const PHASES = {authorised: "Starting…", opening: "Opening the door…", vending: "Vending…", take: "Take your item and close the door",
-    weighing: "Weighing…", commanded: "Working…", sensed: "Recording…"};
+  const PHASES = {authorised: t("Starting…"), opening: t("Opening the door…"), vending: t("Vending…"),
+    take: t("Take your item and close the door"), weighing: t("Weighing…"), commanded: t("Working…"), sensed: t("Recording…")};
 
   async function take() {
-    show("progress"); $("progress-text").textContent = "Checking…";
+    $("progress-text").textContent = t("Checking…"); show("progress");
     try {
       const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
       let d = (await call("/dispense", {slot: chosen.slot, quantity: qty, charge_codes: chargeCodes(), request_key: key})).dispense;
       if (d.status === "refused") { message(d.detail); show("items"); return; }
       while (!["completed", "failed", "refused"].includes(d.status)) {
-        $("progress-text").textContent = PHASES[d.phase] || PHASES[d.status] || "Working…";
+        $("progress-text").textContent = PHASES[d.phase] || PHASES[d.status] || t("Working…");
         root.dataset.phase = d.phase;
         touch();
         await new Promise((r) => setTimeout(r, 150));
@@ -156,48 +167,69 @@
   }
   function result(d) {
     const ok = d.status === "completed";
-    $("result-text").textContent = ok ? (d.taken >= 0 ? "Done: " + d.taken + " × " + d.name : "Returned: " + (-d.taken) + " × " + d.name)
-      : "Not charged";
-    $("result-detail").textContent = ok ? "Recorded. Thank you." : d.detail;
+    $("result-text").textContent = ok ? (d.taken >= 0 ? t("Done:") + " " + d.taken + " × " + d.name : t("Returned:") + " " + (-d.taken) + " × " + d.name)
+      : t("Not charged");
+    $("result-detail").textContent = ok ? t("Recorded. Thank you.") : d.detail;
     root.dataset.result = d.status;
     show("result");
   }
 
+  // A keyboard-wedge reader types characters then Enter wherever focus is: on the sign-in screen a printable
+  // character typed while focus is not in a text field goes to the badge field. Tab, Enter, Space and arrows
+  // keep their meaning, so a keyboard user can reach and press "Use ID + PIN" and the keypad.
+  const TYPING = ["INPUT", "SELECT", "TEXTAREA"];
   document.addEventListener("keydown", (ev) => {
     touch();
-    if (root.dataset.screen === "signin" && document.activeElement.tagName !== "INPUT") $("badge").focus();
+    const printable = ev.key.length === 1 && ev.key !== " " && !ev.ctrlKey && !ev.altKey && !ev.metaKey;
+    if (root.dataset.screen === "signin" && printable && !TYPING.includes(document.activeElement.tagName)) $("badge").focus();
   });
   document.addEventListener("pointerdown", touch);
   $("badge").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter") { ev.preventDefault(); const raw = $("badge").value; $("badge").value = ""; submitBadge(raw); }
   });
-  $("show-pin").addEventListener("click", () => { $("pin-form").hidden = false; $("worker-code").focus(); });
-  $("pin-form").addEventListener("click", async (ev) => {
-    const key = ev.target.dataset && ev.target.dataset.key; if (!key) return;
-    if (key === "C") { $("pin").value = ""; return; }
-    if (key !== "OK") { $("pin").value += key; return; }
-    try { message(""); signedIn(await call("/pin", {worker_code: $("worker-code").value, pin: $("pin").value})); }
-    catch (e) { message(e.message); } finally { $("pin").value = ""; }
+  $("show-pin").addEventListener("click", () => {
+    $("pin-form").hidden = false; $("show-pin").setAttribute("aria-expanded", "true"); $("worker-code").focus();
   });
-  $("pin-form").addEventListener("submit", (ev) => ev.preventDefault());
-  $("logout").addEventListener("click", () => signOut("Signed out."));
+  $("worker-code").addEventListener("keydown", (ev) => {  // Enter in the ID field goes on to the PIN
+    if (ev.key === "Enter") { ev.preventDefault(); $("pin").focus(); }
+  });
+  $("pin-form").addEventListener("click", (ev) => {
+    const key = ev.target.dataset && ev.target.dataset.key; if (!key || key === "OK") return;
+    if (key === "C") { $("pin").value = ""; return; }
+    if ($("pin").value.length < 12) $("pin").value += key;
+  });
+  $("pin-form").addEventListener("submit", async (ev) => {  // OK on the keypad, or Enter in the PIN field
+    ev.preventDefault();
+    try { message(""); signedIn(await call("/pin", {worker_code: $("worker-code").value, pin: $("pin").value})); }
+    catch (e) { message(e.message); $("pin").focus(); } finally { $("pin").value = ""; }
+  });
+  $("logout").addEventListener("click", () => signOut(t("Signed out.")));
   $("charges").addEventListener("input", (ev) => { if (ev.target.value.trim()) ev.target.setAttribute("aria-invalid", "false"); touch(); });
   root.querySelector(".k-tabs").addEventListener("click", (ev) => { if (ev.target.dataset.tab) tab(ev.target.dataset.tab); });
+  root.querySelector(".k-tabs").addEventListener("keydown", (ev) => {  // arrow keys move between tabs
+    const tabs = [...root.querySelectorAll(".k-tab")].filter((b) => !b.hidden);
+    const at = tabs.indexOf(document.activeElement); if (at < 0) return;
+    const step = {ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1}[ev.key];
+    if (step) { ev.preventDefault(); tab(tabs[(at + step + tabs.length) % tabs.length].dataset.tab, true); }
+    else if (ev.key === "Home" || ev.key === "End") { ev.preventDefault(); tab(tabs[ev.key === "Home" ? 0 : tabs.length - 1].dataset.tab, true); }
+  });
   $("grid").addEventListener("click", (ev) => {
     const tile = ev.target.closest("[data-slot]"); if (!tile || tile.disabled) return;
     const missing = missingCharge();
     if (missing) {
-      message("Enter the " + missing.dataset.label + " first: it is required on this machine.");
+      message(t("Enter the {label} first: it is required on this machine.").replace("{label}", missing.dataset.label));
       missing.focus(); return;
     }
     chosen = state.items.find((i) => i.slot === tile.dataset.slot); qty = 1;
     $("qty").textContent = "1"; $("confirm-name").textContent = chosen.name + " (" + chosen.slot + ")";
     message(""); show("confirm");
   });
+  let lastTile = null;
+  $("grid").addEventListener("focusin", (ev) => { lastTile = ev.target.closest("[data-slot]") || lastTile; });
   $("qty-minus").addEventListener("click", () => { qty = Math.max(1, qty - 1); $("qty").textContent = qty; });
   $("qty-plus").addEventListener("click", () => { qty = Math.min(chosen.stock, qty + 1); $("qty").textContent = qty; });
   $("take").addEventListener("click", take);
-  $("cancel").addEventListener("click", () => show("items"));
+  $("cancel").addEventListener("click", () => show("items", lastTile && root.contains(lastTile) ? lastTile : null));
   $("result-ok").addEventListener("click", refresh);
   $("tools").addEventListener("click", async (ev) => {
     const t = ev.target.dataset; if (!t) return;
@@ -213,7 +245,7 @@
   });
   $("ask").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    try { await call("/request-item", {description: $("ask-text").value}); message("Request sent. Thank you.", true); $("ask-text").value = ""; }
+    try { await call("/request-item", {description: $("ask-text").value}); message(t("Request sent. Thank you."), true); $("ask-text").value = ""; }
     catch (e) { message(e.message); }
   });
   $("restock").addEventListener("click", async (ev) => {
@@ -222,7 +254,9 @@
     const added = root.querySelector('[data-added="' + slot + '"]').value;
     try {
       const r = await call("/restock/" + encodeURIComponent(slot), {counted: counted, added: added});
-      message(r.flagged ? "Slot " + slot + ": counted " + r.counted + ", expected " + r.expected + ": flagged for a manager to review" : "Slot " + slot + " saved", !r.flagged);
+      message(r.flagged ? t("Slot {slot}: counted {counted}, expected {expected}: flagged for a manager to review")
+        .replace("{slot}", slot).replace("{counted}", r.counted).replace("{expected}", r.expected)
+        : t("Slot {slot} saved").replace("{slot}", slot), !r.flagged);
       loadRestock();
     } catch (e) { message(e.message); }
   });

@@ -1,0 +1,121 @@
+"""The main flows in German (and a look at Spanish) in headless Chromium against the running demo: the language
+menu, a user's saved language, status labels, dates and numbers per locale, the approver's approve flow, the
+nurse's locate page and the kiosk's sign-in with the kiosk script's own strings. Screenshots: test-screenshots/de-*."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.runtime import DemoContext
+from tests.web.people_pages import resolve
+from vending.demo import badge_of
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[2] / "test-screenshots"
+
+
+def _shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _to_german(page: Any) -> None:
+    page.select_option("#language", "de")  # the menu submits itself
+    page.wait_for_function("() => document.documentElement.lang === 'de'")
+
+
+def test_approver_works_in_german_and_keeps_the_choice(
+    login_as: Callable[..., Any], browser: Any, people_demo: DemoContext
+) -> None:
+    page = login_as("approver")
+    page.goto(people_demo.base_url + "/procurement/")
+    _to_german(page)
+    assert page.inner_text("h1") == "Bestellungen"
+    assert "Abmelden" in page.inner_text("header")
+    _shot(page, "de-po-queue")
+    page.goto(resolve(page, people_demo.base_url, "po"))
+    if page.locator("#approve").count() == 0:
+        pytest.skip("the demo has no order waiting for approval yet")
+    assert page.inner_text("#po-status") == "Wartet auf Genehmigung"
+    assert page.inner_text("#approve") == "Genehmigen" and page.inner_text("#reject") == "Ablehnen"
+    assert re.search(r"\d+,\d\d", page.inner_text("#po-total")), page.inner_text("#po-total")  # decimal comma
+    history = page.inner_text("#history")
+    assert re.search(r"\d\d\.\d\d\.\d{4} \d\d:\d\d:\d\d", history), history  # German date order
+    _shot(page, "de-po-approver")
+    page.fill("#approve-comment", "passt")
+    page.click("#approve")
+    assert page.inner_text("#po-status") == "Genehmigt"
+    assert "Stufe 1: Genehmigt von approver" in page.inner_text("#approvals")
+    _shot(page, "de-po-approved")
+
+    again = browser.new_context()  # another browser, no cookie: the user's saved language applies
+    fresh = again.new_page()
+    fresh.goto(people_demo.base_url + "/login")
+    assert fresh.get_attribute("html", "lang") == "en"
+    from web.demo_logins import demo_password
+
+    fresh.fill("input[name=username]", "approver")
+    fresh.fill("input[name=password]", demo_password("approver"))
+    fresh.click("button[type=submit]")
+    fresh.wait_for_load_state()
+    assert fresh.get_attribute("html", "lang") == "de"
+    fresh.select_option("#language", "en")  # and back, for the other tests
+    fresh.wait_for_function("() => document.documentElement.lang === 'en'")
+    again.close()
+
+
+def test_nurse_locates_in_german_on_a_phone(login_as: Callable[..., Any], people_demo: DemoContext) -> None:
+    page = login_as("nurse", phone=True, locale="de-DE")
+    page.goto(people_demo.base_url + "/tracking/?q=pump")
+    page.click("#menu-toggle")  # on a phone the language menu sits in the collapsed menu
+    _to_german(page)
+    assert page.inner_text("h1") == "Geräte orten"
+    statuses = set(page.eval_on_selector_all("#results td.status", "els => els.map(e => e.innerText.trim())"))
+    assert statuses and statuses <= {"Sauber", "Verschmutzt", "In Benutzung", "Wartung"}, statuses
+    page.click("#menu-toggle")
+    assert page.is_visible("#site-nav a:has-text('Orten')")
+    page.click("#menu-toggle")
+    _shot(page, "de-phone-locate")
+    page.click("#menu-toggle")
+    page.select_option("#language", "en")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+
+
+def test_spanish_from_the_browser_language(browser: Any, people_demo: DemoContext) -> None:
+    context = browser.new_context(locale="es-ES", extra_http_headers={"Accept-Language": "es-ES,es;q=0.9"})
+    page = context.new_page()
+    page.goto(people_demo.base_url + "/login")
+    assert page.get_attribute("html", "lang") == "es"
+    assert page.inner_text("h1") == "Iniciar sesión"
+    _shot(page, "es-login")
+    context.close()
+
+
+def test_kiosk_in_german_with_the_scripts_own_words(login_as: Callable[..., Any], people_demo: DemoContext) -> None:
+    page = login_as("restocker")
+    page.goto(people_demo.base_url + "/kiosk/LOCKER-1")
+    _to_german_cookie(page, people_demo)
+    page.goto(people_demo.base_url + "/kiosk/LOCKER-1")
+    page.wait_for_selector("#screen-signin:not([hidden])")
+    assert page.inner_text("#signin-heading") == "Ausweis vorhalten"
+    assert page.inner_text("#show-pin") == "ID + PIN verwenden"
+    page.keyboard.type(badge_of(3))
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#screen-items:not([hidden])")
+    assert page.inner_text("#items-heading") == "Artikel wählen"
+    stock = page.eval_on_selector_all(".k-stock", "els => els.map(e => e.innerText)")
+    assert stock and all(s.startswith("noch ") or s in ("leer", "außer Betrieb") for s in stock), stock
+    _shot(page, "de-kiosk-items")
+    page.click("#logout")
+    page.wait_for_selector("#screen-signin:not([hidden])")
+    assert page.inner_text("#message") == "Abgemeldet."
+
+
+def _to_german_cookie(page: Any, demo: DemoContext) -> None:
+    """The kiosk has no menu bar: set the browser's language as the language menu would."""
+    page.context.add_cookies([{"name": "vendtrack_lang", "value": "de", "url": demo.base_url}])

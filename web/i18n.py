@@ -1,0 +1,209 @@
+"""Translations, and dates, numbers and money per locale and site time zone (Flask-Babel).
+
+HOW TO MARK A STRING (every helper adding user-facing text, read this first)
+
+- Template text: wrap it in a trans block. Only plain names may appear inside; bind anything else first:
+      <h1>{% trans %}Purchase orders{% endtrans %}</h1>
+      <p>{% trans level=info.next_approval.level, who=info.next_approval.who %}Waiting for level {{ level }}:
+         {{ who }}.{% endtrans %}</p>
+  Whitespace inside a block is collapsed ("trimmed" policy), so line breaks do not change the message id.
+- Attributes people read (title, placeholder, aria-label, alt, label, value of a submit button):
+      aria-label="{{ _('Zoom in') }}"      aria-label="{{ _('Received now, line %(line)s', line=r.line_number) }}"
+  `_()` always %-formats: write a literal percent sign as `%%`.  Never put an ASCII double quote in a
+  translation of an attribute string (it would end the attribute); German uses „…“.
+- Python (views, flash messages): `from flask_babel import gettext as _` (or `lazy_gettext` at import time);
+  `_("Saved %(n)s rows", n=count)`.
+- Status labels (State labels), menu labels (`nav_links`) and the kiosk's script strings (KIOSK_TEXT below)
+  are collected at extraction time from the running code: no marking needed, but their English text is the id.
+- Dates, times and numbers: `{{ when_value|when('%Y-%m-%d %H:%M') }}` (the pattern is the English form; other
+  languages get their own medium/short form, all in the site's time zone), `{{ amount|decimal }}`,
+  `{{ amount|money(currency) }}`. Never `.strftime()` or `'%.2f'|format()` in a template.
+- Then run `python .ci/check_translations.py`: it names every unmarked string with the exact replacement
+  (`--fix` applies them), and every message without a German or Spanish translation; `--update` merges new
+  message ids into web/translations/*/LC_MESSAGES/messages.po (fill in msgstr, then `--compile`).
+
+Language choice, first that applies: the kiosk's worker (badge language) or kiosk machine language
+(`g.kiosk_language`), the signed-in user's saved language (app_user.language), the `vendtrack_lang` cookie
+(the language menu), the browser's Accept-Language, English. Shipped languages: LANGUAGES.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from flask import Blueprint, Flask, g, redirect, request
+from flask_babel import Babel, get_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from core import access
+
+LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
+COOKIE = "vendtrack_lang"
+TRANSLATIONS = "translations"  # web/translations/<lang>/LC_MESSAGES/messages.po|.mo
+
+# The kiosk's script strings (vending/static/kiosk.js calls t("...")): translated here, passed to the page as JSON.
+KIOSK_TEXT = (
+    "Signed out after inactivity.",
+    "Signed out.",
+    "optional",
+    "required",
+    "out of service",
+    "empty",
+    "{n} left",
+    "due",
+    "Condition",
+    "ok",
+    "damaged",
+    "lost",
+    "Return",
+    "Check out",
+    "Not available:",
+    "Yours",
+    "Available",
+    "Not available",
+    "none",
+    "pick",
+    "Counted",
+    "Added",
+    "Save slot",
+    "Save",
+    "Nothing to pick.",
+    "Starting…",
+    "Opening the door…",
+    "Vending…",
+    "Take your item and close the door",
+    "Weighing…",
+    "Working…",
+    "Recording…",
+    "Checking…",
+    "Done:",
+    "Returned:",
+    "Not charged",
+    "Recorded. Thank you.",
+    "Enter the {label} first: it is required on this machine.",
+    "Request sent. Thank you.",
+    "Slot {slot}: counted {counted}, expected {expected}: flagged for a manager to review",
+    "Slot {slot} saved",
+)
+
+bp = Blueprint("i18n", __name__)
+
+
+def shipped(code: str | None) -> str | None:
+    """`code` ("de", "de-AT", "ES") as a shipped language, or None."""
+    if not code:
+        return None
+    base = code.replace("_", "-").split("-")[0].lower()
+    return base if base in LANGUAGES else None
+
+
+def select_locale() -> str:
+    from web.user_language import user_language
+
+    for choice in (g.get("kiosk_language"), user_language(), request.cookies.get(COOKIE)):
+        if (found := shipped(choice)) is not None:
+            return found
+    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+def site_zone() -> tzinfo:
+    """The time zone pages show times in: the caller's site, else the only site, else UTC."""
+    from web.user_language import site_timezone
+
+    name = site_timezone()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _locale() -> str:
+    return str(get_locale() or "en")
+
+
+def when(value: datetime | date | None, pattern: str = "%Y-%m-%d %H:%M", zone: bool = False) -> str:
+    """A date/time in the site's zone: English keeps `pattern`, other languages get their own medium form;
+    zone=True adds the zone's abbreviation ("UTC", "CET")."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(site_zone())
+    text = _formatted(value, pattern, _locale())
+    if zone and isinstance(value, datetime):
+        text += " " + (value.tzname() or "UTC")
+    return text
+
+
+def _formatted(value: datetime | date, pattern: str, locale: str) -> str:
+    if locale == "en":
+        return value.strftime(pattern)
+    has_date = any(p in pattern for p in ("%Y", "%d", "%B", "%m"))
+    has_time, seconds = "%H" in pattern, "%S" in pattern
+    if pattern.strip() == "%B %Y":
+        return babel_dates.format_date(value, "LLLL y", locale=locale)
+    if has_time and isinstance(value, datetime):
+        clock = "HH:mm:ss" if seconds else "HH:mm"
+        if not has_date:
+            return babel_dates.format_time(value, clock, locale=locale)
+        day = "dd.MM.y" if locale == "de" else "dd/MM/y"
+        return babel_dates.format_datetime(value, f"{day} {clock}", locale=locale)
+    return babel_dates.format_date(value, "dd.MM.y" if locale == "de" else "dd/MM/y", locale=locale)
+
+
+def decimal(value: Decimal | float | int | None, digits: int = 2) -> str:
+    if value is None:
+        return ""
+    if _locale() == "en":
+        return f"{value:.{digits}f}"
+    return babel_numbers.format_decimal(value, format="#,##0." + "0" * digits, locale=_locale())
+
+
+def money(value: Decimal | float | int | None, currency: str) -> str:
+    if value is None:
+        return ""
+    if _locale() == "en":
+        return f"{currency} {value:.2f}"
+    return babel_numbers.format_currency(value, currency, locale=_locale())
+
+
+def kiosk_text(language: str | None = None) -> dict[str, str]:
+    """The kiosk script's strings in the current (or given) language, for the page's JSON block."""
+    from flask_babel import force_locale
+
+    with force_locale(shipped(language) or _locale()):
+        return {text: _(text) for text in KIOSK_TEXT}
+
+
+@bp.post("/language")
+@access.public
+def choose_language() -> Response:
+    """The language menu: a cookie for this browser, and the signed-in user's saved choice."""
+    from web import user_language
+
+    code = shipped(request.form.get("language")) or "en"
+    user_language.save(code)
+    target = request.form.get("next") or request.referrer or "/"
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    response = redirect(target, code=303)
+    response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["decimal"] = decimal
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.globals["languages"] = LANGUAGES
+    app.jinja_env.globals["current_language"] = _locale
+    app.jinja_env.globals["kiosk_text"] = kiosk_text
+    app.register_blueprint(bp)

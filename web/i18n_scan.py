@@ -1,0 +1,244 @@
+"""Finds user-facing text in templates that is not marked for translation, and writes the marked form.
+
+A template is read as HTML with Jinja tokens kept whole. Text between tags that has a letter outside `{{ }}` is
+user-facing; so are the attributes people read (title, placeholder, aria-label, alt, label, and the value of a
+button-like input). Marked means: inside `{% trans %}...{% endtrans %}`, or an attribute whose value is one
+`{{ _('...') }}` call. `unmarked(path)` lists what is left with the exact replacement to paste; `mark(text)` applies
+every replacement (used once to mark the templates, and by `python .ci/check_translations.py --fix`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
+LETTER = re.compile(r"[^\W\d_]", re.U)
+ATTRS = ("title", "placeholder", "aria-label", "alt", "label", "aria-description", "aria-roledescription")
+ATTR = re.compile(r"(?<![\w-])(" + "|".join(ATTRS) + r'|value)="([^"]*)"')
+RAW_ELEMENTS = ("script", "style")
+NOT_WORDS = frozenset({"vendtrack", "×", "·", "—", "–"})  # brand and signs: never translated
+_FILTER_WORDS = """format badge label int float lower upper length capitalize confidence_pct join sort striptags trim
+    default e
+    safe tojson first last round abs string list map select if else or and not none true false in is when money
+    number decimal date time datetime percent replace truncate title count sum"""
+FILTERS = frozenset(_FILTER_WORDS.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    path: str
+    line: int
+    text: str  # what is there now
+    fix: str  # what to write instead
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    """(kind, source, offset): kind is 'jinja', 'tag' or 'text'; a tag may hold Jinja tokens inside it."""
+    out: list[tuple[str, str, int]] = []
+    i, n = 0, len(text)
+    text_start = 0
+
+    def flush(end: int) -> None:
+        if end > text_start:
+            out.append(("text", text[text_start:end], text_start))
+
+    while i < n:
+        m = JINJA.match(text, i)
+        if m:
+            flush(i)
+            out.append(("jinja", m.group(0), i))
+            i = text_start = m.end()
+            continue
+        if text[i] == "<" and i + 1 < n and (text[i + 1].isalpha() or text[i + 1] in "/!"):
+            flush(i)
+            j, quote = i + 1, ""
+            while j < n:
+                m = JINJA.match(text, j)
+                if m:
+                    j = m.end()
+                    continue
+                c = text[j]
+                if quote:
+                    quote = "" if c == quote else quote
+                elif c in "\"'":
+                    quote = c
+                elif c == ">":
+                    break
+                j += 1
+            out.append(("tag", text[i : j + 1], i))
+            i = text_start = j + 1
+            continue
+        i += 1
+    flush(n)
+    return out
+
+
+def _name_for(expr: str, taken: set[str]) -> str:
+    head = expr.split("|")[0]
+    words = [w for w in re.findall(r"[A-Za-z_]\w*", head) if w not in FILTERS and not w.startswith("_")]
+    base = (words[-1] if words else "value").lower()
+    base = {"loop": "value", "gettext": "value"}.get(base, base)
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def _trans(parts: list[tuple[str, str]]) -> str:
+    """A run of text and {{ }} expressions as one {% trans %} block, each complex expression bound to a name."""
+    taken: set[str] = set()
+    params: list[str] = []
+    body = ""
+    for kind, src in parts:
+        if kind == "text":
+            body += src
+            continue
+        expr = src[2:-2].strip()
+        if re.fullmatch(r"[a-z_][a-z0-9_]*", expr) and expr not in taken and expr not in FILTERS:
+            taken.add(expr)
+            body += "{{ " + expr + " }}"
+        else:
+            name = _name_for(expr, taken)
+            params.append(f"{name}={expr}")
+            body += "{{ " + name + " }}"
+    head = "{% trans " + ", ".join(params) + " %}" if params else "{% trans %}"
+    return head + body + "{% endtrans %}"
+
+
+def _is_text(literal: str) -> bool:
+    words = " ".join(w for w in literal.split() if w not in NOT_WORDS)
+    return bool(LETTER.search(words))
+
+
+def _runs(tokens: list[tuple[str, str, int]]) -> list[tuple[int, int, list[tuple[str, str]]]]:
+    """Runs of text and {{ }} outside tags, trans blocks and raw elements: (start, end, parts)."""
+    runs: list[tuple[int, int, list[tuple[str, str]]]] = []
+    current: list[tuple[str, str, int]] = []
+    in_trans = False
+    raw = ""
+    macros: list[str] = []  # text inside a macro that makes a class name is not for people
+
+    def close() -> None:
+        if current:
+            start, end = current[0][2], current[-1][2] + len(current[-1][1])
+            runs.append((start, end, [(k, s) for k, s, _ in current]))
+            current.clear()
+
+    for kind, src, at in tokens:
+        if raw:
+            if kind == "tag" and src.lower().startswith("</" + raw):
+                raw = ""
+            continue
+        if kind == "jinja" and src.startswith("{%"):
+            close()
+            word = src[2:-2].strip().lstrip("-+").split(" ")[0] if len(src) > 4 else ""
+            if word == "trans":
+                in_trans = True
+            elif word == "endtrans":
+                in_trans = False
+            elif word == "macro":
+                macros.append(src[2:-2].split()[1].split("(")[0])
+            elif word == "endmacro" and macros:
+                macros.pop()
+            continue
+        markup_macro = macros and (macros[-1].endswith("class") or macros[-1] == "invalid")  # attribute makers
+        if in_trans or (kind == "jinja" and src.startswith("{#")) or markup_macro:
+            continue
+        if kind == "tag":
+            close()
+            name = re.match(r"<(\w+)", src)
+            if name and name.group(1).lower() in RAW_ELEMENTS and not src.endswith("/>"):
+                raw = name.group(1).lower()
+            continue
+        current.append((kind, src, at))
+    close()
+    return runs
+
+
+def _run_fix(parts: list[tuple[str, str]]) -> str | None:
+    literal = "".join(src for kind, src in parts if kind == "text")
+    if not _is_text(literal):
+        return None
+    first = next(i for i, (k, s) in enumerate(parts) if k != "text" or s.strip())
+    last = max(i for i, (k, s) in enumerate(parts) if k != "text" or s.strip())
+    core = list(parts[first : last + 1])
+    lead = parts[first][1][: len(parts[first][1]) - len(parts[first][1].lstrip())] if parts[first][0] == "text" else ""
+    tail_src = parts[last][1]
+    tail = tail_src[len(tail_src.rstrip()) :] if parts[last][0] == "text" else ""
+    if core[0][0] == "text":
+        core[0] = ("text", core[0][1].lstrip())
+    if core[-1][0] == "text":
+        core[-1] = ("text", core[-1][1].rstrip())
+    before = "".join(s for _k, s in parts[:first])
+    after = "".join(s for _k, s in parts[last + 1 :])
+    return before + lead + _trans(core) + tail + after
+
+
+def _attr_fix(tag: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        name, value = m.group(1), m.group(2)
+        if name == "value" and not re.search(r'type="(submit|button|reset)"', tag):
+            return m.group(0)
+        stripped = value.strip()
+        if stripped.startswith("{{ _(") and stripped.endswith(") }}") and stripped.count("{{") == 1:
+            return m.group(0)
+        literal = JINJA.sub("", value)
+        if not _is_text(literal) or "{%" in value:
+            return m.group(0)
+        taken: set[str] = set()
+        args: list[str] = []
+
+        def var(source: str) -> str:
+            expr = source[2:-2].strip()
+            key = _name_for(expr, taken)
+            args.append(f"{key}={expr}")
+            return "%(" + key + ")s"
+
+        pieces = re.split(r"({{.*?}})", value)
+        text = "".join(var(p) if p.startswith("{{") else p.replace("%", "%%") for p in pieces if p)
+        quoted = "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return f'{name}="{{{{ _({", ".join([quoted, *args])}) }}}}"'
+
+    return ATTR.sub(one, tag)
+
+
+def mark(text: str) -> str:
+    """The template with every unmarked text run and attribute marked."""
+    tokens = _tokens(text)
+    edits: list[tuple[int, int, str]] = []
+    for start, end, parts in _runs(tokens):
+        fixed = _run_fix(parts)
+        if fixed is not None:
+            edits.append((start, end, fixed))
+    for kind, src, at in tokens:
+        if kind == "tag":
+            fixed_tag = _attr_fix(src)
+            if fixed_tag != src:
+                edits.append((at, at + len(src), fixed_tag))
+    for start, end, new in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def unmarked(path: Path, root: Path) -> list[Finding]:
+    """Every user-facing string of one template not marked for translation, with the exact replacement."""
+    text = path.read_text(encoding="utf-8")
+    tokens = _tokens(text)
+    found: list[Finding] = []
+    rel = str(path.relative_to(root))
+    for start, end, parts in _runs(tokens):
+        fixed = _run_fix(parts)
+        if fixed is not None:
+            found.append(Finding(rel, text.count("\n", 0, start) + 1, text[start:end].strip(), fixed.strip()))
+    for kind, src, at in tokens:
+        if kind == "tag" and (fixed_tag := _attr_fix(src)) != src:
+            found.append(Finding(rel, text.count("\n", 0, at) + 1, src, fixed_tag))
+    return found
+
+
+def template_files(root: Path) -> list[Path]:
+    skip = {".venv", "node_modules", ".git", "tests"}
+    return sorted(p for p in root.rglob("templates/**/*.html") if not skip & set(p.relative_to(root).parts))
