@@ -25,11 +25,11 @@ RECONCILE_AFTER = timedelta(minutes=10)
 
 
 def blueprints() -> list[Blueprint]:
-    from vending import admin_views, count_views, item_views, kiosk, kiosk_floor, report_views
+    from vending import admin_views, count_views, item_views, kiosk_api, kiosk_floor, kiosk_pages, report_views
 
-    del kiosk_floor  # imported for its routes on kiosk.api_bp
+    del kiosk_floor  # imported for its routes on kiosk_api.api_bp
 
-    return [admin_views.bp, report_views.bp, count_views.bp, item_views.bp, kiosk.page_bp, kiosk.api_bp]
+    return [admin_views.bp, report_views.bp, count_views.bp, item_views.bp, kiosk_pages.page_bp, kiosk_api.api_bp]
 
 
 def cli_commands() -> list[Any]:
