@@ -18,7 +18,7 @@ from core.events import ItemRequested
 from core.models import Item, Site
 from core.outbox import publish
 from core.validation import Int, Text, ValidationError, one, schema
-from vending import authorise, charges, dispense, pictures, tools
+from vending import authorise, charges, dispense, dispense_handoff, kiosk_state, pictures, tools
 from vending.kiosk_common import (
     KIOSK,
     active_machine,
@@ -32,7 +32,6 @@ from vending.kiosk_common import (
     signed_in_worker,
 )
 from vending.models import Machine, Slot, SlotStock
-from vending.runtime import runtime
 from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin
 
 api_bp = Blueprint("vending_kiosk_api", __name__, url_prefix="/api/v1/vending/kiosk")
@@ -148,12 +147,15 @@ def pin_in(machine_code: str) -> Any:
 def poll(machine_code: str) -> Any:
     """A badge read by this machine's serial reader, if any (the page then posts it to /badge).
 
-    Polled every second while nobody is signed in: its answer must not carry the session cookie, or one that
-    crosses a sign-in would put back the signed-out session (see web.cookies)."""
+    For screens without an event stream (kiosk_events): the page listens to /events and polls this only when it
+    cannot. Its answer must not carry the session cookie, or one that crosses a sign-in would put back the
+    signed-out session (see web.cookies)."""
     g.session_read_only = True
-    machine = active_machine(kiosk_db(), machine_code)
-    badge = runtime(app_services()).inbox.take(machine.code)
-    return jsonify({"badge": badge.raw if badge else None})
+    db = kiosk_db()
+    machine = active_machine(db, machine_code)
+    badge = kiosk_state.take_badge(db, machine.code, kiosk_now())
+    db.commit()
+    return jsonify({"badge": badge})
 
 
 @api_bp.route("/<machine_code>/state")
@@ -205,7 +207,7 @@ def start_dispense(machine_code: str) -> Any:
         now=kiosk_now(),
     )
     if result.status == "authorised":
-        runtime(app_services()).runner.submit(result.id, known)
+        dispense_handoff.hand_over(app_services(), result.id, known)
     return jsonify({"dispense": _as_json(result)})
 
 
@@ -217,7 +219,7 @@ def dispense_status(machine_code: str, dispense_id: int) -> Any:
     found = dispense.facts(db, dispense_id)
     if found.machine_id != machine.id:
         raise NotFound(f"dispense {dispense_id} is not on {machine.code}", field="dispense_id")
-    live = runtime(app_services()).runner.phase(dispense_id) if found.view.status in dispense.IN_FLIGHT else None
+    live = kiosk_state.phase_of(db, dispense_id) if found.view.status in dispense.IN_FLIGHT else None
     return jsonify({"dispense": _as_json(found.view, live)})
 
 

@@ -196,12 +196,12 @@ def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
     import waitress
     from flask import current_app
 
-    from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
+    from web.workers import WorkerSet, dispatcher_workers, domain_workers, push_workers, storage_workers
 
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     services = _services(app)
     workers = WorkerSet(
-        storage_workers(services) + dispatcher_workers(services, dispatchers) + domain_workers(app, services), services
+        storage_workers(services) + push_workers(services) + dispatcher_workers(services, dispatchers) + domain_workers(app, services), services
     )
     workers.start()
     click.echo(f"vendtrack serving on http://{host}:{port}/")
