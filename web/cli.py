@@ -200,9 +200,8 @@ def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
 
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     services = _services(app)
-    workers = WorkerSet(
-        storage_workers(services) + push_workers(services) + dispatcher_workers(services, dispatchers) + domain_workers(app, services), services
-    )
+    found = storage_workers(services) + push_workers(services) + dispatcher_workers(services, dispatchers)
+    workers = WorkerSet(found + domain_workers(app, services), services)
     workers.start()
     click.echo(f"vendtrack serving on http://{host}:{port}/")
     try:
