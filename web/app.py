@@ -17,7 +17,7 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices
 from core.settings import load_settings
-from web import admin, api, auth, badges, charts, cookies, csrf, errors, health, home, inputs, session
+from web import admin, api, auth, badges, charts, cookies, csrf, errors, health, home, inputs, serve_probe, session
 from web.domains import domain_name, hook, load_plugins
 
 CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
@@ -71,7 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     charts.init_app(app)
     badges.init_app(app)
-    for blueprint in (home.bp, health.bp, api.bp, admin.bp):
+    for blueprint in (home.bp, health.bp, api.bp, admin.bp, serve_probe.bp):
         app.register_blueprint(blueprint)
 
     nav = list(CORE_NAV)

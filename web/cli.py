@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
-from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, FlaskGroup
 
 from core import users
 from core.db import unit_of_work
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
 from web.domains import hook
+from web.serve import serve_command, workers_command
 
 
 def _services(app: Flask) -> AppServices:
@@ -22,7 +22,7 @@ def _services(app: Flask) -> AppServices:
 
 
 def register(app: Flask, plugins: list[ModuleType]) -> None:
-    for command in (db_group, user_group, token_group, serve_command, outbox_group):
+    for command in (db_group, user_group, token_group, serve_command, workers_command, outbox_group):
         app.cli.add_command(command)
     from web.demo import demo_command
 
@@ -184,30 +184,6 @@ def outbox_dispatch() -> None:
         backoff_seconds=services.settings.outbox_backoff_seconds,
     ).drain()
     click.echo(f"delivered {report.delivered}, failed {report.failed}, dead {report.dead}")
-
-
-@click.command("serve", help="Serve the web UI and API with waitress, plus the background workers.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-@click.option("--dispatchers", default=1, show_default=True, type=int, help="Outbox dispatcher threads.")
-@with_appcontext
-def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
-    import waitress
-    from flask import current_app
-
-    from web.workers import WorkerSet, dispatcher_workers, domain_workers, push_workers, storage_workers
-
-    app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
-    services = _services(app)
-    found = storage_workers(services) + push_workers(services) + dispatcher_workers(services, dispatchers)
-    workers = WorkerSet(found + domain_workers(app, services), services)
-    workers.start()
-    click.echo(f"vendtrack serving on http://{host}:{port}/")
-    try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="vendtrack")
-    finally:
-        workers.stop()
 
 
 def main() -> None:
