@@ -188,9 +188,10 @@ class Hub:
 
     def _listen_pg(self) -> None:
         raw: Any = self.engine.raw_connection()
+        conn = raw.driver_connection  # psycopg 3
         raw.detach()  # ours alone: autocommit and LISTEN never go back to the pool
         try:
-            conn = raw.driver_connection  # psycopg 3
+            conn.rollback()
             conn.autocommit = True
             conn.execute(f"LISTEN {PG_CHANNEL}")
             while not self._stop.is_set():
