@@ -85,3 +85,12 @@ class DemoContext:
 class SmokeResult:
     ok: bool
     detail: str
+
+
+PROCESS_ROLE = "process_role"  # AppServices.extras key, set by `vendtrack serve` (docs/serving.md)
+
+
+def process_role(services: AppServices) -> str:
+    """What this process does: "all" (one process serves and runs the workers: demo, waitress, tests), "web"
+    (answers requests only; devices and background loops live in the workers process) or "workers"."""
+    return str(services.extras.get(PROCESS_ROLE, "all"))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import audit, passwords, user_sessions
+from core import audit, passwords, push, user_sessions
 from core.clock import Clock, SystemClock, utc
 from core.models import ApiToken, Site, User
 from core.roles import Role, TokenScope
@@ -278,6 +278,7 @@ def revoke_token(session: Session, token_id: int, actor: str, clock: Clock | Non
     if row.revoked_at is None:
         row.revoked_at = (clock or SystemClock()).now()
         audit.record(session, actor, "token.revoke", "api_token", row.id, clock=clock)
+        push.publish(session, push.REVOKED, {"token": row.id}, row.revoked_at)  # open event streams end at once
     return _token_view(row)
 
 

@@ -11,7 +11,8 @@ import core.audit
 import core.fleet_models
 import core.heartbeats
 import core.models
-import core.outbox  # noqa: F401
+import core.outbox
+import core.push  # noqa: F401
 from core.db import Base
 
 DOMAIN_MODELS = ("vending.models", "tracking.models", "procurement.models")

@@ -1,6 +1,6 @@
 """The kiosk's floor calls: tools out and back (with the condition acknowledged) and restock mode (count, fill).
 
-Routes of the kiosk's API blueprint (vending.kiosk.api_bp), kept apart so each module stays small.
+Routes of the kiosk's API blueprint (vending.kiosk_api.api_bp), kept apart so each module stays small.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from core.errors import DomainError
 from core.validation import Int, Text, one
 from vending import restock, tools
-from vending.kiosk import KIOSK, _body, _db, _local_time, _machine, _now, _worker_id, api_bp
+from vending.kiosk_api import api_bp
+from vending.kiosk_common import KIOSK, active_machine, json_body, kiosk_db, kiosk_now, local_time, signed_in_worker
 from vending.models import Machine, Worker
 from vending.workers import get_worker
 
@@ -23,23 +24,23 @@ from vending.workers import get_worker
 @api_bp.route("/<machine_code>/tools/checkout", methods=["POST"])
 @KIOSK
 def tool_checkout(machine_code: str) -> Any:
-    db = _db()
-    machine = _machine(db, machine_code)
-    worker_id = _worker_id(machine)
-    body = _body()
+    db = kiosk_db()
+    machine = active_machine(db, machine_code)
+    worker_id = signed_in_worker(machine)
+    body = json_body()
     hours: int = one(Int(minimum=1, maximum=720, default=8), "hours", body.get("hours"))
     view = tools.checkout(
         db,
         one(Text(max_length=64, required=True), "serial", body.get("serial")),
         worker_id,
-        _now() + timedelta(hours=hours),
-        _now(),
+        kiosk_now() + timedelta(hours=hours),
+        kiosk_now(),
         actor=f"kiosk:{machine.code}",
         machine=machine.code,
         charge_code=str(one(Text(max_length=64), "charge_code", body.get("charge_code")) or ""),
     )
     db.commit()
-    due = _local_time(view.due_at, machine)
+    due = local_time(view.due_at, machine)
     return jsonify(
         {
             "tool": {
@@ -55,15 +56,15 @@ def tool_checkout(machine_code: str) -> Any:
 @api_bp.route("/<machine_code>/tools/return", methods=["POST"])
 @KIOSK
 def tool_return(machine_code: str) -> Any:
-    db = _db()
-    machine = _machine(db, machine_code)
-    worker = get_worker(db, _worker_id(machine))
-    body = _body()
+    db = kiosk_db()
+    machine = active_machine(db, machine_code)
+    worker = get_worker(db, signed_in_worker(machine))
+    body = json_body()
     condition = str(body.get("condition", "ok"))[:16]
-    view = tools.return_tool(db, str(body.get("serial", ""))[:64], condition, _now(), actor=f"kiosk:{machine.code}",
-                             machine=machine.code)  # fmt: skip
+    serial = str(body.get("serial", ""))[:64]
+    view = tools.return_tool(db, serial, condition, kiosk_now(), actor=f"kiosk:{machine.code}", machine=machine.code)
     db.commit()
-    when = _local_time(_now(), machine)
+    when = local_time(kiosk_now(), machine)
     message = {
         "ok": f"Returned {view.serial}. Thank you.",
         "damaged": f"Returned {view.serial} as damaged: reported for repair by {worker.worker_code} at {when}. "
@@ -85,7 +86,7 @@ def _whole(body: dict[str, Any], name: str) -> int:
 
 
 def _restocker(db: Session, machine: Machine) -> Worker:
-    worker = get_worker(db, _worker_id(machine))
+    worker = get_worker(db, signed_in_worker(machine))
     if not worker.restocker:
         raise DomainError(
             "restock mode is for restockers: ask the storeroom", field="badge", code="not_restocker", status=422
@@ -96,8 +97,8 @@ def _restocker(db: Session, machine: Machine) -> Worker:
 @api_bp.route("/<machine_code>/restock")
 @KIOSK
 def restock_list(machine_code: str) -> Any:
-    db = _db()
-    machine = _machine(db, machine_code)
+    db = kiosk_db()
+    machine = active_machine(db, machine_code)
     _restocker(db, machine)
     lines = restock.pick_list(db, machine.id)
     return jsonify(
@@ -120,10 +121,10 @@ def restock_list(machine_code: str) -> Any:
 @KIOSK
 def restock_slot(machine_code: str, slot_code: str) -> Any:
     """Count what is in the slot (optional) and record what was added, as ledger entries."""
-    db = _db()
-    machine = _machine(db, machine_code)
+    db = kiosk_db()
+    machine = active_machine(db, machine_code)
     worker = _restocker(db, machine)
-    body, key = _body(), str(_body().get("request_key") or uuid.uuid4().hex)[:100]
+    body, key = json_body(), str(json_body().get("request_key") or uuid.uuid4().hex)[:100]
     result: dict[str, Any] = {"slot": slot_code}
     if body.get("counted") not in (None, ""):
         count = restock.record_count(
@@ -132,7 +133,7 @@ def restock_slot(machine_code: str, slot_code: str) -> Any:
             slot_code,
             _whole(body, "counted"),
             key=f"{key}:count",
-            now=_now(),
+            now=kiosk_now(),
             worker_id=worker.id,
             actor=f"kiosk:{machine.code}",
         )
@@ -144,7 +145,7 @@ def restock_slot(machine_code: str, slot_code: str) -> Any:
             slot_code,
             _whole(body, "added"),
             key=f"{key}:fill",
-            now=_now(),
+            now=kiosk_now(),
             worker_id=worker.id,
             actor=f"kiosk:{machine.code}",
         )

@@ -309,3 +309,19 @@ class RemoteUsage(Base):
     category: Mapped[str] = mapped_column(String(64), default="general")
     quantity: Mapped[int] = mapped_column(Integer)  # taken (returns negative)
     site_code: Mapped[str] = mapped_column(String(32), default="")
+
+
+class KioskState(Base):
+    """What a kiosk screen is showing or waiting for, readable by every process (see vending.kiosk_state)."""
+
+    __tablename__ = "vending_kiosk_state"
+
+    machine_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    badge: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the last serial reader read
+    badge_seq: Mapped[int] = mapped_column(Integer, default=0)  # bumped by each read
+    badge_taken_seq: Mapped[int] = mapped_column(Integer, default=0)  # the last read a screen took
+    badge_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    dispense_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the dispense the phase is of
+    phase: Mapped[str] = mapped_column(String(32), default="")
+    phase_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    screen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # a screen last (re)connected

@@ -9,7 +9,7 @@ from flask import Blueprint
 
 from core.db import unit_of_work
 from core.roles import Role
-from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
+from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult, process_role
 from core.settings import EXTRA_VARIABLES
 
 EXTRA_VARIABLES.setdefault("vending_chargeback_to", lambda name, raw: _recipients(name, raw))
@@ -25,11 +25,20 @@ RECONCILE_AFTER = timedelta(minutes=10)
 
 
 def blueprints() -> list[Blueprint]:
-    from vending import admin_views, count_views, item_views, kiosk, kiosk_floor, report_views
+    from vending import (
+        admin_views,
+        count_views,
+        item_views,
+        kiosk_api,
+        kiosk_events,
+        kiosk_floor,
+        kiosk_pages,
+        report_views,
+    )
 
-    del kiosk_floor  # imported for its routes on kiosk.api_bp
+    del kiosk_floor, kiosk_events  # imported for their routes on kiosk_api.api_bp
 
-    return [admin_views.bp, report_views.bp, count_views.bp, item_views.bp, kiosk.page_bp, kiosk.api_bp]
+    return [admin_views.bp, report_views.bp, count_views.bp, item_views.bp, kiosk_pages.page_bp, kiosk_api.api_bp]
 
 
 def cli_commands() -> list[Any]:
@@ -63,11 +72,16 @@ def workers(services: AppServices) -> list[BackgroundWorker]:
     def monthly_chargeback() -> None:
         chargeback.send_if_due(services.session_factory, services.settings, mailer, services.clock.now())
 
-    return [
+    found: list[BackgroundWorker] = [
         LoopWorker("vending-housekeeping", step, interval=30.0),
         LoopWorker("vending-chargeback", monthly_chargeback, interval=chargeback.CHECK_EVERY_SECONDS),
         _ReaderWorker(services),
     ]
+    if process_role(services) == "workers":  # web processes hand their authorised dispenses over to this one
+        from vending.dispense_handoff import DispenseTaker
+
+        found.append(DispenseTaker(services))
+    return found
 
 
 class _ReaderWorker:

@@ -3,7 +3,7 @@
 Each step is one transaction on a pooled connection (`core.prepared.fast_unit_of_work`): read the facts (unless
 the request just returned them), mark commanded, then settle or fail. `commanded` is committed before the
 command is sent, and what was sensed commits with its charge (progress phases such as "opening" or "take"
-are kept in memory: they are display, not facts); so after a crash every
+are display, not facts: kept in memory and passed to `on_phase`); so after a crash every
 in-flight dispense is either never commanded (failed, no charge), commanded (asked of the device: the
 adapter's reconcile reads door/item sensor/weight; unknown -> failed, no charge, slot flagged for a count)
 or sensed (charged now, exactly once through the ledger's idempotency key).
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -56,6 +57,8 @@ class DispenseRunner:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="vending-dispense")
         self._closed = threading.Event()
         self.phases: dict[int, str] = {}  # in-memory progress (opening, take, vending, weighing) per dispense
+        # told of each progress phase (dispense id, machine id, phase): vending.dispense_handoff keeps them durable
+        self.on_phase: Callable[[int, int, str], None] | None = None
 
     def submit(self, dispense_id: int, known: dispense.Facts | None = None) -> Future[DispenseView]:
         self.phases[dispense_id] = "authorised"
@@ -102,6 +105,8 @@ class DispenseRunner:
 
         def progress(phase: str) -> None:
             self.phases[job.dispense_id] = phase
+            if self.on_phase is not None:
+                self.on_phase(job.dispense_id, job.machine_id, phase)
 
         sensed = safe_call(lambda: adapter.execute(job.ref, job.quantity, job.unit_weight, baseline, progress))
         return self._finish(job, sensed, commanded=True)

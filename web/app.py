@@ -18,7 +18,23 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices
 from core.settings import load_settings
-from web import admin, api, auth, badges, charts, cli, cookies, csrf, errors, health, home, i18n, inputs, session
+from web import (
+    admin,
+    api,
+    auth,
+    badges,
+    charts,
+    cli,
+    cookies,
+    csrf,
+    errors,
+    health,
+    home,
+    i18n,
+    inputs,
+    serve_probe,
+    session,
+)
 from web.domains import domain_name, hook, load_plugins
 
 CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
@@ -73,7 +89,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     charts.init_app(app)
     i18n.init_app(app)  # Flask-Babel: languages, dates and numbers per locale (web/i18n.py)
     badges.init_app(app)
-    for blueprint in (home.bp, health.bp, api.bp, admin.bp):
+    for blueprint in (home.bp, health.bp, api.bp, admin.bp, serve_probe.bp):
         app.register_blueprint(blueprint)
 
     nav = list(CORE_NAV)

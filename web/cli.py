@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
-from typing import Any
 
 import click
-import waitress
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy.engine import make_url
 
 from core import masters, outbox, users
@@ -21,7 +19,7 @@ from core.settings import SettingsError, check_environment
 from firmware_bridge import cli as bridge_cli
 from web.demo import AppFactory, demo_command
 from web.domains import hook, load_plugins
-from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
+from web.serve import serve_command, workers_command
 
 
 def _services(app: Flask) -> AppServices:
@@ -30,7 +28,7 @@ def _services(app: Flask) -> AppServices:
 
 def register(app: Flask, plugins: list[ModuleType], factory: AppFactory) -> None:
     """Add vendtrack's commands to `app`; `factory` builds the fresh app `vendtrack demo` runs."""
-    for command in (db_group, user_group, token_group, serve_command, outbox_group):
+    for command in (db_group, user_group, token_group, serve_command, workers_command, outbox_group):
         app.cli.add_command(command)
     app.cli.add_command(demo_command(factory))
     sim = AppGroup("sim", help="Run a simulated device (lock board, coil machine, Modbus boards, BLE).")
@@ -165,26 +163,6 @@ def outbox_dispatch() -> None:
         backoff_seconds=services.settings.outbox_backoff_seconds,
     ).drain()
     click.echo(f"delivered {report.delivered}, failed {report.failed}, dead {report.dead}")
-
-
-@click.command("serve", help="Serve the web UI and API with waitress, plus the background workers.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-@click.option("--dispatchers", default=1, show_default=True, type=int, help="Outbox dispatcher threads.")
-@with_appcontext
-def serve_command(host: str, port: int, threads: int, dispatchers: int) -> None:
-    app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
-    services = _services(app)
-    workers = WorkerSet(
-        storage_workers(services) + dispatcher_workers(services, dispatchers) + domain_workers(app, services), services
-    )
-    workers.start()
-    click.echo(f"vendtrack serving on http://{host}:{port}/")
-    try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="vendtrack")
-    finally:
-        workers.stop()
 
 
 def main(create_app: AppFactory) -> None:

@@ -7,9 +7,11 @@ import os
 import threading
 from datetime import UTC, datetime
 
+from core import push
+from core.db import unit_of_work
 from core.heartbeats import Beat, HeartbeatWriter
 from core.outbox import Dispatcher
-from core.runtime import AppServices, BackgroundWorker
+from core.runtime import AppServices, BackgroundWorker, LoopWorker
 from core.wal import WalCheckpointer, is_file_sqlite
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,19 @@ def storage_workers(services: AppServices) -> list[BackgroundWorker]:
     """On a SQLite file, WAL checkpoints in a thread of their own instead of inside a dispense's commit."""
     engine = services.session_factory.kw["bind"]
     return [WalCheckpointer(engine)] if is_file_sqlite(engine) else []
+
+
+def push_workers(services: AppServices) -> list[BackgroundWorker]:
+    """On SQLite, push notices older than core.push.KEEP_FOR are deleted every minute (PostgreSQL keeps none)."""
+    engine = services.session_factory.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        return []
+
+    def prune() -> None:
+        with unit_of_work(services.session_factory) as session:
+            push.prune(session, services.clock.now())
+
+    return [LoopWorker("push-prune", prune, interval=60.0)]
 
 
 def dispatcher_workers(services: AppServices, count: int = 1) -> list[BackgroundWorker]:

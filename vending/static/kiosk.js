@@ -155,7 +155,7 @@
         $("progress-text").textContent = PHASES[d.phase] || PHASES[d.status] || t("Working…");
         root.dataset.phase = d.phase;
         touch();
-        await new Promise((r) => setTimeout(r, 150));
+        await news(d.id, live ? 1000 : 150);  // pushed at once on the event stream; polled without one
         d = (await call("/dispense/" + d.id)).dispense;
       }
       result(d);
@@ -261,12 +261,34 @@
     } catch (e) { message(e.message); }
   });
 
+  // Transport: the server pushes badge reads and dispense progress on one event stream (/events); the browser
+  // reconnects it by itself. Without EventSource, or while the stream is down, the page polls as before.
+  let live = false, waiter = null;
+  function news(id, ms) {  // resolves on a pushed event about dispense `id`, or after `ms`
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { waiter = null; resolve(); }, ms);
+      waiter = (eventId) => { if (eventId === id) { clearTimeout(timer); waiter = null; resolve(); } };
+    });
+  }
+  function listen() {
+    if (!window.EventSource) return false;
+    const stream = new EventSource(api + "/events");
+    stream.addEventListener("open", () => { live = true; root.dataset.stream = "open"; });
+    stream.addEventListener("error", () => { live = false; root.dataset.stream = "down"; });
+    stream.addEventListener("badge", (ev) => {
+      const data = JSON.parse(ev.data);
+      if (data.badge && root.dataset.screen === "signin") submitBadge(data.badge);
+    });
+    stream.addEventListener("dispense", (ev) => { const data = JSON.parse(ev.data); if (waiter) waiter(data.id); });
+    return true;
+  }
   async function pollReader() {
-    if (root.dataset.screen === "signin") {
+    if (root.dataset.screen === "signin" && !live) {
       try { const r = await call("/poll"); if (r.badge) submitBadge(r.badge); } catch (e) { /* reader poll is best effort */ }
     }
-    pollTimer = setTimeout(pollReader, 1000);
+    pollTimer = setTimeout(pollReader, live ? 5000 : 1000);
   }
   show("signin");
+  listen();
   pollReader();
 })();

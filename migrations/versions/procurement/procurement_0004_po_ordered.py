@@ -26,9 +26,7 @@ def upgrade() -> None:
     with op.batch_alter_table("proc_purchase_order", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ordered_via", sa.String(length=16), server_default="", nullable=False))
         batch_op.add_column(sa.Column("ordered_at", core.db.UTCDateTime(), nullable=True))
-        batch_op.create_check_constraint(
-            "po_status_valid", "status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")"
-        )
+        batch_op.create_check_constraint("po_status_valid", "status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")")
 
 
 def downgrade() -> None:

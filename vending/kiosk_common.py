@@ -1,0 +1,100 @@
+"""What the kiosk's page and API modules share: the access rule, the paired-machine check and the signed-in worker.
+
+The kiosk device is authenticated (a logged-in admin/restocker opened it, or a DEVICE-scope token: a bearer
+header, or the cookie of a browser an admin paired with the machine, see vending.pairing); a token paired with
+one machine opens that machine's kiosk only. The worker signs in inside it by badge or ID + PIN and is signed
+out after inactivity (the worker's sign-in lives in the kiosk browser's session cookie).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app, g, request, session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import access
+from core.errors import DomainError, Forbidden, NotFound
+from core.models import Site
+from core.roles import Role, TokenScope
+from core.runtime import AppServices
+from vending import pairing
+from vending.models import Machine
+
+KIOSK = access.roles(Role.ADMIN, Role.RESTOCKER, scopes=(TokenScope.DEVICE,), device_cookie=True)
+DEFAULT_IDLE_SECONDS = 60
+
+
+class NoWorker(DomainError):
+    status = 409
+    code = "no_worker"
+
+
+def only_the_paired_machine() -> None:
+    """A token paired with a machine opens that machine's kiosk only (in the cookie or as a bearer header)."""
+    principal = g.get("principal")
+    if principal is None or principal.kind != "token":
+        return
+    bound = pairing.bound_machine(kiosk_db(), principal.id)
+    wanted = (request.view_args or {}).get("machine_code")
+    if bound is not None and bound != wanted:
+        raise Forbidden(f"this kiosk is paired with machine {bound}: it cannot open {wanted}", field="machine")
+
+
+def app_services() -> AppServices:
+    return current_app.extensions["vendtrack"]
+
+
+def kiosk_db() -> Session:
+    """The request's session."""
+    return current_app.extensions["vendtrack_db"]()
+
+
+def kiosk_now() -> datetime:
+    return app_services().clock.now()
+
+
+def idle_seconds() -> int:
+    return int(current_app.config.get("VENDING_KIOSK_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
+
+
+def active_machine(db: Session, code: str) -> Machine:
+    machine = db.scalar(select(Machine).where(Machine.code == code, Machine.active.is_(True)))
+    if machine is None:
+        raise NotFound(f"no active machine {code!r}: check the kiosk address", field="machine")
+    return machine
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def signed_in_worker(machine: Machine) -> int:
+    """The signed-in worker of this kiosk, refreshed on every call; inactivity signs them out."""
+    state = session.get("kiosk")
+    if not state or state.get("m") != machine.code:
+        raise NoWorker("nobody is signed in: badge in or enter your ID and PIN", field="badge")
+    last = datetime.fromisoformat(state["t"])
+    if kiosk_now() - last > timedelta(seconds=idle_seconds()):
+        session.pop("kiosk", None)
+        raise NoWorker("signed out after inactivity: badge in again", field="badge")
+    state["t"] = kiosk_now().isoformat()
+    session["kiosk"] = state
+    return int(state["w"])
+
+
+def local_time(moment: datetime | None, machine: Machine) -> str:
+    """A time as the site reads it, with its zone named: "Sun 06 Dec 14:00 CET"."""
+    if moment is None:
+        return ""
+    site = kiosk_db().get(Site, machine.site_id)
+    try:
+        zone = ZoneInfo(site.timezone if site else "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = moment.astimezone(zone)
+    return f"{local:%a %d %b %H:%M} {local.tzname()}"

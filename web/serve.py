@@ -1,0 +1,189 @@
+"""`vendtrack serve` and `vendtrack workers`: web processes per core, background workers in a process of their own.
+
+    vendtrack serve (supervisor: no app, no threads)
+      ├─ vendtrack serve --web-only ─ gunicorn arbiter ─ N web processes (threaded), process role "web"
+      └─ vendtrack workers ─ outbox dispatchers, domain workers (readers, dispenses, ingest), role "workers"
+
+Every process shares state through the database only (core.push carries wake-ups between them). The
+supervisor restarts a child that dies (with backoff) and stops both on SIGTERM/SIGINT. Where gunicorn cannot
+run (not POSIX, or `--server waitress`), one waitress process serves and runs the workers in threads (role
+"all"). See docs/serving.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import ScriptInfo, with_appcontext
+
+from core.runtime import PROCESS_ROLE, AppServices
+from web.workers import WorkerSet, dispatcher_workers, domain_workers, push_workers, storage_workers
+
+log = logging.getLogger(__name__)
+DEFAULT_THREADS = 256  # per web process; an open kiosk event stream holds one (idle threads cost no CPU)
+STOP_GRACE_S = 20.0
+
+
+def gunicorn_available() -> bool:
+    if os.name != "posix":
+        return False
+    try:
+        import gunicorn.app.base  # noqa: F401  (optional at run time: the fallback is waitress)
+    except ImportError:
+        return False
+    return True
+
+
+def process_workers(app: Flask, dispatchers: int) -> WorkerSet:
+    services: AppServices = app.extensions["vendtrack"]
+    found = storage_workers(services) + push_workers(services) + dispatcher_workers(services, dispatchers)
+    return WorkerSet(found + domain_workers(app, services), services)
+
+
+def _factory() -> Callable[[], Flask]:
+    info = click.get_current_context().find_object(ScriptInfo)
+    if info is None or info.create_app is None:
+        raise click.ClickException("serve needs the vendtrack app factory (run it as `vendtrack serve`)")
+    return info.create_app
+
+
+@click.command("serve", help="Serve the web UI and API: one process per core (gunicorn) plus a workers process.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--processes", default=0, type=int, help="Web processes (default: one per core).")
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=int, help="Threads per web process.")
+@click.option("--dispatchers", default=1, show_default=True, type=int, help="Outbox dispatcher threads.")
+@click.option(
+    "--server",
+    type=click.Choice(["auto", "gunicorn", "waitress"]),
+    default="auto",
+    show_default=True,
+    help="auto: gunicorn where it runs (Linux, macOS), else waitress in one process.",
+)
+@click.option("--web-only", is_flag=True, hidden=True, help="gunicorn web processes only.")
+@with_appcontext
+def serve_command(
+    host: str, port: int, processes: int, threads: int, dispatchers: int, server: str, web_only: bool
+) -> None:
+    processes = processes or os.cpu_count() or 1
+    if server == "gunicorn" and not gunicorn_available():
+        raise click.ClickException("gunicorn cannot run here (it needs a POSIX system): use --server waitress")
+    if server == "waitress" or not gunicorn_available():
+        _serve_waitress(host, port, threads, dispatchers)
+    elif web_only:
+        _run_gunicorn(_factory(), host, port, processes, threads)
+    else:
+        click.echo(f"vendtrack serving on http://{host}:{port}/ ({processes} web processes + 1 workers process)")
+        args = ["--host", host, "--port", str(port), "--processes", str(processes), "--threads", str(threads)]
+        sys.exit(supervise({"web": [*_me(), "serve", "--web-only", *args],
+                            "workers": [*_me(), "workers", "--dispatchers", str(dispatchers)]}))  # fmt: skip
+
+
+@click.command("workers", help="Run the background workers alone (outbox, device readers, dispenses, ingest).")
+@click.option("--dispatchers", default=1, show_default=True, type=int, help="Outbox dispatcher threads.")
+@with_appcontext
+def workers_command(dispatchers: int) -> None:
+    app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.extensions["vendtrack"].extras[PROCESS_ROLE] = "workers"
+    workers = process_workers(app, dispatchers)
+    stopping: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
+    workers.start()
+    try:
+        while not stopping:
+            time.sleep(0.2)
+    finally:
+        workers.stop()
+
+
+def _me() -> list[str]:
+    return [sys.executable, "-m", "web"]
+
+
+def _serve_waitress(host: str, port: int, threads: int, dispatchers: int) -> None:
+    import waitress
+
+    app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
+    workers = process_workers(app, dispatchers)
+    workers.start()
+    click.echo(f"vendtrack serving on http://{host}:{port}/ (waitress, one process)")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="vendtrack", channel_timeout=3600)
+    finally:
+        workers.stop()
+
+
+def _run_gunicorn(factory: Callable[[], Flask], host: str, port: int, processes: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication  # optional at run time (see gunicorn_available)
+
+    class _WebProcesses(BaseApplication):
+        def load_config(self) -> None:
+            options = {
+                "bind": f"{host}:{port}",
+                "workers": processes,
+                "worker_class": "gthread",
+                "threads": threads,
+                "worker_connections": max(1000, threads * 2),
+                "timeout": 60,  # the worker's own liveness; long event streams do not count against it
+                "graceful_timeout": 10,
+                "keepalive": 5,
+                "proc_name": "vendtrack-web",
+                "accesslog": None,
+                "loglevel": "warning",
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            app = factory()  # in each web process, after the fork: its own engine and connections
+            app.extensions["vendtrack"].extras[PROCESS_ROLE] = "web"
+            return app
+
+    _WebProcesses().run()
+
+
+def supervise(commands: dict[str, list[str]]) -> int:
+    """Run each command as a child; restart one that dies (backoff up to 30 s); on SIGTERM/SIGINT stop all."""
+    stopping: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
+    children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+    backoff = dict.fromkeys(commands, 1.0)
+    restart_at: dict[str, float] = {}
+    while not stopping:
+        time.sleep(0.2)
+        for name, child in list(children.items()):
+            if child.poll() is None or name in restart_at:
+                continue
+            log.error("%s process exited with %s; restarting in %.0f s", name, child.returncode, backoff[name])
+            restart_at[name] = time.monotonic() + backoff[name]
+            backoff[name] = min(backoff[name] * 2, 30.0)
+        for name, when in list(restart_at.items()):
+            if time.monotonic() >= when and not stopping:
+                children[name] = subprocess.Popen(commands[name])
+                del restart_at[name]
+    return _stop_all(list(children.values()))
+
+
+def _stop_all(children: list[subprocess.Popen[bytes]]) -> int:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for child in children:
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return 0
