@@ -11,7 +11,7 @@ from core import access
 from core.errors import DomainError, NotFound
 from core.roles import Role, TokenScope
 from core.validation import Int, checks_own_body, one
-from tracking import services
+from tracking import inbox, services
 from tracking.pipeline import pipeline_for
 from tracking.sources import limits
 from tracking.sources.batch import MAX_BODY_BYTES, load_body, parse_batch
@@ -159,7 +159,9 @@ def gateway_adverts(gateway_id: str) -> Any:
         more = f" ({len(result.rejected) - 1} more adverts refused too)" if len(result.rejected) > 1 else ""
         where = f"adverts[{first.index}]"
         raise DomainError(f"{where}: {first.message}{more}", field=f"{where}.{first.field}", code="invalid", status=422)
-    pipeline.ingest(result.observations)
+    session = _db()
+    inbox.put(session, gateway_id, result.observations, None, pipeline.clock.now())  # the engine takes it at its flush
+    session.commit()
     stats.accept(len(result.observations))
     rejected = [{"index": e.index, "field": e.field, "message": e.message} for e in result.rejected]
     return jsonify(

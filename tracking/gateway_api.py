@@ -20,6 +20,7 @@ from core import access
 from core.errors import DomainError, NotFound
 from core.roles import TokenScope
 from core.validation import checks_own_body
+from tracking import inbox
 from tracking.pipeline import Pipeline, pipeline_for
 from tracking.sources import ingics, limits, minew
 from tracking.sources.formats import FormatContext, Outcome
@@ -78,9 +79,10 @@ def _receive(gateway_id: str, fmt: str, max_bytes: int, parse: Callable[[bytes, 
 
 
 def _land(pipeline: Pipeline, outcome: Outcome) -> None:
-    if outcome.heartbeat is not None:
-        pipeline.gateway_status(outcome.gateway_id, outcome.heartbeat)
-    pipeline.ingest(outcome.observations)
+    """Queue the upload for the engine (which may live in another process: tracking.inbox), then count it."""
+    session = current_app.extensions["vendtrack_db"]()
+    inbox.put(session, outcome.gateway_id, outcome.observations, outcome.heartbeat, pipeline.clock.now())
+    session.commit()
     if outcome.observations:
         pipeline.http_stats.accept(len(outcome.observations))
     else:

@@ -195,3 +195,20 @@ class ToolCustody(Base):
     return_zone_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_zone.id"), nullable=True)
     return_condition: Mapped[str] = mapped_column(String(16), default="")
     return_note: Mapped[str] = mapped_column(Text, default="")  # why the return was flagged, "" when it was not
+
+
+class GatewayInbox(Base):
+    """A gateway's HTTP upload, parsed and checked by the web process that took it, waiting for the location engine.
+
+    Web processes do not run the engine (under `vendtrack serve` it lives in the workers process), so an accepted
+    batch is one row here until the engine's next flush takes it (tracking.inbox); rows are deleted as taken.
+    """
+
+    __tablename__ = "tracking_gateway_inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gateway_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat: Mapped[str] = mapped_column(String(8), default="")  # "online"/"offline" from the gateway, "" none
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    observations: Mapped[str] = mapped_column(Text, default="[]")  # JSON rows in tracking.observation's field order

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock, SystemClock, utc
 from core.db import unit_of_work
 from firmware_bridge.ble.telemetry import TelemetryMatcher
-from tracking import custody, recording
+from tracking import custody, inbox, recording
 from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine, RoomChange
 from tracking.models import Asset, Gateway, Tag, Zone
 from tracking.observation import Observation
@@ -143,12 +143,26 @@ class Pipeline:
         with self.lock:
             self.engine.gateway_status(gateway_id, online, self.now())
 
+    def take_uploads(self) -> int:
+        """Feed the engine the gateway uploads the web processes queued (tracking.inbox); returns batches taken."""
+        taken_total = 0
+        while True:
+            with unit_of_work(self.session_factory) as session:
+                taken = inbox.take(session)
+            for gateway_id, online in taken.heartbeats:
+                self.gateway_status(gateway_id, online)
+            self.ingest(taken.observations)
+            taken_total += taken.batches
+            if taken.batches < inbox.TAKE_LIMIT:
+                return taken_total
+
     def flush(self, at: float | None = None) -> FlushReport:
         """Run due decisions, then write room changes, last-seen, gateway states and alerts.
 
         `at` decides as of another moment than the clock's now (a replayed recording ends at its last sighting).
         """
         self.refresh_floor()
+        self.take_uploads()
         now_dt = self.clock.now() if at is None else recording.at_time(at)
         now = now_dt.timestamp()
         with self.lock:
@@ -174,7 +188,6 @@ class Pipeline:
             raise
         self.counters["room_changes"] += len(changes) + len(released)
         return FlushReport(len(changes) + len(released), len(seen), len(gateway_changes))
-
 
     def _release_unheard(self, session: Session, now: float) -> list[RoomChange]:
         """Assets still placed in a room by an earlier process (this engine never heard their tag) whose tag has

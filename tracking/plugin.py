@@ -12,7 +12,7 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, SmokeResult
 from core.settings import EXTRA_VARIABLES, SettingsError
-from tracking import custody
+from tracking import custody, inbox
 
 
 def _number(name: str, raw: str) -> str:
@@ -44,6 +44,19 @@ EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
 def register_consumers(registry: ConsumerRegistry, services: AppServices) -> None:
     """Tool custody follows vending's checkouts and returns."""
     registry.register(custody.CONSUMER, list(custody.EVENT_TYPES), custody.handle_event)
+
+
+INBOX_LATE_S = 60.0  # an upload waiting longer means no process runs the location engine's flush
+
+
+def health(session: Session, services: AppServices) -> dict[str, dict[str, object]]:
+    """/healthz: gateway uploads waiting for the engine (they wait long only when its process is down)."""
+    waiting, oldest = inbox.backlog(session)
+    age = (services.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+    late = []
+    if age > INBOX_LATE_S:
+        late.append(f"{waiting} gateway upload(s) waiting {age:.0f} s: is the workers process running?")
+    return {"gateway_inbox": {"waiting": waiting, "oldest": oldest.isoformat() if oldest else None, "alerts": late}}
 
 
 def blueprints() -> list[Blueprint]:

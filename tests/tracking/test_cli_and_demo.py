@@ -116,6 +116,8 @@ def test_http_publisher_posts_raw_batches(app: Flask, live_server: LiveServer) -
     publisher.publish([Observation(gw, tag_key(3), -61, -59, None, None, now) for gw in ("gw-a", "gw-b")])
     assert publisher.failures == 0
     pipeline = pipeline_for(app.extensions["vendtrack"])
+    assert pipeline.counters["observations"] == 0  # queued for the engine's next flush (tracking.inbox), not yet heard
+    assert pipeline.take_uploads() == 2  # one batch per gateway
     assert pipeline.counters["observations"] == 2
 
 

@@ -79,10 +79,12 @@ def test_http_gateway_publishers_and_the_demo_mix(app: Flask, live_server: LiveS
     ingics.publish(heard[1:2])
     assert minew.poster.failures == 0 and ingics.poster is not None and ingics.poster.failures == 0
     pipeline = pipeline_for(app.extensions["vendtrack"])
+    pipeline.take_uploads()
     assert pipeline.counters["observations"] == 2
     mixed, note = demo_mix(HttpPublisher(live_server.url, token), ["gw-a", "gw-b"], live_server.url, token, None)
     assert note == "gw-a as Minew (HTTP), gw-b as Ingics (HTTP)"
     mixed.publish(heard)
+    pipeline.take_uploads()
     assert pipeline.counters["observations"] == 6
     assert pipeline.http_stats.counters()["rejected"] == 0
     assert pipeline.engine.knows(tag_key(3))

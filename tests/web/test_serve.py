@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from core.db import make_engine, make_session_factory, unit_of_work
+from core.roles import TokenScope
+from core.users import create_token
+from tests.support import wait_until
+from tests.tracking.conftest import advert_hex, seed_floor
 from tests.web.served import Served, children
+from tracking.models import Asset, Zone
 
 
 def _pid_of(info: str) -> int:
@@ -48,3 +56,34 @@ def test_serve_falls_back_to_waitress_in_one_process(database_url: str, tmp_path
         _, server = served.health()
         assert server == "vendtrack"  # waitress, run with ident="vendtrack"
         assert children(served.proc.pid) == []  # the workers run as threads of the one process
+
+
+def test_gateway_uploads_to_the_web_processes_move_assets(database_url: str, tmp_path: Path) -> None:
+    """The engine lives in the workers process: an upload taken by a web process reaches it (tracking.inbox)."""
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    with unit_of_work(factory) as session:
+        seed_floor(session)
+        token, _ = create_token(session, "gw", [TokenScope.GATEWAY])
+    records = [
+        {"type": "Gateway", "mac": "AC233FC001EA"},
+        {"type": "Unknown", "mac": "AC233FA00001", "rssi": -55, "rawData": advert_hex(1)},
+    ]
+    body = json.dumps(records).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def placed() -> str | None:
+        post = urllib.request.Request(f"{served.base}/api/v1/gateways/gw-a/minew", body, headers, method="POST")
+        with urllib.request.urlopen(post, timeout=5) as response:
+            assert json.loads(response.read())["accepted"] == 1
+        with unit_of_work(factory) as session:
+            return session.scalar(
+                select(Zone.code).join(Asset, Asset.zone_id == Zone.id).where(Asset.asset_tag == "A-1")
+            )
+
+    try:
+        with Served(database_url, tmp_path, "--processes", "2", "--threads", "8") as served:
+            served.wait_ready()
+            assert wait_until(lambda: placed() == "A", timeout=60, every=0.5, what="asset A-1 placed in room A")
+    finally:
+        engine.dispose()
