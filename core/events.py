@@ -278,6 +278,19 @@ class ParShortage(Event):
 
 @register
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EquipmentShortfall(Event):
+    """An asset type stays short across a site after every rebalancing move: procurement raises a purchase request."""
+
+    event_type: ClassVar[str] = "tracking.equipment_shortfall"
+    site_code: str
+    asset_type: str
+    type_label: str
+    quantity: int
+    reason: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TagBatteryLow(Event):
     event_type: ClassVar[str] = "tracking.tag_battery_low"
     tag_key: str

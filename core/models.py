@@ -33,6 +33,8 @@ class Item(Base):
     unit_cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     gtin: Mapped[str | None] = mapped_column(String(14), nullable=True, index=True)  # of one unit, 14 digits
+    # equipment bought as this item: tracking's asset type code (PAR shortfalls order it), "" for consumables
+    asset_type: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class CostCenter(Base):

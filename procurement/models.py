@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, Money, UTCDateTime
+from procurement.equipment_states import REQUEST_STATES
 from procurement.po_states import PO_STATES
 
 
@@ -346,6 +347,27 @@ class Receipt(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     lot: Mapped[str] = mapped_column(String(20), default="", server_default="")  # from a scanned label
     expiry: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class EquipmentRequest(Base):
+    """A purchase request for equipment tracking could not rebalance (a site-wide PAR shortfall), with its reason."""
+
+    __tablename__ = "proc_equipment_request"
+    __table_args__ = (REQUEST_STATES.check_constraint("status", name="equipment_request_status_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)  # the EquipmentShortfall it came from
+    site_code: Mapped[str] = mapped_column(String(32), default="")
+    asset_type: Mapped[str] = mapped_column(String(64), index=True)
+    type_label: Mapped[str] = mapped_column(String(100), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    problem: Mapped[str] = mapped_column(Text, default="", server_default="")  # why it is not ordered yet
+    po_number: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class ProcurementLock(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint
@@ -12,6 +13,7 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
 from core.settings import EXTRA_VARIABLES
+from procurement import equipment
 from procurement.send_config import PARSERS
 
 for _name, _parser in PARSERS.items():  # declared at import, before the settings are loaded
@@ -43,6 +45,9 @@ def register_consumers(registry: ConsumerRegistry, services: AppServices) -> Non
     from procurement.stock import handle_event
 
     registry.register(CONSUMER, [ItemDispensed.event_type, StockLevelChanged.event_type], handle_event)
+    # tracking's PAR shortfalls that rebalancing cannot fix become purchase requests (submitted system orders)
+    registry.register(equipment.CONSUMER, list(equipment.EVENT_TYPES),
+                      partial(equipment.handle_event, clock=services.clock))  # fmt: skip
 
 
 def replenish_step(services: AppServices, debounce: float = DEBOUNCE_SECONDS, hold: float = HOLD_SECONDS) -> None:

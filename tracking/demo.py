@@ -67,6 +67,7 @@ WRENCH_TAG = TAG_COUNT + 1
 WRENCH = ("TW-001", "Torque wrench 20-100 Nm", "torque_wrench")
 WRENCH_HOME = "EQUIP"
 FOD_ZONE, DEMO_FOD_LIMIT_MIN = "OR-1", 1
+DEMO_PURCHASE_AFTER_S = 90.0  # a PAR shortfall becomes a purchase request after 90 s in the demo (3 days live)
 
 
 def seed(session: Session, demo: DemoContext) -> None:
@@ -164,6 +165,8 @@ def _demo_pipeline(services: Any) -> Pipeline:
         settings = TrackingSettings.from_extra(services.settings.extra)
         if "tracking_missing_after_s" not in services.settings.extra:
             settings = replace(settings, missing_after_s=DEMO_MISSING_AFTER_S)
+        if "tracking_par_purchase_after_s" not in services.settings.extra:
+            settings = replace(settings, par_purchase_after_s=DEMO_PURCHASE_AFTER_S)
         services.extras[EXTRAS_KEY] = Pipeline(services.session_factory, services.clock, settings=settings)
     return pipeline_for(services)
 

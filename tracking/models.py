@@ -111,6 +111,22 @@ class ParRule(Base):
     minimum: Mapped[int] = mapped_column(Integer)
 
 
+class ParShortfall(Base):
+    """An asset type short across the site after every rebalancing move, from when until when, and whether
+    purchasing has been asked (once per episode)."""
+
+    __tablename__ = "tracking_par_shortfall"
+    __table_args__ = (Index("ix_tracking_par_shortfall_type_cleared", "asset_type", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_type: Mapped[str] = mapped_column(String(64))
+    first_short_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    quantity: Mapped[int] = mapped_column(Integer)  # the largest shortfall seen in this episode
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class TrackingAlert(Base):
     """An alert as a work item. Live (not resolved) alerts have `cleared_at` None; at most one per (kind, subject).
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock, SystemClock, utc
 from core.db import unit_of_work
 from firmware_bridge.ble.telemetry import TelemetryMatcher
-from tracking import custody, inbox, recording
+from tracking import custody, inbox, par_plan, recording
 from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine, RoomChange
 from tracking.models import Asset, Gateway, Tag, Zone
 from tracking.observation import Observation
@@ -38,6 +38,7 @@ class TrackingSettings:
     lost_after_s: float = 30.0  # a tag no gateway heard this long becomes unknown (the sweep makes it so on time)
     future_tolerance_s: float = 5.0  # a sighting time further ahead of our clock is refused
     ingest_silent_after_s: float = 120.0  # an ingester that heard nothing this long turns /healthz degraded
+    par_purchase_after_s: float = 3 * 86400.0  # a site-wide PAR shortfall this old becomes a purchase request
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> TrackingSettings:
@@ -53,6 +54,7 @@ class TrackingSettings:
             lost_after_s=number("lost_after_s"),
             future_tolerance_s=number("future_tolerance_s"),
             ingest_silent_after_s=number("ingest_silent_after_s"),
+            par_purchase_after_s=number("par_purchase_after_s"),
         )
 
     @property
@@ -181,6 +183,7 @@ class Pipeline:
                 if time.monotonic() - self._par_at >= self.settings.par_check_s:
                     released = self._release_unheard(session, now)
                     recording.check_par(session, now_dt)
+                    par_plan.check_shortfalls(session, now_dt, timedelta(seconds=self.settings.par_purchase_after_s))
                     self._par_at = time.monotonic()
         except Exception:
             with self.lock:
