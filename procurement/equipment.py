@@ -10,6 +10,9 @@ problem named (the queue's "why not ordered"), until a buyer fixes it and orders
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -70,17 +73,40 @@ def dismiss(session: Session, request_id: int, note: str, actor: str, clock: Clo
                  clock=clock)  # fmt: skip
 
 
-def open_requests(session: Session, limit: int = 50) -> list[EquipmentRequest]:
-    return list(session.scalars(
-        select(EquipmentRequest).where(EquipmentRequest.status == RequestStatus.OPEN.value)
-        .order_by(EquipmentRequest.created_at, EquipmentRequest.id).limit(limit)
-    ))  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """An equipment request as the queue shows it: what, why, and what became of it (or why it is not ordered)."""
+
+    id: int
+    asset_type: str
+    type_label: str
+    quantity: int
+    reason: str
+    status: RequestStatus
+    problem: str
+    po_number: str
+    created_at: datetime
+    decided_by: str
+    note: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RequestStatus.OPEN
 
 
-def recent_requests(session: Session, limit: int = 20) -> list[EquipmentRequest]:
-    return list(session.scalars(
-        select(EquipmentRequest).order_by(EquipmentRequest.created_at.desc(), EquipmentRequest.id.desc()).limit(limit)
-    ))  # fmt: skip
+def _view(row: EquipmentRequest) -> RequestView:
+    status = RequestStatus(row.status)
+    return RequestView(row.id, row.asset_type, row.type_label, row.quantity, row.reason, status, row.problem,
+                       row.po_number, row.created_at, row.decided_by, row.note)  # fmt: skip
+
+
+def recent_requests(session: Session, limit: int = 20) -> list[RequestView]:
+    """Open requests first (oldest first: they wait for a buyer), then the latest decided ones."""
+    rows = session.scalars(
+        select(EquipmentRequest).order_by(EquipmentRequest.status != RequestStatus.OPEN.value,
+                                          EquipmentRequest.created_at.desc(), EquipmentRequest.id.desc()).limit(limit)
+    )  # fmt: skip
+    return [_view(row) for row in rows]
 
 
 def _open_request(session: Session, request_id: int) -> EquipmentRequest:

@@ -27,11 +27,11 @@ TRANSMIT_POLL_SECONDS = 5.0  # how often due PO e-mails (and stale claims) are l
 
 def blueprints() -> list[Blueprint]:
     # these modules add their pages to the procurement blueprint (or buyer_views.bp) when imported
-    from procurement import api, config_views, po_views, run_views
+    from procurement import api, config_views, equipment_views, po_views, run_views
     from procurement.supplier_inbound import buyer_views, profile_views, public_views
     from procurement.views import bp
 
-    del config_views, po_views, run_views, profile_views
+    del config_views, equipment_views, po_views, run_views, profile_views
     return [bp, api.bp, buyer_views.bp, public_views.bp]
 
 

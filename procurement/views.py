@@ -26,7 +26,7 @@ from core.errors import DomainError
 from core.roles import Role
 from core.runtime import AppServices
 from core.validation import Dec, one
-from procurement import config, cxml, orders, pdf, queries
+from procurement import config, cxml, equipment, orders, pdf, queries
 from procurement.catalog import import_catalog
 from procurement.csv_export import to_csv
 from procurement.documents import build_context
@@ -83,6 +83,7 @@ def queue_view() -> str:
         "procurement/queue.html", q=queries.queue(session, flt), flt=flt, statuses=orders.PO_STATES.options(),
         exceptions=exceptions(session, clock), spend=queries.spend(session, clock.now()),
         counts=queries.status_counts(session), may_run=bool({str(r) for r in BUYERS} & set(g.principal.roles)),
+        equipment_requests=equipment.recent_requests(session),
     )  # fmt: skip
 
 

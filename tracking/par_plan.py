@@ -69,6 +69,21 @@ class TypePlan:
         return "; ".join(f"move {m.quantity} from {m.from_unit} to {m.to_unit}" for m in self.moves)
 
 
+@dataclass(frozen=True, slots=True)
+class ShortfallView:
+    """One shortfall episode as the PAR page shows it: how many, since when, for how long, and whether purchasing
+    has been asked (the EquipmentShortfall was published; procurement's queue shows what became of it)."""
+
+    asset_type: str
+    type_label: str
+    quantity: int
+    since: datetime
+    lasted: str
+    requested_at: datetime | None
+    reason: str
+    cleared_at: datetime | None
+
+
 def _available_by_unit(session: Session) -> dict[tuple[str, str], int]:
     missing = select(TrackingAlert.subject).where(TrackingAlert.kind == "missing", TrackingAlert.cleared_at.is_(None))
     rows = session.execute(
@@ -157,6 +172,22 @@ def check_shortfalls(session: Session, now: datetime, purchase_after: timedelta)
         gone.cleared_at = now
     session.flush()
     return requested
+
+
+def shortfall_views(session: Session, now: datetime, limit: int = 20) -> list[ShortfallView]:
+    """Open shortfalls first (oldest first), then the most recently cleared ones."""
+    types = TypeLabels.load(session)
+    rows = session.scalars(
+        select(ParShortfall).order_by(ParShortfall.cleared_at.is_not(None), ParShortfall.cleared_at.desc(),
+                                      ParShortfall.first_short_at, ParShortfall.id).limit(limit)
+    )  # fmt: skip
+    return [_shortfall_view(row, types, now) for row in rows]
+
+
+def _shortfall_view(row: ParShortfall, types: TypeLabels, now: datetime) -> ShortfallView:
+    lasted = _duration((row.cleared_at or now) - row.first_short_at)
+    return ShortfallView(row.asset_type, types.label(row.asset_type), row.quantity, row.first_short_at, lasted,
+                         row.requested_at, row.reason, row.cleared_at)  # fmt: skip
 
 
 def _site_code(session: Session) -> str:

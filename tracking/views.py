@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from core import access
 from core.errors import DomainError
 from core.roles import Role
-from tracking import custody, services, trends
+from tracking import custody, par_plan, services, trends
 from tracking import par as par_levels
 from tracking.labels import room_names, with_room_names
 from tracking.states import ASSET_ACTION_LABELS, ASSET_STATUS, AssetStatus
@@ -198,7 +198,9 @@ def par() -> Any:
     rows = par_levels.par_dashboard(session)
     trend = trends.par_trend(session, now, [(r.unit, r.asset_type) for r in rows])
     bars = [(f"{r.unit} · {r.type_label}", r.available, r.tone, r.minimum) for r in rows]
-    return render_template("tracking/par.html", rows=rows, bars=bars, trend=trend, hours=trends.TREND_HOURS)
+    plans = [p for p in par_plan.plan(session) if p.moves or p.shortfall]
+    return render_template("tracking/par.html", rows=rows, bars=bars, trend=trend, hours=trends.TREND_HOURS,
+                           plans=plans, shortfalls=par_plan.shortfall_views(session, now))  # fmt: skip
 
 
 @bp.route("/utilisation")

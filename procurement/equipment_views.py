@@ -1,0 +1,35 @@
+"""Equipment request actions on the purchase order queue: order an open request after a fix, or dismiss it."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from core import access
+from core.validation import Text, one
+from procurement import equipment
+from procurement.views import BUYERS, _actor, _db, _services, bp
+
+NOTE = Text(max_length=500, required=True, multiline=True, hint="two pumps are back from repair")
+
+
+@bp.post("/equipment/<int:request_id>/order")
+@access.roles(*BUYERS)
+def equipment_order(request_id: int) -> Response:
+    """Order an open request now (its item and supplier offer fixed): a submitted PO the approval rules judge."""
+    session = _db()
+    po_number = equipment.order(session, request_id, _actor(), _services().clock)
+    session.commit()
+    flash(f"equipment request {request_id} ordered on {po_number}", "ok")
+    return redirect(url_for("procurement.po_view", po_number=po_number))
+
+
+@bp.post("/equipment/<int:request_id>/dismiss")
+@access.roles(*BUYERS)
+def equipment_dismiss(request_id: int) -> Response:
+    note = one(NOTE, "note", request.form.get("note"))
+    session = _db()
+    equipment.dismiss(session, request_id, note, _actor(), _services().clock)
+    session.commit()
+    flash(f"equipment request {request_id} dismissed", "ok")
+    return redirect(url_for("procurement.queue_view") + "#equipment-requests")
