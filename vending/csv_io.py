@@ -23,7 +23,7 @@ from vending.workers import add_badge, create_worker
 
 KINDS = ("items", "workers", "planogram")
 COLUMNS = {
-    "items": ["sku", "name", "category", "unit_of_measure", "unit_cost", "active", "gtin"],
+    "items": ["sku", "name", "category", "unit_of_measure", "unit_cost", "active", "asset_type", "gtin"],
     "workers": ["worker_code", "name", "groups", "badges", "pin", "restocker", "active"],
     "planogram": ["machine", "slot", "sku", "device_ref", "capacity", "min_level", "max_level", "unit_weight_g"],
 }
@@ -59,6 +59,7 @@ ITEM_ROW = schema(
     unit_of_measure=Text.column(Item.unit_of_measure, default="EA"),
     unit_cost=Dec(minimum=Decimal(0), default=Decimal(0), example="2.50"),
     active=Bool(default=True),
+    asset_type=Text.column(Item.asset_type, pattern=r"[a-z0-9_]+", hint="infusion_pump"),  # tracking's type code
     gtin=Text(max_length=20, hint="4006381333931"),
 )
 WORKER_ROW = schema(
@@ -87,6 +88,8 @@ def _item_row(session: Session, row: dict[str, str], site_id: int) -> None:
     item.name = values["name"] or sku
     item.category, item.unit_of_measure = values["category"], values["unit_of_measure"]
     item.unit_cost, item.active = values["unit_cost"], values["active"]
+    if "asset_type" in row:  # the equipment this item buys (PAR shortfalls order it); an empty cell clears it
+        item.asset_type = values["asset_type"]
     if values["gtin"]:  # an empty cell keeps the GTIN already recorded
         try:
             item.gtin = gs1.normalise_gtin(values["gtin"])
@@ -191,7 +194,16 @@ def export_csv(session: Session, kind: str) -> str:
 def _rows(session: Session, kind: str) -> list[list[Any]]:
     if kind == "items":
         return [
-            [i.sku, i.name, i.category, i.unit_of_measure, i.unit_cost, "yes" if i.active else "no", i.gtin or ""]
+            [
+                i.sku,
+                i.name,
+                i.category,
+                i.unit_of_measure,
+                i.unit_cost,
+                "yes" if i.active else "no",
+                i.asset_type,
+                i.gtin or "",
+            ]
             for i in session.scalars(select(Item).order_by(Item.sku))
         ]
     if kind == "workers":
