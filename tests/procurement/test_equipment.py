@@ -78,7 +78,7 @@ def test_within_policy_it_is_auto_approved(world: World) -> None:
         config.set_review(s, world.site_code, "equipment", False, "test")
     world.publish(_shortfall(world, quantity=2))  # 240 + tax, under the 500 auto-approval limit
     _deliver(world)
-    ((status, po_number, _problem),) = _requests(world)
+    ((_status, po_number, _problem),) = _requests(world)
     with world.session() as s:
         po = s.scalar(select(PurchaseOrder).where(PurchaseOrder.po_number == po_number))
         assert po is not None and (po.status, po.approved_by) == (APPROVED, approval.AUTO_APPROVER)
