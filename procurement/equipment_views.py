@@ -6,9 +6,19 @@ from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from core import access
+from core.errors import NotFound
 from core.validation import Text, one
 from procurement import equipment
 from procurement.views import BUYERS, _actor, _db, _services, bp
+
+MAX_ID = 2**31 - 1  # the id column is an INTEGER: a larger number in the path names no request
+
+
+def _request_id(raw: int) -> int:
+    if not 1 <= raw <= MAX_ID:
+        raise NotFound(f"no equipment request {raw}", field="request")
+    return raw
+
 
 NOTE = Text(max_length=500, required=True, multiline=True, hint="two pumps are back from repair")
 
@@ -18,7 +28,7 @@ NOTE = Text(max_length=500, required=True, multiline=True, hint="two pumps are b
 def equipment_order(request_id: int) -> Response:
     """Order an open request now (its item and supplier offer fixed): a submitted PO the approval rules judge."""
     session = _db()
-    po_number = equipment.order(session, request_id, _actor(), _services().clock)
+    po_number = equipment.order(session, _request_id(request_id), _actor(), _services().clock)
     session.commit()
     flash(f"equipment request {request_id} ordered on {po_number}", "ok")
     return redirect(url_for("procurement.po_view", po_number=po_number))
@@ -29,7 +39,7 @@ def equipment_order(request_id: int) -> Response:
 def equipment_dismiss(request_id: int) -> Response:
     note = one(NOTE, "note", request.form.get("note"))
     session = _db()
-    equipment.dismiss(session, request_id, note, _actor(), _services().clock)
+    equipment.dismiss(session, _request_id(request_id), note, _actor(), _services().clock)
     session.commit()
     flash(f"equipment request {request_id} dismissed", "ok")
     return redirect(url_for("procurement.queue_view") + "#equipment-requests")
