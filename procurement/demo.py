@@ -27,6 +27,8 @@ ITEMS = [  # sku, name, category, min, max, on hand after the demo's dispenses
     ("PRC-EARPLUG", "Foam ear plugs (pair)", "safety", 50, 200, 150),
     ("PRC-VISOR", "Face shield visor (no supplier yet: a replenishment exception)", "safety", 4, 12, 1),
 ]
+# equipment bought when tracking's PAR shortfall outlasts rebalancing (the demo ward's ICU ventilators)
+EQUIPMENT = ("PRC-VENT", "ICU ventilator", "equipment", "ventilator")
 SUPPLIERS = [
     SupplierData("ACME", "Acme & Sons Industrial", "orders@acme.example", "USD", "Net 30",
                  "12 Foundry Lane\nSpringfield"),
@@ -42,6 +44,7 @@ OFFERS = [  # supplier, sku, part, pack, moq, lead, priority, breaks
     ("OMEGA", "PRC-INSERT", "ΩI-CNMG", 10, 10, 10, 10, [(1, "7.90"), (100, "7.10")]),
     ("SZTOOL", "PRC-DRILL-6", "SZ-钻头-6", 50, 50, 30, 1, [(1, "1.90"), (500, "1.60")]),
     ("SZTOOL", "PRC-EARPLUG", "SZ-耳塞", 50, 50, 20, 5, [(1, "0.22"), (1000, "0.18")]),
+    ("NORTH", "PRC-VENT", "NF-VENT-ICU", 1, 1, 21, 10, [(1, "14500.00")]),
 ]
 # What the vending demo's machines stock (SKUs seeded by vending): every one has a supplier item and a price, so a
 # dispense at a machine becomes an order. Cutting items come from OMEGA, whose category stays under review.
@@ -64,6 +67,10 @@ def seed(session: Session, demo: DemoContext) -> None:
     for sku, name, category, *_ in ITEMS:
         if session.scalar(select(Item.id).where(Item.sku == sku)) is None:
             session.add(Item(sku=sku, name=name, category=category, unit_of_measure="EA", active=True))
+    sku, name, category, asset_type = EQUIPMENT
+    if session.scalar(select(Item.id).where(Item.sku == sku)) is None:
+        session.add(Item(sku=sku, name=name, category=category, unit_of_measure="EA", active=True,
+                         asset_type=asset_type))  # fmt: skip
     session.flush()
     ids = {code: save_supplier(session, data, ACTOR) for code, data in ((s.code, s) for s in SUPPLIERS)}
     _seed_offers(session, ids)

@@ -56,7 +56,7 @@ PAR = [
     ("ICU", "infusion_pump", 4),
     ("Ward 3E", "infusion_pump", 4),
     ("Emergency", "wheelchair", 2),
-    ("ICU", "ventilator", 2),
+    ("ICU", "ventilator", 4),  # 3 clean ventilators on site: short after every move, so purchasing is asked
 ]
 STATE_KEY = "tracking.simulator"
 REAL_TOPICS_KEY = "tracking.espresense_topics"  # set by `vendtrack demo --espresense` (and --smoke)
