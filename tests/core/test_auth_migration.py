@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import column, insert, select, table
 
 from core.db import make_engine, make_session_factory
 from core.models import User
@@ -29,7 +29,8 @@ def test_existing_users_keep_signing_in_and_lookalikes_are_named(
 ) -> None:
     upgrade(empty_url, "core_0002")
     engine = make_engine(empty_url)
-    users = User.__table__
+    columns = ("username", "display_name", "email", "password_hash", "roles", "active", "created_at")
+    users = table(User.__tablename__, *(column(name) for name in columns))  # core_0002's columns, no later defaults
     now = datetime(2026, 3, 2, tzinfo=UTC)
     with engine.begin() as conn:
         for name in ("admin", "ADMIN", "Zoë", "ｎｉｎａ"):
