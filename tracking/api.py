@@ -10,8 +10,8 @@ from flask import Blueprint, current_app, g, jsonify, request
 from core import access
 from core.errors import DomainError, NotFound
 from core.roles import Role, TokenScope
-from core.validation import Int, checks_own_body, one
-from tracking import inbox, services
+from core.validation import Int, Number, Text, checks_own_body, one
+from tracking import calibration, calibration_service, inbox, services
 from tracking.pipeline import pipeline_for
 from tracking.sources import limits
 from tracking.sources.batch import MAX_BODY_BYTES, load_body, parse_batch
@@ -124,6 +124,49 @@ def live_map() -> Any:
             "alerts": alerts,
         }
     )
+
+
+def accuracy_json(found: calibration_service.SiteAccuracy) -> dict[str, Any]:
+    score = found.accuracy
+
+    def share(value: float | None) -> float | None:
+        return None if value is None else round(value, 4)
+
+    return {
+        "site": found.site,
+        "reference_tags": found.reference_tags,
+        "heard_tags": found.heard_tags,
+        "observed_s": round(score.total_s),
+        "room_accuracy": share(score.room_accuracy),
+        "unknown_share": share(score.unknown_share),
+        "wrong_share": share(score.wrong_share),
+    }
+
+
+@bp.route("/tracking/accuracy")
+@access.roles(*READERS, scopes=READ_SCOPES)
+def accuracy() -> Any:
+    """Measured room accuracy per site from the reference tags over the last `window_s` (default one hour)."""
+    window_s = one(Int(minimum=60, maximum=31 * 86400, default=3600), "window_s", request.args.get("window_s"))
+    site = one(Text(max_length=32), "site", request.args.get("site")) or None
+    found = calibration_service.site_accuracy(_db(), _now(), window_s, site)
+    return jsonify({"window_s": window_s, "sites": [accuracy_json(s) for s in found]})
+
+
+@bp.route("/tracking/gateways/<gateway_id>/offset", methods=["POST"])
+@access.roles(Role.ADMIN)
+def gateway_offset(gateway_id: str) -> Any:
+    """Apply a calibration offset to one gateway: {"offset_db": -4.5} (audited)."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise DomainError('send JSON {"offset_db": -4.5} with Content-Type: application/json', field="body", status=422)
+    spec = Number(minimum=-calibration.MAX_OFFSET_DB, maximum=calibration.MAX_OFFSET_DB, required=True, example="-4.5")
+    offset_db = one(spec, "offset_db", body.get("offset_db"))
+    session = _db()
+    clock = current_app.extensions["vendtrack"].clock
+    changed = calibration_service.apply_offset(session, gateway_id, offset_db, g.principal.actor, clock)
+    session.commit()
+    return jsonify({"gateway_id": gateway_id, "offset_db": round(offset_db, 1), "changed": changed})
 
 
 @bp.route("/gateways/<gateway_id>/adverts", methods=["POST"])

@@ -1,4 +1,4 @@
-"""`vendtrack tracking scan|replay|load|export` and `vendtrack sim ble`."""
+"""`vendtrack tracking scan|replay|calibrate|load|export` and `vendtrack sim ble`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from core.db import unit_of_work
 from core.heartbeats import HeartbeatWriter
 from core.runtime import BackgroundWorker
+from tracking import calibration_service
 from tracking.floorplan import demo_floor
 from tracking.gateway_sim import FORMATS as GATEWAY_FORMATS
 from tracking.gateway_sim import make_publisher
@@ -93,11 +95,38 @@ def replay_command(path: Path) -> None:
     )
 
 
+@tracking_group.command(
+    "calibrate", help="Suggest per-gateway RSSI offsets from the reference tags heard in a JSON-lines recording."
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--apply", "apply_all", is_flag=True, help="Write the suggested offsets (audited as the CLI).")
+@with_appcontext
+def calibrate_command(path: Path, apply_all: bool) -> None:
+    with path.open() as lines:
+        result = read_recording(lines)
+    services = current_app.extensions["vendtrack"]
+    with unit_of_work(services.session_factory) as session:
+        suggested = calibration_service.suggest_offsets(session, result.observations)
+        if not suggested:
+            raise click.ClickException(
+                "no reference tag was heard by two gateways: register tags of type reference_tag with a home zone"
+            )
+        for s in suggested:
+            click.echo(
+                f"{s.gateway_id}: offset {s.current_offset_db:+.1f} -> {s.suggested_offset_db:+.1f} dB "
+                f"({s.tags} tags, {s.samples} adverts, residual {s.residual_db:.1f} dB)"
+            )
+            if apply_all:
+                calibration_service.apply_offset(
+                    session, s.gateway_id, s.suggested_offset_db, "cli:calibrate", services.clock
+                )
+    click.echo("applied" if apply_all else "not applied: run again with --apply to write them")
+
+
 @tracking_group.command("load", help="Load zones, gateways, assets and PAR rules from a JSON file (upsert).")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def load_command(path: Path) -> None:
-    from core.db import unit_of_work
     from tracking.setup import load_setup
 
     try:
@@ -119,7 +148,6 @@ def load_command(path: Path) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=False)
 @with_appcontext
 def export_command(path: Path | None) -> None:
-    from core.db import unit_of_work
     from tracking.setup import export_setup
 
     with unit_of_work(current_app.extensions["vendtrack"].session_factory) as session:

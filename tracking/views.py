@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from core import access
 from core.errors import DomainError
 from core.roles import Role
-from tracking import custody, par_plan, services, trends
+from tracking import calibration_service, custody, par_plan, services, trends
 from tracking import par as par_levels
 from tracking.labels import room_names, with_room_names
 from tracking.states import ASSET_ACTION_LABELS, ASSET_STATUS, AssetStatus
@@ -101,6 +101,16 @@ def _shown_floor(
     return services.choose_floor(known, None, None), "default"
 
 
+def measured_accuracy(session: Any, now: datetime) -> list[tuple[str, int, int]]:
+    """(site code, room accuracy %, unknown %) from the reference tags over the last hour, sites heard only."""
+    found = []
+    for site in calibration_service.site_accuracy(session, now, 3600):
+        score = site.accuracy
+        if score.room_accuracy is not None and score.unknown_share is not None:
+            found.append((site.site, round(score.room_accuracy * 100), round(score.unknown_share * 100)))
+    return found
+
+
 @bp.route("/")
 @access.roles(*STAFF)
 def locate() -> Any:
@@ -147,6 +157,7 @@ def locate() -> Any:
         seen_text=seen_text,
         room_text=room_text,
         statuses=list(AssetStatus),
+        accuracy=measured_accuracy(session, now),
         now=now,
     )
 
