@@ -183,7 +183,7 @@ class FleetRig:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        wait_for(self._central_up, 60, "the central server to answer /healthz")
+        wait_for(self._central_up, 120, "the central server to answer /healthz")
         for name, (site, machine) in EDGES.items():
             self._add_edge(name, site, machine, poll_seconds)
 

@@ -50,14 +50,14 @@ def _both_at(rig: FleetRig, version: int) -> bool:
 
 
 def configuration_reaches_edges(rig: FleetRig, figures: Figures) -> None:
-    wait_for(lambda: _both_at(rig, _version(rig)), 60, "both edges to take the initial configuration")
+    wait_for(lambda: _both_at(rig, _version(rig)), 180, "both edges to take the initial configuration")
     with rig.factory() as s, s.begin():
         worker = s.scalar(select(Worker).where(Worker.worker_code == "W4"))
         rule = s.scalar(select(Rule).where(Rule.name == "Ear plugs per day"))
         assert worker is not None and rule is not None
         worker.active, rule.quantity = False, 999
     started = time.monotonic()
-    wait_for(lambda: _both_at(rig, _version(rig)), 60, "both edges to apply the worker and rule change")
+    wait_for(lambda: _both_at(rig, _version(rig)), 180, "both edges to apply the worker and rule change")
     figures.config_reached_s = time.monotonic() - started
     for name, edge in rig.edges.items():
         state = edge.ask("state")
@@ -70,7 +70,7 @@ def configuration_reaches_edges(rig: FleetRig, figures: Figures) -> None:
 def limits_across_edges_online(rig: FleetRig, figures: Figures) -> None:
     a, b = rig.edges["edge-a"], rig.edges["edge-b"]
     assert a.ask("dispense 3 W1 11")["completed"] == 3
-    wait_for(lambda: b.ask("state")["remote_usage"].get("W1") == 3, 60, "edge B to hear of W1's gloves at A")
+    wait_for(lambda: b.ask("state")["remote_usage"].get("W1") == 3, 180, "edge B to hear of W1's gloves at A")
     answer = b.ask("dispense 3 W1 11")
     assert answer["completed"] == 1, answer  # 3 at A + 1 here = the limit of 4
     assert "Gloves per day" in answer["refused"][0], answer
@@ -148,7 +148,7 @@ def overruns(rig: FleetRig) -> list[str]:
 def revoke_stops_edge(rig: FleetRig) -> str:
     cli(rig.central_env, "fleet", "revoke", "edge-b", "--reason", "replaced by new hardware")
     b = rig.edges["edge-b"]
-    state = wait_for(lambda: (s := b.ask("state"))["stopped"] and s, 60, "edge B to stop syncing")
+    state = wait_for(lambda: (s := b.ask("state"))["stopped"] and s, 180, "edge B to stop syncing")
     assert "replaced by new hardware" in state["stopped"], state
     status = cli(rig.edge_env["edge-b"], "edge", "status")
     assert "STOPPED" in status and "replaced by new hardware" in status, status
@@ -165,7 +165,7 @@ def run(rig: FleetRig, per_edge: int) -> tuple[Figures, list[str], str]:
     limits_across_edges_online(rig, figures)
     partition(rig, figures, per_edge)
     problems = books_agree(rig)
-    wait_for(lambda: any(o.startswith("W3: Gloves per day used 6") for o in overruns(rig)), 30, "the overrun report")
+    wait_for(lambda: any(o.startswith("W3: Gloves per day used 6") for o in overruns(rig)), 120, "the overrun report")
     figures.overruns = overruns(rig)
     why = revoke_stops_edge(rig)
     return figures, problems, why
