@@ -40,6 +40,11 @@ COIL = (
     [("11", "VND-EARPLUG"), ("12", "VND-DISC-125"), ("13", "VND-TAPE"), ("14", "VND-MARKER")],
 )
 SHELF = ("SHELF-1", "Weigh-scale shelf", [("B1", "VND-EARPLUG"), ("B2", "VND-DISC-125")])
+CABINET = (  # 0x8A/0x80 XOR lock board (docs/hardware.md), doors C1..C3 on locks 1..3 of board 1
+    "CABINET-1",
+    "Supply cabinet (XOR lock board)",
+    [("C1", "VND-GLASSES"), ("C2", "VND-BATT-AA"), ("C3", "VND-TAPE")],
+)
 SHELF_UNIT_GRAMS = {"B1": 4.0, "B2": 110.0}  # a corded pair of earplugs in its bag; a 125 mm grinding disc
 GROUPS = ["fitters", "welders", "electricians", "maintenance"]
 COST_CENTERS = [("CC-100", "Assembly line"), ("CC-200", "Maintenance"), ("CC-300", "Welding shop")]
@@ -72,7 +77,7 @@ def _machine(
     machine = Machine(code=code, name=name, site_id=demo.site_id, kind=kind, driver_config="{}", active=True)
     session.add(machine)
     session.flush()
-    capacity = {"locker_bank": 4, "coil_machine": 12, "scale_shelf": 60}[kind]
+    capacity = {"locker_bank": 4, "supply_cabinet": 4, "coil_machine": 12, "scale_shelf": 60}[kind]
     for code_, sku in slots:
         slot = Slot(
             machine_id=machine.id,
@@ -80,7 +85,7 @@ def _machine(
             item_id=items[sku],
             device_ref=code_,
             capacity=capacity,
-            min_level=1 if kind == "locker_bank" else 3,
+            min_level=1 if kind in ("locker_bank", "supply_cabinet") else 3,
             max_level=capacity,
             unit_weight_g=SHELF_UNIT_GRAMS.get(code_, 25.0) if kind == "scale_shelf" else None,
             state="ok",
@@ -106,6 +111,7 @@ def seed(session: Session, demo: DemoContext) -> None:
     _machine(session, demo, LOCKER, "locker_bank", items)
     _machine(session, demo, COIL, "coil_machine", items)
     _machine(session, demo, SHELF, "scale_shelf", items)
+    _machine(session, demo, CABINET, "supply_cabinet", items)
     for n in range(1, 21):
         create_worker(
             session,
@@ -152,18 +158,22 @@ def start(demo: DemoContext) -> list[BackgroundWorker]:
         coil_selections=[int(c) for c, _ in COIL[2]],
         shelf_bins=[code for code, _ in SHELF[2]],
         shelf_unit_grams=[SHELF_UNIT_GRAMS.get(code, 25.0) for code, _ in SHELF[2]],
+        cabinet_slots=[code for code, _ in CABINET[2]],
         person_hold=1.0,
         fast=False,
     )
     with unit_of_work(demo.services.session_factory) as session:
-        for code, kind in ((LOCKER[0], "locker_bank"), (COIL[0], "coil_machine"), (SHELF[0], "scale_shelf")):
+        machines = ((LOCKER[0], "locker_bank"), (COIL[0], "coil_machine"), (SHELF[0], "scale_shelf"),
+                    (CABINET[0], "supply_cabinet"))  # fmt: skip
+        for code, kind in machines:
             machine = session.scalar(select(Machine).where(Machine.code == code))
             if machine is not None:
                 machine.driver_config = json.dumps(sims.configs[kind])
     demo.state["vending.sims"] = sims
     demo.notes.append(
-        f"vending: kiosks at /kiosk/{LOCKER[0]}, /kiosk/{COIL[0]}, /kiosk/{SHELF[0]} (log in as admin or "
-        f"restocker first); badge of worker W001 = {badge_of(1)}, any worker ID W001-W020 with PIN 1234"
+        f"vending: kiosks at /kiosk/{LOCKER[0]}, /kiosk/{COIL[0]}, /kiosk/{SHELF[0]}, /kiosk/{CABINET[0]} "
+        f"(log in as admin or restocker first); badge of worker W001 = {badge_of(1)}, "
+        "any worker ID W001-W020 with PIN 1234"
     )
     return [_SimulatorStopper(sims)]
 

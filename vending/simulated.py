@@ -1,8 +1,8 @@
 """Simulated machines for the demo, the end-to-end tests and the benchmark: real simulators on real bytes.
 
-Starts a Kerong lock-board bus (pty), a coil controller (pty) and a Modbus relay board + weigh-scale
-transmitters (TCP), and gives the driver configuration vending stores for each. A scripted shelf person
-takes items from a bin's scale while that bin's door is open.
+Starts a Kerong lock-board bus (pty), a coil controller (pty), a Modbus relay board + weigh-scale transmitters
+(TCP) and, when asked, a 0x8A/0x80 XOR lock-board bus (pty, a supply cabinet), and gives the driver configuration
+vending stores for each. A scripted shelf person takes items from a bin's scale while that bin's door is open.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from firmware_bridge.sim.coil import CoilMachineSim
 from firmware_bridge.sim.lockboard import LockBoardSim
 from firmware_bridge.sim.relayboard import RelayBoardSimulator
 from firmware_bridge.sim.scale import ScaleSimulator
+from firmware_bridge.sim.xorboard import XorBoardSim
 
 SCALE_PRESET = "dini_argeo_dgt4x"
 
@@ -65,10 +66,13 @@ class SimulatedMachines:
     scales: ScaleSimulator
     person: ShelfPerson
     configs: dict[str, dict[str, Any]]
+    xorboard: XorBoardSim | None = None
 
     def stop(self) -> None:
         self.person.stop()
-        for sim in (self.lockboard, self.coil, self.relay, self.scales):
+        for sim in (self.lockboard, self.coil, self.relay, self.scales, self.xorboard):
+            if sim is None:
+                continue
             with contextlib.suppress(Exception):  # best effort: the process may be exiting
                 sim.stop()
 
@@ -79,6 +83,7 @@ def start_simulators(
     coil_selections: list[int],
     shelf_bins: list[str],
     shelf_unit_grams: list[float] | None = None,
+    cabinet_slots: list[str] | None = None,
     person_hold: float = 0.05,
     fast: bool = True,
 ) -> SimulatedMachines:
@@ -117,7 +122,18 @@ def start_simulators(
     person = ShelfPerson(relay, scales, {ch: ch + 1 for ch in range(len(shelf_bins))})
     person.start()
     configs = driver_configs(lockboard.url, coil.url, relay_address, scale_address, locker_slots, shelf_bins, fast)
-    return SimulatedMachines(lockboard, coil, relay, scales, person, configs)
+    xorboard = None
+    if cabinet_slots:  # a 12-channel XOR lock board at address 1, its locks 1.. as the cabinet's doors
+        xorboard = XorBoardSim((1,), channels=12, model_wire_time=not fast, response_delay=0.0, unlock_delay=0.0,
+                               close_after=person_hold, take_item=True).start()  # fmt: skip
+        configs["supply_cabinet"] = {
+            "driver": "xorboard",
+            "device": {"port": xorboard.url, "boards": [{"address": 1, "channels": 12}],
+                       "slots": {name: [1, i + 1] for i, name in enumerate(cabinet_slots)}},
+            **{key: configs["locker_bank"][key] for key in ("open_window_s", "close_window_s", "poll_interval_s",
+                                                            "settle_timeout_s") if key in configs["locker_bank"]},
+        }  # fmt: skip
+    return SimulatedMachines(lockboard, coil, relay, scales, person, configs, xorboard)
 
 
 def driver_configs(

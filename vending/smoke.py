@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from core.db import unit_of_work
 from core.outbox import OutboxEvent
 from core.runtime import DemoContext, SmokeResult
-from vending.demo import COIL, LOCKER, SHELF, badge_of
+from vending.demo import CABINET, COIL, LOCKER, SHELF, badge_of
 from vending.models import Dispense, LedgerEntry
 
 
@@ -81,7 +81,7 @@ def smoke(demo: DemoContext) -> SmokeResult:
     client = _Client(demo.base_url)
     client.login("restocker", "fill-the-bins")
     done = []
-    for number, (machine, _name, slots) in ((1, LOCKER), (2, COIL), (3, SHELF)):
+    for number, (machine, _name, slots) in ((1, LOCKER), (2, COIL), (3, SHELF), (4, CABINET)):
         result = _kiosk_dispense(client, machine, number, slots[0][0])
         if result.get("status") != "completed" or result.get("taken", 0) < 1:
             return SmokeResult(False, f"{machine}: dispense ended {result.get('status')}: {result.get('detail')}")
@@ -96,14 +96,14 @@ def smoke(demo: DemoContext) -> SmokeResult:
             select(OutboxEvent.payload).where(OutboxEvent.event_type == "vending.item_dispensed")
         ).all()
         machines = {json.loads(p)["data"]["machine"] for p in payloads}
-        events = len(machines & {LOCKER[0], COIL[0], SHELF[0]})
+        events = len(machines & {LOCKER[0], COIL[0], SHELF[0], CABINET[0]})
         statuses = set(session.scalars(select(Dispense.status).where(Dispense.id.in_(done))))
-    if issues != 3 or statuses != {"completed"} or events != 3:
+    if issues != 4 or statuses != {"completed"} or events != 4:
         return SmokeResult(
-            False, f"ledger issues {issues}, ItemDispensed events from {events} of the 3 machines, statuses {statuses}"
+            False, f"ledger issues {issues}, ItemDispensed events from {events} of the 4 machines, statuses {statuses}"
         )
     return SmokeResult(
         True,
-        "badge-in and dispense on the Kerong locker, the coil machine and the scale shelf; "
-        "3 ledger issues and ItemDispensed events",
+        "badge-in and dispense on the Kerong locker, the coil machine, the scale shelf and the XOR-board cabinet; "
+        "4 ledger issues and ItemDispensed events",
     )
