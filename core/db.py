@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from core import column_guard  # a flush the database would refuse raises a field-named error instead
+from core import column_guard
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -100,7 +100,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    column_guard.install()
+    column_guard.install()  # a flush the database would refuse raises a field-named error instead
     return sessionmaker(bind=engine, expire_on_commit=False, future=True)
 
 
