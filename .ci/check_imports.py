@@ -6,12 +6,11 @@ Every import counts, also one written inside a function (that is how loops hide)
 is itself a problem unless its line says why it is there: `# deferred: <reason>` (a heavy or optional
 third-party import such as alembic, gunicorn or aiosmtpd, or a cycle with a third-party module).
 
-A small script over
-`ast` rather than import-linter: we want both checks to see function-level imports and a report naming
-each loop's edges with file and line, and import-linter's contracts are about layers, not loops between
-arbitrary modules.
+A small script over `ast` rather than import-linter: we want the checks to see function-level imports and a
+report naming each loop's edges with file and line, and import-linter's contracts are about layers, not loops
+between arbitrary modules.
 
-    python .ci/check_imports.py [ROOT]   # exit 1 and name every loop and forbidden import (ROOT: the repository)
+    python .ci/check_imports.py [ROOT]   # exit 1 and name every problem with file and line (ROOT: the repository)
 """
 
 from __future__ import annotations
