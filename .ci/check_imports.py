@@ -2,12 +2,15 @@
 
 Upward means core importing a domain or web, or a domain importing web (the `ALLOWED` table below).
 
-Every import counts, also one written inside a function (that is how loops hide). A small script over
-`ast` rather than import-linter: we want both checks to see function-level imports and a report naming
-each loop's edges with file and line, and import-linter's contracts are about layers, not loops between
-arbitrary modules.
+Every import counts, also one written inside a function (that is how loops hide). An import inside a function
+is itself a problem unless its line says why it is there: `# deferred: <reason>` (a heavy or optional
+third-party import such as alembic, gunicorn or aiosmtpd, or a cycle with a third-party module).
 
-    python .ci/check_imports.py [ROOT]   # exit 1 and name every loop and forbidden import (ROOT: the repository)
+A small script over `ast` rather than import-linter: we want the checks to see function-level imports and a
+report naming each loop's edges with file and line, and import-linter's contracts are about layers, not loops
+between arbitrary modules.
+
+    python .ci/check_imports.py [ROOT]   # exit 1 and name every problem with file and line (ROOT: the repository)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ ALLOWED = {  # package -> project packages it may import (ARCHITECTURE.md)
 }
 
 Edge = tuple[str, str, int]  # (target module, file, line)
+DEFERRED = "# deferred:"  # the comment that lets an import stay inside a function
 
 
 def module_name(root: Path, path: Path) -> str:
@@ -64,6 +68,28 @@ def imports_of(root: Path, path: Path, known: set[str]) -> list[Edge]:
                 target = target.rpartition(".")[0]
             if target and target != module and not module.startswith(target + "."):
                 found.append((target, str(path.relative_to(root)), node.lineno))
+    return found
+
+
+def undeclared_deferred(root: Path, path: Path) -> list[str]:
+    """Imports inside a function (or lambda) whose lines carry no `# deferred: <reason>` comment."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    found: list[str] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                said = any(DEFERRED in line for line in lines[child.lineno - 1 : child.end_lineno])
+                if in_function and not said:
+                    found.append(
+                        f"{path.relative_to(root)}:{child.lineno}: import inside a function; move it to the top of "
+                        f"the module, or if it must wait say why on its line: `{DEFERRED} <reason>`"
+                    )
+                continue
+            visit(child, in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda))
+
+    visit(ast.parse(source, str(path)), False)
     return found
 
 
@@ -111,7 +137,7 @@ def check(root: Path) -> list[str]:
     files = [p for package in PACKAGES for p in sorted((root / package).rglob("*.py"))]
     known = {module_name(root, p) for p in files}
     edges = {module_name(root, p): imports_of(root, p, known) for p in files}
-    problems: list[str] = []
+    problems: list[str] = [problem for p in files for problem in undeclared_deferred(root, p)]
     for module, found in edges.items():
         package = module.split(".")[0]
         for target, file, line in found:
@@ -122,8 +148,14 @@ def check(root: Path) -> list[str]:
         graph[module].update(target for target, _, _ in found)
     for group in strongly_connected(graph):
         members = set(group)
-        lines = sorted({f"    {file}:{line}: {module} -> {target}" for module in group
-                        for target, file, line in edges[module] if target in members})
+        lines = sorted(
+            {
+                f"    {file}:{line}: {module} -> {target}"
+                for module in group
+                for target, file, line in edges[module]
+                if target in members
+            }
+        )
         problems.append(f"import loop between {', '.join(group)}:\n" + "\n".join(lines))
     return problems
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, event, select
+from sqlalchemy import DDL, Integer, String, Text, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.clock import Clock, SystemClock
@@ -155,8 +155,6 @@ APPEND_ONLY_TRIGGERS = {
 
 
 def _install_triggers_on_create() -> None:
-    from sqlalchemy import DDL
-
     table = AuditEntry.__table__
     for dialect, statements in APPEND_ONLY_TRIGGERS.items():
         for statement in statements:

@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.types import TypeDecorator
+
+from core import column_guard
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -59,8 +61,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         options: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if url in {"sqlite://", "sqlite:///:memory:"}:
-            from sqlalchemy.pool import StaticPool
-
             options["poolclass"] = StaticPool
         else:
             options["poolclass"] = NullPool if kwargs.pop("null_pool", False) else None
@@ -100,9 +100,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    from core import column_guard  # a flush the database would refuse raises a field-named error instead
-
-    column_guard.install()
+    column_guard.install()  # a flush the database would refuse raises a field-named error instead
     return sessionmaker(bind=engine, expire_on_commit=False, future=True)
 
 

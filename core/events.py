@@ -222,7 +222,12 @@ class ItemRequested(Event):
 @register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StockReceived(Event):
-    """Goods arrived against a purchase order line; vending turns this into a restock task."""
+    """Goods arrived against a purchase order line (`procurement.receiving`, by hand or by scan with lot and expiry).
+
+    No domain consumes it today: it stays in the outbox as the record of the receipt, for an outside system or a
+    later consumer. Vending does not act on it; goods reach a machine when a restocker fills the slots
+    (`vending.restock`, which writes the ledger and its own stock events).
+    """
 
     event_type: ClassVar[str] = "procurement.stock_received"
     site_code: str

@@ -27,7 +27,7 @@ from core.fleet_feed import current_version
 from core.fleet_models import FleetEdge, FleetFact
 from core.models import ApiToken, Site
 from core.roles import TokenScope
-from core.users import create_token, revoke_token
+from core.users import create_token, hash_token, revoke_token
 
 ENROL_VALID = timedelta(hours=24)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: it is read off a screen and typed
@@ -231,8 +231,6 @@ def tokens_revoked(session: Session, token_id: int) -> bool:
 
 def standing(session: Session, plain_token: str) -> str:
     """Why an edge's token no longer works ("" when it is not a revoked edge token); told only to its holder."""
-    from core.users import hash_token
-
     if not plain_token:
         return ""
     row = session.execute(

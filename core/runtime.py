@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,8 +52,6 @@ class LoopWorker:
         self._thread.start()
 
     def _run(self) -> None:
-        import time
-
         while not self._stop.is_set():
             try:
                 self._step()

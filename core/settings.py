@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -92,7 +93,6 @@ def _check_mqtt(settings: Settings) -> None:
         raise SettingsError(f"{PREFIX}MQTT_CERT_FILE and {PREFIX}MQTT_KEY_FILE go together: set both or neither")
     if not settings.mqtt_tls:
         return
-    import ssl
 
     context = ssl.create_default_context()
     try:

@@ -13,6 +13,7 @@ from core.errors import DomainError
 from core.runtime import AppServices
 from procurement import pdf, replenish, transmit
 from procurement.documents import build_context
+from procurement.transmit_worker import retry_due
 
 CLI_ACTOR = "cli:procurement"
 
@@ -85,8 +86,6 @@ def send_command(po_number: str) -> None:
 
 @procurement_group.command("retry-sends", help="Retry the purchase-order e-mails that are due now, once.")
 def retry_sends_command() -> None:
-    from procurement.transmit_worker import retry_due
-
     services = _services()
     settings = services.settings
     report = retry_due(services.session_factory, transmit.SmtpConfig.from_settings(settings), services.clock,

@@ -15,7 +15,8 @@ from core.models import Item
 from core.outbox import publish
 from core.runtime import DemoContext, SmokeResult
 from procurement import approval, config, transmit
-from procurement.models import PurchaseOrder, PurchaseOrderLine, SiteProcurementSettings
+from procurement.models import PurchaseOrder, PurchaseOrderLine, SiteProcurementSettings, SupplierItem
+from procurement.smtp_capture import SmtpCapture
 from procurement.suppliers import SupplierData, save_supplier, set_price_breaks
 
 ACTOR = "demo"
@@ -92,8 +93,6 @@ def seed(session: Session, demo: DemoContext) -> None:
 
 
 def _seed_offers(session: Session, supplier_ids: dict[str, int]) -> None:
-    from procurement.models import SupplierItem
-
     for code, sku, part, pack, moq, lead, priority, breaks in OFFERS + MACHINE_OFFERS:
         item_id = session.scalar(select(Item.id).where(Item.sku == sku))
         if item_id is None:
@@ -163,7 +162,6 @@ def smoke_flow(demo: DemoContext) -> SmokeResult:
             status = approval.approve(session, po_number, who, demo.services.clock, "smoke approval")
     if status != "approved":
         return SmokeResult(False, f"{po_number} is {status} after approval")
-    from procurement.smtp_capture import SmtpCapture
 
     with SmtpCapture() as server:
         smtp = transmit.SmtpConfig(server.host, server.port, demo.services.settings.mail_from)

@@ -13,11 +13,22 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
 from core.settings import EXTRA_VARIABLES
-from procurement import equipment
+from procurement import api, config_views, equipment, equipment_views, po_views, run_views
+from procurement.cli import procurement_group
+from procurement.demo import seed, smoke_flow
+from procurement.replenish import replenish, submit_system_drafts
 from procurement.send_config import PARSERS
+from procurement.stock import handle_event
+from procurement.supplier_inbound import buyer_views, profile_views, public_views
+from procurement.transmit import RetryPolicy, SmtpConfig
+from procurement.transmit_worker import retry_due
+from procurement.views import bp
 
 for _name, _parser in PARSERS.items():  # declared at import, before the settings are loaded
     EXTRA_VARIABLES.setdefault(_name, _parser)
+
+# imported for the pages they add to views.bp (and profile_views to buyer_views.bp)
+PAGE_MODULES = (config_views, equipment_views, po_views, run_views, profile_views)
 
 CONSUMER = "procurement.position"
 DEBOUNCE_SECONDS = 2.0  # a pair is looked at once its stock has been quiet this long
@@ -26,24 +37,14 @@ TRANSMIT_POLL_SECONDS = 5.0  # how often due PO e-mails (and stale claims) are l
 
 
 def blueprints() -> list[Blueprint]:
-    # these modules add their pages to the procurement blueprint (or buyer_views.bp) when imported
-    from procurement import api, config_views, equipment_views, po_views, run_views
-    from procurement.supplier_inbound import buyer_views, profile_views, public_views
-    from procurement.views import bp
-
-    del config_views, equipment_views, po_views, run_views, profile_views
     return [bp, api.bp, buyer_views.bp, public_views.bp]
 
 
 def cli_commands() -> list[Any]:
-    from procurement.cli import procurement_group
-
     return [procurement_group]
 
 
 def register_consumers(registry: ConsumerRegistry, services: AppServices) -> None:
-    from procurement.stock import handle_event
-
     registry.register(CONSUMER, [ItemDispensed.event_type, StockLevelChanged.event_type], handle_event)
     # tracking's PAR shortfalls that rebalancing cannot fix become purchase requests (submitted system orders)
     registry.register(equipment.CONSUMER, list(equipment.EVENT_TYPES),
@@ -52,8 +53,6 @@ def register_consumers(registry: ConsumerRegistry, services: AppServices) -> Non
 
 def replenish_step(services: AppServices, debounce: float = DEBOUNCE_SECONDS, hold: float = HOLD_SECONDS) -> None:
     """One debounced round: dirty pairs quiet for `debounce` seconds, then submit due system drafts."""
-    from procurement.replenish import replenish, submit_system_drafts
-
     with unit_of_work(services.session_factory) as session:
         replenish(session, services.clock, only_dirty=True, settle_seconds=debounce)
         submit_system_drafts(session, services.clock, hold_seconds=hold)
@@ -61,9 +60,6 @@ def replenish_step(services: AppServices, debounce: float = DEBOUNCE_SECONDS, ho
 
 def transmit_step(services: AppServices) -> None:
     """One round of PO e-mail retries: due transmissions and stale claims, with the configured SMTP server."""
-    from procurement.transmit import RetryPolicy, SmtpConfig
-    from procurement.transmit_worker import retry_due
-
     settings = services.settings
     retry_due(services.session_factory, SmtpConfig.from_settings(settings), services.clock,
               RetryPolicy.from_settings(settings))  # fmt: skip
@@ -89,12 +85,8 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
 
 
 def seed_demo(session: Any, demo: DemoContext) -> None:
-    from procurement.demo import seed
-
     seed(session, demo)
 
 
 def smoke(demo: DemoContext) -> SmokeResult:
-    from procurement.demo import smoke_flow
-
     return smoke_flow(demo)

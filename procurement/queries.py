@@ -19,15 +19,18 @@ from procurement.approval import committed_spend
 from procurement.history import sentence, who
 from procurement.models import (
     Approval,
+    ApprovalRule,
     Budget,
     PriceBreak,
     PurchaseOrder,
     PurchaseOrderLine,
+    ReorderPolicy,
     ReviewSwitch,
+    StockView,
     Supplier,
     SupplierItem,
 )
-from procurement.orders import ORDER_CHANNELS, PENDING, POStatus, get_po, po_totals, totals_for
+from procurement.orders import COMMITTED_STATUSES, ORDER_CHANNELS, PENDING, POStatus, get_po, po_totals, totals_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,8 +299,6 @@ class PolicyRow:
 
 
 def policies(session: Session, limit: int = 500) -> list[PolicyRow]:
-    from procurement.models import ReorderPolicy, StockView
-
     p = ReorderPolicy
     rows = session.execute(
         select(p, Item.sku, Site.code, StockView.on_hand, CostCenter.code)
@@ -331,8 +332,6 @@ class RuleRow:
 
 
 def rules(session: Session) -> list[RuleRow]:
-    from procurement.models import ApprovalRule
-
     out = []
     for r in session.scalars(select(ApprovalRule).where(ApprovalRule.active.is_(True)).order_by(ApprovalRule.level)):
         parts = (
@@ -357,8 +356,6 @@ class Spend:
 
 def spend(session: Session, today: datetime, months: int = 6) -> list[Spend]:
     """The last `months` calendar months (this one included), one Spend per currency."""
-    from procurement.orders import COMMITTED_STATUSES
-
     labels = []
     year, month = today.year, today.month
     for _ in range(months):

@@ -37,6 +37,14 @@ from procurement.stock import roll_windows
 from procurement.suppliers import Offer, candidates, choose, load_offers
 from procurement.workflow import submit_system_drafts
 
+# Ids per `IN (...)` list. As bound parameters (the dirty-flag UPDATE, the draft-line read) 5,000 stays under
+# SQLite's default limit of 32,766 bound parameters (3.32 and later) and PostgreSQL's 65,535; rendered inline
+# (`_load_pairs`) it keeps one statement's text to some tens of kilobytes.
+IDS_PER_STATEMENT = 5000
+# Drafts per round when reading their lines: that statement binds these ids plus up to IDS_PER_STATEMENT item ids,
+# so 500 keeps it at 5,500 parameters, inside the limits above.
+DRAFTS_PER_ROUND = 500
+
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
@@ -98,14 +106,16 @@ def replenish(
     changes = _write(session, proposals, clock, actor)
     created, merged, pos_created = (sum(c.lines_added for c in changes), sum(c.lines_merged for c in changes),
                                     sum(1 for c in changes if c.created))  # fmt: skip
-    for start in range(0, len(dirty), 5000):  # only what this run looked at; later changes stay dirty
-        session.execute(update(StockView).where(StockView.id.in_(dirty[start : start + 5000])).values(dirty=False))
+    for start in range(0, len(dirty), IDS_PER_STATEMENT):  # only what this run looked at; later changes stay dirty
+        batch = dirty[start : start + IDS_PER_STATEMENT]
+        session.execute(update(StockView).where(StockView.id.in_(batch)).values(dirty=False))
     examined = len(dirty) if only_dirty else session.scalar(select(func.count()).select_from(ReorderPolicy)) or 0
     return ReplenishReport(examined, len(proposals), created, merged, pos_created, tuple(problems[:50]), changes)
 
 
 class PairRow(typing.NamedTuple):
-    """One (item, site): its policy, on-hand and rolling demand, in the column order `_load_pairs` selects."""
+    """One (item, site): its policy, on-hand and rolling demand; `_load_pairs` selects a column labelled with
+    each field's name, in this order."""
 
     item_id: int
     site_id: int
@@ -125,7 +135,7 @@ class PairRow(typing.NamedTuple):
     window_days: int | None
 
 
-def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[Any]:
+def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
     """Policy, stock and demand of the pairs that might need an order.
 
     Open quantities are never negative, so a min/max or reorder-level pair whose on-hand alone already
@@ -133,12 +143,26 @@ def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[Any]:
     Pairs procurement has never heard a stock level for are left alone: ordering on a guess is worse.
     """
     p, sv, ds = ReorderPolicy, StockView, DemandStat
+    columns: dict[str, Any] = {
+        "item_id": p.item_id,
+        "site_id": p.site_id,
+        "kind": p.kind,
+        "min_qty": p.min_qty,
+        "max_qty": p.max_qty,
+        "reorder_level": p.reorder_level,
+        "reorder_qty": p.reorder_qty,
+        "service_level": cast(p.service_level, Float),
+        "cover_days": p.cover_days,
+        "order_cost": p.order_cost,
+        "holding_rate": p.holding_rate,
+        "cost_center_id": p.cost_center_id,
+        "on_hand": sv.on_hand,
+        "total": ds.total,
+        "total_sq": ds.total_sq,
+        "window_days": ds.window_days,
+    }
     query = (
-        select(
-            p.item_id, p.site_id, p.kind, p.min_qty, p.max_qty, p.reorder_level, p.reorder_qty,
-            cast(p.service_level, Float).label("service_level"), p.cover_days, p.order_cost, p.holding_rate,
-            p.cost_center_id, sv.on_hand, ds.total, ds.total_sq, ds.window_days,
-        )
+        select(*(columns[name].label(name) for name in PairRow._fields))
         .select_from(p)
         .join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
         .outerjoin(ds, and_(ds.item_id == p.item_id, ds.site_id == p.site_id))
@@ -152,15 +176,17 @@ def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[Any]:
         )
     )  # fmt: skip
     if stock_ids is None:
-        return _fetch_plain(session, query)
-    rows: list[Any] = []
-    for start in range(0, len(stock_ids), 5000):
-        rows.extend(_fetch_plain(session, query.where(sv.id.in_(stock_ids[start : start + 5000]))))
+        return [PairRow._make(row) for row in _fetch_plain(session, query)]
+    rows: list[PairRow] = []
+    for start in range(0, len(stock_ids), IDS_PER_STATEMENT):
+        batch = query.where(sv.id.in_(stock_ids[start : start + IDS_PER_STATEMENT]))
+        rows.extend(PairRow._make(row) for row in _fetch_plain(session, batch))
     return rows
 
 
 def _fetch_plain(session: Session, query: Any) -> list[tuple[Any, ...]]:
-    """Plain tuples straight from the driver: ~10^5 rows of ints, strings and floats need no result processing.
+    """Plain tuples straight from the driver, in the order of `query`'s columns: ~10^5 rows of ints, strings and
+    floats need no result processing.
 
     The statement's only parameters are our own constants and integer ids, rendered inline.
     """
@@ -194,7 +220,7 @@ _UNSEEN: Any = object()
 
 
 def _propose(
-    rows: list[Any], open_qty: dict[tuple[int, int], int], offers: dict[int, list[Offer]], now: datetime
+    rows: list[PairRow], open_qty: dict[tuple[int, int], int], offers: dict[int, list[Offer]], now: datetime
 ) -> tuple[list[Proposal], list[str]]:
     proposals: list[Proposal] = []
     problems: list[str] = []
@@ -203,22 +229,21 @@ def _propose(
     open_of, min_max, level_kind, rop_kind = open_qty.get, policy.MIN_MAX, policy.REORDER_LEVEL, policy.AUTO_ROP
     below = policy.below_reorder_point
     for r in rows:
-        # positional unpacking of the row is several times faster than attribute access in this hot loop
-        (item_id, site_id, kind, min_qty, _max, level, _rq, service, _cover, _oc, _hr, cost_center_id, on_hand, total,
-         total_sq, days) = r  # fmt: skip
-        position = (on_hand or 0) + open_of((item_id, site_id), 0)
-        if (kind == min_max and position >= min_qty) or (kind == level_kind and position >= level):
+        item_id, site_id, kind = r.item_id, r.site_id, r.kind
+        position = (r.on_hand or 0) + open_of((item_id, site_id), 0)
+        if (kind == min_max and position >= r.min_qty) or (kind == level_kind and position >= r.reorder_level):
             continue  # the common case, decided without building a reason
         item_offers = offers.get(item_id, [])
         offer_top = tops.get(item_id, _UNSEEN)
         if offer_top is _UNSEEN:
             top = candidates(item_offers, today)
             offer_top = tops[item_id] = top[0] if top else None
+        lead = offer_top.lead_time_days if offer_top else 0
         if kind == rop_kind and not below(
-            position, total or 0, total_sq or 0, days or 0, offer_top.lead_time_days if offer_top else 0, service
+            position, r.total or 0, r.total_sq or 0, r.window_days or 0, lead, r.service_level
         ):
             continue
-        need = policy.decide(_policy_input(PairRow._make(r), position, offer_top))
+        need = policy.decide(_policy_input(r, position, offer_top))
         if need.quantity <= 0:
             continue
         offer = choose(item_offers, need.quantity, today)
@@ -227,7 +252,7 @@ def _propose(
             continue
         rounded = policy.round_order(need.quantity, offer.pack_qty, offer.order_multiple, offer.moq)
         reason = policy.line_reason(need, rounded)
-        proposals.append(Proposal(item_id, site_id, offer, rounded.quantity, reason, cost_center_id))
+        proposals.append(Proposal(item_id, site_id, offer, rounded.quantity, reason, r.cost_center_id))
     return proposals, problems
 
 
@@ -270,16 +295,16 @@ def _existing_lines(
     next_no: dict[int, int] = defaultdict(lambda: 1)
     line = PurchaseOrderLine
     conn = session.connection()
-    for chunk in range(0, len(po_ids), 500):
-        ids = po_ids[chunk : chunk + 500]
+    for chunk in range(0, len(po_ids), DRAFTS_PER_ROUND):
+        ids = po_ids[chunk : chunk + DRAFTS_PER_ROUND]
         for po_id, top in conn.execute(
             select(line.po_id, func.max(line.line_number)).where(line.po_id.in_(ids)).group_by(line.po_id)
         ):
             next_no[po_id] = int(top) + 1
-        for item_chunk in range(0, len(items), 5000):
+        for item_chunk in range(0, len(items), IDS_PER_STATEMENT):
             for row in conn.execute(
                 select(line.id, line.po_id, line.item_id, line.quantity, line.reason).where(
-                    line.po_id.in_(ids), line.item_id.in_(items[item_chunk : item_chunk + 5000])
+                    line.po_id.in_(ids), line.item_id.in_(items[item_chunk : item_chunk + IDS_PER_STATEMENT])
                 )
             ):
                 existing[(row.po_id, row.item_id)] = row
@@ -320,8 +345,8 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
                      "new_reason": f"{old.reason}; {stamp}: +{prop.quantity}: {prop.reason} (now {qty})"}
                 )  # fmt: skip
                 counts[po_id][1] += 1
-    if inserts:
-        _insert_lines(session, inserts)
+    if inserts:  # one executemany of rows keyed by column name
+        session.connection().execute(insert(_LINES), inserts)
     if updates:
         session.connection().execute(_MERGE_LINE, updates)
     orders_table = typing.cast(Table, PurchaseOrder.__table__)
@@ -335,22 +360,6 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
                      after={"lines_added": added, "lines_merged": merged}, clock=clock)  # fmt: skip
         changes.append(DraftChange(number, added, merged, number in new_numbers))
     return tuple(sorted(changes, key=lambda c: c.po_number))
-
-
-_LINE_COLUMNS = (
-    "po_id", "line_number", "item_id", "supplier_item_id", "quantity", "unit_price", "received_qty", "closed_qty",
-    "reason",
-)  # fmt: skip
-
-
-def _insert_lines(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Thousands of new lines in one driver-level executemany (SQLAlchemy's per-row work is most of the cost)."""
-    conn = session.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {_LINES.name} ({', '.join(_LINE_COLUMNS)}) VALUES ({', '.join([mark] * len(_LINE_COLUMNS))})"
-    as_text = conn.dialect.name == "sqlite"  # the sqlite3 driver does not take Decimal
-    params = [tuple(str(r[c]) if as_text and c == "unit_price" else r[c] for c in _LINE_COLUMNS) for r in rows]
-    conn.exec_driver_sql(sql, params)
 
 
 def _drafts_for(

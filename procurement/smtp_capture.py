@@ -32,7 +32,7 @@ class SmtpCapture:
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
         try:
-            from aiosmtpd.controller import Controller
+            from aiosmtpd.controller import Controller  # deferred: aiosmtpd, optional (demo, tests)
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise RuntimeError("aiosmtpd is not installed: pip install aiosmtpd (it is in the test extra)") from exc
         self.host, self.port = host, port or free_port()

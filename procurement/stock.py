@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import typing
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy import Table, and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.events import Event, ItemDispensed, StockLevelChanged
@@ -193,9 +194,6 @@ def backfill_demand(session: Session, dispenses: Iterable[Dispense], today: date
     For imports of history and for the benchmark; afterwards the consumer keeps both tables incrementally.
     Returns the number of day rows written.
     """
-    from collections import defaultdict
-
-    from sqlalchemy import insert
 
     days: dict[tuple[int, int, date], int] = defaultdict(int)
     for d in dispenses:

@@ -24,6 +24,7 @@ from tracking.observation import Observation
 from tracking.pipeline import pipeline_for
 from tracking.replay import read_recording
 from tracking.runtime import FlushWorker
+from tracking.setup import export_setup, load_setup
 from tracking.simrun import LiveSimulator, wander
 from tracking.sources.scanner import ScannerSource
 
@@ -127,8 +128,6 @@ def calibrate_command(path: Path, apply_all: bool) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def load_command(path: Path) -> None:
-    from tracking.setup import load_setup
-
     try:
         data = json.loads(path.read_text())
     except ValueError as exc:
@@ -148,8 +147,6 @@ def load_command(path: Path) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=False)
 @with_appcontext
 def export_command(path: Path | None) -> None:
-    from tracking.setup import export_setup
-
     with unit_of_work(current_app.extensions["vendtrack"].session_factory) as session:
         text = json.dumps(export_setup(session), indent=2) + "\n"
     if path is None:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import unit_of_work
@@ -25,6 +26,7 @@ from core.runtime import BackgroundWorker, DemoContext, SmokeResult
 from core.users import create_token
 from tracking.cli import demo_tag_key
 from tracking.demo_script import DEMO_MISSING_AFTER_S, DemoScript
+from tracking.espresense_smoke import espresense_step
 from tracking.floorplan import demo_floor, distance
 from tracking.gateway_sim import demo_mix
 from tracking.models import Asset, AssetType, Gateway, ParRule, Tag, TrendSample, Zone
@@ -135,8 +137,6 @@ def _seed_wrench(session: Session, home_zone_id: int) -> None:
 def _trend_history(session: Session, demo: DemoContext, rng: random.Random, hours: int = 12) -> None:
     """Samples for the last `hours`, every 10 minutes: statuses and availability wander around today's counts
     with a day-shift bump in use, so the PAR and utilisation charts have a past to show."""
-    from sqlalchemy import func, select
-
     now = demo.services.clock.now()
     counts = session.execute(
         select(Asset.unit, Asset.asset_type, Asset.status, func.count(Asset.id)).group_by(
@@ -259,7 +259,6 @@ def _with_espresense(demo: DemoContext, token: str, walked: SmokeResult) -> Smok
     settings = demo.services.settings
     if not broker_reachable(settings.mqtt_host, settings.mqtt_port):
         return SmokeResult(True, f"{walked.detail}; ESPresense step skipped: no MQTT broker")
-    from tracking.espresense_smoke import espresense_step
 
     step = espresense_step(demo, lambda path: _get_json(demo.base_url + path, token))
     return SmokeResult(step.ok, f"{walked.detail}; {step.detail}")

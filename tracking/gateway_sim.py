@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_bridge.ble.encode import eddystone_tlm_advert, ibeacon_advert, parse_ibeacon_key
 from tracking.observation import Observation
-from tracking.simrun import Publisher
+from tracking.simrun import HttpPublisher, MqttPublisher, Publisher
 
 log = logging.getLogger(__name__)
 SYSTEM_EVERY_S = 30.0
@@ -199,8 +199,6 @@ FORMATS = ("espresense", "batch", "theengs", "minew", "ingics")
 
 def make_publisher(fmt: str, mqtt_url: str | None, prefix: str, http_url: str | None, token: str) -> Publisher:
     """The simulated gateway of one format; raises ValueError with what to add when a destination is missing."""
-    from tracking.simrun import HttpPublisher, MqttPublisher
-
     host, _, port = (mqtt_url or "").partition(":")
     broker = (host, int(port or 1883))
     if http_url and not token:

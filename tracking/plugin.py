@@ -10,9 +10,13 @@ from sqlalchemy.orm import Session
 
 from core.outbox import ConsumerRegistry
 from core.roles import Role
-from core.runtime import AppServices, BackgroundWorker, DemoContext, SmokeResult
+from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
 from core.settings import EXTRA_VARIABLES, SettingsError
-from tracking import custody, inbox
+from tracking import alert_views, api, custody, custody_views, gateway_api, inbox, setup_views, views
+from tracking.cli import sim_ble, tracking_group
+from tracking.demo import seed, smoke_flow, start
+from tracking.runtime import pipeline_workers
+from tracking.trends import SAMPLE_EVERY, sampler
 
 
 def _number(name: str, raw: str) -> str:
@@ -61,8 +65,6 @@ def health(session: Session, services: AppServices) -> dict[str, dict[str, objec
 
 
 def blueprints() -> list[Blueprint]:
-    from tracking import alert_views, api, custody_views, gateway_api, setup_views, views
-
     return [views.bp, api.bp, setup_views.bp, alert_views.bp, custody_views.bp, gateway_api.bp]
 
 
@@ -79,41 +81,27 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
 
 
 def cli_commands() -> list[click.Command]:
-    from tracking.cli import tracking_group
-
     return [tracking_group]
 
 
 def sim_commands() -> list[click.Command]:
-    from tracking.cli import sim_ble
-
     return [sim_ble]
 
 
 def workers(services: AppServices) -> list[BackgroundWorker]:
     """The flush worker (engine decisions → database), when configured the MQTT consumer, and the trend sampler."""
-    from core.runtime import LoopWorker
-    from tracking.runtime import pipeline_workers
-    from tracking.trends import SAMPLE_EVERY, sampler
-
     found = pipeline_workers(services, mqtt=services.settings.extra.get("tracking_mqtt", "") == "1")
     step = sampler(services.session_factory, services.clock)
     return [*found, LoopWorker("tracking-trends", step, interval=SAMPLE_EVERY.total_seconds())]
 
 
 def seed_demo(session: Session, demo: DemoContext) -> None:
-    from tracking.demo import seed
-
     seed(session, demo)
 
 
 def start_demo(demo: DemoContext) -> list[BackgroundWorker]:
-    from tracking.demo import start
-
     return start(demo)
 
 
 def smoke(demo: DemoContext) -> SmokeResult:
-    from tracking.demo import smoke_flow
-
     return smoke_flow(demo)

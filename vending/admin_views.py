@@ -19,7 +19,8 @@ from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from core.roles import Role
 from core.validation import Int, Moment, ValidationError, one
-from vending import charges, drivers, pairing, rules
+from vending import charges, counts, drivers, pairing, rules
+from vending.csv_io import COLUMNS, import_csv
 from vending.models import (
     Credential,
     ItemRestriction,
@@ -92,7 +93,6 @@ def overview() -> Any:
         .join(Slot, Slot.machine_id == Machine.id)
         .where(Slot.state != "ok")
     ).all()
-    from vending import counts
 
     return render_template(
         "vending/overview.html", machines=machines, flagged=flagged, differences=counts.open_queue(session)
@@ -194,7 +194,6 @@ def machine_config(machine_id: int) -> Any:
 def slot_save(machine_id: int) -> Any:
     session = db()
     machine = _machine(session, machine_id)
-    from vending.csv_io import COLUMNS, import_csv
 
     out = io.StringIO()
     csv.writer(out).writerows([COLUMNS["planogram"], [machine.code] + [request.form.get(k, "") for k in

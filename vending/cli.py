@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from typing import TextIO
 
 import click
@@ -14,6 +15,7 @@ from core.db import unit_of_work
 from core.models import Site
 from core.runtime import AppServices
 from vending import csv_io, restock, tools
+from vending.runtime import runtime
 
 
 def _services() -> AppServices:
@@ -73,9 +75,6 @@ def pick_list_command(machine: str) -> None:
     help="Only dispenses untouched this long (0 when no vendtrack process is running).",
 )
 def reconcile_command(idle_minutes: int) -> None:
-    from datetime import timedelta
-
-    from vending.runtime import runtime
 
     vending = runtime(_services())
     try:

@@ -17,8 +17,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.errors import DomainError
+from firmware_bridge.coil import CoilConfig, CoilDriver
 from firmware_bridge.errors import ConfigError
+from firmware_bridge.kerong import KerongConfig, KerongLockerBus
+from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerConfig
+from firmware_bridge.modbus.scale import ModbusScale, ScaleConfig
 from firmware_bridge.protocols import CoilController, LockerBus, Scale
+from firmware_bridge.xorboard import XorBoardConfig, XorBoardLockerBus
 from vending.devices import CoilAdapter, LockerAdapter, MachineAdapter, ScaleShelfAdapter, Timing
 
 KINDS = ("locker_bank", "coil_machine", "scale_shelf", "supply_cabinet")
@@ -26,22 +31,16 @@ KINDS = ("locker_bank", "coil_machine", "scale_shelf", "supply_cabinet")
 
 def _locker(driver: str, device: Mapping[str, Any], build: bool) -> LockerBus | None:
     if driver == "kerong":
-        from firmware_bridge.kerong import KerongConfig, KerongLockerBus
-
         if not build:
             KerongConfig.from_config(device)
             return None
         return KerongLockerBus.from_config(device)
     if driver == "xorboard":  # the 0x8A/0x80 XOR "lock control boards" (12/24/48 channels)
-        from firmware_bridge.xorboard import XorBoardConfig, XorBoardLockerBus
-
         if not build:
             XorBoardConfig.from_config(device)
             return None
         return XorBoardLockerBus.from_config(device)
     if driver == "relay":
-        from firmware_bridge.modbus.relay_locker import RelayBoardLocker, RelayLockerConfig
-
         if not build:
             RelayLockerConfig.from_config(device)
             return None
@@ -52,8 +51,6 @@ def _locker(driver: str, device: Mapping[str, Any], build: bool) -> LockerBus | 
 
 
 def _coil(device: Mapping[str, Any], build: bool) -> CoilController | None:
-    from firmware_bridge.coil import CoilConfig, CoilDriver
-
     if not build:
         CoilConfig.from_config(device)
         return None
@@ -61,8 +58,6 @@ def _coil(device: Mapping[str, Any], build: bool) -> CoilController | None:
 
 
 def _scale(device: Mapping[str, Any], build: bool) -> Scale | None:
-    from firmware_bridge.modbus.scale import ModbusScale, ScaleConfig
-
     if not build:
         ScaleConfig.from_config(device)
         return None

@@ -6,44 +6,47 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint
+from sqlalchemy import select
 
 from core.db import unit_of_work
+from core.models import Site
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult, process_role
 from core.settings import EXTRA_VARIABLES
+from vending import (
+    admin_views,
+    chargeback,
+    count_views,
+    item_views,
+    kiosk_api,
+    kiosk_events,
+    kiosk_floor,
+    kiosk_pages,
+    report_views,
+    tools,
+)
+from vending import demo as vending_demo
+from vending.chargeback import parse_recipients
+from vending.cli import vending_group
+from vending.dispense_handoff import DispenseTaker
+from vending.models import Machine
+from vending.pairing import bound_machine
+from vending.readers import ReaderSet
+from vending.runtime import runtime
+from vending.smoke import smoke as run_smoke
 
-EXTRA_VARIABLES.setdefault("vending_chargeback_to", lambda name, raw: _recipients(name, raw))
-
-
-def _recipients(name: str, raw: str) -> str:
-    from vending.chargeback import parse_recipients
-
-    return parse_recipients(name, raw)
+EXTRA_VARIABLES.setdefault("vending_chargeback_to", parse_recipients)
+ROUTE_MODULES = (kiosk_events, kiosk_floor)  # imported for the routes they add to kiosk_api.api_bp
 
 
 RECONCILE_AFTER = timedelta(minutes=10)
 
 
 def blueprints() -> list[Blueprint]:
-    from vending import (
-        admin_views,
-        count_views,
-        item_views,
-        kiosk_api,
-        kiosk_events,
-        kiosk_floor,
-        kiosk_pages,
-        report_views,
-    )
-
-    del kiosk_floor, kiosk_events  # imported for their routes on kiosk_api.api_bp
-
     return [admin_views.bp, report_views.bp, count_views.bp, item_views.bp, kiosk_pages.page_bp, kiosk_api.api_bp]
 
 
 def cli_commands() -> list[Any]:
-    from vending.cli import vending_group
-
     return [vending_group]
 
 
@@ -57,15 +60,11 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
 def workers(services: AppServices) -> list[BackgroundWorker]:
     """Housekeeping every 30 s: settle dispenses left in flight by a crash (idle longer than any door window,
     so a dispense another process is still running is never touched), then publish overdue tools."""
-    from vending import tools
-    from vending.runtime import runtime
 
     def step() -> None:
         runtime(services).runner.reconcile(idle_for=RECONCILE_AFTER)
         with unit_of_work(services.session_factory) as session:
             tools.publish_overdue(session, services.clock.now())
-
-    from vending import chargeback
 
     mailer = chargeback.Mailer.from_settings(services.settings)
 
@@ -78,8 +77,6 @@ def workers(services: AppServices) -> list[BackgroundWorker]:
         _ReaderWorker(services),
     ]
     if process_role(services) == "workers":  # web processes hand their authorised dispenses over to this one
-        from vending.dispense_handoff import DispenseTaker
-
         found.append(DispenseTaker(services))
     return found
 
@@ -90,8 +87,6 @@ class _ReaderWorker:
     name = "vending-badge-readers"
 
     def __init__(self, services: AppServices) -> None:
-        from vending.readers import ReaderSet
-
         self.readers = ReaderSet(services)
         self.loop = LoopWorker(self.name, self.readers.refresh, interval=10.0)
 
@@ -104,36 +99,24 @@ class _ReaderWorker:
 
 
 def seed_demo(session: Any, demo: DemoContext) -> None:
-    from vending import demo as vending_demo
-
     vending_demo.seed(session, demo)
 
 
 def start_demo(demo: DemoContext) -> list[BackgroundWorker]:
-    from vending import demo as vending_demo
-
     return vending_demo.start(demo)
 
 
 def smoke(demo: DemoContext) -> SmokeResult:
-    from vending.smoke import smoke as run
-
-    return run(demo)
+    return run_smoke(demo)
 
 
 def token_machine(session: Any, token_id: int) -> str | None:
     """The machine a (kiosk) token is paired with: web checks posted events against it (core.event_scope)."""
-    from vending.pairing import bound_machine
-
     return bound_machine(session, token_id)
 
 
 def machine_site(session: Any, machine_code: str) -> str | None:
     """The site code of a machine, for checking an edge's events."""
-    from sqlalchemy import select
-
-    from core.models import Site
-    from vending.models import Machine
 
     site = select(Site.code).join(Machine, Machine.site_id == Site.id).where(Machine.code == machine_code)
     return session.scalar(site)

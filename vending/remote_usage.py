@@ -24,6 +24,7 @@ from core.fleet_models import FleetFact, FleetOverrun
 from core.models import Item, Site
 from core.prepared import FastWork, Prepared
 from vending.models import GroupMember, RemoteUsage, Worker
+from vending.rule_cache import CACHE
 from vending.rules import Usage, window_bounds
 
 HORIZON = timedelta(days=8)  # longer than the longest fixed window (a week)
@@ -112,8 +113,6 @@ SECTIONS["usage"] = Section(build=build, apply=apply, marker=marker)
 
 def flag_overrun(session: Session, evt: ItemDispensed) -> FleetOverrun | None:
     """Central: after the fact `evt` arrived, report each limit the worker's takes over all sites exceed."""
-    from vending.rule_cache import CACHE
-
     worker = session.execute(select(Worker.id, Worker.site_id).where(Worker.worker_code == evt.worker)).first()
     item = session.execute(select(Item.id, Item.category).where(Item.sku == evt.sku)).first()
     site = session.execute(select(Site.id, Site.timezone).where(Site.code == evt.site_code)).first()

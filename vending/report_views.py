@@ -19,7 +19,7 @@ from core.errors import DomainError, Forbidden
 from core.models import CostCenter, Item
 from core.roles import Role
 from core.validation import Int, Moment, Number, Text, one, schema
-from vending import csv_io, exports, ledger, reports, restock, tools, usage
+from vending import counts, csv_io, exports, ledger, reports, restock, tools, usage
 from vending.admin_views import actor, db, now, saved, site_id_from_form
 from vending.models import ChargeCode, Machine, Slot, WorkerGroup
 
@@ -198,7 +198,6 @@ def restock_page(machine_id: int) -> Any:
             "vending_reports.restock_page",
             machine_id=machine.id,
         )
-    from vending import counts
 
     return render_template(
         "vending/restock.html",

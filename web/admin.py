@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -270,8 +271,6 @@ def site_update(code: str) -> Any:
 
 
 def _time_zones() -> list[str]:
-    import zoneinfo
-
     return sorted(zoneinfo.available_timezones())
 
 

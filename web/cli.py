@@ -52,7 +52,7 @@ def db_group() -> None:
 @db_group.command("upgrade", help="Apply every pending Alembic migration (all packages).")
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
-    from migrations import upgrade  # deferred: a heavy optional import (alembic, ~0.4 s), only to migrate
+    from migrations import upgrade  # deferred: alembic (heavy, ~0.2 s), only to migrate
 
     url = _services(current_app).settings.database_url
     upgrade(url)

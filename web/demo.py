@@ -38,7 +38,7 @@ AppFactory = Callable[..., Flask]  # web.app.create_app, handed in by web.cli: w
 def build_demo_app(factory: AppFactory, instance: Path, settings: dict[str, Any] | None = None) -> Flask:
     """Create a fresh demo database in `instance/demo` and an app bound to it (built by `factory`, web.app's
     create_app), schema migrated."""
-    from migrations import upgrade  # deferred: a heavy optional import (alembic, ~0.4 s), only to migrate
+    from migrations import upgrade  # deferred: alembic (heavy, ~0.2 s), only to migrate
 
     folder = instance / "demo"
     if folder.exists():
@@ -145,13 +145,22 @@ def demo_command(factory: AppFactory) -> click.Command:
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", default=5000, show_default=True, type=int)
     @click.option("--smoke", is_flag=True, help="Run one end-to-end flow per domain headless, then exit.")
-    @click.option("--espresense/--no-espresense", default=False, show_default=True,
-                  help="Also listen to real ESPresense topics (espresense/devices/<id>/<room>) on the MQTT broker, so "
-                       "a real node can be pointed at the demo; the node's room names must be gateway ids of the demo.")
-    @click.option("--shift/--no-shift", default=True, show_default=True,
-                  help="Simulated workers take an item at a machine every few seconds (never with --smoke).")
-    @click.option("--fleet", is_flag=True,
-                  help="A central server and two edges as processes of their own (docs/fleet.md).")
+    @click.option(
+        "--espresense/--no-espresense",
+        default=False,
+        show_default=True,
+        help="Also listen to real ESPresense topics (espresense/devices/<id>/<room>) on the MQTT broker, so "
+        "a real node can be pointed at the demo; the node's room names must be gateway ids of the demo.",
+    )
+    @click.option(
+        "--shift/--no-shift",
+        default=True,
+        show_default=True,
+        help="Simulated workers take an item at a machine every few seconds (never with --smoke).",
+    )
+    @click.option(
+        "--fleet", is_flag=True, help="A central server and two edges as processes of their own (docs/fleet.md)."
+    )
     @with_appcontext
     def command(host: str, port: int, smoke: bool, espresense: bool, shift: bool, fleet: bool) -> None:
         if fleet:

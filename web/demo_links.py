@@ -25,6 +25,9 @@ from procurement import approval, transmit
 from procurement.demo import set_machine_policies
 from procurement.models import PurchaseOrder, Transmission
 from procurement.smtp_capture import SmtpCapture
+from vending.demo import badge_of
+from vending.ledger import site_level
+from vending.models import Machine, Slot, SlotStock
 from web.demo_logins import demo_password
 from web.smoke import DemoClient
 
@@ -36,11 +39,6 @@ SHIFT_KEEP = 1  # simulated workers leave the last item(s) of a slot for the per
 
 def link_machine_items(services: AppServices, demo: DemoContext) -> list[str]:
     """Give every item a demo machine stocks a min/max policy at the site (supplier items come with the seed)."""
-    try:
-        from vending.ledger import site_level
-        from vending.models import Machine, Slot
-    except ImportError:  # vending not installed: nothing to link
-        return []
     with unit_of_work(services.session_factory) as session:
         rows = session.execute(
             select(Slot.item_id, Item.sku, Item.category)
@@ -123,8 +121,6 @@ class DemoShift:
         self.loop.stop()
 
     def _slots(self) -> list[tuple[str, str]]:
-        from vending.models import Machine, Slot, SlotStock
-
         with self.demo.services.session_factory() as session:
             rows = session.execute(
                 select(Machine.code, Slot.code)
@@ -136,8 +132,6 @@ class DemoShift:
         return [(m, s) for m, s in rows]
 
     def step(self) -> None:
-        from vending.demo import badge_of
-
         slots = self._slots()
         if not slots:
             return

@@ -15,6 +15,7 @@ from core.errors import DomainError
 from core.fleet_feed import get_state, owned_rows
 from core.fleet_models import FleetEdge
 from core.runtime import AppServices
+from web.fleet_demo import run_edge_demo
 from web.fleet_report import edge_report
 
 
@@ -131,8 +132,6 @@ def fleet_list() -> None:
 @click.option("--port", default=5001, show_default=True, type=int)
 @click.option("--every", default=4.0, show_default=True, type=float, help="Seconds between simulated takes.")
 def edge_demo_machine(host: str, port: int, every: float) -> None:
-    from web.fleet_demo import run_edge_demo
-
     if fleet_edge.load_identity(_services().settings.instance_path) is None:
         raise click.ClickException("this installation is not an enrolled edge: run `vendtrack edge enrol URL CODE`")
     run_edge_demo(current_app._get_current_object(), host, port, every)  # type: ignore[attr-defined]

@@ -33,8 +33,13 @@ from core.fleet_feed import capture_changes
 from core.models import Item, Site
 from core.runtime import AppServices
 from core.users import create_user
+from firmware_bridge.sim.coil import CoilMachineSim
+from vending import authorise, restock
+from vending.ledger import on_hand
 from vending.models import Machine, Rule, Slot, Worker
+from vending.runtime import runtime
 from web.demo_logins import DEMO_LOGINS
+from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
 
 VENDTRACK = str(Path(sys.executable).parent / "vendtrack")
 EDGES = (("plant1-crib", "PLANT1", "COIL-P1"), ("plant2-crib", "PLANT2", "COIL-P2"))
@@ -42,7 +47,7 @@ SLOTS = (("11", "VND-EARPLUG"), ("12", "VND-GLOVE-9"), ("13", "VND-TAPE"))
 
 
 def _seed_central(url: str) -> None:
-    from migrations import upgrade
+    from migrations import upgrade  # deferred: alembic (heavy, ~0.2 s), only to migrate
 
     upgrade(url)
     factory = make_session_factory(make_engine(url))
@@ -165,8 +170,6 @@ def run_fleet_demo(instance: Path, host: str, port: int) -> None:
 
 
 def _wire_simulators(services: AppServices) -> Any:
-    from firmware_bridge.sim.coil import CoilMachineSim
-
     with unit_of_work(services.session_factory) as s:
         machines = {
             m.code: [int(c) for c in s.scalars(select(Slot.code).where(Slot.machine_id == m.id))]
@@ -183,9 +186,6 @@ def _wire_simulators(services: AppServices) -> Any:
 
 
 def _fill(services: AppServices) -> None:
-    from vending import restock
-    from vending.ledger import on_hand
-
     now = SystemClock().now()
     with unit_of_work(services.session_factory) as s:
         for machine_id, slot_id, code, capacity in s.execute(
@@ -199,9 +199,6 @@ def _fill(services: AppServices) -> None:
 
 
 def _shift(services: AppServices, stop: threading.Event, every: float) -> None:
-    from vending import authorise
-    from vending.runtime import runtime
-
     rng = random.Random()
     while not stop.wait(every):
         try:
@@ -231,9 +228,7 @@ def _shift(services: AppServices, stop: threading.Event, every: float) -> None:
 def run_edge_demo(app: Any, host: str, port: int, every: float) -> None:
     """One edge of the fleet demo: simulators wired (the driver configuration is the edge's), slots filled, local
     logins, the web UI and workers, and a shift taking an item every `every` seconds."""
-    from waitress import create_server
-
-    from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
+    from waitress import create_server  # deferred: waitress, only when the edge demo serves
 
     services: AppServices = app.extensions["vendtrack"]
     with unit_of_work(services.session_factory) as s:

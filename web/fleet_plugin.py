@@ -15,12 +15,18 @@ from typing import Any
 from flask import Blueprint
 from sqlalchemy.orm import Session
 
+from core import fleet_edge, fleet_feed
 from core.event_scope import EDGE_EVENTS
 from core.events import Event, ItemDispensed
+from core.fleet_central import overview, record_fact
+from core.fleet_feed import get_state
+from core.forward import register_forwarder
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, LoopWorker
 from core.settings import EXTRA_VARIABLES, _parse_bool, _parse_positive
 from vending import config_feed, remote_usage, rules
+from web import fleet_api, fleet_views
+from web.fleet_cli import edge_group, fleet_group
 from web.fleet_report import edge_report
 
 EXTRA_VARIABLES.setdefault("fleet_central", _parse_bool)
@@ -36,14 +42,10 @@ def is_central(services: AppServices) -> bool:
 
 
 def blueprints() -> list[Blueprint]:
-    from web import fleet_api, fleet_views
-
     return [fleet_api.bp, fleet_views.bp]
 
 
 def cli_commands() -> list[Any]:
-    from web.fleet_cli import edge_group, fleet_group
-
     return [edge_group, fleet_group]
 
 
@@ -53,14 +55,10 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
 
 def register_consumers(registry: Any, services: AppServices) -> None:
     """Not only consumers: this is the one hook that sees the services, so each mode is wired here."""
-    from core import fleet_edge, fleet_feed
-
     if is_central(services):
         fleet_feed.capture_changes(services.session_factory)
 
         def keep(session: Session, evt: Event) -> None:
-            from core.fleet_central import record_fact
-
             record_fact(session, evt, services.clock.now())
             if isinstance(evt, ItemDispensed):
                 session.flush()
@@ -74,15 +72,11 @@ def register_consumers(registry: Any, services: AppServices) -> None:
     rules.remote_usage_source = remote_usage.load
     fleet_feed.refuse_local_edits(services.session_factory, identity.url)
     if not services.settings.upstream_url:
-        from core.forward import register_forwarder
-
         services.extras["fleet_forwarder"] = register_forwarder(registry, identity.url, identity.token)
 
 
 def link(services: AppServices) -> Any:
     """The edge's FleetLink (one per app), or None when this instance is not an enrolled edge."""
-    from core import fleet_edge
-
     if "fleet_link" not in services.extras:
         if fleet_edge.load_identity(services.settings.instance_path) is None:
             return None
@@ -114,8 +108,6 @@ def health(session: Session, services: AppServices) -> dict[str, Any]:
 
 def _health(session: Session, services: AppServices) -> dict[str, Any] | None:
     if is_central(services):
-        from core.fleet_central import overview
-
         extra = services.settings.extra
         version, edges = overview(session, services.clock.now(), float(extra.get("fleet_silent_seconds", 120.0)),
                                   float(extra.get("fleet_behind_seconds", 300.0)))  # fmt: skip
@@ -128,7 +120,6 @@ def _health(session: Session, services: AppServices) -> dict[str, Any] | None:
     found = link(services)
     if found is None:
         return None
-    from core.fleet_feed import get_state
 
     report = edge_report(session, services)
     return {

@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from sqlalchemy import select
 
 from core import access, fleet_central
 from core.fleet_models import FleetOverrun
+from core.models import Site
 from core.roles import Role
 from core.validation import Int, one
 from web.auth import require_principal
@@ -26,9 +28,6 @@ def thresholds() -> tuple[float, float]:
 
 
 def _page(new_code: str = "", new_edge: str = "") -> str:
-    from sqlalchemy import select
-
-    from core.models import Site
 
     session = db()
     silent, behind = thresholds()

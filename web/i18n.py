@@ -36,11 +36,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Blueprint, Flask, g, redirect, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, force_locale, get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core import access
+from web import user_language
 
 LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
 COOKIE = "vendtrack_lang"
@@ -103,9 +104,7 @@ def shipped(code: str | None) -> str | None:
 
 
 def select_locale() -> str:
-    from web.user_language import user_language
-
-    for choice in (g.get("kiosk_language"), user_language(), request.cookies.get(COOKIE)):
+    for choice in (g.get("kiosk_language"), user_language.user_language(), request.cookies.get(COOKIE)):
         if (found := shipped(choice)) is not None:
             return found
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
@@ -113,9 +112,7 @@ def select_locale() -> str:
 
 def site_zone() -> tzinfo:
     """The time zone pages show times in: the caller's site, else the only site, else UTC."""
-    from web.user_language import site_timezone
-
-    name = site_timezone()
+    name = user_language.site_timezone()
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -173,8 +170,6 @@ def money(value: Decimal | float | int | None, currency: str) -> str:
 
 def kiosk_text(language: str | None = None) -> dict[str, str]:
     """The kiosk script's strings in the current (or given) language, for the page's JSON block."""
-    from flask_babel import force_locale
-
     with force_locale(shipped(language) or _locale()):
         return {text: _(text) for text in KIOSK_TEXT}
 
@@ -183,8 +178,6 @@ def kiosk_text(language: str | None = None) -> dict[str, str]:
 @access.public
 def choose_language() -> Response:
     """The language menu: a cookie for this browser, and the signed-in user's saved choice."""
-    from web import user_language
-
     code = shipped(request.form.get("language")) or "en"
     user_language.save(code)
     target = request.form.get("next") or request.referrer or "/"

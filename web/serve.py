@@ -37,7 +37,7 @@ def gunicorn_available() -> bool:
     if os.name != "posix":
         return False
     try:
-        import gunicorn.app.base  # noqa: F401  (optional at run time: the fallback is waitress)
+        import gunicorn.app.base  # noqa: F401  # deferred: gunicorn, optional (waitress falls back)
     except ImportError:
         return False
     return True
@@ -111,7 +111,7 @@ def _me() -> list[str]:
 
 
 def _serve_waitress(host: str, port: int, threads: int, dispatchers: int) -> None:
-    import waitress
+    import waitress  # deferred: waitress, only for the one-process fallback
 
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     workers = process_workers(app, dispatchers)
@@ -124,7 +124,7 @@ def _serve_waitress(host: str, port: int, threads: int, dispatchers: int) -> Non
 
 
 def _run_gunicorn(factory: Callable[[], Flask], host: str, port: int, processes: int, threads: int) -> None:
-    from gunicorn.app.base import BaseApplication  # optional at run time (see gunicorn_available)
+    from gunicorn.app.base import BaseApplication  # deferred: gunicorn, optional at run time
 
     class _WebProcesses(BaseApplication):
         def load_config(self) -> None:

@@ -20,6 +20,9 @@ from core.runtime import DemoContext, SmokeResult
 from procurement.models import PurchaseOrder, PurchaseOrderLine
 from procurement.orders import OPEN_STATUSES
 from procurement.smtp_capture import SmtpCapture
+from vending.demo import badge_of
+from vending.models import Machine, Slot, SlotStock
+from web.demo_links import MAIL_KEY, kiosk_dispense
 from web.demo_logins import demo_password
 from web.smoke import DemoClient
 
@@ -28,8 +31,6 @@ PO_DEADLINE_S = 60.0
 
 def _unordered_slot(demo: DemoContext) -> tuple[str, str, str] | None:
     """(machine, slot, sku) of a stocked slot whose item is on no open order, so the flow's line is its own."""
-    from vending.models import Machine, Slot, SlotStock
-
     with demo.services.session_factory() as session:
         ordered = set(
             session.scalars(
@@ -88,9 +89,6 @@ def _press(client: DemoClient, po_number: str, action: str, data: dict[str, str]
 
 
 def cross_domain_smoke(demo: DemoContext) -> SmokeResult:
-    from vending.demo import badge_of
-    from web.demo_links import MAIL_KEY, kiosk_dispense
-
     capture: SmtpCapture = demo.state[MAIL_KEY]
     chosen = _unordered_slot(demo)
     if chosen is None:

@@ -13,6 +13,7 @@ from core.heartbeats import Beat, HeartbeatWriter
 from core.outbox import Dispatcher
 from core.runtime import AppServices, BackgroundWorker, LoopWorker
 from core.wal import WalCheckpointer, is_file_sqlite
+from web.domains import hook
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,6 @@ def dispatcher_workers(services: AppServices, count: int = 1) -> list[Background
 
 
 def domain_workers(app: object, services: AppServices) -> list[BackgroundWorker]:
-    from web.domains import hook
-
     found: list[BackgroundWorker] = []
     for plugin in getattr(app, "extensions", {}).get("vendtrack_plugins", []):
         if (make := hook(plugin, "workers")) is not None:

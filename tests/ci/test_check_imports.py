@@ -1,4 +1,5 @@
-"""`.ci/check_imports.py` on tiny packages built for the test: it fails on a loop, a sibling or an upward import."""
+"""`.ci/check_imports.py` on tiny packages built for the test: it fails on a loop, a sibling or an upward import,
+and on an import inside a function that does not say why it is deferred."""
 
 from __future__ import annotations
 
@@ -64,6 +65,42 @@ def test_upward_imports_fail(tmp_path: Path) -> None:
     assert code == 1
     assert "core/events.py:1: core may not import tracking.models" in out
     assert "vending/kiosk.py:2: vending may not import web.auth" in out
+
+
+def test_an_import_inside_a_function_without_a_reason_fails_and_names_the_fix(tmp_path: Path) -> None:
+    root = _package(tmp_path, {
+        "core/db.py": "def engine():\n    from sqlalchemy.pool import StaticPool\n    return StaticPool\n",
+        "vending/plugin.py": (
+            "class Reader:\n"
+            "    def __init__(self):\n"
+            "        import json\n"
+            "        self.load = lambda: __import__('json')\n"
+        ),
+    })  # fmt: skip
+    code, out = _check(root)
+    assert code == 1
+    assert "core/db.py:2: import inside a function; move it to the top of the module" in out
+    assert "vending/plugin.py:3: import inside a function" in out
+    assert "`# deferred: <reason>`" in out
+    assert "import check: 2 problem(s)" in out
+
+
+def test_an_import_inside_a_function_that_says_why_it_waits_passes(tmp_path: Path) -> None:
+    root = _package(tmp_path, {
+        "web/serve.py": (
+            "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n"
+            "    import json\n"
+            "class Server:\n"
+            "    import os\n"
+            "def run():\n"
+            "    import waitress  # deferred: waitress, only for the one-process fallback\n"
+            "    from migrations import (\n"
+            "        upgrade,  # deferred: alembic (heavy), only to migrate\n"
+            "    )\n"
+        ),
+    })  # fmt: skip
+    assert _check(root) == (0, "import check: 0 problem(s)\n")
 
 
 def test_a_clean_tree_passes(tmp_path: Path) -> None:
