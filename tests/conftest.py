@@ -88,6 +88,14 @@ def _truncate_all(engine: Engine) -> None:
     all_tables = [*load_all_models().sorted_tables, *TestBase.metadata.sorted_tables]
     tables = ", ".join(f'"{t.name}"' for t in all_tables)
     with engine.begin() as conn:
+        # A connection an earlier test left idle inside a transaction would hold TRUNCATE's lock forever (seen on a
+        # loaded CI run as a 300 s setup timeout): end such leaks, then wait for locks at most 60 s, saying so.
+        leaked = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+            "pg_backend_pid() AND state = 'idle in transaction' AND state_change < now() - interval '30 seconds'"
+        )
+        conn.execute(text(leaked))
+        conn.execute(text("SET LOCAL lock_timeout = '60s'"))
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
