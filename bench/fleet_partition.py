@@ -55,6 +55,7 @@ def main(argv: list[str]) -> int:
         ("received", f"{figures.received}/{figures.sent}", "all", figures.received == figures.sent),
         ("converge_s", f"{figures.converge_s:.1f}", "<=60", figures.converge_s <= 60),
         ("books_agree", str(not problems), "True", not problems),
+        ("overrun_reports", str(len(figures.overruns)), "1", len(figures.overruns) == 1),
     ]
     print("targets: " + "; ".join(f"{n}={v} ({t}) {'met' if ok else 'missed'}" for n, v, t, ok in checks))
     return 0 if all(ok for *_, ok in checks) else 1

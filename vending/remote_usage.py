@@ -24,7 +24,7 @@ from core.fleet_models import FleetFact, FleetOverrun
 from core.models import Item, Site
 from core.prepared import FastWork, Prepared
 from vending.models import GroupMember, RemoteUsage, Worker
-from vending.rule_cache import CACHE
+from vending.rule_cache import CACHE, RuleSpec
 from vending.rules import Usage, window_bounds
 
 HORIZON = timedelta(days=8)  # longer than the longest fixed window (a week)
@@ -112,7 +112,12 @@ SECTIONS["usage"] = Section(build=build, apply=apply, marker=marker)
 
 
 def flag_overrun(session: Session, evt: ItemDispensed) -> FleetOverrun | None:
-    """Central: after the fact `evt` arrived, report each limit the worker's takes over all sites exceed."""
+    """Central: after the fact `evt` arrived, report each limit the worker's takes over all sites exceed.
+
+    Edges forward in any order after a partition, so the whole window is counted as known now (not only the
+    takes before `evt`): whichever edge's facts arrive last complete the picture. One report per worker, rule
+    and window; a later fact in the same window updates its figures instead of adding a second report.
+    """
     worker = session.execute(select(Worker.id, Worker.site_id).where(Worker.worker_code == evt.worker)).first()
     item = session.execute(select(Item.id, Item.category).where(Item.sku == evt.sku)).first()
     site = session.execute(select(Site.id, Site.timezone).where(Site.code == evt.site_code)).first()
@@ -125,26 +130,67 @@ def flag_overrun(session: Session, evt: ItemDispensed) -> FleetOverrun | None:
     for spec in specs:
         if spec.pooled_group_id is not None:
             continue  # pooled limits are the group's at one site
-        start, end = window_bounds(spec, evt.occurred_at, ZoneInfo(site[1] or "UTC"))
-        query = (
-            select(FleetFact.site_code, func.sum(FleetFact.quantity))
-            .join(Item, Item.sku == FleetFact.sku)
-            .where(FleetFact.event_type == DISPENSED, FleetFact.worker == evt.worker)
-            .where(FleetFact.occurred_at >= start, FleetFact.occurred_at <= min(end, evt.occurred_at))
-            .group_by(FleetFact.site_code)
-        )
-        if spec.item_id is not None:
-            query = query.where(Item.id == spec.item_id)
-        if spec.category is not None:
-            query = query.where(Item.category == spec.category)
-        per_site = {code: int(used or 0) for code, used in session.execute(query)}
+        start, end = _report_span(spec, evt.occurred_at, ZoneInfo(site[1] or "UTC"))
+        per_site = _worst_window(session, evt.worker, spec, start, end)
         used = sum(per_site.values())
-        if used > spec.quantity and len([c for c, q in per_site.items() if q > 0]) > 1:
+        if used <= spec.quantity or len([c for c, q in per_site.items() if q > 0]) < 2:
+            continue
+        sites = ", ".join(f"{c}: {q}" for c, q in sorted(per_site.items()))
+        overrun = session.scalar(
+            select(FleetOverrun).where(
+                FleetOverrun.worker == evt.worker,
+                FleetOverrun.rule_name == spec.name,
+                FleetOverrun.occurred_at >= start,
+                FleetOverrun.occurred_at < end,
+            )
+        )
+        if overrun is None:
             overrun = FleetOverrun(
                 event_key=evt.event_id, worker=evt.worker, rule_name=spec.name, limit_quantity=spec.quantity,
-                used=used, sites=", ".join(f"{c}: {q}" for c, q in sorted(per_site.items())),
-                occurred_at=evt.occurred_at, acknowledged=False,
+                used=used, sites=sites, occurred_at=evt.occurred_at, acknowledged=False,
             )  # fmt: skip
             session.add(overrun)
-            return overrun
+        elif used > overrun.used:
+            overrun.used, overrun.sites = used, sites
+        return overrun
     return None
+
+
+def _report_span(spec: RuleSpec, at: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The span whose takes can share a window with a take at `at`: the fixed window, or ±hours when rolling."""
+    if spec.window == "rolling":
+        hours = timedelta(hours=spec.rolling_hours)
+        return at - hours, at + hours
+    return window_bounds(spec, at, tz)
+
+
+def _worst_window(session: Session, worker: str, spec: RuleSpec, start: datetime, end: datetime) -> dict[str, int]:
+    """Per site, the worker's takes under `spec` in the fullest window inside [start, end), as forwarded so far."""
+    query = (
+        select(FleetFact.occurred_at, FleetFact.site_code, FleetFact.quantity)
+        .join(Item, Item.sku == FleetFact.sku)
+        .where(FleetFact.event_type == DISPENSED, FleetFact.worker == worker)
+        .where(FleetFact.occurred_at >= start, FleetFact.occurred_at < end)
+        .order_by(FleetFact.occurred_at)
+    )
+    if spec.item_id is not None:
+        query = query.where(Item.id == spec.item_id)
+    if spec.category is not None:
+        query = query.where(Item.category == spec.category)
+    takes = [(utc(at), code, int(quantity)) for at, code, quantity in session.execute(query)]
+    if spec.window != "rolling":
+        return _per_site(takes)
+    hours = timedelta(hours=spec.rolling_hours)
+    windows = [[t for t in takes if last - hours < t[0] <= last] for last, _, _ in takes]
+    return max((_per_site(w) for w in windows), key=_across_sites_then_total, default={})
+
+
+def _across_sites_then_total(per_site: dict[str, int]) -> tuple[bool, int]:
+    return sum(1 for q in per_site.values() if q > 0) > 1, sum(per_site.values())
+
+
+def _per_site(takes: list[tuple[datetime, str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for _, code, quantity in takes:
+        totals[code] = totals.get(code, 0) + quantity
+    return totals

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,8 +166,7 @@ def run(rig: FleetRig, per_edge: int) -> tuple[Figures, list[str], str]:
     partition(rig, figures, per_edge)
     problems = books_agree(rig)
     reported = lambda: any(o.startswith("W3: Gloves per day used 6") for o in overruns(rig))  # noqa: E731
-    with contextlib.suppress(AssertionError):  # the test names what arrived instead (intermittent: issue 14)
-        wait_for(reported, 120, "the overrun report")
+    wait_for(reported, 120, "the overrun report")
     figures.overruns = overruns(rig)
     why = revoke_stops_edge(rig)
     return figures, problems, why

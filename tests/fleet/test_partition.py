@@ -38,7 +38,4 @@ def test_partition_heals_with_nothing_lost_or_doubled(rig: FleetRig) -> None:
     assert all(n > 0 for n in figures.backlog_during_cut.values()), figures.backlog_during_cut
     assert problems == []
     assert "replaced by new hardware" in why
-    if not any(o.startswith("W3: Gloves per day used 6") for o in figures.overruns):
-        # Every check above held; the cross-edge overrun report alone has failed to arrive in some runs on a loaded
-        # machine and the cause is not found yet (issue 14 stays open for it), so it is reported, not hidden.
-        pytest.xfail(f"cross-edge overrun report missing; overruns recorded: {figures.overruns}")
+    assert figures.overruns == ["W3: Gloves per day used 6 (PA: 3, PB: 3)"]  # one report, whichever edge was first
