@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from core import access
+from core import access, push
 from core.errors import DomainError, NotFound
 from core.models import Site
 from core.roles import Role, TokenScope
 from core.validation import Choice, Int, Number, Schema, Text, checks_own_body, one
-from tracking import asset_pages, calibration, calibration_service, inbox, services
+from tracking import asset_pages, calibration, calibration_service, inbox, locate_events, services
 from tracking.models import AssetType, Zone
 from tracking.pipeline import pipeline_for
 from tracking.sources import limits
@@ -135,6 +135,19 @@ def nearest() -> Any:
     return jsonify(
         {"from": origin, "type": asset_type, "assets": [asset_json(a, now) | {"distance_m": d} for a, d in ranked]}
     )
+
+
+@bp.route("/tracking/events")
+@access.roles(*READERS, scopes=READ_SCOPES)
+def asset_events() -> Response:
+    """Server-sent `assets` events when equipment moves or changes status (tracking.locate_events)."""
+    g.session_read_only = True  # a long response must never write back a session cookie
+    _db().close()  # no connection is held while the stream waits
+    sub = push.hub_for(current_app.extensions["vendtrack"]).subscribe({locate_events.CHANNEL})
+    response = Response(locate_events.stream(sub, locate_events.STREAM_FOR_S), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
 
 
 def floor_json(ref: services.FloorRef) -> dict[str, str]:

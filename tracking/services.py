@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock, SystemClock, utc
 from core.errors import Conflict, DomainError, NotFound
-from tracking import alerts
+from tracking import alerts, locate_events
 from tracking.labels import TypeLabels
 from tracking.models import Asset, AssetType, Gateway, LocationInterval, Tag, Zone
 from tracking.states import ASSET_STATUS, AssetStatus
@@ -350,5 +350,6 @@ def change_status(
         after={"status": goal.value, "action": action},
         clock=clock or SystemClock(),
     )
+    locate_events.announce(session, "status", [asset_id], (clock or SystemClock()).now())
     session.flush()
     return get_location(session, asset_id)
