@@ -195,19 +195,33 @@ def _views(session: Session, rows: list[TrackingAlert], now: datetime) -> list[A
     ).all()) if people else {}  # fmt: skip
     return [
         AlertView(
-            id=a.id, kind=AlertKind(a.kind), subject=a.subject, subject_label=labels[(a.kind, a.subject)],
-            message=a.message, raised_at=a.raised_at, status=AlertStatus(a.status), snoozed_until=a.snoozed_until,
+            id=a.id,
+            kind=AlertKind(a.kind),
+            subject=a.subject,
+            subject_label=labels[(a.kind, a.subject)],
+            message=a.message,
+            raised_at=a.raised_at,
+            status=AlertStatus(a.status),
+            snoozed_until=a.snoozed_until,
             snooze_over=a.status == AlertStatus.SNOOZED and a.snoozed_until is not None and utc(a.snoozed_until) <= now,
-            assignee_id=a.assignee_id, assignee=names.get(a.assignee_id, "") if a.assignee_id else "",
-            acknowledged_by=a.acknowledged_by, cleared_at=a.cleared_at, resolved_by=a.resolved_by,
-            resolution=a.resolution, site_id=a.site_id,
+            assignee_id=a.assignee_id,
+            assignee=names.get(a.assignee_id, "") if a.assignee_id else "",
+            acknowledged_by=a.acknowledged_by,
+            cleared_at=a.cleared_at,
+            resolved_by=a.resolved_by,
+            resolution=a.resolution,
+            site_id=a.site_id,
         )
         for a in rows
     ]
 
 
 def list_alerts(
-    session: Session, roles: frozenset[str], now: datetime, show: str = "live", user_id: int | None = None,
+    session: Session,
+    roles: frozenset[str],
+    now: datetime,
+    show: str = "live",
+    user_id: int | None = None,
     limit: int = 200,
 ) -> list[AlertView]:
     """Alerts routed to one of `roles`. show: live (open, acknowledged, assigned, snooze over), snoozed

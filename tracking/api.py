@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from core import access
+from core import access, push
 from core.errors import DomainError, NotFound
+from core.models import Site
 from core.roles import Role, TokenScope
-from core.validation import Int, Number, Text, checks_own_body, one
-from tracking import calibration, calibration_service, inbox, services
+from core.validation import Choice, Int, Number, Schema, Text, checks_own_body, one
+from tracking import asset_pages, calibration, calibration_service, inbox, locate_events, services
+from tracking.models import AssetType, Zone
 from tracking.pipeline import pipeline_for
 from tracking.sources import limits
 from tracking.sources.batch import MAX_BODY_BYTES, load_body, parse_batch
 from tracking.sources.limits import Reason, Rejected
+from tracking.states import AssetStatus
 
 bp = Blueprint("tracking_api", __name__, url_prefix="/api/v1")
 READERS = (Role.STAFF, Role.ADMIN)
@@ -64,13 +67,55 @@ def asset_json(item: services.AssetLocation, now: datetime) -> dict[str, Any]:
     }
 
 
+PAGE = Schema(
+    {
+        "limit": Int(minimum=1, maximum=asset_pages.MAX_LIMIT, default=asset_pages.DEFAULT_LIMIT),
+        "cursor": Int(minimum=0, default=0),
+        "type": Text.column(AssetType.code),
+        "zone": Text.column(Zone.code),
+        "site": Text.column(Site.code),
+        "status": Choice([s.value for s in AssetStatus], default=""),
+        "q": Text(max_length=100),
+    }
+)
+
+
 @bp.route("/assets")
 @access.roles(*READERS, scopes=READ_SCOPES)
 def assets() -> Any:
-    limit = one(Int(minimum=1, maximum=1000, default=200), "limit", request.args.get("limit"))
-    found = services.search_assets(_db(), request.args.get("q", ""), limit=limit)
+    """A page of assets by id (docs/tracking-api.md): ?limit=&cursor= (the `next_cursor` of the page before),
+    filtered by ?type=&zone=&site=&status=&q=; a weak ETag and Last-Modified answer a conditional GET with 304."""
+    args = PAGE.parse(request.args)
+    flt = asset_pages.AssetFilter(
+        args["type"], args["zone"], args["site"], AssetStatus(args["status"]) if args["status"] else None, args["q"]
+    )
+    page = asset_pages.asset_page(_db(), flt, args["cursor"], args["limit"])
+    if (unchanged := _not_modified(page.etag, page.last_modified)) is not None:
+        return unchanged
     now = _now()
-    return jsonify({"assets": [asset_json(a, now) for a in found]})
+    response = jsonify({"assets": [asset_json(a, now) for a in page.assets], "next_cursor": page.next_cursor})
+    response.headers["ETag"] = page.etag
+    if page.last_modified is not None:
+        response.last_modified = page.last_modified
+    response.headers["Cache-Control"] = "private, no-cache"  # keep it, but ask again each time
+    return response
+
+
+def _not_modified(etag: str, last_modified: datetime | None) -> Response | None:
+    """A 304 when the caller's copy is current: If-None-Match (weak comparison) decides when sent, else
+    If-Modified-Since against the page's Last-Modified (whole seconds, as HTTP dates carry)."""
+    matches = request.if_none_match
+    if matches:
+        fresh = matches.contains_weak(etag.removeprefix("W/").strip('"'))
+    else:
+        since = request.if_modified_since
+        fresh = since is not None and last_modified is not None and last_modified.replace(microsecond=0) <= since
+    if not fresh:
+        return None
+    unchanged = Response(status=304)
+    unchanged.headers["ETag"] = etag
+    unchanged.headers["Cache-Control"] = "private, no-cache"
+    return unchanged
 
 
 @bp.route("/assets/<int:asset_id>/location")
@@ -90,6 +135,19 @@ def nearest() -> Any:
     return jsonify(
         {"from": origin, "type": asset_type, "assets": [asset_json(a, now) | {"distance_m": d} for a, d in ranked]}
     )
+
+
+@bp.route("/tracking/events")
+@access.roles(*READERS, scopes=READ_SCOPES)
+def asset_events() -> Response:
+    """Server-sent `assets` events when equipment moves or changes status (tracking.locate_events)."""
+    g.session_read_only = True  # a long response must never write back a session cookie
+    _db().close()  # no connection is held while the stream waits
+    sub = push.hub_for(current_app.extensions["vendtrack"]).subscribe({locate_events.CHANNEL})
+    response = Response(locate_events.stream(sub, locate_events.STREAM_FOR_S), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
 
 
 def floor_json(ref: services.FloorRef) -> dict[str, str]:

@@ -198,4 +198,3 @@ def out_by_zone(views: list[CustodyView]) -> dict[str, list[CustodyView]]:
             key = view.zone_name or ("Not tagged" if not view.tagged else "Not heard in any room")
             grouped.setdefault(key, []).append(view)
     return grouped
-

@@ -52,8 +52,11 @@ def espresense_step(
             client.publish(topic, json.dumps(payload))
             status, body = get_json(f"/api/v1/assets/{asset_id}/location")
             if status == 200 and (body.get("location") or {}).get("zone") == zone_code:
-                return SmokeResult(True, f"ESPresense message on {topic.split('/')[0]}/devices/<id>/{room} placed "
-                                         f"a new tag in {zone_code} after {time.monotonic() - started:.0f} s")
+                return SmokeResult(
+                    True,
+                    f"ESPresense message on {topic.split('/')[0]}/devices/<id>/{room} placed "
+                    f"a new tag in {zone_code} after {time.monotonic() - started:.0f} s",
+                )
             time.sleep(0.5)
     finally:
         client.loop_stop()

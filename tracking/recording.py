@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.events import AssetMissing, AssetMoved, ParShortage, TagBatteryLow, ZoneExit
 from core.outbox import publish
-from tracking import alerts
+from tracking import alerts, locate_events
 from tracking.engine import GatewayChange, RoomChange, TagSeen
 from tracking.labels import TypeLabels
 from tracking.models import Asset, Gateway, LocationInterval, ParRule, Tag, TrackingAlert, Zone
@@ -42,7 +42,7 @@ def apply_room_changes(session: Session, changes: Iterable[RoomChange]) -> int:
     rows = session.execute(select(Tag.tag_key, Asset).join(Asset, Asset.tag_id == Tag.id).where(Tag.tag_key.in_(keys)))
     assets = {key: asset for key, asset in rows}
     zones = {z.code: z for z in session.scalars(select(Zone))}
-    applied = 0
+    applied, moved = 0, []
     for change in changes:
         asset = assets.get(change.tag_key)
         if asset is None:
@@ -77,7 +77,9 @@ def apply_room_changes(session: Session, changes: Iterable[RoomChange]) -> int:
             ),
         )
         _exit_alerts(session, asset, zone, change, at)
+        moved.append(asset.id)
         applied += 1
+    locate_events.announce(session, "moved", moved, at_time(changes[-1].at))
     return applied
 
 

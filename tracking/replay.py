@@ -35,8 +35,6 @@ def _time(value: object) -> float:
     raise ValueError("at must be epoch seconds or an ISO 8601 time")
 
 
-
-
 def read_recording(lines: Iterable[str]) -> Recording:
     matcher = TelemetryMatcher()
     found: list[Observation] = []

@@ -102,9 +102,7 @@ def broker_config(settings: Settings) -> BrokerConfig:
     )  # fmt: skip
 
 
-def mqtt_consumer(
-    pipeline: Pipeline, broker: BrokerConfig, prefix: str = "", group: str = "vendtrack"
-) -> MqttConsumer:
+def mqtt_consumer(pipeline: Pipeline, broker: BrokerConfig, prefix: str = "", group: str = "vendtrack") -> MqttConsumer:
     return MqttConsumer(
         pipeline.ingest,
         pipeline.gateway_status,

@@ -7,13 +7,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock, SystemClock, utc
 from core.errors import Conflict, DomainError, NotFound
-from tracking import alerts
+from tracking import alerts, locate_events
 from tracking.labels import TypeLabels
 from tracking.models import Asset, AssetType, Gateway, LocationInterval, Tag, Zone
 from tracking.states import ASSET_STATUS, AssetStatus
@@ -118,8 +118,8 @@ def _locations(session: Session, where: list[object], limit: int = 200) -> list[
     types = TypeLabels.load(session)
     rows = session.execute(query).all()
     unknown = [a.id for a, _t, z in rows if z is None]
-    last_rooms = _last_rooms(session, unknown) if unknown else {}
-    found = [_view(a, t, z, types, last_rooms.get(a.id, "")) for a, t, z in rows]
+    rooms = last_rooms(session, unknown) if unknown else {}
+    found = [location_view(a, t, z, types, rooms.get(a.id, "")) for a, t, z in rows]
     found.sort(key=lambda item: (_natural(item.name), item.id))  # "Pump 2" before "Pump 10"
     return found
 
@@ -128,7 +128,7 @@ def _natural(text: str) -> tuple[object, ...]:
     return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))
 
 
-def _last_rooms(session: Session, asset_ids: list[int]) -> dict[int, str]:
+def last_rooms(session: Session, asset_ids: list[int]) -> dict[int, str]:
     """Asset id -> the name of the last room it was located in, for assets whose room is now unknown."""
     latest = (
         select(LocationInterval.asset_id, func.max(LocationInterval.started_at).label("started"))
@@ -147,7 +147,7 @@ def _last_rooms(session: Session, asset_ids: list[int]) -> dict[int, str]:
     return dict(session.execute(query).all())
 
 
-def _view(asset: Asset, tag: Tag | None, zone: Zone | None, types: TypeLabels, last_room: str) -> AssetLocation:
+def location_view(asset: Asset, tag: Tag | None, zone: Zone | None, types: TypeLabels, last_room: str) -> AssetLocation:
     return AssetLocation(
         id=asset.id,
         asset_tag=asset.asset_tag,
@@ -174,11 +174,15 @@ def _view(asset: Asset, tag: Tag | None, zone: Zone | None, types: TypeLabels, l
 def search_assets(session: Session, text: str = "", limit: int = 200) -> list[AssetLocation]:
     """Assets whose name, type, asset tag, serial or tag key contains `text` (case-insensitive)."""
     text = text.strip()
-    if not text:
-        return _locations(session, [], limit)
+    return _locations(session, [text_match(text)] if text else [], limit)
+
+
+def text_match(text: str) -> ColumnElement[bool]:
+    """Name, type (code or label), asset tag, serial or tag key contains `text` (case-insensitive); the query
+    must join Tag."""
     like = f"%{text.lower()}%"
     labelled = select(AssetType.code).where(func.lower(AssetType.label).like(like))
-    match = or_(
+    return or_(
         func.lower(Asset.name).like(like),
         func.lower(Asset.asset_type).like(like),
         func.lower(Asset.asset_tag).like(like),
@@ -186,7 +190,6 @@ def search_assets(session: Session, text: str = "", limit: int = 200) -> list[As
         func.lower(Tag.tag_key).like(like),
         Asset.asset_type.in_(labelled),
     )
-    return _locations(session, [match], limit)
 
 
 def get_location(session: Session, asset_id: int) -> AssetLocation:
@@ -347,5 +350,6 @@ def change_status(
         after={"status": goal.value, "action": action},
         clock=clock or SystemClock(),
     )
+    locate_events.announce(session, "status", [asset_id], (clock or SystemClock()).now())
     session.flush()
     return get_location(session, asset_id)

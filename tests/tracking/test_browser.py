@@ -15,6 +15,7 @@ from core.roles import Role
 from core.users import create_user
 from tests.conftest import LiveServer
 from tests.tracking.conftest import seed_floor, seed_two_floors, tag_key
+from tracking import locate_events
 from tracking.observation import Observation
 from tracking.pipeline import EXTRAS_KEY, Pipeline
 
@@ -107,11 +108,14 @@ def test_nurse_switches_floors_and_a_search_brings_the_map_to_the_assets_floor(
     dots = page.eval_on_selector_all("#floor-map circle.dot", "els => els.map(e => e.dataset.zone)")
     assert sorted(dots) == ["201", "204"]  # pump 1 (floor 1, room 101) is not drawn here
     assert "building=Ward+B" in page.url and "floor=2" in page.url
+    page.wait_for_selector("#floor-map[data-refresh=push]")
     stamp = page.get_attribute("#floor-map", "data-refreshed")
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:  # a pushed move refreshes the map
+        locate_events.announce(session, "moved", [floor.asset_ids["W-1"]], datetime.now(UTC))
     page.wait_for_function(
         "old => document.querySelector('#floor-map').dataset.refreshed !== old", arg=stamp, timeout=10000
     )
-    assert _zones_on_map(page) == ["201", "204"]  # the self-refresh keeps the chosen floor
+    assert _zones_on_map(page) == ["201", "204"]  # the refresh keeps the chosen floor
     page.reload()
     _wait_for_zones(page, ["201", "204"])  # and so does a reload (or a shared link) through the URL
 

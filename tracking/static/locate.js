@@ -1,7 +1,8 @@
 // Locate page: draws one floor of the map (floormap.js) from the JSON API and refreshes rooms, dots and
-// "last seen" every 3 s. The floor shown is kept in the URL (?building=&floor=) and in sessionStorage, so the
-// refreshes, a reload and a shared link all show the same floor; a search or "Show on map" switches to the
-// asset's floor and highlights it.
+// "last seen" when the server pushes a move (the `assets` events of data-events-src, tracking.locate_events),
+// with a slow refresh for the "last seen" ages; while the stream is not open it polls every 3 s as before. The
+// floor shown is kept in the URL (?building=&floor=) and in sessionStorage, so the refreshes, a reload and a
+// shared link all show the same floor; a search or "Show on map" switches to the asset's floor and highlights it.
 (function () {
   "use strict";
   var svg = document.getElementById("floor-map");
@@ -127,7 +128,7 @@
       var n = slots[zone]++, angle = n * 2.4, radius = 0.6 + 0.28 * Math.sqrt(n);
       svg.appendChild(marker(a, centres[zone], radius, angle, a === chosen));
     });
-    if (focused) {  // the 3 s refresh redraws the map: keep the keyboard's place
+    if (focused) {  // a refresh redraws the map: keep the keyboard's place
       var again = svg.querySelector('a.marker[data-asset-id="' + focused + '"]');
       if (again) { again.focus(); }
     }
@@ -225,5 +226,28 @@
   }
   if (state.floor && svg.getAttribute("data-floor-source") !== "default") { remember(state.floor); }
   refresh();
-  window.setInterval(refresh, 3000);
+
+  // Push when the event stream is open (data-refresh="push"), polling while it is not (data-refresh="poll"):
+  // EventSource reconnects by itself after a drop; a refused stream (e.g. signed out) stays on polling.
+  var POLL_MS = 3000, PUSHED_MS = 30000, timer = null, every = 0, pending = null;
+  function refreshEvery(ms, how) {
+    svg.setAttribute("data-refresh", how);
+    if (ms === every) { return; }
+    if (timer) { window.clearInterval(timer); }
+    every = ms;
+    timer = window.setInterval(refresh, ms);
+  }
+  function soon() {  // one refresh for a burst of notices
+    if (pending) { return; }
+    pending = window.setTimeout(function () { pending = null; refresh(); }, 100);
+  }
+  refreshEvery(POLL_MS, "poll");
+  var events = svg.getAttribute("data-events-src");
+  if (events && window.EventSource) {
+    var stream = new window.EventSource(events);
+    stream.addEventListener("open", function () { refreshEvery(PUSHED_MS, "push"); soon(); });  // soon: missed moves
+    stream.addEventListener("assets", soon);
+    stream.addEventListener("error", function () { refreshEvery(POLL_MS, "poll"); });
+    window.addEventListener("pagehide", function () { stream.close(); });
+  }
 })();

@@ -1,0 +1,94 @@
+"""The PO list (procurement queue page and GET /api/v1/procurement/purchase-orders) reads a bounded number of SQL
+statements whatever the number of orders and lines: counted with a SQLAlchemy event listener on the app's engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from core.clock import ManualClock, SystemClock
+from core.db import unit_of_work
+from core.roles import Role, TokenScope
+from core.users import create_token, create_user
+from procurement import orders, workflow
+from procurement.suppliers import supplier_by_code
+from tests.conftest import login
+from tests.procurement.conftest import World, seed_world
+
+QUEUE_BOUND = 15  # the page's statements (session, queue and its lines, exceptions, spend, counts): 12 today
+API_BOUND = 9  # token, queue and its lines, sites, suppliers: 7 today
+
+
+@contextmanager
+def _counting(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine: Any = app.extensions["vendtrack"].session_factory.kw["bind"]
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _orders(world: World, how_many: int, lines: int) -> None:
+    """`how_many` orders of `lines` lines each (at most 3: one per item), ACME and OMEGA; half submitted."""
+    with unit_of_work(world.factory) as s:
+        for n in range(how_many):
+            supplier = "ACME" if n % 3 else "OMEGA"
+            po = orders.new_po(s, supplier_by_code(s, supplier), world.site_id, "user:bob", world.clock)
+            for k in range(lines):
+                orders.add_line(
+                    s,
+                    po,
+                    ("GLOVE", "WIPE", "DRILL")[k],
+                    6 * (k + 1),
+                    Decimal("2.50"),
+                    "user:bob",
+                    world.clock,
+                    reason=f"line {k}",
+                )
+            if n % 2:
+                workflow.submit(s, po.po_number, "user:bob", world.clock)
+
+
+def _setup(app: Flask) -> tuple[World, str]:
+    world = seed_world(app.extensions["vendtrack"].session_factory, ManualClock(SystemClock().now()))
+    with unit_of_work(world.factory) as s:
+        create_user(s, "ann", "nna-password", [Role.APPROVER, Role.PROCUREMENT])
+        token, _ = create_token(s, "erp", [TokenScope.ERP])
+    return world, f"Bearer {token}"
+
+
+def _counts(app: Flask, client: FlaskClient, auth: str) -> tuple[int, int, int]:
+    counts = []
+    for url, headers in (("/procurement/?status=", {}), ("/procurement/", {}),
+                         ("/api/v1/procurement/purchase-orders", {"Authorization": auth})):  # fmt: skip
+        client.get(url, headers=headers)  # warm: first-use lookups (settings, labels) are not per order
+        with _counting(app) as statements:
+            response = client.get(url, headers=headers)
+        assert response.status_code == 200
+        counts.append(len(statements))
+    return counts[0], counts[1], counts[2]
+
+
+def test_the_po_list_reads_the_same_statements_for_2_or_40_orders(app: Flask, client: FlaskClient) -> None:
+    world, auth = _setup(app)
+    login(client, "ann", "nna-password")
+    _orders(world, 2, 1)
+    few = _counts(app, client, auth)
+    _orders(world, 38, 3)
+    many = _counts(app, client, auth)
+    assert many == few, f"statements grew with the orders: {few} for 2 orders, {many} for 40"
+    assert many[0] <= QUEUE_BOUND and many[1] <= QUEUE_BOUND and many[2] <= API_BOUND, many
+    page = client.get("/procurement/?status=").get_data(as_text=True)
+    assert page.count("/procurement/po/") >= 40  # every order is listed

@@ -1,0 +1,159 @@
+"""/api/v1/assets pages: a cursor that holds while rows change, the filters, conditional GET, and a query count that
+does not grow with the page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from core.db import unit_of_work
+from core.models import Site
+from core.roles import TokenScope
+from core.users import create_token
+from tests.tracking.conftest import seed_floor
+from tracking import asset_pages
+from tracking.models import Asset, LocationInterval, Tag, Zone
+
+MOVED_AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+
+
+def _world(app: Flask, extra: int = 0) -> dict[str, str]:
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        floor = seed_floor(session)
+        session.add(Site(code="NORTH", name="North campus"))
+        session.flush()
+        north = session.scalar(select(Site.id).where(Site.code == "NORTH"))
+        session.execute(update(Zone).where(Zone.code == "B").values(site_id=north))
+        for n in range(extra):
+            tag = Tag(tag_key=f"extra-{n}", last_seen_at=MOVED_AT)
+            session.add(tag)
+            session.flush()
+            zone = floor.zone_ids["A"] if n % 2 else None  # half of them in a room, half unknown
+            session.add(Asset(asset_tag=f"X-{n}", name=f"Bed {n}", asset_type="bed", tag_id=tag.id, zone_id=zone,
+                              zone_since=MOVED_AT if zone else None))  # fmt: skip
+        reader, _ = create_token(session, "reader", [TokenScope.READ])
+    return {"Authorization": f"Bearer {reader}"}
+
+
+def _move(app: Flask, asset_tag: str, zone_code: str, at: datetime = MOVED_AT) -> None:
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        zone_id = session.scalar(select(Zone.id).where(Zone.code == zone_code))
+        session.execute(update(Asset).where(Asset.asset_tag == asset_tag).values(zone_id=zone_id, zone_since=at))
+
+
+def test_a_walk_sees_every_asset_once_while_rows_are_added_and_renamed(app: Flask, client: FlaskClient) -> None:
+    auth = _world(app, extra=20)
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        before = list(session.scalars(select(Asset.id).order_by(Asset.id)))
+    seen: list[int] = []
+    cursor: str | None = ""
+    pages = 0
+    while cursor is not None:
+        body = client.get(f"/api/v1/assets?limit=7&cursor={cursor}", headers=auth).get_json()
+        seen += [a["id"] for a in body["assets"]]
+        cursor = body["next_cursor"]
+        pages += 1
+        if pages == 1:  # between pages: a new asset, a rename that sorts first by name, an asset moved
+            with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+                session.add(Asset(asset_tag="NEW-1", name="Aaa new bed", asset_type="bed"))
+                session.execute(update(Asset).where(Asset.id == before[-1]).values(name="AAA renamed"))
+            _move(app, "A-2", "B")
+    assert seen[: len(before)] == before  # every asset there at the start, once, in order
+    assert len(seen) == len(before) + 1 and len(set(seen)) == len(seen)  # the new one at the end
+    assert pages == 4
+
+
+def test_filters_narrow_and_bad_values_name_the_field(app: Flask, client: FlaskClient) -> None:
+    auth = _world(app, extra=4)
+    _move(app, "A-1", "A")
+    _move(app, "A-2", "B")
+
+    def tags(query: str) -> list[str]:
+        response = client.get(f"/api/v1/assets?{query}", headers=auth)
+        assert response.status_code == 200, response.get_json()
+        return [a["asset_tag"] for a in response.get_json()["assets"]]
+
+    assert tags("type=infusion_pump") == ["A-1", "A-2"]
+    assert tags("zone=B") == ["A-2"]
+    assert tags("site=NORTH") == ["A-2"]
+    assert tags("status=dirty") == ["A-3"]
+    assert tags("q=wheel") == ["A-3"]
+    assert tags("q=infusion&zone=A") == ["A-1"]
+    assert tags("type=bed&limit=3") == ["X-0", "X-1", "X-2"]
+    for query, field in (("status=lost", "status"), ("limit=5000", "limit"), ("cursor=-1", "cursor"),
+                         ("type=" + "x" * 80, "type"), ("limit=2.5", "limit")):  # fmt: skip
+        response = client.get(f"/api/v1/assets?{query}", headers=auth)
+        assert response.status_code == 422, query
+        assert response.get_json()["error"]["field"] == field
+
+
+def test_conditional_get_answers_304_until_the_page_changes(app: Flask, client: FlaskClient) -> None:
+    auth = _world(app)
+    _move(app, "A-1", "A")
+    first = client.get("/api/v1/assets?type=infusion_pump", headers=auth)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert etag.startswith('W/"') and modified == "Tue, 01 Dec 2026 09:30:00 GMT"
+    same = client.get("/api/v1/assets?type=infusion_pump", headers=auth | {"If-None-Match": etag})
+    assert same.status_code == 304 and same.get_data() == b"" and same.headers["ETag"] == etag
+    assert (
+        client.get("/api/v1/assets?type=infusion_pump", headers=auth | {"If-Modified-Since": modified}).status_code
+        == 304
+    )
+    other_page = client.get("/api/v1/assets?type=wheelchair", headers=auth | {"If-None-Match": etag})
+    assert other_page.status_code == 200
+
+    later = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    _move(app, "A-2", "B", later)
+    moved = client.get("/api/v1/assets?type=infusion_pump", headers=auth | {"If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+    assert [a["location"]["zone"] for a in moved.get_json()["assets"]] == ["A", "B"]
+    by_date = client.get("/api/v1/assets?type=infusion_pump", headers=auth | {"If-Modified-Since": modified})
+    assert by_date.status_code == 200 and by_date.headers["Last-Modified"] == "Tue, 01 Dec 2026 10:00:00 GMT"
+
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:  # a status change alone
+        session.execute(update(Asset).where(Asset.asset_tag == "A-2").values(status="dirty"))
+    changed = client.get("/api/v1/assets?type=infusion_pump", headers=auth | {"If-None-Match": moved.headers["ETag"]})
+    assert changed.status_code == 200 and changed.get_json()["assets"][1]["status"] == "dirty"
+
+
+@contextmanager
+def _counting(session: Session) -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine: Any = session.get_bind()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_page_takes_two_queries_whatever_its_size(app: Flask) -> None:
+    _world(app, extra=300)
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:  # old rooms for unknown ones
+        for asset_id in session.scalars(select(Asset.id).where(Asset.zone_id.is_(None))):
+            session.add(LocationInterval(asset_id=asset_id, zone_id=None, started_at=MOVED_AT))
+    counts = {}
+    for limit in (5, 50, 300):
+        with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+            session.execute(select(1))  # the transaction's BEGIN is not the page's
+            with _counting(session) as statements:
+                page = asset_pages.asset_page(session, asset_pages.AssetFilter(), 0, limit)
+            assert len(page.assets) == limit
+            counts[limit] = len(statements)
+    assert counts == {5: 2, 50: 2, 300: 2}, counts
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        session.execute(select(1))
+        with _counting(session) as statements:
+            asset_pages.asset_page(session, asset_pages.AssetFilter(zone="A"), 0, 100)  # all located: one query
+        assert len(statements) == 1
