@@ -153,10 +153,12 @@ class Server:
             self.proc.kill()
 
 
-def wrk(name: str, url: str, seconds: int, token: str = "", body: str = "") -> Load:
+def wrk(name: str, url: str, seconds: int, token: str = "", body: str = "", cookie: str = "") -> Load:
     script = ""
     if token:
         script += f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    if cookie:
+        script += f'wrk.headers["Cookie"] = {json.dumps(cookie)}\n'
     if body:
         script += 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
         script += f"wrk.body = {json.dumps(body)}\n"
@@ -231,6 +233,19 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def signed_in_kiosk(base: str, token: str) -> str:
+    """The session cookie of worker W1 badged in at L1: the kiosk's status endpoint answers a signed-in screen."""
+    request = urllib.request.Request(
+        base + "/api/v1/vending/kiosk/L1/badge", data=json.dumps({"badge": "04A21B1C"}).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        cookies = [c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or []]
+    if not cookies:
+        raise SystemExit("the kiosk sign-in set no session cookie: the kiosk figures would measure a refusal")
+    return "; ".join(cookies)
+
+
 def run(url: str, folder: Path, args: argparse.Namespace) -> int:
     tokens = seed(url)
     print(f"database: {make_url(url).get_backend_name()}, {os.cpu_count()} cores, {CONNECTIONS} connections, "
@@ -247,7 +262,8 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> int:
                                for n in range(20)]}  # fmt: skip
         loads = [
             wrk("bare", two.base + "/livez", args.seconds),
-            wrk("kiosk", two.base + "/api/v1/vending/kiosk/L1/state", args.seconds, tokens["kiosk"]),
+            wrk("kiosk", two.base + "/api/v1/vending/kiosk/L1/state", args.seconds, tokens["kiosk"],
+                cookie=signed_in_kiosk(two.base, tokens["kiosk"])),
             wrk("gateway", two.base + "/api/v1/gateways/gw-a/adverts", args.seconds, tokens["gateway"],
                 json.dumps(adverts)),
             wrk("assets", two.base + "/api/v1/assets?limit=50", args.seconds, tokens["read"]),
