@@ -54,12 +54,13 @@ def find_po(session: Session, text: str, host: str, scheme: str, script_root: st
     number = found.segment_after(PO_PATH) if found.path else found.code
     if found.path and not number:
         raise DomainError(f"this label's link opens {found.path[:80]} on this server, which is not a purchase "
-                          "order: scan the order's label, or type its number", field="code", code="not_a_po")  # fmt: skip
+                          "order: scan the order's label, or type its number",
+                          field="code", code="not_a_po")  # fmt: skip
     row = session.execute(select(PurchaseOrder.po_number, PurchaseOrder.status)
                           .where(PurchaseOrder.po_number == number[:32])).first()  # fmt: skip
     if row is None:  # as people type it: "po-2026-0001"
-        rows = session.execute(select(PurchaseOrder.po_number, PurchaseOrder.status)
-                               .where(func.upper(PurchaseOrder.po_number) == number[:32].upper()).limit(2)).all()  # fmt: skip
+        same = func.upper(PurchaseOrder.po_number) == number[:32].upper()
+        rows = session.execute(select(PurchaseOrder.po_number, PurchaseOrder.status).where(same).limit(2)).all()
         row = rows[0] if len(rows) == 1 else None
     if row is None:
         raise DomainError(f"no purchase order has the number {number[:40]!r}: check the label, or type the number",

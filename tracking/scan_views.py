@@ -38,7 +38,8 @@ def resolve(session: Any, text: str, host: str, scheme: str, script_root: str = 
     if asset_id.isdigit() and len(asset_id) <= 10:
         return services.get_location(session, int(asset_id))
     raise DomainError(f"this label's link opens {found.path[:80]} on this server, which is not an asset: "
-                      "scan the asset's own label, or type its asset tag", field="code", code="not_an_asset")  # fmt: skip
+                      "scan the asset's own label, or type its asset tag",
+                      field="code", code="not_an_asset")  # fmt: skip
 
 
 @bp.get("/tag/<asset_tag>")

@@ -127,7 +127,8 @@ def _may_open(endpoint: str) -> bool:
 
 # Scripts only from our own files (no inline script, no eval; 'wasm-unsafe-eval' lets the vendored barcode reader
 # compile its WebAssembly, and nothing else); the camera for our own pages only (the scan button). Inline styles
-# stay allowed because templates use style attributes, and a style cannot run code. Nothing may frame a page (clickjacking on the kiosk or admin).
+# stay allowed because templates use style attributes, and a style cannot run code. Nothing may frame a page
+# (clickjacking on the kiosk or admin).
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",

@@ -107,9 +107,9 @@ def asset_labels() -> Response:
     """Labels of the assets named by `asset` (repeat it for several: `?asset=3&asset=7`)."""
     raw = request.args.getlist("asset")
     if not raw:
-        raise DomainError("name at least one asset: ?asset=<id>", field="asset")
+        raise DomainError("name at least one asset: ?asset=<id>", field="asset", status=422)
     if len(raw) > MAX_LABELS:
-        raise DomainError(f"{len(raw)} labels asked for; print at most {MAX_LABELS} at once", field="asset")
+        raise DomainError(f"{len(raw)} labels asked for; print at most {MAX_LABELS} at once", field="asset", status=422)
     ids: list[int] = [one(Int(minimum=1, maximum=2**31 - 1, required=True), "asset", value) for value in raw]
     labels = []
     for asset_id in dict.fromkeys(ids):
