@@ -171,3 +171,24 @@ def test_a_supplier_label_typed_on_a_po_page_is_received_by_scan(
     page.wait_for_function("() => document.body.textContent.includes('12 × GLOVE booked on line 1, lot L7')")
     page.goto(live_server.url + "/procurement/receiving")
     _shoot(page, "receiving-phone")
+
+
+def test_a_refused_camera_says_so_and_the_typed_code_works(app: Flask, live_server: LiveServer, browser: Any) -> None:
+    floor = _assets(app)
+    chromium = browser.browser_type.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
+              "--use-fake-ui-for-media-stream=deny"],
+    )  # fmt: skip
+    try:
+        page, _seen = _phone(chromium, live_server, "nina", "walnut-lantern-7")
+        page.goto(f"{live_server.url}/tracking/assets/{floor.asset_ids['A-1']}")
+        page.tap("#scan-button")
+        status = page.locator("#scan-status.error")
+        status.wait_for(timeout=15_000)
+        assert "The camera was not allowed" in status.inner_text()
+        page.fill("#scan-code", f"{live_server.url}/tracking/tag/A-3")  # the link a label holds, typed
+        page.tap("#scan-open")
+        page.wait_for_url(f"**/tracking/assets/{floor.asset_ids['A-3']}")
+    finally:
+        chromium.close()
