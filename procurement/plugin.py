@@ -13,7 +13,7 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
 from core.settings import EXTRA_VARIABLES
-from procurement import api, config_views, equipment, equipment_views, po_views, run_views
+from procurement import api, config_views, equipment, equipment_views, po_views, receiving_views, run_views
 from procurement.cli import procurement_group
 from procurement.demo import seed, smoke_flow
 from procurement.replenish import replenish, submit_system_drafts
@@ -28,7 +28,7 @@ for _name, _parser in PARSERS.items():  # declared at import, before the setting
     EXTRA_VARIABLES.setdefault(_name, _parser)
 
 # imported for the pages they add to views.bp (and profile_views to buyer_views.bp)
-PAGE_MODULES = (config_views, equipment_views, po_views, run_views, profile_views)
+PAGE_MODULES = (config_views, equipment_views, po_views, receiving_views, run_views, profile_views)
 
 CONSUMER = "procurement.position"
 DEBOUNCE_SECONDS = 2.0  # a pair is looked at once its stock has been quiet this long
@@ -76,6 +76,7 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
     readers = frozenset({Role.PROCUREMENT, Role.APPROVER, Role.ADMIN})
     return [
         ("Purchase orders", "procurement.queue_view", readers),
+        ("Receiving", "procurement.receiving_page", frozenset({Role.PROCUREMENT, Role.ADMIN})),
         ("Suppliers", "procurement.supplier_list", readers),
         ("Invoices", "procurement_supplier.invoice_list", readers),
         ("Budgets", "procurement.budget_list", readers),

@@ -12,7 +12,7 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
 from core.settings import EXTRA_VARIABLES, SettingsError
-from tracking import alert_views, api, custody, custody_views, gateway_api, inbox, setup_views, views
+from tracking import alert_views, api, custody, custody_views, gateway_api, inbox, scan_views, setup_views, views
 from tracking.cli import sim_ble, tracking_group
 from tracking.demo import seed, smoke_flow, start
 from tracking.runtime import pipeline_workers
@@ -65,7 +65,7 @@ def health(session: Session, services: AppServices) -> dict[str, dict[str, objec
 
 
 def blueprints() -> list[Blueprint]:
-    return [views.bp, api.bp, setup_views.bp, alert_views.bp, custody_views.bp, gateway_api.bp]
+    return [views.bp, api.bp, setup_views.bp, alert_views.bp, custody_views.bp, gateway_api.bp, scan_views.bp]
 
 
 def nav_links() -> list[tuple[str, str, frozenset[Role]]]:

@@ -199,6 +199,19 @@ def get_location(session: Session, asset_id: int) -> AssetLocation:
     return found[0]
 
 
+def find_by_tag(session: Session, asset_tag: str) -> AssetLocation:
+    """The asset whose asset tag is `asset_tag` (exact, or differing in case only, as people type it)."""
+    text = asset_tag.strip()
+    found = _locations(session, [Asset.asset_tag == text], 1) if 0 < len(text) <= 64 else []
+    if not found and 0 < len(text) <= 64:
+        found = _locations(session, [func.lower(Asset.asset_tag) == text.lower()], 2)
+        found = found if len(found) == 1 else []
+    if not found:
+        raise NotFound(f"no asset has the tag {text[:64]!r}: check the label, or search by name on the locate page",
+                       field="code")  # fmt: skip
+    return found[0]
+
+
 def zone_shapes(session: Session, on: FloorRef | None = None) -> list[ZoneShape]:
     """Every zone, or only those of floor `on`."""
     query = select(Zone).order_by(Zone.code)

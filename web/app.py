@@ -32,6 +32,7 @@ from web import (
     home,
     i18n,
     inputs,
+    labels,
     serve_probe,
     session,
 )
@@ -89,7 +90,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     charts.init_app(app)
     i18n.init_app(app)  # Flask-Babel: languages, dates and numbers per locale (web/i18n.py)
     badges.init_app(app)
-    for blueprint in (home.bp, health.bp, api.bp, admin.bp, serve_probe.bp):
+    for blueprint in (home.bp, health.bp, api.bp, admin.bp, serve_probe.bp, labels.bp):
         app.register_blueprint(blueprint)
 
     nav = list(CORE_NAV)
@@ -124,12 +125,14 @@ def _may_open(endpoint: str) -> bool:
     return rule is not None and auth.is_allowed(rule, g.get("principal"))
 
 
-# Scripts only from our own files (no inline script, no eval); inline styles stay allowed because templates use
-# style attributes, and a style cannot run code. Nothing may frame a page (clickjacking on the kiosk or admin).
+# Scripts only from our own files (no inline script, no eval; 'wasm-unsafe-eval' lets the vendored barcode reader
+# compile its WebAssembly, and nothing else); the camera for our own pages only (the scan button). Inline styles
+# stay allowed because templates use style attributes, and a style cannot run code. Nothing may frame a page
+# (clickjacking on the kiosk or admin).
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        "script-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:",
         "connect-src 'self'",
@@ -146,7 +149,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=()",
 }
 
 
