@@ -68,8 +68,9 @@ def read(session: Session, machine_id: int, slot_code: str, scan: str, today: da
         raise DomainError(_wrong_item(session, slot, item, scanned_as), field="scan", code="wrong_item")
     lot = LotRef(label.batch or "", label.expiry) if label is not None and (label.batch or label.expiry) else None
     if lot is not None and lot.expiry is not None and lot.expiry < today:
-        raise DomainError(f"this {lot.describe()} expired on {lot.expiry:%Y-%m-%d}: do not put it in the machine; "
-                          "take it back to the crib", field="scan", code="expired")  # fmt: skip
+        batch = lot.lot or "(no batch)"
+        raise DomainError(f"lot {batch} on this label expired on {lot.expiry:%Y-%m-%d}: do not put it in the "
+                          "machine; take it back to the crib", field="scan", code="expired")  # fmt: skip
     count = label.count if label is not None else None
     return Scanned(slot.code, item.name, scanned_as, lot, count)
 
