@@ -94,13 +94,14 @@ def restock_scan_slot(machine_id: int, slot_code: str) -> Any:
         today=restock.site_today(session, machine.id, moment), actor=actor(),
     )  # fmt: skip
     scanned = filled.scanned
+    lot = " (" + scanned.lot.describe() + ")" if scanned.lot else ""
     return saved(
         _(
             "Slot %(slot)s: %(n)s × %(item)s added by scan%(lot)s; now %(on_hand)s on hand.",
             slot=scanned.slot_code,
             n=filled.added,
             item=scanned.item_name,
-            lot=f" ({scanned.lot.describe()})" if scanned.lot else "",
+            lot=lot,
             on_hand=filled.on_hand,
         ),
         "vending_reports.restock_page",

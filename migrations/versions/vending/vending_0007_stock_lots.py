@@ -17,6 +17,7 @@ down_revision = "vending_0006_kiosk_state"
 branch_labels = None
 depends_on = None
 
+
 def upgrade() -> None:
     op.create_table(
         "vending_slot_lot",
@@ -52,6 +53,7 @@ def upgrade() -> None:
     with op.batch_alter_table("vending_ledger_lot", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_vending_ledger_lot_ledger_id"), ["ledger_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_vending_ledger_lot_slot_lot_id"), ["slot_lot_id"], unique=False)
+
 
 def downgrade() -> None:
     with op.batch_alter_table("vending_ledger_lot", schema=None) as batch_op:
