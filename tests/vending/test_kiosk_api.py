@@ -150,6 +150,12 @@ def test_tools_restock_and_requests_in_the_kiosk(app: Flask, client: FlaskClient
     assert pick == [{"slot": "A2", "name": "Drill bit 8 mm", "on_hand": 3, "max": 5, "to_pick": 2, "expired": 0}]
     saved = client.post(f"{API}/restock/A2", json={"counted": 2, "added": 3}, headers=headers).get_json()
     assert saved == {"slot": "A2", "expected": 3, "counted": 2, "flagged": True, "on_hand": 5}
+    wrong = client.post(f"{API}/restock/A2", json={"scan": "ear-1", "request_key": "scan-1"}, headers=headers)
+    said = "scanned SKU EAR-1 = Ear plugs; slot A2 holds Drill bit 8 mm: put it in slot A3"
+    assert wrong.status_code == 400 and wrong.get_json()["error"] == {"code": "wrong_item", "message": said,
+                                                                      "field": "scan"}  # fmt: skip
+    full = client.post(f"{API}/restock/A2", json={"scan": "DRL-8", "added": 1}, headers=headers)  # the right item
+    assert full.status_code == 400 and "holds at most 5; it has 5" in full.get_json()["error"]["message"]
 
 
 def test_expired_stock_is_refused_at_the_kiosk_and_takes_are_fefo(
