@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from vending.models import LedgerEntry, Slot, SlotLot, Tool, Worker
 from vending.runtime import runtime
 
 pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[2] / "screenshots"  # gitignored: for a person to look at
 
 
 @pytest.fixture(params=["sqlite"])
@@ -267,6 +269,11 @@ def test_restocker_scans_a_label_into_a_slot(
     page.keyboard.type(label)
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.getElementById('message').innerText.includes('Slot A3 saved')")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "kiosk-restock-desktop.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SHOTS / "kiosk-restock-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "no sideways scrolling"
     with app.extensions["vendtrack"].session_factory() as s:
         assert ledger.on_hand(s, kiosk_world.slots["A3"]) == 4
         lot = s.scalars(select(SlotLot).where(SlotLot.lot == "EP-9")).one()
