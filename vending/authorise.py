@@ -2,7 +2,9 @@
 
 Checks, in order: quantity and slot state, item active, worker active, item-to-group restrictions,
 charge codes, every applicable rule, and free stock (reserved by one conditional UPDATE under the row
-lock). The request passes requested -> authorised|refused inside one transaction, so it is written once
+lock), expired units set aside (the slot's read carries its first lot expiry, so a slot without lots
+costs nothing more; only a slot holding expired units reads its lots: `vending.lots.check_usable`).
+The request passes requested -> authorised|refused inside one transaction, so it is written once
 with its outcome (the transitions table is still the authority: see `_outcome`).
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from core.prepared import FastWork, Prepared, fast_unit_of_work
-from vending import charges, ledger, rules
+from vending import charges, ledger, lots, rules
 from vending.dispense import DispenseView, Facts, view
 from vending.dispense_states import AUTHORISED, DISPENSE, REFUSED, REQUESTED, DispenseStatus
 from vending.models import Dispense, GroupMember, ItemRestriction, Machine, Slot, Worker, WorkerGroup
@@ -50,6 +52,7 @@ _SLOT_P = Prepared(  # labelled with SlotRow's fields
         slots.device_ref,
         slots.unit_weight_g.label("unit_weight"),
         sites.code.label("site_code"),
+        lots.expiring_column(slots.id).label("expiring"),
     )
     .join_from(Slot.__table__, Item.__table__, items.id == slots.item_id)
     .join(Site.__table__, sites.id == bindparam("p_site"))
@@ -107,6 +110,7 @@ class SlotRow:
     device_ref: str
     unit_weight: float | None
     site_code: str
+    expiring: date | None  # the first expiry among the slot's lots
 
 
 def zone(name: str) -> ZoneInfo:
@@ -219,6 +223,7 @@ def _request(
     try:
         codes, worker_code = authorise_checks(work, machine, slot, worker_id, quantity, charge_codes, now)
         ledger.reserve(work, slot.id, quantity)
+        _not_expired(work, slot, quantity, now)
         status, detail = _outcome(AUTHORISED), ""
     except DomainError as refusal:
         status, detail = _outcome(REFUSED), refusal.message
@@ -262,6 +267,20 @@ def _request(
         item_id=slot.item_id,
         site_id=machine.site_id,
     )
+
+
+def _not_expired(work: FastWork, slot: SlotRow, quantity: int, now: datetime) -> None:
+    """Expired units are not for issue: when only they could meet the request, free the hold and refuse."""
+    if slot.expiring is None:
+        return
+    today = now.astimezone(zone(slot.timezone)).date()
+    if slot.expiring >= today:
+        return
+    try:
+        lots.check_usable(work, slot.id, slot.code, quantity, today)
+    except DomainError:
+        ledger.release(work, slot.id, quantity)
+        raise
 
 
 def _outcome(status: DispenseStatus) -> DispenseStatus:

@@ -1,9 +1,15 @@
-"""Vending demo: a Kerong locker bank, a coil machine and a weigh-scale shelf (all simulated), twenty workers, rules."""
+"""Vending demo: a Kerong locker bank, a coil machine and a weigh-scale shelf (all simulated), twenty workers, rules.
+
+Two slots hold batteries by lot: LOCKER-1 A4 a lot that expired six days ago (the kiosk refuses it, the pick
+list asks to pull it), CABINET-1 C2 a lot expiring in ten days. The batteries carry GS1's demonstration GTIN
+09521234543213 (GS1 General Specifications examples), so a label such as (01)09521234543213(17)…(10)…(30)2
+can be typed into the pick list's scan field.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -13,6 +19,7 @@ from core.db import unit_of_work
 from core.models import Item
 from core.runtime import BackgroundWorker, DemoContext
 from vending import charges, demo_history, ledger, tools
+from vending.lots import LotRef
 from vending.models import Machine, Rule, Slot
 from vending.simulated import start_simulators
 from vending.workers import create_worker
@@ -48,6 +55,9 @@ CABINET = (  # 0x8A/0x80 XOR lock board (docs/hardware.md), doors C1..C3 on lock
 SHELF_UNIT_GRAMS = {"B1": 4.0, "B2": 110.0}  # a corded pair of earplugs in its bag; a 125 mm grinding disc
 GROUPS = ["fitters", "welders", "electricians", "maintenance"]
 COST_CENTERS = [("CC-100", "Assembly line"), ("CC-200", "Maintenance"), ("CC-300", "Welding shop")]
+DEMO_GTINS = {"VND-BATT-AA": "09521234543213"}  # GS1's own demonstration GTIN (company prefix 952: examples)
+EXPIRED_LOT = ("LOCKER-1", "A4", "AA-2311", -6)  # machine, slot, batch, expiry in days from today
+FRESH_LOT = ("CABINET-1", "C2", "AA-2412", 10)
 WORK_ORDERS = [("WO-5001", "Conveyor 3 overhaul"), ("WO-5002", "Press 7 guard refit")]
 
 
@@ -57,8 +67,9 @@ def _items(session: Session) -> dict[str, int]:
         item = session.scalar(select(Item).where(Item.sku == sku))
         if item is None:
             item = Item(
-                sku=sku, name=name, category=category, unit_cost=Decimal(cost), unit_of_measure="EA", active=True
-            )
+                sku=sku, name=name, category=category, unit_cost=Decimal(cost), unit_of_measure="EA", active=True,
+                gtin=DEMO_GTINS.get(sku),
+            )  # fmt: skip
             session.add(item)
             session.flush()
         found[sku] = item.id
@@ -94,7 +105,7 @@ def _machine(
         session.add(slot)
         session.flush()
         fill = 40 if kind == "scale_shelf" else capacity - 1
-        ledger.post(
+        ledger.post(  # two battery slots hold a lot each, one expired: see the module
             session,
             slot_id=slot.id,
             kind="restock",
@@ -103,7 +114,15 @@ def _machine(
             at=demo.services.clock.now(),
             reason="demo fill",
             actor="demo",
+            lot=_demo_lot(code, code_, demo.services.clock.now().date()),
         )
+
+
+def _demo_lot(machine: str, slot: str, today: date) -> LotRef | None:
+    for lot_machine, lot_slot, batch, days in (EXPIRED_LOT, FRESH_LOT):
+        if (lot_machine, lot_slot) == (machine, slot):
+            return LotRef(batch, today + timedelta(days=days))
+    return None
 
 
 def seed(session: Session, demo: DemoContext) -> None:

@@ -18,7 +18,7 @@ from core.events import ItemRequested
 from core.models import Item, Site
 from core.outbox import publish
 from core.validation import Int, Text, ValidationError, one, schema
-from vending import authorise, charges, dispense, dispense_handoff, kiosk_state, pictures, tools
+from vending import authorise, charges, dispense, dispense_handoff, kiosk_state, lots, pictures, restock, tools
 from vending.kiosk_common import (
     KIOSK,
     active_machine,
@@ -54,6 +54,7 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
         .order_by(Slot.code)
     ).all()
     with_picture = pictures.with_pictures(db, {i.id for _, i, _, _ in rows})
+    expired = lots.expired_by_slot(db, machine.id, restock.site_today(db, machine.id, kiosk_now()))
     return [
         {
             "slot": s.code,
@@ -61,7 +62,7 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
             "name": i.name,
             "category": i.category,
             "state": s.state,
-            "stock": max(int(on or 0) - int(res or 0), 0),
+            "stock": max(int(on or 0) - int(res or 0) - expired.get(s.id, 0), 0),  # expired units are not issued
             "capacity": s.capacity,
             "picture": url_for("vending_kiosk.picture", machine_code=machine.code, item_id=i.id, v=with_picture[i.id])
             if i.id in with_picture

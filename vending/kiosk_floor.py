@@ -1,4 +1,4 @@
-"""The kiosk's floor calls: tools out and back (with the condition acknowledged) and restock mode (count, fill).
+"""The kiosk's floor calls: tools out and back (with the condition acknowledged) and restock mode (count, fill, scan).
 
 Routes of the kiosk's API blueprint (vending.kiosk_api.api_bp), kept apart so each module stays small.
 """
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import DomainError
 from core.validation import Int, Text, one
-from vending import restock, tools
+from vending import restock, restock_scan, tools
 from vending.kiosk_api import api_bp
 from vending.kiosk_common import KIOSK, active_machine, json_body, kiosk_db, kiosk_now, local_time, signed_in_worker
 from vending.models import Machine, Worker
@@ -100,7 +100,7 @@ def restock_list(machine_code: str) -> Any:
     db = kiosk_db()
     machine = active_machine(db, machine_code)
     _restocker(db, machine)
-    lines = restock.pick_list(db, machine.id)
+    lines = restock.pick_list(db, machine.id, restock.site_today(db, machine.id, kiosk_now()))
     return jsonify(
         {
             "pick_list": [
@@ -110,6 +110,7 @@ def restock_list(machine_code: str) -> Any:
                     "on_hand": p.on_hand,
                     "max": p.max_level,
                     "to_pick": p.to_pick,
+                    "expired": p.expired,
                 }
                 for p in lines
             ]
@@ -138,7 +139,16 @@ def restock_slot(machine_code: str, slot_code: str) -> Any:
             actor=f"kiosk:{machine.code}",
         )
         result.update(expected=count.expected, counted=count.counted, flagged=count.flagged)
-    if _whole(body, "added") > 0:
+    scan = one(Text(max_length=restock_scan.MAX_SCAN), "scan", body.get("scan"))
+    if scan:  # a label scanned into the slot: checked against its item, the lot kept; "added" overrides the count
+        filled = restock_scan.fill_by_scan(
+            db, machine.id, slot_code, scan, _whole(body, "added") or None, key=f"{key}:scan", now=kiosk_now(),
+            today=restock.site_today(db, machine.id, kiosk_now()), worker_id=worker.id, actor=f"kiosk:{machine.code}",
+        )  # fmt: skip
+        result.update(
+            on_hand=filled.on_hand, added=filled.added, lot=filled.scanned.lot.lot if filled.scanned.lot else None
+        )
+    elif _whole(body, "added") > 0:
         result["on_hand"] = restock.record_fill(
             db,
             machine.id,

@@ -6,7 +6,8 @@ and `release` hold and free stock for an authorised dispense, `level_event` sums
 `post` locks the slot's stock row (SELECT ... FOR UPDATE on PostgreSQL; SQLite serialises writers with
 BEGIN IMMEDIATE) and checks the key under that lock, unless the caller owns the key (a dispense whose
 compare-and-set just succeeded); then one UPDATE ... RETURNING moves on-hand and releases the reservation,
-one INSERT appends the entry, and StockLevelChanged is published in the same transaction.
+one INSERT appends the entry, `vending.lots.follow` moves the slot's lots (a take from a slot without lots:
+one indexed SELECT), and StockLevelChanged is published in the same transaction.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from core.events import Event, StockLevelChanged
 from core.models import Item, Site
 from core.outbox import publish
 from core.prepared import FastWork, Prepared
+from vending import lots
+from vending.lots import LotRef
 from vending.models import LedgerEntry, Machine, Slot, SlotStock
 
-KINDS = ("issue", "return", "restock", "adjust", "count")
+KINDS = ("issue", "return", "restock", "adjust", "count", "pull")  # pull: expired units taken out by the crib
 
 
 class OutOfStock(Conflict):
@@ -159,12 +162,14 @@ def post(
     facts: SlotFacts | None = None,
     key_is_ours: bool = False,
     also_publish: Sequence[Event] = (),
+    lot: LotRef | None = None,
 ) -> Movement:
     """Append one movement of `quantity` (signed) to a slot; a repeated `key` changes nothing.
 
     `facts` saves a read when the caller knows the slot; `key_is_ours` skips the lock and key lookup for a caller
     that owns a key nobody can have used (the unique key still guards the table); `charge_codes` may be JSON
-    already; `also_publish`: the caller's events, written with the stock level in one INSERT."""
+    already; `also_publish`: the caller's events, written with the stock level in one INSERT; `lot`: the lot put in
+    or taken out (a take without one consumes the slot's lots first-expiry-first-out, see `vending.lots`)."""
     if kind not in KINDS:
         raise DomainError(f"ledger kind must be one of {', '.join(KINDS)}", field="kind")
     work = FastWork.of(session)
@@ -199,8 +204,11 @@ def post(
         },
     )  # fmt: skip
     assert entry is not None  # INSERT ... RETURNING gives its row
+    entry_id = int(entry[0])
+    if lot is not None or quantity < 0:
+        lots.follow(work, slot_id, entry_id, quantity, after, at, lot)
     publish(work, *([level_event(work, facts, at)] if quantity != 0 else []), *also_publish)
-    return Movement(int(entry._mapping["id"]), slot_id, kind, quantity, after, flagged, False)
+    return Movement(entry_id, slot_id, kind, quantity, after, flagged, False)
 
 
 def reserve(session: Session | FastWork, slot_id: int, quantity: int) -> None:

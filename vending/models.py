@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -191,6 +192,33 @@ class LedgerEntry(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     actor: Mapped[str] = mapped_column(String(100), default="")
+
+
+class SlotLot(Base):
+    """Units of one lot (batch and expiry from the label) in one slot; kept in step with the ledger (vending.lots).
+
+    A slot's units beyond the sum of its lots are untracked (stock from before lots, returns, shelf surplus)."""
+
+    __tablename__ = "vending_slot_lot"
+    __table_args__ = (CheckConstraint("quantity >= 0", name="lot_quantity_not_negative"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("vending_slot.id"), index=True)
+    lot: Mapped[str] = mapped_column(String(20), default="")  # GS1 AI (10); "" when the label had none
+    expiry: Mapped[date | None] = mapped_column(Date, nullable=True)  # GS1 AI (17)
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    first_in: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerLot(Base):
+    """Which lot a ledger movement put in or took out, and how many (signed as the movement): one row per lot."""
+
+    __tablename__ = "vending_ledger_lot"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_id: Mapped[int] = mapped_column(ForeignKey("vending_ledger.id"), index=True)
+    slot_lot_id: Mapped[int] = mapped_column(ForeignKey("vending_slot_lot.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
 
 
 class Dispense(Base):

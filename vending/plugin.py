@@ -23,6 +23,7 @@ from vending import (
     kiosk_floor,
     kiosk_pages,
     report_views,
+    restock_views,
     tools,
 )
 from vending import demo as vending_demo
@@ -37,6 +38,7 @@ from vending.smoke import smoke as run_smoke
 
 EXTRA_VARIABLES.setdefault("vending_chargeback_to", parse_recipients)
 ROUTE_MODULES = (kiosk_events, kiosk_floor)  # imported for the routes they add to kiosk_api.api_bp
+PAGE_MODULES = (restock_views,)  # imported for the routes they add to report_views.bp
 
 
 RECONCILE_AFTER = timedelta(minutes=10)

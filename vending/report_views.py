@@ -1,10 +1,9 @@
-"""Vending pages: usage (HTML and CSV), outliers, the ledger, CSV import/export, pick lists, returnable tools."""
+"""Vending pages: usage (HTML and CSV), outliers, the ledger, CSV import/export, returnable tools."""
 
 from __future__ import annotations
 
 import csv
 import io
-import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,8 +17,8 @@ from core.csv_rows import decode_upload
 from core.errors import DomainError, Forbidden
 from core.models import CostCenter, Item
 from core.roles import Role
-from core.validation import Int, Moment, Number, Text, one, schema
-from vending import counts, csv_io, exports, ledger, reports, restock, tools, usage
+from core.validation import Moment, Number, Text, one, schema
+from vending import csv_io, exports, ledger, lots, reports, tools, usage
 from vending.admin_views import actor, db, now, saved, site_id_from_form
 from vending.models import ChargeCode, Machine, Slot, WorkerGroup
 
@@ -27,7 +26,6 @@ bp = Blueprint("vending_reports", __name__, url_prefix="/vending")
 REPORTERS = access.roles(Role.ADMIN, Role.STAFF, Role.PROCUREMENT)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PERIOD = schema(start=Moment(), end=Moment())
-COUNTS = schema(counted=Int(minimum=0, maximum=100_000), added=Int(minimum=0, maximum=100_000, default=0))
 TOOL = schema(sku=Text.column(Item.sku, required=True), inspection_due=Moment(), calibration_due=Moment())
 
 
@@ -139,7 +137,8 @@ def ledger_view() -> Any:
     entries = ledger.recent(session, 200)
     slots = {s.id: s for s in session.scalars(select(Slot).where(Slot.id.in_({e.slot_id for e in entries})))}
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_({e.item_id for e in entries})))}
-    return render_template("vending/ledger.html", entries=entries, slots=slots, items=items)
+    lot_parts = lots.of_entries(session, [e.id for e in entries])
+    return render_template("vending/ledger.html", entries=entries, slots=slots, items=items, lots=lot_parts)
 
 
 @bp.route("/csv", methods=["GET", "POST"])
@@ -161,51 +160,6 @@ def csv_page() -> Any:
 def csv_export(kind: str) -> Any:
     text = csv_io.export_csv(db(), kind)
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'})
-
-
-@bp.route("/restock/<int:machine_id>", methods=["GET", "POST"])
-@access.roles(Role.ADMIN, Role.RESTOCKER)
-def restock_page(machine_id: int) -> Any:
-    session = db()
-    machine = session.get(Machine, machine_id)
-    if machine is None:
-        raise DomainError(f"no machine with id {machine_id}", field="machine_id", status=404, code="not_found")
-    if request.method == "POST":
-        slot_code, key = request.form.get("slot", ""), request.form.get("key") or uuid.uuid4().hex
-        message = []
-        typed = COUNTS.parse(request.form)
-        if typed["counted"] is not None:
-            result = restock.record_count(
-                session,
-                machine.id,
-                slot_code,
-                typed["counted"],
-                key=f"{key}:count",
-                now=now(),
-                actor=actor(),
-            )
-            message.append(
-                f"counted {result.counted}, expected {result.expected}"
-                + (f": difference {result.difference:+d} sent to a manager for review" if result.flagged else "")
-            )
-        if typed["added"] > 0:
-            held = restock.record_fill(
-                session, machine.id, slot_code, typed["added"], key=f"{key}:fill", now=now(), actor=actor()
-            )
-            message.append(f"now {held} on hand")
-        return saved(
-            f"Slot {slot_code}: " + ("; ".join(message) or "nothing recorded"),
-            "vending_reports.restock_page",
-            machine_id=machine.id,
-        )
-
-    return render_template(
-        "vending/restock.html",
-        machine=machine,
-        lines=restock.pick_list(session, machine.id),
-        key=uuid.uuid4().hex,
-        recount=counts.recount_requested(session, machine.id),
-    )
 
 
 @bp.route("/tools", methods=["GET", "POST"])

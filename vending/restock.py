@@ -1,17 +1,23 @@
-"""Restock mode: a pick list per machine from slots below max, counts and fills recorded in the ledger."""
+"""Restock mode: a pick list per machine from slots below max, counts and fills recorded in the ledger.
+
+Expired units do not count towards the slot's level (they are to be pulled: `pull_lot`, a ledger movement of
+kind "pull" with its reason); a fill may carry the lot and expiry its label gave (`vending.restock_scan`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import DomainError, NotFound
-from core.models import Item
-from vending import ledger
+from core.models import Item, Site
+from vending import ledger, lots
+from vending.lots import LotRef
 from vending.models import Machine, Slot, SlotStock
 
 MAX_COUNT = 1_000_000  # more than any slot holds: a bigger figure is a typo (and would not fit the column)
@@ -27,6 +33,7 @@ class PickLine:
     max_level: int
     to_pick: int
     state: str
+    expired: int = 0  # units past their expiry: to pull, not counted in the level
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +45,9 @@ class CountResult:
     flagged: bool
 
 
-def pick_list(session: Session, machine_id: int) -> list[PickLine]:
+def pick_list(session: Session, machine_id: int, today: date | None = None) -> list[PickLine]:
+    """Slots below their maximum, expired units left out of the level (`today` at the site; None: ignore expiry)."""
+    expired = lots.expired_by_slot(session, machine_id, today) if today is not None else {}
     rows = session.execute(
         select(Slot, Item, SlotStock.on_hand)
         .join(Item, Item.id == Slot.item_id)
@@ -48,17 +57,19 @@ def pick_list(session: Session, machine_id: int) -> list[PickLine]:
     ).all()
     lines = []
     for slot, item, on_hand in rows:
-        held = int(on_hand or 0)
-        if held < slot.max_level:
+        gone = expired.get(slot.id, 0)
+        held = int(on_hand or 0) - gone
+        if held < slot.max_level or gone:
             lines.append(
                 PickLine(
-                    slot.id, slot.code, item.sku, item.name, held, slot.max_level, slot.max_level - held, slot.state
+                    slot.id, slot.code, item.sku, item.name, held, slot.max_level, max(slot.max_level - held, 0),
+                    slot.state, gone,
                 )
-            )
+            )  # fmt: skip
     return lines
 
 
-def _slot(session: Session, machine_id: int, slot_code: str) -> Slot:
+def slot_of(session: Session, machine_id: int, slot_code: str) -> Slot:
     slot = session.scalar(select(Slot).where(Slot.machine_id == machine_id, Slot.code == slot_code))
     if slot is None:
         raise NotFound(f"no slot {slot_code!r} on this machine", field="slot")
@@ -79,7 +90,7 @@ def record_count(
     """A physical count: the ledger moves to the counted figure; a difference is flagged."""
     if counted < 0 or counted > MAX_COUNT:
         raise DomainError(f"a count is a whole number from 0 to {MAX_COUNT:,}", field="counted")
-    slot = _slot(session, machine_id, slot_code)
+    slot = slot_of(session, machine_id, slot_code)
     expected = ledger.lock_stock(session, slot.id).on_hand
     difference = counted - expected
     movement = ledger.post(
@@ -96,8 +107,13 @@ def record_count(
     )
     if difference and not movement.duplicate:
         audit.record(
-            session, actor or (f"worker:{worker_id}" if worker_id else "unknown"), "vending.count.difference",
-            "vending_slot", slot.id, before={"on_hand": expected}, after={"on_hand": movement.on_hand_after},
+            session,
+            actor or (f"worker:{worker_id}" if worker_id else "unknown"),
+            "vending.count.difference",
+            "vending_slot",
+            slot.id,
+            before={"on_hand": expected},
+            after={"on_hand": movement.on_hand_after},
             comment=f"slot {slot.code}: counted {counted}, expected {expected} (difference {difference:+d})",
         )
     return CountResult(slot.code, expected, movement.on_hand_after, difference, difference != 0)
@@ -113,13 +129,17 @@ def record_fill(
     now: datetime,
     worker_id: int | None = None,
     actor: str = "",
+    lot: LotRef | None = None,
+    how: str = "",
 ) -> int:
-    """Items put into a slot; refuses to overfill beyond capacity. Returns the new on-hand."""
+    """Items put into a slot (of `lot` when the label named one); refuses to overfill beyond capacity.
+
+    `how` says how the item was confirmed (a scan) for the ledger's reason. Returns the new on-hand."""
     if added > MAX_COUNT:
         raise DomainError(f"the number added is at most {MAX_COUNT:,}", field="added")
     if added <= 0:
         raise DomainError("the number added must be 1 or more", field="added")
-    slot = _slot(session, machine_id, slot_code)
+    slot = slot_of(session, machine_id, slot_code)
     held = ledger.lock_stock(session, slot.id).on_hand
     if held + added > slot.capacity:
         raise DomainError(f"slot {slot.code} holds at most {slot.capacity}; it has {held}", field="added")
@@ -131,12 +151,56 @@ def record_fill(
         key=key,
         at=now,
         worker_id=worker_id,
-        reason="restock",
+        reason="; ".join(part for part in ("restock", how, lot.describe() if lot else "") if part),
         actor=actor,
+        lot=lot,
     )
     if slot.state == "jammed":
         slot.state, slot.state_reason = "ok", ""  # the restocker has cleared and refilled the slot
     return movement.on_hand_after
+
+
+def pull_lot(
+    session: Session,
+    machine_id: int,
+    lot_id: int,
+    *,
+    key: str,
+    now: datetime,
+    today: date,
+    worker_id: int | None = None,
+    actor: str = "",
+) -> int:
+    """Take an expired lot's units out of its slot (a "pull" in the ledger, with the reason). Returns the units."""
+    held = lots.held_lot(session, lot_id)
+    slot = session.get(Slot, held.slot_id) if held is not None else None
+    if held is None or slot is None or slot.machine_id != machine_id:
+        raise NotFound("that lot is not in this machine", field="lot")
+    if held.quantity <= 0:
+        raise DomainError(f"slot {slot.code} holds nothing of lot {held.lot or '(no batch)'} any more", field="lot")
+    if not held.expired(today):
+        raise DomainError(f"lot {held.lot or '(no batch)'} has not expired: leave it in slot {slot.code}", field="lot")
+    ref = LotRef(held.lot, held.expiry)
+    ledger.lock_stock(session, slot.id)
+    movement = ledger.post(
+        session,
+        slot_id=slot.id,
+        kind="pull",
+        quantity=-held.quantity,
+        key=key,
+        at=now,
+        worker_id=worker_id,
+        reason=f"expired ({ref.describe()}): pulled from slot {slot.code}",
+        actor=actor,
+        lot=ref,
+    )
+    if not movement.duplicate:
+        audit.record(
+            session, actor or (f"worker:{worker_id}" if worker_id else "unknown"), "vending.lot.pulled", "vending_slot",
+            slot.id, before={"lot": held.lot, "quantity": held.quantity}, after={"lot": held.lot, "quantity": 0},
+            comment=f"slot {slot.code}: {held.quantity} of {ref.describe()} pulled as expired",
+        )  # fmt: skip
+    return held.quantity
 
 
 def machine_id_for(session: Session, code: str) -> int:
@@ -144,3 +208,15 @@ def machine_id_for(session: Session, code: str) -> int:
     if machine_id is None:
         raise NotFound(f"no machine {code!r}", field="machine")
     return machine_id
+
+
+def site_today(session: Session, machine_id: int, now: datetime) -> date:
+    """Today's date where the machine stands (expiry dates are read as the site's days)."""
+    name = session.scalar(
+        select(Site.timezone).join(Machine, Machine.site_id == Site.id).where(Machine.id == machine_id)
+    )
+    try:
+        zone = ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).date()

@@ -90,6 +90,8 @@ KIOSK_TEXT = (
     "Request sent. Thank you.",
     "Slot {slot}: counted {counted}, expected {expected}: flagged for a manager to review",
     "Slot {slot} saved",
+    "Scan",
+    "expired",
 )
 
 bp = Blueprint("i18n", __name__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from tests.conftest import login
 from tests.support import wait_until
 from tests.vending.conftest import World, kerong_config, seed_world
 from vending import ledger
-from vending.models import Dispense, UnknownBadge
+from vending.lots import LotRef
+from vending.models import Dispense, LedgerEntry, LedgerLot, SlotLot, SlotStock, UnknownBadge
 from vending.runtime import runtime
 
 API = "/api/v1/vending/kiosk/L1"
@@ -145,9 +147,55 @@ def test_tools_restock_and_requests_in_the_kiosk(app: Flask, client: FlaskClient
         worker.restocker = True
         ledger.post(s, slot_id=kiosk_world.slots["A2"], kind="issue", quantity=-2, key="x", at=worker_now())
     pick = client.get(f"{API}/restock").get_json()["pick_list"]
-    assert pick == [{"slot": "A2", "name": "Drill bit 8 mm", "on_hand": 3, "max": 5, "to_pick": 2}]
+    assert pick == [{"slot": "A2", "name": "Drill bit 8 mm", "on_hand": 3, "max": 5, "to_pick": 2, "expired": 0}]
     saved = client.post(f"{API}/restock/A2", json={"counted": 2, "added": 3}, headers=headers).get_json()
     assert saved == {"slot": "A2", "expected": 3, "counted": 2, "flagged": True, "on_hand": 5}
+    wrong = client.post(f"{API}/restock/A2", json={"scan": "ear-1", "request_key": "scan-1"}, headers=headers)
+    said = "scanned SKU EAR-1 = Ear plugs; slot A2 holds Drill bit 8 mm: put it in slot A3"
+    assert wrong.status_code == 400 and wrong.get_json()["error"] == {"code": "wrong_item", "message": said,
+                                                                      "field": "scan"}  # fmt: skip
+    full = client.post(f"{API}/restock/A2", json={"scan": "DRL-8", "added": 1}, headers=headers)  # the right item
+    assert full.status_code == 400 and "holds at most 5; it has 5" in full.get_json()["error"]["message"]
+
+
+def test_expired_stock_is_refused_at_the_kiosk_and_takes_are_fefo(
+    app: Flask, client: FlaskClient, kiosk_world: World
+) -> None:
+    """A3's remaining units all expired: not shown as stock, refused before anything moves, with what to do.
+    A1 holds two lots: the dispense takes the earlier expiry and its ledger entry says so."""
+    services = app.extensions["vendtrack"]
+    today = services.clock.now().date()
+    gone = today - timedelta(days=6)
+    with unit_of_work(services.session_factory) as s:
+        for code in ("A1", "A3"):
+            ledger.post(s, slot_id=kiosk_world.slots[code], kind="adjust", quantity=-5, key=f"empty-{code}",
+                        at=worker_now())  # fmt: skip
+        ledger.post(s, slot_id=kiosk_world.slots["A3"], kind="restock", quantity=4, key="old-lot", at=worker_now(),
+                    lot=LotRef("EP-OLD", gone))  # fmt: skip
+        for key, lot, days in (("late", "GL-LATE", 90), ("soon", "GL-SOON", 5)):
+            ledger.post(s, slot_id=kiosk_world.slots["A1"], kind="restock", quantity=2, key=key, at=worker_now(),
+                        lot=LotRef(lot, today + timedelta(days=days)))  # fmt: skip
+    login(client, "crib", "granite-bicycle-3")
+    headers = _kiosk(client)
+    signed = client.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=headers).get_json()
+    assert {i["slot"]: i["stock"] for i in signed["items"]} == {"A1": 4, "A2": 5, "A3": 0}
+    refused = client.post(f"{API}/dispense", json={"slot": "A3", "request_key": "exp-1"}, headers=headers)
+    body = refused.get_json()["dispense"]
+    assert body["status"] == "refused"
+    assert body["detail"] == f"the 4 in A3 expired on {gone:%Y-%m-%d}: ask the crib to replace them"
+    started = client.post(f"{API}/dispense", json={"slot": "A1", "request_key": "fefo-1"}, headers=headers)
+    done = _wait(client, started.get_json()["dispense"]["id"])
+    assert (done["status"], done["taken"]) == ("completed", 1), done
+    with services.session_factory() as s:
+        stock = s.get(SlotStock, kiosk_world.slots["A3"])
+        assert stock is not None and (stock.on_hand, stock.reserved) == (4, 0)  # nothing moved, nothing held
+        taken = s.execute(
+            select(SlotLot.lot, LedgerLot.quantity)
+            .join(LedgerLot, LedgerLot.slot_lot_id == SlotLot.id)
+            .join(LedgerEntry, LedgerEntry.id == LedgerLot.ledger_id)
+            .where(LedgerEntry.dispense_id == done["id"])
+        ).all()
+        assert [tuple(row) for row in taken] == [("GL-SOON", -1)]
 
 
 def worker_now() -> Any:

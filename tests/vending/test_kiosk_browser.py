@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from core.db import unit_of_work
+from core.models import Item
 from core.outbox import OutboxEvent
 from core.roles import Role
 from core.users import create_user
@@ -20,10 +23,11 @@ from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import LiveServer
 from tests.vending.conftest import World, kerong_config, seed_world
 from vending import charges, ledger, tools
-from vending.models import LedgerEntry, Slot, Tool, Worker
+from vending.models import LedgerEntry, Slot, SlotLot, Tool, Worker
 from vending.runtime import runtime
 
 pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[2] / "screenshots"  # gitignored: for a person to look at
 
 
 @pytest.fixture(params=["sqlite"])
@@ -234,3 +238,43 @@ def test_restocker_counts_and_fills_a_slot(app: Flask, kiosk_world: World, live_
 
 def _now(app: Flask) -> Any:
     return app.extensions["vendtrack"].clock.now()
+
+
+def test_restocker_scans_a_label_into_a_slot(
+    app: Flask, kiosk_world: World, live_server: LiveServer, page: Any
+) -> None:
+    """A keyboard-wedge scan (the label, then Enter) in a slot's Scan field: a wrong item is refused with the
+    reason, the right label fills the slot by its count and keeps its lot. GTIN 09521234543213 is GS1's
+    demonstration GTIN (company prefix 952 is reserved for examples)."""
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        worker = s.scalar(select(Worker).where(Worker.worker_code == "W1"))
+        assert worker is not None
+        worker.restocker = True
+        ledger.post(s, slot_id=kiosk_world.slots["A3"], kind="issue", quantity=-3, key="used", at=_now(app))
+        plugs = s.scalar(select(Item).where(Item.sku == "EAR-1"))
+        assert plugs is not None
+        plugs.gtin = "09521234543213"
+    expiry = _now(app).date() + timedelta(days=300)
+    label = f"(01)09521234543213(17){expiry:%y%m%d}(10)EP-9(30)2"
+    _open_kiosk(page, live_server)
+    _badge_in(page)
+    page.click("#restock-tab")
+    page.wait_for_selector("[data-scan=A3]")
+    page.click("[data-scan=A3]")
+    page.keyboard.type("DRL-8")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('message').innerText.includes('slot A3 holds Ear plugs')")
+    page.fill("[data-scan=A3]", "")
+    page.click("[data-scan=A3]")
+    page.keyboard.type(label)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('message').innerText.includes('Slot A3 saved')")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "kiosk-restock-desktop.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SHOTS / "kiosk-restock-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "no sideways scrolling"
+    with app.extensions["vendtrack"].session_factory() as s:
+        assert ledger.on_hand(s, kiosk_world.slots["A3"]) == 4
+        lot = s.scalars(select(SlotLot).where(SlotLot.lot == "EP-9")).one()
+        assert (lot.quantity, lot.expiry) == (2, expiry)

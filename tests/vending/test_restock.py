@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,7 +13,8 @@ from core.db import unit_of_work
 from core.errors import DomainError
 from tests.vending.conftest import World
 from vending import ledger, restock
-from vending.models import LedgerEntry
+from vending.lots import LotRef
+from vending.models import LedgerEntry, SlotLot
 
 
 def test_pick_list_count_and_fill(session_factory: sessionmaker[Session], world: World, clock: ManualClock) -> None:
@@ -30,3 +33,26 @@ def test_pick_list_count_and_fill(session_factory: sessionmaker[Session], world:
     with session_factory() as s:
         flagged = s.scalars(select(LedgerEntry).where(LedgerEntry.flagged.is_(True))).all()
         assert [(e.kind, e.quantity, e.reason) for e in flagged] == [("count", -1, "counted 1, expected 2")]
+
+
+def test_expired_lots_leave_the_level_and_only_they_are_pulled(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    today, slot = clock.now().date(), world.slots["A1"]
+    with unit_of_work(session_factory) as s:
+        ledger.post(s, slot_id=slot, kind="adjust", quantity=-5, key="empty", at=clock.now())
+        for key, quantity, lot in (("f", 2, LotRef("FRESH", today + timedelta(days=5))),
+                                   ("o", 1, LotRef("OLD", today - timedelta(days=1)))):  # fmt: skip
+            ledger.post(s, slot_id=slot, kind="restock", quantity=quantity, key=key, at=clock.now(), lot=lot)
+        lines = restock.pick_list(s, world.machine_id, today)
+        assert [(p.slot_code, p.on_hand, p.expired, p.to_pick) for p in lines] == [("A1", 2, 1, 3)]
+        ids = dict(s.execute(select(SlotLot.lot, SlotLot.id)).all())
+        with pytest.raises(DomainError, match="lot FRESH has not expired: leave it in slot A1"):
+            restock.pull_lot(s, world.machine_id, ids["FRESH"], key="p0", now=clock.now(), today=today)
+        assert restock.pull_lot(s, world.machine_id, ids["OLD"], key="p1", now=clock.now(), today=today) == 1
+        counted = restock.record_count(s, world.machine_id, "A1", 1, key="c1", now=clock.now())
+        assert (counted.expected, counted.counted) == (2, 1)
+    with session_factory() as s:
+        assert dict(s.execute(select(SlotLot.lot, SlotLot.quantity)).all()) == {"FRESH": 1, "OLD": 0}
+        pull = s.scalars(select(LedgerEntry).where(LedgerEntry.kind == "pull")).one()
+        assert (pull.quantity, pull.on_hand_after) == (-1, 2)

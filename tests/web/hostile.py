@@ -59,7 +59,7 @@ JSON_KEYS = {  # the keys each JSON endpoint reads (others get JSON_NAMES)
     "vending_kiosk_api.request_item": ["description"],
     "vending_kiosk_api.tool_checkout": ["serial", "hours"],
     "vending_kiosk_api.tool_return": ["serial", "condition"],
-    "vending_kiosk_api.restock_slot": ["counted", "added", "request_key"],
+    "vending_kiosk_api.restock_slot": ["counted", "added", "request_key", "scan"],
     "tracking_api.gateway_adverts": ["adverts"],
 }
 SWEEP_TEXT = ["NaN", "1e400", "2.7", "-5", "a\x00b", "x" * 100_000]  # others come through hypothesis

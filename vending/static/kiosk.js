@@ -121,7 +121,9 @@
     try {
       const data = await call("/restock");
       $("restock").innerHTML = data.pick_list.map((p) => '<div class="k-row"><strong>' + escape(p.slot) + "</strong> " +
-        escape(p.name) + " · " + p.on_hand + "/" + p.max + " · " + t("pick") + " " + p.to_pick +
+        escape(p.name) + " · " + p.on_hand + "/" + p.max + (p.expired ? " (+" + p.expired + " " + t("expired") + ")" : "") +
+        " · " + t("pick") + " " + p.to_pick +
+        " <label>" + t("Scan") + ' <input type="text" autocomplete="off" data-scan="' + escape(p.slot) + '" style="max-width:12em"></label>' +
         " <label>" + t("Counted") + ' <input type="number" min="0" data-count="' + escape(p.slot) + '" style="max-width:6em"></label>' +
         " <label>" + t("Added") + ' <input type="number" min="0" value="' + p.to_pick + '" data-added="' + escape(p.slot) + '" style="max-width:6em"></label>' +
         ' <button type="button" class="k-btn" data-restock="' + escape(p.slot) + '" aria-label="' + escape(t("Save slot") + " " + p.slot) + '">' +
@@ -248,12 +250,17 @@
     try { await call("/request-item", {description: $("ask-text").value}); message(t("Request sent. Thank you."), true); $("ask-text").value = ""; }
     catch (e) { message(e.message); }
   });
+  $("restock").addEventListener("keydown", (ev) => {  // a scanner types the label then Enter: save that slot
+    const slot = ev.target.dataset && ev.target.dataset.scan;
+    if (slot && ev.key === "Enter") { ev.preventDefault(); root.querySelector('[data-restock="' + slot + '"]').click(); }
+  });
   $("restock").addEventListener("click", async (ev) => {
     const slot = ev.target.dataset && ev.target.dataset.restock; if (!slot) return;
     const counted = root.querySelector('[data-count="' + slot + '"]').value;
     const added = root.querySelector('[data-added="' + slot + '"]').value;
-    try {
-      const r = await call("/restock/" + encodeURIComponent(slot), {counted: counted, added: added});
+    const scan = root.querySelector('[data-scan="' + slot + '"]').value.trim();
+    try {  // with a scan, the label's count (else the pick quantity) is what was added
+      const r = await call("/restock/" + encodeURIComponent(slot), scan ? {counted: counted, scan: scan} : {counted: counted, added: added});
       message(r.flagged ? t("Slot {slot}: counted {counted}, expected {expected}: flagged for a manager to review")
         .replace("{slot}", slot).replace("{counted}", r.counted).replace("{expected}", r.expected)
         : t("Slot {slot} saved").replace("{slot}", slot), !r.flagged);
