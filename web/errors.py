@@ -54,7 +54,7 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 
 
 def error_json(status: int, message: str, code: str | None = None, field: str | None = None) -> Any:
-    body = {"error": {"code": code or CODES.get(status, "error"), "message": message, "field": field}}
+    body = {"error": {"code": code or CODES.get(status, "error"), "message": str(message), "field": field}}
     return jsonify(body), status
 
 
