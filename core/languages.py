@@ -1,14 +1,14 @@
-"""The languages vendtrack ships, and the one check every stored language code (kiosk, worker, supplier) passes.
+"""The languages vendtrack ships, and how a stored language code (kiosk, worker, supplier) is read and checked.
 
-A stored code is "" (no choice of its own: the kiosk's, the browser's, or English) or one of `SHIPPED`. Anything
-else is refused with the list of supported codes, so a typo in a form or a CSV row never reaches the database.
+A stored code is "" (no choice of its own: the kiosk's, the browser's, or English) or one of `SHIPPED`. `parse`
+says which, or None for anything else; each domain refuses a None with its own translated message naming
+`supported()`, so a typo in a form or a CSV row never reaches the database.
 """
 
 from __future__ import annotations
 
-from core.errors import DomainError
-
 SHIPPED = {"en": "English", "de": "Deutsch", "es": "Español"}  # web/translations/<code> exists for each but en
+MAX_LENGTH = 16  # longer input is refused before it is looked at ("de-DE-x-private..." is not a choice)
 
 
 def supported() -> str:
@@ -16,20 +16,12 @@ def supported() -> str:
     return ", ".join(f"{code} ({name})" for code, name in sorted(SHIPPED.items()))
 
 
-def checked(raw: object, field: str = "language", blank_allowed: bool = True) -> str:
-    """A language code as stored: lower-cased "de", "es", "en", or "" when blank is allowed; else a DomainError
-    (422) naming the field and the supported codes. Region forms ("de-AT", "es_MX") keep their language."""
+def parse(raw: object) -> str | None:
+    """A language code as stored ("de", "es", "en", or "" for blank), or None when it is not one we ship.
+
+    Case and a region are forgiven ("DE", "de-AT", "es_MX" keep their language)."""
     text = raw.strip() if isinstance(raw, str) else ("" if raw is None else str(raw))
-    if not text and blank_allowed:
+    if not text:
         return ""
     code = text.replace("_", "-").split("-")[0].lower()
-    if code not in SHIPPED or len(text) > 16:
-        shown = text[:16]
-        raise DomainError(
-            f"{field} {shown!r} is not a supported language: use one of {supported()}"
-            + (", or leave it empty" if blank_allowed else ""),
-            field=field,
-            status=422,
-            code="unsupported_language",
-        )
-    return code
+    return code if code in SHIPPED and len(text) <= MAX_LENGTH else None

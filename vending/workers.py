@@ -71,6 +71,7 @@ def create_worker(
     site_id: int | None = None,
     restocker: bool = False,
     valid_until: datetime | None = None,
+    language: str = "",  # checked by the caller (vending.languages.checked)
     actor: str = "system",
 ) -> Worker:
     worker_code = worker_code.strip()
@@ -89,6 +90,7 @@ def create_worker(
         valid_until=valid_until,
         active=True,
         failed_pins=0,
+        language=language,
     )
     session.add(worker)
     session.flush()
