@@ -54,8 +54,8 @@ def read_rows(text: str, required: Sequence[str], expected: Sequence[str]) -> It
     missing = [name for name in required if name not in header]
     if missing:
         raise ValidationError.one(
-            missing[0],
-            f"the header lacks {', '.join(missing)}: the first line must name the columns, e.g. {','.join(expected)}",
+            missing[0], f"the header lacks {', '.join(missing)}: the first line must name the columns, e.g. "
+            f"{','.join(expected)}"
         )
     problems = 0
     while problems < MAX_ROW_PROBLEMS:
@@ -92,8 +92,7 @@ def problems_of(line: int, exc: Exception) -> list[CsvProblem]:
     log.error("error id %s: CSV line %s could not be saved", error_id, line, exc_info=exc)
     return [
         CsvProblem(
-            line,
-            "row",
-            f"this row could not be saved (error id {error_id}): check that its codes are not used by another record",
+            line, "row", f"this row could not be saved (error id {error_id}): check that its codes are not "
+            "used by another record"
         )
     ]

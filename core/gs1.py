@@ -103,7 +103,7 @@ def parse(scan: str, *, today: date | None = None) -> Gs1Label:
     text = scan.strip()
     for prefix in SYMBOLOGY_PREFIXES:
         if text.startswith(prefix):
-            text = text[len(prefix) :]
+            text = text[len(prefix):]
             break
     pairs = _bracketed(text) if text.startswith("(") else _raw(text)
     if not pairs:
@@ -116,9 +116,7 @@ def _bracketed(text: str) -> list[tuple[str, str]]:
     position = 0
     for match in _BRACKETED.finditer(text):
         if match.start() != position:
-            raise Gs1Error(
-                f"unexpected text {text[position : match.start()]!r} before ({match.group(1)})", field="scan"
-            )
+            raise Gs1Error(f"unexpected text {text[position:match.start()]!r} before ({match.group(1)})", field="scan")
         pairs.append((match.group(1), match.group(2).rstrip(GS)))
         position = match.end()
     if position != len(text):
@@ -133,9 +131,9 @@ def _raw(text: str) -> list[tuple[str, str]]:
         if text[position] == GS:
             position += 1
             continue
-        prefix = text[position : position + 2]
+        prefix = text[position:position + 2]
         ai_length = _AI_LENGTH_BY_PREFIX.get(prefix, 4 if prefix.isdigit() else 0)
-        ai = text[position : position + ai_length]
+        ai = text[position:position + ai_length]
         if not ai.isdigit() or len(ai) != ai_length:
             raise Gs1Error(f"expected an Application Identifier at character {position + 1}, found {prefix!r}",
                            field="scan")  # fmt: skip

@@ -229,9 +229,9 @@ def _request(
         ledger.reserve(work, slot.id, quantity)
         status, detail, shown = _outcome(AUTHORISED), "", ""
     except DomainError as refusal:
-        with force_locale("en"):  # the record keeps English; the kiosk is answered in its language
-            status, detail, shown = _outcome(REFUSED), str(refusal.message), str(refusal.message)
-        shown = str(refusal.message)
+        status, shown = _outcome(REFUSED), str(refusal.message)  # the kiosk's language (a lazy_gettext message)
+        with force_locale("en"):  # the record keeps English, whoever was refused
+            detail = str(refusal.message)
     codes_json = json.dumps(codes, sort_keys=True)
     cursor = work.execute(
         _INSERT,

@@ -88,9 +88,9 @@ class PhaseWriter:
         if machine_id is not None and machine_id in self._codes:
             return self._codes[machine_id]
         found = session.execute(
-            select(Machine.id, Machine.code)
-            .join(Dispense, Dispense.machine_id == Machine.id)
-            .where(Dispense.id == dispense_id)
+            select(Machine.id, Machine.code).join(Dispense, Dispense.machine_id == Machine.id).where(
+                Dispense.id == dispense_id
+            )
         ).first()
         if found is None:
             return None

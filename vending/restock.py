@@ -96,13 +96,8 @@ def record_count(
     )
     if difference and not movement.duplicate:
         audit.record(
-            session,
-            actor or (f"worker:{worker_id}" if worker_id else "unknown"),
-            "vending.count.difference",
-            "vending_slot",
-            slot.id,
-            before={"on_hand": expected},
-            after={"on_hand": movement.on_hand_after},
+            session, actor or (f"worker:{worker_id}" if worker_id else "unknown"), "vending.count.difference",
+            "vending_slot", slot.id, before={"on_hand": expected}, after={"on_hand": movement.on_hand_after},
             comment=f"slot {slot.code}: counted {counted}, expected {expected} (difference {difference:+d})",
         )
     return CountResult(slot.code, expected, movement.on_hand_after, difference, difference != 0)

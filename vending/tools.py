@@ -109,14 +109,8 @@ def add_tool(
 
 
 def checkout(
-    session: Session,
-    serial: str,
-    worker_id: int,
-    due_at: datetime,
-    now: datetime,
-    actor: str = "",
-    machine: str = "",
-    charge_code: str = "",
+    session: Session, serial: str, worker_id: int, due_at: datetime, now: datetime, actor: str = "",
+    machine: str = "", charge_code: str = "",
 ) -> ToolView:
     """Lend an available, inspected tool; publishes ToolCheckedOut so tracking follows a tagged tool."""
     tool = _tool(session, serial)

@@ -33,15 +33,8 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "machine": ("Machine", "Machine name"),
     "worker": ("Worker ID", "Worker name"),
 }
-TITLES = {
-    "cost_center": "cost center",
-    "item": "item",
-    "work_order": "work order",
-    "job": "job",
-    "group": "worker group",
-    "machine": "machine",
-    "worker": "worker",
-}
+TITLES = {"cost_center": "cost center", "item": "item", "work_order": "work order", "job": "job",
+          "group": "worker group", "machine": "machine", "worker": "worker"}
 PERSONAL = frozenset({"worker"})
 FILTERS = ("cost_center", "work_order", "group", "item", "machine")
 NONE_LABEL = {
