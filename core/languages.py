@@ -7,7 +7,14 @@ says which, or None for anything else; each domain refuses a None with its own t
 
 from __future__ import annotations
 
+import gettext
+from functools import lru_cache
+from pathlib import Path
+
 SHIPPED = {"en": "English", "de": "Deutsch", "es": "Español"}  # web/translations/<code> exists for each but en
+# The compiled catalogues (web/translations/<code>/LC_MESSAGES/messages.mo, written by
+# `.ci/check_translations.py --compile`): read here too, for text made outside a request (documents, e-mails).
+CATALOGUES = Path(__file__).resolve().parents[1] / "web" / "translations"
 MAX_LENGTH = 16  # longer input is refused before it is looked at ("de-DE-x-private..." is not a choice)
 
 
@@ -25,3 +32,11 @@ def parse(raw: object) -> str | None:
         return ""
     code = text.replace("_", "-").split("-")[0].lower()
     return code if code in SHIPPED and len(text) <= MAX_LENGTH else None
+
+
+@lru_cache(maxsize=len(SHIPPED))
+def catalogue(code: str) -> gettext.NullTranslations:
+    """The messages of a shipped language, with no Flask request needed (English: the ids themselves)."""
+    if code not in SHIPPED or code == "en":
+        return gettext.NullTranslations()
+    return gettext.translation("messages", CATALOGUES, languages=[code], fallback=True)
