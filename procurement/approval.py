@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ from procurement.orders import (
     COMMITTED_STATUSES,
     PENDING,
     REJECTED,
+    POStatus,
     get_po,
     po_totals,
     site_settings,
@@ -209,7 +211,8 @@ def approve(session: Session, po_number: str, who: Approver, clock: Clock, comme
     """Record one level's approval; the last level approves the PO. Returns the PO status."""
     po = get_po(session, po_number, lock=True)
     if po.status != PENDING:
-        raise Conflict(f"{po_number} is {po.status}, not waiting for approval", field="status")
+        raise Conflict(lazy_gettext("%(po)s is %(status)s, not waiting for approval", po=po_number,
+                                    status=_status_label(po.status)), field="status")  # fmt: skip
     total = po_totals(session, po).total
     level, refusal = _approval_step(session, po, total, who)
     if refusal is not None:
@@ -223,6 +226,11 @@ def approve(session: Session, po_number: str, who: Approver, clock: Clock, comme
     return po.status
 
 
+def _status_label(status: str) -> str:
+    """A PO status in the reader's language ("Pending approval"), for refusals."""
+    return lazy_gettext(POStatus(status).label)
+
+
 def _levels(po: PurchaseOrder) -> list[int]:
     return [int(x) for x in po.approval_levels.split(",") if x] or [1]
 
@@ -231,40 +239,46 @@ def _approval_step(session: Session, po: PurchaseOrder, total: Decimal, who: App
     """The level `who` would approve now, and why they may not (None when they may): the page asks the same."""
     levels, done = _levels(po), _approvals(session, po)
     level = next(lv for lv in levels if lv not in done) if len(done) < len(levels) else levels[-1]
-    if who.actor in (po.requester, po.last_editor):
-        role = "requested" if who.actor == po.requester else "last edited"
-        return level, f"you {role} {po.po_number}, so someone else must approve it"
+    if who.actor == po.requester:
+        return level, lazy_gettext("you requested %(po)s, so someone else must approve it", po=po.po_number)
+    if who.actor == po.last_editor:
+        return level, lazy_gettext("you last edited %(po)s, so someone else must approve it", po=po.po_number)
     if who.actor in done.values():
-        return level, f"you already approved {po.po_number} at another level; a second person must"
+        return level, lazy_gettext("you already approved %(po)s at another level; a second person must",
+                                   po=po.po_number)  # fmt: skip
     if not _may_approve(session, po, total, level, who):
-        return level, f"level {level} of {po.po_number} needs {approver_of(session, po, total, level)}"
+        return level, lazy_gettext("level %(level)s of %(po)s needs %(who)s", level=level, po=po.po_number,
+                                   who=approver_of(session, po, total, level))  # fmt: skip
     return level, None
 
 
 def approval_refusal(session: Session, po: PurchaseOrder, who: Approver) -> str | None:
     """Why `who` cannot approve `po` now (not pending, their own order, wrong role), or None when they can."""
     if po.status != PENDING:
-        return f"{po.po_number} is not waiting for approval"
+        return lazy_gettext("%(po)s is not waiting for approval", po=po.po_number)
     return _approval_step(session, po, po_totals(session, po).total, who)[1]
 
 
 def reject_refusal(session: Session, po: PurchaseOrder, who: Approver) -> str | None:
     """Why `who` cannot reject `po`: approvers and admins may, and anyone an approval rule lets approve it now."""
     if po.status != PENDING:
-        return f"{po.po_number} is not waiting for approval"
+        return lazy_gettext("%(po)s is not waiting for approval", po=po.po_number)
     if who.actor == po.requester:
-        return f"you requested {po.po_number}; withdraw it with cancel instead"
+        return lazy_gettext("you requested %(po)s; withdraw it with cancel instead", po=po.po_number)
     if {"approver", "admin"} & who.roles or approval_refusal(session, po, who) is None:
         return None
-    return "only an approver, an admin or the approver a rule names rejects orders"
+    return lazy_gettext("only an approver, an admin or the approver a rule names rejects orders")
 
 
 def approver_of(session: Session, po: PurchaseOrder, total: Decimal, level: int) -> str:
     """Who may approve `level` of `po`, in words: 'a user with role approver', 'user alice'."""
     rules = [r for r in matching_rules(session, po, total) if r.level == level]
-    names = sorted({f"user {r.approver_user}" for r in rules if r.approver_user}
-                   | {f"a user with role {r.approver_role}" for r in rules if r.approver_role})  # fmt: skip
-    return " or ".join(names) if names else f"a user with role {DEFAULT_ROLE}"
+    names = sorted({str(lazy_gettext("user %(name)s", name=r.approver_user)) for r in rules if r.approver_user}
+                   | {str(lazy_gettext("a user with role %(role)s", role=r.approver_role))
+                      for r in rules if r.approver_role})  # fmt: skip
+    if not names:
+        return str(lazy_gettext("a user with role %(role)s", role=DEFAULT_ROLE))
+    return str(lazy_gettext(" or ")).join(names)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,7 @@ class PoContext:
     ship_to_postal: PostalAddress | None = None
     supplier_id: int = 0
     document_date: datetime | None = None  # when the content last changed (approval, else the last edit)
+    language: str = ""  # the supplier's ("" = English): the PDF's and the e-mail's words and formats
 
     @property
     def is_order(self) -> bool:
@@ -122,7 +123,7 @@ def build_context(session: Session, po_number: str) -> PoContext:
         approved_by=po.approved_by, approved_at=po.approved_at, cost_center=cc.code if cc else "", notes=po.notes,
         country=site.country, requested_delivery_date=po.requested_delivery_date,
         ship_to_postal=postal_address(site, settings), supplier_id=supplier.id,
-        document_date=po.approved_at or po.updated_at,
+        document_date=po.approved_at or po.updated_at, language=supplier.language,
     )  # fmt: skip
 
 

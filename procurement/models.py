@@ -87,6 +87,7 @@ class Supplier(Base):
     payment_terms: Mapped[str] = mapped_column(String(200), default="Net 30")
     address: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")  # PDF/e-mail; "" = English
 
 
 class SupplierItem(Base):

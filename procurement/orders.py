@@ -27,6 +27,7 @@ from procurement.po_states import (
     DRAFT,
     OPEN_STATUSES,
     ORDER_CHANNELS,
+    ORDER_CHANNELS_EN,
     ORDERED,
     PARTLY,
     PENDING,
@@ -194,7 +195,7 @@ def mark_ordered(session: Session, po_number: str, channel: str, reference: str,
         raise DomainError("the supplier's reference is at most 200 characters", field="reference")
     po = get_po(session, po_number, lock=True)
     reference = reference.strip()
-    comment = f"placed {ORDER_CHANNELS[channel]}" + (f", supplier reference {reference}" if reference else "")
+    comment = f"placed {ORDER_CHANNELS_EN[channel]}" + (f", supplier reference {reference}" if reference else "")
     transition(session, po, ORDERED, actor, clock, comment=comment)
     po.ordered_via, po.ordered_at = channel, clock.now()
 

@@ -8,6 +8,9 @@ which is NOT embedded (a reader without Adobe's Asian font pack shows boxes): a 
 render and `fonts().note` says what to install. Control characters (NUL …) are dropped, and a character no
 font has (a rare emoji, say) is printed as its code point, `[U+1FAE0]`, never as an empty box.
 
+Every word is in the supplier's language (procurement.document_language), dates, numbers and money too; the
+translations use only characters DejaVu Sans covers (tests/procurement/test_pdf_language.py checks).
+
 The PDF's CreationDate is the moment its content was fixed (approval, else the last edit): real, and the same
 bytes for the same order, so a resend reuses the stored document. A draft carries a "DRAFT – NOT AN ORDER"
 watermark on every page.
@@ -30,6 +33,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from procurement.document_language import Words, words_for
 from procurement.documents import LineRow, PoContext, actor_name
 from procurement.pdf_fonts import fonts, markup, printable
 
@@ -52,6 +56,7 @@ class _NumberedCanvas(Canvas):
     """Holds every page until the end so each can say 'Page x of y'; dated `created` (CreationDate/ModDate)."""
 
     created: datetime | None = None
+    words: Words = Words()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,7 +73,8 @@ class _NumberedCanvas(Canvas):
         for number, state in enumerate(self._pages, start=1):
             self.__dict__.update(state)
             self.setFont(fonts().regular, 8)
-            self.drawRightString(A4[0] - 15 * mm, 10 * mm, f"Page {number} of {total}")
+            page = self.words.gettext("Page %(number)s of %(total)s", number=number, total=total)
+            self.drawRightString(A4[0] - 15 * mm, 10 * mm, page)
             super().showPage()
         super().save()
 
@@ -85,69 +91,85 @@ def _stamp(moment: datetime) -> TimeStamp:
 TOP_MARGIN, BOTTOM_MARGIN = 42 * mm, 18 * mm
 FRAME_HEIGHT = A4[1] - TOP_MARGIN - BOTTOM_MARGIN - 12  # the frame's own padding is 6 pt top and bottom
 CELL_LEADING, CELL_PAD_V, CELL_PAD_H, SAFETY = 8 * 1.2, 3, 6, 4
-COLUMNS = ("Line", "SKU", "Supplier part", "Description", "Qty", "Unit", "Unit price", "Extended")
+
+
+def columns(words: Words) -> list[str]:
+    """The lines table's header row."""
+    return [
+        words.gettext("Line"), words.gettext("SKU"), words.gettext("Supplier part"), words.gettext("Description"),
+        words.gettext("Qty"), words.gettext("Unit"), words.gettext("Unit price"), words.gettext("Extended"),
+    ]  # fmt: skip
+
+
 WIDTHS = (10 * mm, 24 * mm, 26 * mm, 58 * mm, 13 * mm, 12 * mm, 18 * mm, 19 * mm)
 
 
 def render(ctx: PoContext) -> bytes:
     """The PDF bytes of one PO (deterministic for the same context: reportlab's invariant mode)."""
     buffer = io.BytesIO()
+    words = words_for(ctx.language)
     doc = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=TOP_MARGIN, bottomMargin=BOTTOM_MARGIN,
-        title=f"Purchase order {ctx.po_number}", author=ctx.buyer.name, invariant=1,
+        title=words.gettext("Purchase order %(number)s", number=ctx.po_number), author=ctx.buyer.name, invariant=1,
     )  # fmt: skip
     styles = _styles()
-    parties = _parties(ctx, styles)
+    parties = _parties(ctx, styles, words)
     first_space = FRAME_HEIGHT - parties.wrap(A4[0] - 30 * mm, FRAME_HEIGHT)[1] - 5 * mm
-    story: list[Any] = [parties, Spacer(1, 5 * mm), *_line_tables(ctx, styles, first_space), Spacer(1, 4 * mm)]
-    story += [_totals(ctx, styles), Spacer(1, 5 * mm)]
-    story.append(Paragraph(f"<b>Terms:</b> {markup(ctx.terms)}", styles["base"]))
+    story: list[Any] = [parties, Spacer(1, 5 * mm), *_line_tables(ctx, styles, first_space, words)]
+    story += [Spacer(1, 4 * mm), _totals(ctx, words), Spacer(1, 5 * mm)]
+    terms, notes = markup(words.gettext("Terms:")), markup(words.gettext("Notes:"))
+    story.append(Paragraph(f"<b>{terms}</b> {markup(ctx.terms)}", styles["base"]))
     if ctx.notes:
-        story.append(Paragraph(f"<b>Notes:</b> {markup(ctx.notes)}", styles["base"]))
+        story.append(Paragraph(f"<b>{notes}</b> {markup(ctx.notes)}", styles["base"]))
     story.append(Spacer(1, 3 * mm))
-    story.append(Paragraph(markup(approval_statement(ctx)), styles["bold"]))
+    story.append(Paragraph(markup(approval_statement(ctx, words)), styles["bold"]))
 
     def on_page(canvas: Canvas, _doc: Any) -> None:
-        _page_header(canvas, ctx, styles)
+        _page_header(canvas, ctx, styles, words)
         if not ctx.is_order:
-            _watermark(canvas)
+            _watermark(canvas, words)
 
-    canvas_class = type("_DatedCanvas", (_NumberedCanvas,), {"created": ctx.document_date or ctx.order_date})
+    dated = {"created": ctx.document_date or ctx.order_date, "words": words}
+    canvas_class = type("_DatedCanvas", (_NumberedCanvas,), dated)
     doc.build(story, onFirstPage=on_page, onLaterPages=on_page, canvasmaker=canvas_class)
     return buffer.getvalue()
 
 
-def _watermark(canvas: Canvas) -> None:
+def _watermark(canvas: Canvas, words: Words) -> None:
     canvas.saveState()
     canvas.setFont(fonts().bold, 40)
     canvas.setFillColor(colors.Color(0.85, 0.2, 0.2, alpha=0.18))
     canvas.translate(A4[0] / 2, A4[1] / 2)
     canvas.rotate(45)
-    canvas.drawCentredString(0, 0, "DRAFT – NOT AN ORDER")
+    canvas.drawCentredString(0, 0, words.gettext("DRAFT – NOT AN ORDER"))
     canvas.restoreState()
 
 
-def approval_statement(ctx: PoContext) -> str:
+def approval_statement(ctx: PoContext, words: Words | None = None) -> str:
+    words = words or Words()
     if ctx.approved_by and ctx.approved_at:
-        return f"Approved by {actor_name(ctx.approved_by)} on {ctx.approved_at:%Y-%m-%d %H:%M} UTC"
-    return "Not approved: this document is a draft and is not an order"
+        who = actor_name(ctx.approved_by)
+        return words.gettext("Approved by %(who)s on %(when)s", who=who, when=words.moment(ctx.approved_at))
+    return words.gettext("Not approved: this document is a draft and is not an order")
 
 
-def _page_header(canvas: Canvas, ctx: PoContext, styles: dict[str, ParagraphStyle]) -> None:
+def _page_header(canvas: Canvas, ctx: PoContext, styles: dict[str, ParagraphStyle], words: Words) -> None:
     f = fonts()
     width, height = A4
     canvas.saveState()
     canvas.setFont(f.bold, 15)
-    canvas.drawString(15 * mm, height - 16 * mm, "PURCHASE ORDER")
+    canvas.drawString(15 * mm, height - 16 * mm, words.gettext("PURCHASE ORDER"))
     canvas.setFont(f.bold, 11)
     canvas.drawString(15 * mm, height - 23 * mm, ctx.po_number)
     canvas.setFont(f.regular, 8.5)
-    dates = f"Order date {ctx.order_date:%Y-%m-%d}   Currency {ctx.currency}"
+    dates = words.gettext("Order date %(day)s", day=words.day(ctx.order_date))
+    dates += "   " + words.gettext("Currency %(currency)s", currency=ctx.currency)
     if ctx.requested_delivery_date:
-        dates += f"   Requested delivery {ctx.requested_delivery_date:%Y-%m-%d}"
+        dates += "   " + words.gettext("Requested delivery %(day)s", day=words.day(ctx.requested_delivery_date))
     canvas.drawString(15 * mm, height - 28 * mm, dates)
     contact = " · ".join(x for x in (ctx.buyer.name, ctx.buyer.email, ctx.buyer.phone) if x)
-    buyer = Paragraph(f"Buyer contact: {markup(contact)}", styles["small"])
+    label = markup(words.gettext("Buyer contact:"))
+    buyer = Paragraph(f"{label} {markup(contact)}", styles["small"])
     buyer.wrapOn(canvas, 110 * mm, 10 * mm)
     buyer.drawOn(canvas, 15 * mm, height - 34 * mm)
     barcode = barcode_for(ctx.po_number)
@@ -170,18 +192,18 @@ def barcode_for(po_number: str) -> Code128:
 
 def _party(title: str, party: Any, styles: dict[str, ParagraphStyle]) -> list[Any]:
     body = "<br/>".join(markup(x) for x in (party.name, *party.lines, party.email) if x)
-    return [Paragraph(f"<b>{title}</b>", styles["base"]), Paragraph(body, styles["base"])]
+    return [Paragraph(f"<b>{markup(title)}</b>", styles["base"]), Paragraph(body, styles["base"])]
 
 
-def _parties(ctx: PoContext, styles: dict[str, ParagraphStyle]) -> Table:
-    cols = [_party("Buyer", ctx.buyer, styles), _party("Supplier", ctx.supplier, styles),
-            _party("Ship to", ctx.ship_to, styles)]  # fmt: skip
+def _parties(ctx: PoContext, styles: dict[str, ParagraphStyle], words: Words) -> Table:
+    cols = [_party(words.gettext("Buyer"), ctx.buyer, styles), _party(words.gettext("Supplier"), ctx.supplier, styles),
+            _party(words.gettext("Ship to"), ctx.ship_to, styles)]  # fmt: skip
     table = Table([[c[0] for c in cols], [c[1] for c in cols]], colWidths=[60 * mm] * 3)
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (0, 1), (-1, 1), 0.3, colors.grey)]))
     return table
 
 
-def _line_tables(ctx: PoContext, styles: dict[str, ParagraphStyle], first_space: float) -> list[Table]:
+def _line_tables(ctx: PoContext, styles: dict[str, ParagraphStyle], first_space: float, words: Words) -> list[Table]:
     """The lines as one table per page, each with the header row.
 
     Rows are measured once and packed page by page, so a long PO costs time in proportion to its lines
@@ -191,8 +213,8 @@ def _line_tables(ctx: PoContext, styles: dict[str, ParagraphStyle], first_space:
     small = styles["small"]
     rows = [
         [str(r.line_number), _cell(r.sku, WIDTHS[1], small), _cell(r.supplier_part_number, WIDTHS[2], small),
-         _cell(_described(r), WIDTHS[3], small), str(r.quantity), r.unit, f"{r.unit_price:,.2f}",
-         f"{r.extended:,.2f}"]
+         _cell(_described(r, words), WIDTHS[3], small), str(r.quantity), r.unit, words.number(r.unit_price),
+         words.number(r.extended)]
         for r in ctx.lines
     ]  # fmt: skip
     header_height = CELL_LEADING + 2 * CELL_PAD_V
@@ -202,17 +224,19 @@ def _line_tables(ctx: PoContext, styles: dict[str, ParagraphStyle], first_space:
     for cells in rows:
         height = _row_height(cells)
         if chunk and used + height > space:
-            tables.append(_lines_table(chunk))
+            tables.append(_lines_table(chunk, words))
             chunk, used, space = [], header_height, FRAME_HEIGHT - SAFETY
         chunk.append(cells)
         used += height
-    tables.append(_lines_table(chunk))
+    tables.append(_lines_table(chunk, words))
     return tables
 
 
-def _described(r: LineRow) -> str:
+def _described(r: LineRow, words: Words) -> str:
     """The description, with the line's own requested date where it differs from the order's."""
-    return f"{r.description}\nDeliver by {r.requested_date:%Y-%m-%d}" if r.requested_date else r.description
+    if r.requested_date is None:
+        return r.description
+    return r.description + "\n" + words.gettext("Deliver by %(day)s", day=words.day(r.requested_date))
 
 
 def _row_height(cells: list[Any]) -> float:
@@ -223,9 +247,9 @@ def _row_height(cells: list[Any]) -> float:
     return tallest + 2 * CELL_PAD_V
 
 
-def _lines_table(rows: list[list[Any]]) -> Table:
+def _lines_table(rows: list[list[Any]], words: Words) -> Table:
     f = fonts()
-    table = Table([list(COLUMNS), *rows], colWidths=WIDTHS, repeatRows=1)
+    table = Table([columns(words), *rows], colWidths=WIDTHS, repeatRows=1)
     table.setStyle(
         TableStyle(
             [
@@ -267,13 +291,13 @@ def _cell(text: str, width: float, style: ParagraphStyle) -> Any:
     return _CellParagraph(markup(text), style)
 
 
-def _totals(ctx: PoContext, styles: dict[str, ParagraphStyle]) -> Table:
+def _totals(ctx: PoContext, words: Words) -> Table:
     f = fonts()
-    rate = f"{ctx.tax_rate * 100:.2f}".rstrip("0").rstrip(".")
+    rate = words.number(ctx.tax_rate * 100).rstrip("0").rstrip(".,")
     data = [
-        ["Subtotal", f"{ctx.currency} {ctx.subtotal:,.2f}"],
-        [f"Tax ({rate} %)", f"{ctx.currency} {ctx.tax:,.2f}"],
-        ["Total", f"{ctx.currency} {ctx.total:,.2f}"],
+        [words.gettext("Subtotal"), words.money(ctx.subtotal, ctx.currency)],
+        [words.gettext("Tax (%(rate)s %%)", rate=rate), words.money(ctx.tax, ctx.currency)],
+        [words.gettext("Total"), words.money(ctx.total, ctx.currency)],
     ]
     table = Table(data, colWidths=(35 * mm, 40 * mm), hAlign="RIGHT")
     table.setStyle(

@@ -10,11 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from core import access
 from core.errors import DomainError
 from core.validation import Int, one
 from procurement import approval, orders, pdf, po_actions, queries, receiving, scan_receiving, transmit, workflow
+from procurement.document_language import words_for
 from procurement.documents import build_context
 from procurement.po_actions import roles_for
 from procurement.views import READERS, _db, _decimal, _services, bp
@@ -36,7 +39,8 @@ def _page(po_number: str, status: int = 200, error: DomainError | None = None, a
         "message": error.message if error is not None else "", "field": error.field if error is not None else "",
     }  # fmt: skip
     return render_template(
-        "procurement/po.html", ctx=ctx, info=info, sends=sends, statement=pdf.approval_statement(ctx),
+        "procurement/po.html", ctx=ctx, info=info, sends=sends,
+        statement=pdf.approval_statement(ctx, words_for(str(get_locale() or "en"))),
         actions=po_actions.available(session, po, _caller()), channels=orders.ORDER_CHANNELS, form=form,
         balances={b.line_number: b for b in receiving.balances(session, po.id)},
     ), status  # fmt: skip
@@ -64,6 +68,12 @@ def _act(po_number: str, action: str, run: Callable[[], str], form_id: str = "")
     return redirect(url_for("procurement.po_view", po_number=po_number))
 
 
+def _label(status: str) -> str:
+    """A PO status as the sentence reads it, in the page's language ("pending approval")."""
+    label = str(_(orders.POStatus(status).label))
+    return label.lower() if str(get_locale() or "en") == "en" else label  # German nouns keep their capital
+
+
 def _approver() -> approval.Approver:
     return _caller().approver()
 
@@ -73,7 +83,7 @@ def _approver() -> approval.Approver:
 def po_submit(po_number: str) -> Any:
     def run() -> str:
         status = workflow.submit(_db(), po_number, str(g.principal.actor), _services().clock)
-        return f"{po_number} submitted: now {orders.POStatus(status).label.lower()}"
+        return _("%(po)s submitted: now %(status)s", po=po_number, status=_label(status))
 
     return _act(po_number, "submit", run)
 
@@ -83,7 +93,7 @@ def po_submit(po_number: str) -> Any:
 def po_approve(po_number: str) -> Any:
     def run() -> str:
         status = approval.approve(_db(), po_number, _approver(), _services().clock, request.form.get("comment", ""))
-        return f"{po_number}: your approval is recorded; now {orders.POStatus(status).label.lower()}"
+        return _("%(po)s: your approval is recorded; now %(status)s", po=po_number, status=_label(status))
 
     return _act(po_number, "approve", run)
 
@@ -93,7 +103,7 @@ def po_approve(po_number: str) -> Any:
 def po_reject(po_number: str) -> Any:
     def run() -> str:
         approval.reject(_db(), po_number, _approver(), _services().clock, request.form.get("comment", ""))
-        return f"{po_number} rejected"
+        return _("%(po)s rejected", po=po_number)
 
     return _act(po_number, "reject", run)
 
@@ -103,7 +113,7 @@ def po_reject(po_number: str) -> Any:
 def po_revise(po_number: str) -> Any:
     def run() -> str:
         orders.revise(_db(), po_number, str(g.principal.actor), _services().clock)
-        return f"{po_number} is a draft again"
+        return _("%(po)s is a draft again", po=po_number)
 
     return _act(po_number, "revise", run)
 
@@ -113,7 +123,7 @@ def po_revise(po_number: str) -> Any:
 def po_cancel(po_number: str) -> Any:
     def run() -> str:
         orders.cancel(_db(), po_number, str(g.principal.actor), _services().clock, request.form.get("reason", ""))
-        return f"{po_number} cancelled"
+        return _("%(po)s cancelled", po=po_number)
 
     return _act(po_number, "cancel", run)
 
@@ -125,7 +135,8 @@ def po_mark_ordered(po_number: str) -> Any:
         channel = request.form.get("channel", "")
         orders.mark_ordered(_db(), po_number, channel, request.form.get("reference", ""), str(g.principal.actor),
                             _services().clock)  # fmt: skip
-        return f"{po_number} marked as ordered {orders.ORDER_CHANNELS[channel]}: goods can be received against it"
+        return _("%(po)s marked as ordered %(channel)s: goods can be received against it", po=po_number,
+                 channel=orders.ORDER_CHANNELS[channel])  # fmt: skip
 
     return _act(po_number, "mark_ordered", run)
 
@@ -148,15 +159,17 @@ def po_send(po_number: str) -> Any:
     )
     result = transmit.send(services.session_factory, po_number, smtp, str(g.principal.actor), services.clock, policy)
     if result.status == transmit.SENT:
-        flash(f"{po_number} e-mailed (sha256 {result.sha256[:12]}…)", "ok")
+        flash(_("%(po)s e-mailed (sha256 %(digest)s…)", po=po_number, digest=result.sha256[:12]), "ok")
     elif result.status == transmit.QUEUED and result.next_attempt_at is not None:
-        flash(f"{po_number} not delivered (attempt {result.attempts}): {result.error}; it is tried again "
-              f"automatically at {result.next_attempt_at:%H:%M:%S} UTC. If you order by phone or in the "
-              "supplier's portal instead, mark it as ordered.", "error")  # fmt: skip
+        flash(_("%(po)s not delivered (attempt %(attempt)s): %(error)s; it is tried again automatically at %(at)s "
+                "UTC. If you order by phone or in the supplier's portal instead, mark it as ordered.", po=po_number,
+                attempt=result.attempts, error=result.error, at=result.next_attempt_at.strftime("%H:%M:%S")),
+              "error")  # fmt: skip
     elif result.status == transmit.FAILED:
-        flash(f"{po_number} not sent after {result.attempts} attempts: {result.error}", "error")
+        flash(_("%(po)s not sent after %(attempts)s attempts: %(error)s", po=po_number, attempts=result.attempts,
+                error=result.error), "error")  # fmt: skip
     else:
-        flash(f"{po_number}: {result.error}", "error")
+        flash(_("%(po)s: %(error)s", po=po_number, error=result.error), "error")
     return redirect(url_for("procurement.po_view", po_number=po_number))
 
 
@@ -174,7 +187,7 @@ def po_edit_line(po_number: str, line_number: int) -> Any:
         if price is None:
             raise DomainError("unit price is required", field="unit_price")
         workflow.edit_line(_db(), po_number, line_number, quantity, price, str(g.principal.actor), _services().clock)
-        return f"line {line_number} changed"
+        return _("line %(line)s changed", line=line_number)
 
     return _act(po_number, "edit_line", run, form_id=f"line-{line_number}")
 
@@ -190,7 +203,7 @@ def po_receive(po_number: str) -> Any:
         }
         status = receiving.receive(_db(), po_number, quantities, str(g.principal.actor), _services().clock,
                                    request.form.get("note", ""))  # fmt: skip
-        return f"receipt booked; {po_number} is {orders.POStatus(status).label.lower()}"
+        return _("receipt booked; %(po)s is %(status)s", po=po_number, status=_label(status))
 
     return _act(po_number, "receive", run)
 
@@ -219,7 +232,7 @@ def po_close_short(po_number: str) -> Any:
     def run() -> str:
         receiving.close_short(_db(), po_number, request.form.get("reason", ""), str(g.principal.actor),
                               _services().clock)  # fmt: skip
-        return f"{po_number} closed short"
+        return _("%(po)s closed short", po=po_number)
 
     return _act(po_number, "close_short", run)
 
@@ -229,7 +242,6 @@ def po_close_short(po_number: str) -> Any:
 def po_close(po_number: str) -> Any:
     def run() -> str:
         orders.close(_db(), po_number, str(g.principal.actor), _services().clock)
-        return f"{po_number} closed"
+        return _("%(po)s closed", po=po_number)
 
     return _act(po_number, "close", run)
-

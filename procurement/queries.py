@@ -205,6 +205,7 @@ class SupplierRow:
     currency: str
     payment_terms: str
     item_count: int
+    language: str = ""  # of its documents ("" = English)
 
 
 def suppliers(session: Session) -> list[SupplierRow]:
@@ -212,7 +213,7 @@ def suppliers(session: Session) -> list[SupplierRow]:
         session.execute(select(SupplierItem.supplier_id, func.count()).group_by(SupplierItem.supplier_id)).all()
     )
     return [
-        SupplierRow(s.id, s.code, s.name, s.email, s.currency, s.payment_terms, int(counts.get(s.id, 0)))
+        SupplierRow(s.id, s.code, s.name, s.email, s.currency, s.payment_terms, int(counts.get(s.id, 0)), s.language)
         for s in session.scalars(select(Supplier).order_by(Supplier.code))
     ]
 

@@ -9,11 +9,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import DomainError, NotFound
+from core.languages import parse, supported
 from procurement.models import PriceBreak, Supplier, SupplierItem
 
 
@@ -119,24 +121,44 @@ class SupplierData:
     currency: str = "USD"
     payment_terms: str = "Net 30"
     address: str = ""
+    language: str = ""  # of its PO PDF and e-mail ("" = English); checked by save_supplier
+
+
+def checked_language(raw: object) -> str:
+    """A supplier language to store, or a 422 naming the field and every supported code."""
+    code = parse(raw)
+    if code is None:
+        said = lazy_gettext(
+            "%(field)s %(given)s is not a supported language: use one of %(codes)s, or leave it empty",
+            field="language",
+            given=repr(str(raw)[:16]),
+            codes=supported(),
+        )
+        raise DomainError(said, field="language", code="invalid", status=422)
+    return code
 
 
 def save_supplier(session: Session, data: SupplierData, actor: str) -> int:
     if not data.code.strip():
-        raise DomainError("supplier code is required", field="code")
+        raise DomainError(lazy_gettext("supplier code is required"), field="code")
     if len(data.currency) != 3 or not data.currency.isalpha():
-        raise DomainError(f"currency {data.currency!r} must be a 3-letter ISO code such as USD", field="currency")
+        raise DomainError(lazy_gettext("currency %(given)s must be a 3-letter ISO code such as USD",
+                                       given=repr(data.currency)), field="currency")  # fmt: skip
     if data.email and "@" not in data.email:
-        raise DomainError(f"e-mail {data.email!r} has no @: give the supplier's order address", field="email")
+        raise DomainError(lazy_gettext("e-mail %(given)s has no @: give the supplier's order address",
+                                       given=repr(data.email)), field="email")  # fmt: skip
+    language = checked_language(data.language)
     row = session.scalar(select(Supplier).where(Supplier.code == data.code.strip()))
-    before = None if row is None else {"name": row.name, "email": row.email, "currency": row.currency}
+    before = None if row is None else {"name": row.name, "email": row.email, "currency": row.currency,
+                                       "language": row.language}  # fmt: skip
     if row is None:
         row = Supplier(code=data.code.strip())
         session.add(row)
     row.name, row.email, row.currency = data.name, data.email, data.currency.upper()
-    row.payment_terms, row.address = data.payment_terms, data.address
+    row.payment_terms, row.address, row.language = data.payment_terms, data.address, language
     session.flush()
-    audit.record(session, actor, "supplier.save", "supplier", row.id, before=before, after={"name": row.name})
+    audit.record(session, actor, "supplier.save", "supplier", row.id, before=before,
+                 after={"name": row.name, "language": language})  # fmt: skip
     return row.id
 
 

@@ -22,7 +22,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from email.message import EmailMessage
 from weakref import WeakKeyDictionary
 
@@ -115,6 +116,16 @@ class Claim:
     issued_at: datetime | None = None  # when this attempt was claimed: the e-mail's Date and the link's issue time
     buyer_name: str = ""
     reply_to: str = ""
+    order: OrderFacts | None = None  # what the e-mail says about the order, in the supplier's language
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    language: str  # the supplier's ("" = English)
+    currency: str
+    total: Decimal
+    order_date: datetime
+    requested_delivery: date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +166,12 @@ def claim_of(t: Transmission, po_number: str, supplier: Supplier, content: bytes
     session = object_session(t)
     assert session is not None
     buyer_name, reply_to = _buyer_contact(session, t.po_id)
+    po = session.get(PurchaseOrder, t.po_id)
+    assert po is not None
+    facts = OrderFacts(supplier.language, po.currency, orders.po_totals(session, po).total, po.created_at,
+                       po.requested_delivery_date)  # fmt: skip
     return Claim(t.id, t.claim_token, po_number, t.recipient, supplier.name, t.message_id, content, digest,
-                 t.attempts, t.requested_by, t.claimed_at, buyer_name, reply_to)  # fmt: skip
+                 t.attempts, t.requested_by, t.claimed_at, buyer_name, reply_to, facts)  # fmt: skip
 
 
 def _buyer_contact(session: Session, po_id: int) -> tuple[str, str]:
@@ -250,9 +265,12 @@ def message(claim: Claim, smtp: SmtpConfig) -> EmailMessage:
         token = supplier_links.sign(smtp.link_secret, claim.po_number, supplier_links.nonce_for(claim.message_id),
                                     sent_at)  # fmt: skip
         link = f"{smtp.public_url.rstrip('/')}/supplier/respond/{token}"
+    facts = claim.order
     return po_mail.build(po_mail.MailParts(claim.po_number, claim.recipient, claim.supplier_name, claim.message_id,
                                            claim.content, sent_at, smtp.mail_from, claim.buyer_name, claim.reply_to,
-                                           link))  # fmt: skip
+                                           link, facts.language if facts else "", facts.currency if facts else "",
+                                           facts.total if facts else None, facts.order_date if facts else None,
+                                           facts.requested_delivery if facts else None))  # fmt: skip
 
 
 # ---- transaction B ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext as _
 
 from core import access
 from core.csv_rows import decode_upload
@@ -128,9 +129,9 @@ def supplier_save() -> Response:
     f = request.form
     save_supplier(_db(), SupplierData(f.get("code", ""), f.get("name", ""), f.get("email", ""),
                                       f.get("currency", "USD"), f.get("payment_terms", "Net 30"),
-                                      f.get("address", "")), _actor())  # fmt: skip
+                                      f.get("address", ""), f.get("language", "")), _actor())  # fmt: skip
     _db().commit()
-    flash(f"supplier {f.get('code')} saved", "ok")
+    flash(_("Supplier %(code)s saved.", code=f.get("code", "")), "ok")
     return redirect(url_for("procurement.supplier_list"))  # type: ignore[return-value]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_from_directory, url_for
 from flask import session as browser_session
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -19,7 +20,7 @@ from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from core.roles import Role
 from core.validation import Int, Moment, ValidationError, one
-from vending import charges, counts, drivers, pairing, rules
+from vending import charges, counts, drivers, languages, pairing, rules
 from vending.csv_io import COLUMNS, import_csv
 from vending.models import (
     Credential,
@@ -120,7 +121,7 @@ def machines() -> Any:
         session.add(machine)
         session.flush()
         audit.record(session, actor(), "vending.machine.create", "vending_machine", machine.id, after={"code": code})
-        return saved(f"Machine {code} created.", "vending_admin.machine_detail", machine_id=machine.id)
+        return saved(_("Machine %(code)s created.", code=code), "vending_admin.machine_detail", machine_id=machine.id)
     rows = session.scalars(select(Machine).order_by(Machine.code)).all()
     sites = session.scalars(select(Site).order_by(Site.code)).all()
     return render_template("vending/machines.html", machines=rows, kinds=drivers.KINDS, sites=sites)
@@ -186,7 +187,23 @@ def machine_config(machine_id: int) -> Any:
         before={"config": before},
         after={"config": config_text},
     )
-    return saved("Driver configuration saved.", "vending_admin.machine_detail", machine_id=machine.id)
+    return saved(_("Driver configuration saved."), "vending_admin.machine_detail", machine_id=machine.id)
+
+
+@bp.route("/machines/<int:machine_id>/language", methods=["POST"])
+@ADMIN
+def machine_language(machine_id: int) -> Any:
+    """The kiosk's language ("" = each browser's own choice)."""
+    languages.set_machine_language(db(), machine_id, request.form.get("language", ""), actor())
+    return saved(_("Kiosk language saved."), "vending_admin.machine_detail", machine_id=machine_id)
+
+
+@bp.route("/workers/<int:worker_id>/language", methods=["POST"])
+@ADMIN
+def worker_language(worker_id: int) -> Any:
+    """The language the kiosk switches to when this worker signs in ("" = the kiosk's)."""
+    languages.set_worker_language(db(), worker_id, request.form.get("language", ""), actor())
+    return saved(_("Worker language saved."), "vending_admin.workers")
 
 
 @bp.route("/machines/<int:machine_id>/slots", methods=["POST"])
@@ -202,7 +219,7 @@ def slot_save(machine_id: int) -> Any:
     if report.errors:
         raise ValidationError({e.column if e.column in COLUMNS["planogram"] else "slot": e.message.split(": ", 1)[-1]
                                for e in report.errors})  # fmt: skip
-    return saved("Slot saved.", "vending_admin.machine_detail", machine_id=machine.id)
+    return saved(_("Slot saved."), "vending_admin.machine_detail", machine_id=machine.id)
 
 
 @bp.route("/slots/<int:slot_id>/clear", methods=["POST"])
@@ -214,7 +231,11 @@ def slot_clear(slot_id: int) -> Any:
         raise NotFound(f"no slot with id {slot_id}", field="slot_id")
     audit.record(session, actor(), "vending.slot.clear", "vending_slot", slot.id, before={"state": slot.state})
     slot.state, slot.state_reason = "ok", ""
-    return saved(f"Slot {slot.code} is back in service.", "vending_admin.machine_detail", machine_id=slot.machine_id)
+    return saved(
+        _("Slot %(slot)s is back in service.", slot=slot.code),
+        "vending_admin.machine_detail",
+        machine_id=slot.machine_id,
+    )
 
 
 @bp.route("/slots/<int:slot_id>/disable", methods=["POST"])
@@ -226,7 +247,11 @@ def slot_disable(slot_id: int) -> Any:
         raise NotFound(f"no slot with id {slot_id}", field="slot_id")
     audit.record(session, actor(), "vending.slot.disable", "vending_slot", slot.id, before={"state": slot.state})
     slot.state, slot.state_reason = "disabled", request.form.get("reason", "").strip() or f"disabled by {actor()}"
-    return saved(f"Slot {slot.code} is out of service.", "vending_admin.machine_detail", machine_id=slot.machine_id)
+    return saved(
+        _("Slot %(slot)s is out of service.", slot=slot.code),
+        "vending_admin.machine_detail",
+        machine_id=slot.machine_id,
+    )
 
 
 @bp.route("/workers", methods=["GET", "POST"])
@@ -245,9 +270,10 @@ def workers() -> Any:
             site_id=site_id_from_form(session),
             restocker=bool(request.form.get("restocker")),
             valid_until=until,
+            language=languages.checked(request.form.get("language", "")),
             actor=actor(),
         )
-        return saved("Worker created.", "vending_admin.workers")
+        return saved(_("Worker created."), "vending_admin.workers")
     rows = session.scalars(select(Worker).order_by(Worker.worker_code)).all()
     badges: dict[int, list[str]] = {}
     for cred in session.scalars(select(Credential)):
@@ -262,7 +288,7 @@ def worker_badge(worker_id: int) -> Any:
     if session.get(Worker, worker_id) is None:
         raise NotFound(f"no worker with id {worker_id}", field="worker_id")
     value = add_badge(session, worker_id, request.form.get("badge", ""), actor=actor())
-    return saved(f"Badge {value} added.", "vending_admin.workers")
+    return saved(_("Badge %(badge)s added.", badge=value), "vending_admin.workers")
 
 
 @bp.route("/unknown-badges")
@@ -286,7 +312,9 @@ def enrol_badge(badge_id: int) -> Any:
     if worker is None:
         raise DomainError(f"no worker {code!r}: create the worker first", field="worker_code")
     add_badge(session, worker.id, badge.value, actor=actor())
-    return saved(f"Badge {badge.value} enrolled for {worker.name}.", "vending_admin.unknown_badges")
+    return saved(
+        _("Badge %(badge)s enrolled for %(name)s.", badge=badge.value, name=worker.name), "vending_admin.unknown_badges"
+    )
 
 
 @bp.route("/rules", methods=["GET", "POST"])
@@ -295,7 +323,7 @@ def rule_list() -> Any:
     session = db()
     if request.method == "POST":
         _create_rule(session)
-        return saved("Rule created.", "vending_admin.rule_list")
+        return saved(_("Rule created."), "vending_admin.rule_list")
     rows = session.scalars(select(Rule).order_by(Rule.active.desc(), Rule.name)).all()
     restrictions = session.execute(
         select(Item.sku, Item.name, WorkerGroup.name)
@@ -362,19 +390,19 @@ def rule_deactivate(rule_id: int) -> Any:
         raise NotFound(f"no rule with id {rule_id}", field="rule_id")
     rule.active = False
     audit.record(session, actor(), "vending.rule.deactivate", "vending_rule", rule.id)
-    return saved(f"Rule {rule.name} switched off.", "vending_admin.rule_list")
+    return saved(_("Rule %(rule)s switched off.", rule=rule.name), "vending_admin.rule_list")
 
 
 @bp.route("/restrictions", methods=["POST"])
 @ADMIN
 def restriction_add() -> Any:
     session = db()
-    item_id, group_id, _ = _lookup_ids(session)
+    item_id, group_id, _worker = _lookup_ids(session)
     if item_id is None or group_id is None:
         raise DomainError("give both an item sku and a group", field="sku")
     if session.get(ItemRestriction, (item_id, group_id)) is None:
         session.add(ItemRestriction(item_id=item_id, group_id=group_id))
-    return saved("Restriction added.", "vending_admin.rule_list")
+    return saved(_("Restriction added."), "vending_admin.rule_list")
 
 
 @bp.route("/charge-codes", methods=["GET", "POST"])
@@ -386,7 +414,7 @@ def charge_codes() -> Any:
         charges.add_code(
             session, site_id, request.form.get("kind", ""), request.form.get("code", ""), request.form.get("name", "")
         )
-        return saved("Charge code added.", "vending_admin.charge_codes")
+        return saved(_("Charge code added."), "vending_admin.charge_codes")
     lists = {kind: charges.listed(session, site_id, kind) for kind in charges.KINDS}
     return render_template(
         "vending/charge_codes.html",
@@ -410,4 +438,4 @@ def charge_policy() -> Any:
     audit.record(
         session, actor(), "vending.charge_policy", "site", site_id, before=before, after=charges.modes(session, site_id)
     )
-    return saved("Charge code modes saved.", "vending_admin.charge_codes")
+    return saved(_("Charge code modes saved."), "vending_admin.charge_codes")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from flask_babel import force_locale, lazy_gettext
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -125,7 +126,14 @@ def zone(name: str) -> ZoneInfo:
 def _slot(work: FastWork, machine: Machine, slot_code: str) -> SlotRow:
     row = work.first(_SLOT_P, {"p_site": machine.site_id, "p_machine": machine.id, "p_code": slot_code})
     if row is None:
-        raise NotFound(f"slot {slot_code!r} is not stocked on {machine.code}: pick an item from the grid", field="slot")
+        raise NotFound(
+            lazy_gettext(
+                "slot %(slot)s is not stocked on %(machine)s: pick an item from the grid",
+                slot=repr(slot_code),
+                machine=machine.code,
+            ),
+            field="slot",
+        )
     found = row._mapping
     found["active"] = bool(found["active"])
     found["timezone"] = found["timezone"] or "UTC"
@@ -224,9 +232,11 @@ def _request(
         codes, worker_code = authorise_checks(work, machine, slot, worker_id, quantity, charge_codes, now)
         ledger.reserve(work, slot.id, quantity)
         _not_expired(work, slot, quantity, now)
-        status, detail = _outcome(AUTHORISED), ""
+        status, detail, shown = _outcome(AUTHORISED), "", ""
     except DomainError as refusal:
-        status, detail = _outcome(REFUSED), refusal.message
+        status, shown = _outcome(REFUSED), str(refusal.message)  # the kiosk's language (a lazy_gettext message)
+        with force_locale("en"):  # the record keeps English, whoever was refused
+            detail = str(refusal.message)
     codes_json = json.dumps(codes, sort_keys=True)
     cursor = work.execute(
         _INSERT,
@@ -247,7 +257,7 @@ def _request(
     cursor.close()
     assert inserted is not None  # INSERT ... RETURNING id
     result = DispenseView(
-        id=int(inserted[0]), status=status, phase=status.value, detail=detail, machine_code=machine.code,
+        id=int(inserted[0]), status=status, phase=status.value, detail=shown, machine_code=machine.code,
         slot_code=slot.code, sku=slot.sku, item_name=slot.name, quantity=quantity, taken=0, worker_id=worker_id,
     )  # fmt: skip
     if status != AUTHORISED:
@@ -288,6 +298,9 @@ def _outcome(status: DispenseStatus) -> DispenseStatus:
     return status
 
 
+_SLOT_STATES = {"jammed": lazy_gettext("jammed"), "disabled": lazy_gettext("disabled")}
+
+
 def authorise_checks(
     work: FastWork,
     machine: Machine,
@@ -301,19 +314,29 @@ def authorise_checks(
 
     Returns the charge codes to record and the worker's code."""
     if quantity < 1 or quantity > slot.capacity:
-        raise DomainError(f"quantity must be between 1 and {slot.capacity}", field="quantity")
+        raise DomainError(lazy_gettext("quantity must be between 1 and %(most)s", most=slot.capacity), field="quantity")
     if slot.state != "ok":
-        raise DomainError(f"slot {slot.code} is {slot.state}: choose another slot or call the crib", field="slot")
+        state = _SLOT_STATES.get(slot.state, slot.state)
+        raise DomainError(
+            lazy_gettext(
+                "slot %(slot)s is %(state)s: choose another slot or call the crib", slot=slot.code, state=state
+            ),
+            field="slot",
+        )
     if not slot.active:
-        raise DomainError("this item is withdrawn from issue", field="slot")
+        raise DomainError(lazy_gettext("this item is withdrawn from issue"), field="slot")
     worker_rows = [row._mapping for row in work.all(_WORKER_P, {"p_worker": worker_id})]
     if not worker_rows or not worker_rows[0]["active"]:
-        raise DomainError("worker is not active", field="worker")
+        raise DomainError(lazy_gettext("worker is not active"), field="worker")
     groups = {row["group_id"] for row in worker_rows if row["group_id"] is not None}
     allowed = work.all(_RESTRICTED_P, {"p_item": slot.item_id})
     if allowed and not {group_id for group_id, _name in allowed} & groups:
         names = ", ".join(sorted(name for _group_id, name in allowed))
-        raise DomainError(f"{slot.name} is restricted to {names}", field="slot", code="restricted")
+        raise DomainError(
+            lazy_gettext("%(item)s is restricted to %(groups)s", item=slot.name, groups=names),
+            field="slot",
+            code="restricted",
+        )
     codes = charges.validate(work, machine.site_id, given)
     refusal = rules.check(
         work,

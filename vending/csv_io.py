@@ -17,14 +17,14 @@ from core.csv_rows import CsvProblem, problems_of, read_rows
 from core.errors import DomainError
 from core.models import Item
 from core.validation import Bool, Dec, Int, Number, Text, ValidationError, length_of, schema
-from vending import ledger
+from vending import languages, ledger
 from vending.models import Credential, GroupMember, Machine, Slot, SlotStock, Worker, WorkerGroup
 from vending.workers import add_badge, create_worker
 
 KINDS = ("items", "workers", "planogram")
 COLUMNS = {
     "items": ["sku", "name", "category", "unit_of_measure", "unit_cost", "active", "asset_type", "gtin"],
-    "workers": ["worker_code", "name", "groups", "badges", "pin", "restocker", "active"],
+    "workers": ["worker_code", "name", "groups", "badges", "pin", "restocker", "active", "language"],
     "planogram": ["machine", "slot", "sku", "device_ref", "capacity", "min_level", "max_level", "unit_weight_g"],
 }
 
@@ -104,6 +104,7 @@ def _worker_row(session: Session, row: dict[str, str], site_id: int) -> None:
     groups = _list_of("groups", values["groups"], length_of(WorkerGroup.name))
     badges = _list_of("badges", values["badges"], length_of(Credential.value))
     restocker, active = Bool().parse("restocker", row.get("restocker")), Bool(True).parse("active", row.get("active"))
+    language = languages.checked(row.get("language"))  # "" = the kiosk's; checked before anything is written
     worker = session.scalar(select(Worker).where(Worker.worker_code == code))
     if worker is None:
         worker = create_worker(
@@ -115,6 +116,7 @@ def _worker_row(session: Session, row: dict[str, str], site_id: int) -> None:
             badges=badges,
             site_id=site_id,
             restocker=restocker,
+            language=language,
             actor="csv",
         )
     else:
@@ -122,6 +124,8 @@ def _worker_row(session: Session, row: dict[str, str], site_id: int) -> None:
         worker.restocker = restocker if (row.get("restocker") or "").strip() else worker.restocker
         for badge in badges:
             add_badge(session, worker.id, badge, actor="csv")
+        if "language" in row:  # a file without the column keeps each worker's language; an empty cell clears it
+            worker.language = language
     worker.active = active
 
 
@@ -220,6 +224,7 @@ def _rows(session: Session, kind: str) -> list[list[Any]]:
                     "",
                     "yes" if w.restocker else "no",
                     "yes" if w.active else "no",
+                    w.language,
                 ]
             )
         return rows

@@ -26,6 +26,7 @@ from vending.kiosk_common import (
     idle_seconds,
     json_body,
     kiosk_db,
+    kiosk_language,
     kiosk_now,
     local_time,
     only_the_paired_machine,
@@ -36,6 +37,7 @@ from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pi
 
 api_bp = Blueprint("vending_kiosk_api", __name__, url_prefix="/api/v1/vending/kiosk")
 api_bp.before_request(only_the_paired_machine)
+api_bp.before_request(kiosk_language)
 MAX_QUANTITY = 999
 DISPENSE = schema(
     slot=Text(max_length=16, required=True, hint="A3"),
@@ -77,6 +79,7 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
     modes = charges.modes(db, machine.site_id)
     return {
         "worker": {"code": worker.worker_code, "name": worker.name, "restocker": worker.restocker},
+        "language": worker.language,  # "" = the kiosk's; else the screen reloads in this language
         "items": _grid(db, machine),
         "charge_modes": modes,
         "charge_lists": {k: charges.listed(db, machine.site_id, k) for k, m in modes.items() if m == "in_list"},

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, request, session
+from flask_babel import lazy_gettext, refresh
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ from core.models import Site
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
 from vending import pairing
-from vending.models import Machine
+from vending.models import Machine, Worker
 
 KIOSK = access.roles(Role.ADMIN, Role.RESTOCKER, scopes=(TokenScope.DEVICE,), device_cookie=True)
 DEFAULT_IDLE_SECONDS = 60
@@ -41,7 +42,46 @@ def only_the_paired_machine() -> None:
     bound = pairing.bound_machine(kiosk_db(), principal.id)
     wanted = (request.view_args or {}).get("machine_code")
     if bound is not None and bound != wanted:
-        raise Forbidden(f"this kiosk is paired with machine {bound}: it cannot open {wanted}", field="machine")
+        raise Forbidden(
+            lazy_gettext(
+                "this kiosk is paired with machine %(bound)s: it cannot open %(wanted)s", bound=bound, wanted=wanted
+            ),
+            field="machine",
+        )
+
+
+def kiosk_language() -> None:
+    """The kiosk's language for this request (web/i18n.py reads `g.kiosk_language` first): the signed-in worker's
+    own language while their sign-in is live, else the machine's ("" = the browser's choice).
+
+    Read from the database on each call (the worker id is in the kiosk browser's signed session cookie), so any
+    web process answers in the same language, and an admin's change shows at the next screen update."""
+    code = (request.view_args or {}).get("machine_code")
+    if not code:
+        return
+    db = kiosk_db()
+    chosen = db.scalar(select(Machine.language).where(Machine.code == code)) or ""
+    worker_id = live_worker_id(code)
+    g.kiosk_worker_language = ""
+    if worker_id is not None:
+        own = db.scalar(select(Worker.language).where(Worker.id == worker_id)) or ""
+        g.kiosk_worker_language = own
+        chosen = own or chosen
+    g.kiosk_language = chosen
+    refresh()  # forget a locale chosen earlier in this request
+
+
+def live_worker_id(machine_code: str) -> int | None:
+    """The worker signed in on this machine's kiosk in this browser, unless their inactivity time is up."""
+    state = session.get("kiosk")
+    if not state or state.get("m") != machine_code:
+        return None
+    try:
+        last = datetime.fromisoformat(state["t"])
+        worker_id = int(state["w"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return worker_id if kiosk_now() - last <= timedelta(seconds=idle_seconds()) else None
 
 
 def app_services() -> AppServices:
@@ -64,7 +104,9 @@ def idle_seconds() -> int:
 def active_machine(db: Session, code: str) -> Machine:
     machine = db.scalar(select(Machine).where(Machine.code == code, Machine.active.is_(True)))
     if machine is None:
-        raise NotFound(f"no active machine {code!r}: check the kiosk address", field="machine")
+        raise NotFound(
+            lazy_gettext("no active machine %(code)s: check the kiosk address", code=repr(code)), field="machine"
+        )
     return machine
 
 
@@ -77,11 +119,11 @@ def signed_in_worker(machine: Machine) -> int:
     """The signed-in worker of this kiosk, refreshed on every call; inactivity signs them out."""
     state = session.get("kiosk")
     if not state or state.get("m") != machine.code:
-        raise NoWorker("nobody is signed in: badge in or enter your ID and PIN", field="badge")
+        raise NoWorker(lazy_gettext("nobody is signed in: badge in or enter your ID and PIN"), field="badge")
     last = datetime.fromisoformat(state["t"])
     if kiosk_now() - last > timedelta(seconds=idle_seconds()):
         session.pop("kiosk", None)
-        raise NoWorker("signed out after inactivity: badge in again", field="badge")
+        raise NoWorker(lazy_gettext("signed out after inactivity: badge in again"), field="badge")
     state["t"] = kiosk_now().isoformat()
     session["kiosk"] = state
     return int(state["w"])

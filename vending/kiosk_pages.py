@@ -12,10 +12,19 @@ from flask import Blueprint, g, make_response, render_template, request
 from core.roles import Role
 from vending import pairing
 from vending.item_views import picture_response
-from vending.kiosk_common import KIOSK, active_machine, idle_seconds, kiosk_db, only_the_paired_machine
+from vending.kiosk_common import (
+    KIOSK,
+    active_machine,
+    idle_seconds,
+    kiosk_db,
+    kiosk_language,
+    live_worker_id,
+    only_the_paired_machine,
+)
 
 page_bp = Blueprint("vending_kiosk", __name__, template_folder="templates")
 page_bp.before_request(only_the_paired_machine)
+page_bp.before_request(kiosk_language)
 
 
 @page_bp.route("/kiosk/<machine_code>")
@@ -25,7 +34,14 @@ def kiosk_page(machine_code: str) -> Any:
     principal = g.principal
     can_pair = principal.kind == "user" and Role.ADMIN.value in principal.roles
     response = make_response(
-        render_template("vending/kiosk.html", machine=machine, idle_seconds=idle_seconds(), can_pair=can_pair)
+        render_template(
+            "vending/kiosk.html",
+            machine=machine,
+            idle_seconds=idle_seconds(),
+            can_pair=can_pair,
+            signed_in=live_worker_id(machine.code) is not None,
+            worker_language=g.get("kiosk_worker_language", ""),
+        )
     )
     held = request.cookies.get(pairing.cookie_name())
     if held and principal.kind == "token" and not request.headers.get("Authorization"):

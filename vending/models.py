@@ -33,6 +33,7 @@ class Machine(Base):
     kind: Mapped[str] = mapped_column(String(24))  # locker_bank, coil_machine, scale_shelf, supply_cabinet
     driver_config: Mapped[str] = mapped_column(Text, default="{}")  # JSON, validated on save
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")  # kiosk's; "" = browser's
 
 
 class Slot(Base):
@@ -86,6 +87,7 @@ class Worker(Base):
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     failed_pins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")  # "" = the kiosk's
 
 
 class GroupMember(Base):

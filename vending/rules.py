@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
@@ -82,7 +83,12 @@ def _bounds_key(spec: RuleSpec) -> tuple[str, int, tuple[time, ...]]:
 
 
 def _describe(spec: RuleSpec) -> str:
-    return f"rolling {spec.rolling_hours} h" if spec.window == "rolling" else spec.window
+    if spec.window == "rolling":
+        return lazy_gettext("rolling %(hours)s h", hours=spec.rolling_hours)
+    return _WINDOWS.get(spec.window, spec.window)
+
+
+_WINDOWS = {"shift": lazy_gettext("shift"), "day": lazy_gettext("day"), "week": lazy_gettext("week")}
 
 
 def _when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
@@ -153,12 +159,16 @@ def evaluate(
         if used + quantity <= spec.quantity:
             continue
         resets = _rolling_reset(inside, used, quantity, spec) if spec.window == "rolling" else end
-        who = "your group's " if spec.pooled_group_id is not None else ""
-        text = f"{spec.name}: {who}limit {spec.quantity} per {_describe(spec)} reached"
+        # translated where shown (lazy): the kiosk's language, not the server's
+        words = {"rule": spec.name, "limit": spec.quantity, "window": _describe(spec), "left": spec.quantity - used}
         if used < spec.quantity:
-            text = f"{spec.name}: only {spec.quantity - used} more allowed per {_describe(spec)}"
+            text = lazy_gettext("%(rule)s: only %(left)s more allowed per %(window)s", **words)
+        elif spec.pooled_group_id is not None:
+            text = lazy_gettext("%(rule)s: your group's limit %(limit)s per %(window)s reached", **words)
+        else:
+            text = lazy_gettext("%(rule)s: limit %(limit)s per %(window)s reached", **words)
         if resets is not None and quantity <= spec.quantity:
-            text += f", next at {_when(resets, now, tz)}"
+            text = lazy_gettext("%(refusal)s, next at %(when)s", refusal=text, when=_when(resets, now, tz))
         return Refusal(spec.id, spec.name, text, resets)
     return None
 

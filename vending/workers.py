@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from vending.models import Credential, GroupMember, Machine, UnknownBadge, Worke
 
 MAX_PIN_TRIES = throttle.POLICIES[throttle.Scope.KIOSK_ID].lockout_after
 LOCKOUT = throttle.POLICIES[throttle.Scope.KIOSK_ID].lockout
-NOT_ACCEPTED = "badge or PIN not accepted"
+NOT_ACCEPTED = lazy_gettext("badge or PIN not accepted")
 _DUMMY_PIN_HASH = hash_secret("0000-no-such-worker")  # an unknown ID costs the same PIN hash as a known one
 
 
@@ -70,6 +71,7 @@ def create_worker(
     site_id: int | None = None,
     restocker: bool = False,
     valid_until: datetime | None = None,
+    language: str = "",  # checked by the caller (vending.languages.checked)
     actor: str = "system",
 ) -> Worker:
     worker_code = worker_code.strip()
@@ -88,6 +90,7 @@ def create_worker(
         valid_until=valid_until,
         active=True,
         failed_pins=0,
+        language=language,
     )
     session.add(worker)
     session.flush()
@@ -129,10 +132,15 @@ def _clock_text(local: datetime) -> str:
 
 def _check_usable(session: Session, worker: Worker, now: datetime) -> None:
     if not worker.active:
-        raise SignInRefused("this worker is deactivated: see your supervisor", field="badge")
+        raise SignInRefused(lazy_gettext("this worker is deactivated: see your supervisor"), field="badge")
     if worker.valid_until is not None and worker.valid_until < now:
         expired = _site_time(session, worker, worker.valid_until)
-        raise SignInRefused(f"access expired on {expired:%Y-%m-%d}: ask your supervisor to extend it", field="badge")
+        raise SignInRefused(
+            lazy_gettext(
+                "access expired on %(day)s: ask your supervisor to extend it", day=expired.strftime("%Y-%m-%d")
+            ),
+            field="badge",
+        )
 
 
 def sign_in_badge(session: Session, raw: str, now: datetime, machine_code: str = "") -> WorkerView:
@@ -142,7 +150,10 @@ def sign_in_badge(session: Session, raw: str, now: datetime, machine_code: str =
     if credential is None:
         record_unknown(session, badge.canonical, raw, machine_code, now)
         raise SignInRefused(
-            f"badge {badge.canonical} is not enrolled; it was recorded so an administrator can enrol it",
+            lazy_gettext(
+                "badge %(badge)s is not enrolled; it was recorded so an administrator can enrol it",
+                badge=badge.canonical,
+            ),
             field="badge",
         )
     worker = session.get(Worker, credential.worker_id)
@@ -168,8 +179,8 @@ def sign_in_pin(session: Session, worker_code: str, pin: str, now: datetime, mac
     claims = throttle.claim(session, [(throttle.Scope.KIOSK_ID, code.casefold())], now)
     if isinstance(claims, throttle.Refusal):
         again = _clock_text(_machine_time(session, machine_code, claims.until))
-        raise SignInRefused(f"{NOT_ACCEPTED}: too many tries for this ID; try again at {again} or use your badge",
-                            field="pin")  # fmt: skip
+        raise SignInRefused(lazy_gettext("badge or PIN not accepted: too many tries for this ID; try again at "
+                                         "%(again)s or use your badge", again=again), field="pin")  # fmt: skip
     worker = session.scalar(select(Worker).where(Worker.worker_code == code)) if code else None
     stored = worker.pin_hash if worker is not None and worker.pin_hash else _DUMMY_PIN_HASH
     right = verify_secret(pin[:16], stored) and worker is not None and bool(worker.pin_hash)
@@ -177,12 +188,17 @@ def sign_in_pin(session: Session, worker_code: str, pin: str, now: datetime, mac
     if not right:
         if claims[0].locked_now:
             until = _clock_text(_machine_time(session, machine_code, now + LOCKOUT))
-            raise SignInRefused(f"{NOT_ACCEPTED} {MAX_PIN_TRIES} times: this ID is locked until {until}; "
-                                "use your badge", field="pin")  # fmt: skip
+            raise SignInRefused(lazy_gettext("badge or PIN not accepted %(n)s times: this ID is locked until "
+                                             "%(until)s; use your badge", n=MAX_PIN_TRIES, until=until),
+                                field="pin")  # fmt: skip
         left = MAX_PIN_TRIES - claims[0].failures
-        tries = "1 try" if left == 1 else f"{left} tries"
-        raise SignInRefused(f"{NOT_ACCEPTED}: {tries} left before a 15-minute lockout; check your ID and PIN "
-                            "or use your badge", field="pin")  # fmt: skip
+        if left == 1:
+            said = lazy_gettext("badge or PIN not accepted: 1 try left before a 15-minute lockout; check your ID and "
+                                "PIN or use your badge")  # fmt: skip
+        else:
+            said = lazy_gettext("badge or PIN not accepted: %(left)s tries left before a 15-minute lockout; check "
+                                "your ID and PIN or use your badge", left=left)  # fmt: skip
+        raise SignInRefused(said, field="pin")
     assert worker is not None
     _check_usable(session, worker, now)
     return view(session, worker)

@@ -54,7 +54,7 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 
 
 def error_json(status: int, message: str, code: str | None = None, field: str | None = None) -> Any:
-    body = {"error": {"code": code or CODES.get(status, "error"), "message": message, "field": field}}
+    body = {"error": {"code": code or CODES.get(status, "error"), "message": str(message), "field": field}}
     return jsonify(body), status
 
 
@@ -87,7 +87,7 @@ def init_app(app: Flask) -> None:
         again = form_again(exc)
         if again is not None:
             return again
-        return _page(_form_status(exc), exc.message)
+        return _page(_form_status(exc), str(exc.message))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
@@ -123,7 +123,8 @@ def form_again(exc: DomainError) -> Any | None:
     """The page with the posted form, refilled and marked, when `exc` names a field of a form post."""
     if not exc.field or exc.status not in (400, 422) or request.method != "POST" or request.mimetype not in FORM_TYPES:
         return None  # not a bad field of a form post (a refusal or a conflict keeps its own page)
-    errors = exc.errors if isinstance(exc, ValidationError) else {exc.field: exc.message}
+    found = exc.errors if isinstance(exc, ValidationError) else {exc.field: exc.message}
+    errors = {name: str(text) for name, text in found.items()}  # a domain's lazy_gettext text, in this language
     status = _form_status(exc)
     _rollback()
     for url in _pages_holding_the_form():

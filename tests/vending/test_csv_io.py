@@ -140,3 +140,33 @@ def test_a_file_that_is_not_utf8_is_refused_naming_the_file() -> None:
     with pytest.raises(ValidationError) as caught:
         decode_upload(b"sku,name\n\xff\xfeoops\n")
     assert caught.value.field == "file" and "CSV UTF-8" in caught.value.message
+
+
+def test_workers_language_round_trip(session_factory: sessionmaker[Session], world: World) -> None:
+    """The language column: exported, read back unchanged, a bad code refused naming every supported one."""
+    text = (
+        "worker_code,name,groups,badges,pin,restocker,active,language\n"
+        "W9,Nine,,,,no,yes,DE\nW8,Eight,,,,no,yes,es-MX\nW7,Seven,,,,no,yes,fr\nW6,Six,,,,no,yes,\n"
+    )
+    with unit_of_work(session_factory) as s:
+        report = csv_io.import_csv(s, "workers", text, world.site_id)
+    assert report.imported == 3 and [(e.line, e.column) for e in report.errors] == [(4, "language")]
+    said = report.errors[0].message
+    assert "'fr' is not a supported language" in said and "de (Deutsch), en (English), es (Español)" in said
+    with session_factory() as s:
+        exported = csv_io.export_csv(s, "workers")
+    rows = {r["worker_code"]: r for r in csv.DictReader(io.StringIO(exported))}
+    assert (rows["W9"]["language"], rows["W8"]["language"], rows["W6"]["language"], rows["W1"]["language"]) == (
+        "de", "es", "", ""
+    )  # fmt: skip
+    assert "W7" not in rows
+    with unit_of_work(session_factory) as s:  # the export read back changes nothing
+        s.execute(delete(Worker).where(Worker.worker_code.in_(["W9", "W8", "W6"])))
+        again = csv_io.import_csv(s, "workers", exported, world.site_id)
+    assert not again.errors
+    with session_factory() as s:
+        assert csv_io.export_csv(s, "workers") == exported
+    with unit_of_work(session_factory) as s:  # a file without the column keeps each worker's language
+        assert not csv_io.import_csv(s, "workers", "worker_code,name\nW9,Nine again\n", world.site_id).errors
+    with session_factory() as s:
+        assert s.scalar(select(Worker.language).where(Worker.worker_code == "W9")) == "de"

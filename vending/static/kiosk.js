@@ -11,6 +11,11 @@
   const idleSeconds = Number(new URLSearchParams(location.search).get("idle") || root.dataset.idle);
   const $ = (id) => document.getElementById(id);
   let state = null, chosen = null, qty = 1, idleTimer = null, pollTimer = null;
+  // Language: the page is drawn in the kiosk's language, or in the signed-in worker's own (web/i18n.py). A worker
+  // whose language differs from the page's reloads it after sign-in (the server draws it in theirs and the page
+  // picks the sign-in up again from /state); a page drawn for a worker reloads at sign-out, in the kiosk's.
+  const pageLang = document.documentElement.lang;
+  const NOTE = "vendtrack-kiosk-note";  // a sign-out message carried over the reload (its English text)
 
   function picture(item) {  // the item's own picture, or its initial on a tile-coloured square
     if (item.picture) return '<span class="k-pic"><img src="' + escape(item.picture) + '" alt=""></span>';
@@ -47,22 +52,29 @@
   const escape = (t) => String(t).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 
   function signedIn(data) {
+    if (data.language && data.language !== pageLang && !root.dataset.signedIn) { location.reload(); return; }
     state = data;
     $("who").textContent = data.worker.name;
     $("logout").hidden = false;
     $("restock-tab").hidden = !data.worker.restocker;
     renderCharges(); renderGrid(); renderTools(); tab("grid"); show("items"); touch();
   }
-  function signOut(text) {
+  function signOut(text) {  // text: an English kiosk string (translated here) or a server message
     state = null; chosen = null;
     $("who").textContent = ""; $("logout").hidden = true;
     clearTimeout(idleTimer);
-    call("/logout", {}).catch(() => {});
-    message(text || ""); show("signin");
+    const done = call("/logout", {}).catch(() => {});
+    if (root.dataset.workerLang) {  // drawn in the worker's language: back to the kiosk's
+      root.dataset.screen = "leaving";
+      try { sessionStorage.setItem(NOTE, text || ""); } catch (e) { /* no storage: no message */ }
+      done.then(() => location.reload());
+      return;
+    }
+    message(t(text || "")); show("signin");
   }
   function touch() {
     clearTimeout(idleTimer);
-    if (state) idleTimer = setTimeout(() => signOut(t("Signed out after inactivity.")), idleSeconds * 1000);
+    if (state) idleTimer = setTimeout(() => signOut("Signed out after inactivity."), idleSeconds * 1000);
   }
 
   function renderCharges() {
@@ -205,7 +217,7 @@
     try { message(""); signedIn(await call("/pin", {worker_code: $("worker-code").value, pin: $("pin").value})); }
     catch (e) { message(e.message); $("pin").focus(); } finally { $("pin").value = ""; }
   });
-  $("logout").addEventListener("click", () => signOut(t("Signed out.")));
+  $("logout").addEventListener("click", () => signOut("Signed out."));
   $("charges").addEventListener("input", (ev) => { if (ev.target.value.trim()) ev.target.setAttribute("aria-invalid", "false"); touch(); });
   root.querySelector(".k-tabs").addEventListener("click", (ev) => { if (ev.target.dataset.tab) tab(ev.target.dataset.tab); });
   root.querySelector(".k-tabs").addEventListener("keydown", (ev) => {  // arrow keys move between tabs
@@ -296,6 +308,8 @@
     pollTimer = setTimeout(pollReader, live ? 5000 : 1000);
   }
   show("signin");
+  try { const note = sessionStorage.getItem(NOTE); sessionStorage.removeItem(NOTE); if (note) message(t(note)); } catch (e) { /* none */ }
+  if (root.dataset.signedIn) refresh();  // reloaded in the worker's language: the same sign-in goes on
   listen();
   pollReader();
 })();
