@@ -44,6 +44,7 @@ EXTRA_VARIABLES.setdefault("tracking_future_tolerance_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_ingest_silent_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
 EXTRA_VARIABLES.setdefault("tracking_par_purchase_after_s", _number)
+EXTRA_VARIABLES.setdefault("tracking_walk_deadline_s", _number)
 
 
 def register_consumers(registry: ConsumerRegistry, services: AppServices) -> None:
