@@ -241,7 +241,6 @@ class GatewayInbox(Base):
     observations: Mapped[str] = mapped_column(Text, default="[]")  # JSON rows in tracking.observation's field order
 
 
-
 class Walk(Base):
     """A guided calibration walk: one person carries `tag_key` and taps each room as they enter it.
 
@@ -266,7 +265,7 @@ class Walk(Base):
 
 
 class WalkMark(Base):
-    """"I am in room X" at `marked_at`; the time-to-room-change sample: the engine placed the tag there after
+    """ "I am in room X" at `marked_at`; the time-to-room-change sample: the engine placed the tag there after
     `delay_s` seconds (`reached`), or not within the deadline (`never`)."""
 
     __tablename__ = "tracking_walk_mark"

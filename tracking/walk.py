@@ -98,7 +98,7 @@ def start(session: Session, tag_key: str, actor: str, clock: Clock | None = None
 
 
 def mark(session: Session, walk_id: int, zone_code: str, actor: str, clock: Clock | None = None) -> int:
-    """"I am in room X" now; a second tap on the room already marked last is kept as the first one."""
+    """ "I am in room X" now; a second tap on the room already marked last is kept as the first one."""
     walk = _walk(session, walk_id)
     _own(walk, actor)
     if walk.status != WalkStatus.OPEN.value:
@@ -156,8 +156,9 @@ def apply(session: Session, walk_id: int, actor: str, clock: Clock | None = None
             continue
         before = {"code": zone.code, "max_radius_m": zone.max_radius_m}
         session.execute(update(Zone).where(Zone.id == zone.id).values(max_radius_m=row["fitted_m"]))
-        audit.record(session, actor, "tracking.zone.radius", "tracking_zone", zone.id, before=before,
-                     after={"code": zone.code, "max_radius_m": row["fitted_m"]}, comment=f"radius {note}", clock=clock)  # fmt: skip
+        after = {"code": zone.code, "max_radius_m": row["fitted_m"]}
+        audit.record(session, actor, "tracking.zone.radius", "tracking_zone", zone.id, before=before, after=after,
+                     comment=f"radius {note}", clock=clock)  # fmt: skip
         changed += 1
     _move(session, walk, WalkStatus.APPLIED, decided_at=_clock(clock).now())
     audit.record(session, actor, "tracking.walk.apply", "tracking_walk", walk.id, after={"changed": changed},
@@ -279,6 +280,8 @@ def open_walk_of(session: Session, actor: str) -> int | None:
 def recent(session: Session, limit: int = 10) -> list[tuple[int, str, WalkStatus, datetime, str]]:
     """The latest walks: (id, tag key, status, started at, started by)."""
     rows = session.execute(
-        select(Walk.id, Walk.tag_key, Walk.status, Walk.started_at, Walk.started_by).order_by(Walk.id.desc()).limit(limit)
+        select(Walk.id, Walk.tag_key, Walk.status, Walk.started_at, Walk.started_by)
+        .order_by(Walk.id.desc())
+        .limit(limit)
     )
     return [(i, key, WalkStatus(status), at, who) for i, key, status, at, who in rows]

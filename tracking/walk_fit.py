@@ -60,7 +60,9 @@ def stay_key(mark_id: int) -> str:
     return f"walk-mark-{mark_id}"
 
 
-def settled(stays: Sequence[Stay], observations: Iterable[Observation], settle_s: float = SETTLE_S) -> list[Observation]:
+def settled(
+    stays: Sequence[Stay], observations: Iterable[Observation], settle_s: float = SETTLE_S
+) -> list[Observation]:
     """The adverts heard inside a stay after its settling time, each keyed by its stay (`stay_key`)."""
     starts = [s.start for s in stays]
     found = []
@@ -136,7 +138,9 @@ def _distance(window: Sequence[Observation], gateways: Mapping[str, GatewaySpec]
     return float(10 ** ((ref - max(scores)) / (10 * cfg.path_loss_exponent)))
 
 
-def sample(zone: str, at: float, end: float, changes: Sequence[tuple[float, str | None]], there_at_tap: bool) -> float | None:
+def sample(
+    zone: str, at: float, end: float, changes: Sequence[tuple[float, str | None]], there_at_tap: bool
+) -> float | None:
     """One time-to-room-change sample: 0 when the engine already had the tag in the room at the tap, else the
     seconds to its first move into the room before `end` (the next tap or the deadline), else None (never)."""
     if there_at_tap:
@@ -158,7 +162,9 @@ def replay(
     ordered = sorted(observations, key=lambda o: o.at)
     tag_keys = {o.tag_key for o in ordered}
     tag_key = next(iter(tag_keys)) if len(tag_keys) == 1 else ""
-    score, changes, at_tap = Accuracy(), [], []
+    score = Accuracy()
+    changes: list[tuple[float, str | None]] = []
+    at_tap: list[bool] = []
     index, second, stay_index = 0, stays[0].start, 0
     while second < stays[-1].end:
         while index < len(ordered) and ordered[index].at <= second:

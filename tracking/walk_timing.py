@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core.models import Site
@@ -63,7 +63,7 @@ def record_sightings(session: Session, heard: Sequence[tuple[int, Observation]])
         if o.rssi
     ]
     if rows:
-        session.execute(WalkSighting.__table__.insert(), rows)
+        session.execute(insert(WalkSighting), rows)
     return len(rows)
 
 
@@ -142,7 +142,9 @@ def percentile(values: Sequence[float], share: float) -> float | None:
     return None if math.isinf(found) else round(found, 1)
 
 
-def site_timing(session: Session, now: datetime, window_s: float = WINDOW_S, site: str | None = None) -> list[SiteTiming]:
+def site_timing(
+    session: Session, now: datetime, window_s: float = WINDOW_S, site: str | None = None
+) -> list[SiteTiming]:
     """Per site of the marked room, the settled samples of marks made in the last `window_s`."""
     rows = session.execute(
         select(Site.code, WalkMark.outcome, WalkMark.delay_s)
