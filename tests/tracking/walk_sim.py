@@ -6,8 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
+from core.models import Site
 from tracking.floorplan import FloorPlan
+from tracking.models import Gateway, Zone
 from tracking.observation import Observation
+from tracking.services import format_polygon
 from tracking.simulate import RadioModel, RadioSim, Walker
 
 INJECTED = {"gw-ward-a": 6.0, "gw-equip": -4.0, "gw-rad": 8.0}  # dB each gateway reads hot (+) or cold (-)
@@ -52,3 +57,22 @@ def heard(plan: FloorPlan, walk: SimWalk, seed: int = 5, start: float = 0.0) -> 
     radio = RadioModel(sigma_db=3.5)
     found = biased(RadioSim(plan, [walk.walker], radio, seed=seed).run(0.0, walk.end_s), INJECTED)
     return [obs._replace(at=obs.at + start) for obs in found]
+
+
+def seed_plan(session: Session, plan: FloorPlan, site_code: str = "NORTH") -> dict[str, int]:
+    """The floor plan's zones (on one site) and gateways as rows; returns zone code -> id. Caller commits."""
+    site = Site(code=site_code, name=f"{site_code.title()} hospital")
+    session.add(site)
+    session.flush()
+    zones = {
+        z.code: Zone(code=z.code, name=z.name, kind=z.kind, building=plan.building, floor=plan.floor,
+                     polygon=format_polygon(z.polygon), site_id=site.id,
+                     max_radius_m=z.max_radius_m if z.kind != "corridor" else None)
+        for z in plan.zones
+    }  # fmt: skip
+    session.add_all(zones.values())
+    session.flush()
+    for g in plan.gateways:
+        session.add(Gateway(gateway_id=g.gateway_id, zone_id=zones[g.zone].id, x=g.x, y=g.y))
+    session.flush()
+    return {code: z.id for code, z in zones.items()}
