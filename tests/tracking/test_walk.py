@@ -7,7 +7,7 @@ Run with `-s` to see the figures.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -157,9 +157,9 @@ def test_a_walk_started_in_one_process_is_marked_and_finished_from_another(
     database_url: str, tmp_path: Path, clock: ManualClock, app: Flask
 ) -> None:
     """Two app instances on one database: nothing about the walk lives in either process's memory."""
-    from tests.conftest import csrf_from, login
     from core.roles import Role
     from core.users import create_user
+    from tests.conftest import csrf_from, login
     from web.app import create_app
 
     other = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path / "j"), "TESTING": True,
