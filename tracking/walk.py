@@ -217,7 +217,10 @@ def _result(
     fits = walk_fit.fit_offsets(stays, heard, shape.centres, shape.gateways, shape.walls_between)
     offsets = {f.gateway_id: f.suggested_offset_db for f in fits}
     fitted_floor = walk_fit.with_fit(floor, offsets, {})
-    radii = walk_fit.suggest_radii(stays, heard, fitted_floor, config)
+    corners = {zone: [shape.gateways[g] for g, spec in floor.gateways.items() if spec.zone == zone]
+               for zone in shape.outlines}  # fmt: skip
+    reaches = {zone: walk_fit.reach(outline, corners[zone]) for zone, outline in shape.outlines.items()}
+    radii = walk_fit.suggest_radii(stays, heard, fitted_floor, config, reaches)
     before = walk_fit.replay(stays, heard, floor, config, deadline_s)
     after = walk_fit.replay(stays, heard, walk_fit.with_fit(floor, offsets, radii), config, deadline_s)
     current = {g: spec.offset_db for g, spec in floor.gateways.items()}

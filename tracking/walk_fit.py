@@ -14,7 +14,8 @@ tag differently in each room without that being read as a gateway's bias.
 **Radii.** The engine calls a tag unknown when its best gateway in the chosen room reads weaker than the room's
 `max_radius_m` allows. For each walked room, every second of a settled stay gives the engine's own distance
 estimate (median over its window, offset applied, the tag's advertised power at 1 m); the suggestion covers
-`RADIUS_SHARE` of those seconds with `RADIUS_HEADROOM` to spare, rounded up to half a metre.
+`RADIUS_SHARE` of those seconds with `RADIUS_HEADROOM` to spare, and at least the room's reach on the floor plan
+(its farthest corner from its nearest gateway), rounded up to half a metre.
 
 **Replay.** The walk's adverts are fed through the real `LocationEngine`, once with the offsets and radii in
 force and once with the fitted ones; every second between the first mark and the finish is scored against the
@@ -95,10 +96,22 @@ def with_fit(floor: FloorModel, offsets: Mapping[str, float], radii: Mapping[str
     return FloorModel(gateways, {**floor.max_radius_m, **radii})
 
 
+def reach(outline: Sequence[Point], gateways: Sequence[Point]) -> float:
+    """How far the room's farthest corner is from its nearest gateway: a radius must never be less than this."""
+    if not outline or not gateways:
+        return 0.0
+    return max(min(math.dist(corner, g) for g in gateways) for corner in outline)
+
+
 def suggest_radii(
-    stays: Sequence[Stay], observations: Sequence[Observation], floor: FloorModel, config: EngineConfig | None = None
+    stays: Sequence[Stay],
+    observations: Sequence[Observation],
+    floor: FloorModel,
+    config: EngineConfig | None = None,
+    reaches: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
-    """Per walked room with a gateway, the radius that keeps the settled seconds of the walk inside it."""
+    """Per walked room with a gateway, the radius that keeps the settled seconds of the walk inside it, and never
+    less than the room's own reach (`reach`: a tag in a far corner must not become unknown)."""
     cfg = config or EngineConfig()
     by_zone: dict[str, list[float]] = {}
     ordered = sorted(observations, key=lambda o: o.at)
@@ -118,7 +131,7 @@ def suggest_radii(
     for zone, distances in by_zone.items():
         distances.sort()
         covered = distances[min(len(distances) - 1, math.ceil(RADIUS_SHARE * len(distances)) - 1)]
-        radius = math.ceil(covered * RADIUS_HEADROOM * 2) / 2
+        radius = math.ceil(max(covered * RADIUS_HEADROOM, (reaches or {}).get(zone, 0.0)) * 2) / 2
         found[zone] = max(MIN_RADIUS_M, min(MAX_RADIUS_M, radius))
     return found
 

@@ -6,12 +6,15 @@ Run with `-s` to see the figures.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tests.tracking.walk_sim import INJECTED, heard, walk_through
 from tracking.engine import FloorModel, GatewaySpec
 from tracking.floorplan import demo_floor
-from tracking.walk_fit import Stay, fit_offsets, replay, sample, settled, stay_key, suggest_radii, with_fit
+from tracking.observation import Observation
+from tracking.walk_fit import Stay, fit_offsets, reach, replay, sample, settled, stay_key, suggest_radii, with_fit
 
 
 def _stays(taps: list[tuple[float, str]], end: float) -> list[Stay]:
@@ -71,3 +74,15 @@ def test_a_sample_is_zero_when_already_there_the_first_move_otherwise_and_never_
     assert sample("A", 10.0, 70.0, changes, there_at_tap=True) == 0.0
     assert sample("B", 10.0, 70.0, changes, there_at_tap=False) is None  # B was before the tap
     assert sample("A", 13.0, 19.0, changes, there_at_tap=False) is None  # the next tap came first
+
+
+def test_a_suggested_radius_never_leaves_a_corner_of_the_room_outside() -> None:
+    room = [(0.0, 0.0), (10.0, 0.0), (10.0, 8.0), (0.0, 8.0)]
+    assert reach(room, [(5.0, 4.0)]) == pytest.approx(math.hypot(5.0, 4.0))
+    assert reach(room, [(0.0, 0.0), (10.0, 8.0)]) == pytest.approx(8.0)  # each corner from its nearest gateway
+    assert reach(room, []) == 0.0
+    floor = FloorModel({"gw-a": GatewaySpec("gw-a", "A")})
+    stays = [Stay(1, "A", 0.0, 40.0)]
+    close = [Observation("gw-a", "t", -50, -59, None, None, float(t)) for t in range(40)]  # about 0.4 m away
+    assert suggest_radii(stays, close, floor) == {"A": 2.0}  # the floor of any suggestion
+    assert suggest_radii(stays, close, floor, reaches={"A": reach(room, [(5.0, 4.0)])}) == {"A": 6.5}
