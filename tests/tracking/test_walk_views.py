@@ -22,6 +22,7 @@ from core.users import create_user
 from tests.conftest import LiveServer, login
 from tests.tracking.conftest import seed_floor, tag_key
 from tests.tracking.test_custody_views import _lend
+from tracking import walk, walk_timing
 from tracking.models import Tag, Walk, WalkMark
 from tracking.observation import Observation
 from tracking.pipeline import EXTRAS_KEY, Pipeline
@@ -171,3 +172,31 @@ def test_tools_out_shows_a_checked_out_tagged_tool_with_its_holder_and_room(
         assert "overdue" in cells.nth(3).inner_text()
         assert browser_page.locator("#tools-out-count").inner_text() == "1"
         _shot(browser_page, name)
+
+
+@pytest.mark.browser
+def test_the_locate_page_shows_time_to_room_change_on_a_phone(
+    app: Flask, live_server: LiveServer, phone: Any, clock: ManualClock
+) -> None:
+    _seed(app)
+    factory = app.extensions["vendtrack"].session_factory
+    with unit_of_work(factory) as session:
+        create_user(session, "nina", "walnut-lantern-7", [Role.STAFF])
+        walk_id = walk.start(session, tag_key(2), "user:cara", clock)
+        for room, placed_after in (("A", 4.0), ("B", 9.0), ("X", 6.0)):
+            walk.mark(session, walk_id, room, "user:cara", clock)
+            now = clock.now().timestamp()
+            pending = [m for m in walk_timing.pending_marks(session) if m.zone == room]
+            walk_timing.settle_marks(session, pending, [], {tag_key(2): (room, now + placed_after)}, now + 10)
+            clock.advance(seconds=40)
+    phone.goto(live_server.url + "/tracking/")
+    phone.fill("input[name=username]", "nina")
+    phone.fill("input[name=password]", "walnut-lantern-7")
+    phone.click("button[type=submit]")
+    line = phone.locator(".room-change").first
+    line.wait_for()
+    assert line.inner_text() == "Time to room change 6 s median, 9 s p90 (3 guided-walk marks, last 30 days)"
+    _fits_the_phone(phone)
+    _shot(phone, "locate-phone")
+    phone.set_viewport_size({"width": 1280, "height": 800})
+    _shot(phone, "locate-desktop")
