@@ -12,9 +12,9 @@ from core.errors import DomainError, NotFound
 from core.models import Site
 from core.roles import Role, TokenScope
 from core.validation import Choice, Int, Number, Schema, Text, checks_own_body, one
-from tracking import asset_pages, calibration, calibration_service, inbox, locate_events, services
+from tracking import asset_pages, calibration, calibration_service, inbox, locate_events, services, walk_timing
 from tracking.models import AssetType, Zone
-from tracking.pipeline import pipeline_for
+from tracking.pipeline import TrackingSettings, pipeline_for
 from tracking.sources import limits
 from tracking.sources.batch import MAX_BODY_BYTES, load_body, parse_batch
 from tracking.sources.limits import Reason, Rejected
@@ -184,16 +184,16 @@ def live_map() -> Any:
     )
 
 
-def accuracy_json(found: calibration_service.SiteAccuracy) -> dict[str, Any]:
-    score = found.accuracy
+def accuracy_json(found: calibration_service.SiteAccuracy | None, site: str) -> dict[str, Any]:
+    score = found.accuracy if found is not None else calibration.Accuracy()
 
     def share(value: float | None) -> float | None:
         return None if value is None else round(value, 4)
 
     return {
-        "site": found.site,
-        "reference_tags": found.reference_tags,
-        "heard_tags": found.heard_tags,
+        "site": site,
+        "reference_tags": found.reference_tags if found is not None else 0,
+        "heard_tags": found.heard_tags if found is not None else 0,
         "observed_s": round(score.total_s),
         "room_accuracy": share(score.room_accuracy),
         "unknown_share": share(score.unknown_share),
@@ -201,14 +201,37 @@ def accuracy_json(found: calibration_service.SiteAccuracy) -> dict[str, Any]:
     }
 
 
+def timing_json(found: walk_timing.SiteTiming | None, window_s: int, deadline_s: float) -> dict[str, Any]:
+    """Time to a room change from guided walks: median and p90 seconds (null when not measurable), counts."""
+    return {
+        "window_s": window_s,
+        "samples": found.samples if found is not None else 0,
+        "never": found.never if found is not None else 0,
+        "deadline_s": round(deadline_s),
+        "median_s": found.median_s if found is not None else None,
+        "p90_s": found.p90_s if found is not None else None,
+    }
+
+
 @bp.route("/tracking/accuracy")
 @access.roles(*READERS, scopes=READ_SCOPES)
 def accuracy() -> Any:
-    """Measured room accuracy per site from the reference tags over the last `window_s` (default one hour)."""
+    """Per site: room accuracy from the reference tags over the last `window_s` (default one hour), and the
+    time to a room change measured on guided walks over the last `walk_window_s` (default 30 days)."""
     window_s = one(Int(minimum=60, maximum=31 * 86400, default=3600), "window_s", request.args.get("window_s"))
+    walk_window_s = one(Int(minimum=60, maximum=366 * 86400, default=walk_timing.WINDOW_S), "walk_window_s",
+                        request.args.get("walk_window_s"))  # fmt: skip
     site = one(Text(max_length=32), "site", request.args.get("site")) or None
-    found = calibration_service.site_accuracy(_db(), _now(), window_s, site)
-    return jsonify({"window_s": window_s, "sites": [accuracy_json(s) for s in found]})
+    session, now = _db(), _now()
+    refs = {s.site: s for s in calibration_service.site_accuracy(session, now, window_s, site)}
+    timing = {s.site: s for s in walk_timing.site_timing(session, now, walk_window_s, site)}
+    deadline_s = TrackingSettings.from_extra(current_app.extensions["vendtrack"].settings.extra).walk_deadline_s
+    sites = [
+        accuracy_json(refs.get(code), code) | {"time_to_room_change": timing_json(timing.get(code), walk_window_s,
+                                                                                   deadline_s)}
+        for code in sorted(set(refs) | set(timing))
+    ]  # fmt: skip
+    return jsonify({"window_s": window_s, "sites": sites})
 
 
 @bp.route("/tracking/gateways/<gateway_id>/offset", methods=["POST"])

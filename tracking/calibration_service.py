@@ -107,7 +107,14 @@ def suggest_offsets(session: Session, observations: Iterable[Observation]) -> li
     ]  # fmt: skip
 
 
-def apply_offset(session: Session, gateway_id: str, offset_db: float, actor: str, clock: Clock | None = None) -> bool:
+def apply_offset(
+    session: Session,
+    gateway_id: str,
+    offset_db: float,
+    actor: str,
+    clock: Clock | None = None,
+    comment: str = "offset from reference-tag calibration",
+) -> bool:
     """Set one gateway's calibration offset (audited); False when it already had that offset."""
     gateway = session.scalar(select(Gateway).where(Gateway.gateway_id == gateway_id))
     if gateway is None:
@@ -120,7 +127,7 @@ def apply_offset(session: Session, gateway_id: str, offset_db: float, actor: str
     after = {"gateway_id": gateway.gateway_id, "offset_db": offset_db}
     audit.record(
         session, actor, "tracking.gateway.calibrate", "tracking_gateway", gateway.id, before=before, after=after,
-        comment="offset from reference-tag calibration", clock=clock,
+        comment=comment, clock=clock,
     )  # fmt: skip
     return True
 

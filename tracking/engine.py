@@ -338,5 +338,10 @@ class LocationEngine:
         tag = self._tags.get(tag_key)
         return (None, 0.0, "never heard") if tag is None else (tag.zone, tag.confidence, tag.reason)
 
+    def placed(self, tag_key: str) -> tuple[str | None, float]:
+        """The room the tag is in and since when (None, 0.0 when unknown or never heard)."""
+        tag = self._tags.get(tag_key)
+        return (None, 0.0) if tag is None or tag.zone is None else (tag.zone, tag.since)
+
     def gateways_down(self) -> dict[str, float]:
         return dict(self._down)

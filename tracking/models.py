@@ -1,6 +1,7 @@
-"""Tracking tables: zones on a floor plan, gateways, tags, assets, location intervals, PAR rules and alerts.
+"""Tracking tables: zones on a floor plan, gateways, tags, assets, location intervals, PAR rules, alerts, walks.
 
-Raw adverts are never stored one row each: only zone changes (intervals) and batched last-seen updates.
+Raw adverts are never stored one row each: only zone changes (intervals) and batched last-seen updates; the one
+exception is the tag carried on an open guided calibration walk (`WalkSighting`), which the fit needs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
-from tracking.states import ALERT_STATUS, ASSET_STATUS, AlertKind, AlertStatus, AssetStatus
+from tracking.states import (
+    ALERT_STATUS,
+    ASSET_STATUS,
+    MARK_OUTCOME,
+    WALK_STATUS,
+    AlertKind,
+    AlertStatus,
+    AssetStatus,
+    MarkOutcome,
+    WalkStatus,
+)
 
 ASSET_STATUSES = tuple(s.value for s in AssetStatus)
 ALERT_KINDS = tuple(k.value for k in AlertKind)
@@ -228,3 +239,60 @@ class GatewayInbox(Base):
     heartbeat: Mapped[str] = mapped_column(String(8), default="")  # "online"/"offline" from the gateway, "" none
     count: Mapped[int] = mapped_column(Integer, default=0)
     observations: Mapped[str] = mapped_column(Text, default="[]")  # JSON rows in tracking.observation's field order
+
+
+class Walk(Base):
+    """A guided calibration walk: one person carries `tag_key` and taps each room as they enter it.
+
+    `result_json` holds what finishing fitted (offsets, radii, the replayed accuracy before and after), so
+    applying writes exactly what the person was shown, from whichever web process takes the request.
+    """
+
+    __tablename__ = "tracking_walk"
+    __table_args__ = (
+        WALK_STATUS.check_constraint("status", "walk_status_valid"),
+        Index("ix_tracking_walk_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tag_key: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default=WalkStatus.OPEN.value)
+    started_by: Mapped[str] = mapped_column(String(140))  # the audit actor ("user:ana"); only they may mark it
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # applied or discarded
+    result_json: Mapped[str] = mapped_column(Text, default="")
+
+
+class WalkMark(Base):
+    """ "I am in room X" at `marked_at`; the time-to-room-change sample: the engine placed the tag there after
+    `delay_s` seconds (`reached`), or not within the deadline (`never`)."""
+
+    __tablename__ = "tracking_walk_mark"
+    __table_args__ = (
+        MARK_OUTCOME.check_constraint("outcome", "walk_mark_outcome_valid"),
+        Index("ix_tracking_walk_mark_walk_at", "walk_id", "marked_at"),
+        Index("ix_tracking_walk_mark_outcome_at", "outcome", "marked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    walk_id: Mapped[int] = mapped_column(ForeignKey("tracking_walk.id"))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("tracking_zone.id"))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16), default=MarkOutcome.PENDING.value)
+    delay_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WalkSighting(Base):
+    """One advert of an open walk's tag as one gateway heard it (written by the location engine's flush)."""
+
+    __tablename__ = "tracking_walk_sighting"
+    __table_args__ = (Index("ix_tracking_walk_sighting_walk_at", "walk_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    walk_id: Mapped[int] = mapped_column(ForeignKey("tracking_walk.id"))
+    gateway_id: Mapped[str] = mapped_column(String(64))
+    rssi: Mapped[int] = mapped_column(Integer)
+    ref_power: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

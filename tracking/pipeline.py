@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock, SystemClock, utc
 from core.db import unit_of_work
 from firmware_bridge.ble.telemetry import TelemetryMatcher
-from tracking import custody, inbox, par_plan, recording
+from tracking import custody, inbox, par_plan, recording, walk_timing
 from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine, RoomChange
 from tracking.models import Asset, Gateway, Tag, Zone
 from tracking.observation import Observation
@@ -39,6 +39,7 @@ class TrackingSettings:
     future_tolerance_s: float = 5.0  # a sighting time further ahead of our clock is refused
     ingest_silent_after_s: float = 120.0  # an ingester that heard nothing this long turns /healthz degraded
     par_purchase_after_s: float = 3 * 86400.0  # a site-wide PAR shortfall this old becomes a purchase request
+    walk_deadline_s: float = walk_timing.DEADLINE_S  # a walk mark not placed within this long is a "never" sample
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> TrackingSettings:
@@ -55,6 +56,7 @@ class TrackingSettings:
             future_tolerance_s=number("future_tolerance_s"),
             ingest_silent_after_s=number("ingest_silent_after_s"),
             par_purchase_after_s=number("par_purchase_after_s"),
+            walk_deadline_s=number("walk_deadline_s"),
         )
 
     @property
@@ -98,6 +100,8 @@ class Pipeline:
         self._floor_at = -1e18
         self._par_at = -1e18
         self._known_gateways: frozenset[str] = frozenset()
+        self._walk_tags: dict[str, int] = {}  # tag key -> open guided walk (read from the database at each flush)
+        self._walk_heard: list[tuple[int, Observation]] = []  # their adverts, written at the next flush
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -123,12 +127,15 @@ class Pipeline:
     def ingest(self, observations: Iterable[Observation]) -> int:
         count = 0
         engine = self.engine
+        walks = self._walk_tags
         with self.lock:
             for obs in observations:
                 if obs.battery_mv is not None or obs.temperature_c is not None:
                     engine.telemetry(obs.tag_key, obs.battery_mv, obs.temperature_c, obs.at)
                 if obs.rssi:
                     engine.observe(obs.tag_key, obs.gateway_id, obs.rssi, obs.ref_power, obs.at)
+                    if walks and obs.tag_key in walks:
+                        self._walk_heard.append((walks[obs.tag_key], obs))
                 count += 1
         self.counters["observations"] += count
         return count
@@ -140,6 +147,8 @@ class Pipeline:
                 self.engine.telemetry(obs.tag_key, obs.battery_mv, obs.temperature_c, obs.at)
             if obs.rssi:
                 self.engine.observe(obs.tag_key, obs.gateway_id, obs.rssi, obs.ref_power, obs.at)
+                if self._walk_tags and obs.tag_key in self._walk_tags:
+                    self._walk_heard.append((self._walk_tags[obs.tag_key], obs))
 
     def gateway_status(self, gateway_id: str, online: bool) -> None:
         with self.lock:
@@ -172,6 +181,7 @@ class Pipeline:
             changes = self.engine.drain_changes()
             seen = self.engine.drain_seen(now)
             heard = self.engine.heard_since(now - 60.0)
+            walk_heard, self._walk_heard = self._walk_heard, []
         released: list[RoomChange] = []
         try:
             with unit_of_work(self.session_factory) as session:
@@ -180,6 +190,7 @@ class Pipeline:
                 recording.record_gateway_changes(session, gateway_changes, heard)
                 recording.check_missing(session, now_dt, timedelta(seconds=self.settings.missing_after_s))
                 custody.check(session, now_dt)
+                self._walk_work(session, changes, walk_heard, now)
                 if time.monotonic() - self._par_at >= self.settings.par_check_s:
                     released = self._release_unheard(session, now)
                     recording.check_par(session, now_dt)
@@ -188,9 +199,23 @@ class Pipeline:
         except Exception:
             with self.lock:
                 self.engine.requeue(changes, seen)
+                self._walk_heard[:0] = walk_heard
             raise
         self.counters["room_changes"] += len(changes) + len(released)
         return FlushReport(len(changes) + len(released), len(seen), len(gateway_changes))
+
+    def _walk_work(
+        self, session: Session, changes: list[RoomChange], heard: list[tuple[int, Observation]], now: float
+    ) -> None:
+        """Guided walks: store the walk tags' adverts, settle the marks' time-to-room-change samples, and learn
+        which tags are on an open walk now (a walk started in a web process is followed from the next flush)."""
+        walk_timing.record_sightings(session, heard)
+        pending = walk_timing.pending_marks(session)
+        if pending:
+            with self.lock:
+                placed = {mark.tag_key: self.engine.placed(mark.tag_key) for mark in pending}
+            walk_timing.settle_marks(session, pending, changes, placed, now, self.settings.walk_deadline_s)
+        self._walk_tags = walk_timing.open_walk_tags(session)
 
     def _release_unheard(self, session: Session, now: float) -> list[RoomChange]:
         """Assets still placed in a room by an earlier process (this engine never heard their tag) whose tag has

@@ -12,7 +12,18 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices, BackgroundWorker, DemoContext, LoopWorker, SmokeResult
 from core.settings import EXTRA_VARIABLES, SettingsError
-from tracking import alert_views, api, custody, custody_views, gateway_api, inbox, scan_views, setup_views, views
+from tracking import (
+    alert_views,
+    api,
+    custody,
+    custody_views,
+    gateway_api,
+    inbox,
+    scan_views,
+    setup_views,
+    views,
+    walk_views,
+)
 from tracking.cli import sim_ble, tracking_group
 from tracking.demo import seed, smoke_flow, start
 from tracking.runtime import pipeline_workers
@@ -44,6 +55,7 @@ EXTRA_VARIABLES.setdefault("tracking_future_tolerance_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_ingest_silent_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
 EXTRA_VARIABLES.setdefault("tracking_par_purchase_after_s", _number)
+EXTRA_VARIABLES.setdefault("tracking_walk_deadline_s", _number)
 
 
 def register_consumers(registry: ConsumerRegistry, services: AppServices) -> None:
@@ -65,7 +77,8 @@ def health(session: Session, services: AppServices) -> dict[str, dict[str, objec
 
 
 def blueprints() -> list[Blueprint]:
-    return [views.bp, api.bp, setup_views.bp, alert_views.bp, custody_views.bp, gateway_api.bp, scan_views.bp]
+    return [views.bp, api.bp, setup_views.bp, alert_views.bp, custody_views.bp, gateway_api.bp, scan_views.bp,
+            walk_views.bp]  # fmt: skip
 
 
 def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
@@ -77,6 +90,7 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
         ("Tracking alerts", "tracking_alerts.alert_list", staff),
         ("Tools out", "tracking_custody.tools_out", staff),
         ("Zones & gateways", "tracking_setup.setup_index", frozenset({Role.ADMIN})),
+        ("Guided walk", "tracking_walk.walk_home", frozenset({Role.ADMIN})),
     ]
 
 

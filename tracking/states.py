@@ -1,4 +1,4 @@
-"""Tracking's status enums and their one transition table each: the asset service status and the alert status.
+"""Tracking's status enums and their one transition table each: asset service status, alert status, guided walks.
 
 Asset service status (the database keeps the same strings)::
 
@@ -9,6 +9,10 @@ Alert status: an alert is raised `open`; a person acknowledges it ("I have seen 
 snoozes it until a time (it comes back by itself when that time passes) or resolves it with a note; the
 pipeline resolves it by itself when the condition clears, recording why. `resolved` is final: if the
 condition returns, a new alert is raised.
+
+Guided calibration walk (tracking.walk): a walk is `open` while staff tap rooms, `finished` once the fit is
+computed, then `applied` or `discarded`; an open walk can be discarded outright. Each mark's time-to-room-change
+sample is `pending` until the engine places the tag in the room (`reached`) or the deadline passes (`never`).
 """
 
 from __future__ import annotations
@@ -135,3 +139,45 @@ KIND_LABELS = {
     AlertKind.TOOL_OVERDUE: "Tool overdue",
     AlertKind.RETURN_UNSEEN: "Return not seen",
 }
+
+
+class WalkStatus(State):
+    OPEN = "open"
+    FINISHED = "finished"
+    APPLIED = "applied"
+    DISCARDED = "discarded"
+
+
+WALK_STATUS = StateMachine(
+    "guided walk",
+    WalkStatus,
+    {
+        WalkStatus.OPEN: {WalkStatus.FINISHED: "finish", WalkStatus.DISCARDED: "discard"},
+        WalkStatus.FINISHED: {WalkStatus.APPLIED: "apply", WalkStatus.DISCARDED: "discard"},
+        WalkStatus.APPLIED: {},
+        WalkStatus.DISCARDED: {},
+    },
+    labels={WalkStatus.OPEN: "Walking", WalkStatus.FINISHED: "Fitted, not applied"},
+    tones={
+        WalkStatus.OPEN: "info",
+        WalkStatus.FINISHED: "warn",
+        WalkStatus.APPLIED: "good",
+        WalkStatus.DISCARDED: "neutral",
+    },
+)
+
+
+class MarkOutcome(State):
+    PENDING = "pending"
+    REACHED = "reached"
+    NEVER = "never"
+
+
+MARK_OUTCOME = StateMachine(
+    "walk mark",
+    MarkOutcome,
+    {MarkOutcome.PENDING: {MarkOutcome.REACHED: "reach", MarkOutcome.NEVER: "expire"}},
+    labels={MarkOutcome.PENDING: "Waiting for the engine", MarkOutcome.REACHED: "Placed",
+            MarkOutcome.NEVER: "Not placed in time"},
+    tones={MarkOutcome.PENDING: "info", MarkOutcome.REACHED: "good", MarkOutcome.NEVER: "bad"},
+)  # fmt: skip

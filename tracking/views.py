@@ -11,9 +11,10 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from core import access
 from core.errors import DomainError
 from core.roles import Role
-from tracking import calibration_service, custody, par_plan, services, trends
+from tracking import calibration_service, custody, par_plan, services, trends, walk_timing
 from tracking import par as par_levels
 from tracking.labels import room_names, with_room_names
+from tracking.pipeline import TrackingSettings
 from tracking.states import ASSET_ACTION_LABELS, ASSET_STATUS, AssetStatus
 
 bp = Blueprint("tracking", __name__, url_prefix="/tracking", template_folder="templates")
@@ -158,6 +159,10 @@ def locate() -> Any:
         room_text=room_text,
         statuses=list(AssetStatus),
         accuracy=measured_accuracy(session, now),
+        room_change=walk_timing.site_timing(session, now),
+        walk_deadline_s=round(
+            TrackingSettings.from_extra(current_app.extensions["vendtrack"].settings.extra).walk_deadline_s
+        ),
         now=now,
     )
 

@@ -36,8 +36,15 @@ def _lend(app: Flask) -> int:
         assert zone is not None
         zone.fod_limit_min = 30
         lent = ToolCheckedOut(
-            occurred_at=now - timedelta(hours=1), site_code="", serial="A-1", sku="PUMP", worker="W003",
-            worker_name="Dana Fox", machine="LOCKER-1", charge_code="WO-7", due_at=now - timedelta(minutes=5),
+            occurred_at=now - timedelta(hours=1),
+            site_code="",
+            serial="A-1",
+            sku="PUMP",
+            worker="W003",
+            worker_name="Dana Fox",
+            machine="LOCKER-1",
+            charge_code="WO-7",
+            due_at=now - timedelta(minutes=5),
         )
         custody.handle_event(s, lent)
         return asset.id

@@ -38,12 +38,15 @@ def upgrade() -> None:
         sa.Column("return_zone_id", sa.Integer(), nullable=True),
         sa.Column("return_condition", sa.String(length=16), nullable=False),
         sa.Column("return_note", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["asset_id"], ["tracking_asset.id"],
-                                name=op.f("fk_tracking_tool_custody_asset_id_tracking_asset")),
-        sa.ForeignKeyConstraint(["out_zone_id"], ["tracking_zone.id"],
-                                name=op.f("fk_tracking_tool_custody_out_zone_id_tracking_zone")),
-        sa.ForeignKeyConstraint(["return_zone_id"], ["tracking_zone.id"],
-                                name=op.f("fk_tracking_tool_custody_return_zone_id_tracking_zone")),
+        sa.ForeignKeyConstraint(
+            ["asset_id"], ["tracking_asset.id"], name=op.f("fk_tracking_tool_custody_asset_id_tracking_asset")
+        ),
+        sa.ForeignKeyConstraint(
+            ["out_zone_id"], ["tracking_zone.id"], name=op.f("fk_tracking_tool_custody_out_zone_id_tracking_zone")
+        ),
+        sa.ForeignKeyConstraint(
+            ["return_zone_id"], ["tracking_zone.id"], name=op.f("fk_tracking_tool_custody_return_zone_id_tracking_zone")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tracking_tool_custody")),
     )
     op.create_index("ix_tracking_tool_custody_open", "tracking_tool_custody", ["serial", "returned_at"])

@@ -62,8 +62,14 @@ def test_qos1_messages_reach_the_owning_partition_only() -> None:
     prefix = f"vttest-{secrets.token_hex(4)}/"
     got: list[list[Observation]] = [[], []]
     consumers = [
-        FastMqttConsumer(got[i].extend, lambda g, o: None, ingest_one=got[i].append, prefix=prefix,
-                         partition=Partition(i, 2), backoff=(1, 2))
+        FastMqttConsumer(
+            got[i].extend,
+            lambda g, o: None,
+            ingest_one=got[i].append,
+            prefix=prefix,
+            partition=Partition(i, 2),
+            backoff=(1, 2),
+        )
         for i in range(2)
     ]
     for consumer in consumers:

@@ -65,8 +65,11 @@ def _dumps(value: Any) -> str:
 @given(st.dictionaries(st.sampled_from(THEENGS_KEYS), values, max_size=6), st.sampled_from(["bt", "lwt", "sys"]))
 def test_theengs_refuses_with_a_reason_and_never_crashes(message: dict[str, Any], topic: str) -> None:
     payload = _dumps(message)
-    parse = {"bt": lambda: theengs.parse_bt_message("icu-1", payload, _context()),
-             "lwt": lambda: theengs.parse_lwt("icu-1", payload), "sys": lambda: theengs.parse_system("icu-1", payload)}
+    parse = {
+        "bt": lambda: theengs.parse_bt_message("icu-1", payload, _context()),
+        "lwt": lambda: theengs.parse_lwt("icu-1", payload),
+        "sys": lambda: theengs.parse_system("icu-1", payload),
+    }
     try:
         _known(parse[topic]())
     except Rejected as exc:

@@ -208,8 +208,13 @@ def test_gateway_batch_never_500_and_keeps_the_good_adverts(
         ('{"adverts": [{"address": "AA", "rssi": 1e400, "data": "00"}]}', 422, "adverts[0].rssi"),
         ('{"adverts": [{"address": "AA", "rssi": 500, "data": "00"}]}', 422, "adverts[0].rssi"),
         ('{"adverts": [{"address": "A\\u0000A", "rssi": -60, "data": "00"}]}', 422, "adverts[0].address"),
-        ('{"adverts": [{"address": "AA", "rssi": -60, "data": "' + advert_hex(1) + '", "at": "9999-12-31T00:00:00Z"}]}',
-         422, "adverts[0].at"),
+        (
+            '{"adverts": [{"address": "AA", "rssi": -60, "data": "'
+            + advert_hex(1)
+            + '", "at": "9999-12-31T00:00:00Z"}]}',
+            422,
+            "adverts[0].at",
+        ),
         ('{"adverts": [{"address": "AA", "rssi": ' + "9" * 5000 + "}]}", 422, "body"),
     ],
 )

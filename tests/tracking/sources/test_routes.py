@@ -48,8 +48,10 @@ def test_standard_routes_hold_espresense() -> None:
     device = table.match("espresense/devices/iBeacon:x/kitchen")
     status = table.match("espresense/rooms/kitchen/status")
     assert device is not None and device[0].tag_wildcard == 0
-    assert status is not None and status[0].broadcast and status[0].parser((("kitchen",)), b"offline", 0.0) == (
-        GatewayState("kitchen", False)
+    assert (
+        status is not None
+        and status[0].broadcast
+        and status[0].parser((("kitchen",)), b"offline", 0.0) == (GatewayState("kitchen", False))
     )
 
 
