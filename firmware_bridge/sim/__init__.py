@@ -26,6 +26,8 @@ from typing import Any
 
 import click
 
+WRITE_TIMEOUT_S = 1.0  # a TCP send to a client that stopped reading gives up after this
+
 
 class VirtualLine:
     """The device side of a serial line. Not thread-safe for reads: one simulator thread reads it."""
@@ -60,6 +62,9 @@ class VirtualLine:
             master, slave = os.openpty()
             tty.setraw(slave)
             tty.setraw(master)
+            # a full line (nobody reading the driver's end) must lose bytes, not block the writer: a writer blocked
+            # while holding the write lock once hung close(), and with it the demo's shutdown
+            os.set_blocking(master, False)
             self._master, self._slave = master, slave
             self._slave_path = os.ttyname(slave)
             if self.link:
@@ -125,6 +130,7 @@ class VirtualLine:
             try:
                 new, _ = listener.accept()
                 new.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                new.settimeout(WRITE_TIMEOUT_S)  # reads wait in select(); a send nobody reads gives up
             except OSError:  # closed by vanish() on another thread
                 return b""
             if client is not None:
