@@ -4,6 +4,7 @@ checked-out tagged tool with its holder and room. Screenshots go to $VENDTRACK_T
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 
 from core.clock import ManualClock
@@ -61,7 +63,11 @@ def _shot(page: Any, name: str) -> None:
 
 
 def _fits_the_phone(page: Any) -> None:
-    wide = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    page.wait_for_load_state("load")  # the shared script turns wide tables into cards once the page has loaded
+    overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(f"({overflow})() <= 0", timeout=10_000)
+    wide = page.evaluate(overflow)
     assert wide <= 0, f"the page scrolls sideways by {wide} px"
     small = page.eval_on_selector_all(
         "main button, main select, main .walk-tags button",

@@ -18,7 +18,7 @@ from core.db import unit_of_work
 from core.models import AuthThrottle, Site
 from core.roles import Role, TokenScope
 from core.runtime import DemoContext
-from core.users import create_token
+from core.users import create_token, create_user
 from migrations.models import load_all_models
 from tests.conftest import csrf_from, login
 from web.demo import DEMO_LOGINS, seed_core
@@ -98,6 +98,10 @@ def path_values(app: Flask) -> dict[str, str]:
     from tracking.models import Gateway
     from vending.models import Machine, Slot, Tool
 
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        # user routes act on a user of their own: a fuzzed password that meets the policy once reset the shared
+        # admin's (user 1) and every later route's login failed
+        victim = create_user(s, "hostile-target", "victim-lantern-walnut-9", [Role.STAFF], actor="test")
     with app.extensions["vendtrack"].session_factory() as s:
         machine = s.scalars(select(Machine).order_by(Machine.id)).first()
         slot = s.scalars(select(Slot).order_by(Slot.id)).first()
@@ -114,6 +118,7 @@ def path_values(app: Flask) -> dict[str, str]:
         "site_code": "PLANT1",
         "kind": "items",
         "filename": "style.css",
+        "user_id": str(victim.id),
     }
 
 
@@ -135,7 +140,7 @@ def fill(rule: str, values: dict[str, str], hostile: str | None = None) -> str:
     def one(match: re.Match[str]) -> str:
         converter, name = match.group(1) or "string", match.group(2)
         if converter.startswith("int"):
-            return "1"
+            return values.get(name, "1")
         return quote(hostile if hostile is not None else values.get(name, "x"), safe="")
 
     return re.sub(r"<(?:([a-z_]+(?:\([^)]*\))?):)?([a-z_]+)>", one, rule)
