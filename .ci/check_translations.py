@@ -52,9 +52,8 @@ def runtime_messages() -> dict[str, str]:
                 importlib.import_module(info.name)
             except Exception as exc:  # a module needing optional hardware libraries: say so, go on
                 print(f"note: {info.name} not imported ({exc.__class__.__name__})", file=sys.stderr)
-    for enum, labels in states._LABELS.items():
-        for member in enum:
-            found.setdefault(labels.get(member) or states.humanise(member.value), f"state {enum.__name__}")
+    for text in sorted(states.labels_to_translate()):
+        found.setdefault(text, "a state or shown value (core/states.py)")
     from web.domains import hook, load_plugins
 
     nav = list(CORE_NAV)

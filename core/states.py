@@ -38,6 +38,28 @@ _LABELS: dict[type[State], dict[State, str]] = {}
 _TONES: dict[type[State], dict[State, str]] = {}
 
 
+_SHOWN_VALUES: dict[str, str] = {}
+
+
+def shown_as_labels(values: Iterable[str] | Mapping[str, str]) -> None:
+    """Declare plain stored values (a machine kind, a ledger kind) that pages show through the `label` filter, with
+    their English labels where the humanised value would not do ({"ok": "In service"}), so the labels are collected
+    for translation like the states' own."""
+    pairs = values.items() if isinstance(values, Mapping) else ((str(v), humanise(str(v))) for v in values)
+    _SHOWN_VALUES.update(pairs)
+
+
+def value_label(value: str) -> str:
+    """The English label of a stored value: its declared label, else the humanised value."""
+    return _SHOWN_VALUES.get(value) or humanise(value)
+
+
+def labels_to_translate() -> set[str]:
+    """Every label a page can show for a state or a declared value: the extraction's runtime messages."""
+    found = {labels.get(member) or humanise(member.value) for enum, labels in _LABELS.items() for member in enum}
+    return found | set(_SHOWN_VALUES.values())
+
+
 def humanise(value: str) -> str:
     """'pending_approval' -> 'Pending approval': the fallback for a status with no label of its own."""
     text = value.replace("_", " ").replace(".", " ").strip()

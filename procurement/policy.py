@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import NormalDist
 
+from core.states import shown_as_labels
+
 MIN_MAX, REORDER_LEVEL, AUTO_ROP = "min_max", "reorder_level", "auto_rop"
 POLICY_KINDS = (MIN_MAX, REORDER_LEVEL, AUTO_ROP)
+shown_as_labels({MIN_MAX: "Min/max", REORDER_LEVEL: "Reorder level", AUTO_ROP: "Reorder point from demand"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,12 @@ from sqlalchemy.orm import Session
 
 from core.errors import DomainError
 from core.prepared import FastWork, Prepared
+from core.states import shown_as_labels
 from vending.models import ChargeCode, ChargePolicy
 
 KINDS = ("job", "work_order", "cost_center")
 MODES = ("off", "optional", "required", "in_list")
+shown_as_labels({"off": "Off", "optional": "Optional", "required": "Required", "in_list": "Required, from the list"})
 _POLICY = ChargePolicy.__table__.c
 _MODES = select(_POLICY.kind, _POLICY.mode).where(_POLICY.site_id == bindparam("p_site"))
 LABELS = {"job": "job number", "work_order": "work order", "cost_center": "cost center"}

@@ -16,12 +16,14 @@ from core import gs1
 from core.csv_rows import CsvProblem, problems_of, read_rows
 from core.errors import DomainError
 from core.models import Item
+from core.states import shown_as_labels
 from core.validation import Bool, Dec, Int, Number, Text, ValidationError, length_of, schema
 from vending import languages, ledger
 from vending.models import Credential, GroupMember, Machine, Slot, SlotStock, Worker, WorkerGroup
 from vending.workers import add_badge, create_worker
 
 KINDS = ("items", "workers", "planogram")
+shown_as_labels(KINDS)
 COLUMNS = {
     "items": ["sku", "name", "category", "unit_of_measure", "unit_cost", "active", "asset_type", "gtin"],
     "workers": ["worker_code", "name", "groups", "badges", "pin", "restocker", "active", "language"],

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.errors import DomainError
+from core.states import shown_as_labels
 from firmware_bridge.coil import CoilConfig, CoilDriver
 from firmware_bridge.errors import ConfigError
 from firmware_bridge.kerong import KerongConfig, KerongLockerBus
@@ -27,6 +28,7 @@ from firmware_bridge.xorboard import XorBoardConfig, XorBoardLockerBus
 from vending.devices import CoilAdapter, LockerAdapter, MachineAdapter, ScaleShelfAdapter, Timing
 
 KINDS = ("locker_bank", "coil_machine", "scale_shelf", "supply_cabinet")
+shown_as_labels(KINDS)
 
 
 def _locker(driver: str, device: Mapping[str, Any], build: bool) -> LockerBus | None:

@@ -25,11 +25,13 @@ from core.events import Event, StockLevelChanged
 from core.models import Item, Site
 from core.outbox import publish
 from core.prepared import FastWork, Prepared
+from core.states import shown_as_labels
 from vending import lots
 from vending.lots import LotRef
 from vending.models import LedgerEntry, Machine, Slot, SlotStock
 
 KINDS = ("issue", "return", "restock", "adjust", "count", "pull")  # pull: expired units taken out by the crib
+shown_as_labels({**{kind: kind.capitalize() for kind in KINDS}, "pull": "Expired, pulled"})
 
 
 class OutOfStock(Conflict):

@@ -20,7 +20,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
+from core.states import shown_as_labels
 from vending.dispense_states import DISPENSE
+
+SLOT_STATES = {"ok": "In service", "jammed": "Jammed", "disabled": "Disabled"}  # a slot's state and its label
+shown_as_labels(SLOT_STATES)
 
 
 class Machine(Base):
@@ -49,7 +53,7 @@ class Slot(Base):
     min_level: Mapped[int] = mapped_column(Integer, default=0)
     max_level: Mapped[int] = mapped_column(Integer, default=1)
     unit_weight_g: Mapped[float | None] = mapped_column(Float, nullable=True)
-    state: Mapped[str] = mapped_column(String(16), default="ok")  # ok, jammed, disabled
+    state: Mapped[str] = mapped_column(String(16), default="ok")  # SLOT_STATES
     state_reason: Mapped[str] = mapped_column(Text, default="")
 
 

@@ -6,14 +6,14 @@ from flask import Flask
 from flask_babel import gettext
 from markupsafe import Markup, escape
 
-from core.states import State, humanise
+from core.states import State, value_label
 
 
 def label(value: object) -> str:
     """The state's label in the page's language (labels are collected for translation by web/i18n.py)."""
     if isinstance(value, State):
         return gettext(value.label)
-    return gettext(humanise(str(value))) if value is not None else ""
+    return gettext(value_label(str(value))) if value is not None else ""
 
 
 def badge(value: object, tone: str | None = None) -> Markup:

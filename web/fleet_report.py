@@ -11,7 +11,10 @@ from core.fleet_edge import SOFTWARE_VERSION
 from core.forward import CONSUMER
 from core.outbox import consumer_backlogs
 from core.runtime import AppServices
+from core.states import shown_as_labels
 from vending.models import Machine, Slot
+
+shown_as_labels({"attention": "Needs attention"})  # a device's state on the fleet page ("ok" is a slot's "In service")
 
 
 def edge_report(session: Session, services: AppServices) -> dict[str, Any]:

@@ -124,3 +124,20 @@ def test_csv_upload_and_usage_csv(admin: tuple[FlaskClient, World, str]) -> None
     assert "Z-1" in client.get("/vending/csv/items.csv").get_data(as_text=True)
     usage = client.get("/vending/reports/usage?by=item&format=csv")
     assert usage.mimetype == "text/csv" and usage.get_data(as_text=True).startswith("SKU,Item,Quantity,Value")
+
+
+def test_stored_kinds_and_slot_states_show_as_translated_labels(admin: tuple[FlaskClient, World, str]) -> None:
+    """A machine's kind, a slot's state and a ledger kind are stored as codes and shown as labels in the page's
+    language, never as the raw code ("locker_bank", "ok")."""
+    client, world, _ = admin
+    english = client.get("/vending/machines").get_data(as_text=True)
+    assert "locker_bank</td>" not in english and ">yes<" in english
+    kinds = re.findall(r'<option value="(\w+)">([^<]+)</option>', english)
+    assert ("locker_bank", "Locker bank") in kinds, kinds
+    client.set_cookie("vendtrack_lang", "de")
+    german = client.get("/vending/machines").get_data(as_text=True)
+    assert "Schließfachanlage" in german and ">ja<" in german
+    machine = client.get(f"/vending/machines/{world.machine_id}").get_data(as_text=True)
+    assert "In Betrieb" in machine and "<td>ok" not in machine
+    charge_modes = client.get("/vending/charge-codes").get_data(as_text=True)
+    assert re.search(r'<option value="required"[^>]*>Pflicht</option>', charge_modes), charge_modes
