@@ -107,6 +107,14 @@ class StateMachine(Generic[S]):
             raise InvalidTransition(name, source.value, goal.value, frozenset(t.value for t in targets))
         return targets[goal]
 
+    def move(self, row: Any, target: S | str, name: str, column: str = "status") -> S:
+        """Set a loaded row's status column to `target` when the table allows it (InvalidTransition naming `name`
+        otherwise); returns the state it left. The ORM's one way to change a status."""
+        before = self.states(getattr(row, column))
+        self.check(name, before, target)
+        setattr(row, column, self.states(target).value)
+        return before
+
     def sources(self, target: S | str) -> tuple[S, ...]:
         """Every state the table lets reach `target`, sorted: the WHERE of the compare-and-set."""
         goal = self.states(target)
