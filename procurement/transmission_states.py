@@ -31,6 +31,5 @@ TRANSMISSION: StateMachine[TransmissionStatus] = StateMachine(
         FAILED: {SENDING: "send_again", SENT: "record"},
         SENT: {},
     },
-    labels={QUEUED: "Waiting to retry", SENDING: "Sending", SENT: "Sent", FAILED: "Failed: send again"},
     tones={QUEUED: "warn", SENDING: "info", SENT: "good", FAILED: "bad"},
 )

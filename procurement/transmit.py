@@ -40,7 +40,7 @@ from procurement import orders, pdf, po_mail, supplier_links
 from procurement.documents import build_context
 from procurement.models import PoDocument, PurchaseOrder, Supplier, Transmission
 from procurement.send_config import PUBLIC_URL, retry_values
-from procurement.transmission_states import FAILED, QUEUED, SENDING, SENT, TRANSMISSION
+from procurement.transmission_states import FAILED, QUEUED, SENDING, SENT, TRANSMISSION, TransmissionStatus
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +389,7 @@ UNRECORDED = Unrecorded()
 class TransmissionRow:
     po_number: str
     recipient: str
-    status: str
+    status: TransmissionStatus
     attempts: int
     max_attempts: int
     last_error: str
@@ -411,5 +411,6 @@ def transmissions(session: Session, po_id: int, policy: RetryPolicy = DEFAULT_PO
 
 
 def _row(t: Transmission, po_number: str, policy: RetryPolicy) -> TransmissionRow:
-    return TransmissionRow(po_number, t.recipient, t.status, t.attempts, policy.max_attempts, t.last_error,
+    status = TransmissionStatus(t.status)
+    return TransmissionRow(po_number, t.recipient, status, t.attempts, policy.max_attempts, t.last_error,
                            t.updated_at, t.next_attempt_at, t.claimed_at, t.sent_at, t.message_id)  # fmt: skip
