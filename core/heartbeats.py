@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from core.clock import Clock, SystemClock, utc
 from core.db import Base, UTCDateTime, unit_of_work
 from core.settings import ALIVE_INTERVALS
+from core.states import State, StateMachine
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,29 @@ class WorkerKind(StrEnum):
     INGESTER = "ingester"  # a source of observations: also judged on silence and counted per rejection reason
 
 
-class WorkerState(StrEnum):
+class WorkerState(State):
     STARTING = "starting"
     RUNNING = "running"
     DOWN = "down"  # running, but its peer (broker, adapter) cannot be reached; retrying with backoff
     BACKOFF = "backoff"  # its loop died on an unexpected error; the supervisor restarts it after a pause
     STOPPED = "stopped"  # stopped on purpose
+
+
+_BUSY = (WorkerState.RUNNING, WorkerState.DOWN, WorkerState.BACKOFF, WorkerState.STOPPED)
+# from-state → {to-state: what moves it}; core.supervisor drives it, the heartbeat row reports it
+WORKER: StateMachine[WorkerState] = StateMachine(
+    "worker",
+    WorkerState,
+    {
+        WorkerState.STARTING: {s: "run" for s in _BUSY},
+        WorkerState.RUNNING: {s: "run" for s in _BUSY},
+        WorkerState.DOWN: {s: "run" for s in _BUSY},
+        WorkerState.BACKOFF: {s: "run" for s in _BUSY},
+        WorkerState.STOPPED: {WorkerState.STARTING: "start"},
+    },
+    labels={WorkerState.DOWN: "Peer unreachable", WorkerState.BACKOFF: "Restarting after an error"},
+    tones={WorkerState.RUNNING: "good", WorkerState.DOWN: "warn", WorkerState.BACKOFF: "bad"},
+)
 
 
 class Verdict(StrEnum):
@@ -65,6 +83,7 @@ class WorkerHeartbeat(Base):
     """One row per worker per process; written by that process's HeartbeatWriter."""
 
     __tablename__ = "worker_heartbeat"
+    __table_args__ = (WORKER.check_constraint("state", "worker_state_valid"),)
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # role@host:pid
     role: Mapped[str] = mapped_column(String(100), index=True)  # the job, whichever process does it

@@ -50,8 +50,13 @@ def shown_as_labels(values: Iterable[str] | Mapping[str, str]) -> None:
 
 
 def value_label(value: str) -> str:
-    """The English label of a stored value: its declared label, else the humanised value."""
-    return _SHOWN_VALUES.get(value) or humanise(value)
+    """The English label of a stored value: its declared label, else the label of the one state enum that has this
+    value (a template showing `slot.state` from a row), else the humanised value (also when several enums share it:
+    "open" is an alert's, a walk's and a request's)."""
+    if declared := _SHOWN_VALUES.get(value):
+        return declared
+    owners = [labels.get(enum(value)) for enum, labels in _LABELS.items() if value in enum._value2member_map_]
+    return (owners[0] if len(owners) == 1 else None) or humanise(value)
 
 
 def labels_to_translate() -> set[str]:
@@ -106,6 +111,14 @@ class StateMachine(Generic[S]):
         if goal not in targets:
             raise InvalidTransition(name, source.value, goal.value, frozenset(t.value for t in targets))
         return targets[goal]
+
+    def move(self, row: Any, target: S | str, name: str, column: str = "status") -> S:
+        """Set a loaded row's status column to `target` when the table allows it (InvalidTransition naming `name`
+        otherwise); returns the state it left. The ORM's one way to change a status."""
+        before = self.states(getattr(row, column))
+        self.check(name, before, target)
+        setattr(row, column, self.states(target).value)
+        return before
 
     def sources(self, target: S | str) -> tuple[S, ...]:
         """Every state the table lets reach `target`, sorted: the WHERE of the compare-and-set."""

@@ -1,6 +1,6 @@
 """A supervised background thread: its body is restarted with exponential backoff whenever it raises or returns.
 
-States (one table, `TRANSITIONS`):
+States (one table, `core.heartbeats.WORKER`):
 
     starting ─► running ◄──► down            down: the peer is unreachable (an `Outage`), retried quietly
                    ▲ │        ▲ │             backoff: an unexpected error, logged with its traceback
@@ -19,20 +19,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from core.errors import InvalidTransition
-from core.heartbeats import WorkerState
+from core.heartbeats import WORKER, WorkerState
 
 log = logging.getLogger(__name__)
-
-S = WorkerState
-TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
-    S.STARTING: frozenset({S.RUNNING, S.DOWN, S.BACKOFF, S.STOPPED}),
-    S.RUNNING: frozenset({S.RUNNING, S.DOWN, S.BACKOFF, S.STOPPED}),
-    S.DOWN: frozenset({S.RUNNING, S.DOWN, S.BACKOFF, S.STOPPED}),
-    S.BACKOFF: frozenset({S.RUNNING, S.DOWN, S.BACKOFF, S.STOPPED}),
-    S.STOPPED: frozenset({S.STARTING}),
-}
-
 
 class Outage(Exception):
     """An expected failure of the peer (connection refused or lost, login refused): retried without a traceback."""
@@ -63,9 +52,7 @@ class Supervised:
 
     def _move(self, target: WorkerState) -> None:
         with self._lock:
-            if target not in TRANSITIONS[self.state]:
-                raise InvalidTransition(f"worker {self.name}", self.state.value, target.value,
-                                        {s.value for s in TRANSITIONS[self.state]})  # fmt: skip
+            WORKER.check(f"worker {self.name}", self.state, target)
             self.state = target
 
     def beat(self) -> None:

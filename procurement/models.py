@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base, Money, UTCDateTime
 from procurement.equipment_states import REQUEST_STATES
 from procurement.po_states import PO_STATES
+from procurement.transmission_states import TRANSMISSION
 
 
 def Rate() -> Numeric[Decimal]:
@@ -317,14 +318,17 @@ class Transmission(Base):
     """
 
     __tablename__ = "proc_transmission"
-    __table_args__ = (Index("ix_proc_transmission_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_proc_transmission_due", "status", "next_attempt_at"),
+        TRANSMISSION.check_constraint("status", "transmission_status_valid"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     po_id: Mapped[int] = mapped_column(ForeignKey("proc_purchase_order.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16), default="email")
     recipient: Mapped[str] = mapped_column(String(200))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("proc_po_document.id"), nullable=True)
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))  # TransmissionStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(200), default="")

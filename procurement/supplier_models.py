@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, Money, UTCDateTime
+from procurement.supplier_inbound.states import ACK, INVOICE
 
 
 class SupplierProfile(Base):
@@ -66,6 +67,7 @@ class Acknowledgement(Base):
     """A supplier's answer to an order (confirm, reject, or change per line) and the buyer's decision on it."""
 
     __tablename__ = "proc_acknowledgement"
+    __table_args__ = (ACK.check_constraint("status", "ack_status_valid"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     po_id: Mapped[int] = mapped_column(ForeignKey("proc_purchase_order.id"), index=True)
@@ -123,7 +125,10 @@ class Invoice(Base):
     """A supplier invoice against one PO, matched to the order and its receipts line by line."""
 
     __tablename__ = "proc_invoice"
-    __table_args__ = (UniqueConstraint("supplier_id", "invoice_number"),)
+    __table_args__ = (
+        UniqueConstraint("supplier_id", "invoice_number"),
+        INVOICE.check_constraint("status", "invoice_status_valid"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     supplier_id: Mapped[int] = mapped_column(ForeignKey("proc_supplier.id"))

@@ -40,10 +40,10 @@ from procurement import orders, pdf, po_mail, supplier_links
 from procurement.documents import build_context
 from procurement.models import PoDocument, PurchaseOrder, Supplier, Transmission
 from procurement.send_config import PUBLIC_URL, retry_values
+from procurement.transmission_states import FAILED, QUEUED, SENDING, SENT, TRANSMISSION, TransmissionStatus
 
 log = logging.getLogger(__name__)
 
-QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"  # Transmission.status
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +217,7 @@ def begin(
             audit.record(session, actor, "po.resend", "purchase_order", po_number,
                          before={"status": t.status, "attempts": t.attempts, "last_error": t.last_error},
                          after={"status": SENDING}, clock=clock)  # fmt: skip
+            TRANSMISSION.move(t, SENDING, f"transmission of {po_number}")
         else:
             t = Transmission(po_id=po.id, channel="email", recipient=supplier.email, status=SENDING, attempts=0,
                              last_error="", message_id=new_message_id(po_number, smtp.mail_from), created_at=now,
@@ -225,7 +226,7 @@ def begin(
         content, doc = current_document(session, po, t.document_id, clock)
         t.document_id = doc.id
         t.message_id = t.message_id or new_message_id(po_number, smtp.mail_from)
-        t.recipient, t.requested_by, t.status, t.attempts = supplier.email, actor, SENDING, 1  # a new series
+        t.recipient, t.requested_by, t.attempts = supplier.email, actor, 1  # a new series
         t.claimed_at, t.claim_token, t.next_attempt_at, t.updated_at = now, uuid.uuid4().hex, None, now
         session.flush()
         return claim_of(t, po_number, supplier, content, doc.sha256)
@@ -308,12 +309,14 @@ def record(session: Session, claim: Claim, error: str, clock: Clock, policy: Ret
     elif t.status == SENDING and t.claim_token == claim.token:
         t.last_error, t.claimed_at, t.claim_token, t.updated_at = error, None, None, now
         if t.attempts >= policy.max_attempts:
-            t.status, t.next_attempt_at = FAILED, None
+            TRANSMISSION.move(t, FAILED, f"transmission of {po.po_number}")
+            t.next_attempt_at = None
             audit.record(session, claim.actor, "po.send_failed", "purchase_order", po.po_number,
                          after={"attempts": t.attempts, "error": error}, clock=clock,
                          comment="automatic retries stopped: send again by hand")  # fmt: skip
         else:
-            t.status, t.next_attempt_at = QUEUED, now + policy.delay(t.attempts)
+            TRANSMISSION.move(t, QUEUED, f"transmission of {po.po_number}")
+            t.next_attempt_at = now + policy.delay(t.attempts)
     # else: our claim went stale and another process took the transmission over; its outcome counts
     session.flush()
     return SendResult(po.po_number, t.status, t.attempts, claim.sha256, t.last_error, t.next_attempt_at,
@@ -322,7 +325,8 @@ def record(session: Session, claim: Claim, error: str, clock: Clock, policy: Ret
 
 def _mark_sent(session: Session, po: PurchaseOrder, t: Transmission, claim: Claim, clock: Clock) -> None:
     now = clock.now()
-    t.status, t.sent_at, t.last_error, t.next_attempt_at, t.updated_at = SENT, now, "", None, now
+    TRANSMISSION.move(t, SENT, f"transmission of {po.po_number}")
+    t.sent_at, t.last_error, t.next_attempt_at, t.updated_at = now, "", None, now
     t.claimed_at, t.claim_token = None, None
     comment = f"e-mailed to {claim.recipient}, sha256 {claim.sha256}, Message-ID {claim.message_id}"
     if claim.attempt > 1:
@@ -385,7 +389,7 @@ UNRECORDED = Unrecorded()
 class TransmissionRow:
     po_number: str
     recipient: str
-    status: str
+    status: TransmissionStatus
     attempts: int
     max_attempts: int
     last_error: str
@@ -407,5 +411,6 @@ def transmissions(session: Session, po_id: int, policy: RetryPolicy = DEFAULT_PO
 
 
 def _row(t: Transmission, po_number: str, policy: RetryPolicy) -> TransmissionRow:
-    return TransmissionRow(po_number, t.recipient, t.status, t.attempts, policy.max_attempts, t.last_error,
+    status = TransmissionStatus(t.status)
+    return TransmissionRow(po_number, t.recipient, status, t.attempts, policy.max_attempts, t.last_error,
                            t.updated_at, t.next_attempt_at, t.claimed_at, t.sent_at, t.message_id)  # fmt: skip

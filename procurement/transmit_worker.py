@@ -22,11 +22,9 @@ from core.clock import Clock
 from core.db import unit_of_work
 from procurement import orders
 from procurement.models import PurchaseOrder, Supplier, Transmission
+from procurement.transmission_states import FAILED, QUEUED, SENDING
 from procurement.transmit import (
     DEFAULT_POLICY,
-    FAILED,
-    QUEUED,
-    SENDING,
     UNRECORDED,
     Claim,
     RetryPolicy,

@@ -15,11 +15,13 @@ from core.db import Base, UTCDateTime
 from tracking.states import (
     ALERT_STATUS,
     ASSET_STATUS,
+    GATEWAY_STATUS,
     MARK_OUTCOME,
     WALK_STATUS,
     AlertKind,
     AlertStatus,
     AssetStatus,
+    GatewayStatus,
     MarkOutcome,
     WalkStatus,
 )
@@ -47,6 +49,7 @@ class Zone(Base):
 
 class Gateway(Base):
     __tablename__ = "tracking_gateway"
+    __table_args__ = (GATEWAY_STATUS.check_constraint("status", "gateway_status_valid"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     gateway_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -54,7 +57,7 @@ class Gateway(Base):
     x: Mapped[float] = mapped_column(Float, default=0.0)
     y: Mapped[float] = mapped_column(Float, default=0.0)
     offset_db: Mapped[float] = mapped_column(Float, default=0.0)
-    status: Mapped[str] = mapped_column(String(8), default="up")
+    status: Mapped[str] = mapped_column(String(8), default=GatewayStatus.UP.value)  # GatewayStatus
     last_heard_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 

@@ -17,6 +17,12 @@ from tracking import alerts, locate_events
 from tracking.engine import GatewayChange, RoomChange, TagSeen
 from tracking.labels import TypeLabels
 from tracking.models import Asset, Gateway, LocationInterval, ParRule, Tag, TrackingAlert, Zone
+from tracking.states import GATEWAY_STATUS, AssetStatus, GatewayStatus
+
+_GATEWAY_MOVES = {  # compare-and-set per target, from the gateway table
+    target: GATEWAY_STATUS.compare_and_set(Gateway.__table__.c.status, Gateway.__table__.c.gateway_id, target)
+    for target in GatewayStatus
+}
 
 
 def at_time(epoch_seconds: float) -> datetime:
@@ -163,8 +169,8 @@ def record_gateway_changes(session: Session, changes: Iterable[GatewayChange], h
     ) if changes else {}  # fmt: skip
     for change in changes:
         at = at_time(change.at)
-        status = "up" if change.up else "down"
-        session.execute(update(Gateway).where(Gateway.gateway_id == change.gateway_id).values(status=status))
+        target = GatewayStatus.UP if change.up else GatewayStatus.DOWN
+        session.execute(_GATEWAY_MOVES[target], {"key": change.gateway_id})  # no-op when already there
         where = f" in {rooms[change.gateway_id]}" if change.gateway_id in rooms else ""
         if change.up:
             clear_alert(session, "gateway_down", change.gateway_id, at, f"gateway {change.gateway_id} {change.reason}")
@@ -212,7 +218,10 @@ def available_count(session: Session, unit: str, asset_type: str) -> int:
     """Clean (so not in use) assets of a type owned by a unit, not counting those reported missing."""
     missing = select(TrackingAlert.subject).where(TrackingAlert.kind == "missing", TrackingAlert.cleared_at.is_(None))
     query = select(func.count(Asset.id)).where(
-        Asset.unit == unit, Asset.asset_type == asset_type, Asset.status == "clean", Asset.asset_tag.not_in(missing)
+        Asset.unit == unit,
+        Asset.asset_type == asset_type,
+        Asset.status == AssetStatus.CLEAN.value,
+        Asset.asset_tag.not_in(missing),
     )
     return int(session.scalar(query) or 0)
 

@@ -275,7 +275,9 @@ def nearest_available(
         raise DomainError(f"unknown room {from_zone!r}: choose one of {', '.join(sorted(shapes))}", field="from_zone")
     start = shapes[from_zone]
     candidates = _locations(
-        session, [Asset.asset_type == asset_type, Asset.status == "clean", Asset.zone_id.is_not(None)], 1000
+        session,
+        [Asset.asset_type == asset_type, Asset.status == AssetStatus.CLEAN.value, Asset.zone_id.is_not(None)],
+        1000,
     )
     ranked: list[tuple[tuple[object, ...], AssetLocation, float | None]] = []
     for item in candidates:

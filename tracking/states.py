@@ -181,3 +181,19 @@ MARK_OUTCOME = StateMachine(
             MarkOutcome.NEVER: "Not placed in time"},
     tones={MarkOutcome.PENDING: "info", MarkOutcome.REACHED: "good", MarkOutcome.NEVER: "bad"},
 )  # fmt: skip
+
+
+class GatewayStatus(State):
+    """Whether a gateway is heard: the pipeline marks it down after its silence limit and up when it is heard again."""
+
+    UP = "up"
+    DOWN = "down"
+
+
+GATEWAY_STATUS = StateMachine(
+    "gateway",
+    GatewayStatus,
+    {GatewayStatus.UP: {GatewayStatus.DOWN: "went_silent"}, GatewayStatus.DOWN: {GatewayStatus.UP: "heard_again"}},
+    labels={GatewayStatus.UP: "Heard", GatewayStatus.DOWN: "Not heard"},
+    tones={GatewayStatus.UP: "good", GatewayStatus.DOWN: "bad"},
+)

@@ -20,7 +20,7 @@ from core.errors import DomainError, NotFound
 from core.models import Item, Site
 from core.roles import Role
 from core.validation import Int, Moment, ValidationError, one
-from vending import charges, counts, drivers, languages, pairing, rules
+from vending import charges, counts, drivers, languages, pairing, rules, slot_states
 from vending.csv_io import COLUMNS, import_csv
 from vending.models import (
     Credential,
@@ -33,6 +33,7 @@ from vending.models import (
     Worker,
     WorkerGroup,
 )
+from vending.slot_states import SlotState
 from vending.workers import add_badge, create_worker, ensure_group
 
 bp = Blueprint("vending_admin", __name__, url_prefix="/vending", template_folder="templates")
@@ -92,7 +93,7 @@ def overview() -> Any:
     flagged = session.execute(
         select(Machine.code, Slot.code, Slot.state, Slot.state_reason, Slot.id)
         .join(Slot, Slot.machine_id == Machine.id)
-        .where(Slot.state != "ok")
+        .where(Slot.state != SlotState.OK.value)
     ).all()
 
     return render_template(
@@ -229,8 +230,8 @@ def slot_clear(slot_id: int) -> Any:
     slot = session.get(Slot, slot_id)
     if slot is None:
         raise NotFound(f"no slot with id {slot_id}", field="slot_id")
-    audit.record(session, actor(), "vending.slot.clear", "vending_slot", slot.id, before={"state": slot.state})
-    slot.state, slot.state_reason = "ok", ""
+    before = slot_states.move(slot, SlotState.OK)
+    audit.record(session, actor(), "vending.slot.clear", "vending_slot", slot.id, before={"state": before.value})
     return saved(
         _("Slot %(slot)s is back in service.", slot=slot.code),
         "vending_admin.machine_detail",
@@ -245,8 +246,9 @@ def slot_disable(slot_id: int) -> Any:
     slot = session.get(Slot, slot_id)
     if slot is None:
         raise NotFound(f"no slot with id {slot_id}", field="slot_id")
-    audit.record(session, actor(), "vending.slot.disable", "vending_slot", slot.id, before={"state": slot.state})
-    slot.state, slot.state_reason = "disabled", request.form.get("reason", "").strip() or f"disabled by {actor()}"
+    reason = request.form.get("reason", "").strip()[:1000] or f"disabled by {actor()}"
+    before = slot_states.move(slot, SlotState.DISABLED, reason)
+    audit.record(session, actor(), "vending.slot.disable", "vending_slot", slot.id, before={"state": before.value})
     return saved(
         _("Slot %(slot)s is out of service.", slot=slot.code),
         "vending_admin.machine_detail",

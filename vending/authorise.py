@@ -27,6 +27,7 @@ from vending import charges, ledger, lots, rules
 from vending.dispense import DispenseView, Facts, view
 from vending.dispense_states import AUTHORISED, DISPENSE, REFUSED, REQUESTED, DispenseStatus
 from vending.models import Dispense, GroupMember, ItemRestriction, Machine, Slot, Worker, WorkerGroup
+from vending.slot_states import SlotState
 
 dispenses, slots, items, workers, sites = (
     Dispense.__table__.c,
@@ -298,7 +299,7 @@ def _outcome(status: DispenseStatus) -> DispenseStatus:
     return status
 
 
-_SLOT_STATES = {"jammed": lazy_gettext("jammed"), "disabled": lazy_gettext("disabled")}
+_SLOT_STATES = {SlotState.JAMMED: lazy_gettext("jammed"), SlotState.DISABLED: lazy_gettext("disabled")}  # in a sentence
 
 
 def authorise_checks(
@@ -315,8 +316,8 @@ def authorise_checks(
     Returns the charge codes to record and the worker's code."""
     if quantity < 1 or quantity > slot.capacity:
         raise DomainError(lazy_gettext("quantity must be between 1 and %(most)s", most=slot.capacity), field="quantity")
-    if slot.state != "ok":
-        state = _SLOT_STATES.get(slot.state, slot.state)
+    if slot.state != SlotState.OK:
+        state = _SLOT_STATES.get(SlotState(slot.state), slot.state)
         raise DomainError(
             lazy_gettext(
                 "slot %(slot)s is %(state)s: choose another slot or call the crib", slot=slot.code, state=state

@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidTransition, NotFound
@@ -39,6 +39,7 @@ from vending.dispense_states import (
     DispenseStatus,
 )
 from vending.models import Dispense, Machine, Slot, Worker
+from vending.slot_states import JAMMED, SLOT
 
 TRANSITIONS = DISPENSE.transitions
 IN_FLIGHT = (AUTHORISED, COMMANDED, SENSED)
@@ -118,9 +119,7 @@ _FACTS = Prepared(  # every column labelled with the field it fills
     .where(dispenses.id == bindparam("key"))
 )
 _STATUS = Prepared(select(dispenses.status).where(dispenses.id == bindparam("key")))
-_FLAG = Prepared(
-    update(Slot).where(slots.id == bindparam("p_slot")).values(state="jammed", state_reason=bindparam("p_reason"))
-)
+_FLAG = Prepared(SLOT.compare_and_set(slots.state, slots.id, JAMMED, state_reason=bindparam("p_reason")))
 _MOVES: dict[tuple[DispenseStatus, DispenseStatus | None, tuple[str, ...]], Prepared] = {}
 
 
@@ -268,7 +267,7 @@ def fail(
 
 
 def flag_slot(session: Session | FastWork, slot_id: int, reason: str) -> None:
-    FastWork.of(session).execute(_FLAG, {"p_slot": slot_id, "p_reason": reason[:1000]}).close()
+    FastWork.of(session).execute(_FLAG, {"key": slot_id, "p_reason": reason[:1000]}).close()  # no-op unless in service
 
 
 def in_flight(session: Session, machine_id: int | None = None, untouched_since: datetime | None = None) -> list[int]:
@@ -280,9 +279,3 @@ def in_flight(session: Session, machine_id: int | None = None, untouched_since: 
         query = query.where(dispenses.machine_id == machine_id)
     return list(session.connection().execute(query).scalars())
 
-
-def clear_slot_flag(session: Session, slot_id: int) -> None:
-    slot = session.get(Slot, slot_id)
-    if slot is None:
-        raise NotFound(f"no slot with id {slot_id}", field="slot")
-    slot.state, slot.state_reason = "ok", ""

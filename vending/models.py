@@ -20,11 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
-from core.states import shown_as_labels
 from vending.dispense_states import DISPENSE
-
-SLOT_STATES = {"ok": "In service", "jammed": "Jammed", "disabled": "Disabled"}  # a slot's state and its label
-shown_as_labels(SLOT_STATES)
+from vending.slot_states import SLOT, SlotState
+from vending.tool_states import TOOL, ToolStatus
 
 
 class Machine(Base):
@@ -42,7 +40,7 @@ class Machine(Base):
 
 class Slot(Base):
     __tablename__ = "vending_slot"
-    __table_args__ = (UniqueConstraint("machine_id", "code"),)
+    __table_args__ = (UniqueConstraint("machine_id", "code"), SLOT.check_constraint("state", "slot_state_valid"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     machine_id: Mapped[int] = mapped_column(ForeignKey("vending_machine.id"), index=True)
@@ -53,7 +51,7 @@ class Slot(Base):
     min_level: Mapped[int] = mapped_column(Integer, default=0)
     max_level: Mapped[int] = mapped_column(Integer, default=1)
     unit_weight_g: Mapped[float | None] = mapped_column(Float, nullable=True)
-    state: Mapped[str] = mapped_column(String(16), default="ok")  # SLOT_STATES
+    state: Mapped[str] = mapped_column(String(16), default=SlotState.OK.value)  # SlotState
     state_reason: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -252,12 +250,13 @@ class Dispense(Base):
 
 class Tool(Base):
     __tablename__ = "vending_tool"
+    __table_args__ = (TOOL.check_constraint("status", "tool_status_valid"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     serial: Mapped[str] = mapped_column(String(64), unique=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="available")  # available, out, repair, lost
+    status: Mapped[str] = mapped_column(String(16), default=ToolStatus.AVAILABLE.value)  # ToolStatus
     inspection_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     calibration_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

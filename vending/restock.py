@@ -19,6 +19,8 @@ from core.models import Item, Site
 from vending import ledger, lots
 from vending.lots import LotRef
 from vending.models import Machine, Slot, SlotStock
+from vending.slot_states import SlotState
+from vending.slot_states import move as move_slot
 
 MAX_COUNT = 1_000_000  # more than any slot holds: a bigger figure is a typo (and would not fit the column)
 
@@ -155,8 +157,8 @@ def record_fill(
         actor=actor,
         lot=lot,
     )
-    if slot.state == "jammed":
-        slot.state, slot.state_reason = "ok", ""  # the restocker has cleared and refilled the slot
+    if slot.state == SlotState.JAMMED:
+        move_slot(slot, SlotState.OK)  # the restocker has cleared and refilled the slot
     return movement.on_hand_after
 
 

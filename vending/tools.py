@@ -14,8 +14,10 @@ from core.events import ToolCheckedOut, ToolOverdue, ToolReturned
 from core.models import Item, Site
 from core.outbox import publish
 from vending.models import Tool, ToolLoan, Worker
+from vending.tool_states import TOOL, ToolStatus
 
 CONDITIONS = ("ok", "damaged", "lost")
+_AFTER_RETURN = {"ok": ToolStatus.AVAILABLE, "damaged": ToolStatus.REPAIR, "lost": ToolStatus.LOST}  # by condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +56,13 @@ class DamageReport:
 
 def unavailable_reason(view: ToolView, now: datetime) -> str:
     """Why this tool cannot be checked out now, in words for the Tools page and the kiosk; "" when it can."""
-    if view.status == "out":
+    if view.status == ToolStatus.OUT:
         back = f", due {view.due_at:%Y-%m-%d %H:%M} UTC" if view.due_at else ""
         return f"checked out by {view.worker_code}{back}"
-    if view.status == "repair":
+    if view.status == ToolStatus.REPAIR:
         by = view.last_return
         return "under repair" + (f" (returned damaged by {by.worker_code} on {by.at:%Y-%m-%d})" if by else "")
-    if view.status == "lost":
+    if view.status == ToolStatus.LOST:
         return "reported lost"
     checks: tuple[tuple[str, datetime | None], ...] = (
         ("inspection", view.inspection_due),
@@ -99,7 +101,7 @@ def add_tool(
         serial=serial.strip(),
         item_id=item_id,
         site_id=site_id,
-        status="available",
+        status=ToolStatus.AVAILABLE.value,
         inspection_due=inspection_due,
         calibration_due=calibration_due,
     )
@@ -115,7 +117,7 @@ def checkout(
     """Lend an available, inspected tool; publishes ToolCheckedOut so tracking follows a tagged tool."""
     tool = _tool(session, serial)
     reason = unavailable_reason(tool_view(session, tool), now)
-    if tool.status != "available":
+    if tool.status != ToolStatus.AVAILABLE:
         raise Conflict(f"tool {tool.serial} is not available: {reason}", field="serial")
     if reason:
         raise DomainError(
@@ -125,7 +127,7 @@ def checkout(
         )
     if due_at <= now:
         raise DomainError("the due time must be in the future", field="due_at")
-    tool.status = "out"
+    TOOL.move(tool, ToolStatus.OUT, f"tool {tool.serial}")
     session.add(ToolLoan(tool_id=tool.id, worker_id=worker_id, out_at=now, due_at=due_at))
     audit.record(
         session,
@@ -156,7 +158,7 @@ def return_tool(
     if loan is None:
         raise Conflict(f"tool {tool.serial} is not checked out", field="serial")
     loan.returned_at, loan.condition = now, condition
-    tool.status = {"ok": "available", "damaged": "repair", "lost": "lost"}[condition]
+    TOOL.move(tool, _AFTER_RETURN[condition], f"tool {tool.serial}")
     audit.record(
         session,
         actor or f"worker:{loan.worker_id}",
@@ -181,9 +183,9 @@ def _site_code(session: Session, tool: Tool) -> str:
 
 def repaired(session: Session, serial: str, actor: str) -> ToolView:
     tool = _tool(session, serial)
-    if tool.status != "repair":
+    if tool.status != ToolStatus.REPAIR:
         raise Conflict(f"tool {tool.serial} is {tool.status}, not in repair", field="serial")
-    tool.status = "available"
+    TOOL.move(tool, ToolStatus.AVAILABLE, f"tool {tool.serial}")
     audit.record(session, actor, "vending.tool.repaired", "vending_tool", tool.id)
     return tool_view(session, tool)
 

@@ -18,12 +18,10 @@ Invoice (matched when it arrives)::
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-from core.errors import InvalidTransition
+from core.states import State, StateMachine
 
 
-class AckStatus(StrEnum):
+class AckStatus(State):
     CONFIRMED = "confirmed"
     REJECTED_BY_SUPPLIER = "rejected_by_supplier"
     CHANGE_PROPOSED = "change_proposed"
@@ -33,17 +31,6 @@ class AckStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
-ACK_TRANSITIONS: dict[AckStatus, frozenset[AckStatus]] = {
-    AckStatus.CHANGE_PROPOSED: frozenset(
-        {AckStatus.ACCEPTED, AckStatus.AWAITING_APPROVAL, AckStatus.DECLINED, AckStatus.SUPERSEDED}
-    ),
-    AckStatus.AWAITING_APPROVAL: frozenset({AckStatus.ACCEPTED, AckStatus.DECLINED, AckStatus.SUPERSEDED}),
-    AckStatus.CONFIRMED: frozenset(),
-    AckStatus.REJECTED_BY_SUPPLIER: frozenset(),
-    AckStatus.ACCEPTED: frozenset(),
-    AckStatus.DECLINED: frozenset(),
-    AckStatus.SUPERSEDED: frozenset(),
-}
 ACK_OPEN = (AckStatus.CHANGE_PROPOSED, AckStatus.AWAITING_APPROVAL)
 ACK_LABELS = {
     AckStatus.CONFIRMED: "confirmed as ordered",
@@ -54,6 +41,24 @@ ACK_LABELS = {
     AckStatus.DECLINED: "changes declined",
     AckStatus.SUPERSEDED: "replaced by a later answer",
 }
+_PROPOSED, _AWAITING = AckStatus.CHANGE_PROPOSED, AckStatus.AWAITING_APPROVAL
+# from-status → {to-status: the action that performs it}; an answer is inserted in its first status
+ACK: StateMachine[AckStatus] = StateMachine(
+    "acknowledgement",
+    AckStatus,
+    {
+        _PROPOSED: {AckStatus.ACCEPTED: "accept", _AWAITING: "accept", AckStatus.DECLINED: "decline",
+                    AckStatus.SUPERSEDED: "supersede"},
+        _AWAITING: {AckStatus.ACCEPTED: "approve", AckStatus.DECLINED: "decline", AckStatus.SUPERSEDED: "supersede"},
+        AckStatus.CONFIRMED: {},
+        AckStatus.REJECTED_BY_SUPPLIER: {},
+        AckStatus.ACCEPTED: {},
+        AckStatus.DECLINED: {},
+        AckStatus.SUPERSEDED: {},
+    },
+    tones={AckStatus.CONFIRMED: "good", AckStatus.REJECTED_BY_SUPPLIER: "bad", _PROPOSED: "warn", _AWAITING: "warn",
+           AckStatus.ACCEPTED: "good", AckStatus.DECLINED: "neutral", AckStatus.SUPERSEDED: "neutral"},
+)  # fmt: skip
 
 
 SUPPLIER_LABELS = {  # the same states as the supplier reads them on its link page
@@ -67,7 +72,7 @@ SUPPLIER_LABELS = {  # the same states as the supplier reads them on its link pa
 }
 
 
-class InvoiceStatus(StrEnum):
+class InvoiceStatus(State):
     MATCHED = "matched"
     HELD = "held"
     APPROVED = "approved"
@@ -75,27 +80,31 @@ class InvoiceStatus(StrEnum):
     EXPORTED = "exported"
 
 
-INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
-    InvoiceStatus.HELD: frozenset({InvoiceStatus.MATCHED, InvoiceStatus.APPROVED, InvoiceStatus.REJECTED}),
-    InvoiceStatus.MATCHED: frozenset({InvoiceStatus.EXPORTED}),
-    InvoiceStatus.APPROVED: frozenset({InvoiceStatus.EXPORTED}),
-    InvoiceStatus.REJECTED: frozenset(),
-    InvoiceStatus.EXPORTED: frozenset(),
-}
+INVOICE: StateMachine[InvoiceStatus] = StateMachine(
+    "invoice",
+    InvoiceStatus,
+    {
+        InvoiceStatus.HELD: {InvoiceStatus.MATCHED: "rematch", InvoiceStatus.APPROVED: "approve",
+                             InvoiceStatus.REJECTED: "reject"},
+        InvoiceStatus.MATCHED: {InvoiceStatus.EXPORTED: "export"},
+        InvoiceStatus.APPROVED: {InvoiceStatus.EXPORTED: "export"},
+        InvoiceStatus.REJECTED: {},
+        InvoiceStatus.EXPORTED: {},
+    },
+    labels={InvoiceStatus.HELD: "On hold", InvoiceStatus.APPROVED: "Approved with a difference"},
+    tones={InvoiceStatus.MATCHED: "good", InvoiceStatus.HELD: "warn", InvoiceStatus.APPROVED: "good",
+           InvoiceStatus.REJECTED: "bad", InvoiceStatus.EXPORTED: "neutral"},
+)  # fmt: skip
 PAYABLE = (InvoiceStatus.MATCHED, InvoiceStatus.APPROVED)  # exportable for payment
 COUNTED = (InvoiceStatus.MATCHED, InvoiceStatus.HELD, InvoiceStatus.APPROVED, InvoiceStatus.EXPORTED)
 
 
 def ack_move(entity: str, current: str, target: AckStatus) -> AckStatus:
     """`target` if the acknowledgement table allows current → target, else InvalidTransition."""
-    allowed = ACK_TRANSITIONS.get(AckStatus(current), frozenset())
-    if target not in allowed:
-        raise InvalidTransition(entity, current, target, {str(a) for a in allowed})
+    ACK.check(entity, current, target)
     return target
 
 
 def invoice_move(entity: str, current: str, target: InvoiceStatus) -> InvoiceStatus:
-    allowed = INVOICE_TRANSITIONS.get(InvoiceStatus(current), frozenset())
-    if target not in allowed:
-        raise InvalidTransition(entity, current, target, {str(a) for a in allowed})
+    INVOICE.check(entity, current, target)
     return target

@@ -3,16 +3,18 @@ the CHECK constraints' migrations go down and up again."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import CheckConstraint, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from core.db import make_engine
+from core.db import Base, make_engine
 from core.outbox_tables import DELIVERY, DeliveryStatus
 from migrations import alembic_config, upgrade
+from migrations.models import load_all_models
 from vending.dispense_states import DISPENSE, DispenseStatus
 
 # (table, status column, a valid value's enum) for the columns whose CHECK this work added
@@ -52,6 +54,23 @@ def _refuses(url: str, table: str, status: str) -> bool:
     return False
 
 
+NOT_A_STATE = {("proc_site_settings", "state")}  # a postal address's state / region
+
+
+def test_every_status_column_has_a_check_naming_the_values_of_its_enum() -> None:
+    """A column named status or state holds a state: the database refuses any other value (issue 16)."""
+    load_all_models()
+    missing = []
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if column.name not in ("status", "state") or (table.name, column.name) in NOT_A_STATE:
+                continue
+            named = (str(c.sqltext) for c in table.constraints if isinstance(c, CheckConstraint))
+            if not any(f"{column.name} IN (" in text for text in named):
+                missing.append(f"{table.name}.{column.name}")
+    assert not missing, f"state columns without a CHECK from their StateMachine: {missing}"
+
+
 def test_the_tables_name_every_state_of_their_enums() -> None:
     assert set(DISPENSE.transitions) == set(DispenseStatus) and set(DELIVERY.transitions) == set(DeliveryStatus)
     assert DISPENSE.through(DispenseStatus.SENSED, DispenseStatus.COMPLETED) == (
@@ -76,3 +95,47 @@ def test_state_columns_refuse_unknown_strings_and_migrations_go_down_and_up(
     assert not _refuses(url, "outbox_delivery", "bogus")
     upgrade(url)
     assert _refuses(url, "vending_dispense", "bogus") and _refuses(url, "outbox_delivery", "bogus")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_migrated_schema_has_every_state_check_and_they_go_down_and_up(
+    kind: str, tmp_path: Path, postgres_server: object
+) -> None:
+    """The migrations give the database the same state CHECKs as the models (the slot, tool, gateway, worker,
+    transmission, acknowledgement and invoice ones were added by migrations of their own)."""
+    url = _url(kind, tmp_path, postgres_server)
+    upgrade(url)
+    load_all_models()
+    values = {  # (table, column) → the values its model's CHECK allows
+        (table.name, column.name): set(re.findall(r"'(\w+)'", str(check.sqltext)))
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        for check in table.constraints
+        if isinstance(check, CheckConstraint) and f"{column.name} IN (" in str(check.sqltext)
+        and column.name in ("status", "state")
+    }  # fmt: skip
+    wanted = set(values)
+
+    def checked() -> set[tuple[str, str]]:
+        """The state columns whose migrated CHECK names every value (PostgreSQL reflects IN as = ANY (ARRAY[...]))."""
+        engine = make_engine(url)
+        try:
+            found = inspect(engine)
+            return {
+                (table, column)
+                for table, column in wanted
+                if any(column in (c.get("sqltext") or "")
+                       and values[table, column] <= set(re.findall(r"'(\w+)'", c.get("sqltext") or ""))
+                       for c in found.get_check_constraints(table))
+            }  # fmt: skip
+        finally:
+            engine.dispose()
+
+    assert checked() == wanted
+    config = alembic_config(url)
+    for target in ("vending@vending_0008_kiosk_language", "tracking@tracking_0006_walk",
+                   "procurement@procurement_0008_supplier_lang", "core@core_0010_item_asset_type"):  # fmt: skip
+        command.downgrade(config, target)
+    assert {("vending_slot", "state"), ("proc_invoice", "status"), ("worker_heartbeat", "state")}.isdisjoint(checked())
+    upgrade(url)
+    assert checked() == wanted

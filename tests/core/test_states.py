@@ -7,7 +7,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import InvalidTransition
-from core.states import State, StateMachine
+from core.states import State, StateMachine, labels_to_translate, shown_as_labels, value_label
 
 
 class Door(State):
@@ -60,3 +60,27 @@ def test_compare_and_set_moves_only_from_an_allowed_source_and_check_constraint_
 def test_a_table_naming_a_foreign_state_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown states"):
         StateMachine("door", Door, {Door.CLOSED: {"open": "x"}})  # type: ignore[dict-item]
+
+
+class Hatch(State):
+    OPEN = "open"
+    SEALED = "sealed_tight"
+
+
+HATCH = StateMachine("hatch", Hatch, {Hatch.OPEN: {Hatch.SEALED: "seal"}}, labels={Hatch.SEALED: "Sealed"})
+
+
+def test_a_stored_value_gets_its_state_label_unless_two_enums_share_it() -> None:
+    """Templates show row values (`slot.state`, a plain str): the label of the one enum that has the value, a
+    declared label, or the humanised value when the value is ambiguous or unknown."""
+    assert value_label("opening") == "Opening…"  # only Door has it
+    assert value_label("sealed_tight") == "Sealed"
+    assert value_label("open") == "Open"  # Door and Hatch both have it: no guess
+    assert value_label("never_seen_before") == "Never seen before"
+    shown_as_labels({"never_seen_before": "Brand new"})
+    assert value_label("never_seen_before") == "Brand new"
+    assert {"Opening…", "Sealed", "Brand new"} <= labels_to_translate()
+    move_me = type("Row", (), {"status": "open"})()
+    assert HATCH.move(move_me, Hatch.SEALED, "hatch 1") == Hatch.OPEN and move_me.status == "sealed_tight"
+    with pytest.raises(InvalidTransition, match="hatch 1 cannot go from sealed_tight to open"):
+        HATCH.move(move_me, Hatch.OPEN, "hatch 1")

@@ -141,3 +141,21 @@ def test_stored_kinds_and_slot_states_show_as_translated_labels(admin: tuple[Fla
     assert "In Betrieb" in machine and "<td>ok" not in machine
     charge_modes = client.get("/vending/charge-codes").get_data(as_text=True)
     assert re.search(r'<option value="required"[^>]*>Pflicht</option>', charge_modes), charge_modes
+
+
+def test_a_slot_moves_only_as_its_table_allows(admin: tuple[FlaskClient, World, str]) -> None:
+    """Clearing a slot that is in service is refused with the allowed moves named (vending.slot_states.SLOT); a
+    disabled slot shows its reason and comes back by clearing; the audit log keeps the state it left."""
+    client, world, token = admin
+    refused = client.post("/vending/slots/2/clear", data={"csrf_token": token})
+    assert refused.status_code == 409, refused.get_data(as_text=True)[:300]
+    assert "cannot go from ok to ok" in refused.get_data(as_text=True)
+    client.post("/vending/slots/2/disable", data={"reason": "spring broken", "csrf_token": token})
+    page = client.get(f"/vending/machines/{world.machine_id}").get_data(as_text=True)
+    assert "Disabled: spring broken" in page
+    again = client.post("/vending/slots/2/disable", data={"reason": "twice", "csrf_token": token})
+    assert again.status_code == 409
+    assert "spring broken" in client.get(f"/vending/machines/{world.machine_id}").get_data(as_text=True)
+    assert client.post("/vending/slots/2/clear", data={"csrf_token": token}).status_code == 302
+    audit = client.get("/admin/audit").get_data(as_text=True)
+    assert "vending.slot.clear" in audit and "disabled" in audit

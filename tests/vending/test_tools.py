@@ -15,6 +15,7 @@ from core.errors import Conflict, DomainError
 from core.outbox import OutboxEvent
 from tests.vending.conftest import World
 from vending import tools
+from vending.tool_states import TOOL, ToolStatus
 
 
 def test_checkout_return_and_overdue(session_factory: sessionmaker[Session], world: World, clock: ManualClock) -> None:
@@ -53,3 +54,18 @@ def test_return_conditions(
         assert tools.return_tool(s, "MM-1", condition, clock.now()).status == status
         if condition == "damaged":
             assert tools.repaired(s, "MM-1", "user:admin").status == "available"
+
+
+def test_a_lost_tool_stays_lost_and_a_tool_not_in_repair_cannot_be_marked_repaired(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    """The tool table (vending.tool_states.TOOL) decides: lost is final; only a tool in repair is repaired."""
+    with unit_of_work(session_factory) as s:
+        tools.add_tool(s, "LT-1", world.items["DRL-8"], world.site_id)
+        with pytest.raises(Conflict, match="not in repair"):
+            tools.repaired(s, "LT-1", "user:admin")
+        tools.checkout(s, "LT-1", world.workers["W2"], clock.now() + timedelta(hours=1), clock.now())
+        tools.return_tool(s, "LT-1", "lost", clock.now())
+        with pytest.raises(Conflict, match="is not available: reported lost"):
+            tools.checkout(s, "LT-1", world.workers["W1"], clock.now() + timedelta(hours=1), clock.now())
+        assert TOOL.allowed(ToolStatus.LOST) == frozenset()
