@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from jinja2 import Environment, TemplateSyntaxError, nodes
+
 JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
 LETTER = re.compile(r"[^\W\d_]", re.U)
 ATTRS = ("title", "placeholder", "aria-label", "alt", "label", "aria-description", "aria-roledescription")
@@ -119,7 +121,7 @@ def _runs(tokens: list[tuple[str, str, int]]) -> list[tuple[int, int, list[tuple
     current: list[tuple[str, str, int]] = []
     in_trans = False
     raw = ""
-    macros: list[str] = []  # text inside a macro that makes a class name is not for people
+    macros: list[str] = []  # text inside a macro or block that makes a class name is not for people
 
     def close() -> None:
         if current:
@@ -139,9 +141,9 @@ def _runs(tokens: list[tuple[str, str, int]]) -> list[tuple[int, int, list[tuple
                 in_trans = True
             elif word == "endtrans":
                 in_trans = False
-            elif word == "macro":
+            elif word in ("macro", "block"):  # a macro or block named *class writes a class name, not words
                 macros.append(src[2:-2].split()[1].split("(")[0])
-            elif word == "endmacro" and macros:
+            elif word in ("endmacro", "endblock") and macros:
                 macros.pop()
             continue
         markup_macro = macros and (macros[-1].endswith("class") or macros[-1] == "invalid")  # attribute makers
@@ -236,7 +238,67 @@ def unmarked(path: Path, root: Path) -> list[Finding]:
     for kind, src, at in tokens:
         if kind == "tag" and (fixed_tag := _attr_fix(src)) != src:
             found.append(Finding(rel, text.count("\n", 0, at) + 1, src, fixed_tag))
+    for start, _end, parts in _runs(tokens):  # words written as string literals inside {{ }}
+        offset = start
+        for kind, src in parts:
+            if kind == "jinja" and src.startswith("{{") and (fixed := _expression_fix(src)) is not None:
+                found.append(Finding(rel, text.count("\n", 0, offset) + 1, src, fixed))
+            offset += len(src)
     return found
+
+
+_PARSER = Environment(extensions=["jinja2.ext.i18n", "jinja2.ext.do"])
+_MARKERS = frozenset({"_", "gettext", "ngettext", "lazy_gettext"})
+WORD = re.compile(r"[^\W\d_]{2,}", re.U)  # two letters in a row: "%+.1f" is a format, not a word
+
+
+def _shown(node: nodes.Node, out: list[nodes.Const]) -> None:
+    """String constants that an output expression prints: the branches of `a if c else b`, the values of a dict
+    looked up for display (`{'x': 'Text'}.get(k, 'Default')`), the value a filter is applied to, concatenations;
+    never a marked call's argument, a filter's argument, a dict key or a comparison."""
+    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name in _MARKERS:
+        return
+    if isinstance(node, nodes.Const) and isinstance(node.value, str):
+        out.append(node)
+    elif isinstance(node, nodes.CondExpr):
+        _shown(node.expr1, out)
+        if node.expr2 is not None:
+            _shown(node.expr2, out)
+    elif isinstance(node, nodes.Filter) and node.node is not None:
+        _shown(node.node, out)
+    elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.node.attr == "get":
+        _shown(node.node.node, out)
+        if len(node.args) > 1:
+            _shown(node.args[1], out)
+    elif isinstance(node, nodes.Getitem):
+        _shown(node.node, out)
+    elif isinstance(node, nodes.Dict):
+        for pair in node.items:
+            _shown(pair.value, out)
+    elif isinstance(node, nodes.Concat):
+        for part in node.nodes:
+            _shown(part, out)
+    elif isinstance(node, nodes.Add):
+        _shown(node.left, out)
+        _shown(node.right, out)
+
+
+def _expression_fix(src: str) -> str | None:
+    """`{{ 'yes' if x else 'no' }}` → `{{ _('yes') if x else _('no') }}`; None when it prints no literal words."""
+    try:
+        tree = _PARSER.parse(src)
+    except TemplateSyntaxError:
+        return None
+    literals: list[nodes.Const] = []
+    for output in tree.find_all(nodes.Output):
+        for child in output.nodes:
+            _shown(child, literals)
+    words = {c.value for c in literals if WORD.search(" ".join(w for w in c.value.split() if w not in NOT_WORDS))}
+    fixed = src
+    for word in sorted(words, key=len, reverse=True):
+        for quote in ("'", '"'):
+            fixed = re.sub(r"(?<![\w\\])(?<!_\()" + re.escape(quote + word + quote), f"_({quote}{word}{quote})", fixed)
+    return fixed if fixed != src else None
 
 
 def template_files(root: Path) -> list[Path]:

@@ -1,0 +1,46 @@
+"""web/i18n_scan.py: text, readable attributes and words written as literals inside {{ }} are found unmarked,
+with the exact replacement; class names, comparisons, filter arguments and marked text are not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from web.i18n_scan import unmarked
+
+
+def _findings(tmp_path: Path, source: str) -> list[tuple[str, str]]:
+    page = tmp_path / "templates" / "page.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(source, encoding="utf-8")
+    return [(f.text, f.fix) for f in unmarked(page, tmp_path)]
+
+
+def test_words_in_expressions_are_found_with_their_fix(tmp_path: Path) -> None:
+    found = _findings(tmp_path, "<td>{{ 'yes' if w.active else 'no' }}</td>\n"
+                                "<td>{{ t.used|when('%Y-%m-%d') if t.used else \"never\" }}</td>\n"
+                                "<td>{{ {'pending': 'Waiting for approval'}.get(s.outcome, 'Unknown') }}</td>\n"
+                                "<td>{{ 'Checked out'|badge('warn') }}</td>")  # fmt: skip
+    assert found == [
+        ("{{ 'yes' if w.active else 'no' }}", "{{ _('yes') if w.active else _('no') }}"),
+        ("{{ t.used|when('%Y-%m-%d') if t.used else \"never\" }}",
+         "{{ t.used|when('%Y-%m-%d') if t.used else _(\"never\") }}"),
+        ("{{ {'pending': 'Waiting for approval'}.get(s.outcome, 'Unknown') }}",
+         "{{ {'pending': _('Waiting for approval')}.get(s.outcome, _('Unknown')) }}"),
+        ("{{ 'Checked out'|badge('warn') }}", "{{ _('Checked out')|badge('warn') }}"),
+    ]  # fmt: skip
+
+
+def test_marked_words_class_names_comparisons_and_formats_are_left_alone(tmp_path: Path) -> None:
+    assert _findings(tmp_path, "{% block body_class %}{{ 'kiosk' }}{% endblock %}\n"
+                               "<td class=\"{{ 'ok' if good else 'bad' }}\">{{ _('yes') if a else _('no') }}</td>\n"
+                               "<td>{{ '%+.1f' % x if x == 'ready' else '–' }}</td>\n"
+                               "<p>{% trans %}Hello{% endtrans %} {{ item.name }}</p>") == []  # fmt: skip
+
+
+def test_text_and_readable_attributes_are_found(tmp_path: Path) -> None:
+    found = _findings(tmp_path, '<p>Nothing here</p><input type="submit" value="Save" title="{{ _(\'Save it\') }}">')
+    assert found == [
+        ("Nothing here", "{% trans %}Nothing here{% endtrans %}"),
+        ('<input type="submit" value="Save" title="{{ _(\'Save it\') }}">',
+         '<input type="submit" value="{{ _(\'Save\') }}" title="{{ _(\'Save it\') }}">'),
+    ]  # fmt: skip
