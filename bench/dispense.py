@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SystemClock
 from core.db import make_engine, make_session_factory, unit_of_work
 from core.models import Item, Site
-from core.wal import WalCheckpointer
+from core.wal import checkpointers_for
 from migrations.models import load_all_models
 from vending import authorise, rules
 from vending.devices import MachineAdapter, Progress, Sensed
@@ -388,8 +388,9 @@ def _run(args: argparse.Namespace, tmp: Path, url: str, label: str) -> tuple[str
         f"(built in {time.perf_counter() - started:.1f} s; {_settings(engine)})"
     )
     factory = make_session_factory(engine)
-    checkpointer = WalCheckpointer(engine)  # as `vendtrack serve` runs it: WAL checkpoints off the dispense path
-    checkpointer.start()
+    checkpointers = checkpointers_for(engine)  # as `vendtrack serve` decides: SQLite's WAL checkpoints off the path
+    for checkpointer in checkpointers:
+        checkpointer.start()
     with lockboard_process(tmp) as sim_url:
         config = {
             "driver": "kerong",
@@ -415,7 +416,8 @@ def _run(args: argparse.Namespace, tmp: Path, url: str, label: str) -> tuple[str
         bare = bare_driver(adapter, 100)
         runner.shutdown()
         pool.close_all()
-    checkpointer.stop()
+    for checkpointer in checkpointers:
+        checkpointer.stop()
     rule_ms, rule_count = rule_times(factory, 2000)
     engine.dispose()
     ok = report(label, args.dispenses, totals, device, software, cpu, bare, rule_ms, rule_count)

@@ -34,6 +34,13 @@ def is_file_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
 
 
+def checkpointers_for(engine: Engine) -> list[WalCheckpointer]:
+    """The checkpointer a process serving `engine` runs: one for a SQLite file, none for PostgreSQL (its own
+    checkpointer process writes its WAL) or an in-memory SQLite (no log). `vendtrack serve`, the demos and the
+    dispense benchmark all decide here, so none of them builds one for a database it does not apply to."""
+    return [WalCheckpointer(engine)] if is_file_sqlite(engine) else []
+
+
 def _watch(engine: Engine) -> None:
     if engine in _WATCHED:
         return

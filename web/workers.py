@@ -12,7 +12,7 @@ from core.db import unit_of_work
 from core.heartbeats import Beat, HeartbeatWriter
 from core.outbox import Dispatcher
 from core.runtime import AppServices, BackgroundWorker, LoopWorker
-from core.wal import WalCheckpointer, is_file_sqlite
+from core.wal import checkpointers_for
 from web.domains import hook
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,7 @@ class WorkerSet:
 
 def storage_workers(services: AppServices) -> list[BackgroundWorker]:
     """On a SQLite file, WAL checkpoints in a thread of their own instead of inside a dispense's commit."""
-    engine = services.session_factory.kw["bind"]
-    return [WalCheckpointer(engine)] if is_file_sqlite(engine) else []
+    return list(checkpointers_for(services.session_factory.kw["bind"]))
 
 
 def push_workers(services: AppServices) -> list[BackgroundWorker]:
