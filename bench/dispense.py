@@ -17,7 +17,6 @@ non-zero on a miss.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
@@ -48,6 +47,7 @@ from vending.models import GroupMember, LedgerEntry, Machine, Rule, Slot, SlotSt
 from vending.rule_cache import CACHE
 from vending.runner import DispenseRunner
 from vending.workers import group_ids
+from web.workers import freeze_start_up_heap
 
 TARGET_OVERHEAD_MS = 5.0
 TARGET_RULES_MS = 1.0
@@ -410,7 +410,7 @@ def _run(args: argparse.Namespace, tmp: Path, url: str, label: str) -> tuple[str
         pool.put(machine_id, timed)
         runner = DispenseRunner(factory, SystemClock(), pool, max_workers=1)
         run_dispenses(factory, machine_id, args.workers, 20, timed, runner, "warm-up")  # warm-up
-        gc.collect()
+        freeze_start_up_heap()  # as `vendtrack serve` and `vendtrack workers` do once they are up
         totals, device, cpu = run_dispenses(factory, machine_id, args.workers, args.dispenses, timed, runner, "run")
         software = [t - d for t, d in zip(totals, device, strict=True)]
         bare = bare_driver(adapter, 100)
