@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from time import monotonic
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
@@ -56,8 +57,12 @@ def Money() -> Numeric[Decimal]:
     return Numeric(14, 4, asdecimal=True)
 
 
+# A pooled PostgreSQL connection idle longer than this is pinged before it is handed out (see _ping_when_idle).
+PING_AFTER_IDLE_S = 1.0
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL gets pre-ping."""
+    """Create an engine: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL gets a ping after idling."""
     if url.startswith("sqlite"):
         options: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if url in {"sqlite://", "sqlite:///:memory:"}:
@@ -70,10 +75,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **options)
         _configure_sqlite(engine)
         return engine
-    options = {"pool_pre_ping": True}
     kwargs.pop("null_pool", None)
-    options.update(kwargs)
-    return create_engine(url, **options)
+    ping_after = float(kwargs.pop("ping_after_idle_s", PING_AFTER_IDLE_S))
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine, ping_after)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, ping_after: float) -> None:
+    """SQLAlchemy's pool_pre_ping, but only for a connection that sat in the pool `ping_after` seconds or more.
+
+    pool_pre_ping costs one round trip on every checkout: three per dispense (a quarter of its round trips,
+    measured with libpq's trace; docs/postgresql.md). What it guards against, a connection dropped by a server
+    restart or a firewall's idle timeout, only happens to a connection that has been idle for longer than a
+    second: a restart takes longer than that, and idle timeouts are minutes. A connection back in the pool
+    within the second is handed out as it is; a failed ping makes the pool open a fresh one (it retries a
+    checkout that raises DisconnectionError)."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or monotonic() - returned < ping_after:
+            return  # new (just connected) or used within the second
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as failed:
+            raise exc.DisconnectionError(f"pooled connection failed its ping after idling: {failed}") from failed
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -141,6 +141,8 @@ class FastWork:
     engine: Engine
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     session: Session | None = None
+    one_statement: bool = False  # a `fast_unit_of_work(one_statement=True)`: one write, no transaction around it
+    wrote: bool = False
 
     @property
     def dialect(self) -> Dialect:
@@ -181,12 +183,26 @@ class FastWork:
     def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
         """Run one statement; returns the DBAPI cursor (rowcount, fetchone; rows are not processed)."""
         plan = prepared.plan(self.dialect)
+        if self.one_statement:
+            self._check_one_write(prepared)
         cursor = self.connection.cursor()
         cursor.execute(plan.sql, prepared.parameters(plan, params or {}))
         return cursor
 
+    def _check_one_write(self, prepared: Prepared) -> None:
+        if getattr(prepared.statement, "is_select", False):
+            return
+        if self.wrote:  # on PostgreSQL it would commit on its own: the two writes would not be atomic
+            raise RuntimeError(
+                f"a one-statement unit of work ran a second write ({prepared.statement}): drop "
+                "one_statement=True from its fast_unit_of_work"
+            )
+        self.wrote = True
+
     def execute_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         plan = prepared.plan(self.dialect)
+        if self.one_statement:
+            self._check_one_write(prepared)
         cursor = self.connection.cursor()
         cursor.executemany(plan.sql, [prepared.parameters(plan, row) for row in rows])
         cursor.close()
@@ -216,21 +232,33 @@ class FastWork:
 
 
 @contextmanager
-def fast_unit_of_work(engine: Engine, durable: bool = True) -> Iterator[FastWork]:
+def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool = False) -> Iterator[FastWork]:
     """Commit on success, roll back on error, return the connection to the pool; SQLite takes its write lock
     at BEGIN (IMMEDIATE) as `core.db` does for every transaction. Hooks in `after_commit` run after the commit.
 
     `durable=False`: on PostgreSQL the commit does not wait for its WAL flush (synchronous_commit off for this
     transaction only). Use it only where the next durable commit of the same flow flushes it anyway and losing
     it in a crash loses nothing real (the kiosk's request: no hardware moves before `commanded` commits). SQLite
-    in WAL mode with synchronous=NORMAL already commits every transaction that way."""
+    in WAL mode with synchronous=NORMAL already commits every transaction that way.
+
+    `one_statement=True`: the work writes with one statement (reads may follow, e.g. to explain a refused
+    compare-and-set); on PostgreSQL that statement is its own transaction, with no BEGIN and COMMIT round trips.
+
+    On PostgreSQL the connection runs in autocommit mode while we own it and we send BEGIN ourselves: psycopg
+    would send its own BEGIN as a round trip of its own before the first statement, and a second one for
+    SET LOCAL; "BEGIN; SET LOCAL ..." is one message (round trips per dispense: docs/postgresql.md)."""
     connection = engine.raw_connection()
-    work = FastWork(connection, engine)
+    dialect = engine.dialect.name
+    postgres = dialect == "postgresql"
+    dbapi_connection: Any = connection.dbapi_connection
+    work = FastWork(connection, engine, one_statement=one_statement and durable)
     try:
-        dialect = engine.dialect.name
-        if dialect == "sqlite" or not durable:
+        begin = _begin_command(dialect, durable, work.one_statement)
+        if postgres:
+            dbapi_connection.autocommit = True
+        if begin:
             cursor = connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE" if dialect == "sqlite" else "SET LOCAL synchronous_commit TO OFF")
+            cursor.execute(begin)
             cursor.close()
         yield work
         connection.commit()
@@ -238,6 +266,21 @@ def fast_unit_of_work(engine: Engine, durable: bool = True) -> Iterator[FastWork
         connection.rollback()
         raise
     finally:
+        if postgres:
+            try:
+                dbapi_connection.autocommit = False  # as the pool hands connections to everyone else
+            except Exception:
+                connection.invalidate()  # a broken connection: never back to the pool in autocommit mode
         connection.close()
     for hook in work.after_commit:
         hook()
+
+
+def _begin_command(dialect: str, durable: bool, one_statement: bool) -> str:
+    if dialect == "sqlite":
+        return "BEGIN IMMEDIATE"
+    if dialect != "postgresql":
+        return "" if durable else "SET LOCAL synchronous_commit TO OFF"
+    if one_statement:
+        return ""
+    return "BEGIN" if durable else "BEGIN; SET LOCAL synchronous_commit TO OFF"

@@ -206,7 +206,7 @@ def request_in_own_transaction(
         with fast_unit_of_work(engine, durable=False) as work:
             return _request(work, machine, worker_id, slot_code, quantity, charge_codes, request_key, now)
     except engine.dialect.loaded_dbapi.IntegrityError:
-        with fast_unit_of_work(engine) as work:
+        with fast_unit_of_work(engine, one_statement=True) as work:  # reads only
             existing = work.first(_BY_KEY_P, {"p_key": request_key})
             if existing is None:
                 raise

@@ -77,7 +77,7 @@ class DispenseRunner:
         if known is not None and known.view.id == dispense_id:
             job = _job(known)
         else:
-            with fast_unit_of_work(self.engine) as work:
+            with fast_unit_of_work(self.engine, one_statement=True) as work:
                 job = _job(dispense.facts(work, dispense_id))
         try:
             adapter = self.pool.get(job.machine_id, job.kind, job.config)
@@ -100,7 +100,7 @@ class DispenseRunner:
         if before.fault:
             return self._finish(job, before, commanded=False)
         baseline = baseline_box["b"]
-        with fast_unit_of_work(self.engine) as work:
+        with fast_unit_of_work(self.engine, one_statement=True) as work:  # one UPDATE: no BEGIN/COMMIT round trips
             dispense.mark_commanded(work, job.dispense_id, baseline, self.clock.now())
 
         def progress(phase: str) -> None:
@@ -127,7 +127,7 @@ class DispenseRunner:
         except Exception:
             # charging failed: keep the sensed fact on its own so reconcile() completes it (never charged twice)
             try:
-                with fast_unit_of_work(self.engine) as work:
+                with fast_unit_of_work(self.engine, one_statement=True) as work:
                     dispense.record_sensed(work, job.dispense_id, sensed.taken, sensed.detail, now)
             except Exception:
                 log.exception("could not keep the sensed fact of dispense %s", job.dispense_id)

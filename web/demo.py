@@ -30,7 +30,7 @@ from web.domains import domain_name, hook
 from web.fleet_demo import run_fleet_demo
 from web.smoke import core_smoke
 from web.smoke_flow import cross_domain_smoke
-from web.workers import WorkerSet, dispatcher_workers, domain_workers, storage_workers
+from web.workers import WorkerSet, dispatcher_workers, domain_workers, freeze_start_up_heap, storage_workers
 
 AppFactory = Callable[..., Flask]  # web.app.create_app, handed in by web.cli: web.app imports this module's caller
 
@@ -187,6 +187,7 @@ def run_demo(factory: AppFactory, host: str, port: int, *, smoke: bool, espresen
     workers = WorkerSet(demo.workers, demo.services)
     workers.start()
     server.start()
+    freeze_start_up_heap()
     try:
         if smoke:
             results = run_smoke(app, demo)

@@ -26,7 +26,14 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 
 from core.runtime import PROCESS_ROLE, AppServices
-from web.workers import WorkerSet, dispatcher_workers, domain_workers, push_workers, storage_workers
+from web.workers import (
+    WorkerSet,
+    dispatcher_workers,
+    domain_workers,
+    freeze_start_up_heap,
+    push_workers,
+    storage_workers,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_THREADS = 256  # per web process; an open kiosk event stream holds one (idle threads cost no CPU)
@@ -99,6 +106,7 @@ def workers_command(dispatchers: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stopping.append(signum))
     workers.start()
+    freeze_start_up_heap()
     try:
         while not stopping:
             time.sleep(0.2)
@@ -116,6 +124,7 @@ def _serve_waitress(host: str, port: int, threads: int, dispatchers: int) -> Non
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     workers = process_workers(app, dispatchers)
     workers.start()
+    freeze_start_up_heap()
     click.echo(f"vendtrack serving on http://{host}:{port}/ (waitress, one process)")
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="vendtrack", channel_timeout=3600)
@@ -147,6 +156,7 @@ def _run_gunicorn(factory: Callable[[], Flask], host: str, port: int, processes:
         def load(self) -> Flask:
             app = factory()  # in each web process, after the fork: its own engine and connections
             app.extensions["vendtrack"].extras[PROCESS_ROLE] = "web"
+            freeze_start_up_heap()
             return app
 
     _WebProcesses().run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -12,7 +13,7 @@ from core.db import unit_of_work
 from core.heartbeats import Beat, HeartbeatWriter
 from core.outbox import Dispatcher
 from core.runtime import AppServices, BackgroundWorker, LoopWorker
-from core.wal import WalCheckpointer, is_file_sqlite
+from core.wal import checkpointers_for
 from web.domains import hook
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,21 @@ class DispatcherWorker:
         return Beat(self.name, self.alive_at, self.started_at, info=f"pid {os.getpid()}")
 
 
+def freeze_start_up_heap() -> int:
+    """Move every object alive after start-up out of the cyclic garbage collector's reach; returns how many.
+
+    A serving process holds about 160k tracked objects once its app, models, templates and workers are up
+    (modules, SQLAlchemy metadata and compiled statements, translations), nearly all of them alive until the
+    process ends. A full (generation 2) collection walks all of them: 160 ms on this project's 2-core CI machine
+    under load, and it runs in whichever thread allocates at the wrong moment, a dispense's included. Frozen,
+    they are never walked again (gc.freeze(), Python's documented use for long-lived start-up state), so a full
+    collection only walks what the process made since. The cost: a reference cycle among start-up objects that
+    later becomes garbage is never freed (start-up state lives as long as the process anyway)."""
+    gc.collect()  # what start-up left as garbage goes now, not frozen for ever
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 class WorkerSet:
     """A process's workers plus its heartbeat writer: started after them, stopped after them (its last beat says so)."""
 
@@ -88,8 +104,7 @@ class WorkerSet:
 
 def storage_workers(services: AppServices) -> list[BackgroundWorker]:
     """On a SQLite file, WAL checkpoints in a thread of their own instead of inside a dispense's commit."""
-    engine = services.session_factory.kw["bind"]
-    return [WalCheckpointer(engine)] if is_file_sqlite(engine) else []
+    return list(checkpointers_for(services.session_factory.kw["bind"]))
 
 
 def push_workers(services: AppServices) -> list[BackgroundWorker]:

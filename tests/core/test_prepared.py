@@ -64,3 +64,35 @@ def test_refuses_expanding_in_lists(engine: Engine) -> None:
     prepared = Prepared(select(_O.id).where(_O.event_key.in_(bindparam("keys", expanding=True))))
     with pytest.raises(ValueError, match="IN lists"), fast_unit_of_work(engine) as work:
         work.execute(prepared, {"keys": ["a"]})
+
+
+def test_a_one_statement_unit_commits_its_write_and_refuses_a_second(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    at = datetime(2026, 11, 22, tzinfo=UTC)
+    with fast_unit_of_work(engine, one_statement=True) as work:
+        work.execute(_ADD, {"p_key": "one", "p_version": 1, "p_payload": "{}", "p_at": at})
+        assert work.first(_READ, {"p_key": "one"}) is not None  # reads after the write are fine
+    with pytest.raises(RuntimeError, match="second write"), fast_unit_of_work(engine, one_statement=True) as work:
+        work.execute(_ADD, {"p_key": "two", "p_version": 1, "p_payload": "{}", "p_at": at})
+        work.execute(_ADD, {"p_key": "three", "p_version": 1, "p_payload": "{}", "p_at": at})
+    with unit_of_work(session_factory) as s:
+        keys = set(s.scalars(select(OutboxEvent.event_key)))
+    assert "one" in keys and "three" not in keys
+
+
+def test_the_pool_gets_its_connections_back_in_transaction_mode(engine: Engine) -> None:
+    """On PostgreSQL a fast unit of work runs its connection in autocommit mode and sends BEGIN itself; a Session
+    that gets the connection next must find ordinary transactions again, after a commit and after an error."""
+    at = datetime(2026, 11, 22, tzinfo=UTC)
+    for durable in (True, False):
+        with fast_unit_of_work(engine, durable=durable) as work:
+            work.execute(_ADD, {"p_key": f"d{durable}", "p_version": 1, "p_payload": "{}", "p_at": at})
+    with pytest.raises(KeyError), fast_unit_of_work(engine) as work:
+        work.execute(_ADD, {"p_key": "lost", "p_version": 1, "p_at": at})
+    with engine.connect() as conn:  # the pool's last connection: one statement, then roll back
+        conn.execute(insert(OutboxEvent).values(event_key="rolled", event_type="t", version=1, payload="{}",
+                                                created_at=at))  # fmt: skip
+        conn.rollback()
+        keys = set(conn.execute(select(OutboxEvent.event_key)).scalars())
+    assert keys == {"dTrue", "dFalse"}

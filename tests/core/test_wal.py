@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert
 
 from core.db import make_engine
-from core.wal import WalCheckpointer
+from core.wal import WalCheckpointer, checkpointers_for
 from tests.support import wait_until
 
 ROWS = Table("rows", MetaData(), Column("id", Integer, primary_key=True), Column("body", String))
@@ -110,3 +110,17 @@ def test_it_waits_for_writing_to_pause_but_not_for_ever(tmp_path: Path) -> None:
     finally:
         _BACKGROUND.discard(engine)
         engine.dispose()
+
+
+def test_a_serving_process_checkpoints_only_a_sqlite_file(engine: Engine) -> None:
+    """`vendtrack serve`, the demos and bench/dispense.py take their checkpointer from here: on PostgreSQL (or an
+    in-memory SQLite) there is none, where building one raises."""
+    found = checkpointers_for(engine)
+    if engine.dialect.name == "sqlite":
+        assert [type(c) for c in found] == [WalCheckpointer]
+        assert found[0].engine is engine
+    else:
+        assert found == []
+        with pytest.raises(ValueError, match="SQLite database file"):
+            WalCheckpointer(engine)
+    assert checkpointers_for(make_engine("sqlite://")) == []
