@@ -189,7 +189,7 @@ def main(argv: list[str]) -> int:
           f"{full_rate:,.0f} msg/s; ratio {ratio:.2f}x")  # fmt: skip
     if compared is not None:
         print(f"(c) iBeacon decode vs ibeacon-ble's parser on the same adverts: {compared[0]:.1f}x faster decoding"
-              f" cold (memos cleared each pass), {compared[1]:.0f}x warm (the target uses the cold figure)")  # fmt: skip
+              f" cold (memos cleared each pass), {compared[1]:.0f}x warm (the target is on cold)")  # fmt: skip
     checks = [
         ("ingest_per_s", f"{rate:.0f}", ">=200000", rate >= 200_000),
         ("mqtt_ratio", f"{ratio:.2f}", "<=3", ratio <= 3.0),
