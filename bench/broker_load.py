@@ -2,7 +2,7 @@
 
 The publisher speaks MQTT 5 from `tracking.sources.wire` over one socket, keeps as many QoS 1 messages in
 flight as the broker's Receive Maximum allows and counts PUBACKs. Each consumer process runs
-`FastMqttConsumer` (partition i of n) feeding a location engine, and reports through shared counters.
+`MqttConsumer` (partition i of n) feeding a location engine, and reports through shared counters.
 """
 
 from __future__ import annotations
@@ -86,13 +86,13 @@ def consume(index: int, count: int, prefix: str, host: str, port: int, gateways:
 
     from tracking.engine import FloorModel, GatewaySpec
     from tracking.pipeline import Pipeline
-    from tracking.sources.fastmqtt import FastMqttConsumer
+    from tracking.sources.mqtt import MqttConsumer
     from tracking.sources.partition import Partition
 
     pipeline = Pipeline(sessionmaker())
     specs = {f"gw-{i:02d}": GatewaySpec(f"gw-{i:02d}", f"room-{i // 2:02d}", 0.0) for i in range(gateways)}
     pipeline.engine.set_floor(FloorModel(specs, {}))
-    consumer = FastMqttConsumer(pipeline.ingest, pipeline.gateway_status, ingest_one=pipeline.ingest_one,
+    consumer = MqttConsumer(pipeline.ingest, pipeline.gateway_status, ingest_one=pipeline.ingest_one,
                                 host=host, port=port, prefix=prefix, group=f"vtbench{prefix[-5:-1]}",
                                 partition=Partition(index, count), heard=pipeline.engine.heard)  # fmt: skip
     consumer.start()

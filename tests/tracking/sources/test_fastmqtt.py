@@ -13,7 +13,7 @@ import pytest
 
 from tracking.observation import Observation
 from tracking.sources import wire
-from tracking.sources.fastmqtt import FastMqttConsumer
+from tracking.sources.mqtt import MqttConsumer
 from tracking.sources.partition import Partition, owner
 
 BROKER = ("127.0.0.1", 1883)
@@ -62,7 +62,7 @@ def test_qos1_messages_reach_the_owning_partition_only() -> None:
     prefix = f"vttest-{secrets.token_hex(4)}/"
     got: list[list[Observation]] = [[], []]
     consumers = [
-        FastMqttConsumer(
+        MqttConsumer(
             got[i].extend,
             lambda g, o: None,
             ingest_one=got[i].append,
