@@ -89,7 +89,8 @@ class MqttConsumer:
         self.matcher = TelemetryMatcher()
         self.connected = False
         self.subscribed = False  # the broker acknowledged our subscriptions (messages published before are lost)
-        self.stats = IngestStats(f"tracking-mqtt {self.broker.describe()}/{prefix}", silent_after_s)
+        part = f" partition {self.partition.index}/{self.partition.count}" if self.partition is not None else ""
+        self.stats = IngestStats(f"tracking-mqtt {self.broker.describe()}/{prefix}{part}", silent_after_s)
         self.supervisor = Supervised(f"tracking-mqtt-{self.host}:{self.port}", self._session, backoff=backoff)
         self.receive_maximum, self.keepalive = receive_maximum, keepalive
         self.session_expiry_s = session_expiry_s  # > 0 with a fixed client_id: the broker keeps our queue while away
