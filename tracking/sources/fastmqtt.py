@@ -80,9 +80,13 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
         length = buffer[pos + 1]
         start = pos + 2
         if length & 0x80:
-            length, start = _long_length(buffer, pos + 1, have)
-            if start < 0:
-                break
+            if pos + 2 < have and not buffer[pos + 2] & 0x80:  # two length bytes: most sightings (128 B - 16 kB)
+                length = (length & 0x7F) | buffer[pos + 2] << 7
+                start = pos + 3
+            else:
+                length, start = _long_length(buffer, pos + 1, have)
+                if start < 0:
+                    break
         end = start + length
         if end > have:
             break

@@ -41,6 +41,8 @@ from tracking.sources.stats import IngestStats
 log = logging.getLogger(__name__)
 
 RAW = "vendtrack/adverts/+"
+FOREIGN_TOPICS = 200_000  # topics remembered as another partition's (tag x gateway pairs); then forgotten at once
+HEARD_EVERY_S = 1.0  # a gateway heard only through other partitions' tags is marked heard at most this often
 
 
 __all__ = ["RAW", "BrokerConfig", "MqttConsumer"]
@@ -84,6 +86,8 @@ class MqttConsumer:
         self.partition = partition if partition is not None and not partition.whole else None
         self.heard = heard or (lambda _gateway, _at: None)
         self.not_ours = 0  # messages about tags another partition owns
+        self._foreign: dict[str, str] = {}  # topic -> gateway id, for topics of tags another partition owns
+        self._heard_at: dict[str, float] = {}  # gateway id -> when (monotonic) `heard` was last called for it
         self._espresense_fast = any(r.parser is _esp_device for r in self.routes.routes)
         self.messages = self.observations = self.connects = self.disconnects = self.unknown_topic = 0
         self.matcher = TelemetryMatcher()
@@ -132,6 +136,14 @@ class MqttConsumer:
     def handle(self, topic: str, payload: bytes) -> None:
         """Route one message; public so tests and benchmarks can drive it without a broker."""
         self.messages += 1
+        gateway_id = self._foreign.get(topic)
+        if gateway_id is not None:  # a topic seen before, of a tag another partition owns: one look-up, no parsing
+            self.not_ours += 1
+            now = time.monotonic()
+            if now - self._heard_at.get(gateway_id, -HEARD_EVERY_S) >= HEARD_EVERY_S:
+                self._heard_at[gateway_id] = now
+                self.heard(gateway_id, self.clock())
+            return
         try:
             if self._espresense_fast and topic.startswith(self._devices):  # the hot path: one ESPresense sighting
                 device, _, gateway_id = topic[len(self._devices) :].partition("/")
@@ -139,6 +151,10 @@ class MqttConsumer:
                     part = self.partition
                     if part is not None and not part.owns(tag_key_from_espresense(device)):
                         self.not_ours += 1
+                        if len(self._foreign) >= FOREIGN_TOPICS:
+                            self._foreign.clear()
+                        self._foreign[topic] = gateway_id
+                        self._heard_at[gateway_id] = time.monotonic()
                         self.heard(gateway_id, self.clock())
                         return
                     obs = parse_device_message(gateway_id, payload, self.clock())
