@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import zlib
 from datetime import UTC, datetime
 
 from core.heartbeats import Beat, WorkerState
@@ -23,6 +24,7 @@ from tracking.sources.stats import IngestStats
 
 log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 1.0
+SESSION_EXPIRY_S = 300  # the broker keeps an engine's queue this long while it restarts
 
 
 class FlushWorker:
@@ -108,8 +110,12 @@ def broker_config(settings: Settings) -> BrokerConfig:
 
 
 def mqtt_consumer(pipeline: Pipeline, broker: BrokerConfig, prefix: str = "", group: str = "vendtrack") -> MqttConsumer:
-    """The pipeline's consumer; it keeps only the tags of the pipeline's partition (all of them with one process)."""
+    """The pipeline's consumer; it keeps only the tags of the pipeline's partition (all of them with one process).
+
+    Its MQTT session outlives a restart by `SESSION_EXPIRY_S`: what the broker sent but we had not acknowledged
+    (the process died while handling it) and what arrived meanwhile is delivered to the restarted engine."""
     part = pipeline.partition
+    client_id = f"vendtrack-engine-{zlib.crc32(prefix.encode()):08x}-{part.index}of{part.count}"
     return MqttConsumer(
         pipeline.ingest,
         pipeline.gateway_status,
@@ -122,6 +128,8 @@ def mqtt_consumer(pipeline: Pipeline, broker: BrokerConfig, prefix: str = "", gr
         silent_after_s=pipeline.settings.ingest_silent_after_s,
         partition=None if part.whole else part,
         heard=pipeline.engine.heard,
+        client_id=client_id,  # one per (prefix, partition): a restarted engine takes its session over
+        session_expiry_s=SESSION_EXPIRY_S,
     )
 
 
