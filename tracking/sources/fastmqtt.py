@@ -93,7 +93,9 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
         if end > have:
             break
         if first >> 4 == wire.PUBLISH:
-            topic_end = start + 2 + (buffer[start] << 8 | buffer[start + 1])
+            topic_end = start + 2 + (buffer[start] << 8 | buffer[start + 1]) if length >= 2 else end + 1
+            if topic_end + (3 if first & 0x06 else 1) > end:
+                raise wire.WireError("a PUBLISH whose topic runs past the packet")
             topic = buffer[start + 2 : topic_end].decode("utf-8", "replace")
             if first & 0x06:  # QoS 1 (or 2, which we never subscribe with): a packet id follows the topic
                 acks += _PUBACK_HEAD
