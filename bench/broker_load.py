@@ -2,29 +2,47 @@
 
 The publisher speaks MQTT 5 from `tracking.sources.wire` over one socket, keeps as many QoS 1 messages in
 flight as the broker's Receive Maximum allows and counts PUBACKs. Each consumer process runs
-`FastMqttConsumer` (partition i of n) feeding a location engine, and reports through shared counters.
+`MqttConsumer` (partition i of n) feeding a location engine, and reports through shared counters, with
+its own CPU time. `private_broker` starts a Mosquitto of the bench's own with the queue limits that
+docs/scaling.md asks for (a burst must fit the broker's queue: MQTT has no back-pressure on a publisher).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import multiprocessing as mp
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import sessionmaker
+
+from tracking.engine import FloorModel, GatewaySpec
+from tracking.pipeline import Pipeline
 from tracking.sources import wire
+from tracking.sources.fastmqtt import feed
+from tracking.sources.mqtt import MqttConsumer
+from tracking.sources.partition import Partition
 
 UUID_HEX = "f7826da64fa24e988024bc5b71e0893e"
+HEARD_BY = 8
 
 
 def messages(count: int, tags: int, gateways: int, prefix: str) -> Iterator[tuple[str, bytes]]:
     ids = [f"iBeacon:{uuid.UUID(hex=UUID_HEX)}-{1 + i // 1000}-{i % 1000}" for i in range(tags)]
-    for n in range(count):
-        tag, gateway = n % tags, (n // tags + n) % gateways
+    for n in range(count):  # each tag heard in turn by the 8 gateways nearest to it, as in bench/ingest.py (a)
+        tag = n % tags
+        gateway = (tag * 7 + (n // tags) % HEARD_BY) % gateways
         payload = {"id": ids[tag], "idType": 1, "rssi@1m": -59, "rssi": -60 - n % 20, "raw": 2.5, "distance": 2.3,
                    "int": 1000}  # fmt: skip
         yield f"{prefix}espresense/devices/{ids[tag]}/gw-{gateway:02d}", json.dumps(payload).encode()
@@ -79,46 +97,52 @@ def _read_acks(sock: socket.socket, pending: bytearray) -> int:
     return sum(1 for p in packets if p.kind == wire.PUBACK)
 
 
-def consume(index: int, count: int, prefix: str, host: str, port: int, gateways: int,
-            ready: Any, handled: Synchronized, owned: Synchronized, stop: Any) -> None:  # fmt: skip
+def consume(index: int, count: int, prefix: str, host: str, port: int, gateways: int, ready: Any,
+            handled: Synchronized, owned: Synchronized, cpu: Synchronized, stop: Any) -> None:  # fmt: skip
     """One consumer process: partition `index` of `count`, counting what it handled and what it kept."""
-    from sqlalchemy.orm import sessionmaker
-
-    from tracking.engine import FloorModel, GatewaySpec
-    from tracking.pipeline import Pipeline
-    from tracking.sources.fastmqtt import FastMqttConsumer
-    from tracking.sources.partition import Partition
-
-    pipeline = Pipeline(sessionmaker())
-    specs = {f"gw-{i:02d}": GatewaySpec(f"gw-{i:02d}", f"room-{i // 2:02d}", 0.0) for i in range(gateways)}
-    pipeline.engine.set_floor(FloorModel(specs, {}))
-    consumer = FastMqttConsumer(pipeline.ingest, pipeline.gateway_status, ingest_one=pipeline.ingest_one,
-                                host=host, port=port, prefix=prefix, group=f"vtbench{prefix[-5:-1]}",
-                                partition=Partition(index, count), heard=pipeline.engine.heard)  # fmt: skip
+    consumer = _consumer(index, count, prefix, host, port, gateways)
     consumer.start()
     while not consumer.connected:
         time.sleep(0.01)
     ready.set()
+    start = time.process_time()
     while not stop.wait(0.05):
         handled.value, owned.value = consumer.messages, consumer.observations
+        cpu.value = time.process_time() - start
     consumer.stop()
     handled.value, owned.value = consumer.messages, consumer.observations
 
 
-def run(processes: int, total: int, tags: int, gateways: int, host: str, port: int) -> dict[str, float]:
+def _consumer(index: int, count: int, prefix: str, host: str, port: int, gateways: int) -> MqttConsumer:
+    """An `MqttConsumer` for partition `index` of `count`, feeding a pipeline's engine on a 40-gateway floor."""
+    pipeline = Pipeline(sessionmaker())
+    specs = {f"gw-{i:02d}": GatewaySpec(f"gw-{i:02d}", f"room-{i // 2:02d}", 0.0) for i in range(gateways)}
+    pipeline.engine.set_floor(FloorModel(specs, {}))
+    return MqttConsumer(pipeline.ingest, pipeline.gateway_status, ingest_one=pipeline.ingest_one, host=host,
+                        port=port, prefix=prefix, group=f"vtbench{prefix[-5:-1]}",
+                        partition=Partition(index, count), heard=pipeline.engine.heard)  # fmt: skip
+
+
+def run(processes: int, total: int, tags: int, gateways: int, host: str, port: int,
+        broker_pid: int | None = None) -> dict[str, float]:  # fmt: skip
     """Start the consumers, publish `total`, wait until they kept them all (or went quiet); figures."""
     prefix = f"vtbench-{uuid.uuid4().hex[:6]}/"
     ctx = mp.get_context("fork")
     stop = ctx.Event()
-    readies, handled, owned, procs = [], [], [], []
+    readies, handled, owned, cpus, procs = [], [], [], [], []
     for i in range(processes):
-        ready, h, o = ctx.Event(), ctx.Value("q", 0), ctx.Value("q", 0)
-        proc = ctx.Process(target=consume, args=(i, processes, prefix, host, port, gateways, ready, h, o, stop))
+        ready, h, o, c = ctx.Event(), ctx.Value("q", 0), ctx.Value("q", 0), ctx.Value("d", 0.0)
+        proc = ctx.Process(target=consume, args=(i, processes, prefix, host, port, gateways, ready, h, o, c, stop))
         proc.start()
-        readies.append(ready), handled.append(h), owned.append(o), procs.append(proc)
+        readies.append(ready)
+        handled.append(h)
+        owned.append(o)
+        cpus.append(c)
+        procs.append(proc)
     for ready in readies:
         if not ready.wait(30):
             raise SystemExit("a consumer process did not connect to the broker within 30 s")
+    broker_before = cpu_seconds(broker_pid) if broker_pid else 0.0
     start = time.perf_counter()
     acked, publish_s = publish(total, tags, gateways, prefix, host, port)
     last, quiet_since = -1, time.perf_counter()
@@ -132,9 +156,78 @@ def run(processes: int, total: int, tags: int, gateways: int, host: str, port: i
             break
         time.sleep(0.02)
     done = time.perf_counter() - (10 if kept < total else 0)
+    broker_cpu = cpu_seconds(broker_pid) - broker_before if broker_pid else float("nan")
     stop.set()
     for proc in procs:
         proc.join(30)
     kept = sum(o.value for o in owned)
     return {"sent": acked, "kept": kept, "lost": total - kept, "seconds": done - start,
-            "rate": kept / (done - start), "publish_rate": acked / publish_s}  # fmt: skip
+            "rate": kept / (done - start), "publish_rate": acked / publish_s, "broker_cpu": broker_cpu,
+            "consumer_cpu_max": max(c.value for c in cpus), "consumer_cpu_sum": sum(c.value for c in cpus)}  # fmt: skip
+
+
+def wire_cpu(processes: int, total: int, tags: int, gateways: int) -> list[float]:
+    """CPU seconds each of `processes` partitions spends on the whole stream's bytes (as the broker sends them),
+    fed to `fastmqtt.feed` and the consumer's engine in this process: the consumer's cost with no broker."""
+    packets = (wire.publish(t, p, 1, n % 65535 + 1) for n, (t, p) in enumerate(messages(total, tags, gateways, "")))
+    stream = b"".join(packets)
+    reads = [bytearray(stream[i : i + (1 << 20)]) for i in range(0, len(stream), 1 << 20)]
+    spent = []
+    for index in range(processes):
+        consumer = _consumer(index, processes, "", "127.0.0.1", 1, gateways)
+        acks, pending = bytearray(), bytearray()
+        gc.collect()  # the previous partition's engine is garbage now: each starts from the heap a process would
+        start = time.process_time()
+        for chunk in reads:
+            pending += chunk
+            used, _ = feed(pending, len(pending), consumer.handle, acks)
+            del pending[:used]
+            acks.clear()
+        spent.append(time.process_time() - start)
+        if consumer.observations + consumer.not_ours != total:
+            raise SystemExit(f"partition {index}: {consumer.counters} (some messages were not handled)")
+    return spent
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+BROKER_CONFIG = """listener {port} 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages {queue}
+max_queued_bytes 0
+max_inflight_messages 1000
+"""
+
+
+@contextlib.contextmanager
+def private_broker(queue: int) -> Iterator[tuple[int, int] | None]:
+    """A Mosquitto of our own on a free port, queueing up to `queue` messages per client: (port, pid), or None
+    when no `mosquitto` binary is installed. Stopped on exit."""
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if binary is None:
+        yield None
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "mosquitto.conf"
+        config.write_text(BROKER_CONFIG.format(port=port, queue=queue))
+        proc = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit(f"the bench's own mosquitto did not start on port {port}")
+                time.sleep(0.05)
+            yield port, proc.pid
+        finally:
+            proc.terminate()
+            proc.wait(10)

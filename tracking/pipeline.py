@@ -1,4 +1,9 @@
-"""The ingest pipeline: sources push observations into one engine; a worker flushes its decisions to the database."""
+"""The ingest pipeline: sources push observations into one engine; a worker flushes its decisions to the database.
+
+With several engine processes (`VENDTRACK_TRACKING_MQTT_PROCESSES`, docs/scaling.md) each pipeline owns one
+tag partition: it writes the rooms of its own tags only, and the first partition (the lead) also does the
+site-wide work: gateway uploads from the HTTP inbox, gateway states, missing tags, custody and PAR checks.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngin
 from tracking.models import Asset, Gateway, Tag, Zone
 from tracking.observation import Observation
 from tracking.sources.limits import TimeLimits
+from tracking.sources.partition import Partition
 from tracking.sources.stats import IngestStats
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,9 @@ class TrackingSettings:
     ingest_silent_after_s: float = 120.0  # an ingester that heard nothing this long turns /healthz degraded
     par_purchase_after_s: float = 3 * 86400.0  # a site-wide PAR shortfall this old becomes a purchase request
     walk_deadline_s: float = walk_timing.DEADLINE_S  # a walk mark not placed within this long is a "never" sample
+    mqtt_processes: int = 1  # engine processes `vendtrack serve` runs, each owning one tag partition
+    mqtt_partition: str = ""  # "INDEX/COUNT" of this process (set by `vendtrack serve`); empty: 0 of mqtt_processes
+    mqtt_prefix: str = ""  # topic prefix the gateways publish under (e.g. "site-a/")
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> TrackingSettings:
@@ -57,7 +66,17 @@ class TrackingSettings:
             ingest_silent_after_s=number("ingest_silent_after_s"),
             par_purchase_after_s=number("par_purchase_after_s"),
             walk_deadline_s=number("walk_deadline_s"),
+            mqtt_processes=int(extra.get("tracking_mqtt_processes", defaults.mqtt_processes)),
+            mqtt_partition=str(extra.get("tracking_mqtt_partition", "")),
+            mqtt_prefix=str(extra.get("tracking_mqtt_prefix", "")),
         )
+
+    @property
+    def partition(self) -> Partition:
+        """The tags this process's engine owns: `mqtt_partition` if set, else the first of `mqtt_processes`."""
+        if self.mqtt_partition:
+            return Partition.parse(self.mqtt_partition)
+        return Partition(0, max(1, self.mqtt_processes))
 
     @property
     def times(self) -> TimeLimits:
@@ -102,6 +121,8 @@ class Pipeline:
         self._known_gateways: frozenset[str] = frozenset()
         self._walk_tags: dict[str, int] = {}  # tag key -> open guided walk (read from the database at each flush)
         self._walk_heard: list[tuple[int, Observation]] = []  # their adverts, written at the next flush
+        self.partition = self.settings.partition
+        self.leads = self.partition.index == 0  # the lead partition also does the site-wide work
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -173,7 +194,8 @@ class Pipeline:
         `at` decides as of another moment than the clock's now (a replayed recording ends at its last sighting).
         """
         self.refresh_floor()
-        self.take_uploads()
+        if self.leads:
+            self.take_uploads()
         now_dt = self.clock.now() if at is None else recording.at_time(at)
         now = now_dt.timestamp()
         with self.lock:
@@ -187,14 +209,17 @@ class Pipeline:
             with unit_of_work(self.session_factory) as session:
                 recording.apply_room_changes(session, changes)
                 recording.record_seen(session, seen, self.settings.battery_low_mv)
-                recording.record_gateway_changes(session, gateway_changes, heard)
-                recording.check_missing(session, now_dt, timedelta(seconds=self.settings.missing_after_s))
-                custody.check(session, now_dt)
                 self._walk_work(session, changes, walk_heard, now)
+                if self.leads:
+                    recording.record_gateway_changes(session, gateway_changes, heard)
+                    recording.check_missing(session, now_dt, timedelta(seconds=self.settings.missing_after_s))
+                    custody.check(session, now_dt)
                 if time.monotonic() - self._par_at >= self.settings.par_check_s:
                     released = self._release_unheard(session, now)
-                    recording.check_par(session, now_dt)
-                    par_plan.check_shortfalls(session, now_dt, timedelta(seconds=self.settings.par_purchase_after_s))
+                    if self.leads:
+                        recording.check_par(session, now_dt)
+                        par_plan.check_shortfalls(session, now_dt,
+                                                  timedelta(seconds=self.settings.par_purchase_after_s))  # fmt: skip
                     self._par_at = time.monotonic()
         except Exception:
             with self.lock:
@@ -210,7 +235,7 @@ class Pipeline:
         """Guided walks: store the walk tags' adverts, settle the marks' time-to-room-change samples, and learn
         which tags are on an open walk now (a walk started in a web process is followed from the next flush)."""
         walk_timing.record_sightings(session, heard)
-        pending = walk_timing.pending_marks(session)
+        pending = [mark for mark in walk_timing.pending_marks(session) if self.partition.owns(mark.tag_key)]
         if pending:
             with self.lock:
                 placed = {mark.tag_key: self.engine.placed(mark.tag_key) for mark in pending}
@@ -220,7 +245,7 @@ class Pipeline:
     def _release_unheard(self, session: Session, now: float) -> list[RoomChange]:
         """Assets still placed in a room by an earlier process (this engine never heard their tag) whose tag has
         been silent past `lost_after_s`: unknown, as the engine would have made them. Tags this engine knows are
-        its own business."""
+        its own business; tags another partition owns are that partition's."""
         limit = self.engine.config.lost_after_s
         cutoff = recording.at_time(now - limit)
         rows = session.execute(
@@ -230,7 +255,8 @@ class Pipeline:
             .where(Tag.last_seen_at < cutoff)
         ).all()
         with self.lock:
-            stale = [(key, zone, seen) for key, zone, seen in rows if seen is not None and not self.engine.knows(key)]
+            stale = [(key, zone, seen) for key, zone, seen in rows
+                     if seen is not None and not self.engine.knows(key) and self.partition.owns(key)]  # fmt: skip
         changes = [
             RoomChange(key, zone, None, 0.0,
                        f"no gateway heard the tag for {now - utc(seen).timestamp():.0f} s (limit {limit:.0f} s)", now)

@@ -26,7 +26,9 @@ from tracking import (
 )
 from tracking.cli import sim_ble, tracking_group
 from tracking.demo import seed, smoke_flow, start
-from tracking.runtime import pipeline_workers
+from tracking.pipeline import TrackingSettings
+from tracking.runtime import engine_processes, engine_workers, pipeline_workers
+from tracking.sources.partition import Partition
 from tracking.trends import SAMPLE_EVERY, sampler
 
 
@@ -47,6 +49,30 @@ def _flag(name: str, raw: str) -> str:
     return "1" if value in ("1", "true", "yes") else "0"
 
 
+def _processes(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value.isdigit() or not 1 <= int(value) <= MAX_ENGINE_PROCESSES:
+        raise SettingsError(f"VENDTRACK_{name} must be a whole number of engine processes from 1 to "
+                            f"{MAX_ENGINE_PROCESSES}, got {raw!r}")  # fmt: skip
+    return value
+
+
+def _partition(name: str, raw: str) -> str:
+    try:
+        part = Partition.parse(raw.strip())
+    except ValueError as exc:
+        raise SettingsError(f"VENDTRACK_{name}: {exc}") from None
+    return f"{part.index}/{part.count}"
+
+
+def _prefix(name: str, raw: str) -> str:
+    value = raw.strip()
+    if any(c in value for c in "+#\0") or len(value) > 200:
+        raise SettingsError(f"VENDTRACK_{name} must be a topic prefix without + or # (e.g. site-a/), got {raw!r}")
+    return value
+
+
+MAX_ENGINE_PROCESSES = 64
 EXTRA_VARIABLES.setdefault("tracking_missing_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_battery_low_mv", _number)
 EXTRA_VARIABLES.setdefault("tracking_floor_reload_s", _number)
@@ -54,6 +80,9 @@ EXTRA_VARIABLES.setdefault("tracking_lost_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_future_tolerance_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_ingest_silent_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
+EXTRA_VARIABLES.setdefault("tracking_mqtt_processes", _processes)
+EXTRA_VARIABLES.setdefault("tracking_mqtt_partition", _partition)
+EXTRA_VARIABLES.setdefault("tracking_mqtt_prefix", _prefix)
 EXTRA_VARIABLES.setdefault("tracking_par_purchase_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_walk_deadline_s", _number)
 
@@ -107,6 +136,18 @@ def workers(services: AppServices) -> list[BackgroundWorker]:
     found = pipeline_workers(services, mqtt=services.settings.extra.get("tracking_mqtt", "") == "1")
     step = sampler(services.session_factory, services.clock)
     return [*found, LoopWorker("tracking-trends", step, interval=SAMPLE_EVERY.total_seconds())]
+
+
+def worker_processes(services: AppServices) -> dict[str, dict[str, str]]:
+    """Processes `vendtrack serve` adds beside its workers process: one per extra MQTT engine partition."""
+    if services.settings.extra.get("tracking_mqtt", "") != "1":
+        return {}
+    return engine_processes(TrackingSettings.from_extra(services.settings.extra))
+
+
+def process_workers(services: AppServices, name: str) -> list[BackgroundWorker]:
+    """The workers of one of `worker_processes`' processes."""
+    return engine_workers(services) if name.startswith("tracking-engine-") else []
 
 
 def seed_demo(session: Session, demo: DemoContext) -> None:

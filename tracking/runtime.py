@@ -1,25 +1,30 @@
 """Background workers of tracking: the flush/sweep loop, the MQTT consumer, and the HTTP batch ingester's report.
 
 Each one reports a heartbeat (`core.heartbeats.Reporter`), so /healthz and /admin/ingest in any process
-see whether it runs, when it last heard a message and what it refused.
+see whether it runs, when it last heard a message and what it refused. With `VENDTRACK_TRACKING_MQTT=1` the
+consumer is `MqttConsumer` (our MQTT 5 session, QoS 1); with `VENDTRACK_TRACKING_MQTT_PROCESSES=N` each
+engine process owns tag partition i of N and `vendtrack serve` starts the N - 1 beyond its workers process
+(`engine_processes`, `engine_workers`).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import zlib
 from datetime import UTC, datetime
 
 from core.heartbeats import Beat, WorkerState
 from core.runtime import AppServices, BackgroundWorker
 from core.settings import Settings
 from core.supervisor import Supervised
-from tracking.pipeline import Pipeline, pipeline_for
+from tracking.pipeline import Pipeline, TrackingSettings, pipeline_for
 from tracking.sources.mqtt import BrokerConfig, MqttConsumer
 from tracking.sources.stats import IngestStats
 
 log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 1.0
+SESSION_EXPIRY_S = 300  # the broker keeps an engine's queue this long while it restarts
 
 
 class FlushWorker:
@@ -27,7 +32,8 @@ class FlushWorker:
 
     def __init__(self, pipeline: Pipeline, interval: float = FLUSH_INTERVAL_S) -> None:
         self.pipeline, self.interval = pipeline, interval
-        self.name = "tracking-flush"
+        part = pipeline.partition
+        self.name = "tracking-flush" + ("" if part.whole else f"-{part.index}of{part.count}")
         self.failures = 0
         self.supervisor = Supervised(self.name, self._loop)
 
@@ -83,7 +89,8 @@ class HttpBatchIngester:
 class MqttWorker:
     def __init__(self, consumer: MqttConsumer) -> None:
         self.consumer = consumer
-        self.name = f"tracking-mqtt-{consumer.host}:{consumer.port}"
+        part = consumer.partition
+        self.name = f"tracking-mqtt-{consumer.host}:{consumer.port}" + (f"-{part.index}of{part.count}" if part else "")
 
     def start(self) -> None:
         self.consumer.start()
@@ -103,6 +110,12 @@ def broker_config(settings: Settings) -> BrokerConfig:
 
 
 def mqtt_consumer(pipeline: Pipeline, broker: BrokerConfig, prefix: str = "", group: str = "vendtrack") -> MqttConsumer:
+    """The pipeline's consumer; it keeps only the tags of the pipeline's partition (all of them with one process).
+
+    Its MQTT session outlives a restart by `SESSION_EXPIRY_S`: what the broker sent but we had not acknowledged
+    (the process died while handling it) and what arrived meanwhile is delivered to the restarted engine."""
+    part = pipeline.partition
+    client_id = f"vendtrack-engine-{zlib.crc32(prefix.encode()):08x}-{part.index}of{part.count}"
     return MqttConsumer(
         pipeline.ingest,
         pipeline.gateway_status,
@@ -113,6 +126,10 @@ def mqtt_consumer(pipeline: Pipeline, broker: BrokerConfig, prefix: str = "", gr
         broker=broker,
         times=pipeline.settings.times,
         silent_after_s=pipeline.settings.ingest_silent_after_s,
+        partition=None if part.whole else part,
+        heard=pipeline.engine.heard,
+        client_id=client_id,  # one per (prefix, partition): a restarted engine takes its session over
+        session_expiry_s=SESSION_EXPIRY_S,
     )
 
 
@@ -124,9 +141,26 @@ def broker_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def pipeline_workers(services: AppServices, mqtt: bool = False, prefix: str = "") -> list[BackgroundWorker]:
+def pipeline_workers(services: AppServices, mqtt: bool = False, prefix: str | None = None) -> list[BackgroundWorker]:
+    """The flush worker, the HTTP batch report and (with `mqtt`) the consumer of this process's partition."""
     pipeline = pipeline_for(services)
-    found: list[BackgroundWorker] = [FlushWorker(pipeline), HttpBatchIngester(pipeline.http_stats)]
+    found: list[BackgroundWorker] = [FlushWorker(pipeline)]
+    if pipeline.leads:  # the HTTP inbox is taken by the lead partition's flush
+        found.append(HttpBatchIngester(pipeline.http_stats))
     if mqtt:
-        found.append(MqttWorker(mqtt_consumer(pipeline, broker_config(services.settings), prefix)))
+        topic_prefix = pipeline.settings.mqtt_prefix if prefix is None else prefix
+        found.append(MqttWorker(mqtt_consumer(pipeline, broker_config(services.settings), topic_prefix)))
     return found
+
+
+def engine_processes(settings: TrackingSettings) -> dict[str, dict[str, str]]:
+    """The engine processes beyond the workers process (which owns partition 0): name -> environment to add."""
+    count = settings.mqtt_processes
+    if count <= 1 or settings.mqtt_partition:  # one engine, or this process was given its partition by hand
+        return {}
+    return {f"tracking-engine-{i}": {"VENDTRACK_TRACKING_MQTT_PARTITION": f"{i}/{count}"} for i in range(1, count)}
+
+
+def engine_workers(services: AppServices) -> list[BackgroundWorker]:
+    """What an extra engine process runs: its partition's consumer and flush, nothing else."""
+    return pipeline_workers(services, mqtt=True)

@@ -2,7 +2,8 @@
 
     vendtrack serve (supervisor: no app, no threads)
       ├─ vendtrack serve --web-only ─ gunicorn arbiter ─ N web processes (threaded), process role "web"
-      └─ vendtrack workers ─ outbox dispatchers, domain workers (readers, dispenses, ingest), role "workers"
+      ├─ vendtrack workers ─ outbox dispatchers, domain workers (readers, dispenses, ingest), role "workers"
+      └─ vendtrack workers --process NAME ─ a domain's extra process (tracking: one per MQTT engine partition)
 
 Every process shares state through the database only (core.push carries wake-ups between them). The
 supervisor restarts a child that dies (with backoff) and stops both on SIGTERM/SIGINT. Where gunicorn cannot
@@ -25,7 +26,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 
-from core.runtime import PROCESS_ROLE, AppServices
+from core.runtime import PROCESS_ROLE, AppServices, BackgroundWorker
+from web.domains import hook
 from web.workers import (
     WorkerSet,
     dispatcher_workers,
@@ -54,6 +56,28 @@ def process_workers(app: Flask, dispatchers: int) -> WorkerSet:
     services: AppServices = app.extensions["vendtrack"]
     found = storage_workers(services) + push_workers(services) + dispatcher_workers(services, dispatchers)
     return WorkerSet(found + domain_workers(app, services), services)
+
+
+def extra_processes(app: Flask) -> dict[str, dict[str, str]]:
+    """Domains' extra worker processes (hook `worker_processes`): name -> environment variables to add."""
+    services: AppServices = app.extensions["vendtrack"]
+    found: dict[str, dict[str, str]] = {}
+    for plugin in app.extensions.get("vendtrack_plugins", []):
+        if (make := hook(plugin, "worker_processes")) is not None:
+            found.update(make(services))
+    return found
+
+
+def named_process_workers(app: Flask, name: str) -> WorkerSet:
+    """The workers of one extra process (hook `process_workers`), with the process's heartbeat writer."""
+    services: AppServices = app.extensions["vendtrack"]
+    found: list[BackgroundWorker] = []
+    for plugin in app.extensions.get("vendtrack_plugins", []):
+        if (make := hook(plugin, "process_workers")) is not None:
+            found.extend(make(services, name))
+    if not found:
+        raise click.ClickException(f"no domain runs a worker process named {name!r}: see `vendtrack serve`'s list")
+    return WorkerSet(found, services)
 
 
 def _factory() -> Callable[[], Flask]:
@@ -89,19 +113,25 @@ def serve_command(
     elif web_only:
         _run_gunicorn(_factory(), host, port, processes, threads)
     else:
-        click.echo(f"vendtrack serving on http://{host}:{port}/ ({processes} web processes + 1 workers process)")
+        app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
+        extra = extra_processes(app)
+        click.echo(f"vendtrack serving on http://{host}:{port}/ ({processes} web processes + 1 workers process"
+                   + (f" + {', '.join(extra)}" if extra else "") + ")")  # fmt: skip
         args = ["--host", host, "--port", str(port), "--processes", str(processes), "--threads", str(threads)]
-        sys.exit(supervise({"web": [*_me(), "serve", "--web-only", *args],
-                            "workers": [*_me(), "workers", "--dispatchers", str(dispatchers)]}))  # fmt: skip
+        commands = {"web": [*_me(), "serve", "--web-only", *args],
+                    "workers": [*_me(), "workers", "--dispatchers", str(dispatchers)]}  # fmt: skip
+        commands.update({name: [*_me(), "workers", "--process", name] for name in extra})
+        sys.exit(supervise(commands, extra))
 
 
 @click.command("workers", help="Run the background workers alone (outbox, device readers, dispenses, ingest).")
 @click.option("--dispatchers", default=1, show_default=True, type=int, help="Outbox dispatcher threads.")
+@click.option("--process", "name", default="", help="Run only a domain's extra process (e.g. tracking-engine-1).")
 @with_appcontext
-def workers_command(dispatchers: int) -> None:
+def workers_command(dispatchers: int, name: str) -> None:
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
-    app.extensions["vendtrack"].extras[PROCESS_ROLE] = "workers"
-    workers = process_workers(app, dispatchers)
+    app.extensions["vendtrack"].extras[PROCESS_ROLE] = name or "workers"
+    workers = named_process_workers(app, name) if name else process_workers(app, dispatchers)
     stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stopping.append(signum))
@@ -162,12 +192,18 @@ def _run_gunicorn(factory: Callable[[], Flask], host: str, port: int, processes:
     _WebProcesses().run()
 
 
-def supervise(commands: dict[str, list[str]]) -> int:
-    """Run each command as a child; restart one that dies (backoff up to 30 s); on SIGTERM/SIGINT stop all."""
+def supervise(commands: dict[str, list[str]], environments: dict[str, dict[str, str]] | None = None) -> int:
+    """Run each command as a child (with its added environment); restart one that dies (backoff up to 30 s);
+    on SIGTERM/SIGINT stop all."""
+    added = environments or {}
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(commands[name], env={**os.environ, **added[name]} if name in added else None)
+
     stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stopping.append(signum))
-    children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+    children = {name: start(name) for name in commands}
     backoff = dict.fromkeys(commands, 1.0)
     restart_at: dict[str, float] = {}
     while not stopping:
@@ -180,7 +216,7 @@ def supervise(commands: dict[str, list[str]]) -> int:
             backoff[name] = min(backoff[name] * 2, 30.0)
         for name, when in list(restart_at.items()):
             if time.monotonic() >= when and not stopping:
-                children[name] = subprocess.Popen(commands[name])
+                children[name] = start(name)
                 del restart_at[name]
     return _stop_all(list(children.values()))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from pathlib import Path
 
@@ -87,3 +88,23 @@ def test_gateway_uploads_to_the_web_processes_move_assets(database_url: str, tmp
             assert wait_until(lambda: placed() == "A", timeout=60, every=0.5, what="asset A-1 placed in room A")
     finally:
         engine.dispose()
+
+
+def test_serve_starts_an_engine_process_per_extra_mqtt_partition(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"vtserve-{os.urandom(4).hex()}/"
+    for name, value in {"TRACKING_MQTT": "1", "TRACKING_MQTT_PROCESSES": "2", "TRACKING_MQTT_PREFIX": prefix}.items():
+        monkeypatch.setenv(f"VENDTRACK_{name}", value)
+    with Served(database_url, tmp_path, "--processes", "1", "--threads", "8") as served:
+        served.wait_ready()
+        expected = {f"tracking-mqtt mqtt://127.0.0.1:1883/{prefix} partition {i}/2" for i in range(2)}
+
+        def ingesters() -> set[str]:
+            found = served.health()[0].get("ingesters", {}).values()
+            return {item["role"] for item in found if item["role"].startswith("tracking-mqtt") and item["alive"]}
+
+        wait_until(lambda: ingesters() == expected, timeout=60, every=0.5, what="both partitions' consumers")
+        supervised = children(served.proc.pid)
+        assert len(supervised) == 3, supervised  # the gunicorn arbiter, the workers process, tracking-engine-1
+        assert served.stop() == 0

@@ -1,4 +1,4 @@
-"""MQTT source (paho-mqtt 2, MQTT 5): whatever the route table routes, plus a raw-advert batch topic.
+"""MQTT source (MQTT 5, QoS 1): whatever the route table routes, plus a raw-advert batch topic.
 
 Gateway formats plug in through the route table (`tracking/sources/routes.py`): a format module in
 `tracking/sources/` declares `ROUTES = (Route("<topic filter>", parser, "<name>", tag_wildcard=i), ...)`,
@@ -7,35 +7,32 @@ or None and raises `limits.Rejected` on bad input; its module name is added to `
 consumer built without `routes=` subscribes to every registered format (`routes.standard_routes`);
 pass `routes=RouteTable([...])` to choose. The ESPresense module (`espresense.py`) is the example.
 
-Several consumers share the load through a shared subscription (`$share/<group>/...`). The network loop
-is ours, run by a `core.supervisor.Supervised` thread: a refused login, a lost connection or an error
-that escapes a message ends one session, and the supervisor starts a fresh client after a backoff. A bad
-message is a counted, logged rejection (`field:reason`); an unexpected error on one message is logged
-and counted, and the next message is handled as usual.
+Several engine processes share the load by tag (`partition=Partition(i, n)`: each hears every topic and
+keeps the tags it owns, `tracking/sources/partition.py`); without a partition, consumers of one `group`
+share a subscription (`$share/<group>/...`, round-robin: only for sources where any process may take any
+message). The network session is `tracking.sources.fastmqtt.run_session` (our MQTT 5 socket loop; QoS 1
+acknowledged after `handle`), run by a `core.supervisor.Supervised` thread: a refused login, a lost
+connection or an error that escapes a message ends one session, and the supervisor opens a fresh one after
+a backoff. A bad message is a counted, logged rejection (`field:reason`); an unexpected error on one
+message is logged and counted, and the next message is handled as usual.
 """
 
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
 from core.heartbeats import Beat
-from core.supervisor import Outage, Supervised
+from core.supervisor import Supervised
 from firmware_bridge.ble.telemetry import TelemetryMatcher
 from tracking.observation import Observation
 from tracking.sources.batch import load_body, parse_batch
 from tracking.sources.espresense import device_route as _esp_device
 from tracking.sources.espresense import parse_device_message, tag_key_from_espresense
+from tracking.sources.fastmqtt import RECEIVE_MAXIMUM, BrokerConfig, run_session
 from tracking.sources.limits import Rejected, TimeLimits
 from tracking.sources.partition import Partition
 from tracking.sources.routes import GatewayState, Route, RouteTable, Wildcards, standard_routes
@@ -44,21 +41,11 @@ from tracking.sources.stats import IngestStats
 log = logging.getLogger(__name__)
 
 RAW = "vendtrack/adverts/+"
+FOREIGN_TOPICS = 200_000  # topics remembered as another partition's (tag x gateway pairs); then forgotten at once
+HEARD_EVERY_S = 1.0  # a gateway heard only through other partitions' tags is marked heard at most this often
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerConfig:
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str = ""
-    password: str = ""
-    tls: bool = False
-    ca_file: str = ""  # empty: the system's trusted CAs
-    cert_file: str = ""  # client certificate (mutual TLS), with key_file
-    key_file: str = ""
-
-    def describe(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+__all__ = ["RAW", "BrokerConfig", "MqttConsumer"]
 
 
 class MqttConsumer:
@@ -81,6 +68,10 @@ class MqttConsumer:
         routes: RouteTable | None = None,
         partition: Partition | None = None,
         heard: Callable[[str, float], Any] | None = None,
+        receive_maximum: int = RECEIVE_MAXIMUM,
+        keepalive: int = 30,
+        session_expiry_s: int = 0,
+        client_id: str = "",
     ) -> None:
         self.ingest, self.gateway_status, self.clock = ingest, gateway_status, clock
         self.ingest_one: Callable[[Observation], Any] = ingest_one or (lambda obs: ingest([obs]))
@@ -95,18 +86,25 @@ class MqttConsumer:
         self.partition = partition if partition is not None and not partition.whole else None
         self.heard = heard or (lambda _gateway, _at: None)
         self.not_ours = 0  # messages about tags another partition owns
+        self._foreign: dict[str, str] = {}  # topic -> gateway id, for topics of tags another partition owns
+        self._heard_at: dict[str, float] = {}  # gateway id -> when (monotonic) `heard` was last called for it
         self._espresense_fast = any(r.parser is _esp_device for r in self.routes.routes)
         self.messages = self.observations = self.connects = self.disconnects = self.unknown_topic = 0
         self.matcher = TelemetryMatcher()
         self.connected = False
         self.subscribed = False  # the broker acknowledged our subscriptions (messages published before are lost)
-        self.stats = IngestStats(f"tracking-mqtt {self.broker.describe()}/{prefix}", silent_after_s)
+        part = f" partition {self.partition.index}/{self.partition.count}" if self.partition is not None else ""
+        self.stats = IngestStats(f"tracking-mqtt {self.broker.describe()}/{prefix}{part}", silent_after_s)
         self.supervisor = Supervised(f"tracking-mqtt-{self.host}:{self.port}", self._session, backoff=backoff)
-        self._refused = ""
+        self.receive_maximum, self.keepalive = receive_maximum, keepalive
+        self.session_expiry_s = session_expiry_s  # > 0 with a fixed client_id: the broker keeps our queue while away
+        self.client_id = client_id or f"vendtrack-{uuid.uuid4().hex[:10]}"
+        self.acked = 0  # QoS 1 messages acknowledged to the broker (each after `handle` returned)
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def topics(self) -> list[str]:
-        share = f"$share/{self.group}/" if self.group else ""
+        """A partition hears every topic and keeps its own tags; otherwise the group shares one subscription."""
+        share = f"$share/{self.group}/" if self.group and self.partition is None else ""
         return [share + topic for topic in self.routes.filters()]
 
     def start(self) -> None:
@@ -120,77 +118,8 @@ class MqttConsumer:
         return self.stats.beat(self.supervisor.state, self.supervisor.alive_at, self.supervisor.last_error,
                                f"{self.broker.describe()} topics {self.prefix or '/'}", extra)  # fmt: skip
 
-    def _client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"vendtrack-{uuid.uuid4().hex[:10]}",
-            protocol=mqtt.MQTTv5,
-        )
-        if self.broker.username:
-            client.username_pw_set(self.broker.username, self.broker.password or None)
-        if self.broker.tls:
-            client.tls_set(
-                ca_certs=self.broker.ca_file or None,
-                certfile=self.broker.cert_file or None,
-                keyfile=self.broker.key_file or None,
-            )
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        return client
-
     def _session(self, supervisor: Supervised) -> None:
-        """One connection: connect, then run the network loop until stopped, refused or cut off."""
-        client = self._client()
-        self._refused = ""
-        where = self.broker.describe()
-        try:
-            client.connect(self.host, self.port, keepalive=30)
-        except ssl.SSLError as exc:
-            raise Outage(f"TLS with {where} failed: {exc.reason or exc}; check VENDTRACK_MQTT_CA_FILE and the "
-                         "broker's certificate") from None  # fmt: skip
-        except OSError as exc:
-            raise Outage(f"cannot reach the MQTT broker at {where}: {exc.strerror or exc}") from None
-        try:
-            while not supervisor.stopping.is_set():
-                code = client.loop(timeout=0.5)
-                supervisor.beat()
-                if self._refused:
-                    raise Outage(self._refused)
-                if code != mqtt.MQTT_ERR_SUCCESS:
-                    raise Outage(f"connection to {where} lost: {mqtt.error_string(code)}")
-        finally:
-            self.connected = self.subscribed = False
-            client.disconnect()
-            client.loop(timeout=0.1)
-
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
-        if reason.is_failure:
-            self._refused = f"the broker {self.broker.describe()} refused the connection: {reason}"
-            if reason.value in (0x86, 0x87, 0x04, 0x05):  # bad user name or password / not authorised
-                self._refused += "; check VENDTRACK_MQTT_USERNAME and VENDTRACK_MQTT_PASSWORD (and the broker's ACL)"
-            log.warning("%s", self._refused)
-            return
-        self.connected = True
-        self.connects += 1
-        self.supervisor.up()
-        client.subscribe([(topic, 0) for topic in self.topics()])
-
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, _codes: Any, _props: Any) -> None:
-        self.subscribed = True
-
-    def _on_disconnect(
-        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Properties | None
-    ) -> None:
-        self.connected = self.subscribed = False
-        self.disconnects += 1
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        try:
-            self.handle(message.topic, bytes(message.payload))
-        except Exception as exc:  # the one guard: whatever a message does, the next one is handled
-            self.stats.error(exc, f" on {message.topic[:200]!r}")
+        run_session(self, supervisor)
 
     # ---- messages ------------------------------------------------------------------------------
     @property
@@ -207,6 +136,14 @@ class MqttConsumer:
     def handle(self, topic: str, payload: bytes) -> None:
         """Route one message; public so tests and benchmarks can drive it without a broker."""
         self.messages += 1
+        gateway_id = self._foreign.get(topic)
+        if gateway_id is not None:  # a topic seen before, of a tag another partition owns: one look-up, no parsing
+            self.not_ours += 1
+            now = time.monotonic()
+            if now - self._heard_at.get(gateway_id, -HEARD_EVERY_S) >= HEARD_EVERY_S:
+                self._heard_at[gateway_id] = now
+                self.heard(gateway_id, self.clock())
+            return
         try:
             if self._espresense_fast and topic.startswith(self._devices):  # the hot path: one ESPresense sighting
                 device, _, gateway_id = topic[len(self._devices) :].partition("/")
@@ -214,6 +151,10 @@ class MqttConsumer:
                     part = self.partition
                     if part is not None and not part.owns(tag_key_from_espresense(device)):
                         self.not_ours += 1
+                        if len(self._foreign) >= FOREIGN_TOPICS:
+                            self._foreign.clear()
+                        self._foreign[topic] = gateway_id
+                        self._heard_at[gateway_id] = time.monotonic()
                         self.heard(gateway_id, self.clock())
                         return
                     obs = parse_device_message(gateway_id, payload, self.clock())

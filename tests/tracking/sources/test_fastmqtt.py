@@ -13,7 +13,8 @@ import pytest
 
 from tracking.observation import Observation
 from tracking.sources import wire
-from tracking.sources.fastmqtt import FastMqttConsumer
+from tracking.sources.fastmqtt import feed
+from tracking.sources.mqtt import MqttConsumer
 from tracking.sources.partition import Partition, owner
 
 BROKER = ("127.0.0.1", 1883)
@@ -62,7 +63,7 @@ def test_qos1_messages_reach_the_owning_partition_only() -> None:
     prefix = f"vttest-{secrets.token_hex(4)}/"
     got: list[list[Observation]] = [[], []]
     consumers = [
-        FastMqttConsumer(
+        MqttConsumer(
             got[i].extend,
             lambda g, o: None,
             ingest_one=got[i].append,
@@ -93,3 +94,22 @@ def test_qos1_messages_reach_the_owning_partition_only() -> None:
     finally:
         for consumer in consumers:
             consumer.stop()
+
+
+def test_feed_hands_over_complete_publishes_and_acks_each_qos1_one() -> None:
+    big = b"y" * 20_000  # a three-byte remaining length
+    data = wire.publish("a/b", b"xyz", 1, 5) + wire.publish("c", b"", 0) + wire.publish("d", big, 1, 0x0102)
+    partial = wire.publish("e", b"x" * 300, 1, 7)[:50]
+    buffer = bytearray(data + partial)
+    got: list[tuple[str, bytes]] = []
+    acks = bytearray()
+    used, handled = feed(buffer, len(buffer), lambda topic, payload: got.append((topic, payload)), acks)
+    assert (used, handled) == (len(data), 3)  # the unfinished packet waits for the next read
+    assert got == [("a/b", b"xyz"), ("c", b""), ("d", big)]
+    assert bytes(acks) == bytes.fromhex("40020005") + bytes.fromhex("40020102")  # PUBACK per QoS 1 message
+
+
+def test_feed_refuses_a_publish_whose_topic_runs_past_it() -> None:
+    broken = bytearray(b"\x32\x03\x00\x09a")  # QoS 1, remaining length 3, topic length 9
+    with pytest.raises(wire.WireError, match="topic runs past"):
+        feed(broken, len(broken), lambda topic, payload: None, bytearray())
