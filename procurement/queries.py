@@ -73,58 +73,66 @@ class Queue:
     suppliers: tuple[str, ...]
 
 
-def queue(session: Session, flt: QueueFilter) -> Queue:
+def queue(session: Session, flt: QueueFilter, choices: bool = True) -> Queue:
+    """The orders the filter lets through (newest first, at most 500) with their lines and totals per currency, as
+    named columns (no ORM rows: the list is a hot path of the ERP API); `choices` also reads the site and supplier
+    codes the page's filters offer."""
+    po = PurchaseOrder
     query = (
-        select(PurchaseOrder, Supplier.code, Site.code)
-        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-        .join(Site, Site.id == PurchaseOrder.site_id)
-        .order_by(PurchaseOrder.id.desc())
+        select(po.id, po.po_number, po.status, Supplier.code, Site.code, po.currency, po.tax_rate, po.requester,
+               po.origin, po.created_at, po.warnings)
+        .join(Supplier, Supplier.id == po.supplier_id)
+        .join(Site, Site.id == po.site_id)
+        .order_by(po.id.desc())
         .limit(500)
-    )
+    )  # fmt: skip
     if flt.status:
-        query = query.where(PurchaseOrder.status == flt.status)
+        query = query.where(po.status == flt.status)
     if flt.site:
         query = query.where(Site.code == flt.site)
     if flt.supplier:
         query = query.where(Supplier.code == flt.supplier)
     found = session.execute(query).all()
-    lines = _lines_of(session, [po.id for po, _, _ in found])
+    lines = _lines_of(session, [row[0] for row in found])
     rows: list[QueueRow] = []
     totals: defaultdict[str, Decimal] = defaultdict(lambda: Decimal("0"))
-    for po, supplier, site in found:
-        po_lines = tuple(lines.get(po.id, ()))
-        total = totals_for(sum((ln.unit_price * ln.quantity for ln in po_lines), Decimal("0")), po.tax_rate).total
+    for po_id, po_number, status, supplier, site, currency, tax_rate, requester, origin, created_at, warnings in found:
+        po_lines = tuple(lines.get(po_id, ()))
+        total = totals_for(sum((ln.unit_price * ln.quantity for ln in po_lines), Decimal("0")), tax_rate).total
         if flt.min_total is not None and total < flt.min_total:
             continue
-        totals[po.currency] += total
+        totals[currency] += total
         rows.append(
-            QueueRow(po.po_number, POStatus(po.status), supplier, site, po.currency, total, who(po.requester),
-                     po.origin, po.created_at, current_warnings(po), po_lines)
+            QueueRow(po_number, POStatus(status), supplier, site, currency, total, who(requester), origin, created_at,
+                     current_warnings(status, warnings), po_lines)
         )  # fmt: skip
-    return Queue(
-        tuple(rows), tuple(sorted(totals.items())), tuple(session.scalars(select(Site.code).order_by(Site.code))),
-        tuple(session.scalars(select(Supplier.code).order_by(Supplier.code))),
-    )  # fmt: skip
+    sites: tuple[str, ...] = ()
+    suppliers: tuple[str, ...] = ()
+    if choices:
+        sites = tuple(session.scalars(select(Site.code).order_by(Site.code)))
+        suppliers = tuple(session.scalars(select(Supplier.code).order_by(Supplier.code)))
+    return Queue(tuple(rows), tuple(sorted(totals.items())), sites, suppliers)
 
 
-def current_warnings(po: PurchaseOrder) -> tuple[str, ...]:
+def current_warnings(status: str, warnings: str) -> tuple[str, ...]:
     """The order's warnings that still matter: why it was not auto-approved stops mattering once it is decided."""
-    decided = po.status not in (PENDING, "draft")
-    return tuple(w for w in po.warnings.split("\n") if w and not (decided and w.startswith("auto-approval not")))
+    decided = status not in (PENDING, "draft")
+    return tuple(w for w in warnings.split("\n") if w and not (decided and w.startswith("auto-approval not")))
 
 
 def _lines_of(session: Session, po_ids: list[int]) -> dict[int, list[QueueLine]]:
     out: dict[int, list[QueueLine]] = defaultdict(list)
     if not po_ids:
         return out
+    line = PurchaseOrderLine
     rows = session.execute(
-        select(PurchaseOrderLine, Item.sku)
-        .join(Item, Item.id == PurchaseOrderLine.item_id)
-        .where(PurchaseOrderLine.po_id.in_(po_ids))
-        .order_by(PurchaseOrderLine.po_id, PurchaseOrderLine.line_number)
+        select(line.po_id, line.line_number, Item.sku, line.quantity, line.unit_price, line.reason)
+        .join(Item, Item.id == line.item_id)
+        .where(line.po_id.in_(po_ids))
+        .order_by(line.po_id, line.line_number)
     ).all()
-    for line, sku in rows:
-        out[line.po_id].append(QueueLine(line.line_number, sku, line.quantity, line.unit_price, line.reason))
+    for po_id, line_number, sku, quantity, unit_price, reason in rows:
+        out[po_id].append(QueueLine(line_number, sku, quantity, unit_price, reason))
     return out
 
 
@@ -189,7 +197,7 @@ def detail(session: Session, po_number: str, clock: Clock) -> PoDetail:
         ordered = f"{ORDER_CHANNELS.get(po.ordered_via, po.ordered_via)} on {when}".strip()
     return PoDetail(
         po.po_number, POStatus(po.status), po.origin, who(po.requester), who(po.last_editor),
-        current_warnings(po), po.approval_levels, history,
+        current_warnings(po.status, po.warnings), po.approval_levels, history,
         tuple(approvals), {int(k): str(v) for k, v in reasons.items()},
         approval.cost_center_label(session, po.cost_center_id), approval.budget_status(session, po, total, clock),
         approval.next_approval(session, po), ordered,
