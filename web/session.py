@@ -41,7 +41,9 @@ def read_factory_for(url: str, engine: Engine) -> sessionmaker[Session] | None:
     """The read-only session factory a SQLite file gets (None: read through the ordinary session)."""
     if engine.dialect.name != "sqlite" or url in {"sqlite://", "sqlite:///:memory:"}:
         return None
-    return make_session_factory(make_engine(url, read_only=True))
+    # A request may hold its read connection while it queues for the write lock (a kiosk opening its event
+    # stream); reads must never also queue for a pooled connection, so the pool grows as threads need it.
+    return make_session_factory(make_engine(url, read_only=True, pool_size=16, max_overflow=-1))
 
 
 def init_app(app: Flask) -> None:
