@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -57,7 +59,7 @@ def Money() -> Numeric[Decimal]:
 
 
 def make_engine(url: str, read_only: bool = False, **kwargs: Any) -> Engine:
-    """Create an engine: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL gets pre-ping.
+    """Create an engine: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a ping of idle connections.
 
     `read_only` (SQLite files only): transactions begin DEFERRED, so readers never queue for the write lock (in
     WAL mode a reader sees the last commit and blocks nobody), and `query_only` makes any write on it fail at
@@ -74,10 +76,36 @@ def make_engine(url: str, read_only: bool = False, **kwargs: Any) -> Engine:
         engine = create_engine(url, **options)
         _configure_sqlite(engine, read_only)
         return engine
-    options = {"pool_pre_ping": True}
     kwargs.pop("null_pool", None)
-    options.update(kwargs)
-    return create_engine(url, **options)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_AFTER_S = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before handing it out only if it sat idle for IDLE_PING_AFTER_S: a connection
+    dropped by a restart or a firewall is replaced, not handed to a request, as `pool_pre_ping` does, but a busy
+    pool (connections back within milliseconds) does not pay a round trip on every checkout."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_AFTER_S:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except Exception as exc:  # the driver's own error type: the connection is gone
+            raise DisconnectionError(f"pooled connection was dropped while idle: {exc}") from exc
 
 
 def _configure_sqlite(engine: Engine, read_only: bool = False) -> None:
