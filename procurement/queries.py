@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -73,19 +73,31 @@ class Queue:
     suppliers: tuple[str, ...]
 
 
+# Built once (the ERP polls the list): building a statement costs more than running it on a small list.
+_QUEUE = (
+    select(PurchaseOrder.id, PurchaseOrder.po_number, PurchaseOrder.status, Supplier.code, Site.code,
+           PurchaseOrder.currency, PurchaseOrder.tax_rate, PurchaseOrder.requester, PurchaseOrder.origin,
+           PurchaseOrder.created_at, PurchaseOrder.warnings)
+    .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+    .join(Site, Site.id == PurchaseOrder.site_id)
+    .order_by(PurchaseOrder.id.desc())
+    .limit(500)
+)  # fmt: skip
+_LINES = (
+    select(PurchaseOrderLine.po_id, PurchaseOrderLine.line_number, Item.sku, PurchaseOrderLine.quantity,
+           PurchaseOrderLine.unit_price, PurchaseOrderLine.reason)
+    .join(Item, Item.id == PurchaseOrderLine.item_id)
+    .where(PurchaseOrderLine.po_id.in_(bindparam("po_ids", expanding=True)))
+    .order_by(PurchaseOrderLine.po_id, PurchaseOrderLine.line_number)
+)  # fmt: skip
+
+
 def queue(session: Session, flt: QueueFilter, choices: bool = True) -> Queue:
     """The orders the filter lets through (newest first, at most 500) with their lines and totals per currency, as
     named columns (no ORM rows: the list is a hot path of the ERP API); `choices` also reads the site and supplier
     codes the page's filters offer."""
     po = PurchaseOrder
-    query = (
-        select(po.id, po.po_number, po.status, Supplier.code, Site.code, po.currency, po.tax_rate, po.requester,
-               po.origin, po.created_at, po.warnings)
-        .join(Supplier, Supplier.id == po.supplier_id)
-        .join(Site, Site.id == po.site_id)
-        .order_by(po.id.desc())
-        .limit(500)
-    )  # fmt: skip
+    query = _QUEUE
     if flt.status:
         query = query.where(po.status == flt.status)
     if flt.site:
@@ -124,13 +136,7 @@ def _lines_of(session: Session, po_ids: list[int]) -> dict[int, list[QueueLine]]
     out: dict[int, list[QueueLine]] = defaultdict(list)
     if not po_ids:
         return out
-    line = PurchaseOrderLine
-    rows = session.execute(
-        select(line.po_id, line.line_number, Item.sku, line.quantity, line.unit_price, line.reason)
-        .join(Item, Item.id == line.item_id)
-        .where(line.po_id.in_(po_ids))
-        .order_by(line.po_id, line.line_number)
-    ).all()
+    rows = session.execute(_LINES, {"po_ids": po_ids}).all()
     for po_id, line_number, sku, quantity, unit_price, reason in rows:
         out[po_id].append(QueueLine(line_number, sku, quantity, unit_price, reason))
     return out

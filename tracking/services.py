@@ -133,7 +133,7 @@ LOCATION_COLUMNS = (
 )  # fmt: skip
 
 
-def located(*more: Any) -> Select[Any]:
+def located(*more: Any) -> Select[*tuple[Any, ...]]:
     """SELECT the LOCATION_COLUMNS (then `more`) of assets with their tag and room (either may be missing)."""
     return (
         select(*LOCATION_COLUMNS, *more)
