@@ -61,8 +61,12 @@ def Money() -> Numeric[Decimal]:
 PING_AFTER_IDLE_S = 1.0
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL gets a ping after idling."""
+def make_engine(url: str, read_only: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a ping of idle connections.
+
+    `read_only` (SQLite files only): transactions begin DEFERRED, so readers never queue for the write lock (in
+    WAL mode a reader sees the last commit and blocks nobody), and `query_only` makes any write on it fail at
+    once instead of upgrading a read to a write (the deadlock BEGIN IMMEDIATE exists to avoid)."""
     if url.startswith("sqlite"):
         options: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if url in {"sqlite://", "sqlite:///:memory:"}:
@@ -73,7 +77,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 del options["poolclass"]
         options.update(kwargs)
         engine = create_engine(url, **options)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only)
         return engine
     kwargs.pop("null_pool", None)
     ping_after = float(kwargs.pop("ping_after_idle_s", PING_AFTER_IDLE_S))
@@ -108,7 +112,9 @@ def _ping_when_idle(engine: Engine, ping_after: float) -> None:
             raise exc.DisconnectionError(f"pooled connection failed its ping after idling: {failed}") from failed
 
 
-def _configure_sqlite(engine: Engine) -> None:
+
+
+def _configure_sqlite(engine: Engine, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy own transactions so BEGIN IMMEDIATE can be issued for writers.
@@ -123,12 +129,17 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA mmap_size=268435456")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock up front: no deadlocking read-then-write upgrades between threads.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # IMMEDIATE takes the write lock up front: no deadlocking read-then-write upgrades between threads. A
+        # read-only engine cannot write (query_only), so its snapshot transaction waits for nobody.
+        connection.exec_driver_sql(begin)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

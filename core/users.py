@@ -8,17 +8,18 @@ an unknown user is checked against a dummy hash, so a wrong name and a wrong pas
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit, passwords, push, user_sessions
 from core.clock import Clock, SystemClock, utc
 from core.models import ApiToken, Site, User
+from core.prepared import FastWork, Prepared
 from core.roles import Role, TokenScope
 from core.security import hash_secret, hash_token, new_token, verify_secret
 
@@ -260,15 +261,52 @@ def create_token(
     return plain, _token_view(row)
 
 
+# Every API call checks its token: one statement compiled once, no ORM row, nothing written within the minute.
+_TOKEN_BY_HASH = Prepared(
+    select(ApiToken.id, ApiToken.name, ApiToken.scopes, ApiToken.site_id, ApiToken.created_at, ApiToken.revoked_at,
+           ApiToken.last_used_at).where(ApiToken.token_hash == bindparam("token_hash"))
+)  # fmt: skip
+# Conditional, so that processes answering the same token at once write its last use once a minute between them.
+_RECORD_USE = Prepared(
+    update(ApiToken)
+    .where(
+        ApiToken.id == bindparam("token_id"),
+        or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= bindparam("due_before")),
+    )
+    .values(last_used_at=bindparam("now"))
+)
+
+
+def token_for(session: Session | FastWork, plain: str) -> TokenView | None:
+    """The unrevoked token whose plain value this is, read without writing anything (None: unknown or revoked)."""
+    row = FastWork.of(session).first(_TOKEN_BY_HASH, {"token_hash": hash_token(plain)})
+    if row is None or row[5] is not None:
+        return None
+    token_id, name, scopes, site_id, created_at, revoked_at, last_used_at = row
+    return TokenView(token_id, name, frozenset(s for s in scopes.split(",") if s), site_id, created_at, revoked_at,
+                     last_used_at)  # fmt: skip
+
+
+def last_use_due(token: TokenView, now: datetime) -> bool:
+    """A kiosk or gateway calls every second: "last used" to the minute is enough, and saves a write per call."""
+    return token.last_used_at is None or now - utc(token.last_used_at) >= LAST_USED_RESOLUTION
+
+
+def record_use(session: Session | FastWork, token_id: int, now: datetime) -> bool:
+    """Set the token's last use to `now` unless another call did within the minute; True if this one wrote."""
+    due_before = now - LAST_USED_RESOLUTION
+    return FastWork.of(session).rowcount(_RECORD_USE, {"token_id": token_id, "due_before": due_before, "now": now}) > 0
+
+
 def verify_token(session: Session, plain: str, clock: Clock | None = None) -> TokenView | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
-    if row is None or row.revoked_at is not None:
+    """The unrevoked token of this plain value, its last use recorded (to the minute) in the caller's transaction."""
+    token = token_for(session, plain)
+    if token is None:
         return None
     now = (clock or SystemClock()).now()
-    # a kiosk or gateway calls every second: "last used" to the minute is enough, and saves a write per call
-    if row.last_used_at is None or now - utc(row.last_used_at) >= LAST_USED_RESOLUTION:
-        row.last_used_at = now
-    return _token_view(row)
+    if last_use_due(token, now) and record_use(session, token.id, now):
+        return replace(token, last_used_at=now)
+    return token
 
 
 def revoke_token(session: Session, token_id: int, actor: str, clock: Clock | None = None) -> TokenView:

@@ -20,12 +20,17 @@ def _db() -> Any:
     return current_app.extensions["vendtrack_db"]()
 
 
+def _read_db() -> Any:
+    """The request's session for views that write nothing (on SQLite it never waits for the write lock)."""
+    return current_app.extensions["vendtrack_read_db"]()
+
+
 @bp.get("/purchase-orders")
 @access.roles(*WHO, scopes=SCOPES)
 def list_orders() -> Any:
     flt = queries.QueueFilter(status=request.args.get("status", ""), site=request.args.get("site", ""),
                               supplier=request.args.get("supplier", ""))  # fmt: skip
-    data = queries.queue(_db(), flt)
+    data = queries.queue(_read_db(), flt, choices=False)
     return jsonify(
         {
             "purchase_orders": [

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -73,58 +73,72 @@ class Queue:
     suppliers: tuple[str, ...]
 
 
-def queue(session: Session, flt: QueueFilter) -> Queue:
-    query = (
-        select(PurchaseOrder, Supplier.code, Site.code)
-        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-        .join(Site, Site.id == PurchaseOrder.site_id)
-        .order_by(PurchaseOrder.id.desc())
-        .limit(500)
-    )
+# Built once (the ERP polls the list): building a statement costs more than running it on a small list.
+_QUEUE = (
+    select(PurchaseOrder.id, PurchaseOrder.po_number, PurchaseOrder.status, Supplier.code, Site.code,
+           PurchaseOrder.currency, PurchaseOrder.tax_rate, PurchaseOrder.requester, PurchaseOrder.origin,
+           PurchaseOrder.created_at, PurchaseOrder.warnings)
+    .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+    .join(Site, Site.id == PurchaseOrder.site_id)
+    .order_by(PurchaseOrder.id.desc())
+    .limit(500)
+)  # fmt: skip
+_LINES = (
+    select(PurchaseOrderLine.po_id, PurchaseOrderLine.line_number, Item.sku, PurchaseOrderLine.quantity,
+           PurchaseOrderLine.unit_price, PurchaseOrderLine.reason)
+    .join(Item, Item.id == PurchaseOrderLine.item_id)
+    .where(PurchaseOrderLine.po_id.in_(bindparam("po_ids", expanding=True)))
+    .order_by(PurchaseOrderLine.po_id, PurchaseOrderLine.line_number)
+)  # fmt: skip
+
+
+def queue(session: Session, flt: QueueFilter, choices: bool = True) -> Queue:
+    """The orders the filter lets through (newest first, at most 500) with their lines and totals per currency, as
+    named columns (no ORM rows: the list is a hot path of the ERP API); `choices` also reads the site and supplier
+    codes the page's filters offer."""
+    po = PurchaseOrder
+    query = _QUEUE
     if flt.status:
-        query = query.where(PurchaseOrder.status == flt.status)
+        query = query.where(po.status == flt.status)
     if flt.site:
         query = query.where(Site.code == flt.site)
     if flt.supplier:
         query = query.where(Supplier.code == flt.supplier)
     found = session.execute(query).all()
-    lines = _lines_of(session, [po.id for po, _, _ in found])
+    lines = _lines_of(session, [row[0] for row in found])
     rows: list[QueueRow] = []
     totals: defaultdict[str, Decimal] = defaultdict(lambda: Decimal("0"))
-    for po, supplier, site in found:
-        po_lines = tuple(lines.get(po.id, ()))
-        total = totals_for(sum((ln.unit_price * ln.quantity for ln in po_lines), Decimal("0")), po.tax_rate).total
+    for po_id, po_number, status, supplier, site, currency, tax_rate, requester, origin, created_at, warnings in found:
+        po_lines = tuple(lines.get(po_id, ()))
+        total = totals_for(sum((ln.unit_price * ln.quantity for ln in po_lines), Decimal("0")), tax_rate).total
         if flt.min_total is not None and total < flt.min_total:
             continue
-        totals[po.currency] += total
+        totals[currency] += total
         rows.append(
-            QueueRow(po.po_number, POStatus(po.status), supplier, site, po.currency, total, who(po.requester),
-                     po.origin, po.created_at, current_warnings(po), po_lines)
+            QueueRow(po_number, POStatus(status), supplier, site, currency, total, who(requester), origin, created_at,
+                     current_warnings(status, warnings), po_lines)
         )  # fmt: skip
-    return Queue(
-        tuple(rows), tuple(sorted(totals.items())), tuple(session.scalars(select(Site.code).order_by(Site.code))),
-        tuple(session.scalars(select(Supplier.code).order_by(Supplier.code))),
-    )  # fmt: skip
+    sites: tuple[str, ...] = ()
+    suppliers: tuple[str, ...] = ()
+    if choices:
+        sites = tuple(session.scalars(select(Site.code).order_by(Site.code)))
+        suppliers = tuple(session.scalars(select(Supplier.code).order_by(Supplier.code)))
+    return Queue(tuple(rows), tuple(sorted(totals.items())), sites, suppliers)
 
 
-def current_warnings(po: PurchaseOrder) -> tuple[str, ...]:
+def current_warnings(status: str, warnings: str) -> tuple[str, ...]:
     """The order's warnings that still matter: why it was not auto-approved stops mattering once it is decided."""
-    decided = po.status not in (PENDING, "draft")
-    return tuple(w for w in po.warnings.split("\n") if w and not (decided and w.startswith("auto-approval not")))
+    decided = status not in (PENDING, "draft")
+    return tuple(w for w in warnings.split("\n") if w and not (decided and w.startswith("auto-approval not")))
 
 
 def _lines_of(session: Session, po_ids: list[int]) -> dict[int, list[QueueLine]]:
     out: dict[int, list[QueueLine]] = defaultdict(list)
     if not po_ids:
         return out
-    rows = session.execute(
-        select(PurchaseOrderLine, Item.sku)
-        .join(Item, Item.id == PurchaseOrderLine.item_id)
-        .where(PurchaseOrderLine.po_id.in_(po_ids))
-        .order_by(PurchaseOrderLine.po_id, PurchaseOrderLine.line_number)
-    ).all()
-    for line, sku in rows:
-        out[line.po_id].append(QueueLine(line.line_number, sku, line.quantity, line.unit_price, line.reason))
+    rows = session.execute(_LINES, {"po_ids": po_ids}).all()
+    for po_id, line_number, sku, quantity, unit_price, reason in rows:
+        out[po_id].append(QueueLine(line_number, sku, quantity, unit_price, reason))
     return out
 
 
@@ -189,7 +203,7 @@ def detail(session: Session, po_number: str, clock: Clock) -> PoDetail:
         ordered = f"{ORDER_CHANNELS.get(po.ordered_via, po.ordered_via)} on {when}".strip()
     return PoDetail(
         po.po_number, POStatus(po.status), po.origin, who(po.requester), who(po.last_editor),
-        current_warnings(po), po.approval_levels, history,
+        current_warnings(po.status, po.warnings), po.approval_levels, history,
         tuple(approvals), {int(k): str(v) for k, v in reasons.items()},
         approval.cost_center_label(session, po.cost_center_id), approval.budget_status(session, po, total, clock),
         approval.next_approval(session, po), ordered,

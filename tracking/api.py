@@ -29,6 +29,11 @@ def _db() -> Any:
     return current_app.extensions["vendtrack_db"]()
 
 
+def _read_db() -> Any:
+    """The request's session for views that write nothing (on SQLite it never waits for the write lock)."""
+    return current_app.extensions["vendtrack_read_db"]()
+
+
 def _now() -> datetime:
     now: datetime = current_app.extensions["vendtrack"].clock.now()
     return now
@@ -89,12 +94,13 @@ def assets() -> Any:
     flt = asset_pages.AssetFilter(
         args["type"], args["zone"], args["site"], AssetStatus(args["status"]) if args["status"] else None, args["q"]
     )
-    page = asset_pages.asset_page(_db(), flt, args["cursor"], args["limit"])
-    if (unchanged := _not_modified(page.etag, page.last_modified)) is not None:
+    page = asset_pages.asset_page(_read_db(), flt, args["cursor"], args["limit"])
+    etag = page.etag
+    if (unchanged := _not_modified(etag, page.last_modified)) is not None:
         return unchanged
     now = _now()
     response = jsonify({"assets": [asset_json(a, now) for a in page.assets], "next_cursor": page.next_cursor})
-    response.headers["ETag"] = page.etag
+    response.headers["ETag"] = etag
     if page.last_modified is not None:
         response.last_modified = page.last_modified
     response.headers["Cache-Control"] = "private, no-cache"  # keep it, but ask again each time

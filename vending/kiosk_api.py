@@ -28,6 +28,7 @@ from vending.kiosk_common import (
     kiosk_db,
     kiosk_language,
     kiosk_now,
+    kiosk_read_db,
     local_time,
     only_the_paired_machine,
     signed_in_worker,
@@ -77,6 +78,7 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
 def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
     worker = get_worker(db, worker_id)
     modes = charges.modes(db, machine.site_id)
+    available, unavailable = tools.by_availability(db, kiosk_now())
     return {
         "worker": {"code": worker.worker_code, "name": worker.name, "restocker": worker.restocker},
         "language": worker.language,  # "" = the kiosk's; else the screen reloads in this language
@@ -84,18 +86,19 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
         "charge_modes": modes,
         "charge_lists": {k: charges.listed(db, machine.site_id, k) for k, m in modes.items() if m == "in_list"},
         "charge_labels": {k: charges.LABELS[k] for k in modes},
-        "tools_out": [
+        "tools_out": [  # from the same read of the tools: those this worker holds
             {"serial": t.serial, "name": t.name, "due_at": local_time(t.due_at, machine)}
-            for t in tools.checked_out_by(db, worker_id)
+            for t, _reason in unavailable
+            if t.status == "out" and t.worker_code == worker.worker_code
         ],
-        "tools_available": [{"serial": t.serial, "name": t.name} for t in tools.available(db, kiosk_now())],
+        "tools_available": [{"serial": t.serial, "name": t.name} for t in available],
         "tools_unavailable": [  # who has a tool out is not shown to other workers
             {
                 "serial": t.serial,
                 "name": t.name,
                 "reason": _kiosk_reason(t, reason, machine),
             }
-            for t, reason in tools.unavailable(db, kiosk_now())
+            for t, reason in unavailable
             if t.status != "out" or t.worker_code != worker.worker_code
         ],
         "idle_seconds": idle_seconds(),
@@ -165,7 +168,7 @@ def poll(machine_code: str) -> Any:
 @api_bp.route("/<machine_code>/state")
 @KIOSK
 def state(machine_code: str) -> Any:
-    db = kiosk_db()
+    db = kiosk_read_db()
     machine = active_machine(db, machine_code)
     return jsonify(_signed_in(db, machine, signed_in_worker(machine)))
 

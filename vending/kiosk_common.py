@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, request, session
 from flask_babel import lazy_gettext, refresh
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
 from core import access
@@ -39,7 +39,7 @@ def only_the_paired_machine() -> None:
     principal = g.get("principal")
     if principal is None or principal.kind != "token":
         return
-    bound = pairing.bound_machine(kiosk_db(), principal.id)
+    bound = pairing.bound_machine(kiosk_read_db(), principal.id)
     wanted = (request.view_args or {}).get("machine_code")
     if bound is not None and bound != wanted:
         raise Forbidden(
@@ -59,15 +59,16 @@ def kiosk_language() -> None:
     code = (request.view_args or {}).get("machine_code")
     if not code:
         return
-    db = kiosk_db()
-    chosen = db.scalar(select(Machine.language).where(Machine.code == code)) or ""
     worker_id = live_worker_id(code)
-    g.kiosk_worker_language = ""
-    if worker_id is not None:
-        own = db.scalar(select(Worker.language).where(Worker.id == worker_id)) or ""
-        g.kiosk_worker_language = own
-        chosen = own or chosen
-    g.kiosk_language = chosen
+    worker_language = select(Worker.language).where(Worker.id == worker_id) if worker_id is not None else None
+    machine, own = kiosk_read_db().execute(
+        select(
+            select(Machine.language).where(Machine.code == code).scalar_subquery(),
+            null() if worker_language is None else worker_language.scalar_subquery(),
+        )
+    ).one()
+    g.kiosk_worker_language = own or ""
+    g.kiosk_language = own or machine or ""
     refresh()  # forget a locale chosen earlier in this request
 
 
@@ -91,6 +92,12 @@ def app_services() -> AppServices:
 def kiosk_db() -> Session:
     """The request's session."""
     return current_app.extensions["vendtrack_db"]()
+
+
+def kiosk_read_db() -> Session:
+    """The request's session for reading only: the status a screen asks for every few seconds, the pairing and
+    language checks before each call (on SQLite it never waits for the write lock)."""
+    return current_app.extensions["vendtrack_read_db"]()
 
 
 def kiosk_now() -> datetime:
@@ -133,7 +140,7 @@ def local_time(moment: datetime | None, machine: Machine) -> str:
     """A time as the site reads it, with its zone named: "Sun 06 Dec 14:00 CET"."""
     if moment is None:
         return ""
-    site = kiosk_db().get(Site, machine.site_id)
+    site = kiosk_read_db().get(Site, machine.site_id)
     try:
         zone = ZoneInfo(site.timezone if site else "UTC")
     except (ZoneInfoNotFoundError, ValueError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from core import audit
 from core.errors import Conflict, DomainError, NotFound
@@ -191,32 +191,47 @@ def repaired(session: Session, serial: str, actor: str) -> ToolView:
 
 
 def tool_view(session: Session, tool: Tool) -> ToolView:
-    item = session.get(Item, tool.item_id)
-    loan = _open_loan(session, tool.id)
-    worker = session.get(Worker, loan.worker_id) if loan is not None else None
-    return ToolView(
-        tool.serial,
-        item.sku if item else "",
-        item.name if item else "",
-        tool.status,
-        worker.worker_code if worker else None,
-        loan.due_at if loan else None,
-        tool.inspection_due,
-        tool.calibration_due,
-        worker.name if worker else None,
-        _last_return(session, tool.id),
-    )
+    return _views(session, Tool.id == tool.id)[0]
 
 
-def _last_return(session: Session, tool_id: int) -> LastReturn | None:
-    row = session.execute(
-        select(ToolLoan.returned_at, ToolLoan.condition, Worker.worker_code, Worker.name)
-        .join(Worker, Worker.id == ToolLoan.worker_id)
-        .where(ToolLoan.tool_id == tool_id, ToolLoan.returned_at.is_not(None))
-        .order_by(ToolLoan.returned_at.desc(), ToolLoan.id.desc())
-        .limit(1)
-    ).first()
-    return LastReturn(row.worker_code, row.name, row.returned_at, row.condition) if row else None
+# Built once: the kiosk lists every tool on each status call, and building a statement costs more than running it.
+_LOAN, _HOLDER = aliased(ToolLoan), aliased(Worker)
+_TOOLS = (
+    select(Tool.id, Tool.serial, Item.sku, Item.name, Tool.status, _HOLDER.worker_code, _LOAN.due_at,
+           Tool.inspection_due, Tool.calibration_due, _HOLDER.name)
+    .outerjoin(Item, Item.id == Tool.item_id)
+    .outerjoin(_LOAN, (_LOAN.tool_id == Tool.id) & _LOAN.returned_at.is_(None))
+    .outerjoin(_HOLDER, _HOLDER.id == _LOAN.worker_id)
+)  # fmt: skip
+_RANKED_RETURNS = (
+    select(ToolLoan.tool_id, ToolLoan.returned_at, ToolLoan.condition, Worker.worker_code, Worker.name,
+           func.row_number().over(partition_by=ToolLoan.tool_id,
+                                  order_by=(ToolLoan.returned_at.desc(), ToolLoan.id.desc())).label("n"))
+    .join(Worker, Worker.id == ToolLoan.worker_id)
+    .where(ToolLoan.tool_id.in_(bindparam("tool_ids", expanding=True)), ToolLoan.returned_at.is_not(None))
+    .subquery()
+)  # fmt: skip
+_LAST_RETURNS = select(
+    _RANKED_RETURNS.c.tool_id, _RANKED_RETURNS.c.worker_code, _RANKED_RETURNS.c.name, _RANKED_RETURNS.c.returned_at,
+    _RANKED_RETURNS.c.condition,
+).where(_RANKED_RETURNS.c.n == 1)
+
+
+def _views(session: Session, *where: ColumnElement[bool], by_due: bool = False) -> list[ToolView]:
+    """The tools matching `where` (by serial, or by due time of their loan), in two statements whatever their number:
+    the tools with their item and open loan, then the last return of each."""
+    rows = session.execute(_TOOLS.where(*where).order_by(_LOAN.due_at if by_due else Tool.serial)).all()
+    returns = _last_returns(session, [row[0] for row in rows]) if rows else {}
+    return [
+        ToolView(serial, sku or "", name or "", status, code, due, inspection, calibration, holder_name,
+                 returns.get(tool_id))
+        for tool_id, serial, sku, name, status, code, due, inspection, calibration, holder_name in rows
+    ]  # fmt: skip
+
+
+def _last_returns(session: Session, tool_ids: list[int]) -> dict[int, LastReturn]:
+    rows = session.execute(_LAST_RETURNS, {"tool_ids": tool_ids})
+    return {tool_id: LastReturn(code, name, at, condition) for tool_id, code, name, at, condition in rows}
 
 
 def damage_reports(session: Session, limit: int = 100) -> list[DamageReport]:
@@ -246,35 +261,29 @@ def damage_reports(session: Session, limit: int = 100) -> list[DamageReport]:
 
 
 def all_tools(session: Session) -> list[ToolView]:
-    return [tool_view(session, t) for t in session.scalars(select(Tool).order_by(Tool.serial))]
+    return _views(session)
 
 
-def available(session: Session, now: datetime) -> list[ToolView]:
-    return [v for v in all_tools(session) if not unavailable_reason(v, now)]
-
-
-def unavailable(session: Session, now: datetime) -> list[tuple[ToolView, str]]:
-    """Every tool that cannot go out now, with the reason (shown wherever tools are listed)."""
-    return [(v, reason) for v in all_tools(session) if (reason := unavailable_reason(v, now))]
+def by_availability(session: Session, now: datetime) -> tuple[list[ToolView], list[tuple[ToolView, str]]]:
+    """(the tools that can go out now, every other tool with the reason it cannot), from one read of the tools."""
+    ready: list[ToolView] = []
+    not_ready: list[tuple[ToolView, str]] = []
+    for view in all_tools(session):
+        if reason := unavailable_reason(view, now):
+            not_ready.append((view, reason))
+        else:
+            ready.append(view)
+    return ready, not_ready
 
 
 def checked_out_by(session: Session, worker_id: int) -> list[ToolView]:
-    rows = session.scalars(
-        select(Tool)
-        .join(ToolLoan, ToolLoan.tool_id == Tool.id)
-        .where(ToolLoan.worker_id == worker_id, ToolLoan.returned_at.is_(None))
-    )
-    return [tool_view(session, t) for t in rows]
+    held = select(ToolLoan.tool_id).where(ToolLoan.worker_id == worker_id, ToolLoan.returned_at.is_(None))
+    return _views(session, Tool.id.in_(held))
 
 
 def overdue(session: Session, now: datetime) -> list[ToolView]:
-    rows = session.scalars(
-        select(Tool)
-        .join(ToolLoan, ToolLoan.tool_id == Tool.id)
-        .where(ToolLoan.returned_at.is_(None), ToolLoan.due_at < now)
-        .order_by(ToolLoan.due_at)
-    )
-    return [tool_view(session, t) for t in rows]
+    late = select(ToolLoan.tool_id).where(ToolLoan.returned_at.is_(None), ToolLoan.due_at < now)
+    return _views(session, Tool.id.in_(late), by_due=True)
 
 
 def publish_overdue(session: Session, now: datetime) -> int:

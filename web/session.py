@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.db import make_engine, make_session_factory
 from core.runtime import AppServices
+
+READ_FACTORY = "vendtrack_read_factory"
 
 
 def services() -> AppServices:
@@ -19,10 +23,34 @@ def db() -> Session:
     return g.db
 
 
+def read_db() -> Session:
+    """The request's session for reading only (the access check, views that write nothing).
+
+    On a SQLite file it is a session of its own on a read-only engine: its transaction takes no write lock, so
+    reads from every process and thread run side by side with one writer. Elsewhere (PostgreSQL, where reads
+    never wait for writers) it is `db()`. Writing through it fails on SQLite: use `db()` to write."""
+    factory: sessionmaker[Session] | None = current_app.extensions.get(READ_FACTORY)
+    if factory is None:
+        return db()
+    if "read_db" not in g:
+        g.read_db = factory()
+    return g.read_db
+
+
+def read_factory_for(url: str, engine: Engine) -> sessionmaker[Session] | None:
+    """The read-only session factory a SQLite file gets (None: read through the ordinary session)."""
+    if engine.dialect.name != "sqlite" or url in {"sqlite://", "sqlite:///:memory:"}:
+        return None
+    # A request may hold its read connection while it queues for the write lock (a kiosk opening its event
+    # stream); reads must never also queue for a pooled connection, so the pool grows as threads need it.
+    return make_session_factory(make_engine(url, read_only=True, pool_size=16, max_overflow=-1))
+
+
 def init_app(app: Flask) -> None:
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db", None)
-        if session is not None:
-            session.rollback()  # anything the view did not commit is discarded
-            session.close()
+        for name in ("db", "read_db"):
+            session = g.pop(name, None)
+            if session is not None:
+                session.rollback()  # anything the view did not commit is discarded
+                session.close()

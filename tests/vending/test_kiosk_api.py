@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -276,3 +276,25 @@ def test_a_quantity_is_a_whole_number_never_truncated(app: Flask, client: FlaskC
     with app.extensions["vendtrack"].session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Dispense)) == 0  # nothing was dispensed or reserved
         assert ledger.on_hand(s, kiosk_world.slots["A1"]) == 5
+
+
+def test_the_status_lists_the_workers_own_tools_and_never_who_holds_the_others(
+    app: Flask, client: FlaskClient, kiosk_world: World
+) -> None:
+    from vending import tools
+
+    now = datetime.now(UTC)
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        for serial in ("TW-1", "TW-2", "TW-3"):
+            tools.add_tool(s, serial, kiosk_world.items["DRL-8"], kiosk_world.site_id)
+        tools.checkout(s, "TW-1", kiosk_world.workers["W1"], now + timedelta(hours=4), now)
+        tools.checkout(s, "TW-2", kiosk_world.workers["W2"], now + timedelta(hours=2), now)
+    login(client, "crib", "granite-bicycle-3")
+    headers = _kiosk(client)
+    client.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=headers)  # W1
+    state = client.get(f"{API}/state").get_json()
+    assert [t["serial"] for t in state["tools_out"]] == ["TW-1"] and state["tools_out"][0]["due_at"]
+    assert state["tools_available"] == [{"serial": "TW-3", "name": "Drill bit 8 mm"}]
+    assert [t["serial"] for t in state["tools_unavailable"]] == ["TW-2"]
+    reason = state["tools_unavailable"][0]["reason"]
+    assert reason.startswith("checked out, due back") and "W2" not in reason

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -118,19 +121,51 @@ def test_token_last_used_is_kept_to_the_minute_without_a_write_per_call(session_
     from core.models import ApiToken
     from core.users import verify_token
 
+    def last_used() -> datetime | None:
+        with session_factory() as session:
+            row = session.get(ApiToken, view.id)
+            assert row is not None
+            return row.last_used_at
+
     clock = ManualClock()
     with unit_of_work(session_factory) as session:
         plain, view = create_token(session, "kiosk", [TokenScope.DEVICE])
+    first = clock.now()
     with unit_of_work(session_factory) as session:
-        assert verify_token(session, plain, clock) is not None
-        assert session.dirty, "the first use is recorded"
+        found = verify_token(session, plain, clock)
+        assert found is not None and found.last_used_at == first
+    assert last_used() == first, "the first use is recorded"
     clock.advance(seconds=30)
     with unit_of_work(session_factory) as session:
         assert verify_token(session, plain, clock) is not None
-        assert not session.dirty, "a call within the minute writes nothing"
+    assert last_used() == first, "a call within the minute writes nothing"
     clock.advance(seconds=31)
     with unit_of_work(session_factory) as session:
         assert verify_token(session, plain, clock) is not None
-    with session_factory() as session:
-        row = session.get(ApiToken, view.id)
-        assert row is not None and row.last_used_at == clock.now()
+    assert last_used() == clock.now()
+
+
+def test_api_calls_record_a_tokens_last_use_once_a_minute(database_url: str, tmp_path: Path) -> None:
+    from core.clock import ManualClock
+    from core.models import ApiToken
+    from web.app import create_app
+
+    clock = ManualClock()
+    app = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path / "i"), "CLOCK": clock})
+    factory = app.extensions["vendtrack"].session_factory
+    with unit_of_work(factory) as session:
+        plain, view = create_token(session, "gw-1", [TokenScope.GATEWAY])
+
+    def call_and_read_last_use() -> datetime | None:
+        assert app.test_client().get("/api/v1/whoami", headers={"Authorization": f"Bearer {plain}"}).status_code == 200
+        with factory() as session:
+            row = session.get(ApiToken, view.id)
+            assert row is not None
+            return row.last_used_at
+
+    first = clock.now()
+    assert call_and_read_last_use() == first
+    clock.advance(seconds=59)
+    assert call_and_read_last_use() == first, "a call within the minute writes nothing"
+    clock.advance(seconds=1)
+    assert call_and_read_last_use() == clock.now()

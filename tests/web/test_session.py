@@ -1,0 +1,32 @@
+"""The request's sessions: the read-only one reads beside a writer on SQLite and refuses to write."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from core.db import unit_of_work
+from core.models import Site
+from web.session import db, read_db
+
+
+def test_read_session_sees_commits_and_never_waits_for_the_write_lock(app: Flask) -> None:
+    factory = app.extensions["vendtrack"].session_factory
+    with unit_of_work(factory) as session:
+        session.add(Site(code="S1", name="Plant"))
+    with factory() as writer:
+        writer.execute(text("UPDATE site SET name = 'Plant 2'"))  # holds SQLite's write lock until the rollback
+        with app.test_request_context():
+            # a reader that queued for the lock would wait out the 30 s busy timeout and fail with "locked"
+            assert read_db().scalar(text("SELECT name FROM site")) == "Plant"
+        writer.rollback()
+
+
+def test_read_session_refuses_writes_on_sqlite(app: Flask) -> None:
+    with app.test_request_context():
+        if read_db() is db():
+            pytest.skip("PostgreSQL: reads never wait for writers, the request has one session")
+        with pytest.raises(OperationalError, match="readonly"):
+            read_db().execute(text("INSERT INTO site (code, name) VALUES ('S2', 'Depot')"))
