@@ -192,7 +192,11 @@ def on_submitted(session: Session, po: PurchaseOrder, clock: Clock) -> None:
     po.approval_levels = ",".join(str(level) for level in required_levels(session, po, total))
     budget = budget_check(session, po, total, clock)
     if budget.stop:
-        raise Conflict(f"{po.po_number} cannot be submitted: {budget.message} (budget mode stop)", field="budget")
+        raise Conflict(lazy_gettext(
+                "%(po_number)s cannot be submitted: %(message)s (budget mode stop)",
+                po_number=po.po_number,
+                message=budget.message,
+            ), field="budget")
     if not budget.ok:
         _warn(po, budget.message)
     blocker = auto_approval_blocker(session, po, total)
@@ -327,7 +331,11 @@ def _finish_approval(session: Session, po: PurchaseOrder, actor: str, clock: Clo
     total = po_totals(session, po).total
     budget = budget_check(session, po, total, clock)
     if budget.stop:
-        raise Conflict(f"{po.po_number} cannot be approved: {budget.message} (budget mode stop)", field="budget")
+        raise Conflict(lazy_gettext(
+                "%(po_number)s cannot be approved: %(message)s (budget mode stop)",
+                po_number=po.po_number,
+                message=budget.message,
+            ), field="budget")
     if not budget.ok:
         _warn(po, budget.message)
     transition(session, po, APPROVED, actor, clock, comment=comment)
@@ -342,7 +350,7 @@ def _finish_approval(session: Session, po: PurchaseOrder, actor: str, clock: Clo
 
 def reject(session: Session, po_number: str, who: Approver, clock: Clock, comment: str) -> None:
     if not comment.strip():
-        raise DomainError("say why the order is rejected, so the buyer can fix it", field="comment")
+        raise DomainError(lazy_gettext("say why the order is rejected, so the buyer can fix it"), field="comment")
     po = get_po(session, po_number, lock=True)
     if po.status == PENDING and (refusal := reject_refusal(session, po, who)) is not None:
         raise Forbidden(refusal, field="approver")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
 
 from core import access
@@ -185,7 +185,7 @@ def po_edit_line(po_number: str, line_number: int) -> Any:
         quantity = _whole("quantity", request.form.get("quantity", ""))
         price = _decimal("unit_price", request.form.get("unit_price"))
         if price is None:
-            raise DomainError("unit price is required", field="unit_price")
+            raise DomainError(lazy_gettext("unit price is required"), field="unit_price")
         workflow.edit_line(_db(), po_number, line_number, quantity, price, str(g.principal.actor), _services().clock)
         return _("line %(line)s changed", line=line_number)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -87,7 +88,7 @@ def _why_waiting(session: Session, po_number: str) -> str:
 def load(session: Session, run_id: str) -> RunResult:
     entries = audit.history(session, ENTITY, run_id)
     if not entries or not isinstance(entries[0].after, dict):
-        raise NotFound(f"no replenishment run {run_id!r}", field="run_id")
+        raise NotFound(lazy_gettext("no replenishment run %(run_id)s", run_id=repr(run_id)), field="run_id")
     entry, data = entries[0], entries[0].after
     return RunResult(
         run_id, entry.at, entry.actor, int(data.get("examined", 0)), tuple(data.get("drafts", ())),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import lazy_gettext
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
@@ -77,18 +78,23 @@ def match(session: Session, po_number: str, scan: str, today: date) -> ScanMatch
     """The open line of `po_number` that `scan` belongs to, or a DomainError naming what was scanned and the lines."""
     text = scan.strip()
     if not text:
-        raise DomainError("scan a label (or type its part number) first", field="scan")
+        raise DomainError(lazy_gettext("scan a label (or type its part number) first"), field="scan")
     po = get_po(session, po_number)
     lines = [line for line in open_lines(session, po.id, po.supplier_id) if line.open_quantity > 0]
     if not lines:
-        raise DomainError(f"{po_number} has nothing left to receive", field="scan")
+        raise DomainError(lazy_gettext("%(po_number)s has nothing left to receive", po_number=po_number), field="scan")
     label = gs1.parse(text, today=today) if gs1.looks_like_gs1(text) else None
     if label is not None and label.expiry is not None and label.expiry < today:
-        raise DomainError(f"the label says this lot ({label.batch or 'no batch'}) expired on {label.expiry:%Y-%m-%d}: "
-                          "refuse the delivery, or receive it by hand with a note", field="scan")  # fmt: skip
+        raise DomainError(lazy_gettext("the label says this lot (%(batch)s) expired on %(expiry)s: refuse the "
+                                       "delivery, or receive it by hand with a note",
+                                       batch=label.batch or lazy_gettext("no batch"),
+                                       expiry=format(label.expiry, "%Y-%m-%d")), field="scan")  # fmt: skip
     count = label.count if label is not None and label.count is not None else 1
     if not 0 < count <= MAX_COUNT:
-        raise DomainError(f"the label's count {count} is outside 1 to {MAX_COUNT}", field="scan")
+        raise DomainError(
+            lazy_gettext("the label's count %(count)s is outside 1 to %(max_count)s", count=count, max_count=MAX_COUNT),
+            field="scan",
+        )
     lot = Lot(label.batch or "", label.expiry) if label is not None else Lot()
     gtin = label.gtin if label is not None else (gs1.normalise_gtin(text) if gs1.valid_gtin(text) else None)
     found = _by_gtin(lines, gtin) if gtin else None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import lazy_gettext
 
 from core import access
 from core.errors import DomainError, NotFound
@@ -59,7 +60,12 @@ def _receive(gateway_id: str, fmt: str, max_bytes: int, parse: Callable[[bytes, 
         raise _refusal(exc) from None
     if not pipeline.knows_gateway(gateway_id):
         stats.reject("gateway_id:unknown", f"gateway {gateway_id!r} is not registered")
-        raise NotFound(f"gateway {gateway_id!r} is not registered: add it to a zone first", field="gateway_id")
+        raise NotFound(
+            lazy_gettext(
+                "gateway %(gateway_id)s is not registered: add it to a zone first", gateway_id=repr(gateway_id)
+            ),
+            field="gateway_id",
+        )
     try:
         outcome = parse(raw, FormatContext(pipeline.now(), pipeline.engine_matcher, pipeline.settings.times))
     except Rejected as exc:

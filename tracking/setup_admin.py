@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -151,7 +152,10 @@ def map_data(session: Session) -> dict[str, list[dict[str, Any]]]:
 def _zone(session: Session, zone_id: int) -> Zone:
     zone = session.get(Zone, zone_id)
     if zone is None:
-        raise NotFound(f"zone {zone_id} does not exist: pick one from the setup page", field="zone_id")
+        raise NotFound(
+            lazy_gettext("zone %(zone_id)s does not exist: pick one from the setup page", zone_id=zone_id),
+            field="zone_id",
+        )
     return zone
 
 
@@ -163,7 +167,10 @@ def get_zone(session: Session, zone_id: int) -> ZoneRow:
 def get_gateway(session: Session, gateway_pk: int) -> GatewayRow:
     gateway = session.get(Gateway, gateway_pk)
     if gateway is None:
-        raise NotFound(f"gateway {gateway_pk} does not exist: pick one from the setup page", field="gateway")
+        raise NotFound(
+            lazy_gettext("gateway %(gateway_pk)s does not exist: pick one from the setup page", gateway_pk=gateway_pk),
+            field="gateway",
+        )
     return _gateway_row(gateway, _zone(session, gateway.zone_id).code)
 
 
@@ -247,15 +254,24 @@ def save_zone(
     taken = session.scalar(select(Zone).where(Zone.code == data.code, Zone.id != (zone_id or -1)))
     if taken is not None:
         raise SetupInvalid(
-            {"code": f"code {data.code} is already used by zone {taken.name!r}: choose another code or edit that zone"}
+            {
+                "code": lazy_gettext(
+                    "code %(code)s is already used by zone %(name)s: choose another code or edit that zone",
+                    code=data.code,
+                    name=repr(taken.name),
+                )
+            }
         )
     if before is not None and before["code"] != data.code:
         blocking = [r for kind, r in _zone_dependents(session, zone).items() if kind != "gateways"]
         if blocking:
             raise SetupInvalid(
                 {
-                    "code": f"code {before['code']} is the key of this zone's history and events and cannot change: "
-                    + blocking[0]
+                    "code": lazy_gettext(
+                        "code %(code)s is the key of this zone's history and events and cannot change: %(blocking)s",
+                        code=before["code"],
+                        blocking=blocking[0],
+                    )
                 }
             )
     _apply_zone(zone, data)
@@ -279,7 +295,7 @@ def delete_zone(session: Session, zone_id: int, actor: str, clock: Clock | None 
     zone = _zone(session, zone_id)
     reasons = _zone_dependents(session, zone)
     if reasons:
-        raise Conflict(f"Zone {zone.code} cannot be deleted: " + "; ".join(reasons.values()) + ".", field="zone")
+        raise Conflict(lazy_gettext("Zone %(code)s cannot be deleted: ; .", code=zone.code), field="zone")
     before = _zone_snapshot(zone)
     session.delete(zone)
     session.flush()
@@ -290,7 +306,13 @@ def delete_zone(session: Session, zone_id: int, actor: str, clock: Clock | None 
 def _zone_by_code(session: Session, code: str) -> Zone:
     zone = session.scalar(select(Zone).where(Zone.code == code))
     if zone is None:
-        raise SetupInvalid({"zone": f"zone {code!r} does not exist: create it first or pick one from the list"})
+        raise SetupInvalid(
+            {
+                "zone": lazy_gettext(
+                    "zone %(code)s does not exist: create it first or pick one from the list", code=repr(code)
+                )
+            }
+        )
     return zone
 
 
@@ -301,7 +323,10 @@ def save_gateway(
     zone = _zone_by_code(session, data.zone)
     gateway = Gateway() if gateway_pk is None else session.get(Gateway, gateway_pk)
     if gateway is None:
-        raise NotFound(f"gateway {gateway_pk} does not exist: pick one from the setup page", field="gateway")
+        raise NotFound(
+            lazy_gettext("gateway %(gateway_pk)s does not exist: pick one from the setup page", gateway_pk=gateway_pk),
+            field="gateway",
+        )
     before = None if gateway_pk is None else _gateway_snapshot(gateway, _zone(session, gateway.zone_id).code)
     taken = session.scalar(
         select(Zone.code)
@@ -311,8 +336,11 @@ def save_gateway(
     if taken is not None:
         raise SetupInvalid(
             {
-                "gateway_id": f"gateway {data.gateway_id} already exists (in zone {taken}): choose another id or "
-                "edit that gateway"
+                "gateway_id": lazy_gettext(
+                    "gateway %(gateway_id)s already exists (in zone %(taken)s): choose another id or edit that gateway",
+                    gateway_id=data.gateway_id,
+                    taken=taken,
+                )
             }
         )
     gateway.gateway_id, gateway.zone_id = data.gateway_id, zone.id

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from core import access
 from core.errors import DomainError
@@ -141,7 +142,7 @@ def zone_update(zone_id: int) -> Any:
     if saved.changed:
         _committed(f"Zone {form['code'].strip()} saved.")
     else:
-        flash("Nothing changed.", "info")
+        flash(gettext("Nothing changed."), "info")
     return redirect(url_for("tracking_setup.zone_edit", zone_id=zone_id))
 
 
@@ -217,7 +218,7 @@ def gateway_update(gateway_pk: int) -> Any:
     if saved.changed:
         _committed(f"Gateway {form['gateway_id'].strip()} saved.", saved.warning)
     else:
-        flash("Nothing changed.", "info")
+        flash(gettext("Nothing changed."), "info")
     return redirect(url_for("tracking_setup.gateway_edit", gateway_pk=gateway_pk))
 
 

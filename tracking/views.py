@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext
 
 from core import access
 from core.errors import DomainError
@@ -194,7 +195,7 @@ def _status_view(name: str, target: AssetStatus) -> Any:
     def view(asset_id: int) -> Any:
         services.change_status(_db(), asset_id, target, g.principal.actor, current_app.extensions["vendtrack"].clock)
         _db().commit()
-        flash(f"Status is now {target.label.lower()}.", "info")
+        flash(gettext("Status is now %(status)s.", status=target.label.lower()), "info")
         return redirect(url_for("tracking.asset_detail", asset_id=asset_id))
 
     view.__name__ = name
@@ -226,7 +227,7 @@ def utilisation() -> Any:
     chosen = request.args.get("type", "")
     types = services.asset_types(session)
     if chosen and chosen not in {code for code, _label in types}:
-        flash(f"unknown asset type {chosen!r}: showing every type", "error")
+        flash(gettext("unknown asset type %(chosen)s: showing every type", chosen=repr(chosen)), "error")
         chosen = ""
     by_type = trends.current_by_type(session)
     return render_template(

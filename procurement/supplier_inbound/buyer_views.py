@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from core import access, audit
@@ -55,7 +56,7 @@ def _back(po_number: str, message: str) -> Response:
 def _po_of_ack(ack_id: int) -> str:
     ack = _db().get(Acknowledgement, ack_id)
     if ack is None:
-        raise NotFound(f"no acknowledgement {ack_id}", field="ack_id")
+        raise NotFound(lazy_gettext("no acknowledgement %(ack_id)s", ack_id=ack_id), field="ack_id")
     po = _db().get(PurchaseOrder, ack.po_id)
     return str(po.po_number)
 
@@ -86,8 +87,9 @@ def delivery_dates(po_number: str) -> Response:
     session, form = _db(), request.form
     po = get_po(session, po_number, lock=True)
     if po.status not in ("draft", "pending_approval", "approved"):
-        raise DomainError(f"{po_number} is {po.status.replace('_', ' ')}: dates change through the supplier's "
-                          "acknowledgement now", field="status")  # fmt: skip
+        raise DomainError(lazy_gettext("%(po_number)s is %(status)s: dates change through the supplier's "
+            "acknowledgement now", po_number=po_number, status=po.status.replace("_", " ")),
+                          field="status")  # fmt: skip
     raw = (form.get("requested_delivery_date") or "").strip()
     po.requested_delivery_date = fields.day(raw, "requested_delivery_date") if raw else None
     for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):
@@ -152,7 +154,7 @@ def invoice_upload() -> str:
     upload = request.files.get("file")
     raw = upload.read(MAX_UPLOAD + 1) if upload else request.form.get("csv", "").encode()
     if len(raw) > MAX_UPLOAD:
-        raise DomainError("the CSV is larger than 2 MB: split it", field="file")
+        raise DomainError(lazy_gettext("the CSV is larger than 2 MB: split it"), field="file")
     outcome = invoice_csv.import_invoices(_db(), raw.decode("utf-8", errors="replace"), _services().clock, _actor())
     _db().commit()
     return _invoice_page(outcome)
@@ -165,7 +167,7 @@ def invoice_decide(invoice_id: int) -> Response:
     status = invoices.decide(_db(), invoice_id, approve, _actor(), _services().clock, request.form.get("comment", ""))
     number = _db().get(Invoice, invoice_id).invoice_number
     _db().commit()
-    flash(f"invoice {number}: {status}", "ok")
+    flash(gettext("invoice %(number)s: %(status)s", number=number, status=status), "ok")
     return redirect(url_for("procurement_supplier.invoice_list"))  # type: ignore[return-value]
 
 
@@ -175,7 +177,7 @@ def invoice_rematch(invoice_id: int) -> Response:
     status = invoices.rematch(_db(), invoice_id, _actor(), _services().clock)
     number = _db().get(Invoice, invoice_id).invoice_number
     _db().commit()
-    flash(f"invoice {number} matched again: {status}", "ok")
+    flash(gettext("invoice %(number)s matched again: %(status)s", number=number, status=status), "ok")
     return redirect(url_for("procurement_supplier.invoice_list"))  # type: ignore[return-value]
 
 
@@ -194,7 +196,9 @@ def invoice_export() -> Response:
 def inbound_document(document_id: int) -> Response:
     doc = _db().get(InboundDocument, document_id)
     if doc is None:
-        raise NotFound(f"no inbound document {document_id}", field="document_id")
+        raise NotFound(
+            lazy_gettext("no inbound document %(document_id)s", document_id=document_id), field="document_id"
+        )
     mimetype = "text/xml" if doc.channel == "cxml" else "text/plain"
     return Response(doc.content, mimetype=mimetype, headers={"Content-Disposition": "attachment; filename="
                                                              f'"inbound-{document_id}.{doc.channel}.txt"'})  # fmt: skip
