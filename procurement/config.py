@@ -165,12 +165,12 @@ SITE_SETTING_FIELDS = (
     "buyer_name",
 )  # fmt: skip
 SITE_SETTING_LABELS = {
-    "auto_approve_limit": "auto-approval limit",
-    "price_tolerance_pct": "price tolerance",
-    "reapproval_rise_pct": "re-approval rise",
-    "over_receipt_pct": "over-receipt tolerance",
-    "tax_rate_pct": "tax rate",
-    "buyer_name": "buyer name",
+    "auto_approve_limit": lazy_gettext("auto-approval limit"),
+    "price_tolerance_pct": lazy_gettext("price tolerance"),
+    "reapproval_rise_pct": lazy_gettext("re-approval rise"),
+    "over_receipt_pct": lazy_gettext("over-receipt tolerance"),
+    "tax_rate_pct": lazy_gettext("tax rate"),
+    "buyer_name": lazy_gettext("buyer name"),
 }
 MAX_MONEY = Decimal("9999999999.99")  # proc_site_settings.auto_approve_limit is Numeric(14, 4)
 BUYER_NAME_MAX = 200
@@ -185,6 +185,7 @@ class SiteSettingsInvalid(DomainError):
     code = "invalid"
 
     def __init__(self, errors: dict[str, str]) -> None:
+        errors = {name: str(message) for name, message in errors.items()}  # marked text, in this request's language
         super().__init__("; ".join(errors.values()), field=next(iter(errors)))
         self.errors = errors
 
@@ -241,17 +242,23 @@ def _decimal_field(errors: dict[str, str], name: str, raw: str, high: Decimal, e
     if unit:
         text = text.removesuffix("%").strip()
     if not text:
-        errors[name] = f"{label} is required: enter a number from 0 to {high}{unit}, e.g. {example}"
+        errors[name] = lazy_gettext("%(label)s is required: enter a number from 0 to %(high)s%(unit)s, "
+                                    "e.g. %(example)s", label=label, high=high, unit=unit, example=example)  # fmt: skip
         return None
     if not _NUMBER.fullmatch(text):
-        errors[name] = f"{label} {raw.strip()!r} is not a number: write digits with a dot for decimals, e.g. {example}"
+        errors[name] = lazy_gettext("%(label)s %(raw)s is not a number: write digits with a dot for decimals, "
+                                    "e.g. %(example)s", label=label, raw=repr(raw.strip()),
+                                    example=example)  # fmt: skip
         return None
     value = Decimal(text)
     if not Decimal(0) <= value <= high:
-        errors[name] = f"{label} {text}{unit} is out of range: enter a number from 0 to {high}{unit}, e.g. {example}"
+        errors[name] = lazy_gettext("%(label)s %(text)s%(unit)s is out of range: enter a number from 0 to "
+                                    "%(high)s%(unit)s, e.g. %(example)s", label=label, text=text, unit=unit, high=high,
+                                    example=example)  # fmt: skip
         return None
     if value != value.quantize(_CENT):
-        errors[name] = f"{label} {text}{unit} has more than 2 decimals: round it to cents, e.g. {example}"
+        errors[name] = lazy_gettext("%(label)s %(text)s%(unit)s has more than 2 decimals: round it to cents, "
+                                    "e.g. %(example)s", label=label, text=text, unit=unit, example=example)  # fmt: skip
         return None
     return abs(value)  # "-0" → 0
 
@@ -267,9 +274,12 @@ def parse_site_settings(typed: SiteSettingsInput) -> SiteSettingsData:
     tax = _decimal_field(errors, "tax_rate_pct", typed.tax_rate_pct, hundred, "7.25")
     buyer = typed.buyer_name.strip()
     if not buyer:
-        errors["buyer_name"] = "buyer name is required: it is printed on purchase orders, e.g. Plant One Purchasing"
+        errors["buyer_name"] = lazy_gettext(
+            "buyer name is required: it is printed on purchase orders, e.g. Plant One Purchasing"
+        )
     elif len(buyer) > BUYER_NAME_MAX:
-        errors["buyer_name"] = f"buyer name is {len(buyer)} characters long: shorten it to {BUYER_NAME_MAX} at most"
+        errors["buyer_name"] = lazy_gettext("buyer name is %(length)s characters long: shorten it to %(limit)s "
+                                            "at most", length=len(buyer), limit=BUYER_NAME_MAX)  # fmt: skip
     if errors or limit is None or tolerance is None or rise is None or over is None or tax is None:
         raise SiteSettingsInvalid({name: errors[name] for name in SITE_SETTING_FIELDS if name in errors})
     return SiteSettingsData(limit, tolerance, rise, over, tax, buyer)

@@ -99,7 +99,7 @@ def site_settings_save(site_code: str) -> Any:
         return page, 422
     session.commit()
     if changed:
-        labels = ", ".join(config.SITE_SETTING_LABELS[name] for name in changed)
+        labels = ", ".join(str(config.SITE_SETTING_LABELS[name]) for name in changed)
         flash(
             gettext("settings of %(site_code)s saved: %(labels)s changed", site_code=view.site_code, labels=labels),
             "ok",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import lazy_gettext
+from flask_babel import force_locale, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -53,7 +53,8 @@ def handle_event(session: Session, event: Event, clock: Clock) -> None:
         with session.begin_nested():
             _order(session, request, clock, ACTOR)
     except DomainError as exc:
-        request.problem = exc.message
+        with force_locale("en"):  # the record keeps English, whoever's request ran the consumer
+            request.problem = str(exc.message)
 
 
 def order(session: Session, request_id: int, actor: str, clock: Clock) -> str:

@@ -36,7 +36,7 @@ def _page(po_number: str, status: int = 200, error: DomainError | None = None, a
     sends = transmit.transmissions(session, po.id, transmit.RetryPolicy.from_settings(_services().settings))
     form = {
         "action": action, "values": request.form if error is not None else {},
-        "message": error.message if error is not None else "", "field": error.field if error is not None else "",
+        "message": str(error.message) if error is not None else "", "field": error.field if error is not None else "",
     }  # fmt: skip
     return render_template(
         "procurement/po.html", ctx=ctx, info=info, sends=sends,
@@ -218,10 +218,11 @@ def po_receive_scan(po_number: str) -> Any:
         quantity = _whole("quantity", raw_quantity) if raw_quantity else None
         found, status = scan_receiving.receive_scan(_db(), po_number, request.form.get("scan", ""),
                                                      str(g.principal.actor), _services().clock, quantity)  # fmt: skip
-        lot = f", lot {found.lot.lot}" if found.lot.lot else ""
-        expiry = f", expires {found.lot.expiry:%Y-%m-%d}" if found.lot.expiry else ""
-        return (f"{found.quantity} × {found.sku} booked on line {found.line_number}{lot}{expiry} ({found.reason}); "
-                f"{po_number} is {orders.POStatus(status).label.lower()}")  # fmt: skip
+        lot = _(", lot %(lot)s", lot=found.lot.lot) if found.lot.lot else ""
+        expiry = _(", expires %(day)s", day=f"{found.lot.expiry:%Y-%m-%d}") if found.lot.expiry else ""
+        return _("%(quantity)s × %(sku)s booked on line %(line)s%(lot)s%(expiry)s (%(reason)s); %(po)s is %(status)s",
+                 quantity=found.quantity, sku=found.sku, line=found.line_number, lot=lot, expiry=expiry,
+                 reason=found.reason, po=po_number, status=_label(status))  # fmt: skip
 
     return _act(po_number, "receive", run, form_id="receive_scan")
 

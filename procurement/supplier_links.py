@@ -23,6 +23,8 @@ from core.clock import Clock
 from core.errors import Conflict, DomainError, Forbidden
 from procurement.models import SupplierLinkUse
 
+LINK_EXPIRED = "link_expired"  # the error code of an expired link (the page answers 410 Gone)
+
 SALT = "vendtrack.procurement.supplier-link.v1"
 DEFAULT_MAX_AGE = timedelta(days=30)
 PURPOSES = ("acknowledgement", "ship_notice")
@@ -63,11 +65,8 @@ def verify(secret_key: str, token: str, now: datetime, max_age: timedelta = DEFA
             ), field="token")
     issued = datetime.fromtimestamp(int(data["iat"]), UTC)
     if now - issued > max_age:
-        raise Forbidden(lazy_gettext(
-                "this link expired on %(day)s: ask the buyer to send the order again",
-                day=format(issued + max_age, '%Y-%m-%d'),
-            ),
-                        field="token")  # fmt: skip
+        raise Forbidden(lazy_gettext("this link expired on %(day)s: ask the buyer to send the order again",
+                                     day=f"{issued + max_age:%Y-%m-%d}"), field="token", code=LINK_EXPIRED)  # fmt: skip
     return LinkClaim(str(data["po"]), str(data["n"]), issued)
 
 

@@ -112,17 +112,17 @@ def alert_action(alert_id: int, action: str) -> Any:
     try:
         if action == "acknowledge":
             alert_work.acknowledge(session, alert_id, worker, clock)
-            done = "Acknowledged."
+            done = gettext("Acknowledged.")
         elif action == "assign":
             alert_work.assign(session, alert_id, _int("assignee_id", request.form.get("assignee_id")), worker, clock)
-            done = "Assigned."
+            done = gettext("Assigned.")
         elif action == "snooze":
             until = _snooze_until(clock.now())
             alert_work.snooze(session, alert_id, until, worker, clock)
-            done = f"Snoozed until {until:%Y-%m-%d %H:%M} UTC."
+            done = gettext("Snoozed until %(until)s UTC.", until=f"{until:%Y-%m-%d %H:%M}")
         elif action == "resolve":
             alert_work.resolve(session, alert_id, request.form.get("note", ""), worker, clock)
-            done = "Resolved."
+            done = gettext("Resolved.")
         else:
             raise NotFound(
                 lazy_gettext(

@@ -243,7 +243,8 @@ def choose_floor(known: list[FloorRef], building: str | None, floor: str | None)
     """
     if building is None and floor is None:
         return known[0] if known else None
-    choices = "; ".join(f"building={f.building!r} floor={f.floor!r} ({f.label})" for f in known) or "none yet"
+    choices = "; ".join(f"building={f.building!r} floor={f.floor!r} ({f.label})" for f in known)
+    choices = choices or lazy_gettext("none yet")
     if building is not None and not any(f.building == building for f in known):
         raise DomainError(
             lazy_gettext(

@@ -112,14 +112,14 @@ def load_setup(session: Session, data: Any, actor: str = "cli", clock: Clock | N
     report = LoadReport()
     if not isinstance(data, dict):
         report.errors.append(
-            RowError("file", 0, "file", lazy_gettext('the file must be a JSON object: {"zones": [...], ...}'))
+            RowError("file", 0, "file", str(lazy_gettext('the file must be a JSON object: {"zones": [...], ...}')))
         )
         return report
     for section, load in SECTIONS:
         rows = data.get(section, [])
         if not isinstance(rows, list):
             report.errors.append(
-                RowError(section, 0, section, lazy_gettext("%(section)s must be a list", section=section))
+                RowError(section, 0, section, str(lazy_gettext("%(section)s must be a list", section=section)))
             )
             continue
         for index, row in enumerate(rows):

@@ -212,30 +212,33 @@ def _zone_dependents(session: Session, zone: Zone) -> dict[str, str]:
     reasons: dict[str, str] = {}
     gateways = list(session.scalars(select(Gateway.gateway_id).where(Gateway.zone_id == zone.id)))
     if gateways:
-        reasons["gateways"] = (
-            f"it still has {len(gateways)} gateway(s) ({', '.join(sorted(gateways))}): "
-            "move them to another zone or delete them first"
-        )
+        reasons["gateways"] = lazy_gettext(
+            "it still has %(count)s gateway(s) (%(gateways)s): move them to another zone or delete them first",
+            count=len(gateways), gateways=", ".join(sorted(gateways)),
+        )  # fmt: skip
     located = list(session.scalars(select(Asset.asset_tag).where(Asset.zone_id == zone.id).order_by(Asset.asset_tag)))
     if located:
-        reasons["located"] = (
-            f"{len(located)} asset(s) are located there now ({', '.join(located[:5])}): once its gateways are "
-            "gone they are seen elsewhere or become unknown within about a minute"
-        )
+        reasons["located"] = lazy_gettext(
+            "%(count)s asset(s) are located there now (%(assets)s): once its gateways are gone they are seen "
+            "elsewhere or become unknown within about a minute",
+            count=len(located), assets=", ".join(located[:5]),
+        )  # fmt: skip
     homes = list(
         session.scalars(select(Asset.asset_tag).where(Asset.home_zone_id == zone.id).order_by(Asset.asset_tag))
     )
     if homes:
-        reasons["homes"] = (
-            f"{len(homes)} asset(s) have it as home zone ({', '.join(homes[:5])}): "
-            "give them another home_zone with `vendtrack tracking load` first"
-        )
+        reasons["homes"] = lazy_gettext(
+            "%(count)s asset(s) have it as home zone (%(assets)s): give them another home_zone with "
+            "`vendtrack tracking load` first",
+            count=len(homes), assets=", ".join(homes[:5]),
+        )  # fmt: skip
     history = session.scalar(select(func.count(LocationInterval.id)).where(LocationInterval.zone_id == zone.id))
     if history:
-        reasons["history"] = (
-            f"it appears in {history} movement-history entries, which would lose where equipment has been: "
-            "keep the zone (you can change its name and outline)"
-        )
+        reasons["history"] = lazy_gettext(
+            "it appears in %(count)s movement-history entries, which would lose where equipment has been: "
+            "keep the zone (you can change its name and outline)",
+            count=history,
+        )  # fmt: skip
     return reasons
 
 
@@ -279,7 +282,8 @@ def save_zone(
     if after == before:
         return Saved(zone.id, False)
     session.add(zone)
-    _flush_unique(session, "code", f"code {data.code} was just taken by someone else: choose another code")
+    _flush_unique(session, "code", lazy_gettext("code %(code)s was just taken by someone else: choose another code",
+                                                code=data.code))  # fmt: skip
     action = "tracking.zone.create" if before is None else "tracking.zone.update"
     audit.record(session, actor, action, "tracking_zone", zone.id, before=before, after=after, clock=clock)
     return Saved(zone.id, True)
@@ -295,7 +299,8 @@ def delete_zone(session: Session, zone_id: int, actor: str, clock: Clock | None 
     zone = _zone(session, zone_id)
     reasons = _zone_dependents(session, zone)
     if reasons:
-        raise Conflict(lazy_gettext("Zone %(code)s cannot be deleted: ; .", code=zone.code), field="zone")
+        raise Conflict(lazy_gettext("Zone %(code)s cannot be deleted: %(reasons)s.", code=zone.code,
+                                    reasons="; ".join(str(r) for r in reasons.values())), field="zone")  # fmt: skip
     before = _zone_snapshot(zone)
     session.delete(zone)
     session.flush()
@@ -348,12 +353,16 @@ def save_gateway(
     warning = ""
     outline = parse_polygon(zone.polygon)
     if len(outline) >= 3 and not inside((data.x, data.y), outline):
-        warning = f"{data.gateway_id} at ({data.x:g}, {data.y:g}) is outside zone {zone.code}'s outline: check x and y"
+        warning = lazy_gettext(
+            "%(gateway_id)s at (%(x)s, %(y)s) is outside zone %(zone)s's outline: check x and y",
+            gateway_id=data.gateway_id, x=f"{data.x:g}", y=f"{data.y:g}", zone=zone.code,
+        )  # fmt: skip
     after = _gateway_snapshot(gateway, zone.code)
     if after == before:
         return Saved(gateway.id, False, warning)
     session.add(gateway)
-    _flush_unique(session, "gateway_id", f"gateway {data.gateway_id} was just added by someone else")
+    _flush_unique(session, "gateway_id", lazy_gettext("gateway %(gateway_id)s was just added by someone else",
+                                                      gateway_id=data.gateway_id))  # fmt: skip
     action = "tracking.gateway.create" if before is None else "tracking.gateway.update"
     audit.record(session, actor, action, "tracking_gateway", gateway.id, before=before, after=after, clock=clock)
     return Saved(gateway.id, True, warning)

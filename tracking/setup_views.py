@@ -48,7 +48,7 @@ def _committed(message: str, warning: str = "") -> None:
     floor_changed(current_app.extensions["vendtrack"])
     flash(message, "info")
     if warning:
-        flash(warning, "error")
+        flash(str(warning), "error")  # str(): a lazy text would come back from the session as safe markup
 
 
 def _number_text(value: float | None) -> str:
@@ -120,7 +120,7 @@ def zone_create() -> Any:
         saved = setup_admin.save_zone(_db(), zone_input(form), _actor(), _clock())
     except SetupInvalid as exc:
         return _zone_page(form, exc.errors, None, 422)
-    _committed(f"Zone {form['code'].strip()} created. Add its gateways next.")
+    _committed(gettext("Zone %(code)s created. Add its gateways next.", code=form["code"].strip()))
     return redirect(url_for("tracking_setup.zone_edit", zone_id=saved.id))
 
 
@@ -140,7 +140,7 @@ def zone_update(zone_id: int) -> Any:
     except SetupInvalid as exc:
         return _zone_page(form, exc.errors, zone_id, 422)
     if saved.changed:
-        _committed(f"Zone {form['code'].strip()} saved.")
+        _committed(gettext("Zone %(code)s saved.", code=form["code"].strip()))
     else:
         flash(gettext("Nothing changed."), "info")
     return redirect(url_for("tracking_setup.zone_edit", zone_id=zone_id))
@@ -155,9 +155,9 @@ def zone_delete(zone_id: int) -> Any:
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(str(exc.message), "error")
         return _zone_page(_zone_form_of(setup_admin.get_zone(session, zone_id)), {}, zone_id, exc.status)
-    _committed(f"Zone {code} deleted.")
+    _committed(gettext("Zone %(code)s deleted.", code=code))
     return redirect(url_for("tracking_setup.setup_index"))
 
 
@@ -194,7 +194,8 @@ def gateway_create() -> Any:
         saved = setup_admin.save_gateway(_db(), gateway_input(form), _actor(), _clock())
     except SetupInvalid as exc:
         return _gateway_page(form, exc.errors, None, 422)
-    _committed(f"Gateway {form['gateway_id'].strip()} added to {form['zone'].strip()}.", saved.warning)
+    _committed(gettext("Gateway %(gateway_id)s added to %(zone)s.", gateway_id=form["gateway_id"].strip(),
+                       zone=form["zone"].strip()), saved.warning)  # fmt: skip
     return redirect(url_for("tracking_setup.gateway_edit", gateway_pk=saved.id))
 
 
@@ -216,7 +217,7 @@ def gateway_update(gateway_pk: int) -> Any:
     except SetupInvalid as exc:
         return _gateway_page(form, exc.errors, gateway_pk, 422)
     if saved.changed:
-        _committed(f"Gateway {form['gateway_id'].strip()} saved.", saved.warning)
+        _committed(gettext("Gateway %(gateway_id)s saved.", gateway_id=form["gateway_id"].strip()), saved.warning)
     else:
         flash(gettext("Nothing changed."), "info")
     return redirect(url_for("tracking_setup.gateway_edit", gateway_pk=gateway_pk))
@@ -226,5 +227,5 @@ def gateway_update(gateway_pk: int) -> Any:
 @ADMIN
 def gateway_delete(gateway_pk: int) -> Any:
     row = setup_admin.delete_gateway(_db(), gateway_pk, _actor(), _clock())
-    _committed(f"Gateway {row.gateway_id} deleted from {row.zone}.")
+    _committed(gettext("Gateway %(gateway_id)s deleted from %(zone)s.", gateway_id=row.gateway_id, zone=row.zone))
     return redirect(url_for("tracking_setup.zone_edit", zone_id=row.zone_id))

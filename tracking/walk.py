@@ -196,10 +196,10 @@ def discard(session: Session, walk_id: int, actor: str, clock: Clock | None = No
 
 def _decided_text(walk: Walk) -> str:
     if walk.status == WalkStatus.OPEN.value:
-        return "this walk is still open: finish it first, then apply or discard its fit"
+        return lazy_gettext("this walk is still open: finish it first, then apply or discard its fit")
     if walk.status == WalkStatus.APPLIED.value:
-        return "this walk's fit is already applied: start a new walk to calibrate again"
-    return "this walk was discarded: start a new walk to calibrate again"
+        return lazy_gettext("this walk's fit is already applied: start a new walk to calibrate again")
+    return lazy_gettext("this walk was discarded: start a new walk to calibrate again")
 
 
 def _stays(session: Session, walk_id: int, end: float) -> list[walk_fit.Stay]:

@@ -21,7 +21,7 @@ from procurement.documents import build_context
 from procurement.models import Acknowledgement, InboundDocument, Invoice, PurchaseOrder, PurchaseOrderLine, Supplier
 from procurement.orders import get_po
 from procurement.supplier_inbound import acknowledge, fields, invoice_csv, invoices, panel
-from procurement.supplier_inbound.states import InvoiceStatus
+from procurement.supplier_inbound.states import CHANGES_SAID, INVOICE_LABELS, AckStatus, InvoiceStatus
 
 bp = Blueprint("procurement_supplier", __name__, url_prefix="/procurement", template_folder="templates")
 BUYERS = (Role.PROCUREMENT, Role.ADMIN)
@@ -67,7 +67,12 @@ def ack_decide(ack_id: int) -> Response:
     number = _po_of_ack(ack_id)
     accept = request.form.get("decision") == "accept"
     status = acknowledge.decide(_db(), ack_id, accept, _actor(), _services().clock, request.form.get("comment", ""))
-    return _back(number, f"{number}: supplier's changes {status.value.replace('_', ' ')}")
+    return _back(number, _changes_said(number, status))
+
+
+def _changes_said(number: str, status: AckStatus) -> str:
+    said = CHANGES_SAID.get(status) or status.value.replace("_", " ")
+    return gettext("%(po_number)s: supplier's changes %(status)s", po_number=number, status=said)
 
 
 @bp.post("/acknowledgements/<int:ack_id>/approve")
@@ -77,7 +82,7 @@ def ack_approve(ack_id: int) -> Response:
     accept = request.form.get("decision") == "accept"
     status = acknowledge.approve_change(_db(), ack_id, accept, _actor(), frozenset(g.principal.roles),
                                         _services().clock, request.form.get("comment", ""))  # fmt: skip
-    return _back(number, f"{number}: supplier's changes {status.value.replace('_', ' ')}")
+    return _back(number, _changes_said(number, status))
 
 
 @bp.post("/po/<po_number>/delivery-dates")
@@ -97,7 +102,7 @@ def delivery_dates(po_number: str) -> Response:
         line.requested_delivery_date = fields.day(value, f"date_{line.line_number}") if value else None
     audit.record(session, _actor(), "po.requested_dates", "purchase_order", po_number,
                  after={"requested_delivery_date": raw}, clock=_services().clock)  # fmt: skip
-    return _back(po_number, f"{po_number}: requested delivery dates saved")
+    return _back(po_number, gettext("%(po_number)s: requested delivery dates saved", po_number=po_number))
 
 
 def _invoice_lines(form: Any, po_number: str) -> tuple[tuple[int, int, Decimal], ...]:
@@ -126,8 +131,14 @@ def invoice_enter(po_number: str) -> Response:
     doc = fields.store(session, "manual", "invoice", json.dumps(typed, ensure_ascii=False).encode(), _services().clock,
                        supplier_id=po.supplier_id, po_id=po.id)  # fmt: skip
     bill = invoices.record(session, data, "manual", doc.id, _services().clock, _actor())
-    return _back(po_number, f"invoice {bill.invoice_number}: {bill.status}"
-                 + (f" ({bill.hold_reason})" if bill.hold_reason else ""))  # fmt: skip
+    said = gettext("invoice %(number)s: %(status)s", number=bill.invoice_number, status=_invoice_label(bill.status))
+    if bill.hold_reason:
+        said = gettext("%(said)s (%(reason)s)", said=said, reason=bill.hold_reason)
+    return _back(po_number, said)
+
+
+def _invoice_label(status: str) -> str:
+    return str(INVOICE_LABELS.get(InvoiceStatus(status), status))
 
 
 @bp.get("/invoices")
@@ -167,7 +178,7 @@ def invoice_decide(invoice_id: int) -> Response:
     status = invoices.decide(_db(), invoice_id, approve, _actor(), _services().clock, request.form.get("comment", ""))
     number = _db().get(Invoice, invoice_id).invoice_number
     _db().commit()
-    flash(gettext("invoice %(number)s: %(status)s", number=number, status=status), "ok")
+    flash(gettext("invoice %(number)s: %(status)s", number=number, status=_invoice_label(status)), "ok")
     return redirect(url_for("procurement_supplier.invoice_list"))  # type: ignore[return-value]
 
 
@@ -177,7 +188,7 @@ def invoice_rematch(invoice_id: int) -> Response:
     status = invoices.rematch(_db(), invoice_id, _actor(), _services().clock)
     number = _db().get(Invoice, invoice_id).invoice_number
     _db().commit()
-    flash(gettext("invoice %(number)s matched again: %(status)s", number=number, status=status), "ok")
+    flash(gettext("invoice %(number)s matched again: %(status)s", number=number, status=_invoice_label(status)), "ok")
     return redirect(url_for("procurement_supplier.invoice_list"))  # type: ignore[return-value]
 
 

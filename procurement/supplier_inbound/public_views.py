@@ -38,7 +38,7 @@ def _claim(token: str) -> supplier_links.LinkClaim:
     try:
         return supplier_links.verify(_services().settings.secret_key, token, _services().clock.now(), LINK_MAX_AGE)
     except DomainError as exc:
-        status = 410 if "expired" in exc.message else 404
+        status = 410 if exc.code == supplier_links.LINK_EXPIRED else 404
         raise DomainError(exc.message, field="token", code="link_invalid", status=status) from None
 
 
