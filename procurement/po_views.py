@@ -219,7 +219,7 @@ def po_receive_scan(po_number: str) -> Any:
         found, status = scan_receiving.receive_scan(_db(), po_number, request.form.get("scan", ""),
                                                      str(g.principal.actor), _services().clock, quantity)  # fmt: skip
         lot = _(", lot %(lot)s", lot=found.lot.lot) if found.lot.lot else ""
-        expiry = _(", expires %(day)s", day=f"{found.lot.expiry:%Y-%m-%d}") if found.lot.expiry else ""
+        expiry = _(", expires %(day)s", day=format(found.lot.expiry, "%Y-%m-%d")) if found.lot.expiry else ""
         return _("%(quantity)s × %(sku)s booked on line %(line)s%(lot)s%(expiry)s (%(reason)s); %(po)s is %(status)s",
                  quantity=found.quantity, sku=found.sku, line=found.line_number, lot=lot, expiry=expiry,
                  reason=found.reason, po=po_number, status=_label(status))  # fmt: skip

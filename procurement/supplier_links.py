@@ -66,7 +66,8 @@ def verify(secret_key: str, token: str, now: datetime, max_age: timedelta = DEFA
     issued = datetime.fromtimestamp(int(data["iat"]), UTC)
     if now - issued > max_age:
         raise Forbidden(lazy_gettext("this link expired on %(day)s: ask the buyer to send the order again",
-                                     day=f"{issued + max_age:%Y-%m-%d}"), field="token", code=LINK_EXPIRED)  # fmt: skip
+                                     day=format(issued + max_age, "%Y-%m-%d")),
+                        field="token", code=LINK_EXPIRED)  # fmt: skip
     return LinkClaim(str(data["po"]), str(data["n"]), issued)
 
 

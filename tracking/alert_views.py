@@ -119,7 +119,7 @@ def alert_action(alert_id: int, action: str) -> Any:
         elif action == "snooze":
             until = _snooze_until(clock.now())
             alert_work.snooze(session, alert_id, until, worker, clock)
-            done = gettext("Snoozed until %(until)s UTC.", until=f"{until:%Y-%m-%d %H:%M}")
+            done = gettext("Snoozed until %(until)s UTC.", until=format(until, "%Y-%m-%d %H:%M"))
         elif action == "resolve":
             alert_work.resolve(session, alert_id, request.form.get("note", ""), worker, clock)
             done = gettext("Resolved.")

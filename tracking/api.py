@@ -274,9 +274,7 @@ def gateway_adverts(gateway_id: str) -> Any:
     if not pipeline.knows_gateway(gateway_id):
         stats.reject("gateway_id:unknown", f"gateway {gateway_id!r} is not registered")
         raise NotFound(
-            lazy_gettext(
-                "gateway %(gateway_id)s is not registered: add it to a zone first", gateway_id=repr(gateway_id)
-            ),
+            f"gateway {gateway_id!r} is not registered: add it to a zone first",  # i18n: read by the gateway's uploader
             field="gateway_id",
         )
     try:
@@ -316,8 +314,9 @@ def _bounded_body() -> Any:
     """The request's JSON, read no further than the batch limit and parsed only after its nesting is bounded."""
     if not request.is_json:
         raise DomainError(
-            lazy_gettext('send JSON {"adverts": [...]} with Content-Type: application/json'), field="body", status=415
-        )
+            'send JSON {"adverts": [...]} with Content-Type: application/json',  # i18n: read by the gateway's uploader
+            field="body", status=415,
+        )  # fmt: skip
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise Rejected("body", Reason.TOO_LARGE, f"body is {length} bytes: send at most {MAX_BODY_BYTES} per request")

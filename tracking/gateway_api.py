@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from flask_babel import lazy_gettext
 
 from core import access
 from core.errors import DomainError, NotFound
@@ -61,9 +60,7 @@ def _receive(gateway_id: str, fmt: str, max_bytes: int, parse: Callable[[bytes, 
     if not pipeline.knows_gateway(gateway_id):
         stats.reject("gateway_id:unknown", f"gateway {gateway_id!r} is not registered")
         raise NotFound(
-            lazy_gettext(
-                "gateway %(gateway_id)s is not registered: add it to a zone first", gateway_id=repr(gateway_id)
-            ),
+            f"gateway {gateway_id!r} is not registered: add it to a zone first",  # i18n: read by the gateway's uploader
             field="gateway_id",
         )
     try:

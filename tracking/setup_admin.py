@@ -355,7 +355,7 @@ def save_gateway(
     if len(outline) >= 3 and not inside((data.x, data.y), outline):
         warning = lazy_gettext(
             "%(gateway_id)s at (%(x)s, %(y)s) is outside zone %(zone)s's outline: check x and y",
-            gateway_id=data.gateway_id, x=f"{data.x:g}", y=f"{data.y:g}", zone=zone.code,
+            gateway_id=data.gateway_id, x=format(data.x, "g"), y=format(data.y, "g"), zone=zone.code,
         )  # fmt: skip
     after = _gateway_snapshot(gateway, zone.code)
     if after == before:

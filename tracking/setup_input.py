@@ -163,7 +163,7 @@ def _polygon(found: _Collector, raw: object) -> tuple[tuple[float, float], ...]:
                                           count=len(points), hint=_POLYGON_HINT))  # fmt: skip
     elif any(not math.isfinite(v) or abs(v) > MAX_COORDINATE_M for p in points for v in p):
         found.bad("polygon", lazy_gettext("polygon coordinates are metres on the floor plan, within ±%(limit)s",
-                                          limit=f"{MAX_COORDINATE_M:g}"))  # fmt: skip
+                                          limit=format(MAX_COORDINATE_M, "g")))  # fmt: skip
     elif _area(points) < 0.01:
         found.bad("polygon", lazy_gettext("the points lie on one line: a zone needs an area, e.g. 0,0 8,0 8,6 0,6"))
     return points
@@ -192,7 +192,7 @@ def zone_input(data: Mapping[str, Any]) -> ZoneInput:
         radius = _number(found, "max_radius_m", data.get("max_radius_m"), what, "9")
         if radius is not None and not 0 < radius <= MAX_RADIUS_M:
             found.bad("max_radius_m", lazy_gettext("max_radius_m must be more than 0 and at most %(limit)s m, or empty",
-                                                   limit=f"{MAX_RADIUS_M:g}"))  # fmt: skip
+                                                   limit=format(MAX_RADIUS_M, "g")))  # fmt: skip
     building = _text(found, "building", data.get("building"), 64)
     floor = _text(found, "floor", data.get("floor"), 32)
     unit = _text(found, "unit", data.get("unit"), 64)
@@ -232,16 +232,18 @@ def gateway_input(data: Mapping[str, Any]) -> GatewayInput:
         value = _number(found, axis, data.get(axis), what, "4")
         if value is not None and abs(value) > MAX_COORDINATE_M:
             found.bad(axis, lazy_gettext("%(axis)s is metres on the floor plan, within ±%(limit)s", axis=axis,
-                                         limit=f"{MAX_COORDINATE_M:g}"))  # fmt: skip
+                                         limit=format(MAX_COORDINATE_M, "g")))  # fmt: skip
         coordinates.append(value or 0.0)
     offset = 0.0
     if not _blank(data.get("offset_db")):
         low, high = OFFSET_RANGE_DB
-        what = lazy_gettext("dB added to every RSSI it reports, %(low)s to %(high)s", low=f"{low:g}", high=f"{high:g}")
+        what = lazy_gettext("dB added to every RSSI it reports, %(low)s to %(high)s", low=format(low, "g"),
+                            high=format(high, "g"))  # fmt: skip
         offset = _number(found, "offset_db", data.get("offset_db"), what, "2.5") or 0.0
         if not low <= offset <= high:
             found.bad("offset_db", lazy_gettext("offset_db %(offset)s dB is out of range: use %(low)s to %(high)s dB",
-                                                offset=f"{offset:g}", low=f"{low:g}", high=f"{high:g}"))  # fmt: skip
+                                                offset=format(offset, "g"), low=format(low, "g"),
+                                                high=format(high, "g")))  # fmt: skip
     found.check()
     return GatewayInput(gateway_id, zone_code, coordinates[0], coordinates[1], offset)
 
