@@ -39,6 +39,7 @@ from procurement.po_states import (
     SENT,
     TRANSITIONS,
     POStatus,
+    status_words,
 )
 
 __all__ = [  # the statuses are re-exported: callers import them from orders
@@ -160,7 +161,7 @@ def add_line(
         raise Conflict(lazy_gettext(
                 "%(po_number)s is %(status)s: lines can only be added to a draft",
                 po_number=po.po_number,
-                status=po.status,
+                status=status_words(po.status),
             ), field="status")
     if quantity < 1:
         raise DomainError(lazy_gettext("quantity %(quantity)s must be at least 1", quantity=quantity), field="quantity")

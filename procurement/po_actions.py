@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import get_locale, gettext, lazy_gettext
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from core.roles import Role
 from procurement import approval
 from procurement.models import PurchaseOrder, PurchaseOrderLine
 from procurement.orders import EDITABLE_STATUSES, PO_STATES, POStatus
+from procurement.po_states import status_words
 
 BUYERS = frozenset({Role.PROCUREMENT, Role.ADMIN})
 DECIDERS = frozenset({Role.APPROVER, Role.PROCUREMENT, Role.ADMIN})  # approval rules may name any role
@@ -77,18 +78,12 @@ def state_allows(status: str, action: str) -> bool:
     return action in PO_STATES.transitions.get(POStatus(status), {}).values()
 
 
-def _status_words(status: str) -> str:
-    """A PO status as a sentence reads it ("pending approval"); German nouns keep their capital."""
-    label = gettext(POStatus(status).label)
-    return label if str(get_locale() or "en").startswith("de") else label.lower()
-
-
 def refusal(session: Session, po: PurchaseOrder, caller: Caller, action: str) -> str | None:
     """Why `caller` may not take `action` on `po` now, in words; None when they may."""
     named = ACTION_NAMES.get(action) or action.replace("_", " ")
     if not state_allows(po.status, action):
         return lazy_gettext("%(po)s is %(status)s: %(action)s is not possible now", po=po.po_number,
-                            status=_status_words(po.status), action=named)  # fmt: skip
+                            status=status_words(po.status), action=named)  # fmt: skip
     if not ({str(r) for r in ACTION_ROLES[action]} & caller.roles):
         return lazy_gettext("only %(who)s may %(action)s", action=named,
                             who=ROLE_NAMES.get(ACTION_ROLES[action]) or lazy_gettext("another role"))  # fmt: skip

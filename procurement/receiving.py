@@ -23,11 +23,11 @@ from procurement.orders import (
     PARTLY,
     RECEIVABLE_STATUSES,
     RECEIVED,
-    POStatus,
     get_po,
     site_settings,
     transition,
 )
+from procurement.po_states import status_words
 from procurement.stock import add_on_hand
 
 
@@ -64,7 +64,7 @@ def receive(
                     "%(po_number)s is %(status)s: goods are received against orders sent to or placed "
                     "with the supplier (e-mail it, or mark it as ordered by phone, portal or EDI)",
                     po_number=po_number,
-                    status=POStatus(po.status).label.lower(),
+                    status=status_words(po.status),
                 ), field="status",
         )  # fmt: skip
     wanted = {n: q for n, q in quantities.items() if q}
@@ -135,7 +135,7 @@ def close_short(session: Session, po_number: str, reason: str, actor: str, clock
                     "%(po_number)s is %(status)s: only ordered, sent or partly received orders close "
                     "short",
                     po_number=po_number,
-                    status=POStatus(po.status).label.lower(),
+                    status=status_words(po.status),
                 ), field="status",
         )  # fmt: skip
     for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):

@@ -40,6 +40,7 @@ from core.settings import Settings
 from procurement import orders, pdf, po_mail, supplier_links
 from procurement.documents import build_context
 from procurement.models import PoDocument, PurchaseOrder, Supplier, Transmission
+from procurement.po_states import status_words
 from procurement.send_config import PUBLIC_URL, retry_values
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,9 @@ def begin(
         if po.status != orders.APPROVED:
             raise Conflict(
                 lazy_gettext(
-                    "%(po_number)s is %(status)s: only approved orders are sent", po_number=po_number, status=po.status
+                    "%(po_number)s is %(status)s: only approved orders are sent",
+                    po_number=po_number,
+                    status=status_words(po.status),
                 ),
                 field="status",
             )

@@ -28,6 +28,7 @@ from procurement.orders import (
     site_settings,
     transition,
 )
+from procurement.po_states import status_words
 
 
 def edit_line(
@@ -40,7 +41,7 @@ def edit_line(
             lazy_gettext(
                 "%(po_number)s is %(status)s: only draft, pending or approved orders can be edited",
                 po_number=po_number,
-                status=po.status,
+                status=status_words(po.status),
             )
         )
     if quantity < 1:
@@ -77,7 +78,9 @@ def change_supplier(session: Session, po_number: str, supplier_code: str, actor:
     if po.status not in EDITABLE_STATUSES:
         raise Conflict(
             lazy_gettext(
-                "%(po_number)s is %(status)s: the supplier can no longer change", po_number=po_number, status=po.status
+                "%(po_number)s is %(status)s: the supplier can no longer change",
+                po_number=po_number,
+                status=status_words(po.status),
             )
         )
     supplier = session.scalar(select(Supplier).where(Supplier.code == supplier_code))

@@ -20,8 +20,19 @@ from tracking.views import ago
 
 bp = Blueprint("tracking_alerts", __name__, url_prefix="/tracking/alerts", template_folder="templates")
 STAFF = (Role.STAFF, Role.ADMIN)
-LISTS = {"live": "Needs attention", "mine": "Assigned to me", "snoozed": "Snoozed", "resolved": "Resolved"}
-SNOOZE_CHOICES = [(15, "15 minutes"), (60, "1 hour"), (240, "4 hours"), (480, "8 hours"), (1440, "24 hours")]
+LISTS = {
+    "live": lazy_gettext("Needs attention"),
+    "mine": lazy_gettext("Assigned to me"),
+    "snoozed": lazy_gettext("Snoozed"),
+    "resolved": lazy_gettext("Resolved"),
+}
+SNOOZE_CHOICES = [
+    (15, lazy_gettext("15 minutes")),
+    (60, lazy_gettext("1 hour")),
+    (240, lazy_gettext("4 hours")),
+    (480, lazy_gettext("8 hours")),
+    (1440, lazy_gettext("24 hours")),
+]
 BUTTONS = {"acknowledge": "Acknowledge", "assign": "Assign", "snooze": "Snooze", "resolve": "Resolve"}
 
 
@@ -45,7 +56,7 @@ def alert_list() -> Any:
     show = request.args.get("show", "live")
     if show not in LISTS:
         flash(
-            gettext("unknown list %(show)s: showing %(list)s", show=repr(show), list=LISTS["live"].lower()), "error"
+            gettext("unknown list %(show)s: showing %(list)s", show=repr(show), list=str(LISTS["live"])), "error"
         )
         show = "live"
     worker = _worker()

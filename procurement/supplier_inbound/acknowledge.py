@@ -18,6 +18,7 @@ from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.roles import Role
 from procurement.models import Acknowledgement, AcknowledgementLine, PurchaseOrder, PurchaseOrderLine
 from procurement.orders import PARTLY, SENT, get_po, po_totals, site_settings, totals_for
+from procurement.po_states import status_words
 from procurement.supplier_inbound.states import ACK_OPEN, AckStatus, ack_move
 
 ACTIONS = ("accept", "reject", "change")
@@ -63,7 +64,7 @@ def record(session: Session, data: AckInput, document_id: int, clock: Clock, act
         raise Conflict(lazy_gettext(
                 "%(po_number)s is %(status)s: it cannot be acknowledged now",
                 po_number=po.po_number,
-                status=po.status.replace('_', ' '),
+                status=status_words(po.status),
             ),
                        field="status")  # fmt: skip
     lines = _lines(session, po)
@@ -145,7 +146,7 @@ def _open_ack(session: Session, ack_id: int, want: AckStatus) -> tuple[Acknowled
         raise Conflict(lazy_gettext(
                 "%(po_number)s is %(status)s: its supplier's changes can no longer apply",
                 po_number=po.po_number,
-                status=po.status.replace('_', ' '),
+                status=status_words(po.status),
             ),
                        field="status")  # fmt: skip
     return ack, po

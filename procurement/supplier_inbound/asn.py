@@ -16,6 +16,7 @@ from core.clock import Clock
 from core.errors import Conflict, DomainError
 from procurement.models import PurchaseOrderLine, ShipNotice, ShipNoticeLine
 from procurement.orders import PARTLY, SENT, get_po, site_settings
+from procurement.po_states import status_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ def record(session: Session, data: ShipNoticeInput, document_id: int, clock: Clo
         raise Conflict(lazy_gettext(
                 "%(po_number)s is %(status)s: no shipment can be announced for it",
                 po_number=po.po_number,
-                status=po.status.replace('_', ' '),
+                status=status_words(po.status),
             ),
                        field="status")  # fmt: skip
     if not data.shipment_id:

@@ -20,6 +20,7 @@ from core.runtime import AppServices
 from procurement.documents import build_context
 from procurement.models import Acknowledgement, InboundDocument, Invoice, PurchaseOrder, PurchaseOrderLine, Supplier
 from procurement.orders import get_po
+from procurement.po_states import status_words
 from procurement.supplier_inbound import acknowledge, fields, invoice_csv, invoices, panel
 from procurement.supplier_inbound.states import CHANGES_SAID, INVOICE_LABELS, AckStatus, InvoiceStatus
 
@@ -93,7 +94,7 @@ def delivery_dates(po_number: str) -> Response:
     po = get_po(session, po_number, lock=True)
     if po.status not in ("draft", "pending_approval", "approved"):
         raise DomainError(lazy_gettext("%(po_number)s is %(status)s: dates change through the supplier's "
-            "acknowledgement now", po_number=po_number, status=po.status.replace("_", " ")),
+            "acknowledgement now", po_number=po_number, status=status_words(po.status)),
                           field="status")  # fmt: skip
     raw = (form.get("requested_delivery_date") or "").strip()
     po.requested_delivery_date = fields.day(raw, "requested_delivery_date") if raw else None

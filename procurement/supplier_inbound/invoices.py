@@ -19,6 +19,7 @@ from core.clock import Clock
 from core.errors import Conflict, DomainError, NotFound
 from procurement.models import Invoice, InvoiceLine, PurchaseOrder, PurchaseOrderLine, Supplier
 from procurement.orders import get_po, site_settings
+from procurement.po_states import status_words
 from procurement.supplier_inbound.states import COUNTED, PAYABLE, InvoiceStatus, invoice_move
 
 CENT = Decimal("0.01")
@@ -56,7 +57,7 @@ def record(session: Session, data: InvoiceInput, source: str, document_id: int |
             lazy_gettext(
                 "%(po_number)s is %(status)s: it cannot be invoiced",
                 po_number=po.po_number,
-                status=po.status.replace("_", " "),
+                status=status_words(po.status),
             ),
             field="status",
         )
