@@ -452,8 +452,9 @@ def test_a_german_admin_reads_field_errors_refusals_and_results_in_german(app: F
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert _error(page, "polygon").startswith("das Polygon hat 2 Punkt(e), braucht aber mindestens 3: schreiben Sie")
-    assert _error(page, "kind") == "die Art 'ballroom' ist unbekannt: verwenden Sie eine von room, corridor, exit, " \
-                                   "soiled_utility"  # fmt: skip
+    assert _error(page, "kind") == (
+        "die Art 'ballroom' ist unbekannt: verwenden Sie eine von room, corridor, exit, soiled_utility"
+    )
     response = _post(client, f"/tracking/setup/zones/{floor.zone_ids['B']}/delete", {})
     assert response.status_code == 409
     assert "Zone B kann nicht gelöscht werden: sie hat noch 1 Gateway(s) (gw-b): verschieben Sie" in html.unescape(
