@@ -242,23 +242,22 @@ def _decimal_field(errors: dict[str, str], name: str, raw: str, high: Decimal, e
     if unit:
         text = text.removesuffix("%").strip()
     if not text:
-        errors[name] = lazy_gettext("%(label)s is required: enter a number from 0 to %(high)s%(unit)s, "
-                                    "e.g. %(example)s", label=label, high=high, unit=unit, example=example)  # fmt: skip
+        errors[name] = lazy_gettext("%(label)s is required: enter a number from 0 to %(high)s%(unit)s, e.g. "
+                                    "%(example)s", label=label, high=high, unit=unit, example=example)  # fmt: skip
         return None
     if not _NUMBER.fullmatch(text):
-        errors[name] = lazy_gettext("%(label)s %(raw)s is not a number: write digits with a dot for decimals, "
-                                    "e.g. %(example)s", label=label, raw=repr(raw.strip()),
-                                    example=example)  # fmt: skip
+        errors[name] = lazy_gettext("%(label)s %(raw)s is not a number: write digits with a dot for decimals, e.g. "
+                                    "%(example)s", label=label, raw=repr(raw.strip()), example=example)  # fmt: skip
         return None
     value = Decimal(text)
     if not Decimal(0) <= value <= high:
         errors[name] = lazy_gettext("%(label)s %(text)s%(unit)s is out of range: enter a number from 0 to "
-                                    "%(high)s%(unit)s, e.g. %(example)s", label=label, text=text, unit=unit, high=high,
-                                    example=example)  # fmt: skip
+                                    "%(high)s%(unit)s, e.g. %(example)s", label=label, text=text, unit=unit,
+                                    high=high, example=example)  # fmt: skip
         return None
     if value != value.quantize(_CENT):
-        errors[name] = lazy_gettext("%(label)s %(text)s%(unit)s has more than 2 decimals: round it to cents, "
-                                    "e.g. %(example)s", label=label, text=text, unit=unit, example=example)  # fmt: skip
+        errors[name] = lazy_gettext("%(label)s %(text)s%(unit)s has more than 2 decimals: round it to cents, e.g. "
+                                    "%(example)s", label=label, text=text, unit=unit, example=example)  # fmt: skip
         return None
     return abs(value)  # "-0" → 0
 
@@ -278,8 +277,8 @@ def parse_site_settings(typed: SiteSettingsInput) -> SiteSettingsData:
             "buyer name is required: it is printed on purchase orders, e.g. Plant One Purchasing"
         )
     elif len(buyer) > BUYER_NAME_MAX:
-        errors["buyer_name"] = lazy_gettext("buyer name is %(length)s characters long: shorten it to %(limit)s "
-                                            "at most", length=len(buyer), limit=BUYER_NAME_MAX)  # fmt: skip
+        errors["buyer_name"] = lazy_gettext("buyer name is %(length)s characters long: shorten it to %(limit)s at "
+                                            "most", length=len(buyer), limit=BUYER_NAME_MAX)  # fmt: skip
     if errors or limit is None or tolerance is None or rise is None or over is None or tax is None:
         raise SiteSettingsInvalid({name: errors[name] for name in SITE_SETTING_FIELDS if name in errors})
     return SiteSettingsData(limit, tolerance, rise, over, tax, buyer)

@@ -62,11 +62,8 @@ def parse_columns(text: str) -> tuple[tuple[str, str], ...]:
         field, equals, header = part.partition("=")
         field, header = field.strip(), (header if equals else field).strip()
         if field not in FIELDS:
-            raise DomainError(lazy_gettext(
-                    "CSV column %(field)s is unknown: use one of %(fields)s",
-                    field=repr(field[:40]),
-                    fields=', '.join(FIELDS),
-                ),
+            raise DomainError(lazy_gettext("CSV column %(field)s is unknown: use one of %(fields)s",
+                                           field=repr(field[:40]), fields=", ".join(FIELDS)),
                               field="csv_columns")  # fmt: skip
         if not header or len(header) > 60:
             raise DomainError(
@@ -79,11 +76,8 @@ def parse_columns(text: str) -> tuple[tuple[str, str], ...]:
 
 def profile(columns: str, delimiter: str, bom: bool) -> CsvProfile:
     if delimiter not in DELIMITERS:
-        raise DomainError(lazy_gettext(
-                "CSV delimiter %(delimiter)s is not one of %(values)s",
-                delimiter=repr(delimiter),
-                values=', '.join(DELIMITERS.values()),
-            ),
+        raise DomainError(lazy_gettext("CSV delimiter %(delimiter)s is not one of %(values)s",
+                                       delimiter=repr(delimiter), values=", ".join(DELIMITERS.values())),
                           field="csv_delimiter")  # fmt: skip
     return CsvProfile(parse_columns(columns), delimiter, bom)
 

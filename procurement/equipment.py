@@ -131,8 +131,8 @@ def _order(session: Session, request: EquipmentRequest, clock: Clock, actor: str
                                        asset_type=repr(request.asset_type)), field="asset_type")  # fmt: skip
     offer = choose(load_offers(session, [item.id]).get(item.id, []), request.quantity, clock.now().date())
     if offer is None:
-        raise DomainError(lazy_gettext("%(sku)s has no valid supplier offer: add one to the catalogue, then "
-            "order this request", sku=item.sku), field="supplier")  # fmt: skip
+        raise DomainError(lazy_gettext("%(sku)s has no valid supplier offer: add one to the catalogue, then order "
+                                       "this request", sku=item.sku), field="supplier")  # fmt: skip
     site = _site(session, request.site_code)
     supplier = session.get(Supplier, offer.supplier_id)
     assert supplier is not None  # the offer came from it

@@ -201,7 +201,7 @@ def mark_ordered(session: Session, po_number: str, channel: str, reference: str,
     if channel not in ORDER_CHANNELS:
         raise DomainError(lazy_gettext(
                 "say how the order was placed: one of %(order_channels)s",
-                order_channels=', '.join(ORDER_CHANNELS),
+                order_channels=", ".join(ORDER_CHANNELS),
             ), field="channel")
     if len(reference) > 200:
         raise DomainError(lazy_gettext("the supplier's reference is at most 200 characters"), field="reference")

@@ -162,8 +162,9 @@ def po_send(po_number: str) -> Any:
         flash(_("%(po)s e-mailed (sha256 %(digest)s…)", po=po_number, digest=result.sha256[:12]), "ok")
     elif result.status == transmit.QUEUED and result.next_attempt_at is not None:
         flash(_("%(po)s not delivered (attempt %(attempt)s): %(error)s; it is tried again automatically at %(at)s "
-                "UTC. If you order by phone or in the supplier's portal instead, mark it as ordered.", po=po_number,
-                attempt=result.attempts, error=result.error, at=result.next_attempt_at.strftime("%H:%M:%S")),
+                "UTC. If you order by phone or in the supplier's portal instead, mark it as ordered.",
+                po=po_number, attempt=result.attempts, error=result.error,
+                at=result.next_attempt_at.strftime("%H:%M:%S")),
               "error")  # fmt: skip
     elif result.status == transmit.FAILED:
         flash(_("%(po)s not sent after %(attempts)s attempts: %(error)s", po=po_number, attempts=result.attempts,

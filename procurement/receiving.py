@@ -60,12 +60,9 @@ def receive(
     po = get_po(session, po_number, lock=True)
     if po.status not in RECEIVABLE_STATUSES:
         raise Conflict(
-            lazy_gettext(
-                    "%(po_number)s is %(status)s: goods are received against orders sent to or placed "
-                    "with the supplier (e-mail it, or mark it as ordered by phone, portal or EDI)",
-                    po_number=po_number,
-                    status=status_words(po.status),
-                ), field="status",
+            lazy_gettext("%(po_number)s is %(status)s: goods are received against orders sent to or placed with the "
+                         "supplier (e-mail it, or mark it as ordered by phone, portal or EDI)",
+                         po_number=po_number, status=status_words(po.status)), field="status",
         )  # fmt: skip
     wanted = {n: q for n, q in quantities.items() if q}
     if not wanted:
@@ -102,7 +99,7 @@ def receive(
                         allowed=allowed,
                         quantity=line.quantity,
                         received_qty=line.received_qty,
-                        tolerance=format(tolerance, '.0%'),
+                        tolerance=format(tolerance, ".0%"),
                     ),
                 field=f"line_{number}",
             )
@@ -131,12 +128,8 @@ def close_short(session: Session, po_number: str, reason: str, actor: str, clock
     po = get_po(session, po_number, lock=True)
     if po.status not in RECEIVABLE_STATUSES:
         raise Conflict(
-            lazy_gettext(
-                    "%(po_number)s is %(status)s: only ordered, sent or partly received orders close "
-                    "short",
-                    po_number=po_number,
-                    status=status_words(po.status),
-                ), field="status",
+            lazy_gettext("%(po_number)s is %(status)s: only ordered, sent or partly received orders close short",
+                         po_number=po_number, status=status_words(po.status)), field="status",
         )  # fmt: skip
     for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):
         line.closed_qty = max(line.quantity - line.received_qty, 0)

@@ -105,9 +105,9 @@ def match(session: Session, po_number: str, scan: str, today: date) -> ScanMatch
     for line in lines:
         if part and line.supplier_part_number.casefold() == part.casefold():
             return ScanMatch(line.line_number, line.sku, count * line.pack_qty, lot,
-                             lazy_gettext("supplier part number %(part)s is line %(line)s (%(sku)s), %(pack)s per pack",
-                                          part=line.supplier_part_number, line=line.line_number, sku=line.sku,
-                                          pack=line.pack_qty))  # fmt: skip
+                             lazy_gettext("supplier part number %(part)s is line %(line)s (%(sku)s), %(pack)s per "
+                                          "pack", part=line.supplier_part_number, line=line.line_number,
+                                          sku=line.sku, pack=line.pack_qty))  # fmt: skip
     raise DomainError(_no_match(po_number, label, part, lines), field="scan")
 
 
@@ -124,8 +124,8 @@ def receive_scan(session: Session, po_number: str, scan: str, actor: str, clock:
 def _by_gtin(lines: list[OpenLine], gtin: str) -> tuple[OpenLine, int, str] | None:
     for line in lines:
         if line.pack_gtin == gtin:
-            return line, line.pack_qty, lazy_gettext("pack GTIN %(gtin)s is line %(line)s (%(sku)s), %(pack)s per pack",
-                                                     gtin=gtin, line=line.line_number, sku=line.sku,
+            return line, line.pack_qty, lazy_gettext("pack GTIN %(gtin)s is line %(line)s (%(sku)s), %(pack)s per "
+                                                     "pack", gtin=gtin, line=line.line_number, sku=line.sku,
                                                      pack=line.pack_qty)  # fmt: skip
     for line in lines:
         if line.unit_gtin == gtin:
@@ -151,8 +151,8 @@ def _no_match(po_number: str, label: gs1.Gs1Label | None, part: str, lines: list
                 gtin=line.pack_gtin or line.unit_gtin or gettext("not recorded"))
         for line in lines[:10]
     )  # fmt: skip
-    return lazy_gettext("%(scanned)s matches no open line of %(po_number)s: %(known)s. Check the delivery is for "
-                        "this order, or record the GTIN on the supplier item", scanned=scanned, po_number=po_number,
+    return lazy_gettext("%(scanned)s matches no open line of %(po_number)s: %(known)s. Check the delivery is for this"
+                        " order, or record the GTIN on the supplier item", scanned=scanned, po_number=po_number,
                         known=known)  # fmt: skip
 
 

@@ -42,6 +42,6 @@ def unseal(secret_key: str, token: str) -> str:
         return _fernet(secret_key).decrypt(token.encode()).decode()
     except InvalidToken:
         raise DomainError(
-            lazy_gettext("the stored cXML SharedSecret cannot be decrypted (SECRET_KEY changed "
-                "since it was saved): enter the supplier's SharedSecret again"), field="shared_secret", status=409,
+            lazy_gettext("the stored cXML SharedSecret cannot be decrypted (SECRET_KEY changed since it was saved): "
+                         "enter the supplier's SharedSecret again"), field="shared_secret", status=409,
         ) from None  # fmt: skip

@@ -83,12 +83,9 @@ def consume(session: Session, claim: LinkClaim, purpose: str, po_id: int, clock:
     now = clock.now()
     earlier = used(session, claim, purpose)
     if earlier is not None:
-        raise Conflict(lazy_gettext(
-                "this link was already used for the %(purpose)s on %(moment)s UTC: contact the buyer for"
-                " further changes",
-                purpose=purpose.replace('_', ' '),
-                moment=format(earlier, '%Y-%m-%d %H:%M'),
-            ), field="token")  # fmt: skip
+        raise Conflict(lazy_gettext("this link was already used for the %(purpose)s on %(moment)s UTC: contact the "
+                                    "buyer for further changes", purpose=purpose.replace("_", " "),
+                                    moment=format(earlier, "%Y-%m-%d %H:%M")), field="token")  # fmt: skip
     try:
         with session.begin_nested():
             session.add(SupplierLinkUse(nonce=claim.nonce, purpose=purpose, po_id=po_id, used_at=now,
@@ -96,7 +93,7 @@ def consume(session: Session, claim: LinkClaim, purpose: str, po_id: int, clock:
     except IntegrityError:
         raise Conflict(lazy_gettext(
                 "this link was already used for the %(purpose)s",
-                purpose=purpose.replace('_', ' '),
+                purpose=purpose.replace("_", " "),
             ), field="token") from None
     audit.record(session, f"supplier-link:{claim.nonce[:8]}", f"supplier_link.{purpose}", "purchase_order",
                  claim.po_number, after={"remote": remote[:64]}, clock=clock)  # fmt: skip

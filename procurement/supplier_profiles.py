@@ -94,14 +94,12 @@ def _checked(form: ProfileForm) -> None:
     for role in ("from", "to", "sender"):
         domain, identity = getattr(form, f"{role}_domain").strip(), getattr(form, f"{role}_identity").strip()
         if domain and not DOMAIN.match(domain):
-            raise DomainError(lazy_gettext("%(role)s domain %(domain)s: letters, digits, . _ - (e.g. DUNS, "
-                "NetworkID)", role=role, domain=repr(domain[:40])),
+            raise DomainError(lazy_gettext("%(role)s domain %(domain)s: letters, digits, . _ - (e.g. DUNS, NetworkID)",
+                                           role=role, domain=repr(domain[:40])),
                               field=f"{role}_domain")  # fmt: skip
         if identity and not IDENTITY.match(identity):
-            raise DomainError(lazy_gettext(
-                    "%(role)s identity: 1-100 characters without spaces (e.g. 123456789)",
-                    role=role,
-                ),
+            raise DomainError(lazy_gettext("%(role)s identity: 1-100 characters without spaces (e.g. 123456789)",
+                                           role=role),
                               field=f"{role}_identity")  # fmt: skip
     if len(form.shared_secret) > 200 or "\x00" in form.shared_secret:
         raise DomainError(lazy_gettext("SharedSecret: at most 200 characters, no NUL"), field="shared_secret")
@@ -139,10 +137,8 @@ def set_unspsc(session: Session, supplier_code: str, part: str, code: str, actor
     supplier = supplier_by_code(session, supplier_code)
     code = code.strip()
     if code and not (code.isdigit() and len(code) == 8):
-        raise DomainError(lazy_gettext(
-                "UNSPSC %(code)s must be 8 digits (e.g. 46181504 for protective gloves)",
-                code=repr(code[:20]),
-            ),
+        raise DomainError(lazy_gettext("UNSPSC %(code)s must be 8 digits (e.g. 46181504 for protective gloves)",
+                                       code=repr(code[:20])),
                           field="unspsc")  # fmt: skip
     row = session.scalar(select(SupplierItem).where(SupplierItem.supplier_id == supplier.id,
                                                     SupplierItem.supplier_part_number == part))  # fmt: skip

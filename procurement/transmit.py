@@ -214,10 +214,8 @@ def begin(
         supplier = session.get(Supplier, po.supplier_id)
         assert supplier is not None
         if not supplier.email:
-            raise DomainError(lazy_gettext(
-                    "supplier %(code)s has no e-mail address: add one, then send again",
-                    code=supplier.code,
-                ),
+            raise DomainError(lazy_gettext("supplier %(code)s has no e-mail address: add one, then send again",
+                                           code=supplier.code),
                               field="email")  # fmt: skip
         now = clock.now()
         t = session.scalar(
@@ -251,8 +249,9 @@ def _check_resend(t: Transmission, po_number: str, factory: sessionmaker[Session
             field="status",
         )
     if t.status == SENDING and not is_stale(t, now, policy):
-        raise Conflict(lazy_gettext("%(po_number)s is being e-mailed right now (since %(since)s UTC): wait for "
-            "the outcome", po_number=po_number, since=format(t.claimed_at, '%H:%M:%S')), field="status")  # fmt: skip
+        raise Conflict(lazy_gettext("%(po_number)s is being e-mailed right now (since %(since)s UTC): wait for the "
+                                    "outcome", po_number=po_number, since=format(t.claimed_at, "%H:%M:%S")),
+                       field="status")  # fmt: skip
 
 
 # ---- delivery: no transaction open -------------------------------------------------------------------

@@ -74,8 +74,8 @@ def queue_view() -> str:
     status = args.get("status", orders.PENDING)
     if status and status not in {s.value for s in orders.POStatus}:
         choices = ", ".join(s.value for s in orders.POStatus)
-        raise DomainError(lazy_gettext("status %(status)s is not a purchase order status: use one of "
-            "%(choices)s", status=repr(status[:40]), choices=choices),
+        raise DomainError(lazy_gettext("status %(status)s is not a purchase order status: use one of %(choices)s",
+                                       status=repr(status[:40]), choices=choices),
                           field="status", status=422)  # fmt: skip
     flt = queries.QueueFilter(
         status=status, site=args.get("site", "")[:64], supplier=args.get("supplier", "")[:64],

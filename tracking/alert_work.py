@@ -102,12 +102,12 @@ def assign(session: Session, alert_id: int, assignee_id: int, who: Worker, clock
     view = _load(session, alert_id, who, clock.now())
     user = session.get(User, assignee_id) if 0 < assignee_id <= MAX_ID else None
     if user is None or not user.active:
-        raise DomainError(lazy_gettext("user %(assignee_id)s does not exist or is inactive: pick someone from "
-            "the list", assignee_id=assignee_id),
+        raise DomainError(lazy_gettext("user %(assignee_id)s does not exist or is inactive: pick someone from the "
+                                       "list", assignee_id=assignee_id),
                           field="assignee_id")  # fmt: skip
     if not may_see(session, view, user.role_set()):
-        raise DomainError(lazy_gettext("%(username)s cannot see %(label)s alerts: pick someone whose role they"
-                                       " are routed to", username=user.display_name or user.username,
+        raise DomainError(lazy_gettext("%(username)s cannot see %(label)s alerts: pick someone whose role they are "
+                                       "routed to", username=user.display_name or user.username,
                                        label=view.kind.label), field="assignee_id")  # fmt: skip
     done = _move(session, view, "assign", assignee_id=user.id, snoozed_until=None)
     name = user.display_name or user.username

@@ -38,8 +38,8 @@ def resolve(session: Any, text: str, host: str, scheme: str, script_root: str = 
     asset_id = found.segment_after(ASSET_PATH)
     if asset_id.isdigit() and len(asset_id) <= 10:
         return services.get_location(session, int(asset_id))
-    raise DomainError(lazy_gettext("this label's link opens %(path)s on this server, which is not an "
-        "asset: scan the asset's own label, or type its asset tag", path=found.path[:80]),
+    raise DomainError(lazy_gettext("this label's link opens %(path)s on this server, which is not an asset: scan the "
+                                   "asset's own label, or type its asset tag", path=found.path[:80]),
                       field="code", code="not_an_asset")  # fmt: skip
 
 

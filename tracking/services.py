@@ -211,8 +211,8 @@ def find_by_tag(session: Session, asset_tag: str) -> AssetLocation:
         found = _locations(session, [func.lower(Asset.asset_tag) == text.lower()], 2)
         found = found if len(found) == 1 else []
     if not found:
-        raise NotFound(lazy_gettext("no asset has the tag %(text)s: check the label, or search by name on "
-            "the locate page", text=repr(text[:64])),
+        raise NotFound(lazy_gettext("no asset has the tag %(text)s: check the label, or search by name on the locate "
+                                    "page", text=repr(text[:64])),
                        field="code")  # fmt: skip
     return found[0]
 

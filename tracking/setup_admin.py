@@ -212,33 +212,26 @@ def _zone_dependents(session: Session, zone: Zone) -> dict[str, str]:
     reasons: dict[str, str] = {}
     gateways = list(session.scalars(select(Gateway.gateway_id).where(Gateway.zone_id == zone.id)))
     if gateways:
-        reasons["gateways"] = lazy_gettext(
-            "it still has %(count)s gateway(s) (%(gateways)s): move them to another zone or delete them first",
-            count=len(gateways), gateways=", ".join(sorted(gateways)),
-        )  # fmt: skip
+        reasons["gateways"] = lazy_gettext("it still has %(count)s gateway(s) (%(gateways)s): move them to another "
+                                           "zone or delete them first", count=len(gateways),
+                                           gateways=", ".join(sorted(gateways)))  # fmt: skip
     located = list(session.scalars(select(Asset.asset_tag).where(Asset.zone_id == zone.id).order_by(Asset.asset_tag)))
     if located:
-        reasons["located"] = lazy_gettext(
-            "%(count)s asset(s) are located there now (%(assets)s): once its gateways are gone they are seen "
-            "elsewhere or become unknown within about a minute",
-            count=len(located), assets=", ".join(located[:5]),
-        )  # fmt: skip
+        reasons["located"] = lazy_gettext("%(count)s asset(s) are located there now (%(assets)s): once its gateways "
+                                          "are gone they are seen elsewhere or become unknown within about a minute",
+                                          count=len(located), assets=", ".join(located[:5]))  # fmt: skip
     homes = list(
         session.scalars(select(Asset.asset_tag).where(Asset.home_zone_id == zone.id).order_by(Asset.asset_tag))
     )
     if homes:
-        reasons["homes"] = lazy_gettext(
-            "%(count)s asset(s) have it as home zone (%(assets)s): give them another home_zone with "
-            "`vendtrack tracking load` first",
-            count=len(homes), assets=", ".join(homes[:5]),
-        )  # fmt: skip
+        reasons["homes"] = lazy_gettext("%(count)s asset(s) have it as home zone (%(assets)s): give them another "
+                                        "home_zone with `vendtrack tracking load` first", count=len(homes),
+                                        assets=", ".join(homes[:5]))  # fmt: skip
     history = session.scalar(select(func.count(LocationInterval.id)).where(LocationInterval.zone_id == zone.id))
     if history:
-        reasons["history"] = lazy_gettext(
-            "it appears in %(count)s movement-history entries, which would lose where equipment has been: "
-            "keep the zone (you can change its name and outline)",
-            count=history,
-        )  # fmt: skip
+        reasons["history"] = lazy_gettext("it appears in %(count)s movement-history entries, which would lose where "
+                                          "equipment has been: keep the zone (you can change its name and outline)",
+                                          count=history)  # fmt: skip
     return reasons
 
 
@@ -353,10 +346,9 @@ def save_gateway(
     warning = ""
     outline = parse_polygon(zone.polygon)
     if len(outline) >= 3 and not inside((data.x, data.y), outline):
-        warning = lazy_gettext(
-            "%(gateway_id)s at (%(x)s, %(y)s) is outside zone %(zone)s's outline: check x and y",
-            gateway_id=data.gateway_id, x=format(data.x, "g"), y=format(data.y, "g"), zone=zone.code,
-        )  # fmt: skip
+        warning = lazy_gettext("%(gateway_id)s at (%(x)s, %(y)s) is outside zone %(zone)s's outline: check x and y",
+                               gateway_id=data.gateway_id, x=format(data.x, "g"), y=format(data.y, "g"),
+                               zone=zone.code)  # fmt: skip
     after = _gateway_snapshot(gateway, zone.code)
     if after == before:
         return Saved(gateway.id, False, warning)

@@ -75,8 +75,8 @@ def _key(found: _Collector, name: str, raw: object, limit: int, example: str) ->
     if not value:
         found.bad(name, lazy_gettext("%(name)s is required, e.g. %(example)s", name=name, example=example))
     elif len(value) > limit or not _KEY.match(value):
-        found.bad(name, lazy_gettext("%(name)s must be at most %(limit)s characters without spaces or slashes, "
-                                     "e.g. %(example)s", name=name, limit=limit, example=example))  # fmt: skip
+        found.bad(name, lazy_gettext("%(name)s must be at most %(limit)s characters without spaces or slashes, e.g. "
+                                     "%(example)s", name=name, limit=limit, example=example))  # fmt: skip
     return value
 
 
@@ -191,8 +191,8 @@ def zone_input(data: Mapping[str, Any]) -> ZoneInput:
         what = lazy_gettext("the zone's radius in metres (leave empty for no limit)")
         radius = _number(found, "max_radius_m", data.get("max_radius_m"), what, "9")
         if radius is not None and not 0 < radius <= MAX_RADIUS_M:
-            found.bad("max_radius_m", lazy_gettext("max_radius_m must be more than 0 and at most %(limit)s m, or empty",
-                                                   limit=format(MAX_RADIUS_M, "g")))  # fmt: skip
+            found.bad("max_radius_m", lazy_gettext("max_radius_m must be more than 0 and at most %(limit)s m, or "
+                                                   "empty", limit=format(MAX_RADIUS_M, "g")))  # fmt: skip
     building = _text(found, "building", data.get("building"), 64)
     floor = _text(found, "floor", data.get("floor"), 32)
     unit = _text(found, "unit", data.get("unit"), 64)

@@ -71,8 +71,9 @@ def _walk(session: Session, walk_id: int) -> Walk:
 
 def _own(walk: Walk, actor: str) -> None:
     if walk.started_by != actor:
-        raise Forbidden(lazy_gettext("this walk was started by someone else: only the person carrying its "
-            "tag can mark rooms on it or finish it; start a walk of your own"), field="walk_id")  # fmt: skip
+        raise Forbidden(lazy_gettext("this walk was started by someone else: only the person carrying its tag can "
+                                     "mark rooms on it or finish it; start a walk of your own"),
+                        field="walk_id")  # fmt: skip
 
 
 def _move(session: Session, walk: Walk, target: WalkStatus, **values: Any) -> None:
@@ -91,8 +92,8 @@ def start(session: Session, tag_key: str, actor: str, clock: Clock | None = None
     """Open a walk carrying `tag_key`; refused when the tag is unknown or already on an open walk."""
     tag_key = tag_key.strip()
     if not tag_key or session.scalar(select(Tag.id).where(Tag.tag_key == tag_key)) is None:
-        raise DomainError(lazy_gettext("unknown tag: pick one of the tags heard lately, or type a tag key the "
-            "system has heard"),
+        raise DomainError(lazy_gettext("unknown tag: pick one of the tags heard lately, or type a tag key the system "
+                                       "has heard"),
                           field="tag_key", status=422)  # fmt: skip
     busy = session.scalar(select(Walk).where(Walk.tag_key == tag_key, Walk.status == WalkStatus.OPEN.value))
     if busy is not None:
@@ -140,8 +141,8 @@ def finish(
     walk = _walk(session, walk_id)
     _own(walk, actor)
     if walk.status != WalkStatus.OPEN.value:
-        raise Conflict(lazy_gettext("this walk is already finished: its fit is shown on its page, apply or "
-            "discard it there"),
+        raise Conflict(lazy_gettext("this walk is already finished: its fit is shown on its page, apply or discard it"
+                                    " there"),
                        field="walk_id")  # fmt: skip
     now = _clock(clock).now()
     stays = _stays(session, walk.id, now.timestamp())

@@ -61,11 +61,8 @@ def record(session: Session, data: AckInput, document_id: int, clock: Clock, act
     """Store the supplier's answer; an open earlier answer of the same order is superseded."""
     po = get_po(session, data.po_number, lock=True)
     if po.status not in ANSWERABLE:
-        raise Conflict(lazy_gettext(
-                "%(po_number)s is %(status)s: it cannot be acknowledged now",
-                po_number=po.po_number,
-                status=status_words(po.status),
-            ),
+        raise Conflict(lazy_gettext("%(po_number)s is %(status)s: it cannot be acknowledged now",
+                                    po_number=po.po_number, status=status_words(po.status)),
                        field="status")  # fmt: skip
     lines = _lines(session, po)
     changed = False
@@ -79,12 +76,9 @@ def record(session: Session, data: AckInput, document_id: int, clock: Clock, act
                 field=f"line_{answer.line_number}",
             )
         if answer.action not in ACTIONS:
-            raise DomainError(lazy_gettext(
-                    "line %(line_number)s: answer %(action)s is not one of %(actions)s",
-                    line_number=answer.line_number,
-                    action=repr(answer.action[:20]),
-                    actions=', '.join(ACTIONS),
-                ), field=f"line_{answer.line_number}")  # fmt: skip
+            raise DomainError(lazy_gettext("line %(line_number)s: answer %(action)s is not one of %(actions)s",
+                                           line_number=answer.line_number, action=repr(answer.action[:20]),
+                                           actions=", ".join(ACTIONS)), field=f"line_{answer.line_number}")  # fmt: skip
         if answer.quantity is not None and answer.quantity < max(line.received_qty, 1):
             raise DomainError(lazy_gettext("line %(line_number)s: quantity %(quantity)s is below %(received_qty)s "
                                            "(reject the line instead)", line_number=answer.line_number,
@@ -136,18 +130,12 @@ def _open_ack(session: Session, ack_id: int, want: AckStatus) -> tuple[Acknowled
     po = session.get(PurchaseOrder, ack.po_id)
     assert po is not None
     if ack.status != want:
-        raise Conflict(lazy_gettext(
-                "this answer of %(po_number)s is %(status)s, not %(wanted)s",
-                po_number=po.po_number,
-                status=ack.status.replace('_', ' '),
-                wanted=want.value.replace('_', ' '),
-            ), field="status")  # fmt: skip
+        raise Conflict(lazy_gettext("this answer of %(po_number)s is %(status)s, not %(wanted)s",
+                                    po_number=po.po_number, status=ack.status.replace("_", " "),
+                                    wanted=want.value.replace("_", " ")), field="status")  # fmt: skip
     if po.status not in (*ANSWERABLE, "received"):
-        raise Conflict(lazy_gettext(
-                "%(po_number)s is %(status)s: its supplier's changes can no longer apply",
-                po_number=po.po_number,
-                status=status_words(po.status),
-            ),
+        raise Conflict(lazy_gettext("%(po_number)s is %(status)s: its supplier's changes can no longer apply",
+                                    po_number=po.po_number, status=status_words(po.status)),
                        field="status")  # fmt: skip
     return ack, po
 

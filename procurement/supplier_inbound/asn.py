@@ -45,11 +45,8 @@ class Expected:
 def record(session: Session, data: ShipNoticeInput, document_id: int, clock: Clock, actor: str) -> ShipNotice:
     po = get_po(session, data.po_number, lock=True)
     if po.status not in (SENT, PARTLY):
-        raise Conflict(lazy_gettext(
-                "%(po_number)s is %(status)s: no shipment can be announced for it",
-                po_number=po.po_number,
-                status=status_words(po.status),
-            ),
+        raise Conflict(lazy_gettext("%(po_number)s is %(status)s: no shipment can be announced for it",
+                                    po_number=po.po_number, status=status_words(po.status)),
                        field="status")  # fmt: skip
     if not data.shipment_id:
         raise DomainError(lazy_gettext("a ship notice needs a shipment id"), field="shipment_id")
@@ -82,15 +79,10 @@ def record(session: Session, data: ShipNoticeInput, document_id: int, clock: Clo
                 ), field=f"line_{number}")
         allowed = int(line.quantity * (1 + tolerance)) - shipped.get(number, 0)
         if not 0 < qty <= allowed:
-            raise DomainError(lazy_gettext(
-                    "line %(number)s: %(qty)s shipped but %(allowed)s at most can still be (ordered "
-                    "%(quantity)s, announced %(announced)s)",
-                    number=number,
-                    qty=qty,
-                    allowed=max(allowed, 0),
-                    quantity=line.quantity,
-                    announced=shipped.get(number, 0),
-                ),
+            raise DomainError(lazy_gettext("line %(number)s: %(qty)s shipped but %(allowed)s at most can still be "
+                                           "(ordered %(quantity)s, announced %(announced)s)", number=number,
+                                           qty=qty, allowed=max(allowed, 0), quantity=line.quantity,
+                                           announced=shipped.get(number, 0)),
                               field=f"line_{number}")  # fmt: skip
     notice = ShipNotice(po_id=po.id, document_id=document_id, shipment_id=data.shipment_id, ship_date=data.ship_date,
                         expected_date=data.expected_date, carrier=data.carrier, tracking_number=data.tracking_number,

@@ -94,7 +94,7 @@ def delivery_dates(po_number: str) -> Response:
     po = get_po(session, po_number, lock=True)
     if po.status not in ("draft", "pending_approval", "approved"):
         raise DomainError(lazy_gettext("%(po_number)s is %(status)s: dates change through the supplier's "
-            "acknowledgement now", po_number=po_number, status=status_words(po.status)),
+                                       "acknowledgement now", po_number=po_number, status=status_words(po.status)),
                           field="status")  # fmt: skip
     raw = (form.get("requested_delivery_date") or "").strip()
     po.requested_delivery_date = fields.day(raw, "requested_delivery_date") if raw else None

@@ -24,7 +24,8 @@ def quantity(raw: object, field: str, minimum: int = 0) -> int:
         value = Decimal("NaN")
     if not value.is_finite() or value != value.to_integral_value() or not minimum <= value <= MAX_QUANTITY:
         raise DomainError(lazy_gettext("%(field)s: %(text)s is not a whole number from %(minimum)s to "
-            "%(max_quantity)s", field=field, text=repr(text[:30]), minimum=minimum, max_quantity=MAX_QUANTITY),
+                                       "%(max_quantity)s", field=field, text=repr(text[:30]), minimum=minimum,
+                                       max_quantity=MAX_QUANTITY),
                           field=field)  # fmt: skip
     return int(value)
 
@@ -36,8 +37,8 @@ def price(raw: object, field: str) -> Decimal:
     except InvalidOperation:
         value = Decimal("NaN")
     if not value.is_finite() or value < 0 or value > MAX_PRICE or value.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise DomainError(lazy_gettext("%(field)s: %(text)s is not a price (0 to 1,000,000,000, at most 4 "
-            "decimals)", field=field, text=repr(text[:30])),
+        raise DomainError(lazy_gettext("%(field)s: %(text)s is not a price (0 to 1,000,000,000, at most 4 decimals)",
+                                       field=field, text=repr(text[:30])),
                           field=field)  # fmt: skip
     return value
 

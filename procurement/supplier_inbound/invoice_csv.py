@@ -31,11 +31,8 @@ def import_invoices(session: Session, text: str, clock: Clock, actor: str) -> Cs
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
-        raise DomainError(lazy_gettext(
-                "the CSV lacks column(s) %(missing)s: the header must name %(columns)s",
-                missing=', '.join(missing),
-                columns=', '.join(COLUMNS),
-            ),
+        raise DomainError(lazy_gettext("the CSV lacks column(s) %(missing)s: the header must name %(columns)s",
+                                       missing=", ".join(missing), columns=", ".join(COLUMNS)),
                           field="file")  # fmt: skip
     groups: dict[tuple[str, str], list[tuple[int, dict[str, str]]]] = {}
     for number, row in enumerate(reader, start=2):

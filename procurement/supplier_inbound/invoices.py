@@ -62,11 +62,8 @@ def record(session: Session, data: InvoiceInput, source: str, document_id: int |
             field="status",
         )
     if data.currency.upper() != po.currency:
-        raise DomainError(lazy_gettext(
-                "invoice currency %(currency)s differs from the order's %(order_currency)s",
-                currency=repr(data.currency[:3]),
-                order_currency=po.currency,
-            ),
+        raise DomainError(lazy_gettext("invoice currency %(currency)s differs from the order's %(order_currency)s",
+                                       currency=repr(data.currency[:3]), order_currency=po.currency),
                           field="currency")  # fmt: skip
     if not data.invoice_number or not data.lines:
         raise DomainError(lazy_gettext("an invoice needs a number and at least one line"), field="invoice_number")

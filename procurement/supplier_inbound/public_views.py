@@ -67,10 +67,8 @@ def _line_answer(form: Any, number: int) -> acknowledge.AckLineInput:
         return acknowledge.AckLineInput(number, action)
     qty, price, when = (form.get(f"{k}_{number}", "").strip() for k in ("quantity", "price", "date"))
     if not (qty or price or when):
-        raise DomainError(lazy_gettext(
-                "line %(number)s: enter the new quantity, price or date, or choose accept",
-                number=number,
-            ),
+        raise DomainError(lazy_gettext("line %(number)s: enter the new quantity, price or date, or choose accept",
+                                       number=number),
                           field=f"line_{number}")  # fmt: skip
     return acknowledge.AckLineInput(
         number, "change", fields.quantity(qty, f"line {number} quantity", 1) if qty else None,
