@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -81,8 +81,10 @@ class FloorRef:
     def label(self) -> str:
         """'Ward B, floor 2'; 'floor 2' without a building; the building alone without a floor."""
         if not self.floor:
-            return self.building or "no building or floor"
-        return f"{self.building}, floor {self.floor}" if self.building else f"floor {self.floor}"
+            return self.building or gettext("no building or floor")
+        if self.building:
+            return gettext("%(building)s, floor %(floor)s", building=self.building, floor=self.floor)
+        return gettext("floor %(floor)s", floor=self.floor)
 
 
 @dataclass(frozen=True, slots=True)
