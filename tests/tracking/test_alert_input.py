@@ -145,3 +145,5 @@ def test_a_german_nurse_reads_refusals_and_results_in_german(app: Flask, client:
     done = client.post(f"{url}/snooze", data={"csrf_token": token, "minutes": "15"}, follow_redirects=True)
     snoozed = r'role="status">Zurückgestellt bis \d{4}-\d\d-\d\d \d\d:\d\d UTC\.</p>'
     assert re.search(snoozed, done.get_data(as_text=True))
+    history = client.get(url).get_data(as_text=True)  # the history reads in German too, from the same audit entries
+    assert "nina hat ihn bestätigt." in history and "nina hat ihn bis " in history
