@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.errors import Conflict, DomainError, Forbidden
 from core.models import CostCenter, Item
+from procurement import po_notes
 from procurement.models import (
     Approval,
     ApprovalRule,
@@ -33,8 +34,10 @@ from procurement.orders import (
     site_settings,
     transition,
 )
+from procurement.po_notes import N_, Note
 
 AUTO_APPROVER = "system:auto-approve"
+AUTO_APPROVAL_NOT_APPLIED = N_("auto-approval not applied: %(reason)s")  # its reason stops mattering once decided
 DEFAULT_ROLE = "approver"
 
 
@@ -51,7 +54,12 @@ class Approver:
 class BudgetCheck:
     ok: bool
     stop: bool
-    message: str
+    note: Note | None  # why the order is over budget; None when it is not
+
+    @property
+    def message(self) -> str:
+        """The reason in the current request's language (English outside one)."""
+        return self.note.shown() if self.note is not None else ""
 
 
 def po_categories(session: Session, po: PurchaseOrder) -> set[str]:
@@ -129,12 +137,12 @@ def budget_check(session: Session, po: PurchaseOrder, total: Decimal, clock: Clo
     """Committed spend of the PO's cost center this month plus this PO against the budget, if there is one."""
     status = budget_status(session, po, total, clock)
     if status is None or status.remaining_after >= 0:
-        return BudgetCheck(True, False, "")
-    message = (
-        f"budget {status.name}: committed {status.committed:.2f} + this order {total:.2f} "
-        f"exceeds {status.amount:.2f}"
-    )
-    return BudgetCheck(False, status.mode == "stop", message)
+        return BudgetCheck(True, False, None)
+    note = Note.of(
+        N_("budget %(budget)s: committed %(committed)s + this order %(total)s exceeds %(amount)s"),
+        budget=status.name, committed=f"{status.committed:.2f}", total=f"{total:.2f}", amount=f"{status.amount:.2f}",
+    )  # fmt: skip
+    return BudgetCheck(False, status.mode == "stop", note)
 
 
 def committed_spend(session: Session, cost_center_id: int, period: str, exclude_po: int | None = None) -> Decimal:
@@ -149,19 +157,20 @@ def committed_spend(session: Session, cost_center_id: int, period: str, exclude_
     )
 
 
-def auto_approval_blocker(session: Session, po: PurchaseOrder, total: Decimal) -> str | None:
-    """Why a system PO cannot be auto-approved, in words; None when it may be."""
+def auto_approval_blocker(session: Session, po: PurchaseOrder, total: Decimal) -> Note | None:
+    """Why a system PO cannot be auto-approved (str() gives the English words); None when it may be."""
     if po.origin != "system":
-        return "only system-generated orders are auto-approved"
+        return Note.of(N_("only system-generated orders are auto-approved"))
     settings = site_settings(session, po.site_id)
     if total >= settings.auto_approve_limit:
-        return f"total {total:.2f} is not under the auto-approval limit {settings.auto_approve_limit:.2f}"
+        return Note.of(N_("total %(total)s is not under the auto-approval limit %(limit)s"),
+                       total=f"{total:.2f}", limit=f"{settings.auto_approve_limit:.2f}")  # fmt: skip
     switches = {
         s.category: s.review for s in session.scalars(select(ReviewSwitch).where(ReviewSwitch.site_id == po.site_id))
     }
     for category in sorted(po_categories(session, po)):
         if switches.get(category, True):
-            return f"review before order is on for {category}"
+            return Note.of(N_("review before order is on for %(category)s"), category=category)
     tolerance = settings.price_tolerance_pct / Decimal(100)
     rows = session.execute(
         select(PurchaseOrderLine, SupplierItem.last_price, ReorderPolicy.max_qty, ReorderPolicy.kind)
@@ -174,14 +183,14 @@ def auto_approval_blocker(session: Session, po: PurchaseOrder, total: Decimal) -
     ).all()
     for line, last_price, max_qty, kind in rows:
         if kind == "min_max" and max_qty and line.quantity > max_qty:
-            return f"line {line.line_number}: quantity {line.quantity} is above max {max_qty}"
+            return Note.of(N_("line %(line)s: quantity %(quantity)s is above max %(max)s"),
+                           line=str(line.line_number), quantity=str(line.quantity), max=str(max_qty))  # fmt: skip
         if last_price is None:
-            return f"line {line.line_number}: no previous price to compare with"
+            return Note.of(N_("line %(line)s: no previous price to compare with"), line=str(line.line_number))
         if line.unit_price > last_price * (1 + tolerance):
-            return (
-                f"line {line.line_number}: price {line.unit_price:.2f} is over "
-                f"last price {last_price:.2f} + {tolerance:.0%}"
-            )
+            return Note.of(N_("line %(line)s: price %(price)s is over last price %(last_price)s + %(tolerance)s"),
+                           line=str(line.line_number), price=f"{line.unit_price:.2f}", last_price=f"{last_price:.2f}",
+                           tolerance=f"{tolerance:.0%}")  # fmt: skip
     return None
 
 
@@ -192,19 +201,23 @@ def on_submitted(session: Session, po: PurchaseOrder, clock: Clock) -> None:
     po.approval_levels = ",".join(str(level) for level in required_levels(session, po, total))
     budget = budget_check(session, po, total, clock)
     if budget.stop:
-        raise Conflict(f"{po.po_number} cannot be submitted: {budget.message} (budget mode stop)", field="budget")
+        raise Conflict(lazy_gettext(
+                "%(po_number)s cannot be submitted: %(message)s (budget mode stop)",
+                po_number=po.po_number,
+                message=budget.message,
+            ), field="budget")
     if not budget.ok:
-        _warn(po, budget.message)
+        _warn(po, budget.note)
     blocker = auto_approval_blocker(session, po, total)
     if blocker is None:
         _finish_approval(session, po, AUTO_APPROVER, clock, "auto-approved: system order within policy")
     elif po.origin == "system":
-        _warn(po, f"auto-approval not applied: {blocker}")
+        _warn(po, Note.of(AUTO_APPROVAL_NOT_APPLIED, reason=blocker))
 
 
-def _warn(po: PurchaseOrder, message: str) -> None:
-    lines = [w for w in po.warnings.split("\n") if w and w != message]
-    po.warnings = "\n".join([*lines, message])
+def _warn(po: PurchaseOrder, note: Note | None) -> None:
+    if note is not None:
+        po.warnings = po_notes.add(po.warnings, note)
 
 
 def approve(session: Session, po_number: str, who: Approver, clock: Clock, comment: str = "") -> str:
@@ -327,9 +340,13 @@ def _finish_approval(session: Session, po: PurchaseOrder, actor: str, clock: Clo
     total = po_totals(session, po).total
     budget = budget_check(session, po, total, clock)
     if budget.stop:
-        raise Conflict(f"{po.po_number} cannot be approved: {budget.message} (budget mode stop)", field="budget")
+        raise Conflict(lazy_gettext(
+                "%(po_number)s cannot be approved: %(message)s (budget mode stop)",
+                po_number=po.po_number,
+                message=budget.message,
+            ), field="budget")
     if not budget.ok:
-        _warn(po, budget.message)
+        _warn(po, budget.note)
     transition(session, po, APPROVED, actor, clock, comment=comment)
     po.approved_by, po.approved_at = actor, clock.now()
     po.approved_total, po.approved_supplier_id = total, po.supplier_id
@@ -342,7 +359,7 @@ def _finish_approval(session: Session, po: PurchaseOrder, actor: str, clock: Clo
 
 def reject(session: Session, po_number: str, who: Approver, clock: Clock, comment: str) -> None:
     if not comment.strip():
-        raise DomainError("say why the order is rejected, so the buyer can fix it", field="comment")
+        raise DomainError(lazy_gettext("say why the order is rejected, so the buyer can fix it"), field="comment")
     po = get_po(session, po_number, lock=True)
     if po.status == PENDING and (refusal := reject_refusal(session, po, who)) is not None:
         raise Forbidden(refusal, field="approver")
@@ -360,15 +377,16 @@ def check_reapproval(session: Session, po: PurchaseOrder, actor: str, clock: Clo
     rise_pct = (total - po.approved_total) / po.approved_total * 100 if po.approved_total else Decimal(100)
     reason = None
     if po.supplier_id != po.approved_supplier_id:
-        reason = "supplier changed after approval"
+        reason = Note.of(N_("supplier changed after approval"))
     elif rise_pct > limit:
-        reason = f"total rose {rise_pct:.1f} % after approval (limit {limit} %)"
+        reason = Note.of(N_("total rose %(rise)s %% after approval (limit %(limit)s %%)"),
+                         rise=f"{rise_pct:.1f}", limit=str(limit))  # fmt: skip
     if reason is None:
         return False
-    transition(session, po, PENDING, actor, clock, comment=reason)
+    transition(session, po, PENDING, actor, clock, comment=reason.english())
     po.approval_round += 1
     po.approval_levels = ",".join(str(level) for level in required_levels(session, po, total))
-    _warn(po, f"re-approval needed: {reason}")
+    _warn(po, Note.of(N_("re-approval needed: %(reason)s"), reason=reason))
     return True
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -84,21 +85,28 @@ def parse_breaks(raw: str) -> list[tuple[int, Decimal]]:
         qty_text, sep, price_text = part.partition(":")
         try:
             if not sep:
-                raise FieldProblem("no colon")
+                raise FieldProblem(lazy_gettext("no colon"))
             qty = Int(minimum=1, maximum=MAX_QTY, required=True).parse("quantity", qty_text)
             price = PRICE.parse("price", price_text)
         except FieldProblem as problem:
             raise _RowProblem(
-                "price_breaks", f"price break {part[:40]!r} must be qty:price with qty ≥ 1 and a price ≥ 0 "
-                f"(e.g. 1:2.50;100:2.10): {problem}"
+                "price_breaks", lazy_gettext(
+                        "price break %(part)s must be qty:price with qty ≥ 1 and a price ≥ 0 (e.g. "
+                        "1:2.50;100:2.10): %(problem)s",
+                        part=repr(part[:40]),
+                        problem=problem,
+                    )
             ) from None
         if price is None:
-            raise _RowProblem("price_breaks", f"price break {part[:40]!r} has no price: write it like 1:2.50")
+            raise _RowProblem("price_breaks", lazy_gettext(
+                    "price break %(part)s has no price: write it like 1:2.50",
+                    part=repr(part[:40]),
+                ))
         breaks.append((qty, price))
     if not breaks:
-        raise _RowProblem("price_breaks", "price_breaks is empty: give at least one qty:price")
+        raise _RowProblem("price_breaks", lazy_gettext("price_breaks is empty: give at least one qty:price"))
     if len({q for q, _ in breaks}) != len(breaks):
-        raise _RowProblem("price_breaks", "price_breaks repeats a quantity: give each min quantity once")
+        raise _RowProblem("price_breaks", lazy_gettext("price_breaks repeats a quantity: give each min quantity once"))
     return sorted(breaks)
 
 
@@ -137,24 +145,36 @@ def _parse_row(session: Session, row: dict[str, str], suppliers: dict[str, int])
     values = ROW.parse(row)
     code, sku, breaks = values.pop("supplier_code"), values.pop("sku"), values.pop("price_breaks")
     if code not in suppliers:
-        raise _RowProblem("supplier_code", f"unknown supplier {code!r}: create the supplier first")
+        raise _RowProblem("supplier_code", lazy_gettext(
+                "unknown supplier %(code)s: create the supplier first",
+                code=repr(code),
+            ))
     item_id = session.scalar(select(Item.id).where(Item.sku == sku))
     if item_id is None:
-        raise _RowProblem("sku", f"unknown SKU {sku!r}: add the item before importing its supplier rows")
+        raise _RowProblem("sku", lazy_gettext(
+                "unknown SKU %(sku)s: add the item before importing its supplier rows",
+                sku=repr(sku),
+            ))
     if values["valid_from"] and values["valid_to"] and values["valid_to"] < values["valid_from"]:
-        raise _RowProblem("valid_to", "valid_to is before valid_from")
+        raise _RowProblem("valid_to", lazy_gettext("valid_to is before valid_from"))
     values = values | {"supplier_id": suppliers[code], "item_id": item_id, "breaks": parse_breaks(breaks)}
     unspsc = (row.get("unspsc") or "").strip()
     if unspsc:  # an absent or empty cell keeps the code already set (by hand or an earlier catalogue)
         if not (unspsc.isdigit() and len(unspsc) == 8):
-            raise _RowProblem("unspsc", f"UNSPSC {unspsc[:20]!r} must be 8 digits (e.g. 46181504 for gloves)")
+            raise _RowProblem("unspsc", lazy_gettext(
+                    "UNSPSC %(unspsc)s must be 8 digits (e.g. 46181504 for gloves)",
+                    unspsc=repr(unspsc[:20]),
+                ))
         values["unspsc"] = unspsc
     gtin = (row.get("gtin") or "").strip()
     if gtin:  # the GTIN printed on the supplier's pack label; an empty cell keeps the one recorded
         try:
             values["gtin"] = gs1.normalise_gtin(gtin[:40])
         except gs1.Gs1Error as exc:
-            raise _RowProblem("gtin", f"{exc.message} (the pack GTIN printed on the supplier's label)") from None
+            raise _RowProblem("gtin", lazy_gettext(
+                    "%(message)s (the pack GTIN printed on the supplier's label)",
+                    message=exc.message,
+                )) from None
     return values
 
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,7 +39,7 @@ class PolicyData:
 def site_id_of(session: Session, code: str) -> int:
     found = session.scalar(select(Site.id).where(Site.code == code))
     if found is None:
-        raise NotFound(f"unknown site {code!r}", field="site")
+        raise NotFound(lazy_gettext("unknown site %(code)s", code=repr(code)), field="site")
     return found
 
 
@@ -47,19 +48,31 @@ def cost_center_id_of(session: Session, code: str | None) -> int | None:
         return None
     found = session.scalar(select(CostCenter.id).where(CostCenter.code == code))
     if found is None:
-        raise NotFound(f"unknown cost center {code!r}", field="cost_center")
+        raise NotFound(lazy_gettext("unknown cost center %(code)s", code=repr(code)), field="cost_center")
     return found
 
 
 def _validate(data: PolicyData) -> None:
     if data.kind not in POLICY_KINDS:
-        raise DomainError(f"policy kind {data.kind!r} is unknown: use {', '.join(POLICY_KINDS)}", field="kind")
+        raise DomainError(
+            lazy_gettext(
+                "policy kind %(kind)s is unknown: use %(policy_kinds)s",
+                kind=repr(data.kind),
+                policy_kinds=", ".join(POLICY_KINDS),
+            ),
+            field="kind",
+        )
     if data.kind == "min_max" and not 0 <= data.min_qty <= data.max_qty:
-        raise DomainError(f"min {data.min_qty} must be ≥ 0 and ≤ max {data.max_qty}", field="max_qty")
+        raise DomainError(
+            lazy_gettext(
+                "min %(min_qty)s must be ≥ 0 and ≤ max %(max_qty)s", min_qty=data.min_qty, max_qty=data.max_qty
+            ),
+            field="max_qty",
+        )
     if data.kind == "reorder_level" and data.reorder_qty < 1:
-        raise DomainError("reorder quantity must be at least 1", field="reorder_qty")
+        raise DomainError(lazy_gettext("reorder quantity must be at least 1"), field="reorder_qty")
     if data.lookback_days < 1:
-        raise DomainError("look-back must be at least 1 day", field="lookback_days")
+        raise DomainError(lazy_gettext("look-back must be at least 1 day"), field="lookback_days")
     try:
         z_for(float(data.service_level))
     except ValueError as exc:
@@ -70,7 +83,7 @@ def set_policy(session: Session, data: PolicyData, actor: str, clock: Clock) -> 
     _validate(data)
     item_id = session.scalar(select(Item.id).where(Item.sku == data.sku))
     if item_id is None:
-        raise NotFound(f"unknown SKU {data.sku!r}", field="sku")
+        raise NotFound(lazy_gettext("unknown SKU %(sku)s", sku=repr(data.sku)), field="sku")
     site_id = site_id_of(session, data.site_code)
     row = session.scalar(
         select(ReorderPolicy).where(ReorderPolicy.item_id == item_id, ReorderPolicy.site_id == site_id)
@@ -94,11 +107,11 @@ def set_policy(session: Session, data: PolicyData, actor: str, clock: Clock) -> 
 def set_budget(session: Session, cost_center: str, period: str, amount: Decimal, mode: str, actor: str) -> None:
     cc_id = cost_center_id_of(session, cost_center)
     if len(period) != 7 or period[4] != "-" or not (period[:4] + period[5:]).isdigit():
-        raise DomainError(f"period {period!r} must look like 2026-01", field="period")
+        raise DomainError(lazy_gettext("period %(period)s must look like 2026-01", period=repr(period)), field="period")
     if mode not in ("stop", "warn"):
-        raise DomainError("mode must be stop or warn", field="mode")
+        raise DomainError(lazy_gettext("mode must be stop or warn"), field="mode")
     if amount < 0:
-        raise DomainError("budget amount cannot be negative", field="amount")
+        raise DomainError(lazy_gettext("budget amount cannot be negative"), field="amount")
     row = session.scalar(select(Budget).where(Budget.cost_center_id == cc_id, Budget.period == period))
     if row is None:
         row = Budget(cost_center_id=cc_id, period=period, amount=amount, mode=mode)
@@ -112,7 +125,7 @@ def set_budget(session: Session, cost_center: str, period: str, amount: Decimal,
 def set_review(session: Session, site_code: str, category: str, review: bool, actor: str) -> None:
     """Switch review-before-order for one category at one site off (trusted) or back on."""
     if not category.strip():
-        raise DomainError("category is required", field="category")
+        raise DomainError(lazy_gettext("category is required"), field="category")
     site_id = site_id_of(session, site_code)
     row = session.scalar(select(ReviewSwitch).where(ReviewSwitch.site_id == site_id, ReviewSwitch.category == category))
     before = None if row is None else row.review
@@ -131,9 +144,9 @@ def add_rule(
     site_code: str | None = None,
 ) -> int:  # fmt: skip
     if not (approver_role or approver_user):
-        raise DomainError("a rule needs an approver role or an approver user", field="approver_role")
+        raise DomainError(lazy_gettext("a rule needs an approver role or an approver user"), field="approver_role")
     if level < 1:
-        raise DomainError("level must be at least 1", field="level")
+        raise DomainError(lazy_gettext("level must be at least 1"), field="level")
     rule = ApprovalRule(
         name=name, level=level, min_amount=min_amount, approver_role=approver_role, approver_user=approver_user,
         category=category or None, cost_center_id=cost_center_id_of(session, cost_center),
@@ -152,12 +165,12 @@ SITE_SETTING_FIELDS = (
     "buyer_name",
 )  # fmt: skip
 SITE_SETTING_LABELS = {
-    "auto_approve_limit": "auto-approval limit",
-    "price_tolerance_pct": "price tolerance",
-    "reapproval_rise_pct": "re-approval rise",
-    "over_receipt_pct": "over-receipt tolerance",
-    "tax_rate_pct": "tax rate",
-    "buyer_name": "buyer name",
+    "auto_approve_limit": lazy_gettext("auto-approval limit"),
+    "price_tolerance_pct": lazy_gettext("price tolerance"),
+    "reapproval_rise_pct": lazy_gettext("re-approval rise"),
+    "over_receipt_pct": lazy_gettext("over-receipt tolerance"),
+    "tax_rate_pct": lazy_gettext("tax rate"),
+    "buyer_name": lazy_gettext("buyer name"),
 }
 MAX_MONEY = Decimal("9999999999.99")  # proc_site_settings.auto_approve_limit is Numeric(14, 4)
 BUYER_NAME_MAX = 200
@@ -172,6 +185,7 @@ class SiteSettingsInvalid(DomainError):
     code = "invalid"
 
     def __init__(self, errors: dict[str, str]) -> None:
+        errors = {name: str(message) for name, message in errors.items()}  # marked text, in this request's language
         super().__init__("; ".join(errors.values()), field=next(iter(errors)))
         self.errors = errors
 
@@ -228,17 +242,22 @@ def _decimal_field(errors: dict[str, str], name: str, raw: str, high: Decimal, e
     if unit:
         text = text.removesuffix("%").strip()
     if not text:
-        errors[name] = f"{label} is required: enter a number from 0 to {high}{unit}, e.g. {example}"
+        errors[name] = lazy_gettext("%(label)s is required: enter a number from 0 to %(high)s%(unit)s, e.g. "
+                                    "%(example)s", label=label, high=high, unit=unit, example=example)  # fmt: skip
         return None
     if not _NUMBER.fullmatch(text):
-        errors[name] = f"{label} {raw.strip()!r} is not a number: write digits with a dot for decimals, e.g. {example}"
+        errors[name] = lazy_gettext("%(label)s %(raw)s is not a number: write digits with a dot for decimals, e.g. "
+                                    "%(example)s", label=label, raw=repr(raw.strip()), example=example)  # fmt: skip
         return None
     value = Decimal(text)
     if not Decimal(0) <= value <= high:
-        errors[name] = f"{label} {text}{unit} is out of range: enter a number from 0 to {high}{unit}, e.g. {example}"
+        errors[name] = lazy_gettext("%(label)s %(text)s%(unit)s is out of range: enter a number from 0 to "
+                                    "%(high)s%(unit)s, e.g. %(example)s", label=label, text=text, unit=unit,
+                                    high=high, example=example)  # fmt: skip
         return None
     if value != value.quantize(_CENT):
-        errors[name] = f"{label} {text}{unit} has more than 2 decimals: round it to cents, e.g. {example}"
+        errors[name] = lazy_gettext("%(label)s %(text)s%(unit)s has more than 2 decimals: round it to cents, e.g. "
+                                    "%(example)s", label=label, text=text, unit=unit, example=example)  # fmt: skip
         return None
     return abs(value)  # "-0" → 0
 
@@ -254,9 +273,12 @@ def parse_site_settings(typed: SiteSettingsInput) -> SiteSettingsData:
     tax = _decimal_field(errors, "tax_rate_pct", typed.tax_rate_pct, hundred, "7.25")
     buyer = typed.buyer_name.strip()
     if not buyer:
-        errors["buyer_name"] = "buyer name is required: it is printed on purchase orders, e.g. Plant One Purchasing"
+        errors["buyer_name"] = lazy_gettext(
+            "buyer name is required: it is printed on purchase orders, e.g. Plant One Purchasing"
+        )
     elif len(buyer) > BUYER_NAME_MAX:
-        errors["buyer_name"] = f"buyer name is {len(buyer)} characters long: shorten it to {BUYER_NAME_MAX} at most"
+        errors["buyer_name"] = lazy_gettext("buyer name is %(length)s characters long: shorten it to %(limit)s at "
+                                            "most", length=len(buyer), limit=BUYER_NAME_MAX)  # fmt: skip
     if errors or limit is None or tolerance is None or rise is None or over is None or tax is None:
         raise SiteSettingsInvalid({name: errors[name] for name in SITE_SETTING_FIELDS if name in errors})
     return SiteSettingsData(limit, tolerance, rise, over, tax, buyer)
@@ -285,7 +307,9 @@ def _site(session: Session, code: str, lock: bool = False) -> Site:
     query = select(Site).where(Site.code == code)
     site = session.scalar(query.with_for_update() if lock else query)
     if site is None:
-        raise NotFound(f"unknown site {code!r}: pick a site from the list of sites", field="site")
+        raise NotFound(
+            lazy_gettext("unknown site %(code)s: pick a site from the list of sites", code=repr(code)), field="site"
+        )
     return site
 
 

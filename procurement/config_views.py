@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from core import access
@@ -42,7 +43,7 @@ def policy_save() -> Response:
     )  # fmt: skip
     config.set_policy(_db(), data, _actor(), _services().clock)
     _db().commit()
-    flash(f"policy for {data.sku} at {data.site_code} saved", "ok")
+    flash(gettext("policy for %(sku)s at %(site_code)s saved", sku=data.sku, site_code=data.site_code), "ok")
     return redirect(url_for("procurement.policy_list"))
 
 
@@ -57,7 +58,7 @@ def rule_add() -> Response:
         category=f.get("category") or None, cost_center=f.get("cost_center") or None, site_code=f.get("site") or None,
     )  # fmt: skip
     _db().commit()
-    flash("approval rule added", "ok")
+    flash(gettext("approval rule added"), "ok")
     return redirect(url_for("procurement.policy_list"))
 
 
@@ -98,8 +99,11 @@ def site_settings_save(site_code: str) -> Any:
         return page, 422
     session.commit()
     if changed:
-        labels = ", ".join(config.SITE_SETTING_LABELS[name] for name in changed)
-        flash(f"settings of {view.site_code} saved: {labels} changed", "ok")
+        labels = ", ".join(str(config.SITE_SETTING_LABELS[name]) for name in changed)
+        flash(
+            gettext("settings of %(site_code)s saved: %(labels)s changed", site_code=view.site_code, labels=labels),
+            "ok",
+        )
     else:
-        flash(f"settings of {view.site_code}: nothing changed", "ok")
+        flash(gettext("settings of %(site_code)s: nothing changed", site_code=view.site_code), "ok")
     return redirect(url_for("procurement.site_settings_page", site_code=view.site_code))

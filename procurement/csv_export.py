@@ -11,6 +11,8 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext
+
 from core.errors import DomainError
 from procurement.documents import LineRow, PoContext
 
@@ -60,17 +62,22 @@ def parse_columns(text: str) -> tuple[tuple[str, str], ...]:
         field, equals, header = part.partition("=")
         field, header = field.strip(), (header if equals else field).strip()
         if field not in FIELDS:
-            raise DomainError(f"CSV column {field[:40]!r} is unknown: use one of {', '.join(FIELDS)}",
+            raise DomainError(lazy_gettext("CSV column %(field)s is unknown: use one of %(fields)s",
+                                           field=repr(field[:40]), fields=", ".join(FIELDS)),
                               field="csv_columns")  # fmt: skip
         if not header or len(header) > 60:
-            raise DomainError(f"CSV column {field}: the header must be 1 to 60 characters", field="csv_columns")
+            raise DomainError(
+                lazy_gettext("CSV column %(field)s: the header must be 1 to 60 characters", field=field),
+                field="csv_columns",
+            )
         pairs.append((field, header))
     return tuple(pairs)
 
 
 def profile(columns: str, delimiter: str, bom: bool) -> CsvProfile:
     if delimiter not in DELIMITERS:
-        raise DomainError(f"CSV delimiter {delimiter!r} is not one of {', '.join(DELIMITERS.values())}",
+        raise DomainError(lazy_gettext("CSV delimiter %(delimiter)s is not one of %(values)s",
+                                       delimiter=repr(delimiter), values=", ".join(DELIMITERS.values())),
                           field="csv_delimiter")  # fmt: skip
     return CsvProfile(parse_columns(columns), delimiter, bom)
 

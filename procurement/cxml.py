@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
+
 from core.errors import DomainError
 from procurement.documents import Party, PoContext, PostalAddress
 
@@ -44,8 +46,9 @@ class CxmlParties:
         for role, cred in (("From", self.sender_from), ("To", self.to), ("Sender", self.sender)):
             if not cred.domain.strip() or not cred.identity.strip():
                 raise DomainError(
-                    f"supplier {supplier_code} has no cXML {role} identity: set domain and identity (e.g. DUNS "
-                    "123456789 or NetworkID AN01000000001) on the supplier's document profile",
+                    lazy_gettext("supplier %(supplier_code)s has no cXML %(role)s identity: set domain and identity "
+                                 "(e.g. DUNS 123456789 or NetworkID AN01000000001) on the supplier's document profile",
+                                 supplier_code=supplier_code, role=role),
                     field=f"{role.lower()}_identity", status=422,
                 )  # fmt: skip
 
@@ -92,10 +95,12 @@ def _checked_postal(ctx: PoContext) -> PostalAddress:
     postal = ctx.ship_to_postal or PostalAddress((), "", "", "", ctx.country.upper())
     fix = "on the site's procurement settings page"
     if len(postal.country) != 2:
-        raise DomainError(f"site {ctx.ship_to.code} has no country: set its two-letter code on the Sites admin page "
-                          "(cXML addresses need one)", field="country", status=422)  # fmt: skip
+        raise DomainError(lazy_gettext("site %(code)s has no country: set its two-letter code on the Sites admin page"
+                                       " (cXML addresses need one)", code=ctx.ship_to.code),
+                          field="country", status=422)  # fmt: skip
     if not postal.street or not postal.city:
-        raise DomainError(f"site {ctx.ship_to.code} has no street and city for cXML: enter them {fix}",
+        raise DomainError(lazy_gettext("site %(code)s has no street and city for cXML: enter them %(fix)s",
+                                       code=ctx.ship_to.code, fix=fix),
                           field="street", status=422)  # fmt: skip
     return postal
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import force_locale, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -52,7 +53,8 @@ def handle_event(session: Session, event: Event, clock: Clock) -> None:
         with session.begin_nested():
             _order(session, request, clock, ACTOR)
     except DomainError as exc:
-        request.problem = exc.message
+        with force_locale("en"):  # the record keeps English, whoever's request ran the consumer
+            request.problem = str(exc.message)
 
 
 def order(session: Session, request_id: int, actor: str, clock: Clock) -> str:
@@ -65,7 +67,7 @@ def order(session: Session, request_id: int, actor: str, clock: Clock) -> str:
 def dismiss(session: Session, request_id: int, note: str, actor: str, clock: Clock) -> None:
     """A buyer decides not to buy: the request is closed with the note saying why."""
     if not note.strip():
-        raise DomainError("say why the equipment will not be bought", field="note")
+        raise DomainError(lazy_gettext("say why the equipment will not be bought"), field="note")
     request = _open_request(session, request_id)
     REQUEST_STATES.check(f"equipment request {request.id}", request.status, RequestStatus.DISMISSED)
     request.status, request.decided_by, request.note = RequestStatus.DISMISSED.value, actor, note.strip()
@@ -112,7 +114,7 @@ def recent_requests(session: Session, limit: int = 20) -> list[RequestView]:
 def _open_request(session: Session, request_id: int) -> EquipmentRequest:
     request = session.get(EquipmentRequest, request_id, with_for_update=True)
     if request is None:
-        raise NotFound(f"no equipment request {request_id}", field="request")
+        raise NotFound(lazy_gettext("no equipment request %(request_id)s", request_id=request_id), field="request")
     return request
 
 
@@ -124,12 +126,13 @@ def _order(session: Session, request: EquipmentRequest, clock: Clock, actor: str
     item = session.scalar(select(Item).where(Item.asset_type == request.asset_type, Item.active.is_(True))
                           .order_by(Item.id).limit(1))  # fmt: skip
     if item is None:
-        raise DomainError(f"no catalogue item is bought as asset type {request.asset_type!r}: set asset_type on "
-                          "an item (items CSV), then order this request", field="asset_type")  # fmt: skip
+        raise DomainError(lazy_gettext("no catalogue item is bought as asset type %(asset_type)s: set asset_type on "
+                                       "an item (items CSV), then order this request",
+                                       asset_type=repr(request.asset_type)), field="asset_type")  # fmt: skip
     offer = choose(load_offers(session, [item.id]).get(item.id, []), request.quantity, clock.now().date())
     if offer is None:
-        raise DomainError(f"{item.sku} has no valid supplier offer: add one to the catalogue, then order this "
-                          "request", field="supplier")  # fmt: skip
+        raise DomainError(lazy_gettext("%(sku)s has no valid supplier offer: add one to the catalogue, then order "
+                                       "this request", sku=item.sku), field="supplier")  # fmt: skip
     site = _site(session, request.site_code)
     supplier = session.get(Supplier, offer.supplier_id)
     assert supplier is not None  # the offer came from it
@@ -154,5 +157,8 @@ def _site(session: Session, code: str) -> Site:
         sites = session.scalars(select(Site).limit(2)).all()
         site = sites[0] if len(sites) == 1 else None
     if site is None:
-        raise DomainError(f"site {code!r} is not known to purchasing: add it, then order this request", field="site")
+        raise DomainError(
+            lazy_gettext("site %(code)s is not known to purchasing: add it, then order this request", code=repr(code)),
+            field="site",
+        )
     return site

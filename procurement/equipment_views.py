@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext, lazy_gettext
 from werkzeug.wrappers import Response
 
 from core import access
@@ -16,7 +17,7 @@ MAX_ID = 2**31 - 1  # the id column is an INTEGER: a larger number in the path n
 
 def _request_id(raw: int) -> int:
     if not 1 <= raw <= MAX_ID:
-        raise NotFound(f"no equipment request {raw}", field="request")
+        raise NotFound(lazy_gettext("no equipment request %(raw)s", raw=raw), field="request")
     return raw
 
 
@@ -30,7 +31,12 @@ def equipment_order(request_id: int) -> Response:
     session = _db()
     po_number = equipment.order(session, _request_id(request_id), _actor(), _services().clock)
     session.commit()
-    flash(f"equipment request {request_id} ordered on {po_number}", "ok")
+    flash(
+        gettext(
+            "equipment request %(request_id)s ordered on %(po_number)s", request_id=request_id, po_number=po_number
+        ),
+        "ok",
+    )
     return redirect(url_for("procurement.po_view", po_number=po_number))
 
 
@@ -41,5 +47,5 @@ def equipment_dismiss(request_id: int) -> Response:
     session = _db()
     equipment.dismiss(session, _request_id(request_id), note, _actor(), _services().clock)
     session.commit()
-    flash(f"equipment request {request_id} dismissed", "ok")
+    flash(gettext("equipment request %(request_id)s dismissed", request_id=request_id), "ok")
     return redirect(url_for("procurement.queue_view") + "#equipment-requests")

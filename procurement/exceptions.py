@@ -211,7 +211,7 @@ def _hold_of(session: Session, po: PurchaseOrder, clock: Clock) -> tuple[str, st
     if po.status == DRAFT:
         check = approval.budget_check(session, po, total, clock)
         if check.stop:
-            return BUDGET_STOP, f"{po.po_number} stays a draft: {check.message} (the budget stops orders over it)", Fix(
+            return BUDGET_STOP, f"{po.po_number} stays a draft: {check.note} (the budget stops orders over it)", Fix(
                 "Raise the budget or switch it to warn", "procurement.budget_list", anchor="budgets")
         return None
     blocker = approval.auto_approval_blocker(session, po, total)

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,7 @@ from procurement.po_states import (
     SENT,
     TRANSITIONS,
     POStatus,
+    status_words,
 )
 
 __all__ = [  # the statuses are re-exported: callers import them from orders
@@ -64,7 +66,10 @@ def transition(session: Session, po: PurchaseOrder, target: str, actor: str, clo
         PO_STATES.compare_and_set(PurchaseOrder.status, PurchaseOrder.id, target, updated_at=now), {"key": po.id}
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"purchase order {po.po_number} was changed by someone else just now: reload", field="status")
+        raise Conflict(lazy_gettext(
+                "purchase order %(po_number)s was changed by someone else just now: reload",
+                po_number=po.po_number,
+            ), field="status")
     po.status, po.updated_at = POStatus(target).value, now  # what the row now holds
     if current == DRAFT:
         session.execute(delete(DraftSlot).where(DraftSlot.po_id == po.id))
@@ -111,7 +116,7 @@ def get_po(session: Session, po_number: str, lock: bool = False) -> PurchaseOrde
         query = query.with_for_update()
     po = session.scalar(query)
     if po is None:
-        raise NotFound(f"no purchase order {po_number!r}", field="po_number")
+        raise NotFound(lazy_gettext("no purchase order %(po_number)s", po_number=repr(po_number)), field="po_number")
     return po
 
 
@@ -153,14 +158,18 @@ def add_line(
 ) -> PurchaseOrderLine:  # fmt: skip
     """Add a line to a draft by hand (the editor becomes last editor and can no longer approve it)."""
     if po.status != DRAFT:
-        raise Conflict(f"{po.po_number} is {po.status}: lines can only be added to a draft", field="status")
+        raise Conflict(lazy_gettext(
+                "%(po_number)s is %(status)s: lines can only be added to a draft",
+                po_number=po.po_number,
+                status=status_words(po.status),
+            ), field="status")
     if quantity < 1:
-        raise DomainError(f"quantity {quantity} must be at least 1", field="quantity")
+        raise DomainError(lazy_gettext("quantity %(quantity)s must be at least 1", quantity=quantity), field="quantity")
     if unit_price < 0:
-        raise DomainError("unit price cannot be negative", field="unit_price")
+        raise DomainError(lazy_gettext("unit price cannot be negative"), field="unit_price")
     item = session.scalar(select(Item).where(Item.sku == sku))
     if item is None:
-        raise NotFound(f"unknown SKU {sku!r}", field="sku")
+        raise NotFound(lazy_gettext("unknown SKU %(sku)s", sku=repr(sku)), field="sku")
     line = PurchaseOrderLine(
         po_id=po.id, line_number=next_line_number(session, po.id), item_id=item.id, quantity=quantity,
         unit_price=unit_price, received_qty=0, closed_qty=0, reason=reason,
@@ -177,7 +186,7 @@ def add_line(
 
 def cancel(session: Session, po_number: str, actor: str, clock: Clock, reason: str) -> None:
     if not reason.strip():
-        raise DomainError("say why the order is cancelled", field="reason")
+        raise DomainError(lazy_gettext("say why the order is cancelled"), field="reason")
     transition(session, get_po(session, po_number, lock=True), CANCELLED, actor, clock, comment=reason)
 
 
@@ -190,9 +199,12 @@ def revise(session: Session, po_number: str, actor: str, clock: Clock) -> None:
 def mark_ordered(session: Session, po_number: str, channel: str, reference: str, actor: str, clock: Clock) -> None:
     """Approved → ordered: the order went to the supplier outside vendtrack's e-mail (phone, portal, EDI, e-mail)."""
     if channel not in ORDER_CHANNELS:
-        raise DomainError(f"say how the order was placed: one of {', '.join(ORDER_CHANNELS)}", field="channel")
+        raise DomainError(lazy_gettext(
+                "say how the order was placed: one of %(order_channels)s",
+                order_channels=", ".join(ORDER_CHANNELS),
+            ), field="channel")
     if len(reference) > 200:
-        raise DomainError("the supplier's reference is at most 200 characters", field="reference")
+        raise DomainError(lazy_gettext("the supplier's reference is at most 200 characters"), field="reference")
     po = get_po(session, po_number, lock=True)
     reference = reference.strip()
     comment = f"placed {ORDER_CHANNELS_EN[channel]}" + (f", supplier reference {reference}" if reference else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from core.roles import Role
 from procurement import approval
 from procurement.models import PurchaseOrder, PurchaseOrderLine
 from procurement.orders import EDITABLE_STATUSES, PO_STATES, POStatus
+from procurement.po_states import status_words
 
 BUYERS = frozenset({Role.PROCUREMENT, Role.ADMIN})
 DECIDERS = frozenset({Role.APPROVER, Role.PROCUREMENT, Role.ADMIN})  # approval rules may name any role
@@ -37,8 +39,21 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "edit_line": BUYERS,  # not a transition: allowed while the order is editable
 }
 ROLE_NAMES = {
-    BUYERS: "a buyer (procurement) or an admin",
-    DECIDERS: "an approver",
+    BUYERS: lazy_gettext("a buyer (procurement) or an admin"),
+    DECIDERS: lazy_gettext("an approver"),
+}
+ACTION_NAMES = {  # the action as a refusal names it
+    "submit": lazy_gettext("submit"),
+    "approve": lazy_gettext("approve"),
+    "reject": lazy_gettext("reject"),
+    "revise": lazy_gettext("revise"),
+    "cancel": lazy_gettext("cancel"),
+    "send": lazy_gettext("send"),
+    "mark_ordered": lazy_gettext("mark ordered"),
+    "receive": lazy_gettext("receive"),
+    "close_short": lazy_gettext("close short"),
+    "close": lazy_gettext("close"),
+    "edit_line": lazy_gettext("edit line"),
 }
 
 
@@ -65,17 +80,19 @@ def state_allows(status: str, action: str) -> bool:
 
 def refusal(session: Session, po: PurchaseOrder, caller: Caller, action: str) -> str | None:
     """Why `caller` may not take `action` on `po` now, in words; None when they may."""
-    label = POStatus(po.status).label.lower()
+    named = ACTION_NAMES.get(action) or action.replace("_", " ")
     if not state_allows(po.status, action):
-        return f"{po.po_number} is {label}: {action.replace('_', ' ')} is not possible now"
+        return lazy_gettext("%(po)s is %(status)s: %(action)s is not possible now", po=po.po_number,
+                            status=status_words(po.status), action=named)  # fmt: skip
     if not ({str(r) for r in ACTION_ROLES[action]} & caller.roles):
-        return f"only {ROLE_NAMES.get(ACTION_ROLES[action], 'another role')} may {action.replace('_', ' ')}"
+        return lazy_gettext("only %(who)s may %(action)s", action=named,
+                            who=ROLE_NAMES.get(ACTION_ROLES[action]) or lazy_gettext("another role"))  # fmt: skip
     if action == "approve":
         return approval.approval_refusal(session, po, caller.approver())
     if action == "reject":
         return approval.reject_refusal(session, po, caller.approver())
     if action == "submit" and not _has_lines(session, po):
-        return f"{po.po_number} has no lines: add a line before submitting"
+        return lazy_gettext("%(po)s has no lines: add a line before submitting", po=po.po_number)
     return None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 
 from core.states import State, StateMachine
 
@@ -46,6 +46,13 @@ PO_STATES: StateMachine[POStatus] = StateMachine(
            PARTLY: "warn", RECEIVED: "good", CLOSED: "good", CANCELLED: "neutral"},
 )  # fmt: skip
 TRANSITIONS = PO_STATES.transitions
+
+
+def status_words(status: str) -> str:
+    """A PO status as a sentence names it: "waiting for approval" in English; other languages quote the label."""
+    label = gettext(POStatus(status).label)
+    return label.lower() if str(get_locale() or "en").startswith("en") else label
+
 RECEIVABLE_STATUSES = (SENT, ORDERED, PARTLY)
 OPEN_STATUSES = (DRAFT, PENDING, APPROVED, SENT, ORDERED, PARTLY)  # their unreceived quantity counts in the position
 COMMITTED_STATUSES = (APPROVED, SENT, ORDERED, PARTLY, RECEIVED, CLOSED)  # spend that counts against budgets

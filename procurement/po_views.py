@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
 
 from core import access
@@ -36,7 +36,7 @@ def _page(po_number: str, status: int = 200, error: DomainError | None = None, a
     sends = transmit.transmissions(session, po.id, transmit.RetryPolicy.from_settings(_services().settings))
     form = {
         "action": action, "values": request.form if error is not None else {},
-        "message": error.message if error is not None else "", "field": error.field if error is not None else "",
+        "message": str(error.message) if error is not None else "", "field": error.field if error is not None else "",
     }  # fmt: skip
     return render_template(
         "procurement/po.html", ctx=ctx, info=info, sends=sends,
@@ -162,8 +162,9 @@ def po_send(po_number: str) -> Any:
         flash(_("%(po)s e-mailed (sha256 %(digest)s…)", po=po_number, digest=result.sha256[:12]), "ok")
     elif result.status == transmit.QUEUED and result.next_attempt_at is not None:
         flash(_("%(po)s not delivered (attempt %(attempt)s): %(error)s; it is tried again automatically at %(at)s "
-                "UTC. If you order by phone or in the supplier's portal instead, mark it as ordered.", po=po_number,
-                attempt=result.attempts, error=result.error, at=result.next_attempt_at.strftime("%H:%M:%S")),
+                "UTC. If you order by phone or in the supplier's portal instead, mark it as ordered.",
+                po=po_number, attempt=result.attempts, error=result.error,
+                at=result.next_attempt_at.strftime("%H:%M:%S")),
               "error")  # fmt: skip
     elif result.status == transmit.FAILED:
         flash(_("%(po)s not sent after %(attempts)s attempts: %(error)s", po=po_number, attempts=result.attempts,
@@ -185,7 +186,7 @@ def po_edit_line(po_number: str, line_number: int) -> Any:
         quantity = _whole("quantity", request.form.get("quantity", ""))
         price = _decimal("unit_price", request.form.get("unit_price"))
         if price is None:
-            raise DomainError("unit price is required", field="unit_price")
+            raise DomainError(lazy_gettext("unit price is required"), field="unit_price")
         workflow.edit_line(_db(), po_number, line_number, quantity, price, str(g.principal.actor), _services().clock)
         return _("line %(line)s changed", line=line_number)
 
@@ -218,10 +219,11 @@ def po_receive_scan(po_number: str) -> Any:
         quantity = _whole("quantity", raw_quantity) if raw_quantity else None
         found, status = scan_receiving.receive_scan(_db(), po_number, request.form.get("scan", ""),
                                                      str(g.principal.actor), _services().clock, quantity)  # fmt: skip
-        lot = f", lot {found.lot.lot}" if found.lot.lot else ""
-        expiry = f", expires {found.lot.expiry:%Y-%m-%d}" if found.lot.expiry else ""
-        return (f"{found.quantity} × {found.sku} booked on line {found.line_number}{lot}{expiry} ({found.reason}); "
-                f"{po_number} is {orders.POStatus(status).label.lower()}")  # fmt: skip
+        lot = _(", lot %(lot)s", lot=found.lot.lot) if found.lot.lot else ""
+        expiry = _(", expires %(day)s", day=format(found.lot.expiry, "%Y-%m-%d")) if found.lot.expiry else ""
+        return _("%(quantity)s × %(sku)s booked on line %(line)s%(lot)s%(expiry)s (%(reason)s); %(po)s is %(status)s",
+                 quantity=found.quantity, sku=found.sku, line=found.line_number, lot=lot, expiry=expiry,
+                 reason=found.reason, po=po_number, status=_label(status))  # fmt: skip
 
     return _act(po_number, "receive", run, form_id="receive_scan")
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.models import CostCenter, Item, Site
-from procurement import approval
+from procurement import approval, po_notes
 from procurement.approval import committed_spend
 from procurement.history import sentence, who
 from procurement.models import (
@@ -129,7 +129,8 @@ def queue(session: Session, flt: QueueFilter, choices: bool = True) -> Queue:
 def current_warnings(status: str, warnings: str) -> tuple[str, ...]:
     """The order's warnings that still matter: why it was not auto-approved stops mattering once it is decided."""
     decided = status not in (PENDING, "draft")
-    return tuple(w for w in warnings.split("\n") if w and not (decided and w.startswith("auto-approval not")))
+    notes = po_notes.read(warnings)
+    return tuple(n.shown() for n in notes if not (decided and n.english().startswith("auto-approval not")))
 
 
 def _lines_of(session: Session, po_ids: list[int]) -> dict[int, list[QueueLine]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,11 +23,11 @@ from procurement.orders import (
     PARTLY,
     RECEIVABLE_STATUSES,
     RECEIVED,
-    POStatus,
     get_po,
     site_settings,
     transition,
 )
+from procurement.po_states import status_words
 from procurement.stock import add_on_hand
 
 
@@ -59,12 +60,13 @@ def receive(
     po = get_po(session, po_number, lock=True)
     if po.status not in RECEIVABLE_STATUSES:
         raise Conflict(
-            f"{po_number} is {POStatus(po.status).label.lower()}: goods are received against orders sent to or "
-            "placed with the supplier (e-mail it, or mark it as ordered by phone, portal or EDI)", field="status",
+            lazy_gettext("%(po_number)s is %(status)s: goods are received against orders sent to or placed with the "
+                         "supplier (e-mail it, or mark it as ordered by phone, portal or EDI)",
+                         po_number=po_number, status=status_words(po.status)), field="status",
         )  # fmt: skip
     wanted = {n: q for n, q in quantities.items() if q}
     if not wanted:
-        raise DomainError("enter a received quantity on at least one line", field="quantities")
+        raise DomainError(lazy_gettext("enter a received quantity on at least one line"), field="quantities")
     lines = {
         line.line_number: line
         for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id))
@@ -75,14 +77,30 @@ def receive(
     for number, qty in sorted(wanted.items()):
         line = lines.get(number)
         if line is None:
-            raise DomainError(f"{po_number} has no line {number}", field=f"line_{number}")
+            raise DomainError(lazy_gettext(
+                    "%(po_number)s has no line %(number)s",
+                    po_number=po_number,
+                    number=number,
+                ), field=f"line_{number}")
         if qty < 0:
-            raise DomainError(f"line {number}: received quantity cannot be negative", field=f"line_{number}")
+            raise DomainError(lazy_gettext(
+                    "line %(number)s: received quantity cannot be negative",
+                    number=number,
+                ), field=f"line_{number}")
         allowed = int(line.quantity * (1 + tolerance)) - line.received_qty - line.closed_qty
         if qty > allowed:
             raise DomainError(
-                f"line {number}: {qty} received but only {allowed} more allowed (ordered {line.quantity}, "
-                f"received {line.received_qty}, tolerance {tolerance:.0%}); check the delivery note",
+                lazy_gettext(
+                        "line %(number)s: %(qty)s received but only %(allowed)s more allowed (ordered "
+                        "%(quantity)s, received %(received_qty)s, tolerance %(tolerance)s); check the "
+                        "delivery note",
+                        number=number,
+                        qty=qty,
+                        allowed=allowed,
+                        quantity=line.quantity,
+                        received_qty=line.received_qty,
+                        tolerance=format(tolerance, ".0%"),
+                    ),
                 field=f"line_{number}",
             )
         line.received_qty += qty
@@ -106,12 +124,12 @@ def receive(
 def close_short(session: Session, po_number: str, reason: str, actor: str, clock: Clock) -> None:
     """Close a sent or partly received PO: what is still open is cancelled, with the reason recorded."""
     if not reason.strip():
-        raise DomainError("say why the rest will not be delivered", field="reason")
+        raise DomainError(lazy_gettext("say why the rest will not be delivered"), field="reason")
     po = get_po(session, po_number, lock=True)
     if po.status not in RECEIVABLE_STATUSES:
         raise Conflict(
-            f"{po_number} is {POStatus(po.status).label.lower()}: only ordered, sent or partly received orders "
-            "close short", field="status",
+            lazy_gettext("%(po_number)s is %(status)s: only ordered, sent or partly received orders close short",
+                         po_number=po_number, status=status_words(po.status)), field="status",
         )  # fmt: skip
     for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):
         line.closed_qty = max(line.quantity - line.received_qty, 0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import jsonify, render_template, request, url_for
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -53,8 +54,8 @@ def find_po(session: Session, text: str, host: str, scheme: str, script_root: st
     found = scanned.read(text, host, scheme, script_root)
     number = found.segment_after(PO_PATH) if found.path else found.code
     if found.path and not number:
-        raise DomainError(f"this label's link opens {found.path[:80]} on this server, which is not a purchase "
-                          "order: scan the order's label, or type its number",
+        raise DomainError(lazy_gettext("this label's link opens %(path)s on this server, which is not a purchase "
+                                       "order: scan the order's label, or type its number", path=found.path[:80]),
                           field="code", code="not_a_po")  # fmt: skip
     row = session.execute(select(PurchaseOrder.po_number, PurchaseOrder.status)
                           .where(PurchaseOrder.po_number == number[:32])).first()  # fmt: skip
@@ -63,7 +64,8 @@ def find_po(session: Session, text: str, host: str, scheme: str, script_root: st
         rows = session.execute(select(PurchaseOrder.po_number, PurchaseOrder.status).where(same).limit(2)).all()
         row = rows[0] if len(rows) == 1 else None
     if row is None:
-        raise DomainError(f"no purchase order has the number {number[:40]!r}: check the label, or type the number",
+        raise DomainError(lazy_gettext("no purchase order has the number %(number)s: check the label, or type the "
+                                       "number", number=repr(number[:40])),
                           field="code", code=NO_SUCH_PO, status=404)  # fmt: skip
     return str(row[0]), str(row[1])
 

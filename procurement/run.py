@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
 from core.errors import NotFound
+from procurement import po_notes
 from procurement.exceptions import exceptions
 from procurement.orders import APPROVED, PENDING, get_po
 from procurement.replenish import replenish, submit_system_drafts
@@ -79,15 +81,16 @@ def run_now(session: Session, clock: Clock, actor: str) -> str:
 
 def _why_waiting(session: Session, po_number: str) -> str:
     """The order's own word on why it was not auto-approved (its last such warning), or who must approve."""
-    warnings = get_po(session, po_number).warnings.split("\n")
-    found = [w.removeprefix("auto-approval not applied: ") for w in warnings if w.startswith("auto-approval not")]
+    notes = po_notes.read(get_po(session, po_number).warnings)
+    found = [str(n.value("reason") or n.english().removeprefix("auto-approval not applied: "))
+             for n in notes if n.english().startswith("auto-approval not")]  # fmt: skip
     return found[-1] if found else "an approver decides"
 
 
 def load(session: Session, run_id: str) -> RunResult:
     entries = audit.history(session, ENTITY, run_id)
     if not entries or not isinstance(entries[0].after, dict):
-        raise NotFound(f"no replenishment run {run_id!r}", field="run_id")
+        raise NotFound(lazy_gettext("no replenishment run %(run_id)s", run_id=repr(run_id)), field="run_id")
     entry, data = entries[0], entries[0].after
     return RunResult(
         run_id, entry.at, entry.actor, int(data.get("examined", 0)), tuple(data.get("drafts", ())),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import redirect, render_template, url_for
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -33,7 +34,7 @@ def run_replenish() -> Response:
 @access.roles(*READERS)
 def run_result(run_id: str) -> str:
     if not RUN_ID.fullmatch(run_id):
-        raise DomainError("a run id is 16 hexadecimal characters", field="run_id", status=404)
+        raise DomainError(lazy_gettext("a run id is 16 hexadecimal characters"), field="run_id", status=404)
     session = _db()
     result = run.load(session, run_id)
     return render_template("procurement/run.html", result=result, exceptions=exceptions(session, _services().clock))
@@ -45,7 +46,7 @@ def item_view(sku: str) -> str:
     session = _db()
     item = session.scalar(select(Item).where(Item.sku == sku[:64]))
     if item is None:
-        raise NotFound(f"no item with SKU {sku[:64]!r}", field="sku")
+        raise NotFound(lazy_gettext("no item with SKU %(sku)s", sku=repr(sku[:64])), field="sku")
     policies = [p for p in queries.policies(session, limit=10_000) if p.sku == item.sku]
     offers = session.execute(
         select(Supplier.id, Supplier.code, Supplier.name, Supplier.active, SupplierItem.supplier_part_number,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import force_locale, gettext, lazy_gettext
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
@@ -77,18 +78,23 @@ def match(session: Session, po_number: str, scan: str, today: date) -> ScanMatch
     """The open line of `po_number` that `scan` belongs to, or a DomainError naming what was scanned and the lines."""
     text = scan.strip()
     if not text:
-        raise DomainError("scan a label (or type its part number) first", field="scan")
+        raise DomainError(lazy_gettext("scan a label (or type its part number) first"), field="scan")
     po = get_po(session, po_number)
     lines = [line for line in open_lines(session, po.id, po.supplier_id) if line.open_quantity > 0]
     if not lines:
-        raise DomainError(f"{po_number} has nothing left to receive", field="scan")
+        raise DomainError(lazy_gettext("%(po_number)s has nothing left to receive", po_number=po_number), field="scan")
     label = gs1.parse(text, today=today) if gs1.looks_like_gs1(text) else None
     if label is not None and label.expiry is not None and label.expiry < today:
-        raise DomainError(f"the label says this lot ({label.batch or 'no batch'}) expired on {label.expiry:%Y-%m-%d}: "
-                          "refuse the delivery, or receive it by hand with a note", field="scan")  # fmt: skip
+        raise DomainError(lazy_gettext("the label says this lot (%(batch)s) expired on %(expiry)s: refuse the "
+                                       "delivery, or receive it by hand with a note",
+                                       batch=label.batch or lazy_gettext("no batch"),
+                                       expiry=format(label.expiry, "%Y-%m-%d")), field="scan")  # fmt: skip
     count = label.count if label is not None and label.count is not None else 1
     if not 0 < count <= MAX_COUNT:
-        raise DomainError(f"the label's count {count} is outside 1 to {MAX_COUNT}", field="scan")
+        raise DomainError(
+            lazy_gettext("the label's count %(count)s is outside 1 to %(max_count)s", count=count, max_count=MAX_COUNT),
+            field="scan",
+        )
     lot = Lot(label.batch or "", label.expiry) if label is not None else Lot()
     gtin = label.gtin if label is not None else (gs1.normalise_gtin(text) if gs1.valid_gtin(text) else None)
     found = _by_gtin(lines, gtin) if gtin else None
@@ -99,8 +105,9 @@ def match(session: Session, po_number: str, scan: str, today: date) -> ScanMatch
     for line in lines:
         if part and line.supplier_part_number.casefold() == part.casefold():
             return ScanMatch(line.line_number, line.sku, count * line.pack_qty, lot,
-                             f"supplier part number {line.supplier_part_number} is line {line.line_number} "
-                             f"({line.sku}), {line.pack_qty} per pack")  # fmt: skip
+                             lazy_gettext("supplier part number %(part)s is line %(line)s (%(sku)s), %(pack)s per "
+                                          "pack", part=line.supplier_part_number, line=line.line_number,
+                                          sku=line.sku, pack=line.pack_qty))  # fmt: skip
     raise DomainError(_no_match(po_number, label, part, lines), field="scan")
 
 
@@ -110,18 +117,20 @@ def receive_scan(session: Session, po_number: str, scan: str, actor: str, clock:
     found = match(session, po_number, scan, clock.now().date())
     units = quantity if quantity is not None else found.quantity
     status = receive(session, po_number, {found.line_number: units}, actor, clock,
-                     note=f"received by scan: {found.reason}", lots={found.line_number: found.lot})  # fmt: skip
+                     note=_english_note(found.reason), lots={found.line_number: found.lot})  # fmt: skip
     return ScanMatch(found.line_number, found.sku, units, found.lot, found.reason), status
 
 
 def _by_gtin(lines: list[OpenLine], gtin: str) -> tuple[OpenLine, int, str] | None:
     for line in lines:
         if line.pack_gtin == gtin:
-            return line, line.pack_qty, f"pack GTIN {gtin} is line {line.line_number} ({line.sku}), " \
-                                        f"{line.pack_qty} per pack"  # fmt: skip
+            return line, line.pack_qty, lazy_gettext("pack GTIN %(gtin)s is line %(line)s (%(sku)s), %(pack)s per "
+                                                     "pack", gtin=gtin, line=line.line_number, sku=line.sku,
+                                                     pack=line.pack_qty)  # fmt: skip
     for line in lines:
         if line.unit_gtin == gtin:
-            return line, 1, f"unit GTIN {gtin} is line {line.line_number} ({line.sku})"
+            return line, 1, lazy_gettext("unit GTIN %(gtin)s is line %(line)s (%(sku)s)", gtin=gtin,
+                                         line=line.line_number, sku=line.sku)  # fmt: skip
     return None
 
 
@@ -132,11 +141,22 @@ def _part_number(label: gs1.Gs1Label | None, text: str) -> str:
 
 
 def _no_match(po_number: str, label: gs1.Gs1Label | None, part: str, lines: list[OpenLine]) -> str:
-    scanned = f"GTIN {label.gtin}" if label is not None and label.gtin else f"part number {part!r}"
+    if label is not None and label.gtin:
+        scanned = gettext("GTIN %(gtin)s", gtin=label.gtin)
+    else:
+        scanned = gettext("part number %(part)s", part=repr(part))
     known = "; ".join(
-        f"line {line.line_number} {line.sku} (part {line.supplier_part_number or '-'}, "
-        f"GTIN {line.pack_gtin or line.unit_gtin or 'not recorded'})"
+        gettext("line %(line)s %(sku)s (part %(part)s, GTIN %(gtin)s)", line=line.line_number, sku=line.sku,
+                part=line.supplier_part_number or "-",
+                gtin=line.pack_gtin or line.unit_gtin or gettext("not recorded"))
         for line in lines[:10]
-    )
-    return (f"{scanned} matches no open line of {po_number}: {known}. Check the delivery is for this order, "
-            "or record the GTIN on the supplier item")  # fmt: skip
+    )  # fmt: skip
+    return lazy_gettext("%(scanned)s matches no open line of %(po_number)s: %(known)s. Check the delivery is for this"
+                        " order, or record the GTIN on the supplier item", scanned=scanned, po_number=po_number,
+                        known=known)  # fmt: skip
+
+
+def _english_note(reason: str) -> str:
+    """The receipt's note, kept in English whoever scanned (the record is read by everyone later)."""
+    with force_locale("en"):
+        return f"received by scan: {reason}"

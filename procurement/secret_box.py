@@ -13,6 +13,7 @@ import base64
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask_babel import lazy_gettext
 
 from core.errors import DomainError
 
@@ -21,7 +22,9 @@ PURPOSE = b"vendtrack procurement: supplier cXML SharedSecret v1"
 
 def _fernet(secret_key: str) -> Fernet:
     if not secret_key:
-        raise DomainError("the application has no SECRET_KEY: set VENDTRACK_SECRET_KEY", field="secret_key")
+        raise DomainError(
+            lazy_gettext("the application has no SECRET_KEY: set VENDTRACK_SECRET_KEY"), field="secret_key"
+        )
     raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PURPOSE).derive(secret_key.encode())
     return Fernet(base64.urlsafe_b64encode(raw))
 
@@ -39,6 +42,6 @@ def unseal(secret_key: str, token: str) -> str:
         return _fernet(secret_key).decrypt(token.encode()).decode()
     except InvalidToken:
         raise DomainError(
-            "the stored cXML SharedSecret cannot be decrypted (SECRET_KEY changed since it was saved): "
-            "enter the supplier's SharedSecret again", field="shared_secret", status=409,
+            lazy_gettext("the stored cXML SharedSecret cannot be decrypted (SECRET_KEY changed since it was saved): "
+                         "enter the supplier's SharedSecret again"), field="shared_secret", status=409,
         ) from None  # fmt: skip

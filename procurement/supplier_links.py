@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import lazy_gettext
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,8 @@ from core import audit
 from core.clock import Clock
 from core.errors import Conflict, DomainError, Forbidden
 from procurement.models import SupplierLinkUse
+
+LINK_EXPIRED = "link_expired"  # the error code of an expired link (the page answers 410 Gone)
 
 SALT = "vendtrack.procurement.supplier-link.v1"
 DEFAULT_MAX_AGE = timedelta(days=30)
@@ -47,17 +50,24 @@ def sign(secret_key: str, po_number: str, nonce: str, issued_at: datetime) -> st
 def verify(secret_key: str, token: str, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE) -> LinkClaim:
     """The claim of a genuine, unexpired token; anything else is refused (403) with what to do."""
     if len(token) > 600:
-        raise Forbidden("this link is not valid: open the link from the purchase-order e-mail", field="token")
+        raise Forbidden(lazy_gettext(
+                "this link is not valid: open the link from the purchase-order e-mail",
+            ), field="token")
     try:
         data = URLSafeSerializer(secret_key, salt=SALT).loads(token)
     except BadSignature:
-        raise Forbidden("this link is not valid: open the link from the purchase-order e-mail", field="token") from None
+        raise Forbidden(lazy_gettext(
+                "this link is not valid: open the link from the purchase-order e-mail",
+            ), field="token") from None
     if not isinstance(data, dict) or not {"po", "n", "iat"} <= set(data):
-        raise Forbidden("this link is not valid: open the link from the purchase-order e-mail", field="token")
+        raise Forbidden(lazy_gettext(
+                "this link is not valid: open the link from the purchase-order e-mail",
+            ), field="token")
     issued = datetime.fromtimestamp(int(data["iat"]), UTC)
     if now - issued > max_age:
-        raise Forbidden(f"this link expired on {(issued + max_age):%Y-%m-%d}: ask the buyer to send the order again",
-                        field="token")  # fmt: skip
+        raise Forbidden(lazy_gettext("this link expired on %(day)s: ask the buyer to send the order again",
+                                     day=format(issued + max_age, "%Y-%m-%d")),
+                        field="token", code=LINK_EXPIRED)  # fmt: skip
     return LinkClaim(str(data["po"]), str(data["n"]), issued)
 
 
@@ -69,18 +79,22 @@ def used(session: Session, claim: LinkClaim, purpose: str) -> datetime | None:
 def consume(session: Session, claim: LinkClaim, purpose: str, po_id: int, clock: Clock, remote: str) -> None:
     """Record the one answer for `purpose`; a second one is a 409 naming when the first came."""
     if purpose not in PURPOSES:
-        raise DomainError(f"unknown link purpose {purpose!r}", field="purpose")
+        raise DomainError(lazy_gettext("unknown link purpose %(purpose)s", purpose=repr(purpose)), field="purpose")
     now = clock.now()
     earlier = used(session, claim, purpose)
     if earlier is not None:
-        raise Conflict(f"this link was already used for the {purpose.replace('_', ' ')} on {earlier:%Y-%m-%d %H:%M} "
-                       "UTC: contact the buyer for further changes", field="token")  # fmt: skip
+        raise Conflict(lazy_gettext("this link was already used for the %(purpose)s on %(moment)s UTC: contact the "
+                                    "buyer for further changes", purpose=purpose.replace("_", " "),
+                                    moment=format(earlier, "%Y-%m-%d %H:%M")), field="token")  # fmt: skip
     try:
         with session.begin_nested():
             session.add(SupplierLinkUse(nonce=claim.nonce, purpose=purpose, po_id=po_id, used_at=now,
                                         remote=remote[:64]))  # fmt: skip
     except IntegrityError:
-        raise Conflict(f"this link was already used for the {purpose.replace('_', ' ')}", field="token") from None
+        raise Conflict(lazy_gettext(
+                "this link was already used for the %(purpose)s",
+                purpose=purpose.replace("_", " "),
+            ), field="token") from None
     audit.record(session, f"supplier-link:{claim.nonce[:8]}", f"supplier_link.{purpose}", "purchase_order",
                  claim.po_number, after={"remote": remote[:64]}, clock=clock)  # fmt: skip
 

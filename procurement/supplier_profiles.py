@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,7 +50,7 @@ class ProfileView:
 def supplier_by_code(session: Session, code: str) -> Supplier:
     supplier = session.scalar(select(Supplier).where(Supplier.code == code))
     if supplier is None:
-        raise NotFound(f"no supplier {code[:40]!r}", field="supplier_code")
+        raise NotFound(lazy_gettext("no supplier %(code)s", code=repr(code[:40])), field="supplier_code")
     return supplier
 
 
@@ -93,13 +94,15 @@ def _checked(form: ProfileForm) -> None:
     for role in ("from", "to", "sender"):
         domain, identity = getattr(form, f"{role}_domain").strip(), getattr(form, f"{role}_identity").strip()
         if domain and not DOMAIN.match(domain):
-            raise DomainError(f"{role} domain {domain[:40]!r}: letters, digits, . _ - (e.g. DUNS, NetworkID)",
+            raise DomainError(lazy_gettext("%(role)s domain %(domain)s: letters, digits, . _ - (e.g. DUNS, NetworkID)",
+                                           role=role, domain=repr(domain[:40])),
                               field=f"{role}_domain")  # fmt: skip
         if identity and not IDENTITY.match(identity):
-            raise DomainError(f"{role} identity: 1-100 characters without spaces (e.g. 123456789)",
+            raise DomainError(lazy_gettext("%(role)s identity: 1-100 characters without spaces (e.g. 123456789)",
+                                           role=role),
                               field=f"{role}_identity")  # fmt: skip
     if len(form.shared_secret) > 200 or "\x00" in form.shared_secret:
-        raise DomainError("SharedSecret: at most 200 characters, no NUL", field="shared_secret")
+        raise DomainError(lazy_gettext("SharedSecret: at most 200 characters, no NUL"), field="shared_secret")
     csv_export.profile(form.csv_columns, form.csv_delimiter, form.csv_bom)  # raises naming the field
 
 
@@ -134,12 +137,18 @@ def set_unspsc(session: Session, supplier_code: str, part: str, code: str, actor
     supplier = supplier_by_code(session, supplier_code)
     code = code.strip()
     if code and not (code.isdigit() and len(code) == 8):
-        raise DomainError(f"UNSPSC {code[:20]!r} must be 8 digits (e.g. 46181504 for protective gloves)",
+        raise DomainError(lazy_gettext("UNSPSC %(code)s must be 8 digits (e.g. 46181504 for protective gloves)",
+                                       code=repr(code[:20])),
                           field="unspsc")  # fmt: skip
     row = session.scalar(select(SupplierItem).where(SupplierItem.supplier_id == supplier.id,
                                                     SupplierItem.supplier_part_number == part))  # fmt: skip
     if row is None:
-        raise NotFound(f"supplier {supplier_code} has no part {part[:64]!r}", field="supplier_part_number")
+        raise NotFound(
+            lazy_gettext(
+                "supplier %(supplier_code)s has no part %(part)s", supplier_code=supplier_code, part=repr(part[:64])
+            ),
+            field="supplier_part_number",
+        )
     before = row.unspsc
     row.unspsc = code
     audit.record(session, actor, "supplier_item.unspsc", "supplier", supplier.code, before={"unspsc": before},
@@ -158,15 +167,24 @@ LIMITS = {"street": 200, "city": 100, "state": 100, "postal_code": 20}
 def save_site_documents(session: Session, site_code: str, values: dict[str, str], actor: str, clock: Clock) -> None:
     site = session.scalar(select(Site).where(Site.code == site_code))
     if site is None:
-        raise NotFound(f"no site {site_code[:32]!r}", field="site_code")
+        raise NotFound(lazy_gettext("no site %(site_code)s", site_code=repr(site_code[:32])), field="site_code")
     clean = {k: (values.get(k) or "").strip() for k in SITE_DOC_FIELDS}
     if clean["buyer_email"] and not EMAIL.match(clean["buyer_email"]):
-        raise DomainError("buyer e-mail: use an address like ann.buyer@plant.example", field="buyer_email")
+        raise DomainError(
+            lazy_gettext("buyer e-mail: use an address like ann.buyer@plant.example"), field="buyer_email"
+        )
     if clean["buyer_phone"] and not PHONE.match(clean["buyer_phone"]):
-        raise DomainError("buyer phone: digits, spaces and + ( ) - . / only, 3-40 characters", field="buyer_phone")
+        raise DomainError(
+            lazy_gettext("buyer phone: digits, spaces and + ( ) - . / only, 3-40 characters"), field="buyer_phone"
+        )
     for name, limit in LIMITS.items():
         if len(clean[name]) > limit or "\x00" in clean[name]:
-            raise DomainError(f"{name.replace('_', ' ')}: at most {limit} characters, no NUL", field=name)
+            raise DomainError(
+                lazy_gettext(
+                    "%(field)s: at most %(limit)s characters, no NUL", field=name.replace("_", " "), limit=limit
+                ),
+                field=name,
+            )
     percents: dict[str, Decimal] = {}
     for name in ("invoice_price_tolerance_pct", "invoice_qty_tolerance_pct"):
         try:
@@ -174,7 +192,9 @@ def save_site_documents(session: Session, site_code: str, values: dict[str, str]
         except InvalidOperation:
             value = Decimal("NaN")
         if not value.is_finite() or not 0 <= value <= 100:
-            raise DomainError(f"{name.replace('_', ' ')}: a percentage from 0 to 100 (e.g. 2)", field=name)
+            raise DomainError(
+                lazy_gettext("%(field)s: a percentage from 0 to 100 (e.g. 2)", field=name.replace("_", " ")), field=name
+            )
         percents[name] = value
     row = site_settings(session, site.id)
     before = {k: getattr(row, k) for k in SITE_DOC_FIELDS}

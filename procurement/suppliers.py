@@ -47,7 +47,11 @@ class Offer:
         """Unit price of the highest break whose min_qty ≤ quantity (the lowest break below all of them)."""
         if not self.breaks:
             raise DomainError(
-                f"supplier item {self.supplier_part_number} has no price: add a price break", field="price_breaks"
+                lazy_gettext(
+                    "supplier item %(supplier_part_number)s has no price: add a price break",
+                    supplier_part_number=self.supplier_part_number,
+                ),
+                field="price_breaks",
             )
         price = self.breaks[0][1]
         for min_qty, unit_price in self.breaks:
@@ -165,7 +169,7 @@ def save_supplier(session: Session, data: SupplierData, actor: str) -> int:
 def supplier_by_code(session: Session, code: str) -> Supplier:
     row = session.scalar(select(Supplier).where(Supplier.code == code))
     if row is None:
-        raise NotFound(f"no supplier with code {code!r}", field="supplier_code")
+        raise NotFound(lazy_gettext("no supplier with code %(code)s", code=repr(code)), field="supplier_code")
     return row
 
 

@@ -27,6 +27,7 @@ from decimal import Decimal
 from email.message import EmailMessage
 from weakref import WeakKeyDictionary
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, object_session, sessionmaker
@@ -39,6 +40,7 @@ from core.settings import Settings
 from procurement import orders, pdf, po_mail, supplier_links
 from procurement.documents import build_context
 from procurement.models import PoDocument, PurchaseOrder, Supplier, Transmission
+from procurement.po_states import status_words
 from procurement.send_config import PUBLIC_URL, retry_values
 from procurement.transmission_states import FAILED, QUEUED, SENDING, SENT, TRANSMISSION, TransmissionStatus
 
@@ -201,11 +203,19 @@ def begin(
     with unit_of_work(factory) as session:
         po = orders.get_po(session, po_number, lock=True)
         if po.status != orders.APPROVED:
-            raise Conflict(f"{po_number} is {po.status}: only approved orders are sent", field="status")
+            raise Conflict(
+                lazy_gettext(
+                    "%(po_number)s is %(status)s: only approved orders are sent",
+                    po_number=po_number,
+                    status=status_words(po.status),
+                ),
+                field="status",
+            )
         supplier = session.get(Supplier, po.supplier_id)
         assert supplier is not None
         if not supplier.email:
-            raise DomainError(f"supplier {supplier.code} has no e-mail address: add one, then send again",
+            raise DomainError(lazy_gettext("supplier %(code)s has no e-mail address: add one, then send again",
+                                           code=supplier.code),
                               field="email")  # fmt: skip
         now = clock.now()
         t = session.scalar(
@@ -235,10 +245,14 @@ def begin(
 def _check_resend(t: Transmission, po_number: str, factory: sessionmaker[Session], now: datetime,
                   policy: RetryPolicy) -> None:  # fmt: skip
     if t.id in UNRECORDED.ids(factory):
-        raise Conflict(f"{po_number} was e-mailed; recording that is waiting for the database", field="status")
+        raise Conflict(
+            lazy_gettext("%(po_number)s was e-mailed; recording that is waiting for the database", po_number=po_number),
+            field="status",
+        )
     if t.status == SENDING and not is_stale(t, now, policy):
-        raise Conflict(f"{po_number} is being e-mailed right now (since {t.claimed_at:%H:%M:%S} UTC): "
-                       "wait for the outcome", field="status")  # fmt: skip
+        raise Conflict(lazy_gettext("%(po_number)s is being e-mailed right now (since %(since)s UTC): wait for the "
+                                    "outcome", po_number=po_number, since=format(t.claimed_at, "%H:%M:%S")),
+                       field="status")  # fmt: skip
 
 
 # ---- delivery: no transaction open -------------------------------------------------------------------

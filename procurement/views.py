@@ -19,6 +19,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext
 from flask_babel import gettext as _
 
 from core import access
@@ -73,7 +74,8 @@ def queue_view() -> str:
     status = args.get("status", orders.PENDING)
     if status and status not in {s.value for s in orders.POStatus}:
         choices = ", ".join(s.value for s in orders.POStatus)
-        raise DomainError(f"status {status[:40]!r} is not a purchase order status: use one of {choices}",
+        raise DomainError(lazy_gettext("status %(status)s is not a purchase order status: use one of %(choices)s",
+                                       status=repr(status[:40]), choices=choices),
                           field="status", status=422)  # fmt: skip
     flt = queries.QueueFilter(
         status=status, site=args.get("site", "")[:64], supplier=args.get("supplier", "")[:64],
@@ -140,7 +142,9 @@ def supplier_save() -> Response:
 def supplier_view(supplier_id: int) -> str:
     found = [s for s in queries.suppliers(_db()) if s.id == supplier_id]
     if not found:
-        raise DomainError(f"no supplier {supplier_id}", code="not_found", status=404)
+        raise DomainError(
+            lazy_gettext("no supplier %(supplier_id)s", supplier_id=supplier_id), code="not_found", status=404
+        )
     return render_template("procurement/supplier.html", supplier=found[0],
                            items=queries.supplier_items(_db(), supplier_id), result=None)  # fmt: skip
 
@@ -169,10 +173,10 @@ def budget_save() -> Response:
     f = request.form
     amount = _decimal("amount", f.get("amount"))
     if amount is None:
-        raise DomainError("amount is required", field="amount")
+        raise DomainError(lazy_gettext("amount is required"), field="amount")
     config.set_budget(_db(), f.get("cost_center", ""), f.get("period", ""), amount, f.get("mode", "warn"), _actor())
     _db().commit()
-    flash("budget saved", "ok")
+    flash(gettext("budget saved"), "ok")
     return redirect(url_for("procurement.budget_list"))  # type: ignore[return-value]
 
 
@@ -182,5 +186,5 @@ def review_switch() -> Response:
     f = request.form
     config.set_review(_db(), f.get("site", ""), f.get("category", ""), f.get("review", "on") == "on", _actor())
     _db().commit()
-    flash("review-before-order updated", "ok")
+    flash(gettext("review-before-order updated"), "ok")
     return redirect(url_for("procurement.budget_list"))  # type: ignore[return-value]

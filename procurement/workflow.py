@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from procurement.orders import (
     site_settings,
     transition,
 )
+from procurement.po_states import status_words
 
 
 def edit_line(
@@ -35,14 +37,23 @@ def edit_line(
     """Change quantity/price of a line; on an approved PO a rise above the site's limit needs approval again."""
     po = get_po(session, po_number, lock=True)
     if po.status not in EDITABLE_STATUSES:
-        raise Conflict(f"{po_number} is {po.status}: only draft, pending or approved orders can be edited")
+        raise Conflict(
+            lazy_gettext(
+                "%(po_number)s is %(status)s: only draft, pending or approved orders can be edited",
+                po_number=po_number,
+                status=status_words(po.status),
+            )
+        )
     if quantity < 1:
-        raise DomainError(f"quantity {quantity} must be at least 1", field="quantity")
+        raise DomainError(lazy_gettext("quantity %(quantity)s must be at least 1", quantity=quantity), field="quantity")
     line = session.scalar(
         select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id, PurchaseOrderLine.line_number == line_number)
     )
     if line is None:
-        raise NotFound(f"{po_number} has no line {line_number}", field="line_number")
+        raise NotFound(
+            lazy_gettext("%(po_number)s has no line %(line_number)s", po_number=po_number, line_number=line_number),
+            field="line_number",
+        )
     before = {"quantity": line.quantity, "unit_price": line.unit_price}
     line.quantity, line.unit_price = quantity, unit_price
     po.last_editor, po.updated_at = actor, clock.now()
@@ -65,10 +76,18 @@ def _restart_pending(session: Session, po: PurchaseOrder) -> None:
 def change_supplier(session: Session, po_number: str, supplier_code: str, actor: str, clock: Clock) -> None:
     po = get_po(session, po_number, lock=True)
     if po.status not in EDITABLE_STATUSES:
-        raise Conflict(f"{po_number} is {po.status}: the supplier can no longer change")
+        raise Conflict(
+            lazy_gettext(
+                "%(po_number)s is %(status)s: the supplier can no longer change",
+                po_number=po_number,
+                status=status_words(po.status),
+            )
+        )
     supplier = session.scalar(select(Supplier).where(Supplier.code == supplier_code))
     if supplier is None:
-        raise NotFound(f"no supplier {supplier_code!r}", field="supplier_code")
+        raise NotFound(
+            lazy_gettext("no supplier %(supplier_code)s", supplier_code=repr(supplier_code)), field="supplier_code"
+        )
     before = po.supplier_id
     po.supplier_id, po.currency, po.last_editor, po.updated_at = supplier.id, supplier.currency, actor, clock.now()
     session.execute(delete(DraftSlot).where(DraftSlot.po_id == po.id))
@@ -86,7 +105,9 @@ def submit(session: Session, po_number: str, actor: str, clock: Clock) -> str:
     if po.status == DRAFT and not session.scalar(
         select(func.count()).select_from(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)
     ):
-        raise Conflict(f"{po_number} has no lines: add a line before submitting", field="lines")
+        raise Conflict(
+            lazy_gettext("%(po_number)s has no lines: add a line before submitting", po_number=po_number), field="lines"
+        )
     comment = ""
     if po.status == DRAFT:  # the site's tax rate now: a rate changed since the draft was made applies to it
         settings = site_settings(session, po.site_id)

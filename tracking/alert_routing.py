@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -69,12 +70,23 @@ def set_routes(
 ) -> Routes:
     """Replace a site's routing (every kind), audited with before and after."""
     if session.get(Site, site_id) is None:
-        raise DomainError(f"site {site_id} does not exist: choose a site from the list", field="site_id")
+        raise DomainError(
+            lazy_gettext("site %(site_id)s does not exist: choose a site from the list", site_id=site_id),
+            field="site_id",
+        )
     for kind, wanted in chosen.items():
         bad = [r for r in wanted if r not in ROUTABLE_ROLES]
         if bad:
             names = ", ".join(r.value for r in ROUTABLE_ROLES)
-            raise DomainError(f"{kind.label}: role {bad[0].value} cannot open tracking pages; use {names}", field=kind)
+            raise DomainError(
+                lazy_gettext(
+                    "%(label)s: role %(role)s cannot open tracking pages; use %(names)s",
+                    label=kind.label,
+                    role=bad[0].value,
+                    names=names,
+                ),
+                field=kind,
+            )
     before = routes_for(session, site_id)
     rows = {r.kind: r for r in session.scalars(select(AlertRoute).where(AlertRoute.site_id == site_id))}
     for kind in AlertKind:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from core import access
@@ -19,8 +20,19 @@ from tracking.views import ago
 
 bp = Blueprint("tracking_alerts", __name__, url_prefix="/tracking/alerts", template_folder="templates")
 STAFF = (Role.STAFF, Role.ADMIN)
-LISTS = {"live": "Needs attention", "mine": "Assigned to me", "snoozed": "Snoozed", "resolved": "Resolved"}
-SNOOZE_CHOICES = [(15, "15 minutes"), (60, "1 hour"), (240, "4 hours"), (480, "8 hours"), (1440, "24 hours")]
+LISTS = {
+    "live": lazy_gettext("Needs attention"),
+    "mine": lazy_gettext("Assigned to me"),
+    "snoozed": lazy_gettext("Snoozed"),
+    "resolved": lazy_gettext("Resolved"),
+}
+SNOOZE_CHOICES = [
+    (15, lazy_gettext("15 minutes")),
+    (60, lazy_gettext("1 hour")),
+    (240, lazy_gettext("4 hours")),
+    (480, lazy_gettext("8 hours")),
+    (1440, lazy_gettext("24 hours")),
+]
 BUTTONS = {"acknowledge": "Acknowledge", "assign": "Assign", "snooze": "Snooze", "resolve": "Resolve"}
 
 
@@ -43,7 +55,9 @@ def alert_list() -> Any:
     session, now = _db(), _clock().now()
     show = request.args.get("show", "live")
     if show not in LISTS:
-        flash(f"unknown list {show!r}: showing {LISTS['live'].lower()}", "error")
+        flash(
+            gettext("unknown list %(show)s: showing %(list)s", show=repr(show), list=str(LISTS["live"])), "error"
+        )
         show = "live"
     worker = _worker()
     found = alerts.list_alerts(session, worker.roles, now, show, worker.user_id)
@@ -58,7 +72,10 @@ def _detail(alert_id: int, status: int = 200, error: DomainError | None = None) 
     found = alerts.get_alert(session, alert_id, now)
     worker = _worker()
     if found is None or not alerts.may_see(session, found[0], worker.roles):
-        raise NotFound(f"alert {alert_id} does not exist or is not routed to your role", field="alert_id")
+        raise NotFound(
+            lazy_gettext("alert %(alert_id)s does not exist or is not routed to your role", alert_id=alert_id),
+            field="alert_id",
+        )
     view = found[0]
     page = render_template(
         "tracking/alert.html", alert=view, history=alerts.history(session, alert_id), ago=ago, now=now,
@@ -78,7 +95,9 @@ def _int(name: str, text: str | None) -> int:
     try:
         return int(text or "")
     except ValueError:
-        raise DomainError(f"{name} must be a whole number; pick one from the list", field=name) from None
+        raise DomainError(
+            lazy_gettext("%(name)s must be a whole number; pick one from the list", name=name), field=name
+        ) from None
 
 
 def _snooze_until(now: datetime) -> datetime:
@@ -88,10 +107,12 @@ def _snooze_until(now: datetime) -> datetime:
         try:
             return datetime.strptime(until, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
         except ValueError:
-            raise DomainError("give the time as YYYY-MM-DD HH:MM (UTC), or pick a duration", field="until") from None
+            raise DomainError(
+                lazy_gettext("give the time as YYYY-MM-DD HH:MM (UTC), or pick a duration"), field="until"
+            ) from None
     minutes = _int("minutes", request.form.get("minutes"))
     if minutes not in {m for m, _ in SNOOZE_CHOICES}:
-        raise DomainError("pick a snooze duration from the list", field="minutes")
+        raise DomainError(lazy_gettext("pick a snooze duration from the list"), field="minutes")
     return now + timedelta(minutes=minutes)
 
 
@@ -102,19 +123,24 @@ def alert_action(alert_id: int, action: str) -> Any:
     try:
         if action == "acknowledge":
             alert_work.acknowledge(session, alert_id, worker, clock)
-            done = "Acknowledged."
+            done = gettext("Acknowledged.")
         elif action == "assign":
             alert_work.assign(session, alert_id, _int("assignee_id", request.form.get("assignee_id")), worker, clock)
-            done = "Assigned."
+            done = gettext("Assigned.")
         elif action == "snooze":
             until = _snooze_until(clock.now())
             alert_work.snooze(session, alert_id, until, worker, clock)
-            done = f"Snoozed until {until:%Y-%m-%d %H:%M} UTC."
+            done = gettext("Snoozed until %(until)s UTC.", until=format(until, "%Y-%m-%d %H:%M"))
         elif action == "resolve":
             alert_work.resolve(session, alert_id, request.form.get("note", ""), worker, clock)
-            done = "Resolved."
+            done = gettext("Resolved.")
         else:
-            raise NotFound(f"unknown action {action!r}: use one of {', '.join(BUTTONS)}", field="action")
+            raise NotFound(
+                lazy_gettext(
+                    "unknown action %(action)s: use one of %(buttons)s", action=repr(action), buttons=", ".join(BUTTONS)
+                ),
+                field="action",
+            )
     except DomainError as exc:
         session.rollback()
         if isinstance(exc, NotFound) or exc.status == 403:
@@ -139,18 +165,25 @@ def routing() -> Any:
     site_id = _int("site", request.values.get("site")) if request.values.get("site") else sites[0].id
     site = next((s for s in sites if s.id == site_id), None)
     if site is None:
-        raise NotFound(f"site {site_id} does not exist: pick one from the list", field="site")
+        raise NotFound(
+            lazy_gettext("site %(site_id)s does not exist: pick one from the list", site_id=site_id), field="site"
+        )
     if request.method == "POST":
         chosen: dict[AlertKind, list[Role]] = {}
         for kind in AlertKind:
             picked = request.form.getlist(kind.value)
             unknown = [p for p in picked if p not in {r.value for r in alert_routing.ROUTABLE_ROLES}]
             if unknown:
-                raise DomainError(f"{kind.label}: unknown role {unknown[0][:40]!r}", field=kind.value)
+                raise DomainError(
+                    lazy_gettext(
+                        "%(label)s: unknown role %(unknown)s", label=kind.label, unknown=repr(unknown[0][:40])
+                    ),
+                    field=kind.value,
+                )
             chosen[kind] = [Role(p) for p in picked]
         alert_routing.set_routes(session, site.id, chosen, g.principal.actor, _clock())
         session.commit()
-        flash(f"Alert routing for {site.name} saved.", "info")
+        flash(gettext("Alert routing for %(name)s saved.", name=site.name), "info")
         return redirect(url_for("tracking_alerts.routing", site=site.id))
     return render_template(
         "tracking/alert_routing.html", sites=sites, site=site, routes=alert_routing.routes_for(session, site.id),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,10 +40,18 @@ class Worker:
 def _load(session: Session, alert_id: int, who: Worker, now: datetime) -> AlertView:
     found = get_alert(session, alert_id, now)
     if found is None:
-        raise NotFound(f"alert {alert_id} does not exist: pick one from the alerts list", field="alert_id")
+        raise NotFound(
+            lazy_gettext("alert %(alert_id)s does not exist: pick one from the alerts list", alert_id=alert_id),
+            field="alert_id",
+        )
     view, _row = found
     if not may_see(session, view, who.roles):
-        raise Forbidden(f"{view.kind.label} alerts are not routed to your role; ask an admin to change the routing")
+        raise Forbidden(
+            lazy_gettext(
+                "%(label)s alerts are not routed to your role; ask an admin to change the routing",
+                label=view.kind.label,
+            )
+        )
     return view
 
 
@@ -54,7 +63,10 @@ def _move(session: Session, view: AlertView, action: str, **values: Any) -> Aler
     statement = ALERT_STATUS.compare_and_set(TrackingAlert.status, TrackingAlert.id, target, **values)
     changed = session.execute(statement, {"key": view.id}).rowcount  # type: ignore[attr-defined]
     if changed != 1:
-        raise Conflict(f"alert {view.id} was changed by someone else a moment ago: reload the page", field="status")
+        raise Conflict(
+            lazy_gettext("alert %(id)s was changed by someone else a moment ago: reload the page", id=view.id),
+            field="status",
+        )
     session.expire_all()
     return target
 
@@ -64,7 +76,7 @@ def _any_target_of(action: str) -> AlertStatus:
         for target, name in targets.items():
             if name == action:
                 return target
-    raise DomainError(f"unknown alert action {action!r}", field="action")
+    raise DomainError(lazy_gettext("unknown alert action %(action)s", action=repr(action)), field="action")
 
 
 def acknowledge(session: Session, alert_id: int, who: Worker, clock: Clock) -> AlertStatus:
@@ -90,11 +102,13 @@ def assign(session: Session, alert_id: int, assignee_id: int, who: Worker, clock
     view = _load(session, alert_id, who, clock.now())
     user = session.get(User, assignee_id) if 0 < assignee_id <= MAX_ID else None
     if user is None or not user.active:
-        raise DomainError(f"user {assignee_id} does not exist or is inactive: pick someone from the list",
+        raise DomainError(lazy_gettext("user %(assignee_id)s does not exist or is inactive: pick someone from the "
+                                       "list", assignee_id=assignee_id),
                           field="assignee_id")  # fmt: skip
     if not may_see(session, view, user.role_set()):
-        raise DomainError(f"{user.display_name or user.username} cannot see {view.kind.label} alerts: pick someone "
-                          "whose role they are routed to", field="assignee_id")  # fmt: skip
+        raise DomainError(lazy_gettext("%(username)s cannot see %(label)s alerts: pick someone whose role they are "
+                                       "routed to", username=user.display_name or user.username,
+                                       label=view.kind.label), field="assignee_id")  # fmt: skip
     done = _move(session, view, "assign", assignee_id=user.id, snoozed_until=None)
     name = user.display_name or user.username
     audit.record(session, who.actor, "alert.assign", ENTITY, alert_id,
@@ -106,11 +120,15 @@ def assign(session: Session, alert_id: int, assignee_id: int, who: Worker, clock
 def snooze(session: Session, alert_id: int, until: datetime, who: Worker, clock: Clock) -> AlertStatus:
     now = clock.now()
     if until.tzinfo is None:
-        raise DomainError("give the snooze time with its timezone (UTC)", field="until")
+        raise DomainError(lazy_gettext("give the snooze time with its timezone (UTC)"), field="until")
     if until <= now:
-        raise DomainError("the snooze time has already passed: choose a time in the future", field="until")
+        raise DomainError(
+            lazy_gettext("the snooze time has already passed: choose a time in the future"), field="until"
+        )
     if until - now > SNOOZE_MAX:
-        raise DomainError("snooze for at most 7 days; resolve the alert if it needs no more work", field="until")
+        raise DomainError(
+            lazy_gettext("snooze for at most 7 days; resolve the alert if it needs no more work"), field="until"
+        )
     view = _load(session, alert_id, who, now)
     done = _move(session, view, "snooze", snoozed_until=until)
     audit.record(session, who.actor, "alert.snooze", ENTITY, alert_id, before={"status": view.status.value},
@@ -122,9 +140,12 @@ def snooze(session: Session, alert_id: int, until: datetime, who: Worker, clock:
 def resolve(session: Session, alert_id: int, note: str, who: Worker, clock: Clock) -> AlertStatus:
     note = note.strip()
     if not note:
-        raise DomainError("write what was done (the note is kept in the alert's history)", field="note")
+        raise DomainError(lazy_gettext("write what was done (the note is kept in the alert's history)"), field="note")
     if len(note) > NOTE_MAX or "\x00" in note:
-        raise DomainError(f"the note must be plain text of at most {NOTE_MAX} characters", field="note")
+        raise DomainError(
+            lazy_gettext("the note must be plain text of at most %(note_max)s characters", note_max=NOTE_MAX),
+            field="note",
+        )
     now = clock.now()
     view = _load(session, alert_id, who, now)
     done = _move(session, view, "resolve", cleared_at=now, resolved_by=who.actor, resolution=note, snoozed_until=None)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -273,18 +274,21 @@ def history(session: Session, alert_id: int) -> list[HistoryLine]:
 
 
 def _sentence(action: str, who: str, after: dict[str, Any]) -> str:
+    """One history line in the reader's language (the audit entry keeps the facts, not the words)."""
     if action == "alert.raise":
-        return f"Raised: {after.get('message', '')}"
+        return gettext("Raised: %(message)s", message=after.get("message", ""))
     if action == "alert.acknowledge":
-        return f"{who} acknowledged it."
+        return gettext("%(who)s acknowledged it.", who=who)
     if action == "alert.assign":
-        return f"{who} assigned it to {after.get('assignee', 'someone')}."
+        return gettext("%(who)s assigned it to %(assignee)s.", who=who,
+                       assignee=after.get("assignee") or gettext("someone"))  # fmt: skip
     if action == "alert.snooze":
-        return f"{who} snoozed it until {after.get('until_text', '?')}."
+        return gettext("%(who)s snoozed it until %(until)s.", who=who, until=after.get("until_text", "?"))
     if action == "alert.resolve":
-        return f"{who} resolved it: “{after.get('note', '')}”"
+        return gettext("%(who)s resolved it: “%(note)s”", who=who, note=after.get("note", ""))
     if action == "alert.auto_resolve":
-        return f"Resolved automatically: {after.get('reason', 'the condition cleared')}."
+        return gettext("Resolved automatically: %(reason)s.",
+                       reason=after.get("reason") or gettext("the condition cleared"))  # fmt: skip
     return f"{who}: {action}"
 
 

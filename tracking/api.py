@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_babel import lazy_gettext
 
 from core import access, push
 from core.errors import DomainError, NotFound
@@ -135,7 +136,7 @@ def asset_location(asset_id: int) -> Any:
 def nearest() -> Any:
     asset_type, origin = request.args.get("type", ""), request.args.get("from", "")
     if not asset_type:
-        raise DomainError("give the asset type, e.g. ?type=infusion_pump&from=ICU-1", field="type")
+        raise DomainError(lazy_gettext("give the asset type, e.g. ?type=infusion_pump&from=ICU-1"), field="type")
     now = _now()
     ranked = services.nearest_available(_db(), asset_type, origin)
     return jsonify(
@@ -246,7 +247,9 @@ def gateway_offset(gateway_id: str) -> Any:
     """Apply a calibration offset to one gateway: {"offset_db": -4.5} (audited)."""
     body = request.get_json(silent=True) if request.is_json else None
     if not isinstance(body, dict):
-        raise DomainError('send JSON {"offset_db": -4.5} with Content-Type: application/json', field="body", status=422)
+        raise DomainError(
+            lazy_gettext('send JSON {"offset_db": -4.5} with Content-Type: application/json'), field="body", status=422
+        )
     spec = Number(minimum=-calibration.MAX_OFFSET_DB, maximum=calibration.MAX_OFFSET_DB, required=True, example="-4.5")
     offset_db = one(spec, "offset_db", body.get("offset_db"))
     session = _db()
@@ -276,7 +279,10 @@ def gateway_adverts(gateway_id: str) -> Any:
         raise _refusal(exc) from None
     if not pipeline.knows_gateway(gateway_id):
         stats.reject("gateway_id:unknown", f"gateway {gateway_id!r} is not registered")
-        raise NotFound(f"gateway {gateway_id!r} is not registered: add it to a zone first", field="gateway_id")
+        raise NotFound(
+            f"gateway {gateway_id!r} is not registered: add it to a zone first",  # i18n: read by the gateway's uploader
+            field="gateway_id",
+        )
     try:
         result = parse_batch(body, gateway_id, pipeline.now(), pipeline.engine_matcher, pipeline.settings.times)
     except Rejected as exc:
@@ -313,7 +319,10 @@ def _refusal(exc: Rejected) -> DomainError:
 def _bounded_body() -> Any:
     """The request's JSON, read no further than the batch limit and parsed only after its nesting is bounded."""
     if not request.is_json:
-        raise DomainError('send JSON {"adverts": [...]} with Content-Type: application/json', field="body", status=415)
+        raise DomainError(
+            'send JSON {"adverts": [...]} with Content-Type: application/json',  # i18n: read by the gateway's uploader
+            field="body", status=415,
+        )  # fmt: skip
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise Rejected("body", Reason.TOO_LARGE, f"body is {length} bytes: send at most {MAX_BODY_BYTES} per request")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -118,7 +119,12 @@ def apply_offset(
     """Set one gateway's calibration offset (audited); False when it already had that offset."""
     gateway = session.scalar(select(Gateway).where(Gateway.gateway_id == gateway_id))
     if gateway is None:
-        raise NotFound(f"gateway {gateway_id!r} is not registered: pick one from the setup page", field="gateway_id")
+        raise NotFound(
+            lazy_gettext(
+                "gateway %(gateway_id)s is not registered: pick one from the setup page", gateway_id=repr(gateway_id)
+            ),
+            field="gateway_id",
+        )
     offset_db = round(float(offset_db), 1)
     if gateway.offset_db == offset_db:
         return False

@@ -59,7 +59,10 @@ def _receive(gateway_id: str, fmt: str, max_bytes: int, parse: Callable[[bytes, 
         raise _refusal(exc) from None
     if not pipeline.knows_gateway(gateway_id):
         stats.reject("gateway_id:unknown", f"gateway {gateway_id!r} is not registered")
-        raise NotFound(f"gateway {gateway_id!r} is not registered: add it to a zone first", field="gateway_id")
+        raise NotFound(
+            f"gateway {gateway_id!r} is not registered: add it to a zone first",  # i18n: read by the gateway's uploader
+            field="gateway_id",
+        )
     try:
         outcome = parse(raw, FormatContext(pipeline.now(), pipeline.engine_matcher, pipeline.settings.times))
     except Rejected as exc:

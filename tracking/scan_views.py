@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from flask_babel import lazy_gettext
 
 from core import access, scanned
 from core.errors import DomainError
@@ -37,8 +38,8 @@ def resolve(session: Any, text: str, host: str, scheme: str, script_root: str = 
     asset_id = found.segment_after(ASSET_PATH)
     if asset_id.isdigit() and len(asset_id) <= 10:
         return services.get_location(session, int(asset_id))
-    raise DomainError(f"this label's link opens {found.path[:80]} on this server, which is not an asset: "
-                      "scan the asset's own label, or type its asset tag",
+    raise DomainError(lazy_gettext("this label's link opens %(path)s on this server, which is not an asset: scan the "
+                                   "asset's own label, or type its asset tag", path=found.path[:80]),
                       field="code", code="not_an_asset")  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
@@ -82,8 +83,10 @@ class FloorRef:
     def label(self) -> str:
         """'Ward B, floor 2'; 'floor 2' without a building; the building alone without a floor."""
         if not self.floor:
-            return self.building or "no building or floor"
-        return f"{self.building}, floor {self.floor}" if self.building else f"floor {self.floor}"
+            return self.building or gettext("no building or floor")
+        if self.building:
+            return gettext("%(building)s, floor %(floor)s", building=self.building, floor=self.floor)
+        return gettext("floor %(floor)s", floor=self.floor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +209,10 @@ def text_match(text: str) -> ColumnElement[bool]:
 def get_location(session: Session, asset_id: int) -> AssetLocation:
     found = _locations(session, [Asset.id == asset_id], 1) if 0 < asset_id <= 2**31 - 1 else []
     if not found:
-        raise NotFound(f"asset {asset_id} does not exist: pick an id from /api/v1/assets", field="asset_id")
+        raise NotFound(
+            lazy_gettext("asset %(asset_id)s does not exist: pick an id from /api/v1/assets", asset_id=asset_id),
+            field="asset_id",
+        )
     return found[0]
 
 
@@ -218,7 +224,8 @@ def find_by_tag(session: Session, asset_tag: str) -> AssetLocation:
         found = _locations(session, [func.lower(Asset.asset_tag) == text.lower()], 2)
         found = found if len(found) == 1 else []
     if not found:
-        raise NotFound(f"no asset has the tag {text[:64]!r}: check the label, or search by name on the locate page",
+        raise NotFound(lazy_gettext("no asset has the tag %(text)s: check the label, or search by name on the locate "
+                                    "page", text=repr(text[:64])),
                        field="code")  # fmt: skip
     return found[0]
 
@@ -249,15 +256,38 @@ def choose_floor(known: list[FloorRef], building: str | None, floor: str | None)
     """
     if building is None and floor is None:
         return known[0] if known else None
-    choices = "; ".join(f"building={f.building!r} floor={f.floor!r} ({f.label})" for f in known) or "none yet"
+    choices = "; ".join(f"building={f.building!r} floor={f.floor!r} ({f.label})" for f in known)
+    choices = choices or lazy_gettext("none yet")
     if building is not None and not any(f.building == building for f in known):
-        raise DomainError(f"unknown building {building!r}: the floors with zones are {choices}", field="building")
+        raise DomainError(
+            lazy_gettext(
+                "unknown building %(building)s: the floors with zones are %(choices)s",
+                building=repr(building),
+                choices=choices,
+            ),
+            field="building",
+        )
     matches = [f for f in known if (building is None or f.building == building) and (floor is None or f.floor == floor)]
     if not matches:
         where = f" in building {building!r}" if building is not None else ""
-        raise DomainError(f"unknown floor {floor!r}{where}: the floors with zones are {choices}", field="floor")
+        raise DomainError(
+            lazy_gettext(
+                "unknown floor %(floor)s%(where)s: the floors with zones are %(choices)s",
+                floor=repr(floor),
+                where=where,
+                choices=choices,
+            ),
+            field="floor",
+        )
     if building is None and len(matches) > 1:
-        raise DomainError(f"floor {floor!r} is in several buildings: add building=, one of {choices}", field="building")
+        raise DomainError(
+            lazy_gettext(
+                "floor %(floor)s is in several buildings: add building=, one of %(choices)s",
+                floor=repr(floor),
+                choices=choices,
+            ),
+            field="building",
+        )
     return matches[0]
 
 
@@ -283,7 +313,14 @@ def nearest_available(
     """
     shapes = {z.code: z for z in zone_shapes(session)}
     if from_zone not in shapes:
-        raise DomainError(f"unknown room {from_zone!r}: choose one of {', '.join(sorted(shapes))}", field="from_zone")
+        raise DomainError(
+            lazy_gettext(
+                "unknown room %(from_zone)s: choose one of %(shapes)s",
+                from_zone=repr(from_zone),
+                shapes=", ".join(sorted(shapes)),
+            ),
+            field="from_zone",
+        )
     start = shapes[from_zone]
     candidates = _locations(
         session,
@@ -322,7 +359,7 @@ def utilisation(session: Session, asset_id: int, now: datetime, days: int = 7) -
     """Share of the period spent in clinical rooms (kind `room`) other than the asset's home zone."""
     asset = session.get(Asset, asset_id) if 0 < asset_id <= 2**31 - 1 else None
     if asset is None:
-        raise NotFound(f"asset {asset_id} does not exist", field="asset_id")
+        raise NotFound(lazy_gettext("asset %(asset_id)s does not exist", asset_id=asset_id), field="asset_id")
     start = now - timedelta(days=days)
     kinds = dict(session.execute(select(Zone.id, Zone.kind)).all())
     used = 0.0
@@ -358,13 +395,18 @@ def change_status(
     """Move an asset along tracking.states.ASSET_STATUS (clean → in use → dirty → clean, maintenance), audited."""
     asset = session.get(Asset, asset_id) if 0 < asset_id <= 2**31 - 1 else None
     if asset is None:
-        raise NotFound(f"asset {asset_id} does not exist", field="asset_id")
+        raise NotFound(lazy_gettext("asset %(asset_id)s does not exist", asset_id=asset_id), field="asset_id")
     before = AssetStatus(asset.status)
     goal = AssetStatus(target)
     action = ASSET_STATUS.check(f"asset {asset.asset_tag}", before, goal)
     changed = session.execute(ASSET_STATUS.compare_and_set(Asset.status, Asset.id, goal), {"key": asset_id}).rowcount  # type: ignore[attr-defined]
     if changed != 1:
-        raise Conflict(f"asset {asset.asset_tag} was changed by someone else a moment ago: reload", field="status")
+        raise Conflict(
+            lazy_gettext(
+                "asset %(asset_tag)s was changed by someone else a moment ago: reload", asset_tag=asset.asset_tag
+            ),
+            field="status",
+        )
     session.expire(asset)
     audit.record(
         session,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,14 +44,14 @@ class _Bad(ValueError):
 def _text(row: dict[str, Any], name: str, default: str | None = None) -> str:
     value = row.get(name, default)
     if not isinstance(value, str) or not value.strip():
-        raise _Bad(name, f"{name} is required (a non-empty string)")
+        raise _Bad(name, lazy_gettext("%(name)s is required (a non-empty string)", name=name))
     return value.strip()
 
 
 def _zone_id(session: Session, code: str, field_name: str) -> int:
     found = session.scalar(select(Zone.id).where(Zone.code == code))
     if found is None:
-        raise _Bad(field_name, f"zone {code!r} does not exist: list it under zones first")
+        raise _Bad(field_name, lazy_gettext("zone %(code)s does not exist: list it under zones first", code=repr(code)))
     return found
 
 
@@ -65,7 +66,9 @@ def _gateway(session: Session, row: dict[str, Any], actor: str, clock: Clock | N
 def _asset(session: Session, row: dict[str, Any], _actor: str, _clock: Clock | None) -> None:
     asset_tag, status = _text(row, "asset_tag"), _text(row, "status", "clean")
     if status not in ASSET_STATUSES:
-        raise _Bad("status", f"status must be one of {', '.join(ASSET_STATUSES)}")
+        raise _Bad(
+            "status", lazy_gettext("status must be one of %(asset_statuses)s", asset_statuses=", ".join(ASSET_STATUSES))
+        )
     asset = session.scalar(select(Asset).where(Asset.asset_tag == asset_tag)) or Asset(
         asset_tag=asset_tag, status=status
     )
@@ -80,7 +83,10 @@ def _asset(session: Session, row: dict[str, Any], _actor: str, _clock: Clock | N
         session.flush()
         owner = session.scalar(select(Asset.asset_tag).where(Asset.tag_id == tag.id))
         if owner is not None and owner != asset_tag:
-            raise _Bad("tag_key", f"tag {key} is already on asset {owner}: detach it there first")
+            raise _Bad(
+                "tag_key",
+                lazy_gettext("tag %(key)s is already on asset %(owner)s: detach it there first", key=key, owner=owner),
+            )
         asset.tag_id = tag.id
     session.add(asset)
     session.flush()
@@ -90,7 +96,7 @@ def _par(session: Session, row: dict[str, Any], _actor: str, _clock: Clock | Non
     unit, asset_type = _text(row, "unit"), _text(row, "type")
     minimum = row.get("minimum")
     if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
-        raise _Bad("minimum", "minimum must be a whole number, 0 or more")
+        raise _Bad("minimum", lazy_gettext("minimum must be a whole number, 0 or more"))
     rule = session.scalar(select(ParRule).where(ParRule.unit == unit, ParRule.asset_type == asset_type))
     rule = rule or ParRule(unit=unit, asset_type=asset_type)
     rule.minimum = minimum
@@ -105,18 +111,22 @@ def load_setup(session: Session, data: Any, actor: str = "cli", clock: Clock | N
     """Upsert every section; a bad row is rolled back alone (savepoint) and reported, one error per bad field."""
     report = LoadReport()
     if not isinstance(data, dict):
-        report.errors.append(RowError("file", 0, "file", 'the file must be a JSON object: {"zones": [...], ...}'))
+        report.errors.append(
+            RowError("file", 0, "file", str(lazy_gettext('the file must be a JSON object: {"zones": [...], ...}')))
+        )
         return report
     for section, load in SECTIONS:
         rows = data.get(section, [])
         if not isinstance(rows, list):
-            report.errors.append(RowError(section, 0, section, f"{section} must be a list"))
+            report.errors.append(
+                RowError(section, 0, section, str(lazy_gettext("%(section)s must be a list", section=section)))
+            )
             continue
         for index, row in enumerate(rows):
             savepoint = session.begin_nested()
             try:
                 if not isinstance(row, dict):
-                    raise _Bad(section, "each row must be an object")
+                    raise _Bad(section, lazy_gettext("each row must be an object"))
                 load(session, row, actor, clock)
             except _Bad as exc:
                 savepoint.rollback()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -151,7 +152,10 @@ def map_data(session: Session) -> dict[str, list[dict[str, Any]]]:
 def _zone(session: Session, zone_id: int) -> Zone:
     zone = session.get(Zone, zone_id)
     if zone is None:
-        raise NotFound(f"zone {zone_id} does not exist: pick one from the setup page", field="zone_id")
+        raise NotFound(
+            lazy_gettext("zone %(zone_id)s does not exist: pick one from the setup page", zone_id=zone_id),
+            field="zone_id",
+        )
     return zone
 
 
@@ -163,7 +167,10 @@ def get_zone(session: Session, zone_id: int) -> ZoneRow:
 def get_gateway(session: Session, gateway_pk: int) -> GatewayRow:
     gateway = session.get(Gateway, gateway_pk)
     if gateway is None:
-        raise NotFound(f"gateway {gateway_pk} does not exist: pick one from the setup page", field="gateway")
+        raise NotFound(
+            lazy_gettext("gateway %(gateway_pk)s does not exist: pick one from the setup page", gateway_pk=gateway_pk),
+            field="gateway",
+        )
     return _gateway_row(gateway, _zone(session, gateway.zone_id).code)
 
 
@@ -205,30 +212,26 @@ def _zone_dependents(session: Session, zone: Zone) -> dict[str, str]:
     reasons: dict[str, str] = {}
     gateways = list(session.scalars(select(Gateway.gateway_id).where(Gateway.zone_id == zone.id)))
     if gateways:
-        reasons["gateways"] = (
-            f"it still has {len(gateways)} gateway(s) ({', '.join(sorted(gateways))}): "
-            "move them to another zone or delete them first"
-        )
+        reasons["gateways"] = lazy_gettext("it still has %(count)s gateway(s) (%(gateways)s): move them to another "
+                                           "zone or delete them first", count=len(gateways),
+                                           gateways=", ".join(sorted(gateways)))  # fmt: skip
     located = list(session.scalars(select(Asset.asset_tag).where(Asset.zone_id == zone.id).order_by(Asset.asset_tag)))
     if located:
-        reasons["located"] = (
-            f"{len(located)} asset(s) are located there now ({', '.join(located[:5])}): once its gateways are "
-            "gone they are seen elsewhere or become unknown within about a minute"
-        )
+        reasons["located"] = lazy_gettext("%(count)s asset(s) are located there now (%(assets)s): once its gateways "
+                                          "are gone they are seen elsewhere or become unknown within about a minute",
+                                          count=len(located), assets=", ".join(located[:5]))  # fmt: skip
     homes = list(
         session.scalars(select(Asset.asset_tag).where(Asset.home_zone_id == zone.id).order_by(Asset.asset_tag))
     )
     if homes:
-        reasons["homes"] = (
-            f"{len(homes)} asset(s) have it as home zone ({', '.join(homes[:5])}): "
-            "give them another home_zone with `vendtrack tracking load` first"
-        )
+        reasons["homes"] = lazy_gettext("%(count)s asset(s) have it as home zone (%(assets)s): give them another "
+                                        "home_zone with `vendtrack tracking load` first", count=len(homes),
+                                        assets=", ".join(homes[:5]))  # fmt: skip
     history = session.scalar(select(func.count(LocationInterval.id)).where(LocationInterval.zone_id == zone.id))
     if history:
-        reasons["history"] = (
-            f"it appears in {history} movement-history entries, which would lose where equipment has been: "
-            "keep the zone (you can change its name and outline)"
-        )
+        reasons["history"] = lazy_gettext("it appears in %(count)s movement-history entries, which would lose where "
+                                          "equipment has been: keep the zone (you can change its name and outline)",
+                                          count=history)  # fmt: skip
     return reasons
 
 
@@ -247,15 +250,24 @@ def save_zone(
     taken = session.scalar(select(Zone).where(Zone.code == data.code, Zone.id != (zone_id or -1)))
     if taken is not None:
         raise SetupInvalid(
-            {"code": f"code {data.code} is already used by zone {taken.name!r}: choose another code or edit that zone"}
+            {
+                "code": lazy_gettext(
+                    "code %(code)s is already used by zone %(name)s: choose another code or edit that zone",
+                    code=data.code,
+                    name=repr(taken.name),
+                )
+            }
         )
     if before is not None and before["code"] != data.code:
         blocking = [r for kind, r in _zone_dependents(session, zone).items() if kind != "gateways"]
         if blocking:
             raise SetupInvalid(
                 {
-                    "code": f"code {before['code']} is the key of this zone's history and events and cannot change: "
-                    + blocking[0]
+                    "code": lazy_gettext(
+                        "code %(code)s is the key of this zone's history and events and cannot change: %(blocking)s",
+                        code=before["code"],
+                        blocking=blocking[0],
+                    )
                 }
             )
     _apply_zone(zone, data)
@@ -263,7 +275,8 @@ def save_zone(
     if after == before:
         return Saved(zone.id, False)
     session.add(zone)
-    _flush_unique(session, "code", f"code {data.code} was just taken by someone else: choose another code")
+    _flush_unique(session, "code", lazy_gettext("code %(code)s was just taken by someone else: choose another code",
+                                                code=data.code))  # fmt: skip
     action = "tracking.zone.create" if before is None else "tracking.zone.update"
     audit.record(session, actor, action, "tracking_zone", zone.id, before=before, after=after, clock=clock)
     return Saved(zone.id, True)
@@ -279,7 +292,8 @@ def delete_zone(session: Session, zone_id: int, actor: str, clock: Clock | None 
     zone = _zone(session, zone_id)
     reasons = _zone_dependents(session, zone)
     if reasons:
-        raise Conflict(f"Zone {zone.code} cannot be deleted: " + "; ".join(reasons.values()) + ".", field="zone")
+        raise Conflict(lazy_gettext("Zone %(code)s cannot be deleted: %(reasons)s.", code=zone.code,
+                                    reasons="; ".join(str(r) for r in reasons.values())), field="zone")  # fmt: skip
     before = _zone_snapshot(zone)
     session.delete(zone)
     session.flush()
@@ -290,7 +304,13 @@ def delete_zone(session: Session, zone_id: int, actor: str, clock: Clock | None 
 def _zone_by_code(session: Session, code: str) -> Zone:
     zone = session.scalar(select(Zone).where(Zone.code == code))
     if zone is None:
-        raise SetupInvalid({"zone": f"zone {code!r} does not exist: create it first or pick one from the list"})
+        raise SetupInvalid(
+            {
+                "zone": lazy_gettext(
+                    "zone %(code)s does not exist: create it first or pick one from the list", code=repr(code)
+                )
+            }
+        )
     return zone
 
 
@@ -301,7 +321,10 @@ def save_gateway(
     zone = _zone_by_code(session, data.zone)
     gateway = Gateway() if gateway_pk is None else session.get(Gateway, gateway_pk)
     if gateway is None:
-        raise NotFound(f"gateway {gateway_pk} does not exist: pick one from the setup page", field="gateway")
+        raise NotFound(
+            lazy_gettext("gateway %(gateway_pk)s does not exist: pick one from the setup page", gateway_pk=gateway_pk),
+            field="gateway",
+        )
     before = None if gateway_pk is None else _gateway_snapshot(gateway, _zone(session, gateway.zone_id).code)
     taken = session.scalar(
         select(Zone.code)
@@ -311,8 +334,11 @@ def save_gateway(
     if taken is not None:
         raise SetupInvalid(
             {
-                "gateway_id": f"gateway {data.gateway_id} already exists (in zone {taken}): choose another id or "
-                "edit that gateway"
+                "gateway_id": lazy_gettext(
+                    "gateway %(gateway_id)s already exists (in zone %(taken)s): choose another id or edit that gateway",
+                    gateway_id=data.gateway_id,
+                    taken=taken,
+                )
             }
         )
     gateway.gateway_id, gateway.zone_id = data.gateway_id, zone.id
@@ -320,12 +346,15 @@ def save_gateway(
     warning = ""
     outline = parse_polygon(zone.polygon)
     if len(outline) >= 3 and not inside((data.x, data.y), outline):
-        warning = f"{data.gateway_id} at ({data.x:g}, {data.y:g}) is outside zone {zone.code}'s outline: check x and y"
+        warning = lazy_gettext("%(gateway_id)s at (%(x)s, %(y)s) is outside zone %(zone)s's outline: check x and y",
+                               gateway_id=data.gateway_id, x=format(data.x, "g"), y=format(data.y, "g"),
+                               zone=zone.code)  # fmt: skip
     after = _gateway_snapshot(gateway, zone.code)
     if after == before:
         return Saved(gateway.id, False, warning)
     session.add(gateway)
-    _flush_unique(session, "gateway_id", f"gateway {data.gateway_id} was just added by someone else")
+    _flush_unique(session, "gateway_id", lazy_gettext("gateway %(gateway_id)s was just added by someone else",
+                                                      gateway_id=data.gateway_id))  # fmt: skip
     action = "tracking.gateway.create" if before is None else "tracking.gateway.update"
     audit.record(session, actor, action, "tracking_gateway", gateway.id, before=before, after=after, clock=clock)
     return Saved(gateway.id, True, warning)

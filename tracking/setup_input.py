@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import lazy_gettext
+
 from core.errors import DomainError
 from tracking.floorplan import ZONE_KINDS
 
@@ -19,7 +21,7 @@ MAX_COORDINATE_M = 10_000.0
 OFFSET_RANGE_DB = (-20.0, 20.0)
 MAX_RADIUS_M = 1_000.0
 _KEY = re.compile(r"^[^\s/?#]+$")  # codes and ids end up in URLs and topics: no spaces or slashes
-_POLYGON_HINT = "write x,y pairs in metres separated by spaces, e.g. 0,0 8,0 8,6 0,6"
+_POLYGON_HINT = lazy_gettext("write x,y pairs in metres separated by spaces, e.g. 0,0 8,0 8,6 0,6")
 
 
 class SetupInvalid(DomainError):
@@ -28,6 +30,7 @@ class SetupInvalid(DomainError):
     code = "invalid"
 
     def __init__(self, errors: dict[str, str]) -> None:
+        errors = {name: str(message) for name, message in errors.items()}  # marked text, in this request's language
         first = next(iter(errors))
         super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()), field=first)
         self.errors = errors
@@ -70,9 +73,10 @@ class _Collector:
 def _key(found: _Collector, name: str, raw: object, limit: int, example: str) -> str:
     value = raw.strip() if isinstance(raw, str) else ""
     if not value:
-        found.bad(name, f"{name} is required, e.g. {example}")
+        found.bad(name, lazy_gettext("%(name)s is required, e.g. %(example)s", name=name, example=example))
     elif len(value) > limit or not _KEY.match(value):
-        found.bad(name, f"{name} must be at most {limit} characters without spaces or slashes, e.g. {example}")
+        found.bad(name, lazy_gettext("%(name)s must be at most %(limit)s characters without spaces or slashes, e.g. "
+                                     "%(example)s", name=name, limit=limit, example=example))  # fmt: skip
     return value
 
 
@@ -80,11 +84,12 @@ def _text(found: _Collector, name: str, raw: object, limit: int) -> str:
     if raw is None:
         return ""
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
-        found.bad(name, f"{name} must be text")
+        found.bad(name, lazy_gettext("%(name)s must be text", name=name))
         return ""
     value = str(raw).strip()
     if len(value) > limit:
-        found.bad(name, f"{name} is {len(value)} characters long: shorten it to {limit} at most")
+        found.bad(name, lazy_gettext("%(name)s is %(length)s characters long: shorten it to %(limit)s at most",
+                                     name=name, length=len(value), limit=limit))  # fmt: skip
     return value
 
 
@@ -100,10 +105,12 @@ def _number(found: _Collector, name: str, raw: object, what: str, example: str) 
         except ValueError:
             value = math.nan
     else:
-        found.bad(name, f"{name} is required: {what}, e.g. {example}")
+        found.bad(name, lazy_gettext("%(name)s is required: %(what)s, e.g. %(example)s", name=name, what=what,
+                                     example=example))  # fmt: skip
         return None
     if not math.isfinite(value):
-        found.bad(name, f"{name} must be a number: {what}, e.g. {example}")
+        found.bad(name, lazy_gettext("%(name)s must be a number: %(what)s, e.g. %(example)s", name=name, what=what,
+                                     example=example))  # fmt: skip
         return None
     return value
 
@@ -123,7 +130,8 @@ def parse_points(text: str) -> tuple[tuple[float, float], ...]:
                 raise ValueError(pair)
             point = (float(x), float(y))
         except ValueError:
-            raise ValueError(f"point {number} ({pair!r}) is not x,y: {_POLYGON_HINT}") from None
+            raise ValueError(lazy_gettext("point %(number)s (%(pair)s) is not x,y: %(hint)s", number=number,
+                                          pair=repr(pair), hint=_POLYGON_HINT)) from None  # fmt: skip
         points.append(point)
     return tuple(points)
 
@@ -145,17 +153,19 @@ def _polygon(found: _Collector, raw: object) -> tuple[tuple[float, float], ...]:
         try:
             points = tuple((_coordinate(x), _coordinate(y)) for x, y in raw)
         except (TypeError, ValueError):
-            found.bad("polygon", "each polygon point must be [x, y] numbers in metres")
+            found.bad("polygon", lazy_gettext("each polygon point must be [x, y] numbers in metres"))
             return ()
     else:
-        found.bad("polygon", f"polygon is required: {_POLYGON_HINT}")
+        found.bad("polygon", lazy_gettext("polygon is required: %(hint)s", hint=_POLYGON_HINT))
         return ()
     if len(points) < 3:
-        found.bad("polygon", f"polygon has {len(points)} point(s) but needs at least 3: {_POLYGON_HINT}")
+        found.bad("polygon", lazy_gettext("polygon has %(count)s point(s) but needs at least 3: %(hint)s",
+                                          count=len(points), hint=_POLYGON_HINT))  # fmt: skip
     elif any(not math.isfinite(v) or abs(v) > MAX_COORDINATE_M for p in points for v in p):
-        found.bad("polygon", f"polygon coordinates are metres on the floor plan, within ±{MAX_COORDINATE_M:g}")
+        found.bad("polygon", lazy_gettext("polygon coordinates are metres on the floor plan, within ±%(limit)s",
+                                          limit=format(MAX_COORDINATE_M, "g")))  # fmt: skip
     elif _area(points) < 0.01:
-        found.bad("polygon", "the points lie on one line: a zone needs an area, e.g. 0,0 8,0 8,6 0,6")
+        found.bad("polygon", lazy_gettext("the points lie on one line: a zone needs an area, e.g. 0,0 8,0 8,6 0,6"))
     return points
 
 
@@ -173,14 +183,16 @@ def zone_input(data: Mapping[str, Any]) -> ZoneInput:
     kind_raw = data.get("kind")
     kind = kind_raw.strip() if isinstance(kind_raw, str) and kind_raw.strip() else "room"
     if kind not in ZONE_KINDS:
-        found.bad("kind", f"kind {kind!r} is not known: use one of {', '.join(ZONE_KINDS)}")
+        found.bad("kind", lazy_gettext("kind %(kind)s is not known: use one of %(kinds)s", kind=repr(kind),
+                                       kinds=", ".join(ZONE_KINDS)))  # fmt: skip
     points = _polygon(found, data.get("polygon"))
     radius: float | None = None
     if not _blank(data.get("max_radius_m")):
-        what = "the zone's radius in metres (leave empty for no limit)"
+        what = lazy_gettext("the zone's radius in metres (leave empty for no limit)")
         radius = _number(found, "max_radius_m", data.get("max_radius_m"), what, "9")
         if radius is not None and not 0 < radius <= MAX_RADIUS_M:
-            found.bad("max_radius_m", f"max_radius_m must be more than 0 and at most {MAX_RADIUS_M:g} m, or empty")
+            found.bad("max_radius_m", lazy_gettext("max_radius_m must be more than 0 and at most %(limit)s m, or "
+                                                   "empty", limit=format(MAX_RADIUS_M, "g")))  # fmt: skip
     building = _text(found, "building", data.get("building"), 64)
     floor = _text(found, "floor", data.get("floor"), 32)
     unit = _text(found, "unit", data.get("unit"), 64)
@@ -195,12 +207,13 @@ MAX_FOD_LIMIT_MIN = 7 * 24 * 60
 def _fod_limit(found: _Collector, raw: object) -> int | None:
     if _blank(raw):
         return None
-    what = "minutes a tool may stay in this must-return zone (leave empty if tools may stay)"
+    what = lazy_gettext("minutes a tool may stay in this must-return zone (leave empty if tools may stay)")
     minutes = _number(found, "fod_limit_min", raw, what, "30")
     if minutes is None:
         return None
     if minutes != int(minutes) or not 1 <= minutes <= MAX_FOD_LIMIT_MIN:
-        found.bad("fod_limit_min", f"fod_limit_min must be whole minutes from 1 to {MAX_FOD_LIMIT_MIN}, or empty")
+        found.bad("fod_limit_min", lazy_gettext("fod_limit_min must be whole minutes from 1 to %(limit)s, or empty",
+                                                limit=MAX_FOD_LIMIT_MIN))  # fmt: skip
         return None
     return int(minutes)
 
@@ -212,20 +225,25 @@ def gateway_input(data: Mapping[str, Any]) -> GatewayInput:
     zone = data.get("zone")
     zone_code = zone.strip() if isinstance(zone, str) else ""
     if not zone_code:
-        found.bad("zone", "zone is required: the code of the zone the gateway is in, e.g. ICU-1")
+        found.bad("zone", lazy_gettext("zone is required: the code of the zone the gateway is in, e.g. ICU-1"))
     coordinates = []
     for axis in ("x", "y"):
-        value = _number(found, axis, data.get(axis), f"the gateway's {axis} position in metres on the floor plan", "4")
+        what = lazy_gettext("the gateway's %(axis)s position in metres on the floor plan", axis=axis)
+        value = _number(found, axis, data.get(axis), what, "4")
         if value is not None and abs(value) > MAX_COORDINATE_M:
-            found.bad(axis, f"{axis} is metres on the floor plan, within ±{MAX_COORDINATE_M:g}")
+            found.bad(axis, lazy_gettext("%(axis)s is metres on the floor plan, within ±%(limit)s", axis=axis,
+                                         limit=format(MAX_COORDINATE_M, "g")))  # fmt: skip
         coordinates.append(value or 0.0)
     offset = 0.0
     if not _blank(data.get("offset_db")):
         low, high = OFFSET_RANGE_DB
-        what = f"dB added to every RSSI it reports, {low:g} to {high:g}"
+        what = lazy_gettext("dB added to every RSSI it reports, %(low)s to %(high)s", low=format(low, "g"),
+                            high=format(high, "g"))  # fmt: skip
         offset = _number(found, "offset_db", data.get("offset_db"), what, "2.5") or 0.0
         if not low <= offset <= high:
-            found.bad("offset_db", f"offset_db {offset:g} dB is out of range: use {low:g} to {high:g} dB")
+            found.bad("offset_db", lazy_gettext("offset_db %(offset)s dB is out of range: use %(low)s to %(high)s dB",
+                                                offset=format(offset, "g"), low=format(low, "g"),
+                                                high=format(high, "g")))  # fmt: skip
     found.check()
     return GatewayInput(gateway_id, zone_code, coordinates[0], coordinates[1], offset)
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from core import access
 from core.errors import DomainError
@@ -47,7 +48,7 @@ def _committed(message: str, warning: str = "") -> None:
     floor_changed(current_app.extensions["vendtrack"])
     flash(message, "info")
     if warning:
-        flash(warning, "error")
+        flash(str(warning), "error")  # str(): a lazy text would come back from the session as safe markup
 
 
 def _number_text(value: float | None) -> str:
@@ -119,7 +120,7 @@ def zone_create() -> Any:
         saved = setup_admin.save_zone(_db(), zone_input(form), _actor(), _clock())
     except SetupInvalid as exc:
         return _zone_page(form, exc.errors, None, 422)
-    _committed(f"Zone {form['code'].strip()} created. Add its gateways next.")
+    _committed(gettext("Zone %(code)s created. Add its gateways next.", code=form["code"].strip()))
     return redirect(url_for("tracking_setup.zone_edit", zone_id=saved.id))
 
 
@@ -139,9 +140,9 @@ def zone_update(zone_id: int) -> Any:
     except SetupInvalid as exc:
         return _zone_page(form, exc.errors, zone_id, 422)
     if saved.changed:
-        _committed(f"Zone {form['code'].strip()} saved.")
+        _committed(gettext("Zone %(code)s saved.", code=form["code"].strip()))
     else:
-        flash("Nothing changed.", "info")
+        flash(gettext("Nothing changed."), "info")
     return redirect(url_for("tracking_setup.zone_edit", zone_id=zone_id))
 
 
@@ -154,9 +155,9 @@ def zone_delete(zone_id: int) -> Any:
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(str(exc.message), "error")
         return _zone_page(_zone_form_of(setup_admin.get_zone(session, zone_id)), {}, zone_id, exc.status)
-    _committed(f"Zone {code} deleted.")
+    _committed(gettext("Zone %(code)s deleted.", code=code))
     return redirect(url_for("tracking_setup.setup_index"))
 
 
@@ -193,7 +194,8 @@ def gateway_create() -> Any:
         saved = setup_admin.save_gateway(_db(), gateway_input(form), _actor(), _clock())
     except SetupInvalid as exc:
         return _gateway_page(form, exc.errors, None, 422)
-    _committed(f"Gateway {form['gateway_id'].strip()} added to {form['zone'].strip()}.", saved.warning)
+    _committed(gettext("Gateway %(gateway_id)s added to %(zone)s.", gateway_id=form["gateway_id"].strip(),
+                       zone=form["zone"].strip()), saved.warning)  # fmt: skip
     return redirect(url_for("tracking_setup.gateway_edit", gateway_pk=saved.id))
 
 
@@ -215,9 +217,9 @@ def gateway_update(gateway_pk: int) -> Any:
     except SetupInvalid as exc:
         return _gateway_page(form, exc.errors, gateway_pk, 422)
     if saved.changed:
-        _committed(f"Gateway {form['gateway_id'].strip()} saved.", saved.warning)
+        _committed(gettext("Gateway %(gateway_id)s saved.", gateway_id=form["gateway_id"].strip()), saved.warning)
     else:
-        flash("Nothing changed.", "info")
+        flash(gettext("Nothing changed."), "info")
     return redirect(url_for("tracking_setup.gateway_edit", gateway_pk=gateway_pk))
 
 
@@ -225,5 +227,5 @@ def gateway_update(gateway_pk: int) -> Any:
 @ADMIN
 def gateway_delete(gateway_pk: int) -> Any:
     row = setup_admin.delete_gateway(_db(), gateway_pk, _actor(), _clock())
-    _committed(f"Gateway {row.gateway_id} deleted from {row.zone}.")
+    _committed(gettext("Gateway %(gateway_id)s deleted from %(zone)s.", gateway_id=row.gateway_id, zone=row.zone))
     return redirect(url_for("tracking_setup.zone_edit", zone_id=row.zone_id))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext
 
 from core import access
 from core.errors import DomainError
@@ -37,11 +38,11 @@ def _now() -> datetime:
 def ago(moment: datetime | None, now: datetime) -> str:
     """'just now', '45 s ago', '2 min ago', '3 h ago', 'never'."""
     if moment is None:
-        return "never"
+        return gettext("never")
     seconds = max(0, int((now - moment).total_seconds()))
     if seconds < 5:
-        return "just now"
-    return f"{span(seconds)} ago"
+        return gettext("just now")
+    return gettext("%(span)s ago", span=span(seconds))
 
 
 def span(seconds: int) -> str:
@@ -60,8 +61,10 @@ def seen_text(item: services.AssetLocation, now: datetime) -> str:
     quiet = item.quiet_for_s(now)
     if item.zone is None:
         if quiet is None:
-            return "never heard"
-        return f"not heard for {span(quiet)}" if quiet >= QUIET_S else f"heard {ago(item.last_seen, now)}"
+            return gettext("never heard")
+        if quiet >= QUIET_S:
+            return gettext("not heard for %(span)s", span=span(quiet))
+        return gettext("heard %(ago)s", ago=ago(item.last_seen, now))
     return ago(item.last_seen, now)
 
 
@@ -71,8 +74,10 @@ def room_text(item: services.AssetLocation, now: datetime) -> str:
     if item.zone is not None:
         return item.zone_name
     quiet = item.quiet_for_s(now)
-    state = "Between rooms" if quiet is not None and quiet < QUIET_S else "Unknown"
-    return f"{state} · last in {item.last_zone_name}" if item.last_zone_name else f"{state} · never located"
+    state = gettext("Between rooms") if quiet is not None and quiet < QUIET_S else gettext("Unknown")
+    if item.last_zone_name:
+        return gettext("%(state)s · last in %(room)s", state=state, room=item.last_zone_name)
+    return gettext("%(state)s · never located", state=state)
 
 
 @bp.app_template_filter("confidence_pct")
@@ -93,7 +98,7 @@ def _shown_floor(
         try:
             return services.choose_floor(known, building, floor), "link"
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(str(exc.message), "error")
     if first is not None and first.building is not None and first.floor is not None:
         return services.FloorRef(first.building, first.floor), "result"
     for zone in services.zone_shapes(session) if origin else []:
@@ -123,7 +128,7 @@ def locate() -> Any:
         try:
             nearest = services.nearest_available(session, asset_type, origin)
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(str(exc.message), "error")
     results = services.search_assets(session, query, limit=100)
     if nearest:
         first: services.AssetLocation | None = nearest[0][0]
@@ -194,7 +199,7 @@ def _status_view(name: str, target: AssetStatus) -> Any:
     def view(asset_id: int) -> Any:
         services.change_status(_db(), asset_id, target, g.principal.actor, current_app.extensions["vendtrack"].clock)
         _db().commit()
-        flash(f"Status is now {target.label.lower()}.", "info")
+        flash(gettext("Status is now %(status)s.", status=target.label.lower()), "info")
         return redirect(url_for("tracking.asset_detail", asset_id=asset_id))
 
     view.__name__ = name
@@ -226,7 +231,7 @@ def utilisation() -> Any:
     chosen = request.args.get("type", "")
     types = services.asset_types(session)
     if chosen and chosen not in {code for code, _label in types}:
-        flash(f"unknown asset type {chosen!r}: showing every type", "error")
+        flash(gettext("unknown asset type %(chosen)s: showing every type", chosen=repr(chosen)), "error")
         chosen = ""
     by_type = trends.current_by_type(session)
     return render_template(

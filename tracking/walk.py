@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -61,14 +62,18 @@ def _clock(clock: Clock | None) -> Clock:
 def _walk(session: Session, walk_id: int) -> Walk:
     walk = session.get(Walk, walk_id)
     if walk is None:
-        raise NotFound(f"there is no walk {walk_id}: start one from the guided walk page", field="walk_id")
+        raise NotFound(
+            lazy_gettext("there is no walk %(walk_id)s: start one from the guided walk page", walk_id=walk_id),
+            field="walk_id",
+        )
     return walk
 
 
 def _own(walk: Walk, actor: str) -> None:
     if walk.started_by != actor:
-        raise Forbidden("this walk was started by someone else: only the person carrying its tag can mark rooms "
-                        "on it or finish it; start a walk of your own", field="walk_id")  # fmt: skip
+        raise Forbidden(lazy_gettext("this walk was started by someone else: only the person carrying its tag can "
+                                     "mark rooms on it or finish it; start a walk of your own"),
+                        field="walk_id")  # fmt: skip
 
 
 def _move(session: Session, walk: Walk, target: WalkStatus, **values: Any) -> None:
@@ -76,7 +81,10 @@ def _move(session: Session, walk: Walk, target: WalkStatus, **values: Any) -> No
     WALK_STATUS.check(f"walk {walk.id}", walk.status, target)
     statement = WALK_STATUS.compare_and_set(Walk.status, Walk.id, target, **values)
     if session.execute(statement, {"key": walk.id}).rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"walk {walk.id} was changed at the same moment elsewhere: reload the page", field="walk_id")
+        raise Conflict(
+            lazy_gettext("walk %(id)s was changed at the same moment elsewhere: reload the page", id=walk.id),
+            field="walk_id",
+        )
     session.refresh(walk)
 
 
@@ -84,11 +92,14 @@ def start(session: Session, tag_key: str, actor: str, clock: Clock | None = None
     """Open a walk carrying `tag_key`; refused when the tag is unknown or already on an open walk."""
     tag_key = tag_key.strip()
     if not tag_key or session.scalar(select(Tag.id).where(Tag.tag_key == tag_key)) is None:
-        raise DomainError("unknown tag: pick one of the tags heard lately, or type a tag key the system has heard",
+        raise DomainError(lazy_gettext("unknown tag: pick one of the tags heard lately, or type a tag key the system "
+                                       "has heard"),
                           field="tag_key", status=422)  # fmt: skip
     busy = session.scalar(select(Walk).where(Walk.tag_key == tag_key, Walk.status == WalkStatus.OPEN.value))
     if busy is not None:
-        raise Conflict("this tag is already on an open walk: finish or discard that walk first", field="tag_key")
+        raise Conflict(
+            lazy_gettext("this tag is already on an open walk: finish or discard that walk first"), field="tag_key"
+        )
     walk = Walk(tag_key=tag_key, status=WalkStatus.OPEN.value, started_by=actor, started_at=_clock(clock).now())
     session.add(walk)
     session.flush()
@@ -102,10 +113,16 @@ def mark(session: Session, walk_id: int, zone_code: str, actor: str, clock: Cloc
     walk = _walk(session, walk_id)
     _own(walk, actor)
     if walk.status != WalkStatus.OPEN.value:
-        raise Conflict("this walk is finished: rooms can no longer be marked on it; start a new walk", field="zone")
+        raise Conflict(
+            lazy_gettext("this walk is finished: rooms can no longer be marked on it; start a new walk"), field="zone"
+        )
     zone = session.scalar(select(Zone).where(Zone.code == zone_code.strip()))
     if zone is None:
-        raise DomainError(f"unknown room {zone_code[:32]!r}: pick one of the rooms listed", field="zone", status=422)
+        raise DomainError(
+            lazy_gettext("unknown room %(zone_code)s: pick one of the rooms listed", zone_code=repr(zone_code[:32])),
+            field="zone",
+            status=422,
+        )
     last = session.scalar(select(WalkMark).where(WalkMark.walk_id == walk.id).order_by(WalkMark.marked_at.desc()))
     if last is not None and last.zone_id == zone.id:
         return last.id
@@ -124,12 +141,13 @@ def finish(
     walk = _walk(session, walk_id)
     _own(walk, actor)
     if walk.status != WalkStatus.OPEN.value:
-        raise Conflict("this walk is already finished: its fit is shown on its page, apply or discard it there",
+        raise Conflict(lazy_gettext("this walk is already finished: its fit is shown on its page, apply or discard it"
+                                    " there"),
                        field="walk_id")  # fmt: skip
     now = _clock(clock).now()
     stays = _stays(session, walk.id, now.timestamp())
     if not stays:
-        raise DomainError("tap the room you are in at least once before finishing, or discard the walk",
+        raise DomainError(lazy_gettext("tap the room you are in at least once before finishing, or discard the walk"),
                           field="zone", status=422)  # fmt: skip
     result = _result(session, walk, stays, config or EngineConfig(), deadline_s)
     _move(session, walk, WalkStatus.FINISHED, finished_at=now, result_json=json.dumps(result))
@@ -179,10 +197,10 @@ def discard(session: Session, walk_id: int, actor: str, clock: Clock | None = No
 
 def _decided_text(walk: Walk) -> str:
     if walk.status == WalkStatus.OPEN.value:
-        return "this walk is still open: finish it first, then apply or discard its fit"
+        return lazy_gettext("this walk is still open: finish it first, then apply or discard its fit")
     if walk.status == WalkStatus.APPLIED.value:
-        return "this walk's fit is already applied: start a new walk to calibrate again"
-    return "this walk was discarded: start a new walk to calibrate again"
+        return lazy_gettext("this walk's fit is already applied: start a new walk to calibrate again")
+    return lazy_gettext("this walk was discarded: start a new walk to calibrate again")
 
 
 def _stays(session: Session, walk_id: int, end: float) -> list[walk_fit.Stay]:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from core import access
@@ -104,7 +105,7 @@ def walk_apply(walk_id: int) -> Any:
     changed = walk.apply(session, walk_id, g.principal.actor, _clock())
     session.commit()
     floor_changed(current_app.extensions["vendtrack"])
-    flash(f"Applied: {changed} gateway offsets and room radii changed.", "info")
+    flash(gettext("Applied: %(changed)s gateway offsets and room radii changed.", changed=changed), "info")
     return redirect(url_for("tracking_walk.walk_page", walk_id=walk_id))
 
 
@@ -114,5 +115,5 @@ def walk_discard(walk_id: int) -> Any:
     session = _db()
     walk.discard(session, walk_id, g.principal.actor, _clock())
     session.commit()
-    flash("Walk discarded: nothing was changed.", "info")
+    flash(gettext("Walk discarded: nothing was changed."), "info")
     return redirect(url_for("tracking_walk.walk_home"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.roles import Role
 from procurement.models import Acknowledgement, AcknowledgementLine, PurchaseOrder, PurchaseOrderLine
 from procurement.orders import PARTLY, SENT, get_po, po_totals, site_settings, totals_for
+from procurement.po_states import status_words
 from procurement.supplier_inbound.states import ACK_OPEN, AckStatus, ack_move
 
 ACTIONS = ("accept", "reject", "change")
@@ -59,20 +61,28 @@ def record(session: Session, data: AckInput, document_id: int, clock: Clock, act
     """Store the supplier's answer; an open earlier answer of the same order is superseded."""
     po = get_po(session, data.po_number, lock=True)
     if po.status not in ANSWERABLE:
-        raise Conflict(f"{po.po_number} is {po.status.replace('_', ' ')}: it cannot be acknowledged now",
+        raise Conflict(lazy_gettext("%(po_number)s is %(status)s: it cannot be acknowledged now",
+                                    po_number=po.po_number, status=status_words(po.status)),
                        field="status")  # fmt: skip
     lines = _lines(session, po)
     changed = False
     for answer in data.lines:
         line = lines.get(answer.line_number)
         if line is None:
-            raise DomainError(f"{po.po_number} has no line {answer.line_number}", field=f"line_{answer.line_number}")
+            raise DomainError(
+                lazy_gettext(
+                    "%(po_number)s has no line %(line_number)s", po_number=po.po_number, line_number=answer.line_number
+                ),
+                field=f"line_{answer.line_number}",
+            )
         if answer.action not in ACTIONS:
-            raise DomainError(f"line {answer.line_number}: answer {answer.action[:20]!r} is not one of "
-                              f"{', '.join(ACTIONS)}", field=f"line_{answer.line_number}")  # fmt: skip
+            raise DomainError(lazy_gettext("line %(line_number)s: answer %(action)s is not one of %(actions)s",
+                                           line_number=answer.line_number, action=repr(answer.action[:20]),
+                                           actions=", ".join(ACTIONS)), field=f"line_{answer.line_number}")  # fmt: skip
         if answer.quantity is not None and answer.quantity < max(line.received_qty, 1):
-            raise DomainError(f"line {answer.line_number}: quantity {answer.quantity} is below "
-                              f"{max(line.received_qty, 1)} (reject the line instead)",
+            raise DomainError(lazy_gettext("line %(line_number)s: quantity %(quantity)s is below %(received_qty)s "
+                                           "(reject the line instead)", line_number=answer.line_number,
+                                           quantity=answer.quantity, received_qty=max(line.received_qty, 1)),
                               field=f"line_{answer.line_number}_quantity")  # fmt: skip
         changed |= _is_change(answer, line, line.requested_delivery_date or po.requested_delivery_date)
     status = (AckStatus.REJECTED_BY_SUPPLIER if data.reject_order
@@ -116,14 +126,16 @@ def _apply_dates(lines: dict[int, PurchaseOrderLine], answers: tuple[AckLineInpu
 def _open_ack(session: Session, ack_id: int, want: AckStatus) -> tuple[Acknowledgement, PurchaseOrder]:
     ack = session.get(Acknowledgement, ack_id, with_for_update=True)
     if ack is None:
-        raise NotFound(f"no acknowledgement {ack_id}", field="ack_id")
+        raise NotFound(lazy_gettext("no acknowledgement %(ack_id)s", ack_id=ack_id), field="ack_id")
     po = session.get(PurchaseOrder, ack.po_id)
     assert po is not None
     if ack.status != want:
-        raise Conflict(f"this answer of {po.po_number} is {ack.status.replace('_', ' ')}, not "
-                       f"{want.value.replace('_', ' ')}", field="status")  # fmt: skip
+        raise Conflict(lazy_gettext("this answer of %(po_number)s is %(status)s, not %(wanted)s",
+                                    po_number=po.po_number, status=ack.status.replace("_", " "),
+                                    wanted=want.value.replace("_", " ")), field="status")  # fmt: skip
     if po.status not in (*ANSWERABLE, "received"):
-        raise Conflict(f"{po.po_number} is {po.status.replace('_', ' ')}: its supplier's changes can no longer apply",
+        raise Conflict(lazy_gettext("%(po_number)s is %(status)s: its supplier's changes can no longer apply",
+                                    po_number=po.po_number, status=status_words(po.status)),
                        field="status")  # fmt: skip
     return ack, po
 
@@ -151,7 +163,7 @@ def decide(session: Session, ack_id: int, accept: bool, actor: str, clock: Clock
     entity = f"acknowledgement of {po.po_number}"
     if not accept:
         if not comment.strip():
-            raise DomainError("say why the changes are declined: the supplier is told", field="comment")
+            raise DomainError(lazy_gettext("say why the changes are declined: the supplier is told"), field="comment")
         return _close(session, ack, po, ack_move(entity, ack.status, AckStatus.DECLINED), actor, clock, comment)
     base = po.approved_total or po_totals(session, po).total
     new_total = proposed_total(session, po, ack)
@@ -174,13 +186,15 @@ def approve_change(
     """An approver's decision on changes above the limit: not the buyer who accepted them."""
     ack, po = _open_ack(session, ack_id, AckStatus.AWAITING_APPROVAL)
     if not roles & {Role.APPROVER.value, Role.ADMIN.value}:
-        raise Forbidden("only an approver decides on changes above the re-approval limit", field="approver")
+        raise Forbidden(
+            lazy_gettext("only an approver decides on changes above the re-approval limit"), field="approver"
+        )
     if actor == ack.decided_by:
-        raise Forbidden("you accepted these changes: someone else must approve them", field="approver")
+        raise Forbidden(lazy_gettext("you accepted these changes: someone else must approve them"), field="approver")
     entity = f"acknowledgement of {po.po_number}"
     if not accept:
         if not comment.strip():
-            raise DomainError("say why the changes are declined: the supplier is told", field="comment")
+            raise DomainError(lazy_gettext("say why the changes are declined: the supplier is told"), field="comment")
         return _close(session, ack, po, ack_move(entity, ack.status, AckStatus.DECLINED), actor, clock, comment)
     _apply(session, ack, po, actor, clock)
     po.approved_total = po_totals(session, po).total

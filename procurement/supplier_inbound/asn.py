@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,7 @@ from core.clock import Clock
 from core.errors import Conflict, DomainError
 from procurement.models import PurchaseOrderLine, ShipNotice, ShipNoticeLine
 from procurement.orders import PARTLY, SENT, get_po, site_settings
+from procurement.po_states import status_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +45,18 @@ class Expected:
 def record(session: Session, data: ShipNoticeInput, document_id: int, clock: Clock, actor: str) -> ShipNotice:
     po = get_po(session, data.po_number, lock=True)
     if po.status not in (SENT, PARTLY):
-        raise Conflict(f"{po.po_number} is {po.status.replace('_', ' ')}: no shipment can be announced for it",
+        raise Conflict(lazy_gettext("%(po_number)s is %(status)s: no shipment can be announced for it",
+                                    po_number=po.po_number, status=status_words(po.status)),
                        field="status")  # fmt: skip
     if not data.shipment_id:
-        raise DomainError("a ship notice needs a shipment id", field="shipment_id")
+        raise DomainError(lazy_gettext("a ship notice needs a shipment id"), field="shipment_id")
     if session.scalar(select(ShipNotice.id).where(ShipNotice.po_id == po.id,
                                                   ShipNotice.shipment_id == data.shipment_id)):  # fmt: skip
-        raise Conflict(f"shipment {data.shipment_id} of {po.po_number} was already announced", field="shipment_id")
+        raise Conflict(lazy_gettext(
+                "shipment %(shipment_id)s of %(po_number)s was already announced",
+                shipment_id=data.shipment_id,
+                po_number=po.po_number,
+            ), field="shipment_id")
     lines = {line.line_number: line for line in session.scalars(
         select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id))}  # fmt: skip
     shipped = shipped_by_line(session, po.id)
@@ -57,16 +64,25 @@ def record(session: Session, data: ShipNoticeInput, document_id: int, clock: Clo
         data = replace(data, lines=tuple((n, line.quantity - shipped.get(n, 0)) for n, line in sorted(lines.items())
                                          if line.quantity > shipped.get(n, 0)))  # fmt: skip
         if not data.lines:
-            raise Conflict(f"everything on {po.po_number} was already announced", field="lines")
+            raise Conflict(lazy_gettext(
+                    "everything on %(po_number)s was already announced",
+                    po_number=po.po_number,
+                ), field="lines")
     tolerance = site_settings(session, po.site_id).over_receipt_pct / Decimal(100)
     for number, qty in data.lines:
         line = lines.get(number)
         if line is None:
-            raise DomainError(f"{po.po_number} has no line {number}", field=f"line_{number}")
+            raise DomainError(lazy_gettext(
+                    "%(po_number)s has no line %(number)s",
+                    po_number=po.po_number,
+                    number=number,
+                ), field=f"line_{number}")
         allowed = int(line.quantity * (1 + tolerance)) - shipped.get(number, 0)
         if not 0 < qty <= allowed:
-            raise DomainError(f"line {number}: {qty} shipped but {max(allowed, 0)} at most can still be "
-                              f"(ordered {line.quantity}, announced {shipped.get(number, 0)})",
+            raise DomainError(lazy_gettext("line %(number)s: %(qty)s shipped but %(allowed)s at most can still be "
+                                           "(ordered %(quantity)s, announced %(announced)s)", number=number,
+                                           qty=qty, allowed=max(allowed, 0), quantity=line.quantity,
+                                           announced=shipped.get(number, 0)),
                               field=f"line_{number}")  # fmt: skip
     notice = ShipNotice(po_id=po.id, document_id=document_id, shipment_id=data.shipment_id, ship_date=data.ship_date,
                         expected_date=data.expected_date, carrier=data.carrier, tracking_number=data.tracking_number,

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from core import access, audit
@@ -19,8 +20,9 @@ from core.runtime import AppServices
 from procurement.documents import build_context
 from procurement.models import Acknowledgement, InboundDocument, Invoice, PurchaseOrder, PurchaseOrderLine, Supplier
 from procurement.orders import get_po
+from procurement.po_states import status_words
 from procurement.supplier_inbound import acknowledge, fields, invoice_csv, invoices, panel
-from procurement.supplier_inbound.states import InvoiceStatus
+from procurement.supplier_inbound.states import CHANGES_SAID, INVOICE_LABELS, AckStatus, InvoiceStatus
 
 bp = Blueprint("procurement_supplier", __name__, url_prefix="/procurement", template_folder="templates")
 BUYERS = (Role.PROCUREMENT, Role.ADMIN)
@@ -55,7 +57,7 @@ def _back(po_number: str, message: str) -> Response:
 def _po_of_ack(ack_id: int) -> str:
     ack = _db().get(Acknowledgement, ack_id)
     if ack is None:
-        raise NotFound(f"no acknowledgement {ack_id}", field="ack_id")
+        raise NotFound(lazy_gettext("no acknowledgement %(ack_id)s", ack_id=ack_id), field="ack_id")
     po = _db().get(PurchaseOrder, ack.po_id)
     return str(po.po_number)
 
@@ -66,7 +68,12 @@ def ack_decide(ack_id: int) -> Response:
     number = _po_of_ack(ack_id)
     accept = request.form.get("decision") == "accept"
     status = acknowledge.decide(_db(), ack_id, accept, _actor(), _services().clock, request.form.get("comment", ""))
-    return _back(number, f"{number}: supplier's changes {status.value.replace('_', ' ')}")
+    return _back(number, _changes_said(number, status))
+
+
+def _changes_said(number: str, status: AckStatus) -> str:
+    said = CHANGES_SAID.get(status) or status.value.replace("_", " ")
+    return gettext("%(po_number)s: supplier's changes %(status)s", po_number=number, status=said)
 
 
 @bp.post("/acknowledgements/<int:ack_id>/approve")
@@ -76,7 +83,7 @@ def ack_approve(ack_id: int) -> Response:
     accept = request.form.get("decision") == "accept"
     status = acknowledge.approve_change(_db(), ack_id, accept, _actor(), frozenset(g.principal.roles),
                                         _services().clock, request.form.get("comment", ""))  # fmt: skip
-    return _back(number, f"{number}: supplier's changes {status.value.replace('_', ' ')}")
+    return _back(number, _changes_said(number, status))
 
 
 @bp.post("/po/<po_number>/delivery-dates")
@@ -86,8 +93,9 @@ def delivery_dates(po_number: str) -> Response:
     session, form = _db(), request.form
     po = get_po(session, po_number, lock=True)
     if po.status not in ("draft", "pending_approval", "approved"):
-        raise DomainError(f"{po_number} is {po.status.replace('_', ' ')}: dates change through the supplier's "
-                          "acknowledgement now", field="status")  # fmt: skip
+        raise DomainError(lazy_gettext("%(po_number)s is %(status)s: dates change through the supplier's "
+                                       "acknowledgement now", po_number=po_number, status=status_words(po.status)),
+                          field="status")  # fmt: skip
     raw = (form.get("requested_delivery_date") or "").strip()
     po.requested_delivery_date = fields.day(raw, "requested_delivery_date") if raw else None
     for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):
@@ -95,7 +103,7 @@ def delivery_dates(po_number: str) -> Response:
         line.requested_delivery_date = fields.day(value, f"date_{line.line_number}") if value else None
     audit.record(session, _actor(), "po.requested_dates", "purchase_order", po_number,
                  after={"requested_delivery_date": raw}, clock=_services().clock)  # fmt: skip
-    return _back(po_number, f"{po_number}: requested delivery dates saved")
+    return _back(po_number, gettext("%(po_number)s: requested delivery dates saved", po_number=po_number))
 
 
 def _invoice_lines(form: Any, po_number: str) -> tuple[tuple[int, int, Decimal], ...]:
@@ -124,8 +132,14 @@ def invoice_enter(po_number: str) -> Response:
     doc = fields.store(session, "manual", "invoice", json.dumps(typed, ensure_ascii=False).encode(), _services().clock,
                        supplier_id=po.supplier_id, po_id=po.id)  # fmt: skip
     bill = invoices.record(session, data, "manual", doc.id, _services().clock, _actor())
-    return _back(po_number, f"invoice {bill.invoice_number}: {bill.status}"
-                 + (f" ({bill.hold_reason})" if bill.hold_reason else ""))  # fmt: skip
+    said = gettext("invoice %(number)s: %(status)s", number=bill.invoice_number, status=_invoice_label(bill.status))
+    if bill.hold_reason:
+        said = gettext("%(said)s (%(reason)s)", said=said, reason=bill.hold_reason)
+    return _back(po_number, said)
+
+
+def _invoice_label(status: str) -> str:
+    return str(INVOICE_LABELS.get(InvoiceStatus(status), status))
 
 
 @bp.get("/invoices")
@@ -152,7 +166,7 @@ def invoice_upload() -> str:
     upload = request.files.get("file")
     raw = upload.read(MAX_UPLOAD + 1) if upload else request.form.get("csv", "").encode()
     if len(raw) > MAX_UPLOAD:
-        raise DomainError("the CSV is larger than 2 MB: split it", field="file")
+        raise DomainError(lazy_gettext("the CSV is larger than 2 MB: split it"), field="file")
     outcome = invoice_csv.import_invoices(_db(), raw.decode("utf-8", errors="replace"), _services().clock, _actor())
     _db().commit()
     return _invoice_page(outcome)
@@ -165,7 +179,7 @@ def invoice_decide(invoice_id: int) -> Response:
     status = invoices.decide(_db(), invoice_id, approve, _actor(), _services().clock, request.form.get("comment", ""))
     number = _db().get(Invoice, invoice_id).invoice_number
     _db().commit()
-    flash(f"invoice {number}: {status}", "ok")
+    flash(gettext("invoice %(number)s: %(status)s", number=number, status=_invoice_label(status)), "ok")
     return redirect(url_for("procurement_supplier.invoice_list"))  # type: ignore[return-value]
 
 
@@ -175,7 +189,7 @@ def invoice_rematch(invoice_id: int) -> Response:
     status = invoices.rematch(_db(), invoice_id, _actor(), _services().clock)
     number = _db().get(Invoice, invoice_id).invoice_number
     _db().commit()
-    flash(f"invoice {number} matched again: {status}", "ok")
+    flash(gettext("invoice %(number)s matched again: %(status)s", number=number, status=_invoice_label(status)), "ok")
     return redirect(url_for("procurement_supplier.invoice_list"))  # type: ignore[return-value]
 
 
@@ -194,7 +208,9 @@ def invoice_export() -> Response:
 def inbound_document(document_id: int) -> Response:
     doc = _db().get(InboundDocument, document_id)
     if doc is None:
-        raise NotFound(f"no inbound document {document_id}", field="document_id")
+        raise NotFound(
+            lazy_gettext("no inbound document %(document_id)s", document_id=document_id), field="document_id"
+        )
     mimetype = "text/xml" if doc.channel == "cxml" else "text/plain"
     return Response(doc.content, mimetype=mimetype, headers={"Content-Disposition": "attachment; filename="
                                                              f'"inbound-{document_id}.{doc.channel}.txt"'})  # fmt: skip

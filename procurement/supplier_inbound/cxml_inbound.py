@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -133,7 +134,10 @@ def _audit(session: Session, doc: InboundDocument, actor: str, code: int, text: 
 def _po_for(session: Session, order_id: str, supplier: Supplier) -> PurchaseOrder:
     po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.po_number == order_id))
     if po is None or po.supplier_id != supplier.id:
-        raise DomainError(f"no order {order_id[:32]!r} of {supplier.code}", field="orderID")
+        raise DomainError(
+            lazy_gettext("no order %(order_id)s of %(code)s", order_id=repr(order_id[:32]), code=supplier.code),
+            field="orderID",
+        )
     return po
 
 
@@ -159,7 +163,7 @@ def _book(session: Session, kind: str, body: etree._Element, supplier: Supplier,
 def _attr(node: etree._Element | None, name: str, what: str) -> str:
     value = node.get(name) if node is not None else None
     if not value:
-        raise DomainError(f"{what}@{name} is missing", field=name)
+        raise DomainError(lazy_gettext("%(what)s@%(name)s is missing", what=what, name=name), field=name)
     return str(value)
 
 
@@ -216,9 +220,10 @@ def invoice(body: etree._Element, supplier_code: str) -> invoices.InvoiceInput:
                                      else info.find("OrderIDInfo"))  # fmt: skip
     if ref is not None and not ref.get("orderID"):
         payload = ref.find("DocumentReference")
-        raise DomainError(f"InvoiceDetailOrderInfo names no orderID (only DocumentReference payloadID "
-                          f"{(payload.get('payloadID', '') if payload is not None else '')[:60]!r}): send "
-                          "OrderReference@orderID with our PO number", field="orderID")  # fmt: skip
+        payload_id = (payload.get("payloadID", "") if payload is not None else "")[:60]
+        raise DomainError(lazy_gettext("InvoiceDetailOrderInfo names no orderID (only DocumentReference payloadID "
+                                       "%(payload_id)s): send OrderReference@orderID with our PO number",
+                                       payload_id=repr(payload_id)), field="orderID")  # fmt: skip
     order_id = _attr(ref, "orderID", "InvoiceDetailOrderInfo/OrderReference")
     lines: list[tuple[int, int, Decimal]] = []
     currency = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
@@ -22,7 +23,9 @@ def quantity(raw: object, field: str, minimum: int = 0) -> int:
     except InvalidOperation:
         value = Decimal("NaN")
     if not value.is_finite() or value != value.to_integral_value() or not minimum <= value <= MAX_QUANTITY:
-        raise DomainError(f"{field}: {text[:30]!r} is not a whole number from {minimum} to {MAX_QUANTITY}",
+        raise DomainError(lazy_gettext("%(field)s: %(text)s is not a whole number from %(minimum)s to "
+                                       "%(max_quantity)s", field=field, text=repr(text[:30]), minimum=minimum,
+                                       max_quantity=MAX_QUANTITY),
                           field=field)  # fmt: skip
     return int(value)
 
@@ -34,7 +37,8 @@ def price(raw: object, field: str) -> Decimal:
     except InvalidOperation:
         value = Decimal("NaN")
     if not value.is_finite() or value < 0 or value > MAX_PRICE or value.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise DomainError(f"{field}: {text[:30]!r} is not a price (0 to 1,000,000,000, at most 4 decimals)",
+        raise DomainError(lazy_gettext("%(field)s: %(text)s is not a price (0 to 1,000,000,000, at most 4 decimals)",
+                                       field=field, text=repr(text[:30])),
                           field=field)  # fmt: skip
     return value
 
@@ -45,16 +49,24 @@ def day(raw: object, field: str) -> date:
     try:
         value = datetime.fromisoformat(text).date() if "T" in text else date.fromisoformat(text)
     except ValueError:
-        raise DomainError(f"{field}: {text[:30]!r} is not a date: use YYYY-MM-DD", field=field) from None
+        raise DomainError(
+            lazy_gettext("%(field)s: %(text)s is not a date: use YYYY-MM-DD", field=field, text=repr(text[:30])),
+            field=field,
+        ) from None
     if not 2000 <= value.year <= 2100:
-        raise DomainError(f"{field}: {value} is out of range (years 2000-2100)", field=field)
+        raise DomainError(
+            lazy_gettext("%(field)s: %(year)s is out of range (years 2000-2100)", field=field, year=value),
+            field=field,
+        )
     return value
 
 
 def text(raw: object, field: str, limit: int) -> str:
     value = str(raw or "").strip()
     if len(value) > limit or "\x00" in value:
-        raise DomainError(f"{field}: at most {limit} characters, no NUL", field=field)
+        raise DomainError(
+            lazy_gettext("%(field)s: at most %(limit)s characters, no NUL", field=field, limit=limit), field=field
+        )
     return value
 
 

@@ -8,6 +8,7 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
@@ -30,12 +31,15 @@ def import_invoices(session: Session, text: str, clock: Clock, actor: str) -> Cs
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
-        raise DomainError(f"the CSV lacks column(s) {', '.join(missing)}: the header must name {', '.join(COLUMNS)}",
+        raise DomainError(lazy_gettext("the CSV lacks column(s) %(missing)s: the header must name %(columns)s",
+                                       missing=", ".join(missing), columns=", ".join(COLUMNS)),
                           field="file")  # fmt: skip
     groups: dict[tuple[str, str], list[tuple[int, dict[str, str]]]] = {}
     for number, row in enumerate(reader, start=2):
         if number > MAX_ROWS + 1:
-            raise DomainError(f"at most {MAX_ROWS} rows per upload: split the file", field="file")
+            raise DomainError(
+                lazy_gettext("at most %(max_rows)s rows per upload: split the file", max_rows=MAX_ROWS), field="file"
+            )
         key = ((row.get("supplier_code") or "").strip(), (row.get("invoice_number") or "").strip())
         groups.setdefault(key, []).append((number, row))
     booked: list[str] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from core.clock import Clock
 from core.errors import Conflict, DomainError, NotFound
 from procurement.models import Invoice, InvoiceLine, PurchaseOrder, PurchaseOrderLine, Supplier
 from procurement.orders import get_po, site_settings
+from procurement.po_states import status_words
 from procurement.supplier_inbound.states import COUNTED, PAYABLE, InvoiceStatus, invoice_move
 
 CENT = Decimal("0.01")
@@ -40,23 +42,44 @@ def record(session: Session, data: InvoiceInput, source: str, document_id: int |
     """Store an invoice and match it at once: matched, or held with the reason per line."""
     supplier = session.scalar(select(Supplier).where(Supplier.code == data.supplier_code))
     if supplier is None:
-        raise NotFound(f"no supplier {data.supplier_code[:40]!r}", field="supplier_code")
+        raise NotFound(
+            lazy_gettext("no supplier %(supplier_code)s", supplier_code=repr(data.supplier_code[:40])),
+            field="supplier_code",
+        )
     po = get_po(session, data.po_number, lock=True)
     if po.supplier_id != supplier.id:
-        raise DomainError(f"{po.po_number} was not ordered from {supplier.code}", field="po_number")
+        raise DomainError(
+            lazy_gettext("%(po_number)s was not ordered from %(code)s", po_number=po.po_number, code=supplier.code),
+            field="po_number",
+        )
     if po.status not in INVOICEABLE:
-        raise Conflict(f"{po.po_number} is {po.status.replace('_', ' ')}: it cannot be invoiced", field="status")
+        raise Conflict(
+            lazy_gettext(
+                "%(po_number)s is %(status)s: it cannot be invoiced",
+                po_number=po.po_number,
+                status=status_words(po.status),
+            ),
+            field="status",
+        )
     if data.currency.upper() != po.currency:
-        raise DomainError(f"invoice currency {data.currency[:3]!r} differs from the order's {po.currency}",
+        raise DomainError(lazy_gettext("invoice currency %(currency)s differs from the order's %(order_currency)s",
+                                       currency=repr(data.currency[:3]), order_currency=po.currency),
                           field="currency")  # fmt: skip
     if not data.invoice_number or not data.lines:
-        raise DomainError("an invoice needs a number and at least one line", field="invoice_number")
+        raise DomainError(lazy_gettext("an invoice needs a number and at least one line"), field="invoice_number")
     if session.scalar(select(Invoice.id).where(Invoice.supplier_id == supplier.id,
                                                Invoice.invoice_number == data.invoice_number)):  # fmt: skip
-        raise Conflict(f"invoice {data.invoice_number} of {supplier.code} was already received", field="invoice_number")
+        raise Conflict(
+            lazy_gettext(
+                "invoice %(invoice_number)s of %(code)s was already received",
+                invoice_number=data.invoice_number,
+                code=supplier.code,
+            ),
+            field="invoice_number",
+        )
     numbers = [n for n, _, _ in data.lines]
     if len(set(numbers)) != len(numbers):
-        raise DomainError("each PO line may appear once per invoice", field="lines")
+        raise DomainError(lazy_gettext("each PO line may appear once per invoice"), field="lines")
     subtotal = sum((q * p for _, q, p in data.lines), Decimal("0")).quantize(CENT, rounding=ROUND_HALF_UP)
     now = clock.now()
     invoice = Invoice(supplier_id=supplier.id, po_id=po.id, invoice_number=data.invoice_number,
@@ -129,7 +152,7 @@ def _key(session: Session, invoice: Invoice) -> str:
 def _get(session: Session, invoice_id: int) -> tuple[Invoice, PurchaseOrder]:
     invoice = session.get(Invoice, invoice_id, with_for_update=True)
     if invoice is None:
-        raise NotFound(f"no invoice {invoice_id}", field="invoice_id")
+        raise NotFound(lazy_gettext("no invoice %(invoice_id)s", invoice_id=invoice_id), field="invoice_id")
     po = session.get(PurchaseOrder, invoice.po_id)
     assert po is not None
     return invoice, po
@@ -149,7 +172,7 @@ def rematch(session: Session, invoice_id: int, actor: str, clock: Clock) -> str:
 def decide(session: Session, invoice_id: int, approve: bool, actor: str, clock: Clock, comment: str) -> str:
     """A person's decision on a held invoice: approve the difference for payment, or reject the invoice."""
     if not comment.strip():
-        raise DomainError("say why: the decision on a held invoice is kept with it", field="comment")
+        raise DomainError(lazy_gettext("say why: the decision on a held invoice is kept with it"), field="comment")
     invoice, _po = _get(session, invoice_id)
     target = InvoiceStatus.APPROVED if approve else InvoiceStatus.REJECTED
     invoice.status = invoice_move(f"invoice {invoice.invoice_number}", invoice.status, target)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from core import access
@@ -48,7 +49,7 @@ def supplier_documents_save(code: str) -> Response:
     )  # fmt: skip
     save_profile(_db(), code, form, _services().settings.secret_key, _actor(), _services().clock)
     _db().commit()
-    flash(f"document profile of {code} saved", "ok")
+    flash(gettext("document profile of %(code)s saved", code=code), "ok")
     return redirect(url_for("procurement_supplier.supplier_documents", code=code))  # type: ignore[return-value]
 
 
@@ -57,14 +58,14 @@ def supplier_documents_save(code: str) -> Response:
 def supplier_unspsc(code: str) -> Response:
     set_unspsc(_db(), code, request.form.get("part", ""), request.form.get("unspsc", ""), _actor(), _services().clock)
     _db().commit()
-    flash(f"UNSPSC of {request.form.get('part', '')} saved", "ok")
+    flash(gettext("UNSPSC of %(part)s saved", part=request.form.get("part", "")), "ok")
     return redirect(url_for("procurement_supplier.supplier_documents", code=code))  # type: ignore[return-value]
 
 
 def _site(code: str) -> Any:
     site = _db().scalar(select(Site).where(Site.code == code))
     if site is None:
-        raise NotFound(f"no site {code[:32]!r}", field="site_code")
+        raise NotFound(lazy_gettext("no site %(code)s", code=repr(code[:32])), field="site_code")
     return site
 
 
@@ -83,5 +84,5 @@ def site_documents_save(site_code: str) -> Response:
     save_site_documents(_db(), site_code, {k: request.form.get(k, "") for k in SITE_DOC_FIELDS}, _actor(),
                         _services().clock)  # fmt: skip
     _db().commit()
-    flash(f"document settings of {site_code} saved", "ok")
+    flash(gettext("document settings of %(site_code)s saved", site_code=site_code), "ok")
     return redirect(url_for("procurement_supplier.site_documents", site_code=site_code))  # type: ignore[return-value]

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from core import access
@@ -37,7 +38,7 @@ def _claim(token: str) -> supplier_links.LinkClaim:
     try:
         return supplier_links.verify(_services().settings.secret_key, token, _services().clock.now(), LINK_MAX_AGE)
     except DomainError as exc:
-        status = 410 if "expired" in exc.message else 404
+        status = 410 if exc.code == supplier_links.LINK_EXPIRED else 404
         raise DomainError(exc.message, field="token", code="link_invalid", status=status) from None
 
 
@@ -66,7 +67,8 @@ def _line_answer(form: Any, number: int) -> acknowledge.AckLineInput:
         return acknowledge.AckLineInput(number, action)
     qty, price, when = (form.get(f"{k}_{number}", "").strip() for k in ("quantity", "price", "date"))
     if not (qty or price or when):
-        raise DomainError(f"line {number}: enter the new quantity, price or date, or choose accept",
+        raise DomainError(lazy_gettext("line %(number)s: enter the new quantity, price or date, or choose accept",
+                                       number=number),
                           field=f"line_{number}")  # fmt: skip
     return acknowledge.AckLineInput(
         number, "change", fields.quantity(qty, f"line {number} quantity", 1) if qty else None,
@@ -91,7 +93,11 @@ def acknowledge_post(token: str) -> Response:
                        po_id=po.id, payload_id=f"link:{claim.nonce}")  # fmt: skip
     ack = acknowledge.record(session, answer, doc.id, clock, f"supplier-link:{claim.nonce[:8]}")
     session.commit()
-    flash(f"Thank you: your answer to {claim.po_number} is recorded ({SUPPLIER_LABELS[AckStatus(ack.status)]}).", "ok")
+    flash(gettext(
+            "Thank you: your answer to %(po_number)s is recorded (%(status)s).",
+            po_number=claim.po_number,
+            status=SUPPLIER_LABELS[AckStatus(ack.status)],
+        ), "ok")
     return redirect(url_for("supplier.respond_page", token=token))  # type: ignore[return-value]
 
 
@@ -118,7 +124,11 @@ def ship_post(token: str) -> Response:
                        po_id=po.id, payload_id=f"link:{claim.nonce}")  # fmt: skip
     asn.record(session, notice, doc.id, clock, f"supplier-link:{claim.nonce[:8]}")
     session.commit()
-    flash(f"Thank you: shipment {notice.shipment_id} of {claim.po_number} is announced.", "ok")
+    flash(gettext(
+            "Thank you: shipment %(shipment_id)s of %(po_number)s is announced.",
+            shipment_id=notice.shipment_id,
+            po_number=claim.po_number,
+        ), "ok")
     return redirect(url_for("supplier.respond_page", token=token))  # type: ignore[return-value]
 
 

@@ -18,6 +18,8 @@ Invoice (matched when it arrives)::
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
+
 from core.states import State, StateMachine
 
 
@@ -33,13 +35,13 @@ class AckStatus(State):
 
 ACK_OPEN = (AckStatus.CHANGE_PROPOSED, AckStatus.AWAITING_APPROVAL)
 ACK_LABELS = {
-    AckStatus.CONFIRMED: "confirmed as ordered",
-    AckStatus.REJECTED_BY_SUPPLIER: "rejected by the supplier",
-    AckStatus.CHANGE_PROPOSED: "changes proposed: your decision",
-    AckStatus.AWAITING_APPROVAL: "changes accepted, waiting for approval",
-    AckStatus.ACCEPTED: "changes accepted and applied",
-    AckStatus.DECLINED: "changes declined",
-    AckStatus.SUPERSEDED: "replaced by a later answer",
+    AckStatus.CONFIRMED: lazy_gettext("confirmed as ordered"),
+    AckStatus.REJECTED_BY_SUPPLIER: lazy_gettext("rejected by the supplier"),
+    AckStatus.CHANGE_PROPOSED: lazy_gettext("changes proposed: your decision"),
+    AckStatus.AWAITING_APPROVAL: lazy_gettext("changes accepted, waiting for approval"),
+    AckStatus.ACCEPTED: lazy_gettext("changes accepted and applied"),
+    AckStatus.DECLINED: lazy_gettext("changes declined"),
+    AckStatus.SUPERSEDED: lazy_gettext("replaced by a later answer"),
 }
 _PROPOSED, _AWAITING = AckStatus.CHANGE_PROPOSED, AckStatus.AWAITING_APPROVAL
 # from-status → {to-status: the action that performs it}; an answer is inserted in its first status
@@ -62,13 +64,18 @@ ACK: StateMachine[AckStatus] = StateMachine(
 
 
 SUPPLIER_LABELS = {  # the same states as the supplier reads them on its link page
-    AckStatus.CONFIRMED: "confirmed as ordered",
-    AckStatus.REJECTED_BY_SUPPLIER: "order rejected",
-    AckStatus.CHANGE_PROPOSED: "changes proposed: waiting for the buyer",
-    AckStatus.AWAITING_APPROVAL: "changes accepted by the buyer, waiting for the buyer's approval",
-    AckStatus.ACCEPTED: "changes accepted",
-    AckStatus.DECLINED: "changes declined by the buyer",
-    AckStatus.SUPERSEDED: "replaced by a later answer",
+    AckStatus.CONFIRMED: lazy_gettext("confirmed as ordered"),
+    AckStatus.REJECTED_BY_SUPPLIER: lazy_gettext("order rejected"),
+    AckStatus.CHANGE_PROPOSED: lazy_gettext("changes proposed: waiting for the buyer"),
+    AckStatus.AWAITING_APPROVAL: lazy_gettext("changes accepted by the buyer, waiting for the buyer's approval"),
+    AckStatus.ACCEPTED: lazy_gettext("changes accepted"),
+    AckStatus.DECLINED: lazy_gettext("changes declined by the buyer"),
+    AckStatus.SUPERSEDED: lazy_gettext("replaced by a later answer"),
+}
+CHANGES_SAID = {  # what the buyer's decision on a supplier's changes did, as the buyer's page says it
+    AckStatus.ACCEPTED: lazy_gettext("accepted"),
+    AckStatus.DECLINED: lazy_gettext("declined"),
+    AckStatus.AWAITING_APPROVAL: lazy_gettext("awaiting approval"),
 }
 
 
@@ -95,6 +102,13 @@ INVOICE: StateMachine[InvoiceStatus] = StateMachine(
     tones={InvoiceStatus.MATCHED: "good", InvoiceStatus.HELD: "warn", InvoiceStatus.APPROVED: "good",
            InvoiceStatus.REJECTED: "bad", InvoiceStatus.EXPORTED: "neutral"},
 )  # fmt: skip
+INVOICE_LABELS = {
+    InvoiceStatus.MATCHED: lazy_gettext("matched"),
+    InvoiceStatus.HELD: lazy_gettext("held"),
+    InvoiceStatus.APPROVED: lazy_gettext("approved"),
+    InvoiceStatus.REJECTED: lazy_gettext("rejected"),
+    InvoiceStatus.EXPORTED: lazy_gettext("exported"),
+}
 PAYABLE = (InvoiceStatus.MATCHED, InvoiceStatus.APPROVED)  # exportable for payment
 COUNTED = (InvoiceStatus.MATCHED, InvoiceStatus.HELD, InvoiceStatus.APPROVED, InvoiceStatus.EXPORTED)
 

@@ -114,3 +114,22 @@ def test_every_visible_action_works_and_every_hidden_one_is_refused(app: Flask, 
         assert "submit" not in offered["approved"] and "receive" in offered["ordered"]
     if user == "requester":  # holds the approver role but raised the order: segregation of duties
         assert "approve" not in offered["pending_approval"]
+
+
+@pytest.mark.sqlite_only
+def test_a_german_buyer_reads_refusals_and_the_result_in_german(app: Flask) -> None:
+    world = _world(app)
+    client = app.test_client()
+    login(client, "buyer", "reyub-password")
+    client.set_cookie("vendtrack_lang", "de")
+    approved = _order_in(world, "approved")
+    status, body = _press(client, approved, "submit")
+    assert status == 409 and f"{approved} hat den Status „Genehmigt“: „einreichen“ ist jetzt nicht möglich" in body
+    ordered = _order_in(world, "ordered")
+    url = f"/procurement/po/{ordered}"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    refused = client.post(f"{url}/receive", data={"csrf_token": token, "line_1": "0"})
+    assert "geben Sie in mindestens einer Position eine empfangene Menge ein" in refused.get_data(as_text=True)
+    client.set_cookie("vendtrack_lang", "en")
+    status, body = _press(client, approved, "submit")
+    assert status == 409 and f"{approved} is approved: submit is not possible now" in body

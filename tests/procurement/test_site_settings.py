@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,7 @@ from core.users import create_token, create_user
 from procurement import approval, config, orders, transmit, workflow
 from procurement.documents import build_context
 from procurement.models import PurchaseOrder, SiteProcurementSettings, SupplierItem, Transmission
+from procurement.queries import current_warnings
 from procurement.smtp_capture import free_port
 from procurement.suppliers import supplier_by_code
 from tests.conftest import csrf_from, login
@@ -188,7 +190,10 @@ def test_a_raised_limit_auto_approves_new_orders_and_leaves_approved_ones_alone(
     before = _po(world, big, origin="system")
     assert _state(world, small) == ("approved", Decimal("388.80"), Decimal("0.08"), approval.AUTO_APPROVER)
     with world.session() as s:
-        assert "not under the auto-approval limit 500.00" in orders.get_po(s, before).warnings
+        po = orders.get_po(s, before)
+        assert "auto-approval not applied: total 604.80 is not under the auto-approval limit 500.00" in (
+            current_warnings(po.status, po.warnings)
+        )
     assert _state(world, before)[0] == "pending_approval"
 
     login(client, "bob", "bob-password")
@@ -201,6 +206,35 @@ def test_a_raised_limit_auto_approves_new_orders_and_leaves_approved_ones_alone(
     assert _state(world, small) == ("approved", Decimal("388.80"), Decimal("0.08"), approval.AUTO_APPROVER)
     assert _state(world, after) == ("approved", Decimal("604.80"), Decimal("0.08"), approval.AUTO_APPROVER)
     assert _state(world, _po(world, [("GLOVE", 6, "10.00")], origin="system"))[0] == "pending_approval"
+
+
+def test_why_an_order_was_not_auto_approved_is_kept_as_a_message_id_and_shown_in_the_readers_language(
+    app: Flask, client: FlaskClient
+) -> None:
+    world = _setup(app)
+    with unit_of_work(world.factory) as s:
+        config.set_review(s, "PLANT1", "consumables", False, "test")
+    big = [("GLOVE", 40, "10.00"), ("WIPE", 40, "4.00")]  # 604.80 with tax: over the 500.00 limit
+    with app.test_request_context("/", headers={"Accept-Language": "de"}):  # submitted by a German reader
+        number = _po(world, big, origin="system")
+    with world.session() as s:
+        stored = orders.get_po(s, number).warnings
+    assert "Genehmigung" not in stored and "auto-approval not applied: %(reason)s" in stored  # the id, not words
+    login(client, "ann", "nna-password")
+    client.set_cookie("vendtrack_lang", "de")
+    page = html.unescape(client.get(f"/procurement/po/{number}").get_data(as_text=True))
+    assert (
+        "keine automatische Genehmigung: die Summe 604.80 liegt nicht unter der Grenze für automatische Genehmigung"
+        " von 500.00" in page
+    )
+    queue = html.unescape(client.get("/procurement/").get_data(as_text=True))
+    assert "keine automatische Genehmigung: die Summe 604.80" in queue
+    client.set_cookie("vendtrack_lang", "es")
+    page = html.unescape(client.get(f"/procurement/po/{number}").get_data(as_text=True))
+    assert "aprobación automática no aplicada: el total 604.80 no es inferior al límite" in page
+    client.set_cookie("vendtrack_lang", "en")
+    page = html.unescape(client.get(f"/procurement/po/{number}").get_data(as_text=True))
+    assert "auto-approval not applied: total 604.80 is not under the auto-approval limit 500.00" in page
 
 
 def test_a_tax_rate_change_reaches_new_orders_and_drafts_only(app: Flask, client: FlaskClient) -> None:

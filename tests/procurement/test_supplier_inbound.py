@@ -239,3 +239,25 @@ def test_a_supplier_rejecting_the_whole_order_is_shown_to_the_buyer(app: Flask, 
     assert "rejected by supplier" in _cxml(client, body)[2]
     login(client, "bob", "bob-password")
     assert "rejected by the supplier" in client.get(f"/procurement/po/{loop.po_number}").get_data(as_text=True)
+
+
+def test_a_german_supplier_reads_the_link_page_refusals_and_thanks_in_german(app: Flask, client: FlaskClient) -> None:
+    loop, link = _sent(app)
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    old = supplier_links.sign(loop.secret_key, loop.po_number, "n" * 32, datetime.now(UTC) - timedelta(days=31))
+    expired = client.get(f"/supplier/respond/{old}", headers=german)
+    assert expired.status_code == 410  # told apart by the error's code, not by its (translated) words
+    assert "dieser Link ist am " in expired.get_data(as_text=True)
+    assert "bitten Sie den Einkäufer, die Bestellung erneut zu senden" in expired.get_data(as_text=True)
+    token = csrf_from(client.get(link, headers=german).get_data(as_text=True))
+    refused = client.post(link + "/acknowledge", data={"csrf_token": token, "action_1": "change"}, headers=german)
+    assert refused.status_code == 422 and (
+        "Position 1: geben Sie die neue Menge, den Preis oder das Datum ein oder wählen Sie Annehmen"
+        in refused.get_data(as_text=True)
+    )
+    done = client.post(link + "/acknowledge", data={"csrf_token": token}, headers=german, follow_redirects=True)
+    assert f"Vielen Dank: Ihre Antwort zu {loop.po_number} ist erfasst (wie bestellt bestätigt)." in done.get_data(
+        as_text=True
+    )
+    again = client.post(link + "/acknowledge", data={"csrf_token": token}, headers=german)
+    assert again.status_code == 409 and "dieser Link wurde bereits am " in again.get_data(as_text=True)

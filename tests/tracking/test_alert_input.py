@@ -125,3 +125,25 @@ def test_routing_form_refuses_unknown_roles_and_sites(app: Flask, client: FlaskC
     with app.extensions["vendtrack"].session_factory() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert_routing.update")).one()
     assert '"missing": ["admin"]' in entry.after_json and '"missing": ["staff"]' in entry.before_json
+
+
+def test_a_german_nurse_reads_refusals_and_results_in_german(app: Flask, client: FlaskClient) -> None:
+    ids = _alerts(app)
+    login(client, "nina", "anin-password")
+    client.set_cookie("vendtrack_lang", "de")
+    url = f"/tracking/alerts/{ids['zone_exit']}"
+    status, page = _post(client, f"{url}/snooze", {"until": "2999-01-01T00:00"})
+    error = re.search(r'id="error">([^<]*)<', page)
+    assert status == 422 and error is not None
+    assert error.group(1) == "stellen Sie höchstens 7 Tage zurück; erledigen Sie den Alarm, wenn nichts mehr zu tun ist"
+    status, page = _post(client, f"{url}/resolve", {"note": ""})
+    assert status == 422 and "schreiben Sie, was getan wurde (die Notiz bleibt im Verlauf des Alarms)" in page
+    token = csrf_from(client.get("/tracking/alerts").get_data(as_text=True))
+    done = client.post(f"{url}/acknowledge", data={"csrf_token": token}, follow_redirects=True)
+    assert '<p class="flash info" role="status">Bestätigt.</p>' in done.get_data(as_text=True)
+    token = csrf_from(client.get("/tracking/alerts").get_data(as_text=True))
+    done = client.post(f"{url}/snooze", data={"csrf_token": token, "minutes": "15"}, follow_redirects=True)
+    snoozed = r'role="status">Zurückgestellt bis \d{4}-\d\d-\d\d \d\d:\d\d UTC\.</p>'
+    assert re.search(snoozed, done.get_data(as_text=True))
+    history = client.get(url).get_data(as_text=True)  # the history reads in German too, from the same audit entries
+    assert "nina hat ihn bestätigt." in history and "nina hat ihn bis " in history

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core import audit
 from core.db import unit_of_work
 from tracking.models import Asset, Gateway, ParRule, Tag, Zone
+from tracking.setup import load_setup
 
 SETUP = {
     "zones": [
@@ -77,3 +78,27 @@ def test_load_checks_rows_like_the_setup_pages_and_audits_them(app: Flask, tmp_p
         zone_id = session.scalar(select(Zone.id).where(Zone.code == "W-2"))
         [entry] = audit.history(session, "tracking_zone", zone_id)
         assert (entry.actor, entry.action, entry.after["polygon"]) == ("cli", "tracking.zone.create", "0,0 4,0 4,4")
+
+
+def test_a_load_read_in_german_reports_each_bad_row_in_german(app: Flask) -> None:
+    """The rows a person loads through a German request get German row errors; the CLI (no request) says English."""
+    with app.test_request_context("/", headers={"Accept-Language": "de"}), unit_of_work(
+        app.extensions["vendtrack"].session_factory
+    ) as session:
+        report = load_setup(session, SETUP, actor="test")
+        german = {f"{e.section}[{e.index}].{e.field}": e.message for e in report.errors}
+        not_an_object = load_setup(session, [], actor="test").errors[0].message
+    assert not_an_object.startswith("die Datei muss ein JSON-Objekt sein")
+    assert german["zones[1].kind"] == (
+        "die Art 'ballroom' ist unbekannt: verwenden Sie eine von room, corridor, exit, soiled_utility"
+    )
+    assert german["gateways[1].zone"] == (
+        "die Zone 'NOWHERE' existiert nicht: legen Sie sie zuerst an oder wählen Sie eine aus der Liste"
+    )
+    assert german["assets[2].tag_key"] == (
+        "der Tag ib-e2c56db5dffb48d2b060d0f5a71096e0-1-1 ist bereits an Gerät P-1: lösen Sie ihn dort zuerst"
+    )
+    assert all(isinstance(message, str) for message in german.values())  # plain text: templates escape it
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        english = {f"{e.section}[{e.index}].{e.field}": e.message for e in load_setup(session, SETUP).errors}
+    assert english["gateways[1].zone"] == "zone 'NOWHERE' does not exist: create it first or pick one from the list"

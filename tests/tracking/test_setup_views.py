@@ -443,3 +443,28 @@ def test_admin_draws_a_zone_and_places_a_gateway_on_the_preview_map(
     assert (float(square.get_attribute("x")), float(square.get_attribute("y"))) == (28.75, 3.75)
     assert page.locator('tr[data-zone="C"] li[data-gateway="gw-c"]').count() == 1
     assert (x, y) != (0.0, 0.0)
+
+
+def test_a_german_admin_reads_field_errors_refusals_and_results_in_german(app: Flask, client: FlaskClient) -> None:
+    floor = _admin(app, client)
+    client.set_cookie("vendtrack_lang", "de")
+    response = _post(client, "/tracking/setup/zones/new", ZONE_C | {"polygon": "0,0 8,0", "kind": "ballroom"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert _error(page, "polygon").startswith("das Polygon hat 2 Punkt(e), braucht aber mindestens 3: schreiben Sie")
+    assert _error(page, "kind") == (
+        "die Art 'ballroom' ist unbekannt: verwenden Sie eine von room, corridor, exit, soiled_utility"
+    )
+    response = _post(client, f"/tracking/setup/zones/{floor.zone_ids['B']}/delete", {})
+    assert response.status_code == 409
+    assert "Zone B kann nicht gelöscht werden: sie hat noch 1 Gateway(s) (gw-b): verschieben Sie" in html.unescape(
+        response.get_data(as_text=True)
+    )
+    created = _post(client, "/tracking/setup/zones/new", ZONE_C)
+    assert created.status_code == 302
+    assert "Zone C angelegt. Fügen Sie als Nächstes ihre Gateways hinzu." in client.get(
+        created.headers["Location"]
+    ).get_data(as_text=True)
+    client.set_cookie("vendtrack_lang", "en")  # the same refusal in English: the default is unchanged
+    response = _post(client, f"/tracking/setup/zones/{floor.zone_ids['B']}/delete", {})
+    assert "Zone B cannot be deleted: it still has 1 gateway(s)" in html.unescape(response.get_data(as_text=True))
