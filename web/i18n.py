@@ -36,14 +36,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Blueprint, Flask, g, redirect, request
-from flask_babel import Babel, force_locale, get_locale
+from flask_babel import Babel, force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from core import access
+from core import access, languages, texts
 from web import user_language
 
-LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
+LANGUAGES = languages.SHIPPED  # one list: core/languages.py
 COOKIE = "vendtrack_lang"
 TRANSLATIONS = "translations"  # web/translations/<lang>/LC_MESSAGES/messages.po|.mo
 
@@ -194,6 +194,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
+    texts.install(_, ngettext)  # core's messages follow the request's (or the kiosk's) language
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["decimal"] = decimal
