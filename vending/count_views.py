@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext
 
 from core import access
 from core.errors import DomainError
@@ -47,7 +48,7 @@ def shrinkage() -> Any:
     today = now().astimezone(ZoneInfo(zone_name)).date()
     start, end = day_arg("start", today - timedelta(days=30)), day_arg("end", today)
     if end < start:
-        raise DomainError("the To date is before the From date: swap them", field="end")
+        raise DomainError(lazy_gettext("the To date is before the From date: swap them"), field="end")
     query = usage.UsageQuery(start=start, end=end, timezone=zone_name)
     lines = counts.shrinkage(session, *query.bounds())
     chart = [(f"{ln.machine_code} {ln.sku}", -ln.value, "bad") for ln in lines if ln.value < 0]

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, g, jsonify, session, url_for
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -188,13 +189,18 @@ def start_dispense(machine_code: str) -> Any:
     quantity = asked["quantity"]
     codes = body.get("charge_codes") or {}
     if not isinstance(codes, dict):
-        raise ValidationError.one("charge_codes", 'charge_codes must be an object like {"job": "J-100"}')
+        raise ValidationError.one("charge_codes", lazy_gettext('charge_codes must be an object like {"job": "J-100"}'))
     codes = {one(Text(max_length=16), "charge_codes", k): one(CHARGE_CODE, f"charge_codes.{k}", v)
              for k, v in codes.items()}  # fmt: skip
     for kind in codes:
         if kind not in charges.KINDS:
             raise DomainError(
-                f"unknown charge code kind {str(kind)[:32]!r}: use {', '.join(charges.KINDS)}", field="charge_codes"
+                lazy_gettext(
+                    "unknown charge code kind %(kind)s: use %(kinds)s",
+                    kind=repr(str(kind)[:32]),
+                    kinds=", ".join(charges.KINDS),
+                ),
+                field="charge_codes",
             )
     key = asked["request_key"] or uuid.uuid4().hex
     # its own short transaction (a double tap arriving twice at once returns the request that won); end the
@@ -222,7 +228,10 @@ def dispense_status(machine_code: str, dispense_id: int) -> Any:
     machine = active_machine(db, machine_code)
     found = dispense.facts(db, dispense_id)
     if found.machine_id != machine.id:
-        raise NotFound(f"dispense {dispense_id} is not on {machine.code}", field="dispense_id")
+        raise NotFound(
+            lazy_gettext("dispense %(dispense_id)s is not on %(code)s", dispense_id=dispense_id, code=machine.code),
+            field="dispense_id",
+        )
     live = kiosk_state.phase_of(db, dispense_id) if found.view.status in dispense.IN_FLIGHT else None
     return jsonify({"dispense": _as_json(found.view, live)})
 

@@ -32,7 +32,12 @@ SCAN = schema(
 def _machine(machine_id: int) -> Machine:
     machine = db().get(Machine, machine_id)
     if machine is None:
-        raise DomainError(f"no machine with id {machine_id}", field="machine_id", status=404, code="not_found")
+        raise DomainError(
+            _("no machine with id %(machine_id)s", machine_id=machine_id),
+            field="machine_id",
+            status=404,
+            code="not_found",
+        )
     return machine
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -75,7 +76,9 @@ def unavailable_reason(view: ToolView, now: datetime) -> str:
 def _tool(session: Session, serial: str) -> Tool:
     tool = session.scalar(select(Tool).where(Tool.serial == serial.strip()))
     if tool is None:
-        raise NotFound(f"no tool with serial {serial!r}: check the label", field="serial")
+        raise NotFound(
+            lazy_gettext("no tool with serial %(serial)s: check the label", serial=repr(serial)), field="serial"
+        )
     return tool
 
 
@@ -92,9 +95,9 @@ def add_tool(
     calibration_due: datetime | None = None,
 ) -> Tool:
     if not serial.strip() or len(serial.strip()) > 64:
-        raise DomainError("serial must be 1 to 64 characters, e.g. TW-003", field="serial")
+        raise DomainError(lazy_gettext("serial must be 1 to 64 characters, e.g. TW-003"), field="serial")
     if session.scalar(select(Tool.id).where(Tool.serial == serial.strip())) is not None:
-        raise Conflict(f"tool {serial!r} exists already", field="serial")
+        raise Conflict(lazy_gettext("tool %(serial)s exists already", serial=repr(serial)), field="serial")
     tool = Tool(
         serial=serial.strip(),
         item_id=item_id,
@@ -109,22 +112,33 @@ def add_tool(
 
 
 def checkout(
-    session: Session, serial: str, worker_id: int, due_at: datetime, now: datetime, actor: str = "",
-    machine: str = "", charge_code: str = "",
+    session: Session,
+    serial: str,
+    worker_id: int,
+    due_at: datetime,
+    now: datetime,
+    actor: str = "",
+    machine: str = "",
+    charge_code: str = "",
 ) -> ToolView:
     """Lend an available, inspected tool; publishes ToolCheckedOut so tracking follows a tagged tool."""
     tool = _tool(session, serial)
     reason = unavailable_reason(tool_view(session, tool), now)
     if tool.status != "available":
-        raise Conflict(f"tool {tool.serial} is not available: {reason}", field="serial")
+        raise Conflict(
+            lazy_gettext("tool %(serial)s is not available: %(reason)s", serial=tool.serial, reason=reason),
+            field="serial",
+        )
     if reason:
         raise DomainError(
-            f"tool {tool.serial} is {reason}: send it to the crib, take another",
+            lazy_gettext(
+                "tool %(serial)s is %(reason)s: send it to the crib, take another", serial=tool.serial, reason=reason
+            ),
             field="serial",
             code="inspection_due" if "inspection" in reason else "calibration_due",
         )
     if due_at <= now:
-        raise DomainError("the due time must be in the future", field="due_at")
+        raise DomainError(lazy_gettext("the due time must be in the future"), field="due_at")
     tool.status = "out"
     session.add(ToolLoan(tool_id=tool.id, worker_id=worker_id, out_at=now, due_at=due_at))
     audit.record(
@@ -150,11 +164,13 @@ def return_tool(
 ) -> ToolView:
     """ok -> available; damaged -> flagged for repair; lost -> written off. Publishes ToolReturned."""
     if condition not in CONDITIONS:
-        raise DomainError(f"condition must be one of {', '.join(CONDITIONS)}", field="condition")
+        raise DomainError(
+            lazy_gettext("condition must be one of %(conditions)s", conditions=", ".join(CONDITIONS)), field="condition"
+        )
     tool = _tool(session, serial)
     loan = _open_loan(session, tool.id)
     if loan is None:
-        raise Conflict(f"tool {tool.serial} is not checked out", field="serial")
+        raise Conflict(lazy_gettext("tool %(serial)s is not checked out", serial=tool.serial), field="serial")
     loan.returned_at, loan.condition = now, condition
     tool.status = {"ok": "available", "damaged": "repair", "lost": "lost"}[condition]
     audit.record(
@@ -182,7 +198,10 @@ def _site_code(session: Session, tool: Tool) -> str:
 def repaired(session: Session, serial: str, actor: str) -> ToolView:
     tool = _tool(session, serial)
     if tool.status != "repair":
-        raise Conflict(f"tool {tool.serial} is {tool.status}, not in repair", field="serial")
+        raise Conflict(
+            lazy_gettext("tool %(serial)s is %(status)s, not in repair", serial=tool.serial, status=tool.status),
+            field="serial",
+        )
     tool.status = "available"
     audit.record(session, actor, "vending.tool.repaired", "vending_tool", tool.id)
     return tool_view(session, tool)

@@ -73,7 +73,8 @@ def _names(module: str, is_package: bool, tree: ast.Module) -> dict[str, str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+                top = alias.name.split(".")[0]
+                names[alias.asname or top] = alias.name if alias.asname else top
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -191,12 +192,22 @@ def _literal_text(node: ast.expr) -> str | None:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         parts = [_literal_text(node.left), _literal_text(node.right)]
         return None if parts == [None, None] else "".join(p or " " for p in parts)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
-        return _literal_text(node.func.value)
+    if _formats_literal(node):
+        return _literal_text(node.func.value)  # type: ignore[attr-defined]
     if isinstance(node, ast.IfExp):
         parts = [_literal_text(node.body), _literal_text(node.orelse)]
         return None if parts == [None, None] else " ".join(p or "" for p in parts)
     return None
+
+
+def _formats_literal(node: ast.expr) -> bool:
+    """`"...".format(...)`"""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and isinstance(node.func.value, ast.Constant)
+    )
 
 
 def _is_text(node: ast.expr, *, strict: bool) -> bool:
@@ -254,8 +265,9 @@ def _parts(node: ast.expr, taken: dict[str, str]) -> str:
             else:
                 out += piece
         return out
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Constant):
-        text, index = str(node.func.value.value), 0
+    if _formats_literal(node):
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        text, index = str(_literal_text(node.func.value)), 0
         named = {k.arg: k.value for k in node.keywords if k.arg}
 
         def field(m: re.Match[str]) -> str:
