@@ -106,8 +106,8 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
 def _kiosk_reason(view: tools.ToolView, reason: str, machine: Machine) -> str:
     """The Tools page's reason without naming another worker."""
     if view.status == "out":
-        return f"checked out, due back {local_time(view.due_at, machine)}"
-    return "under repair" if view.status == "repair" else reason
+        return str(lazy_gettext("checked out, due back %(due)s", due=local_time(view.due_at, machine)))
+    return str(lazy_gettext("under repair")) if view.status == "repair" else reason
 
 
 def _start(db: Session, machine: Machine, worker_id: int) -> Any:

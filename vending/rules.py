@@ -22,6 +22,7 @@ from core.clock import utc
 from core.errors import DomainError
 from core.models import Item
 from core.prepared import FastWork, Prepared
+from vending import languages
 from vending.models import GroupMember, LedgerEntry
 from vending.rule_cache import CACHE, RuleSpec, parse_shift_starts
 
@@ -97,7 +98,7 @@ def _when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
     zone = local.tzname() or str(tz)
     if local.date() == today.date():
         return f"{local:%H:%M} {zone}"
-    return f"{local:%a %d %b %H:%M} {zone}"
+    return f"{languages.day_and_time(local)} {zone}"
 
 
 Bounds = dict[tuple[str, int, tuple[time, ...]], tuple[datetime, datetime]]
