@@ -251,16 +251,18 @@ def _date(text: str, today: date) -> date:
     elif today.year - year > 49:
         year += 100
     if not 1 <= mm <= 12:
-        raise Gs1Error(gettext("date %(text)s: month %(mm)s does not exist", text=text, mm=f"{mm:02d}"), field="scan")
+        raise Gs1Error(
+            gettext("date %(text)s: month %(mm)s does not exist", text=text, mm=format(mm, "02d")), field="scan"
+        )
     last_day = calendar.monthrange(year, mm)[1]
     if dd > last_day:
         raise Gs1Error(
             gettext(
                 "date %(text)s: day %(dd)s does not exist in %(year)s-%(mm)s",
                 text=text,
-                dd=f"{dd:02d}",
+                dd=format(dd, "02d"),
                 year=year,
-                mm=f"{mm:02d}",
+                mm=format(mm, "02d"),
             ),
             field="scan",
         )

@@ -66,7 +66,7 @@ def text_problem(value: str, *, multiline: bool = False) -> str | None:
         return gettext("contains broken Unicode (an unpaired surrogate): type it again")
     if char in "\t\n\r":
         return gettext("must fit on one line: remove line breaks and tabs")
-    return gettext("contains the control character U+%(code)s: remove it", code=f"{ord(char):04X}")
+    return gettext("contains the control character U+%(code)s: remove it", code=format(ord(char), "04X"))
 
 
 def clean_text(value: str, *, multiline: bool = False) -> str:
@@ -183,7 +183,7 @@ class Int:
                 raise FieldProblem(gettext("%(range)s; %(value)s is not one", range=self._range(name), value=repr(raw)))
             if abs(raw) > JSON_SAFE_INT:
                 raise FieldProblem(
-                    gettext("%(range)s; %(value)s is far too large", range=self._range(name), value=f"{raw:g}")
+                    gettext("%(range)s; %(value)s is far too large", range=self._range(name), value=format(raw, "g"))
                 )
             value = int(raw)
         elif isinstance(raw, str) and _WHOLE.fullmatch(raw.strip()) and len(raw.strip()) <= 30:
@@ -291,9 +291,9 @@ class Number:
                 gettext(
                     "%(name)s must be from %(minimum)s to %(maximum)s; %(value)s is out of range",
                     name=name,
-                    minimum=f"{self.minimum:g}",
-                    maximum=f"{self.maximum:g}",
-                    value=f"{value:g}",
+                    minimum=format(self.minimum, "g"),
+                    maximum=format(self.maximum, "g"),
+                    value=format(value, "g"),
                 )
             )
         return value

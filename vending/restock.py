@@ -91,7 +91,7 @@ def record_count(
     """A physical count: the ledger moves to the counted figure; a difference is flagged."""
     if counted < 0 or counted > MAX_COUNT:
         raise DomainError(
-            lazy_gettext("a count is a whole number from 0 to %(max_count)s", max_count=f"{MAX_COUNT:,}"),
+            lazy_gettext("a count is a whole number from 0 to %(max_count)s", max_count=format(MAX_COUNT, ",")),
             field="counted",
         )
     slot = slot_of(session, machine_id, slot_code)
@@ -141,7 +141,7 @@ def record_fill(
     `how` says how the item was confirmed (a scan) for the ledger's reason. Returns the new on-hand."""
     if added > MAX_COUNT:
         raise DomainError(
-            lazy_gettext("the number added is at most %(max_count)s", max_count=f"{MAX_COUNT:,}"), field="added"
+            lazy_gettext("the number added is at most %(max_count)s", max_count=format(MAX_COUNT, ",")), field="added"
         )
     if added <= 0:
         raise DomainError(lazy_gettext("the number added must be 1 or more"), field="added")
