@@ -14,7 +14,11 @@ KINDS = ("job", "work_order", "cost_center")
 MODES = ("off", "optional", "required", "in_list")
 _POLICY = ChargePolicy.__table__.c
 _MODES = select(_POLICY.kind, _POLICY.mode).where(_POLICY.site_id == bindparam("p_site"))
-LABELS = {"job": "job number", "work_order": "work order", "cost_center": "cost center"}
+LABELS = {
+    "job": lazy_gettext("job number"),
+    "work_order": lazy_gettext("work order"),
+    "cost_center": lazy_gettext("cost center"),
+}
 
 
 class ChargeCodeRefused(DomainError):

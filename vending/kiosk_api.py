@@ -236,12 +236,31 @@ def dispense_status(machine_code: str, dispense_id: int) -> Any:
     return jsonify({"dispense": _as_json(found.view, live)})
 
 
+# What a worker reads when the hardware let a dispense down, by the fault the device reported (the stored detail,
+# "door_not_opened: the door did not open (...)", is for the crib and stays on the staff pages).
+FAULT_TEXT = {
+    "door_already_open": lazy_gettext("The door was already open: close it and try again. Nothing was charged."),
+    "door_not_opened": lazy_gettext("The door did not open. Nothing was charged: try again or ask the crib."),
+    "door_left_open": lazy_gettext("The door was left open: please close it."),
+    "interrupted": lazy_gettext("The machine restarted during your dispense. Nothing was taken or charged."),
+    "device_offline": lazy_gettext("The machine is not answering. Nothing was charged: ask the crib."),
+}
+FAULT_FALLBACK = lazy_gettext("The machine could not hand out the item. Nothing was charged: the crib has been told.")
+
+
+def _worker_detail(view: dispense.DispenseView) -> str:
+    if view.status != dispense.FAILED:
+        return view.detail  # a refusal is stored in the kiosk's language; a success needs none
+    fault = view.detail.split(":", 1)[0].strip()
+    return str(FAULT_TEXT.get(fault, FAULT_FALLBACK))
+
+
 def _as_json(view: dispense.DispenseView, live_phase: str | None = None) -> dict[str, Any]:
     return {
         "id": view.id,
         "status": view.status,
         "phase": live_phase or view.phase,
-        "detail": view.detail,
+        "detail": _worker_detail(view),
         "slot": view.slot_code,
         "sku": view.sku,
         "name": view.item_name,

@@ -35,13 +35,13 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "worker": ("Worker ID", "Worker name"),
 }
 TITLES = {
-    "cost_center": "cost center",
-    "item": "item",
-    "work_order": "work order",
-    "job": "job",
-    "group": "worker group",
-    "machine": "machine",
-    "worker": "worker",
+    "cost_center": lazy_gettext("cost center"),
+    "item": lazy_gettext("item"),
+    "work_order": lazy_gettext("work order"),
+    "job": lazy_gettext("job"),
+    "group": lazy_gettext("worker group"),
+    "machine": lazy_gettext("machine"),
+    "worker": lazy_gettext("worker"),
 }
 PERSONAL = frozenset({"worker"})
 FILTERS = ("cost_center", "work_order", "group", "item", "machine")
