@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import Blueprint, Flask, g, redirect, request
+from flask import Blueprint, Flask, g, has_request_context, redirect, request
 from flask_babel import Babel, force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -106,6 +106,8 @@ def shipped(code: str | None) -> str | None:
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        return "en"  # a CLI command or a worker inside the app context: its operator reads English
     for choice in (g.get("kiosk_language"), user_language.user_language(), request.cookies.get(COOKIE)):
         if (found := shipped(choice)) is not None:
             return found
