@@ -8,8 +8,9 @@ it is written. The call's message arguments (positional, values of a dict displa
 place: a literal, an f-string, a `%`- or `.format()`-formatted literal, or a concatenation holding one. A marked
 call (`_`, `gettext`, `lazy_gettext`, `ngettext`, `lazy_ngettext`) or any other expression passes.
 
-A positional or dict literal counts as text only when it holds a space (`"row"`, `"quantity"`, `"error"` are
-field names, columns and flash categories); a message keyword counts whenever it holds a letter.
+A positional or dict literal counts as text only when it holds a space or is concatenated with something
+(`"row"`, `"quantity"`, `"error"` are field names, columns and flash categories); a message keyword counts
+whenever it holds a letter.
 A line whose string carries a trailing `# i18n: <why>` comment is opted out (text no person using a page reads).
 """
 
@@ -214,7 +215,8 @@ def _is_text(node: ast.expr, *, strict: bool) -> bool:
     text = _literal_text(node)
     if text is None or not LETTER.search(text):
         return False
-    return not strict or any(c.isspace() for c in text.strip())
+    built = isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)  # "no " + code: a sentence being made
+    return not strict or built or any(c.isspace() for c in text.strip())
 
 
 def _opted_out(lines: list[str], node: ast.expr) -> bool:
