@@ -12,7 +12,13 @@ HOW TO MARK A STRING (every helper adding user-facing text, read this first)
   `_()` always %-formats: write a literal percent sign as `%%`.  Never put an ASCII double quote in a
   translation of an attribute string (it would end the attribute); German uses „…“.
 - Python (views, flash messages): `from flask_babel import gettext as _` (or `lazy_gettext` at import time);
-  `_("Saved %(n)s rows", n=count)`.
+  `_("Saved %(n)s rows", n=count)`. A count gets its plural: `ngettext("%(num)s row", "%(num)s rows", count)`
+  (`lazy_ngettext` at import time). Never an f-string: it cannot be extracted.
+- Domain modules raise `lazy_gettext(...)` messages (`from flask_babel import lazy_gettext`); core, which imports
+  no web framework, uses `from core.texts import gettext` (and `ngettext`), which follow the request's language.
+  The check (web/i18n_pyscan.py) names every flash, DomainError, UserError, PasswordRejected, FieldProblem or CSV
+  row error whose text is written in place. Text only a machine or an operator reads may stay English with a
+  trailing `# i18n: <why>` on its line.
 - Status labels (State labels), menu labels (`nav_links`) and the kiosk's script strings (KIOSK_TEXT below)
   are collected at extraction time from the running code: no marking needed, but their English text is the id.
 - Dates, times and numbers: `{{ when_value|when('%Y-%m-%d %H:%M') }}` (the pattern is the English form; other
