@@ -56,20 +56,24 @@ class DamageReport:
 def unavailable_reason(view: ToolView, now: datetime) -> str:
     """Why this tool cannot be checked out now, in words for the Tools page and the kiosk; "" when it can."""
     if view.status == "out":
-        back = f", due {view.due_at:%Y-%m-%d %H:%M} UTC" if view.due_at else ""
-        return f"checked out by {view.worker_code}{back}"
+        if view.due_at is None:
+            return str(lazy_gettext("checked out by %(worker)s", worker=view.worker_code))
+        due = view.due_at.strftime("%Y-%m-%d %H:%M")
+        return str(lazy_gettext("checked out by %(worker)s, due %(due)s UTC", worker=view.worker_code, due=due))
     if view.status == "repair":
         by = view.last_return
-        return "under repair" + (f" (returned damaged by {by.worker_code} on {by.at:%Y-%m-%d})" if by else "")
+        if by is None:
+            return str(lazy_gettext("under repair"))
+        return str(lazy_gettext("under repair (returned damaged by %(worker)s on %(day)s)", worker=by.worker_code,
+                                day=by.at.strftime("%Y-%m-%d")))  # fmt: skip
     if view.status == "lost":
-        return "reported lost"
-    checks: tuple[tuple[str, datetime | None], ...] = (
-        ("inspection", view.inspection_due),
-        ("calibration", view.calibration_due),
-    )
-    for check, due in checks:
-        if due is not None and due <= now:
-            return f"due for {check} since {due:%Y-%m-%d}"
+        return str(lazy_gettext("reported lost"))
+    if view.inspection_due is not None and view.inspection_due <= now:
+        day = view.inspection_due.strftime("%Y-%m-%d")
+        return str(lazy_gettext("due for inspection since %(day)s", day=day))
+    if view.calibration_due is not None and view.calibration_due <= now:
+        day = view.calibration_due.strftime("%Y-%m-%d")
+        return str(lazy_gettext("due for calibration since %(day)s", day=day))
     return ""
 
 
