@@ -6,6 +6,10 @@ Spanish translation (web/i18n.py says how to mark). Exit 1 naming each problem w
     python .ci/check_translations.py --update   # merge new message ids into the .po files (empty msgstr)
     python .ci/check_translations.py --compile  # write the .mo files from the .po files
 
+Python code is checked too (web/i18n_pyscan.py): a flash or a user-facing error, field problem or CSV row error
+whose text is written in place (a literal or an f-string) is named with the marked call to write instead; a line
+ending in `# i18n: <why>` is left alone (text only a machine or an operator reads).
+
 Messages come from the templates (Jinja trans blocks and _()), from Python (_, gettext, lazy_gettext, ngettext in
 web/ and the domains), and from the running code: status labels, menu labels and the kiosk's script strings.
 """
@@ -28,10 +32,18 @@ from babel.messages.mofile import read_mo, write_mo  # noqa: E402
 from babel.messages.pofile import read_po, write_po  # noqa: E402
 
 from web.i18n import KIOSK_TEXT, LANGUAGES  # noqa: E402
+from web.i18n_pyscan import scan  # noqa: E402
 from web.i18n_scan import mark, template_files, unmarked  # noqa: E402
 
 PO_DIR = ROOT / "web" / "translations"
-KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "lazy_gettext": None,
+    "ngettext": (1, 2),
+    "lazy_ngettext": (1, 2),
+    "N_": None,  # a message id stored now and translated when shown
+}
 JINJA_OPTIONS = {"extensions": "jinja2.ext.do", "trimmed": "true"}
 PACKAGES = ("core", "vending", "tracking", "procurement", "web")
 PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
@@ -92,7 +104,7 @@ def extract() -> dict[Message, list[str]]:
             add(msgid, f"{path.relative_to(ROOT)}:{line}")
     for path in python_files():
         text = path.read_text(encoding="utf-8")
-        if not re.search(r"\b(gettext|lazy_gettext|ngettext)\b|\b_\(", text):
+        if not re.search(r"\b(gettext|lazy_gettext|ngettext|lazy_ngettext)\b|\b_\(|\bN_\(", text):
             continue
         for line, msgid, _c, _ctx in extract_from_file("python", str(path), KEYWORDS):
             add(msgid, f"{path.relative_to(ROOT)}:{line}")
@@ -135,6 +147,7 @@ def problems(messages: dict[Message, list[str]]) -> list[str]:
     for path in template_files(ROOT):
         for f in unmarked(path, ROOT):
             out.append(f"{f.path}:{f.line}: not marked for translation: {f.text!r}\n    write: {f.fix}")
+    out += [str(finding) for finding in scan(ROOT, PACKAGES)]
     for lang in LANGUAGES:
         if lang == "en":
             continue

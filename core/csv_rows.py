@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from core.errors import DomainError
+from core.texts import gettext, ngettext
 from core.validation import ValidationError
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,11 @@ def decode_upload(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValidationError.one(
-            "file", f"the file is not UTF-8 text (byte {exc.start + 1}): save it as 'CSV UTF-8' and upload it again"
+            "file",
+            gettext(
+                "the file is not UTF-8 text (byte %(start)s): save it as 'CSV UTF-8' and upload it again",
+                start=exc.start + 1,
+            ),
         ) from None
 
 
@@ -50,12 +55,16 @@ def read_rows(text: str, required: Sequence[str], expected: Sequence[str]) -> It
     try:
         header = [name.strip() for name in next(reader, [])]
     except csv.Error as exc:
-        raise ValidationError.one("file", f"the header line cannot be read as CSV ({exc})") from None
+        raise ValidationError.one("file", gettext("the header line cannot be read as CSV (%(exc)s)", exc=exc)) from None
     missing = [name for name in required if name not in header]
     if missing:
         raise ValidationError.one(
-            missing[0], f"the header lacks {', '.join(missing)}: the first line must name the columns, e.g. "
-            f"{','.join(expected)}"
+            missing[0],
+            gettext(
+                "the header lacks %(missing)s: the first line must name the columns, e.g. %(expected)s",
+                missing=", ".join(missing),
+                expected=",".join(expected),
+            ),
         )
     problems = 0
     while problems < MAX_ROW_PROBLEMS:
@@ -65,7 +74,9 @@ def read_rows(text: str, required: Sequence[str], expected: Sequence[str]) -> It
             return
         except csv.Error as exc:
             problems += 1
-            yield CsvProblem(reader.line_num, "row", f"this line cannot be read as CSV ({exc}): fix its quotes")
+            yield CsvProblem(
+                reader.line_num, "row", gettext("this line cannot be read as CSV (%(exc)s): fix its quotes", exc=exc)
+            )
             continue
         if not any(cell.strip() for cell in record):
             continue  # blank line
@@ -74,12 +85,24 @@ def read_rows(text: str, required: Sequence[str], expected: Sequence[str]) -> It
             yield CsvProblem(
                 reader.line_num,
                 "row",
-                f"the row has {len(record)} columns but the header has {len(header)}: add the missing values or "
-                "quote values that contain commas",
+                ngettext(
+                    "the row has %(num)s column but the header has %(header)s: add the missing values or quote "
+                    "values that contain commas",
+                    "the row has %(num)s columns but the header has %(header)s: add the missing values or quote "
+                    "values that contain commas",
+                    len(record),
+                    header=len(header),
+                ),
             )
             continue
         yield CsvRow(reader.line_num, dict(zip(header, record, strict=True)))
-    yield CsvProblem(reader.line_num, "file", f"more than {MAX_ROW_PROBLEMS} unreadable rows: reading stopped here")
+    yield CsvProblem(
+        reader.line_num,
+        "file",
+        gettext(
+            "more than %(max_row_problems)s unreadable rows: reading stopped here", max_row_problems=MAX_ROW_PROBLEMS
+        ),
+    )
 
 
 def problems_of(line: int, exc: Exception) -> list[CsvProblem]:
@@ -92,7 +115,12 @@ def problems_of(line: int, exc: Exception) -> list[CsvProblem]:
     log.error("error id %s: CSV line %s could not be saved", error_id, line, exc_info=exc)
     return [
         CsvProblem(
-            line, "row", f"this row could not be saved (error id {error_id}): check that its codes are not "
-            "used by another record"
+            line,
+            "row",
+            gettext(
+                "this row could not be saved (error id %(error_id)s): check that its codes are not used by another "
+                "record",
+                error_id=error_id,
+            ),
         )
     ]

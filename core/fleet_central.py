@@ -27,6 +27,7 @@ from core.fleet_feed import current_version
 from core.fleet_models import FleetEdge, FleetFact
 from core.models import ApiToken, Site
 from core.roles import TokenScope
+from core.texts import gettext
 from core.users import create_token, hash_token, revoke_token
 
 ENROL_VALID = timedelta(hours=24)
@@ -48,12 +49,14 @@ def create_edge(
     """A new edge of `site_code` and its one-time enrolment code (the plain code is returned once)."""
     name = name.strip()
     if not 1 <= len(name) <= 64:
-        raise DomainError("name the edge (1 to 64 characters), e.g. plant2-crib", field="name")
+        raise DomainError(gettext("name the edge (1 to 64 characters), e.g. plant2-crib"), field="name")
     site = session.scalar(select(Site).where(Site.code == site_code.strip()))
     if site is None:
-        raise DomainError(f"no site {site_code!r}: create it on the sites page first", field="site")
+        raise DomainError(
+            gettext("no site %(site_code)s: create it on the sites page first", site_code=repr(site_code)), field="site"
+        )
     if session.scalar(select(FleetEdge.id).where(FleetEdge.name == name)) is not None:
-        raise DomainError(f"an edge named {name!r} exists: choose another name", field="name")
+        raise DomainError(gettext("an edge named %(name)s exists: choose another name", name=repr(name)), field="name")
     code = new_code()
     edge = FleetEdge(
         name=name, site_id=site.id, machines=",".join(m.strip() for m in machines.split(",") if m.strip()),
@@ -88,7 +91,7 @@ def enrol(session: Session, code: str, software_version: str, now: datetime) -> 
         select(FleetEdge).where(FleetEdge.enrol_code_hash == _hash(code), FleetEdge.enrol_code_hash != "")
     )
     if edge is None or edge.enrol_expires_at is None or utc(edge.enrol_expires_at) < now:
-        raise Forbidden("this enrolment code is unknown, used or expired: ask the central admin for a new one",
+        raise Forbidden(gettext("this enrolment code is unknown, used or expired: ask the central admin for a new one"),
                         field="code", code="enrol_code_invalid")  # fmt: skip
     if edge.token_id is not None:
         revoke_token(session, edge.token_id, f"edge:{edge.name}")
@@ -105,9 +108,17 @@ def enrol(session: Session, code: str, software_version: str, now: datetime) -> 
 def edge_of_token(session: Session, token_id: int) -> FleetEdge:
     edge = session.scalar(select(FleetEdge).where(FleetEdge.token_id == token_id))
     if edge is None:
-        raise NotFound("this token belongs to no enrolled edge: enrol with `vendtrack edge enrol`", field="token")
+        raise NotFound(
+            gettext("this token belongs to no enrolled edge: enrol with `vendtrack edge enrol`"), field="token"
+        )
     if edge.revoked_at is not None:
-        raise Forbidden(f"edge {edge.name} was revoked: {edge.revoked_reason}", field="token", code="edge_revoked")
+        raise Forbidden(
+            gettext(
+                "edge %(name)s was revoked: %(revoked_reason)s", name=edge.name, revoked_reason=edge.revoked_reason
+            ),
+            field="token",
+            code="edge_revoked",
+        )
     return edge
 
 
@@ -135,7 +146,7 @@ def revoke(session: Session, edge_id: int, reason: str, actor: str, now: datetim
 def _edge(session: Session, edge_id: int) -> FleetEdge:
     edge = session.get(FleetEdge, edge_id)
     if edge is None:
-        raise NotFound(f"no edge {edge_id}: see the fleet page", field="edge")
+        raise NotFound(gettext("no edge %(edge_id)s: see the fleet page", edge_id=edge_id), field="edge")
     return edge
 
 

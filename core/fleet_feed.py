@@ -31,6 +31,7 @@ from core.db import Base
 from core.errors import Forbidden
 from core.fleet_models import FleetChange, FleetState
 from core.models import CostCenter, Item, Site
+from core.texts import gettext
 
 SiteFilter = Callable[[int], "ColumnElement[bool] | None"]
 SiteOf = Callable[[Connection, Any], "int | None"]
@@ -306,8 +307,12 @@ def refuse_local_edits(factory: sessionmaker[Session], central_url: str) -> None
                     continue
                 label = owned.label or owned.table.name
                 raise Forbidden(
-                    f"{label} are managed by the central server on this edge: edit them at "
-                    f"{central_url}{owned.edit_at}; the change reaches this edge within a minute",
+                    gettext(
+                        "%(label)s are managed by the central server on this edge: edit them at %(url)s; the change "
+                        "reaches this edge within a minute",
+                        label=label,
+                        url=central_url + owned.edit_at,
+                    ),
                     field=owned.table.name,
                     code="managed_centrally",
                 )

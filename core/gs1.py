@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from core.errors import DomainError
+from core.texts import gettext
 
 GS = "\x1d"
 SYMBOLOGY_PREFIXES = ("]C1", "]d2", "]Q3", "]e0", "]J1")
@@ -85,7 +86,10 @@ def normalise_gtin(code: str) -> str:
     """A GTIN-8/12/13/14 as the 14 digits GS1 AI (01) carries, so all forms of one item compare equal."""
     cleaned = code.strip().replace(" ", "").replace("-", "")
     if not valid_gtin(cleaned):
-        raise Gs1Error(f"{code!r} is not a GTIN: 8, 12, 13 or 14 digits with a valid check digit", field="gtin")
+        raise Gs1Error(
+            gettext("%(code)s is not a GTIN: 8, 12, 13 or 14 digits with a valid check digit", code=repr(code)),
+            field="gtin",
+        )
     return cleaned.zfill(14)
 
 
@@ -99,15 +103,22 @@ def looks_like_gs1(scan: str) -> bool:
 def parse(scan: str, *, today: date | None = None) -> Gs1Label:
     """Parse a scanned GS1 element string (bracketed or raw with GS separators) into a `Gs1Label`."""
     if len(scan) > MAX_SCAN_LENGTH:
-        raise Gs1Error(f"the scan is {len(scan)} characters; a GS1 label holds at most {MAX_SCAN_LENGTH}", field="scan")
+        raise Gs1Error(
+            gettext(
+                "the scan is %(length)s characters; a GS1 label holds at most %(most)s",
+                length=len(scan),
+                most=MAX_SCAN_LENGTH,
+            ),
+            field="scan",
+        )
     text = scan.strip()
     for prefix in SYMBOLOGY_PREFIXES:
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
             break
     pairs = _bracketed(text) if text.startswith("(") else _raw(text)
     if not pairs:
-        raise Gs1Error("the scan holds no GS1 Application Identifier, e.g. (01)09521234543213", field="scan")
+        raise Gs1Error(gettext("the scan holds no GS1 Application Identifier, e.g. (01)09521234543213"), field="scan")
     return _label(pairs, today or date.today())
 
 
@@ -116,11 +127,21 @@ def _bracketed(text: str) -> list[tuple[str, str]]:
     position = 0
     for match in _BRACKETED.finditer(text):
         if match.start() != position:
-            raise Gs1Error(f"unexpected text {text[position:match.start()]!r} before ({match.group(1)})", field="scan")
+            raise Gs1Error(
+                gettext(
+                    "unexpected text %(text)s before (%(ai)s)",
+                    text=repr(text[position : match.start()]),
+                    ai=match.group(1),
+                ),
+                field="scan",
+            )
         pairs.append((match.group(1), match.group(2).rstrip(GS)))
         position = match.end()
     if position != len(text):
-        raise Gs1Error(f"unexpected text {text[position:]!r} after the last AI; write AIs as (01)…", field="scan")
+        raise Gs1Error(
+            gettext("unexpected text %(text)s after the last AI; write AIs as (01)…", text=repr(text[position:])),
+            field="scan",
+        )
     return pairs
 
 
@@ -131,17 +152,26 @@ def _raw(text: str) -> list[tuple[str, str]]:
         if text[position] == GS:
             position += 1
             continue
-        prefix = text[position:position + 2]
+        prefix = text[position : position + 2]
         ai_length = _AI_LENGTH_BY_PREFIX.get(prefix, 4 if prefix.isdigit() else 0)
-        ai = text[position:position + ai_length]
+        ai = text[position : position + ai_length]
         if not ai.isdigit() or len(ai) != ai_length:
-            raise Gs1Error(f"expected an Application Identifier at character {position + 1}, found {prefix!r}",
+            raise Gs1Error(gettext(
+                    "expected an Application Identifier at character %(position)s, found %(found)s",
+                    position=position + 1,
+                    found=repr(prefix),
+                ),
                            field="scan")  # fmt: skip
         start = position + ai_length
         if prefix in _PREDEFINED_TOTAL:
             end = position + _PREDEFINED_TOTAL[prefix]
             if end > len(text):
-                raise Gs1Error(f"({ai}) needs {end - start} characters, the scan ends after {len(text) - start}",
+                raise Gs1Error(gettext(
+                        "(%(ai)s) needs %(needed)s characters, the scan ends after %(left)s",
+                        ai=ai,
+                        needed=end - start,
+                        left=len(text) - start,
+                    ),
                                field="scan")  # fmt: skip
         else:
             separator = text.find(GS, start)
@@ -155,7 +185,7 @@ def _label(pairs: list[tuple[str, str]], today: date) -> Gs1Label:
     fields: dict[str, str] = {}
     for ai, value in pairs:
         if ai in fields:
-            raise Gs1Error(f"({ai}) appears twice in the scan", field="scan")
+            raise Gs1Error(gettext("(%(ai)s) appears twice in the scan", ai=ai), field="scan")
         _check_field(ai, value)
         fields[ai] = value
     count_text = fields.get("30") or fields.get("37")
@@ -177,22 +207,39 @@ def _check_field(ai: str, value: str) -> None:
     known = _KNOWN.get(ai)
     if known is None:
         if not value or len(value) > 90 or not value.isprintable():
-            raise Gs1Error(f"({ai}) holds no readable value", field="scan")
+            raise Gs1Error(gettext("(%(ai)s) holds no readable value", ai=ai), field="scan")
         return
     fixed, length, title = known
     if (fixed and len(value) != length) or not 0 < len(value) <= length:
         want = f"exactly {length}" if fixed else f"1 to {length}"
-        raise Gs1Error(f"({ai}) {title} must have {want} characters, the scan has {len(value)}", field="scan")
+        raise Gs1Error(
+            gettext(
+                "(%(ai)s) %(title)s must have %(want)s characters, the scan has %(value)s",
+                ai=ai,
+                title=title,
+                want=want,
+                value=len(value),
+            ),
+            field="scan",
+        )
     numeric = ai in ("00", "01", "02", "11", "15", "17", "30", "37")
     if numeric and not value.isdigit():
-        raise Gs1Error(f"({ai}) {title} must be digits, the scan has {value!r}", field="scan")
+        raise Gs1Error(
+            gettext("(%(ai)s) %(title)s must be digits, the scan has %(value)s", ai=ai, title=title, value=repr(value)),
+            field="scan",
+        )
     if not value.isprintable():
-        raise Gs1Error(f"({ai}) {title} holds control characters", field="scan")
+        raise Gs1Error(gettext("(%(ai)s) %(title)s holds control characters", ai=ai, title=title), field="scan")
     if ai in ("01", "02") and not valid_gtin(value):
-        raise Gs1Error(f"({ai}) {value} has a wrong check digit (expected {gtin_check_digit(value[:-1])})",
+        raise Gs1Error(gettext(
+                "(%(ai)s) %(value)s has a wrong check digit (expected %(digit)s)",
+                ai=ai,
+                value=value,
+                digit=gtin_check_digit(value[:-1]),
+            ),
                        field="scan")  # fmt: skip
     if ai == "00" and gtin_check_digit(value[:-1]) != int(value[-1]):
-        raise Gs1Error(f"(00) SSCC {value} has a wrong check digit", field="scan")
+        raise Gs1Error(gettext("(00) SSCC %(value)s has a wrong check digit", value=value), field="scan")
 
 
 def _date(text: str, today: date) -> date:
@@ -204,8 +251,19 @@ def _date(text: str, today: date) -> date:
     elif today.year - year > 49:
         year += 100
     if not 1 <= mm <= 12:
-        raise Gs1Error(f"date {text}: month {mm:02d} does not exist", field="scan")
+        raise Gs1Error(
+            gettext("date %(text)s: month %(mm)s does not exist", text=text, mm=format(mm, "02d")), field="scan"
+        )
     last_day = calendar.monthrange(year, mm)[1]
     if dd > last_day:
-        raise Gs1Error(f"date {text}: day {dd:02d} does not exist in {year}-{mm:02d}", field="scan")
+        raise Gs1Error(
+            gettext(
+                "date %(text)s: day %(dd)s does not exist in %(year)s-%(mm)s",
+                text=text,
+                dd=format(dd, "02d"),
+                year=year,
+                mm=format(mm, "02d"),
+            ),
+            field="scan",
+        )
     return date(year, mm, dd or last_day)

@@ -12,6 +12,7 @@ from core import audit
 from core.clock import Clock
 from core.errors import Conflict, DomainError, NotFound
 from core.models import CostCenter, Site
+from core.texts import gettext
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ def list_sites(session: Session) -> list[SiteView]:
 def get_site(session: Session, code: str) -> SiteView:
     site = session.scalar(select(Site).where(Site.code == code.strip().upper()))
     if site is None:
-        raise NotFound(f"no site with code {code!r}", field="code")
+        raise NotFound(gettext("no site with code %(code)s", code=repr(code)), field="code")
     return _view(site)
 
 
@@ -54,7 +55,10 @@ def checked_timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise DomainError(
-            f"time zone {name!r} is unknown: use an IANA name such as Europe/Berlin or America/Chicago",
+            gettext(
+                "time zone %(name)s is unknown: use an IANA name such as Europe/Berlin or America/Chicago",
+                name=repr(name),
+            ),
             field="timezone",
         ) from None
     return name
@@ -64,7 +68,9 @@ def checked_country(code: str) -> str:
     """Empty, or two letters (ISO 3166-1 alpha-2, e.g. DE, US); documents sent to suppliers carry it."""
     code = code.strip().upper()
     if code and not (len(code) == 2 and code.isascii() and code.isalpha()):
-        raise DomainError(f"country {code!r} must be a two-letter ISO code such as DE or US", field="country")
+        raise DomainError(
+            gettext("country %(code)s must be a two-letter ISO code such as DE or US", code=repr(code)), field="country"
+        )
     return code
 
 
@@ -80,12 +86,12 @@ def create_site(
 ) -> SiteView:
     code, name = code.strip().upper(), name.strip()
     if not code:
-        raise DomainError("site code is empty: give a short code such as PLANT1", field="code")
+        raise DomainError(gettext("site code is empty: give a short code such as PLANT1"), field="code")
     if not name:
-        raise DomainError("site name is empty", field="name")
+        raise DomainError(gettext("site name is empty"), field="name")
     timezone, country = checked_timezone(timezone), checked_country(country)
     if session.scalar(select(Site).where(Site.code == code)) is not None:
-        raise Conflict(f"site {code} exists already: pick another code", field="code")
+        raise Conflict(gettext("site %(code)s exists already: pick another code", code=code), field="code")
     site = Site(code=code, name=name, ship_to_address=ship_to_address.strip(), timezone=timezone, country=country)
     session.add(site)
     session.flush()
@@ -107,9 +113,9 @@ def update_site(
     """Change a site's name, ship-to address, time zone (rules' shifts and days follow it) and country."""
     site = session.scalar(select(Site).where(Site.code == code.strip().upper()))
     if site is None:
-        raise NotFound(f"no site with code {code!r}", field="code")
+        raise NotFound(gettext("no site with code %(code)s", code=repr(code)), field="code")
     if not name.strip():
-        raise DomainError("site name is empty", field="name")
+        raise DomainError(gettext("site name is empty"), field="name")
     timezone, country = checked_timezone(timezone), checked_country(country)
     before = _audited(site)
     site.name, site.ship_to_address, site.timezone, site.country = (
@@ -145,14 +151,17 @@ def create_cost_center(
 ) -> CostCenterView:
     code, name = code.strip().upper(), name.strip()
     if not code or not name:
-        raise DomainError("a cost center needs a code and a name", field="code" if not code else "name")
+        raise DomainError(gettext("a cost center needs a code and a name"), field="code" if not code else "name")
     if session.scalar(select(CostCenter).where(CostCenter.code == code)) is not None:
-        raise Conflict(f"cost center {code} exists already", field="code")
+        raise Conflict(gettext("cost center %(code)s exists already", code=code), field="code")
     site_id = None
     if site_code:
         site = session.scalar(select(Site).where(Site.code == site_code.strip().upper()))
         if site is None:
-            raise DomainError(f"no site with code {site_code!r}: create the site first", field="site_code")
+            raise DomainError(
+                gettext("no site with code %(site_code)s: create the site first", site_code=repr(site_code)),
+                field="site_code",
+            )
         site_id = site.id
     row = CostCenter(code=code, name=name, site_id=site_id)
     session.add(row)

@@ -16,6 +16,8 @@ import unicodedata
 from functools import cache
 from importlib import resources
 
+from core.texts import gettext, ngettext
+
 MIN_LENGTH = 12
 MAX_LENGTH = 256  # a hash of a megabyte-long "password" is a cheap way to tie up a worker
 SHORTEST_NAME_CHECKED = 4  # a name shorter than that ("ann", "sam") is inside too many ordinary words
@@ -65,20 +67,34 @@ def check(password: str, username: str, display_name: str = "") -> None:
     """Raise PasswordRejected naming the first rule `password` breaks for this user."""
     if len(password) < MIN_LENGTH:
         raise PasswordRejected(
-            f"password is too short ({len(password)} characters): use at least {MIN_LENGTH}, "
-            "for example four unrelated words"
+            ngettext(
+                "password is too short (%(num)s character): use at least %(min_length)s, for example four "
+                "unrelated words",
+                "password is too short (%(num)s characters): use at least %(min_length)s, for example four "
+                "unrelated words",
+                len(password),
+                min_length=MIN_LENGTH,
+            )
         )
     if len(password) > MAX_LENGTH:
-        raise PasswordRejected(f"password is longer than {MAX_LENGTH} characters: use a shorter one")
+        raise PasswordRejected(
+            gettext("password is longer than %(max_length)s characters: use a shorter one", max_length=MAX_LENGTH)
+        )
     folded = fold(password)
     if "\x00" in password or any(unicodedata.category(c) == "Cc" for c in password):
-        raise PasswordRejected("password contains control characters: use letters, digits, spaces or symbols")
+        raise PasswordRejected(gettext("password contains control characters: use letters, digits, spaces or symbols"))
     if _is_common(folded):
-        raise PasswordRejected("password is one of the most common passwords: choose one nobody would guess")
-    for label, name in (("username", username), ("name", display_name)):
+        raise PasswordRejected(gettext("password is one of the most common passwords: choose one nobody would guess"))
+    for label, name in ((gettext("username"), username), (gettext("name"), display_name)):
         for part in _name_parts(name):
             if part in folded:
-                raise PasswordRejected(f"password contains your {label} ({name.strip()}): choose one without it")
+                raise PasswordRejected(
+                    gettext(
+                        "password contains your %(label)s (%(name)s): choose one without it",
+                        label=label,
+                        name=name.strip(),
+                    )
+                )
 
 
 def _name_parts(name: str) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from core.errors import DomainError
+from core.texts import gettext
 
 MAX_LENGTH = 500  # a QR code of a link is far shorter; anything longer is not one of ours
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -48,10 +49,15 @@ def read(text: str, host: str, scheme: str = "https", script_root: str = "") -> 
     server: labels printed before a move to https keep working). `script_root` (a mount prefix) is removed."""
     text = text.strip()
     if not text:
-        raise DomainError("scan a label, or type its code, first", field="code")
+        raise DomainError(gettext("scan a label, or type its code, first"), field="code")
     if len(text) > MAX_LENGTH:
-        raise DomainError(f"the scanned text is {len(text)} characters long; a label's code is at most "
-                          f"{MAX_LENGTH}: scan the record's own label", field="code")  # fmt: skip
+        too_long = gettext(
+            "the scanned text is %(length)s characters long; a label's code is at most %(max_length)s: "
+            "scan the record's own label",
+            length=len(text),
+            max_length=MAX_LENGTH,
+        )
+        raise DomainError(too_long, field="code")
     link = urlsplit(text)
     if link.scheme.lower() not in DEFAULT_PORTS or not link.netloc:
         return Scanned(code=text)
@@ -59,8 +65,13 @@ def read(text: str, host: str, scheme: str = "https", script_root: str = "") -> 
     ours = _host_port(host, scheme)
     same_port = theirs[1] == ours[1] or {theirs[1], ours[1]} == set(DEFAULT_PORTS.values())
     if theirs[0] != ours[0] or not same_port:
-        raise DomainError(f"this label links to another server ({theirs[0] or link.netloc}), not to this vendtrack "
-                          f"({ours[0]}): scan a label printed here, or type the code", field="code")  # fmt: skip
+        elsewhere = gettext(
+            "this label links to another server (%(theirs)s), not to this vendtrack (%(ours)s): "
+            "scan a label printed here, or type the code",
+            theirs=theirs[0] or link.netloc,
+            ours=ours[0],
+        )
+        raise DomainError(elsewhere, field="code")
     path = unquote(link.path) or "/"
     if script_root and path.startswith(script_root.rstrip("/") + "/"):
         path = path[len(script_root.rstrip("/")) :]

@@ -22,6 +22,7 @@ from core.models import ApiToken, Site, User
 from core.prepared import FastWork, Prepared
 from core.roles import Role, TokenScope
 from core.security import hash_secret, hash_token, new_token, verify_secret
+from core.texts import gettext
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 USERNAME_LENGTH = 64
@@ -103,7 +104,9 @@ def create_user(
             session.add(user)
             session.flush()
     except IntegrityError:
-        raise UserError(f"user {username!r} exists already (names are compared ignoring case)") from None
+        raise UserError(
+            gettext("user %(username)s exists already (names are compared ignoring case)", username=repr(username))
+        ) from None
     audit.record(
         session,
         actor,
@@ -124,14 +127,26 @@ def username_key(username: str) -> str:
 def _check_username(session: Session, raw: str) -> str:
     username = unicodedata.normalize("NFKC", raw).strip()
     if not username:
-        raise UserError("username is empty: give a login name")
+        raise UserError(gettext("username is empty: give a login name"))
     if len(username) > USERNAME_LENGTH:
-        raise UserError(f"username is longer than {USERNAME_LENGTH} characters: use a shorter login name")
+        raise UserError(
+            gettext(
+                "username is longer than %(username_length)s characters: use a shorter login name",
+                username_length=USERNAME_LENGTH,
+            )
+        )
     if any(unicodedata.category(c)[0] in "CZ" and c != " " for c in username):
-        raise UserError("username contains control or invisible characters: use letters, digits, '.', '-' or '_'")
+        raise UserError(
+            gettext("username contains control or invisible characters: use letters, digits, '.', '-' or '_'")
+        )
     taken = session.scalar(select(User.username).where(User.username_key == username_key(username)))
     if taken is not None:
-        raise UserError(f"user {taken!r} exists already (names are compared ignoring case): pick another username")
+        raise UserError(
+            gettext(
+                "user %(taken)s exists already (names are compared ignoring case): pick another username",
+                taken=repr(taken),
+            )
+        )
     return username
 
 
@@ -154,7 +169,7 @@ def set_password(
     """Set a new password under the policy and end every session of the user (all copies of their cookies)."""
     user = session.get(User, user_id)
     if user is None:
-        raise UserError(f"no user with id {user_id}")
+        raise UserError(gettext("no user with id %(user_id)s", user_id=user_id))
     passwords.check(password, user.username, user.display_name)
     user.password_hash = hash_secret(password)
     now = (clock or SystemClock()).now()
@@ -184,7 +199,7 @@ def update_user(
 ) -> UserView:
     user = session.get(User, user_id)
     if user is None:
-        raise UserError(f"no user with id {user_id}")
+        raise UserError(gettext("no user with id %(user_id)s", user_id=user_id))
     before = {"roles": sorted(user.role_set()), "active": user.active}
     user.roles = ",".join(sorted(r.value for r in roles))
     if user.active and not active:  # a deactivated user is signed out everywhere at once
@@ -206,7 +221,7 @@ def update_user(
 def set_roles(session: Session, user_id: int, roles: list[Role], actor: str, clock: Clock | None = None) -> UserView:
     user = session.get(User, user_id)
     if user is None:
-        raise UserError(f"no user with id {user_id}")
+        raise UserError(gettext("no user with id %(user_id)s", user_id=user_id))
     before = sorted(user.role_set())
     user.roles = ",".join(sorted(r.value for r in roles))
     audit.record(
@@ -234,11 +249,15 @@ def create_token(
 
     An EDGE token forwards one site's events (core.event_scope), so it must name that site."""
     if not scopes:
-        raise UserError("a token needs at least one scope: " + ", ".join(s.value for s in TokenScope))
+        raise UserError(
+            gettext(
+                "a token needs at least one scope: %(tokenscope)s", tokenscope=", ".join(s.value for s in TokenScope)
+            )
+        )
     if TokenScope.EDGE in scopes and site_id is None:
-        raise UserError("an edge token forwards one site's events: choose the site of that edge")
+        raise UserError(gettext("an edge token forwards one site's events: choose the site of that edge"))
     if site_id is not None and session.get(Site, site_id) is None:
-        raise UserError(f"no site with id {site_id}: see the sites page")
+        raise UserError(gettext("no site with id %(site_id)s: see the sites page", site_id=site_id))
     plain = new_token()
     row = ApiToken(
         name=name,
@@ -312,7 +331,7 @@ def verify_token(session: Session, plain: str, clock: Clock | None = None) -> To
 def revoke_token(session: Session, token_id: int, actor: str, clock: Clock | None = None) -> TokenView:
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise UserError(f"no token with id {token_id}: see `vendtrack token list`")
+        raise UserError(gettext("no token with id %(token_id)s: see `vendtrack token list`", token_id=token_id))
     if row.revoked_at is None:
         row.revoked_at = (clock or SystemClock()).now()
         audit.record(session, actor, "token.revoke", "api_token", row.id, clock=clock)

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.errors import DomainError
+from core.texts import gettext
 
 # C0 controls, DEL, C1 controls and unpaired surrogates; the multi-line set keeps tab, newline and return.
 _NOT_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -60,12 +61,12 @@ def text_problem(value: str, *, multiline: bool = False) -> str | None:
         return None
     char = found.group()
     if char == "\x00":
-        return "contains a NUL character (\\x00): remove it"
+        return gettext("contains a NUL character (\\x00): remove it")
     if "\ud800" <= char <= "\udfff":
-        return "contains broken Unicode (an unpaired surrogate): type it again"
+        return gettext("contains broken Unicode (an unpaired surrogate): type it again")
     if char in "\t\n\r":
-        return "must fit on one line: remove line breaks and tabs"
-    return f"contains the control character U+{ord(char):04X}: remove it"
+        return gettext("must fit on one line: remove line breaks and tabs")
+    return gettext("contains the control character U+%(code)s: remove it", code=format(ord(char), "04X"))
 
 
 def clean_text(value: str, *, multiline: bool = False) -> str:
@@ -106,10 +107,14 @@ class Text:
     def parse(self, name: str, raw: object) -> Any:
         if _blank(raw):
             if self.required:
-                raise FieldProblem(f"{name} is empty: it is required" + (f", e.g. {self.hint}" if self.hint else ""))
+                if self.hint:
+                    raise FieldProblem(
+                        gettext("%(name)s is empty: it is required, e.g. %(hint)s", name=name, hint=self.hint)
+                    )
+                raise FieldProblem(gettext("%(name)s is empty: it is required", name=name))
             return self.default
         if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
-            raise FieldProblem(f"{name} must be text")
+            raise FieldProblem(gettext("%(name)s must be text", name=name))
         try:
             value = clean_text(str(raw).strip(), multiline=self.multiline)
         except FieldProblem as problem:
@@ -117,9 +122,25 @@ class Text:
         if self.upper:
             value = value.upper()
         if self.max_length is not None and len(value) > self.max_length:
-            raise FieldProblem(f"{name} is {len(value)} characters long: shorten it to {self.max_length} at most")
+            raise FieldProblem(
+                gettext(
+                    "%(name)s is %(value)s characters long: shorten it to %(max_length)s at most",
+                    name=name,
+                    value=len(value),
+                    max_length=self.max_length,
+                )
+            )
         if self.pattern and not re.fullmatch(self.pattern, value):
-            raise FieldProblem(f"{name} {value[:40]!r} is not valid" + (f": use e.g. {self.hint}" if self.hint else ""))
+            if self.hint:
+                raise FieldProblem(
+                    gettext(
+                        "%(name)s %(value)s is not valid: use e.g. %(hint)s",
+                        name=name,
+                        value=repr(value[:40]),
+                        hint=self.hint,
+                    )
+                )
+            raise FieldProblem(gettext("%(name)s %(value)s is not valid", name=name, value=repr(value[:40])))
         return value
 
 
@@ -133,12 +154,24 @@ class Int:
     default: int | None = None
 
     def _range(self, name: str) -> str:
-        return f"{name} must be a whole number from {self.minimum} to {self.maximum}"
+        return gettext(
+            "%(name)s must be a whole number from %(minimum)s to %(maximum)s",
+            name=name,
+            minimum=self.minimum,
+            maximum=self.maximum,
+        )
 
     def parse(self, name: str, raw: object) -> Any:
         if _blank(raw):
             if self.required:
-                raise FieldProblem(f"{name} is required: a whole number from {self.minimum} to {self.maximum}")
+                raise FieldProblem(
+                    gettext(
+                        "%(name)s is required: a whole number from %(minimum)s to %(maximum)s",
+                        name=name,
+                        minimum=self.minimum,
+                        maximum=self.maximum,
+                    )
+                )
             return self.default
         value: int
         if isinstance(raw, bool):
@@ -147,17 +180,21 @@ class Int:
             value = raw
         elif isinstance(raw, float):
             if not math.isfinite(raw) or not raw.is_integer():
-                raise FieldProblem(f"{self._range(name)}; {raw!r} is not one")
+                raise FieldProblem(gettext("%(range)s; %(value)s is not one", range=self._range(name), value=repr(raw)))
             if abs(raw) > JSON_SAFE_INT:
-                raise FieldProblem(f"{self._range(name)}; {raw:g} is far too large")
+                raise FieldProblem(
+                    gettext("%(range)s; %(value)s is far too large", range=self._range(name), value=format(raw, "g"))
+                )
             value = int(raw)
         elif isinstance(raw, str) and _WHOLE.fullmatch(raw.strip()) and len(raw.strip()) <= 30:
             value = int(raw.strip())
         else:
             shown = repr(raw)[:40] if isinstance(raw, str | int | float | Decimal) else type(raw).__name__
-            raise FieldProblem(f"{self._range(name)}; {shown} is not one")
+            raise FieldProblem(gettext("%(range)s; %(value)s is not one", range=self._range(name), value=shown))
         if not self.minimum <= value <= self.maximum:
-            raise FieldProblem(f"{self._range(name)}; {str(value)[:30]} is out of range")
+            raise FieldProblem(
+                gettext("%(range)s; %(value)s is out of range", range=self._range(name), value=str(value)[:30])
+            )
         return value
 
 
@@ -175,22 +212,48 @@ class Dec:
     def parse(self, name: str, raw: object) -> Any:
         if _blank(raw):
             if self.required:
-                raise FieldProblem(f"{name} is required: a number such as {self.example}")
+                raise FieldProblem(
+                    gettext("%(name)s is required: a number such as %(example)s", name=name, example=self.example)
+                )
             return self.default
         if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
-            raise FieldProblem(f"{name} must be a number such as {self.example}")
+            raise FieldProblem(
+                gettext("%(name)s must be a number such as %(example)s", name=name, example=self.example)
+            )
         text = raw.strip() if isinstance(raw, str) else repr(raw)
         try:
             value = Decimal(text) if len(text) <= 40 else Decimal("NaN")
         except InvalidOperation:
             value = Decimal("NaN")
         if not value.is_finite():
-            raise FieldProblem(f"{name} {text[:40]!r} is not a number: write it like {self.example}")
+            raise FieldProblem(
+                gettext(
+                    "%(name)s %(text)s is not a number: write it like %(example)s",
+                    name=name,
+                    text=repr(text[:40]),
+                    example=self.example,
+                )
+            )
         if not self.minimum <= value <= self.maximum:
-            raise FieldProblem(f"{name} must be from {self.minimum} to {self.maximum}; {text[:30]} is out of range")
+            raise FieldProblem(
+                gettext(
+                    "%(name)s must be from %(minimum)s to %(maximum)s; %(text)s is out of range",
+                    name=name,
+                    minimum=self.minimum,
+                    maximum=self.maximum,
+                    text=text[:30],
+                )
+            )
         exponent = value.normalize().as_tuple().exponent
         if isinstance(exponent, int) and -exponent > self.places:
-            raise FieldProblem(f"{name} {text[:30]} has too many decimals: use at most {self.places}")
+            raise FieldProblem(
+                gettext(
+                    "%(name)s %(text)s has too many decimals: use at most %(places)s",
+                    name=name,
+                    text=text[:30],
+                    places=self.places,
+                )
+            )
         return value
 
 
@@ -207,7 +270,9 @@ class Number:
     def parse(self, name: str, raw: object) -> Any:
         if _blank(raw):
             if self.required:
-                raise FieldProblem(f"{name} is required: a number such as {self.example}")
+                raise FieldProblem(
+                    gettext("%(name)s is required: a number such as %(example)s", name=name, example=self.example)
+                )
             return self.default
         value = math.nan
         if isinstance(raw, int | float) and not isinstance(raw, bool):
@@ -218,9 +283,19 @@ class Number:
             except ValueError:
                 value = math.nan
         if not math.isfinite(value):
-            raise FieldProblem(f"{name} must be a number such as {self.example}")
+            raise FieldProblem(
+                gettext("%(name)s must be a number such as %(example)s", name=name, example=self.example)
+            )
         if not self.minimum <= value <= self.maximum:
-            raise FieldProblem(f"{name} must be from {self.minimum:g} to {self.maximum:g}; {value:g} is out of range")
+            raise FieldProblem(
+                gettext(
+                    "%(name)s must be from %(minimum)s to %(maximum)s; %(value)s is out of range",
+                    name=name,
+                    minimum=format(self.minimum, "g"),
+                    maximum=format(self.maximum, "g"),
+                    value=format(value, "g"),
+                )
+            )
         return value
 
 
@@ -244,7 +319,7 @@ class Bool:
             return True
         if word in FALSE_WORDS:
             return False
-        raise FieldProblem(f"{name} must be yes or no")
+        raise FieldProblem(gettext("%(name)s must be yes or no", name=name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +334,9 @@ class Choice:
             return self.default
         value = raw.strip() if isinstance(raw, str) else raw
         if value not in self.options:
-            raise FieldProblem(f"{name} must be one of {', '.join(self.options)}")
+            raise FieldProblem(
+                gettext("%(name)s must be one of %(options)s", name=name, options=", ".join(self.options))
+            )
         return value
 
 
@@ -272,13 +349,15 @@ class Day:
     def parse(self, name: str, raw: object) -> Any:
         if _blank(raw):
             if self.required:
-                raise FieldProblem(f"{name} is required: a date written YYYY-MM-DD, e.g. 2026-03-01")
+                raise FieldProblem(
+                    gettext("%(name)s is required: a date written YYYY-MM-DD, e.g. 2026-03-01", name=name)
+                )
             return None
         try:
             return date.fromisoformat(raw.strip()) if isinstance(raw, str) and len(raw) <= 10 else None
         except ValueError:
             pass
-        raise FieldProblem(f"{name} must be a date written YYYY-MM-DD, e.g. 2026-03-01")
+        raise FieldProblem(gettext("%(name)s must be a date written YYYY-MM-DD, e.g. 2026-03-01", name=name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,14 +369,18 @@ class Moment:
     def parse(self, name: str, raw: object) -> Any:
         if _blank(raw):
             if self.required:
-                raise FieldProblem(f"{name} is required: a date like 2026-03-01 or 2026-03-01T14:00")
+                raise FieldProblem(
+                    gettext("%(name)s is required: a date like 2026-03-01 or 2026-03-01T14:00", name=name)
+                )
             return None
         try:
             moment = datetime.fromisoformat(raw.strip()) if isinstance(raw, str) and len(raw) <= 40 else None
         except ValueError:
             moment = None
         if moment is None or not 1900 <= moment.year <= 9000:
-            raise FieldProblem(f"{name} must be a date like 2026-03-01 or a time like 2026-03-01T14:00")
+            raise FieldProblem(
+                gettext("%(name)s must be a date like 2026-03-01 or a time like 2026-03-01T14:00", name=name)
+            )
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

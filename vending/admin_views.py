@@ -69,7 +69,7 @@ def site_id_from_form(session: Session) -> int:
         else session.scalar(select(Site).order_by(Site.id))
     )
     if site is None:
-        raise DomainError("no site: create a site first (vendtrack demo seeds one)", field="site")
+        raise DomainError(_("no site: create a site first (vendtrack demo seeds one)"), field="site")
     return site.id
 
 
@@ -109,7 +109,7 @@ def machines() -> Any:
         kind, config_text = request.form.get("kind", ""), request.form.get("driver_config", "{}")
         code = request.form.get("code", "").strip()
         if not code:
-            raise DomainError("machine code is empty, e.g. LOCKER-1", field="code")
+            raise DomainError(_("machine code is empty, e.g. LOCKER-1"), field="code")
         drivers.validate(kind, config_text)
         machine = Machine(
             code=code,
@@ -131,7 +131,7 @@ def machines() -> Any:
 def _machine(session: Session, machine_id: int) -> Machine:
     machine = session.get(Machine, machine_id)
     if machine is None:
-        raise NotFound(f"no machine with id {machine_id}", field="machine_id")
+        raise NotFound(_("no machine with id %(machine_id)s", machine_id=machine_id), field="machine_id")
     return machine
 
 
@@ -229,7 +229,7 @@ def slot_clear(slot_id: int) -> Any:
     session = db()
     slot = session.get(Slot, slot_id)
     if slot is None:
-        raise NotFound(f"no slot with id {slot_id}", field="slot_id")
+        raise NotFound(_("no slot with id %(slot_id)s", slot_id=slot_id), field="slot_id")
     before = slot_states.move(slot, SlotState.OK)
     audit.record(session, actor(), "vending.slot.clear", "vending_slot", slot.id, before={"state": before.value})
     return saved(
@@ -245,7 +245,7 @@ def slot_disable(slot_id: int) -> Any:
     session = db()
     slot = session.get(Slot, slot_id)
     if slot is None:
-        raise NotFound(f"no slot with id {slot_id}", field="slot_id")
+        raise NotFound(_("no slot with id %(slot_id)s", slot_id=slot_id), field="slot_id")
     reason = request.form.get("reason", "").strip()[:1000] or f"disabled by {actor()}"
     before = slot_states.move(slot, SlotState.DISABLED, reason)
     audit.record(session, actor(), "vending.slot.disable", "vending_slot", slot.id, before={"state": before.value})
@@ -288,7 +288,7 @@ def workers() -> Any:
 def worker_badge(worker_id: int) -> Any:
     session = db()
     if session.get(Worker, worker_id) is None:
-        raise NotFound(f"no worker with id {worker_id}", field="worker_id")
+        raise NotFound(_("no worker with id %(worker_id)s", worker_id=worker_id), field="worker_id")
     value = add_badge(session, worker_id, request.form.get("badge", ""), actor=actor())
     return saved(_("Badge %(badge)s added.", badge=value), "vending_admin.workers")
 
@@ -308,11 +308,11 @@ def enrol_badge(badge_id: int) -> Any:
     session = db()
     badge = session.get(UnknownBadge, badge_id)
     if badge is None:
-        raise NotFound(f"no unknown badge with id {badge_id}", field="badge_id")
+        raise NotFound(_("no unknown badge with id %(badge_id)s", badge_id=badge_id), field="badge_id")
     code = request.form.get("worker_code", "").strip()
     worker = session.scalar(select(Worker).where(Worker.worker_code == code))
     if worker is None:
-        raise DomainError(f"no worker {code!r}: create the worker first", field="worker_code")
+        raise DomainError(_("no worker %(code)s: create the worker first", code=repr(code)), field="worker_code")
     add_badge(session, worker.id, badge.value, actor=actor())
     return saved(
         _("Badge %(badge)s enrolled for %(name)s.", badge=badge.value, name=worker.name), "vending_admin.unknown_badges"
@@ -350,11 +350,11 @@ def _lookup_ids(session: Session) -> tuple[int | None, int | None, int | None]:
     sku, group, worker_code = (request.form.get(k, "").strip() for k in ("sku", "group", "worker_code"))
     item_id = session.scalar(select(Item.id).where(Item.sku == sku)) if sku else None
     if sku and item_id is None:
-        raise DomainError(f"no item with sku {sku!r}", field="sku")
+        raise DomainError(_("no item with sku %(sku)s", sku=repr(sku)), field="sku")
     group_id = ensure_group(session, group).id if group else None
     worker_id = session.scalar(select(Worker.id).where(Worker.worker_code == worker_code)) if worker_code else None
     if worker_code and worker_id is None:
-        raise DomainError(f"no worker {worker_code!r}", field="worker_code")
+        raise DomainError(_("no worker %(worker_code)s", worker_code=repr(worker_code)), field="worker_code")
     return item_id, group_id, worker_id
 
 
@@ -389,7 +389,7 @@ def rule_deactivate(rule_id: int) -> Any:
     session = db()
     rule = session.get(Rule, rule_id)
     if rule is None:
-        raise NotFound(f"no rule with id {rule_id}", field="rule_id")
+        raise NotFound(_("no rule with id %(rule_id)s", rule_id=rule_id), field="rule_id")
     rule.active = False
     audit.record(session, actor(), "vending.rule.deactivate", "vending_rule", rule.id)
     return saved(_("Rule %(rule)s switched off.", rule=rule.name), "vending_admin.rule_list")
@@ -401,7 +401,7 @@ def restriction_add() -> Any:
     session = db()
     item_id, group_id, _worker = _lookup_ids(session)
     if item_id is None or group_id is None:
-        raise DomainError("give both an item sku and a group", field="sku")
+        raise DomainError(_("give both an item sku and a group"), field="sku")
     if session.get(ItemRestriction, (item_id, group_id)) is None:
         session.add(ItemRestriction(item_id=item_id, group_id=group_id))
     return saved(_("Restriction added."), "vending_admin.rule_list")

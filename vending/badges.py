@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext
+
 from core.errors import DomainError
 
 _SENTINELS = re.compile(r"[\x00-\x1f;%?+]")
@@ -43,13 +45,13 @@ def clean_wedge(raw: str) -> str:
 def hid26_from_bits(bits: int) -> tuple[int, int]:
     """Decode an H10301 26-bit frame (even parity, 8-bit facility, 16-bit card, odd parity), checking parity."""
     if bits < 0 or bits >= 1 << 26:
-        raise BadgeError("a 26-bit HID frame is at most 0x3FFFFFF: check the reader's output format")
+        raise BadgeError(lazy_gettext("a 26-bit HID frame is at most 0x3FFFFFF: check the reader's output format"))
     first13 = bits >> 13
     last13 = bits & 0x1FFF
     if bin(first13).count("1") % 2 != 0:
-        raise BadgeError("HID 26-bit frame fails its even parity bit: re-read the card")
+        raise BadgeError(lazy_gettext("HID 26-bit frame fails its even parity bit: re-read the card"))
     if bin(last13).count("1") % 2 != 1:
-        raise BadgeError("HID 26-bit frame fails its odd parity bit: re-read the card")
+        raise BadgeError(lazy_gettext("HID 26-bit frame fails its odd parity bit: re-read the card"))
     payload = (bits >> 1) & 0xFFFFFF
     return payload >> 16, payload & 0xFFFF
 
@@ -67,7 +69,7 @@ def hid26_to_bits(facility: int, card: int) -> int:
 
 def _hid(facility: int, card: int) -> str:
     if not 0 <= facility <= 255 or not 0 <= card <= 65535:
-        raise BadgeError("HID 26-bit needs facility 0-255 and card 0-65535")
+        raise BadgeError(lazy_gettext("HID 26-bit needs facility 0-255 and card 0-65535"))
     return f"HID:{facility}:{card}"
 
 
@@ -81,7 +83,7 @@ def normalise(raw: str) -> Badge:
     """Read a badge from any supported text form; raise BadgeError naming what was expected."""
     text = clean_wedge(raw)
     if not text:
-        raise BadgeError("the badge read was empty: hold the card to the reader again")
+        raise BadgeError(lazy_gettext("the badge read was empty: hold the card to the reader again"))
     if match := _HID_PAIR.match(text):
         value = _hid(int(match.group(1)), int(match.group(2)))
         return Badge(raw, value, (value,))
@@ -102,8 +104,11 @@ def normalise(raw: str) -> Badge:
             forms += tuple(f for f in _from_decimal(raw, int(text)).candidates if f not in forms)
         return Badge(raw, forms[0], forms)
     raise BadgeError(
-        f"badge {raw.strip()!r} is not a MIFARE UID (4, 7 or 10 bytes in hex or decimal) "
-        "nor HID facility:card (e.g. 123:45678): check the reader's output format"
+        lazy_gettext(
+            "badge %(badge)s is not a MIFARE UID (4, 7 or 10 bytes in hex or decimal) nor HID facility:card "
+            "(e.g. 123:45678): check the reader's output format",
+            badge=repr(raw.strip()),
+        )
     )
 
 
@@ -112,4 +117,8 @@ def _from_decimal(raw: str, number: int) -> Badge:
         if number < 1 << (8 * size):
             forms = _mifare_forms(number.to_bytes(size, "big"))
             return Badge(raw, forms[0], forms)
-    raise BadgeError(f"badge number {raw.strip()!r} is longer than a 10-byte UID: check the reader's format")
+    raise BadgeError(
+        lazy_gettext(
+            "badge number %(badge)s is longer than a 10-byte UID: check the reader's format", badge=repr(raw.strip())
+        )
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,11 @@ MODES = ("off", "optional", "required", "in_list")
 shown_as_labels({"off": "Off", "optional": "Optional", "required": "Required", "in_list": "Required, from the list"})
 _POLICY = ChargePolicy.__table__.c
 _MODES = select(_POLICY.kind, _POLICY.mode).where(_POLICY.site_id == bindparam("p_site"))
-LABELS = {"job": "job number", "work_order": "work order", "cost_center": "cost center"}
+LABELS = {
+    "job": lazy_gettext("job number"),
+    "work_order": lazy_gettext("work order"),
+    "cost_center": lazy_gettext("cost center"),
+}
 
 
 class ChargeCodeRefused(DomainError):
@@ -42,9 +47,13 @@ def modes(session: Session | FastWork, site_id: int) -> dict[str, str]:
 
 def set_mode(session: Session, site_id: int, kind: str, mode: str) -> None:
     if kind not in KINDS:
-        raise DomainError(f"charge code kind must be one of {', '.join(KINDS)}", field="kind")
+        raise DomainError(
+            lazy_gettext("charge code kind must be one of %(kinds)s", kinds=", ".join(KINDS)), field="kind"
+        )
     if mode not in MODES:
-        raise DomainError(f"charge code mode must be one of {', '.join(MODES)}", field="mode")
+        raise DomainError(
+            lazy_gettext("charge code mode must be one of %(modes)s", modes=", ".join(MODES)), field="mode"
+        )
     policy = session.scalar(select(ChargePolicy).where(ChargePolicy.site_id == site_id, ChargePolicy.kind == kind))
     if policy is None:
         session.add(ChargePolicy(site_id=site_id, kind=kind, mode=mode))
@@ -54,9 +63,11 @@ def set_mode(session: Session, site_id: int, kind: str, mode: str) -> None:
 
 def add_code(session: Session, site_id: int, kind: str, code: str, name: str = "") -> ChargeCode:
     if kind not in KINDS:
-        raise DomainError(f"charge code kind must be one of {', '.join(KINDS)}", field="kind")
+        raise DomainError(
+            lazy_gettext("charge code kind must be one of %(kinds)s", kinds=", ".join(KINDS)), field="kind"
+        )
     if not code.strip():
-        raise DomainError("charge code is empty", field="code")
+        raise DomainError(lazy_gettext("charge code is empty"), field="code")
     row = ChargeCode(site_id=site_id, kind=kind, code=code.strip(), name=name.strip())
     session.add(row)
     session.flush()
@@ -84,13 +95,20 @@ def validate(session: Session | FastWork, site_id: int, given: dict[str, str]) -
             continue
         if not value:
             if mode in ("required", "in_list"):
-                raise ChargeCodeRefused(f"a {LABELS[kind]} is required: enter it before choosing the item", field=kind)
+                raise ChargeCodeRefused(
+                    lazy_gettext("a %(kind)s is required: enter it before choosing the item", kind=LABELS[kind]),
+                    field=kind,
+                )
             continue
         if mode == "in_list":
             known = work.first(_LISTED_P, {"p_site": site_id, "p_kind": kind, "p_code": value})
             if known is None:
                 raise ChargeCodeRefused(
-                    f"{LABELS[kind]} {value!r} is not in the list: pick one from the list or ask your supervisor",
+                    lazy_gettext(
+                        "%(kind)s %(value)s is not in the list: pick one from the list or ask your supervisor",
+                        kind=LABELS[kind],
+                        value=repr(value),
+                    ),
                     field=kind,
                 )
         result[kind] = value

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext, lazy_gettext
 
 from core import access
 from core.errors import DomainError
@@ -35,8 +36,11 @@ def queue() -> Any:
 def decide(ledger_id: int) -> Any:
     decision = request.form.get("decision", "")
     counts.decide(db(), ledger_id, decision, actor(), now(), note=request.form.get("note", ""))
-    text = "accepted as shrinkage" if decision == "accepted" else "sent back for a recount"
-    return saved(f"Count difference {ledger_id} {text}.", "vending_counts.queue")
+    if decision == "accepted":
+        text = gettext("Count difference %(id)s accepted as shrinkage.", id=ledger_id)
+    else:
+        text = gettext("Count difference %(id)s sent back for a recount.", id=ledger_id)
+    return saved(text, "vending_counts.queue")
 
 
 @bp.route("/reports/shrinkage")
@@ -47,7 +51,7 @@ def shrinkage() -> Any:
     today = now().astimezone(ZoneInfo(zone_name)).date()
     start, end = day_arg("start", today - timedelta(days=30)), day_arg("end", today)
     if end < start:
-        raise DomainError("the To date is before the From date: swap them", field="end")
+        raise DomainError(lazy_gettext("the To date is before the From date: swap them"), field="end")
     query = usage.UsageQuery(start=start, end=end, timezone=zone_name)
     lines = counts.shrinkage(session, *query.bounds())
     chart = [(f"{ln.machine_code} {ln.sku}", -ln.value, "bad") for ln in lines if ln.value < 0]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -131,12 +132,16 @@ def recount_requested(session: Session, machine_id: int) -> set[str]:
 
 def decide(session: Session, ledger_id: int, decision: str, actor: str, now: datetime, note: str = "") -> None:
     if decision not in DECISIONS:
-        raise DomainError(f"decision must be one of {', '.join(DECISIONS)}", field="decision")
+        raise DomainError(
+            lazy_gettext("decision must be one of %(decisions)s", decisions=", ".join(DECISIONS)), field="decision"
+        )
     entry = session.get(LedgerEntry, ledger_id)
     if entry is None or entry.kind != "count" or not entry.flagged:
-        raise NotFound(f"no flagged count {ledger_id}", field="ledger_id")
+        raise NotFound(lazy_gettext("no flagged count %(ledger_id)s", ledger_id=ledger_id), field="ledger_id")
     if session.get(CountReview, ledger_id) is not None:
-        raise Conflict(f"count {ledger_id} has been reviewed already", field="ledger_id")
+        raise Conflict(
+            lazy_gettext("count %(ledger_id)s has been reviewed already", ledger_id=ledger_id), field="ledger_id"
+        )
     session.add(
         CountReview(ledger_id=ledger_id, decision=decision, decided_by=actor, decided_at=now, note=note.strip()[:500])
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -50,7 +51,15 @@ def _list_of(name: str, raw: str, limit: int | None) -> list[str]:
     parts = [p.strip() for p in raw.split(";") if p.strip()]
     too_long = [p for p in parts if limit is not None and len(p) > limit]
     if too_long:
-        raise ValidationError.one(name, f"{name} {too_long[0][:30]!r}... is longer than {limit} characters")
+        raise ValidationError.one(
+            name,
+            lazy_gettext(
+                "%(name)s %(too_long)s... is longer than %(limit)s characters",
+                name=name,
+                too_long=repr(too_long[0][:30]),
+                limit=limit,
+            ),
+        )
     return parts
 
 
@@ -135,17 +144,24 @@ def _planogram_row(session: Session, row: dict[str, str], site_id: int) -> None:
     values = PLANOGRAM_ROW.parse(row)
     machine = session.scalar(select(Machine).where(Machine.code == values["machine"]))
     if machine is None:
-        raise ValidationError.one("machine", f"machine {values['machine']!r} does not exist: create it first")
+        raise ValidationError.one(
+            "machine",
+            lazy_gettext("machine %(machine)s does not exist: create it first", machine=repr(values["machine"])),
+        )
     code = values["slot"]
     item = session.scalar(select(Item).where(Item.sku == values["sku"]))
     if item is None:
-        raise ValidationError.one("sku", f"sku {values['sku']!r} is not in the catalog: import items first")
+        raise ValidationError.one(
+            "sku", lazy_gettext("sku %(sku)s is not in the catalog: import items first", sku=repr(values["sku"]))
+        )
     low, high, capacity = values["min_level"], values["max_level"], values["capacity"]
     if not 0 <= low <= high <= capacity:
-        raise ValidationError.one("max_level", "levels must satisfy 0 <= min_level <= max_level <= capacity")
+        raise ValidationError.one(
+            "max_level", lazy_gettext("levels must satisfy 0 <= min_level <= max_level <= capacity")
+        )
     weight = values["unit_weight_g"]
     if machine.kind == "scale_shelf" and not weight:
-        raise ValidationError.one("unit_weight_g", "a scale shelf slot needs unit_weight_g > 0")
+        raise ValidationError.one("unit_weight_g", lazy_gettext("a scale shelf slot needs unit_weight_g > 0"))
     slot = session.scalar(select(Slot).where(Slot.machine_id == machine.id, Slot.code == code))
     if slot is None:
         slot = Slot(machine_id=machine.id, code=code, state="ok", state_reason="")
@@ -171,7 +187,7 @@ def _error(problem: CsvProblem) -> RowError:
 def import_csv(session: Session, kind: str, text: str, site_id: int) -> ImportReport:
     """Each row in its own savepoint: a bad row is reported (line, column and fix) and the rest still import."""
     if kind not in KINDS:
-        raise ValidationError.one("kind", f"import kind must be one of {', '.join(KINDS)}")
+        raise ValidationError.one("kind", lazy_gettext("import kind must be one of %(kinds)s", kinds=", ".join(KINDS)))
     imported, errors = 0, []
     for row in read_rows(text, COLUMNS[kind][:2], COLUMNS[kind]):
         if isinstance(row, CsvProblem):
@@ -188,7 +204,7 @@ def import_csv(session: Session, kind: str, text: str, site_id: int) -> ImportRe
 
 def export_csv(session: Session, kind: str) -> str:
     if kind not in KINDS:
-        raise DomainError(f"export kind must be one of {', '.join(KINDS)}", field="kind")
+        raise DomainError(lazy_gettext("export kind must be one of %(kinds)s", kinds=", ".join(KINDS)), field="kind")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS[kind])

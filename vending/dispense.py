@@ -21,6 +21,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -126,7 +127,9 @@ _MOVES: dict[tuple[DispenseStatus, DispenseStatus | None, tuple[str, ...]], Prep
 def facts(session: Session | FastWork, dispense_id: int) -> Facts:
     row = FastWork.of(session).mapping(_FACTS, {"key": dispense_id})
     if row is None:
-        raise NotFound(f"no dispense with id {dispense_id}", field="dispense_id")
+        raise NotFound(
+            lazy_gettext("no dispense with id %(dispense_id)s", dispense_id=dispense_id), field="dispense_id"
+        )
     row["status"] = DispenseStatus(row["status"])
     row["device_ref"] = row["device_ref"] or row["slot_code"]  # a slot wired under its own code
     return Facts(DispenseView(**{name: row[name] for name in _VIEW_FIELDS}), **{n: row[n] for n in _FACT_FIELDS})
@@ -139,7 +142,9 @@ def view(session: Session | FastWork, dispense_id: int) -> DispenseView:
 def load(session: Session, dispense_id: int) -> Dispense:
     dispense = session.get(Dispense, dispense_id)
     if dispense is None:
-        raise NotFound(f"no dispense with id {dispense_id}", field="dispense_id")
+        raise NotFound(
+            lazy_gettext("no dispense with id %(dispense_id)s", dispense_id=dispense_id), field="dispense_id"
+        )
     return dispense
 
 
@@ -159,7 +164,9 @@ def transition(
         return
     row = work.mapping(_STATUS, {"key": dispense_id})
     if row is None:
-        raise NotFound(f"no dispense with id {dispense_id}", field="dispense_id")
+        raise NotFound(
+            lazy_gettext("no dispense with id %(dispense_id)s", dispense_id=dispense_id), field="dispense_id"
+        )
     current = DispenseStatus(row["status"])
     allowed = frozenset(s.value for s in DISPENSE.allowed(current))
     raise InvalidTransition(f"dispense {dispense_id}", current.value, target.value, allowed)

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext
+
 from core.errors import DomainError
 from core.states import shown_as_labels
 from firmware_bridge.coil import CoilConfig, CoilDriver
@@ -117,13 +119,16 @@ def parse_config(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
     except ValueError as exc:
-        raise DomainError(f"driver configuration is not valid JSON: {exc}", field="driver_config") from None
+        raise DomainError(
+            lazy_gettext("driver configuration is not valid JSON: %(exc)s", exc=exc), field="driver_config"
+        ) from None
     except RecursionError:  # json.loads recurses per nesting level
         raise DomainError(
-            "driver configuration is nested too deeply to be a driver configuration", field="driver_config"
+            lazy_gettext("driver configuration is nested too deeply to be a driver configuration"),
+            field="driver_config",
         ) from None
     if not isinstance(value, dict):
-        raise DomainError("driver configuration must be a JSON object", field="driver_config")
+        raise DomainError(lazy_gettext("driver configuration must be a JSON object"), field="driver_config")
     return value
 
 
@@ -133,7 +138,7 @@ def validate(kind: str, config_text: str) -> dict[str, Any]:
     try:
         _make(kind, config, build=False)
     except (ConfigError, ImportError, ValueError, TypeError) as exc:
-        raise DomainError(f"driver configuration: {exc}", field="driver_config") from None
+        raise DomainError(lazy_gettext("driver configuration: %(exc)s", exc=exc), field="driver_config") from None
     return config
 
 

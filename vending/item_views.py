@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from core import access
@@ -33,7 +34,7 @@ def item_detail(item_id: int) -> Any:
     session = db()
     item = session.get(Item, item_id)
     if item is None:
-        raise NotFound(f"no item with id {item_id}", field="item_id")
+        raise NotFound(lazy_gettext("no item with id %(item_id)s", item_id=item_id), field="item_id")
     if request.method == "POST":
         if request.form.get("remove"):
             pictures.remove(session, item.id, actor())

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, g, jsonify, session, url_for
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -108,8 +109,8 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
 def _kiosk_reason(view: tools.ToolView, reason: str, machine: Machine) -> str:
     """The Tools page's reason without naming another worker."""
     if view.status == "out":
-        return f"checked out, due back {local_time(view.due_at, machine)}"
-    return "under repair" if view.status == "repair" else reason
+        return str(lazy_gettext("checked out, due back %(due)s", due=local_time(view.due_at, machine)))
+    return str(lazy_gettext("under repair")) if view.status == "repair" else reason
 
 
 def _start(db: Session, machine: Machine, worker_id: int) -> Any:
@@ -191,13 +192,18 @@ def start_dispense(machine_code: str) -> Any:
     quantity = asked["quantity"]
     codes = body.get("charge_codes") or {}
     if not isinstance(codes, dict):
-        raise ValidationError.one("charge_codes", 'charge_codes must be an object like {"job": "J-100"}')
+        raise ValidationError.one("charge_codes", lazy_gettext('charge_codes must be an object like {"job": "J-100"}'))
     codes = {one(Text(max_length=16), "charge_codes", k): one(CHARGE_CODE, f"charge_codes.{k}", v)
              for k, v in codes.items()}  # fmt: skip
     for kind in codes:
         if kind not in charges.KINDS:
             raise DomainError(
-                f"unknown charge code kind {str(kind)[:32]!r}: use {', '.join(charges.KINDS)}", field="charge_codes"
+                lazy_gettext(
+                    "unknown charge code kind %(kind)s: use %(kinds)s",
+                    kind=repr(str(kind)[:32]),
+                    kinds=", ".join(charges.KINDS),
+                ),
+                field="charge_codes",
             )
     key = asked["request_key"] or uuid.uuid4().hex
     # its own short transaction (a double tap arriving twice at once returns the request that won); end the
@@ -225,9 +231,31 @@ def dispense_status(machine_code: str, dispense_id: int) -> Any:
     machine = active_machine(db, machine_code)
     found = dispense.facts(db, dispense_id)
     if found.machine_id != machine.id:
-        raise NotFound(f"dispense {dispense_id} is not on {machine.code}", field="dispense_id")
+        raise NotFound(
+            lazy_gettext("dispense %(dispense_id)s is not on %(code)s", dispense_id=dispense_id, code=machine.code),
+            field="dispense_id",
+        )
     live = kiosk_state.phase_of(db, dispense_id) if found.view.status in dispense.IN_FLIGHT else None
     return jsonify({"dispense": _as_json(found.view, live)})
+
+
+# What a worker reads when the hardware let a dispense down, by the fault the device reported (the stored detail,
+# "door_not_opened: the door did not open (...)", is for the crib and stays on the staff pages).
+FAULT_TEXT = {
+    "door_already_open": lazy_gettext("The door was already open: close it and try again. Nothing was charged."),
+    "door_not_opened": lazy_gettext("The door did not open. Nothing was charged: try again or ask the crib."),
+    "door_left_open": lazy_gettext("The door was left open: please close it."),
+    "interrupted": lazy_gettext("The machine restarted during your dispense. Nothing was taken or charged."),
+    "device_offline": lazy_gettext("The machine is not answering. Nothing was charged: ask the crib."),
+}
+FAULT_FALLBACK = lazy_gettext("The machine could not hand out the item. Nothing was charged: the crib has been told.")
+
+
+def _worker_detail(view: dispense.DispenseView) -> str:
+    if view.status != dispense.FAILED:
+        return view.detail  # a refusal is stored in the kiosk's language; a success needs none
+    fault = view.detail.split(":", 1)[0].strip()
+    return str(FAULT_TEXT.get(fault, FAULT_FALLBACK))
 
 
 def _as_json(view: dispense.DispenseView, live_phase: str | None = None) -> dict[str, Any]:
@@ -235,7 +263,7 @@ def _as_json(view: dispense.DispenseView, live_phase: str | None = None) -> dict
         "id": view.id,
         "status": view.status,
         "phase": live_phase or view.phase,
-        "detail": view.detail,
+        "detail": _worker_detail(view),
         "slot": view.slot_code,
         "sku": view.sku,
         "name": view.item_name,

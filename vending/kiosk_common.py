@@ -22,7 +22,7 @@ from core.errors import DomainError, Forbidden, NotFound
 from core.models import Site
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
-from vending import pairing
+from vending import languages, pairing
 from vending.models import Machine, Worker
 
 KIOSK = access.roles(Role.ADMIN, Role.RESTOCKER, scopes=(TokenScope.DEVICE,), device_cookie=True)
@@ -146,4 +146,4 @@ def local_time(moment: datetime | None, machine: Machine) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     local = moment.astimezone(zone)
-    return f"{local:%a %d %b %H:%M} {local.tzname()}"
+    return f"{languages.day_and_time(local)} {local.tzname()}"

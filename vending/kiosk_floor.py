@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import jsonify
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
@@ -89,7 +90,10 @@ def _restocker(db: Session, machine: Machine) -> Worker:
     worker = get_worker(db, signed_in_worker(machine))
     if not worker.restocker:
         raise DomainError(
-            "restock mode is for restockers: ask the storeroom", field="badge", code="not_restocker", status=422
+            lazy_gettext("restock mode is for restockers: ask the storeroom"),
+            field="badge",
+            code="not_restocker",
+            status=422,
         )
     return worker
 

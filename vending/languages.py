@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
+from datetime import datetime
+
+from babel import dates as babel_dates
+from flask_babel import get_locale, lazy_gettext
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -24,6 +27,12 @@ def checked(raw: object, field: str = "language") -> str:
         )
         raise DomainError(said, field=field, code="invalid", status=422)
     return code
+
+
+def day_and_time(local: datetime) -> str:
+    """A site-local time as the kiosk shows it, in the current language: "Mon 09 Mar 14:00", "Mo. 09 März 14:00"."""
+    locale = str(get_locale() or "en")
+    return babel_dates.format_datetime(local, "EEE dd MMM HH:mm", tzinfo=local.tzinfo, locale=locale)
 
 
 def set_machine_language(session: Session, machine_id: int, raw: object, actor: str) -> str:

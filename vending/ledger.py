@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -133,7 +134,7 @@ def lock_stock(session: Session | FastWork, slot_id: int) -> Stock:
     row = work.mapping(_LOCK, {"p_slot": slot_id})
     if row is None:
         if work.first(_SLOT_EXISTS, {"p_slot": slot_id}) is None:
-            raise NotFound(f"no slot with id {slot_id}", field="slot")
+            raise NotFound(lazy_gettext("no slot with id %(slot_id)s", slot_id=slot_id), field="slot")
         work.execute(_NEW_STOCK, {"p_slot": slot_id}).close()
         return Stock(slot_id, 0, 0)
     return Stock(slot_id, int(row["on_hand"]), int(row["reserved"]))
@@ -142,7 +143,7 @@ def lock_stock(session: Session | FastWork, slot_id: int) -> Stock:
 def slot_facts(session: Session | FastWork, slot_id: int) -> SlotFacts:
     row = FastWork.of(session).mapping(_SLOT_FACTS, {"p_slot": slot_id})
     if row is None:
-        raise NotFound(f"no slot with id {slot_id}", field="slot")
+        raise NotFound(lazy_gettext("no slot with id %(slot_id)s", slot_id=slot_id), field="slot")
     return SlotFacts(row["item_id"], row["site_id"], row["site_code"], row["sku"] or "")
 
 
@@ -173,7 +174,7 @@ def post(
     already; `also_publish`: the caller's events, written with the stock level in one INSERT; `lot`: the lot put in
     or taken out (a take without one consumes the slot's lots first-expiry-first-out, see `vending.lots`)."""
     if kind not in KINDS:
-        raise DomainError(f"ledger kind must be one of {', '.join(KINDS)}", field="kind")
+        raise DomainError(lazy_gettext("ledger kind must be one of %(kinds)s", kinds=", ".join(KINDS)), field="kind")
     work = FastWork.of(session)
     if not key_is_ours:
         lock_stock(work, slot_id)  # the key check below is serialised per slot by this lock
@@ -185,7 +186,7 @@ def post(
             )  # fmt: skip
     facts = facts or slot_facts(work, slot_id)
     if facts.item_id is None:
-        raise DomainError("this slot has no item assigned: set the planogram first", field="slot")
+        raise DomainError(lazy_gettext("this slot has no item assigned: set the planogram first"), field="slot")
     moved = work.mapping(_MOVE, {"p_slot": slot_id, "p_qty": quantity, "p_rel": release_reserved})
     if moved is None:
         held = lock_stock(work, slot_id).on_hand
@@ -193,7 +194,13 @@ def post(
             moved = work.mapping(_MOVE, {"p_slot": slot_id, "p_qty": quantity, "p_rel": release_reserved})
         if moved is None:
             raise OutOfStock(
-                f"slot holds {held}, cannot take {-quantity}: count the slot or restock it", "quantity", on_hand=held
+                lazy_gettext(
+                    "slot holds %(held)s, cannot take %(quantity)s: count the slot or restock it",
+                    held=held,
+                    quantity=-quantity,
+                ),
+                "quantity",
+                on_hand=held,
             )
     after = int(moved["on_hand"])
     codes = charge_codes if isinstance(charge_codes, str) else json.dumps(charge_codes or {}, sort_keys=True)
@@ -223,7 +230,9 @@ def reserve(session: Session | FastWork, slot_id: int, quantity: int) -> None:
     held = lock_stock(work, slot_id)  # a slot without a stock row gets an empty one
     free = held.on_hand - held.reserved
     raise OutOfStock(
-        f"only {max(free, 0)} left in this slot" if free > 0 else "this slot is empty: choose another item",
+        lazy_gettext("only %(free)s left in this slot", free=free)
+        if free > 0
+        else lazy_gettext("this slot is empty: choose another item"),
         field="quantity",
         on_hand=held.on_hand,
     )

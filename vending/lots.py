@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext
 from sqlalchemy import ScalarSelect, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -101,14 +102,17 @@ def follow(
 
 def _named(work: FastWork, slot_id: int, ledger_id: int, quantity: int, at: datetime, lot: LotRef) -> None:
     if len(lot.lot) > MAX_LOT_LENGTH:
-        raise DomainError(f"a lot number has at most {MAX_LOT_LENGTH} characters", field="lot")
+        raise DomainError(
+            lazy_gettext("a lot number has at most %(max_lot_length)s characters", max_lot_length=MAX_LOT_LENGTH),
+            field="lot",
+        )
     if lot.expiry is None:
         found = work.mapping(_FIND_UNDATED, {"p_slot": slot_id, "p_lot": lot.lot})
     else:
         found = work.mapping(_FIND_DATED, {"p_slot": slot_id, "p_lot": lot.lot, "p_expiry": lot.expiry})
     if found is None:
         if quantity < 0:
-            raise DomainError(f"this slot holds no {lot.describe()}", field="lot")
+            raise DomainError(lazy_gettext("this slot holds no %(describe)s", describe=lot.describe()), field="lot")
         row = work.first(_NEW, {"p_slot": slot_id, "p_lot": lot.lot, "p_expiry": lot.expiry, "p_qty": quantity,
                                 "p_at": at})  # fmt: skip
         assert row is not None  # INSERT ... RETURNING id
@@ -116,7 +120,15 @@ def _named(work: FastWork, slot_id: int, ledger_id: int, quantity: int, at: date
     else:
         lot_id = int(found["id"])
         if found["quantity"] + quantity < 0:
-            raise DomainError(f"{lot.describe()} holds {found['quantity']} here, not {-quantity}", field="quantity")
+            raise DomainError(
+                lazy_gettext(
+                    "%(describe)s holds %(quantity)s here, not %(quantity_2)s",
+                    describe=lot.describe(),
+                    quantity=found["quantity"],
+                    quantity_2=-quantity,
+                ),
+                field="quantity",
+            )
         work.execute(_ADD, {"p_id": lot_id, "p_qty": quantity}).close()
     work.execute(_MOVED, {"p_ledger": ledger_id, "p_lot": lot_id, "p_qty": quantity}).close()
 
@@ -164,11 +176,24 @@ def check_usable(work: FastWork, slot_id: int, slot_code: str, quantity: int, to
     dates = " and ".join(sorted({f"{h.expiry:%Y-%m-%d}" for h in expired}))
     if on_hand - gone <= 0:
         raise DomainError(
-            f"the {gone} in {slot_code} expired on {dates}: ask the crib to replace them", field="slot", code="expired"
+            lazy_gettext(
+                "the %(gone)s in %(slot_code)s expired on %(dates)s: ask the crib to replace them",
+                gone=gone,
+                slot_code=slot_code,
+                dates=dates,
+            ),
+            field="slot",
+            code="expired",
         )
     raise DomainError(
-        f"only {max(free, 0)} in {slot_code} can be issued: {gone} expired on {dates} and wait for the crib "
-        "to replace them",
+        lazy_gettext(
+            "only %(free)s in %(slot_code)s can be issued: %(gone)s expired on %(dates)s and wait for the crib "
+            "to replace them",
+            free=max(free, 0),
+            slot_code=slot_code,
+            gone=gone,
+            dates=dates,
+        ),
         field="quantity",
         code="expired",
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, request
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -62,10 +63,11 @@ def pair(
     """Issue a DEVICE token bound to the machine; `replacing` is the token this browser held, retired if paired."""
     machine = session.get(Machine, machine_id)
     if machine is None:
-        raise NotFound(f"no machine with id {machine_id}", field="machine_id")
+        raise NotFound(lazy_gettext("no machine with id %(machine_id)s", machine_id=machine_id), field="machine_id")
     if not machine.active:
         raise DomainError(
-            f"machine {machine.code} is switched off: activate it before pairing a kiosk", field="machine"
+            lazy_gettext("machine %(code)s is switched off: activate it before pairing a kiosk", code=machine.code),
+            field="machine",
         )
     if replacing:
         _retire(session, replacing, actor, clock)

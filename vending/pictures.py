@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,27 +43,40 @@ def sniff(data: bytes) -> str:
         return "JPEG"
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
-    raise DomainError("the picture must be a PNG, JPEG or WebP image (this file is not one)", field="picture")
+    raise DomainError(
+        lazy_gettext("the picture must be a PNG, JPEG or WebP image (this file is not one)"), field="picture"
+    )
 
 
 def reencode(data: bytes) -> tuple[bytes, int, int]:
     if not data:
-        raise DomainError("choose a picture file to upload", field="picture")
+        raise DomainError(lazy_gettext("choose a picture file to upload"), field="picture")
     if len(data) > MAX_UPLOAD_BYTES:
         raise DomainError(
-            f"the picture is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: save it smaller", field="picture"
+            lazy_gettext(
+                "the picture is over %(max_upload_bytes)s MB: save it smaller",
+                max_upload_bytes=MAX_UPLOAD_BYTES // (1024 * 1024),
+            ),
+            field="picture",
         )
     kind = sniff(data)
     try:
         with Image.open(io.BytesIO(data), formats=[kind]) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise DomainError("the picture has too many pixels: use one under 40 megapixels", field="picture")
+                raise DomainError(
+                    lazy_gettext("the picture has too many pixels: use one under 40 megapixels"), field="picture"
+                )
             image.load()
             image.thumbnail((SIDE, SIDE))
             picture = image.convert("RGBA" if "A" in image.getbands() or image.mode == "P" else "RGB")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DomainError(
-            f"the {kind} picture could not be read ({type(exc).__name__}): export it again", field="picture"
+            lazy_gettext(
+                "the %(kind)s picture could not be read (%(error)s): export it again",
+                kind=kind,
+                error=type(exc).__name__,
+            ),
+            field="picture",
         ) from None
     out = io.BytesIO()
     picture.save(out, format="WEBP", quality=85, method=4)
@@ -71,7 +85,7 @@ def reencode(data: bytes) -> tuple[bytes, int, int]:
 
 def store(session: Session, item_id: int, data: bytes, actor: str, now: datetime) -> ItemPicture:
     if session.get(Item, item_id) is None:
-        raise NotFound(f"no item with id {item_id}", field="item_id")
+        raise NotFound(lazy_gettext("no item with id %(item_id)s", item_id=item_id), field="item_id")
     encoded, width, height = reencode(data)
     digest = hashlib.sha256(encoded).hexdigest()
     row = session.get(ItemPicture, item_id)
@@ -97,7 +111,7 @@ def store(session: Session, item_id: int, data: bytes, actor: str, now: datetime
 def remove(session: Session, item_id: int, actor: str) -> None:
     row = session.get(ItemPicture, item_id)
     if row is None:
-        raise NotFound(f"item {item_id} has no picture", field="item_id")
+        raise NotFound(lazy_gettext("item %(item_id)s has no picture", item_id=item_id), field="item_id")
     audit.record(session, actor, "vending.item.picture.remove", "item", item_id, before={"sha256": row.sha256})
     session.delete(row)
 
@@ -105,7 +119,7 @@ def remove(session: Session, item_id: int, actor: str) -> None:
 def load(session: Session, item_id: int) -> Picture:
     row = session.get(ItemPicture, item_id)
     if row is None:
-        raise NotFound(f"item {item_id} has no picture", field="item_id")
+        raise NotFound(lazy_gettext("item %(item_id)s has no picture", item_id=item_id), field="item_id")
     return Picture(row.content_type, row.data, row.sha256[:32])
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g, render_template, request
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -52,7 +53,9 @@ def day_arg(name: str, default: date) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise DomainError(f"{name} must be a date like 2026-11-06 (year-month-day)", field=name) from None
+        raise DomainError(
+            lazy_gettext("%(name)s must be a date like 2026-11-06 (year-month-day)", name=name), field=name
+        ) from None
 
 
 def _usage_query(session: Session) -> usage.UsageQuery:
@@ -60,7 +63,9 @@ def _usage_query(session: Session) -> usage.UsageQuery:
     base = usage.default_query(session, today)
     by = request.args.get("by", "item")
     if by in usage.PERSONAL and not may_see_people():
-        raise Forbidden("usage per named worker is for administrators: group by worker group instead", field="by")
+        raise Forbidden(
+            lazy_gettext("usage per named worker is for administrators: group by worker group instead"), field="by"
+        )
     wanted = {name: request.args.get(name, "").strip()[:64] for name in usage.FILTERS}
     return usage.UsageQuery(
         start=day_arg("start", base.start), end=day_arg("end", base.end), timezone=base.timezone, by=by, **wanted
@@ -170,7 +175,7 @@ def tool_list() -> Any:
         asked = TOOL.parse(request.form)
         item_id = session.scalar(select(Item.id).where(Item.sku == asked["sku"]))
         if item_id is None:
-            raise DomainError(f"no item with sku {asked['sku']!r}", field="sku")
+            raise DomainError(lazy_gettext("no item with sku %(sku)s", sku=repr(asked["sku"])), field="sku")
         tools.add_tool(
             session,
             request.form.get("serial", ""),

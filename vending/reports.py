@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -47,7 +48,9 @@ def _value():  # type: ignore[no-untyped-def]
 
 def usage(session: Session, by: str, start: datetime, end: datetime) -> list[UsageRow]:
     if by not in DIMENSIONS:
-        raise DomainError(f"report by must be one of {', '.join(DIMENSIONS)}", field="by")
+        raise DomainError(
+            lazy_gettext("report by must be one of %(dimensions)s", dimensions=", ".join(DIMENSIONS)), field="by"
+        )
     period = (LedgerEntry.kind.in_(("issue", "return")), LedgerEntry.at >= start, LedgerEntry.at < end)
     base = select().select_from(LedgerEntry).join(Item, Item.id == LedgerEntry.item_id).where(*period)
     if by == "charge_code":

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -74,7 +75,7 @@ def pick_list(session: Session, machine_id: int, today: date | None = None) -> l
 def slot_of(session: Session, machine_id: int, slot_code: str) -> Slot:
     slot = session.scalar(select(Slot).where(Slot.machine_id == machine_id, Slot.code == slot_code))
     if slot is None:
-        raise NotFound(f"no slot {slot_code!r} on this machine", field="slot")
+        raise NotFound(lazy_gettext("no slot %(slot_code)s on this machine", slot_code=repr(slot_code)), field="slot")
     return slot
 
 
@@ -91,7 +92,10 @@ def record_count(
 ) -> CountResult:
     """A physical count: the ledger moves to the counted figure; a difference is flagged."""
     if counted < 0 or counted > MAX_COUNT:
-        raise DomainError(f"a count is a whole number from 0 to {MAX_COUNT:,}", field="counted")
+        raise DomainError(
+            lazy_gettext("a count is a whole number from 0 to %(max_count)s", max_count=format(MAX_COUNT, ",")),
+            field="counted",
+        )
     slot = slot_of(session, machine_id, slot_code)
     expected = ledger.lock_stock(session, slot.id).on_hand
     difference = counted - expected
@@ -138,13 +142,23 @@ def record_fill(
 
     `how` says how the item was confirmed (a scan) for the ledger's reason. Returns the new on-hand."""
     if added > MAX_COUNT:
-        raise DomainError(f"the number added is at most {MAX_COUNT:,}", field="added")
+        raise DomainError(
+            lazy_gettext("the number added is at most %(max_count)s", max_count=format(MAX_COUNT, ",")), field="added"
+        )
     if added <= 0:
-        raise DomainError("the number added must be 1 or more", field="added")
+        raise DomainError(lazy_gettext("the number added must be 1 or more"), field="added")
     slot = slot_of(session, machine_id, slot_code)
     held = ledger.lock_stock(session, slot.id).on_hand
     if held + added > slot.capacity:
-        raise DomainError(f"slot {slot.code} holds at most {slot.capacity}; it has {held}", field="added")
+        raise DomainError(
+            lazy_gettext(
+                "slot %(code)s holds at most %(capacity)s; it has %(held)s",
+                code=slot.code,
+                capacity=slot.capacity,
+                held=held,
+            ),
+            field="added",
+        )
     movement = ledger.post(
         session,
         slot_id=slot.id,
@@ -177,11 +191,25 @@ def pull_lot(
     held = lots.held_lot(session, lot_id)
     slot = session.get(Slot, held.slot_id) if held is not None else None
     if held is None or slot is None or slot.machine_id != machine_id:
-        raise NotFound("that lot is not in this machine", field="lot")
+        raise NotFound(lazy_gettext("that lot is not in this machine"), field="lot")
     if held.quantity <= 0:
-        raise DomainError(f"slot {slot.code} holds nothing of lot {held.lot or '(no batch)'} any more", field="lot")
+        raise DomainError(
+            lazy_gettext(
+                "slot %(code)s holds nothing of lot %(batch)s any more",
+                code=slot.code,
+                batch=held.lot or lazy_gettext("(no batch)"),
+            ),
+            field="lot",
+        )
     if not held.expired(today):
-        raise DomainError(f"lot {held.lot or '(no batch)'} has not expired: leave it in slot {slot.code}", field="lot")
+        raise DomainError(
+            lazy_gettext(
+                "lot %(batch)s has not expired: leave it in slot %(code)s",
+                batch=held.lot or lazy_gettext("(no batch)"),
+                code=slot.code,
+            ),
+            field="lot",
+        )
     ref = LotRef(held.lot, held.expiry)
     ledger.lock_stock(session, slot.id)
     movement = ledger.post(
@@ -208,7 +236,7 @@ def pull_lot(
 def machine_id_for(session: Session, code: str) -> int:
     machine_id = session.scalar(select(Machine.id).where(Machine.code == code))
     if machine_id is None:
-        raise NotFound(f"no machine {code!r}", field="machine")
+        raise NotFound(lazy_gettext("no machine %(code)s", code=repr(code)), field="machine")
     return machine_id
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -47,13 +48,22 @@ def read(session: Session, machine_id: int, slot_code: str, scan: str, today: da
     """Match `scan` to the slot's item, or raise a DomainError (field "scan") saying what is wrong and what to do."""
     text = scan.strip()
     if not text:
-        raise DomainError("scan the label, or type the item's GTIN or SKU, then press Enter", field="scan")
+        raise DomainError(
+            lazy_gettext("scan the label, or type the item's GTIN or SKU, then press Enter"), field="scan"
+        )
     if len(text) > MAX_SCAN:
-        raise DomainError(f"a scan has at most {MAX_SCAN} characters; this one has {len(text)}", field="scan")
+        raise DomainError(
+            lazy_gettext(
+                "a scan has at most %(max_scan)s characters; this one has %(text)s", max_scan=MAX_SCAN, text=len(text)
+            ),
+            field="scan",
+        )
     slot = restock.slot_of(session, machine_id, slot_code)
     label = gs1.parse(text, today=today) if gs1.looks_like_gs1(text) else None
     if label is not None and label.gtin is None:
-        raise DomainError("the label has no GTIN (01): scan the label's other barcode, or type the SKU", field="scan")
+        raise DomainError(
+            lazy_gettext("the label has no GTIN (01): scan the label's other barcode, or type the SKU"), field="scan"
+        )
     gtin = label.gtin if label is not None else (gs1.normalise_gtin(text) if gs1.valid_gtin(text) else None)
     item = session.scalar(select(Item).where(Item.gtin == gtin)) if gtin else None
     scanned_as = f"GTIN {gtin}"
@@ -62,15 +72,20 @@ def read(session: Session, machine_id: int, slot_code: str, scan: str, today: da
         scanned_as = f"SKU {item.sku}" if item is not None else scanned_as
     if item is None:
         what = f"GTIN {gtin}" if gtin else f"{text[:40]!r}"
-        raise DomainError(f"scanned {what} is no item we know: record the GTIN on the item, or type its SKU",
-                          field="scan")  # fmt: skip
+        unknown = lazy_gettext(
+            "scanned %(what)s is no item we know: record the GTIN on the item, or type its SKU", what=what
+        )
+        raise DomainError(unknown, field="scan")
     if item.id != slot.item_id:
         raise DomainError(_wrong_item(session, slot, item, scanned_as), field="scan", code="wrong_item")
     lot = LotRef(label.batch or "", label.expiry) if label is not None and (label.batch or label.expiry) else None
     if lot is not None and lot.expiry is not None and lot.expiry < today:
-        batch = lot.lot or "(no batch)"
-        raise DomainError(f"lot {batch} on this label expired on {lot.expiry:%Y-%m-%d}: do not put it in the "
-                          "machine; take it back to the crib", field="scan", code="expired")  # fmt: skip
+        expired = lazy_gettext(
+            "lot %(batch)s on this label expired on %(expiry)s: do not put it in the machine; take it back to the crib",
+            batch=lot.lot or lazy_gettext("(no batch)"),
+            expiry=lot.expiry.isoformat(),
+        )
+        raise DomainError(expired, field="scan", code="expired")
     count = label.count if label is not None else None
     return Scanned(slot.code, item.name, scanned_as, lot, count)
 

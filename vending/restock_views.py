@@ -32,7 +32,12 @@ SCAN = schema(
 def _machine(machine_id: int) -> Machine:
     machine = db().get(Machine, machine_id)
     if machine is None:
-        raise DomainError(f"no machine with id {machine_id}", field="machine_id", status=404, code="not_found")
+        raise DomainError(
+            _("no machine with id %(machine_id)s", machine_id=machine_id),
+            field="machine_id",
+            status=404,
+            code="not_found",
+        )
     return machine
 
 
@@ -49,17 +54,26 @@ def restock_page(machine_id: int) -> Any:
             result = restock.record_count(
                 session, machine.id, slot_code, typed["counted"], key=f"{key}:count", now=now(), actor=actor()
             )
-            message.append(
-                f"counted {result.counted}, expected {result.expected}"
-                + (f": difference {result.difference:+d} sent to a manager for review" if result.flagged else "")
-            )
+            if result.flagged:
+                message.append(
+                    _(
+                        "counted %(counted)s, expected %(expected)s: difference %(difference)s sent to a manager "
+                        "for review",
+                        counted=result.counted,
+                        expected=result.expected,
+                        difference=format(result.difference, "+d"),
+                    )
+                )
+            else:
+                message.append(_("counted %(counted)s, expected %(expected)s", counted=result.counted,
+                                 expected=result.expected))  # fmt: skip
         if typed["added"] > 0:
             held = restock.record_fill(
                 session, machine.id, slot_code, typed["added"], key=f"{key}:fill", now=now(), actor=actor()
             )
-            message.append(f"now {held} on hand")
+            message.append(_("now %(held)s on hand", held=held))
         return saved(
-            f"Slot {slot_code}: " + ("; ".join(message) or "nothing recorded"),
+            _("Slot %(slot)s: %(what)s", slot=slot_code, what="; ".join(message) or _("nothing recorded")),
             "vending_reports.restock_page",
             machine_id=machine.id,
         )

@@ -22,6 +22,7 @@ from core.clock import utc
 from core.errors import DomainError
 from core.models import Item
 from core.prepared import FastWork, Prepared
+from vending import languages
 from vending.models import GroupMember, LedgerEntry
 from vending.rule_cache import CACHE, RuleSpec, parse_shift_starts
 
@@ -97,7 +98,7 @@ def _when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
     zone = local.tzname() or str(tz)
     if local.date() == today.date():
         return f"{local:%H:%M} {zone}"
-    return f"{local:%a %d %b %H:%M} {zone}"
+    return f"{languages.day_and_time(local)} {zone}"
 
 
 Bounds = dict[tuple[str, int, tuple[time, ...]], tuple[datetime, datetime]]
@@ -342,13 +343,13 @@ def check(
 
 def validate_rule(name: str, quantity: int, window: str, rolling_hours: int, shift_starts: str) -> None:
     if not name.strip():
-        raise DomainError("rule name is empty: e.g. 'Gloves per shift'", field="name")
+        raise DomainError(lazy_gettext("rule name is empty: e.g. 'Gloves per shift'"), field="name")
     if quantity < 0:
-        raise DomainError("quantity must be 0 or more (0 forbids the item)", field="quantity")
+        raise DomainError(lazy_gettext("quantity must be 0 or more (0 forbids the item)"), field="quantity")
     if window not in WINDOWS:
-        raise DomainError(f"window must be one of {', '.join(WINDOWS)}", field="window")
+        raise DomainError(lazy_gettext("window must be one of %(windows)s", windows=", ".join(WINDOWS)), field="window")
     if window == "rolling" and not 1 <= rolling_hours <= 24 * 90:
-        raise DomainError("rolling hours must be between 1 and 2160", field="rolling_hours")
+        raise DomainError(lazy_gettext("rolling hours must be between 1 and 2160"), field="rolling_hours")
     if window == "shift":
         try:
             parse_shift_starts(shift_starts)

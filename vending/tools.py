@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -57,27 +58,33 @@ class DamageReport:
 def unavailable_reason(view: ToolView, now: datetime) -> str:
     """Why this tool cannot be checked out now, in words for the Tools page and the kiosk; "" when it can."""
     if view.status == ToolStatus.OUT:
-        back = f", due {view.due_at:%Y-%m-%d %H:%M} UTC" if view.due_at else ""
-        return f"checked out by {view.worker_code}{back}"
+        if view.due_at is None:
+            return str(lazy_gettext("checked out by %(worker)s", worker=view.worker_code))
+        due = view.due_at.strftime("%Y-%m-%d %H:%M")
+        return str(lazy_gettext("checked out by %(worker)s, due %(due)s UTC", worker=view.worker_code, due=due))
     if view.status == ToolStatus.REPAIR:
         by = view.last_return
-        return "under repair" + (f" (returned damaged by {by.worker_code} on {by.at:%Y-%m-%d})" if by else "")
+        if by is None:
+            return str(lazy_gettext("under repair"))
+        return str(lazy_gettext("under repair (returned damaged by %(worker)s on %(day)s)", worker=by.worker_code,
+                                day=by.at.strftime("%Y-%m-%d")))  # fmt: skip
     if view.status == ToolStatus.LOST:
-        return "reported lost"
-    checks: tuple[tuple[str, datetime | None], ...] = (
-        ("inspection", view.inspection_due),
-        ("calibration", view.calibration_due),
-    )
-    for check, due in checks:
-        if due is not None and due <= now:
-            return f"due for {check} since {due:%Y-%m-%d}"
+        return str(lazy_gettext("reported lost"))
+    if view.inspection_due is not None and view.inspection_due <= now:
+        day = view.inspection_due.strftime("%Y-%m-%d")
+        return str(lazy_gettext("due for inspection since %(day)s", day=day))
+    if view.calibration_due is not None and view.calibration_due <= now:
+        day = view.calibration_due.strftime("%Y-%m-%d")
+        return str(lazy_gettext("due for calibration since %(day)s", day=day))
     return ""
 
 
 def _tool(session: Session, serial: str) -> Tool:
     tool = session.scalar(select(Tool).where(Tool.serial == serial.strip()))
     if tool is None:
-        raise NotFound(f"no tool with serial {serial!r}: check the label", field="serial")
+        raise NotFound(
+            lazy_gettext("no tool with serial %(serial)s: check the label", serial=repr(serial)), field="serial"
+        )
     return tool
 
 
@@ -94,9 +101,9 @@ def add_tool(
     calibration_due: datetime | None = None,
 ) -> Tool:
     if not serial.strip() or len(serial.strip()) > 64:
-        raise DomainError("serial must be 1 to 64 characters, e.g. TW-003", field="serial")
+        raise DomainError(lazy_gettext("serial must be 1 to 64 characters, e.g. TW-003"), field="serial")
     if session.scalar(select(Tool.id).where(Tool.serial == serial.strip())) is not None:
-        raise Conflict(f"tool {serial!r} exists already", field="serial")
+        raise Conflict(lazy_gettext("tool %(serial)s exists already", serial=repr(serial)), field="serial")
     tool = Tool(
         serial=serial.strip(),
         item_id=item_id,
@@ -111,22 +118,33 @@ def add_tool(
 
 
 def checkout(
-    session: Session, serial: str, worker_id: int, due_at: datetime, now: datetime, actor: str = "",
-    machine: str = "", charge_code: str = "",
+    session: Session,
+    serial: str,
+    worker_id: int,
+    due_at: datetime,
+    now: datetime,
+    actor: str = "",
+    machine: str = "",
+    charge_code: str = "",
 ) -> ToolView:
     """Lend an available, inspected tool; publishes ToolCheckedOut so tracking follows a tagged tool."""
     tool = _tool(session, serial)
     reason = unavailable_reason(tool_view(session, tool), now)
     if tool.status != ToolStatus.AVAILABLE:
-        raise Conflict(f"tool {tool.serial} is not available: {reason}", field="serial")
+        raise Conflict(
+            lazy_gettext("tool %(serial)s is not available: %(reason)s", serial=tool.serial, reason=reason),
+            field="serial",
+        )
     if reason:
         raise DomainError(
-            f"tool {tool.serial} is {reason}: send it to the crib, take another",
+            lazy_gettext(
+                "tool %(serial)s is %(reason)s: send it to the crib, take another", serial=tool.serial, reason=reason
+            ),
             field="serial",
             code="inspection_due" if "inspection" in reason else "calibration_due",
         )
     if due_at <= now:
-        raise DomainError("the due time must be in the future", field="due_at")
+        raise DomainError(lazy_gettext("the due time must be in the future"), field="due_at")
     TOOL.move(tool, ToolStatus.OUT, f"tool {tool.serial}")
     session.add(ToolLoan(tool_id=tool.id, worker_id=worker_id, out_at=now, due_at=due_at))
     audit.record(
@@ -152,11 +170,13 @@ def return_tool(
 ) -> ToolView:
     """ok -> available; damaged -> flagged for repair; lost -> written off. Publishes ToolReturned."""
     if condition not in CONDITIONS:
-        raise DomainError(f"condition must be one of {', '.join(CONDITIONS)}", field="condition")
+        raise DomainError(
+            lazy_gettext("condition must be one of %(conditions)s", conditions=", ".join(CONDITIONS)), field="condition"
+        )
     tool = _tool(session, serial)
     loan = _open_loan(session, tool.id)
     if loan is None:
-        raise Conflict(f"tool {tool.serial} is not checked out", field="serial")
+        raise Conflict(lazy_gettext("tool %(serial)s is not checked out", serial=tool.serial), field="serial")
     loan.returned_at, loan.condition = now, condition
     TOOL.move(tool, _AFTER_RETURN[condition], f"tool {tool.serial}")
     audit.record(
@@ -184,7 +204,10 @@ def _site_code(session: Session, tool: Tool) -> str:
 def repaired(session: Session, serial: str, actor: str) -> ToolView:
     tool = _tool(session, serial)
     if tool.status != ToolStatus.REPAIR:
-        raise Conflict(f"tool {tool.serial} is {tool.status}, not in repair", field="serial")
+        raise Conflict(
+            lazy_gettext("tool %(serial)s is %(status)s, not in repair", serial=tool.serial, status=tool.status),
+            field="serial",
+        )
     TOOL.move(tool, ToolStatus.AVAILABLE, f"tool {tool.serial}")
     audit.record(session, actor, "vending.tool.repaired", "vending_tool", tool.id)
     return tool_view(session, tool)

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,8 +34,15 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "machine": ("Machine", "Machine name"),
     "worker": ("Worker ID", "Worker name"),
 }
-TITLES = {"cost_center": "cost center", "item": "item", "work_order": "work order", "job": "job",
-          "group": "worker group", "machine": "machine", "worker": "worker"}
+TITLES = {
+    "cost_center": lazy_gettext("cost center"),
+    "item": lazy_gettext("item"),
+    "work_order": lazy_gettext("work order"),
+    "job": lazy_gettext("job"),
+    "group": lazy_gettext("worker group"),
+    "machine": lazy_gettext("machine"),
+    "worker": lazy_gettext("worker"),
+}
 PERSONAL = frozenset({"worker"})
 FILTERS = ("cost_center", "work_order", "group", "item", "machine")
 NONE_LABEL = {
@@ -62,11 +70,16 @@ class UsageQuery:
 
     def __post_init__(self) -> None:
         if self.by not in DIMENSIONS:
-            raise DomainError(f"group by must be one of {', '.join(DIMENSIONS)}", field="by")
+            raise DomainError(
+                lazy_gettext("group by must be one of %(dimensions)s", dimensions=", ".join(DIMENSIONS)), field="by"
+            )
         if self.end < self.start:
-            raise DomainError("the To date is before the From date: swap them", field="end")
+            raise DomainError(lazy_gettext("the To date is before the From date: swap them"), field="end")
         if (self.end - self.start).days > MAX_DAYS:
-            raise DomainError(f"a report covers at most {MAX_DAYS} days: shorten the range", field="start")
+            raise DomainError(
+                lazy_gettext("a report covers at most %(max_days)s days: shorten the range", max_days=MAX_DAYS),
+                field="start",
+            )
 
     @property
     def zone(self) -> ZoneInfo:

@@ -51,7 +51,7 @@ def view(session: Session, worker: Worker) -> WorkerView:
 def ensure_group(session: Session, name: str) -> WorkerGroup:
     name = name.strip()
     if not name:
-        raise DomainError("group name is empty", field="groups")
+        raise DomainError(lazy_gettext("group name is empty"), field="groups")
     group = session.scalar(select(WorkerGroup).where(WorkerGroup.name == name))
     if group is None:
         group = WorkerGroup(name=name)
@@ -76,11 +76,16 @@ def create_worker(
 ) -> Worker:
     worker_code = worker_code.strip()
     if not worker_code:
-        raise DomainError("worker ID is empty: give the employee number", field="worker_code")
+        raise DomainError(lazy_gettext("worker ID is empty: give the employee number"), field="worker_code")
     if session.scalar(select(Worker.id).where(Worker.worker_code == worker_code)) is not None:
-        raise Conflict(f"worker {worker_code!r} exists already: edit that worker instead", field="worker_code")
+        raise Conflict(
+            lazy_gettext(
+                "worker %(worker_code)s exists already: edit that worker instead", worker_code=repr(worker_code)
+            ),
+            field="worker_code",
+        )
     if pin and (not pin.isdigit() or not 4 <= len(pin) <= 8):
-        raise DomainError("PIN must be 4 to 8 digits", field="pin")
+        raise DomainError(lazy_gettext("PIN must be 4 to 8 digits"), field="pin")
     worker = Worker(
         worker_code=worker_code,
         name=name.strip() or worker_code,
@@ -108,7 +113,12 @@ def add_badge(session: Session, worker_id: int, raw: str, label: str = "", actor
     if taken is not None:
         if taken.worker_id == worker_id:
             return taken.value
-        raise Conflict(f"badge {badge.canonical} belongs to another worker: remove it there first", field="badge")
+        raise Conflict(
+            lazy_gettext(
+                "badge %(canonical)s belongs to another worker: remove it there first", canonical=badge.canonical
+            ),
+            field="badge",
+        )
     session.add(Credential(worker_id=worker_id, value=badge.canonical, label=label))
     unknown = session.scalar(select(UnknownBadge).where(UnknownBadge.value.in_(badge.candidates)))
     if unknown is not None:
@@ -218,7 +228,7 @@ def _machine_time(session: Session, machine_code: str, moment: datetime) -> date
 def get_worker(session: Session, worker_id: int) -> Worker:
     worker = session.get(Worker, worker_id)
     if worker is None:
-        raise NotFound(f"no worker with id {worker_id}", field="worker_id")
+        raise NotFound(lazy_gettext("no worker with id %(worker_id)s", worker_id=worker_id), field="worker_id")
     return worker
 
 

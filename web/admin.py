@@ -6,6 +6,7 @@ import zoneinfo
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from core import access, audit, masters, outbox, throttle, users
@@ -55,7 +56,7 @@ def user_create() -> Any:
         flash(str(exc), "error")
         return _users_page(400)
     db().commit()
-    flash(f"User {form.get('username')} created.", "info")
+    flash(gettext("User %(username)s created.", username=form.get("username")), "info")
     return redirect(url_for("admin.user_list"))
 
 
@@ -84,9 +85,9 @@ def token_create() -> Any:
         scopes = [TokenScope.parse(s) for s in request.form.getlist("scopes")]
         name = request.form.get("name", "").strip()
         if not name:
-            raise users.UserError("give the token a name, such as the gateway or machine it is for")
+            raise users.UserError(gettext("give the token a name, such as the gateway or machine it is for"))
         if len(name) > 100:
-            raise users.UserError("the token name is longer than 100 characters: shorten it")
+            raise users.UserError(gettext("the token name is longer than 100 characters: shorten it"))
         site_id = _site_id(request.form.get("site", ""))
         plain, _view = users.create_token(
             db(), name, scopes, site_id=site_id, actor=require_principal().actor, clock=services().clock
@@ -110,7 +111,7 @@ def _site_id(code: str) -> int | None:
 def token_revoke(token_id: int) -> Response:
     users.revoke_token(db(), token_id, actor=require_principal().actor, clock=services().clock)
     db().commit()
-    flash("Token revoked.", "info")
+    flash(gettext("Token revoked."), "info")
     return redirect(url_for("admin.token_list"))
 
 
@@ -142,7 +143,10 @@ def outbox_retry() -> Response:
         clock=services().clock,
     )
     db().commit()
-    flash(f"{count} dead letter(s) sent back for delivery.", "info")
+    flash(
+        ngettext("%(num)s dead letter sent back for delivery.", "%(num)s dead letters sent back for delivery.", count),
+        "info",
+    )
     return redirect(url_for("admin.outbox_view"))
 
 
@@ -160,13 +164,13 @@ def user_update(user_id: int) -> Any:
         roles = [Role.parse(r) for r in request.form.getlist("roles")]
         active = request.form.get("active") == "on"
         if user_id == principal.id and (not active or Role.ADMIN not in roles):
-            raise users.UserError("you cannot remove your own admin role or deactivate yourself")
+            raise users.UserError(gettext("you cannot remove your own admin role or deactivate yourself"))
         users.update_user(db(), user_id, roles, active, actor=principal.actor, clock=services().clock)
     except (ValueError, users.UserError) as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.user_list"))
     db().commit()
-    flash("User updated.", "info")
+    flash(gettext("User updated."), "info")
     return redirect(url_for("admin.user_list"))
 
 
@@ -183,7 +187,7 @@ def user_password_reset(user_id: int) -> Any:
         flash(str(exc), "error")
         return _users_page(422)
     db().commit()
-    flash("Password set. The user was logged out everywhere.", "info")
+    flash(gettext("Password set. The user was logged out everywhere."), "info")
     return redirect(url_for("admin.user_list"))
 
 
@@ -192,7 +196,10 @@ def user_password_reset(user_id: int) -> Any:
 def lockout_lift(lock_id: int) -> Response:
     lifted = throttle.lift(db(), lock_id, actor=require_principal().actor, clock=services().clock)
     db().commit()
-    flash(f"Lock on {lifted.scope} {lifted.key} lifted." if lifted else "That lock had already ended.", "info")
+    if lifted:
+        flash(gettext("Lock on %(scope)s %(key)s lifted.", scope=lifted.scope, key=lifted.key), "info")
+    else:
+        flash(gettext("That lock had already ended."), "info")
     return redirect(url_for("admin.user_list"))
 
 
@@ -228,7 +235,7 @@ def site_create() -> Any:
         flash(exc.message, "error")
         return redirect(url_for("admin.site_list"))
     db().commit()
-    flash("Site created.", "info")
+    flash(gettext("Site created."), "info")
     return redirect(url_for("admin.site_list"))
 
 
@@ -266,7 +273,7 @@ def site_update(code: str) -> Any:
         )
         return render_template("admin/site_edit.html", site=typed, zones=_time_zones()), 422
     db().commit()
-    flash(f"Site {code.upper()} saved.", "info")
+    flash(gettext("Site %(upper)s saved.", upper=code.upper()), "info")
     return redirect(url_for("admin.site_list"))
 
 
@@ -293,5 +300,5 @@ def cost_center_create() -> Any:
         flash(exc.message, "error")
         return redirect(url_for("admin.site_list"))
     db().commit()
-    flash("Cost center created.", "info")
+    flash(gettext("Cost center created."), "info")
     return redirect(url_for("admin.site_list"))

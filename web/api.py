@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 400 that says what is wrong with it."""
     if not request.is_json:
         raise DomainError(
-            "send the body as JSON with Content-Type: application/json",
+            gettext("send the body as JSON with Content-Type: application/json"),
             field="body",
             code="unsupported_media_type",
             status=415,
@@ -39,14 +40,14 @@ def json_body() -> dict[str, Any]:
         data = request.get_json(silent=True)
     except RecursionError:
         raise DomainError(
-            "the body is nested too deeply: send a flat JSON object", field="body", code="invalid_json"
+            gettext("the body is nested too deeply: send a flat JSON object"), field="body", code="invalid_json"
         ) from None
     if data is None:
         raise DomainError(
-            "the body is not valid JSON: check quotes, commas and brackets", field="body", code="invalid_json"
+            gettext("the body is not valid JSON: check quotes, commas and brackets"), field="body", code="invalid_json"
         )
     if not isinstance(data, dict):
-        raise DomainError("the body must be a JSON object ({...})", field="body", code="invalid_json")
+        raise DomainError(gettext("the body must be a JSON object ({...})"), field="body", code="invalid_json")
     return data
 
 
@@ -75,9 +76,13 @@ def receive_event() -> Any:
     try:
         evt = from_json(request.get_data(as_text=True))
     except EventFormatError as exc:
-        raise DomainError(f"not a vendtrack event: {exc}", field="body", code="invalid_event", status=422) from None
+        raise DomainError(
+            gettext("not a vendtrack event: %(exc)s", exc=exc), field="body", code="invalid_event", status=422
+        ) from None
     except RecursionError:
-        raise DomainError("the event is nested too deeply", field="body", code="invalid_event", status=422) from None
+        raise DomainError(
+            gettext("the event is nested too deeply"), field="body", code="invalid_event", status=422
+        ) from None
     principal = require_principal()
     db = session.db()
     if not EVENT_ID.fullmatch(evt.event_id):

@@ -28,6 +28,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from core import access, audit, throttle, user_sessions, users
@@ -233,7 +234,7 @@ def logout() -> Response:
         user_sessions.end(db(), sid, services().clock.now(), reason="logout")
         db().commit()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -254,9 +255,9 @@ def change_password() -> Any:
     db().commit()
     try:
         if not right:
-            raise PasswordRejected("the current password is wrong: type the one you logged in with")
+            raise PasswordRejected(gettext("the current password is wrong: type the one you logged in with"))
         if form.get("new", "") != form.get("confirm", ""):
-            raise PasswordRejected("the new password and its repetition differ: type the same twice")
+            raise PasswordRejected(gettext("the new password and its repetition differ: type the same twice"))
         users.set_password(
             db(), principal.id, form.get("new", ""), actor=principal.actor, clock=services().clock, reason="change"
         )
@@ -265,5 +266,5 @@ def change_password() -> Any:
         flash(str(exc), "error")
         return render_template("password.html"), 422
     _start_session(principal.id)  # this browser stays signed in with a new session; every other one ends
-    flash("Password changed. You were logged out everywhere else.", "info")
+    flash(gettext("Password changed. You were logged out everywhere else."), "info")
     return redirect(url_for("home.index"))

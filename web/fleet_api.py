@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, request
+from flask_babel import gettext
 
 from core import access, fleet_central
 from core.errors import DomainError
@@ -45,7 +46,7 @@ def enrol() -> Any:
     header = request.headers.get("Authorization", "")
     code = header[7:].strip() if header.startswith("Bearer ") else ""
     if not code:
-        raise DomainError("send the enrolment code as 'Authorization: Bearer CODE'", field="code", status=401)
+        raise DomainError(gettext("send the enrolment code as 'Authorization: Bearer CODE'"), field="code", status=401)
     body = json_body()
     session = db()
     enrolled = fleet_central.enrol(
@@ -93,7 +94,9 @@ def status() -> Any:
     try:
         fleet_central.record_status(session, edge, report, services().clock.now())
     except ValueError:
-        raise DomainError("oldest_waiting must be an ISO 8601 time", field="oldest_waiting", status=422) from None
+        raise DomainError(
+            gettext("oldest_waiting must be an ISO 8601 time"), field="oldest_waiting", status=422
+        ) from None
     session.commit()
     return _json({"status": "ok", "edge": edge.name})
 

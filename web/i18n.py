@@ -12,7 +12,13 @@ HOW TO MARK A STRING (every helper adding user-facing text, read this first)
   `_()` always %-formats: write a literal percent sign as `%%`.  Never put an ASCII double quote in a
   translation of an attribute string (it would end the attribute); German uses „…“.
 - Python (views, flash messages): `from flask_babel import gettext as _` (or `lazy_gettext` at import time);
-  `_("Saved %(n)s rows", n=count)`.
+  `_("Saved %(n)s rows", n=count)`. A count gets its plural: `ngettext("%(num)s row", "%(num)s rows", count)`
+  (`lazy_ngettext` at import time). Never an f-string: it cannot be extracted.
+- Domain modules raise `lazy_gettext(...)` messages (`from flask_babel import lazy_gettext`); core, which imports
+  no web framework, uses `from core.texts import gettext` (and `ngettext`), which follow the request's language.
+  The check (web/i18n_pyscan.py) names every flash, DomainError, UserError, PasswordRejected, FieldProblem or CSV
+  row error whose text is written in place. Text only a machine or an operator reads may stay English with a
+  trailing `# i18n: <why>` on its line.
 - Status labels (State labels), menu labels (`nav_links`) and the kiosk's script strings (KIOSK_TEXT below)
   are collected at extraction time from the running code: no marking needed, but their English text is the id.
 - Dates, times and numbers: `{{ when_value|when('%Y-%m-%d %H:%M') }}` (the pattern is the English form; other
@@ -35,15 +41,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import Blueprint, Flask, g, redirect, request
-from flask_babel import Babel, force_locale, get_locale
+from flask import Blueprint, Flask, g, has_request_context, redirect, request
+from flask_babel import Babel, force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from core import access
+from core import access, languages, texts
 from web import user_language
 
-LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
+LANGUAGES = languages.SHIPPED  # one list: core/languages.py
 COOKIE = "vendtrack_lang"
 TRANSLATIONS = "translations"  # web/translations/<lang>/LC_MESSAGES/messages.po|.mo
 
@@ -106,6 +112,8 @@ def shipped(code: str | None) -> str | None:
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        return "en"  # a CLI command or a worker inside the app context: its operator reads English
     for choice in (g.get("kiosk_language"), user_language.user_language(), request.cookies.get(COOKIE)):
         if (found := shipped(choice)) is not None:
             return found
@@ -194,6 +202,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
+    texts.install(_, ngettext)  # core's messages follow the request's (or the kiosk's) language
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["decimal"] = decimal

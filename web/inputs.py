@@ -15,6 +15,7 @@ import unicodedata
 from typing import Any
 
 from flask import Flask, current_app, request
+from flask_babel import gettext
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from core.errors import DomainError
@@ -33,7 +34,9 @@ def _nfc(value: str) -> str:
 def _checked(where: str, name: str, value: str, *, multiline: bool) -> str:
     problem = text_problem(value.replace("\x1d", "") if name in SCAN_FIELDS else value, multiline=multiline)
     if problem:
-        raise ValidationError.one(name, f"{name} {problem}" if where != "name" else f"a field name {problem}")
+        if where == "name":
+            raise ValidationError.one(name, gettext("a field name %(problem)s", problem=problem))
+        raise ValidationError.one(name, gettext("%(name)s %(problem)s", name=name, problem=problem))
     return _nfc(value)
 
 
@@ -55,18 +58,32 @@ def checked_json(value: Any, path: str = "", depth: int = 0) -> Any:
     """The JSON value with NFC strings; ValidationError naming the path of the first value no field may hold."""
     name = path or "body"
     if depth > MAX_JSON_DEPTH:
-        raise ValidationError.one(name, f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels: flatten it")
+        raise ValidationError.one(
+            name,
+            gettext(
+                "the JSON is nested deeper than %(max_json_depth)s levels: flatten it", max_json_depth=MAX_JSON_DEPTH
+            ),
+        )
     if isinstance(value, str):
         return _checked("value", name, value, multiline=True)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValidationError.one(name, f"{name} must be a finite number (not NaN, Infinity or 1e400)")
+            raise ValidationError.one(
+                name, gettext("%(name)s must be a finite number (not NaN, Infinity or 1e400)", name=name)
+            )
         return value
     if isinstance(value, int):
         if abs(value) > JSON_SAFE_INT:
-            raise ValidationError.one(name, f"{name} is too large: numbers must be within ±{JSON_SAFE_INT}")
+            raise ValidationError.one(
+                name,
+                gettext(
+                    "%(name)s is too large: numbers must be within ±%(json_safe_int)s",
+                    name=name,
+                    json_safe_int=JSON_SAFE_INT,
+                ),
+            )
         return value
     if isinstance(value, list):
         return [checked_json(item, _path(path, i), depth + 1) for i, item in enumerate(value)]
@@ -92,7 +109,9 @@ def _load_json() -> None:
     try:
         data = json.loads(text)
     except RecursionError:
-        raise ValidationError.one("body", f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels") from None
+        raise ValidationError.one(
+            "body", gettext("the JSON is nested deeper than %(max_json_depth)s levels", max_json_depth=MAX_JSON_DEPTH)
+        ) from None
     except ValueError as exc:
         raise _bad_json(f"the body is not valid JSON ({str(exc)[:80]}): check quotes, commas and brackets") from None
     data = checked_json(data)
@@ -109,7 +128,15 @@ def check_request() -> None:
         request.__dict__["args"] = _checked_pairs(request.args, multiline=False)
         for key, value in request.args.items(multi=True):
             if len(value) > MAX_QUERY_VALUE:
-                raise ValidationError.one(key, f"{key} is {len(value)} characters long: {MAX_QUERY_VALUE} at most")
+                raise ValidationError.one(
+                    key,
+                    gettext(
+                        "%(key)s is %(value)s characters long: %(max_query_value)s at most",
+                        key=key,
+                        value=len(value),
+                        max_query_value=MAX_QUERY_VALUE,
+                    ),
+                )
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if request.is_json:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
+from flask_babel import gettext
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
@@ -107,9 +108,15 @@ def asset_labels() -> Response:
     """Labels of the assets named by `asset` (repeat it for several: `?asset=3&asset=7`)."""
     raw = request.args.getlist("asset")
     if not raw:
-        raise DomainError("name at least one asset: ?asset=<id>", field="asset", status=422)
+        raise DomainError(gettext("name at least one asset: ?asset=<id>"), field="asset", status=422)
     if len(raw) > MAX_LABELS:
-        raise DomainError(f"{len(raw)} labels asked for; print at most {MAX_LABELS} at once", field="asset", status=422)
+        raise DomainError(
+            gettext(
+                "%(raw)s labels asked for; print at most %(max_labels)s at once", raw=len(raw), max_labels=MAX_LABELS
+            ),
+            field="asset",
+            status=422,
+        )
     ids: list[int] = [one(Int(minimum=1, maximum=2**31 - 1, required=True), "asset", value) for value in raw]
     labels = []
     for asset_id in dict.fromkeys(ids):

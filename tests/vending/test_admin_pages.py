@@ -120,7 +120,7 @@ def test_csv_upload_and_usage_csv(admin: tuple[FlaskClient, World, str]) -> None
         content_type="multipart/form-data",
     )
     body = page.get_data(as_text=True)
-    assert "1 rows imported, 1 rejected" in body and "line 3: sku is empty" in body
+    assert "1 row imported, 1 rejected" in body and "line 3: sku is empty" in body
     assert "Z-1" in client.get("/vending/csv/items.csv").get_data(as_text=True)
     usage = client.get("/vending/reports/usage?by=item&format=csv")
     assert usage.mimetype == "text/csv" and usage.get_data(as_text=True).startswith("SKU,Item,Quantity,Value")
@@ -159,3 +159,20 @@ def test_a_slot_moves_only_as_its_table_allows(admin: tuple[FlaskClient, World, 
     assert client.post("/vending/slots/2/clear", data={"csrf_token": token}).status_code == 302
     audit = client.get("/admin/audit").get_data(as_text=True)
     assert "vending.slot.clear" in audit and "disabled" in audit
+
+
+def test_german_csv_row_errors_and_form_problems(admin: tuple[FlaskClient, World, str]) -> None:
+    client, _, token = admin
+    client.set_cookie("vendtrack_lang", "de")
+    text = "sku,name,category\nZ-1,Zip ties,general\nZ-2,Bolts,general\n,broken,x\n"
+    page = client.post(
+        "/vending/csv",
+        data={"kind": "items", "csrf_token": token, "file": (io.BytesIO(text.encode()), "items.csv")},
+        content_type="multipart/form-data",
+    )
+    body = page.get_data(as_text=True)
+    assert "items: 2 Zeilen importiert, 1 abgelehnt." in body
+    assert "Zeile 4: sku ist leer: das Feld ist erforderlich, z. B. BOLT-M8" in body
+    refused = client.post("/vending/rules", data={"name": "Gloves", "quantity": "2.7", "csrf_token": token})
+    assert refused.status_code == 422
+    assert "quantity muss eine ganze Zahl von 0 bis" in refused.get_data(as_text=True)

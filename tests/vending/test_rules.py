@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
+from flask_babel import force_locale
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +43,17 @@ def test_shift_window_names_the_next_shift() -> None:
     assert _eval(_spec("shift"), usage, NOON) == "Gloves: limit 2 per shift reached, next at 14:00 UTC"
     assert _eval(_spec("shift"), usage, NOON + timedelta(hours=2)) is None  # new shift at 14:00
     assert _eval(_spec("shift"), _used(NOON - timedelta(hours=7)), NOON, quantity=2) is None  # before 06:00
+
+
+def test_the_reset_time_is_written_in_the_kiosks_language(app: Flask) -> None:
+    usage = _used(NOON - timedelta(hours=3), NOON - timedelta(hours=2))
+    berlin = ZoneInfo("Europe/Berlin")
+    with app.test_request_context("/kiosk/L1"), force_locale("de"):
+        german = str(_eval(_spec("week"), usage, NOON, tz=berlin))
+    with app.test_request_context("/kiosk/L1"), force_locale("es"):
+        spanish = str(_eval(_spec("week"), usage, NOON, tz=berlin))
+    assert german.endswith("wieder ab Mo. 09 März 00:00 CET"), german
+    assert spanish.endswith("a partir de lun 09 mar 00:00 CET"), spanish
 
 
 def test_night_shift_crosses_midnight() -> None:

@@ -169,3 +169,19 @@ def test_api_calls_record_a_tokens_last_use_once_a_minute(database_url: str, tmp
     assert call_and_read_last_use() == first, "a call within the minute writes nothing"
     clock.advance(seconds=1)
     assert call_and_read_last_use() == clock.now()
+
+
+def test_flashes_and_password_refusals_in_german(app: Flask, client: FlaskClient) -> None:
+    _user(app, "ann", Role.ADMIN)
+    client.set_cookie("vendtrack_lang", "de")
+    login(client, "ann", "nna-password")
+    token = csrf_from(client.get("/admin/users").get_data(as_text=True))
+    short = client.post("/admin/users", data={"username": "bob", "password": "short", "roles": ["staff"],
+                                              "csrf_token": token})  # fmt: skip
+    assert short.status_code == 400
+    assert "das Passwort ist zu kurz (5 Zeichen): verwenden Sie mindestens 12" in short.get_data(as_text=True)
+    created = client.post("/admin/users", data={"username": "bob", "password": "long-enough-now", "roles": ["staff"],
+                                                "csrf_token": token}, follow_redirects=True)  # fmt: skip
+    assert "Benutzer bob angelegt." in created.get_data(as_text=True)
+    out = client.post("/logout", data={"csrf_token": token}, follow_redirects=True)
+    assert "Sie sind abgemeldet." in out.get_data(as_text=True)
