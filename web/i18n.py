@@ -42,8 +42,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Blueprint, Flask, g, has_request_context, redirect, request
-from flask_babel import Babel, force_locale, get_locale, ngettext
+from flask_babel import Babel, LazyString, force_locale, get_locale, ngettext
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from core import access, languages, texts
@@ -198,7 +199,15 @@ def choose_language() -> Response:
     return response
 
 
+def _lazy_text_as_html(self: LazyString) -> Markup:
+    return escape(str(self))
+
+
 def init_app(app: Flask) -> None:
+    # Flask-Babel's lazy strings declare themselves HTML (`__html__` returns the text as it is), so a message such as
+    # lazy_gettext("unknown room %(room)s", room=typed) would reach a page, or a flash read back from the session,
+    # unescaped. Our lazy messages are text: their HTML form is the escaped text.
+    LazyString.__html__ = _lazy_text_as_html
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
