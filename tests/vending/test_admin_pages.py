@@ -171,7 +171,7 @@ def test_german_csv_row_errors_and_form_problems(admin: tuple[FlaskClient, World
         content_type="multipart/form-data",
     )
     body = page.get_data(as_text=True)
-    assert "items: 2 Zeilen importiert, 1 abgelehnt." in body
+    assert "Artikel: 2 Zeilen importiert, 1 abgelehnt." in body  # the kind by its label
     assert "Zeile 4: sku ist leer: das Feld ist erforderlich, z. B. BOLT-M8" in body
     refused = client.post("/vending/rules", data={"name": "Gloves", "quantity": "2.7", "csrf_token": token})
     assert refused.status_code == 422
