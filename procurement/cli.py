@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from flask_babel import force_locale
 
 from core.db import unit_of_work
 from core.errors import DomainError
@@ -20,23 +16,10 @@ from procurement.documents import build_context
 from procurement.transmit_worker import retry_due
 
 CLI_ACTOR = "cli:procurement"
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def _services() -> AppServices:
     return current_app.extensions["vendtrack"]
-
-
-def _in_english(command: Callable[P, R]) -> Callable[P, R]:
-    """Run a command with English messages: there is no request to choose a language from."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        with force_locale("en"):
-            return command(*args, **kwargs)
-
-    return run
 
 
 @click.group("procurement", cls=AppGroup, help="Replenishment, PO documents and sending.")
@@ -46,7 +29,6 @@ def procurement_group() -> None:
 
 @procurement_group.command("replenish", help="Run replenishment over every policy now; submit the system drafts.")
 @click.option("--submit/--no-submit", default=True, show_default=True, help="Submit system drafts for approval.")
-@_in_english
 def replenish_command(submit: bool) -> None:
     services = _services()
     with unit_of_work(services.session_factory) as session:
@@ -65,7 +47,6 @@ def replenish_command(submit: bool) -> None:
 @procurement_group.command("pdf", help="Write the PDF of a purchase order to a file.")
 @click.argument("po_number")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@_in_english
 def pdf_command(po_number: str, output: Path) -> None:
     try:
         with unit_of_work(_services().session_factory) as session:
@@ -78,7 +59,6 @@ def pdf_command(po_number: str, output: Path) -> None:
 
 @procurement_group.command("send", help="E-mail an approved purchase order to its supplier with the PDF attached.")
 @click.argument("po_number")
-@_in_english
 def send_command(po_number: str) -> None:
     services = _services()
     smtp, policy = (
@@ -105,7 +85,6 @@ def send_command(po_number: str) -> None:
 
 
 @procurement_group.command("retry-sends", help="Retry the purchase-order e-mails that are due now, once.")
-@_in_english
 def retry_sends_command() -> None:
     services = _services()
     settings = services.settings

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, ParamSpec, TypeVar
+from typing import IO
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from flask_babel import force_locale
 
 from core.db import unit_of_work
 from core.heartbeats import HeartbeatWriter
@@ -30,20 +27,6 @@ from tracking.runtime import FlushWorker
 from tracking.setup import export_setup, load_setup
 from tracking.simrun import LiveSimulator, wander
 from tracking.sources.scanner import ScannerSource
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _in_english(command: Callable[P, R]) -> Callable[P, R]:
-    """Run a command with English messages: there is no request to choose a language from."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        with force_locale("en"):
-            return command(*args, **kwargs)
-
-    return run
 
 
 @click.group("tracking", help="BLE tracking: scan with a local adapter, replay recordings.")
@@ -97,7 +80,6 @@ def scan_command(gateway_id: str, adapter: str | None, seconds: float | None, re
 @tracking_group.command("replay", help="Feed a JSON-lines recording (observations or raw adverts) through the engine.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
-@_in_english
 def replay_command(path: Path) -> None:
     pipeline = pipeline_for(current_app.extensions["vendtrack"])
     pipeline.refresh_floor(force=True)
@@ -120,7 +102,6 @@ def replay_command(path: Path) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--apply", "apply_all", is_flag=True, help="Write the suggested offsets (audited as the CLI).")
 @with_appcontext
-@_in_english
 def calibrate_command(path: Path, apply_all: bool) -> None:
     with path.open() as lines:
         result = read_recording(lines)
@@ -146,7 +127,6 @@ def calibrate_command(path: Path, apply_all: bool) -> None:
 @tracking_group.command("load", help="Load zones, gateways, assets and PAR rules from a JSON file (upsert).")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
-@_in_english
 def load_command(path: Path) -> None:
     try:
         data = json.loads(path.read_text())
@@ -166,7 +146,6 @@ def load_command(path: Path) -> None:
 @tracking_group.command("export", help="Write zones, gateways, assets and PAR rules as JSON that `load` reads back.")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=False)
 @with_appcontext
-@_in_english
 def export_command(path: Path | None) -> None:
     with unit_of_work(current_app.extensions["vendtrack"].session_factory) as session:
         text = json.dumps(export_setup(session), indent=2) + "\n"
