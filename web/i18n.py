@@ -37,11 +37,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Blueprint, Flask, g, has_request_context, redirect, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, LazyString, force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -203,11 +205,20 @@ def _lazy_text_as_html(self: LazyString) -> Markup:
     return escape(str(self))
 
 
+class _JsonProvider(DefaultJSONProvider):
+    """JSON of a lazy message is its text (Flask's default reads `__html__`, which is the escaped form for pages)."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        return str(o) if isinstance(o, LazyString) else DefaultJSONProvider.default(o)
+
+
 def init_app(app: Flask) -> None:
     # Flask-Babel's lazy strings declare themselves HTML (`__html__` returns the text as it is), so a message such as
     # lazy_gettext("unknown room %(room)s", room=typed) would reach a page, or a flash read back from the session,
     # unescaped. Our lazy messages are text: their HTML form is the escaped text.
     LazyString.__html__ = _lazy_text_as_html
+    app.json = _JsonProvider(app)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)

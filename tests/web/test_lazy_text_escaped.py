@@ -1,5 +1,6 @@
-"""A lazy message carrying typed input is text, not HTML: escaped on a page and in a flash read back from the session
-(Flask-Babel's lazy strings call themselves HTML; web/i18n.py makes their HTML the escaped text)."""
+"""A lazy message carrying typed input is text, not HTML: escaped on a page and in a flash read back from the session,
+and in JSON as it is (Flask-Babel's lazy strings call themselves HTML; web/i18n.py makes their HTML the escaped text
+and their JSON the text)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,5 @@ def test_a_lazy_message_with_typed_input_is_escaped_on_a_page_and_after_a_flash(
     assert "&lt;script&gt;alert(" in read and "<script>" not in read
     with app.test_request_context():
         assert get_flashed_messages() == []
+        said = app.json.dumps({"message": lazy_gettext("no asset has the tag %(code)s", code="'A-99'")})
+        assert "'A-99'" in said and "&#39;" not in said  # JSON carries the text itself, for a program to read
