@@ -9,7 +9,10 @@
 (b) A 10-line and a 500-line PO rendered by procurement.pdf (reportlab) and, in the same run, the same PO
     as HTML rendered by WeasyPrint; time per PDF and the ratio.
 
-Run: python bench/procure.py [--items 5000 --sites 20 --events 1000000]
+Run: python bench/procure.py [--scale 4] [--items 5000 --sites 20 --events 1000000] [--database-url URL]
+`--scale N` multiplies the items and the events (N = 4: 20,000 items × 20 sites = 400,000 policies and 4,000,000
+events); the targets stay the same. `--database-url postgresql+psycopg://...` runs part (a) on a fresh database made
+on that server (each full run on its own copy, `CREATE DATABASE ... TEMPLATE`), dropped afterwards.
 Needs WeasyPrint (pip install weasyprint; system pango): without it part (b) says so and the script exits 1.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import random
 import shutil
 import statistics
@@ -27,7 +31,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
 
 from core.clock import ManualClock
 from core.db import make_engine, make_session_factory, unit_of_work
@@ -128,62 +133,114 @@ def _events(rng: random.Random, skus: list[str], sites: int, clock: ManualClock)
     return new
 
 
-def part_a(items: int, sites: int, events: int, repeat: int) -> tuple[float, float]:
-    """Median of `repeat` full runs (each on a fresh copy of the database) and of `repeat` incremental rounds."""
-    rng = random.Random(7)
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base.db"
-        engine = make_engine(f"sqlite:///{base}")
-        load_all_models().create_all(engine)
-        setup = build(make_session_factory(engine), items, sites, events, rng)
-        engine.dispose()  # the last connection to close checkpoints the WAL into the file
-        print(f"setup: {items} items × {sites} sites = {items * sites} policies in {setup['master_s']:.1f} s; "
-              f"{events} dispense events → {int(setup['day_rows'])} day rows + rolling sums in "
-              f"{setup['history_s']:.1f} s")  # fmt: skip
-        fulls = []
-        for n in range(repeat):
-            copy = Path(tmp) / f"run{n}.db"
+class Copies:
+    """A base database to build once and fresh copies of it for each timed full run: SQLite files or, on
+    PostgreSQL, databases made with `CREATE DATABASE ... TEMPLATE base` (all dropped at the end)."""
+
+    def __init__(self, server_url: str | None, folder: Path) -> None:
+        self.server_url, self.folder = server_url, folder
+        self.made: list[str] = []
+        self.prefix = f"vt_procure_{os.getpid()}"
+
+    def url(self, name: str) -> str:
+        if self.server_url is None:
+            return f"sqlite:///{self.folder / (name + '.db')}"
+        return make_url(self.server_url).set(database=f"{self.prefix}_{name}").render_as_string(hide_password=False)
+
+    def _admin(self, statement: str) -> None:
+        assert self.server_url is not None
+        admin = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(statement))
+        admin.dispose()
+
+    def base(self) -> str:
+        if self.server_url is not None:
+            self._admin(f'CREATE DATABASE "{self.prefix}_base"')
+            self.made.append(f"{self.prefix}_base")
+        return self.url("base")
+
+    def copy(self, name: str) -> str:
+        if self.server_url is None:
+            base, copy = self.folder / "base.db", self.folder / f"{name}.db"
             shutil.copy(base, copy)
             if Path(f"{base}-wal").exists():
                 shutil.copy(f"{base}-wal", f"{copy}-wal")
-            engine = make_engine(f"sqlite:///{copy}")
-            factory = make_session_factory(engine)
-            clock = ManualClock(NOW)
-            t0 = time.perf_counter()
-            with unit_of_work(factory) as s:
-                report = replenish(s, clock)
-            fulls.append(time.perf_counter() - t0)
-            if n < repeat - 1:
-                engine.dispose()
-        runs = ", ".join(f"{x:.3f}" for x in fulls)
-        print(f"(a) full replenishment: {statistics.median(fulls):.3f} s median of {runs} — {report.examined} "
-              f"item×site policies, {report.lines_created} lines on {report.pos_created} draft POs, "
-              f"{len(report.problems)} problems")  # fmt: skip
-        with factory() as s:
-            skus = list(s.execute(select(Item.sku)).scalars())
-        consumes, incs = [], []
-        for _ in range(repeat):
-            clock.advance(minutes=10)
-            new = _events(rng, skus, sites, clock)
-            t0 = time.perf_counter()
-            with unit_of_work(factory) as s:
-                for evt in new:
-                    handle_event(s, evt)
-            consumes.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            with unit_of_work(factory) as s:
-                inc = replenish(s, clock, only_dirty=True)
-            incs.append(time.perf_counter() - t0)
+        else:
+            self._admin(f'CREATE DATABASE "{self.prefix}_{name}" TEMPLATE "{self.prefix}_base"')
+            self.made.append(f"{self.prefix}_{name}")
+        return self.url(name)
+
+    def drop_all(self) -> None:
+        for name in reversed(self.made):
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def part_a(items: int, sites: int, events: int, repeat: int, server_url: str | None) -> tuple[float, float]:
+    """Median of `repeat` full runs (each on a fresh copy of the database) and of `repeat` incremental rounds."""
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        copies = Copies(server_url, Path(tmp))
+        try:
+            return _part_a(copies, items, sites, events, repeat, rng)
+        finally:
+            copies.drop_all()
+
+
+def _part_a(
+    copies: Copies, items: int, sites: int, events: int, repeat: int, rng: random.Random
+) -> tuple[float, float]:
+    engine = make_engine(copies.base())
+    load_all_models().create_all(engine)
+    setup = build(make_session_factory(engine), items, sites, events, rng)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))  # what autovacuum does after a bulk load, before the first run
+    engine.dispose()  # SQLite: the last connection to close checkpoints the WAL into the file
+    print(f"database: {engine.dialect.name}")
+    print(f"setup: {items} items × {sites} sites = {items * sites} policies in {setup['master_s']:.1f} s; "
+          f"{events} dispense events → {int(setup['day_rows'])} day rows + rolling sums in "
+          f"{setup['history_s']:.1f} s")  # fmt: skip
+    fulls = []
+    for n in range(repeat):
+        engine = make_engine(copies.copy(f"run{n}"))
+        factory = make_session_factory(engine)
+        clock = ManualClock(NOW)
         t0 = time.perf_counter()
         with unit_of_work(factory) as s:
-            replenish(s, clock, only_dirty=True)
-        idle = time.perf_counter() - t0
-        print(f"    100 new dispense events (+50 stock levels) through the consumer handler: "
-              f"{statistics.median(consumes) * 1000:.1f} ms median")  # fmt: skip
-        print(f"    incremental replenishment after them: {statistics.median(incs) * 1000:.1f} ms median of "
-              f"{', '.join(f'{x * 1000:.1f}' for x in incs)} — last: {inc.examined} dirty pairs, {inc.lines_created} "
-              f"new + {inc.lines_merged} merged lines; a run with nothing dirty: {idle * 1000:.1f} ms")  # fmt: skip
-        engine.dispose()
+            report = replenish(s, clock)
+        fulls.append(time.perf_counter() - t0)
+        if n < repeat - 1:
+            engine.dispose()
+    runs = ", ".join(f"{x:.3f}" for x in fulls)
+    print(f"(a) full replenishment: {statistics.median(fulls):.3f} s median of {runs} — {report.examined} "
+          f"item×site policies, {report.lines_created} lines on {report.pos_created} draft POs, "
+          f"{len(report.problems)} problems")  # fmt: skip
+    with factory() as s:
+        skus = list(s.execute(select(Item.sku)).scalars())
+    consumes, incs = [], []
+    for _ in range(repeat):
+        clock.advance(minutes=10)
+        new = _events(rng, skus, sites, clock)
+        t0 = time.perf_counter()
+        with unit_of_work(factory) as s:
+            for evt in new:
+                handle_event(s, evt)
+        consumes.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with unit_of_work(factory) as s:
+            inc = replenish(s, clock, only_dirty=True)
+        incs.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    with unit_of_work(factory) as s:
+        replenish(s, clock, only_dirty=True)
+    idle = time.perf_counter() - t0
+    print(f"    100 new dispense events (+50 stock levels) through the consumer handler: "
+          f"{statistics.median(consumes) * 1000:.1f} ms median")  # fmt: skip
+    print(f"    incremental replenishment after them: {statistics.median(incs) * 1000:.1f} ms median of "
+          f"{', '.join(f'{x * 1000:.1f}' for x in incs)} — last: {inc.examined} dirty pairs, {inc.lines_created} "
+          f"new + {inc.lines_merged} merged lines; a run with nothing dirty: {idle * 1000:.1f} ms")  # fmt: skip
+    engine.dispose()
     return statistics.median(fulls), statistics.median(incs)
 
 
@@ -266,12 +323,17 @@ def part_b() -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=1, help="multiplies --items and --events (4: the 4x size)")
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
+    parser.add_argument("--database-url", help="a PostgreSQL server URL: part (a) runs on databases made there")
     args = parser.parse_args()
-    full, incremental = part_a(args.items, args.sites, args.events, args.repeat)
+    if args.scale < 1:
+        parser.error("--scale must be 1 or more")
+    items, events = args.items * args.scale, args.events * args.scale
+    full, incremental = part_a(items, args.sites, events, args.repeat, args.database_url)
     speedup = part_b()
     ok_full, ok_inc = full <= 2.0, incremental * 1000 <= 100
     ok_pdf = speedup is not None and speedup >= 5
