@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, Table, and_, bindparam, case, cast, func, insert, or_, select, update
+from sqlalchemy import Float, Table, and_, bindparam, case, cast, false, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from procurement.models import (
     ReorderPolicy,
     SiteProcurementSettings,
     StockView,
+    SupplierItem,
 )
 from procurement.orders import DRAFT, OPEN_STATUSES, SYSTEM_ACTOR
 from procurement.stock import roll_windows
@@ -139,10 +140,16 @@ def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
     """Policy, stock and demand of the pairs that might need an order.
 
     Open quantities are never negative, so a min/max or reorder-level pair whose on-hand alone already
-    reaches its trigger cannot need one and is filtered out in SQL; automatic reorder points are all read.
-    Pairs procurement has never heard a stock level for are left alone: ordering on a guess is worse.
+    reaches its trigger cannot need one and is filtered out in SQL, and so is an automatic reorder point whose
+    on-hand is above the highest point it could have (`_rop_may_reach`). Pairs procurement has never heard a
+    stock level for are left alone: ordering on a guess is worse.
     """
     p, sv, ds = ReorderPolicy, StockView, DemandStat
+    longest = (
+        select(SupplierItem.item_id.label("item_id"), func.max(SupplierItem.lead_time_days).label("lead_days"))
+        .group_by(SupplierItem.item_id)
+        .subquery("longest_lead")
+    )
     columns: dict[str, Any] = {
         "item_id": p.item_id,
         "site_id": p.site_id,
@@ -166,10 +173,11 @@ def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
         .select_from(p)
         .join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
         .outerjoin(ds, and_(ds.item_id == p.item_id, ds.site_id == p.site_id))
+        .outerjoin(longest, longest.c.item_id == p.item_id)
         .where(
             p.active.is_(True),
             or_(
-                p.kind == policy.AUTO_ROP,
+                and_(p.kind == policy.AUTO_ROP, _rop_may_reach(session, sv.on_hand, ds, longest.c.lead_days)),
                 and_(p.kind == policy.MIN_MAX, sv.on_hand < p.min_qty),
                 and_(p.kind == policy.REORDER_LEVEL, sv.on_hand < p.reorder_level),
             ),
@@ -182,6 +190,36 @@ def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
         batch = query.where(sv.id.in_(stock_ids[start : start + IDS_PER_STATEMENT]))
         rows.extend(PairRow._make(row) for row in _fetch_plain(session, batch))
     return rows
+
+
+def _rop_may_reach(session: Session, on_hand: Any, ds: type[DemandStat], lead_days: Any) -> Any:
+    """SQL that is true for every automatic-reorder-point pair `_propose` could order (and for a few more).
+
+    `_propose` orders when position <= ceil(mean·L + z·σ·√L), with L the lead time of the item's chosen offer and
+    position >= on-hand. With the item's longest lead time of any supplier item (Lmax >= L) and the highest z of
+    any such policy, that needs gap = on_hand - 1 - mean·Lmax < z·σ·√Lmax: gap <= 0 or gap² < z²·σ²·Lmax, with no
+    square root for the database to lack. One more unit of margin (on_hand - 2) absorbs the database's float
+    rounding. No demand (no window or nothing dispensed) orders only at a position of 0 or less.
+    """
+    top_level = session.scalar(
+        select(func.max(ReorderPolicy.service_level)).where(
+            ReorderPolicy.kind == policy.AUTO_ROP, ReorderPolicy.active.is_(True)
+        )
+    )
+    if top_level is None:
+        return false()
+    z = policy.z_for(float(top_level))
+    days = func.nullif(ds.window_days, 0)
+    mean = cast(ds.total, Float) / days
+    variance = cast(ds.total_sq, Float) / days - mean * mean
+    lead = func.coalesce(lead_days, 0)
+    gap = on_hand - 2 - mean * lead
+    no_demand = or_(ds.total.is_(None), ds.total <= 0, func.coalesce(ds.window_days, 0) <= 0)
+    return or_(
+        and_(no_demand, on_hand <= 0),
+        gap <= 0,
+        gap * gap < literal(z * z, Float) * variance * lead,
+    )
 
 
 def _fetch_plain(session: Session, query: Any) -> list[tuple[Any, ...]]:

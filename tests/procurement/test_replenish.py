@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -225,3 +226,61 @@ def test_record_dispenses_sums_a_batch_with_repeats(world: World) -> None:
     with world.session() as s:
         stat = s.get(DemandStat, (1, world.site_id))
         assert stat is not None and (stat.total, stat.total_sq) == (5, 25)
+
+
+def test_the_reorder_point_prefilter_keeps_every_pair_that_is_below_its_point(world: World) -> None:
+    """`_load_pairs` drops automatic-reorder-point pairs far above their point in SQL; it must never drop one the
+    Python decision would order (its item's chosen offer may have a shorter lead than the longest; levels differ)."""
+    import random
+    from datetime import timedelta
+
+    from core.models import Item
+    from procurement import policy
+    from procurement.models import ReorderPolicy, SupplierItem
+    from procurement.replenish import _load_pairs
+    from procurement.suppliers import candidates, load_offers
+    from tests.procurement.conftest import add_offer
+
+    rng = random.Random(13)
+    with unit_of_work(world.factory) as s:
+        for n in range(300):
+            sku = f"ROP-{n}"
+            s.add(Item(sku=sku, name=sku, category="consumables", unit_of_measure="EA"))
+            s.flush()
+            lead = rng.choice((0, 1, 3, 7, 14, 30))
+            add_offer(s, "ACME", sku, f"A-{n}", [(1, "1.00")], priority=10, lead=lead)
+            if n % 3 == 0:  # a lower-priority offer, slower or faster: the chosen lead is not always the longest
+                other = max(0, lead + rng.choice((-30, -10, 5, 40)))
+                add_offer(s, "OMEGA", sku, f"O-{n}", [(1, "0.90")], priority=1, lead=other)
+            item_id = s.scalar(select(Item.id).where(Item.sku == sku))
+            days = rng.choice((0, 7, 30, 90))
+            daily = [rng.choice((0, 0, 1, 2, 5, 20)) for _ in range(days)]
+            s.add(ReorderPolicy(item_id=item_id, site_id=world.site_id, kind=policy.AUTO_ROP,
+                                service_level=rng.choice((Decimal("0.5"), Decimal("0.9"), Decimal("0.999"))),
+                                lookback_days=max(days, 1)))  # fmt: skip
+            s.add(StockView(item_id=item_id, site_id=world.site_id, on_hand=rng.randint(-2, 120)))
+            if n % 7:  # some pairs have never been dispensed: no demand row at all
+                s.add(DemandStat(item_id=item_id, site_id=world.site_id, window_days=days,
+                                 window_start=world.clock.now().date() - timedelta(days=days),
+                                 window_end=world.clock.now().date(), total=sum(daily),
+                                 total_sq=sum(q * q for q in daily)))  # fmt: skip
+    with world.session() as s:
+        kept = {(r.item_id, r.site_id) for r in _load_pairs(s, None) if r.kind == policy.AUTO_ROP}
+        offers = load_offers(s)
+        rows = s.execute(
+            select(ReorderPolicy.item_id, ReorderPolicy.service_level, StockView.on_hand, DemandStat.total,
+                   DemandStat.total_sq, DemandStat.window_days)
+            .join(StockView, StockView.item_id == ReorderPolicy.item_id)
+            .outerjoin(DemandStat, DemandStat.item_id == ReorderPolicy.item_id)
+            .where(ReorderPolicy.kind == policy.AUTO_ROP)
+        ).all()  # fmt: skip
+        assert s.scalar(select(func.count()).select_from(SupplierItem)) > 300
+    below = set()
+    for item_id, level, on_hand, total, total_sq, days in rows:
+        top = candidates(offers[item_id], world.clock.now().date())
+        lead = top[0].lead_time_days if top else 0
+        if policy.below_reorder_point(on_hand, total or 0, total_sq or 0, days or 0, lead, float(level)):
+            below.add((item_id, world.site_id))
+    assert below, "the data must have pairs below their point"
+    assert below <= kept, f"pairs below their reorder point dropped by the SQL filter: {sorted(below - kept)[:5]}"
+    assert len(kept) < len(rows) / 2, "the filter should drop the pairs far above their point"
