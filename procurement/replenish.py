@@ -195,11 +195,13 @@ def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
 def _rop_may_reach(session: Session, on_hand: Any, ds: type[DemandStat], lead_days: Any) -> Any:
     """SQL that is true for every automatic-reorder-point pair `_propose` could order (and for a few more).
 
-    `_propose` orders when position <= ceil(mean·L + z·σ·√L), with L the lead time of the item's chosen offer and
-    position >= on-hand. With the item's longest lead time of any supplier item (Lmax >= L) and the highest z of
-    any such policy, that needs gap = on_hand - 1 - mean·Lmax < z·σ·√Lmax: gap <= 0 or gap² < z²·σ²·Lmax, with no
-    square root for the database to lack. One more unit of margin (on_hand - 2) absorbs the database's float
-    rounding. No demand (no window or nothing dispensed) orders only at a position of 0 or less.
+    `_propose` orders when position <= ceil(mean·L + z·σ·√L), with L the lead time of the item's chosen offer,
+    position >= on-hand, mean = T/d and σ² = S/d - mean² (T, S: Σq, Σq² over d days). With the item's longest lead
+    time of any supplier item (Lmax >= L) and the highest z of any such policy, an order needs
+    gap = on_hand - 1 - mean·Lmax < z·σ·√Lmax. Times d > 0 that is G = (on_hand - 1)·d - T·Lmax < 0 or
+    G² < z²·(S·d - T²)·Lmax: integer arithmetic but for z², and no square root for the database to lack. One more
+    unit of margin (on_hand - 2) absorbs rounding in z². No demand (no window or nothing dispensed) orders only at
+    a position of 0 or less.
     """
     top_level = session.scalar(
         select(func.max(ReorderPolicy.service_level)).where(
@@ -209,16 +211,19 @@ def _rop_may_reach(session: Session, on_hand: Any, ds: type[DemandStat], lead_da
     if top_level is None:
         return false()
     z = policy.z_for(float(top_level))
-    days = func.nullif(ds.window_days, 0)
-    mean = cast(ds.total, Float) / days
-    variance = cast(ds.total_sq, Float) / days - mean * mean
     lead = func.coalesce(lead_days, 0)
-    gap = on_hand - 2 - mean * lead
+    gap_times_days = (on_hand - 2) * ds.window_days - ds.total * lead
     no_demand = or_(ds.total.is_(None), ds.total <= 0, func.coalesce(ds.window_days, 0) <= 0)
     return or_(
         and_(no_demand, on_hand <= 0),
-        gap <= 0,
-        gap * gap < literal(z * z, Float) * variance * lead,
+        and_(
+            ds.window_days > 0,
+            or_(
+                gap_times_days <= 0,
+                gap_times_days * gap_times_days
+                < literal(z * z, Float) * (ds.total_sq * ds.window_days - ds.total * ds.total) * lead,
+            ),
+        ),
     )
 
 
