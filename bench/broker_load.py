@@ -166,26 +166,28 @@ def run(processes: int, total: int, tags: int, gateways: int, host: str, port: i
             "consumer_cpu_max": max(c.value for c in cpus), "consumer_cpu_sum": sum(c.value for c in cpus)}  # fmt: skip
 
 
-def wire_cpu(processes: int, total: int, tags: int, gateways: int) -> list[float]:
-    """CPU seconds each of `processes` partitions spends on the whole stream's bytes (as the broker sends them),
-    fed to `fastmqtt.feed` and the consumer's engine in this process: the consumer's cost with no broker."""
+def wire_reads(total: int, tags: int, gateways: int) -> list[bytearray]:
+    """The stream's bytes as a broker sends them to a consumer (QoS 1 PUBLISH packets), cut into 1 MB reads."""
     packets = (wire.publish(t, p, 1, n % 65535 + 1) for n, (t, p) in enumerate(messages(total, tags, gateways, "")))
     stream = b"".join(packets)
-    reads = [bytearray(stream[i : i + (1 << 20)]) for i in range(0, len(stream), 1 << 20)]
-    spent = []
-    for index in range(processes):
-        consumer = _consumer(index, processes, "", "127.0.0.1", 1, gateways)
-        acks, pending = bytearray(), bytearray()
-        gc.collect()  # the previous partition's engine is garbage now: each starts from the heap a process would
-        start = time.process_time()
-        for chunk in reads:
-            pending += chunk
-            used, _ = feed(pending, len(pending), consumer.handle, acks)
-            del pending[:used]
-            acks.clear()
-        spent.append(time.process_time() - start)
-        if consumer.observations + consumer.not_ours != total:
-            raise SystemExit(f"partition {index}: {consumer.counters} (some messages were not handled)")
+    return [bytearray(stream[i : i + (1 << 20)]) for i in range(0, len(stream), 1 << 20)]
+
+
+def wire_cpu(index: int, processes: int, reads: list[bytearray], total: int, gateways: int) -> float:
+    """CPU seconds partition `index` of `processes` spends on the whole stream's `reads` (`total` messages),
+    fed to `fastmqtt.feed` and the consumer's engine in this process: the consumer's cost with no broker."""
+    consumer = _consumer(index, processes, "", "127.0.0.1", 1, gateways)
+    acks, pending = bytearray(), bytearray()
+    gc.collect()  # the previous run's engine is garbage now: each starts from the heap a process would
+    start = time.process_time()
+    for chunk in reads:
+        pending += chunk
+        used, _ = feed(pending, len(pending), consumer.handle, acks, consumer.foreign)
+        del pending[:used]
+        acks.clear()
+    spent = time.process_time() - start
+    if consumer.observations + consumer.not_ours != total or consumer.messages != total:
+        raise SystemExit(f"partition {index}: {consumer.counters} (some messages were not handled)")
     return spent
 
 

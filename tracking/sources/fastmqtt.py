@@ -26,6 +26,7 @@ from typing import Protocol
 
 from core.supervisor import Outage, Supervised
 from tracking.sources import wire
+from tracking.sources.partition import ForeignTopics
 
 READ_BYTES = 1 << 20
 MAX_MESSAGE_BYTES = 16 << 20  # a packet larger than this ends the session (the broker should never send one)
@@ -33,6 +34,7 @@ RECEIVE_MAXIMUM = 4096  # messages the broker may have in flight to us, unacknow
 SMALL_READ = 16 << 10  # a read shorter than this (about 70 sightings) is followed by a pause of GATHER_S
 GATHER_S = 0.002  # costs at most 2 ms of latency; saves a recv and a send per message or two at moderate rates
 _PUBACK_HEAD = bytes((wire.PUBACK << 4, 2))
+_NO_FOREIGN = ForeignTopics(lambda _gateway, _at: None)  # a consumer of every tag: no topic is ever added to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +65,25 @@ class SessionOwner(Protocol):
     connects: int
     disconnects: int
     acked: int
+    foreign: ForeignTopics | None  # topics of other partitions' tags, dropped by `feed`
 
     def topics(self) -> list[str]: ...
 
     def handle(self, topic: str, payload: bytes) -> None: ...
 
 
-def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], acks: bytearray) -> tuple[int, int]:
+def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], acks: bytearray,
+         foreign: ForeignTopics | None = None) -> tuple[int, int]:  # fmt: skip
     """Hand every complete PUBLISH in `buffer[:have]` to `handle`, appending its PUBACK (QoS 1) to `acks`.
 
     Returns (bytes used, messages handled); the unfinished packet at the end waits for the next read. Parsed in
-    place (no packet objects): a message another partition owns costs a topic decode and a look-up.
+    place (no packet objects). A message whose topic is in `foreign` (another partition's tag) is acknowledged
+    and dropped right there, after a topic decode and one look-up: no payload copy, no call to `handle`.
     Raises `Outage` on a DISCONNECT from the broker and `wire.WireError` on bytes that are not MQTT.
     """
     pos = handled = 0
+    drop = foreign if foreign is not None else _NO_FOREIGN
+    known = drop.topics
     while pos + 2 <= have:
         first = buffer[pos]
         length = buffer[pos + 1]
@@ -101,6 +108,12 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
                 acks += _PUBACK_HEAD
                 acks += buffer[topic_end : topic_end + 2]
                 topic_end += 2
+            gateway_id = known.get(topic)
+            if gateway_id is not None:  # another partition's tag, known by its topic: acknowledged and dropped
+                drop.seen.add(gateway_id)
+                drop.dropped += 1  # at once, not at the end: the consumer's message count is its tests' clock
+                pos = end
+                continue
             props = buffer[topic_end]
             if props < 0x80:
                 body = topic_end + 1 + props
@@ -115,6 +128,8 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
             reason = buffer[start] if length else 0
             raise Outage(f"the broker disconnected us (reason 0x{reason:02x})")
         pos = end
+    if drop.seen:
+        drop.report()
     return pos, handled
 
 
@@ -228,7 +243,7 @@ def _read_loop(owner: SessionOwner, sock: socket.socket, supervisor: Supervised,
             raise Outage(f"the broker {where} closed the connection")
         if got > 0:
             have += got
-            used, _handled = feed(buffer, have, handle, acks)
+            used, _handled = feed(buffer, have, handle, acks, owner.foreign)
             if acks:
                 sock.sendall(acks)
                 owner.acked += len(acks) >> 2

@@ -11,8 +11,12 @@ from tests.support import wait_until
 from tests.tracking.mosquitto import Mosquitto
 from tracking.observation import Observation
 from tracking.sources import wire
+from tracking.sources.espresense import tag_key_from_espresense
 from tracking.sources.fastmqtt import feed
-from tracking.sources.partition import Partition, owner
+from tracking.sources.mqtt import MqttConsumer
+from tracking.sources.partition import ForeignTopics, Partition, owner
+
+UUID = "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
 
 
 def test_split_keeps_an_unfinished_packet_for_the_next_read() -> None:
@@ -68,3 +72,38 @@ def test_feed_refuses_a_publish_whose_topic_runs_past_it() -> None:
     broken = bytearray(b"\x32\x03\x00\x09a")  # QoS 1, remaining length 3, topic length 9
     with pytest.raises(wire.WireError, match="topic runs past"):
         feed(broken, len(broken), lambda topic, payload: None, bytearray())
+
+
+def test_feed_acks_and_drops_a_known_foreign_topic_without_calling_handle() -> None:
+    heard: list[tuple[str, float]] = []
+    foreign = ForeignTopics(lambda gateway, at: heard.append((gateway, at)), clock=lambda: 42.0)
+    foreign.add("espresense/devices/tag-b/gw-2", "gw-2")  # found to be another partition's by the consumer
+    assert heard == [("gw-2", 42.0)]
+    data = (wire.publish("espresense/devices/tag-a/gw-1", b"{}", 1, 1)
+            + wire.publish("espresense/devices/tag-b/gw-2", b"{}", 1, 2)
+            + wire.publish("espresense/devices/tag-b/gw-2", b"{}", 1, 3))  # fmt: skip
+    buffer, acks = bytearray(data), bytearray()
+    got: list[str] = []
+    used, handled = feed(buffer, len(buffer), lambda topic, payload: got.append(topic), acks, foreign)
+    assert (used, handled, got) == (len(data), 1, ["espresense/devices/tag-a/gw-1"])
+    assert bytes(acks) == bytes.fromhex("40020001 40020002 40020003")  # every message acknowledged, dropped or not
+    assert foreign.dropped == 2 and not foreign.seen  # reported at the end of the read
+    assert heard == [("gw-2", 42.0)]  # gw-2 was marked heard less than a second ago: not again
+
+
+def test_a_partition_drops_other_tags_in_the_reader_and_counts_them() -> None:
+    keys = {n: tag_key_from_espresense(f"iBeacon:{UUID}-1-{n}") for n in range(12)}
+    got: list[Observation] = []
+    consumer = MqttConsumer(got.extend, lambda *_: None, ingest_one=got.append, partition=Partition(0, 2))
+    assert consumer.foreign is not None
+    devices = [f"iBeacon:{UUID}-1-{n}" for n in range(12)]
+    data = b"".join(wire.publish(f"espresense/devices/{device}/gw-1", json.dumps({"id": device, "rssi": -60}).encode(),
+                                 1, n + 1) for n, device in enumerate(devices))  # fmt: skip
+    for _ in range(2):  # the second time every foreign topic is known: dropped in `feed`
+        buffer = bytearray(data)
+        feed(buffer, len(buffer), consumer.handle, bytearray(), consumer.foreign)
+    mine = [n for n, key in keys.items() if owner(key, 2) == 0]
+    assert 0 < len(mine) < 12
+    assert [o.tag_key for o in got] == [keys[n] for n in mine] * 2
+    assert consumer.foreign.dropped == 12 - len(mine)
+    assert (consumer.messages, consumer.not_ours, consumer.observations) == (24, 2 * (12 - len(mine)), 2 * len(mine))
