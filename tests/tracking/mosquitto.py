@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import shutil
 import socket
-from collections.abc import Callable, Iterable
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -22,6 +26,12 @@ from tracking.sources import wire
 from tracking.sources.mqtt import MqttConsumer
 
 BROKER = ("127.0.0.1", 1883)
+OWN_BROKER = """listener {port} 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages {queue}
+max_queued_bytes 0
+"""
 
 
 def broker_up() -> bool:
@@ -88,8 +98,8 @@ class Mosquitto:
 class Publisher:
     """A QoS 1 publisher on a raw MQTT 5 socket: `send` returns once the broker acknowledged the message."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_connection(BROKER, timeout=10)
+    def __init__(self, port: int = BROKER[1]) -> None:
+        self.sock = socket.create_connection((BROKER[0], port), timeout=10)
         self.sock.sendall(wire.connect(f"vttest-pub-{secrets.token_hex(4)}", 30))
         self.pending = bytearray()
         self.packet_id = 0
@@ -125,3 +135,33 @@ class Publisher:
         with contextlib.suppress(OSError):
             self.sock.sendall(wire.DISCONNECT_BYTES)
         self.sock.close()
+
+
+@contextlib.contextmanager
+def own_broker(queue: int) -> Iterator[int]:
+    """A Mosquitto of the test's own on a free port that queues up to `queue` messages per client (the system one
+    keeps 1000 and drops the rest: a burst test needs more); yields its port. Skips when mosquitto is missing."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        pytest.skip("no mosquitto binary")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "mosquitto.conf"
+        config.write_text(OWN_BROKER.format(port=port, queue=queue))
+        proc = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: _listening(port), timeout=10, what=f"our own mosquitto on port {port}")
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False

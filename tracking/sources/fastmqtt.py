@@ -33,7 +33,7 @@ MAX_MESSAGE_BYTES = 16 << 20  # a packet larger than this ends the session (the 
 RECEIVE_MAXIMUM = 4096  # messages the broker may have in flight to us, unacknowledged
 SMALL_READ = 16 << 10  # a read shorter than this (about 70 sightings) is followed by a pause of GATHER_S
 GATHER_S = 0.002  # costs at most 2 ms of latency; saves a recv and a send per message or two at moderate rates
-_PUBACK_HEAD = bytes((wire.PUBACK << 4, 2))
+PUBACK_HEAD = bytes((wire.PUBACK << 4, 2))
 _NO_FOREIGN = ForeignTopics(lambda _gateway, _at: None)  # a consumer of every tag: no topic is ever added to it
 
 
@@ -93,7 +93,7 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
                 length = (length & 0x7F) | buffer[pos + 2] << 7
                 start = pos + 3
             else:
-                length, start = _long_length(buffer, pos + 1, have)
+                length, start = long_length(buffer, pos + 1, have)
                 if start < 0:
                     break
         end = start + length
@@ -105,7 +105,7 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
                 raise wire.WireError("a PUBLISH whose topic runs past the packet")
             topic = buffer[start + 2 : topic_end].decode("utf-8", "replace")
             if first & 0x06:  # QoS 1 (or 2, which we never subscribe with): a packet id follows the topic
-                acks += _PUBACK_HEAD
+                acks += PUBACK_HEAD
                 acks += buffer[topic_end : topic_end + 2]
                 topic_end += 2
             gateway_id = known.get(topic)
@@ -118,7 +118,7 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
             if props < 0x80:
                 body = topic_end + 1 + props
             else:
-                skip, body = _long_length(buffer, topic_end, end)
+                skip, body = long_length(buffer, topic_end, end)
                 if body < 0:
                     raise wire.WireError("a PUBLISH whose property length runs past the packet")
                 body += skip
@@ -133,7 +133,7 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
     return pos, handled
 
 
-def _long_length(buffer: bytearray, at: int, have: int) -> tuple[int, int]:
+def long_length(buffer: bytearray, at: int, have: int) -> tuple[int, int]:
     """A variable byte integer at `at`: (value, offset after it), or (0, -1) when its bytes have not all arrived."""
     value = shift = 0
     while at < have:
@@ -150,9 +150,9 @@ def _long_length(buffer: bytearray, at: int, have: int) -> tuple[int, int]:
 
 def run_session(owner: SessionOwner, supervisor: Supervised) -> None:
     """One connection: connect, subscribe (QoS 1), then read until stopped or cut off (raises `Outage`)."""
-    sock = _open(owner.broker)
+    sock = open_connection(owner.broker)
     try:
-        pending = _handshake(owner, sock)
+        pending = handshake(owner, sock)
         owner.connected = owner.subscribed = True
         owner.connects += 1
         supervisor.up()
@@ -168,7 +168,7 @@ def run_session(owner: SessionOwner, supervisor: Supervised) -> None:
         sock.close()
 
 
-def _open(broker: BrokerConfig) -> socket.socket:
+def open_connection(broker: BrokerConfig) -> socket.socket:
     where = broker.describe()
     try:
         sock = socket.create_connection((broker.host, broker.port), timeout=10)
@@ -189,7 +189,7 @@ def _open(broker: BrokerConfig) -> socket.socket:
                      "certificate") from None  # fmt: skip
 
 
-def _handshake(owner: SessionOwner, sock: socket.socket) -> bytearray:
+def handshake(owner: SessionOwner, sock: socket.socket) -> bytearray:
     """CONNECT, SUBSCRIBE; returns the bytes already read past the SUBACK."""
     broker = owner.broker
     clean = owner.session_expiry_s == 0
