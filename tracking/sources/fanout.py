@@ -29,9 +29,11 @@ from core.supervisor import Outage, Supervised
 from tracking.sources import wire
 from tracking.sources.espresense import tag_key_from_espresense
 from tracking.sources.fastmqtt import (
+    GATHER_S,
     PUBACK_HEAD,
     READ_BYTES,
     RECEIVE_MAXIMUM,
+    SMALL_READ,
     BrokerConfig,
     ForeignTopics,
     feed,
@@ -172,6 +174,8 @@ class _Loop:
         rest = self.buffer[used : self.have]
         self.buffer[: len(rest)] = rest
         self.have = len(rest)
+        if got < SMALL_READ:  # a trickle: let messages gather so that one read and one write serve many
+            time.sleep(GATHER_S)
         if self.have == len(self.buffer):  # one packet larger than the buffer: grow it
             self.buffer.extend(bytes(len(self.buffer)))
 
@@ -182,10 +186,17 @@ class _Loop:
         sent, waiting, route = router.sent, self.waiting, router.route
         pos = 0
         while pos + 2 <= have:
-            length, start = long_length(buffer, pos + 1, have)
-            if start < 0 or start + length > have:
+            first, length, start = buffer[pos], buffer[pos + 1], pos + 2
+            if length & 0x80:
+                if pos + 2 < have and not buffer[pos + 2] & 0x80:  # two length bytes: most sightings
+                    length, start = (length & 0x7F) | buffer[pos + 2] << 7, pos + 3
+                else:
+                    length, start = long_length(buffer, pos + 1, have)
+                    if start < 0:
+                        break
+            end = start + length
+            if end > have:
                 break
-            end, first = start + length, buffer[pos]
             if first >> 4 == wire.PUBLISH:
                 topic_end = start + 2 + (buffer[start] << 8 | buffer[start + 1])
                 if topic_end + (3 if first & 0x06 else 1) > end:
@@ -271,4 +282,6 @@ def serve_engine(link: socket.socket, handle: Callable[[str, bytes], None], stop
         have = len(rest)
         if have == len(buffer):
             buffer.extend(bytes(len(buffer)))
+        elif got < SMALL_READ:  # as the consumer's session: one read and one confirmation serve many messages
+            time.sleep(GATHER_S)
     return handled
