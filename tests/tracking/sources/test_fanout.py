@@ -25,7 +25,7 @@ from tracking.engine import FloorModel, GatewaySpec
 from tracking.observation import Observation
 from tracking.pipeline import Pipeline
 from tracking.sources.espresense import tag_key_from_espresense
-from tracking.sources.fanout import Router, serve_engine
+from tracking.sources.fanout import EVERY, Router, serve_engine
 from tracking.sources.fastmqtt import BrokerConfig
 from tracking.sources.mqtt import MqttConsumer
 from tracking.sources.partition import Partition
@@ -148,3 +148,21 @@ def test_a_burst_through_small_windows_loses_nothing() -> None:
     counts = sum(kept, Counter())
     assert counts == Counter({tag_key_from_espresense(d): total // tags for d in devices})
     assert not set(kept[0]) & set(kept[1]) and not set(kept[1]) & set(kept[2]) and not set(kept[0]) & set(kept[2])
+
+
+def test_the_router_sends_a_tag_to_its_owner_and_what_names_no_tag_to_every_engine() -> None:
+    links = [socket.socketpair() for _ in range(3)]
+    try:
+        router = Router([ours for ours, _ in links], standard_routes("site/"), prefix="site/")
+        for n in range(30):
+            device = f"iBeacon:{UUID}-1-{n}"
+            owner_of = Partition.parse  # the same arithmetic as the partitions: crc32(tag key) % 3
+            expected = next(i for i in range(3) if owner_of(f"{i}/3").owns(tag_key_from_espresense(device)))
+            assert router.route(f"site/espresense/devices/{device}/gw-{n % 4}") == expected
+        for topic in ("site/espresense/rooms/gw-1/status", "site/home/gw-a/BTtoMQTT/AA0000000001",
+                      "site/vendtrack/adverts/gw-raw", "site/ingics/gw-x", "other/espresense/devices/x/gw-1"):
+            assert router.route(topic) == EVERY, topic  # fmt: skip
+    finally:
+        for ours, theirs in links:
+            ours.close()
+            theirs.close()
