@@ -34,7 +34,7 @@ from tracking.sources.espresense import device_route as _esp_device
 from tracking.sources.espresense import parse_device_message, tag_key_from_espresense
 from tracking.sources.fastmqtt import RECEIVE_MAXIMUM, BrokerConfig, run_session
 from tracking.sources.limits import Rejected, TimeLimits
-from tracking.sources.partition import ForeignTopics, Partition
+from tracking.sources.partition import FOREIGN_TOPICS, ForeignTopics, Partition
 from tracking.sources.routes import GatewayState, Route, RouteTable, Wildcards, standard_routes
 from tracking.sources.stats import IngestStats
 
@@ -86,6 +86,7 @@ class MqttConsumer:
         self._not_ours = 0  # messages about tags another partition owns, looked at by `handle`
         # topics of other partitions' tags: `fastmqtt.feed` drops their messages without calling `handle`
         self.foreign = ForeignTopics(self.heard, clock) if self.partition is not None else None
+        self._mine: set[str] = set()  # topics of this partition's tags
         self._espresense_fast = any(r.parser is _esp_device for r in self.routes.routes)
         self._handled = self.observations = self.connects = self.disconnects = self.unknown_topic = 0
         self.matcher = TelemetryMatcher()
@@ -149,10 +150,14 @@ class MqttConsumer:
                 device, _, gateway_id = topic[len(self._devices) :].partition("/")
                 if device and gateway_id and "/" not in gateway_id:
                     part, foreign = self.partition, self.foreign
-                    if part is not None and foreign is not None and not part.owns(tag_key_from_espresense(device)):
-                        self._not_ours += 1
-                        foreign.add(topic, gateway_id)  # its next messages stop in `feed`
-                        return
+                    if part is not None and foreign is not None and topic not in self._mine:
+                        if not part.owns(tag_key_from_espresense(device)):
+                            self._not_ours += 1
+                            foreign.add(topic, gateway_id)  # its next messages stop in `feed`
+                            return
+                        if len(self._mine) >= FOREIGN_TOPICS:
+                            self._mine.clear()
+                        self._mine.add(topic)  # ours: its next messages skip the tag key and the owner check
                     obs = parse_device_message(gateway_id, payload, self.clock())
                     self.ingest_one(obs)
                     self.observations += 1
