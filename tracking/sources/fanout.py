@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import select
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -146,7 +147,10 @@ class _Loop:
         while not self.supervisor.stopping.is_set():
             full = any(s - d >= router.engine_window for s, d in zip(router.sent, router.done, strict=True))
             router.held_back += full
-            readable, _, _ = select.select(engines if full else [sock, *engines], [], [], 0.5)
+            buffered = not full and isinstance(sock, ssl.SSLSocket) and sock.pending() > 0  # TLS bytes select misses
+            readable, _, _ = select.select(engines if full else [sock, *engines], [], [], 0 if buffered else 0.5)
+            if buffered and sock not in readable:
+                readable.append(sock)
             for ready in readable:
                 if ready is sock:
                     self._from_broker()
