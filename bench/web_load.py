@@ -15,8 +15,12 @@ Targets: each product endpoint >= 0.5x the bare endpoint's requests/s with p99 <
 default on two cores); /livez with two processes >= 1.6x one process; 500 idle kiosk event streams held for
 60 s cost <= 10% of one core (CPU time of every serving process, from /proc). wrk: `apt-get install -y wrk`.
 
+One and two processes are both up during the comparison and take turns (`--rounds`, best run of each), so the
+machine's other load meets both alike. wrk runs one thread; each figure prints the serving processes' CPU per
+request and wrk's own CPU share, so a reader sees whether the load generator took the server's CPU.
+
     python bench/web_load.py [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
-                             [--seconds 10] [--idle 500] [--idle-seconds 60]
+                             [--seconds 10] [--idle 500] [--idle-seconds 60] [--rounds 3]
 """
 
 from __future__ import annotations
