@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 
+from core import write_gate
+
 Processor = Callable[[Any], Any] | None
 
 
@@ -252,10 +254,13 @@ def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool 
     postgres = dialect == "postgresql"
     dbapi_connection: Any = connection.dbapi_connection
     work = FastWork(connection, engine, one_statement=one_statement and durable)
+    gate = write_gate.gate_of(engine)  # SQLite file: writers of every process queue here (core.write_gate)
     try:
         begin = _begin_command(dialect, durable, work.one_statement)
         if postgres:
             dbapi_connection.autocommit = True
+        if gate is not None:
+            write_gate.enter(connection, gate)
         if begin:
             cursor = connection.cursor()
             cursor.execute(begin)
@@ -266,6 +271,8 @@ def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool 
         connection.rollback()
         raise
     finally:
+        if gate is not None:
+            write_gate.leave(connection)
         if postgres:
             try:
                 dbapi_connection.autocommit = False  # as the pool hands connections to everyone else

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, request, session
 from flask_babel import lazy_gettext, refresh
-from sqlalchemy import null, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core import access
 from core.errors import DomainError, Forbidden, NotFound
 from core.models import Site
+from core.prepared import FastWork, Prepared
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
 from vending import languages, pairing
@@ -32,6 +33,15 @@ DEFAULT_IDLE_SECONDS = 60
 class NoWorker(DomainError):
     status = 409
     code = "no_worker"
+
+
+# Read before every kiosk call: one statement compiled once (core.prepared). No worker has id -1 (ids start at 1).
+_LANGUAGES = Prepared(
+    select(
+        select(Machine.language).where(Machine.code == bindparam("p_code")).scalar_subquery(),
+        select(Worker.language).where(Worker.id == bindparam("p_worker")).scalar_subquery(),
+    )
+)
 
 
 def only_the_paired_machine() -> None:
@@ -60,13 +70,10 @@ def kiosk_language() -> None:
     if not code:
         return
     worker_id = live_worker_id(code)
-    worker_language = select(Worker.language).where(Worker.id == worker_id) if worker_id is not None else None
-    machine, own = kiosk_read_db().execute(
-        select(
-            select(Machine.language).where(Machine.code == code).scalar_subquery(),
-            null() if worker_language is None else worker_language.scalar_subquery(),
-        )
-    ).one()
+    found = FastWork.of(kiosk_read_db()).first(
+        _LANGUAGES, {"p_code": code, "p_worker": -1 if worker_id is None else worker_id}
+    )
+    machine, own = found if found is not None else (None, None)
     g.kiosk_worker_language = own or ""
     g.kiosk_language = own or machine or ""
     refresh()  # forget a locale chosen earlier in this request
