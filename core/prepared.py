@@ -7,7 +7,9 @@ keeps what an execution needs: the SQL text, the order of parameters, the litera
 column type's bind and result processors. Rows come back as tuples that also map column names to values
 (`row._mapping["on_hand"]`, as SQLAlchemy's rows do). `FastWork` is the one handle the hot services take:
 `FastWork.of(x)` accepts a Session (the statements join its transaction) or a `fast_unit_of_work`, a
-transaction on a pooled DBAPI connection with SQLite's BEGIN IMMEDIATE.
+transaction on a pooled DBAPI connection with SQLite's BEGIN IMMEDIATE. On PostgreSQL a fast unit of work runs
+in psycopg's pipeline mode: a statement whose result nobody reads yet (`FastWork.send`, or an `execute` closed
+at once) travels with the next one that is read, and with the COMMIT; on SQLite the same calls run in order.
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ class FastWork:
     session: Session | None = None
     one_statement: bool = False  # a `fast_unit_of_work(one_statement=True)`: one write, no transaction around it
     wrote: bool = False
+    pipeline: Any = None  # psycopg's Pipeline while a PostgreSQL fast unit of work runs in pipeline mode
 
     @property
     def dialect(self) -> Dialect:
@@ -170,15 +173,7 @@ class FastWork:
 
     def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Every row, each column through its result processor."""
-        cursor = self.execute(prepared, params)
-        rows = cursor.fetchall()
-        plan = prepared.plan(self.dialect)
-        processors = plan.processors(self.dialect, cursor.description)
-        cursor.close()
-        make = plan.row_type
-        if not any(p is not None for p in processors):
-            return [make(row) for row in rows]
-        return [make(p(v) if p is not None else v for p, v in zip(processors, row, strict=False)) for row in rows]
+        return self.send(prepared, params).all()
 
     def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
         """Run one statement; returns the DBAPI cursor (rowcount, fetchone; rows are not processed)."""
@@ -209,15 +204,7 @@ class FastWork:
 
     def first(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Row | None:
         """The first row with each column's result processor applied (timestamps parsed, and so on)."""
-        cursor = self.execute(prepared, params)
-        row = cursor.fetchone()
-        description = cursor.description
-        cursor.close()
-        if row is None:
-            return None
-        plan = prepared.plan(self.dialect)
-        processors = plan.processors(self.dialect, description)
-        return plan.row_type(p(v) if p is not None else v for p, v in zip(processors, row, strict=False))
+        return self.send(prepared, params).first()
 
     def mapping(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """The first row as {column name: value}, or None."""
@@ -225,10 +212,58 @@ class FastWork:
         return None if row is None else row._mapping
 
     def rowcount(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> int:
-        cursor = self.execute(prepared, params)
-        count = int(cursor.rowcount)
-        cursor.close()
+        return self.send(prepared, params).rowcount()
+
+    def send(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Pending:
+        """Run one statement and read its result later: in pipeline mode it is sent with whatever is read next,
+        so statements that do not depend on each other's results cost one round trip together."""
+        return Pending(self, prepared, self.execute(prepared, params))
+
+
+@dataclass(slots=True)
+class Pending:
+    """A statement sent by `FastWork.send` whose result is read when asked for (one round trip at most)."""
+
+    work: FastWork
+    prepared: Prepared
+    cursor: Any
+
+    def _results(self) -> None:
+        pipeline = self.work.pipeline
+        if pipeline is not None and self.cursor.pgresult is None:
+            pipeline.sync()  # an UPDATE without RETURNING: its row count comes back with the sync
+
+    def rowcount(self) -> int:
+        self._results()
+        count = int(self.cursor.rowcount)
+        self.cursor.close()
         return count
+
+    def first(self) -> Row | None:
+        """As `FastWork.first`."""
+        row = self.cursor.fetchone()
+        description = self.cursor.description
+        self.cursor.close()
+        if row is None:
+            return None
+        plan = self.prepared.plan(self.work.dialect)
+        processors = plan.processors(self.work.dialect, description)
+        return plan.row_type(p(v) if p is not None else v for p, v in zip(processors, row, strict=False))
+
+    def mapping(self) -> dict[str, Any] | None:
+        row = self.first()
+        return None if row is None else row._mapping
+
+    def all(self) -> list[Row]:
+        """As `FastWork.all`."""
+        rows = self.cursor.fetchall()
+        plan = self.prepared.plan(self.work.dialect)
+        processors = plan.processors(self.work.dialect, self.cursor.description)
+        self.cursor.close()
+        make = plan.row_type
+        if not any(p is not None for p in processors):
+            return [make(row) for row in rows]
+        return [make(p(v) if p is not None else v for p, v in zip(processors, row, strict=False)) for row in rows]
 
 
 @contextmanager
@@ -244,25 +279,36 @@ def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool 
     `one_statement=True`: the work writes with one statement (reads may follow, e.g. to explain a refused
     compare-and-set); on PostgreSQL that statement is its own transaction, with no BEGIN and COMMIT round trips.
 
-    On PostgreSQL the connection runs in autocommit mode while we own it and we send BEGIN ourselves: psycopg
-    would send its own BEGIN as a round trip of its own before the first statement, and a second one for
-    SET LOCAL; "BEGIN; SET LOCAL ..." is one message (round trips per dispense: docs/postgresql.md)."""
+    On PostgreSQL the connection runs in autocommit mode while we own it and we send BEGIN and COMMIT ourselves,
+    in psycopg's pipeline mode: BEGIN travels with the first statement read, COMMIT with the statements nobody
+    read (the outbox INSERT), so a transaction costs no round trip of its own (docs/postgresql.md)."""
     connection = engine.raw_connection()
     dialect = engine.dialect.name
     postgres = dialect == "postgresql"
     dbapi_connection: Any = connection.dbapi_connection
     work = FastWork(connection, engine, one_statement=one_statement and durable)
+    pipelined = postgres and not work.one_statement and _has_pipeline(dbapi_connection)
     try:
-        begin = _begin_command(dialect, durable, work.one_statement)
         if postgres:
             dbapi_connection.autocommit = True
-        if begin:
-            cursor = connection.cursor()
-            cursor.execute(begin)
-            cursor.close()
-        yield work
-        connection.commit()
+        if pipelined:
+            with dbapi_connection.pipeline() as pipeline:
+                work.pipeline = pipeline
+                for command in ("BEGIN", *(() if durable else ("SET LOCAL synchronous_commit TO OFF",))):
+                    connection.cursor().execute(command)
+                yield work
+                connection.cursor().execute("COMMIT")  # sent with the pipeline's closing sync: no round trip alone
+            work.pipeline = None
+        else:
+            begin = _begin_command(dialect, durable, work.one_statement)
+            if begin:
+                cursor = connection.cursor()
+                cursor.execute(begin)
+                cursor.close()
+            yield work
+            connection.commit()
     except BaseException:
+        work.pipeline = None
         connection.rollback()
         raise
     finally:
@@ -274,6 +320,15 @@ def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool 
         connection.close()
     for hook in work.after_commit:
         hook()
+
+
+def _has_pipeline(dbapi_connection: Any) -> bool:
+    pipeline = getattr(dbapi_connection, "pipeline", None)
+    if pipeline is None:
+        return False
+    from psycopg import Pipeline  # deferred: only PostgreSQL connections come here; SQLite runs need no psycopg
+
+    return bool(Pipeline.is_supported())
 
 
 def _begin_command(dialect: str, durable: bool, one_statement: bool) -> str:
