@@ -233,6 +233,10 @@ class Pending:
         if pipeline is not None and self.cursor.pgresult is None:
             pipeline.sync()  # an UPDATE without RETURNING: its row count comes back with the sync
 
+    def discard(self) -> None:
+        """The result is not wanted after all (a statement left unread keeps SQLite's cursor open)."""
+        self.cursor.close()
+
     def rowcount(self) -> int:
         self._results()
         count = int(self.cursor.rowcount)
