@@ -146,6 +146,7 @@ class FastWork:
     one_statement: bool = False  # a `fast_unit_of_work(one_statement=True)`: one write, no transaction around it
     wrote: bool = False
     pipeline: Any = None  # psycopg's Pipeline while a PostgreSQL fast unit of work runs in pipeline mode
+    pipeline_done: bool = False  # its closing sync has run: every result sent in it is in
 
     @property
     def dialect(self) -> Dialect:
@@ -220,39 +221,55 @@ class FastWork:
         return Pending(self, prepared, self.execute(prepared, params))
 
 
-@dataclass(slots=True)
 class Pending:
-    """A statement sent by `FastWork.send` whose result is read when asked for (one round trip at most)."""
+    """A statement sent by `FastWork.send` whose result is read when asked for (one round trip at most).
 
-    work: FastWork
-    prepared: Prepared
-    cursor: Any
+    Outside pipeline mode (SQLite, a Session's connection) the result is fetched at once, so it stays readable
+    after the unit of work ends; in pipeline mode the pipeline's closing sync fetches it, COMMIT included."""
 
-    def _results(self) -> None:
-        pipeline = self.work.pipeline
-        if pipeline is not None and self.cursor.pgresult is None:
-            pipeline.sync()  # an UPDATE without RETURNING: its row count comes back with the sync
+    __slots__ = ("count", "cursor", "description", "prepared", "rows", "work")
+
+    def __init__(self, work: FastWork, prepared: Prepared, cursor: Any) -> None:
+        self.work, self.prepared, self.cursor = work, prepared, cursor
+        self.rows: list[Any] | None = None
+        self.description: Any = None
+        self.count = -1
+        if work.pipeline is None:
+            self._fetch()
+
+    def _fetch(self) -> None:
+        cursor = self.cursor
+        if self.work.pipeline is not None and cursor.pgresult is None and not self.work.pipeline_done:
+            self.work.pipeline.sync()  # an UPDATE without RETURNING: its row count comes back with the sync
+        self.description = cursor.description
+        self.rows = cursor.fetchall() if self.description is not None else []
+        self.count = int(cursor.rowcount)
+        cursor.close()
+
+    def _read(self) -> list[Any]:
+        if self.rows is None:
+            self._fetch()
+        assert self.rows is not None
+        return self.rows
 
     def discard(self) -> None:
-        """The result is not wanted after all (a statement left unread keeps SQLite's cursor open)."""
-        self.cursor.close()
+        """The result is not wanted after all."""
+        if self.rows is None:
+            self.cursor.close()
+            self.rows = []
 
     def rowcount(self) -> int:
-        self._results()
-        count = int(self.cursor.rowcount)
-        self.cursor.close()
-        return count
+        self._read()
+        return self.count
 
     def first(self) -> Row | None:
         """As `FastWork.first`."""
-        row = self.cursor.fetchone()
-        description = self.cursor.description
-        self.cursor.close()
-        if row is None:
+        rows = self._read()
+        if not rows:
             return None
         plan = self.prepared.plan(self.work.dialect)
-        processors = plan.processors(self.work.dialect, description)
-        return plan.row_type(p(v) if p is not None else v for p, v in zip(processors, row, strict=False))
+        processors = plan.processors(self.work.dialect, self.description)
+        return plan.row_type(p(v) if p is not None else v for p, v in zip(processors, rows[0], strict=False))
 
     def mapping(self) -> dict[str, Any] | None:
         row = self.first()
@@ -260,10 +277,9 @@ class Pending:
 
     def all(self) -> list[Row]:
         """As `FastWork.all`."""
-        rows = self.cursor.fetchall()
+        rows = self._read()
         plan = self.prepared.plan(self.work.dialect)
-        processors = plan.processors(self.work.dialect, self.cursor.description)
-        self.cursor.close()
+        processors = plan.processors(self.work.dialect, self.description)
         make = plan.row_type
         if not any(p is not None for p in processors):
             return [make(row) for row in rows]
@@ -302,7 +318,7 @@ def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool 
                     connection.cursor().execute(command)
                 yield work
                 connection.cursor().execute("COMMIT")  # sent with the pipeline's closing sync: no round trip alone
-            work.pipeline = None
+            work.pipeline_done = True
         else:
             begin = _begin_command(dialect, durable, work.one_statement)
             if begin:
@@ -312,7 +328,7 @@ def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool 
             yield work
             connection.commit()
     except BaseException:
-        work.pipeline = None
+        work.pipeline_done = True
         connection.rollback()
         raise
     finally:

@@ -254,7 +254,16 @@ def reserve(session: Session | FastWork, slot_id: int, quantity: int) -> None:
 
     One conditional UPDATE: it takes the row lock and re-checks the free stock under it."""
     work = FastWork.of(session)
-    if work.rowcount(_RESERVE, {"p_slot": slot_id, "p_qty": quantity}) == 1:
+    check_reserved(work, send_reserve(work, slot_id, quantity), slot_id)
+
+
+def send_reserve(work: FastWork, slot_id: int, quantity: int) -> Pending:
+    """`reserve`'s UPDATE, sent now; `check_reserved` reads whether it held the stock (raising if not)."""
+    return work.send(_RESERVE, {"p_slot": slot_id, "p_qty": quantity})
+
+
+def check_reserved(work: FastWork, reservation: Pending, slot_id: int) -> None:
+    if reservation.rowcount() == 1:
         return
     held = lock_stock(work, slot_id)  # a slot without a stock row gets an empty one
     free = held.on_hand - held.reserved
