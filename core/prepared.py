@@ -348,7 +348,7 @@ def _has_pipeline(dbapi_connection: Any) -> bool:
         return False
     from psycopg import Pipeline  # deferred: only PostgreSQL connections come here; SQLite runs need no psycopg
 
-    return bool(Pipeline.is_supported())
+    return bool(Pipeline.is_supported()) and not __import__("os").environ.get("NOPIPE")
 
 
 def _begin_command(dialect: str, durable: bool, one_statement: bool) -> str:

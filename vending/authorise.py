@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
-from core.prepared import FastWork, Prepared, Row, fast_unit_of_work
+from core.prepared import FastWork, Pending, Prepared, Row, fast_unit_of_work
 from vending import charges, ledger, lots, rules
 from vending.dispense import DispenseView, Facts, view
 from vending.dispense_states import AUTHORISED, DISPENSE, REFUSED, REQUESTED, DispenseStatus
@@ -236,6 +236,7 @@ def _request(
         work.send(_SLOT_P, {"p_site": machine.site_id, "p_machine": machine.id, "p_code": slot_code}),
         work.send(_WORKER_P, {"p_worker": worker_id}),
         work.send(_RESTRICTED_P, {"p_machine": machine.id, "p_code": slot_code}),
+        charges.send_modes(work, machine.site_id),
     ]
     existing = sent[0].first()
     if existing is not None:
@@ -248,7 +249,7 @@ def _request(
     worker_code = ""
     try:
         codes, worker_code = authorise_checks(
-            work, machine, slot, worker_id, quantity, charge_codes, now, sent[2].all(), sent[3].all()
+            work, machine, slot, worker_id, quantity, charge_codes, now, sent[2].all(), sent[3].all(), sent[4]
         )
         _not_expired(work, slot, quantity, now)
         status, detail, shown = _outcome(AUTHORISED), "", ""
@@ -333,9 +334,11 @@ def authorise_checks(
     now: datetime,
     worker_rows: Sequence[Row],
     allowed: Sequence[Row],
+    charge_modes: Pending | None = None,
 ) -> tuple[dict[str, str], str]:
     """Every check that must pass before hardware moves, and the reservation; raises a DomainError naming what to
-    do (with nothing reserved). `worker_rows` and `allowed`: the worker's groups and the item's restrictions.
+    do (with nothing reserved). `worker_rows` and `allowed`: the worker's groups and the item's restrictions;
+    `charge_modes`: the site's charge-code modes, already sent.
 
     The reservation is sent before the charge codes and rules are checked, so it travels with the rules' usage
     read; a refusal after it releases it in the same transaction. Returns the charge codes and the worker's code."""
@@ -364,7 +367,7 @@ def authorise_checks(
         )
     reservation = ledger.send_reserve(work, slot.id, quantity)
     try:
-        codes = charges.validate(work, machine.site_id, given)
+        codes = charges.validate(work, machine.site_id, given, charge_modes)
         refusal = rules.check(
             work,
             site_id=machine.site_id,
