@@ -241,8 +241,13 @@ class Pending:
         cursor = self.cursor
         if self.work.pipeline is not None and cursor.pgresult is None and not self.work.pipeline_done:
             self.work.pipeline.sync()  # an UPDATE without RETURNING: its row count comes back with the sync
-        self.description = cursor.description
-        self.rows = cursor.fetchall() if self.description is not None else []
+        plan = self.prepared.plan(self.work.dialect)
+        if plan.columns or cursor.description is not None:  # psycopg builds `description` anew on each call
+            self.rows = cursor.fetchall()
+            if not plan.results:  # only the first rows of a statement need it (their type codes)
+                self.description = cursor.description
+        else:
+            self.rows = []
         self.count = int(cursor.rowcount)
         cursor.close()
 
@@ -348,7 +353,7 @@ def _has_pipeline(dbapi_connection: Any) -> bool:
         return False
     from psycopg import Pipeline  # deferred: only PostgreSQL connections come here; SQLite runs need no psycopg
 
-    return bool(Pipeline.is_supported()) and not __import__("os").environ.get("NOPIPE")
+    return bool(Pipeline.is_supported())
 
 
 def _begin_command(dialect: str, durable: bool, one_statement: bool) -> str:
