@@ -347,13 +347,17 @@ def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool 
         hook()
 
 
-def _has_pipeline(dbapi_connection: Any) -> bool:
-    pipeline = getattr(dbapi_connection, "pipeline", None)
-    if pipeline is None:
-        return False
-    from psycopg import Pipeline  # deferred: only PostgreSQL connections come here; SQLite runs need no psycopg
+_PIPELINE_SUPPORTED: list[bool] = []  # psycopg's libpq wrapper has pipeline mode (libpq 14 or later): asked once
 
-    return bool(Pipeline.is_supported())
+
+def _has_pipeline(dbapi_connection: Any) -> bool:
+    if not hasattr(dbapi_connection, "pipeline"):
+        return False
+    if not _PIPELINE_SUPPORTED:
+        from psycopg import Pipeline  # deferred: only PostgreSQL connections come here; SQLite runs need no psycopg
+
+        _PIPELINE_SUPPORTED.append(bool(Pipeline.is_supported()))
+    return _PIPELINE_SUPPORTED[0]
 
 
 def _begin_command(dialect: str, durable: bool, one_statement: bool) -> str:
