@@ -40,12 +40,13 @@ from core.db import make_engine, make_session_factory, unit_of_work
 from core.models import Item, Site
 from core.wal import checkpointers_for
 from migrations.models import load_all_models
-from vending import authorise, dispense, rules
+from vending import authorise, rules, slot_states
 from vending.devices import MachineAdapter, Progress, Sensed
 from vending.drivers import DevicePool, build
 from vending.models import GroupMember, LedgerEntry, Machine, Rule, Slot, SlotStock, Worker, WorkerGroup
 from vending.rule_cache import CACHE
 from vending.runner import DispenseRunner
+from vending.slot_states import SlotState
 from vending.workers import group_ids
 from web.workers import freeze_start_up_heap
 
@@ -309,8 +310,7 @@ def run_dispenses(
             if done.status == "completed" or not done.detail.startswith("door_not_opened"):
                 break
             missed += 1  # the simulated person shut the door 50 ms after it opened, between two of our polls
-            with unit_of_work(factory) as s:
-                dispense.clear_slot_flag(s, known.slot_id if known is not None else 0)
+            clear_jam(factory, known.slot_id if known is not None else 0)
         if done.status != "completed":
             raise SystemExit(f"bench dispense {n} ended {done.status}: {done.detail}")
         totals.append(elapsed * 1000)
@@ -322,6 +322,14 @@ def run_dispenses(
             "too busy to poll within the simulated person's 50 ms)"
         )
     return totals, device, cpu
+
+
+def clear_jam(factory: sessionmaker[Session], slot_id: int) -> None:
+    """Put a slot a missed door opening flagged back in service, as the crib's "clear" does."""
+    with unit_of_work(factory) as s:
+        slot = s.get(Slot, slot_id)
+        if slot is not None and slot.state != SlotState.OK:
+            slot_states.move(slot, SlotState.OK)
 
 
 def bare_driver(adapter: MachineAdapter, count: int) -> list[float]:
