@@ -21,7 +21,9 @@ from core.validation import Int, Text, ValidationError, one, schema
 from vending import authorise, charges, dispense, dispense_handoff, kiosk_grid, kiosk_state, tools
 from vending.kiosk_common import (
     KIOSK,
+    KioskMachine,
     active_machine,
+    active_machine_ref,
     app_services,
     idle_seconds,
     json_body,
@@ -51,7 +53,7 @@ CHARGE_CODE = Text(max_length=64)
 _ITEM_MARK, _ETAG_MARK = 987654321, "e7a9mark"  # stand-ins in one url_for, replaced per tile (ids, hex etags)
 
 
-def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
+def _grid(db: Session, machine: KioskMachine) -> list[dict[str, Any]]:
     template = url_for("vending_kiosk.picture", machine_code=machine.code, item_id=_ITEM_MARK, v=_ETAG_MARK)
     item_mark = f"/{_ITEM_MARK}"
     return [
@@ -71,7 +73,7 @@ def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
     ]
 
 
-def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
+def _signed_in(db: Session, machine: KioskMachine, worker_id: int) -> dict[str, Any]:
     worker = get_worker(db, worker_id)
     modes = charges.modes(db, machine.site_id)
     available, unavailable = tools.by_availability(db, kiosk_now())
@@ -101,7 +103,7 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
     }
 
 
-def _kiosk_reason(view: tools.ToolView, reason: str, machine: Machine) -> str:
+def _kiosk_reason(view: tools.ToolView, reason: str, machine: KioskMachine) -> str:
     """The Tools page's reason without naming another worker."""
     if view.status == "out":
         return str(lazy_gettext("checked out, due back %(due)s", due=local_time(view.due_at, machine)))
@@ -165,7 +167,7 @@ def poll(machine_code: str) -> Any:
 @KIOSK
 def state(machine_code: str) -> Any:
     db = kiosk_read_db()
-    machine = active_machine(db, machine_code)
+    machine = active_machine_ref(db, machine_code)
     return jsonify(_signed_in(db, machine, signed_in_worker(machine)))
 
 
