@@ -9,10 +9,11 @@ from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import notes
 from core.clock import Clock
 from core.errors import Conflict, DomainError, Forbidden
 from core.models import CostCenter, Item
-from procurement import po_notes
+from core.notes import N_, Note
 from procurement.models import (
     Approval,
     ApprovalRule,
@@ -34,7 +35,6 @@ from procurement.orders import (
     site_settings,
     transition,
 )
-from procurement.po_notes import N_, Note
 
 AUTO_APPROVER = "system:auto-approve"
 AUTO_APPROVAL_NOT_APPLIED = N_("auto-approval not applied: %(reason)s")  # its reason stops mattering once decided
@@ -217,7 +217,7 @@ def on_submitted(session: Session, po: PurchaseOrder, clock: Clock) -> None:
 
 def _warn(po: PurchaseOrder, note: Note | None) -> None:
     if note is not None:
-        po.warnings = po_notes.add(po.warnings, note)
+        po.warnings = notes.add(po.warnings, note)
 
 
 def approve(session: Session, po_number: str, who: Approver, clock: Clock, comment: str = "") -> str:

@@ -14,10 +14,9 @@ from typing import Any
 from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, notes
 from core.clock import Clock
 from core.errors import NotFound
-from procurement import po_notes
 from procurement.exceptions import exceptions
 from procurement.orders import APPROVED, PENDING, get_po
 from procurement.replenish import replenish, submit_system_drafts
@@ -81,9 +80,9 @@ def run_now(session: Session, clock: Clock, actor: str) -> str:
 
 def _why_waiting(session: Session, po_number: str) -> str:
     """The order's own word on why it was not auto-approved (its last such warning), or who must approve."""
-    notes = po_notes.read(get_po(session, po_number).warnings)
+    warnings = notes.read(get_po(session, po_number).warnings)
     found = [str(n.value("reason") or n.english().removeprefix("auto-approval not applied: "))
-             for n in notes if n.english().startswith("auto-approval not")]  # fmt: skip
+             for n in warnings if n.english().startswith("auto-approval not")]  # fmt: skip
     return found[-1] if found else "an approver decides"
 
 
