@@ -38,7 +38,7 @@ class Note:
     plain: bool = False
 
     @classmethod
-    def of(cls, message: str, **values: Value | Note) -> Note:
+    def of(cls, message: str, /, **values: Value | Note) -> Note:
         return cls(message, tuple(sorted((k, v if isinstance(v, Note) else str(v)) for k, v in values.items())))
 
     @classmethod
@@ -105,6 +105,17 @@ def _note(data: dict[str, Any]) -> Note:
         str(data.get("m", "")),
         tuple(sorted((str(k), _note(v) if isinstance(v, dict) else str(v)) for k, v in values.items())),
     )
+
+
+def from_message(message: object) -> Note:
+    """The note for an error's message: a lazy message's id and values (Flask-Babel's `lazy_gettext`, read without
+    importing it), else its text as it is (for a message that is already text: call this in an English context)."""
+    func, args, kwargs = (getattr(message, name, None) for name in ("_func", "_args", "_kwargs"))
+    if getattr(func, "__name__", "") == "gettext" and isinstance(args, tuple) and len(args) == 1 and isinstance(
+        args[0], str) and isinstance(kwargs, dict):  # fmt: skip
+        values = {str(k): from_message(v) if hasattr(v, "_func") else str(v) for k, v in kwargs.items()}
+        return Note.of(args[0], **values)
+    return Note.typed(str(message))
 
 
 def encode(*notes: Note | None) -> str:
