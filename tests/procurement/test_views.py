@@ -26,7 +26,6 @@ from tests.conftest import LiveServer, csrf_from, login
 from tests.procurement.conftest import World, seed_world
 from tests.procurement.test_transmit import message_id_of
 
-
 GLOVE_NEED = policy.decide(policy.PolicyInput(policy.MIN_MAX, position=8, min_qty=10, max_qty=40))
 GLOVE_REASON = policy.line_reason(GLOVE_NEED, policy.round_order(GLOVE_NEED.quantity, pack_qty=6))
 
