@@ -383,7 +383,7 @@ def check_reapproval(session: Session, po: PurchaseOrder, actor: str, clock: Clo
                          rise=f"{rise_pct:.1f}", limit=str(limit))  # fmt: skip
     if reason is None:
         return False
-    transition(session, po, PENDING, actor, clock, comment=reason.english())
+    transition(session, po, PENDING, actor, clock, comment=reason.encode())  # a stored note: the history shows it
     po.approval_round += 1
     po.approval_levels = ",".join(str(level) for level in required_levels(session, po, total))
     _warn(po, Note.of(N_("re-approval needed: %(reason)s"), reason=reason))

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 import procurement.plugin  # declares the VENDTRACK_PROCUREMENT_SEND_* variables, as web does at start
-from core import audit
+from core import audit, notes
 from core.clock import ManualClock, SystemClock
 from core.db import unit_of_work
 from core.models import Site
@@ -258,7 +258,7 @@ def test_a_tax_rate_change_reaches_new_orders_and_drafts_only(app: Flask, client
     assert (docs[pending].tax_rate, docs[pending].total) == (Decimal("0.08"), Decimal("357.70"))
     assert (docs[new].tax_rate, docs[new].total) == (Decimal("0.1"), Decimal("364.32"))
     assert (docs[draft].tax_rate, docs[draft].total) == (Decimal("0.1"), Decimal("364.32"))
-    assert submitted.comment == "tax rate 8.00 % → 10.00 % (the site's rate when submitted)"
+    assert notes.english(submitted.comment) == "tax rate 8.00 % → 10.00 % (the site's rate when submitted)"
     assert "keep their rate, totals and documents" in client.get(PAGE).get_data(as_text=True)
 
 
