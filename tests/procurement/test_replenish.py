@@ -84,7 +84,7 @@ def test_merge_into_existing_draft_reprices_across_a_break(world: World) -> None
     with read_in("de"):
         first, added = notes.shown_lines(reason)
     assert first == "disponibler Bestand 8 < Minimum 10 → 32 → 36, Packung zu 6"
-    assert added.startswith("2026-") and added.endswith("(jetzt 96)") and "disponibler Bestand 44 < Minimum 60 → 56" in added
+    assert added.endswith("(jetzt 96)") and ": +60: disponibler Bestand 44 < Minimum 60 → 56" in added
 
 
 def test_never_touches_a_po_past_draft(world: World) -> None:
