@@ -84,7 +84,8 @@ def test_a_shortfall_no_move_fixes_is_requested_once_after_the_configured_time(
         "(move 1 from Ward B to ICU) 3 infusion pumps still short"
     )
     with read_in("de"):
-        assert notes.shown(event.reason).startswith("ICU unter PAR (2 von 6), Dauer 3 Tage; am Standort insgesamt 5 von 8 benötigt")
+        german = notes.shown(event.reason)
+    assert german.startswith("ICU unter PAR (2 von 6), Dauer 3 Tage; am Standort insgesamt 5 von 8 benötigt"), german
     with session_factory() as s:
         (view,) = par_plan.shortfall_views(s, START + AFTER + timedelta(days=1))
     assert view.requested_at == START + AFTER and view.lasted == "4 days" and view.cleared_at is None
