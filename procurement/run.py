@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask_babel import lazy_gettext
+from flask_babel import force_locale, lazy_gettext
 from sqlalchemy.orm import Session
 
 from core import audit, notes
@@ -66,10 +66,13 @@ def run_now(session: Session, clock: Clock, actor: str) -> str:
             submitted.append({"po_number": number, "outcome": "stopped", "note": Note.typed(outcome).encode()})
         else:
             submitted.append({"po_number": number, "outcome": outcome, "note": ""})
-    found = [
-        {"sku": e.sku, "site": e.site, "kind": e.kind, "title": e.title, "reason": e.reason, "po_number": e.po_number}
-        for e in exceptions(session, clock)
-    ]
+    with force_locale("en"):  # i18n: the run's record keeps the exceptions in English (its page counts them and
+        # lists today's exceptions afresh, each in the reader's language), whoever pressed the button
+        found = [
+            {"sku": e.sku, "site": e.site, "kind": e.kind, "title": str(e.title), "reason": str(e.reason),
+             "po_number": e.po_number}
+            for e in exceptions(session, clock)
+        ]
     drafts = [
         {"po_number": c.po_number, "lines_added": c.lines_added, "lines_merged": c.lines_merged, "created": c.created}
         for c in report.changes

@@ -1,5 +1,6 @@
 """One replenishment run (procurement.run): what became of each submitted order is stored as a note, read back in
-the reader's language; a run stored before notes (plain English) still reads as it was written."""
+the reader's language (the exceptions it counts are kept in English, whoever ran it); a run stored before notes
+(plain English) still reads as it was written."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ def test_the_runs_notes_read_in_german_and_spanish(world: World) -> None:
         config.set_review(s, "PLANT1", "consumables", False, "test")
     world.publish(world.level("GLOVE", 8), world.level("DRILL", 3))  # GLOVE auto-approved, DRILL waits (review)
     world.deliver()
-    with unit_of_work(world.factory) as s:
+    with read_in("de"), unit_of_work(world.factory) as s:  # a German buyer presses "Run replenishment now"
         run_id = run.run_now(s, world.clock, "user:bob")
     with world.session() as s:
         result = run.load(s, run_id)
+    assert [e["reason"] for e in result.exceptions if "waits for approval: review before order" in e["reason"]]
     by_outcome = {sub.outcome: sub.note for sub in result.submitted}
     assert notes.english(by_outcome["auto_approved"]) == "approved within policy"
     assert notes.english(by_outcome["pending"]) == "review before order is on for cutting"
