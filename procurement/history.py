@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from core import notes
 from procurement.orders import POStatus
 
 ACTOR_NAMES = {
@@ -119,4 +120,5 @@ def sentence(actor: str, action: str, before: Any, after: Any, comment: str = ""
         text = f"{verb} by {who(actor)}"
         if isinstance(before, Mapping) and "status" in before and "status" in after_map:
             text += f" ({_status(before['status'])} → {_status(after_map['status'])})"
-    return f"{text}: {comment}" if comment else text
+    shown = notes.shown(comment)  # a stored note in the reader's language; a typed comment as typed
+    return f"{text}: {shown}" if shown else text
