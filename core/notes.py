@@ -39,7 +39,9 @@ class Note:
 
     @classmethod
     def of(cls, message: str, /, **values: Value | Note) -> Note:
-        return cls(message, tuple(sorted((k, v if isinstance(v, Note) else str(v)) for k, v in values.items())))
+        if not values:
+            return cls(message)
+        return cls(message, tuple(sorted([(k, v if isinstance(v, _KEPT) else str(v)) for k, v in values.items()])))
 
     @classmethod
     def typed(cls, text: str) -> Note:
@@ -69,7 +71,7 @@ class Note:
         """The stored line: JSON for a message id, the text itself for plain text."""
         if self.plain:
             return self.message
-        return json.dumps(_data(self), ensure_ascii=False, sort_keys=True)
+        return _json(self)
 
     @classmethod
     def decode(cls, line: str) -> Note:
@@ -84,6 +86,9 @@ class Note:
         return _note(data)
 
 
+_KEPT = (str, Note)  # values stored as they are; anything else (a number) as its text
+
+
 def _english(value: str | Note) -> str:
     return value.english() if isinstance(value, Note) else value
 
@@ -92,10 +97,16 @@ def _shown(value: str | Note) -> str:
     return value.shown() if isinstance(value, Note) else value
 
 
-def _data(note: Note) -> dict[str, Any] | str:
+_quoted = json.encoder.encode_basestring  # json's own string quoting (C), as json.dumps(ensure_ascii=False) writes
+
+
+def _json(note: Note) -> str:
+    """What json.dumps(..., ensure_ascii=False, sort_keys=True) writes for the note, without building dicts first:
+    a replenishment run encodes one note per line for tens of thousands of lines. `values` are kept sorted."""
     if note.plain:
-        return note.message
-    return {"m": note.message, "v": {k: _data(v) if isinstance(v, Note) else v for k, v in note.values}}
+        return _quoted(note.message)
+    fields = [_quoted(k) + ": " + (_json(v) if isinstance(v, Note) else _quoted(v)) for k, v in sorted(note.values)]
+    return '{"m": ' + _quoted(note.message) + ', "v": {' + ", ".join(fields) + "}}"
 
 
 def _note(data: dict[str, Any]) -> Note:
@@ -155,5 +166,13 @@ def joined(notes: Iterable[Note], separator: str = "; ") -> Note:
     parts = list(notes)
     if len(parts) == 1:
         return parts[0]
-    names = {f"p{i}": part for i, part in enumerate(parts)}
-    return Note(separator.join(f"%({name})s" for name in names), tuple(sorted(names.items())), False)
+    if len(parts) <= len(_PART_NAMES):
+        names = _PART_NAMES[: len(parts)]
+        values = tuple(zip(names, parts, strict=True))  # already in the sorted order Note keeps
+    else:
+        names = [f"p{i}" for i in range(len(parts))]
+        values = tuple(sorted(zip(names, parts, strict=True)))
+    return Note(separator.join(f"%({name})s" for name in names), values, False)
+
+
+_PART_NAMES = [f"p{i}" for i in range(10)]  # p0..p9 sort as they count: joined() needs no other order

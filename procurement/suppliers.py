@@ -108,9 +108,15 @@ def candidates(offers: Sequence[Offer], day: date) -> list[Offer]:
 
 def choose(offers: Sequence[Offer], quantity: int, day: date) -> Offer | None:
     """The choice rule: valid rows, highest priority, then the best price break for `quantity`."""
-    best = candidates(offers, day)
+    return cheapest(candidates(offers, day), quantity)
+
+
+def cheapest(best: Sequence[Offer], quantity: int) -> Offer | None:
+    """Of `candidates(...)`, the best price break for `quantity` (a run computes the candidates once per item)."""
     if not best:
         return None
+    if len(best) == 1:
+        return best[0]
     return min(best, key=lambda o: (o.price_for(max(quantity, o.moq)), o.supplier_item_id))
 
 

@@ -3,8 +3,12 @@ line and typed text shown as they are, an equal note moved to the end rather tha
 
 from __future__ import annotations
 
+import json
+
 from flask import Flask
 from flask_babel import force_locale
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import notes
 from core.notes import Note
@@ -78,3 +82,32 @@ def test_an_equal_note_moves_to_the_end_instead_of_repeating() -> None:
     first, second = Note.of("supplier changed after approval"), LIMIT
     stored = notes.add(notes.add(notes.add("", first), second), first)
     assert notes.read(stored) == (second, first)
+
+
+_texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_notes = st.recursive(
+    st.builds(lambda m, plain: Note(m, plain=plain), _texts, st.booleans()),
+    lambda inner: st.builds(
+        lambda m, values: Note(m, tuple(values.items())), _texts, st.dictionaries(_texts, _texts | inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+
+
+def _as_data(note: Note) -> object:
+    if note.plain:
+        return note.message
+    return {"m": note.message, "v": {k: _as_data(v) if isinstance(v, Note) else v for k, v in note.values}}
+
+
+@settings(max_examples=300, derandomize=True)
+@given(_notes)
+def test_a_stored_line_is_what_json_writes_and_reads_back(note: Note) -> None:
+    """The hand-built encoder (one note per PO line in a replenishment run) writes exactly json.dumps's text, whatever
+    the order of the values, quotes, control characters or non-ASCII text in them."""
+    line = note.encode()
+    if note.plain:
+        assert line == note.message
+    else:
+        assert line == json.dumps(_as_data(note), ensure_ascii=False, sort_keys=True)
+        assert json.loads(line) == _as_data(note)
