@@ -64,7 +64,8 @@ def run_now(session: Session, clock: Clock, actor: str) -> str:
         else:
             submitted.append({"po_number": number, "outcome": outcome, "note": ""})
     found = [
-        {"sku": e.sku, "site": e.site, "kind": e.kind, "title": e.title, "reason": e.reason, "po_number": e.po_number}
+        {"sku": e.sku, "site": e.site, "kind": e.kind, "title": e.title_english, "reason": e.reason_english,
+         "po_number": e.po_number}
         for e in exceptions(session, clock)
     ]
     drafts = [

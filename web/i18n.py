@@ -136,6 +136,11 @@ def _locale() -> str:
     return str(get_locale() or "en")
 
 
+def current_locale() -> str:
+    """The page's language ("en" outside a request)."""
+    return _locale() if has_request_context() else "en"
+
+
 def when(value: datetime | date | None, pattern: str = "%Y-%m-%d %H:%M", zone: bool = False) -> str:
     """A date/time in the site's zone: English keeps `pattern`, other languages get their own medium form;
     zone=True adds the zone's abbreviation ("UTC", "CET")."""
