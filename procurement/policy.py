@@ -34,7 +34,7 @@ class PolicyInput:
 
 
 @dataclass(frozen=True, slots=True)
-class Need:
+class Need:  # i18n: stored as the PO line's reason
     """How much to order before rounding (0 = nothing) and why, in words."""
 
     quantity: int
@@ -42,7 +42,7 @@ class Need:
 
 
 @dataclass(frozen=True, slots=True)
-class Rounded:
+class Rounded:  # i18n: stored as the PO line's reason
     quantity: int
     reason: str
 

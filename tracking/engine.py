@@ -54,7 +54,7 @@ class FloorModel:
 
 
 @dataclass(frozen=True, slots=True)
-class RoomChange:
+class RoomChange:  # i18n: location-engine diagnostics (API, logs)
     tag_key: str
     from_zone: str | None
     to_zone: str | None
@@ -64,7 +64,7 @@ class RoomChange:
 
 
 @dataclass(frozen=True, slots=True)
-class GatewayChange:
+class GatewayChange:  # i18n: location-engine diagnostics (API, logs)
     gateway_id: str
     up: bool
     reason: str
