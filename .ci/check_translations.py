@@ -35,8 +35,8 @@ from babel.messages.pofile import read_po, write_po  # noqa: E402
 
 from web.i18n import KIOSK_TEXT, LANGUAGES  # noqa: E402
 from web.i18n_pyscan import Scanner  # noqa: E402
-from web.i18n_viewscan import ViewScanner  # noqa: E402
 from web.i18n_scan import mark, template_files, unmarked  # noqa: E402
+from web.i18n_viewscan import ViewScanner  # noqa: E402
 
 PO_DIR = ROOT / "web" / "translations"
 KEYWORDS = {
@@ -55,7 +55,7 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
 def runtime_messages() -> dict[str, str]:
     """Labels the code shows without a _() call: every state label, menu label and kiosk script string."""
     from core import states
-    from web.app import CORE_NAV
+    from web.app import CORE_NAV, NAV_GROUPS
 
     found: dict[str, str] = {text: "web/i18n.py KIOSK_TEXT" for text in KIOSK_TEXT}
     for package in PACKAGES:
@@ -77,6 +77,8 @@ def runtime_messages() -> dict[str, str]:
             nav.extend(links())
     for label, endpoint, _roles in nav:
         found.setdefault(label, f"menu {endpoint}")
+    for group in [*NAV_GROUPS, *(str(named()) for p in load_plugins() if (named := hook(p, "nav_group")))]:
+        found.setdefault(group, "menu group (web/app.py NAV_GROUPS)")
     return found
 
 
