@@ -47,7 +47,9 @@ CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("Audit log", "admin.audit_view", frozenset({Role.ADMIN})),
 ]
 # The top menu's groups, in this order: a plugin names its group with a `nav_group()` hook, else its domain's
-# group below applies; a user who may open links of two or more groups gets one disclosure menu per group.
+# group below applies. A user who may open more than NAV_FLAT_MAX links (in two or more groups) gets one
+# disclosure menu per group; fewer links fit in one row and stay a flat menu (no extra click for a nurse).
+NAV_FLAT_MAX = 8
 NAV_GROUPS = ("Vending", "Tracking", "Purchasing", "Admin")
 DOMAIN_NAV_GROUPS = {"vending": "Vending", "tracking": "Tracking", "procurement": "Purchasing"}
 CORE_NAV_GROUP = "Admin"
@@ -142,7 +144,8 @@ def nav_group_of(plugin: Any) -> str:
 
 
 def nav_menu(roles: Iterable[str]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The menu the caller sees: (group, [(label, endpoint)]) for each group holding a link their roles may open."""
+    """The menu the caller sees: (group, [(label, endpoint)]) for each group holding a link their roles may open;
+    one group ("") holding every link when they are NAV_FLAT_MAX or fewer (the page shows them flat)."""
     held = set(roles)
     groups: dict[str, list[tuple[str, str]]] = {}
     nav: list[tuple[str, str, frozenset[Role]]] = current_app.jinja_env.globals["nav_links"]  # type: ignore[assignment]
@@ -150,6 +153,8 @@ def nav_menu(roles: Iterable[str]) -> list[tuple[str, list[tuple[str, str]]]]:
     for label, endpoint, link_roles in nav:
         if {r.value for r in link_roles} & held and _may_open(endpoint):
             groups.setdefault(of.get(endpoint, CORE_NAV_GROUP), []).append((label, endpoint))
+    if sum(len(links) for links in groups.values()) <= NAV_FLAT_MAX:
+        return [("", [link for links in groups.values() for link in links])] if groups else []
     return list(groups.items())
 
 
