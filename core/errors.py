@@ -42,8 +42,21 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
     def __init__(self, entity: str, current: str, target: str, allowed: frozenset[str] | set[str]) -> None:
-        allowed_text = ", ".join(sorted(allowed)) or "none"
+        from core.states import state_words  # here: core.states imports this module
+        from core.texts import gettext
+
+        def words(value: str) -> str:
+            return state_words(value, gettext)
+
+        allowed_text = ", ".join(sorted(words(a) for a in allowed)) or gettext("none")
         super().__init__(
-            f"{entity} cannot go from {current} to {target}; allowed from {current}: {allowed_text}", field="status"
+            gettext(
+                "%(entity)s cannot go from %(current)s to %(target)s; allowed from %(current)s: %(allowed)s",
+                entity=entity,
+                current=words(current),
+                target=words(target),
+                allowed=allowed_text,
+            ),
+            field="status",
         )
         self.current, self.target = current, target

@@ -9,7 +9,7 @@ only the buttons that will work. The database stores the enum's string values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -63,6 +63,14 @@ def labels_to_translate() -> set[str]:
     """Every label a page can show for a state or a declared value: the extraction's runtime messages."""
     found = {labels.get(member) or humanise(member.value) for enum, labels in _LABELS.items() for member in enum}
     return found | set(_SHOWN_VALUES.values())
+
+
+def state_words(value: str, translate: Callable[..., str]) -> str:
+    """A stored state as a sentence names it: the value itself in English ("pending_approval", what integrators
+    match on), its translated label in another language (`translate` is the caller's gettext)."""
+    label = value_label(value)
+    shown = str(translate(label))
+    return value if shown == label else shown
 
 
 def humanise(value: str) -> str:
