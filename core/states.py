@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import CheckConstraint, ColumnElement, Update, bindparam, false, or_, update
 
+from core import texts
 from core.errors import InvalidTransition
 
 TONES = frozenset({"neutral", "info", "good", "warn", "bad"})
@@ -73,6 +74,11 @@ def state_words(value: str, translate: Callable[..., str]) -> str:
     return value if shown == label else shown
 
 
+def _shown(value: str) -> str:
+    """How a refusal names a state: the stored value in English, the translated label otherwise."""
+    return state_words(value, texts.gettext)
+
+
 def humanise(value: str) -> str:
     """'pending_approval' -> 'Pending approval': the fallback for a status with no label of its own."""
     text = value.replace("_", " ").replace(".", " ").strip()
@@ -109,7 +115,7 @@ class StateMachine(Generic[S]):
         source, goal = self.states(current), self.states(target)
         targets = self.transitions.get(source, {})
         if goal not in targets:
-            raise InvalidTransition(self.subject, source.value, goal.value, frozenset(t.value for t in targets))
+            raise InvalidTransition(self.subject, source.value, goal.value, frozenset(t.value for t in targets), _shown)
         return targets[goal]
 
     def check(self, name: str, current: S | str, target: S | str) -> str:
@@ -117,7 +123,7 @@ class StateMachine(Generic[S]):
         source, goal = self.states(current), self.states(target)
         targets = self.transitions.get(source, {})
         if goal not in targets:
-            raise InvalidTransition(name, source.value, goal.value, frozenset(t.value for t in targets))
+            raise InvalidTransition(name, source.value, goal.value, frozenset(t.value for t in targets), _shown)
         return targets[goal]
 
     def move(self, row: Any, target: S | str, name: str, column: str = "status") -> S:

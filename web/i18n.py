@@ -21,8 +21,8 @@ HOW TO MARK A STRING (every helper adding user-facing text, read this first)
 - Text a view builds for a page (a view model: a row's title, reason, label, summary, a chart title, a `saved()`
   message, a value passed to render_template) is translated when it is built, in the reader's language:
   `gettext(...)` in the request, or a `po_notes.Note` / `N_` id kept and translated when shown. web/i18n_viewscan.py
-  names the English ones (view-model dataclass text fields, message sinks, render_template values). Text only a machine or an operator reads may stay English with a
-  trailing `# i18n: <why>` on its line.
+  names the English ones (view-model dataclass text fields, message sinks, render_template values).
+  Text only a machine or an operator reads may stay English with a trailing `# i18n: <why>` on its line.
 - Status labels (State labels), menu labels (`nav_links`) and the kiosk's script strings (KIOSK_TEXT below)
   are collected at extraction time from the running code: no marking needed, but their English text is the id.
 - Dates, times and numbers: `{{ when_value|when('%Y-%m-%d %H:%M') }}` (the pattern is the English form; other
