@@ -32,7 +32,7 @@ def test_words_in_expressions_are_found_with_their_fix(tmp_path: Path) -> None:
 
 def test_a_chart_title_written_in_english_is_found(tmp_path: Path) -> None:
     found = _findings(tmp_path, "<div>{{ bar_chart(rows, title='Value by machine', unit='USD') }}</div>\n"
-                                "<div>{{ time_chart(l, s, title=_('Per month'), unit='units', empty='Nothing yet') }}</div>")
+                                "<p>{{ time_chart(l, s, title=_('Per month'), unit='units', empty='Nothing yet') }}</p>")
     assert found == [
         ("{{ bar_chart(rows, title='Value by machine', unit='USD') }}",
          "{{ bar_chart(rows, title=_('Value by machine'), unit='USD') }}"),
