@@ -32,12 +32,12 @@ def test_words_in_expressions_are_found_with_their_fix(tmp_path: Path) -> None:
 
 def test_a_chart_title_written_in_english_is_found(tmp_path: Path) -> None:
     found = _findings(tmp_path, "<div>{{ bar_chart(rows, title='Value by machine', unit='USD') }}</div>\n"
-                                "<p>{{ time_chart(l, s, title=_('Per month'), unit='units', empty='Nothing yet') }}</p>")
+                                "<p>{{ time_chart(l, s, title=_('Per month'), unit='units', empty='Nothing') }}</p>")
     assert found == [
         ("{{ bar_chart(rows, title='Value by machine', unit='USD') }}",
          "{{ bar_chart(rows, title=_('Value by machine'), unit='USD') }}"),
-        ("{{ time_chart(l, s, title=_('Per month'), unit='units', empty='Nothing yet') }}",
-         "{{ time_chart(l, s, title=_('Per month'), unit='units', empty=_('Nothing yet')) }}"),
+        ("{{ time_chart(l, s, title=_('Per month'), unit='units', empty='Nothing') }}",
+         "{{ time_chart(l, s, title=_('Per month'), unit='units', empty=_('Nothing')) }}"),
     ]  # fmt: skip
 
 
