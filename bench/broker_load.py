@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,9 +31,11 @@ from sqlalchemy.orm import sessionmaker
 from tracking.engine import FloorModel, GatewaySpec
 from tracking.pipeline import Pipeline
 from tracking.sources import wire
-from tracking.sources.fastmqtt import feed
+from tracking.sources.fanout import Router, serve_engine
+from tracking.sources.fastmqtt import BrokerConfig, feed
 from tracking.sources.mqtt import MqttConsumer
 from tracking.sources.partition import Partition
+from tracking.sources.routes import standard_routes
 
 UUID_HEX = "f7826da64fa24e988024bc5b71e0893e"
 HEARD_BY = 8
@@ -113,6 +116,37 @@ def consume(index: int, count: int, prefix: str, host: str, port: int, gateways:
     handled.value, owned.value = consumer.messages, consumer.observations
 
 
+def engine(index: int, count: int, link: socket.socket, prefix: str, gateways: int, ready: Any,
+           handled: Synchronized, owned: Synchronized, cpu: Synchronized, stop: Any) -> None:  # fmt: skip
+    """One engine process behind the router (`fanout.serve_engine` on its end of a socket pair), counting."""
+    consumer = _consumer(index, count, prefix, "127.0.0.1", 1, gateways)
+    done = threading.Event()
+    thread = threading.Thread(target=serve_engine, args=(link, consumer.handle, done.is_set), daemon=True)
+    thread.start()
+    ready.set()
+    start = time.process_time()
+    while not stop.wait(0.05):
+        handled.value, owned.value = consumer.messages, consumer.observations
+        cpu.value = time.process_time() - start
+    done.set()
+    thread.join(5)
+    handled.value, owned.value = consumer.messages, consumer.observations
+
+
+def route(links: list[socket.socket], prefix: str, host: str, port: int, ready: Any, cpu: Synchronized,
+          stop: Any) -> None:  # fmt: skip
+    """The one reader: subscribes, routes every message by tag to the engines' sockets."""
+    router = Router(links, standard_routes(prefix), BrokerConfig(host, port), prefix=prefix)
+    router.start()
+    while not router.subscribed:
+        time.sleep(0.01)
+    ready.set()
+    start = time.process_time()
+    while not stop.wait(0.05):
+        cpu.value = time.process_time() - start
+    router.stop()
+
+
 def _consumer(index: int, count: int, prefix: str, host: str, port: int, gateways: int) -> MqttConsumer:
     """An `MqttConsumer` for partition `index` of `count`, feeding a pipeline's engine on a 40-gateway floor."""
     pipeline = Pipeline(sessionmaker())
@@ -124,15 +158,27 @@ def _consumer(index: int, count: int, prefix: str, host: str, port: int, gateway
 
 
 def run(processes: int, total: int, tags: int, gateways: int, host: str, port: int,
-        broker_pid: int | None = None) -> dict[str, float]:  # fmt: skip
-    """Start the consumers, publish `total`, wait until they kept them all (or went quiet); figures."""
+        broker_pid: int | None = None, routed: bool = False) -> dict[str, float]:  # fmt: skip
+    """Start the consumers, publish `total`, wait until they kept them all (or went quiet); figures. `routed`:
+    one reader process holds the only subscription and routes by tag to `processes` engine processes."""
     prefix = f"vtbench-{uuid.uuid4().hex[:6]}/"
     ctx = mp.get_context("fork")
     stop = ctx.Event()
     readies, handled, owned, cpus, procs = [], [], [], [], []
+    pairs = [socket.socketpair() for _ in range(processes)] if routed else []
+    router_cpu = ctx.Value("d", 0.0)
+    if routed:
+        ready = ctx.Event()
+        procs.append(ctx.Process(target=route, args=([a for a, _ in pairs], prefix, host, port, ready, router_cpu,
+                                                     stop)))  # fmt: skip
+        procs[-1].start()
+        readies.append(ready)
     for i in range(processes):
         ready, h, o, c = ctx.Event(), ctx.Value("q", 0), ctx.Value("q", 0), ctx.Value("d", 0.0)
-        proc = ctx.Process(target=consume, args=(i, processes, prefix, host, port, gateways, ready, h, o, c, stop))
+        if routed:
+            proc = ctx.Process(target=engine, args=(i, processes, pairs[i][1], prefix, gateways, ready, h, o, c, stop))
+        else:
+            proc = ctx.Process(target=consume, args=(i, processes, prefix, host, port, gateways, ready, h, o, c, stop))
         proc.start()
         readies.append(ready)
         handled.append(h)
@@ -163,29 +209,32 @@ def run(processes: int, total: int, tags: int, gateways: int, host: str, port: i
     kept = sum(o.value for o in owned)
     return {"sent": acked, "kept": kept, "lost": total - kept, "seconds": done - start,
             "rate": kept / (done - start), "publish_rate": acked / publish_s, "broker_cpu": broker_cpu,
-            "consumer_cpu_max": max(c.value for c in cpus), "consumer_cpu_sum": sum(c.value for c in cpus)}  # fmt: skip
+            "consumer_cpu_max": max(c.value for c in cpus), "consumer_cpu_sum": sum(c.value for c in cpus),
+            "router_cpu": router_cpu.value}  # fmt: skip
 
 
-def wire_cpu(processes: int, total: int, tags: int, gateways: int) -> list[float]:
-    """CPU seconds each of `processes` partitions spends on the whole stream's bytes (as the broker sends them),
-    fed to `fastmqtt.feed` and the consumer's engine in this process: the consumer's cost with no broker."""
+def wire_reads(total: int, tags: int, gateways: int) -> list[bytearray]:
+    """The stream's bytes as a broker sends them to a consumer (QoS 1 PUBLISH packets), cut into 1 MB reads."""
     packets = (wire.publish(t, p, 1, n % 65535 + 1) for n, (t, p) in enumerate(messages(total, tags, gateways, "")))
     stream = b"".join(packets)
-    reads = [bytearray(stream[i : i + (1 << 20)]) for i in range(0, len(stream), 1 << 20)]
-    spent = []
-    for index in range(processes):
-        consumer = _consumer(index, processes, "", "127.0.0.1", 1, gateways)
-        acks, pending = bytearray(), bytearray()
-        gc.collect()  # the previous partition's engine is garbage now: each starts from the heap a process would
-        start = time.process_time()
-        for chunk in reads:
-            pending += chunk
-            used, _ = feed(pending, len(pending), consumer.handle, acks)
-            del pending[:used]
-            acks.clear()
-        spent.append(time.process_time() - start)
-        if consumer.observations + consumer.not_ours != total:
-            raise SystemExit(f"partition {index}: {consumer.counters} (some messages were not handled)")
+    return [bytearray(stream[i : i + (1 << 20)]) for i in range(0, len(stream), 1 << 20)]
+
+
+def wire_cpu(index: int, processes: int, reads: list[bytearray], total: int, gateways: int) -> float:
+    """CPU seconds partition `index` of `processes` spends on the whole stream's `reads` (`total` messages),
+    fed to `fastmqtt.feed` and the consumer's engine in this process: the consumer's cost with no broker."""
+    consumer = _consumer(index, processes, "", "127.0.0.1", 1, gateways)
+    acks, pending = bytearray(), bytearray()
+    gc.collect()  # the previous run's engine is garbage now: each starts from the heap a process would
+    start = time.process_time()
+    for chunk in reads:
+        pending += chunk
+        used, _ = feed(pending, len(pending), consumer.handle, acks, consumer.foreign)
+        del pending[:used]
+        acks.clear()
+    spent = time.process_time() - start
+    if consumer.observations + consumer.not_ours != total or consumer.messages != total:
+        raise SystemExit(f"partition {index}: {consumer.counters} (some messages were not handled)")
     return spent
 
 

@@ -40,12 +40,13 @@ from core.db import make_engine, make_session_factory, unit_of_work
 from core.models import Item, Site
 from core.wal import checkpointers_for
 from migrations.models import load_all_models
-from vending import authorise, dispense, rules
+from vending import authorise, rules, slot_states
 from vending.devices import MachineAdapter, Progress, Sensed
 from vending.drivers import DevicePool, build
 from vending.models import GroupMember, LedgerEntry, Machine, Rule, Slot, SlotStock, Worker, WorkerGroup
 from vending.rule_cache import CACHE
 from vending.runner import DispenseRunner
+from vending.slot_states import SlotState
 from vending.workers import group_ids
 from web.workers import freeze_start_up_heap
 
@@ -309,8 +310,7 @@ def run_dispenses(
             if done.status == "completed" or not done.detail.startswith("door_not_opened"):
                 break
             missed += 1  # the simulated person shut the door 50 ms after it opened, between two of our polls
-            with unit_of_work(factory) as s:
-                dispense.clear_slot_flag(s, known.slot_id if known is not None else 0)
+            clear_jam(factory, known.slot_id if known is not None else 0)
         if done.status != "completed":
             raise SystemExit(f"bench dispense {n} ended {done.status}: {done.detail}")
         totals.append(elapsed * 1000)
@@ -324,16 +324,31 @@ def run_dispenses(
     return totals, device, cpu
 
 
+def clear_jam(factory: sessionmaker[Session], slot_id: int) -> None:
+    """Put a slot a missed door opening flagged back in service, as the crib's "clear" does."""
+    with unit_of_work(factory) as s:
+        slot = s.get(Slot, slot_id)
+        if slot is not None and slot.state != SlotState.OK:
+            slot_states.move(slot, SlotState.OK)
+
+
 def bare_driver(adapter: MachineAdapter, count: int) -> list[float]:
-    times = []
+    times, missed = [], 0
     for n in range(count):
         ref = f"L{n % BENCH_SLOTS:02d}"
-        started = time.perf_counter()
-        baseline = adapter.baseline(ref)
-        sensed = adapter.execute(ref, 1, None, baseline, lambda phase: None)
-        times.append((time.perf_counter() - started) * 1000)
+        for _attempt in range(MISSED_OPENING_RETRIES + 1):
+            started = time.perf_counter()
+            baseline = adapter.baseline(ref)
+            sensed = adapter.execute(ref, 1, None, baseline, lambda phase: None)
+            elapsed = time.perf_counter() - started
+            if sensed.fault != "door_not_opened":
+                break
+            missed += 1  # as in run_dispenses: the door opened and shut between two polls of a busy machine
+        times.append(elapsed * 1000)
         if sensed.fault:
             raise SystemExit(f"bare driver round trip failed: {sensed.fault} {sensed.detail}")
+    if missed:
+        print(f"  (bare driver: {missed} round trips repeated: the door opened and shut between two polls)")
     return times
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from core import column_guard
+from core import column_guard, write_gate
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -62,7 +62,8 @@ PING_AFTER_IDLE_S = 1.0
 
 
 def make_engine(url: str, read_only: bool = False, **kwargs: Any) -> Engine:
-    """Create an engine: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a ping of idle connections.
+    """Create an engine: SQLite gets WAL, foreign keys, a busy timeout and, for a file, the write gate
+    (core.write_gate: writers of every process queue for the write lock); PostgreSQL a ping of idle connections.
 
     `read_only` (SQLite files only): transactions begin DEFERRED, so readers never queue for the write lock (in
     WAL mode a reader sees the last commit and blocks nobody), and `query_only` makes any write on it fail at
@@ -75,11 +76,16 @@ def make_engine(url: str, read_only: bool = False, **kwargs: Any) -> Engine:
             options["poolclass"] = NullPool if kwargs.pop("null_pool", False) else None
             if options["poolclass"] is None:
                 del options["poolclass"]
+        gated = bool(kwargs.pop("write_gate", True))  # False: writers wait in SQLite's busy handler only
         options.update(kwargs)
         engine = create_engine(url, **options)
-        _configure_sqlite(engine, read_only)
+        database = engine.url.database
+        file_backed = database not in (None, "", ":memory:")
+        gate = write_gate.path_for(str(database)) if gated and file_backed and not read_only else None
+        _configure_sqlite(engine, read_only, gate)
         return engine
     kwargs.pop("null_pool", None)
+    kwargs.pop("write_gate", None)
     ping_after = float(kwargs.pop("ping_after_idle_s", PING_AFTER_IDLE_S))
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
@@ -112,9 +118,7 @@ def _ping_when_idle(engine: Engine, ping_after: float) -> None:
             raise exc.DisconnectionError(f"pooled connection failed its ping after idling: {failed}") from failed
 
 
-
-
-def _configure_sqlite(engine: Engine, read_only: bool = False) -> None:
+def _configure_sqlite(engine: Engine, read_only: bool = False, gate: str | None = None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy own transactions so BEGIN IMMEDIATE can be issued for writers.
@@ -134,12 +138,23 @@ def _configure_sqlite(engine: Engine, read_only: bool = False) -> None:
         cursor.close()
 
     begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+    if gate is not None:
+        write_gate.install(engine, gate)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: no deadlocking read-then-write upgrades between threads. A
-        # read-only engine cannot write (query_only), so its snapshot transaction waits for nobody.
-        connection.exec_driver_sql(begin)
+        # read-only engine cannot write (query_only), so its snapshot transaction waits for nobody. Writers of
+        # every process queue on the write gate first (core.write_gate) instead of SQLite's busy backoff.
+        if gate is None:
+            connection.exec_driver_sql(begin)
+            return
+        write_gate.enter(connection.connection, gate)
+        try:
+            connection.exec_driver_sql(begin)
+        except BaseException:
+            write_gate.leave(connection.connection)
+            raise
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

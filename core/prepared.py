@@ -7,7 +7,9 @@ keeps what an execution needs: the SQL text, the order of parameters, the litera
 column type's bind and result processors. Rows come back as tuples that also map column names to values
 (`row._mapping["on_hand"]`, as SQLAlchemy's rows do). `FastWork` is the one handle the hot services take:
 `FastWork.of(x)` accepts a Session (the statements join its transaction) or a `fast_unit_of_work`, a
-transaction on a pooled DBAPI connection with SQLite's BEGIN IMMEDIATE.
+transaction on a pooled DBAPI connection with SQLite's BEGIN IMMEDIATE. On PostgreSQL a fast unit of work runs
+in psycopg's pipeline mode: a statement whose result nobody reads yet (`FastWork.send`, or an `execute` closed
+at once) travels with the next one that is read, and with the COMMIT; on SQLite the same calls run in order.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
+
+from core import write_gate
 
 Processor = Callable[[Any], Any] | None
 
@@ -143,6 +147,8 @@ class FastWork:
     session: Session | None = None
     one_statement: bool = False  # a `fast_unit_of_work(one_statement=True)`: one write, no transaction around it
     wrote: bool = False
+    pipeline: Any = None  # psycopg's Pipeline while a PostgreSQL fast unit of work runs in pipeline mode
+    pipeline_done: bool = False  # its closing sync has run: every result sent in it is in
 
     @property
     def dialect(self) -> Dialect:
@@ -170,15 +176,7 @@ class FastWork:
 
     def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Every row, each column through its result processor."""
-        cursor = self.execute(prepared, params)
-        rows = cursor.fetchall()
-        plan = prepared.plan(self.dialect)
-        processors = plan.processors(self.dialect, cursor.description)
-        cursor.close()
-        make = plan.row_type
-        if not any(p is not None for p in processors):
-            return [make(row) for row in rows]
-        return [make(p(v) if p is not None else v for p, v in zip(processors, row, strict=False)) for row in rows]
+        return self.send(prepared, params).all()
 
     def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
         """Run one statement; returns the DBAPI cursor (rowcount, fetchone; rows are not processed)."""
@@ -209,15 +207,7 @@ class FastWork:
 
     def first(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Row | None:
         """The first row with each column's result processor applied (timestamps parsed, and so on)."""
-        cursor = self.execute(prepared, params)
-        row = cursor.fetchone()
-        description = cursor.description
-        cursor.close()
-        if row is None:
-            return None
-        plan = prepared.plan(self.dialect)
-        processors = plan.processors(self.dialect, description)
-        return plan.row_type(p(v) if p is not None else v for p, v in zip(processors, row, strict=False))
+        return self.send(prepared, params).first()
 
     def mapping(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """The first row as {column name: value}, or None."""
@@ -225,10 +215,82 @@ class FastWork:
         return None if row is None else row._mapping
 
     def rowcount(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> int:
-        cursor = self.execute(prepared, params)
-        count = int(cursor.rowcount)
+        return self.send(prepared, params).rowcount()
+
+    def send(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Pending:
+        """Run one statement and read its result later: in pipeline mode it is sent with whatever is read next,
+        so statements that do not depend on each other's results cost one round trip together."""
+        return Pending(self, prepared, self.execute(prepared, params))
+
+
+class Pending:
+    """A statement sent by `FastWork.send` whose result is read when asked for (one round trip at most).
+
+    Outside pipeline mode (SQLite, a Session's connection) the result is fetched at once, so it stays readable
+    after the unit of work ends; in pipeline mode the pipeline's closing sync fetches it, COMMIT included."""
+
+    __slots__ = ("count", "cursor", "description", "prepared", "rows", "work")
+
+    def __init__(self, work: FastWork, prepared: Prepared, cursor: Any) -> None:
+        self.work, self.prepared, self.cursor = work, prepared, cursor
+        self.rows: list[Any] | None = None
+        self.description: Any = None
+        self.count = -1
+        if work.pipeline is None:
+            self._fetch()
+
+    def _fetch(self) -> None:
+        cursor = self.cursor
+        if self.work.pipeline is not None and cursor.pgresult is None and not self.work.pipeline_done:
+            self.work.pipeline.sync()  # an UPDATE without RETURNING: its row count comes back with the sync
+        plan = self.prepared.plan(self.work.dialect)
+        if plan.columns or cursor.description is not None:  # psycopg builds `description` anew on each call
+            self.rows = cursor.fetchall()
+            if not plan.results:  # only the first rows of a statement need it (their type codes)
+                self.description = cursor.description
+        else:
+            self.rows = []
+        self.count = int(cursor.rowcount)
         cursor.close()
-        return count
+
+    def _read(self) -> list[Any]:
+        if self.rows is None:
+            self._fetch()
+        assert self.rows is not None
+        return self.rows
+
+    def discard(self) -> None:
+        """The result is not wanted after all."""
+        if self.rows is None:
+            self.cursor.close()
+            self.rows = []
+
+    def rowcount(self) -> int:
+        self._read()
+        return self.count
+
+    def first(self) -> Row | None:
+        """As `FastWork.first`."""
+        rows = self._read()
+        if not rows:
+            return None
+        plan = self.prepared.plan(self.work.dialect)
+        processors = plan.processors(self.work.dialect, self.description)
+        return plan.row_type(p(v) if p is not None else v for p, v in zip(processors, rows[0], strict=False))
+
+    def mapping(self) -> dict[str, Any] | None:
+        row = self.first()
+        return None if row is None else row._mapping
+
+    def all(self) -> list[Row]:
+        """As `FastWork.all`."""
+        rows = self._read()
+        plan = self.prepared.plan(self.work.dialect)
+        processors = plan.processors(self.work.dialect, self.description)
+        make = plan.row_type
+        if not any(p is not None for p in processors):
+            return [make(row) for row in rows]
+        return [make(p(v) if p is not None else v for p, v in zip(processors, row, strict=False)) for row in rows]
 
 
 @contextmanager
@@ -244,28 +306,44 @@ def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool 
     `one_statement=True`: the work writes with one statement (reads may follow, e.g. to explain a refused
     compare-and-set); on PostgreSQL that statement is its own transaction, with no BEGIN and COMMIT round trips.
 
-    On PostgreSQL the connection runs in autocommit mode while we own it and we send BEGIN ourselves: psycopg
-    would send its own BEGIN as a round trip of its own before the first statement, and a second one for
-    SET LOCAL; "BEGIN; SET LOCAL ..." is one message (round trips per dispense: docs/postgresql.md)."""
+    On PostgreSQL the connection runs in autocommit mode while we own it and we send BEGIN and COMMIT ourselves,
+    in psycopg's pipeline mode: BEGIN travels with the first statement read, COMMIT with the statements nobody
+    read (the outbox INSERT), so a transaction costs no round trip of its own (docs/postgresql.md)."""
     connection = engine.raw_connection()
     dialect = engine.dialect.name
     postgres = dialect == "postgresql"
     dbapi_connection: Any = connection.dbapi_connection
     work = FastWork(connection, engine, one_statement=one_statement and durable)
+    gate = write_gate.gate_of(engine)  # SQLite file: writers of every process queue here (core.write_gate)
+    pipelined = postgres and not work.one_statement and _has_pipeline(dbapi_connection)
     try:
-        begin = _begin_command(dialect, durable, work.one_statement)
         if postgres:
             dbapi_connection.autocommit = True
-        if begin:
-            cursor = connection.cursor()
-            cursor.execute(begin)
-            cursor.close()
-        yield work
-        connection.commit()
+        if gate is not None:
+            write_gate.enter(connection, gate)
+        if pipelined:
+            with dbapi_connection.pipeline() as pipeline:
+                work.pipeline = pipeline
+                for command in ("BEGIN", *(() if durable else ("SET LOCAL synchronous_commit TO OFF",))):
+                    connection.cursor().execute(command)
+                yield work
+                connection.cursor().execute("COMMIT")  # sent with the pipeline's closing sync: no round trip alone
+            work.pipeline_done = True
+        else:
+            begin = _begin_command(dialect, durable, work.one_statement)
+            if begin:
+                cursor = connection.cursor()
+                cursor.execute(begin)
+                cursor.close()
+            yield work
+            connection.commit()
     except BaseException:
+        work.pipeline_done = True
         connection.rollback()
         raise
     finally:
+        if gate is not None:
+            write_gate.leave(connection)
         if postgres:
             try:
                 dbapi_connection.autocommit = False  # as the pool hands connections to everyone else
@@ -274,6 +352,19 @@ def fast_unit_of_work(engine: Engine, durable: bool = True, one_statement: bool 
         connection.close()
     for hook in work.after_commit:
         hook()
+
+
+_PIPELINE_SUPPORTED: list[bool] = []  # psycopg's libpq wrapper has pipeline mode (libpq 14 or later): asked once
+
+
+def _has_pipeline(dbapi_connection: Any) -> bool:
+    if not hasattr(dbapi_connection, "pipeline"):
+        return False
+    if not _PIPELINE_SUPPORTED:
+        from psycopg import Pipeline  # deferred: only PostgreSQL connections come here; SQLite runs need no psycopg
+
+        _PIPELINE_SUPPORTED.append(bool(Pipeline.is_supported()))
+    return _PIPELINE_SUPPORTED[0]
 
 
 def _begin_command(dialect: str, durable: bool, one_statement: bool) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from core import access
+from core import access, notes
 from core.roles import Role, TokenScope
 from procurement import queries
 from procurement.documents import build_context
@@ -59,7 +59,7 @@ def show_order(po_number: str) -> Any:
             "lines": [
                 {"line": r.line_number, "sku": r.sku, "supplier_part_number": r.supplier_part_number,
                  "quantity": r.quantity, "unit": r.unit, "unit_price": str(r.unit_price), "received": r.received,
-                 "reason": info.reasons.get(r.line_number, "")}
+                 "reason": notes.english(info.reasons.get(r.line_number, ""))}
                 for r in ctx.lines
             ],
             "history": [{"at": h.at.isoformat(), "actor": h.actor, "action": h.action, "text": h.sentence,

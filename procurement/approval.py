@@ -9,10 +9,11 @@ from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import notes
 from core.clock import Clock
 from core.errors import Conflict, DomainError, Forbidden
 from core.models import CostCenter, Item
-from procurement import po_notes
+from core.notes import N_, Note
 from procurement.models import (
     Approval,
     ApprovalRule,
@@ -34,7 +35,6 @@ from procurement.orders import (
     site_settings,
     transition,
 )
-from procurement.po_notes import N_, Note
 
 AUTO_APPROVER = "system:auto-approve"
 AUTO_APPROVAL_NOT_APPLIED = N_("auto-approval not applied: %(reason)s")  # its reason stops mattering once decided
@@ -217,7 +217,7 @@ def on_submitted(session: Session, po: PurchaseOrder, clock: Clock) -> None:
 
 def _warn(po: PurchaseOrder, note: Note | None) -> None:
     if note is not None:
-        po.warnings = po_notes.add(po.warnings, note)
+        po.warnings = notes.add(po.warnings, note)
 
 
 def approve(session: Session, po_number: str, who: Approver, clock: Clock, comment: str = "") -> str:
@@ -383,7 +383,7 @@ def check_reapproval(session: Session, po: PurchaseOrder, actor: str, clock: Clo
                          rise=f"{rise_pct:.1f}", limit=str(limit))  # fmt: skip
     if reason is None:
         return False
-    transition(session, po, PENDING, actor, clock, comment=reason.english())
+    transition(session, po, PENDING, actor, clock, comment=reason.encode())  # a stored note: the history shows it
     po.approval_round += 1
     po.approval_levels = ",".join(str(level) for level in required_levels(session, po, total))
     _warn(po, Note.of(N_("re-approval needed: %(reason)s"), reason=reason))

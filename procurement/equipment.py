@@ -17,11 +17,12 @@ from flask_babel import force_locale, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, notes
 from core.clock import Clock
 from core.errors import DomainError, NotFound
 from core.events import EquipmentShortfall, Event
 from core.models import Item, Site
+from core.notes import N_, Note
 from procurement import orders, workflow
 from procurement.equipment_states import REQUEST_STATES, RequestStatus
 from procurement.models import EquipmentRequest, ReorderPolicy, Supplier
@@ -53,8 +54,8 @@ def handle_event(session: Session, event: Event, clock: Clock) -> None:
         with session.begin_nested():
             _order(session, request, clock, ACTOR)
     except DomainError as exc:
-        with force_locale("en"):  # the record keeps English, whoever's request ran the consumer
-            request.problem = str(exc.message)
+        with force_locale("en"):  # text that is not a marked message stays English, whoever's request ran it
+            request.problem = notes.from_message(exc.message).encode()
 
 
 def order(session: Session, request_id: int, actor: str, clock: Clock) -> str:
@@ -141,7 +142,7 @@ def _order(session: Session, request: EquipmentRequest, clock: Clock, actor: str
     po = orders.new_po(session, supplier, site.id, actor, clock, origin="system", cost_center_id=cost_center)
     quantity = max(request.quantity, offer.moq)
     line = orders.add_line(session, po, item.sku, quantity, offer.price_for(quantity), actor, clock,
-                           reason=f"equipment shortfall: {request.reason}")  # fmt: skip
+                           reason=Note.of(N_("equipment shortfall: %(reason)s"), reason=Note.decode(request.reason)))
     line.supplier_item_id = offer.supplier_item_id  # auto-approval compares with this offer's last price
     session.flush()
     workflow.submit(session, po.po_number, actor, clock)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.models import Item, Site
+from core.notes import N_, Note
 from procurement import approval
 from procurement.models import (
     PriceBreak,
@@ -32,7 +33,6 @@ from procurement.models import (
     SupplierItem,
 )
 from procurement.orders import DRAFT, OPEN_STATUSES, PENDING, po_totals
-from procurement.po_notes import N_, Note
 
 NO_SUPPLIER, SUPPLIER_INACTIVE, NOT_VALID, NO_PRICE = "no_supplier", "supplier_inactive", "not_valid", "no_price"
 BUDGET_STOP, REVIEW = "budget_stop", "review"

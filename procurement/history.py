@@ -7,8 +7,9 @@ from typing import Any
 
 from flask_babel import gettext, ngettext
 
+from core import notes
+from core.notes import N_
 from procurement.orders import POStatus
-from procurement.po_notes import N_
 
 ACTOR_NAMES = {
     "system:replenish": N_("replenishment"),
@@ -162,4 +163,5 @@ def sentence(actor: str, action: str, before: Any, after: Any, comment: str = ""
             old, new = _status(before["status"]), _status(after_map["status"])
             moved = gettext("%(before)s → %(after)s", before=old, after=new)
             text = gettext("%(text)s (%(moved)s)", text=text, moved=moved)
-    return gettext("%(text)s: %(comment)s", text=text, comment=comment) if comment else text
+    shown = notes.shown(comment)  # a stored note in the reader's language; a typed comment as typed
+    return gettext("%(text)s: %(comment)s", text=text, comment=shown) if shown else text

@@ -18,6 +18,7 @@ from core.clock import Clock
 from core.errors import Conflict, DomainError, NotFound
 from core.events import PurchaseOrderStatusChanged
 from core.models import Item
+from core.notes import N_, Note
 from core.outbox import publish
 from procurement.models import DraftSlot, PurchaseOrder, PurchaseOrderLine, SiteProcurementSettings, Supplier
 from procurement.po_states import (
@@ -154,9 +155,11 @@ def next_line_number(session: Session, po_id: int) -> int:
 
 def add_line(
     session: Session, po: PurchaseOrder, sku: str, quantity: int, unit_price: Decimal, actor: str, clock: Clock,
-    reason: str = "added by hand",
+    reason: Note | None = None,
 ) -> PurchaseOrderLine:  # fmt: skip
-    """Add a line to a draft by hand (the editor becomes last editor and can no longer approve it)."""
+    """Add a line to a draft by hand (the editor becomes last editor and can no longer approve it).
+
+    `reason` is stored on the line as a note (core/notes.py); by default "added by hand"."""
     if po.status != DRAFT:
         raise Conflict(lazy_gettext(
                 "%(po_number)s is %(status)s: lines can only be added to a draft",
@@ -172,7 +175,8 @@ def add_line(
         raise NotFound(lazy_gettext("unknown SKU %(sku)s", sku=repr(sku)), field="sku")
     line = PurchaseOrderLine(
         po_id=po.id, line_number=next_line_number(session, po.id), item_id=item.id, quantity=quantity,
-        unit_price=unit_price, received_qty=0, closed_qty=0, reason=reason,
+        unit_price=unit_price, received_qty=0, closed_qty=0,
+        reason=(reason or Note.of(N_("added by hand"))).encode(),
     )  # fmt: skip
     session.add(line)
     po.last_editor, po.updated_at = actor, clock.now()

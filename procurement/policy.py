@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import NormalDist
 
+from core import notes
+from core.notes import N_, Note
 from core.states import shown_as_labels
 
 MIN_MAX, REORDER_LEVEL, AUTO_ROP = "min_max", "reorder_level", "auto_rop"
@@ -34,17 +36,17 @@ class PolicyInput:
 
 
 @dataclass(frozen=True, slots=True)
-class Need:  # i18n: stored as the PO line's reason
-    """How much to order before rounding (0 = nothing) and why, in words."""
+class Need:
+    """How much to order before rounding (0 = nothing) and why, as a note stored on the line."""
 
     quantity: int
-    reason: str
+    reason: Note
 
 
 @dataclass(frozen=True, slots=True)
-class Rounded:  # i18n: stored as the PO line's reason
+class Rounded:
     quantity: int
-    reason: str
+    reason: Note | None  # None when the need was already whole packs above the MOQ
 
 
 @functools.lru_cache(maxsize=64)
@@ -91,19 +93,24 @@ def below_reorder_point(position: int, total: int, total_sq: int, days: int, lea
 def decide(p: PolicyInput) -> Need:
     if p.kind == MIN_MAX:
         if p.position >= p.min_qty:
-            return Need(0, f"position {p.position} ≥ min {p.min_qty}")
+            return Need(0, Note.of(N_("position %(position)s ≥ min %(min)s"), position=p.position, min=p.min_qty))
         qty = p.max_qty - p.position
-        return Need(qty, f"position {p.position} < min {p.min_qty} → {qty}")
+        return Need(qty, Note.of(N_("position %(position)s < min %(min)s → %(quantity)s"),
+                                 position=p.position, min=p.min_qty, quantity=qty))  # fmt: skip
     if p.kind == REORDER_LEVEL:
         if p.position >= p.reorder_level:
-            return Need(0, f"position {p.position} ≥ reorder level {p.reorder_level}")
+            return Need(0, Note.of(N_("position %(position)s ≥ reorder level %(level)s"),
+                                   position=p.position, level=p.reorder_level))  # fmt: skip
         gap = p.reorder_level - p.position
         qty = max(p.reorder_qty, gap)
         return Need(
             qty,
-            f"position {p.position} < reorder level {p.reorder_level} → "
-            f"max(reorder qty {p.reorder_qty}, gap {gap}) = {qty}",
-        )
+            Note.of(
+                N_("position %(position)s < reorder level %(level)s → max(reorder qty %(reorder_qty)s, gap %(gap)s) = "
+                   "%(quantity)s"),
+                position=p.position, level=p.reorder_level, reorder_qty=p.reorder_qty, gap=gap, quantity=qty,
+            ),
+        )  # fmt: skip
     if p.kind == AUTO_ROP:
         return _decide_rop(p)
     raise ValueError(f"unknown policy kind {p.kind!r}: use one of {', '.join(POLICY_KINDS)}")
@@ -114,51 +121,56 @@ def _decide_rop(p: PolicyInput) -> Need:
     ss = safety_stock(p.sigma_daily, p.lead_time_days, z)
     rop = math.ceil(p.mean_daily * p.lead_time_days + ss - 1e-9)
     if p.position > rop or (p.mean_daily == 0 and p.position > 0):
-        return Need(0, f"position {p.position} > reorder point {rop}")
-    basis = (
-        f"reorder point {rop} = {p.mean_daily:.1f}/day × {p.lead_time_days} d + safety {ss:.0f} "
-        f"(σ {p.sigma_daily:.1f}, z {z:.2f} for {p.service_level:.0%})"
-    )
+        return Need(0, Note.of(N_("position %(position)s > reorder point %(point)s"), position=p.position, point=rop))
+    basis = Note.of(
+        N_("reorder point %(point)s = %(mean)s/day × %(lead)s d + safety %(safety)s (σ %(sigma)s, z %(z)s for "
+           "%(level)s)"),
+        point=rop, mean=f"{p.mean_daily:.1f}", lead=p.lead_time_days, safety=f"{ss:.0f}", sigma=f"{p.sigma_daily:.1f}",
+        z=f"{z:.2f}", level=f"{p.service_level:.0%}",
+    )  # fmt: skip
     if p.eoq is not None and p.eoq > 0:
-        lot, lot_text = math.ceil(p.eoq), f"EOQ {p.eoq:.2f}"
+        lot, lot_text = math.ceil(p.eoq), Note.of(N_("EOQ %(eoq)s"), eoq=f"{p.eoq:.2f}")
     else:
-        lot, lot_text = math.ceil(p.mean_daily * p.cover_days), f"{p.cover_days} days of demand"
+        lot = math.ceil(p.mean_daily * p.cover_days)
+        lot_text = Note.of(N_("%(days)s days of demand"), days=p.cover_days)
     qty = max(lot, rop - p.position + 1)
-    return Need(qty, f"position {p.position} ≤ {basis} → {qty} ({lot_text}, at least back above the point)")
+    return Need(qty, Note.of(N_("position %(position)s ≤ %(basis)s → %(quantity)s (%(lot)s, at least back above the "
+                                "point)"), position=p.position, basis=basis, quantity=qty, lot=lot_text))  # fmt: skip
 
 
 def round_order(quantity: int, pack_qty: int = 1, order_multiple: int = 1, moq: int = 1) -> Rounded:
     """Round a positive need up to whole packs, the order multiple and the MOQ; never gives zero."""
     if quantity <= 0:
-        return Rounded(0, "nothing to order")
+        return Rounded(0, Note.of(N_("nothing to order")))
     for name, value in (("pack_qty", pack_qty), ("order_multiple", order_multiple), ("moq", moq)):
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
     step = math.lcm(pack_qty, order_multiple)
-    steps: list[str] = []
+    steps: list[Note] = []
     qty = quantity
     rounded = _up(qty, step)
     if rounded != qty:
-        steps.append(f"→ {rounded}, {_step_words(pack_qty, order_multiple)}")
+        why = _step_words(pack_qty, order_multiple)
+        steps.append(Note.of(N_("→ %(quantity)s, %(why)s"), quantity=rounded, why=why))
         qty = rounded
     if qty < moq:
         qty = _up(moq, step)
-        steps.append(f"→ {qty}, MOQ {moq}")
-    return Rounded(qty, " ".join(steps))
+        steps.append(Note.of(N_("→ %(quantity)s, MOQ %(moq)s"), quantity=qty, moq=moq))
+    return Rounded(qty, notes.joined(steps, " ") if steps else None)
 
 
 def _up(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def _step_words(pack_qty: int, order_multiple: int) -> str:
-    parts = []
+def _step_words(pack_qty: int, order_multiple: int) -> Note:
+    if pack_qty > 1 and order_multiple > 1:
+        return Note.of(N_("pack of %(pack)s and multiple of %(multiple)s"), pack=pack_qty, multiple=order_multiple)
     if pack_qty > 1:
-        parts.append(f"pack of {pack_qty}")
-    if order_multiple > 1:
-        parts.append(f"multiple of {order_multiple}")
-    return " and ".join(parts)
+        return Note.of(N_("pack of %(pack)s"), pack=pack_qty)
+    return Note.of(N_("multiple of %(multiple)s"), multiple=order_multiple)
 
 
-def line_reason(need: Need, rounded: Rounded) -> str:
-    return f"{need.reason} {rounded.reason}".strip()
+def line_reason(need: Need, rounded: Rounded) -> Note:
+    """The PO line's reason: why the need, then how it was rounded (shown in the reader's language)."""
+    return need.reason if rounded.reason is None else notes.joined([need.reason, rounded.reason], " ")

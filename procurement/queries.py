@@ -12,10 +12,10 @@ from flask_babel import gettext
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, notes
 from core.clock import Clock
 from core.models import CostCenter, Item, Site
-from procurement import approval, po_notes
+from procurement import approval
 from procurement.approval import committed_spend
 from procurement.history import sentence, who
 from procurement.models import (
@@ -130,8 +130,8 @@ def queue(session: Session, flt: QueueFilter, choices: bool = True) -> Queue:
 def current_warnings(status: str, warnings: str) -> tuple[str, ...]:
     """The order's warnings that still matter: why it was not auto-approved stops mattering once it is decided."""
     decided = status not in (PENDING, "draft")
-    notes = po_notes.read(warnings)
-    return tuple(n.shown() for n in notes if not (decided and n.english().startswith("auto-approval not")))
+    kept = [n for n in notes.read(warnings) if not (decided and n.english().startswith("auto-approval not"))]
+    return tuple(n.shown() for n in kept)
 
 
 def _lines_of(session: Session, po_ids: list[int]) -> dict[int, list[QueueLine]]:

@@ -16,6 +16,7 @@ from core.clock import Clock
 from core.errors import Conflict, DomainError
 from core.events import StockReceived
 from core.models import Item, Site
+from core.notes import N_, Note
 from core.outbox import publish
 from procurement.models import PurchaseOrderLine, Receipt
 from procurement.orders import (
@@ -133,7 +134,8 @@ def close_short(session: Session, po_number: str, reason: str, actor: str, clock
         )  # fmt: skip
     for line in session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id)):
         line.closed_qty = max(line.quantity - line.received_qty, 0)
-    transition(session, po, CLOSED, actor, clock, comment=f"closed short: {reason}")
+    said = Note.of(N_("closed short: %(reason)s"), reason=Note.typed(reason))  # the typed reason stays as typed
+    transition(session, po, CLOSED, actor, clock, comment=said.encode())
 
 
 def balances(session: Session, po_id: int) -> list[LineBalance]:

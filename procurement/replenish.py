@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
+from core.notes import N_, Note
 from procurement import policy
 from procurement.models import (
     DemandStat,
@@ -53,7 +54,7 @@ class Proposal:
     site_id: int
     offer: Offer
     quantity: int
-    reason: str
+    reason: Note  # stored on the line as a note (core/notes.py), shown in the reader's language
     cost_center_id: int | None
 
 
@@ -330,6 +331,13 @@ _MERGE_LINE = (
 )
 
 
+def _merged_reason(old: str, stamp: str, prop: Proposal, quantity: int) -> str:
+    """The line's stored reason with one more line for what this run added."""
+    more = Note.of(N_("%(at)s: +%(added)s: %(reason)s (now %(quantity)s)"),
+                   at=stamp, added=prop.quantity, reason=prop.reason, quantity=quantity)  # fmt: skip
+    return f"{old}\n{more.encode()}" if old else more.encode()
+
+
 def _existing_lines(
     session: Session, po_ids: list[int], items: list[int]
 ) -> tuple[dict[tuple[int, int], Any], dict[int, int]]:
@@ -376,7 +384,7 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
                     {"po_id": po_id, "line_number": next_no[po_id], "item_id": prop.item_id,
                      "supplier_item_id": prop.offer.supplier_item_id, "quantity": prop.quantity,
                      "unit_price": prop.offer.price_for(prop.quantity), "received_qty": 0, "closed_qty": 0,
-                     "reason": prop.reason}
+                     "reason": prop.reason.encode()}
                 )  # fmt: skip
                 next_no[po_id] += 1
                 counts[po_id][0] += 1
@@ -385,7 +393,7 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
                 updates.append(
                     {"line_id": old.id, "new_qty": qty, "new_price": prop.offer.price_for(qty),
                      "new_si": prop.offer.supplier_item_id,
-                     "new_reason": f"{old.reason}; {stamp}: +{prop.quantity}: {prop.reason} (now {qty})"}
+                     "new_reason": _merged_reason(old.reason, stamp, prop, qty)}
                 )  # fmt: skip
                 counts[po_id][1] += 1
     if inserts:  # one executemany of rows keyed by column name

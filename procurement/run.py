@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask_babel import lazy_gettext
+from flask_babel import force_locale, lazy_gettext
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, notes
 from core.clock import Clock
 from core.errors import NotFound
-from procurement import po_notes
+from core.notes import N_, Note
+from procurement.approval import AUTO_APPROVAL_NOT_APPLIED
 from procurement.exceptions import exceptions
 from procurement.orders import APPROVED, PENDING, get_po
 from procurement.replenish import replenish, submit_system_drafts
@@ -29,7 +30,7 @@ ENTITY = "replenish_run"
 class Submitted:
     po_number: str
     outcome: str  # "auto_approved" | "pending" | "stopped" | another status
-    note: str
+    note: str  # a stored note (core/notes.py): the page shows it with |shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +57,22 @@ def run_now(session: Session, clock: Clock, actor: str) -> str:
     submitted = []
     for number, outcome in submit_system_drafts(session, clock):
         if outcome == APPROVED:
-            submitted.append({"po_number": number, "outcome": "auto_approved", "note": "approved within policy"})
+            note = Note.of(N_("approved within policy")).encode()
+            submitted.append({"po_number": number, "outcome": "auto_approved", "note": note})
         elif outcome == PENDING:
-            submitted.append({"po_number": number, "outcome": "pending", "note": _why_waiting(session, number)})
-        elif outcome.startswith("not submitted"):
-            submitted.append({"po_number": number, "outcome": "stopped", "note": outcome})
+            why = _why_waiting(session, number).encode()
+            submitted.append({"po_number": number, "outcome": "pending", "note": why})
+        elif outcome.startswith("not submitted"):  # the refusal's message, already in the runner's language
+            submitted.append({"po_number": number, "outcome": "stopped", "note": Note.typed(outcome).encode()})
         else:
             submitted.append({"po_number": number, "outcome": outcome, "note": ""})
-    found = [
-        {"sku": e.sku, "site": e.site, "kind": e.kind, "title": e.title_english, "reason": e.reason_english,
-         "po_number": e.po_number}
-        for e in exceptions(session, clock)
-    ]
+    with force_locale("en"):  # i18n: the run's record keeps the exceptions in English (its page counts them and
+        # lists today's exceptions afresh, each in the reader's language), whoever pressed the button
+        found = [
+            {"sku": e.sku, "site": e.site, "kind": e.kind, "title": str(e.title), "reason": str(e.reason),
+             "po_number": e.po_number}
+            for e in exceptions(session, clock)
+        ]
     drafts = [
         {"po_number": c.po_number, "lines_added": c.lines_added, "lines_merged": c.lines_merged, "created": c.created}
         for c in report.changes
@@ -80,12 +85,19 @@ def run_now(session: Session, clock: Clock, actor: str) -> str:
     return run_id
 
 
-def _why_waiting(session: Session, po_number: str) -> str:
+def _why_waiting(session: Session, po_number: str) -> Note:
     """The order's own word on why it was not auto-approved (its last such warning), or who must approve."""
-    notes = po_notes.read(get_po(session, po_number).warnings)
-    found = [str(n.value("reason") or n.english().removeprefix("auto-approval not applied: "))
-             for n in notes if n.english().startswith("auto-approval not")]  # fmt: skip
-    return found[-1] if found else "an approver decides"
+    warnings = notes.read(get_po(session, po_number).warnings)
+    found = [_reason_of(n) for n in warnings if n.message == AUTO_APPROVAL_NOT_APPLIED or (
+             n.plain and n.message.startswith("auto-approval not applied: "))]  # fmt: skip
+    return found[-1] if found else Note.of(N_("an approver decides"))
+
+
+def _reason_of(warning: Note) -> Note:
+    reason = warning.value("reason")
+    if isinstance(reason, Note):
+        return reason
+    return Note.typed(reason if reason is not None else warning.message.removeprefix("auto-approval not applied: "))
 
 
 def load(session: Session, run_id: str) -> RunResult:

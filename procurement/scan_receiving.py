@@ -17,10 +17,11 @@ from flask_babel import force_locale, gettext, lazy_gettext
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from core import gs1
+from core import gs1, notes
 from core.clock import Clock
 from core.errors import DomainError
 from core.models import Item
+from core.notes import N_, Note
 from procurement.models import PurchaseOrderLine, SupplierItem
 from procurement.orders import get_po
 from procurement.receiving import Lot, receive
@@ -117,7 +118,7 @@ def receive_scan(session: Session, po_number: str, scan: str, actor: str, clock:
     found = match(session, po_number, scan, clock.now().date())
     units = quantity if quantity is not None else found.quantity
     status = receive(session, po_number, {found.line_number: units}, actor, clock,
-                     note=_english_note(found.reason), lots={found.line_number: found.lot})  # fmt: skip
+                     note=_scan_note(found.reason), lots={found.line_number: found.lot})  # fmt: skip
     return ScanMatch(found.line_number, found.sku, units, found.lot, found.reason), status
 
 
@@ -156,7 +157,7 @@ def _no_match(po_number: str, label: gs1.Gs1Label | None, part: str, lines: list
                         known=known)  # fmt: skip
 
 
-def _english_note(reason: str) -> str:
-    """The receipt's note, kept in English whoever scanned (the record is read by everyone later)."""
-    with force_locale("en"):
-        return f"received by scan: {reason}"
+def _scan_note(reason: str) -> str:
+    """The receipt's note, a stored note (core/notes.py): every later reader sees it in their own language."""
+    with force_locale("en"):  # text that is not a marked message stays English, whoever scanned
+        return Note.of(N_("received by scan: %(reason)s"), reason=notes.from_message(reason)).encode()

@@ -36,6 +36,7 @@ from core import audit
 from core.clock import Clock
 from core.db import unit_of_work
 from core.errors import Conflict, DomainError
+from core.notes import N_, Note
 from core.settings import Settings
 from procurement import orders, pdf, po_mail, supplier_links
 from procurement.documents import build_context
@@ -327,7 +328,7 @@ def record(session: Session, claim: Claim, error: str, clock: Clock, policy: Ret
             t.next_attempt_at = None
             audit.record(session, claim.actor, "po.send_failed", "purchase_order", po.po_number,
                          after={"attempts": t.attempts, "error": error}, clock=clock,
-                         comment="automatic retries stopped: send again by hand")  # fmt: skip
+                         comment=Note.of(N_("automatic retries stopped: send again by hand")).encode())  # fmt: skip
         else:
             TRANSMISSION.move(t, QUEUED, f"transmission of {po.po_number}")
             t.next_attempt_at = now + policy.delay(t.attempts)
@@ -342,16 +343,19 @@ def _mark_sent(session: Session, po: PurchaseOrder, t: Transmission, claim: Clai
     TRANSMISSION.move(t, SENT, f"transmission of {po.po_number}")
     t.sent_at, t.last_error, t.next_attempt_at, t.updated_at = now, "", None, now
     t.claimed_at, t.claim_token = None, None
-    comment = f"e-mailed to {claim.recipient}, sha256 {claim.sha256}, Message-ID {claim.message_id}"
+    sent = {"recipient": claim.recipient, "sha256": claim.sha256, "message_id": claim.message_id}
     if claim.attempt > 1:
-        comment += f", attempt {claim.attempt}"
+        said = Note.of(N_("e-mailed to %(recipient)s, sha256 %(sha256)s, Message-ID %(message_id)s, attempt "
+                          "%(attempt)s"), attempt=claim.attempt, **sent)  # fmt: skip
+    else:
+        said = Note.of(N_("e-mailed to %(recipient)s, sha256 %(sha256)s, Message-ID %(message_id)s"), **sent)
     if po.status == orders.APPROVED:
-        orders.transition(session, po, orders.SENT, claim.actor, clock, comment=comment)
+        orders.transition(session, po, orders.SENT, claim.actor, clock, comment=said.encode())
         po.sent_at = now
     else:  # cancelled or sent back for approval while the e-mail was on its way: say that it went out
+        late = Note.of(N_("%(sent)s while the order was %(status)s"), sent=said, status=po.status)
         audit.record(session, claim.actor, "po.delivered", "purchase_order", po.po_number,
-                     after={"status": po.status}, comment=f"{comment} while the order was {po.status}",
-                     clock=clock)  # fmt: skip
+                     after={"status": po.status}, comment=late.encode(), clock=clock)  # fmt: skip
 
 
 def send(

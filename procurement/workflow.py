@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.errors import Conflict, DomainError, NotFound
+from core.notes import N_, Note
 from procurement.approval import check_reapproval, on_submitted, required_levels
 from procurement.models import DraftSlot, PurchaseOrder, PurchaseOrderLine, Supplier
 from procurement.orders import (
@@ -114,7 +115,8 @@ def submit(session: Session, po_number: str, actor: str, clock: Clock) -> str:
         po.buyer_name = settings.buyer_name  # frozen: the documents of this order keep the name it was sent under
         rate = settings.tax_rate
         if rate != po.tax_rate:
-            comment = f"tax rate {po.tax_rate * 100:.2f} % → {rate * 100:.2f} % (the site's rate when submitted)"
+            comment = Note.of(N_("tax rate %(old)s %% → %(new)s %% (the site's rate when submitted)"),
+                              old=f"{po.tax_rate * 100:.2f}", new=f"{rate * 100:.2f}").encode()  # fmt: skip
             po.tax_rate = rate
     transition(session, po, PENDING, actor, clock, comment=comment)
     on_submitted(session, po, clock)

@@ -1,18 +1,24 @@
 """Test helpers: waiting on a condition with a deadline, reading a device's reply, and test-only tables.
 
 Tests never sleep to let something happen and never assert on elapsed time: they wait for the thing itself
-(`wait_until`), and the deadline only bounds how long a broken build takes to say so. The test-only tables
+(`wait_until`), and the deadline only bounds how long a broken build takes to say so. `read_in("de")` reads
+stored notes back as a German reader would. The test-only tables
 live on a metadata of their own, so they never leak into the product schema checks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol, TypeVar
 
+from flask import Flask
+from flask_babel import force_locale
 from sqlalchemy import Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from web import i18n
 
 T = TypeVar("T")
 
@@ -66,3 +72,17 @@ class DeliveryEffect(TestBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     consumer: Mapped[str] = mapped_column(String(50))
     event_id: Mapped[str] = mapped_column(String(64))
+
+
+_reader_app: list[Flask] = []
+
+
+@contextlib.contextmanager
+def read_in(language: str) -> Iterator[None]:
+    """Inside: a request whose reader's language is `language` (web's translations), for reading stored notes back."""
+    if not _reader_app:
+        app = Flask("web")  # the web package's root: its translations folder
+        i18n.init_app(app)
+        _reader_app.append(app)
+    with _reader_app[0].test_request_context("/"), force_locale(language):
+        yield

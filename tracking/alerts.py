@@ -14,9 +14,10 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, notes
 from core.clock import ManualClock, utc
 from core.models import Site, User
+from core.notes import Note
 from tracking.alert_routing import all_routes, sees
 from tracking.labels import TypeLabels
 from tracking.models import Asset, Gateway, LocationInterval, ParRule, Tag, TrackingAlert, Zone
@@ -74,8 +75,11 @@ class HistoryLine:
 # ---- raising and clearing (called by tracking.recording inside the pipeline's unit of work) -------------------
 
 
-def raise_alert(session: Session, kind: str, subject: str, message: str, at: datetime) -> bool:
-    """Open an alert unless one of this kind is live for the subject; True if newly raised. Audited."""
+def raise_alert(session: Session, kind: str, subject: str, note: Note, at: datetime) -> bool:
+    """Open an alert unless one of this kind is live for the subject; True if newly raised. Audited.
+
+    The message is stored as a note (core/notes.py) and shown in the reader's language."""
+    message = note.encode()
     live = session.scalar(
         select(TrackingAlert.id).where(
             TrackingAlert.kind == kind, TrackingAlert.subject == subject, TrackingAlert.cleared_at.is_(None)
@@ -93,8 +97,10 @@ def raise_alert(session: Session, kind: str, subject: str, message: str, at: dat
     return True
 
 
-def auto_resolve(session: Session, kind: str, subject: str, at: datetime, reason: str) -> int:
-    """The condition cleared: resolve the live alert of this kind for the subject, recording why. Audited."""
+def auto_resolve(session: Session, kind: str, subject: str, at: datetime, why: Note) -> int:
+    """The condition cleared: resolve the live alert of this kind for the subject, recording why (a stored note).
+    Audited."""
+    reason = why.encode()
     ids = list(
         session.scalars(
             select(TrackingAlert.id).where(
@@ -276,7 +282,7 @@ def history(session: Session, alert_id: int) -> list[HistoryLine]:
 def _sentence(action: str, who: str, after: dict[str, Any]) -> str:
     """One history line in the reader's language (the audit entry keeps the facts, not the words)."""
     if action == "alert.raise":
-        return gettext("Raised: %(message)s", message=after.get("message", ""))
+        return gettext("Raised: %(message)s", message=notes.shown(str(after.get("message", ""))))
     if action == "alert.acknowledge":
         return gettext("%(who)s acknowledged it.", who=who)
     if action == "alert.assign":
@@ -288,7 +294,8 @@ def _sentence(action: str, who: str, after: dict[str, Any]) -> str:
         return gettext("%(who)s resolved it: “%(note)s”", who=who, note=after.get("note", ""))
     if action == "alert.auto_resolve":
         return gettext("Resolved automatically: %(reason)s.",
-                       reason=after.get("reason") or gettext("the condition cleared"))  # fmt: skip
+                       reason=notes.shown(str(after.get("reason") or ""))
+                       or gettext("the condition cleared"))  # fmt: skip
     return f"{who}: {action}"
 
 

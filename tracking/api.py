@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import lazy_gettext
 
-from core import access, push
+from core import access, notes, push
 from core.errors import DomainError, NotFound
 from core.models import Site
 from core.roles import Role, TokenScope
@@ -176,7 +176,7 @@ def live_map() -> Any:
     roles = g.principal.roles or frozenset({Role.STAFF.value})  # a READ token sees what staff see
     alerts = [
         {"id": a.id, "kind": a.kind.value, "kind_label": a.kind.label, "subject": a.subject,
-         "subject_label": a.subject_label, "message": a.message, "status": a.status.value}
+         "subject_label": a.subject_label, "message": notes.english(a.message), "status": a.status.value}
         for a in services.open_alerts(session, roles, now, 50)
     ]  # fmt: skip
     return jsonify(

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.events import Event, ToolCheckedOut, ToolReturned
+from core.notes import N_, Note
 from tracking import alerts
 from tracking.models import Asset, Tag, ToolCustody, Zone
 from tracking.states import AlertKind
@@ -85,7 +86,7 @@ def _open_custody(session: Session, serial: str) -> ToolCustody | None:
 def _open(session: Session, event: ToolCheckedOut) -> None:
     stale = _open_custody(session, event.serial)
     if stale is not None:  # a return we never heard of: close it so one tool has one open custody
-        stale.returned_at, stale.return_note = event.occurred_at, "closed by a later checkout (no return was seen)"
+        stale.returned_at, stale.return_note = event.occurred_at, _CLOSED_BY_CHECKOUT
     asset = _asset_for(session, event.serial)
     session.add(ToolCustody(
         serial=event.serial, sku=event.sku, asset_id=asset.id if asset else None, site_code=event.site_code,
@@ -106,24 +107,40 @@ def _close(session: Session, event: ToolReturned) -> None:
     if subject is None:
         return
     for kind in (AlertKind.FOD_OVERSTAY, AlertKind.TOOL_OVERDUE):
-        alerts.auto_resolve(session, kind, subject, event.occurred_at, f"returned at {event.machine or 'the crib'}")
+        alerts.auto_resolve(session, kind, subject, event.occurred_at, _returned_at(event.machine))
     note = _return_problem(session, custody, asset, event)
-    if note:
-        custody.return_note = note
+    if note is not None:
+        custody.return_note = note.encode()
         alerts.raise_alert(session, AlertKind.RETURN_UNSEEN, subject, note, event.occurred_at)
 
 
-def _return_problem(session: Session, custody: ToolCustody, asset: Asset | None, event: ToolReturned) -> str:
-    """Why this return does not look right, in words; "" when the tag was heard where the tool was taken."""
+_CLOSED_BY_CHECKOUT = Note.of(N_("closed by a later checkout (no return was seen)")).encode()
+
+
+def _returned_at(machine: str | None) -> Note:
+    if machine:
+        return Note.of(N_("returned at %(machine)s"), machine=machine)
+    return Note.of(N_("returned at the crib"))
+
+
+def _heard(zone_name: str) -> Note:
+    if zone_name:
+        return Note.of(N_("last heard in %(zone)s"), zone=zone_name)
+    return Note.of(N_("not heard in any room"))
+
+
+def _return_problem(session: Session, custody: ToolCustody, asset: Asset | None, event: ToolReturned) -> Note | None:
+    """Why this return does not look right (a stored note); None when the tag was heard where the tool was taken."""
     if asset is None or custody.out_zone_id is None or event.condition == "lost":
-        return ""
+        return None
     if asset.zone_id == custody.out_zone_id:
-        return ""
+        return None
     locker_room = _zone_name(session, custody.out_zone_id)
-    heard = f"last heard in {_zone_name(session, asset.zone_id)}" if asset.zone_id else "not heard in any room"
-    return (f"{asset.name} ({custody.serial}) returned at {event.machine or 'the crib'} by {custody.holder} "
-            f"{custody.holder_name}, but its tag was {heard}, not in {locker_room} where it was taken: "
-            "check the locker holds it")  # fmt: skip
+    heard = _heard(_zone_name(session, asset.zone_id) if asset.zone_id else "")
+    return Note.of(N_("%(asset)s (%(serial)s) %(returned)s by %(holder)s %(holder_name)s, but its tag was %(heard)s, "
+                      "not in %(locker_room)s where it was taken: check the locker holds it"),
+                   asset=asset.name, serial=custody.serial, returned=_returned_at(event.machine), holder=custody.holder,
+                   holder_name=custody.holder_name, heard=heard, locker_room=locker_room)  # fmt: skip
 
 
 def _zone_name(session: Session, zone_id: int | None) -> str:
@@ -137,19 +154,25 @@ def check(session: Session, now: datetime) -> list[str]:
         if view.asset_tag is None:
             continue
         if view.fod_over(now):
-            message = (f"{view.asset_name} ({view.serial}) held by {view.holder} {view.holder_name} has been in "
-                       f"{view.zone_name} for {view.minutes_in_zone(now)} min; the zone's FOD limit is "
-                       f"{view.fod_limit_min} min: bring it out or account for it")  # fmt: skip
+            message = Note.of(N_("%(asset)s (%(serial)s) held by %(holder)s %(holder_name)s has been in %(zone)s for "
+                                 "%(minutes)s min; the zone's FOD limit is %(limit)s min: bring it out or account for "
+                                 "it"), asset=view.asset_name, serial=view.serial, holder=view.holder,
+                              holder_name=view.holder_name, zone=view.zone_name, minutes=str(view.minutes_in_zone(now)),
+                              limit=str(view.fod_limit_min))  # fmt: skip
             if alerts.raise_alert(session, AlertKind.FOD_OVERSTAY, view.asset_tag, message, now):
                 raised.append(view.asset_tag)
         else:
-            alerts.auto_resolve(session, AlertKind.FOD_OVERSTAY, view.asset_tag, now,
-                                f"left the FOD zone (now in {view.zone_name or 'no known room'})")  # fmt: skip
+            left = (Note.of(N_("left the FOD zone (now in %(zone)s)"), zone=view.zone_name) if view.zone_name
+                    else Note.of(N_("left the FOD zone (now in no known room)")))  # fmt: skip
+            alerts.auto_resolve(session, AlertKind.FOD_OVERSTAY, view.asset_tag, now, left)
         if view.overdue(now):
-            where = f"last heard in {view.zone_name}" if view.zone_name else "not heard in any room"
-            seen = f" at {view.last_seen_at:%Y-%m-%d %H:%M} UTC" if view.last_seen_at else ""
-            message = (f"{view.asset_name} ({view.serial}) was due back at {view.due_at:%Y-%m-%d %H:%M} UTC from "
-                       f"{view.holder} {view.holder_name}; {where}{seen}")  # fmt: skip
+            where = _heard(view.zone_name or "")
+            if view.last_seen_at:
+                where = Note.of(N_("%(where)s at %(at)s UTC"), where=where, at=f"{view.last_seen_at:%Y-%m-%d %H:%M}")
+            message = Note.of(N_("%(asset)s (%(serial)s) was due back at %(due)s UTC from %(holder)s %(holder_name)s; "
+                                 "%(where)s"), asset=view.asset_name, serial=view.serial,
+                              due=f"{view.due_at:%Y-%m-%d %H:%M}", holder=view.holder, holder_name=view.holder_name,
+                              where=where)  # fmt: skip
             if alerts.raise_alert(session, AlertKind.TOOL_OVERDUE, view.asset_tag, message, now):
                 raised.append(view.asset_tag)
     return raised

@@ -15,6 +15,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from core.notes import N_, Note
+
 UNKNOWN = None  # a zone of None is the explicit "unknown"
 
 
@@ -67,7 +69,7 @@ class RoomChange:  # i18n: location-engine diagnostics (API, logs)
 class GatewayChange:  # i18n: location-engine diagnostics (API, logs)
     gateway_id: str
     up: bool
-    reason: str
+    reason: Note  # shown on the gateway's alert, in the reader's language
     at: float
 
 
@@ -300,13 +302,13 @@ class LocationEngine:
             silent = self._silent(gateway_id, now)
             if silent and gateway_id not in self._down:
                 self._down[gateway_id] = now
-                why = f"silent for over {self.config.gateway_down_s:.0f} s"
+                why = Note.of(N_("silent for over %(seconds)s s"), seconds=f"{self.config.gateway_down_s:.0f}")
                 if gateway_id in self._offline:
-                    why = "reported offline"
+                    why = Note.of(N_("reported offline"))
                 changes.append(GatewayChange(gateway_id, False, why, now))
             elif not silent and gateway_id in self._down:
                 del self._down[gateway_id]
-                changes.append(GatewayChange(gateway_id, True, "heard again", now))
+                changes.append(GatewayChange(gateway_id, True, Note.of(N_("heard again")), now))
         return changes
 
     def drain_changes(self) -> list[RoomChange]:

@@ -17,8 +17,10 @@ from flask_babel import gettext, ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import notes
 from core.events import EquipmentShortfall
 from core.models import Site
+from core.notes import N_, Note
 from core.outbox import publish
 from tracking.labels import TypeLabels
 from tracking.models import Asset, ParRule, ParShortfall, TrackingAlert, Zone
@@ -129,13 +131,30 @@ def _moves(levels: tuple[UnitLevel, ...]) -> tuple[list[Move], int]:
     return moves, short
 
 
-def reason(plan_row: TypePlan, since: datetime, now: datetime) -> str:
-    """'ICU below PAR (2 of 6), Ward 3E below PAR (1 of 4) for 3 days; site total 41 of 45 needed; …'."""
-    below = ", ".join(f"{u.unit} below PAR ({u.available} of {u.minimum})" for u in plan_row.below)
-    moves = f"after the suggested moves ({plan_row.moves_text()}) " if plan_row.moves else "no unit has any to spare: "
-    return (f"{below} for {_duration(now - since)}; site total {plan_row.available} of {plan_row.needed} needed; "
-            f"{moves}{plan_row.shortfall} {plan_row.plural if plan_row.shortfall > 1 else plan_row.type_label.lower()} "
-            "still short")  # fmt: skip
+def reason(plan_row: TypePlan, since: datetime, now: datetime) -> Note:
+    """'ICU below PAR (2 of 6), Ward 3E below PAR (1 of 4) for 3 days; site total 41 of 45 needed; …', as a note
+    stored with the shortfall and sent on to purchasing (shown in each reader's language)."""
+    below = notes.joined([Note.of(N_("%(unit)s below PAR (%(available)s of %(minimum)s)"), unit=u.unit,
+                                  available=u.available, minimum=u.minimum) for u in plan_row.below], ", ")  # fmt: skip
+    what = plan_row.plural if plan_row.shortfall > 1 else plan_row.type_label.lower()
+    if plan_row.moves:
+        then = Note.of(N_("after the suggested moves (%(moves)s) %(short)s %(what)s still short"),
+                       moves=plan_row.moves_text(), short=plan_row.shortfall, what=what)  # fmt: skip
+    else:
+        then = Note.of(N_("no unit has any to spare: %(short)s %(what)s still short"), short=plan_row.shortfall,
+                       what=what)  # fmt: skip
+    return Note.of(N_("%(below)s for %(duration)s; site total %(available)s of %(needed)s needed; %(then)s"),
+                   below=below, duration=_duration_note(now - since), available=plan_row.available,
+                   needed=plan_row.needed, then=then)  # fmt: skip
+
+
+def _duration_note(span: timedelta) -> Note:
+    seconds = int(span.total_seconds())
+    if seconds >= 2 * 86400:
+        return Note.of(N_("%(days)s days"), days=seconds // 86400)
+    if seconds >= 7200:
+        return Note.of(N_("%(hours)s hours"), hours=seconds // 3600)
+    return Note.of(N_("%(minutes)s min"), minutes=max(seconds // 60, 1))
 
 
 def _duration(span: timedelta) -> str:
@@ -173,7 +192,7 @@ def check_shortfalls(session: Session, now: datetime, purchase_after: timedelta)
             session.add(current)
         current.quantity = max(current.quantity, row.shortfall)
         if current.requested_at is None and now - current.first_short_at >= purchase_after:
-            current.requested_at, current.reason = now, reason(row, current.first_short_at, now)
+            current.requested_at, current.reason = now, reason(row, current.first_short_at, now).encode()
             publish(session, EquipmentShortfall(
                 occurred_at=now, site_code=_site_code(session), asset_type=row.asset_type,
                 type_label=row.type_label, quantity=row.shortfall, reason=current.reason,

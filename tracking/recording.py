@@ -12,6 +12,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from core.events import AssetMissing, AssetMoved, ParShortage, TagBatteryLow, ZoneExit
+from core.notes import N_, Note
 from core.outbox import publish
 from tracking import alerts, locate_events
 from tracking.engine import GatewayChange, RoomChange, TagSeen
@@ -29,14 +30,14 @@ def at_time(epoch_seconds: float) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, UTC)
 
 
-def raise_alert(session: Session, kind: str, subject: str, message: str, at: datetime) -> bool:
+def raise_alert(session: Session, kind: str, subject: str, message: Note, at: datetime) -> bool:
     """Open an alert unless one of this kind is already live for the subject; True if newly raised."""
     return alerts.raise_alert(session, kind, subject, message, at)
 
 
-def clear_alert(session: Session, kind: str, subject: str, at: datetime, reason: str = "the condition cleared") -> None:
-    """The condition behind an alert is gone: resolve it automatically, recording `reason`."""
-    alerts.auto_resolve(session, kind, subject, at, reason)
+def clear_alert(session: Session, kind: str, subject: str, at: datetime, reason: Note | None = None) -> None:
+    """The condition behind an alert is gone: resolve it automatically, recording `reason` (a stored note)."""
+    alerts.auto_resolve(session, kind, subject, at, reason or Note.of(N_("the condition cleared")))
 
 
 def apply_room_changes(session: Session, changes: Iterable[RoomChange]) -> int:
@@ -91,12 +92,13 @@ def apply_room_changes(session: Session, changes: Iterable[RoomChange]) -> int:
 
 def _exit_alerts(session: Session, asset: Asset, zone: Zone | None, change: RoomChange, at: datetime) -> None:
     if zone is not None and zone.kind == "exit":
-        message = f"{asset.name} ({asset.asset_tag}) entered exit zone {zone.name}"
+        message = Note.of(N_("%(asset)s (%(asset_tag)s) entered exit zone %(zone)s"),
+                          asset=asset.name, asset_tag=asset.asset_tag, zone=zone.name)  # fmt: skip
         if raise_alert(session, "zone_exit", asset.asset_tag, message, at):
             publish(session, ZoneExit(occurred_at=at, asset_tag=asset.asset_tag, zone=zone.code, reason=change.reason))
     elif zone is not None:
-        clear_alert(session, "zone_exit", asset.asset_tag, at, f"back in {zone.name}")
-        clear_alert(session, "missing", asset.asset_tag, at, f"seen again in {zone.name}")
+        clear_alert(session, "zone_exit", asset.asset_tag, at, Note.of(N_("back in %(zone)s"), zone=zone.name))
+        clear_alert(session, "missing", asset.asset_tag, at, Note.of(N_("seen again in %(zone)s"), zone=zone.name))
 
 
 def record_seen(session: Session, seen: Iterable[TagSeen], battery_low_mv: int) -> int:
@@ -137,14 +139,17 @@ def _battery_alerts(session: Session, seen: list[TagSeen], threshold_mv: int) ->
         .where(Tag.tag_key.in_(keys))
     ).all()
     owners = {key: asset_tag for key, asset_tag, _name in rows}
-    names = {key: f"{name} ({asset_tag})" for key, asset_tag, name in rows}
+    names = {
+        key: Note.of(N_("%(asset)s (%(asset_tag)s)"), asset=name, asset_tag=asset_tag) for key, asset_tag, name in rows
+    }
     for item in seen:
         at = at_time(item.last_seen)
         assert item.battery_mv is not None
         if item.battery_mv < threshold_mv:
             owner = owners.get(item.tag_key)
-            whose = names.get(item.tag_key, f"Unattached tag {item.tag_key}")
-            message = f"{whose}: tag battery at {item.battery_mv} mV, below {threshold_mv} mV; replace it soon"
+            whose = names.get(item.tag_key) or Note.of(N_("Unattached tag %(tag)s"), tag=item.tag_key)
+            message = Note.of(N_("%(whose)s: tag battery at %(mv)s mV, below %(threshold)s mV; replace it soon"),
+                              whose=whose, mv=item.battery_mv, threshold=threshold_mv)  # fmt: skip
             if raise_alert(session, "battery_low", item.tag_key, message, at):
                 event = TagBatteryLow(
                     occurred_at=at,
@@ -155,7 +160,8 @@ def _battery_alerts(session: Session, seen: list[TagSeen], threshold_mv: int) ->
                 )
                 publish(session, event)
         else:
-            clear_alert(session, "battery_low", item.tag_key, at, f"battery reads {item.battery_mv} mV again")
+            again = Note.of(N_("battery reads %(mv)s mV again"), mv=item.battery_mv)
+            clear_alert(session, "battery_low", item.tag_key, at, again)
 
 
 def record_gateway_changes(session: Session, changes: Iterable[GatewayChange], heard: dict[str, float]) -> None:
@@ -171,11 +177,17 @@ def record_gateway_changes(session: Session, changes: Iterable[GatewayChange], h
         at = at_time(change.at)
         target = GatewayStatus.UP if change.up else GatewayStatus.DOWN
         session.execute(_GATEWAY_MOVES[target], {"key": change.gateway_id})  # no-op when already there
-        where = f" in {rooms[change.gateway_id]}" if change.gateway_id in rooms else ""
         if change.up:
-            clear_alert(session, "gateway_down", change.gateway_id, at, f"gateway {change.gateway_id} {change.reason}")
+            why = Note.of(N_("gateway %(gateway)s %(reason)s"), gateway=change.gateway_id, reason=change.reason)
+            clear_alert(session, "gateway_down", change.gateway_id, at, why)
+        elif change.gateway_id in rooms:
+            message = Note.of(N_("Gateway %(gateway)s in %(room)s %(reason)s: tags there may show as unknown"),
+                              gateway=change.gateway_id, room=rooms[change.gateway_id],
+                              reason=change.reason)  # fmt: skip
+            raise_alert(session, "gateway_down", change.gateway_id, message, at)
         else:
-            message = f"Gateway {change.gateway_id}{where} {change.reason}: tags there may show as unknown"
+            message = Note.of(N_("Gateway %(gateway)s %(reason)s: tags there may show as unknown"),
+                              gateway=change.gateway_id, reason=change.reason)  # fmt: skip
             raise_alert(session, "gateway_down", change.gateway_id, message, at)
     if heard:  # one executemany for every gateway heard lately
         table = Gateway.__table__
@@ -203,8 +215,12 @@ def check_missing(session: Session, now: datetime, missing_after: timedelta) -> 
         if asset.asset_tag in live:
             continue  # already raised: no message to build, no last-room lookup on every flush
         zone_name = zone_name or alerts.last_room(session, asset.id)
-        where = f", last in {zone_name}" if zone_name else ""
-        message = f"{asset.name} ({asset.asset_tag}) not heard since {last_seen:%Y-%m-%d %H:%M} UTC{where}"
+        values = {"asset": asset.name, "asset_tag": asset.asset_tag, "since": f"{last_seen:%Y-%m-%d %H:%M}"}
+        if zone_name:
+            message = Note.of(N_("%(asset)s (%(asset_tag)s) not heard since %(since)s UTC, last in %(zone)s"),
+                              zone=zone_name, **values)  # fmt: skip
+        else:
+            message = Note.of(N_("%(asset)s (%(asset_tag)s) not heard since %(since)s UTC"), **values)
         if raise_alert(session, "missing", asset.asset_tag, message, now):
             publish(
                 session,
@@ -235,7 +251,8 @@ def check_par(session: Session, now: datetime) -> list[str]:
         available = available_count(session, rule.unit, rule.asset_type)
         if available < rule.minimum:
             kind = types.plural(rule.asset_type).lower()
-            message = f"{rule.unit} has {available} available {kind}, PAR is {rule.minimum}"
+            message = Note.of(N_("%(unit)s has %(available)s available %(kind)s, PAR is %(minimum)s"),
+                              unit=rule.unit, available=available, kind=kind, minimum=rule.minimum)  # fmt: skip
             if raise_alert(session, "below_par", subject, message, now):
                 publish(
                     session,
@@ -249,5 +266,7 @@ def check_par(session: Session, now: datetime) -> list[str]:
                 )
                 short.append(subject)
         else:
-            clear_alert(session, "below_par", subject, now, f"{available} available again, PAR is {rule.minimum}")
+            again = Note.of(N_("%(available)s available again, PAR is %(minimum)s"), available=available,
+                            minimum=rule.minimum)  # fmt: skip
+            clear_alert(session, "below_par", subject, now, again)
     return short

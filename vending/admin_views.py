@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from core import access, audit
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
+from core.notes import N_, Note
 from core.roles import Role
 from core.validation import Int, Moment, ValidationError, one
 from vending import charges, counts, drivers, languages, pairing, rules, slot_states
@@ -246,7 +247,8 @@ def slot_disable(slot_id: int) -> Any:
     slot = session.get(Slot, slot_id)
     if slot is None:
         raise NotFound(_("no slot with id %(slot_id)s", slot_id=slot_id), field="slot_id")
-    reason = request.form.get("reason", "").strip()[:1000] or f"disabled by {actor()}"
+    typed = request.form.get("reason", "").strip()[:1000]  # a typed reason is stored as typed
+    reason = typed or Note.of(N_("disabled by %(who)s"), who=actor()).encode()
     before = slot_states.move(slot, SlotState.DISABLED, reason)
     audit.record(session, actor(), "vending.slot.disable", "vending_slot", slot.id, before={"state": before.value})
     return saved(

@@ -11,6 +11,7 @@ with its outcome (the transitions table is still the authority: see `_outcome`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
-from core.prepared import FastWork, Prepared, fast_unit_of_work
+from core.prepared import FastWork, Pending, Prepared, Row, fast_unit_of_work
 from vending import charges, ledger, lots, rules
 from vending.dispense import DispenseView, Facts, view
 from vending.dispense_states import AUTHORISED, DISPENSE, REFUSED, REQUESTED, DispenseStatus
@@ -90,11 +91,13 @@ _INSERT = Prepared(
     )
     .returning(dispenses.id)
 )
-_RESTRICTED_P = Prepared(
+_RESTRICTED_P = Prepared(  # by the slot asked for, so it is sent with the slot's read, not after it
     select(restrictions.group_id, groups_table.name)
     .join(WorkerGroup.__table__, groups_table.id == restrictions.group_id)
-    .where(restrictions.item_id == bindparam("p_item"))
+    .join(Slot.__table__, slots.item_id == restrictions.item_id)
+    .where(slots.machine_id == bindparam("p_machine"), slots.code == bindparam("p_code"))
 )
+Outcome = Callable[[], tuple[DispenseView, "Facts | None"]]  # the request's result, read once it is recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +127,7 @@ def zone(name: str) -> ZoneInfo:
     return _ZONES[name]
 
 
-def _slot(work: FastWork, machine: Machine, slot_code: str) -> SlotRow:
-    row = work.first(_SLOT_P, {"p_site": machine.site_id, "p_machine": machine.id, "p_code": slot_code})
+def _slot(row: Row | None, machine: Machine, slot_code: str) -> SlotRow:
     if row is None:
         raise NotFound(
             lazy_gettext(
@@ -183,7 +185,7 @@ def request_for_run(
     raises SQLAlchemy's IntegrityError, as an ORM insert would."""
     work = FastWork.of_session(session)
     try:
-        return _request(work, machine, worker_id, slot_code, quantity, charge_codes, request_key, now)
+        return _request(work, machine, worker_id, slot_code, quantity, charge_codes, request_key, now)()
     except work.dialect.loaded_dbapi.IntegrityError as clash:
         raise IntegrityError("INSERT INTO vending_dispense", {"request_key": request_key}, clash) from clash
 
@@ -204,7 +206,8 @@ def request_in_own_transaction(
     engine = factory.kw["bind"]
     try:  # not durable: the runner's `commanded` commit, before any hardware moves, flushes this one too
         with fast_unit_of_work(engine, durable=False) as work:
-            return _request(work, machine, worker_id, slot_code, quantity, charge_codes, request_key, now)
+            outcome = _request(work, machine, worker_id, slot_code, quantity, charge_codes, request_key, now)
+        return outcome()  # on PostgreSQL the new row's id came back with the COMMIT, in one round trip
     except engine.dialect.loaded_dbapi.IntegrityError:
         with fast_unit_of_work(engine, one_statement=True) as work:  # reads only
             existing = work.first(_BY_KEY_P, {"p_key": request_key})
@@ -222,16 +225,32 @@ def _request(
     charge_codes: dict[str, str],
     request_key: str,
     now: datetime,
-) -> tuple[DispenseView, Facts | None]:
-    existing = work.first(_BY_KEY_P, {"p_key": request_key})
+) -> Outcome:
+    """Check, reserve and record the request; returns how to read the result (the new row's id is read after the
+    COMMIT in a fast unit of work: on PostgreSQL both travel in the pipeline's last round trip).
+
+    Round trips in pipeline mode: the key, slot, worker and restriction reads together; the reservation with the
+    rules' usage read; the INSERT with the COMMIT."""
+    sent = [
+        work.send(_BY_KEY_P, {"p_key": request_key}),
+        work.send(_SLOT_P, {"p_site": machine.site_id, "p_machine": machine.id, "p_code": slot_code}),
+        work.send(_WORKER_P, {"p_worker": worker_id}),
+        work.send(_RESTRICTED_P, {"p_machine": machine.id, "p_code": slot_code}),
+        charges.send_modes(work, machine.site_id),
+    ]
+    existing = sent[0].first()
     if existing is not None:
-        return view(work, existing._mapping["id"]), None
-    slot = _slot(work, machine, slot_code)
+        for unread in sent[1:]:
+            unread.discard()
+        earlier = view(work, existing._mapping["id"])
+        return lambda: (earlier, None)
+    slot = _slot(sent[1].first(), machine, slot_code)
     codes: dict[str, str] = {}
     worker_code = ""
     try:
-        codes, worker_code = authorise_checks(work, machine, slot, worker_id, quantity, charge_codes, now)
-        ledger.reserve(work, slot.id, quantity)
+        codes, worker_code = authorise_checks(
+            work, machine, slot, worker_id, quantity, charge_codes, now, sent[2].all(), sent[3].all(), sent[4]
+        )
         _not_expired(work, slot, quantity, now)
         status, detail, shown = _outcome(AUTHORISED), "", ""
     except DomainError as refusal:
@@ -239,7 +258,7 @@ def _request(
         with force_locale("en"):  # the record keeps English, whoever was refused
             detail = str(refusal.message)
     codes_json = json.dumps(codes, sort_keys=True)
-    cursor = work.execute(
+    inserted = work.send(
         _INSERT,
         {
             "p_request_key": request_key,
@@ -254,30 +273,33 @@ def _request(
             "p_created_at": now,
         },
     )
-    inserted = cursor.fetchone()
-    cursor.close()
-    assert inserted is not None  # INSERT ... RETURNING id
-    result = DispenseView(
-        id=int(inserted[0]), status=status, phase=status.value, detail=shown, machine_code=machine.code,
-        slot_code=slot.code, sku=slot.sku, item_name=slot.name, quantity=quantity, taken=0, worker_id=worker_id,
-    )  # fmt: skip
-    if status != AUTHORISED:
-        return result, None
-    return result, Facts(
-        view=result,
-        machine_id=machine.id,
-        machine_kind=machine.kind,
-        driver_config=machine.driver_config,
-        slot_id=slot.id,
-        device_ref=slot.device_ref,
-        unit_weight=slot.unit_weight,
-        charge_codes=codes_json,
-        baseline="{}",
-        site_code=slot.site_code,
-        worker_code=worker_code,
-        item_id=slot.item_id,
-        site_id=machine.site_id,
-    )
+
+    def outcome() -> tuple[DispenseView, Facts | None]:
+        row = inserted.first()
+        assert row is not None  # INSERT ... RETURNING id
+        result = DispenseView(
+            id=int(row[0]), status=status, phase=status.value, detail=shown, machine_code=machine.code,
+            slot_code=slot.code, sku=slot.sku, item_name=slot.name, quantity=quantity, taken=0, worker_id=worker_id,
+        )  # fmt: skip
+        if status != AUTHORISED:
+            return result, None
+        return result, Facts(
+            view=result,
+            machine_id=machine.id,
+            machine_kind=machine.kind,
+            driver_config=machine.driver_config,
+            slot_id=slot.id,
+            device_ref=slot.device_ref,
+            unit_weight=slot.unit_weight,
+            charge_codes=codes_json,
+            baseline="{}",
+            site_code=slot.site_code,
+            worker_code=worker_code,
+            item_id=slot.item_id,
+            site_id=machine.site_id,
+        )
+
+    return outcome
 
 
 def _not_expired(work: FastWork, slot: SlotRow, quantity: int, now: datetime) -> None:
@@ -310,10 +332,16 @@ def authorise_checks(
     quantity: int,
     given: dict[str, str],
     now: datetime,
+    worker_rows: Sequence[Row],
+    allowed: Sequence[Row],
+    charge_modes: Pending | None = None,
 ) -> tuple[dict[str, str], str]:
-    """Every check that must pass before hardware moves; raises a DomainError naming what to do.
+    """Every check that must pass before hardware moves, and the reservation; raises a DomainError naming what to
+    do (with nothing reserved). `worker_rows` and `allowed`: the worker's groups and the item's restrictions;
+    `charge_modes`: the site's charge-code modes, already sent.
 
-    Returns the charge codes to record and the worker's code."""
+    The reservation is sent before the charge codes and rules are checked, so it travels with the rules' usage
+    read; a refusal after it releases it in the same transaction. Returns the charge codes and the worker's code."""
     if quantity < 1 or quantity > slot.capacity:
         raise DomainError(lazy_gettext("quantity must be between 1 and %(most)s", most=slot.capacity), field="quantity")
     if slot.state != SlotState.OK:
@@ -326,11 +354,10 @@ def authorise_checks(
         )
     if not slot.active:
         raise DomainError(lazy_gettext("this item is withdrawn from issue"), field="slot")
-    worker_rows = [row._mapping for row in work.all(_WORKER_P, {"p_worker": worker_id})]
-    if not worker_rows or not worker_rows[0]["active"]:
+    worker = [row._mapping for row in worker_rows]
+    if not worker or not worker[0]["active"]:
         raise DomainError(lazy_gettext("worker is not active"), field="worker")
-    groups = {row["group_id"] for row in worker_rows if row["group_id"] is not None}
-    allowed = work.all(_RESTRICTED_P, {"p_item": slot.item_id})
+    groups = {row["group_id"] for row in worker if row["group_id"] is not None}
     if allowed and not {group_id for group_id, _name in allowed} & groups:
         names = ", ".join(sorted(name for _group_id, name in allowed))
         raise DomainError(
@@ -338,18 +365,25 @@ def authorise_checks(
             field="slot",
             code="restricted",
         )
-    codes = charges.validate(work, machine.site_id, given)
-    refusal = rules.check(
-        work,
-        site_id=machine.site_id,
-        worker_id=worker_id,
-        groups=groups,
-        item_id=slot.item_id,
-        category=slot.category,
-        quantity=quantity,
-        now=now,
-        tz=zone(slot.timezone),
-    )
-    if refusal is not None:
-        raise DomainError(refusal.message, field="rule", code="rule_limit")
-    return codes, str(worker_rows[0]["worker_code"])
+    reservation = ledger.send_reserve(work, slot.id, quantity)
+    try:
+        codes = charges.validate(work, machine.site_id, given, charge_modes)
+        refusal = rules.check(
+            work,
+            site_id=machine.site_id,
+            worker_id=worker_id,
+            groups=groups,
+            item_id=slot.item_id,
+            category=slot.category,
+            quantity=quantity,
+            now=now,
+            tz=zone(slot.timezone),
+        )
+        if refusal is not None:
+            raise DomainError(refusal.message, field="rule", code="rule_limit")
+    except DomainError:
+        if reservation.rowcount() == 1:
+            ledger.release(work, slot.id, quantity)
+        raise
+    ledger.check_reserved(work, reservation, slot.id)
+    return codes, str(worker[0]["worker_code"])

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
-from core.prepared import FastWork, Prepared
+from core.prepared import FastWork, Pending, Prepared
 from core.states import shown_as_labels
 from vending.models import ChargeCode, ChargePolicy
 
@@ -40,9 +40,14 @@ _LISTED_P = Prepared(
 )
 
 
-def modes(session: Session | FastWork, site_id: int) -> dict[str, str]:
-    found = {kind: mode for kind, mode in FastWork.of(session).all(_MODES_P, {"p_site": site_id})}
+def modes(session: Session | FastWork, site_id: int, sent: Pending | None = None) -> dict[str, str]:
+    """Each kind's mode at the site; `sent`: the read already sent (`send_modes`) with the caller's other reads."""
+    found = {kind: mode for kind, mode in (sent or send_modes(FastWork.of(session), site_id)).all()}
     return {kind: found.get(kind, "off") for kind in KINDS}
+
+
+def send_modes(work: FastWork, site_id: int) -> Pending:
+    return work.send(_MODES_P, {"p_site": site_id})
 
 
 def set_mode(session: Session, site_id: int, kind: str, mode: str) -> None:
@@ -83,10 +88,12 @@ def listed(session: Session, site_id: int, kind: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def validate(session: Session | FastWork, site_id: int, given: dict[str, str]) -> dict[str, str]:
+def validate(
+    session: Session | FastWork, site_id: int, given: dict[str, str], sent_modes: Pending | None = None
+) -> dict[str, str]:
     """The charge codes to record for a dispense; raises naming the first missing or unknown code."""
     work = FastWork.of(session)
-    policy = modes(work, site_id)
+    policy = modes(work, site_id, sent_modes)
     result: dict[str, str] = {}
     for kind in KINDS:
         value = (given.get(kind) or "").strip()

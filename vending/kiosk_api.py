@@ -11,19 +11,20 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, session, url_for
 from flask_babel import lazy_gettext
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, NotFound
 from core.events import ItemRequested
-from core.models import Item, Site
+from core.models import Site
 from core.outbox import publish
 from core.texts import N_
 from core.validation import Int, Text, ValidationError, one, schema
-from vending import authorise, charges, dispense, dispense_handoff, kiosk_state, lots, pictures, restock, tools
+from vending import authorise, charges, dispense, dispense_handoff, kiosk_grid, kiosk_state, tools
 from vending.kiosk_common import (
     KIOSK,
+    KioskMachine,
     active_machine,
+    active_machine_ref,
     app_services,
     idle_seconds,
     json_body,
@@ -35,7 +36,7 @@ from vending.kiosk_common import (
     only_the_paired_machine,
     signed_in_worker,
 )
-from vending.models import Machine, Slot, SlotStock
+from vending.models import Machine
 from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin
 
 api_bp = Blueprint("vending_kiosk_api", __name__, url_prefix="/api/v1/vending/kiosk")
@@ -50,34 +51,30 @@ DISPENSE = schema(
 CHARGE_CODE = Text(max_length=64)
 
 
-def _grid(db: Session, machine: Machine) -> list[dict[str, Any]]:
-    rows = db.execute(
-        select(Slot, Item, SlotStock.on_hand, SlotStock.reserved)
-        .join(Item, Item.id == Slot.item_id)
-        .outerjoin(SlotStock, SlotStock.slot_id == Slot.id)
-        .where(Slot.machine_id == machine.id)
-        .order_by(Slot.code)
-    ).all()
-    with_picture = pictures.with_pictures(db, {i.id for _, i, _, _ in rows})
-    expired = lots.expired_by_slot(db, machine.id, restock.site_today(db, machine.id, kiosk_now()))
+_ITEM_MARK, _ETAG_MARK = 987654321, "e7a9mark"  # stand-ins in one url_for, replaced per tile (ids, hex etags)
+
+
+def _grid(db: Session, machine: KioskMachine) -> list[dict[str, Any]]:
+    template = url_for("vending_kiosk.picture", machine_code=machine.code, item_id=_ITEM_MARK, v=_ETAG_MARK)
+    item_mark = f"/{_ITEM_MARK}"
     return [
         {
-            "slot": s.code,
-            "sku": i.sku,
-            "name": i.name,
-            "category": i.category,
-            "state": s.state,
-            "stock": max(int(on or 0) - int(res or 0) - expired.get(s.id, 0), 0),  # expired units are not issued
-            "capacity": s.capacity,
-            "picture": url_for("vending_kiosk.picture", machine_code=machine.code, item_id=i.id, v=with_picture[i.id])
-            if i.id in with_picture
+            "slot": tile.slot,
+            "sku": tile.sku,
+            "name": tile.name,
+            "category": tile.category,
+            "state": tile.state,
+            "stock": tile.stock,
+            "capacity": tile.capacity,
+            "picture": template.replace(item_mark, f"/{tile.item_id}", 1).replace(_ETAG_MARK, tile.picture, 1)
+            if tile.picture is not None
             else None,
         }
-        for s, i, on, res in rows
+        for tile in kiosk_grid.grid(db, machine.id, kiosk_now())
     ]
 
 
-def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
+def _signed_in(db: Session, machine: KioskMachine, worker_id: int) -> dict[str, Any]:
     worker = get_worker(db, worker_id)
     modes = charges.modes(db, machine.site_id)
     available, unavailable = tools.by_availability(db, kiosk_now())
@@ -107,7 +104,7 @@ def _signed_in(db: Session, machine: Machine, worker_id: int) -> dict[str, Any]:
     }
 
 
-def _kiosk_reason(view: tools.ToolView, reason: str, machine: Machine) -> str:
+def _kiosk_reason(view: tools.ToolView, reason: str, machine: KioskMachine) -> str:
     """The Tools page's reason without naming another worker."""
     if view.status == "out":
         return str(lazy_gettext("checked out, due back %(due)s", due=local_time(view.due_at, machine)))
@@ -171,7 +168,7 @@ def poll(machine_code: str) -> Any:
 @KIOSK
 def state(machine_code: str) -> Any:
     db = kiosk_read_db()
-    machine = active_machine(db, machine_code)
+    machine = active_machine_ref(db, machine_code)
     return jsonify(_signed_in(db, machine, signed_in_worker(machine)))
 
 

@@ -8,18 +8,20 @@ out after inactivity (the worker's sign-in lives in the kiosk browser's session 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, request, session
 from flask_babel import lazy_gettext, refresh
-from sqlalchemy import null, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core import access
 from core.errors import DomainError, Forbidden, NotFound
 from core.models import Site
+from core.prepared import FastWork, Prepared
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
 from vending import languages, pairing
@@ -32,6 +34,15 @@ DEFAULT_IDLE_SECONDS = 60
 class NoWorker(DomainError):
     status = 409
     code = "no_worker"
+
+
+# Read before every kiosk call: one statement compiled once (core.prepared). No worker has id -1 (ids start at 1).
+_LANGUAGES = Prepared(
+    select(
+        select(Machine.language).where(Machine.code == bindparam("p_code")).scalar_subquery(),
+        select(Worker.language).where(Worker.id == bindparam("p_worker")).scalar_subquery(),
+    )
+)
 
 
 def only_the_paired_machine() -> None:
@@ -60,13 +71,10 @@ def kiosk_language() -> None:
     if not code:
         return
     worker_id = live_worker_id(code)
-    worker_language = select(Worker.language).where(Worker.id == worker_id) if worker_id is not None else None
-    machine, own = kiosk_read_db().execute(
-        select(
-            select(Machine.language).where(Machine.code == code).scalar_subquery(),
-            null() if worker_language is None else worker_language.scalar_subquery(),
-        )
-    ).one()
+    found = FastWork.of(kiosk_read_db()).first(
+        _LANGUAGES, {"p_code": code, "p_worker": -1 if worker_id is None else worker_id}
+    )
+    machine, own = found if found is not None else (None, None)
     g.kiosk_worker_language = own or ""
     g.kiosk_language = own or machine or ""
     refresh()  # forget a locale chosen earlier in this request
@@ -117,12 +125,49 @@ def active_machine(db: Session, code: str) -> Machine:
     return machine
 
 
+class KioskMachine(Protocol):
+    """What the kiosk's reads need of a machine: a Machine row or a MachineRef."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def site_id(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MachineRef:
+    id: int
+    code: str
+    site_id: int
+
+
+_ACTIVE = Prepared(
+    select(Machine.id, Machine.code, Machine.site_id).where(
+        Machine.code == bindparam("p_code"), Machine.active.is_(True)
+    )
+)
+
+
+def active_machine_ref(db: Session, code: str) -> MachineRef:
+    """`active_machine` for views that only read (the kiosk's status): one statement compiled once, no ORM row."""
+    found = FastWork.of(db).first(_ACTIVE, {"p_code": code})
+    if found is None:
+        raise NotFound(
+            lazy_gettext("no active machine %(code)s: check the kiosk address", code=repr(code)), field="machine"
+        )
+    return MachineRef(int(found[0]), str(found[1]), int(found[2]))
+
+
 def json_body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     return data if isinstance(data, dict) else {}
 
 
-def signed_in_worker(machine: Machine) -> int:
+def signed_in_worker(machine: KioskMachine) -> int:
     """The signed-in worker of this kiosk, refreshed on every call; inactivity signs them out."""
     state = session.get("kiosk")
     if not state or state.get("m") != machine.code:
@@ -136,7 +181,7 @@ def signed_in_worker(machine: Machine) -> int:
     return int(state["w"])
 
 
-def local_time(moment: datetime | None, machine: Machine) -> str:
+def local_time(moment: datetime | None, machine: KioskMachine) -> str:
     """A time as the site reads it, with its zone named: "Sun 06 Dec 14:00 CET"."""
     if moment is None:
         return ""

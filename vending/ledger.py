@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_babel import lazy_gettext
 from sqlalchemy import bindparam, case, func, insert, select, update
@@ -25,7 +26,7 @@ from core.errors import Conflict, DomainError, NotFound
 from core.events import Event, StockLevelChanged
 from core.models import Item, Site
 from core.outbox import publish
-from core.prepared import FastWork, Prepared
+from core.prepared import FastWork, Pending, Prepared, Row
 from core.states import shown_as_labels
 from vending import lots
 from vending.lots import LotRef
@@ -103,8 +104,22 @@ _BY_KEY = Prepared(
 )  # fmt: skip
 _ENTRY_COLUMNS = ("idempotency_key", "at", "slot_id", "item_id", "kind", "quantity", "on_hand_after", "worker_id",
                   "dispense_id", "charge_codes", "reason", "flagged", "actor")  # fmt: skip
-_ENTRY = Prepared(
-    insert(LedgerEntry).values(**{name: bindparam(name) for name in _ENTRY_COLUMNS}).returning(ledger_table.c.id)
+_ENTRY_MOVING = Prepared(  # the entry, only if the books hold enough; its on_hand_after read under the row's lock
+    insert(LedgerEntry)
+    .from_select(
+        _ENTRY_COLUMNS,
+        select(
+            *(
+                (stock.on_hand + bindparam("quantity")).label(name)
+                if name == "on_hand_after"
+                else bindparam(name, type_=ledger_table.c[name].type).label(name)
+                for name in _ENTRY_COLUMNS
+            )
+        )
+        .where(stock.slot_id == bindparam("slot_id"), stock.on_hand + bindparam("quantity") >= 0)
+        .with_for_update(),
+    )
+    .returning(ledger_table.c.id, ledger_table.c.on_hand_after)
 )
 _SLOT_FACTS = Prepared(
     select(slots.item_id, machines.site_id, sites.code.label("site_code"), items.sku)
@@ -187,37 +202,51 @@ def post(
     facts = facts or slot_facts(work, slot_id)
     if facts.item_id is None:
         raise DomainError(lazy_gettext("this slot has no item assigned: set the planogram first"), field="slot")
-    moved = work.mapping(_MOVE, {"p_slot": slot_id, "p_qty": quantity, "p_rel": release_reserved})
-    if moved is None:
-        held = lock_stock(work, slot_id).on_hand
-        if held + quantity >= 0:  # the slot had no stock row: it has an empty one now
-            moved = work.mapping(_MOVE, {"p_slot": slot_id, "p_qty": quantity, "p_rel": release_reserved})
-        if moved is None:
-            raise OutOfStock(
-                lazy_gettext(
-                    "slot holds %(held)s, cannot take %(quantity)s: count the slot or restock it",
-                    held=held,
-                    quantity=-quantity,
-                ),
-                "quantity",
-                on_hand=held,
-            )
-    after = int(moved["on_hand"])
     codes = charge_codes if isinstance(charge_codes, str) else json.dumps(charge_codes or {}, sort_keys=True)
-    entry = work.first(
-        _ENTRY,
-        {
-            "idempotency_key": key, "at": at, "slot_id": slot_id, "item_id": facts.item_id, "kind": kind,
-            "quantity": quantity, "on_hand_after": after, "worker_id": worker_id, "dispense_id": dispense_id,
-            "charge_codes": codes, "reason": reason, "flagged": flagged, "actor": actor,
-        },
-    )  # fmt: skip
-    assert entry is not None  # INSERT ... RETURNING gives its row
-    entry_id = int(entry[0])
+    values = {
+        "idempotency_key": key, "at": at, "slot_id": slot_id, "item_id": facts.item_id, "kind": kind,
+        "quantity": quantity, "on_hand_after": 0, "worker_id": worker_id, "dispense_id": dispense_id,
+        "charge_codes": codes, "reason": reason, "flagged": flagged, "actor": actor,
+    }  # fmt: skip
+    # Sent together (one round trip in pipeline mode): the entry (locking the stock row), the move under that
+    # lock (same condition, so both happen or neither), the slot's lots and the site's level after the move.
+    entry_sent = work.send(_ENTRY_MOVING, values)
+    moved_sent = work.send(_MOVE, {"p_slot": slot_id, "p_qty": quantity, "p_rel": release_reserved})
+    held = lots.send_held(work, slot_id) if lot is None and quantity < 0 else None
+    level = _send_level(work, facts) if quantity != 0 else None
+    entry, moved = entry_sent.first(), moved_sent.first()
+    if entry is None or moved is None:
+        for sent in (held, level):
+            if sent is not None:
+                sent.discard()
+        entry = _short_or_new_row(work, slot_id, quantity, release_reserved, values)
+        held = None
+        level = _send_level(work, facts) if quantity != 0 else None
+    entry_id, after = int(entry[0]), int(entry[1])
     if lot is not None or quantity < 0:
-        lots.follow(work, slot_id, entry_id, quantity, after, at, lot)
-    publish(work, *([level_event(work, facts, at)] if quantity != 0 else []), *also_publish)
+        lots.follow(work, slot_id, entry_id, quantity, after, at, lot, held_rows=held)
+    publish(work, *([_level_event(facts, at, level)] if level is not None else []), *also_publish)
     return Movement(entry_id, slot_id, kind, quantity, after, flagged, False)
+
+
+def _short_or_new_row(
+    work: FastWork, slot_id: int, quantity: int, release_reserved: int, values: dict[str, Any]
+) -> Row:
+    """The move found no stock row it could move: a slot without one gets an empty one (and the move is tried
+    again); a slot holding too little raises OutOfStock with what it holds."""
+    held = lock_stock(work, slot_id).on_hand
+    if held + quantity >= 0:  # the slot had no stock row: it has an empty one now
+        entry = work.first(_ENTRY_MOVING, values)
+        moved = work.first(_MOVE, {"p_slot": slot_id, "p_qty": quantity, "p_rel": release_reserved})
+        if entry is not None and moved is not None:
+            return entry
+    raise OutOfStock(
+        lazy_gettext(
+            "slot holds %(held)s, cannot take %(quantity)s: count the slot or restock it", held=held, quantity=-quantity
+        ),
+        "quantity",
+        on_hand=held,
+    )
 
 
 def reserve(session: Session | FastWork, slot_id: int, quantity: int) -> None:
@@ -225,7 +254,16 @@ def reserve(session: Session | FastWork, slot_id: int, quantity: int) -> None:
 
     One conditional UPDATE: it takes the row lock and re-checks the free stock under it."""
     work = FastWork.of(session)
-    if work.rowcount(_RESERVE, {"p_slot": slot_id, "p_qty": quantity}) == 1:
+    check_reserved(work, send_reserve(work, slot_id, quantity), slot_id)
+
+
+def send_reserve(work: FastWork, slot_id: int, quantity: int) -> Pending:
+    """`reserve`'s UPDATE, sent now; `check_reserved` reads whether it held the stock (raising if not)."""
+    return work.send(_RESERVE, {"p_slot": slot_id, "p_qty": quantity})
+
+
+def check_reserved(work: FastWork, reservation: Pending, slot_id: int) -> None:
+    if reservation.rowcount() == 1:
         return
     held = lock_stock(work, slot_id)  # a slot without a stock row gets an empty one
     free = held.on_hand - held.reserved
@@ -251,8 +289,18 @@ def site_level(session: Session | FastWork, site_id: int, item_id: int) -> tuple
 
 def level_event(session: Session | FastWork, facts: SlotFacts, at: datetime) -> StockLevelChanged:
     """StockLevelChanged for the item at the slot's site, summed over every slot there."""
+    return _level_event(facts, at, _send_level(FastWork.of(session), facts))
+
+
+def _send_level(work: FastWork, facts: SlotFacts) -> Pending:
     assert facts.item_id is not None
-    on_hand, low, high = site_level(session, facts.site_id, facts.item_id)
+    return work.send(_SITE_LEVEL, {"p_item": facts.item_id, "p_site": facts.site_id})
+
+
+def _level_event(facts: SlotFacts, at: datetime, level: Pending) -> StockLevelChanged:
+    row = level.mapping()
+    assert row is not None  # an aggregate always returns its row
+    on_hand, low, high = int(row["on_hand"]), int(row["min_level"]), int(row["max_level"])
     return StockLevelChanged(
         occurred_at=at,
         site_code=facts.site_code,

@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.errors import DomainError
 from core.models import Item
-from core.prepared import FastWork, Prepared
+from core.prepared import FastWork, Pending, Prepared
 from vending.models import LedgerLot, Slot, SlotLot, SlotStock
 
 lots_table, moved_table = SlotLot.__table__, LedgerLot.__table__
@@ -88,14 +88,28 @@ _MOVED = Prepared(
 _STOCK = Prepared(select(stock_c.on_hand, stock_c.reserved).where(stock_c.slot_id == bindparam("p_slot")))
 
 
+def send_held(work: FastWork, slot_id: int) -> Pending:
+    """The slot's held lots (what a take without a named lot reads), sent now and read by `follow(held=...)`."""
+    return work.send(_HELD, {"p_slot": slot_id})
+
+
 def follow(
-    work: FastWork, slot_id: int, ledger_id: int, quantity: int, on_hand_after: int, at: datetime, lot: LotRef | None
+    work: FastWork,
+    slot_id: int,
+    ledger_id: int,
+    quantity: int,
+    on_hand_after: int,
+    at: datetime,
+    lot: LotRef | None,
+    held_rows: Pending | None = None,
 ) -> None:
-    """Move the slot's lots with a ledger movement of `quantity` that left `on_hand_after` (see the module)."""
+    """Move the slot's lots with a ledger movement of `quantity` that left `on_hand_after` (see the module);
+    `held_rows`: the slot's held lots already sent (`send_held`), for a take without a named lot."""
     if lot is not None:
         _named(work, slot_id, ledger_id, quantity, at, lot)
     elif quantity < 0:
-        held = [HeldLot(r[0], slot_id, r[1], r[2], int(r[3])) for r in work.all(_HELD, {"p_slot": slot_id})]
+        rows = (held_rows or send_held(work, slot_id)).all()
+        held = [HeldLot(r[0], slot_id, r[1], r[2], int(r[3])) for r in rows]
         if held:
             _fefo(work, ledger_id, held, -quantity, on_hand_after - quantity, at.date())
 

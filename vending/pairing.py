@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, request
 from flask_babel import lazy_gettext
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -21,6 +21,7 @@ from core import audit, users
 from core.clock import Clock
 from core.errors import DomainError, NotFound
 from core.models import ApiToken
+from core.prepared import FastWork, Prepared
 from core.roles import TokenScope
 from core.security import hash_token
 from vending.models import KioskPairing, Machine
@@ -100,13 +101,17 @@ def _retire(session: Session, plain: str, actor: str, clock: Clock) -> None:
         users.revoke_token(session, token_id, actor=actor, clock=clock)
 
 
+_BOUND = Prepared(
+    select(Machine.code)
+    .join(KioskPairing, KioskPairing.machine_id == Machine.id)
+    .where(KioskPairing.token_id == bindparam("p_token"))
+)
+
+
 def bound_machine(session: Session, token_id: int) -> str | None:
     """The code of the machine a token is paired with, or None for a token that is not a kiosk pairing."""
-    return session.scalar(
-        select(Machine.code)
-        .join(KioskPairing, KioskPairing.machine_id == Machine.id)
-        .where(KioskPairing.token_id == token_id)
-    )
+    found = FastWork.of(session).first(_BOUND, {"p_token": token_id})  # before every kiosk call: compiled once
+    return None if found is None else str(found[0])
 
 
 def for_machine(session: Session, machine_id: int) -> list[PairingView]:

@@ -212,17 +212,21 @@ def _rolling_reset(inside: list[Usage], used: int, quantity: int, spec: RuleSpec
 
 _LEDGER, _ITEM, _MEMBER = LedgerEntry.__table__.c, Item.__table__.c, GroupMember.__table__.c
 # Built once with bind parameters: building SQL expressions costs more than running them.
-_COLUMNS = (_LEDGER.at, _LEDGER.item_id, _ITEM.category, _LEDGER.quantity, _LEDGER.worker_id)
+# The item's category by a scalar subquery, not a join: PostgreSQL then looks it up for the few rows that pass
+# rather than hashing the whole item table on every check, and plans the statement in a tenth of the time
+# (EXPLAIN ANALYZE on the 1M-row ledger: 0.29 ms against 0.74 ms execution; docs/postgresql.md).
+_CATEGORY = select(_ITEM.category).where(_ITEM.id == _LEDGER.item_id).scalar_subquery().label("category")
+_COLUMNS = (_LEDGER.at, _LEDGER.item_id, _CATEGORY, _LEDGER.quantity, _LEDGER.worker_id)
 # OR of equalities rather than IN: an IN list is re-rendered on every execution ("postcompile").
 _TAKES = (_LEDGER.at >= bindparam("since"), or_(_LEDGER.kind == "issue", _LEDGER.kind == "return"))
 _OWN = (
     select(*_COLUMNS)
-    .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
+    .select_from(LedgerEntry.__table__)
     .where(_LEDGER.worker_id == bindparam("worker"), *_TAKES)
 )
 _ITEM_TAKES = (
     select(*_COLUMNS)
-    .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
+    .select_from(LedgerEntry.__table__)
     .where(
         _LEDGER.item_id == bindparam("item"),
         _LEDGER.worker_id != bindparam("worker"),
@@ -232,7 +236,7 @@ _ITEM_TAKES = (
 )
 _OWN_AND_ITEM = (  # the common pooled case in one round trip: my takes, and everyone's takes of one item
     select(*_COLUMNS)
-    .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
+    .select_from(LedgerEntry.__table__)
     .where(
         or_(
             (_LEDGER.worker_id == bindparam("worker")) & (_LEDGER.at >= bindparam("since")),
@@ -245,7 +249,7 @@ _OWN_AND_ITEM = (  # the common pooled case in one round trip: my takes, and eve
 )
 _GROUP = (
     select(*_COLUMNS)
-    .join_from(LedgerEntry.__table__, Item.__table__, _ITEM.id == _LEDGER.item_id)
+    .select_from(LedgerEntry.__table__)
     .where(
         _LEDGER.worker_id.in_(select(_MEMBER.worker_id).where(_MEMBER.group_id == bindparam("group"))),
         _LEDGER.worker_id != bindparam("worker"),

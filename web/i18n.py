@@ -20,11 +20,14 @@ HOW TO MARK A STRING (every helper adding user-facing text, read this first)
   row error whose text is written in place.
 - Text a view builds for a page (a view model: a row's title, reason, label, summary, a chart title, a `saved()`
   message, a value passed to render_template) is translated when it is built, in the reader's language:
-  `gettext(...)` in the request, or a `po_notes.Note` / `N_` id kept and translated when shown. web/i18n_viewscan.py
+  `gettext(...)` in the request, or a `core.notes.Note` / `N_` id kept and translated when shown. web/i18n_viewscan.py
   names the English ones (view-model dataclass text fields, message sinks, render_template values).
   Text only a machine or an operator reads may stay English with a trailing `# i18n: <why>` on its line.
 - Status labels (State labels), menu labels (`nav_links`) and the kiosk's script strings (KIOSK_TEXT below)
   are collected at extraction time from the running code: no marking needed, but their English text is the id.
+- Text the code stores for a person to read later (a reason, a warning, an alert's message) is stored as a
+  `core.notes.Note` (`Note.of(N_("left zone %(zone)s"), zone=name).encode()`), never as English; templates show
+  the field with `{{ row.reason|shown }}` (or `|shown_lines` for a list of lines). Typed text stays as typed.
 - Dates, times and numbers: `{{ when_value|when('%Y-%m-%d %H:%M') }}` (the pattern is the English form; other
   languages get their own medium/short form, all in the site's time zone), `{{ amount|decimal }}`,
   `{{ amount|money(currency) }}`. Never `.strftime()` or `'%.2f'|format()` in a template.
@@ -53,7 +56,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from core import access, languages, texts
+from core import access, languages, notes, texts
 from web import user_language
 
 LANGUAGES = languages.SHIPPED  # one list: core/languages.py
@@ -236,6 +239,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["decimal"] = decimal
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["shown"] = notes.shown  # a stored note field (core/notes.py) in the reader's language
+    app.jinja_env.filters["shown_lines"] = notes.shown_lines  # the same, one string a line
     app.jinja_env.globals["languages"] = LANGUAGES
     app.jinja_env.globals["current_language"] = _locale
     app.jinja_env.globals["kiosk_text"] = kiosk_text

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from core import notes
 from core.models import Item
 from core.outbox import OutboxEvent
 from core.runtime import DemoContext, SmokeResult
@@ -71,7 +72,7 @@ def _po_for(demo: DemoContext, sku: str, since: datetime) -> tuple[str, str, str
             .where(Item.sku == sku, PurchaseOrder.created_at >= since)
             .order_by(PurchaseOrder.id.desc())
         ).first()
-    return (row[0], row[1], row[2]) if row else None
+    return (row[0], row[1], notes.english(row[2])) if row else None  # the reason is a stored note
 
 
 def _press(client: DemoClient, po_number: str, action: str, data: dict[str, str] | None = None) -> bool:

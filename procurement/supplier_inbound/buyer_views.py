@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, flash, g, redirect, render_t
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
-from core import access, audit
+from core import access, audit, notes
 from core.errors import DomainError, NotFound
 from core.roles import Role
 from core.runtime import AppServices
@@ -134,7 +134,7 @@ def invoice_enter(po_number: str) -> Response:
     bill = invoices.record(session, data, "manual", doc.id, _services().clock, _actor())
     said = gettext("invoice %(number)s: %(status)s", number=bill.invoice_number, status=_invoice_label(bill.status))
     if bill.hold_reason:
-        said = gettext("%(said)s (%(reason)s)", said=said, reason=bill.hold_reason)
+        said = gettext("%(said)s (%(reason)s)", said=said, reason=notes.shown(bill.hold_reason))
     return _back(po_number, said)
 
 

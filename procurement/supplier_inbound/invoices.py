@@ -14,9 +14,10 @@ from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, notes
 from core.clock import Clock
 from core.errors import Conflict, DomainError, NotFound
+from core.notes import N_, Note
 from procurement.models import Invoice, InvoiceLine, PurchaseOrder, PurchaseOrderLine, Supplier
 from procurement.orders import get_po, site_settings
 from procurement.po_states import status_words
@@ -115,33 +116,41 @@ def _match(session: Session, invoice: Invoice, po: PurchaseOrder) -> None:
     po_lines = {x.line_number: x for x in session.scalars(select(PurchaseOrderLine).where(
         PurchaseOrderLine.po_id == po.id))}  # fmt: skip
     earlier = _invoiced_elsewhere(session, invoice)
-    reasons: list[str] = []
+    reasons: list[Note] = []
     for line in session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
                                 .order_by(InvoiceLine.line_number)):  # fmt: skip
-        line.reason = _line_reason(line, po_lines.get(line.line_number), earlier.get(line.line_number, 0),
-                                   price_tol, qty_tol)  # fmt: skip
-        line.matched = not line.reason
-        if line.reason:
-            reasons.append(f"line {line.line_number}: {line.reason}")
-    invoice.hold_reason = "; ".join(reasons)
+        reason = _line_reason(line, po_lines.get(line.line_number), earlier.get(line.line_number, 0),
+                              price_tol, qty_tol)  # fmt: skip
+        line.reason = reason.encode() if reason else ""  # stored notes (core/notes.py), shown with |shown
+        line.matched = reason is None
+        if reason is not None:
+            reasons.append(Note.of(N_("line %(line)s: %(reason)s"), line=line.line_number, reason=reason))
+    invoice.hold_reason = notes.joined(reasons).encode() if reasons else ""
     invoice.status = InvoiceStatus.HELD if reasons else InvoiceStatus.MATCHED
 
 
 def _line_reason(line: InvoiceLine, po_line: PurchaseOrderLine | None, earlier: int, price_tol: Decimal,
-                 qty_tol: Decimal) -> str:  # fmt: skip
+                 qty_tol: Decimal) -> Note | None:  # fmt: skip
+    """Why the line does not match the order and the receipts; None when it matches."""
     if po_line is None:
-        return "not on the order"
+        return Note.of(N_("not on the order"))
     problems = []
     ceiling = (po_line.unit_price * (1 + price_tol)).quantize(Decimal("0.0001"))
     if line.unit_price > ceiling:
         rise = (line.unit_price - po_line.unit_price) / po_line.unit_price * 100 if po_line.unit_price else Decimal(100)
-        problems.append(f"price {line.unit_price:.2f} is {rise:.1f} % over the order's {po_line.unit_price:.2f} "
-                        f"(tolerance {price_tol * 100:.1f} %)")  # fmt: skip
+        problems.append(Note.of(N_("price %(price)s is %(rise)s %% over the order's %(ordered)s (tolerance "
+                                   "%(tolerance)s %%)"), price=f"{line.unit_price:.2f}", rise=f"{rise:.1f}",
+                                ordered=f"{po_line.unit_price:.2f}", tolerance=f"{price_tol * 100:.1f}"))  # fmt: skip
     allowed = int(po_line.received_qty * (1 + qty_tol))
     if earlier + line.quantity > allowed:
-        already = f", {earlier} invoiced before" if earlier else ""
-        problems.append(f"{line.quantity} invoiced but {po_line.received_qty} received{already}")
-    return "; ".join(problems)
+        if earlier:
+            problems.append(Note.of(
+                N_("%(invoiced)s invoiced but %(received)s received, %(earlier)s invoiced before"),
+                invoiced=line.quantity, received=po_line.received_qty, earlier=earlier))  # fmt: skip
+        else:
+            problems.append(Note.of(N_("%(invoiced)s invoiced but %(received)s received"),
+                                    invoiced=line.quantity, received=po_line.received_qty))  # fmt: skip
+    return notes.joined(problems) if problems else None
 
 
 def _key(session: Session, invoice: Invoice) -> str:

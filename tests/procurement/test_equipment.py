@@ -9,6 +9,7 @@ from functools import partial
 import pytest
 from sqlalchemy import func, select
 
+from core import notes
 from core.db import unit_of_work
 from core.errors import DomainError, InvalidTransition
 from core.events import EquipmentShortfall
@@ -18,6 +19,7 @@ from procurement import approval, config, equipment
 from procurement.models import EquipmentRequest, PurchaseOrder, PurchaseOrderLine
 from procurement.orders import APPROVED, PENDING
 from tests.procurement.conftest import World, add_offer
+from tests.support import read_in
 
 REASON = "ICU below PAR (2 of 6) for 3 days; site total 5 of 8 needed; after the suggested moves (move 1 from " \
          "Ward B to ICU) 3 infusion pumps still short"  # fmt: skip
@@ -45,7 +47,7 @@ def _pump_item(world: World, price: str = "120.00", last_price: str | None = Non
 def _requests(world: World) -> list[tuple[str, str, str]]:
     with world.session() as s:
         rows = s.execute(select(EquipmentRequest.status, EquipmentRequest.po_number, EquipmentRequest.problem))
-        return [(status, po, problem) for status, po, problem in rows]
+        return [(status, po, notes.english(problem)) for status, po, problem in rows]
 
 
 def _po(world: World, po_number: str) -> tuple[str, str, str, list[tuple[int, str]]]:
@@ -54,7 +56,7 @@ def _po(world: World, po_number: str) -> tuple[str, str, str, list[tuple[int, st
         assert po is not None
         lines = s.execute(select(PurchaseOrderLine.quantity, PurchaseOrderLine.reason)
                           .where(PurchaseOrderLine.po_id == po.id)).all()  # fmt: skip
-        return po.status, po.requester, po.warnings, [(q, r) for q, r in lines]
+        return po.status, po.requester, po.warnings, [(q, notes.english(r)) for q, r in lines]
 
 
 def test_a_shortfall_becomes_a_submitted_order_an_approver_reviews(world: World) -> None:
@@ -107,6 +109,10 @@ def test_without_a_catalogue_item_it_waits_with_the_problem_then_a_buyer_orders_
     ((status, po_number, problem),) = _requests(world)
     assert (status, po_number) == ("open", "")
     assert "no catalogue item is bought as asset type 'infusion_pump'" in problem
+    with world.session() as s:
+        stored = s.scalar(select(EquipmentRequest.problem))
+    with read_in("de"):
+        assert notes.shown(stored).startswith("kein Katalogartikel wird als Gerätetyp 'infusion_pump' gekauft")
     with world.session() as s:
         assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
         request_id = s.scalar(select(EquipmentRequest.id))

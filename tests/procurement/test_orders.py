@@ -7,12 +7,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from core import notes
 from core.audit import history
 from core.db import unit_of_work
 from core.errors import Conflict, DomainError, Forbidden, InvalidTransition
 from core.events import PurchaseOrderStatusChanged, StockReceived
 from core.outbox import OutboxEvent
-from procurement import approval, config, orders, po_notes, receiving, workflow
+from procurement import approval, config, orders, receiving, workflow
 from procurement.approval import Approver
 from procurement.models import PurchaseOrder, ReorderPolicy
 from procurement.orders import TRANSITIONS
@@ -34,7 +35,7 @@ def _manual_po(world: World, qty: int = 10, price: str = "10.00", requester: str
 
 def _warnings(po: PurchaseOrder) -> str:
     """The order's stored warnings, in English."""
-    return "\n".join(note.english() for note in po_notes.read(po.warnings))
+    return "\n".join(note.english() for note in notes.read(po.warnings))
 
 
 def _status(world: World, number: str) -> str:

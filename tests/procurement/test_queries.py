@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 from core.clock import ManualClock, SystemClock
 from core.db import unit_of_work
+from core.notes import Note
 from core.roles import Role, TokenScope
 from core.users import create_token, create_user
 from procurement import orders, workflow
@@ -61,7 +62,7 @@ def _orders(world: World, how_many: int, lines: int) -> None:
                     Decimal("2.50"),
                     "user:bob",
                     world.clock,
-                    reason=f"line {k}",
+                    reason=Note.typed(f"line {k}"),
                 )
             if n % 2:
                 workflow.submit(s, po.po_number, "user:bob", world.clock)

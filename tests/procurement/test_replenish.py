@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from core import notes
 from core.db import unit_of_work
 from procurement import config
 from procurement.models import DemandStat, PurchaseOrder, PurchaseOrderLine, StockView
@@ -17,6 +18,7 @@ from procurement.replenish import replenish, submit_system_drafts
 from procurement.stock import roll_windows
 from procurement.workflow import submit
 from tests.procurement.conftest import World
+from tests.support import read_in
 
 
 def _lines(world: World) -> list[tuple[str, str, int, str, str]]:
@@ -32,7 +34,7 @@ def _lines(world: World) -> list[tuple[str, str, int, str, str]]:
             .join(Item, Item.id == PurchaseOrderLine.item_id)
             .order_by(Item.sku)
         ).all()  # fmt: skip
-    return [(n, sup, q, sku, reason) for n, sup, q, sku, reason, _ in rows]
+    return [(n, sup, q, sku, notes.english(reason)) for n, sup, q, sku, reason, _ in rows]
 
 
 def test_events_to_draft_lines_merged_per_supplier(world: World) -> None:
@@ -77,7 +79,12 @@ def test_merge_into_existing_draft_reprices_across_a_break(world: World) -> None
         assert line is not None
         assert line.quantity == 36 + 60  # position 44 < min 60 → 56 → 60, pack of 6
         assert str(line.unit_price) == "9.0000"  # 96 ≥ 50 crosses the break
-        assert "(now 96)" in line.reason
+        assert "(now 96)" in notes.english(line.reason)
+        reason = line.reason
+    with read_in("de"):
+        first, added = notes.shown_lines(reason)
+    assert first == "disponibler Bestand 8 < Minimum 10 → 32 → 36, Packung zu 6"
+    assert added.endswith("(jetzt 96)") and ": +60: disponibler Bestand 44 < Minimum 60 → 56" in added
 
 
 def test_never_touches_a_po_past_draft(world: World) -> None:

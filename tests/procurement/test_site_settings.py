@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 import procurement.plugin  # declares the VENDTRACK_PROCUREMENT_SEND_* variables, as web does at start
-from core import audit
+from core import audit, notes
 from core.clock import ManualClock, SystemClock
 from core.db import unit_of_work
 from core.models import Site
@@ -22,12 +22,14 @@ from core.settings import SettingsError, check_environment, load_settings
 from core.users import create_token, create_user
 from procurement import approval, config, orders, transmit, workflow
 from procurement.documents import build_context
+from procurement.history import sentence
 from procurement.models import PurchaseOrder, SiteProcurementSettings, SupplierItem, Transmission
 from procurement.queries import current_warnings
 from procurement.smtp_capture import free_port
 from procurement.suppliers import supplier_by_code
 from tests.conftest import csrf_from, login
 from tests.procurement.conftest import World, seed_world
+from tests.support import read_in
 
 PAGE = "/procurement/sites/PLANT1/settings"
 VALID = {
@@ -258,7 +260,10 @@ def test_a_tax_rate_change_reaches_new_orders_and_drafts_only(app: Flask, client
     assert (docs[pending].tax_rate, docs[pending].total) == (Decimal("0.08"), Decimal("357.70"))
     assert (docs[new].tax_rate, docs[new].total) == (Decimal("0.1"), Decimal("364.32"))
     assert (docs[draft].tax_rate, docs[draft].total) == (Decimal("0.1"), Decimal("364.32"))
-    assert submitted.comment == "tax rate 8.00 % → 10.00 % (the site's rate when submitted)"
+    assert notes.english(submitted.comment) == "tax rate 8.00 % → 10.00 % (the site's rate when submitted)"
+    with read_in("de"):  # the history's comment, written by the code, reads in the reader's language
+        said = sentence(submitted.actor, submitted.action, submitted.before, submitted.after, submitted.comment)
+    assert said.endswith(": Steuersatz 8.00 % → 10.00 % (der Satz des Standorts beim Einreichen)"), said
     assert "keep their rate, totals and documents" in client.get(PAGE).get_data(as_text=True)
 
 

@@ -169,6 +169,10 @@ def test_invoice_csv_books_good_invoices_and_names_the_rows_of_bad_ones(app: Fla
     assert "36 invoiced but 0 received" in html
     with loop.world.session() as s:
         assert {i.invoice_number: i.status for i in s.scalars(select(Invoice))} == {"C-1": "held", "C-2": "held"}
+    client.set_cookie("vendtrack_lang", "de")  # the stored hold reasons read in the reader's language
+    german = client.get("/procurement/invoices").get_data(as_text=True)
+    assert "Position 7: nicht in der Bestellung" in german and "Position 1: 36 berechnet, aber 0 erhalten" in german
+    assert "not on the order" not in german
 
 
 def test_a_held_invoice_matches_once_the_goods_are_received(app: Flask, client: FlaskClient) -> None:

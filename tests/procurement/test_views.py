@@ -17,7 +17,7 @@ from core.db import unit_of_work
 from core.models import Site
 from core.roles import Role
 from core.users import create_user
-from procurement import orders, plugin, workflow
+from procurement import orders, plugin, policy, workflow
 from procurement.models import PurchaseOrder, Supplier
 from procurement.smtp_capture import SmtpCapture, free_port
 from procurement.supplier_profiles import ProfileForm, save_profile
@@ -25,6 +25,9 @@ from procurement.suppliers import supplier_by_code
 from tests.conftest import LiveServer, csrf_from, login
 from tests.procurement.conftest import World, seed_world
 from tests.procurement.test_transmit import message_id_of
+
+GLOVE_NEED = policy.decide(policy.PolicyInput(policy.MIN_MAX, position=8, min_qty=10, max_qty=40))
+GLOVE_REASON = policy.line_reason(GLOVE_NEED, policy.round_order(GLOVE_NEED.quantity, pack_qty=6))
 
 
 def _setup(app: Flask) -> tuple[World, str]:
@@ -35,7 +38,7 @@ def _setup(app: Flask) -> tuple[World, str]:
         create_user(s, "ann", "nna-password", [Role.APPROVER])
         po = orders.new_po(s, supplier_by_code(s, "ACME"), world.site_id, "user:bob", world.clock)
         orders.add_line(s, po, "GLOVE", 36, Decimal("9.20"), "user:bob", world.clock,
-                        reason="position 8 < min 10 → 32 → 36, pack of 6")  # fmt: skip
+                        reason=GLOVE_REASON)  # fmt: skip
         workflow.submit(s, po.po_number, "user:bob", world.clock)
         number = po.po_number
     return world, number

@@ -1,18 +1,32 @@
 """Tracking fixtures: a three-zone floor (two rooms and an exit), or two floors of one building, with gateways and
-tagged assets."""
+tagged assets; `mosquitto`, the real broker with a private topic prefix (tests/tracking/mosquitto.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy.orm import Session
 
 from firmware_bridge.ble.encode import ibeacon_advert
+from tests.tracking.mosquitto import Mosquitto, broker_up
 from tracking.models import Asset, Gateway, ParRule, Tag, Zone
 from tracking.services import format_polygon
 
 UUID = "e2c56db5dffb48d2b060d0f5a71096e0"
+
+
+@pytest.fixture
+def mosquitto() -> Iterator[Mosquitto]:
+    """The real broker with a topic prefix private to the test; what the test starts on it is stopped after it.
+    Skips the test when no broker listens on 127.0.0.1:1883."""
+    if not broker_up():
+        pytest.skip("no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
+    found = Mosquitto()
+    yield found
+    found.close()
 
 
 def tag_key(minor: int) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from core.audit import AuditEntry
 from core.db import unit_of_work
 from core.models import Site
+from core.notes import Note
 from core.roles import Role
 from core.users import create_user
 from tests.conftest import csrf_from, login
@@ -29,8 +30,8 @@ def _alerts(app: Flask) -> dict[str, int]:
         seed_floor(session)
         create_user(session, "nina", "anin-password", [Role.STAFF])
         create_user(session, "ada", "ada-password", [Role.ADMIN])
-        raise_alert(session, "zone_exit", "A-1", "Infusion pump 1 (A-1) entered exit zone Exit", now)
-        raise_alert(session, "gateway_down", "gw-x", "Gateway gw-x in Exit silent for over 10 s", now)
+        raise_alert(session, "zone_exit", "A-1", Note.typed("Infusion pump 1 (A-1) entered exit zone Exit"), now)
+        raise_alert(session, "gateway_down", "gw-x", Note.typed("Gateway gw-x in Exit silent for over 10 s"), now)
     with services.session_factory() as session:
         return {a.kind: a.id for a in session.scalars(select(TrackingAlert))}
 

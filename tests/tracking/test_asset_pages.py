@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.db import unit_of_work
 from core.models import Site
+from core.prepared import FastWork, Prepared
 from core.roles import TokenScope
 from core.users import create_token
 from tests.tracking.conftest import seed_floor
@@ -125,16 +126,26 @@ def test_conditional_get_answers_304_until_the_page_changes(app: Flask, client: 
 
 @contextmanager
 def _counting(session: Session) -> Iterator[list[str]]:
+    """Every statement run: through SQLAlchemy (its events) and prepared ones (core.prepared runs them on the
+    DBAPI connection, where no event sees them: counted as they pass FastWork.execute, which still runs them)."""
     statements: list[str] = []
     engine: Any = session.get_bind()
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
+    run = FastWork.execute
+
+    def counted(work: FastWork, prepared: Prepared, params: Any = None) -> Any:
+        statements.append(prepared.plan(work.dialect).sql)
+        return run(work, prepared, params)
+
     event.listen(engine, "before_cursor_execute", count)
+    FastWork.execute = counted  # type: ignore[method-assign]
     try:
         yield statements
     finally:
+        FastWork.execute = run  # type: ignore[method-assign]
         event.remove(engine, "before_cursor_execute", count)
 
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -21,14 +18,13 @@ from core.runtime import DemoContext
 from core.users import create_token
 from firmware_bridge.ble.scanner import NO_DBUS
 from tests.conftest import LiveServer
-from tests.support import wait_until
 from tests.tracking.conftest import advert_hex, seed_floor, tag_key
+from tests.tracking.mosquitto import Mosquitto
 from tracking.demo import seed
 from tracking.models import Asset, Gateway, LocationInterval, ParRule, Zone
 from tracking.observation import Observation
 from tracking.pipeline import pipeline_for
 from tracking.simrun import HttpPublisher
-from tracking.sources.mqtt import MqttConsumer
 
 VENDTRACK = str(Path(sys.executable).with_name("vendtrack"))
 
@@ -68,22 +64,11 @@ def test_replay_feeds_the_engine_and_reports_bad_lines(app: Flask, tmp_path: Pat
         assert session.scalar(select(func.count(LocationInterval.id))) == 2
 
 
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883")
-def test_sim_ble_publishes_espresense_messages(tmp_path: Path) -> None:
-    prefix = f"vtsim-{secrets.token_hex(4)}/"
+def test_sim_ble_publishes_espresense_messages(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    prefix = mosquitto.prefix
     heard: list[Observation] = []
-    consumer = MqttConsumer(heard.extend, lambda *_: None, prefix=prefix, group=None)
-    consumer.start()
+    consumer = mosquitto.consumer(heard.extend, group=None)
     try:
-        wait_until(lambda: consumer.subscribed, what="the consumer's subscription")
         command = [
             VENDTRACK,
             "sim",

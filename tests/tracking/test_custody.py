@@ -8,10 +8,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import notes
 from core.clock import ManualClock
 from core.db import unit_of_work
 from core.models import Item, Site
 from core.outbox import ConsumerRegistry, Dispatcher
+from tests.support import read_in
 from tests.tracking.conftest import seed_floor, tag_key
 from tracking import custody
 from tracking.models import Asset, Tag, ToolCustody, TrackingAlert, Zone
@@ -90,22 +92,29 @@ def test_checkout_follow_fod_overdue_and_return(session_factory: sessionmaker[Se
     _hear(pipeline, clock, 150, IN_B)
     fod = _alerts(session_factory, "fod_overstay")
     assert len(fod) == 1 and fod[0].cleared_at is None
-    assert "Torque wrench 40-200 Nm (TW-001) held by W003 Dana Fox has been in Engine bay for 2 min" in fod[0].message
-    assert "the zone's FOD limit is 2 min" in fod[0].message
+    message = notes.english(fod[0].message)
+    assert "Torque wrench 40-200 Nm (TW-001) held by W003 Dana Fox has been in Engine bay for 2 min" in message
+    assert "the zone's FOD limit is 2 min" in message
+    with read_in("de"):
+        assert notes.shown(fod[0].message).startswith(
+            "Torque wrench 40-200 Nm (TW-001), gehalten von W003 Dana Fox, ist seit 2 min in Engine bay"
+        )
 
     _hear(pipeline, clock, 40, IN_A)  # brought out
     fod = _alerts(session_factory, "fod_overstay")
-    assert fod[0].cleared_at is not None and "left the FOD zone (now in Room A)" in fod[0].resolution
+    assert fod[0].cleared_at is not None and notes.english(fod[0].resolution) == "left the FOD zone (now in Room A)"
+    with read_in("es"):
+        assert notes.shown(fod[0].resolution) == "salió de la zona FOD (ahora en Room A)"
 
     clock.advance(minutes=30)
     _hear(pipeline, clock, 2, IN_A)
     overdue = _alerts(session_factory, "tool_overdue")
-    assert len(overdue) == 1 and "from W003 Dana Fox; last heard in Room A at" in overdue[0].message
+    assert len(overdue) == 1 and "from W003 Dana Fox; last heard in Room A at" in notes.english(overdue[0].message)
 
     with unit_of_work(session_factory) as s:
         tools.return_tool(s, "TW-001", "ok", clock.now(), machine="LOCKER-1")
     dispatcher.drain()
-    assert _alerts(session_factory, "tool_overdue")[0].resolution == "returned at LOCKER-1"
+    assert notes.english(_alerts(session_factory, "tool_overdue")[0].resolution) == "returned at LOCKER-1"
     assert _alerts(session_factory, "return_unseen") == []
     with session_factory() as s:
         assert custody.custody_views(s, open_only=True) == []
@@ -126,9 +135,12 @@ def test_return_without_the_tag_near_the_locker_is_flagged(session_factory: sess
     dispatcher.drain()
     flagged = _alerts(session_factory, "return_unseen")
     assert len(flagged) == 1
-    assert flagged[0].message == ("Torque wrench 40-200 Nm (TW-001) returned at LOCKER-1 by W003 Dana Fox, but its "
-                                  "tag was last heard in Engine bay, not in Room A where it was taken: check the "
-                                  "locker holds it")  # fmt: skip
+    assert notes.english(flagged[0].message) == (
+        "Torque wrench 40-200 Nm (TW-001) returned at LOCKER-1 by W003 Dana Fox, but its tag was last heard in "
+        "Engine bay, not in Room A where it was taken: check the locker holds it")  # fmt: skip
+    with read_in("de"), session_factory() as s:
+        assert notes.shown(flagged[0].message).startswith("Torque wrench 40-200 Nm (TW-001) zurückgegeben an LOCKER-1")
+        assert notes.shown(s.scalars(select(ToolCustody)).one().return_note) == notes.shown(flagged[0].message)
     with session_factory() as s:
         report = custody.out_by_zone(custody.custody_views(s))
     assert report == {}

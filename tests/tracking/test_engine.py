@@ -86,7 +86,7 @@ def test_offline_status_marks_gateway_down() -> None:
     _feed(engine, 0, 5, {"gw-a": -60, "gw-b": -70, "gw-c": -70})
     engine.gateway_status("gw-c", False, 5.0)
     changes = engine.tick(5.5)
-    assert [(c.gateway_id, c.reason) for c in changes] == [("gw-c", "reported offline")]
+    assert [(c.gateway_id, c.reason.english()) for c in changes] == [("gw-c", "reported offline")]
 
 
 def test_stale_readings_leave_the_window() -> None:

@@ -3,7 +3,6 @@ Minew / Ingics HTTP publishers and the demo's mix against a live server, each re
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import threading
 import time
@@ -16,20 +15,19 @@ from core.db import unit_of_work
 from core.roles import TokenScope
 from core.users import create_token
 from tests.conftest import LiveServer
+from tests.support import wait_until
 from tests.tracking.conftest import seed_floor, tag_key
-from tests.tracking.sources.test_mqtt import _broker_up
+from tests.tracking.mosquitto import Mosquitto
 from tests.tracking.test_cli_and_demo import VENDTRACK, _env
 from tracking.gateway_sim import IngicsPublisher, MinewPublisher, demo_mix
 from tracking.observation import Observation
 from tracking.pipeline import pipeline_for
 from tracking.simrun import HttpPublisher
-from tracking.sources.mqtt import MqttConsumer
 
 
-@pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
 @pytest.mark.parametrize("fmt", ["theengs", "ingics"])
-def test_sim_ble_publishes_each_mqtt_format(tmp_path: Path, fmt: str) -> None:
-    prefix = f"vtsim-{secrets.token_hex(4)}/"
+def test_sim_ble_publishes_each_mqtt_format(tmp_path: Path, fmt: str, mosquitto: Mosquitto) -> None:
+    prefix = mosquitto.prefix
     heard: list[Observation] = []
     status: list[tuple[str, bool]] = []
     lock = threading.Lock()
@@ -38,19 +36,13 @@ def test_sim_ble_publishes_each_mqtt_format(tmp_path: Path, fmt: str) -> None:
         with lock:
             heard.extend(batch)
 
-    consumer = MqttConsumer(ingest, lambda g, o: status.append((g, o)), prefix=prefix, group=None)
-    consumer.start()
+    consumer = mosquitto.consumer(ingest, lambda g, o: status.append((g, o)), group=None)
     try:
-        deadline = time.monotonic() + 10
-        while not consumer.connected and time.monotonic() < deadline:
-            time.sleep(0.05)
         command = [VENDTRACK, "sim", "ble", "--format", fmt, "--mqtt", "127.0.0.1:1883", "--prefix", prefix,
                    "--tags", "3", "--seconds", "3"]  # fmt: skip
         done = subprocess.run(command, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        deadline = time.monotonic() + 10
-        while not (heard and (status or fmt == "ingics")) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: heard and (status or fmt == "ingics"), what="the simulator's sightings")
     finally:
         consumer.stop()
     assert heard and {obs.tag_key.split("-")[0] for obs in heard} == {"ib"}

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import notes
 from core.db import unit_of_work
 from core.events import EquipmentShortfall, from_json
 from core.models import Site
 from core.outbox import OutboxEvent
+from tests.support import read_in
 from tracking import par_plan
 from tracking.models import Asset, AssetType, ParRule, ParShortfall, Zone
 
@@ -77,10 +79,13 @@ def test_a_shortfall_no_move_fixes_is_requested_once_after_the_configured_time(
     (event,) = _shortfall_events(session_factory)
     assert (event.site_code, event.asset_type, event.type_label, event.quantity) == ("RIVER", "infusion_pump",
                                                                                      "Infusion pump", 3)  # fmt: skip
-    assert event.reason == (
+    assert notes.english(event.reason) == (
         "ICU below PAR (2 of 6) for 3 days; site total 5 of 8 needed; after the suggested moves "
         "(move 1 from Ward B to ICU) 3 infusion pumps still short"
     )
+    with read_in("de"):
+        german = notes.shown(event.reason)
+    assert german.startswith("ICU unter PAR (2 von 6), Dauer 3 Tage; am Standort insgesamt 5 von 8 benötigt"), german
     with session_factory() as s:
         (view,) = par_plan.shortfall_views(s, START + AFTER + timedelta(days=1))
     assert view.requested_at == START + AFTER and view.lasted == "4 days" and view.cleared_at is None

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import notes
 from core.clock import ManualClock
 from core.outbox import OutboxEvent
+from tests.support import read_in
 from tests.tracking.conftest import seed_floor, tag_key
 from tracking.models import Asset, Gateway, LocationInterval, Tag, TrackingAlert
 from tracking.observation import Observation
@@ -67,7 +69,9 @@ def test_exit_zone_raises_one_alert_and_zone_exit_event(session_factory: session
     pipeline.flush()
     with session_factory() as session:
         alerts = session.scalars(select(TrackingAlert).where(TrackingAlert.kind == "zone_exit")).all()
-        assert len(alerts) == 1 and "entered exit zone Exit" in alerts[0].message
+        assert len(alerts) == 1 and notes.english(alerts[0].message).endswith("entered exit zone Exit")
+        with read_in("de"):
+            assert notes.shown(alerts[0].message).endswith("hat die Ausgangszone Exit betreten")
         assert _events(session, "tracking.zone_exit") == 1
 
 

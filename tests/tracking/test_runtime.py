@@ -5,76 +5,21 @@ engine partitions `vendtrack serve` adds."""
 from __future__ import annotations
 
 import json
-import secrets
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
 from tests.support import wait_until
+from tests.tracking.mosquitto import Mosquitto
 from tracking.pipeline import pipeline_for
 from tracking.runtime import MqttWorker, engine_processes
-from tracking.sources import wire
 from tracking.sources.mqtt import MqttConsumer
 from web.app import create_app
 from web.serve import extra_processes, named_process_workers, process_workers
 from web.workers import WorkerSet
 
-BROKER = ("127.0.0.1", 1883)
 UUID = "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
-
-
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection(BROKER, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-needs_broker = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
-
-
-class Publisher:
-    """A QoS 1 publisher on a raw MQTT 5 socket: `send` returns once the broker acknowledged the message."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_connection(BROKER, timeout=10)
-        self.sock.sendall(wire.connect(f"vttest-pub-{secrets.token_hex(4)}", 30))
-        self.pending = bytearray()
-        assert self._next().kind == wire.CONNACK
-        self.packet_id = 0
-
-    def _next(self) -> wire.Packet:
-        while True:
-            packets, used = wire.split(self.pending)
-            if packets:
-                del self.pending[:used]
-                return packets[0]
-            self.pending += self.sock.recv(65536)
-
-    def send(self, topic: str, payload: bytes) -> None:
-        self.packet_id += 1
-        self.sock.sendall(wire.publish(topic, payload, 1, self.packet_id))
-        while True:
-            packets, used = wire.split(self.pending)
-            del self.pending[:used]
-            if any(p.kind == wire.PUBACK for p in packets):
-                return
-            self.pending += self.sock.recv(65536)
-
-    def close(self) -> None:
-        self.sock.sendall(wire.DISCONNECT_BYTES)
-        self.sock.close()
-
-
-@pytest.fixture
-def publisher() -> Iterator[Publisher]:
-    found = Publisher()
-    yield found
-    found.close()
 
 
 def _app(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **variables: str) -> Flask:
@@ -93,18 +38,17 @@ def _consumer(workers: WorkerSet) -> MqttConsumer:
     return found
 
 
-@needs_broker
 def test_the_workers_process_consumes_qos1_and_survives_a_bad_message(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, publisher: Publisher
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
 ) -> None:
-    prefix = f"vtrun-{secrets.token_hex(4)}/"
+    prefix, publisher = mosquitto.prefix, mosquitto.publisher()
     app = _app(database_url, tmp_path, monkeypatch, tracking_mqtt="1", tracking_mqtt_prefix=prefix)
     workers = process_workers(app, dispatchers=1)
     consumer = _consumer(workers)
     engine = pipeline_for(app.extensions["vendtrack"]).engine
-    workers.start()
+    mosquitto.run(workers)
     try:
-        wait_until(lambda: consumer.subscribed, timeout=15, what="the consumer's subscription")
+        mosquitto.subscribed(consumer)
         publisher.send(*_sighting(prefix, 1))
         wait_until(lambda: consumer.acked == 1, timeout=15, what="the first PUBACK")
         assert engine.knows(f"ib-{UUID.replace('-', '')}-1-1")  # acknowledged means the engine holds it
@@ -119,11 +63,10 @@ def test_the_workers_process_consumes_qos1_and_survives_a_bad_message(
     assert all(topic.startswith(f"$share/vendtrack/{prefix}") for topic in consumer.topics())  # one engine: shared
 
 
-@needs_broker
 def test_serve_adds_one_engine_process_per_extra_partition_and_each_keeps_its_tags(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, publisher: Publisher
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
 ) -> None:
-    prefix = f"vtpart-{secrets.token_hex(4)}/"
+    prefix, publisher = mosquitto.prefix, mosquitto.publisher()
     variables = {"tracking_mqtt": "1", "tracking_mqtt_prefix": prefix, "tracking_mqtt_processes": "2"}
     lead_app = _app(database_url, tmp_path, monkeypatch, **variables)
     assert extra_processes(lead_app) == {"tracking-engine-1": {"VENDTRACK_TRACKING_MQTT_PARTITION": "1/2"}}
@@ -136,9 +79,9 @@ def test_serve_adds_one_engine_process_per_extra_partition_and_each_keeps_its_ta
     assert [w.name for w in sets[1].workers] == ["tracking-flush-1of2", "tracking-mqtt-127.0.0.1:1883-1of2"]
     engines = [pipeline_for(app.extensions["vendtrack"]).engine for app in (lead_app, other_app)]
     for found in sets:
-        found.start()
+        mosquitto.run(found)
     try:
-        wait_until(lambda: all(c.subscribed for c in consumers), timeout=15, what="both subscriptions")
+        mosquitto.subscribed(*consumers)
         for minor in range(1, 21):
             for gateway in ("gw-a", "gw-b"):
                 publisher.send(*_sighting(prefix, minor, gateway))

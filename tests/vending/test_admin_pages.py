@@ -159,6 +159,12 @@ def test_a_slot_moves_only_as_its_table_allows(admin: tuple[FlaskClient, World, 
     assert client.post("/vending/slots/2/clear", data={"csrf_token": token}).status_code == 302
     audit = client.get("/admin/audit").get_data(as_text=True)
     assert "vending.slot.clear" in audit and "disabled" in audit
+    client.post("/vending/slots/2/disable", data={"reason": "", "csrf_token": token})  # no reason typed: the code's
+    assert "Disabled: disabled by " in client.get(f"/vending/machines/{world.machine_id}").get_data(as_text=True)
+    client.set_cookie("vendtrack_lang", "de")
+    german = client.get(f"/vending/machines/{world.machine_id}").get_data(as_text=True)
+    assert ": deaktiviert von " in german and "disabled by" not in german
+    client.delete_cookie("vendtrack_lang")
 
 
 def test_german_csv_row_errors_and_form_problems(admin: tuple[FlaskClient, World, str]) -> None:

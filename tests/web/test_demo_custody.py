@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
+from core import notes
 from core.clock import ManualClock
 from core.db import unit_of_work
 from core.outbox import ConsumerRegistry, Dispatcher
@@ -49,7 +50,7 @@ def test_the_wrench_is_followed_into_the_fod_zone_named_overdue_and_returned(app
             dispatcher.drain()
             with services.session_factory() as session:
                 for alert in session.scalars(select(TrackingAlert).where(TrackingAlert.subject == "TW-001")):
-                    seen.setdefault(alert.kind, [alert.message])
+                    seen.setdefault(alert.kind, [notes.english(alert.message)])
     pipeline.flush()
     dispatcher.drain()
     assert story.done[-1] == "TW-001 returned at LOCKER-1", story.done

@@ -1,6 +1,7 @@
 """The main flows in German (and a look at Spanish) in headless Chromium against the running demo: the language
 menu, a user's saved language, status labels, dates and numbers per locale, the approver's approve flow, the
-nurse's locate page and the kiosk's sign-in with the kiosk script's own strings. Screenshots: test-screenshots/de-*."""
+nurse's locate page, the kiosk's sign-in with the kiosk script's own strings, and text the code stored (PO line
+reasons, an alert's message) read in German. Screenshots: test-screenshots/de-*."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from core.db import unit_of_work
+from core.notes import N_, Note
 from core.runtime import DemoContext
 from tests.web.people_pages import resolve
+from tracking import recording
+from tracking.engine import GatewayChange
+from tracking.models import Gateway
 from vending.demo import badge_of
 
 pytestmark = pytest.mark.browser
@@ -27,6 +34,12 @@ def _shot(page: Any, name: str) -> None:
 def _to_german(page: Any) -> None:
     page.select_option("#language", "de")  # the menu submits itself
     page.wait_for_function("() => document.documentElement.lang === 'de'")
+
+
+def _to_english(page: Any) -> None:
+    """Back to English (the choice is saved with the user), for the other tests."""
+    page.select_option("#language", "en")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
 
 
 def test_approver_works_in_german_and_keeps_the_choice(
@@ -145,6 +158,47 @@ def test_kiosk_in_german_with_the_scripts_own_words(login_as: Callable[..., Any]
     page.click("#logout")
     page.wait_for_selector("#screen-signin:not([hidden])")
     assert page.inner_text("#message") == "Abgemeldet."
+
+
+def test_stored_line_reasons_and_alert_messages_read_in_german(
+    login_as: Callable[..., Any], people_demo: DemoContext
+) -> None:
+    """Reasons and messages the code wrote into the database in no language are shown in the reader's."""
+    page = login_as("approver")
+    po_url = resolve(page, people_demo.base_url, "po")  # the demo's orders come from replenishment, with reasons
+    page.goto(po_url)
+    _to_german(page)
+    cells = page.eval_on_selector_all("td.reason", "els => els.map(e => e.innerText)")
+    reasons = [r.strip() for r in cells if r.strip()]
+    assert reasons, "the order shows no line reason"
+    german = ("disponibler Bestand", "Gerätemangel", "von Hand hinzugefügt")
+    assert all(any(word in r for word in german) for r in reasons), reasons
+    assert not any(r.startswith(("position ", "equipment shortfall", "added by hand")) for r in reasons), reasons
+    _shot(page, "de-po-line-reasons")
+    _to_english(page)
+
+    factory = people_demo.services.session_factory
+    with unit_of_work(factory) as s:
+        gateway = s.scalars(select(Gateway).order_by(Gateway.id)).first()
+        assert gateway is not None
+        gateway_id = gateway.gateway_id
+        at = people_demo.services.clock.now().timestamp()
+        offline = GatewayChange(gateway_id, False, Note.of(N_("reported offline")), at)
+        recording.record_gateway_changes(s, [offline], {})
+    admin = login_as("admin", locale="de-DE")
+    try:
+        admin.goto(people_demo.base_url + "/tracking/alerts")
+        _to_german(admin)
+        text = admin.inner_text("main")
+        assert f"Gateway {gateway_id}" in text
+        assert "meldet sich offline: Tags dort können als unbekannt erscheinen" in text
+        assert "tags there may show as unknown" not in text
+        _shot(admin, "de-alert-message")
+        _to_english(admin)
+    finally:
+        with unit_of_work(factory) as s:
+            back = Note.of(N_("heard again"))
+            recording.clear_alert(s, "gateway_down", gateway_id, people_demo.services.clock.now(), back)
 
 
 def _to_german_cookie(page: Any, demo: DemoContext) -> None:

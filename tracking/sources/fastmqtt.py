@@ -26,13 +26,15 @@ from typing import Protocol
 
 from core.supervisor import Outage, Supervised
 from tracking.sources import wire
+from tracking.sources.partition import ForeignTopics
 
 READ_BYTES = 1 << 20
 MAX_MESSAGE_BYTES = 16 << 20  # a packet larger than this ends the session (the broker should never send one)
 RECEIVE_MAXIMUM = 4096  # messages the broker may have in flight to us, unacknowledged
 SMALL_READ = 16 << 10  # a read shorter than this (about 70 sightings) is followed by a pause of GATHER_S
 GATHER_S = 0.002  # costs at most 2 ms of latency; saves a recv and a send per message or two at moderate rates
-_PUBACK_HEAD = bytes((wire.PUBACK << 4, 2))
+PUBACK_HEAD = bytes((wire.PUBACK << 4, 2))
+_NO_FOREIGN = ForeignTopics(lambda _gateway, _at: None)  # a consumer of every tag: no topic is ever added to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +65,25 @@ class SessionOwner(Protocol):
     connects: int
     disconnects: int
     acked: int
+    foreign: ForeignTopics | None  # topics of other partitions' tags, dropped by `feed`
 
     def topics(self) -> list[str]: ...
 
     def handle(self, topic: str, payload: bytes) -> None: ...
 
 
-def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], acks: bytearray) -> tuple[int, int]:
+def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], acks: bytearray,
+         foreign: ForeignTopics | None = None) -> tuple[int, int]:  # fmt: skip
     """Hand every complete PUBLISH in `buffer[:have]` to `handle`, appending its PUBACK (QoS 1) to `acks`.
 
     Returns (bytes used, messages handled); the unfinished packet at the end waits for the next read. Parsed in
-    place (no packet objects): a message another partition owns costs a topic decode and a look-up.
+    place (no packet objects). A message whose topic is in `foreign` (another partition's tag) is acknowledged
+    and dropped right there, after a topic decode and one look-up: no payload copy, no call to `handle`.
     Raises `Outage` on a DISCONNECT from the broker and `wire.WireError` on bytes that are not MQTT.
     """
     pos = handled = 0
+    drop = foreign if foreign is not None else _NO_FOREIGN
+    known = drop.topics
     while pos + 2 <= have:
         first = buffer[pos]
         length = buffer[pos + 1]
@@ -86,7 +93,7 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
                 length = (length & 0x7F) | buffer[pos + 2] << 7
                 start = pos + 3
             else:
-                length, start = _long_length(buffer, pos + 1, have)
+                length, start = long_length(buffer, pos + 1, have)
                 if start < 0:
                     break
         end = start + length
@@ -98,14 +105,20 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
                 raise wire.WireError("a PUBLISH whose topic runs past the packet")
             topic = buffer[start + 2 : topic_end].decode("utf-8", "replace")
             if first & 0x06:  # QoS 1 (or 2, which we never subscribe with): a packet id follows the topic
-                acks += _PUBACK_HEAD
+                acks += PUBACK_HEAD
                 acks += buffer[topic_end : topic_end + 2]
                 topic_end += 2
+            gateway_id = known.get(topic)
+            if gateway_id is not None:  # another partition's tag, known by its topic: acknowledged and dropped
+                drop.seen.add(gateway_id)
+                drop.dropped += 1  # at once, not at the end: the consumer's message count is its tests' clock
+                pos = end
+                continue
             props = buffer[topic_end]
             if props < 0x80:
                 body = topic_end + 1 + props
             else:
-                skip, body = _long_length(buffer, topic_end, end)
+                skip, body = long_length(buffer, topic_end, end)
                 if body < 0:
                     raise wire.WireError("a PUBLISH whose property length runs past the packet")
                 body += skip
@@ -115,10 +128,12 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
             reason = buffer[start] if length else 0
             raise Outage(f"the broker disconnected us (reason 0x{reason:02x})")
         pos = end
+    if drop.seen:
+        drop.report()
     return pos, handled
 
 
-def _long_length(buffer: bytearray, at: int, have: int) -> tuple[int, int]:
+def long_length(buffer: bytearray, at: int, have: int) -> tuple[int, int]:
     """A variable byte integer at `at`: (value, offset after it), or (0, -1) when its bytes have not all arrived."""
     value = shift = 0
     while at < have:
@@ -135,9 +150,9 @@ def _long_length(buffer: bytearray, at: int, have: int) -> tuple[int, int]:
 
 def run_session(owner: SessionOwner, supervisor: Supervised) -> None:
     """One connection: connect, subscribe (QoS 1), then read until stopped or cut off (raises `Outage`)."""
-    sock = _open(owner.broker)
+    sock = open_connection(owner.broker)
     try:
-        pending = _handshake(owner, sock)
+        pending = handshake(owner, sock)
         owner.connected = owner.subscribed = True
         owner.connects += 1
         supervisor.up()
@@ -153,7 +168,7 @@ def run_session(owner: SessionOwner, supervisor: Supervised) -> None:
         sock.close()
 
 
-def _open(broker: BrokerConfig) -> socket.socket:
+def open_connection(broker: BrokerConfig) -> socket.socket:
     where = broker.describe()
     try:
         sock = socket.create_connection((broker.host, broker.port), timeout=10)
@@ -174,7 +189,7 @@ def _open(broker: BrokerConfig) -> socket.socket:
                      "certificate") from None  # fmt: skip
 
 
-def _handshake(owner: SessionOwner, sock: socket.socket) -> bytearray:
+def handshake(owner: SessionOwner, sock: socket.socket) -> bytearray:
     """CONNECT, SUBSCRIBE; returns the bytes already read past the SUBACK."""
     broker = owner.broker
     clean = owner.session_expiry_s == 0
@@ -228,7 +243,7 @@ def _read_loop(owner: SessionOwner, sock: socket.socket, supervisor: Supervised,
             raise Outage(f"the broker {where} closed the connection")
         if got > 0:
             have += got
-            used, _handled = feed(buffer, have, handle, acks)
+            used, _handled = feed(buffer, have, handle, acks, owner.foreign)
             if acks:
                 sock.sendall(acks)
                 owner.acked += len(acks) >> 2

@@ -34,15 +34,13 @@ from tracking.sources.espresense import device_route as _esp_device
 from tracking.sources.espresense import parse_device_message, tag_key_from_espresense
 from tracking.sources.fastmqtt import RECEIVE_MAXIMUM, BrokerConfig, run_session
 from tracking.sources.limits import Rejected, TimeLimits
-from tracking.sources.partition import Partition
+from tracking.sources.partition import FOREIGN_TOPICS, ForeignTopics, Partition
 from tracking.sources.routes import GatewayState, Route, RouteTable, Wildcards, standard_routes
 from tracking.sources.stats import IngestStats
 
 log = logging.getLogger(__name__)
 
 RAW = "vendtrack/adverts/+"
-FOREIGN_TOPICS = 200_000  # topics remembered as another partition's (tag x gateway pairs); then forgotten at once
-HEARD_EVERY_S = 1.0  # a gateway heard only through other partitions' tags is marked heard at most this often
 
 
 __all__ = ["RAW", "BrokerConfig", "MqttConsumer"]
@@ -85,11 +83,12 @@ class MqttConsumer:
             self.routes.add(Route(RAW, self._raw_batch, "vendtrack-adverts"))
         self.partition = partition if partition is not None and not partition.whole else None
         self.heard = heard or (lambda _gateway, _at: None)
-        self.not_ours = 0  # messages about tags another partition owns
-        self._foreign: dict[str, str] = {}  # topic -> gateway id, for topics of tags another partition owns
-        self._heard_at: dict[str, float] = {}  # gateway id -> when (monotonic) `heard` was last called for it
+        self._not_ours = 0  # messages about tags another partition owns, looked at by `handle`
+        # topics of other partitions' tags: `fastmqtt.feed` drops their messages without calling `handle`
+        self.foreign = ForeignTopics(self.heard, clock) if self.partition is not None else None
+        self._mine: set[str] = set()  # topics of this partition's tags
         self._espresense_fast = any(r.parser is _esp_device for r in self.routes.routes)
-        self.messages = self.observations = self.connects = self.disconnects = self.unknown_topic = 0
+        self._handled = self.observations = self.connects = self.disconnects = self.unknown_topic = 0
         self.matcher = TelemetryMatcher()
         self.connected = False
         self.subscribed = False  # the broker acknowledged our subscriptions (messages published before are lost)
@@ -123,6 +122,16 @@ class MqttConsumer:
 
     # ---- messages ------------------------------------------------------------------------------
     @property
+    def messages(self) -> int:
+        """Messages received: those `handle` looked at and those `feed` dropped as other partitions' by topic."""
+        return self._handled + (self.foreign.dropped if self.foreign is not None else 0)
+
+    @property
+    def not_ours(self) -> int:
+        """Messages about tags another partition owns (dropped)."""
+        return self._not_ours + (self.foreign.dropped if self.foreign is not None else 0)
+
+    @property
     def malformed(self) -> int:
         return sum(self.stats.rejected.values())
 
@@ -135,28 +144,20 @@ class MqttConsumer:
 
     def handle(self, topic: str, payload: bytes) -> None:
         """Route one message; public so tests and benchmarks can drive it without a broker."""
-        self.messages += 1
-        gateway_id = self._foreign.get(topic)
-        if gateway_id is not None:  # a topic seen before, of a tag another partition owns: one look-up, no parsing
-            self.not_ours += 1
-            now = time.monotonic()
-            if now - self._heard_at.get(gateway_id, -HEARD_EVERY_S) >= HEARD_EVERY_S:
-                self._heard_at[gateway_id] = now
-                self.heard(gateway_id, self.clock())
-            return
+        self._handled += 1
         try:
             if self._espresense_fast and topic.startswith(self._devices):  # the hot path: one ESPresense sighting
                 device, _, gateway_id = topic[len(self._devices) :].partition("/")
                 if device and gateway_id and "/" not in gateway_id:
-                    part = self.partition
-                    if part is not None and not part.owns(tag_key_from_espresense(device)):
-                        self.not_ours += 1
-                        if len(self._foreign) >= FOREIGN_TOPICS:
-                            self._foreign.clear()
-                        self._foreign[topic] = gateway_id
-                        self._heard_at[gateway_id] = time.monotonic()
-                        self.heard(gateway_id, self.clock())
-                        return
+                    part, foreign = self.partition, self.foreign
+                    if part is not None and foreign is not None and topic not in self._mine:
+                        if not part.owns(tag_key_from_espresense(device)):
+                            self._not_ours += 1
+                            foreign.add(topic, gateway_id)  # its next messages stop in `feed`
+                            return
+                        if len(self._mine) >= FOREIGN_TOPICS:
+                            self._mine.clear()
+                        self._mine.add(topic)  # ours: its next messages skip the tag key and the owner check
                     obs = parse_device_message(gateway_id, payload, self.clock())
                     self.ingest_one(obs)
                     self.observations += 1
@@ -177,7 +178,7 @@ class MqttConsumer:
         part = self.partition
         key_of, index = route.tag_key, route.tag_wildcard
         if part is not None and key_of is not None and index is not None and not part.owns(key_of(wildcards[index])):
-            self.not_ours += 1
+            self._not_ours += 1
             return
         result = route.parser(wildcards, payload, self.clock())
         if result is None:
@@ -202,7 +203,7 @@ class MqttConsumer:
         assert part is not None
         found = [result] if isinstance(result, Observation) else list(result)
         kept = [obs for obs in found if part.owns(obs.tag_key)]
-        self.not_ours += len(found) - len(kept)
+        self._not_ours += len(found) - len(kept)
         return kept
 
     def _raw_batch(self, wildcards: Wildcards, payload: bytes, now: float) -> None:

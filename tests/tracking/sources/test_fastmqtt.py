@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import json
-import secrets
-import socket
-import time
 import zlib
-from collections.abc import Callable
 
 import pytest
 
+from tests.support import wait_until
+from tests.tracking.mosquitto import Mosquitto
 from tracking.observation import Observation
 from tracking.sources import wire
+from tracking.sources.espresense import tag_key_from_espresense
 from tracking.sources.fastmqtt import feed
 from tracking.sources.mqtt import MqttConsumer
-from tracking.sources.partition import Partition, owner
+from tracking.sources.partition import ForeignTopics, Partition, owner
 
-BROKER = ("127.0.0.1", 1883)
-
-
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection(BROKER, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _wait(condition: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met before the deadline")
+UUID = "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
 
 
 def test_split_keeps_an_unfinished_packet_for_the_next_read() -> None:
@@ -58,42 +40,19 @@ def test_partitions_share_out_every_tag_once() -> None:
         Partition.parse("3/3")
 
 
-@pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
-def test_qos1_messages_reach_the_owning_partition_only() -> None:
-    prefix = f"vttest-{secrets.token_hex(4)}/"
+def test_qos1_messages_reach_the_owning_partition_only(mosquitto: Mosquitto) -> None:
     got: list[list[Observation]] = [[], []]
-    consumers = [
-        MqttConsumer(
-            got[i].extend,
-            lambda g, o: None,
-            ingest_one=got[i].append,
-            prefix=prefix,
-            partition=Partition(i, 2),
-            backoff=(1, 2),
-        )
-        for i in range(2)
-    ]
-    for consumer in consumers:
-        consumer.start()
-    try:
-        _wait(lambda: all(c.connected for c in consumers))
-        with socket.create_connection(BROKER) as sock:
-            sock.sendall(wire.connect(f"vttest-{secrets.token_hex(3)}", 30))
-            devices = [f"iBeacon:f7826da6-4fa2-4e98-8024-bc5b71e0893e-1-{n}" for n in range(40)]
-            body = b"".join(
-                wire.publish(f"{prefix}espresense/devices/{d}/gw-1", json.dumps({"id": d, "rssi": -60}).encode(), 1,
-                             n + 1)
-                for n, d in enumerate(devices)
-            ) + wire.publish(f"{prefix}espresense/devices/x/gw-1", b"{not json", 1, 99)  # fmt: skip
-            sock.sendall(body)
-            _wait(lambda: sum(c.acked for c in consumers) == 2 * 41)  # each hears all, acks all
-        keys = [{o.tag_key for o in g} for g in got]
-        assert len(keys[0]) + len(keys[1]) == 40 and not keys[0] & keys[1]
-        assert all(owner(k, 2) == i for i, ks in enumerate(keys) for k in ks)
-        assert sum(c.counters.get("rejected:payload:not_json", 0) for c in consumers) == 1
-    finally:
-        for consumer in consumers:
-            consumer.stop()
+    consumers = [mosquitto.consumer(got[i].extend, ingest_one=got[i].append, partition=Partition(i, 2)) for i in (0, 1)]
+    publisher = mosquitto.publisher()
+    devices = [f"iBeacon:f7826da6-4fa2-4e98-8024-bc5b71e0893e-1-{n}" for n in range(40)]
+    topic = mosquitto.prefix + "espresense/devices/{}/gw-1"
+    sightings = [(topic.format(d), json.dumps({"id": d, "rssi": -60})) for d in devices]
+    publisher.send_all([*sightings, (topic.format("x"), "{not json")])
+    wait_until(lambda: sum(c.acked for c in consumers) == 2 * 41, what="every message acked by both partitions")
+    keys = [{o.tag_key for o in g} for g in got]
+    assert len(keys[0]) + len(keys[1]) == 40 and not keys[0] & keys[1]
+    assert all(owner(k, 2) == i for i, ks in enumerate(keys) for k in ks)
+    assert sum(c.counters.get("rejected:payload:not_json", 0) for c in consumers) == 1
 
 
 def test_feed_hands_over_complete_publishes_and_acks_each_qos1_one() -> None:
@@ -113,3 +72,38 @@ def test_feed_refuses_a_publish_whose_topic_runs_past_it() -> None:
     broken = bytearray(b"\x32\x03\x00\x09a")  # QoS 1, remaining length 3, topic length 9
     with pytest.raises(wire.WireError, match="topic runs past"):
         feed(broken, len(broken), lambda topic, payload: None, bytearray())
+
+
+def test_feed_acks_and_drops_a_known_foreign_topic_without_calling_handle() -> None:
+    heard: list[tuple[str, float]] = []
+    foreign = ForeignTopics(lambda gateway, at: heard.append((gateway, at)), clock=lambda: 42.0)
+    foreign.add("espresense/devices/tag-b/gw-2", "gw-2")  # found to be another partition's by the consumer
+    assert heard == [("gw-2", 42.0)]
+    data = (wire.publish("espresense/devices/tag-a/gw-1", b"{}", 1, 1)
+            + wire.publish("espresense/devices/tag-b/gw-2", b"{}", 1, 2)
+            + wire.publish("espresense/devices/tag-b/gw-2", b"{}", 1, 3))  # fmt: skip
+    buffer, acks = bytearray(data), bytearray()
+    got: list[str] = []
+    used, handled = feed(buffer, len(buffer), lambda topic, payload: got.append(topic), acks, foreign)
+    assert (used, handled, got) == (len(data), 1, ["espresense/devices/tag-a/gw-1"])
+    assert bytes(acks) == bytes.fromhex("40020001 40020002 40020003")  # every message acknowledged, dropped or not
+    assert foreign.dropped == 2 and not foreign.seen  # reported at the end of the read
+    assert heard == [("gw-2", 42.0)]  # gw-2 was marked heard less than a second ago: not again
+
+
+def test_a_partition_drops_other_tags_in_the_reader_and_counts_them() -> None:
+    keys = {n: tag_key_from_espresense(f"iBeacon:{UUID}-1-{n}") for n in range(12)}
+    got: list[Observation] = []
+    consumer = MqttConsumer(got.extend, lambda *_: None, ingest_one=got.append, partition=Partition(0, 2))
+    assert consumer.foreign is not None
+    devices = [f"iBeacon:{UUID}-1-{n}" for n in range(12)]
+    data = b"".join(wire.publish(f"espresense/devices/{device}/gw-1", json.dumps({"id": device, "rssi": -60}).encode(),
+                                 1, n + 1) for n, device in enumerate(devices))  # fmt: skip
+    for _ in range(2):  # the second time every foreign topic is known: dropped in `feed`
+        buffer = bytearray(data)
+        feed(buffer, len(buffer), consumer.handle, bytearray(), consumer.foreign)
+    mine = [n for n, key in keys.items() if owner(key, 2) == 0]
+    assert 0 < len(mine) < 12
+    assert [o.tag_key for o in got] == [keys[n] for n in mine] * 2
+    assert consumer.foreign.dropped == 12 - len(mine)
+    assert (consumer.messages, consumer.not_ours, consumer.observations) == (24, 2 * (12 - len(mine)), 2 * len(mine))

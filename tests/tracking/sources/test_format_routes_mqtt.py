@@ -4,7 +4,6 @@ the engine, their health records reach "gateway down", and bad messages are coun
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
@@ -12,14 +11,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.tracking.conftest import advert_hex, tag_key
-from tests.tracking.sources.test_mqtt import BROKER, Sink, _broker_up, _consumer, _wait
-
-pytestmark = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"vttest-{secrets.token_hex(4)}/"
+from tests.tracking.mosquitto import BROKER, Mosquitto
+from tests.tracking.sources.test_mqtt import Sink, _wait
 
 
 @pytest.fixture
@@ -36,11 +29,10 @@ def _send(client: mqtt.Client, topic: str, payload: str | bytes) -> None:
     client.publish(topic, payload, qos=1).wait_for_publish(5)
 
 
-def test_theengs_and_ingics_topics_over_mosquitto(prefix: str, client: mqtt.Client) -> None:
-    sink = Sink()
-    consumer = _consumer(sink, prefix, group=None)
+def test_theengs_and_ingics_topics_over_mosquitto(mosquitto: Mosquitto, client: mqtt.Client) -> None:
+    sink, prefix = Sink(), mosquitto.prefix
+    consumer = mosquitto.consumer(sink.ingest, sink.gateway_status, group=None)
     try:
-        _wait(lambda: consumer.connected)
         raw = {"id": "AA:00:00:00:00:01", "mac_type": 0, "rssi": -61, "manufacturerdata": advert_hex(1)[10:]}
         _send(client, f"{prefix}home/gw-a/BTtoMQTT/AA0000000001", json.dumps(raw))
         decoded = {"id": "AA:00:00:00:00:02", "rssi": -70, "brand": "GENERIC", "model": "iBeacon",

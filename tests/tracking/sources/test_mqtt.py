@@ -14,21 +14,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support import wait_until
 from tests.tracking.conftest import advert_hex
+from tests.tracking.mosquitto import BROKER, Mosquitto
 from tracking.observation import Observation
 from tracking.sources.mqtt import MqttConsumer
-
-BROKER = ("127.0.0.1", 1883)
-
-
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection(BROKER, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
 
 
 class Sink:
@@ -65,11 +53,6 @@ def _real(status: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
 
 
 @pytest.fixture
-def prefix() -> str:
-    return f"vttest-{secrets.token_hex(4)}/"
-
-
-@pytest.fixture
 def publisher() -> Iterator[mqtt.Client]:
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.connect(*BROKER)
@@ -79,22 +62,14 @@ def publisher() -> Iterator[mqtt.Client]:
     client.disconnect()
 
 
-def _consumer(sink: Sink, prefix: str, group: str | None, port: int = BROKER[1]) -> MqttConsumer:
-    consumer = MqttConsumer(sink.ingest, sink.gateway_status, port=port, prefix=prefix, group=group, backoff=(1, 2))
-    consumer.start()
-    return consumer
-
-
 def _publish_and_wait(client: mqtt.Client, topic: str, payload: str) -> None:
     client.publish(topic, payload, qos=1).wait_for_publish(5)
 
 
-def test_espresense_status_raw_and_malformed(prefix: str, publisher: mqtt.Client) -> None:
-    sink = Sink()
-    consumer = _consumer(sink, prefix, group=f"g{secrets.token_hex(3)}")
+def test_espresense_status_raw_and_malformed(mosquitto: Mosquitto, publisher: mqtt.Client) -> None:
+    sink, prefix = Sink(), mosquitto.prefix
+    consumer = mosquitto.consumer(sink.ingest, sink.gateway_status, group=f"g{secrets.token_hex(3)}")
     try:
-        _heard_by_all(publisher, prefix, [sink])
-        assert consumer.subscribed
         before = consumer.counters["messages"]
         device = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-7"
         payload = json.dumps({"id": device, "rssi": -71, "rssi@1m": -59, "mV": 2950, "distance": 2.1})
@@ -116,12 +91,11 @@ def test_espresense_status_raw_and_malformed(prefix: str, publisher: mqtt.Client
     assert consumer.counters["malformed"] == 3  # one bad batch entry, one bad JSON, one bad field
 
 
-def test_shared_subscription_splits_the_load(prefix: str, publisher: mqtt.Client) -> None:
-    group = f"g{secrets.token_hex(3)}"
+def test_shared_subscription_splits_the_load(mosquitto: Mosquitto, publisher: mqtt.Client) -> None:
+    group, prefix = f"g{secrets.token_hex(3)}", mosquitto.prefix
     sinks = [Sink(), Sink()]
-    consumers = [_consumer(sink, prefix, group) for sink in sinks]
+    consumers = [mosquitto.consumer(sink.ingest, sink.gateway_status, group=group) for sink in sinks]
     try:
-        _heard_by_all(publisher, prefix, sinks)
         device = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-1"
         for i in range(200):
             payload = json.dumps({"id": device, "rssi": -60 - i % 20})
@@ -175,15 +149,17 @@ class _Forwarder:
             self.server.close()
 
 
-def test_reconnects_with_backoff_when_the_broker_comes_up(prefix: str, publisher: mqtt.Client) -> None:
+def test_reconnects_with_backoff_when_the_broker_comes_up(mosquitto: Mosquitto, publisher: mqtt.Client) -> None:
     relay = _Forwarder()
-    sink = Sink()
-    consumer = _consumer(sink, prefix, group=None, port=relay.port)
+    sink, prefix = Sink(), mosquitto.prefix
+    consumer = MqttConsumer(sink.ingest, sink.gateway_status, port=relay.port, prefix=prefix, group=None,
+                            backoff=(1, 2))  # fmt: skip
+    mosquitto.run(consumer)  # nothing listens at the relay's port yet
     try:
         _wait(lambda: consumer.supervisor.outages, what="a failed connection attempt")
-        assert not consumer.connected  # nothing listens yet
+        assert not consumer.connected
         relay.start()
-        _heard_by_all(publisher, prefix, [sink])
+        mosquitto.subscribed(consumer)
         device = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-2"
         _publish_and_wait(publisher, f"{prefix}espresense/devices/{device}/r1", json.dumps({"id": device, "rssi": -50}))
         _wait(lambda: len(sink.observations) == 1)

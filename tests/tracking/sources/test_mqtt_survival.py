@@ -4,8 +4,6 @@ themselves, an error on one message costs only that message, and a session that 
 from __future__ import annotations
 
 import json
-import secrets
-import socket
 import threading
 from collections.abc import Callable, Iterator
 
@@ -15,32 +13,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.heartbeats import WorkerKind, WorkerState
 from tests.support import wait_until
+from tests.tracking.mosquitto import BROKER, Mosquitto
 from tracking.observation import Observation
 from tracking.sources.mqtt import MqttConsumer
 
-BROKER = ("127.0.0.1", 1883)
 DEVICE = "iBeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0-1-{}"
 UUID = "e2c56db5dffb48d2b060d0f5a71096e0"
 
 
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection(BROKER, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
-
-
 def wait_for(condition: Callable[[], bool], seconds: float = 15.0) -> None:
     wait_until(condition, timeout=seconds, every=0.05)
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"vtsurv-{secrets.token_hex(4)}/"
 
 
 @pytest.fixture
@@ -72,11 +54,8 @@ class Sink:
             return [int(o.tag_key.rsplit("-", 1)[1]) for o in self.observations if o.tag_key.startswith("ib-")]
 
 
-def _started(sink: Sink, prefix: str) -> MqttConsumer:
-    consumer = MqttConsumer(sink.ingest, lambda *_: None, prefix=prefix, group=None, backoff=(0.2, 1.0))
-    consumer.start()
-    wait_for(lambda: consumer.subscribed)  # a message published before the broker's SUBACK is lost
-    return consumer
+def _started(sink: Sink, mosquitto: Mosquitto) -> MqttConsumer:
+    return mosquitto.consumer(sink.ingest, group=None, backoff=(0.2, 1.0))
 
 
 def _good(minor: int) -> bytes:
@@ -102,9 +81,9 @@ HOSTILE: list[tuple[bytes, str]] = [
 ]
 
 
-def test_hostile_messages_among_good_ones_lose_only_themselves(prefix: str, publisher: mqtt.Client) -> None:
+def test_hostile_messages_among_good_ones_lose_only_themselves(mosquitto: Mosquitto, publisher: mqtt.Client) -> None:
     sink = Sink()
-    consumer = _started(sink, prefix)
+    consumer, prefix = _started(sink, mosquitto), mosquitto.prefix
     try:
         topic = f"{prefix}espresense/devices/x/icu-1"
         minor = 100
@@ -126,9 +105,11 @@ def test_hostile_messages_among_good_ones_lose_only_themselves(prefix: str, publ
     assert consumer.supervisor.restarts == 0 and not consumer.stats.errors
 
 
-def test_an_error_on_one_message_is_counted_and_the_next_is_handled(prefix: str, publisher: mqtt.Client) -> None:
+def test_an_error_on_one_message_is_counted_and_the_next_is_handled(
+    mosquitto: Mosquitto, publisher: mqtt.Client
+) -> None:
     sink = Sink(lambda obs: RuntimeError("engine bug") if obs.tag_key.endswith("-1-13") else None)
-    consumer = _started(sink, prefix)
+    consumer, prefix = _started(sink, mosquitto), mosquitto.prefix
     try:
         for minor in (12, 13, 14):
             _send(publisher, f"{prefix}espresense/devices/x/icu-1", _good(minor))
@@ -142,10 +123,10 @@ def test_an_error_on_one_message_is_counted_and_the_next_is_handled(prefix: str,
     )  # fmt: skip
 
 
-def test_a_session_that_dies_anyway_is_restarted_with_backoff(prefix: str, publisher: mqtt.Client) -> None:
+def test_a_session_that_dies_anyway_is_restarted_with_backoff(mosquitto: Mosquitto, publisher: mqtt.Client) -> None:
     # SystemExit gets past the per-message guard and out of paho's loop: the session ends, the supervisor restarts it
     sink = Sink(lambda obs: SystemExit("torn down") if obs.tag_key.endswith("-1-21") else None)
-    consumer = _started(sink, prefix)
+    consumer, prefix = _started(sink, mosquitto), mosquitto.prefix
     try:
         _send(publisher, f"{prefix}espresense/devices/x/icu-1", _good(20))
         _send(publisher, f"{prefix}espresense/devices/x/icu-1", _good(21))

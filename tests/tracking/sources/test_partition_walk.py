@@ -8,35 +8,23 @@ so the n-th message has the same time in every engine and the decisions can be c
 from __future__ import annotations
 
 import json
-import secrets
-import socket
 
-import pytest
 from sqlalchemy.orm import sessionmaker
 
 from tests.support import wait_until
+from tests.tracking.mosquitto import Mosquitto
 from tracking.engine import FloorModel, GatewaySpec, RoomChange
 from tracking.pipeline import Pipeline
-from tracking.sources import wire
 from tracking.sources.espresense import tag_key_from_espresense
 from tracking.sources.mqtt import MqttConsumer
 from tracking.sources.partition import Partition, owner
 
-BROKER = ("127.0.0.1", 1883)
 UUID = "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
 GATEWAYS = [f"gw-{i}" for i in range(6)]  # two per room
 TAGS = 9
 LEGS = 4  # rooms each tag walks through
 STEPS_PER_LEG = 20  # every step, each gateway hears each tag once
 SECONDS_PER_MESSAGE = 0.02
-
-
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection(BROKER, timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _room(gateway: str) -> str:
@@ -72,34 +60,6 @@ class _Engine:
         return 1_000.0 + self.consumer.messages * SECONDS_PER_MESSAGE
 
 
-def _publish(messages: list[tuple[str, bytes]]) -> None:
-    """QoS 1, a window of 100 unacknowledged messages (under the broker's receive maximum)."""
-    with socket.create_connection(BROKER, timeout=10) as sock:
-        sock.sendall(wire.connect(f"vtwalk-{secrets.token_hex(4)}", 30))
-        pending, inflight, acked = bytearray(), 0, 0
-
-        def read() -> int:
-            pending.extend(sock.recv(65536))
-            packets, used = wire.split(pending)
-            del pending[:used]
-            return sum(1 for p in packets if p.kind == wire.PUBACK)
-
-        while not wire.split(pending)[0]:
-            pending.extend(sock.recv(65536))
-        del pending[: wire.split(pending)[1]]  # the CONNACK
-        for n, (topic, payload) in enumerate(messages):
-            sock.sendall(wire.publish(topic, payload, 1, n % 65535 + 1))
-            inflight += 1
-            while inflight >= 20:
-                got = read()
-                inflight, acked = inflight - got, acked + got
-        while inflight:
-            got = read()
-            inflight, acked = inflight - got, acked + got
-        sock.sendall(wire.DISCONNECT_BYTES)
-    assert acked == len(messages)
-
-
 def _sequences(changes: list[RoomChange]) -> dict[str, list[tuple[str | None, float]]]:
     found: dict[str, list[tuple[str | None, float]]] = {}
     for change in changes:
@@ -107,23 +67,16 @@ def _sequences(changes: list[RoomChange]) -> dict[str, list[tuple[str | None, fl
     return found
 
 
-@pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
-def test_a_scripted_walk_gives_the_same_rooms_with_one_and_three_partitions() -> None:
+def test_a_scripted_walk_gives_the_same_rooms_with_one_and_three_partitions(mosquitto: Mosquitto) -> None:
     keys = [tag_key_from_espresense(f"iBeacon:{UUID}-1-{tag}") for tag in range(TAGS)]
     assert {owner(key, 3) for key in keys} == {0, 1, 2}  # the walk gives every partition tags of its own
-    prefix = f"vtwalk-{secrets.token_hex(4)}/"
-    engines = [_Engine(prefix, 0, 1)] + [_Engine(prefix, i, 3) for i in range(3)]
-    for engine in engines:
-        engine.consumer.start()
-    messages = _walk(prefix)
-    try:
-        wait_until(lambda: all(e.consumer.subscribed for e in engines), timeout=15, what="four subscriptions")
-        _publish(messages)
-        wait_until(lambda: all(e.consumer.acked == len(messages) for e in engines), timeout=60,
-                   what="every message acknowledged by every consumer")  # fmt: skip
-    finally:
-        for engine in engines:
-            engine.consumer.stop()
+    engines = [_Engine(mosquitto.prefix, 0, 1)] + [_Engine(mosquitto.prefix, i, 3) for i in range(3)]
+    mosquitto.start(*(engine.consumer for engine in engines))
+    messages = _walk(mosquitto.prefix)
+    mosquitto.publisher().send_all(messages)
+    wait_until(lambda: all(e.consumer.acked == len(messages) for e in engines), timeout=60,
+               what="every message acknowledged by every consumer")  # fmt: skip
+    mosquitto.close()
     one = _sequences(engines[0].pipeline.engine.drain_changes())
     three: dict[str, list[tuple[str | None, float]]] = {}
     for engine in engines[1:]:

@@ -1,0 +1,159 @@
+"""Text the code stores for a person to read later: message ids with their values, shown in the reader's language.
+
+A reason, warning or message written once and read later (a PO line's reason, an invoice's hold, an alert) is stored
+as the message id plus its values, one JSON object a line (`Note.encode`), and translated when shown
+(`Note.shown`, `shown(stored)`; web's `shown` template filter). Message ids are marked with `N_` so the
+translation check extracts them. Text a person typed, and a line written before this format (plain English), is
+stored and shown as it is. Core imports no web framework: translation goes through `core.texts.gettext`, which
+follows the request's language once web has installed its translator (English outside a request).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from core.texts import gettext
+
+Value = str | int | Decimal
+
+
+def N_(message: str) -> str:
+    """Marks `message` as a message id to translate when shown; returns it unchanged (English)."""
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One line: a message id with %(name)s placeholders and its values (text, or a note of its own).
+
+    `plain` marks text that is shown as it is, never looked up: typed by a person, or stored before message ids.
+    """
+
+    message: str
+    values: tuple[tuple[str, str | Note], ...] = ()
+    plain: bool = False
+
+    @classmethod
+    def of(cls, message: str, /, **values: Value | Note) -> Note:
+        return cls(message, tuple(sorted((k, v if isinstance(v, Note) else str(v)) for k, v in values.items())))
+
+    @classmethod
+    def typed(cls, text: str) -> Note:
+        """Text a person typed: stored and shown as it is."""
+        return cls(text, plain=True)
+
+    def english(self) -> str:
+        if self.plain or not self.values:
+            return self.message
+        return self.message % {name: _english(value) for name, value in self.values}
+
+    def shown(self) -> str:
+        """The note in the language of the current request (English outside one)."""
+        if self.plain:
+            return self.message
+        if not self.values:
+            return gettext(self.message)
+        return gettext(self.message, **{name: _shown(value) for name, value in self.values})
+
+    def value(self, name: str) -> str | Note | None:
+        return next((value for key, value in self.values if key == name), None)
+
+    def __str__(self) -> str:
+        return self.english()
+
+    def encode(self) -> str:
+        """The stored line: JSON for a message id, the text itself for plain text."""
+        if self.plain:
+            return self.message
+        return json.dumps(_data(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def decode(cls, line: str) -> Note:
+        if not line.startswith("{"):
+            return cls(line, plain=True)
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return cls(line, plain=True)  # written before notes were stored as message ids
+        if not isinstance(data, dict) or not isinstance(data.get("m"), str):
+            return cls(line, plain=True)
+        return _note(data)
+
+
+def _english(value: str | Note) -> str:
+    return value.english() if isinstance(value, Note) else value
+
+
+def _shown(value: str | Note) -> str:
+    return value.shown() if isinstance(value, Note) else value
+
+
+def _data(note: Note) -> dict[str, Any] | str:
+    if note.plain:
+        return note.message
+    return {"m": note.message, "v": {k: _data(v) if isinstance(v, Note) else v for k, v in note.values}}
+
+
+def _note(data: dict[str, Any]) -> Note:
+    raw = data.get("v")
+    values: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    return Note(
+        str(data.get("m", "")),
+        tuple(sorted((str(k), _note(v) if isinstance(v, dict) else str(v)) for k, v in values.items())),
+    )
+
+
+def from_message(message: object) -> Note:
+    """The note for an error's message: a lazy message's id and values (Flask-Babel's `lazy_gettext`, read without
+    importing it), else its text as it is (for a message that is already text: call this in an English context)."""
+    func, args, kwargs = (getattr(message, name, None) for name in ("_func", "_args", "_kwargs"))
+    if getattr(func, "__name__", "") == "gettext" and isinstance(args, tuple) and len(args) == 1 and isinstance(
+        args[0], str) and isinstance(kwargs, dict):  # fmt: skip
+        values = {str(k): from_message(v) if hasattr(v, "_func") else str(v) for k, v in kwargs.items()}
+        return Note.of(args[0], **values)
+    return Note.typed(str(message))
+
+
+def encode(*notes: Note | None) -> str:
+    """A stored field holding `notes`, one a line (None and empty plain notes are left out)."""
+    return "\n".join(n.encode() for n in notes if n is not None and (n.message or not n.plain))
+
+
+def add(stored: str, note: Note) -> str:
+    """`stored` notes with `note` last (an equal earlier note moves to the end rather than repeating)."""
+    line = note.encode()
+    lines = [w for w in stored.split("\n") if w and w != line]
+    return "\n".join([*lines, line])
+
+
+def read(stored: str | None) -> tuple[Note, ...]:
+    """The notes of a stored field, one a line; a line that is not a stored note is plain text."""
+    return tuple(Note.decode(w) for w in (stored or "").split("\n") if w)
+
+
+def shown_lines(stored: str | None) -> list[str]:
+    """Each line of a stored field in the reader's language."""
+    return [note.shown() for note in read(stored)]
+
+
+def shown(stored: str | None) -> str:
+    """A stored field in the reader's language, its lines joined by a line break."""
+    return "\n".join(shown_lines(stored))
+
+
+def english(stored: str | None) -> str:
+    """A stored field in English (for logs, CSV exports and comparisons)."""
+    return "\n".join(note.english() for note in read(stored))
+
+
+def joined(notes: Iterable[Note], separator: str = "; ") -> Note:
+    """Several notes shown as one line (each in the reader's language), separated by `separator`."""
+    parts = list(notes)
+    if len(parts) == 1:
+        return parts[0]
+    names = {f"p{i}": part for i, part in enumerate(parts)}
+    return Note(separator.join(f"%({name})s" for name in names), tuple(sorted(names.items())), False)

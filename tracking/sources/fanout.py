@@ -1,0 +1,291 @@
+"""One reader per broker: the only subscription, each message routed by its tag to the engine process that owns it.
+
+With N partitions each subscribing on its own, the broker sends every message N times (Mosquitto is one thread,
+so its CPU per message grows with N). Here one `Router` holds the only subscription (QoS 1) and forwards each
+PUBLISH packet, as the broker sent it, to the engine that owns its tag (`crc32(tag_key) % N`, the same
+`partition.owner` every partition uses) over a local stream socket; a message whose tags cannot be told from its
+topic (a raw advert batch, a gateway's status) goes to every engine, and each keeps its own tags, as partitions do.
+An engine (`serve_engine`) reads its socket with `fastmqtt.feed` into its own `MqttConsumer.handle` and answers
+with the count of messages it has handled so far (8 bytes, big-endian).
+
+Nothing is lost: the router acknowledges a message to the broker only when every engine it went to has handled
+it, and in the order the broker sent them (MQTT 5 asks for PUBACKs in order). Back-pressure: an engine holds at
+most `ENGINE_WINDOW` unconfirmed messages; when one is full the router stops reading the broker until it confirms,
+and the broker, holding at most `receive_maximum` unacknowledged messages for us, queues the rest. If the router
+dies, what it had not acknowledged is delivered again to its restart (persistent session); if an engine dies, the
+router's session ends (its socket closes) and the supervisor starts again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from core.supervisor import Outage, Supervised
+from tracking.sources import wire
+from tracking.sources.espresense import tag_key_from_espresense
+from tracking.sources.fastmqtt import (
+    GATHER_S,
+    PUBACK_HEAD,
+    READ_BYTES,
+    RECEIVE_MAXIMUM,
+    SMALL_READ,
+    BrokerConfig,
+    ForeignTopics,
+    feed,
+    handshake,
+    long_length,
+    open_connection,
+)
+from tracking.sources.partition import owner
+from tracking.sources.routes import RouteTable
+
+ENGINE_WINDOW = 2048  # messages one engine may hold unconfirmed before the router stops reading the broker
+EVERY = -1  # the route of a message that goes to every engine
+TOPIC_CACHE = 200_000
+_COUNT = 8  # bytes of an engine's confirmation: messages handled so far
+
+
+class Router:
+    """The reader: subscribes once, routes each message to its engine, acknowledges after the engine handled it."""
+
+    def __init__(self, engines: Sequence[socket.socket], routes: RouteTable, broker: BrokerConfig | None = None,
+                 prefix: str = "", client_id: str = "", session_expiry_s: int = 0,
+                 receive_maximum: int = RECEIVE_MAXIMUM, keepalive: int = 30, engine_window: int = ENGINE_WINDOW,
+                 backoff: tuple[float, float] = (1, 30)) -> None:  # fmt: skip
+        self.engines = list(engines)
+        self.routes, self.prefix = routes, prefix
+        self.routes.prefix = prefix
+        self._devices = prefix + "espresense/devices/"
+        self.broker = broker or BrokerConfig()
+        self.client_id = client_id or f"vendtrack-router-{id(self):x}"
+        self.session_expiry_s, self.receive_maximum, self.keepalive = session_expiry_s, receive_maximum, keepalive
+        self.engine_window = engine_window
+        self.held_back = 0  # times the router stopped reading the broker because an engine's window was full
+        self.connected = self.subscribed = False
+        self.connects = self.disconnects = self.acked = self.routed = 0
+        self.foreign: ForeignTopics | None = None  # the router drops nothing
+        self.sent = [0] * len(self.engines)  # messages forwarded to each engine
+        self.done = [0] * len(self.engines)  # messages each engine confirmed handled
+        self._route_of: dict[str, int] = {}
+        self.supervisor = Supervised(f"tracking-mqtt-router-{self.broker.host}:{self.broker.port}", self._session,
+                                     backoff=backoff)  # fmt: skip
+
+    def topics(self) -> list[str]:
+        return self.routes.filters()
+
+    def handle(self, topic: str, payload: bytes) -> None:  # the SessionOwner protocol; packets are routed whole
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.supervisor.start()
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+
+    def route(self, topic: str) -> int:
+        """The engine that owns the message's tag, or `EVERY` when the topic does not name one tag."""
+        found = self._route_of.get(topic)
+        if found is not None:
+            return found
+        count, found = len(self.engines), EVERY
+        if topic.startswith(self._devices):
+            device, _, gateway_id = topic[len(self._devices) :].partition("/")
+            if device and gateway_id and "/" not in gateway_id:
+                found = owner(tag_key_from_espresense(device), count)
+        else:
+            matched = self.routes.match(topic)
+            if matched is not None:
+                route, wildcards = matched
+                if route.tag_key is not None and route.tag_wildcard is not None:
+                    found = owner(route.tag_key(wildcards[route.tag_wildcard]), count)
+        if len(self._route_of) >= TOPIC_CACHE:
+            self._route_of.clear()
+        self._route_of[topic] = found
+        return found
+
+    def _session(self, supervisor: Supervised) -> None:
+        sock = open_connection(self.broker)
+        try:
+            pending = handshake(self, sock)
+            self.connected = self.subscribed = True
+            self.connects += 1
+            supervisor.up()
+            _Loop(self, sock, supervisor, pending).run()
+        except (OSError, wire.WireError) as exc:
+            raise Outage(f"connection to {self.broker.describe()} lost: {exc}") from None
+        finally:
+            self.connected = self.subscribed = False
+            self.disconnects += 1
+            with contextlib.suppress(OSError):
+                sock.sendall(wire.DISCONNECT_BYTES)
+            sock.close()
+
+
+class _Loop:
+    """One session's reading: broker bytes in, packets out to engines, confirmations in, PUBACKs out in order."""
+
+    def __init__(self, router: Router, sock: socket.socket, supervisor: Supervised, pending: bytearray) -> None:
+        self.router, self.sock, self.supervisor = router, sock, supervisor
+        self.buffer = bytearray(max(READ_BYTES, 2 * len(pending)))
+        self.buffer[: len(pending)] = pending
+        self.have = len(pending)
+        self.waiting: deque[tuple[bytes, int, int | tuple[int, ...]]] = deque()  # (packet id, engine, its seq)
+        self.confirm = [bytearray() for _ in router.engines]
+        router.sent = [0] * len(router.engines)
+        router.done = [0] * len(router.engines)
+
+    def run(self) -> None:
+        router, sock = self.router, self.sock
+        engines = router.engines
+        sent_at = time.monotonic()
+        while not self.supervisor.stopping.is_set():
+            full = any(s - d >= router.engine_window for s, d in zip(router.sent, router.done, strict=True))
+            router.held_back += full
+            buffered = not full and isinstance(sock, ssl.SSLSocket) and sock.pending() > 0  # TLS bytes select misses
+            readable, _, _ = select.select(engines if full else [sock, *engines], [], [], 0 if buffered else 0.5)
+            if buffered and sock not in readable:
+                readable.append(sock)
+            for ready in readable:
+                if ready is sock:
+                    self._from_broker()
+                else:
+                    self._confirmed(engines.index(ready))
+            acks = self._acks()
+            if acks:
+                sock.sendall(acks)
+                sent_at = time.monotonic()
+            if time.monotonic() - sent_at > router.keepalive / 2:
+                sock.sendall(wire.PINGREQ_BYTES)
+                sent_at = time.monotonic()
+            self.supervisor.beat()
+
+    def _from_broker(self) -> None:
+        view = memoryview(self.buffer)
+        try:
+            got = self.sock.recv_into(view[self.have :])
+        finally:
+            view.release()
+        if got == 0:
+            raise Outage(f"the broker {self.router.broker.describe()} closed the connection")
+        self.have += got
+        used = self._forward()
+        rest = self.buffer[used : self.have]
+        self.buffer[: len(rest)] = rest
+        self.have = len(rest)
+        if got < SMALL_READ:  # a trickle: let messages gather so that one read and one write serve many
+            time.sleep(GATHER_S)
+        if self.have == len(self.buffer):  # one packet larger than the buffer: grow it
+            self.buffer.extend(bytes(len(self.buffer)))
+
+    def _forward(self) -> int:
+        """Route every complete PUBLISH in the buffer; returns the bytes used (the rest is an unfinished packet)."""
+        router, buffer, have = self.router, self.buffer, self.have
+        out = [bytearray() for _ in router.engines]
+        sent, waiting, route = router.sent, self.waiting, router.route
+        pos = 0
+        while pos + 2 <= have:
+            first, length, start = buffer[pos], buffer[pos + 1], pos + 2
+            if length & 0x80:
+                if pos + 2 < have and not buffer[pos + 2] & 0x80:  # two length bytes: most sightings
+                    length, start = (length & 0x7F) | buffer[pos + 2] << 7, pos + 3
+                else:
+                    length, start = long_length(buffer, pos + 1, have)
+                    if start < 0:
+                        break
+            end = start + length
+            if end > have:
+                break
+            if first >> 4 == wire.PUBLISH:
+                topic_end = start + 2 + (buffer[start] << 8 | buffer[start + 1])
+                if topic_end + (3 if first & 0x06 else 1) > end:
+                    raise wire.WireError("a PUBLISH whose topic runs past the packet")
+                target = route(buffer[start + 2 : topic_end].decode("utf-8", "replace"))
+                packet = buffer[pos:end]
+                if target == EVERY:
+                    for engine_out in out:
+                        engine_out += packet
+                    seqs = tuple(n + 1 for n in sent)
+                    sent[:] = list(seqs)
+                    if first & 0x06:
+                        waiting.append((bytes(buffer[topic_end : topic_end + 2]), EVERY, seqs))
+                else:
+                    out[target] += packet
+                    sent[target] += 1
+                    if first & 0x06:
+                        waiting.append((bytes(buffer[topic_end : topic_end + 2]), target, sent[target]))
+                router.routed += 1
+            elif first >> 4 == wire.DISCONNECT:
+                reason = buffer[start] if length else 0
+                raise Outage(f"the broker disconnected us (reason 0x{reason:02x})")
+            pos = end
+        for engine, data in zip(router.engines, out, strict=True):
+            if data:
+                engine.sendall(data)  # blocks while the engine's socket buffer is full: back-pressure
+        return pos
+
+    def _confirmed(self, index: int) -> None:
+        data = self.router.engines[index].recv(65536)
+        if not data:
+            raise Outage(f"engine {index} closed its link to the router")
+        held = self.confirm[index]
+        held += data
+        whole = len(held) - len(held) % _COUNT
+        if whole:
+            self.router.done[index] = int.from_bytes(held[whole - _COUNT : whole], "big")
+            del held[:whole]
+
+    def _acks(self) -> bytearray:
+        """PUBACKs for the oldest messages every engine they went to has handled, in the broker's order."""
+        waiting, done = self.waiting, self.router.done
+        acks = bytearray()
+        while waiting:
+            packet_id, target, seq = waiting[0]
+            if target == EVERY:
+                if any(d < s for d, s in zip(done, seq, strict=True)):  # type: ignore[arg-type]
+                    break
+            elif done[target] < seq:  # type: ignore[operator]
+                break
+            waiting.popleft()
+            acks += PUBACK_HEAD
+            acks += packet_id
+        self.router.acked += len(acks) >> 2
+        return acks
+
+
+def serve_engine(link: socket.socket, handle: Callable[[str, bytes], None], stopping: Callable[[], bool]) -> int:
+    """An engine's side of its link: every packet the router sends goes to `handle` (an `MqttConsumer`'s), then
+    the count handled so far goes back. Returns the count when the router closes the link or `stopping()`."""
+    buffer = bytearray(READ_BYTES)
+    have = handled = 0
+    acks = bytearray()  # the router acknowledges to the broker; these are not sent
+    link.settimeout(0.2)
+    while not stopping():
+        view = memoryview(buffer)
+        try:
+            got = link.recv_into(view[have:])
+        except TimeoutError:
+            continue
+        finally:
+            view.release()
+        if got == 0:
+            return handled
+        have += got
+        used, count = feed(buffer, have, handle, acks)
+        acks.clear()
+        if count:
+            handled += count
+            link.sendall(handled.to_bytes(_COUNT, "big"))
+        rest = buffer[used:have]
+        buffer[: len(rest)] = rest
+        have = len(rest)
+        if have == len(buffer):
+            buffer.extend(bytes(len(buffer)))
+        elif got < SMALL_READ:  # as the consumer's session: one read and one confirmation serve many messages
+            time.sleep(GATHER_S)
+    return handled
