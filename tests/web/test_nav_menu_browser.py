@@ -117,8 +117,9 @@ def test_phone_menu_groups_fit_390px_with_44px_targets(login_as: Callable[..., A
 def test_axe_with_a_group_open_and_german_labels(login_as: Callable[..., Any], people_demo: DemoContext) -> None:
     page = login_as("admin", bypass_csp=True)
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.context.add_cookies([{"name": "vendtrack_lang", "value": "de", "url": people_demo.base_url}])
     page.goto(people_demo.base_url + "/procurement/")
+    page.select_option("#language", "de")  # the language menu: this browser and the admin's saved language
+    page.wait_for_function("() => document.documentElement.lang === 'de'")
     names = page.eval_on_selector_all(GROUPS, "els => els.map(e => e.innerText.replace(/[▾▴]/g, '').trim())")
     assert names == ["Automaten", "Ortung", "Einkauf", "Verwaltung"], names
     page.click(f"{GROUPS} >> nth=2")
@@ -127,4 +128,5 @@ def test_axe_with_a_group_open_and_german_labels(login_as: Callable[..., Any], p
     found = _axe(page)
     bad = [v for v in found if v["impact"] in ("serious", "critical")]
     assert bad == [], json.dumps(bad, indent=1)
-    page.context.clear_cookies(name="vendtrack_lang")
+    page.select_option("#language", "en")  # and back, for the other tests
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
