@@ -7,8 +7,10 @@ Spanish translation (web/i18n.py says how to mark). Exit 1 naming each problem w
     python .ci/check_translations.py --compile  # write the .mo files from the .po files
 
 Python code is checked too (web/i18n_pyscan.py): a flash or a user-facing error, field problem or CSV row error
-whose text is written in place (a literal or an f-string) is named with the marked call to write instead; a line
-ending in `# i18n: <why>` is left alone (text only a machine or an operator reads).
+whose text is written in place (a literal or an f-string) is named with the marked call to write instead; so is
+text a view builds for a page (web/i18n_viewscan.py: message sinks such as `saved`, values passed to
+render_template, text fields of view-model dataclasses); a line ending in `# i18n: <why>` is left alone (text only
+a machine or an operator reads).
 
 Messages come from the templates (Jinja trans blocks and _()), from Python (_, gettext, lazy_gettext, ngettext in
 web/ and the domains), and from the running code: status labels, menu labels and the kiosk's script strings.
@@ -32,8 +34,9 @@ from babel.messages.mofile import read_mo, write_mo  # noqa: E402
 from babel.messages.pofile import read_po, write_po  # noqa: E402
 
 from web.i18n import KIOSK_TEXT, LANGUAGES  # noqa: E402
-from web.i18n_pyscan import scan  # noqa: E402
+from web.i18n_pyscan import Scanner  # noqa: E402
 from web.i18n_scan import mark, template_files, unmarked  # noqa: E402
+from web.i18n_viewscan import ViewScanner  # noqa: E402
 
 PO_DIR = ROOT / "web" / "translations"
 KEYWORDS = {
@@ -52,7 +55,7 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
 def runtime_messages() -> dict[str, str]:
     """Labels the code shows without a _() call: every state label, menu label and kiosk script string."""
     from core import states
-    from web.app import CORE_NAV
+    from web.app import CORE_NAV, NAV_GROUPS
 
     found: dict[str, str] = {text: "web/i18n.py KIOSK_TEXT" for text in KIOSK_TEXT}
     for package in PACKAGES:
@@ -74,6 +77,8 @@ def runtime_messages() -> dict[str, str]:
             nav.extend(links())
     for label, endpoint, _roles in nav:
         found.setdefault(label, f"menu {endpoint}")
+    for group in [*NAV_GROUPS, *(str(named()) for p in load_plugins() if (named := hook(p, "nav_group")))]:
+        found.setdefault(group, "menu group (web/app.py NAV_GROUPS)")
     return found
 
 
@@ -147,7 +152,12 @@ def problems(messages: dict[Message, list[str]]) -> list[str]:
     for path in template_files(ROOT):
         for f in unmarked(path, ROOT):
             out.append(f"{f.path}:{f.line}: not marked for translation: {f.text!r}\n    write: {f.fix}")
-    out += [str(finding) for finding in scan(ROOT, PACKAGES)]
+    scanner = Scanner(ROOT, PACKAGES)
+    seen: set[tuple[str, int]] = set()
+    for finding in [*scanner.findings(), *ViewScanner(scanner).findings()]:
+        if (finding.path, finding.line) not in seen:  # a flash both checks name is said once
+            seen.add((finding.path, finding.line))
+            out.append(str(finding))
     for lang in LANGUAGES:
         if lang == "en":
             continue

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from core.texts import gettext
+
 
 class DomainError(Exception):
     """Base of errors that services raise for callers to show; web maps them to one error shape."""
@@ -41,9 +45,24 @@ class InvalidTransition(Conflict):
 
     code = "invalid_transition"
 
-    def __init__(self, entity: str, current: str, target: str, allowed: frozenset[str] | set[str]) -> None:
-        allowed_text = ", ".join(sorted(allowed)) or "none"
+    def __init__(
+        self,
+        entity: str,
+        current: str,
+        target: str,
+        allowed: frozenset[str] | set[str],
+        shown: Callable[[str], str] = str,
+    ) -> None:
+        """`shown` names a state in the message (core.states passes the translated label outside English)."""
+        allowed_text = ", ".join(sorted(shown(a) for a in allowed)) or gettext("none")
         super().__init__(
-            f"{entity} cannot go from {current} to {target}; allowed from {current}: {allowed_text}", field="status"
+            gettext(
+                "%(entity)s cannot go from %(current)s to %(target)s; allowed from %(current)s: %(allowed)s",
+                entity=entity,
+                current=shown(current),
+                target=shown(target),
+                allowed=allowed_text,
+            ),
+            field="status",
         )
         self.current, self.target = current, target

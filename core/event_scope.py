@@ -37,7 +37,7 @@ class Binding:
 
 
 @dataclass(frozen=True, slots=True)
-class Refused:
+class Refused:  # i18n: an API refusal a device's operator reads
     code: str  # "event_type_not_allowed", "wrong_machine", "wrong_site", "token_not_bound"
     message: str
     field: str

@@ -31,7 +31,7 @@ from core.db import Base
 from core.errors import Forbidden
 from core.fleet_models import FleetChange, FleetState
 from core.models import CostCenter, Item, Site
-from core.texts import gettext
+from core.texts import N_, gettext
 
 SiteFilter = Callable[[int], "ColumnElement[bool] | None"]
 SiteOf = Callable[[Connection, Any], "int | None"]
@@ -305,7 +305,7 @@ def refuse_local_edits(factory: sessionmaker[Session], central_url: str) -> None
                 owned = OWNED.get(table.name) if table is not None else None
                 if owned is None or (obj in session.dirty and not _changed_columns(obj, owned)):
                     continue
-                label = owned.label or owned.table.name
+                label = gettext(owned.label) if owned.label else owned.table.name
                 raise Forbidden(
                     gettext(
                         "%(label)s are managed by the central server on this edge: edit them at %(url)s; the change "
@@ -320,6 +320,6 @@ def refuse_local_edits(factory: sessionmaker[Session], central_url: str) -> None
     event.listen(factory, "before_flush", check)
 
 
-register(Owned(Site.__table__, label="sites", edit_at="/admin/sites"))  # type: ignore[arg-type]
-register(Owned(Item.__table__, label="items and prices", edit_at="/vending/items"))  # type: ignore[arg-type]
-register(Owned(CostCenter.__table__, label="cost centers", edit_at="/admin/sites"))  # type: ignore[arg-type]
+register(Owned(Site.__table__, label=N_("sites"), edit_at="/admin/sites"))  # type: ignore[arg-type]
+register(Owned(Item.__table__, label=N_("items and prices"), edit_at="/vending/items"))  # type: ignore[arg-type]
+register(Owned(CostCenter.__table__, label=N_("cost centers"), edit_at="/admin/sites"))  # type: ignore[arg-type]

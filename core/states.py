@@ -9,13 +9,14 @@ only the buttons that will work. The database stores the enum's string values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import CheckConstraint, ColumnElement, Update, bindparam, false, or_, update
 
+from core import texts
 from core.errors import InvalidTransition
 
 TONES = frozenset({"neutral", "info", "good", "warn", "bad"})
@@ -65,6 +66,19 @@ def labels_to_translate() -> set[str]:
     return found | set(_SHOWN_VALUES.values())
 
 
+def state_words(value: str, translate: Callable[..., str]) -> str:
+    """A stored state as a sentence names it: the value itself in English ("pending_approval", what integrators
+    match on), its translated label in another language (`translate` is the caller's gettext)."""
+    label = value_label(value)
+    shown = str(translate(label))
+    return value if shown == label else shown
+
+
+def _shown(value: str) -> str:
+    """How a refusal names a state: the stored value in English, the translated label otherwise."""
+    return state_words(value, texts.gettext)
+
+
 def humanise(value: str) -> str:
     """'pending_approval' -> 'Pending approval': the fallback for a status with no label of its own."""
     text = value.replace("_", " ").replace(".", " ").strip()
@@ -101,7 +115,7 @@ class StateMachine(Generic[S]):
         source, goal = self.states(current), self.states(target)
         targets = self.transitions.get(source, {})
         if goal not in targets:
-            raise InvalidTransition(self.subject, source.value, goal.value, frozenset(t.value for t in targets))
+            raise InvalidTransition(self.subject, source.value, goal.value, frozenset(t.value for t in targets), _shown)
         return targets[goal]
 
     def check(self, name: str, current: S | str, target: S | str) -> str:
@@ -109,7 +123,7 @@ class StateMachine(Generic[S]):
         source, goal = self.states(current), self.states(target)
         targets = self.transitions.get(source, {})
         if goal not in targets:
-            raise InvalidTransition(name, source.value, goal.value, frozenset(t.value for t in targets))
+            raise InvalidTransition(name, source.value, goal.value, frozenset(t.value for t in targets), _shown)
         return targets[goal]
 
     def move(self, row: Any, target: S | str, name: str, column: str = "status") -> S:

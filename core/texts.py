@@ -27,6 +27,11 @@ def install(gettext: Gettext, ngettext: Gettext) -> None:
     _installed.gettext, _installed.ngettext = gettext, ngettext
 
 
+def N_(message: str) -> str:
+    """Marks `message` for extraction where it is declared (at import time); pass it to `gettext` when shown."""
+    return message
+
+
 def gettext(message: str, **params: object) -> str:
     if _installed.gettext is not None:
         return str(_installed.gettext(message, **params))

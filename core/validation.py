@@ -96,7 +96,7 @@ class Text:
     required: bool = False
     multiline: bool = False
     pattern: str | None = None
-    hint: str = ""
+    hint: str = ""  # an example: words marked with core.texts.N_ (translated when shown), or a code
     upper: bool = False
     default: str = ""
 
@@ -109,7 +109,7 @@ class Text:
             if self.required:
                 if self.hint:
                     raise FieldProblem(
-                        gettext("%(name)s is empty: it is required, e.g. %(hint)s", name=name, hint=self.hint)
+                        gettext("%(name)s is empty: it is required, e.g. %(hint)s", name=name, hint=gettext(self.hint))
                     )
                 raise FieldProblem(gettext("%(name)s is empty: it is required", name=name))
             return self.default
@@ -137,7 +137,7 @@ class Text:
                         "%(name)s %(value)s is not valid: use e.g. %(hint)s",
                         name=name,
                         value=repr(value[:40]),
-                        hint=self.hint,
+                        hint=gettext(self.hint),
                     )
                 )
             raise FieldProblem(gettext("%(name)s %(value)s is not valid", name=name, value=repr(value[:40])))

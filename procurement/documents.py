@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import CostCenter, Item, Site
+from core.texts import N_
 from procurement.models import PurchaseOrderLine, SiteProcurementSettings, Supplier, SupplierItem
 from procurement.orders import get_po, site_settings, totals_for
 
@@ -137,10 +139,12 @@ def postal_address(site: Site, settings: SiteProcurementSettings) -> PostalAddre
     return PostalAddress(street, city, "", "", site.country.upper())
 
 
-def actor_name(actor: str | None) -> str:
-    """'user:alice' → 'alice'; 'system:auto-approve' → 'automatic approval (within policy)'."""
+def actor_name(actor: str | None, translate: Callable[..., str] | None = None) -> str:
+    """'user:alice' → 'alice'; 'system:auto-approve' → 'automatic approval (within policy)', through `translate`
+    (the document's or the page's gettext) when given."""
     if not actor:
         return ""
     if actor.startswith("system:auto-approve"):
-        return "automatic approval (within policy)"
+        words = N_("automatic approval (within policy)")
+        return translate(words) if translate is not None else words
     return actor.split(":", 1)[-1]

@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from core import access
 from core.errors import NotFound
+from core.texts import N_
 from core.validation import Text, one
 from procurement import equipment
 from procurement.views import BUYERS, _actor, _db, _services, bp
@@ -21,7 +22,7 @@ def _request_id(raw: int) -> int:
     return raw
 
 
-NOTE = Text(max_length=500, required=True, multiline=True, hint="two pumps are back from repair")
+NOTE = Text(max_length=500, required=True, multiline=True, hint=N_("two pumps are back from repair"))
 
 
 @bp.post("/equipment/<int:request_id>/order")

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.models import Item, Site
+from core.notes import N_, Note
 from procurement import approval
 from procurement.models import (
     PriceBreak,
@@ -35,12 +37,12 @@ from procurement.orders import DRAFT, OPEN_STATUSES, PENDING, po_totals
 NO_SUPPLIER, SUPPLIER_INACTIVE, NOT_VALID, NO_PRICE = "no_supplier", "supplier_inactive", "not_valid", "no_price"
 BUDGET_STOP, REVIEW = "budget_stop", "review"
 TITLES = {
-    NO_SUPPLIER: "No supplier",
-    SUPPLIER_INACTIVE: "Supplier inactive",
-    NOT_VALID: "Supplier item not valid today",
-    NO_PRICE: "No price",
-    BUDGET_STOP: "Budget stop",
-    REVIEW: "Waiting for review",
+    NO_SUPPLIER: N_("No supplier"),
+    SUPPLIER_INACTIVE: N_("Supplier inactive"),
+    NOT_VALID: N_("Supplier item not valid today"),
+    NO_PRICE: N_("No price"),
+    BUDGET_STOP: N_("Budget stop"),
+    REVIEW: N_("Waiting for review"),
 }
 
 
@@ -48,10 +50,15 @@ TITLES = {
 class Fix:
     """Where the fix is made: an endpoint with its arguments (the template builds the link) and the words."""
 
-    text: str
+    words: Note
     endpoint: str
     args: tuple[tuple[str, Any], ...] = ()
     anchor: str = ""
+
+    @property
+    def text(self) -> str:
+        """The words in the reader's language."""
+        return self.words.shown()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +70,27 @@ class ReplenishException:
     trigger: int  # the min (or reorder level) the item is below
     position: int
     kind: str
-    reason: str
+    why: Note  # worked out when shown: a message id with its values
     fix: Fix
     po_number: str = ""
 
     @property
     def title(self) -> str:
+        """The kind of exception in the reader's language."""
+        return gettext(TITLES[self.kind])
+
+    @property
+    def reason(self) -> str:
+        """Why the item is not ordered, in the reader's language."""
+        return self.why.shown()
+
+    @property
+    def title_english(self) -> str:
         return TITLES[self.kind]
+
+    @property
+    def reason_english(self) -> str:
+        return self.why.english()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,32 +168,42 @@ def _supply_problems(session: Session, pairs: list[_Pair], today: date) -> list[
     return found
 
 
-def _why_unsourced(pair: _Pair, rows: list[Any], priced: set[int], today: date) -> tuple[str, str, Fix]:
-    """The first thing that stops the item being ordered, or ("", "", …) when a supplier item would do."""
-    need = f"{pair.sku} is {pair.on_hand} on hand (position {pair.position}), below {pair.trigger}"
+def _why_unsourced(pair: _Pair, rows: list[Any], priced: set[int], today: date) -> tuple[str, Note, Fix]:
+    """The first thing that stops the item being ordered, or ("", …) when a supplier item would do."""
+    need = {"sku": pair.sku, "on_hand": str(pair.on_hand), "position": str(pair.position),
+            "trigger": str(pair.trigger)}  # fmt: skip
     if not rows:
-        return NO_SUPPLIER, f"{need}, and no supplier lists it", Fix(
-            "Add a supplier item (import the supplier's catalogue)", "procurement.supplier_list", anchor="import")
+        return NO_SUPPLIER, Note.of(
+            N_("%(sku)s is %(on_hand)s on hand (position %(position)s), below %(trigger)s, and no supplier lists it"),
+            **need,
+        ), Fix(Note.of(N_("Add a supplier item (import the supplier's catalogue)")), "procurement.supplier_list",
+               anchor="import")  # fmt: skip
     active = [r for r in rows if r.active]
     if not active:
         codes = ", ".join(sorted({r.code for r in rows}))
-        return SUPPLIER_INACTIVE, f"{need}, and its only supplier(s) {codes} are inactive", Fix(
-            f"Reactivate {rows[0].code} or add another supplier", "procurement.supplier_view",
-            (("supplier_id", rows[0].supplier_id),))  # fmt: skip
+        return SUPPLIER_INACTIVE, Note.of(
+            N_("%(sku)s is %(on_hand)s on hand (position %(position)s), below %(trigger)s, and its only supplier(s) "
+               "%(codes)s are inactive"), codes=codes, **need,
+        ), Fix(Note.of(N_("Reactivate %(code)s or add another supplier"), code=rows[0].code),
+               "procurement.supplier_view", (("supplier_id", rows[0].supplier_id),))  # fmt: skip
     valid = [r for r in active if (r.valid_from is None or r.valid_from <= today)
              and (r.valid_to is None or today <= r.valid_to)]  # fmt: skip
     if not valid:
         r = active[0]
         span = f"{r.valid_from or '…'} – {r.valid_to or '…'}"
-        return NOT_VALID, f"{need}, and {r.code}'s {r.supplier_part_number} is valid only {span}", Fix(
-            f"Renew {r.supplier_part_number}'s validity at {r.code}", "procurement.supplier_view",
-            (("supplier_id", r.supplier_id),))  # fmt: skip
+        return NOT_VALID, Note.of(
+            N_("%(sku)s is %(on_hand)s on hand (position %(position)s), below %(trigger)s, and %(code)s's "
+               "%(part)s is valid only %(span)s"), code=r.code, part=r.supplier_part_number, span=span, **need,
+        ), Fix(Note.of(N_("Renew %(part)s's validity at %(code)s"), part=r.supplier_part_number, code=r.code),
+               "procurement.supplier_view", (("supplier_id", r.supplier_id),))  # fmt: skip
     if not any(r.id in priced for r in valid):
         r = valid[0]
-        return NO_PRICE, f"{need}, and {r.code}'s {r.supplier_part_number} has no price", Fix(
-            f"Add a price break to {r.supplier_part_number} at {r.code}", "procurement.supplier_view",
-            (("supplier_id", r.supplier_id),))  # fmt: skip
-    return "", "", Fix("", "")
+        return NO_PRICE, Note.of(
+            N_("%(sku)s is %(on_hand)s on hand (position %(position)s), below %(trigger)s, and %(code)s's "
+               "%(part)s has no price"), code=r.code, part=r.supplier_part_number, **need,
+        ), Fix(Note.of(N_("Add a price break to %(part)s at %(code)s"), part=r.supplier_part_number, code=r.code),
+               "procurement.supplier_view", (("supplier_id", r.supplier_id),))  # fmt: skip
+    return "", Note(""), Fix(Note(""), "")
 
 
 def _held_orders(session: Session, pairs: list[_Pair], clock: Clock) -> list[ReplenishException]:
@@ -190,7 +221,7 @@ def _held_orders(session: Session, pairs: list[_Pair], clock: Clock) -> list[Rep
         )
         .order_by(PurchaseOrder.id)
     ).all()
-    verdicts: dict[int, tuple[str, str, Fix] | None] = {}
+    verdicts: dict[int, tuple[str, Note, Fix] | None] = {}
     found = []
     for po, item_id in orders:
         pair = by_item.get((item_id, po.site_id))
@@ -206,17 +237,21 @@ def _held_orders(session: Session, pairs: list[_Pair], clock: Clock) -> list[Rep
     return found
 
 
-def _hold_of(session: Session, po: PurchaseOrder, clock: Clock) -> tuple[str, str, Fix] | None:
+def _hold_of(session: Session, po: PurchaseOrder, clock: Clock) -> tuple[str, Note, Fix] | None:
     total = po_totals(session, po).total
     if po.status == DRAFT:
         check = approval.budget_check(session, po, total, clock)
         if check.stop:
-            return BUDGET_STOP, f"{po.po_number} stays a draft: {check.note} (the budget stops orders over it)", Fix(
-                "Raise the budget or switch it to warn", "procurement.budget_list", anchor="budgets")
+            budget = check.note if check.note is not None else ""
+            return BUDGET_STOP, Note.of(
+                N_("%(po_number)s stays a draft: %(budget)s (the budget stops orders over it)"),
+                po_number=po.po_number, budget=budget,
+            ), Fix(Note.of(N_("Raise the budget or switch it to warn")), "procurement.budget_list", anchor="budgets")
         return None
     blocker = approval.auto_approval_blocker(session, po, total)
     if blocker is None:
         return None
-    return REVIEW, f"{po.po_number} waits for approval: {blocker}", Fix(
-        f"Open {po.po_number} for an approver's decision", "procurement.po_view", (("po_number", po.po_number),))
-
+    return REVIEW, Note.of(N_("%(po_number)s waits for approval: %(blocker)s"), po_number=po.po_number,
+                           blocker=blocker), Fix(
+        Note.of(N_("Open %(po_number)s for an approver's decision"), po_number=po.po_number), "procurement.po_view",
+        (("po_number", po.po_number),))  # fmt: skip

@@ -5,97 +5,135 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flask_babel import gettext, ngettext
+
 from core import notes
+from core.notes import N_
 from procurement.orders import POStatus
 
 ACTOR_NAMES = {
-    "system:replenish": "replenishment",
-    "system:auto-approve": "automatic approval",
-    "system:transmit": "the e-mail worker",
-    "demo": "the demo set-up",
-    "system:demo-auto-send": "the demo's automatic sending",
+    "system:replenish": N_("replenishment"),
+    "system:auto-approve": N_("automatic approval"),
+    "system:transmit": N_("the e-mail worker"),
+    "demo": N_("the demo set-up"),
+    "system:demo-auto-send": N_("the demo's automatic sending"),
 }
-VERBS = {  # transition action → past tense for "… by <actor>"
-    "submit": "Submitted for approval",
-    "approve": "Approved",
-    "reject": "Rejected",
-    "revise": "Sent back to draft",
-    "cancel": "Cancelled",
-    "send": "E-mailed to the supplier",
-    "mark_ordered": "Marked as ordered",
-    "require_reapproval": "Sent back for approval",
-    "receive": "Goods received",
-    "close_short": "Closed short",
-    "close": "Closed",
+VERBS = {  # transition action → "<past tense> by <actor>"
+    "submit": N_("Submitted for approval by %(who)s"),
+    "approve": N_("Approved by %(who)s"),
+    "reject": N_("Rejected by %(who)s"),
+    "revise": N_("Sent back to draft by %(who)s"),
+    "cancel": N_("Cancelled by %(who)s"),
+    "send": N_("E-mailed to the supplier by %(who)s"),
+    "mark_ordered": N_("Marked as ordered by %(who)s"),
+    "require_reapproval": N_("Sent back for approval by %(who)s"),
+    "receive": N_("Goods received by %(who)s"),
+    "close_short": N_("Closed short by %(who)s"),
+    "close": N_("Closed by %(who)s"),
 }
 
 
 def who(actor: str) -> str:
-    """'user:alice' → 'alice'; system actors by what they are."""
+    """'user:alice' → 'alice'; system actors by what they are (in the reader's language)."""
     if actor in ACTOR_NAMES:
-        return ACTOR_NAMES[actor]
+        return gettext(ACTOR_NAMES[actor])
     kind, _, name = actor.partition(":")
     if kind == "token":
-        return f"API token {name}"
+        return gettext("API token %(name)s", name=name)
     return name or actor
 
 
 def _status(value: Any) -> str:
     try:
-        return POStatus(str(value)).label.lower()
+        label = POStatus(str(value)).label
     except ValueError:
         return str(value)
-
-
-def _lines(count: int, what: str) -> str:
-    return f"{count} line{'s' if count != 1 else ''} {what}"
+    shown = gettext(label)
+    return shown.lower() if shown == label else shown  # English mid-sentence in lower case; others as written
 
 
 def _create(actor: str, before: Any, after: Mapping[str, Any]) -> str:
-    return f"Created as {_status(after.get('status', 'draft'))} by {who(actor)}"
+    return gettext("Created as %(status)s by %(who)s", status=_status(after.get("status", "draft")), who=who(actor))
 
 
 def _replenish(actor: str, before: Any, after: Mapping[str, Any]) -> str:
-    parts = [_lines(int(after.get("lines_added", 0)), "added")] if after.get("lines_added") else []
-    if after.get("lines_merged"):
-        parts.append(f"{_lines(int(after['lines_merged']), 'increased')} (merged with new needs)")
-    by = "Replenishment" if actor == "system:replenish" else f"Replenishment run by {who(actor)}"
-    return f"{by}: {', '.join(parts) or 'nothing changed'}"
+    parts = []
+    if added := int(after.get("lines_added") or 0):
+        parts.append(ngettext("%(num)s line added", "%(num)s lines added", added))
+    if merged := int(after.get("lines_merged") or 0):
+        parts.append(
+            ngettext(
+                "%(num)s line increased (merged with new needs)",
+                "%(num)s lines increased (merged with new needs)",
+                merged,
+            )
+        )
+    told = ", ".join(parts) or gettext("nothing changed")
+    if actor == "system:replenish":
+        return gettext("Replenishment: %(told)s", told=told)
+    return gettext("Replenishment run by %(who)s: %(told)s", who=who(actor), told=told)
 
 
 def _edit_line(actor: str, before: Any, after: Mapping[str, Any]) -> str:
     old = before if isinstance(before, Mapping) else {}
     changes = []
     if old.get("quantity") != after.get("quantity"):
-        changes.append(f"quantity {old.get('quantity')} → {after.get('quantity')}")
+        changes.append(gettext("quantity %(old)s → %(new)s", old=old.get("quantity"), new=after.get("quantity")))
     if str(old.get("unit_price")) != str(after.get("unit_price")):
-        changes.append(f"unit price {old.get('unit_price')} → {after.get('unit_price')}")
-    return f"Line {after.get('line')} changed by {who(actor)}: {', '.join(changes) or 'no change'}"
+        changes.append(gettext("unit price %(old)s → %(new)s", old=old.get("unit_price"), new=after.get("unit_price")))
+    return gettext(
+        "Line %(line)s changed by %(who)s: %(changes)s",
+        line=after.get("line"),
+        who=who(actor),
+        changes=", ".join(changes) or gettext("no change"),
+    )
 
 
 def _receipt(actor: str, before: Any, after: Mapping[str, Any]) -> str:
     lines = after.get("lines", {})
-    told = ", ".join(f"line {n}: {q}" for n, q in sorted(lines.items(), key=lambda kv: int(kv[0])))
-    return f"Receipt booked by {who(actor)}: {told}"
+    told = ", ".join(
+        gettext("line %(line)s: %(qty)s", line=n, qty=q) for n, q in sorted(lines.items(), key=lambda kv: int(kv[0]))
+    )
+    return gettext("Receipt booked by %(who)s: %(told)s", who=who(actor), told=told)
 
 
 def _resend(actor: str, before: Any, after: Mapping[str, Any]) -> str:
     old = before if isinstance(before, Mapping) else {}
-    return f"Sent again by {who(actor)} after {old.get('attempts', 0)} attempt(s)" + (
-        f" (last error: {old['last_error']})" if old.get("last_error") else ""
-    )
+    attempts = int(old.get("attempts", 0) or 0)
+    if old.get("last_error"):
+        return ngettext(
+            "Sent again by %(who)s after %(num)s attempt (last error: %(error)s)",
+            "Sent again by %(who)s after %(num)s attempts (last error: %(error)s)",
+            attempts,
+            who=who(actor),
+            error=old["last_error"],
+        )
+    return ngettext(
+        "Sent again by %(who)s after %(num)s attempt", "Sent again by %(who)s after %(num)s attempts", attempts,
+        who=who(actor),
+    )  # fmt: skip
 
 
 def _send_failed(actor: str, before: Any, after: Mapping[str, Any]) -> str:
-    return f"E-mail gave up after {after.get('attempts')} attempts: {after.get('error', '')}"
+    attempts = int(after.get("attempts") or 0)
+    return ngettext(
+        "E-mail gave up after %(num)s attempt: %(error)s",
+        "E-mail gave up after %(num)s attempts: %(error)s",
+        attempts,
+        error=after.get("error", ""),
+    )
 
 
 def _delivered(actor: str, before: Any, after: Mapping[str, Any]) -> str:
-    return f"E-mail delivered by {who(actor)} while the order was {_status(after.get('status'))}"
+    return gettext(
+        "E-mail delivered by %(who)s while the order was %(status)s",
+        who=who(actor),
+        status=_status(after.get("status")),
+    )
 
 
 def _change_supplier(actor: str, before: Any, after: Mapping[str, Any]) -> str:
-    return f"Supplier changed by {who(actor)}"
+    return gettext("Supplier changed by %(who)s", who=who(actor))
 
 
 SPECIAL: dict[str, Callable[[str, Any, Mapping[str, Any]], str]] = {
@@ -111,14 +149,19 @@ SPECIAL: dict[str, Callable[[str, Any, Mapping[str, Any]], str]] = {
 
 
 def sentence(actor: str, action: str, before: Any, after: Any, comment: str = "") -> str:
-    """One audit entry of a PO as a sentence; the comment follows after a colon."""
+    """One audit entry of a PO as a sentence in the reader's language; the comment follows after a colon."""
     after_map: Mapping[str, Any] = after if isinstance(after, Mapping) else {}
     if action in SPECIAL:
         text = SPECIAL[action](actor, before, after_map)
     else:
-        verb = VERBS.get(action.removeprefix("po."), action.removeprefix("po.").replace("_", " ").capitalize())
-        text = f"{verb} by {who(actor)}"
+        name = action.removeprefix("po.")
+        if name in VERBS:
+            text = gettext(VERBS[name], who=who(actor))
+        else:
+            text = gettext("%(action)s by %(who)s", action=name.replace("_", " ").capitalize(), who=who(actor))
         if isinstance(before, Mapping) and "status" in before and "status" in after_map:
-            text += f" ({_status(before['status'])} → {_status(after_map['status'])})"
+            old, new = _status(before["status"]), _status(after_map["status"])
+            moved = gettext("%(before)s → %(after)s", before=old, after=new)
+            text = gettext("%(text)s (%(moved)s)", text=text, moved=moved)
     shown = notes.shown(comment)  # a stored note in the reader's language; a typed comment as typed
-    return f"{text}: {shown}" if shown else text
+    return gettext("%(text)s: %(comment)s", text=text, comment=shown) if shown else text

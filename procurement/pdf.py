@@ -148,7 +148,7 @@ def _watermark(canvas: Canvas, words: Words) -> None:
 def approval_statement(ctx: PoContext, words: Words | None = None) -> str:
     words = words or Words()
     if ctx.approved_by and ctx.approved_at:
-        who = actor_name(ctx.approved_by)
+        who = actor_name(ctx.approved_by, words.gettext)
         return words.gettext("Approved by %(who)s on %(when)s", who=who, when=words.moment(ctx.approved_at))
     return words.gettext("Not approved: this document is a draft and is not an order")
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -176,7 +177,8 @@ class PoDetail:
     cost_center: str
     budget: approval.BudgetStatus | None
     next_approval: approval.NextApproval | None
-    ordered: str  # "by phone on 2026-12-06 10:04" for an order placed outside vendtrack's e-mail
+    ordered: str  # "by phone" for an order placed outside vendtrack's e-mail (in the reader's language)
+    ordered_at: datetime | None = None  # when it was placed so (the page formats it per locale)
 
 
 def detail(session: Session, po_number: str, clock: Clock) -> PoDetail:
@@ -190,8 +192,8 @@ def detail(session: Session, po_number: str, clock: Clock) -> PoDetail:
         for a in session.scalars(select(Approval).where(Approval.po_id == po.id).order_by(Approval.id))
     ]
     if po.approved_by == approval.AUTO_APPROVER and po.approved_at is not None:
-        approvals.append(ApprovalRow(0, who(po.approved_by), "approved", "system order within the site's policy",
-                                     po.approved_at))  # fmt: skip
+        approvals.append(ApprovalRow(0, who(po.approved_by), "approved",
+                                     gettext("system order within the site's policy"), po.approved_at))  # fmt: skip
     reasons = dict(
         session.execute(
             select(PurchaseOrderLine.line_number, PurchaseOrderLine.reason).where(PurchaseOrderLine.po_id == po.id)
@@ -200,14 +202,13 @@ def detail(session: Session, po_number: str, clock: Clock) -> PoDetail:
     total = po_totals(session, po).total
     ordered = ""
     if po.ordered_via:
-        when = po.ordered_at.strftime("%Y-%m-%d %H:%M") if po.ordered_at else ""
-        ordered = f"{ORDER_CHANNELS.get(po.ordered_via, po.ordered_via)} on {when}".strip()
+        ordered = str(ORDER_CHANNELS.get(po.ordered_via, po.ordered_via))
     return PoDetail(
         po.po_number, POStatus(po.status), po.origin, who(po.requester), who(po.last_editor),
         current_warnings(po.status, po.warnings), po.approval_levels, history,
         tuple(approvals), {int(k): str(v) for k, v in reasons.items()},
         approval.cost_center_label(session, po.cost_center_id), approval.budget_status(session, po, total, clock),
-        approval.next_approval(session, po), ordered,
+        approval.next_approval(session, po), ordered, po.ordered_at if po.ordered_via else None,
     )  # fmt: skip
 
 
@@ -332,10 +333,15 @@ def policies(session: Session, limit: int = 500) -> list[PolicyRow]:
 
 def _policy_summary(pol: Any) -> str:
     if pol.kind == "min_max":
-        return f"min {pol.min_qty}, max {pol.max_qty}"
+        return gettext("min %(min_qty)s, max %(max_qty)s", min_qty=pol.min_qty, max_qty=pol.max_qty)
     if pol.kind == "reorder_level":
-        return f"reorder at {pol.reorder_level}, qty {pol.reorder_qty}"
-    return f"last {pol.lookback_days} days, service level {pol.service_level:.0%}, cover {pol.cover_days} days"
+        return gettext("reorder at %(level)s, qty %(qty)s", level=pol.reorder_level, qty=pol.reorder_qty)
+    return gettext(
+        "last %(days)s days, service level %(level)s, cover %(cover)s days",
+        days=pol.lookback_days,
+        level=f"{pol.service_level:.0%}",
+        cover=pol.cover_days,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,12 +357,13 @@ def rules(session: Session) -> list[RuleRow]:
     out = []
     for r in session.scalars(select(ApprovalRule).where(ApprovalRule.active.is_(True)).order_by(ApprovalRule.level)):
         parts = (
-            r.category and f"category {r.category}",
-            r.cost_center_id and f"cost center #{r.cost_center_id}",
-            r.site_id and f"site #{r.site_id}",
+            r.category and gettext("category %(category)s", category=r.category),
+            r.cost_center_id and gettext("cost center #%(id)s", id=r.cost_center_id),
+            r.site_id and gettext("site #%(id)s", id=r.site_id),
         )
-        scope = ", ".join(x for x in parts if x) or "all orders"
-        out.append(RuleRow(r.name, r.level, r.min_amount, scope, r.approver_user or f"role {r.approver_role}"))
+        scope = ", ".join(x for x in parts if x) or gettext("all orders")
+        approver = r.approver_user or gettext("role %(role)s", role=r.approver_role)
+        out.append(RuleRow(r.name, r.level, r.min_amount, scope, approver))
     return out
 
 

@@ -28,6 +28,7 @@ LINK_EXPIRED = "link_expired"  # the error code of an expired link (the page ans
 SALT = "vendtrack.procurement.supplier-link.v1"
 DEFAULT_MAX_AGE = timedelta(days=30)
 PURPOSES = ("acknowledgement", "ship_notice")
+PURPOSE_WORDS = {"acknowledgement": lazy_gettext("acknowledgement"), "ship_notice": lazy_gettext("ship notice")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ def consume(session: Session, claim: LinkClaim, purpose: str, po_id: int, clock:
     earlier = used(session, claim, purpose)
     if earlier is not None:
         raise Conflict(lazy_gettext("this link was already used for the %(purpose)s on %(moment)s UTC: contact the "
-                                    "buyer for further changes", purpose=purpose.replace("_", " "),
+                                    "buyer for further changes", purpose=PURPOSE_WORDS[purpose],
                                     moment=format(earlier, "%Y-%m-%d %H:%M")), field="token")  # fmt: skip
     try:
         with session.begin_nested():
@@ -93,7 +94,7 @@ def consume(session: Session, claim: LinkClaim, purpose: str, po_id: int, clock:
     except IntegrityError:
         raise Conflict(lazy_gettext(
                 "this link was already used for the %(purpose)s",
-                purpose=purpose.replace("_", " "),
+                purpose=PURPOSE_WORDS[purpose],
             ), field="token") from None
     audit.record(session, f"supplier-link:{claim.nonce[:8]}", f"supplier_link.{purpose}", "purchase_order",
                  claim.po_number, after={"remote": remote[:64]}, clock=clock)  # fmt: skip

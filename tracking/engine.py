@@ -56,7 +56,7 @@ class FloorModel:
 
 
 @dataclass(frozen=True, slots=True)
-class RoomChange:
+class RoomChange:  # i18n: location-engine diagnostics (API, logs)
     tag_key: str
     from_zone: str | None
     to_zone: str | None
@@ -66,7 +66,7 @@ class RoomChange:
 
 
 @dataclass(frozen=True, slots=True)
-class GatewayChange:
+class GatewayChange:  # i18n: location-engine diagnostics (API, logs)
     gateway_id: str
     up: bool
     reason: Note  # shown on the gateway's alert, in the reader's language

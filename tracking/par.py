@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -37,8 +38,8 @@ class ParRow:
     def level_text(self) -> str:
         gap = self.available - self.minimum
         if gap < 0:
-            return f"{-gap} below PAR"
-        return "at PAR" if gap == 0 else f"{gap} above PAR"
+            return ngettext("%(num)s below PAR", "%(num)s below PAR", -gap)
+        return gettext("at PAR") if gap == 0 else ngettext("%(num)s above PAR", "%(num)s above PAR", gap)
 
     @property
     def tone(self) -> str:

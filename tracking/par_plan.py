@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -165,6 +166,16 @@ def _duration(span: timedelta) -> str:
     return f"{max(seconds // 60, 1)} min"
 
 
+def duration_text(span: timedelta) -> str:
+    """How long a shortfall lasted, in the reader's language ("3 days", "2 hours", "5 min")."""
+    seconds = int(span.total_seconds())
+    if seconds >= 2 * 86400:
+        return ngettext("%(num)s day", "%(num)s days", seconds // 86400)
+    if seconds >= 7200:
+        return ngettext("%(num)s hour", "%(num)s hours", seconds // 3600)
+    return gettext("%(num)s min", num=max(seconds // 60, 1))
+
+
 def check_shortfalls(session: Session, now: datetime, purchase_after: timedelta) -> list[str]:
     """Track each type's shortfall; publish EquipmentShortfall once it has lasted `purchase_after`."""
     requested: list[str] = []
@@ -204,7 +215,7 @@ def shortfall_views(session: Session, now: datetime, limit: int = 20) -> list[Sh
 
 
 def _shortfall_view(row: ParShortfall, types: TypeLabels, now: datetime) -> ShortfallView:
-    lasted = _duration((row.cleared_at or now) - row.first_short_at)
+    lasted = duration_text((row.cleared_at or now) - row.first_short_at)
     return ShortfallView(row.asset_type, types.label(row.asset_type), row.quantity, row.first_short_at, lasted,
                          row.requested_at, row.reason, row.cleared_at)  # fmt: skip
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,8 +96,8 @@ def par_trend(session: Session, now: datetime, rules: Sequence[tuple[str, str]])
             available.append(float(carried[0]))
             par.append(float(carried[1]))
         labels = [f"{utc(t):%H:%M}" for t in starts[first:]]
-        title = f"{unit} · {types.plural(asset_type)} available"
-        trends.append(Trend(title, labels, {"Available": available, "PAR level": par}))
+        title = gettext("%(unit)s · %(types)s available", unit=unit, types=types.plural(asset_type))
+        trends.append(Trend(title, labels, {gettext("Available"): available, gettext("PAR level"): par}))
     return trends
 
 
@@ -115,16 +116,19 @@ def status_shares(session: Session, now: datetime, asset_type: str | None) -> Tr
         totals[bucket][s.key] = totals[bucket].get(s.key, 0) + s.value
     order = [AssetStatus.IN_USE, AssetStatus.CLEAN, AssetStatus.DIRTY, AssetStatus.MAINTENANCE]
     used = sorted(totals)
-    series: dict[str, list[float]] = {status.label: [] for status in order}
+    series: dict[str, list[float]] = {gettext(status.label): [] for status in order}
     for bucket in used:
         whole = sum(totals[bucket].values()) or 1
         shares = [round(100 * totals[bucket].get(status.value, 0) / whole) for status in order]
         if sum(shares):  # whole percents, the largest share absorbing rounding, so each column is exactly 100
             shares[shares.index(max(shares))] += 100 - sum(shares)
         for status, share in zip(order, shares, strict=True):
-            series[status.label].append(float(share))
-    title = "Share of " + (TypeLabels.load(session).plural(asset_type).lower() if asset_type else "all assets")
-    return Trend(title + " by status", [f"{utc(starts[b]):%H:%M}" for b in used], series)
+            series[gettext(status.label)].append(float(share))
+    if asset_type:
+        title = gettext("Share of %(types)s by status", types=TypeLabels.load(session).plural(asset_type).lower())
+    else:
+        title = gettext("Share of all assets by status")
+    return Trend(title, [f"{utc(starts[b]):%H:%M}" for b in used], series)
 
 
 def current_by_type(session: Session) -> list[tuple[str, dict[AssetStatus, int], int]]:

@@ -199,7 +199,8 @@ def _status_view(name: str, target: AssetStatus) -> Any:
     def view(asset_id: int) -> Any:
         services.change_status(_db(), asset_id, target, g.principal.actor, current_app.extensions["vendtrack"].clock)
         _db().commit()
-        flash(gettext("Status is now %(status)s.", status=target.label.lower()), "info")
+        shown = gettext(target.label)  # English mid-sentence in lower case; translations as written
+        flash(gettext("Status is now %(status)s.", status=shown.lower() if shown == target.label else shown), "info")
         return redirect(url_for("tracking.asset_detail", asset_id=asset_id))
 
     view.__name__ = name

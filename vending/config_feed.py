@@ -16,6 +16,7 @@ from sqlalchemy import Connection, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.fleet_feed import Owned, register
+from core.texts import N_
 from vending.models import (
     ChargeCode,
     ChargePolicy,
@@ -60,23 +61,23 @@ def _machine_site(conn: Connection, row: Mapping[str, Any]) -> int | None:
 def register_tables() -> None:
     """Called once when the vending plugin loads: the owned vending tables, parents before children."""
     t = Worker.__table__
-    register(Owned(WorkerGroup.__table__, label="worker groups", edit_at="/vending/workers"))  # type: ignore[arg-type]
+    register(Owned(WorkerGroup.__table__, label=N_("worker groups"), edit_at="/vending/workers"))  # type: ignore[arg-type]
     register(Owned(t, where=_worker_site_filter, site_of=_own_site, local=frozenset({"failed_pins", "locked_until"}),  # type: ignore[arg-type]
-                   label="workers and PINs", edit_at="/vending/workers"))  # fmt: skip
+                   label=N_("workers and PINs"), edit_at="/vending/workers"))  # fmt: skip
     register(Owned(GroupMember.__table__, where=lambda s: GroupMember.__table__.c.worker_id.in_(_worker_rows(s)),  # type: ignore[arg-type]
-                   site_of=_worker_site, label="group memberships", edit_at="/vending/workers"))  # fmt: skip
+                   site_of=_worker_site, label=N_("group memberships"), edit_at="/vending/workers"))  # fmt: skip
     register(Owned(Credential.__table__, where=lambda s: Credential.__table__.c.worker_id.in_(_worker_rows(s)),  # type: ignore[arg-type]
-                   site_of=_worker_site, label="badges", edit_at="/vending/workers"))  # fmt: skip
+                   site_of=_worker_site, label=N_("badges"), edit_at="/vending/workers"))  # fmt: skip
     register(Owned(Rule.__table__, where=_site_column(Rule.__table__.c.site_id), site_of=_own_site,  # type: ignore[arg-type]
-                   label="rules", edit_at="/vending/rules"))  # fmt: skip
-    register(Owned(ItemRestriction.__table__, label="item restrictions", edit_at="/vending/rules"))  # type: ignore[arg-type]
+                   label=N_("rules"), edit_at="/vending/rules"))  # fmt: skip
+    register(Owned(ItemRestriction.__table__, label=N_("item restrictions"), edit_at="/vending/rules"))  # type: ignore[arg-type]
     register(Owned(ChargePolicy.__table__, where=lambda s: ChargePolicy.__table__.c.site_id == s,  # type: ignore[arg-type]
-                   site_of=_own_site, label="charge policies", edit_at="/vending/charge-codes"))  # fmt: skip
+                   site_of=_own_site, label=N_("charge policies"), edit_at="/vending/charge-codes"))  # fmt: skip
     register(Owned(ChargeCode.__table__, where=lambda s: ChargeCode.__table__.c.site_id == s, site_of=_own_site,  # type: ignore[arg-type]
-                   label="charge codes", edit_at="/vending/charge-codes"))  # fmt: skip
+                   label=N_("charge codes"), edit_at="/vending/charge-codes"))  # fmt: skip
     register(Owned(Machine.__table__, where=lambda s: _M.site_id == s, site_of=_own_site,  # type: ignore[arg-type]
-                   local=frozenset({"driver_config"}), label="machines", edit_at="/vending/machines"))  # fmt: skip
+                   local=frozenset({"driver_config"}), label=N_("machines"), edit_at="/vending/machines"))  # fmt: skip
     slots = Slot.__table__.c
     register(Owned(Slot.__table__, where=lambda s: slots.machine_id.in_(select(_M.id).where(_M.site_id == s)),  # type: ignore[arg-type]
                    site_of=_machine_site, local=frozenset({"state", "state_reason"}),
-                   label="slots and planograms", edit_at="/vending/machines"))  # fmt: skip
+                   label=N_("slots and planograms"), edit_at="/vending/machines"))  # fmt: skip

@@ -10,6 +10,7 @@ import csv
 import io
 from decimal import Decimal
 
+from flask_babel import gettext
 from openpyxl import Workbook
 
 from vending.usage import DIMENSIONS, TITLES, UsageReport
@@ -17,12 +18,13 @@ from vending.usage import DIMENSIONS, TITLES, UsageReport
 
 def describe(report: UsageReport) -> list[tuple[str, str]]:
     q = report.query
+    period = gettext("%(start)s to %(end)s inclusive", start=f"{q.start:%Y-%m-%d}", end=f"{q.end:%Y-%m-%d}")
     lines = [
-        ("Period", f"{q.start:%Y-%m-%d} to {q.end:%Y-%m-%d} inclusive"),
-        ("Time zone", q.timezone),
-        ("Grouped by", TITLES[q.by].capitalize()),
+        (gettext("Period"), period),
+        (gettext("Time zone"), q.timezone),
+        (gettext("Grouped by"), str(TITLES[q.by]).capitalize()),
     ]
-    lines += [(DIMENSIONS[name][0], value) for name, value in q.filters().items()]
+    lines += [(gettext(DIMENSIONS[name][0]), value) for name, value in q.filters().items()]
     return lines
 
 

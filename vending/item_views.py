@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from core import access
@@ -38,11 +38,12 @@ def item_detail(item_id: int) -> Any:
     if request.method == "POST":
         if request.form.get("remove"):
             pictures.remove(session, item.id, actor())
-            return saved(f"Picture of {item.sku} removed.", "vending_items.item_detail", item_id=item.id)
+            removed = gettext("Picture of %(sku)s removed.", sku=item.sku)
+            return saved(removed, "vending_items.item_detail", item_id=item.id)
         upload = request.files.get("picture")
         data = upload.read(pictures.MAX_UPLOAD_BYTES + 1) if upload else b""
         pictures.store(session, item.id, data, actor(), now())
-        return saved(f"Picture of {item.sku} saved.", "vending_items.item_detail", item_id=item.id)
+        return saved(gettext("Picture of %(sku)s saved.", sku=item.sku), "vending_items.item_detail", item_id=item.id)
     found = pictures.with_pictures(session, {item.id})
     return render_template(
         "vending/item.html", item=item, picture=found.get(item.id), max_mb=pictures.MAX_UPLOAD_BYTES // (1024 * 1024)

@@ -17,6 +17,7 @@ from core.errors import DomainError, NotFound
 from core.events import ItemRequested
 from core.models import Site
 from core.outbox import publish
+from core.texts import N_
 from core.validation import Int, Text, ValidationError, one, schema
 from vending import authorise, charges, dispense, dispense_handoff, kiosk_grid, kiosk_state, tools
 from vending.kiosk_common import (
@@ -43,7 +44,7 @@ api_bp.before_request(only_the_paired_machine)
 api_bp.before_request(kiosk_language)
 MAX_QUANTITY = 999
 DISPENSE = schema(
-    slot=Text(max_length=16, required=True, hint="A3"),
+    slot=Text(max_length=16, required=True, hint="A3"),  # i18n: an example slot code
     quantity=Int(minimum=1, maximum=MAX_QUANTITY, default=1),
     request_key=Text(max_length=120),
 )
@@ -123,7 +124,7 @@ def badge_in(machine_code: str) -> Any:
     db = kiosk_db()
     machine = active_machine(db, machine_code)
     try:
-        badge = one(Text(max_length=200, required=True, hint="the badge number"), "badge", json_body().get("badge"))
+        badge = one(Text(max_length=200, required=True, hint=N_("the badge number")), "badge", json_body().get("badge"))
         worker = sign_in_badge(db, badge, kiosk_now(), machine.code)
     except SignInRefused:
         db.commit()  # the unknown badge is recorded for enrolment
@@ -275,7 +276,7 @@ def request_item(machine_code: str) -> Any:
     db = kiosk_db()
     machine = active_machine(db, machine_code)
     worker = get_worker(db, signed_in_worker(machine))
-    text = one(Text(max_length=500, required=True, hint="nitrile gloves size L"), "description",
+    text = one(Text(max_length=500, required=True, hint=N_("nitrile gloves size L")), "description",
                json_body().get("description"))  # fmt: skip
     site = db.get(Site, machine.site_id)
     publish(

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g, render_template, request
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -184,7 +184,7 @@ def tool_list() -> Any:
             inspection_due=asked["inspection_due"],
             calibration_due=asked["calibration_due"],
         )
-        return saved("Tool added.", "vending_reports.tool_list")
+        return saved(gettext("Tool added."), "vending_reports.tool_list")
     moment = now()
     views = tools.all_tools(session)
     return render_template(
@@ -200,4 +200,4 @@ def tool_list() -> Any:
 @access.roles(Role.ADMIN)
 def tool_repaired(serial: str) -> Any:
     tools.repaired(db(), serial, actor())
-    return saved(f"Tool {serial} is available again.", "vending_reports.tool_list")
+    return saved(gettext("Tool %(serial)s is available again.", serial=serial), "vending_reports.tool_list")

@@ -24,7 +24,7 @@ from vending.report_views import bp
 RESTOCKERS = access.roles(Role.ADMIN, Role.RESTOCKER)
 COUNTS = schema(counted=Int(minimum=0, maximum=100_000), added=Int(minimum=0, maximum=100_000, default=0))
 SCAN = schema(
-    scan=Text(max_length=restock_scan.MAX_SCAN, hint="(01)09521234543213(17)271231(10)L42"),
+    scan=Text(max_length=restock_scan.MAX_SCAN, hint="(01)09521234543213(17)271231(10)L42"),  # i18n: a GS1 example
     quantity=Int(minimum=1, maximum=100_000),
 )
 

@@ -15,24 +15,25 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import utc
 from core.errors import DomainError
 from core.models import CostCenter, Item, Site
+from core.texts import N_
 from vending.models import ChargeCode, GroupMember, LedgerEntry, Machine, Slot, Worker, WorkerGroup
 
 # dimension -> (column heading for its code, heading for its name); "worker" names people (see PERSONAL)
 DIMENSIONS: dict[str, tuple[str, str]] = {
-    "cost_center": ("Cost center", "Cost center name"),
-    "item": ("SKU", "Item"),
-    "work_order": ("Work order", "Description"),
-    "job": ("Job", "Description"),
-    "group": ("Worker group", "Group"),
-    "machine": ("Machine", "Machine name"),
-    "worker": ("Worker ID", "Worker name"),
+    "cost_center": (N_("Cost center"), N_("Cost center name")),
+    "item": (N_("SKU"), N_("Item")),
+    "work_order": (N_("Work order"), N_("Description")),
+    "job": (N_("Job"), N_("Description")),
+    "group": (N_("Worker group"), N_("Group")),
+    "machine": (N_("Machine"), N_("Machine name")),
+    "worker": (N_("Worker ID"), N_("Worker name")),
 }
 TITLES = {
     "cost_center": lazy_gettext("cost center"),
@@ -46,10 +47,10 @@ TITLES = {
 PERSONAL = frozenset({"worker"})
 FILTERS = ("cost_center", "work_order", "group", "item", "machine")
 NONE_LABEL = {
-    "cost_center": "(no cost center)",
-    "work_order": "(no work order)",
-    "job": "(no job)",
-    "group": "(no group)",
+    "cost_center": N_("(no cost center)"),
+    "work_order": N_("(no work order)"),
+    "job": N_("(no job)"),
+    "group": N_("(no group)"),
 }
 MAX_DAYS = 366 * 3
 SERIES_SHOWN = 5  # the chart draws the biggest lines one by one and the rest as "Other"
@@ -120,12 +121,12 @@ class UsageReport:
     @property
     def headings(self) -> list[str]:
         code, name = DIMENSIONS[self.query.by]
-        return [code, name, "Quantity", "Value"]
+        return [gettext(code), gettext(name), gettext("Quantity"), gettext("Value")]
 
     def table(self) -> list[list[object]]:
         """The rows exactly as the page shows them, then the total: what CSV and XLSX write."""
         rows: list[list[object]] = [[ln.code, ln.name, ln.quantity, ln.value] for ln in self.lines]
-        rows.append(["Total", "", self.quantity, self.value])
+        rows.append([gettext("Total"), "", self.quantity, self.value])
         return rows
 
 
@@ -210,12 +211,12 @@ def _takes(session: Session, query: UsageQuery) -> Iterable[_Take]:
         keys: dict[str, list[tuple[str, str]]] = {
             "item": [(sku, item_name)],
             "machine": [(m_code, m_name)],
-            "worker": [(w_code or "", w_name or "(no worker)")],
-            "group": groups.get(worker_id or 0) or [("", NONE_LABEL["group"])],
+            "worker": [(w_code or "", w_name or gettext("(no worker)"))],
+            "group": groups.get(worker_id or 0) or [("", gettext(NONE_LABEL["group"]))],
         }
         for kind in ("cost_center", "work_order", "job"):
             code = codes.get(kind, "")
-            keys[kind] = [(code, names.get((kind, code), "") if code else NONE_LABEL[kind])]
+            keys[kind] = [(code, names.get((kind, code), "") if code else gettext(NONE_LABEL[kind]))]
         yield _Take(utc(at), taken, Decimal(taken) * Decimal(cost or 0), keys)
 
 
@@ -265,7 +266,7 @@ def _over_time(takes: list[_Take], query: UsageQuery, lines: list[UsageLine]) ->
             target = series[names[key]] if key in names else other
             target[slot] += take.quantity
     if any(other):
-        series["Other"] = other
+        series[gettext("Other")] = other
     return labels, series
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import Flask, current_app, g, send_from_directory
@@ -46,6 +46,13 @@ CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("Ingest", "health.ingest_page", frozenset({Role.ADMIN})),
     ("Audit log", "admin.audit_view", frozenset({Role.ADMIN})),
 ]
+# The top menu's groups, in this order: a plugin names its group with a `nav_group()` hook, else its domain's
+# group below applies. A user who may open more than NAV_FLAT_MAX links (in two or more groups) gets one
+# disclosure menu per group; fewer links fit in one row and stay a flat menu (no extra click for a nurse).
+NAV_FLAT_MAX = 8
+NAV_GROUPS = ("Vending", "Tracking", "Purchasing", "Admin")
+DOMAIN_NAV_GROUPS = {"vending": "Vending", "tracking": "Tracking", "procurement": "Purchasing"}
+CORE_NAV_GROUP = "Admin"
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -96,13 +103,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
 
     nav = list(CORE_NAV)
+    groups = {endpoint: CORE_NAV_GROUP for _label, endpoint, _roles in CORE_NAV}
     for plugin in plugins:
+        before = len(nav)
         _install_plugin(app, plugin, services, nav)
+        group = nav_group_of(plugin)
+        groups.update({endpoint: group for _label, endpoint, _roles in nav[before:]})
+    order = {name: i for i, name in enumerate(NAV_GROUPS)}
+    nav.sort(key=lambda link: order.get(groups[link[1]], len(order)))  # stable: each group keeps its own order
+    app.extensions["vendtrack_nav_groups"] = groups
     app.extensions["vendtrack_plugins"] = plugins
     if settings.upstream_url:  # an edge: forward every event to the central installation
         register_forwarder(services.consumers, settings.upstream_url, settings.upstream_token)
     app.jinja_env.globals["nav_links"] = nav
     app.jinja_env.globals["may_open"] = _may_open
+    app.jinja_env.globals["nav_menu"] = nav_menu
     cli.register(app, plugins, create_app)
     return app
 
@@ -118,6 +133,29 @@ def _install_plugin(
     if (links := hook(plugin, "nav_links")) is not None:
         nav.extend(links())
     app.logger.debug("domain %s installed", domain_name(plugin))
+
+
+def nav_group_of(plugin: Any) -> str:
+    """The menu group of a plugin's links: its `nav_group()` hook, else its domain's group, else its name."""
+    if (named := hook(plugin, "nav_group")) is not None:
+        return str(named())
+    name = domain_name(plugin)
+    return DOMAIN_NAV_GROUPS.get(name, name.replace("_", " ").capitalize())
+
+
+def nav_menu(roles: Iterable[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The menu the caller sees: (group, [(label, endpoint)]) for each group holding a link their roles may open;
+    one group ("") holding every link when they are NAV_FLAT_MAX or fewer (the page shows them flat)."""
+    held = set(roles)
+    groups: dict[str, list[tuple[str, str]]] = {}
+    nav: list[tuple[str, str, frozenset[Role]]] = current_app.jinja_env.globals["nav_links"]  # type: ignore[assignment]
+    of = current_app.extensions.get("vendtrack_nav_groups", {})
+    for label, endpoint, link_roles in nav:
+        if {r.value for r in link_roles} & held and _may_open(endpoint):
+            groups.setdefault(of.get(endpoint, CORE_NAV_GROUP), []).append((label, endpoint))
+    if sum(len(links) for links in groups.values()) <= NAV_FLAT_MAX:
+        return [("", [link for links in groups.values() for link in links])] if groups else []
+    return list(groups.items())
 
 
 def _may_open(endpoint: str) -> bool:

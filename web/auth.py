@@ -99,7 +99,12 @@ def _deny(rule: Access, principal: Principal | None) -> Any:
         # the browser was paired, but its token is revoked or unknown: say so instead of asking for a login
         if wants_json:
             return error_json(401, NOT_PAIRED, "kiosk_not_paired")
-        return render_template("error.html", status=401, title="This kiosk is not paired", hint=NOT_PAIRED), 401
+        return render_template(
+            "error.html",
+            status=401,
+            title=gettext("This kiosk is not paired"),
+            hint=gettext("this kiosk is not paired: ask an administrator to pair it"),
+        ), 401
     if principal is None:
         if wants_json:
             abort(401)

@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import count
 
+from babel import numbers as babel_numbers
 from flask import Flask
+from flask_babel import gettext
 from markupsafe import Markup, escape
+
+from web.i18n import current_locale
 
 TONES = ("neutral", "good", "warn", "bad")
 SERIES_CLASSES = 6  # .chart-s0 … .chart-s5 in style.css; more series reuse the colours in turn
@@ -55,7 +59,12 @@ def _bar(row: Bar | Sequence[object] | Mapping[str, object]) -> Bar:
 
 
 def _format(value: float, unit: str) -> str:
-    text = f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    whole = value == int(value)
+    locale = current_locale()
+    if locale == "en":
+        text = f"{value:,.0f}" if whole else f"{value:,.2f}"
+    else:
+        text = babel_numbers.format_decimal(value, format="#,##0" if whole else "#,##0.00", locale=locale)
     return f"{text} {unit}".strip()
 
 
@@ -73,16 +82,17 @@ def _nice_ceiling(value: float) -> float:
 def _data_table(caption: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     head = "".join(f"<th scope='col'>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    return (f"<details class='chart-data'><summary>{escape(caption)}: the figures</summary>"
+    summary = gettext("%(caption)s: the figures", caption=caption)
+    return (f"<details class='chart-data'><summary>{escape(summary)}</summary>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></details>")
 
 
 def bar_chart(rows: Iterable[Bar | Sequence[object] | Mapping[str, object]], *, title: str, unit: str = "",
-              empty: str = "Nothing to show for this period.") -> Markup:
+              empty: str = "") -> Markup:
     """Horizontal bars, largest scale first as given; a target tick per bar where one is set."""
     bars = [_bar(row) for row in rows]
     if not bars:
-        return Markup(f"<p class='chart-empty'>{escape(empty)}</p>")
+        return Markup(f"<p class='chart-empty'>{escape(empty or gettext('Nothing to show for this period.'))}</p>")
     chart_id = f"chart-{next(_ids)}"
     label_width, bar_area, row_height, width = 190, 330, 26, 600
     top = max([bar.value for bar in bars] + [bar.target or 0 for bar in bars])
@@ -107,21 +117,22 @@ def bar_chart(rows: Iterable[Bar | Sequence[object] | Mapping[str, object]], *, 
                      f"{escape(_format(bar.value, unit))}</text>")
     parts.append("</svg>")
     has_target = any(bar.target is not None for bar in bars)
-    header = ["", "value"] + (["target"] if has_target else [])
+    header = ["", gettext("value")] + ([gettext("target")] if has_target else [])
     table_rows = [[bar.label, _format(bar.value, unit)] + ([_format(bar.target, unit) if bar.target is not None
                                                              else "—"] if has_target else []) for bar in bars]
-    legend = "<p class='chart-legend'><span class='chart-key chart-target-key'></span> target</p>" if has_target else ""
+    legend = (f"<p class='chart-legend'><span class='chart-key chart-target-key'></span> {escape(gettext('target'))}"
+              "</p>") if has_target else ""
     return Markup(f"<figure class='chart-figure'>{''.join(parts)}{legend}"
                   f"{_data_table(title, header, table_rows)}</figure>")
 
 
 def time_chart(labels: Sequence[str], series: Mapping[str, Sequence[object]], *, title: str, unit: str = "",
-               stacked: bool = False, empty: str = "Nothing to show for this period.") -> Markup:
+               stacked: bool = False, empty: str = "") -> Markup:
     """Values over time: one line per series, or stacked columns (shares, totals) when stacked=True."""
     names = list(series)
     values = {name: [_number(v) for v in series[name]][: len(labels)] for name in names}
     if not labels or not names or not any(any(v) for v in values.values()):
-        return Markup(f"<p class='chart-empty'>{escape(empty)}</p>")
+        return Markup(f"<p class='chart-empty'>{escape(empty or gettext('Nothing to show for this period.'))}</p>")
     chart_id = f"chart-{next(_ids)}"
     width, height, left, bottom, top_pad = 600, 220, 48, 28, 10
     plot_w, plot_h = width - left - 10, height - bottom - top_pad

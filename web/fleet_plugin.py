@@ -53,6 +53,11 @@ def nav_links() -> list[tuple[str, str, frozenset[Role]]]:
     return [("Fleet", "fleet.fleet_page", frozenset({Role.ADMIN}))]
 
 
+def nav_group() -> str:
+    """The top menu's group of this plugin's links (web/app.py NAV_GROUPS)."""
+    return "Admin"
+
+
 def register_consumers(registry: Any, services: AppServices) -> None:
     """Not only consumers: this is the one hook that sees the services, so each mode is wired here."""
     if is_central(services):

@@ -17,8 +17,12 @@ HOW TO MARK A STRING (every helper adding user-facing text, read this first)
 - Domain modules raise `lazy_gettext(...)` messages (`from flask_babel import lazy_gettext`); core, which imports
   no web framework, uses `from core.texts import gettext` (and `ngettext`), which follow the request's language.
   The check (web/i18n_pyscan.py) names every flash, DomainError, UserError, PasswordRejected, FieldProblem or CSV
-  row error whose text is written in place. Text only a machine or an operator reads may stay English with a
-  trailing `# i18n: <why>` on its line.
+  row error whose text is written in place.
+- Text a view builds for a page (a view model: a row's title, reason, label, summary, a chart title, a `saved()`
+  message, a value passed to render_template) is translated when it is built, in the reader's language:
+  `gettext(...)` in the request, or a `core.notes.Note` / `N_` id kept and translated when shown. web/i18n_viewscan.py
+  names the English ones (view-model dataclass text fields, message sinks, render_template values).
+  Text only a machine or an operator reads may stay English with a trailing `# i18n: <why>` on its line.
 - Status labels (State labels), menu labels (`nav_links`) and the kiosk's script strings (KIOSK_TEXT below)
   are collected at extraction time from the running code: no marking needed, but their English text is the id.
 - Text the code stores for a person to read later (a reason, a warning, an alert's message) is stored as a
@@ -137,6 +141,11 @@ def site_zone() -> tzinfo:
 
 def _locale() -> str:
     return str(get_locale() or "en")
+
+
+def current_locale() -> str:
+    """The page's language ("en" outside a request)."""
+    return _locale() if has_request_context() else "en"
 
 
 def when(value: datetime | date | None, pattern: str = "%Y-%m-%d %H:%M", zone: bool = False) -> str:

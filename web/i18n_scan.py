@@ -249,14 +249,21 @@ def unmarked(path: Path, root: Path) -> list[Finding]:
 
 _PARSER = Environment(extensions=["jinja2.ext.i18n", "jinja2.ext.do"])
 _MARKERS = frozenset({"_", "gettext", "ngettext", "lazy_gettext"})
+SHOWN_KEYWORDS = {"bar_chart": ("title", "empty"), "time_chart": ("title", "empty")}  # globals printing these
 WORD = re.compile(r"[^\W\d_]{2,}", re.U)  # two letters in a row: "%+.1f" is a format, not a word
 
 
 def _shown(node: nodes.Node, out: list[nodes.Const]) -> None:
     """String constants that an output expression prints: the branches of `a if c else b`, the values of a dict
-    looked up for display (`{'x': 'Text'}.get(k, 'Default')`), the value a filter is applied to, concatenations;
-    never a marked call's argument, a filter's argument, a dict key or a comparison."""
+    looked up for display (`{'x': 'Text'}.get(k, 'Default')`), the value a filter is applied to, concatenations, a
+    chart's title (`SHOWN_KEYWORDS`); never a marked call's argument, a filter's argument, a dict key or a
+    comparison."""
     if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name in _MARKERS:
+        return
+    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name in SHOWN_KEYWORDS:
+        for keyword in node.kwargs:  # a chart's title and empty-message are printed
+            if keyword.key in SHOWN_KEYWORDS[node.node.name]:
+                _shown(keyword.value, out)
         return
     if isinstance(node, nodes.Const) and isinstance(node.value, str):
         out.append(node)

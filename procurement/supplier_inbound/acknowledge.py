@@ -19,7 +19,7 @@ from core.roles import Role
 from procurement.models import Acknowledgement, AcknowledgementLine, PurchaseOrder, PurchaseOrderLine
 from procurement.orders import PARTLY, SENT, get_po, po_totals, site_settings, totals_for
 from procurement.po_states import status_words
-from procurement.supplier_inbound.states import ACK_OPEN, AckStatus, ack_move
+from procurement.supplier_inbound.states import ACK_OPEN, AckStatus, ack_move, ack_words
 
 ACTIONS = ("accept", "reject", "change")
 ANSWERABLE = (SENT, PARTLY)
@@ -131,8 +131,8 @@ def _open_ack(session: Session, ack_id: int, want: AckStatus) -> tuple[Acknowled
     assert po is not None
     if ack.status != want:
         raise Conflict(lazy_gettext("this answer of %(po_number)s is %(status)s, not %(wanted)s",
-                                    po_number=po.po_number, status=ack.status.replace("_", " "),
-                                    wanted=want.value.replace("_", " ")), field="status")  # fmt: skip
+                                    po_number=po.po_number, status=ack_words(ack.status),
+                                    wanted=ack_words(want.value)), field="status")  # fmt: skip
     if po.status not in (*ANSWERABLE, "received"):
         raise Conflict(lazy_gettext("%(po_number)s is %(status)s: its supplier's changes can no longer apply",
                                     po_number=po.po_number, status=status_words(po.status)),

@@ -22,7 +22,7 @@ from procurement.models import Acknowledgement, InboundDocument, Invoice, Purcha
 from procurement.orders import get_po
 from procurement.po_states import status_words
 from procurement.supplier_inbound import acknowledge, fields, invoice_csv, invoices, panel
-from procurement.supplier_inbound.states import CHANGES_SAID, INVOICE_LABELS, AckStatus, InvoiceStatus
+from procurement.supplier_inbound.states import CHANGES_SAID, INVOICE_LABELS, AckStatus, InvoiceStatus, ack_words
 
 bp = Blueprint("procurement_supplier", __name__, url_prefix="/procurement", template_folder="templates")
 BUYERS = (Role.PROCUREMENT, Role.ADMIN)
@@ -72,7 +72,7 @@ def ack_decide(ack_id: int) -> Response:
 
 
 def _changes_said(number: str, status: AckStatus) -> str:
-    said = CHANGES_SAID.get(status) or status.value.replace("_", " ")
+    said = CHANGES_SAID.get(status) or ack_words(status.value)
     return gettext("%(po_number)s: supplier's changes %(status)s", po_number=number, status=said)
 
 

@@ -34,7 +34,7 @@ KINDS = {"ConfirmationRequest": "confirmation", "ShipNoticeRequest": "ship_notic
 
 
 @dataclass(frozen=True, slots=True)
-class InboundResult:
+class InboundResult:  # i18n: the cXML status a supplier's system reads
     code: int  # the cXML Status code, also the HTTP status
     text: str
     body: bytes  # the cXML Response document

@@ -18,7 +18,7 @@ Invoice (matched when it arrives)::
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 
 from core.states import State, StateMachine
 
@@ -72,6 +72,13 @@ SUPPLIER_LABELS = {  # the same states as the supplier reads them on its link pa
     AckStatus.DECLINED: lazy_gettext("changes declined by the buyer"),
     AckStatus.SUPERSEDED: lazy_gettext("replaced by a later answer"),
 }
+def ack_words(status: str) -> str:
+    """An answer's state as a sentence names it: "change proposed" in English, the translated label otherwise."""
+    label = AckStatus(status).label
+    shown = str(gettext(label))
+    return status.replace("_", " ") if shown == label else shown
+
+
 CHANGES_SAID = {  # what the buyer's decision on a supplier's changes did, as the buyer's page says it
     AckStatus.ACCEPTED: lazy_gettext("accepted"),
     AckStatus.DECLINED: lazy_gettext("declined"),

@@ -138,7 +138,7 @@ def test_budget_stop_is_an_exception_named_by_the_cost_center_code(app: Flask, c
     login(client, "bob", "bob-password")
     status, html = _run(client)
     assert status == 200 and "Replenishment run" in html
-    assert "1 new draft order(s)" in html and "1 stopped" in html
+    assert "1 new draft order" in html and "1 stopped" in html
     period = clock.now().strftime("%Y-%m")
     assert f"budget CC-100 Maintenance {period}: committed 0.00 + this order" in html
     assert "cost center 1" not in html and 'data-kind="budget_stop"' in html and "Raise the budget" in html
@@ -161,12 +161,12 @@ def test_run_result_lists_new_drafts_auto_approved_and_waiting(app: Flask, clien
     login(client, "bob", "bob-password")
     status, html = _run(client)
     assert status == 200
-    assert "2 new draft order(s)" in html and "1 auto-approved" in html and "1 waiting for approval" in html
+    assert "2 new draft orders" in html and "1 auto-approved" in html and "1 waiting for approval" in html
     assert 'data-outcome="auto_approved"' in html and 'data-outcome="pending"' in html
     assert "review before order is on for cutting" in html  # the waiting one, as an exception with its reason
     again = client.post("/procurement/replenish", data={"csrf_token": csrf_from(html)}, follow_redirects=True)
     text = again.get_data(as_text=True)
-    assert "0 new draft order(s)" in text and "No new lines: every item below its minimum is either" in text
+    assert "0 new draft orders" in text and "No new lines: every item below its minimum is either" in text
 
 
 def test_approver_sees_cost_center_budget_and_who_approves_next(app: Flask, client: FlaskClient) -> None:

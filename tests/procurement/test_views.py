@@ -54,7 +54,7 @@ def test_queue_shows_reasons_totals_and_filters(app: Flask, client: FlaskClient)
     login(client, "ann", "nna-password")
     html = client.get("/procurement/").get_data(as_text=True)
     assert number in html and "position 8 &lt; min 10 → 32 → 36, pack of 6" in html
-    assert "1 order(s) · USD 357.70" in html  # 36 × 9.20 = 331.20 + 8 % tax
+    assert "1 order · USD 357.70" in html  # 36 × 9.20 = 331.20 + 8 % tax
     assert number not in client.get("/procurement/?supplier=OMEGA").get_data(as_text=True)
     assert number not in client.get("/procurement/?min_total=1000").get_data(as_text=True)
 

@@ -83,6 +83,36 @@ def test_approver_works_in_german_and_keeps_the_choice(
     again.close()
 
 
+GERMAN_PO_STATES = ["Entwurf", "Wartet auf Genehmigung", "Genehmigt", "Abgelehnt", "Gesendet", "Bestellt",
+                    "Teilweise erhalten", "Erhalten", "Abgeschlossen", "Storniert"]  # fmt: skip
+
+
+def test_buyer_sees_the_po_queue_text_built_in_python_in_german(
+    login_as: Callable[..., Any], people_demo: DemoContext
+) -> None:
+    page = login_as("buyer")
+    page.context.add_cookies([{"name": "vendtrack_lang", "value": "de", "url": people_demo.base_url}])
+    page.goto(people_demo.base_url + "/procurement/?status=")
+    options = page.eval_on_selector_all("#queue-filter select[name=status] option", "els => els.map(e => e.innerText)")
+    assert options == ["jeder Status", *GERMAN_PO_STATES], options
+    chips = page.eval_on_selector_all("#status-counts .badge", "els => els.map(e => e.innerText.trim())")
+    assert chips, "the demo has orders in some status"
+    for chip in chips:  # "Wartet auf Genehmigung: 1"
+        label, _sep, count = chip.rpartition(": ")
+        assert label in GERMAN_PO_STATES and count.isdigit(), chips
+    assert re.fullmatch(r"\d+ Bestellung(en)? · .*", page.inner_text("#queue-totals")), page.inner_text("#queue-totals")
+    visor = page.locator("#exceptions tr[data-sku='PRC-VISOR']")  # the demo's item that no supplier sells
+    assert visor.locator(".badge").inner_text() == "Kein Lieferant"
+    assert "unter 4, und kein Lieferant führt den Artikel" in visor.inner_text()
+    assert visor.locator("a.fix").inner_text().startswith("Einen Lieferantenartikel anlegen")
+    titles = set(page.eval_on_selector_all("#exceptions .badge", "els => els.map(e => e.innerText.trim())"))
+    assert titles <= {"Kein Lieferant", "Lieferant inaktiv", "Lieferantenartikel heute nicht gültig", "Kein Preis",
+                      "Budgetstopp", "Wartet auf Prüfung"}, titles  # fmt: skip
+    summaries = page.eval_on_selector_all("#spend summary", "els => els.map(e => e.innerText)")
+    assert summaries and all(s.endswith(": die Zahlen") for s in summaries), summaries
+    _shot(page, "de-po-queue-view-text")
+
+
 def test_nurse_locates_in_german_on_a_phone(login_as: Callable[..., Any], people_demo: DemoContext) -> None:
     page = login_as("nurse", phone=True, locale="de-DE")
     page.goto(people_demo.base_url + "/tracking/?q=pump")

@@ -30,6 +30,17 @@ def test_words_in_expressions_are_found_with_their_fix(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_a_chart_title_written_in_english_is_found(tmp_path: Path) -> None:
+    found = _findings(tmp_path, "<div>{{ bar_chart(rows, title='Value by machine', unit='USD') }}</div>\n"
+                                "<p>{{ time_chart(l, s, title=_('Per month'), unit='units', empty='Nothing') }}</p>")
+    assert found == [
+        ("{{ bar_chart(rows, title='Value by machine', unit='USD') }}",
+         "{{ bar_chart(rows, title=_('Value by machine'), unit='USD') }}"),
+        ("{{ time_chart(l, s, title=_('Per month'), unit='units', empty='Nothing') }}",
+         "{{ time_chart(l, s, title=_('Per month'), unit='units', empty=_('Nothing')) }}"),
+    ]  # fmt: skip
+
+
 def test_marked_words_class_names_comparisons_and_formats_are_left_alone(tmp_path: Path) -> None:
     assert _findings(tmp_path, "{% block body_class %}{{ 'kiosk' }}{% endblock %}\n"
                                "<td class=\"{{ 'ok' if good else 'bad' }}\">{{ _('yes') if a else _('no') }}</td>\n"

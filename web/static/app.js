@@ -68,7 +68,39 @@
       button.setAttribute("aria-expanded", String(open));
     });
     document.addEventListener("keydown", function (ev) {
-      if (ev.key === "Escape" && bar.classList.contains("open")) { bar.classList.remove("open"); button.setAttribute("aria-expanded", "false"); button.focus(); }
+      if (ev.key !== "Escape" || closeGroups(true)) return;  // Escape closes an open group first, then the menu
+      if (bar.classList.contains("open")) { bar.classList.remove("open"); button.setAttribute("aria-expanded", "false"); button.focus(); }
+    });
+  }
+
+  function closeGroups(refocus) {  // closes the open menu group (if any); true when one was open
+    var closed = false;
+    Array.prototype.forEach.call(document.querySelectorAll(".nav-group.open"), function (group) {
+      var toggle = group.querySelector(".nav-group-toggle");
+      group.classList.remove("open");
+      toggle.setAttribute("aria-expanded", "false");
+      if (refocus && group.contains(document.activeElement)) toggle.focus();
+      closed = true;
+    });
+    return closed;
+  }
+
+  function menuGroups() {  // the grouped top menu: a button per group, one group open at a time, no hover needed
+    Array.prototype.forEach.call(document.querySelectorAll(".nav-group"), function (group) {
+      var toggle = group.querySelector(".nav-group-toggle");
+      toggle.addEventListener("click", function () {
+        var open = !group.classList.contains("open");
+        closeGroups(false);
+        group.classList.toggle("open", open);
+        toggle.setAttribute("aria-expanded", String(open));
+      });
+    });
+    document.addEventListener("click", function (ev) {  // a click elsewhere closes the open group
+      if (!ev.target.closest || !ev.target.closest(".nav-group")) closeGroups(false);
+    });
+    document.addEventListener("focusin", function (ev) {  // so does moving the focus out of it
+      var open = document.querySelector(".nav-group.open");
+      if (open && !open.contains(ev.target)) closeGroups(false);
     });
   }
 
@@ -90,6 +122,6 @@
     });
   }
 
-  function ready() { prepareTables(); menu(); largeText(); languagePicker(); }
+  function ready() { prepareTables(); menu(); menuGroups(); largeText(); languagePicker(); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready); else ready();
 })();
