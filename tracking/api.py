@@ -68,7 +68,7 @@ def asset_json(item: services.AssetLocation, now: datetime) -> dict[str, Any]:
             "since": _iso(item.since),
             "last_seen": _iso(item.last_seen),
             "last_seen_ago_s": ago,
-            "reason": item.reason,
+            "reason": notes.english(item.reason),
         },
     }
 

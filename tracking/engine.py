@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from core.notes import N_, Note
+from tracking import reasons
 
 UNKNOWN = None  # a zone of None is the explicit "unknown"
 
@@ -56,12 +57,12 @@ class FloorModel:
 
 
 @dataclass(frozen=True, slots=True)
-class RoomChange:  # i18n: location-engine diagnostics (API, logs)
+class RoomChange:
     tag_key: str
     from_zone: str | None
     to_zone: str | None
     confidence: float
-    reason: str
+    reason: Note  # why this room: stored as a note (tracking.reasons), shown in the reader's language
     at: float
 
 
@@ -103,7 +104,7 @@ class _Tag:
         self.zone: str | None = None
         self.confidence = 0.0
         self.since = 0.0  # 0 = never located
-        self.reason = ""
+        self.reason = reasons.NONE
         self.last_seen = 0.0
         self.ref_power: int | None = None
         self.battery: int | None = None
@@ -214,9 +215,7 @@ class LocationEngine:
                 return
             silent_zone = self._zone_silent(incumbent, now)
             if now - tag.last_seen >= cfg.lost_after_s:  # lost, whether or not its room's gateway still talks
-                reason = f"no gateway heard the tag for {now - tag.last_seen:.0f} s (limit {cfg.lost_after_s:.0f} s)"
-                if silent_zone:
-                    reason += f"; {incumbent}'s gateway is silent too"
+                reason = reasons.lost(now - tag.last_seen, cfg.lost_after_s, incumbent if silent_zone else None)
                 self._switch(tag_key, tag, None, 0.0, reason, now)
             elif silent_zone:
                 self._hold(tag, incumbent)
@@ -230,8 +229,8 @@ class LocationEngine:
         margin_2nd = best_score - second if second > -math.inf else 15.0
         confidence = round(1.0 - 0.5 * math.exp(-margin_2nd / (2 * cfg.margin_db)), 3)
         candidate: str | None = best_zone
-        too_far = self._beyond_radius(tag, best_zone, best_gateway, best_score)
-        if too_far:
+        too_far = self._beyond_radius(tag, best_zone, best_score)
+        if too_far is not None:
             candidate, confidence = None, 0.0
         if candidate == incumbent:
             tag.challenger = None
@@ -240,7 +239,7 @@ class LocationEngine:
         if incumbent is not None and self._zone_silent(incumbent, now):
             self._hold(tag, incumbent)
             return
-        reason = too_far or f"{best_gateway} strongest at {best_score:.0f} dBm"
+        margin: float | None = None  # over the incumbent; inf when the incumbent's room no longer hears it
         if incumbent is not None and candidate is not None:
             inc = scores.get(incumbent)
             margin = best_score - inc[0] if inc is not None else math.inf
@@ -248,14 +247,17 @@ class LocationEngine:
                 tag.challenger = None
                 tag.confidence = confidence
                 return
-            reason += f", {margin:.1f} dB over {incumbent}" if inc is not None else f", {incumbent} no longer hears it"
         first_fix = tag.since == 0.0
         if tag.challenger != candidate or (candidate is None and tag.challenger_since == 0.0):
             tag.challenger, tag.challenger_since = candidate, now
         if not first_fix and now - tag.challenger_since < cfg.dwell_s:
             return
-        if not first_fix:
-            reason += f" for {now - tag.challenger_since:.0f} s"
+        dwell = None if first_fix else now - tag.challenger_since
+        if too_far is not None:  # the note is built here only, when the room changes
+            reason = reasons.beyond_radius(best_gateway, best_score, too_far, best_zone,
+                                           self.floor.max_radius_m[best_zone], dwell)  # fmt: skip
+        else:
+            reason = reasons.strongest(best_gateway, best_score, incumbent, margin, dwell)
         self._switch(tag_key, tag, candidate, confidence, reason, now)
 
     def _zone_silent(self, zone: str, now: float) -> bool:
@@ -264,24 +266,23 @@ class LocationEngine:
         gateways = self._zone_gateways.get(zone, ())
         return bool(gateways) and all(self._silent(g, now) for g in gateways)
 
-    def _beyond_radius(self, tag: _Tag, zone: str, gateway_id: str, score: float) -> str:
+    def _beyond_radius(self, tag: _Tag, zone: str, score: float) -> float | None:
+        """The estimated distance in metres when it lies beyond the zone's radius, else None."""
         radius = self.floor.max_radius_m.get(zone)
         if radius is None:
-            return ""
+            return None
         cfg = self.config
         ref = tag.ref_power if tag.ref_power is not None else cfg.default_ref_power
-        distance = 10 ** ((ref - score) / (10 * cfg.path_loss_exponent))
-        if distance <= radius:
-            return ""
-        return f"{gateway_id} reads {score:.0f} dBm, about {distance:.0f} m: beyond {zone}'s {radius:g} m radius"
+        distance: float = 10 ** ((ref - score) / (10 * cfg.path_loss_exponent))
+        return None if distance <= radius else distance
 
     def _hold(self, tag: _Tag, zone: str) -> None:
-        silent = ", ".join(self._zone_gateways.get(zone, ()))
-        tag.reason = f"kept in {zone}: its gateway {silent} is silent (reported down), not handed to a neighbour"
+        if not reasons.is_hold(tag.reason, zone):  # built once per hold, not on every decision while it lasts
+            tag.reason = reasons.hold(zone, self._zone_gateways.get(zone, ()))
         tag.confidence = min(tag.confidence, 0.5)
         tag.challenger = None
 
-    def _switch(self, tag_key: str, tag: _Tag, zone: str | None, confidence: float, reason: str, now: float) -> None:
+    def _switch(self, tag_key: str, tag: _Tag, zone: str | None, confidence: float, reason: Note, now: float) -> None:
         self._changes.append(RoomChange(tag_key, tag.zone, zone, confidence, reason, now))
         tag.zone, tag.confidence, tag.reason, tag.since = zone, confidence, reason, now
         tag.challenger, tag.challenger_since = None, 0.0
@@ -336,9 +337,9 @@ class LocationEngine:
     def knows(self, tag_key: str) -> bool:
         return tag_key in self._tags
 
-    def location(self, tag_key: str) -> tuple[str | None, float, str]:
+    def location(self, tag_key: str) -> tuple[str | None, float, Note]:
         tag = self._tags.get(tag_key)
-        return (None, 0.0, "never heard") if tag is None else (tag.zone, tag.confidence, tag.reason)
+        return (None, 0.0, reasons.NEVER_HEARD) if tag is None else (tag.zone, tag.confidence, tag.reason)
 
     def placed(self, tag_key: str) -> tuple[str | None, float]:
         """The room the tag is in and since when (None, 0.0 when unknown or never heard)."""

@@ -7,6 +7,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import notes
+from core.notes import Note
 from core.states import humanise
 from tracking.models import AssetType, Zone
 
@@ -49,3 +51,25 @@ def with_room_names(text: str, rooms: dict[str, str]) -> str:
         return text
     pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(c) for c in codes) + r")(?![\w-])")
     return pattern.sub(lambda m: rooms[m.group(1)], text)
+
+
+def reason_text(stored: str | None, rooms: dict[str, str]) -> str:
+    """A stored location reason in the reader's language with room names in place of room codes.
+
+    A stored note's values that are a room code (in nested notes too) become the room's name; a line stored before
+    reasons were notes (plain English) gets its codes replaced as `with_room_names` does.
+    """
+    return "\n".join(
+        with_room_names(note.message, rooms) if note.plain else _named(note, rooms).shown()
+        for note in notes.read(stored)
+    )
+
+
+def _named(note: Note, rooms: dict[str, str]) -> Note:
+    if note.plain or not note.values:
+        return note
+    values = tuple(
+        (name, _named(value, rooms) if isinstance(value, Note) else rooms.get(value, value))
+        for name, value in note.values
+    )
+    return Note(note.message, values)

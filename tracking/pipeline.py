@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock, SystemClock, utc
 from core.db import unit_of_work
 from firmware_bridge.ble.telemetry import TelemetryMatcher
-from tracking import custody, inbox, par_plan, recording, walk_timing
+from tracking import custody, inbox, par_plan, reasons, recording, walk_timing
 from tracking.engine import EngineConfig, FloorModel, GatewaySpec, LocationEngine, RoomChange
 from tracking.models import Asset, Gateway, Tag, Zone
 from tracking.observation import Observation
@@ -258,8 +258,7 @@ class Pipeline:
             stale = [(key, zone, seen) for key, zone, seen in rows
                      if seen is not None and not self.engine.knows(key) and self.partition.owns(key)]  # fmt: skip
         changes = [
-            RoomChange(key, zone, None, 0.0,
-                       f"no gateway heard the tag for {now - utc(seen).timestamp():.0f} s (limit {limit:.0f} s)", now)
+            RoomChange(key, zone, None, 0.0, reasons.lost(now - utc(seen).timestamp(), limit, None), now)
             for key, zone, seen in stale
         ]  # fmt: skip
         recording.apply_room_changes(session, changes)

@@ -67,11 +67,11 @@ def apply_room_changes(session: Session, changes: Iterable[RoomChange]) -> int:
                 zone_id=zone.id if zone else None,
                 started_at=at,
                 confidence=change.confidence,
-                reason=change.reason,
+                reason=change.reason.encode(),
             )
         )
         asset.zone_id, asset.zone_since = (zone.id if zone else None), at
-        asset.confidence, asset.location_reason = change.confidence, change.reason
+        asset.confidence, asset.location_reason = change.confidence, change.reason.encode()
         publish(
             session,
             AssetMoved(
@@ -80,7 +80,7 @@ def apply_room_changes(session: Session, changes: Iterable[RoomChange]) -> int:
                 from_zone=change.from_zone,
                 to_zone=change.to_zone,
                 confidence=change.confidence,
-                reason=change.reason,
+                reason=change.reason.english(),  # other domains and outside consumers read English
             ),
         )
         _exit_alerts(session, asset, zone, change, at)
@@ -95,7 +95,8 @@ def _exit_alerts(session: Session, asset: Asset, zone: Zone | None, change: Room
         message = Note.of(N_("%(asset)s (%(asset_tag)s) entered exit zone %(zone)s"),
                           asset=asset.name, asset_tag=asset.asset_tag, zone=zone.name)  # fmt: skip
         if raise_alert(session, "zone_exit", asset.asset_tag, message, at):
-            publish(session, ZoneExit(occurred_at=at, asset_tag=asset.asset_tag, zone=zone.code, reason=change.reason))
+            publish(session, ZoneExit(occurred_at=at, asset_tag=asset.asset_tag, zone=zone.code,
+                                       reason=change.reason.english()))
     elif zone is not None:
         clear_alert(session, "zone_exit", asset.asset_tag, at, Note.of(N_("back in %(zone)s"), zone=zone.name))
         clear_alert(session, "missing", asset.asset_tag, at, Note.of(N_("seen again in %(zone)s"), zone=zone.name))

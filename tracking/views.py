@@ -14,7 +14,7 @@ from core.errors import DomainError
 from core.roles import Role
 from tracking import calibration_service, custody, par_plan, services, trends, walk_timing
 from tracking import par as par_levels
-from tracking.labels import room_names, with_room_names
+from tracking.labels import reason_text, room_names
 from tracking.pipeline import TrackingSettings
 from tracking.states import ASSET_ACTION_LABELS, ASSET_STATUS, AssetStatus
 
@@ -190,7 +190,7 @@ def asset_detail(asset_id: int) -> Any:
         seen_text=seen_text,
         room_text=room_text,
         span=span,
-        named=lambda text: with_room_names(text, rooms),
+        named=lambda stored: reason_text(stored, rooms),
         now=now,
     )
 

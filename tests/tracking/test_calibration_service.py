@@ -17,6 +17,7 @@ from core.audit import AuditEntry
 from core.clock import ManualClock
 from core.db import unit_of_work
 from core.models import Site
+from core.notes import Note
 from core.roles import Role, TokenScope
 from core.users import create_token, create_user
 from tests.conftest import csrf_from, login
@@ -72,7 +73,8 @@ def tokens(app: Flask) -> dict[str, str]:
 def _decide(app: Flask, changes: list[tuple[int, str | None, float]]) -> None:
     """Write room changes through the recording path the pipeline uses: (tag minor, zone, seconds after START)."""
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
-        found = [RoomChange(tag_key(m), None, zone, 0.9, "test", START.timestamp() + s) for m, zone, s in changes]
+        why = Note.typed("test")
+        found = [RoomChange(tag_key(m), None, zone, 0.9, why, START.timestamp() + s) for m, zone, s in changes]
         apply_room_changes(session, found)
 
 

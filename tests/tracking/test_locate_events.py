@@ -22,7 +22,7 @@ from core.roles import Role, TokenScope
 from core.users import create_token, create_user
 from tests.conftest import LiveServer
 from tests.tracking.conftest import Floor, seed_floor, tag_key
-from tracking import locate_events, recording, services
+from tracking import locate_events, reasons, recording, services
 from tracking.engine import RoomChange
 from tracking.models import Asset, Zone
 from web.app import create_app
@@ -78,7 +78,8 @@ def _seed(app: Flask) -> tuple[Floor, str]:
 def _move(app: Flask, minor: int, to_zone: str) -> None:
     """What the engine's flush writes in its own process: the room change, with its push notice."""
     now = SystemClock().now().timestamp()
-    change = RoomChange(tag_key(minor), None, to_zone, 0.9, f"gw-{to_zone.lower()} strongest", now)
+    why = reasons.strongest(f"gw-{to_zone.lower()}", -60, None, None, None)
+    change = RoomChange(tag_key(minor), None, to_zone, 0.9, why, now)
     with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
         assert recording.apply_room_changes(session, [change]) == 1
 

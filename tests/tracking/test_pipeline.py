@@ -52,7 +52,7 @@ def test_room_changes_become_intervals_and_asset_moved_events(session_factory: s
             (floor.zone_ids["A"], False),
             (floor.zone_ids["B"], True),
         ]
-        assert "dB over A" in intervals[1].reason
+        assert "dB over A" in notes.english(intervals[1].reason)
         assert _events(session, "tracking.asset_moved") == 2
         tag = session.scalar(select(Tag).where(Tag.tag_key == tag_key(1)))
         assert tag is not None and tag.last_seen_at is not None
