@@ -238,6 +238,8 @@ def unmarked(path: Path, root: Path) -> list[Finding]:
     for kind, src, at in tokens:
         if kind == "tag" and (fixed_tag := _attr_fix(src)) != src:
             found.append(Finding(rel, text.count("\n", 0, at) + 1, src, fixed_tag))
+        elif TRANS_WITH_VALUES.match(src) and (fixed_trans := _trans_values_fix(src)) is not None:
+            found.append(Finding(rel, text.count("\n", 0, at) + 1, src, fixed_trans))
     for start, _end, parts in _runs(tokens):  # words written as string literals inside {{ }}
         offset = start
         for kind, src in parts:
@@ -250,6 +252,7 @@ def unmarked(path: Path, root: Path) -> list[Finding]:
 _PARSER = Environment(extensions=["jinja2.ext.i18n", "jinja2.ext.do"])
 _MARKERS = frozenset({"_", "gettext", "ngettext", "lazy_gettext"})
 SHOWN_KEYWORDS = {"bar_chart": ("title", "empty"), "time_chart": ("title", "empty")}  # globals printing these
+SCRIPT_PLACEHOLDER = re.compile(r"\{\w+\}")  # '{host}': filled in by the page's script, not words
 WORD = re.compile(r"[^\W\d_]{2,}", re.U)  # two letters in a row: "%+.1f" is a format, not a word
 
 
@@ -285,9 +288,12 @@ def _shown(node: nodes.Node, out: list[nodes.Const]) -> None:
     elif isinstance(node, nodes.Concat):
         for part in node.nodes:
             _shown(part, out)
-    elif isinstance(node, nodes.Add):
+    elif isinstance(node, (nodes.Add, nodes.Or)):  # `name or 'none yet'` prints the literal when name is empty
         _shown(node.left, out)
         _shown(node.right, out)
+
+
+TRANS_WITH_VALUES = re.compile(r"{%-?\s*trans\s+\w+\s*=")  # {% trans name=value ... %}: its values are printed
 
 
 def _expression_fix(src: str) -> str | None:
@@ -300,7 +306,25 @@ def _expression_fix(src: str) -> str | None:
     for output in tree.find_all(nodes.Output):
         for child in output.nodes:
             _shown(child, literals)
-    words = {c.value for c in literals if WORD.search(" ".join(w for w in c.value.split() if w not in NOT_WORDS))}
+    return _marked(src, literals)
+
+
+def _trans_values_fix(src: str) -> str | None:
+    """`{% trans yet=reason or 'not yet' %}` → `... or _('not yet') %}`: a trans block's values are printed too."""
+    try:
+        tree = _PARSER.parse(src + "{% endtrans %}")
+    except TemplateSyntaxError:
+        return None
+    literals: list[nodes.Const] = []
+    for values in tree.find_all(nodes.Dict):  # the block's message % {name: value, ...}
+        for pair in values.items:
+            _shown(pair.value, literals)
+    return _marked(src, literals)
+
+
+def _marked(src: str, literals: list[nodes.Const]) -> str | None:
+    words = {c.value for c in literals if WORD.search(" ".join(w for w in c.value.split() if w not in NOT_WORDS))
+             and not SCRIPT_PLACEHOLDER.fullmatch(c.value)}  # fmt: skip
     fixed = src
     for word in sorted(words, key=len, reverse=True):
         for quote in ("'", '"'):

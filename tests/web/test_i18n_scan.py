@@ -55,3 +55,16 @@ def test_text_and_readable_attributes_are_found(tmp_path: Path) -> None:
         ('<input type="submit" value="Save" title="{{ _(\'Save it\') }}">',
          '<input type="submit" value="{{ _(\'Save\') }}" title="{{ _(\'Save it\') }}">'),
     ]  # fmt: skip
+
+
+def test_a_fallback_word_after_or_and_a_trans_blocks_values_are_found(tmp_path: Path) -> None:
+    found = _findings(tmp_path, "<td>{{ po.cost_center or 'none' }}</td>\n"
+                                "<p>{% trans yet=named(a.reason) or 'no location yet' %}Why: {{ yet }}"
+                                "{% endtrans %}</p>\n"
+                                "<p>{% trans host='{host}', who=a.name or _('nobody') %}{{ who }} on {{ host }}"
+                                "{% endtrans %}</p>")  # fmt: skip
+    assert found == [
+        ("{% trans yet=named(a.reason) or 'no location yet' %}",
+         "{% trans yet=named(a.reason) or _('no location yet') %}"),
+        ("{{ po.cost_center or 'none' }}", "{{ po.cost_center or _('none') }}"),
+    ]  # fmt: skip
