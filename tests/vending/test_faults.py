@@ -39,7 +39,8 @@ def test_every_fault_code_has_a_label_and_reads_back() -> None:
 
 
 def test_a_reason_reads_in_english_with_the_devices_detail() -> None:
-    assert notes.english(faults.reason("jammed", "selection 3: jammed motor 2")) == "Jammed: selection 3: jammed motor 2"
+    stored = faults.reason("jammed", "selection 3: jammed motor 2")
+    assert notes.english(stored) == "Jammed: selection 3: jammed motor 2"
     assert notes.english(faults.reason("door_left_open")) == "Door left open"
 
 
