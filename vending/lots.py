@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.errors import DomainError
 from core.models import Item
+from core.notes import N_, Note
 from core.prepared import FastWork, Pending, Prepared
 from vending.models import LedgerLot, Slot, SlotLot, SlotStock
 
@@ -39,8 +40,18 @@ class LotRef:
     expiry: date | None = None
 
     def describe(self) -> str:
-        batch = self.lot or "without a batch number"
-        return f"lot {batch}" + (f", expiry {self.expiry:%Y-%m-%d}" if self.expiry else "")
+        return self.note().english()
+
+    def note(self) -> Note:
+        """The lot as a stored note ("lot ABC123, expiry 2027-06-30"), shown in the reader's language."""
+        expiry = f"{self.expiry:%Y-%m-%d}" if self.expiry else ""
+        if self.lot:
+            if expiry:
+                return Note.of(N_("lot %(batch)s, expiry %(expiry)s"), batch=self.lot, expiry=expiry)
+            return Note.of(N_("lot %(batch)s"), batch=self.lot)
+        if expiry:
+            return Note.of(N_("lot without a batch number, expiry %(expiry)s"), expiry=expiry)
+        return Note.of(N_("lot without a batch number"))
 
 
 @dataclass(frozen=True, slots=True)
