@@ -87,3 +87,5 @@ def test_a_stuck_door_reads_in_german_at_the_kiosk_and_on_the_machine_page(
     page = client.get(f"/vending/machines/{kiosk_world.machine_id}").get_data(as_text=True)
     assert "Tür nicht geöffnet: the door did not open" in page
     assert "Door did not open" not in page
+    overview = client.get("/vending/").get_data(as_text=True)  # the flagged slots, with state and reason
+    assert "Tür nicht geöffnet: the door did not open" in overview and "<td>Verklemmt</td>" in overview
