@@ -137,7 +137,7 @@ def _named(work: FastWork, slot_id: int, ledger_id: int, quantity: int, at: date
         found = work.mapping(_FIND_DATED, {"p_slot": slot_id, "p_lot": lot.lot, "p_expiry": lot.expiry})
     if found is None:
         if quantity < 0:
-            raise DomainError(lazy_gettext("this slot holds no %(describe)s", describe=lot.describe()), field="lot")
+            raise DomainError(lazy_gettext("this slot holds no %(describe)s", describe=lot.note().shown()), field="lot")
         row = work.first(_NEW, {"p_slot": slot_id, "p_lot": lot.lot, "p_expiry": lot.expiry, "p_qty": quantity,
                                 "p_at": at})  # fmt: skip
         assert row is not None  # INSERT ... RETURNING id
@@ -148,7 +148,7 @@ def _named(work: FastWork, slot_id: int, ledger_id: int, quantity: int, at: date
             raise DomainError(
                 lazy_gettext(
                     "%(describe)s holds %(quantity)s here, not %(quantity_2)s",
-                    describe=lot.describe(),
+                    describe=lot.note().shown(),
                     quantity=found["quantity"],
                     quantity_2=-quantity,
                 ),
