@@ -32,15 +32,18 @@ LABELS: dict[str, str] = {
 }
 _NOT_SENT = N_("Interrupted before the command was sent; no charge")
 NOT_SENT = Note.of(_NOT_SENT).encode()  # the reason of a dispense a restart found never commanded
+_LOST = N_("interrupted mid-dispense and the device cannot tell what happened: no charge; count the slot")
+INTERRUPTED = Note.of(_LOST)  # the detail of a dispense a restart found commanded and the device cannot explain
 _CODES = {**{label: code for code, label in LABELS.items()}, _NOT_SENT: "interrupted"}
 
 
 def reason(fault: str, detail: str = "") -> str:
-    """The stored reason for a fault: its label (an unknown code as it is) and the hardware's detail."""
+    """The stored reason for a fault: its label (an unknown code as it is) and the detail: the hardware's words as
+    they came, or an encoded note when vending wrote the detail itself (`interrupted`)."""
     label = Note.of(LABELS[fault]) if fault in LABELS else Note.typed(fault)
     if not detail:
         return label.encode()
-    return Note.of(N_("%(fault)s: %(detail)s"), fault=label, detail=Note.typed(detail)).encode()
+    return Note.of(N_("%(fault)s: %(detail)s"), fault=label, detail=Note.decode(detail)).encode()
 
 
 def code_of(stored: str) -> str:

@@ -167,11 +167,7 @@ class DispenseRunner:
             log.warning("device of dispense %s unreadable at restart: %s", row_id, exc)
             sensed = None
         if sensed is None:
-            sensed = Sensed(
-                0,
-                "interrupted",
-                "interrupted mid-dispense and the device cannot tell what happened: no charge; count the slot",
-            )
+            sensed = Sensed(0, "interrupted", faults.INTERRUPTED.encode())
         return self._finish(job, sensed, commanded=True)
 
 

@@ -89,3 +89,10 @@ def test_a_stuck_door_reads_in_german_at_the_kiosk_and_on_the_machine_page(
     assert "Door did not open" not in page
     overview = client.get("/vending/").get_data(as_text=True)  # the flagged slots, with state and reason
     assert "Tür nicht geöffnet: the door did not open" in overview and "<td>Verklemmt</td>" in overview
+
+
+def test_a_detail_vending_wrote_is_translated_and_a_devices_is_kept() -> None:
+    """The restart's own detail is a note (translated when shown); a device's detail is text, even one in braces."""
+    lost = notes.read(faults.reason("interrupted", faults.INTERRUPTED.encode()))[0].value("detail")
+    assert lost == faults.INTERRUPTED
+    assert notes.english(faults.reason("jammed", '{"motor": 2}')) == 'Jammed: {"motor": 2}'
