@@ -47,13 +47,15 @@ class InvalidTransition(Conflict):
 
     def __init__(
         self,
-        entity: str,
+        entity: object,
         current: str,
         target: str,
         allowed: frozenset[str] | set[str],
         shown: Callable[[str], str] = str,
     ) -> None:
-        """`shown` names a state in the message (core.states passes the translated label outside English)."""
+        """`entity` names the thing ("purchase order PO-1001"): a lazy translated message, so a German sentence has a
+        German noun (plain text is shown as it is). `shown` names a state in the message (core.states passes the
+        translated label outside English)."""
         allowed_text = ", ".join(sorted(shown(a) for a in allowed)) or gettext("none")
         super().__init__(
             gettext(

@@ -89,7 +89,7 @@ def humanise(value: str) -> str:
 class StateMachine(Generic[S]):
     """One status field's table: from-state -> {to-state: name of the action that performs it}."""
 
-    subject: str  # how errors name the thing: "purchase order", "dispense"
+    subject: str  # how errors name the thing: N_("purchase order"), N_("dispense") (translated when raised)
     states: type[S]
     transitions: Mapping[S, Mapping[S, str]]
     labels: Mapping[S, str] = field(default_factory=dict)
@@ -115,18 +115,20 @@ class StateMachine(Generic[S]):
         source, goal = self.states(current), self.states(target)
         targets = self.transitions.get(source, {})
         if goal not in targets:
-            raise InvalidTransition(self.subject, source.value, goal.value, frozenset(t.value for t in targets), _shown)
+            subject = texts.gettext(self.subject)
+            raise InvalidTransition(subject, source.value, goal.value, frozenset(t.value for t in targets), _shown)
         return targets[goal]
 
-    def check(self, name: str, current: S | str, target: S | str) -> str:
-        """Like `action`, naming the instance in the error ("purchase order PO-1001")."""
+    def check(self, name: object, current: S | str, target: S | str) -> str:
+        """Like `action`, naming the instance in the error: `name` is a lazy message ("purchase order %(number)s"),
+        so the refusal names it in the reader's language, or plain text shown as it is."""
         source, goal = self.states(current), self.states(target)
         targets = self.transitions.get(source, {})
         if goal not in targets:
             raise InvalidTransition(name, source.value, goal.value, frozenset(t.value for t in targets), _shown)
         return targets[goal]
 
-    def move(self, row: Any, target: S | str, name: str, column: str = "status") -> S:
+    def move(self, row: Any, target: S | str, name: object, column: str = "status") -> S:
         """Set a loaded row's status column to `target` when the table allows it (InvalidTransition naming `name`
         otherwise); returns the state it left. The ORM's one way to change a status."""
         before = self.states(getattr(row, column))

@@ -70,7 +70,8 @@ def dismiss(session: Session, request_id: int, note: str, actor: str, clock: Clo
     if not note.strip():
         raise DomainError(lazy_gettext("say why the equipment will not be bought"), field="note")
     request = _open_request(session, request_id)
-    REQUEST_STATES.check(f"equipment request {request.id}", request.status, RequestStatus.DISMISSED)
+    named = lazy_gettext("equipment request %(id)s", id=request.id)
+    REQUEST_STATES.check(named, request.status, RequestStatus.DISMISSED)
     request.status, request.decided_by, request.note = RequestStatus.DISMISSED.value, actor, note.strip()
     audit.record(session, actor, "equipment.dismiss", "equipment_request", request.id, after={"note": note.strip()},
                  clock=clock)  # fmt: skip
@@ -123,7 +124,7 @@ def _order(session: Session, request: EquipmentRequest, clock: Clock, actor: str
     """Put the request on a system PO of its own and submit it (the approval rules run); raises with the problem.
 
     `actor` is the PO's requester: `system:par` from the event, the buyer who orders an open request by hand."""
-    REQUEST_STATES.check(f"equipment request {request.id}", request.status, RequestStatus.ORDERED)
+    REQUEST_STATES.check(lazy_gettext("equipment request %(id)s", id=request.id), request.status, RequestStatus.ORDERED)
     item = session.scalar(select(Item).where(Item.asset_type == request.asset_type, Item.active.is_(True))
                           .order_by(Item.id).limit(1))  # fmt: skip
     if item is None:

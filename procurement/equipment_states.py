@@ -8,6 +8,7 @@ no supplier yet stays open with the problem in words until a buyer orders it aft
 from __future__ import annotations
 
 from core.states import State, StateMachine
+from core.texts import N_
 
 
 class RequestStatus(State):
@@ -17,7 +18,7 @@ class RequestStatus(State):
 
 
 REQUEST_STATES: StateMachine[RequestStatus] = StateMachine(
-    "equipment request",
+    N_("equipment request"),
     RequestStatus,
     {
         RequestStatus.OPEN: {RequestStatus.ORDERED: "order", RequestStatus.DISMISSED: "dismiss"},

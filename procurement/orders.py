@@ -60,7 +60,7 @@ def allowed_targets(status: str) -> frozenset[POStatus]:
 def transition(session: Session, po: PurchaseOrder, target: str, actor: str, clock: Clock, comment: str = "") -> None:
     """Move `po` to `target` if the table allows it: status, audit entry and event in the caller's transaction."""
     current = POStatus(po.status)
-    action = PO_STATES.check(f"purchase order {po.po_number}", current, target)
+    action = PO_STATES.check(lazy_gettext("purchase order %(number)s", number=po.po_number), current, target)
     now = clock.now()
     session.flush()  # the compare-and-set below must see this order as the session holds it
     moved = session.execute(

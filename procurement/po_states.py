@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import get_locale, gettext, lazy_gettext
 
 from core.states import State, StateMachine
+from core.texts import N_
 
 
 class POStatus(State):
@@ -26,7 +27,7 @@ RECEIVED, CLOSED, CANCELLED = POStatus.RECEIVED, POStatus.CLOSED, POStatus.CANCE
 
 # from-status → {to-status: the service function (and page action) that performs it}
 PO_STATES: StateMachine[POStatus] = StateMachine(
-    "purchase order",
+    N_("purchase order"),
     POStatus,
     {
         DRAFT: {PENDING: "submit", CANCELLED: "cancel"},

@@ -9,6 +9,7 @@ e-mail has left.
 from __future__ import annotations
 
 from core.states import State, StateMachine
+from core.texts import N_
 
 
 class TransmissionStatus(State):
@@ -23,7 +24,7 @@ SENT, FAILED = TransmissionStatus.SENT, TransmissionStatus.FAILED
 
 # from-status → {to-status: the action that performs it}
 TRANSMISSION: StateMachine[TransmissionStatus] = StateMachine(
-    "transmission",
+    N_("transmission"),
     TransmissionStatus,
     {
         QUEUED: {SENDING: "claim", SENT: "record", FAILED: "give_up"},

@@ -228,7 +228,7 @@ def begin(
             audit.record(session, actor, "po.resend", "purchase_order", po_number,
                          before={"status": t.status, "attempts": t.attempts, "last_error": t.last_error},
                          after={"status": SENDING}, clock=clock)  # fmt: skip
-            TRANSMISSION.move(t, SENDING, f"transmission of {po_number}")
+            TRANSMISSION.move(t, SENDING, lazy_gettext("transmission of %(number)s", number=po_number))
         else:
             t = Transmission(po_id=po.id, channel="email", recipient=supplier.email, status=SENDING, attempts=0,
                              last_error="", message_id=new_message_id(po_number, smtp.mail_from), created_at=now,
@@ -324,13 +324,13 @@ def record(session: Session, claim: Claim, error: str, clock: Clock, policy: Ret
     elif t.status == SENDING and t.claim_token == claim.token:
         t.last_error, t.claimed_at, t.claim_token, t.updated_at = error, None, None, now
         if t.attempts >= policy.max_attempts:
-            TRANSMISSION.move(t, FAILED, f"transmission of {po.po_number}")
+            TRANSMISSION.move(t, FAILED, lazy_gettext("transmission of %(number)s", number=po.po_number))
             t.next_attempt_at = None
             audit.record(session, claim.actor, "po.send_failed", "purchase_order", po.po_number,
                          after={"attempts": t.attempts, "error": error}, clock=clock,
                          comment=Note.of(N_("automatic retries stopped: send again by hand")).encode())  # fmt: skip
         else:
-            TRANSMISSION.move(t, QUEUED, f"transmission of {po.po_number}")
+            TRANSMISSION.move(t, QUEUED, lazy_gettext("transmission of %(number)s", number=po.po_number))
             t.next_attempt_at = now + policy.delay(t.attempts)
     # else: our claim went stale and another process took the transmission over; its outcome counts
     session.flush()
@@ -340,7 +340,7 @@ def record(session: Session, claim: Claim, error: str, clock: Clock, policy: Ret
 
 def _mark_sent(session: Session, po: PurchaseOrder, t: Transmission, claim: Claim, clock: Clock) -> None:
     now = clock.now()
-    TRANSMISSION.move(t, SENT, f"transmission of {po.po_number}")
+    TRANSMISSION.move(t, SENT, lazy_gettext("transmission of %(number)s", number=po.po_number))
     t.sent_at, t.last_error, t.next_attempt_at, t.updated_at = now, "", None, now
     t.claimed_at, t.claim_token = None, None
     sent = {"recipient": claim.recipient, "sha256": claim.sha256, "message_id": claim.message_id}

@@ -58,7 +58,7 @@ def _load(session: Session, alert_id: int, who: Worker, now: datetime) -> AlertV
 def _move(session: Session, view: AlertView, action: str, **values: Any) -> AlertStatus:
     target = alert_action_target(view.status, action)
     if target is None:  # let the table name the states in the error
-        ALERT_STATUS.check(f"alert {view.id}", view.status, _any_target_of(action))
+        ALERT_STATUS.check(lazy_gettext("alert %(id)s", id=view.id), view.status, _any_target_of(action))
         raise AssertionError("unreachable: the table refused the move above")
     statement = ALERT_STATUS.compare_and_set(TrackingAlert.status, TrackingAlert.id, target, **values)
     changed = session.execute(statement, {"key": view.id}).rowcount  # type: ignore[attr-defined]

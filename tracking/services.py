@@ -398,7 +398,7 @@ def change_status(
         raise NotFound(lazy_gettext("asset %(asset_id)s does not exist", asset_id=asset_id), field="asset_id")
     before = AssetStatus(asset.status)
     goal = AssetStatus(target)
-    action = ASSET_STATUS.check(f"asset {asset.asset_tag}", before, goal)
+    action = ASSET_STATUS.check(lazy_gettext("asset %(tag)s", tag=asset.asset_tag), before, goal)
     changed = session.execute(ASSET_STATUS.compare_and_set(Asset.status, Asset.id, goal), {"key": asset_id}).rowcount  # type: ignore[attr-defined]
     if changed != 1:
         raise Conflict(

@@ -18,6 +18,7 @@ sample is `pending` until the engine places the tag in the room (`reached`) or t
 from __future__ import annotations
 
 from core.states import State, StateMachine
+from core.texts import N_
 
 
 class AssetStatus(State):
@@ -28,7 +29,7 @@ class AssetStatus(State):
 
 
 ASSET_STATUS = StateMachine(
-    "asset",
+    N_("asset"),
     AssetStatus,
     {
         AssetStatus.CLEAN: {AssetStatus.IN_USE: "check_out", AssetStatus.MAINTENANCE: "to_maintenance"},
@@ -61,7 +62,7 @@ class AlertStatus(State):
 
 
 ALERT_STATUS = StateMachine(
-    "tracking alert",
+    N_("tracking alert"),
     AlertStatus,
     {
         AlertStatus.OPEN: {
@@ -149,7 +150,7 @@ class WalkStatus(State):
 
 
 WALK_STATUS = StateMachine(
-    "guided walk",
+    N_("guided walk"),
     WalkStatus,
     {
         WalkStatus.OPEN: {WalkStatus.FINISHED: "finish", WalkStatus.DISCARDED: "discard"},
@@ -174,7 +175,7 @@ class MarkOutcome(State):
 
 
 MARK_OUTCOME = StateMachine(
-    "walk mark",
+    N_("walk mark"),
     MarkOutcome,
     {MarkOutcome.PENDING: {MarkOutcome.REACHED: "reach", MarkOutcome.NEVER: "expire"}},
     labels={MarkOutcome.PENDING: "Waiting for the engine", MarkOutcome.REACHED: "Placed",
@@ -191,7 +192,7 @@ class GatewayStatus(State):
 
 
 GATEWAY_STATUS = StateMachine(
-    "gateway",
+    N_("gateway"),
     GatewayStatus,
     {GatewayStatus.UP: {GatewayStatus.DOWN: "went_silent"}, GatewayStatus.DOWN: {GatewayStatus.UP: "heard_again"}},
     labels={GatewayStatus.UP: "Heard", GatewayStatus.DOWN: "Not heard"},

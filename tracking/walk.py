@@ -78,7 +78,7 @@ def _own(walk: Walk, actor: str) -> None:
 
 def _move(session: Session, walk: Walk, target: WalkStatus, **values: Any) -> None:
     """One compare-and-set from the states the table allows: a second process finishing first wins cleanly."""
-    WALK_STATUS.check(f"walk {walk.id}", walk.status, target)
+    WALK_STATUS.check(lazy_gettext("walk %(id)s", id=walk.id), walk.status, target)
     statement = WALK_STATUS.compare_and_set(Walk.status, Walk.id, target, **values)
     if session.execute(statement, {"key": walk.id}).rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.db import unit_of_work
 from core.models import Item
+from core.notes import N_, Note
 from core.runtime import BackgroundWorker, DemoContext
 from vending import charges, demo_history, ledger, tools
 from vending.lots import LotRef
@@ -112,7 +113,7 @@ def _machine(
             quantity=fill,
             key=f"demo:{code}:{code_}",
             at=demo.services.clock.now(),
-            reason="demo fill",
+            reason=Note.of(N_("demo fill")).encode(),
             actor="demo",
             lot=_demo_lot(code, code_, demo.services.clock.now().date()),
         )

@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.notes import N_, Note
 from core.runtime import DemoContext
 from vending import ledger, restock, tools
 from vending.models import Machine, Slot, ToolLoan, Worker
@@ -43,7 +44,7 @@ def seed(session: Session, demo: DemoContext, items: dict[str, int]) -> None:
                 quantity=quantity,
                 key=key + ":fill",
                 at=at - timedelta(minutes=1),
-                reason="demo history",
+                reason=Note.of(N_("demo history")).encode(),
                 actor="demo",
             )
             ledger.post(

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidTransition, NotFound
 from core.events import ItemDispensed
 from core.models import Item, Site
+from core.notes import N_, Note
 from core.prepared import FastWork, Prepared
 from vending import ledger
 from vending.dispense_states import (
@@ -233,7 +234,8 @@ def _charge(work: FastWork, known: Facts, done: DispenseView, now: datetime) -> 
         ledger.post(
             work, slot_id=slot_id, kind="adjust", quantity=taken - short.on_hand, key=f"dispense:{dispense_id}:adj",
             at=now, flagged=True, actor="system:dispense", facts=slot, key_is_ours=True,
-            reason=f"weight showed {taken} taken but only {short.on_hand} on the books",
+            reason=Note.of(N_("weight showed %(taken)s taken but only %(on_hand)s on the books"), taken=taken,
+                           on_hand=short.on_hand).encode(),
         )  # fmt: skip
         charge()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.states import State, StateMachine
+from core.texts import N_
 
 
 class DispenseStatus(State):
@@ -21,7 +22,7 @@ REFUSED, FAILED = DispenseStatus.REFUSED, DispenseStatus.FAILED
 
 # from-status → {to-status: the step that performs it}
 DISPENSE: StateMachine[DispenseStatus] = StateMachine(
-    "dispense",
+    N_("dispense"),
     DispenseStatus,
     {
         REQUESTED: {AUTHORISED: "authorise", REFUSED: "refuse"},

@@ -19,7 +19,7 @@ from core.models import Site
 from core.outbox import publish
 from core.texts import N_
 from core.validation import Int, Text, ValidationError, one, schema
-from vending import authorise, charges, dispense, dispense_handoff, kiosk_grid, kiosk_state, tools
+from vending import authorise, charges, dispense, dispense_handoff, faults, kiosk_grid, kiosk_state, tools
 from vending.kiosk_common import (
     KIOSK,
     KioskMachine,
@@ -238,7 +238,7 @@ def dispense_status(machine_code: str, dispense_id: int) -> Any:
 
 
 # What a worker reads when the hardware let a dispense down, by the fault the device reported (the stored detail,
-# "door_not_opened: the door did not open (...)", is for the crib and stays on the staff pages).
+# a note naming the fault and the hardware's detail, see vending.faults, is for the crib and stays on the staff pages).
 FAULT_TEXT = {
     "door_already_open": lazy_gettext("The door was already open: close it and try again. Nothing was charged."),
     "door_not_opened": lazy_gettext("The door did not open. Nothing was charged: try again or ask the crib."),
@@ -252,8 +252,7 @@ FAULT_FALLBACK = lazy_gettext("The machine could not hand out the item. Nothing 
 def _worker_detail(view: dispense.DispenseView) -> str:
     if view.status != dispense.FAILED:
         return view.detail  # a refusal is stored in the kiosk's language; a success needs none
-    fault = view.detail.split(":", 1)[0].strip()
-    return str(FAULT_TEXT.get(fault, FAULT_FALLBACK))
+    return str(FAULT_TEXT.get(faults.code_of(view.detail), FAULT_FALLBACK))
 
 
 def _as_json(view: dispense.DispenseView, live_phase: str | None = None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.errors import DomainError
 from core.models import Item
+from core.notes import N_, Note
 from core.prepared import FastWork, Pending, Prepared
 from vending.models import LedgerLot, Slot, SlotLot, SlotStock
 
@@ -39,8 +40,18 @@ class LotRef:
     expiry: date | None = None
 
     def describe(self) -> str:
-        batch = self.lot or "without a batch number"
-        return f"lot {batch}" + (f", expiry {self.expiry:%Y-%m-%d}" if self.expiry else "")
+        return self.note().english()
+
+    def note(self) -> Note:
+        """The lot as a stored note ("lot ABC123, expiry 2027-06-30"), shown in the reader's language."""
+        expiry = f"{self.expiry:%Y-%m-%d}" if self.expiry else ""
+        if self.lot:
+            if expiry:
+                return Note.of(N_("lot %(batch)s, expiry %(expiry)s"), batch=self.lot, expiry=expiry)
+            return Note.of(N_("lot %(batch)s"), batch=self.lot)
+        if expiry:
+            return Note.of(N_("lot without a batch number, expiry %(expiry)s"), expiry=expiry)
+        return Note.of(N_("lot without a batch number"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +137,7 @@ def _named(work: FastWork, slot_id: int, ledger_id: int, quantity: int, at: date
         found = work.mapping(_FIND_DATED, {"p_slot": slot_id, "p_lot": lot.lot, "p_expiry": lot.expiry})
     if found is None:
         if quantity < 0:
-            raise DomainError(lazy_gettext("this slot holds no %(describe)s", describe=lot.describe()), field="lot")
+            raise DomainError(lazy_gettext("this slot holds no %(describe)s", describe=lot.note().shown()), field="lot")
         row = work.first(_NEW, {"p_slot": slot_id, "p_lot": lot.lot, "p_expiry": lot.expiry, "p_qty": quantity,
                                 "p_at": at})  # fmt: skip
         assert row is not None  # INSERT ... RETURNING id
@@ -137,7 +148,7 @@ def _named(work: FastWork, slot_id: int, ledger_id: int, quantity: int, at: date
             raise DomainError(
                 lazy_gettext(
                     "%(describe)s holds %(quantity)s here, not %(quantity_2)s",
-                    describe=lot.describe(),
+                    describe=lot.note().shown(),
                     quantity=found["quantity"],
                     quantity_2=-quantity,
                 ),

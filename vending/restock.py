@@ -14,9 +14,10 @@ from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, notes
 from core.errors import DomainError, NotFound
 from core.models import Item, Site
+from core.notes import N_, Note
 from vending import ledger, lots
 from vending.lots import LotRef
 from vending.models import Machine, Slot, SlotStock
@@ -107,7 +108,7 @@ def record_count(
         key=key,
         at=now,
         worker_id=worker_id,
-        reason=f"counted {counted}, expected {expected}",
+        reason=Note.of(N_("counted %(counted)s, expected %(expected)s"), counted=counted, expected=expected).encode(),
         flagged=difference != 0,
         actor=actor,
     )
@@ -136,7 +137,7 @@ def record_fill(
     worker_id: int | None = None,
     actor: str = "",
     lot: LotRef | None = None,
-    how: str = "",
+    how: Note | None = None,
 ) -> int:
     """Items put into a slot (of `lot` when the label named one); refuses to overfill beyond capacity.
 
@@ -167,7 +168,7 @@ def record_fill(
         key=key,
         at=now,
         worker_id=worker_id,
-        reason="; ".join(part for part in ("restock", how, lot.describe() if lot else "") if part),
+        reason=notes.joined([Note.of(N_("restock")), *(n for n in (how, lot.note() if lot else None) if n)]).encode(),
         actor=actor,
         lot=lot,
     )
@@ -220,7 +221,7 @@ def pull_lot(
         key=key,
         at=now,
         worker_id=worker_id,
-        reason=f"expired ({ref.describe()}): pulled from slot {slot.code}",
+        reason=Note.of(N_("expired (%(lot)s): pulled from slot %(slot)s"), lot=ref.note(), slot=slot.code).encode(),
         actor=actor,
         lot=ref,
     )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from core import gs1
 from core.errors import DomainError
 from core.models import Item
+from core.notes import N_, Note
 from vending import restock
 from vending.lots import LotRef
 from vending.models import Slot
@@ -120,7 +121,7 @@ def fill_by_scan(
         quantity = scanned.count if scanned.count is not None else _to_pick(session, machine_id, slot_code, today)
     on_hand = restock.record_fill(
         session, machine_id, slot_code, quantity, key=key, now=now, worker_id=worker_id, actor=actor,
-        lot=scanned.lot, how=f"scanned {scanned.scanned_as}",
+        lot=scanned.lot, how=Note.of(N_("scanned %(code)s"), code=scanned.scanned_as),
     )  # fmt: skip
     return ScanFill(scanned, quantity, on_hand)
 

@@ -108,7 +108,7 @@ def restock_scan_slot(machine_id: int, slot_code: str) -> Any:
         today=restock.site_today(session, machine.id, moment), actor=actor(),
     )  # fmt: skip
     scanned = filled.scanned
-    lot = " (" + scanned.lot.describe() + ")" if scanned.lot else ""
+    lot = " (" + scanned.lot.note().shown() + ")" if scanned.lot else ""
     return saved(
         _(
             "Slot %(slot)s: %(n)s × %(item)s added by scan%(lot)s; now %(on_hand)s on hand.",

@@ -25,7 +25,7 @@ from core.clock import Clock
 from core.db import unit_of_work
 from core.errors import InvalidTransition, NotFound
 from core.prepared import fast_unit_of_work
-from vending import dispense
+from vending import dispense, faults
 from vending.devices import MachineAdapter, Sensed, safe_call
 from vending.dispense import DispenseView
 from vending.dispense_states import AUTHORISED, SENSED
@@ -155,9 +155,7 @@ class DispenseRunner:
         with unit_of_work(self.session_factory) as session:
             found = dispense.facts(session, row_id)
             if found.view.status == AUTHORISED:
-                return dispense.fail(
-                    session, row_id, "interrupted before the command was sent; no charge", now, flag_slot_too=False
-                )
+                return dispense.fail(session, row_id, faults.NOT_SENT, now, flag_slot_too=False)
             if found.view.status == SENSED:
                 return dispense.complete(session, row_id, now)
         job, baseline = _job(found), json.loads(found.baseline or "{}")
@@ -169,11 +167,7 @@ class DispenseRunner:
             log.warning("device of dispense %s unreadable at restart: %s", row_id, exc)
             sensed = None
         if sensed is None:
-            sensed = Sensed(
-                0,
-                "interrupted",
-                "interrupted mid-dispense and the device cannot tell what happened: no charge; count the slot",
-            )
+            sensed = Sensed(0, "interrupted", faults.INTERRUPTED.encode())
         return self._finish(job, sensed, commanded=True)
 
 
@@ -191,4 +185,5 @@ def _job(found: dispense.Facts) -> Job:
 
 
 def _reason(sensed: Sensed) -> str:
-    return f"{sensed.fault}: {sensed.detail}" if sensed.detail else sensed.fault
+    """The stored reason of a fault (a note: its label translated when shown, the hardware's detail as it is)."""
+    return faults.reason(sensed.fault, sensed.detail)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext
+
 from core.states import State, StateMachine
+from core.texts import N_
 
 
 class SlotState(State):
@@ -17,7 +20,7 @@ OK, JAMMED, DISABLED = SlotState.OK, SlotState.JAMMED, SlotState.DISABLED
 
 # from-state → {to-state: the action that performs it}
 SLOT: StateMachine[SlotState] = StateMachine(
-    "slot",
+    N_("slot"),
     SlotState,
     {
         OK: {JAMMED: "flag_jam", DISABLED: "disable"},
@@ -31,6 +34,6 @@ SLOT: StateMachine[SlotState] = StateMachine(
 
 def move(slot: Any, target: SlotState, reason: str = "") -> SlotState:
     """Move a loaded Slot to `target` with the reason shown beside it; returns the state it left."""
-    before = SLOT.move(slot, target, f"slot {slot.code}", column="state")
+    before = SLOT.move(slot, target, lazy_gettext("slot %(code)s", code=slot.code), column="state")
     slot.state_reason = reason
     return before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.states import State, StateMachine
+from core.texts import N_
 
 
 class ToolStatus(State):
@@ -16,7 +17,7 @@ AVAILABLE, OUT, REPAIR, LOST = ToolStatus.AVAILABLE, ToolStatus.OUT, ToolStatus.
 
 # from-status → {to-status: the action that performs it}
 TOOL: StateMachine[ToolStatus] = StateMachine(
-    "tool",
+    N_("tool"),
     ToolStatus,
     {
         AVAILABLE: {OUT: "checkout"},

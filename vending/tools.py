@@ -145,7 +145,7 @@ def checkout(
         )
     if due_at <= now:
         raise DomainError(lazy_gettext("the due time must be in the future"), field="due_at")
-    TOOL.move(tool, ToolStatus.OUT, f"tool {tool.serial}")
+    TOOL.move(tool, ToolStatus.OUT, lazy_gettext("tool %(serial)s", serial=tool.serial))
     session.add(ToolLoan(tool_id=tool.id, worker_id=worker_id, out_at=now, due_at=due_at))
     audit.record(
         session,
@@ -178,7 +178,7 @@ def return_tool(
     if loan is None:
         raise Conflict(lazy_gettext("tool %(serial)s is not checked out", serial=tool.serial), field="serial")
     loan.returned_at, loan.condition = now, condition
-    TOOL.move(tool, _AFTER_RETURN[condition], f"tool {tool.serial}")
+    TOOL.move(tool, _AFTER_RETURN[condition], lazy_gettext("tool %(serial)s", serial=tool.serial))
     audit.record(
         session,
         actor or f"worker:{loan.worker_id}",
@@ -208,7 +208,7 @@ def repaired(session: Session, serial: str, actor: str) -> ToolView:
             lazy_gettext("tool %(serial)s is %(status)s, not in repair", serial=tool.serial, status=tool.status),
             field="serial",
         )
-    TOOL.move(tool, ToolStatus.AVAILABLE, f"tool {tool.serial}")
+    TOOL.move(tool, ToolStatus.AVAILABLE, lazy_gettext("tool %(serial)s", serial=tool.serial))
     audit.record(session, actor, "vending.tool.repaired", "vending_tool", tool.id)
     return tool_view(session, tool)
 

@@ -90,7 +90,8 @@ def record(session: Session, data: AckInput, document_id: int, clock: Clock, act
     now = clock.now()
     for earlier in session.scalars(select(Acknowledgement).where(Acknowledgement.po_id == po.id,
                                                                  Acknowledgement.status.in_(ACK_OPEN))):  # fmt: skip
-        earlier.status = ack_move(f"acknowledgement {earlier.id}", earlier.status, AckStatus.SUPERSEDED)
+        named = lazy_gettext("acknowledgement %(id)s", id=earlier.id)
+        earlier.status = ack_move(named, earlier.status, AckStatus.SUPERSEDED)
     ack = Acknowledgement(po_id=po.id, document_id=document_id, response="reject" if data.reject_order else
                           "change" if changed else "confirm", status=status, comment=data.comment[:2000],
                           received_at=now)  # fmt: skip
@@ -160,7 +161,7 @@ def proposed_total(session: Session, po: PurchaseOrder, ack: Acknowledgement) ->
 def decide(session: Session, ack_id: int, accept: bool, actor: str, clock: Clock, comment: str = "") -> AckStatus:
     """The buyer's decision on proposed changes; returns the new status (awaiting_approval above the limit)."""
     ack, po = _open_ack(session, ack_id, AckStatus.CHANGE_PROPOSED)
-    entity = f"acknowledgement of {po.po_number}"
+    entity = lazy_gettext("acknowledgement of %(number)s", number=po.po_number)
     if not accept:
         if not comment.strip():
             raise DomainError(lazy_gettext("say why the changes are declined: the supplier is told"), field="comment")
@@ -191,7 +192,7 @@ def approve_change(
         )
     if actor == ack.decided_by:
         raise Forbidden(lazy_gettext("you accepted these changes: someone else must approve them"), field="approver")
-    entity = f"acknowledgement of {po.po_number}"
+    entity = lazy_gettext("acknowledgement of %(number)s", number=po.po_number)
     if not accept:
         if not comment.strip():
             raise DomainError(lazy_gettext("say why the changes are declined: the supplier is told"), field="comment")

@@ -170,7 +170,7 @@ def _get(session: Session, invoice_id: int) -> tuple[Invoice, PurchaseOrder]:
 def rematch(session: Session, invoice_id: int, actor: str, clock: Clock) -> str:
     """Match a held invoice again (after receipts arrived); stays held, with fresh reasons, when it still differs."""
     invoice, po = _get(session, invoice_id)
-    invoice_move(f"invoice {invoice.invoice_number}", invoice.status, InvoiceStatus.MATCHED)
+    invoice_move(_named(invoice), invoice.status, InvoiceStatus.MATCHED)
     _match(session, invoice, po)
     invoice.updated_at = clock.now()
     audit.record(session, actor, "invoice.rematch", "invoice", _key(session, invoice),
@@ -184,7 +184,7 @@ def decide(session: Session, invoice_id: int, approve: bool, actor: str, clock: 
         raise DomainError(lazy_gettext("say why: the decision on a held invoice is kept with it"), field="comment")
     invoice, _po = _get(session, invoice_id)
     target = InvoiceStatus.APPROVED if approve else InvoiceStatus.REJECTED
-    invoice.status = invoice_move(f"invoice {invoice.invoice_number}", invoice.status, target)
+    invoice.status = invoice_move(_named(invoice), invoice.status, target)
     invoice.decided_by, invoice.decision_comment, invoice.updated_at = actor, comment[:2000], clock.now()
     audit.record(session, actor, f"invoice.{target.value}", "invoice", _key(session, invoice),
                  before={"hold_reason": invoice.hold_reason}, after={"status": target.value}, comment=comment[:500],
@@ -213,8 +213,13 @@ def export_payable(session: Session, actor: str, clock: Clock) -> str:
         writer.writerow([code, invoice.invoice_number, invoice.invoice_date.isoformat(), po_number, invoice.currency,
                          f"{invoice.subtotal:.2f}", f"{invoice.tax:.2f}", f"{invoice.total:.2f}", invoice.status,
                          invoice.decided_by])  # fmt: skip
-        invoice.status = invoice_move(f"invoice {invoice.invoice_number}", invoice.status, InvoiceStatus.EXPORTED)
+        invoice.status = invoice_move(_named(invoice), invoice.status, InvoiceStatus.EXPORTED)
         invoice.updated_at = clock.now()
     audit.record(session, actor, "invoice.export", "invoice", "payable",
                  after={"invoices": [f"{c}/{i.invoice_number}" for i, c, _ in rows]}, clock=clock)  # fmt: skip
     return out.getvalue()
+
+
+def _named(invoice: Invoice) -> object:
+    """How a refusal names the invoice, in the reader's language."""
+    return lazy_gettext("invoice %(number)s", number=invoice.invoice_number)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from flask_babel import gettext, lazy_gettext
 
 from core.states import State, StateMachine
+from core.texts import N_
 
 
 class AckStatus(State):
@@ -46,7 +47,7 @@ ACK_LABELS = {
 _PROPOSED, _AWAITING = AckStatus.CHANGE_PROPOSED, AckStatus.AWAITING_APPROVAL
 # from-status → {to-status: the action that performs it}; an answer is inserted in its first status
 ACK: StateMachine[AckStatus] = StateMachine(
-    "acknowledgement",
+    N_("acknowledgement"),
     AckStatus,
     {
         _PROPOSED: {AckStatus.ACCEPTED: "accept", _AWAITING: "accept", AckStatus.DECLINED: "decline",
@@ -95,7 +96,7 @@ class InvoiceStatus(State):
 
 
 INVOICE: StateMachine[InvoiceStatus] = StateMachine(
-    "invoice",
+    N_("invoice"),
     InvoiceStatus,
     {
         InvoiceStatus.HELD: {InvoiceStatus.MATCHED: "rematch", InvoiceStatus.APPROVED: "approve",
@@ -120,12 +121,12 @@ PAYABLE = (InvoiceStatus.MATCHED, InvoiceStatus.APPROVED)  # exportable for paym
 COUNTED = (InvoiceStatus.MATCHED, InvoiceStatus.HELD, InvoiceStatus.APPROVED, InvoiceStatus.EXPORTED)
 
 
-def ack_move(entity: str, current: str, target: AckStatus) -> AckStatus:
+def ack_move(entity: object, current: str, target: AckStatus) -> AckStatus:
     """`target` if the acknowledgement table allows current → target, else InvalidTransition."""
     ACK.check(entity, current, target)
     return target
 
 
-def invoice_move(entity: str, current: str, target: InvoiceStatus) -> InvoiceStatus:
+def invoice_move(entity: object, current: str, target: InvoiceStatus) -> InvoiceStatus:
     INVOICE.check(entity, current, target)
     return target

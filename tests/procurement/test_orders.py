@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from flask import Flask
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from core import notes
@@ -47,8 +49,21 @@ def test_transition_table_is_explicit_and_illegal_moves_raise(world: World) -> N
     assert TRANSITIONS["draft"] == {"pending_approval": "submit", "cancelled": "cancel"}
     assert TRANSITIONS["closed"] == {} and TRANSITIONS["cancelled"] == {}
     number = _manual_po(world)
-    with pytest.raises(InvalidTransition, match="draft to sent"), unit_of_work(world.factory) as s:
+    refused = pytest.raises(InvalidTransition, match=f"^purchase order {number} cannot go from draft to sent")
+    with refused, unit_of_work(world.factory) as s:
         orders.transition(s, orders.get_po(s, number), "sent", "user:bob", world.clock)
+
+
+def test_a_refusal_names_the_order_in_the_readers_language(world: World, app: Flask) -> None:
+    number = _manual_po(world)
+    refused = pytest.raises(InvalidTransition)
+    with app.test_request_context("/"), force_locale("de"), world.session() as s, refused as german:
+        orders.transition(s, orders.get_po(s, number), "sent", "user:bob", world.clock)
+    assert german.value.message.startswith(f"Bestellung {number} kann nicht von „Entwurf“"), german.value.message
+    refused = pytest.raises(InvalidTransition)
+    with app.test_request_context("/"), force_locale("es"), world.session() as s, refused as spanish:
+        orders.transition(s, orders.get_po(s, number), "sent", "user:bob", world.clock)
+    assert spanish.value.message.startswith(f"el pedido de compra {number} no puede pasar"), spanish.value.message
 
 
 def test_each_transition_audits_and_publishes(world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -164,6 +165,9 @@ def test_a_slot_moves_only_as_its_table_allows(admin: tuple[FlaskClient, World, 
     client.set_cookie("vendtrack_lang", "de")
     german = client.get(f"/vending/machines/{world.machine_id}").get_data(as_text=True)
     assert ": deaktiviert von " in german and "disabled by" not in german
+    twice = client.post("/vending/slots/2/disable", data={"reason": "x", "csrf_token": token})  # the refusal names
+    refusal = html.unescape(twice.get_data(as_text=True))  # the slot with a German noun
+    assert twice.status_code == 409 and "Fach A2 kann nicht von „Gesperrt“" in refusal and "slot A2" not in refusal
     client.delete_cookie("vendtrack_lang")
 
 

@@ -16,7 +16,7 @@ from core.outbox import OutboxEvent
 from core.prepared import fast_unit_of_work
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.vending.conftest import World, kerong_config
-from vending import authorise, dispense, ledger
+from vending import authorise, dispense, faults, ledger
 from vending.drivers import DevicePool
 from vending.models import Dispense, LedgerEntry, Machine, Slot
 from vending.runner import DispenseRunner
@@ -102,7 +102,7 @@ def test_stuck_lock_fails_without_charge_and_flags_slot(
     lockboard.set_stuck(0, 1)
     requested = _request(session_factory, world, clock, "k2", slot="A2")
     done = runner.run(requested.id)
-    assert done.status == "failed" and "door_not_opened" in done.detail
+    assert done.status == "failed" and faults.code_of(done.detail) == "door_not_opened"
     with session_factory() as s:
         assert ledger.on_hand(s, world.slots["A2"]) == 5
         assert s.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "issue")) == 0

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import notes
 from core.clock import ManualClock
 from core.db import unit_of_work
 from core.outbox import OutboxEvent
@@ -197,7 +198,7 @@ def test_crash_mid_dispense_is_settled_from_each_device(
     sims.scales.scale(1).take(2)  # the worker took two while the process was down
     settled = {v.slot_code: v for v in runner.reconcile()}
     assert (settled["B1"].status, settled["B1"].taken) == ("completed", 2)
-    assert settled["11"].status == "failed" and "count the slot" in settled["11"].detail
+    assert settled["11"].status == "failed" and "count the slot" in notes.english(settled["11"].detail)
     assert runner.reconcile() == []
     with session_factory() as s:
         slots = {sl.machine_id: sl for sl in s.scalars(select(Slot).where(Slot.machine_id.in_((shelf, coil))))}

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import notes
 from core.clock import ManualClock
 from core.db import unit_of_work
 from core.errors import DomainError
@@ -64,7 +65,7 @@ def test_gs1_labels_fill_the_slot_with_their_lot(session_factory: sessionmaker[S
         assert lots == [("ABC123", date(2027, 6, 30), 3), ("ABC124", None, 1)]
         entry = s.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == "k1")).one()
         assert (entry.kind, entry.quantity, entry.on_hand_after) == ("restock", 2, 3)
-        assert entry.reason == f"restock; scanned GTIN {GLOVES_GTIN}; lot ABC123, expiry 2027-06-30"
+        assert notes.english(entry.reason) == f"restock; scanned GTIN {GLOVES_GTIN}; lot ABC123, expiry 2027-06-30"
         assert s.scalar(select(LedgerLot.quantity).where(LedgerLot.ledger_id == entry.id)) == 2
         assert ledger.on_hand(s, labelled.slots["A1"]) == 5
 

@@ -3,6 +3,7 @@ item refused on its slot's form, and a restock typed as a scan on a phone in Chr
 
 from __future__ import annotations
 
+import html as html_text
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from core import notes
 from core.db import unit_of_work
 from core.models import Item
 from core.roles import Role
@@ -62,8 +64,11 @@ def test_the_pick_list_shows_expired_lots_and_records_their_pull(app: Flask, cli
     with app.extensions["vendtrack"].session_factory() as s:
         entry = s.scalars(select(LedgerEntry).where(LedgerEntry.kind == "pull")).one()
         assert (entry.quantity, entry.on_hand_after) == (-4, 1)
-        assert entry.reason == f"expired (lot EP-OLD, expiry {expired_on}): pulled from slot A3"
+        assert notes.english(entry.reason) == f"expired (lot EP-OLD, expiry {expired_on}): pulled from slot A3"
         assert s.scalar(select(SlotLot.quantity).where(SlotLot.id == lot_id)) == 0
+    client.set_cookie("vendtrack_lang", "de")  # the ledger's reason reads in German
+    ledger_page = html_text.unescape(client.get("/vending/ledger").get_data(as_text=True))
+    assert f"abgelaufen (Charge EP-OLD, Ablaufdatum {expired_on}): aus Fach A3 entnommen" in ledger_page
 
 
 def test_a_wrong_label_is_refused_on_its_slot_and_nothing_is_recorded(
