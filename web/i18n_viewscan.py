@@ -113,7 +113,7 @@ class ViewScanner:
                     out.append(Finding(rel, node.lineno, kind, fix_for(node, MARKER)))
             for name, node in _table_texts(module):
                 out.append(Finding(rel, node.lineno, f"table {name}", fix_for(node, TABLE_MARKER)))
-        return sorted(set(out), key=lambda f: (f.path, f.line, f.kind))
+        return sorted(set(out), key=lambda f: (f.path, f.line, f.kind, f.fix))
 
     def _texts(self, module: _Module) -> Iterator[tuple[str, ast.expr]]:
         for node in ast.walk(module.tree):
