@@ -21,10 +21,14 @@ HOW TO MARK A STRING (every helper adding user-facing text, read this first)
 - Text a view builds for a page (a view model: a row's title, reason, label, summary, a chart title, a `saved()`
   message, a value passed to render_template) is translated when it is built, in the reader's language:
   `gettext(...)` in the request, or a `core.notes.Note` / `N_` id kept and translated when shown. web/i18n_viewscan.py
-  names the English ones (view-model dataclass text fields, message sinks, render_template values).
-  Text only a machine or an operator reads may stay English with a trailing `# i18n: <why>` on its line.
+  names the English ones (view-model dataclass text fields, message sinks, render_template values, and module-level
+  text tables such as web/errors.py's FRIENDLY: mark each entry `N_(...)` and translate it where it is shown).
+  Text only a machine or an operator reads may stay English with a trailing `# i18n: <why>` on its line (on a
+  table's first line for the whole table: SQL, demo data, header values).
 - Status labels (State labels), menu labels (`nav_links`) and the kiosk's script strings (KIOSK_TEXT below)
-  are collected at extraction time from the running code: no marking needed, but their English text is the id.
+  are collected at extraction time from the running code; tables of them are marked `N_` all the same.
+- In templates, a label written as a literal in a `{% set %}` (a list of page links, a title chosen by a
+  condition) is marked `_('...')` like any other (web/i18n_scan.py finds it).
 - Text the code stores for a person to read later (a reason, a warning, an alert's message) is stored as a
   `core.notes.Note` (`Note.of(N_("left zone %(zone)s"), zone=name).encode()`), never as English; templates show
   the field with `{{ row.reason|shown }}` (or `|shown_lines` for a list of lines). Typed text stays as typed.
