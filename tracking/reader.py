@@ -119,9 +119,9 @@ class ReaderWorker:
         try:
             router.run_session(supervisor)
         finally:
+            self.router = None  # first: a heartbeat meanwhile counts this session's messages at most once
             self.routed += router.routed
             self.acked += router.acked
-            self.router = None
             self._close_links()  # every engine starts a fresh link: its count of handled messages starts at 0
 
     def _gather(self, listener: socket.socket, supervisor: Supervised) -> None:
