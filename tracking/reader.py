@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import zlib
 from pathlib import Path
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 SOCKET_NAME = "tracking-reader.sock"
 MAX_SOCKET_PATH = 107  # bytes of a Unix socket's path on Linux (sun_path less its final NUL)
 HELLO_TIMEOUT_S = 5.0  # an engine says its index this soon after connecting, or is refused
+GATHER_LATE_S = 30.0  # engines missing this long after the reader began to gather them: the reader reports down
 _POLL_S = 0.5
 
 
@@ -125,8 +127,14 @@ class ReaderWorker:
             self._close_links()  # every engine starts a fresh link: its count of handled messages starts at 0
 
     def _gather(self, listener: socket.socket, supervisor: Supervised) -> None:
+        late_at = time.monotonic() + GATHER_LATE_S
         while len(self.links) < self.count and not supervisor.stopping.is_set():
             supervisor.beat()
+            if time.monotonic() > late_at:  # /healthz shows the reader down, with who is missing; the links stay
+                missing = ", ".join(str(i) for i in range(self.count) if i not in self.links)
+                raise Outage(f"engine(s) {missing} of {self.count} have not linked to {self.path} within "
+                             f"{GATHER_LATE_S:.0f} s: are their processes (vendtrack workers --process "
+                             "tracking-engine-i) running?")  # fmt: skip
             try:
                 conn, _ = listener.accept()
             except TimeoutError:

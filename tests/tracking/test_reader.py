@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from core.heartbeats import WorkerState
 from core.settings import SettingsError, load_settings
 from tests.support import wait_until
 from tests.tracking.mosquitto import Mosquitto
 from tracking import plugin
+from tracking import reader as reader_module
 from tracking.observation import Observation
 from tracking.pipeline import pipeline_for
 from tracking.reader import EngineLink, ReaderWorker
@@ -151,3 +153,22 @@ def test_a_bad_reader_setting_is_refused_with_the_variable_named(tmp_path: Path)
     assert "VENDTRACK_TRACKING_MQTT_READER must be 1 or 0, got 'maybe'" in str(caught.value)
     good = load_settings({"VENDTRACK_TRACKING_MQTT_READER": "yes"}, tmp_path)
     assert good.extra["tracking_mqtt_reader"] == "1"
+
+
+def test_a_reader_missing_an_engine_reports_down_naming_it_then_reads_once_it_joins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto
+) -> None:
+    monkeypatch.setattr(reader_module, "GATHER_LATE_S", 0.5)
+    path = str(tmp_path / "r.sock")
+    consumers = [MqttConsumer(lambda _obs: None, lambda *_: None, prefix=mosquitto.prefix, group=None)
+                 for _ in range(2)]  # fmt: skip
+    reader = ReaderWorker(path, 2, consumers[0].broker, mosquitto.prefix, session_expiry_s=0, backoff=(0.2, 0.5))
+    mosquitto.run(reader)
+    mosquitto.run(EngineLink(path, consumers[0], 0, 2, backoff=(0.2, 0.5)))
+    wait_until(lambda: reader.supervisor.state == WorkerState.DOWN, timeout=15, what="the reader down")
+    assert "engine(s) 1 of 2 have not linked" in reader.supervisor.last_error
+    assert "waiting for engine(s) 1 of 2" in reader.heartbeat().info
+    mosquitto.run(EngineLink(path, consumers[1], 1, 2, backoff=(0.2, 0.5)))
+    wait_until(lambda: reader.supervisor.state == WorkerState.RUNNING and reader.router is not None, timeout=15,
+               what="the reader reading once engine 1 linked")  # fmt: skip
+    assert reader.heartbeat().info.startswith("reading") and reader.heartbeat().counters["engines_connected"] == 2
