@@ -89,6 +89,11 @@ def _rooms_now(factory: sessionmaker[Session]) -> dict[str, str | None]:
         return {tag: code for tag, code in rows}
 
 
+def _owned(keys: list[str]) -> list[int]:
+    """How many of `keys` each of the three engines owns."""
+    return [sum(1 for key in keys if owner(key, 3) == index) for index in range(3)]
+
+
 def _room_sequences(factory: sessionmaker[Session]) -> dict[str, list[str | None]]:
     with factory() as session:
         rows = session.execute(
@@ -189,6 +194,21 @@ def test_a_walk_through_serve_gives_every_tag_the_rooms_one_engine_gives(
     found = engines()
     assert len(found) == 3 and all(i["accepted"] > 0 for i in found), found  # each engine took its own tags
     assert sum(sum(i["rejected"].values()) for i in found) == 0
+    before = _reader_counters(factory)
+    bad = [(f"{mosquitto.prefix}espresense/devices/{_device(tag)}/gw-0", b"{not json") for tag in range(TAGS)]
+    bad.append((f"{mosquitto.prefix}vendtrack/adverts/gw-0", b"[" * 5000))  # names no tag: to every engine
+    publisher.send_all(bad + _step(mosquitto.prefix, LEGS - 1))
+
+    def rejected() -> list[int]:  # per engine, by the partition its role names
+        found = {int(i["role"].rsplit(" ", 1)[1][0]): sum(i["rejected"].values()) for i in engines()}
+        return [found.get(index, -1) for index in range(3)]
+
+    expected = [n + 1 for n in _owned(keys)]  # its own tags' bad sightings and the raw batch
+    wait_until(lambda: rejected() == expected, timeout=15, every=0.5, what=f"the engines rejecting {expected}")
+    after = _reader_when(factory, lambda c: c["acked"] - before["acked"] == len(bad) + len(_step("", 0)),
+                         "the bad messages acknowledged with the good ones after them")  # fmt: skip
+    assert after["sessions"] == before["sessions"] and after["restarts"] == 0  # the reader kept its session
+    assert all(i["restarts"] == 0 and i["state"] == "running" for i in engines())
 
 
 def _story(served: Served, factory: sessionmaker[Session]) -> str:
