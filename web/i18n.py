@@ -56,7 +56,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from core import access, languages, notes, texts
+from core import access, languages, note_values, notes, texts
 from web import user_language
 
 LANGUAGES = languages.SHIPPED  # one list: core/languages.py
@@ -193,6 +193,22 @@ def money(value: Decimal | float | int | None, currency: str) -> str:
     return babel_numbers.format_currency(value, currency, locale=_locale())
 
 
+def _note_number(value: Decimal, digits: int) -> str:
+    return decimal(value, digits) if has_request_context() else format(value, "f")
+
+
+def _note_money(amount: Decimal, currency: str) -> str:
+    return money(amount, currency) if has_request_context() else f"{currency} {amount:.2f}"
+
+
+def _note_moment(at: datetime) -> str:
+    return when(at, zone=True) if has_request_context() else f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+def _note_day(day: date) -> str:
+    return when(day, "%Y-%m-%d") if has_request_context() else f"{day:%Y-%m-%d}"
+
+
 def kiosk_text(language: str | None = None) -> dict[str, str]:
     """The kiosk script's strings in the current (or given) language, for the page's JSON block."""
     with force_locale(shipped(language) or _locale()):
@@ -235,6 +251,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
     texts.install(_, ngettext)  # core's messages follow the request's (or the kiosk's) language
+    note_values.install(_note_number, _note_money, _note_moment, _note_day)  # and the typed values in stored notes
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["decimal"] = decimal
