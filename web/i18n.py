@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import Blueprint, Flask, g, has_request_context, redirect, request
+from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, LazyString, force_locale, get_locale, ngettext
 from flask_babel import gettext as _
@@ -131,7 +131,10 @@ def select_locale() -> str:
 
 
 def site_zone() -> tzinfo:
-    """The time zone pages show times in: the caller's site, else the only site, else UTC."""
+    """The time zone pages show times in: the caller's site, else the only site, else UTC (also in an app without
+    the product's database, such as a bare app that only reads notes)."""
+    if "vendtrack" not in current_app.extensions:
+        return ZoneInfo("UTC")
     name = user_language.site_timezone()
     try:
         return ZoneInfo(name)
