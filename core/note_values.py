@@ -35,27 +35,26 @@ def install(number: Callable[[Decimal, int], str], money: Callable[[Decimal, str
 
 @dataclass(frozen=True, slots=True)
 class Number:
-    """A decimal shown with the digits it was stored with (`Number.of(4.23, 1)` is 4.2)."""
+    """A decimal shown with the digits it was written with (`Number.of(4.23, 1)` is 4.2). It keeps its English text
+    ("15660.00"): a replenishment run writes tens of thousands of them and shows few."""
 
-    value: Decimal
+    text: str
 
     @classmethod
     def of(cls, value: float | Decimal | int, digits: int) -> Number:
-        return cls(Decimal(str(value)).quantize(Decimal(1).scaleb(-digits)))
-
-    @property
-    def digits(self) -> int:
-        exponent = self.value.as_tuple().exponent
-        return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        return cls(f"{value:.{digits}f}")
 
     def english(self) -> str:
-        return format(self.value, "f")
+        return self.text
 
     def shown(self) -> str:
-        return _formats.number(self.value, self.digits) if _formats.number else self.english()
+        if _formats.number is None:
+            return self.text
+        point = self.text.find(".")
+        return _formats.number(Decimal(self.text), 0 if point < 0 else len(self.text) - point - 1)
 
     def stored(self) -> dict[str, str]:
-        return {"n": self.english()}
+        return {"n": self.text}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,22 +110,18 @@ def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)  # naive times in the books are UTC
 
 
-def typed(value: object) -> TypedValue | None:
-    """The typed value for a Python value given to `Note.of` (Decimal, datetime, date), else None."""
-    if isinstance(value, Decimal):
-        return Number(value)
-    if isinstance(value, datetime):
-        return Moment(value)
-    if isinstance(value, date):
-        return Day(value)
-    return None
+TYPED_OF: dict[type, Callable[[Any], TypedValue]] = {
+    Decimal: lambda value: Number(format(value, "f")),
+    datetime: Moment,
+    date: Day,
+}  # the Python values `Note.of` keeps typed, by exact type (an int or a str is looked up and passed by quickly)
 
 
 def decoded(data: dict[str, Any]) -> TypedValue | None:
     """The typed value a stored JSON object holds, or None when it holds none (or a broken one)."""
     try:
         if "n" in data:
-            return Number(_amount(data["n"]))
+            return Number(format(_amount(data["n"]), "f"))
         if "a" in data:
             return Money(_amount(data["a"]), str(data.get("c", ""))[:8])
         if "t" in data:

@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from core.note_values import TYPED, TypedValue, decoded, typed
+from core.note_values import TYPED, TYPED_OF, TypedValue, decoded
 from core.texts import gettext
 
 Value = str | int | Decimal | date | TypedValue  # a datetime is a date; Decimal, datetime and date are kept typed
@@ -97,7 +97,8 @@ _KEPT = (str, Note, *TYPED)  # values stored as they are
 def _kept(value: object) -> Stored:
     """A Decimal, datetime or date as a typed value (formatted per reader when shown); anything else (an int
     count, a float already rounded by its caller) as its text."""
-    return typed(value) or str(value)
+    convert = TYPED_OF.get(type(value))
+    return convert(value) if convert is not None else str(value)
 
 
 def _english(value: Stored | Note) -> str:

@@ -41,7 +41,7 @@ def strongest(gateway: str, rssi: float, incumbent: str | None, margin: float | 
 def beyond_radius(gateway: str, rssi: float, distance: float, zone: str, radius: float, dwell: float | None) -> Note:
     """The strongest gateway's reading puts the tag further away than its room reaches: unknown."""
     values: dict[str, str | Number] = {"gateway": gateway, "rssi": f"{rssi:.0f}", "distance": f"{distance:.0f}",
-                                       "zone": zone, "radius": Number(Decimal(f"{radius:g}"))}  # fmt: skip
+                                       "zone": zone, "radius": Number(format(Decimal(f"{radius:g}"), "f"))}  # fmt: skip
     if dwell is None:
         return Note.of(N_("%(gateway)s reads %(rssi)s dBm, about %(distance)s m: "
                           "beyond %(zone)s's %(radius)s m radius"), **values)  # fmt: skip
