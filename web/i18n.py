@@ -21,10 +21,14 @@ HOW TO MARK A STRING (every helper adding user-facing text, read this first)
 - Text a view builds for a page (a view model: a row's title, reason, label, summary, a chart title, a `saved()`
   message, a value passed to render_template) is translated when it is built, in the reader's language:
   `gettext(...)` in the request, or a `core.notes.Note` / `N_` id kept and translated when shown. web/i18n_viewscan.py
-  names the English ones (view-model dataclass text fields, message sinks, render_template values).
-  Text only a machine or an operator reads may stay English with a trailing `# i18n: <why>` on its line.
+  names the English ones (view-model dataclass text fields, message sinks, render_template values, and module-level
+  text tables such as web/errors.py's FRIENDLY: mark each entry `N_(...)` and translate it where it is shown).
+  Text only a machine or an operator reads may stay English with a trailing `# i18n: <why>` on its line (on a
+  table's first line for the whole table: SQL, demo data, header values).
 - Status labels (State labels), menu labels (`nav_links`) and the kiosk's script strings (KIOSK_TEXT below)
-  are collected at extraction time from the running code: no marking needed, but their English text is the id.
+  are collected at extraction time from the running code; tables of them are marked `N_` all the same.
+- In templates, a label written as a literal in a `{% set %}` (a list of page links, a title chosen by a
+  condition) is marked `_('...')` like any other (web/i18n_scan.py finds it).
 - Text the code stores for a person to read later (a reason, a warning, an alert's message) is stored as a
   `core.notes.Note` (`Note.of(N_("left zone %(zone)s"), zone=name).encode()`), never as English; templates show
   the field with `{{ row.reason|shown }}` (or `|shown_lines` for a list of lines). Typed text stays as typed.
@@ -57,6 +61,7 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from core import access, languages, note_values, notes, texts
+from core.texts import N_
 from web import user_language
 
 LANGUAGES = languages.SHIPPED  # one list: core/languages.py
@@ -65,49 +70,49 @@ TRANSLATIONS = "translations"  # web/translations/<lang>/LC_MESSAGES/messages.po
 
 # The kiosk's script strings (vending/static/kiosk.js calls t("...")): translated here, passed to the page as JSON.
 KIOSK_TEXT = (
-    "Signed out after inactivity.",
-    "Signed out.",
-    "optional",
-    "required",
-    "out of service",
-    "empty",
-    "{n} left",
-    "due",
-    "Condition",
-    "ok",
-    "damaged",
-    "lost",
-    "Return",
-    "Check out",
-    "Not available:",
-    "Yours",
-    "Available",
-    "Not available",
-    "none",
-    "pick",
-    "Counted",
-    "Added",
-    "Save slot",
-    "Save",
-    "Nothing to pick.",
-    "Starting…",
-    "Opening the door…",
-    "Vending…",
-    "Take your item and close the door",
-    "Weighing…",
-    "Working…",
-    "Recording…",
-    "Checking…",
-    "Done:",
-    "Returned:",
-    "Not charged",
-    "Recorded. Thank you.",
-    "Enter the {label} first: it is required on this machine.",
-    "Request sent. Thank you.",
-    "Slot {slot}: counted {counted}, expected {expected}: flagged for a manager to review",
-    "Slot {slot} saved",
-    "Scan",
-    "expired",
+    N_("Signed out after inactivity."),
+    N_("Signed out."),
+    N_("optional"),
+    N_("required"),
+    N_("out of service"),
+    N_("empty"),
+    N_("{n} left"),
+    N_("due"),
+    N_("Condition"),
+    N_("ok"),
+    N_("damaged"),
+    N_("lost"),
+    N_("Return"),
+    N_("Check out"),
+    N_("Not available:"),
+    N_("Yours"),
+    N_("Available"),
+    N_("Not available"),
+    N_("none"),
+    N_("pick"),
+    N_("Counted"),
+    N_("Added"),
+    N_("Save slot"),
+    N_("Save"),
+    N_("Nothing to pick."),
+    N_("Starting…"),
+    N_("Opening the door…"),
+    N_("Vending…"),
+    N_("Take your item and close the door"),
+    N_("Weighing…"),
+    N_("Working…"),
+    N_("Recording…"),
+    N_("Checking…"),
+    N_("Done:"),
+    N_("Returned:"),
+    N_("Not charged"),
+    N_("Recorded. Thank you."),
+    N_("Enter the {label} first: it is required on this machine."),
+    N_("Request sent. Thank you."),
+    N_("Slot {slot}: counted {counted}, expected {expected}: flagged for a manager to review"),
+    N_("Slot {slot} saved"),
+    N_("Scan"),
+    N_("expired"),
 )
 
 bp = Blueprint("i18n", __name__)
