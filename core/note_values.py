@@ -41,8 +41,14 @@ class Number:
     text: str
 
     @classmethod
-    def of(cls, value: float | Decimal | int, digits: int) -> Number:
-        return cls(f"{value:.{digits}f}")
+    def of(cls, value: float | Decimal | int, digits: int, signed: bool = False) -> Number:
+        """`value` with `digits` after the point; `signed` writes a plus before a positive value (a change)."""
+        return cls(f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}")
+
+    @classmethod
+    def short(cls, value: float) -> Number:
+        """`value` in its shortest form, as `{value:g}` writes it (2.5, 10), never with an exponent."""
+        return cls(format(Decimal(f"{value:g}"), "f"))
 
     def english(self) -> str:
         return self.text
@@ -51,7 +57,8 @@ class Number:
         if _formats.number is None:
             return self.text
         point = self.text.find(".")
-        return _formats.number(Decimal(self.text), 0 if point < 0 else len(self.text) - point - 1)
+        shown = _formats.number(Decimal(self.text), 0 if point < 0 else len(self.text) - point - 1)
+        return "+" + shown if self.text.startswith("+") else shown
 
     def stored(self) -> dict[str, str]:
         return {"n": self.text}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from decimal import Decimal
 
 from core.note_values import Number
 from core.notes import N_, Note
@@ -41,7 +40,7 @@ def strongest(gateway: str, rssi: float, incumbent: str | None, margin: float | 
 def beyond_radius(gateway: str, rssi: float, distance: float, zone: str, radius: float, dwell: float | None) -> Note:
     """The strongest gateway's reading puts the tag further away than its room reaches: unknown."""
     values: dict[str, str | Number] = {"gateway": gateway, "rssi": f"{rssi:.0f}", "distance": f"{distance:.0f}",
-                                       "zone": zone, "radius": Number(format(Decimal(f"{radius:g}"), "f"))}  # fmt: skip
+                                       "zone": zone, "radius": Number.short(radius)}  # fmt: skip
     if dwell is None:
         return Note.of(N_("%(gateway)s reads %(rssi)s dBm, about %(distance)s m: "
                           "beyond %(zone)s's %(radius)s m radius"), **values)  # fmt: skip

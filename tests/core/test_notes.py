@@ -151,3 +151,13 @@ def test_a_stored_line_is_what_json_writes_and_reads_back(note: Note) -> None:
     else:
         assert line == json.dumps(_as_data(note), ensure_ascii=False, sort_keys=True)
         assert json.loads(line) == _as_data(note)
+
+
+def test_a_signed_change_and_a_short_number_keep_their_form_in_every_language(app: Flask) -> None:
+    """A weight change keeps its plus ("+12.3 g" / "+12,3 g"); a unit weight is written as short as it can be."""
+    note = Note.of("%(change)s g = %(units)s × %(unit)s g", change=Number.of(12.34, 1, signed=True),
+                   units=Number.of(-0.5, 2, signed=True), unit=Number.short(2.5))  # fmt: skip
+    assert note.english() == "+12.3 g = -0.50 × 2.5 g"
+    assert Number.short(1e-5).english() == "0.00001" and Number.short(10.0).english() == "10"
+    with app.test_request_context("/"), force_locale("de"):
+        assert note.shown() == "+12,3 g = -0,50 × 2,5 g"
