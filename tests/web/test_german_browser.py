@@ -174,10 +174,6 @@ def test_stored_line_reasons_and_alert_messages_read_in_german(
     german = ("disponibler Bestand", "Gerätemangel", "von Hand hinzugefügt")
     assert all(any(word in r for word in german) for r in reasons), reasons
     assert not any(r.startswith(("position ", "equipment shortfall", "added by hand")) for r in reasons), reasons
-    warnings = page.eval_on_selector_all("p.warning", "els => els.map(e => e.innerText)")
-    sums = [w for w in warnings if re.search(r"\d[.,]\d\d\b", w)]
-    assert sums, f"the demo's order shows no warning with a sum: {warnings}"
-    assert all(re.search(r"\d,\d\d\b", w) and not re.search(r"\d\.\d\d\b", w) for w in sums), sums  # 15.660,00 €
     _shot(page, "de-po-line-reasons")
     _to_english(page)
 
