@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
+from core.note_values import Moment
 from core.notes import N_, Note
 from core.prepared import FastWork, Prepared
 from procurement import policy
@@ -331,7 +332,7 @@ _MERGE_LINE = (
 )
 
 
-def _merged_reason(old: str, stamp: str, prop: Proposal, quantity: int) -> str:
+def _merged_reason(old: str, stamp: Moment, prop: Proposal, quantity: int) -> str:
     """The line's stored reason with one more line for what this run added."""
     more = Note.of(N_("%(at)s: +%(added)s: %(reason)s (now %(quantity)s)"),
                    at=stamp, added=prop.quantity, reason=prop.reason, quantity=quantity)  # fmt: skip
@@ -372,7 +373,7 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
     drafts, new_numbers = _drafts_for(session, by_key, clock, actor)
     po_ids = sorted(po_id for po_id, _ in drafts.values())
     existing, next_no = _existing_lines(session, po_ids, sorted({prop.item_id for prop in proposals}))
-    stamp = clock.now().strftime("%Y-%m-%d %H:%M")
+    stamp = Moment(clock.now())
     inserts, updates = [], []
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for key, props in by_key.items():

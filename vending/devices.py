@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.note_values import Number
 from core.notes import N_, Note
 from firmware_bridge.door_watch import DoorWatcher
 from firmware_bridge.errors import BridgeError
@@ -256,9 +257,11 @@ def safe_call(action: Callable[[], Sensed]) -> Sensed:
 
 def _count_note(counted: WeightCount, before: WeightReading, unit_grams: float, tolerance: float) -> Note:
     """What a weight count says (firmware_bridge's `detail` in English), as a note in the reader's language."""
-    change, units = f"{counted.delta_grams:+.1f}", f"{counted.delta_grams / unit_grams:+.2f}" if unit_grams else "?"
+    change = Number.of(counted.delta_grams, 1, signed=True)
+    units = Number.of(counted.delta_grams / unit_grams, 2, signed=True) if unit_grams else "?"
+    unit = Number.short(unit_grams)
     if counted.refusal is CountRefusal.BAD_UNIT_WEIGHT:
-        return Note.of(N_("unit weight %(grams)s g is not positive"), grams=f"{unit_grams:g}")
+        return Note.of(N_("unit weight %(grams)s g is not positive"), grams=unit)
     if counted.refusal is CountRefusal.OVERFLOW:
         if before.overflow:
             return Note.of(N_("the reading before is over range or in error"))
@@ -270,5 +273,5 @@ def _count_note(counted: WeightCount, before: WeightReading, unit_grams: float, 
     if counted.refusal is CountRefusal.OUT_OF_TOLERANCE:
         off = N_("change of %(change)s g is %(units)s items of %(unit)s g; more than %(tolerance)s from a whole number "
                  "(mixed items, something leaning on the bin, or a wrong unit weight?)")  # fmt: skip
-        return Note.of(off, change=change, units=units, unit=f"{unit_grams:g}", tolerance=f"{tolerance:g}")
-    return Note.of(N_("%(change)s g = %(units)s × %(unit)s g"), change=change, units=units, unit=f"{unit_grams:g}")
+        return Note.of(off, change=change, units=units, unit=unit, tolerance=Number.short(tolerance))
+    return Note.of(N_("%(change)s g = %(units)s × %(unit)s g"), change=change, units=units, unit=unit)

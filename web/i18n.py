@@ -53,14 +53,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import Blueprint, Flask, g, has_request_context, redirect, request
+from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, LazyString, force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from core import access, languages, notes, texts
+from core import access, languages, note_values, notes, texts
 from core.texts import N_
 from web import user_language
 
@@ -136,7 +136,10 @@ def select_locale() -> str:
 
 
 def site_zone() -> tzinfo:
-    """The time zone pages show times in: the caller's site, else the only site, else UTC."""
+    """The time zone pages show times in: the caller's site, else the only site, else UTC (also in an app without
+    the product's database, such as a bare app that only reads notes)."""
+    if "vendtrack" not in current_app.extensions:
+        return ZoneInfo("UTC")
     name = user_language.site_timezone()
     try:
         return ZoneInfo(name)
@@ -198,6 +201,22 @@ def money(value: Decimal | float | int | None, currency: str) -> str:
     return babel_numbers.format_currency(value, currency, locale=_locale())
 
 
+def _note_number(value: Decimal, digits: int) -> str:
+    return decimal(value, digits) if has_request_context() else format(value, "f")
+
+
+def _note_money(amount: Decimal, currency: str) -> str:
+    return money(amount, currency) if has_request_context() else f"{currency} {amount:.2f}"
+
+
+def _note_moment(at: datetime) -> str:
+    return when(at, zone=True) if has_request_context() else f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+def _note_day(day: date) -> str:
+    return when(day, "%Y-%m-%d") if has_request_context() else f"{day:%Y-%m-%d}"
+
+
 def kiosk_text(language: str | None = None) -> dict[str, str]:
     """The kiosk script's strings in the current (or given) language, for the page's JSON block."""
     with force_locale(shipped(language) or _locale()):
@@ -240,6 +259,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
     texts.install(_, ngettext)  # core's messages follow the request's (or the kiosk's) language
+    note_values.install(_note_number, _note_money, _note_moment, _note_day)  # and the typed values in stored notes
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["decimal"] = decimal

@@ -59,7 +59,7 @@ def test_a_stored_reason_reads_in_german_with_the_room_name(app: Flask, client: 
     login(client, "nurse", "harbour-violet-5")
     client.set_cookie("vendtrack_lang", "de")
     page = client.get(f"/tracking/assets/{pump}").get_data(as_text=True)
-    german = "gw-b seit 15 s am stärksten mit -60 dBm, 4.2 dB über Intensive care"
+    german = "gw-b seit 15 s am stärksten mit -60 dBm, 4,2 dB über Intensive care"  # the German decimal comma
     assert f"Warum: {german}" in page  # the Why line
     assert f'<td class="reason">{german}</td>' in page
     assert '<td class="reason">gw-a am stärksten mit -58 dBm</td>' in page
