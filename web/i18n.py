@@ -32,6 +32,9 @@ HOW TO MARK A STRING (every helper adding user-facing text, read this first)
 - Text the code stores for a person to read later (a reason, a warning, an alert's message) is stored as a
   `core.notes.Note` (`Note.of(N_("left zone %(zone)s"), zone=name).encode()`), never as English; templates show
   the field with `{{ row.reason|shown }}` (or `|shown_lines` for a list of lines). Typed text stays as typed.
+  Give its values as they are, not as text: a Decimal, datetime or date stays typed (core/note_values.py) and is
+  shown per reader and site zone ("15.660,00", "07.12.2026 14:43 UTC"); a float as `Number.of(x, digits)`, an
+  amount as `Money(amount, currency)`. Never `f"{x:.2f}"` or `f"{t:%Y-%m-%d}"` into a note.
 - Dates, times and numbers: `{{ when_value|when('%Y-%m-%d %H:%M') }}` (the pattern is the English form; other
   languages get their own medium/short form, all in the site's time zone), `{{ amount|decimal }}`,
   `{{ amount|money(currency) }}`. Never `.strftime()` or `'%.2f'|format()` in a template.
