@@ -1,4 +1,4 @@
-"""Typed values inside stored notes (a number, an amount of money, a moment, a day), formatted when shown.
+"""Typed values inside stored notes (a number, a percentage, money, a moment, a day), formatted when shown.
 
 A note (core/notes.py) keeps its values as they were given, not as English text, so a German reader sees
 "15.660,00" and "07.12.2026 15:43 MEZ" where an English one sees "15660.00" and "2026-12-07 14:43 UTC". Each value
@@ -22,15 +22,18 @@ class _Formats:
     money: Callable[[Decimal, str], str] | None = None
     moment: Callable[[datetime], str] | None = None
     day: Callable[[date], str] | None = None
+    percent: Callable[[Decimal, int], str] | None = None
 
 
 _formats = _Formats()
 
 
 def install(number: Callable[[Decimal, int], str], money: Callable[[Decimal, str], str],
-            moment: Callable[[datetime], str], day: Callable[[date], str]) -> None:  # fmt: skip
+            moment: Callable[[datetime], str], day: Callable[[date], str],
+            percent: Callable[[Decimal, int], str]) -> None:  # fmt: skip
     """Make typed values follow the reader's language and site zone (web calls this with its formatters)."""
     _formats.number, _formats.money, _formats.moment, _formats.day = number, money, moment, day
+    _formats.percent = percent
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,29 @@ class Number:
 
     def stored(self) -> dict[str, str]:
         return {"n": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class Percent:
+    """A share written as a percentage ("10%" in English, "10 %" in German); `text` holds the percentage."""
+
+    text: str
+
+    @classmethod
+    def of(cls, fraction: float | Decimal, digits: int = 0) -> Percent:
+        return cls(f"{fraction * 100:.{digits}f}")
+
+    def english(self) -> str:
+        return self.text + "%"
+
+    def shown(self) -> str:
+        if _formats.percent is None:
+            return self.english()
+        point = self.text.find(".")
+        return _formats.percent(Decimal(self.text), 0 if point < 0 else len(self.text) - point - 1)
+
+    def stored(self) -> dict[str, str]:
+        return {"p": self.text}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +135,8 @@ class Day:
         return {"d": self.english()}
 
 
-TypedValue = Number | Money | Moment | Day
-TYPED = (Number, Money, Moment, Day)
+TypedValue = Number | Percent | Money | Moment | Day
+TYPED = (Number, Percent, Money, Moment, Day)
 
 
 def _utc(at: datetime) -> datetime:
@@ -129,6 +155,8 @@ def decoded(data: dict[str, Any]) -> TypedValue | None:
     try:
         if "n" in data:
             return Number(format(_amount(data["n"]), "f"))
+        if "p" in data:
+            return Percent(format(_amount(data["p"]), "f"))
         if "a" in data:
             return Money(_amount(data["a"]), str(data.get("c", ""))[:8])
         if "t" in data:

@@ -13,7 +13,7 @@ from core import notes
 from core.clock import Clock
 from core.errors import Conflict, DomainError, Forbidden
 from core.models import CostCenter, Item
-from core.note_values import Money, Number
+from core.note_values import Money, Number, Percent
 from core.notes import N_, Note
 from procurement.models import (
     Approval,
@@ -194,7 +194,7 @@ def auto_approval_blocker(session: Session, po: PurchaseOrder, total: Decimal) -
             return Note.of(N_("line %(line)s: price %(price)s is over last price %(last_price)s + %(tolerance)s"),
                            line=str(line.line_number), price=Money(line.unit_price, po.currency),
                            last_price=Money(last_price, po.currency),
-                           tolerance=f"{tolerance:.0%}")  # fmt: skip
+                           tolerance=Percent.of(tolerance))  # fmt: skip
     return None
 
 

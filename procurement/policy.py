@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from statistics import NormalDist
 
 from core import notes
-from core.note_values import Number
+from core.note_values import Number, Percent
 from core.notes import N_, Note
 from core.states import shown_as_labels
 
@@ -126,8 +126,8 @@ def _decide_rop(p: PolicyInput) -> Need:
     basis = Note.of(
         N_("reorder point %(point)s = %(mean)s/day × %(lead)s d + safety %(safety)s (σ %(sigma)s, z %(z)s for "
            "%(level)s)"),
-        point=rop, mean=Number.of(p.mean_daily, 1), lead=p.lead_time_days, safety=f"{ss:.0f}",
-        sigma=Number.of(p.sigma_daily, 1), z=Number.of(z, 2), level=f"{p.service_level:.0%}",
+        point=rop, mean=Number.of(p.mean_daily, 1), lead=p.lead_time_days, safety=round(ss),
+        sigma=Number.of(p.sigma_daily, 1), z=Number.of(z, 2), level=Percent.of(p.service_level),
     )  # fmt: skip
     if p.eoq is not None and p.eoq > 0:
         lot, lot_text = math.ceil(p.eoq), Note.of(N_("EOQ %(eoq)s"), eoq=Number.of(p.eoq, 2))

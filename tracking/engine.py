@@ -303,7 +303,7 @@ class LocationEngine:
             silent = self._silent(gateway_id, now)
             if silent and gateway_id not in self._down:
                 self._down[gateway_id] = now
-                why = Note.of(N_("silent for over %(seconds)s s"), seconds=f"{self.config.gateway_down_s:.0f}")
+                why = Note.of(N_("silent for over %(seconds)s s"), seconds=round(self.config.gateway_down_s))
                 if gateway_id in self._offline:
                     why = Note.of(N_("reported offline"))
                 changes.append(GatewayChange(gateway_id, False, why, now))

@@ -22,9 +22,9 @@ _HOLD = N_("kept in %(zone)s: its gateway %(gateways)s is silent (reported down)
 def strongest(gateway: str, rssi: float, incumbent: str | None, margin: float | None, dwell: float | None) -> Note:
     """A gateway of the new room hears the tag best: by `margin` dB over the `incumbent` room (inf: the incumbent's
     room no longer hears it; None: there was no room before), for `dwell` seconds (None: a first fix)."""
-    values: dict[str, str | Number] = {"gateway": gateway, "rssi": f"{rssi:.0f}"}
+    values: dict[str, str | Number] = {"gateway": gateway, "rssi": str(round(rssi))}
     if dwell is not None:
-        values["seconds"] = f"{dwell:.0f}"
+        values["seconds"] = str(round(dwell))
     if incumbent is None or margin is None:
         if dwell is None:
             return Note.of(N_("%(gateway)s strongest at %(rssi)s dBm"), **values)
@@ -39,24 +39,24 @@ def strongest(gateway: str, rssi: float, incumbent: str | None, margin: float | 
 
 def beyond_radius(gateway: str, rssi: float, distance: float, zone: str, radius: float, dwell: float | None) -> Note:
     """The strongest gateway's reading puts the tag further away than its room reaches: unknown."""
-    values: dict[str, str | Number] = {"gateway": gateway, "rssi": f"{rssi:.0f}", "distance": f"{distance:.0f}",
+    values: dict[str, str | Number] = {"gateway": gateway, "rssi": str(round(rssi)), "distance": str(round(distance)),
                                        "zone": zone, "radius": Number.short(radius)}  # fmt: skip
     if dwell is None:
         return Note.of(N_("%(gateway)s reads %(rssi)s dBm, about %(distance)s m: "
                           "beyond %(zone)s's %(radius)s m radius"), **values)  # fmt: skip
     return Note.of(
         N_("%(gateway)s reads %(rssi)s dBm, about %(distance)s m: beyond %(zone)s's %(radius)s m radius "
-           "for %(seconds)s s"), seconds=f"{dwell:.0f}", **values)  # fmt: skip
+           "for %(seconds)s s"), seconds=str(round(dwell)), **values)  # fmt: skip
 
 
 def lost(silent_for: float, limit: float, silent_zone: str | None) -> Note:
     """No gateway heard the tag for longer than the limit; `silent_zone` when its room's gateway is silent too."""
     if silent_zone is None:
         return Note.of(N_("no gateway heard the tag for %(seconds)s s (limit %(limit)s s)"),
-                       seconds=f"{silent_for:.0f}", limit=f"{limit:.0f}")  # fmt: skip
+                       seconds=round(silent_for), limit=round(limit))  # fmt: skip
     return Note.of(N_("no gateway heard the tag for %(seconds)s s (limit %(limit)s s); "
                       "%(zone)s's gateway is silent too"),
-                   seconds=f"{silent_for:.0f}", limit=f"{limit:.0f}", zone=silent_zone)  # fmt: skip
+                   seconds=round(silent_for), limit=round(limit), zone=silent_zone)  # fmt: skip
 
 
 def hold(zone: str, gateways: Iterable[str]) -> Note:

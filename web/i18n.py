@@ -208,6 +208,12 @@ def _note_number(value: Decimal, digits: int) -> str:
     return decimal(value, digits) if has_request_context() else format(value, "f")
 
 
+def _note_percent(value: Decimal, digits: int) -> str:
+    if not has_request_context() or _locale() == "en":
+        return f"{value:.{digits}f}%"
+    return babel_numbers.format_percent(value / 100, locale=_locale(), decimal_quantization=False)  # its own sign
+
+
 def _note_money(amount: Decimal, currency: str) -> str:
     return money(amount, currency) if has_request_context() else f"{currency} {amount:.2f}"
 
@@ -262,7 +268,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
     texts.install(_, ngettext)  # core's messages follow the request's (or the kiosk's) language
-    note_values.install(_note_number, _note_money, _note_moment, _note_day)  # and the typed values in stored notes
+    # ... and so do the typed values in stored notes
+    note_values.install(_note_number, _note_money, _note_moment, _note_day, _note_percent)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["decimal"] = decimal

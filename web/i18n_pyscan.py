@@ -12,6 +12,10 @@ A positional or dict literal counts as text only when it holds a space or is con
 (`"row"`, `"quantity"`, `"error"` are field names, columns and flash categories); a message keyword counts
 whenever it holds a letter.
 A line whose string carries a trailing `# i18n: <why>` comment is opted out (text no person using a page reads).
+
+A stored note's values (`Note.of(...)`, `vending.devices.said(...)` keywords) fail when a number or a time is
+formatted into text first (`f"{x:.2f}"`, `f"{t:%Y-%m-%d}"`, `.strftime(...)`, `.isoformat()`): the note would show
+"15660.00" and "2026-12-07" in every language. Give the value typed instead (core/note_values.py).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ MESSAGE_BASES = frozenset(
 )
 MESSAGE_KEYWORDS = frozenset({"message", "reason", "text", "detail", "said"})
 MARKERS = frozenset({"_", "gettext", "lazy_gettext", "ngettext", "lazy_ngettext", "N_"})
+NOTE_BUILDERS = frozenset({"core.notes.Note.of", "vending.devices.said"})  # their keywords are a note's values
+TYPED_FIX = "Number.of(value, digits), Money(amount, currency), or the Decimal, datetime or date itself"
 OPT_OUT = re.compile(r"#\s*i18n:\s*\S")
 LETTER = re.compile(r"[^\W\d_]", re.U)
 
@@ -46,10 +52,13 @@ LETTER = re.compile(r"[^\W\d_]", re.U)
 class Finding:
     path: str
     line: int
-    kind: str  # "flash" or the message class's name
-    fix: str  # the marked call to write instead
+    kind: str  # "flash", the message class's name, or "note value"
+    fix: str  # the marked call (or the typed value) to write instead
 
     def __str__(self) -> str:
+        if self.kind == "note value":
+            return (f"{self.path}:{self.line}: a note's value is formatted into text before it is stored, so every "
+                    f"language sees it the same: give it typed: {self.fix}")  # fmt: skip
         return f"{self.path}:{self.line}: {self.kind} message not marked for translation: wrap it in {self.fix}"
 
 
@@ -168,7 +177,23 @@ class Scanner:
                         if not _opted_out(module.lines, arg):
                             marker = "_" if kind == "flash" else "lazy_gettext"
                             out.append(Finding(rel, arg.lineno, kind, fix_for(arg, marker)))
+                if isinstance(node, ast.Call) and self.builds_note(module, node):
+                    for keyword in node.keywords:
+                        if _formatted_into_text(keyword.value) and not _opted_out(module.lines, keyword.value):
+                            out.append(Finding(rel, keyword.value.lineno, "note value", TYPED_FIX))
         return sorted(out, key=lambda f: (f.path, f.line))
+
+    def builds_note(self, module: _Module, call: ast.Call) -> bool:
+        dotted = _dotted(call.func)
+        return dotted is not None and self.resolve(module, dotted) in NOTE_BUILDERS
+
+
+def _formatted_into_text(node: ast.expr) -> bool:
+    """An f-string with a format spec (`f"{x:.2f}"`, `f"{t:%H:%M}"`), or a `.strftime()`/`.isoformat()` call."""
+    if isinstance(node, ast.JoinedStr):
+        return any(isinstance(v, ast.FormattedValue) and v.format_spec is not None for v in node.values)
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("strftime", "isoformat"))  # fmt: skip
 
 
 def _message_args(call: ast.Call) -> Iterator[ast.expr]:

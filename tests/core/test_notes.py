@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import notes
-from core.note_values import Day, Moment, Money, Number
+from core.note_values import Day, Moment, Money, Number, Percent
 from core.notes import Note
 from procurement.approval import AUTO_APPROVAL_NOT_APPLIED
 
@@ -161,3 +161,11 @@ def test_a_signed_change_and_a_short_number_keep_their_form_in_every_language(ap
     assert Number.short(1e-5).english() == "0.00001" and Number.short(10.0).english() == "10"
     with app.test_request_context("/"), force_locale("de"):
         assert note.shown() == "+12,3 g = -0,50 × 2,5 g"
+
+
+def test_a_percentage_is_written_the_readers_way(app: Flask) -> None:
+    note = Note.of("%(sl)s service level, tolerance %(tol)s", sl=Percent.of(0.95), tol=Percent.of(Decimal("0.025"), 1))
+    assert Note.decode(note.encode()) == note and '"sl": {"p": "95"}' in note.encode()
+    assert note.english() == "95% service level, tolerance 2.5%"
+    with app.test_request_context("/"), force_locale("de"):
+        assert note.shown() == "95\xa0% service level, tolerance 2,5\xa0%"

@@ -155,3 +155,35 @@ def test_the_ci_check_reports_python_findings_and_fails(tmp_path: Path) -> None:
     assert left <= {"tracking", "procurement"}, [f for f in findings if not f.startswith(("tracking", "procurement"))]
     if findings:
         assert done.returncode == 1
+
+
+NOTES = """
+class Note:
+    @classmethod
+    def of(cls, message, **values):
+        return cls()
+
+
+def N_(message):
+    return message
+"""
+
+
+def test_a_number_or_time_formatted_into_a_notes_value_is_named_with_the_typed_fix(tmp_path: Path) -> None:
+    """A note stores its values; one formatted into text first would read "15660.00" and "2026-12-07" in German."""
+    root = _tree(tmp_path, {"core/notes.py": NOTES, "vending/alerts.py": """
+from core.notes import N_, Note
+from core import notes
+
+
+def made(total, at, seconds, count):
+    a = Note.of(N_("total %(total)s"), total=f"{total:.2f}")
+    b = notes.Note.of(N_("since %(at)s"), at=at.strftime("%Y-%m-%d"))
+    c = Note.of(N_("since %(at)s"), at=at.isoformat())
+    d = Note.of(N_("for %(seconds)s s, %(count)s items"), seconds=round(seconds), count=f"{count}", at=at)
+    e = Note.of(N_("level %(level)s"), level=f"{total:.0%}")  # i18n: an integer percentage for a log line
+    return a, b, c, d, e
+"""})
+    found = _found(root)
+    assert [f.split(":")[1] for f in found] == ["7", "8", "9"], found
+    assert all("give it typed: Number.of(value, digits), Money(amount, currency)" in f for f in found), found
