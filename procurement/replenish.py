@@ -200,10 +200,8 @@ def _stock_rule_pairs() -> Any:
         .join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
         .where(
             p.active.is_(True),
-            or_(
-                and_(p.kind == policy.MIN_MAX, sv.on_hand < p.min_qty),
-                and_(p.kind == policy.REORDER_LEVEL, sv.on_hand < p.reorder_level),
-            ),
+            p.kind.in_((policy.MIN_MAX, policy.REORDER_LEVEL)),  # on the policy alone: checked before the join
+            sv.on_hand < case((p.kind == policy.MIN_MAX, p.min_qty), else_=p.reorder_level),
         )
     )
 

@@ -135,6 +135,9 @@ def load_offers(session: Session, item_ids: Iterable[int] | None = None) -> Offe
 
 def candidates(offers: Sequence[Offer], day: date) -> list[Offer]:
     """Valid offers with a price, of the highest priority present (ties kept for the price comparison)."""
+    if len(offers) == 1:  # most items have one supplier item
+        only = offers[0]
+        return [only] if only.breaks and only.valid_on(day) else []
     valid = [o for o in offers if o.valid_on(day) and o.breaks]
     if not valid:
         return []
