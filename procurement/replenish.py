@@ -7,11 +7,13 @@ line are the final guards. POs past draft are never touched.
 
 from __future__ import annotations
 
+import gc
 import operator
 import typing
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -96,6 +98,28 @@ def replenish(
     session: Session, clock: Clock, only_dirty: bool = False, settle_seconds: float = 0.0, actor: str = SYSTEM_ACTOR
 ) -> ReplenishReport:
     """One run. `only_dirty` looks only at pairs whose stock changed and has been quiet for `settle_seconds`."""
+    with _collector_paused():
+        return _replenish(session, clock, only_dirty, settle_seconds, actor)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for one run. A full run makes some 10^5 objects that all stay alive
+    until it ends (rows, offers, proposals, notes), so every collection their allocations trigger walks them, and
+    the rest of the heap, for nothing: about a tenth of a full run's time at 400k policies. Reference counting frees
+    memory as always; the collector's previous state comes back afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _replenish(
+    session: Session, clock: Clock, only_dirty: bool, settle_seconds: float, actor: str
+) -> ReplenishReport:
     take_lock(session)
     now = clock.now()
     roll_windows(session, now.date())
