@@ -175,7 +175,7 @@ def _load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
     for an index).
     """
     rows: list[PairRow] = []
-    for query in (_stock_rule_pairs(), _reorder_point_pairs(session)):
+    for query in (_stock_rule_pairs(), _reorder_point_pairs(session, stock_ids)):
         if query is None:
             continue
         if stock_ids is None:
@@ -230,17 +230,18 @@ def _stock_rule_pairs() -> Any:
     )
 
 
-def _reorder_point_pairs(session: Session) -> Any:
+def _reorder_point_pairs(session: Session, stock_ids: list[int] | None) -> Any:
     """Automatic-reorder-point pairs that might be at or below their point (None when there are none)."""
+    top_level = _top_service_level(session, stock_ids)
+    if top_level is None:
+        return None
     p, sv, ds = ReorderPolicy, StockView, DemandStat
     longest = (
         select(SupplierItem.item_id.label("item_id"), func.max(SupplierItem.lead_time_days).label("lead_days"))
         .group_by(SupplierItem.item_id)
         .subquery("longest_lead")
     )
-    may_reach = _rop_may_reach(session, sv.on_hand, ds, longest.c.lead_days)
-    if may_reach is None:
-        return None
+    may_reach = _rop_may_reach(float(top_level), sv.on_hand, ds, longest.c.lead_days)
     return (
         select(*_pair_columns(ds))
         .select_from(p)
@@ -251,9 +252,24 @@ def _reorder_point_pairs(session: Session) -> Any:
     )
 
 
-def _rop_may_reach(session: Session, on_hand: Any, ds: type[DemandStat], lead_days: Any) -> Any:
-    """SQL that is true for every automatic-reorder-point pair `_propose` could order (and for a few more); None
-    when no active policy has an automatic reorder point.
+def _top_service_level(session: Session, stock_ids: list[int] | None) -> Any:
+    """The highest service level of the active automatic-reorder-point policies, or None when there are none; of
+    these pairs' policies only when given (an incremental run then reads its own few pairs, not every policy)."""
+    p, sv = ReorderPolicy, StockView
+    query = select(func.max(p.service_level)).where(p.kind == policy.AUTO_ROP, p.active.is_(True))
+    if stock_ids is None:
+        return session.scalar(query)
+    query = query.select_from(p).join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
+    levels = [
+        session.scalar(query.where(sv.id.in_(stock_ids[start : start + IDS_PER_STATEMENT])))
+        for start in range(0, len(stock_ids), IDS_PER_STATEMENT)
+    ]
+    return max((level for level in levels if level is not None), default=None)
+
+
+def _rop_may_reach(top_level: float, on_hand: Any, ds: type[DemandStat], lead_days: Any) -> Any:
+    """SQL that is true for every automatic-reorder-point pair `_propose` could order (and for a few more), given
+    the highest service level of the policies it looks at.
 
     `_propose` orders when position <= ceil(mean·L + z·σ·√L), with L the lead time of the item's chosen offer,
     position >= on-hand, mean = T/d and σ² = S/d - mean² (T, S: Σq, Σq² over d days). With the item's longest lead
@@ -263,14 +279,7 @@ def _rop_may_reach(session: Session, on_hand: Any, ds: type[DemandStat], lead_da
     unit of margin (on_hand - 2) absorbs rounding in z². No demand (no window or nothing dispensed) orders only at
     a position of 0 or less.
     """
-    top_level = session.scalar(
-        select(func.max(ReorderPolicy.service_level)).where(
-            ReorderPolicy.kind == policy.AUTO_ROP, ReorderPolicy.active.is_(True)
-        )
-    )
-    if top_level is None:
-        return None
-    z = policy.z_for(float(top_level))
+    z = policy.z_for(top_level)
     lead = func.coalesce(lead_days, 0)
     gap_times_days = (on_hand - 2) * ds.window_days - ds.total * lead
     no_demand = or_(ds.total.is_(None), ds.total <= 0, func.coalesce(ds.window_days, 0) <= 0)
