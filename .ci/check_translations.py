@@ -9,8 +9,10 @@ Spanish translation (web/i18n.py says how to mark). Exit 1 naming each problem w
 Python code is checked too (web/i18n_pyscan.py): a flash or a user-facing error, field problem or CSV row error
 whose text is written in place (a literal or an f-string) is named with the marked call to write instead; so is
 text a view builds for a page (web/i18n_viewscan.py: message sinks such as `saved`, values passed to
-render_template, text fields of view-model dataclasses); a line ending in `# i18n: <why>` is left alone (text only
-a machine or an operator reads).
+render_template, text fields of view-model dataclasses, module-level text tables such as an error page's titles
+and hints, whose fix is N_); a line ending in `# i18n: <why>` is left alone (text only a machine or an operator
+reads), and so is a whole table with that comment on its first line. Templates are checked for literal labels in
+`{% set %}` values too (web/i18n_scan.py).
 
 Messages come from the templates (Jinja trans blocks and _()), from Python (_, gettext, lazy_gettext, ngettext in
 web/ and the domains), and from the running code: status labels, menu labels and the kiosk's script strings.

@@ -138,7 +138,7 @@ def _refuse_audit_changes(session: Session, _context: Any, _instances: Any) -> N
 
 
 # Database triggers make the log append-only for raw SQL too (installed by the core migration).
-APPEND_ONLY_TRIGGERS = {
+APPEND_ONLY_TRIGGERS = {  # i18n: SQL for the database
     "sqlite": [
         "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
         "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",

@@ -26,6 +26,7 @@ from core.events import Event
 from core.fleet_feed import current_version
 from core.fleet_models import FleetEdge, FleetFact
 from core.models import ApiToken, Site
+from core.notes import N_, Note
 from core.roles import TokenScope
 from core.texts import gettext
 from core.users import create_token, hash_token, revoke_token
@@ -200,7 +201,7 @@ class EdgeView:
     software_version: str
     last_error: str
     devices: list[dict[str, Any]]
-    alerts: list[str]
+    alerts: list[Note]  # shown in the reader's language; str() is English (health JSON, CLI)
 
 
 def overview(session: Session, now: datetime, silent_after: float, behind_after: float) -> tuple[int, list[EdgeView]]:
@@ -215,14 +216,16 @@ def overview(session: Session, now: datetime, silent_after: float, behind_after:
         contact = utc(edge.last_contact_at) if edge.last_contact_at else None
         silent = (now - contact).total_seconds() if contact else None
         oldest = utc(edge.oldest_waiting_at) if edge.oldest_waiting_at else None
-        alerts = []
+        alerts: list[Note] = []
         if edge.revoked_at is None and edge.enrolled_at is not None:
             if silent is None or silent > silent_after:
-                alerts.append(f"silent for {int(silent)} s" if silent is not None else "never reported")
+                alerts.append(Note.of(N_("silent for %(seconds)s s"), seconds=int(silent)) if silent is not None
+                              else Note.of(N_("never reported")))  # fmt: skip
             if oldest is not None and (now - oldest).total_seconds() > behind_after:
-                alerts.append(f"{edge.backlog} events waiting since {oldest:%H:%M:%S} UTC")
+                alerts.append(Note.of(N_("%(count)s events waiting since %(since)s"), count=edge.backlog, since=oldest))
             if version - edge.config_version > 0 and silent is not None and silent > behind_after:
-                alerts.append(f"configuration {version - edge.config_version} versions behind")
+                behind_by = version - edge.config_version
+                alerts.append(Note.of(N_("configuration %(count)s versions behind"), count=behind_by))
         try:
             devices = list(json.loads(edge.devices or "[]"))
         except ValueError:

@@ -23,7 +23,7 @@ GS = "\x1d"
 SYMBOLOGY_PREFIXES = ("]C1", "]d2", "]Q3", "]e0", "]J1")
 
 # AI -> (data length fixed?, max data length, title). Only the AIs receiving reads; others are kept raw.
-_KNOWN: dict[str, tuple[bool, int, str]] = {
+_KNOWN: dict[str, tuple[bool, int, str]] = {  # i18n: GS1's data titles, the standard's own names
     "00": (True, 18, "SSCC"),
     "01": (True, 14, "GTIN"),
     "02": (True, 14, "CONTENT"),

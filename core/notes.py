@@ -6,6 +6,8 @@ as the message id plus its values, one JSON object a line (`Note.encode`), and t
 translation check extracts them. Text a person typed, and a line written before this format (plain English), is
 stored and shown as it is. Core imports no web framework: translation goes through `core.texts.gettext`, which
 follows the request's language once web has installed its translator (English outside a request).
+A Decimal, datetime or date value is kept typed (`core.note_values`: stored as such, formatted per reader and site
+zone when shown); wrap a float in `Number.of(x, digits)` and an amount in `Money` rather than formatting it first.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from core.note_values import TYPED, TYPED_OF, TypedValue, decoded
 from core.texts import gettext
 
-Value = str | int | Decimal
+Value = str | int | Decimal | date | TypedValue  # a datetime is a date; Decimal, datetime and date are kept typed
+Stored = str | TypedValue
 
 
 def N_(message: str) -> str:
@@ -34,14 +39,14 @@ class Note:
     """
 
     message: str
-    values: tuple[tuple[str, str | Note], ...] = ()
+    values: tuple[tuple[str, Stored | Note], ...] = ()
     plain: bool = False
 
     @classmethod
     def of(cls, message: str, /, **values: Value | Note) -> Note:
         if not values:
             return cls(message)
-        return cls(message, tuple(sorted([(k, v if isinstance(v, _KEPT) else str(v)) for k, v in values.items()])))
+        return cls(message, tuple(sorted([(k, v if isinstance(v, _KEPT) else _kept(v)) for k, v in values.items()])))
 
     @classmethod
     def typed(cls, text: str) -> Note:
@@ -55,13 +60,13 @@ class Note:
 
     def shown(self) -> str:
         """The note in the language of the current request (English outside one)."""
-        if self.plain:
-            return self.message
+        if self.plain or not self.message:
+            return self.message  # gettext("") would be the catalogue's header
         if not self.values:
             return gettext(self.message)
         return gettext(self.message, **{name: _shown(value) for name, value in self.values})
 
-    def value(self, name: str) -> str | Note | None:
+    def value(self, name: str) -> Stored | Note | None:
         return next((value for key, value in self.values if key == name), None)
 
     def __str__(self) -> str:
@@ -86,15 +91,22 @@ class Note:
         return _note(data)
 
 
-_KEPT = (str, Note)  # values stored as they are; anything else (a number) as its text
+_KEPT = (str, Note, *TYPED)  # values stored as they are
 
 
-def _english(value: str | Note) -> str:
-    return value.english() if isinstance(value, Note) else value
+def _kept(value: object) -> Stored:
+    """A Decimal, datetime or date as a typed value (formatted per reader when shown); anything else (an int
+    count, a float already rounded by its caller) as its text."""
+    convert = TYPED_OF.get(type(value))
+    return convert(value) if convert is not None else str(value)
 
 
-def _shown(value: str | Note) -> str:
-    return value.shown() if isinstance(value, Note) else value
+def _english(value: Stored | Note) -> str:
+    return value if isinstance(value, str) else value.english()
+
+
+def _shown(value: Stored | Note) -> str:
+    return value if isinstance(value, str) else value.shown()
 
 
 _quoted = json.encoder.encode_basestring  # json's own string quoting (C), as json.dumps(ensure_ascii=False) writes
@@ -105,17 +117,30 @@ def _json(note: Note) -> str:
     a replenishment run encodes one note per line for tens of thousands of lines. `values` are kept sorted."""
     if note.plain:
         return _quoted(note.message)
-    fields = [_quoted(k) + ": " + (_json(v) if isinstance(v, Note) else _quoted(v)) for k, v in sorted(note.values)]
+    fields = [_quoted(k) + ": " + _value_json(v) for k, v in sorted(note.values)]
     return '{"m": ' + _quoted(note.message) + ', "v": {' + ", ".join(fields) + "}}"
+
+
+def _value_json(value: Stored | Note) -> str:
+    if isinstance(value, str):
+        return _quoted(value)
+    if isinstance(value, Note):
+        return _json(value)
+    return "{" + ", ".join(_quoted(k) + ": " + _quoted(v) for k, v in sorted(value.stored().items())) + "}"
 
 
 def _note(data: dict[str, Any]) -> Note:
     raw = data.get("v")
     values: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    return Note(
-        str(data.get("m", "")),
-        tuple(sorted((str(k), _note(v) if isinstance(v, dict) else str(v)) for k, v in values.items())),
-    )
+    return Note(str(data.get("m", "")), tuple(sorted((str(k), _stored_value(v)) for k, v in values.items())))
+
+
+def _stored_value(value: object) -> Stored | Note:
+    if not isinstance(value, dict):
+        return str(value)
+    if "m" in value:
+        return _note(value)
+    return decoded(value) or ""  # a typed value this version cannot read (or a broken one) is shown empty
 
 
 def from_message(message: object) -> Note:
@@ -124,7 +149,7 @@ def from_message(message: object) -> Note:
     func, args, kwargs = (getattr(message, name, None) for name in ("_func", "_args", "_kwargs"))
     if getattr(func, "__name__", "") == "gettext" and isinstance(args, tuple) and len(args) == 1 and isinstance(
         args[0], str) and isinstance(kwargs, dict):  # fmt: skip
-        values = {str(k): from_message(v) if hasattr(v, "_func") else str(v) for k, v in kwargs.items()}
+        values = {str(k): from_message(v) if hasattr(v, "_func") else _kept(v) for k, v in kwargs.items()}
         return Note.of(args[0], **values)
     return Note.typed(str(message))
 

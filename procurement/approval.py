@@ -13,6 +13,7 @@ from core import notes
 from core.clock import Clock
 from core.errors import Conflict, DomainError, Forbidden
 from core.models import CostCenter, Item
+from core.note_values import Money, Number
 from core.notes import N_, Note
 from procurement.models import (
     Approval,
@@ -140,7 +141,8 @@ def budget_check(session: Session, po: PurchaseOrder, total: Decimal, clock: Clo
         return BudgetCheck(True, False, None)
     note = Note.of(
         N_("budget %(budget)s: committed %(committed)s + this order %(total)s exceeds %(amount)s"),
-        budget=status.name, committed=f"{status.committed:.2f}", total=f"{total:.2f}", amount=f"{status.amount:.2f}",
+        budget=status.name, committed=Money(status.committed, po.currency), total=Money(total, po.currency),
+        amount=Money(status.amount, po.currency),
     )  # fmt: skip
     return BudgetCheck(False, status.mode == "stop", note)
 
@@ -164,7 +166,8 @@ def auto_approval_blocker(session: Session, po: PurchaseOrder, total: Decimal) -
     settings = site_settings(session, po.site_id)
     if total >= settings.auto_approve_limit:
         return Note.of(N_("total %(total)s is not under the auto-approval limit %(limit)s"),
-                       total=f"{total:.2f}", limit=f"{settings.auto_approve_limit:.2f}")  # fmt: skip
+                       total=Money(total, po.currency),
+                       limit=Money(settings.auto_approve_limit, po.currency))  # fmt: skip
     switches = {
         s.category: s.review for s in session.scalars(select(ReviewSwitch).where(ReviewSwitch.site_id == po.site_id))
     }
@@ -189,7 +192,8 @@ def auto_approval_blocker(session: Session, po: PurchaseOrder, total: Decimal) -
             return Note.of(N_("line %(line)s: no previous price to compare with"), line=str(line.line_number))
         if line.unit_price > last_price * (1 + tolerance):
             return Note.of(N_("line %(line)s: price %(price)s is over last price %(last_price)s + %(tolerance)s"),
-                           line=str(line.line_number), price=f"{line.unit_price:.2f}", last_price=f"{last_price:.2f}",
+                           line=str(line.line_number), price=Money(line.unit_price, po.currency),
+                           last_price=Money(last_price, po.currency),
                            tolerance=f"{tolerance:.0%}")  # fmt: skip
     return None
 
@@ -380,7 +384,7 @@ def check_reapproval(session: Session, po: PurchaseOrder, actor: str, clock: Clo
         reason = Note.of(N_("supplier changed after approval"))
     elif rise_pct > limit:
         reason = Note.of(N_("total rose %(rise)s %% after approval (limit %(limit)s %%)"),
-                         rise=f"{rise_pct:.1f}", limit=str(limit))  # fmt: skip
+                         rise=Number.of(rise_pct, 1), limit=str(limit))  # fmt: skip
     if reason is None:
         return False
     transition(session, po, PENDING, actor, clock, comment=reason.encode())  # a stored note: the history shows it

@@ -20,7 +20,7 @@ from procurement.smtp_capture import SmtpCapture
 from procurement.suppliers import SupplierData, save_supplier, set_price_breaks
 
 ACTOR = "demo"
-ITEMS = [  # sku, name, category, min, max, on hand after the demo's dispenses
+ITEMS = [  # i18n: demo data, as typed; sku, name, category, min, max, on hand after the demo's dispenses
     ("PRC-GLOVE-L", "Nitrile gloves, size L (box of 100)", "consumables", 10, 40, 8),
     ("PRC-WIPE", "Surface disinfectant wipes", "consumables", 6, 24, 2),
     ("PRC-DRILL-6", "HSS twist drill 6 mm", "cutting", 20, 60, 5),
@@ -29,7 +29,7 @@ ITEMS = [  # sku, name, category, min, max, on hand after the demo's dispenses
     ("PRC-VISOR", "Face shield visor (no supplier yet: a replenishment exception)", "safety", 4, 12, 1),
 ]
 # equipment bought when tracking's PAR shortfall outlasts rebalancing (the demo ward's ICU ventilators)
-EQUIPMENT = ("PRC-VENT", "ICU ventilator", "equipment", "ventilator")
+EQUIPMENT = ("PRC-VENT", "ICU ventilator", "equipment", "ventilator")  # i18n: demo data, as typed
 SUPPLIERS = [
     SupplierData("ACME", "Acme & Sons Industrial", "orders@acme.example", "USD", "Net 30",
                  "12 Foundry Lane\nSpringfield"),

@@ -58,7 +58,8 @@ RECEIVABLE_STATUSES = (SENT, ORDERED, PARTLY)
 OPEN_STATUSES = (DRAFT, PENDING, APPROVED, SENT, ORDERED, PARTLY)  # their unreceived quantity counts in the position
 COMMITTED_STATUSES = (APPROVED, SENT, ORDERED, PARTLY, RECEIVED, CLOSED)  # spend that counts against budgets
 # How an order was placed outside vendtrack: English for the audit log, translated where people read it
-ORDER_CHANNELS_EN = {"phone": "by phone", "portal": "in the supplier's portal", "edi": "by EDI",
-                     "email": "by e-mail outside vendtrack"}  # fmt: skip
+ORDER_CHANNELS_EN = {  # i18n: English for the audit log
+    "phone": "by phone", "portal": "in the supplier's portal", "edi": "by EDI", "email": "by e-mail outside vendtrack",
+}  # fmt: skip
 ORDER_CHANNELS = {"phone": lazy_gettext("by phone"), "portal": lazy_gettext("in the supplier's portal"),
                   "edi": lazy_gettext("by EDI"), "email": lazy_gettext("by e-mail outside vendtrack")}  # fmt: skip

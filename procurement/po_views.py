@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 
 from core import access
 from core.errors import DomainError
+from core.note_values import Moment
 from core.validation import Int, one
 from procurement import approval, orders, pdf, po_actions, queries, receiving, scan_receiving, transmit, workflow
 from procurement.document_language import words_for
@@ -161,10 +162,10 @@ def po_send(po_number: str) -> Any:
     if result.status == transmit.SENT:
         flash(_("%(po)s e-mailed (sha256 %(digest)s…)", po=po_number, digest=result.sha256[:12]), "ok")
     elif result.status == transmit.QUEUED and result.next_attempt_at is not None:
-        flash(_("%(po)s not delivered (attempt %(attempt)s): %(error)s; it is tried again automatically at %(at)s "
-                "UTC. If you order by phone or in the supplier's portal instead, mark it as ordered.",
+        flash(_("%(po)s not delivered (attempt %(attempt)s): %(error)s; it is tried again automatically at %(at)s. "
+                "If you order by phone or in the supplier's portal instead, mark it as ordered.",
                 po=po_number, attempt=result.attempts, error=result.error,
-                at=result.next_attempt_at.strftime("%H:%M:%S")),
+                at=Moment(result.next_attempt_at).shown()),
               "error")  # fmt: skip
     elif result.status == transmit.FAILED:
         flash(_("%(po)s not sent after %(attempts)s attempts: %(error)s", po=po_number, attempts=result.attempts,

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from statistics import NormalDist
 
 from core import notes
+from core.note_values import Number
 from core.notes import N_, Note
 from core.states import shown_as_labels
 
@@ -122,16 +123,17 @@ def _decide_rop(p: PolicyInput) -> Need:
     rop = math.ceil(p.mean_daily * p.lead_time_days + ss - 1e-9)
     if p.position > rop or (p.mean_daily == 0 and p.position > 0):
         return Need(0, Note.of(N_("position %(position)s > reorder point %(point)s"), position=p.position, point=rop))
-    # Built as Note.of would build them (values as text, sorted by name), without its sorting: a full run writes
-    # thousands of these.
+    # Built as Note.of would build them (counts as text, floats as Number, sorted by name), without its sorting: a
+    # full run writes thousands of these.
     basis = Note(
         N_("reorder point %(point)s = %(mean)s/day × %(lead)s d + safety %(safety)s (σ %(sigma)s, z %(z)s for "
            "%(level)s)"),
-        (("lead", str(p.lead_time_days)), ("level", f"{p.service_level:.0%}"), ("mean", f"{p.mean_daily:.1f}"),
-         ("point", str(rop)), ("safety", f"{ss:.0f}"), ("sigma", f"{p.sigma_daily:.1f}"), ("z", f"{z:.2f}")),
+        (("lead", str(p.lead_time_days)), ("level", f"{p.service_level:.0%}"), ("mean", Number.of(p.mean_daily, 1)),
+         ("point", str(rop)), ("safety", f"{ss:.0f}"), ("sigma", Number.of(p.sigma_daily, 1)),
+         ("z", Number.of(z, 2))),
     )  # fmt: skip
     if p.eoq is not None and p.eoq > 0:
-        lot, lot_text = math.ceil(p.eoq), Note(N_("EOQ %(eoq)s"), (("eoq", f"{p.eoq:.2f}"),))
+        lot, lot_text = math.ceil(p.eoq), Note(N_("EOQ %(eoq)s"), (("eoq", Number.of(p.eoq, 2)),))
     else:
         lot = math.ceil(p.mean_daily * p.cover_days)
         lot_text = Note(N_("%(days)s days of demand"), (("days", str(p.cover_days)),))

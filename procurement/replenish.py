@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
+from core.note_values import Moment
 from core.notes import N_, Note
 from core.prepared import FastWork, Prepared
 from procurement import policy
@@ -420,7 +421,7 @@ def _encoded(reason: Note, done: dict[int, str]) -> str:
     return text
 
 
-def _merged_reason(old: str, stamp: str, prop: Proposal, quantity: int) -> str:
+def _merged_reason(old: str, stamp: Moment, prop: Proposal, quantity: int) -> str:
     """The line's stored reason with one more line for what this run added."""
     more = Note.of(N_("%(at)s: +%(added)s: %(reason)s (now %(quantity)s)"),
                    at=stamp, added=prop.quantity, reason=prop.reason, quantity=quantity)  # fmt: skip
@@ -461,7 +462,7 @@ def _write(session: Session, proposals: list[Proposal], clock: Clock, actor: str
     drafts, new_numbers = _drafts_for(session, by_key, clock, actor)
     po_ids = sorted(po_id for po_id, _ in drafts.values())
     existing, next_no = _existing_lines(session, po_ids, sorted({prop.item_id for prop in proposals}))
-    stamp = clock.now().strftime("%Y-%m-%d %H:%M")
+    stamp = Moment(clock.now())
     inserts, updates = [], []
     encoded: dict[int, str] = {}  # by the note's id: lines of a run share their reason notes (see _propose)
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])

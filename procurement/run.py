@@ -97,7 +97,9 @@ def _reason_of(warning: Note) -> Note:
     reason = warning.value("reason")
     if isinstance(reason, Note):
         return reason
-    return Note.typed(reason if reason is not None else warning.message.removeprefix("auto-approval not applied: "))
+    if reason is not None:
+        return Note.typed(str(reason))
+    return Note.typed(warning.message.removeprefix("auto-approval not applied: "))
 
 
 def load(session: Session, run_id: str) -> RunResult:

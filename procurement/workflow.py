@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.errors import Conflict, DomainError, NotFound
+from core.note_values import Number
 from core.notes import N_, Note
 from procurement.approval import check_reapproval, on_submitted, required_levels
 from procurement.models import DraftSlot, PurchaseOrder, PurchaseOrderLine, Supplier
@@ -116,7 +117,7 @@ def submit(session: Session, po_number: str, actor: str, clock: Clock) -> str:
         rate = settings.tax_rate
         if rate != po.tax_rate:
             comment = Note.of(N_("tax rate %(old)s %% → %(new)s %% (the site's rate when submitted)"),
-                              old=f"{po.tax_rate * 100:.2f}", new=f"{rate * 100:.2f}").encode()  # fmt: skip
+                              old=Number.of(po.tax_rate * 100, 2), new=Number.of(rate * 100, 2)).encode()  # fmt: skip
             po.tax_rate = rate
     transition(session, po, PENDING, actor, clock, comment=comment)
     on_submitted(session, po, clock)

@@ -168,10 +168,10 @@ def check(session: Session, now: datetime) -> list[str]:
         if view.overdue(now):
             where = _heard(view.zone_name or "")
             if view.last_seen_at:
-                where = Note.of(N_("%(where)s at %(at)s UTC"), where=where, at=f"{view.last_seen_at:%Y-%m-%d %H:%M}")
-            message = Note.of(N_("%(asset)s (%(serial)s) was due back at %(due)s UTC from %(holder)s %(holder_name)s; "
+                where = Note.of(N_("%(where)s at %(at)s"), where=where, at=view.last_seen_at)
+            message = Note.of(N_("%(asset)s (%(serial)s) was due back at %(due)s from %(holder)s %(holder_name)s; "
                                  "%(where)s"), asset=view.asset_name, serial=view.serial,
-                              due=f"{view.due_at:%Y-%m-%d %H:%M}", holder=view.holder, holder_name=view.holder_name,
+                              due=view.due_at, holder=view.holder, holder_name=view.holder_name,
                               where=where)  # fmt: skip
             if alerts.raise_alert(session, AlertKind.TOOL_OVERDUE, view.asset_tag, message, now):
                 raised.append(view.asset_tag)

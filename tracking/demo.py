@@ -36,7 +36,7 @@ from tracking.services import format_polygon
 from tracking.simrun import HttpPublisher, LiveSimulator, MqttPublisher, Publisher, wander
 from tracking.simulate import Walker
 
-ZONE_UNITS = {
+ZONE_UNITS = {  # i18n: demo data, as typed
     "ICU-1": "ICU",
     "ICU-2": "ICU",
     "OR-1": "Surgery",
@@ -44,7 +44,7 @@ ZONE_UNITS = {
     "WARD-B": "Ward 3E",
     "ER-1": "Emergency",
 }
-FLEET = [  # (asset type, display name, how many)
+FLEET = [  # i18n: demo data, as typed; (asset type, display name, how many)
     ("infusion_pump", "Infusion pump", 20),
     ("wheelchair", "Wheelchair", 10),
     ("ventilator", "Ventilator", 8),
@@ -53,8 +53,8 @@ FLEET = [  # (asset type, display name, how many)
     ("bladder_scanner", "Bladder scanner", 4),
     ("defibrillator", "Defibrillator", 4),
 ]
-UNITS = ["ICU", "Ward 3E", "Emergency", "Surgery"]
-PAR = [
+UNITS = ["ICU", "Ward 3E", "Emergency", "Surgery"]  # i18n: demo data, as typed
+PAR = [  # i18n: demo data, as typed
     ("ICU", "infusion_pump", 4),
     ("Ward 3E", "infusion_pump", 4),
     ("Emergency", "wheelchair", 2),
@@ -66,7 +66,7 @@ TAG_COUNT = sum(count for _type, _label, count in FLEET)
 # The tagged tool of the custody story (web.demo_custody): vending's torque wrench TW-001 carries tag 61 and
 # rests in the equipment store beside the locker; the operating theatre is a must-return (FOD) zone.
 WRENCH_TAG = TAG_COUNT + 1
-WRENCH = ("TW-001", "Torque wrench 20-100 Nm", "torque_wrench")
+WRENCH = ("TW-001", "Torque wrench 20-100 Nm", "torque_wrench")  # i18n: demo data, as typed
 WRENCH_HOME = "EQUIP"
 FOD_ZONE, DEMO_FOD_LIMIT_MIN = "OR-1", 1
 DEMO_PURCHASE_AFTER_S = 90.0  # a PAR shortfall becomes a purchase request after 90 s in the demo (3 days live)

@@ -69,7 +69,8 @@ def _named(note: Note, rooms: dict[str, str]) -> Note:
     if note.plain or not note.values:
         return note
     values = tuple(
-        (name, _named(value, rooms) if isinstance(value, Note) else rooms.get(value, value))
+        (name, _named(value, rooms) if isinstance(value, Note) else rooms.get(value, value) if isinstance(value, str)
+         else value)
         for name, value in note.values
     )
     return Note(note.message, values)

@@ -68,8 +68,13 @@ class TypePlan:
     def below(self) -> tuple[UnitLevel, ...]:
         return tuple(u for u in self.units if u.gap < 0)
 
-    def moves_text(self) -> str:
-        return "; ".join(f"move {m.quantity} from {m.from_unit} to {m.to_unit}" for m in self.moves)
+    def moves_note(self) -> Note:
+        """The suggested moves as one note ("move 4 from Ward B to ICU; move 1 from Store to ICU"), each move shown in
+        the reader's language; the units are names people typed, kept as they are."""
+        return notes.joined(
+            [Note.of(N_("move %(quantity)s from %(from_unit)s to %(to_unit)s"), quantity=m.quantity,
+                     from_unit=m.from_unit, to_unit=m.to_unit) for m in self.moves], "; ",
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +144,7 @@ def reason(plan_row: TypePlan, since: datetime, now: datetime) -> Note:
     what = plan_row.plural if plan_row.shortfall > 1 else plan_row.type_label.lower()
     if plan_row.moves:
         then = Note.of(N_("after the suggested moves (%(moves)s) %(short)s %(what)s still short"),
-                       moves=plan_row.moves_text(), short=plan_row.shortfall, what=what)  # fmt: skip
+                       moves=plan_row.moves_note(), short=plan_row.shortfall, what=what)  # fmt: skip
     else:
         then = Note.of(N_("no unit has any to spare: %(short)s %(what)s still short"), short=plan_row.shortfall,
                        what=what)  # fmt: skip
@@ -155,15 +160,6 @@ def _duration_note(span: timedelta) -> Note:
     if seconds >= 7200:
         return Note.of(N_("%(hours)s hours"), hours=seconds // 3600)
     return Note.of(N_("%(minutes)s min"), minutes=max(seconds // 60, 1))
-
-
-def _duration(span: timedelta) -> str:
-    seconds = int(span.total_seconds())
-    if seconds >= 2 * 86400:
-        return f"{seconds // 86400} days"
-    if seconds >= 7200:
-        return f"{seconds // 3600} hours"
-    return f"{max(seconds // 60, 1)} min"
 
 
 def duration_text(span: timedelta) -> str:

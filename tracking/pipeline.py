@@ -49,6 +49,7 @@ class TrackingSettings:
     mqtt_processes: int = 1  # engine processes `vendtrack serve` runs, each owning one tag partition
     mqtt_partition: str = ""  # "INDEX/COUNT" of this process (set by `vendtrack serve`); empty: 0 of mqtt_processes
     mqtt_prefix: str = ""  # topic prefix the gateways publish under (e.g. "site-a/")
+    mqtt_reader: bool = False  # one reader subscribes and routes each message to its tag's engine (tracking.reader)
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> TrackingSettings:
@@ -69,6 +70,7 @@ class TrackingSettings:
             mqtt_processes=int(extra.get("tracking_mqtt_processes", defaults.mqtt_processes)),
             mqtt_partition=str(extra.get("tracking_mqtt_partition", "")),
             mqtt_prefix=str(extra.get("tracking_mqtt_prefix", "")),
+            mqtt_reader=extra.get("tracking_mqtt_reader", "") == "1",
         )
 
     @property

@@ -83,6 +83,7 @@ EXTRA_VARIABLES.setdefault("tracking_mqtt", _flag)
 EXTRA_VARIABLES.setdefault("tracking_mqtt_processes", _processes)
 EXTRA_VARIABLES.setdefault("tracking_mqtt_partition", _partition)
 EXTRA_VARIABLES.setdefault("tracking_mqtt_prefix", _prefix)
+EXTRA_VARIABLES.setdefault("tracking_mqtt_reader", _flag)
 EXTRA_VARIABLES.setdefault("tracking_par_purchase_after_s", _number)
 EXTRA_VARIABLES.setdefault("tracking_walk_deadline_s", _number)
 

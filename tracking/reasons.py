@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from core.note_values import Number
 from core.notes import N_, Note
 
 NONE = Note.typed("")  # heard, but no room decided yet
@@ -21,7 +22,7 @@ _HOLD = N_("kept in %(zone)s: its gateway %(gateways)s is silent (reported down)
 def strongest(gateway: str, rssi: float, incumbent: str | None, margin: float | None, dwell: float | None) -> Note:
     """A gateway of the new room hears the tag best: by `margin` dB over the `incumbent` room (inf: the incumbent's
     room no longer hears it; None: there was no room before), for `dwell` seconds (None: a first fix)."""
-    values: dict[str, str] = {"gateway": gateway, "rssi": f"{rssi:.0f}"}
+    values: dict[str, str | Number] = {"gateway": gateway, "rssi": f"{rssi:.0f}"}
     if dwell is not None:
         values["seconds"] = f"{dwell:.0f}"
     if incumbent is None or margin is None:
@@ -33,13 +34,13 @@ def strongest(gateway: str, rssi: float, incumbent: str | None, margin: float | 
         return Note.of(N_("%(gateway)s strongest at %(rssi)s dBm, %(zone)s no longer hears it for %(seconds)s s"),
                        **values)  # fmt: skip
     return Note.of(N_("%(gateway)s strongest at %(rssi)s dBm, %(margin)s dB over %(zone)s for %(seconds)s s"),
-                   margin=f"{margin:.1f}", **values)  # fmt: skip
+                   margin=Number.of(margin, 1), **values)  # fmt: skip
 
 
 def beyond_radius(gateway: str, rssi: float, distance: float, zone: str, radius: float, dwell: float | None) -> Note:
     """The strongest gateway's reading puts the tag further away than its room reaches: unknown."""
-    values = {"gateway": gateway, "rssi": f"{rssi:.0f}", "distance": f"{distance:.0f}", "zone": zone,
-              "radius": f"{radius:g}"}  # fmt: skip
+    values: dict[str, str | Number] = {"gateway": gateway, "rssi": f"{rssi:.0f}", "distance": f"{distance:.0f}",
+                                       "zone": zone, "radius": Number.short(radius)}  # fmt: skip
     if dwell is None:
         return Note.of(N_("%(gateway)s reads %(rssi)s dBm, about %(distance)s m: "
                           "beyond %(zone)s's %(radius)s m radius"), **values)  # fmt: skip

@@ -216,12 +216,13 @@ def check_missing(session: Session, now: datetime, missing_after: timedelta) -> 
         if asset.asset_tag in live:
             continue  # already raised: no message to build, no last-room lookup on every flush
         zone_name = zone_name or alerts.last_room(session, asset.id)
-        values = {"asset": asset.name, "asset_tag": asset.asset_tag, "since": f"{last_seen:%Y-%m-%d %H:%M}"}
+        values: dict[str, str | datetime] = {"asset": asset.name, "asset_tag": asset.asset_tag,
+                                             "since": last_seen or now}  # never None: the query asks for a time
         if zone_name:
-            message = Note.of(N_("%(asset)s (%(asset_tag)s) not heard since %(since)s UTC, last in %(zone)s"),
+            message = Note.of(N_("%(asset)s (%(asset_tag)s) not heard since %(since)s, last in %(zone)s"),
                               zone=zone_name, **values)  # fmt: skip
         else:
-            message = Note.of(N_("%(asset)s (%(asset_tag)s) not heard since %(since)s UTC"), **values)
+            message = Note.of(N_("%(asset)s (%(asset_tag)s) not heard since %(since)s"), **values)
         if raise_alert(session, "missing", asset.asset_tag, message, now):
             publish(
                 session,

@@ -4,7 +4,8 @@ Each one reports a heartbeat (`core.heartbeats.Reporter`), so /healthz and /admi
 see whether it runs, when it last heard a message and what it refused. With `VENDTRACK_TRACKING_MQTT=1` the
 consumer is `MqttConsumer` (our MQTT 5 session, QoS 1); with `VENDTRACK_TRACKING_MQTT_PROCESSES=N` each
 engine process owns tag partition i of N and `vendtrack serve` starts the N - 1 beyond its workers process
-(`engine_processes`, `engine_workers`).
+(`engine_processes`, `engine_workers`). With `VENDTRACK_TRACKING_MQTT_READER=1` the engines take their messages
+from one reader in the lead's process instead of subscribing each (`tracking.reader`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.runtime import AppServices, BackgroundWorker
 from core.settings import Settings
 from core.supervisor import Supervised
 from tracking.pipeline import Pipeline, TrackingSettings, pipeline_for
+from tracking.reader import EngineLink, ReaderWorker, socket_path
 from tracking.sources.mqtt import BrokerConfig, MqttConsumer
 from tracking.sources.stats import IngestStats
 
@@ -149,8 +151,22 @@ def pipeline_workers(services: AppServices, mqtt: bool = False, prefix: str | No
         found.append(HttpBatchIngester(pipeline.http_stats))
     if mqtt:
         topic_prefix = pipeline.settings.mqtt_prefix if prefix is None else prefix
-        found.append(MqttWorker(mqtt_consumer(pipeline, broker_config(services.settings), topic_prefix)))
+        consumer = mqtt_consumer(pipeline, broker_config(services.settings), topic_prefix)
+        if pipeline.settings.mqtt_reader:
+            found.extend(reader_workers(services.settings, pipeline, consumer))
+        else:
+            found.append(MqttWorker(consumer))
     return found
+
+
+def reader_workers(settings: Settings, pipeline: Pipeline, consumer: MqttConsumer) -> list[BackgroundWorker]:
+    """With the reader: this engine's link to it, and in the lead's process the reader itself."""
+    part, path = pipeline.partition, socket_path(settings.instance_path)
+    link = EngineLink(path, consumer, part.index, part.count)
+    if not pipeline.leads:
+        return [link]
+    reader = ReaderWorker(path, part.count, consumer.broker, consumer.prefix, SESSION_EXPIRY_S)
+    return [reader, link]
 
 
 def engine_processes(settings: TrackingSettings) -> dict[str, dict[str, str]]:

@@ -46,10 +46,10 @@ ASSET_STATUS = StateMachine(
     },
 )
 ASSET_ACTION_LABELS = {  # the button that performs each asset action
-    "check_out": "Check out (in use)",
-    "return_dirty": "Return (dirty)",
-    "mark_clean": "Mark clean",
-    "to_maintenance": "Send to maintenance",
+    "check_out": N_("Check out (in use)"),
+    "return_dirty": N_("Return (dirty)"),
+    "mark_clean": N_("Mark clean"),
+    "to_maintenance": N_("Send to maintenance"),
 }
 
 
@@ -131,14 +131,14 @@ class AlertKind(State):
 
 
 KIND_LABELS = {
-    AlertKind.BELOW_PAR: "Below PAR",
-    AlertKind.MISSING: "Missing",
-    AlertKind.BATTERY_LOW: "Low battery",
-    AlertKind.ZONE_EXIT: "Zone exit",
-    AlertKind.GATEWAY_DOWN: "Gateway down",
-    AlertKind.FOD_OVERSTAY: "Tool in FOD zone",
-    AlertKind.TOOL_OVERDUE: "Tool overdue",
-    AlertKind.RETURN_UNSEEN: "Return not seen",
+    AlertKind.BELOW_PAR: N_("Below PAR"),
+    AlertKind.MISSING: N_("Missing"),
+    AlertKind.BATTERY_LOW: N_("Low battery"),
+    AlertKind.ZONE_EXIT: N_("Zone exit"),
+    AlertKind.GATEWAY_DOWN: N_("Gateway down"),
+    AlertKind.FOD_OVERSTAY: N_("Tool in FOD zone"),
+    AlertKind.TOOL_OVERDUE: N_("Tool overdue"),
+    AlertKind.RETURN_UNSEEN: N_("Return not seen"),
 }
 
 

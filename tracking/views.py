@@ -177,7 +177,8 @@ def locate() -> Any:
 def asset_detail(asset_id: int) -> Any:
     session, now = _db(), _now()
     item = services.get_location(session, asset_id)
-    actions = [(action, ASSET_ACTION_LABELS[action]) for action in ASSET_STATUS.transitions[item.status].values()]
+    moves = ASSET_STATUS.transitions[item.status].values()
+    actions = [(action, gettext(ASSET_ACTION_LABELS[action])) for action in moves]
     rooms = room_names(session)
     return render_template(
         "tracking/asset.html",

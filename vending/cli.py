@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from core import notes
 from core.db import unit_of_work
 from core.models import Site
 from core.runtime import AppServices
@@ -79,7 +80,8 @@ def reconcile_command(idle_minutes: int) -> None:
     vending = runtime(_services())
     try:
         for view in vending.runner.reconcile(idle_for=timedelta(minutes=idle_minutes)):
-            click.echo(f"dispense {view.id} {view.machine_code}/{view.slot_code}: {view.status} {view.detail}")
+            said = notes.english(view.detail)
+            click.echo(f"dispense {view.id} {view.machine_code}/{view.slot_code}: {view.status} {said}")
     finally:
         vending.runner.shutdown()
         vending.pool.close_all()

@@ -25,7 +25,7 @@ from vending.models import Machine, Rule, Slot
 from vending.simulated import start_simulators
 from vending.workers import create_worker
 
-ITEMS = [  # sku, name, category, unit cost
+ITEMS = [  # i18n: demo data, as typed; sku, name, category, unit cost
     ("VND-GLOVE-9", "Cut-resistant gloves size 9", "ppe", "6.40"),
     ("VND-GLASSES", "Safety glasses, clear", "ppe", "4.10"),
     ("VND-EARPLUG", "Ear plugs (pair)", "ppe", "0.35"),
@@ -37,29 +37,32 @@ ITEMS = [  # sku, name, category, unit cost
     ("VND-TORQUE", "Torque wrench 20-100 Nm", "tools", "180.00"),
     ("VND-MULTI", "Multimeter", "tools", "95.00"),
 ]
-LOCKER = (
+LOCKER = (  # i18n: demo data, as typed
     "LOCKER-1",
     "Kerong locker bank",
     [("A1", "VND-GLOVE-9"), ("A2", "VND-GLASSES"), ("A3", "VND-DRILL-8"), ("A4", "VND-BATT-AA")],
 )
-COIL = (
+COIL = (  # i18n: demo data, as typed
     "COIL-1",
     "Coil machine",
     [("11", "VND-EARPLUG"), ("12", "VND-DISC-125"), ("13", "VND-TAPE"), ("14", "VND-MARKER")],
 )
-SHELF = ("SHELF-1", "Weigh-scale shelf", [("B1", "VND-EARPLUG"), ("B2", "VND-DISC-125")])
-CABINET = (  # 0x8A/0x80 XOR lock board (docs/hardware.md), doors C1..C3 on locks 1..3 of board 1
+SHELF = ("SHELF-1", "Weigh-scale shelf", [("B1", "VND-EARPLUG"), ("B2", "VND-DISC-125")])  # i18n: demo data, as typed
+# 0x8A/0x80 XOR lock board (docs/hardware.md), doors C1..C3 on locks 1..3 of board 1
+CABINET = (  # i18n: demo data, as typed
     "CABINET-1",
     "Supply cabinet (XOR lock board)",
     [("C1", "VND-GLASSES"), ("C2", "VND-BATT-AA"), ("C3", "VND-TAPE")],
 )
 SHELF_UNIT_GRAMS = {"B1": 4.0, "B2": 110.0}  # a corded pair of earplugs in its bag; a 125 mm grinding disc
 GROUPS = ["fitters", "welders", "electricians", "maintenance"]
-COST_CENTERS = [("CC-100", "Assembly line"), ("CC-200", "Maintenance"), ("CC-300", "Welding shop")]
+COST_CENTERS = [  # i18n: demo data, as typed
+    ("CC-100", "Assembly line"), ("CC-200", "Maintenance"), ("CC-300", "Welding shop")
+]
 DEMO_GTINS = {"VND-BATT-AA": "09521234543213"}  # GS1's own demonstration GTIN (company prefix 952: examples)
 EXPIRED_LOT = ("LOCKER-1", "A4", "AA-2311", -6)  # machine, slot, batch, expiry in days from today
 FRESH_LOT = ("CABINET-1", "C2", "AA-2412", 10)
-WORK_ORDERS = [("WO-5001", "Conveyor 3 overhaul"), ("WO-5002", "Press 7 guard refit")]
+WORK_ORDERS = [("WO-5001", "Conveyor 3 overhaul"), ("WO-5002", "Press 7 guard refit")]  # i18n: demo data, as typed
 
 
 def _items(session: Session) -> dict[str, int]:

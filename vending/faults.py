@@ -54,4 +54,4 @@ def code_of(stored: str) -> str:
     label = note.value("fault") if note.values else note
     if isinstance(label, Note):
         return _CODES.get(label.message, label.message if label.plain else "")
-    return label or ""  # an unknown code, stored as it is
+    return label if isinstance(label, str) else ""  # an unknown code, stored as it is

@@ -13,6 +13,7 @@ from flask import Blueprint, g, jsonify, session, url_for
 from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 
+from core import notes
 from core.errors import DomainError, NotFound
 from core.events import ItemRequested
 from core.models import Site
@@ -251,7 +252,7 @@ FAULT_FALLBACK = lazy_gettext("The machine could not hand out the item. Nothing 
 
 def _worker_detail(view: dispense.DispenseView) -> str:
     if view.status != dispense.FAILED:
-        return view.detail  # a refusal is stored in the kiosk's language; a success needs none
+        return notes.shown(view.detail)  # a refusal is stored in the kiosk's language; a sensed detail is a note
     return str(FAULT_TEXT.get(faults.code_of(view.detail), FAULT_FALLBACK))
 
 

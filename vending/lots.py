@@ -44,7 +44,7 @@ class LotRef:
 
     def note(self) -> Note:
         """The lot as a stored note ("lot ABC123, expiry 2027-06-30"), shown in the reader's language."""
-        expiry = f"{self.expiry:%Y-%m-%d}" if self.expiry else ""
+        expiry = self.expiry
         if self.lot:
             if expiry:
                 return Note.of(N_("lot %(batch)s, expiry %(expiry)s"), batch=self.lot, expiry=expiry)

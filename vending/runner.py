@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from core.db import unit_of_work
 from core.errors import InvalidTransition, NotFound
+from core.notes import N_
 from core.prepared import fast_unit_of_work
 from vending import dispense, faults
-from vending.devices import MachineAdapter, Sensed, safe_call
+from vending.devices import MachineAdapter, Sensed, safe_call, said
 from vending.dispense import DispenseView
 from vending.dispense_states import AUTHORISED, SENSED
 from vending.drivers import DevicePool
@@ -82,7 +83,8 @@ class DispenseRunner:
         try:
             adapter = self.pool.get(job.machine_id, job.kind, job.config)
         except Exception as exc:  # a driver that cannot be built is an offline device: no charge
-            return self._finish(job, Sensed(0, "device_offline", f"driver could not start: {exc}"), commanded=False)
+            offline = Sensed(0, "device_offline", said(N_("driver could not start: %(error)s"), error=str(exc)))
+            return self._finish(job, offline, commanded=False)
         try:
             with self.pool.machine_lock(job.machine_id):
                 return self._run_locked(job, adapter)

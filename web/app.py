@@ -18,6 +18,7 @@ from core.outbox import ConsumerRegistry
 from core.roles import Role
 from core.runtime import AppServices
 from core.settings import load_settings
+from core.texts import N_
 from web import (
     admin,
     api,
@@ -39,12 +40,12 @@ from web import (
 from web.domains import domain_name, hook, load_plugins
 
 CORE_NAV: list[tuple[str, str, frozenset[Role]]] = [
-    ("Users", "admin.user_list", frozenset({Role.ADMIN})),
-    ("Sites", "admin.site_list", frozenset({Role.ADMIN})),
-    ("Tokens", "admin.token_list", frozenset({Role.ADMIN})),
-    ("Outbox", "admin.outbox_view", frozenset({Role.ADMIN})),
-    ("Ingest", "health.ingest_page", frozenset({Role.ADMIN})),
-    ("Audit log", "admin.audit_view", frozenset({Role.ADMIN})),
+    (N_("Users"), "admin.user_list", frozenset({Role.ADMIN})),
+    (N_("Sites"), "admin.site_list", frozenset({Role.ADMIN})),
+    (N_("Tokens"), "admin.token_list", frozenset({Role.ADMIN})),
+    (N_("Outbox"), "admin.outbox_view", frozenset({Role.ADMIN})),
+    (N_("Ingest"), "health.ingest_page", frozenset({Role.ADMIN})),
+    (N_("Audit log"), "admin.audit_view", frozenset({Role.ADMIN})),
 ]
 # The top menu's groups, in this order: a plugin names its group with a `nav_group()` hook, else its domain's
 # group below applies. A user who may open more than NAV_FLAT_MAX links (in two or more groups) gets one
@@ -183,7 +184,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-SECURITY_HEADERS = {
+SECURITY_HEADERS = {  # i18n: HTTP header values
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",

@@ -6,6 +6,7 @@ import hmac
 import secrets
 
 from flask import Flask, abort, request, session
+from flask_babel import gettext
 from markupsafe import Markup
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -39,7 +40,10 @@ def init_app(app: Flask) -> None:
         expected = session.get(FIELD)
         if not expected or not sent or not hmac.compare_digest(_bytes(sent), _bytes(expected)):
             abort(
-                400, description="The form has expired or was not sent from this site: reload the page and try again."
+                400,
+                description=gettext(
+                    "The form has expired or was not sent from this site: reload the page and try again."
+                ),
             )
 
 

@@ -16,26 +16,30 @@ from typing import Any
 from urllib.parse import unquote_to_bytes, urlparse
 
 from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_babel import gettext
 from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from core.access import access_of
 from core.errors import DomainError
+from core.texts import N_
 from core.validation import ValidationError
 from web.form_marks import mark_form
 from web.principal import is_allowed
 
+# The error page's heading and hint per status: message ids, shown in the reader's language (`_page`); a JSON
+# error body of the API says its message in English, as the rest of the API does.
 FRIENDLY = {
-    400: ("That request could not be understood", "Check the form or the data you sent and try again."),
-    401: ("Please log in", "This page needs you to log in first."),
-    403: ("Not allowed", "Your role does not give access to this page. Ask an administrator if you need it."),
-    404: ("Not found", "That page or record does not exist. It may have been removed."),
-    405: ("Not allowed here", "That action is not available on this page."),
-    409: ("Conflict", "The record changed or is in a state that does not allow this."),
-    413: ("Too large", "The upload is too large."),
-    415: ("Wrong kind of data", "Send the data in the format this address expects."),
-    422: ("Check what you entered", "A value is not valid: the message says which one and how to fix it."),
-    500: ("Something went wrong", "The error was logged. Try again, and tell an administrator if it persists."),
+    400: (N_("That request could not be understood"), N_("Check the form or the data you sent and try again.")),
+    401: (N_("Please log in"), N_("This page needs you to log in first.")),
+    403: (N_("Not allowed"), N_("Your role does not give access to this page. Ask an administrator if you need it.")),
+    404: (N_("Not found"), N_("That page or record does not exist. It may have been removed.")),
+    405: (N_("Not allowed here"), N_("That action is not available on this page.")),
+    409: (N_("Conflict"), N_("The record changed or is in a state that does not allow this.")),
+    413: (N_("Too large"), N_("The upload is too large.")),
+    415: (N_("Wrong kind of data"), N_("Send the data in the format this address expects.")),
+    422: (N_("Check what you entered"), N_("A value is not valid: the message says which one and how to fix it.")),
+    500: (N_("Something went wrong"), N_("The error was logged. Try again, and tell an administrator if it persists.")),
 }
 
 CODES = {
@@ -66,17 +70,27 @@ def _wants_json() -> bool:
     )
 
 
+def _own_description(exc: HTTPException) -> str | None:
+    """What the code that raised `exc` said (`abort(400, description=...)`), not werkzeug's English default."""
+    said = exc.description
+    return str(said) if said and said != type(exc).description else None
+
+
 def _unexpected_answer(exc: Exception, error_id: str) -> tuple[int, str, str]:
+    """Status, code and message (in the caller's language: English for the API) of an unexpected error."""
     if isinstance(exc, IntegrityError):
-        return 409, "conflict", (
+        return 409, "conflict", gettext(
             "that conflicts with a record that exists already (a repeated code, or a reference to something "
-            f"missing): change the value and try again (error id {error_id})"
+            "missing): change the value and try again (error id %(error_id)s)", error_id=error_id
         )
     if isinstance(exc, DataError):
-        return 422, "invalid", (
-            f"a value does not fit (too long, too large or an invalid character): check it (error id {error_id})"
+        return 422, "invalid", gettext(
+            "a value does not fit (too long, too large or an invalid character): check it (error id %(error_id)s)",
+            error_id=error_id,
         )
-    return 500, "internal_error", f"internal error, logged with error id {error_id}: tell an administrator"
+    return 500, "internal_error", gettext(
+        "internal error, logged with error id %(error_id)s: tell an administrator", error_id=error_id
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -93,9 +107,8 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
         if _wants_json():
-            return error_json(status, exc.description or FRIENDLY.get(status, ("Error", ""))[0])
-        detail = exc.description if status in (400, 409, 413) and exc.description else None
-        return _page(status, detail)
+            return error_json(status, exc.description or FRIENDLY.get(status, (N_("Error"), ""))[0])
+        return _page(status, _own_description(exc) if status in (400, 409, 413) else None)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
@@ -192,5 +205,7 @@ def _render_get(url: str) -> str | None:
 
 
 def _page(status: int, detail: str | None) -> Any:
-    title, hint = FRIENDLY.get(status, ("Error", ""))
-    return render_template("error.html", status=status, title=title, hint=detail or hint), status
+    """The error page in the reader's language: the status's heading, and the detail or else the status's hint."""
+    title, hint = FRIENDLY.get(status, (N_("Error"), ""))
+    shown_hint = detail or (gettext(hint) if hint else "")
+    return render_template("error.html", status=status, title=gettext(title), hint=shown_hint), status

@@ -124,7 +124,7 @@ def fleet_list() -> None:
     for e in edges:
         state = f"revoked ({e.revoked})" if e.revoked else ("enrolled" if e.enrolled else "waiting for enrolment")
         click.echo(f"{e.name} [{e.site_code}] {state} version {e.config_version} lag {e.lag} backlog {e.backlog} "
-                   f"alerts: {'; '.join(e.alerts) or 'none'}")  # fmt: skip
+                   f"alerts: {'; '.join(map(str, e.alerts)) or 'none'}")  # fmt: skip
 
 
 @edge_group.command("demo-machine", help="Serve this edge with simulated machines and workers (demo --fleet).")

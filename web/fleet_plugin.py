@@ -145,5 +145,6 @@ def _edge_json(e: Any) -> dict[str, Any]:
         "site": e.site_code, "last_contact": e.last_contact_at.isoformat() if e.last_contact_at else None,
         "seconds_since_contact": e.silent_s, "config_version": e.config_version, "lag": e.lag,
         "backlog": e.backlog, "oldest_waiting": e.oldest_waiting_at.isoformat() if e.oldest_waiting_at else None,
-        "software_version": e.software_version, "devices": e.devices, "alerts": e.alerts, "revoked": e.revoked,
+        "software_version": e.software_version, "devices": e.devices,
+        "alerts": [a.english() for a in e.alerts], "revoked": e.revoked,
     }  # fmt: skip

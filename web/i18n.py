@@ -21,10 +21,14 @@ HOW TO MARK A STRING (every helper adding user-facing text, read this first)
 - Text a view builds for a page (a view model: a row's title, reason, label, summary, a chart title, a `saved()`
   message, a value passed to render_template) is translated when it is built, in the reader's language:
   `gettext(...)` in the request, or a `core.notes.Note` / `N_` id kept and translated when shown. web/i18n_viewscan.py
-  names the English ones (view-model dataclass text fields, message sinks, render_template values).
-  Text only a machine or an operator reads may stay English with a trailing `# i18n: <why>` on its line.
+  names the English ones (view-model dataclass text fields, message sinks, render_template values, and module-level
+  text tables such as web/errors.py's FRIENDLY: mark each entry `N_(...)` and translate it where it is shown).
+  Text only a machine or an operator reads may stay English with a trailing `# i18n: <why>` on its line (on a
+  table's first line for the whole table: SQL, demo data, header values).
 - Status labels (State labels), menu labels (`nav_links`) and the kiosk's script strings (KIOSK_TEXT below)
-  are collected at extraction time from the running code: no marking needed, but their English text is the id.
+  are collected at extraction time from the running code; tables of them are marked `N_` all the same.
+- In templates, a label written as a literal in a `{% set %}` (a list of page links, a title chosen by a
+  condition) is marked `_('...')` like any other (web/i18n_scan.py finds it).
 - Text the code stores for a person to read later (a reason, a warning, an alert's message) is stored as a
   `core.notes.Note` (`Note.of(N_("left zone %(zone)s"), zone=name).encode()`), never as English; templates show
   the field with `{{ row.reason|shown }}` (or `|shown_lines` for a list of lines). Typed text stays as typed.
@@ -49,14 +53,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import Blueprint, Flask, g, has_request_context, redirect, request
+from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, LazyString, force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from core import access, languages, notes, texts
+from core import access, languages, note_values, notes, texts
+from core.texts import N_
 from web import user_language
 
 LANGUAGES = languages.SHIPPED  # one list: core/languages.py
@@ -65,49 +70,49 @@ TRANSLATIONS = "translations"  # web/translations/<lang>/LC_MESSAGES/messages.po
 
 # The kiosk's script strings (vending/static/kiosk.js calls t("...")): translated here, passed to the page as JSON.
 KIOSK_TEXT = (
-    "Signed out after inactivity.",
-    "Signed out.",
-    "optional",
-    "required",
-    "out of service",
-    "empty",
-    "{n} left",
-    "due",
-    "Condition",
-    "ok",
-    "damaged",
-    "lost",
-    "Return",
-    "Check out",
-    "Not available:",
-    "Yours",
-    "Available",
-    "Not available",
-    "none",
-    "pick",
-    "Counted",
-    "Added",
-    "Save slot",
-    "Save",
-    "Nothing to pick.",
-    "Starting…",
-    "Opening the door…",
-    "Vending…",
-    "Take your item and close the door",
-    "Weighing…",
-    "Working…",
-    "Recording…",
-    "Checking…",
-    "Done:",
-    "Returned:",
-    "Not charged",
-    "Recorded. Thank you.",
-    "Enter the {label} first: it is required on this machine.",
-    "Request sent. Thank you.",
-    "Slot {slot}: counted {counted}, expected {expected}: flagged for a manager to review",
-    "Slot {slot} saved",
-    "Scan",
-    "expired",
+    N_("Signed out after inactivity."),
+    N_("Signed out."),
+    N_("optional"),
+    N_("required"),
+    N_("out of service"),
+    N_("empty"),
+    N_("{n} left"),
+    N_("due"),
+    N_("Condition"),
+    N_("ok"),
+    N_("damaged"),
+    N_("lost"),
+    N_("Return"),
+    N_("Check out"),
+    N_("Not available:"),
+    N_("Yours"),
+    N_("Available"),
+    N_("Not available"),
+    N_("none"),
+    N_("pick"),
+    N_("Counted"),
+    N_("Added"),
+    N_("Save slot"),
+    N_("Save"),
+    N_("Nothing to pick."),
+    N_("Starting…"),
+    N_("Opening the door…"),
+    N_("Vending…"),
+    N_("Take your item and close the door"),
+    N_("Weighing…"),
+    N_("Working…"),
+    N_("Recording…"),
+    N_("Checking…"),
+    N_("Done:"),
+    N_("Returned:"),
+    N_("Not charged"),
+    N_("Recorded. Thank you."),
+    N_("Enter the {label} first: it is required on this machine."),
+    N_("Request sent. Thank you."),
+    N_("Slot {slot}: counted {counted}, expected {expected}: flagged for a manager to review"),
+    N_("Slot {slot} saved"),
+    N_("Scan"),
+    N_("expired"),
 )
 
 bp = Blueprint("i18n", __name__)
@@ -131,7 +136,10 @@ def select_locale() -> str:
 
 
 def site_zone() -> tzinfo:
-    """The time zone pages show times in: the caller's site, else the only site, else UTC."""
+    """The time zone pages show times in: the caller's site, else the only site, else UTC (also in an app without
+    the product's database, such as a bare app that only reads notes)."""
+    if "vendtrack" not in current_app.extensions:
+        return ZoneInfo("UTC")
     name = user_language.site_timezone()
     try:
         return ZoneInfo(name)
@@ -193,6 +201,22 @@ def money(value: Decimal | float | int | None, currency: str) -> str:
     return babel_numbers.format_currency(value, currency, locale=_locale())
 
 
+def _note_number(value: Decimal, digits: int) -> str:
+    return decimal(value, digits) if has_request_context() else format(value, "f")
+
+
+def _note_money(amount: Decimal, currency: str) -> str:
+    return money(amount, currency) if has_request_context() else f"{currency} {amount:.2f}"
+
+
+def _note_moment(at: datetime) -> str:
+    return when(at, zone=True) if has_request_context() else f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+def _note_day(day: date) -> str:
+    return when(day, "%Y-%m-%d") if has_request_context() else f"{day:%Y-%m-%d}"
+
+
 def kiosk_text(language: str | None = None) -> dict[str, str]:
     """The kiosk script's strings in the current (or given) language, for the page's JSON block."""
     with force_locale(shipped(language) or _locale()):
@@ -235,6 +259,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
     texts.install(_, ngettext)  # core's messages follow the request's (or the kiosk's) language
+    note_values.install(_note_number, _note_money, _note_moment, _note_day)  # and the typed values in stored notes
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["decimal"] = decimal

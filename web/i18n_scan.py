@@ -3,8 +3,12 @@
 A template is read as HTML with Jinja tokens kept whole. Text between tags that has a letter outside `{{ }}` is
 user-facing; so are the attributes people read (title, placeholder, aria-label, alt, label, and the value of a
 button-like input). Marked means: inside `{% trans %}...{% endtrans %}`, or an attribute whose value is one
-`{{ _('...') }}` call. `unmarked(path)` lists what is left with the exact replacement to paste; `mark(text)` applies
-every replacement (used once to mark the templates, and by `python .ci/check_translations.py --fix`).
+`{{ _('...') }}` call. Words written as string literals are found too: inside `{{ }}`, in the values of a
+`{% trans name=... %}` block, and in a `{% set name = ... %}` whose value reaches the page (a list or dict of labels,
+a title chosen by a condition): a phrase, or one capitalised word ('Overview'); a lower-case word or a code
+('ok', 'vending_admin.overview') is taken for a key, a class name or an endpoint. `unmarked(path)` lists what is
+left with the exact replacement to paste; `mark(text)` applies the replacements of text runs and attributes (used
+once to mark the templates, and by `python .ci/check_translations.py --fix`).
 """
 
 from __future__ import annotations
@@ -240,6 +244,8 @@ def unmarked(path: Path, root: Path) -> list[Finding]:
             found.append(Finding(rel, text.count("\n", 0, at) + 1, src, fixed_tag))
         elif TRANS_WITH_VALUES.match(src) and (fixed_trans := _trans_values_fix(src)) is not None:
             found.append(Finding(rel, text.count("\n", 0, at) + 1, src, fixed_trans))
+        elif SET_WITH_VALUE.match(src) and (fixed_set := _set_fix(src)) is not None:
+            found.append(Finding(rel, text.count("\n", 0, at) + 1, src, fixed_set))
     for start, _end, parts in _runs(tokens):  # words written as string literals inside {{ }}
         offset = start
         for kind, src in parts:
@@ -320,6 +326,50 @@ def _trans_values_fix(src: str) -> str | None:
         for pair in values.items:
             _shown(pair.value, literals)
     return _marked(src, literals)
+
+
+SET_WITH_VALUE = re.compile(r"{%-?\s*set\s+[\w,\s]+=")  # {% set name = value %} (a block set's body is text)
+NOT_SHOWN_TARGETS = re.compile(r"(class|css|id|url|endpoint|key|kind|mode|format)s?$")  # names that hold codes
+LABEL_WORD = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ]+")  # one capitalised word reads as a label ('Overview')
+
+
+def _set_fix(src: str) -> str | None:
+    """`{% set pages = [('Overview', 'x.overview')] %}` → `[(_('Overview'), 'x.overview')]`: the literal labels a
+    set assigns (a phrase, or one capitalised word) in lists, tuples and dicts, the branches of a condition, an `or`
+    fallback, a concatenation; never a call's or filter's argument, a dict key or a comparison."""
+    try:
+        tree = _PARSER.parse(src)
+    except TemplateSyntaxError:
+        return None
+    literals: list[nodes.Const] = []
+    for assign in tree.find_all(nodes.Assign):
+        names = [n.name for n in assign.target.find_all(nodes.Name)] if not isinstance(assign.target, nodes.Name) else [
+            assign.target.name]  # fmt: skip
+        if all(NOT_SHOWN_TARGETS.search(name) for name in names):
+            continue
+        _assigned(assign.node, literals)
+    labels = [c for c in literals if " " in c.value.strip() or LABEL_WORD.fullmatch(c.value.strip())]
+    return _marked(src, labels)
+
+
+def _assigned(node: nodes.Node, out: list[nodes.Const]) -> None:
+    """String constants a set's value holds where they would be printed: `_shown`'s places plus list and tuple
+    items."""
+    if isinstance(node, (nodes.List, nodes.Tuple)):
+        for item in node.items:
+            _assigned(item, out)
+    elif isinstance(node, nodes.Dict):
+        for pair in node.items:
+            _assigned(pair.value, out)
+    elif isinstance(node, nodes.CondExpr):
+        _assigned(node.expr1, out)
+        if node.expr2 is not None:
+            _assigned(node.expr2, out)
+    elif isinstance(node, (nodes.Add, nodes.Or)):
+        _assigned(node.left, out)
+        _assigned(node.right, out)
+    else:
+        _shown(node, out)
 
 
 def _marked(src: str, literals: list[nodes.Const]) -> str | None:

@@ -11,10 +11,14 @@ f-string, a `%`- or `.format()`-formatted literal, a concatenation holding one):
 - a text field of a view-model dataclass (a field named in `TEXT_FIELDS`, e.g. `title`, `reason`, `label`): its
   default, and what a call constructing the class passes to it, positionally or by keyword (one word counts).
   What is passed is followed one step: `x or "none"`, a local name assigned text in the same function, and a
-  call of a function of the same module that returns text (its `return` is named).
+  call of a function of the same module that returns text (its `return` is named);
+- a module-level text table: a tuple, list, set or dict display assigned at module level (an error page's titles
+  and hints, labels per code), three levels deep, holding text with a space or a built one. Such a table is read
+  at import, outside any request, so its fix is the `N_` marker (`core.notes.N_`), translated where it is shown.
 
 A line carrying `# i18n: <why>` is opted out (text no person using a page reads, or a stored English value); on a
-dataclass's `class` line it opts the whole class out (an API refusal, a diagnostic, a value stored in English).
+dataclass's `class` line it opts the whole class out (an API refusal, a diagnostic, a value stored in English), and
+on a module-level table's first line the whole table (SQL, demo data a customer would type, English for a log).
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ TEXT_FIELDS = frozenset(
 )
 TEMPLATE_CALLS = frozenset({"render_template"})
 MARKER = "gettext"
+TABLE_MARKER = "N_"  # a module-level table is built at import: mark its ids, translate them when shown
+TABLE_DEPTH = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +111,9 @@ class ViewScanner:
             for kind, node in self._texts(module):
                 if not _opted_out(module.lines, node):
                     out.append(Finding(rel, node.lineno, kind, fix_for(node, MARKER)))
-        return sorted(set(out), key=lambda f: (f.path, f.line, f.kind))
+            for name, node in _table_texts(module):
+                out.append(Finding(rel, node.lineno, f"table {name}", fix_for(node, TABLE_MARKER)))
+        return sorted(set(out), key=lambda f: (f.path, f.line, f.kind, f.fix))
 
     def _texts(self, module: _Module) -> Iterator[tuple[str, ast.expr]]:
         for node in ast.walk(module.tree):
@@ -125,6 +133,25 @@ class ViewScanner:
                 yield from _model_texts(model, node, _Scope(module, node))
 
 
+def _table_texts(module: _Module) -> Iterator[tuple[str, ast.expr]]:
+    """Text written in place in a display assigned at module level (`FRIENDLY = {404: ("Not found", "...")}`)."""
+    for stmt in module.tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target, value = stmt.targets[0], stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            target, value = stmt.target, stmt.value
+        else:
+            continue
+        if not isinstance(value, ast.Tuple | ast.List | ast.Set | ast.Dict):
+            continue
+        if OPT_OUT.search(module.lines[stmt.lineno - 1]):
+            continue  # the first line opts the whole table out
+        name = _dotted(target) or "table"
+        for element in _elements(value, limit=TABLE_DEPTH):
+            if element is not value and _is_text(element, strict=True) and not _opted_out(module.lines, element):
+                yield name, element
+
+
 def _sink_texts(name: str, call: ast.Call) -> Iterator[tuple[str, ast.expr]]:
     if call.args and _is_text(call.args[0], strict=False):
         yield name, call.args[0]
@@ -142,14 +169,14 @@ def _template_texts(call: ast.Call) -> Iterator[tuple[str, ast.expr]]:
                 yield f"render_template {keyword.arg}", value
 
 
-def _elements(node: ast.expr, depth: int = 0) -> Iterator[ast.expr]:
-    """The value itself, or the elements of a tuple, list, set or dict display (two levels deep)."""
-    if isinstance(node, ast.Tuple | ast.List | ast.Set) and depth < 2:
+def _elements(node: ast.expr, depth: int = 0, limit: int = 2) -> Iterator[ast.expr]:
+    """The value itself, or the elements of a tuple, list, set or dict display (`limit` levels deep)."""
+    if isinstance(node, ast.Tuple | ast.List | ast.Set) and depth < limit:
         for element in node.elts:
-            yield from _elements(element, depth + 1)
-    elif isinstance(node, ast.Dict) and depth < 2:
+            yield from _elements(element, depth + 1, limit)
+    elif isinstance(node, ast.Dict) and depth < limit:
         for value in node.values:
-            yield from _elements(value, depth + 1)
+            yield from _elements(value, depth + 1, limit)
     else:
         yield node
 

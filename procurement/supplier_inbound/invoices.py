@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from core import audit, notes
 from core.clock import Clock
 from core.errors import Conflict, DomainError, NotFound
+from core.note_values import Number
 from core.notes import N_, Note
 from procurement.models import Invoice, InvoiceLine, PurchaseOrder, PurchaseOrderLine, Supplier
 from procurement.orders import get_po, site_settings
@@ -139,8 +140,9 @@ def _line_reason(line: InvoiceLine, po_line: PurchaseOrderLine | None, earlier: 
     if line.unit_price > ceiling:
         rise = (line.unit_price - po_line.unit_price) / po_line.unit_price * 100 if po_line.unit_price else Decimal(100)
         problems.append(Note.of(N_("price %(price)s is %(rise)s %% over the order's %(ordered)s (tolerance "
-                                   "%(tolerance)s %%)"), price=f"{line.unit_price:.2f}", rise=f"{rise:.1f}",
-                                ordered=f"{po_line.unit_price:.2f}", tolerance=f"{price_tol * 100:.1f}"))  # fmt: skip
+                                   "%(tolerance)s %%)"), price=Number.of(line.unit_price, 2), rise=Number.of(rise, 1),
+                                ordered=Number.of(po_line.unit_price, 2),
+                                tolerance=Number.of(price_tol * 100, 1)))  # fmt: skip
     allowed = int(po_line.received_qty * (1 + qty_tol))
     if earlier + line.quantity > allowed:
         if earlier:

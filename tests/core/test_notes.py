@@ -4,6 +4,8 @@ line and typed text shown as they are, an equal note moved to the end rather tha
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from flask import Flask
 from flask_babel import force_locale
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import notes
+from core.note_values import Day, Moment, Money, Number
 from core.notes import Note
 from procurement.approval import AUTO_APPROVAL_NOT_APPLIED
 
@@ -85,10 +88,19 @@ def test_an_equal_note_moves_to_the_end_instead_of_repeating() -> None:
 
 
 _texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_decimals = st.decimals(min_value=-10**9, max_value=10**9, places=3, allow_nan=False, allow_infinity=False)
+_typed = st.one_of(
+    st.builds(lambda d: Number(format(d, "f")), _decimals),
+    st.builds(Money, _decimals, st.sampled_from(["EUR", "USD", "CHF"])),
+    st.builds(Moment, st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2200, 1, 1)).map(
+        lambda t: t.replace(microsecond=0, tzinfo=UTC))),
+    st.builds(Day, st.dates()),
+)
 _notes = st.recursive(
     st.builds(lambda m, plain: Note(m, plain=plain), _texts, st.booleans()),
     lambda inner: st.builds(
-        lambda m, values: Note(m, tuple(values.items())), _texts, st.dictionaries(_texts, _texts | inner, max_size=4)
+        lambda m, values: Note(m, tuple(sorted(values.items()))), _texts,
+        st.dictionaries(_texts, _texts | _typed | inner, max_size=4),
     ),
     max_leaves=8,
 )
@@ -97,7 +109,35 @@ _notes = st.recursive(
 def _as_data(note: Note) -> object:
     if note.plain:
         return note.message
-    return {"m": note.message, "v": {k: _as_data(v) if isinstance(v, Note) else v for k, v in note.values}}
+    return {"m": note.message, "v": {k: v if isinstance(v, str) else _as_data(v) if isinstance(v, Note) else v.stored()
+                                     for k, v in note.values}}  # fmt: skip
+
+
+def test_decimals_times_and_days_are_stored_typed_and_shown_in_the_readers_form(app: Flask) -> None:
+    """The budget warning's sums, a time and an expiry day: English as before, German with its own separators and
+    date form, whatever the stored JSON; a float is rounded by its caller (Number.of) rather than formatted."""
+    note = Note.of("committed %(committed)s, margin %(margin)s dB, seen %(at)s, expiry %(expiry)s, price %(price)s",
+                   committed=Decimal("15660.00"), margin=Number.of(4.234, 1), at=datetime(2026, 12, 7, 14, 43, 9,
+                   tzinfo=UTC), expiry=date(2027, 6, 30), price=Money(Decimal("4.6"), "EUR"))  # fmt: skip
+    assert '"committed": {"n": "15660.00"}' in note.encode() and '"at": {"t": "2026-12-07T14:43:09Z"}' in note.encode()
+    assert Note.decode(note.encode()) == note
+    english = "committed 15660.00, margin 4.2 dB, seen 2026-12-07 14:43 UTC, expiry 2027-06-30, price EUR 4.60"
+    assert note.english() == english
+    with app.test_request_context("/"):
+        assert note.shown() == english
+        with force_locale("de"):
+            shown = note.shown()
+    assert "15.660,00" in shown and "4,2 dB" in shown and "07.12.2026 14:43 UTC" in shown and "30.06.2027" in shown
+    assert "4,60\xa0€" in shown, shown
+
+
+def test_a_broken_typed_value_in_a_stored_line_is_shown_empty_not_raised(app: Flask) -> None:
+    for broken in ('{"n": "NaN"}', '{"n": "1e999999"}', '{"n": [1]}', '{"t": "yesterday"}', '{"d": "2026-13-45"}',
+                   '{"a": "Infinity", "c": "EUR"}'):  # fmt: skip
+        note = Note.decode('{"m": "value %(v)s", "v": {"v": ' + broken + "}}")
+        assert note.english() == "value ", broken
+        with app.test_request_context("/"), force_locale("de"):
+            assert note.shown() == "value ", broken
 
 
 @settings(max_examples=300, derandomize=True)
@@ -111,3 +151,13 @@ def test_a_stored_line_is_what_json_writes_and_reads_back(note: Note) -> None:
     else:
         assert line == json.dumps(_as_data(note), ensure_ascii=False, sort_keys=True)
         assert json.loads(line) == _as_data(note)
+
+
+def test_a_signed_change_and_a_short_number_keep_their_form_in_every_language(app: Flask) -> None:
+    """A weight change keeps its plus ("+12.3 g" / "+12,3 g"); a unit weight is written as short as it can be."""
+    note = Note.of("%(change)s g = %(units)s × %(unit)s g", change=Number.of(12.34, 1, signed=True),
+                   units=Number.of(-0.5, 2, signed=True), unit=Number.short(2.5))  # fmt: skip
+    assert note.english() == "+12.3 g = -0.50 × 2.5 g"
+    assert Number.short(1e-5).english() == "0.00001" and Number.short(10.0).english() == "10"
+    with app.test_request_context("/"), force_locale("de"):
+        assert note.shown() == "+12,3 g = -0,50 × 2,5 g"

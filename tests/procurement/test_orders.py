@@ -153,13 +153,13 @@ def test_budget_stop_and_warn(world: World) -> None:
     with unit_of_work(world.factory) as s:
         workflow.submit(s, first, "user:bob", world.clock)
         approval.approve(s, first, ANN, world.clock)  # 108 of 150 committed
-    with pytest.raises(Conflict, match=r"exceeds 150\.00"), unit_of_work(world.factory) as s:
+    with pytest.raises(Conflict, match=r"exceeds USD 150\.00"), unit_of_work(world.factory) as s:
         workflow.submit(s, second, "user:bob", world.clock)
     with unit_of_work(world.factory) as s:
         config.set_budget(s, "CC-100", period, Decimal("150"), "warn", "test")
     with unit_of_work(world.factory) as s:
         workflow.submit(s, second, "user:bob", world.clock)
-        assert "exceeds 150.00" in _warnings(orders.get_po(s, second))
+        assert "exceeds USD 150.00" in _warnings(orders.get_po(s, second))
 
 
 def _sent_po(world: World, qty: int = 10) -> str:

@@ -140,7 +140,7 @@ def test_budget_stop_is_an_exception_named_by_the_cost_center_code(app: Flask, c
     assert status == 200 and "Replenishment run" in html
     assert "1 new draft order" in html and "1 stopped" in html
     period = clock.now().strftime("%Y-%m")
-    assert f"budget CC-100 Maintenance {period}: committed 0.00 + this order" in html
+    assert f"budget CC-100 Maintenance {period}: committed USD 0.00 + this order" in html
     assert "cost center 1" not in html and 'data-kind="budget_stop"' in html and "Raise the budget" in html
     queue = client.get("/procurement/?status=draft").get_data(as_text=True)
     assert 'data-kind="budget_stop"' in queue and f"budget CC-100 Maintenance {period}" in queue

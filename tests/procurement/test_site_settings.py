@@ -193,7 +193,7 @@ def test_a_raised_limit_auto_approves_new_orders_and_leaves_approved_ones_alone(
     assert _state(world, small) == ("approved", Decimal("388.80"), Decimal("0.08"), approval.AUTO_APPROVER)
     with world.session() as s:
         po = orders.get_po(s, before)
-        assert "auto-approval not applied: total 604.80 is not under the auto-approval limit 500.00" in (
+        assert "auto-approval not applied: total USD 604.80 is not under the auto-approval limit USD 500.00" in (
             current_warnings(po.status, po.warnings)
         )
     assert _state(world, before)[0] == "pending_approval"
@@ -226,17 +226,17 @@ def test_why_an_order_was_not_auto_approved_is_kept_as_a_message_id_and_shown_in
     client.set_cookie("vendtrack_lang", "de")
     page = html.unescape(client.get(f"/procurement/po/{number}").get_data(as_text=True))
     assert (
-        "keine automatische Genehmigung: die Summe 604.80 liegt nicht unter der Grenze für automatische Genehmigung"
-        " von 500.00" in page
+        "keine automatische Genehmigung: die Summe 604,80\xa0$ liegt nicht unter der Grenze für automatische "
+        "Genehmigung von 500,00\xa0$" in page
     )
     queue = html.unescape(client.get("/procurement/").get_data(as_text=True))
-    assert "keine automatische Genehmigung: die Summe 604.80" in queue
+    assert "keine automatische Genehmigung: die Summe 604,80\xa0$" in queue
     client.set_cookie("vendtrack_lang", "es")
     page = html.unescape(client.get(f"/procurement/po/{number}").get_data(as_text=True))
-    assert "aprobación automática no aplicada: el total 604.80 no es inferior al límite" in page
+    assert "aprobación automática no aplicada: el total 604,80\xa0US$ no es inferior al límite" in page
     client.set_cookie("vendtrack_lang", "en")
     page = html.unescape(client.get(f"/procurement/po/{number}").get_data(as_text=True))
-    assert "auto-approval not applied: total 604.80 is not under the auto-approval limit 500.00" in page
+    assert "auto-approval not applied: total USD 604.80 is not under the auto-approval limit USD 500.00" in page
 
 
 def test_a_tax_rate_change_reaches_new_orders_and_drafts_only(app: Flask, client: FlaskClient) -> None:
@@ -263,7 +263,7 @@ def test_a_tax_rate_change_reaches_new_orders_and_drafts_only(app: Flask, client
     assert notes.english(submitted.comment) == "tax rate 8.00 % → 10.00 % (the site's rate when submitted)"
     with read_in("de"):  # the history's comment, written by the code, reads in the reader's language
         said = sentence(submitted.actor, submitted.action, submitted.before, submitted.after, submitted.comment)
-    assert said.endswith(": Steuersatz 8.00 % → 10.00 % (der Satz des Standorts beim Einreichen)"), said
+    assert said.endswith(": Steuersatz 8,00 % → 10,00 % (der Satz des Standorts beim Einreichen)"), said
     assert "keep their rate, totals and documents" in client.get(PAGE).get_data(as_text=True)
 
 

@@ -56,7 +56,9 @@ def test_moves_for_a_known_floor_largest_gap_first(session_factory: sessionmaker
     assert plan.moves == (
         par_plan.Move(4, "Ward B", "ICU"), par_plan.Move(1, "Store", "ICU"),
     )  # fmt: skip
-    assert plan.shortfall == 0 and plan.moves_text() == "move 4 from Ward B to ICU; move 1 from Store to ICU"
+    assert plan.shortfall == 0 and plan.moves_note().english() == (
+        "move 4 from Ward B to ICU; move 1 from Store to ICU"
+    )
 
 
 def test_a_shortfall_no_move_fixes_is_requested_once_after_the_configured_time(
@@ -86,6 +88,10 @@ def test_a_shortfall_no_move_fixes_is_requested_once_after_the_configured_time(
     with read_in("de"):
         german = notes.shown(event.reason)
     assert german.startswith("ICU unter PAR (2 von 6), Dauer 3 Tage; am Standort insgesamt 5 von 8 benötigt"), german
+    # each move in German too; the type's plural is the customer's own asset type name, kept as typed
+    assert german.endswith("(1 von Ward B nach ICU umlagern) fehlen noch 3 infusion pumps"), german
+    with read_in("es"):
+        assert "(trasladar 1 de Ward B a ICU)" in notes.shown(event.reason)
     with session_factory() as s:
         (view,) = par_plan.shortfall_views(s, START + AFTER + timedelta(days=1))
     assert view.requested_at == START + AFTER and view.lasted == "4 days" and view.cleared_at is None

@@ -59,12 +59,13 @@ def test_a_stored_reason_reads_in_german_with_the_room_name(app: Flask, client: 
     login(client, "nurse", "harbour-violet-5")
     client.set_cookie("vendtrack_lang", "de")
     page = client.get(f"/tracking/assets/{pump}").get_data(as_text=True)
-    german = "gw-b seit 15 s am stärksten mit -60 dBm, 4.2 dB über Intensive care"
+    german = "gw-b seit 15 s am stärksten mit -60 dBm, 4,2 dB über Intensive care"  # the German decimal comma
     assert f"Warum: {german}" in page  # the Why line
     assert f'<td class="reason">{german}</td>' in page
     assert '<td class="reason">gw-a am stärksten mit -58 dBm</td>' in page
     assert '<td class="reason">kept in Intensive care: its gateway gw-a is silent</td>' in page  # stored as English
     assert "über ICU" not in page and "strongest" not in page
+    assert ">Ausleihen (in Benutzung)</button>" in page and ">In die Wartung geben</button>" in page  # its actions
     client.set_cookie("vendtrack_lang", "en")
     page = client.get(f"/tracking/assets/{pump}").get_data(as_text=True)
     assert '<td class="reason">gw-b strongest at -60 dBm, 4.2 dB over Intensive care for 15 s</td>' in page

@@ -68,7 +68,8 @@ def test_the_pick_list_shows_expired_lots_and_records_their_pull(app: Flask, cli
         assert s.scalar(select(SlotLot.quantity).where(SlotLot.id == lot_id)) == 0
     client.set_cookie("vendtrack_lang", "de")  # the ledger's reason reads in German
     ledger_page = html_text.unescape(client.get("/vending/ledger").get_data(as_text=True))
-    assert f"abgelaufen (Charge EP-OLD, Ablaufdatum {expired_on}): aus Fach A3 entnommen" in ledger_page
+    expired_de = f"{app.extensions['vendtrack'].clock.now().date() - timedelta(days=6):%d.%m.%Y}"
+    assert f"abgelaufen (Charge EP-OLD, Ablaufdatum {expired_de}): aus Fach A3 entnommen" in ledger_page
 
 
 def test_a_wrong_label_is_refused_on_its_slot_and_nothing_is_recorded(

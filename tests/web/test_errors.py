@@ -109,3 +109,21 @@ def test_mark_form_picks_the_posted_form_and_never_echoes_passwords() -> None:
     assert "<option selected>staff</option><option>admin</option>" in marked
     assert 'name="active" value="on">' in marked  # not posted: unchecked
     assert marked.index("username is taken") > marked.index('action="/users"')
+
+
+def test_the_error_page_reads_in_the_readers_language_and_the_api_keeps_english(
+    client: FlaskClient, admin: str
+) -> None:
+    client.set_cookie("vendtrack_lang", "de")
+    missing = client.get("/no/such/page")
+    page = missing.get_data(as_text=True)
+    assert missing.status_code == 404
+    assert "<h1>Nicht gefunden</h1>" in page and "Diese Seite oder dieser Datensatz existiert nicht." in page
+    assert "Not found" not in page and "does not exist" not in page
+    expired = client.post("/admin/sites", data={"code": "P7", "name": "Plant 7", "csrf_token": "stale"})
+    text = expired.get_data(as_text=True)
+    assert expired.status_code == 400 and "Das Formular ist abgelaufen" in text and "has expired" not in text
+    client.set_cookie("vendtrack_lang", "es")
+    assert "<h1>No encontrado</h1>" in client.get("/no/such/page").get_data(as_text=True)
+    api = client.get("/api/v1/no-such-thing", headers={"Accept": "application/json"})
+    assert api.status_code == 404 and api.get_json()["error"]["code"] == "not_found"

@@ -68,3 +68,26 @@ def test_a_fallback_word_after_or_and_a_trans_blocks_values_are_found(tmp_path: 
          "{% trans yet=named(a.reason) or _('no location yet') %}"),
         ("{{ po.cost_center or 'none' }}", "{{ po.cost_center or _('none') }}"),
     ]  # fmt: skip
+
+
+def test_labels_written_in_a_set_are_found_and_codes_endpoints_and_marked_labels_are_not(tmp_path: Path) -> None:
+    found = _findings(tmp_path, "{% set pages = [('Overview', 'vending_admin.overview'), (_('Items'), 'items.list'),\n"
+                                "  ('Count differences', 'counts.queue')] %}\n"
+                                "{% set heading = 'By worker' if by == 'worker' else titles[by] %}\n"
+                                "{% set tone = 'ok' if good else 'bad' %}{% set row_class = 'Wide' %}\n"
+                                "{% set when = t.used|when('%Y-%m-%d') or 'Never' %}{% set n = rows|length %}\n"
+                                "{% set cols = {'sku': 'Item code', 'qty': _('Quantity')} %}\n"
+                                "{% for label, endpoint in pages %}<a href=\"{{ url_for(endpoint) }}\">{{ label }}</a>"
+                                "{% endfor %}")  # fmt: skip
+    assert found == [
+        ("{% set pages = [('Overview', 'vending_admin.overview'), (_('Items'), 'items.list'),\n"
+         "  ('Count differences', 'counts.queue')] %}",
+         "{% set pages = [(_('Overview'), 'vending_admin.overview'), (_('Items'), 'items.list'),\n"
+         "  (_('Count differences'), 'counts.queue')] %}"),
+        ("{% set heading = 'By worker' if by == 'worker' else titles[by] %}",
+         "{% set heading = _('By worker') if by == 'worker' else titles[by] %}"),
+        ("{% set when = t.used|when('%Y-%m-%d') or 'Never' %}",
+         "{% set when = t.used|when('%Y-%m-%d') or _('Never') %}"),
+        ("{% set cols = {'sku': 'Item code', 'qty': _('Quantity')} %}",
+         "{% set cols = {'sku': _('Item code'), 'qty': _('Quantity')} %}"),
+    ]  # fmt: skip

@@ -137,3 +137,32 @@ def test_the_repository_has_no_unmarked_view_model_text() -> None:
 
 def _found_in(root: Path) -> list[str]:
     return [str(f) for f in scan(root, ("core", "vending", "tracking", "procurement", "web"))]
+
+
+def test_a_module_level_table_of_page_titles_and_hints_is_found_with_the_n_marker(tmp_path: Path) -> None:
+    source = """
+from core.texts import N_
+
+FRIENDLY = {
+    404: ("Not found", "That page or record does not exist."),
+    409: (N_("Conflict"), N_("The record changed.")),
+}
+LABELS: dict[str, str] = {"check_out": "Check out (in use)", "clean": N_("Mark clean"), "code": "in_use"}
+SQL = ("SELECT 1 FROM audit_log",)  # i18n: a statement for the database
+SAMPLES = [  # i18n: demo data, as typed
+    ("CC-100", "Assembly line"),
+]
+HEADERS = {"Permissions-Policy": "camera=(self), microphone=()"}  # i18n: HTTP header values
+
+
+def page(status):
+    hints = {"x": "not a module-level table"}
+    return FRIENDLY[status], hints
+"""
+    root = _tree(tmp_path, {"web/errors2.py": source})
+    found = _found(root)
+    assert [f.split(": ", 1)[0] for f in found] == ["web/errors2.py:5", "web/errors2.py:5", "web/errors2.py:8"]
+    titles = " ".join(found[:2])
+    assert 'table FRIENDLY message not marked for translation: wrap it in N_("Not found")' in titles
+    assert 'N_("That page or record does not exist.")' in titles
+    assert 'table LABELS message not marked for translation: wrap it in N_("Check out (in use)")' in found[2]

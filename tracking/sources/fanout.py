@@ -19,6 +19,7 @@ router's session ends (its socket closes) and the supervisor starts again.
 from __future__ import annotations
 
 import contextlib
+import logging
 import select
 import socket
 import ssl
@@ -45,6 +46,7 @@ from tracking.sources.fastmqtt import (
 from tracking.sources.partition import owner
 from tracking.sources.routes import RouteTable
 
+log = logging.getLogger(__name__)
 ENGINE_WINDOW = 2048  # messages one engine may hold unconfirmed before the router stops reading the broker
 EVERY = -1  # the route of a message that goes to every engine
 TOPIC_CACHE = 200_000
@@ -69,11 +71,12 @@ class Router:
         self.held_back = 0  # times the router stopped reading the broker because an engine's window was full
         self.connected = self.subscribed = False
         self.connects = self.disconnects = self.acked = self.routed = 0
+        self.unroutable = 0  # topics whose owner could not be found (sent to every engine)
         self.foreign: ForeignTopics | None = None  # the router drops nothing
         self.sent = [0] * len(self.engines)  # messages forwarded to each engine
         self.done = [0] * len(self.engines)  # messages each engine confirmed handled
         self._route_of: dict[str, int] = {}
-        self.supervisor = Supervised(f"tracking-mqtt-router-{self.broker.host}:{self.broker.port}", self._session,
+        self.supervisor = Supervised(f"tracking-mqtt-router-{self.broker.host}:{self.broker.port}", self.run_session,
                                      backoff=backoff)  # fmt: skip
 
     def topics(self) -> list[str]:
@@ -94,22 +97,29 @@ class Router:
         if found is not None:
             return found
         count, found = len(self.engines), EVERY
-        if topic.startswith(self._devices):
-            device, _, gateway_id = topic[len(self._devices) :].partition("/")
-            if device and gateway_id and "/" not in gateway_id:
-                found = owner(tag_key_from_espresense(device), count)
-        else:
-            matched = self.routes.match(topic)
-            if matched is not None:
-                route, wildcards = matched
-                if route.tag_key is not None and route.tag_wildcard is not None:
-                    found = owner(route.tag_key(wildcards[route.tag_wildcard]), count)
+        try:
+            if topic.startswith(self._devices):
+                device, _, gateway_id = topic[len(self._devices) :].partition("/")
+                if device and gateway_id and "/" not in gateway_id:
+                    found = owner(tag_key_from_espresense(device), count)
+            else:
+                matched = self.routes.match(topic)
+                if matched is not None:
+                    route, wildcards = matched
+                    if route.tag_key is not None and route.tag_wildcard is not None:
+                        found = owner(route.tag_key(wildcards[route.tag_wildcard]), count)
+        except Exception:  # a format's tag key failing on a strange topic: every engine, whose consumer rejects it
+            self.unroutable += 1
+            log.warning("no owner found for topic %r; sent to every engine", topic[:200], exc_info=True)
         if len(self._route_of) >= TOPIC_CACHE:
             self._route_of.clear()
         self._route_of[topic] = found
         return found
 
-    def _session(self, supervisor: Supervised) -> None:
+    def run_session(self, supervisor: Supervised) -> None:
+        """One broker session over the engines' links, in `supervisor`'s thread: raises `Outage` when the broker
+        or an engine goes (the caller decides what comes next: `start` retries on the same links,
+        `tracking.reader` gathers its engines again)."""
         sock = open_connection(self.broker)
         try:
             pending = handshake(self, sock)
@@ -144,6 +154,8 @@ class _Loop:
         router, sock = self.router, self.sock
         engines = router.engines
         sent_at = time.monotonic()
+        if self.have:  # messages of a resumed session that came with the handshake: routed before any read
+            self._shift(self._forward())
         while not self.supervisor.stopping.is_set():
             full = any(s - d >= router.engine_window for s, d in zip(router.sent, router.done, strict=True))
             router.held_back += full
@@ -174,14 +186,17 @@ class _Loop:
         if got == 0:
             raise Outage(f"the broker {self.router.broker.describe()} closed the connection")
         self.have += got
-        used = self._forward()
-        rest = self.buffer[used : self.have]
-        self.buffer[: len(rest)] = rest
-        self.have = len(rest)
+        self._shift(self._forward())
         if got < SMALL_READ:  # a trickle: let messages gather so that one read and one write serve many
             time.sleep(GATHER_S)
         if self.have == len(self.buffer):  # one packet larger than the buffer: grow it
             self.buffer.extend(bytes(len(self.buffer)))
+
+    def _shift(self, used: int) -> None:
+        """The unfinished packet after the `used` bytes moves to the front of the buffer."""
+        rest = self.buffer[used : self.have]
+        self.buffer[: len(rest)] = rest
+        self.have = len(rest)
 
     def _forward(self) -> int:
         """Route every complete PUBLISH in the buffer; returns the bytes used (the rest is an unfinished packet)."""

@@ -214,11 +214,13 @@ def _expect(owner: SessionOwner, sock: socket.socket, pending: bytearray, kind: 
     where = owner.broker.describe()
     while time.monotonic() < deadline:
         packets, used = wire.split(pending)
-        if packets:
-            pending[:] = b"".join(_frame(p) for p in packets[1:]) + bytes(pending[used:])  # for the read loop
-            if packets[0].kind != kind:
-                raise Outage(f"the broker sent packet type {packets[0].kind} where {kind} was due")
-            return packets[0]
+        for n, packet in enumerate(packets):
+            if packet.kind == kind:  # what came before it (messages of a kept session) waits for the read loop
+                kept = packets[:n] + packets[n + 1 :]
+                pending[:] = b"".join(_frame(p) for p in kept) + bytes(pending[used:])
+                return packet
+            if packet.kind != wire.PUBLISH:  # a resumed session's messages may come before our SUBACK; nothing else
+                raise Outage(f"the broker sent packet type {packet.kind} where {kind} was due")
         chunk = sock.recv(65536)
         if not chunk:
             raise Outage(f"the broker {where} closed the connection during the handshake")
@@ -233,6 +235,13 @@ def _read_loop(owner: SessionOwner, sock: socket.socket, supervisor: Supervised,
     buffer[:have] = pending
     handle, where = owner.handle, owner.broker.describe()
     acks = bytearray()
+    if have:  # messages of a resumed session that came with the handshake: handled before any read
+        used, _handled = feed(buffer, have, handle, acks, owner.foreign)
+        buffer[: have - used] = bytes(view[used:have])
+        have -= used
+        sock.sendall(acks)
+        owner.acked += len(acks) >> 2
+        acks.clear()
     sent_at = time.monotonic()
     while not supervisor.stopping.is_set():
         try:

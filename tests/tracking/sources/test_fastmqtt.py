@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import zlib
 
 import pytest
@@ -107,3 +108,31 @@ def test_a_partition_drops_other_tags_in_the_reader_and_counts_them() -> None:
     assert [o.tag_key for o in got] == [keys[n] for n in mine] * 2
     assert consumer.foreign.dropped == 12 - len(mine)
     assert (consumer.messages, consumer.not_ours, consumer.observations) == (24, 2 * (12 - len(mine)), 2 * len(mine))
+
+
+def test_a_kept_session_s_unacknowledged_message_is_handled_when_it_comes_before_the_suback(
+    mosquitto: Mosquitto,
+) -> None:
+    """A consumer that died holding a message: its restart takes the session over and the broker sends that message
+    again at once, before the SUBACK. It is handled and acknowledged (it used to end every session in a loop)."""
+    client_id, topic = f"vttest-kept-{zlib.crc32(mosquitto.prefix.encode()):08x}", f"{mosquitto.prefix}espresense/#"
+    device = f"iBeacon:{UUID}-1-5"
+    dead = socket.create_connection(("127.0.0.1", 1883), timeout=10)
+    dead.sendall(wire.connect(client_id, 30, 16, clean_start=True, session_expiry_s=60))
+    dead.sendall(wire.subscribe(1, [topic], qos=1))
+    got = bytearray()
+
+    def arrived(kind: int) -> bool:
+        got.extend(dead.recv(65536))
+        return kind in [p.kind for p in wire.split(got)[0]]
+
+    wait_until(lambda: arrived(wire.SUBACK), timeout=10, what="the first session's SUBACK")
+    mosquitto.publisher().send(f"{mosquitto.prefix}espresense/devices/{device}/gw-a", json.dumps({"id": device,
+                               "rssi": -60}))  # fmt: skip
+    wait_until(lambda: arrived(wire.PUBLISH), timeout=10, what="the message at the first session")
+    dead.close()  # no PUBACK: the broker keeps the message for the session
+    seen: list[Observation] = []
+    consumer = mosquitto.consumer(seen.extend, client_id=client_id, session_expiry_s=60, group=None)
+    wait_until(lambda: consumer.acked == 1, timeout=15, what="the kept message handled and acknowledged")
+    assert [obs.tag_key for obs in seen] == [tag_key_from_espresense(device)]
+    assert consumer.connects == 1 and consumer.supervisor.outages == 0
