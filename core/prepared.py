@@ -95,8 +95,10 @@ class Prepared:
         if plan.order:
             try:
                 return tuple(
-                    value if key is None else (given[key] if processor is None else processor(given[key]))
-                    for key, value, processor in plan.order
+                    [
+                        value if key is None else (given[key] if processor is None else processor(given[key]))
+                        for key, value, processor in plan.order
+                    ]
                 )
             except KeyError as missing:
                 raise KeyError(f"parameter {missing.args[0]!r} is missing for: {plan.sql}") from None
@@ -288,9 +290,16 @@ class Pending:
         plan = self.prepared.plan(self.work.dialect)
         processors = plan.processors(self.work.dialect, self.description)
         make = plan.row_type
-        if not any(p is not None for p in processors):
+        converted = [(n, p) for n, p in enumerate(processors) if p is not None]
+        if not converted:
             return [make(row) for row in rows]
-        return [make(p(v) if p is not None else v for p, v in zip(processors, row, strict=False)) for row in rows]
+        out = []
+        for row in rows:  # only the columns that have a processor go through it
+            values = list(row)
+            for n, p in converted:
+                values[n] = p(values[n])
+            out.append(make(values))
+        return out
 
 
 @contextmanager

@@ -64,6 +64,8 @@ class DemandStat(Base):
     """Rolling sums over the last `window_days` days per (item, site): Σq and Σq² of the daily totals."""
 
     __tablename__ = "proc_demand_stat"
+    # SQLite stores the rows in key order (migration procurement_0010): a replenishment reads them by (item, site)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), primary_key=True)

@@ -123,20 +123,24 @@ def _decide_rop(p: PolicyInput) -> Need:
     rop = math.ceil(p.mean_daily * p.lead_time_days + ss - 1e-9)
     if p.position > rop or (p.mean_daily == 0 and p.position > 0):
         return Need(0, Note.of(N_("position %(position)s > reorder point %(point)s"), position=p.position, point=rop))
-    basis = Note.of(
+    # Built as Note.of would build them (counts as text, floats as Number, sorted by name), without its sorting: a
+    # full run writes thousands of these.
+    basis = Note(
         N_("reorder point %(point)s = %(mean)s/day × %(lead)s d + safety %(safety)s (σ %(sigma)s, z %(z)s for "
            "%(level)s)"),
-        point=rop, mean=Number.of(p.mean_daily, 1), lead=p.lead_time_days, safety=round(ss),
-        sigma=Number.of(p.sigma_daily, 1), z=Number.of(z, 2), level=Percent.of(p.service_level),
+        (("lead", str(p.lead_time_days)), ("level", Percent.of(p.service_level)), ("mean", Number.of(p.mean_daily, 1)),
+         ("point", str(rop)), ("safety", str(round(ss))), ("sigma", Number.of(p.sigma_daily, 1)),
+         ("z", Number.of(z, 2))),
     )  # fmt: skip
     if p.eoq is not None and p.eoq > 0:
-        lot, lot_text = math.ceil(p.eoq), Note.of(N_("EOQ %(eoq)s"), eoq=Number.of(p.eoq, 2))
+        lot, lot_text = math.ceil(p.eoq), Note(N_("EOQ %(eoq)s"), (("eoq", Number.of(p.eoq, 2)),))
     else:
         lot = math.ceil(p.mean_daily * p.cover_days)
-        lot_text = Note.of(N_("%(days)s days of demand"), days=p.cover_days)
+        lot_text = Note(N_("%(days)s days of demand"), (("days", str(p.cover_days)),))
     qty = max(lot, rop - p.position + 1)
-    return Need(qty, Note.of(N_("position %(position)s ≤ %(basis)s → %(quantity)s (%(lot)s, at least back above the "
-                                "point)"), position=p.position, basis=basis, quantity=qty, lot=lot_text))  # fmt: skip
+    return Need(qty, Note(N_("position %(position)s ≤ %(basis)s → %(quantity)s (%(lot)s, at least back above the "
+                             "point)"), (("basis", basis), ("lot", lot_text), ("position", str(p.position)),
+                                         ("quantity", str(qty)))))  # fmt: skip
 
 
 def round_order(quantity: int, pack_qty: int = 1, order_multiple: int = 1, moq: int = 1) -> Rounded:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.errors import DomainError, NotFound
 from core.languages import parse, supported
+from core.prepared import FastWork, Prepared
 from procurement.models import PriceBreak, Supplier, SupplierItem
 
 
@@ -60,45 +61,83 @@ class Offer:
         return price
 
 
-def load_offers(session: Session, item_ids: Iterable[int] | None = None) -> dict[int, list[Offer]]:
+_SUPPLIER_ITEM = SupplierItem
+_OFFER_ROWS = (
+    select(_SUPPLIER_ITEM.id, _SUPPLIER_ITEM.supplier_id, _SUPPLIER_ITEM.item_id, Supplier.currency,
+           _SUPPLIER_ITEM.supplier_part_number, _SUPPLIER_ITEM.description, _SUPPLIER_ITEM.unit_of_measure,
+           _SUPPLIER_ITEM.pack_qty, _SUPPLIER_ITEM.moq, _SUPPLIER_ITEM.order_multiple, _SUPPLIER_ITEM.lead_time_days,
+           _SUPPLIER_ITEM.priority, _SUPPLIER_ITEM.valid_from, _SUPPLIER_ITEM.valid_to, _SUPPLIER_ITEM.last_price)
+    .join(Supplier, Supplier.id == _SUPPLIER_ITEM.supplier_id)
+    .where(Supplier.active.is_(True))
+)  # fmt: skip
+_BREAK_ROWS = select(PriceBreak.supplier_item_id, PriceBreak.min_qty, PriceBreak.unit_price).order_by(
+    PriceBreak.supplier_item_id, PriceBreak.min_qty
+)
+# Every offer of every active supplier and every price break: a full replenishment reads them all, as plain rows.
+_ALL_OFFER_ROWS, _ALL_BREAK_ROWS = Prepared(_OFFER_ROWS), Prepared(_BREAK_ROWS)
+
+
+class Offers(Mapping[int, list[Offer]]):
+    """Offers per item id, kept as the rows they come from: an item's Offer objects are built when it is first
+    looked up (a full replenishment asks only for the items that need an order)."""
+
+    def __init__(self, rows: dict[int, list[Sequence[Any]]], breaks: dict[int, list[tuple[int, Decimal]]]) -> None:
+        self._rows, self._breaks = rows, breaks
+        self._built: dict[int, list[Offer]] = {}
+
+    def __getitem__(self, item_id: int) -> list[Offer]:
+        built = self._built.get(item_id)
+        if built is None:
+            breaks = self._breaks
+            built = self._built[item_id] = [_offer(row, breaks) for row in self._rows[item_id]]  # KeyError: none
+        return built
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._rows
+
+
+def _offer(r: Sequence[Any], breaks: dict[int, list[tuple[int, Decimal]]]) -> Offer:
+    """The Offer of one row of `_OFFER_ROWS`."""
+    return Offer(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+                 tuple(breaks.get(r[0], ())))  # fmt: skip
+
+
+def load_offers(session: Session, item_ids: Iterable[int] | None = None) -> Offers:
     """Offers per item id, in two column queries (rows, then their breaks)."""
-    si = SupplierItem
-    query = (
-        select(si.id, si.supplier_id, si.item_id, Supplier.currency, si.supplier_part_number, si.description,
-               si.unit_of_measure, si.pack_qty, si.moq, si.order_multiple, si.lead_time_days, si.priority,
-               si.valid_from, si.valid_to, si.last_price)
-        .join(Supplier, Supplier.id == si.supplier_id)
-        .where(Supplier.active.is_(True))
-    )  # fmt: skip
-    ids = None if item_ids is None else sorted(set(item_ids))
-    rows: list[Any] = []
-    if ids is None:
-        rows = list(session.connection().execute(query).all())
-    for start in range(0, len(ids or ()), 5000):
-        rows.extend(session.connection().execute(query.where(si.item_id.in_(ids[start : start + 5000]))).all())  # type: ignore[index]
+    rows: list[Sequence[Any]]
     breaks: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
-    si_ids = [row.id for row in rows]
-    for start in range(0, len(si_ids), 5000):
-        for si_id, min_qty, price in session.connection().execute(
-            select(PriceBreak.supplier_item_id, PriceBreak.min_qty, PriceBreak.unit_price)
-            .where(PriceBreak.supplier_item_id.in_(si_ids[start : start + 5000]))
-            .order_by(PriceBreak.supplier_item_id, PriceBreak.min_qty)
-        ):
+    if item_ids is None:
+        work = FastWork.of_session(session)
+        rows = list(work.all(_ALL_OFFER_ROWS))
+        for si_id, min_qty, price in work.all(_ALL_BREAK_ROWS):
             breaks[si_id].append((min_qty, price))
-    offers: dict[int, list[Offer]] = defaultdict(list)
-    for r in rows:
-        offers[r.item_id].append(
-            Offer(
-                r.id, r.supplier_id, r.item_id, r.currency, r.supplier_part_number, r.description, r.unit_of_measure,
-                r.pack_qty, r.moq, r.order_multiple, r.lead_time_days, r.priority, r.valid_from, r.valid_to,
-                r.last_price, tuple(breaks.get(r.id, ())),
-            )
-        )  # fmt: skip
-    return offers
+    else:
+        rows, ids = [], sorted(set(item_ids))
+        conn = session.connection()
+        for start in range(0, len(ids), 5000):
+            rows.extend(conn.execute(_OFFER_ROWS.where(_SUPPLIER_ITEM.item_id.in_(ids[start : start + 5000]))).all())
+        si_ids = [row[0] for row in rows]
+        for start in range(0, len(si_ids), 5000):
+            batch = _BREAK_ROWS.where(PriceBreak.supplier_item_id.in_(si_ids[start : start + 5000]))
+            for si_id, min_qty, price in conn.execute(batch):
+                breaks[si_id].append((min_qty, price))
+    per_item: dict[int, list[Sequence[Any]]] = defaultdict(list)
+    for row in rows:
+        per_item[row[2]].append(row)
+    return Offers(dict(per_item), breaks)
 
 
 def candidates(offers: Sequence[Offer], day: date) -> list[Offer]:
     """Valid offers with a price, of the highest priority present (ties kept for the price comparison)."""
+    if len(offers) == 1:  # most items have one supplier item
+        only = offers[0]
+        return [only] if only.breaks and only.valid_on(day) else []
     valid = [o for o in offers if o.valid_on(day) and o.breaks]
     if not valid:
         return []

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.notes import Note
 from procurement.policy import (
     AUTO_ROP,
     MIN_MAX,
@@ -84,3 +85,23 @@ def test_rounding_moq_and_multiple() -> None:
 def test_rounding_never_zero_never_below_need(qty: int, pack: int, multiple: int, moq: int) -> None:
     r = round_order(qty, pack, multiple, moq)
     assert r.quantity >= max(qty, moq) and r.quantity % pack == 0 and r.quantity % multiple == 0
+
+
+def _as_note_of_builds_it(note: Note) -> Note:
+    """The same note rebuilt through Note.of (its values sorted, numbers as text, typed values kept)."""
+    if note.plain or not note.values:
+        return note
+    return Note.of(note.message, **{k: _as_note_of_builds_it(v) if isinstance(v, Note) else v for k, v in note.values})
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.integers(-50, 500), st.floats(0, 200), st.floats(0, 80), st.integers(0, 60),
+       st.sampled_from([0.9, 0.95, 0.99]), st.integers(1, 60), st.none() | st.floats(0.5, 5000))  # fmt: skip
+def test_reorder_point_reasons_are_the_notes_note_of_builds(position: int, mean: float, sigma: float, lead: int,
+                                                            level: float, cover: int, eoq_qty: float | None) -> None:
+    """The reorder-point reason is built by hand for speed (a full run writes thousands): it must be the very note
+    Note.of would build, or its stored JSON would differ from a note built the ordinary way."""
+    need = decide(PolicyInput(AUTO_ROP, position=position, mean_daily=mean, sigma_daily=sigma, lead_time_days=lead,
+                              service_level=level, cover_days=cover, eoq=eoq_qty))  # fmt: skip
+    assert need.reason == _as_note_of_builds_it(need.reason)
+    assert need.reason.encode() == _as_note_of_builds_it(need.reason).encode()
