@@ -38,7 +38,12 @@ class StockView(Base):
     """On hand per (item, site) as procurement last heard it; `dirty` asks for a replenishment look."""
 
     __tablename__ = "proc_stock_view"
-    __table_args__ = (UniqueConstraint("item_id", "site_id"), Index("ix_proc_stock_view_dirty", "dirty"))
+    __table_args__ = (
+        UniqueConstraint("item_id", "site_id"),
+        Index("ix_proc_stock_view_dirty", "dirty"),
+        # a full replenishment reads the pairs below the highest min or reorder level by this (migration 0011)
+        Index("ix_proc_stock_view_on_hand", "on_hand", "item_id", "site_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
@@ -132,7 +137,14 @@ class ReorderPolicy(Base):
     """How one item is replenished at one site: min_max, reorder_level or auto_rop."""
 
     __tablename__ = "proc_reorder_policy"
-    __table_args__ = (UniqueConstraint("item_id", "site_id"),)
+    # The highest min, reorder level and service level of the active policies of each kind, which a replenishment
+    # reads from these indexes without a scan (migration procurement_0011).
+    __table_args__ = (
+        UniqueConstraint("item_id", "site_id"),
+        Index("ix_proc_reorder_policy_top_min", "kind", "active", "min_qty"),
+        Index("ix_proc_reorder_policy_top_level", "kind", "active", "reorder_level"),
+        Index("ix_proc_reorder_policy_top_service", "kind", "active", "service_level"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
@@ -271,7 +283,8 @@ class PurchaseOrderLine(Base):
     __table_args__ = (UniqueConstraint("po_id", "line_number"), UniqueConstraint("po_id", "item_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    po_id: Mapped[int] = mapped_column(ForeignKey("proc_purchase_order.id"), index=True)
+    # no index of its own: the unique (po_id, line_number) serves every look-up by order (migration 0011)
+    po_id: Mapped[int] = mapped_column(ForeignKey("proc_purchase_order.id"))
     line_number: Mapped[int] = mapped_column(Integer)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
     supplier_item_id: Mapped[int | None] = mapped_column(ForeignKey("proc_supplier_item.id"), nullable=True)

@@ -1,0 +1,207 @@
+"""The (item, site) pairs a replenishment looks at: policy, on-hand and demand of each pair that might need an order.
+
+Read with a few plain SQL queries (no ORM rows), filtered in the database by bounds that indexes serve, so a full run
+over hundreds of thousands of policies brings only the pairs near or below their trigger into Python.
+"""
+
+from __future__ import annotations
+
+import operator
+import typing
+from typing import Any
+
+from sqlalchemy import Float, and_, case, cast, func, literal, null, or_, select, true
+from sqlalchemy.orm import Session
+
+from procurement import policy
+from procurement.models import DemandStat, ReorderPolicy, StockView, SupplierItem
+
+# Ids per `IN (...)` list. As bound parameters (the dirty-flag UPDATE, the draft-line read) 5,000 stays under
+# SQLite's default limit of 32,766 bound parameters (3.32 and later) and PostgreSQL's 65,535; rendered inline
+# (`load_pairs`) it keeps one statement's text to some tens of kilobytes.
+IDS_PER_STATEMENT = 5000
+
+
+class PairRow(typing.NamedTuple):
+    """One (item, site): its policy, on-hand and rolling demand; `load_pairs` selects a column labelled with
+    each field's name, in this order."""
+
+    item_id: int
+    site_id: int
+    kind: str
+    min_qty: int
+    max_qty: int
+    reorder_level: int
+    reorder_qty: int
+    service_level: float
+    cover_days: int
+    order_cost: Any
+    holding_rate: Any
+    cost_center_id: int | None
+    on_hand: int
+    total: int | None
+    total_sq: int | None
+    window_days: int | None
+
+
+def load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
+    """Policy, stock and demand of the pairs that might need an order, by item and site.
+
+    Open quantities are never negative, so a min/max or reorder-level pair whose on-hand alone already
+    reaches its trigger cannot need one and is filtered out in SQL, and so is an automatic reorder point whose
+    on-hand is above the highest point it could have (`_rop_may_reach`). Pairs procurement has never heard a
+    stock level for are left alone: ordering on a guess is worse. One query per way of deciding: the stock rules
+    need no demand and no lead time, so their query joins neither (and each query's filter stays simple enough
+    for an index).
+    """
+    tops = _highest(session)
+    rows: list[PairRow] = []
+    queries = (
+        None if tops.trigger is None else _stock_rule_pairs(tops.trigger),
+        None if tops.service_level is None else _reorder_point_pairs(float(tops.service_level)),
+    )
+    for query in queries:
+        if query is None:
+            continue
+        if stock_ids is None:
+            rows.extend(PairRow._make(row) for row in _fetch_plain(session, query))
+            continue
+        for start in range(0, len(stock_ids), IDS_PER_STATEMENT):
+            batch = query.where(StockView.id.in_(stock_ids[start : start + IDS_PER_STATEMENT]))
+            rows.extend(PairRow._make(row) for row in _fetch_plain(session, batch))
+    rows.sort(key=_pair_order)
+    return rows
+
+
+class _Tops(typing.NamedTuple):
+    trigger: int | None  # the highest min (min/max) or reorder level of the active stock rules; None: there are none
+    service_level: Any  # the highest service level of the active automatic reorder points; None: there are none
+
+
+def _highest(session: Session) -> _Tops:
+    """The highest triggers of the active policies: each a maximum its index (kind, active, column) answers without
+    reading the table (`active = true`, not `IS`: PostgreSQL uses an index for the equality only)."""
+    p = ReorderPolicy
+
+    def top(kind: str, column: Any) -> Any:
+        return select(func.max(column)).where(p.kind == kind, p.active == true()).scalar_subquery()
+
+    found = session.execute(
+        select(top(policy.MIN_MAX, p.min_qty), top(policy.REORDER_LEVEL, p.reorder_level),
+               top(policy.AUTO_ROP, p.service_level))
+    ).one()  # fmt: skip
+    triggers = [int(value) for value in found[:2] if value is not None]
+    return _Tops(max(triggers) if triggers else None, found[2])
+
+
+_pair_order = operator.itemgetter(0, 1)  # (item_id, site_id): the same order of lines on both databases
+
+
+def _pair_columns(demand: type[DemandStat] | None) -> list[Any]:
+    """PairRow's columns, labelled; without `demand` its three columns are NULL (a stock rule never reads them)."""
+    p = ReorderPolicy
+    columns: dict[str, Any] = {
+        "item_id": p.item_id,
+        "site_id": p.site_id,
+        "kind": p.kind,
+        "min_qty": p.min_qty,
+        "max_qty": p.max_qty,
+        "reorder_level": p.reorder_level,
+        "reorder_qty": p.reorder_qty,
+        "service_level": cast(p.service_level, Float),
+        "cover_days": p.cover_days,
+        "order_cost": p.order_cost,
+        "holding_rate": p.holding_rate,
+        "cost_center_id": p.cost_center_id,
+        "on_hand": StockView.on_hand,
+        "total": null() if demand is None else demand.total,
+        "total_sq": null() if demand is None else demand.total_sq,
+        "window_days": null() if demand is None else demand.window_days,
+    }
+    return [columns[name].label(name) for name in PairRow._fields]
+
+
+def _stock_rule_pairs(highest_trigger: int) -> Any:
+    """Min/max and reorder-level pairs whose on-hand is below their trigger.
+
+    Below its own trigger is below the highest one too: that second, redundant test is what the index on
+    (on_hand, item_id, site_id) serves, so only the pairs low enough for some policy are looked up, not every one.
+    """
+    p, sv = ReorderPolicy, StockView
+    return (
+        select(*_pair_columns(None))
+        .select_from(p)
+        .join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
+        .where(
+            p.active.is_(True),
+            # NULL, so false, for any other kind; tested inside the CASE rather than as `kind IN (...)`, which an
+            # index on (kind, ...) would serve: SQLite, without statistics, would then look up every such policy
+            sv.on_hand
+            < case((p.kind == policy.MIN_MAX, p.min_qty), (p.kind == policy.REORDER_LEVEL, p.reorder_level)),
+            sv.on_hand < highest_trigger,
+        )
+    )
+
+
+def _reorder_point_pairs(top_level: float) -> Any:
+    """Automatic-reorder-point pairs that might be at or below their point, given the highest service level."""
+    p, sv, ds = ReorderPolicy, StockView, DemandStat
+    longest = (
+        select(SupplierItem.item_id.label("item_id"), func.max(SupplierItem.lead_time_days).label("lead_days"))
+        .group_by(SupplierItem.item_id)
+        .subquery("longest_lead")
+    )
+    may_reach = _rop_may_reach(top_level, sv.on_hand, ds, longest.c.lead_days)
+    return (
+        select(*_pair_columns(ds))
+        .select_from(p)
+        .join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
+        .outerjoin(ds, and_(ds.item_id == p.item_id, ds.site_id == p.site_id))
+        .outerjoin(longest, longest.c.item_id == p.item_id)
+        .where(p.active.is_(True), p.kind == policy.AUTO_ROP, may_reach)
+    )
+
+
+def _rop_may_reach(top_level: float, on_hand: Any, ds: type[DemandStat], lead_days: Any) -> Any:
+    """SQL that is true for every automatic-reorder-point pair `_propose` could order (and for a few more), given
+    the highest service level of the policies it looks at.
+
+    `_propose` orders when position <= ceil(mean·L + z·σ·√L), with L the lead time of the item's chosen offer,
+    position >= on-hand, mean = T/d and σ² = S/d - mean² (T, S: Σq, Σq² over d days). With the item's longest lead
+    time of any supplier item (Lmax >= L) and the highest z of any such policy, an order needs
+    gap = on_hand - 1 - mean·Lmax < z·σ·√Lmax. Times d > 0 that is G = (on_hand - 1)·d - T·Lmax < 0 or
+    G² < z²·(S·d - T²)·Lmax: integer arithmetic but for z², and no square root for the database to lack. One more
+    unit of margin (on_hand - 2) absorbs rounding in z². No demand (no window or nothing dispensed) orders only at
+    a position of 0 or less.
+    """
+    z = policy.z_for(top_level)
+    lead = func.coalesce(lead_days, 0)
+    gap_times_days = (on_hand - 2) * ds.window_days - ds.total * lead
+    no_demand = or_(ds.total.is_(None), ds.total <= 0, func.coalesce(ds.window_days, 0) <= 0)
+    return or_(
+        and_(no_demand, on_hand <= 0),
+        and_(
+            ds.window_days > 0,
+            or_(
+                gap_times_days <= 0,
+                gap_times_days * gap_times_days
+                < literal(z * z, Float) * (ds.total_sq * ds.window_days - ds.total * ds.total) * lead,
+            ),
+        ),
+    )
+
+
+def _fetch_plain(session: Session, query: Any) -> list[tuple[Any, ...]]:
+    """Plain tuples straight from the driver, in the order of `query`'s columns: ~10^5 rows of ints, strings and
+    floats need no result processing.
+
+    The statement's only parameters are our own constants and integer ids, rendered inline.
+    """
+    conn = session.connection()
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
