@@ -125,22 +125,33 @@ def _decide_rop(p: PolicyInput) -> Need:
         return Need(0, Note.of(N_("position %(position)s > reorder point %(point)s"), position=p.position, point=rop))
     # Built as Note.of would build them (counts as text, floats as Number, sorted by name), without its sorting: a
     # full run writes thousands of these.
+    level, z_shown = _level_values(p.service_level)
     basis = Note(
         N_("reorder point %(point)s = %(mean)s/day × %(lead)s d + safety %(safety)s (σ %(sigma)s, z %(z)s for "
            "%(level)s)"),
-        (("lead", str(p.lead_time_days)), ("level", Percent.of(p.service_level)), ("mean", Number.of(p.mean_daily, 1)),
-         ("point", str(rop)), ("safety", str(round(ss))), ("sigma", Number.of(p.sigma_daily, 1)),
-         ("z", Number.of(z, 2))),
+        (("lead", str(p.lead_time_days)), ("level", level), ("mean", Number.of(p.mean_daily, 1)),
+         ("point", str(rop)), ("safety", str(round(ss))), ("sigma", Number.of(p.sigma_daily, 1)), ("z", z_shown)),
     )  # fmt: skip
     if p.eoq is not None and p.eoq > 0:
         lot, lot_text = math.ceil(p.eoq), Note(N_("EOQ %(eoq)s"), (("eoq", Number.of(p.eoq, 2)),))
     else:
         lot = math.ceil(p.mean_daily * p.cover_days)
-        lot_text = Note(N_("%(days)s days of demand"), (("days", str(p.cover_days)),))
+        lot_text = _cover_note(p.cover_days)
     qty = max(lot, rop - p.position + 1)
     return Need(qty, Note(N_("position %(position)s ≤ %(basis)s → %(quantity)s (%(lot)s, at least back above the "
                              "point)"), (("basis", basis), ("lot", lot_text), ("position", str(p.position)),
                                          ("quantity", str(qty)))))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _level_values(service_level: float) -> tuple[Percent, Number]:
+    """A service level and its z as a reorder point's reason shows them (a run meets a few levels many times)."""
+    return Percent.of(service_level), Number.of(z_for(service_level), 2)
+
+
+@functools.lru_cache(maxsize=64)
+def _cover_note(days: int) -> Note:
+    return Note(N_("%(days)s days of demand"), (("days", str(days)),))
 
 
 def round_order(quantity: int, pack_qty: int = 1, order_multiple: int = 1, moq: int = 1) -> Rounded:

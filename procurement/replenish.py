@@ -129,6 +129,7 @@ def _propose(
     # a full run meets the same ones thousands of times, so each is decided (and its reason built) once per run.
     needs: dict[tuple[Any, ...], policy.Need] = {}
     made: dict[tuple[Any, ...], tuple[int, Note]] = {}
+    rounding: dict[tuple[int, int, int, int], policy.Rounded] = {}  # by (need, pack, multiple, MOQ): any kind's
     for r in rows:
         item_id, site_id, kind = r.item_id, r.site_id, r.kind
         position = (r.on_hand or 0) + open_of((item_id, site_id), 0)
@@ -155,10 +156,13 @@ def _propose(
         if offer is None:
             problems.append(f"item {item_id} at site {site_id}: {need.reason}, but no valid supplier item")
             continue
-        line_key = None if key is None else (key, offer.pack_qty, offer.order_multiple, offer.moq)
+        steps = (need.quantity, offer.pack_qty, offer.order_multiple, offer.moq)
+        line_key = None if key is None else (key, steps)
         line = made.get(line_key) if line_key is not None else None
         if line is None:
-            rounded = policy.round_order(need.quantity, offer.pack_qty, offer.order_multiple, offer.moq)
+            rounded = rounding.get(steps)
+            if rounded is None:
+                rounded = rounding[steps] = policy.round_order(*steps)
             line = (rounded.quantity, policy.line_reason(need, rounded))
             if line_key is not None:
                 made[line_key] = line

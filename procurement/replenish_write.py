@@ -31,8 +31,10 @@ from procurement.suppliers import Offer
 DRAFTS_PER_ROUND = 500
 
 
-@dataclass(frozen=True, slots=True)
-class Proposal:
+class Proposal(typing.NamedTuple):
+    """One line a run proposes. A named tuple (immutable; made several times faster than a frozen dataclass): a full
+    run makes one per line, tens of thousands, and they never leave replenishment."""
+
     item_id: int
     site_id: int
     offer: Offer
