@@ -70,14 +70,6 @@ _MERGE_LINE = (
 )
 
 
-def _encoded(reason: Note, done: dict[int, str]) -> str:
-    """The stored form of a line's reason, encoded once per note object (a run's lines share them)."""
-    text = done.get(id(reason))
-    if text is None:
-        text = done[id(reason)] = reason.encode()
-    return text
-
-
 def _merged_reason(old: str, stamp: Moment, prop: Proposal, quantity: int) -> str:
     """The line's stored reason with one more line for what this run added."""
     more = Note.of(N_("%(at)s: +%(added)s: %(reason)s (now %(quantity)s)"),
@@ -121,30 +113,35 @@ def write_proposals(session: Session, proposals: list[Proposal], clock: Clock, a
     older = [po_id for po_id, number in drafts.values() if number not in new_numbers]  # a new draft has no lines yet
     existing, next_no = _existing_lines(session, sorted(older), sorted({prop.item_id for prop in proposals}))
     stamp = Moment(clock.now())
-    inserts, updates = [], []
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     encoded: dict[int, str] = {}  # by the note's id: lines of a run share their reason notes (see _propose)
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    counts: dict[int, tuple[int, int]] = {}
     for key, props in by_key.items():
         po_id = drafts[key][0]
+        line_no, merged = next_no[po_id], 0
         for prop in props:
-            old = existing.get((po_id, prop.item_id))
-            if old is None:
-                inserts.append(
-                    {"po_id": po_id, "line_number": next_no[po_id], "item_id": prop.item_id,
-                     "supplier_item_id": prop.offer.supplier_item_id, "quantity": prop.quantity,
-                     "unit_price": prop.offer.price_for(prop.quantity), "received_qty": 0, "closed_qty": 0,
-                     "reason": _encoded(prop.reason, encoded)}
-                )  # fmt: skip
-                next_no[po_id] += 1
-                counts[po_id][0] += 1
-            else:
+            old = existing.get((po_id, prop.item_id)) if existing else None
+            if old is not None:
                 qty = old.quantity + prop.quantity
                 updates.append(
                     {"line_id": old.id, "new_qty": qty, "new_price": prop.offer.price_for(qty),
                      "new_si": prop.offer.supplier_item_id,
                      "new_reason": _merged_reason(old.reason, stamp, prop, qty)}
                 )  # fmt: skip
-                counts[po_id][1] += 1
+                merged += 1
+                continue
+            offer, reason = prop.offer, prop.reason
+            text = encoded.get(id(reason))
+            if text is None:
+                text = encoded[id(reason)] = reason.encode()
+            inserts.append(
+                {"po_id": po_id, "line_number": line_no, "item_id": prop.item_id,
+                 "supplier_item_id": offer.supplier_item_id, "quantity": prop.quantity,
+                 "unit_price": offer.price_for(prop.quantity), "received_qty": 0, "closed_qty": 0, "reason": text}
+            )  # fmt: skip
+            line_no += 1
+        counts[po_id] = (line_no - next_no[po_id], merged)
     if inserts:  # one executemany, compiled once: tens of thousands of rows in a full run
         FastWork.of_session(session).execute_many(_INSERT_LINE, inserts)
     if updates:
@@ -155,7 +152,7 @@ def write_proposals(session: Session, proposals: list[Proposal], clock: Clock, a
     )
     changes = []
     for po_id, number in drafts.values():
-        added, merged = counts[po_id]
+        added, merged = counts.get(po_id, (0, 0))
         audit.record(session, actor, "po.replenish", "purchase_order", number,
                      after={"lines_added": added, "lines_merged": merged}, clock=clock)  # fmt: skip
         changes.append(DraftChange(number, added, merged, number in new_numbers))
