@@ -10,7 +10,7 @@ import operator
 import typing
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal, null, or_, select
+from sqlalchemy import Float, and_, bindparam, case, cast, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from procurement import policy
@@ -78,20 +78,24 @@ class _Tops(typing.NamedTuple):
     service_level: Any  # the highest service level of the active automatic reorder points; None: there are none
 
 
+def _top(kind: str, column: Any) -> Any:
+    p = ReorderPolicy
+    named: Any = bindparam(f"kind_{kind}", kind, literal_execute=True)  # written into the SQL: see `_highest`
+    return select(func.max(column)).where(p.kind == named, p.active.is_(True)).scalar_subquery()
+
+
+_HIGHEST = select(
+    _top(policy.MIN_MAX, ReorderPolicy.min_qty),
+    _top(policy.REORDER_LEVEL, ReorderPolicy.reorder_level),
+    cast(_top(policy.AUTO_ROP, ReorderPolicy.service_level), Float),  # the maximum of the column, as its index has it
+)
+
+
 def _highest(session: Session) -> _Tops:
     """The highest triggers of the active policies, each read from the top of its partial index (procurement_0011)
-    without a scan of the policies. The kinds are written into the statement: a planner uses a partial index only
-    for a query that names its kind."""
-    p = ReorderPolicy
-
-    def top(kind: str, column: Any) -> Any:
-        return select(func.max(column)).where(p.kind == kind, p.active.is_(True)).scalar_subquery()
-
-    found = _fetch_plain(
-        session,
-        select(top(policy.MIN_MAX, p.min_qty), top(policy.REORDER_LEVEL, p.reorder_level),
-               cast(top(policy.AUTO_ROP, p.service_level), Float)),  # the maximum of the column, as its index has it
-    )[0]  # fmt: skip
+    without a scan of the policies. The kinds are written into the statement as it runs (the compiled statement is
+    cached): a planner uses a partial index only for a query that names its kind."""
+    found = session.connection().execute(_HIGHEST).one()
     triggers = [int(value) for value in found[:2] if value is not None]
     return _Tops(max(triggers) if triggers else None, found[2])
 
