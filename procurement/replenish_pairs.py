@@ -58,7 +58,7 @@ def load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
     rows: list[PairRow] = []
     queries = (
         None if tops.trigger is None else _stock_rule_pairs(tops.trigger),
-        None if tops.service_level is None else _reorder_point_pairs(float(tops.service_level)),
+        None if tops.service_level is None else _reorder_point_pairs(float(tops.service_level), tops.lead_days),
     )
     for query in queries:
         if query is None:
@@ -76,6 +76,7 @@ def load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
 class _Tops(typing.NamedTuple):
     trigger: int | None  # the highest min (min/max) or reorder level of the active stock rules; None: there are none
     service_level: Any  # the highest service level of the active automatic reorder points; None: there are none
+    lead_days: int  # the longest lead time of any supplier item (0 without any)
 
 
 def _top(kind: str, column: Any) -> Any:
@@ -88,6 +89,7 @@ _HIGHEST = select(
     _top(policy.MIN_MAX, ReorderPolicy.min_qty),
     _top(policy.REORDER_LEVEL, ReorderPolicy.reorder_level),
     cast(_top(policy.AUTO_ROP, ReorderPolicy.service_level), Float),  # the maximum of the column, as its index has it
+    select(func.max(SupplierItem.lead_time_days)).scalar_subquery(),  # a scan of the (few) supplier items
 )
 
 
@@ -97,7 +99,7 @@ def _highest(session: Session) -> _Tops:
     cached): a planner uses a partial index only for a query that names its kind."""
     found = session.connection().execute(_HIGHEST).one()
     triggers = [int(value) for value in found[:2] if value is not None]
-    return _Tops(max(triggers) if triggers else None, found[2])
+    return _Tops(max(triggers) if triggers else None, found[2], int(found[3] or 0))
 
 
 _pair_order = operator.itemgetter(0, 1)  # (item_id, site_id): the same order of lines on both databases
@@ -149,26 +151,35 @@ def _stock_rule_pairs(highest_trigger: int) -> Any:
     )
 
 
-def _reorder_point_pairs(top_level: float) -> Any:
-    """Automatic-reorder-point pairs that might be at or below their point, given the highest service level."""
+def _reorder_point_pairs(top_level: float, longest_lead: int) -> Any:
+    """Automatic-reorder-point pairs that might be at or below their point, given the highest service level and the
+    longest lead time of any supplier item.
+
+    Tested first with that one longest lead time, on the stock and demand alone: most pairs fail it before their
+    item's own longest lead time is looked up for the same test (the lead time only raises a point, so the first
+    test lets through every pair the second does)."""
     p, sv, ds = ReorderPolicy, StockView, DemandStat
     longest = (
         select(SupplierItem.item_id.label("item_id"), func.max(SupplierItem.lead_time_days).label("lead_days"))
         .group_by(SupplierItem.item_id)
         .subquery("longest_lead")
     )
-    may_reach = _rop_may_reach(top_level, sv.on_hand, ds, longest.c.lead_days)
     return (
         select(*_pair_columns(ds))
         .select_from(p)
         .join(sv, and_(sv.item_id == p.item_id, sv.site_id == p.site_id))
         .outerjoin(ds, and_(ds.item_id == p.item_id, ds.site_id == p.site_id))
         .outerjoin(longest, longest.c.item_id == p.item_id)
-        .where(p.active.is_(True), p.kind == policy.AUTO_ROP, may_reach)
+        .where(
+            p.active.is_(True),
+            p.kind == policy.AUTO_ROP,
+            _rop_may_reach(top_level, sv.on_hand, ds, literal(longest_lead)),
+            _rop_may_reach(top_level, sv.on_hand, ds, func.coalesce(longest.c.lead_days, 0)),
+        )
     )
 
 
-def _rop_may_reach(top_level: float, on_hand: Any, ds: type[DemandStat], lead_days: Any) -> Any:
+def _rop_may_reach(top_level: float, on_hand: Any, ds: type[DemandStat], lead: Any) -> Any:
     """SQL that is true for every automatic-reorder-point pair `_propose` could order (and for a few more), given
     the highest service level of the policies it looks at.
 
@@ -181,7 +192,6 @@ def _rop_may_reach(top_level: float, on_hand: Any, ds: type[DemandStat], lead_da
     a position of 0 or less.
     """
     z = policy.z_for(top_level)
-    lead = func.coalesce(lead_days, 0)
     gap_times_days = (on_hand - 2) * ds.window_days - ds.total * lead
     no_demand = or_(ds.total.is_(None), ds.total <= 0, func.coalesce(ds.window_days, 0) <= 0)
     return or_(
