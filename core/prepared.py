@@ -15,7 +15,7 @@ at once) travels with the next one that is read, and with the COMMIT; on SQLite 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,9 +205,11 @@ class FastWork:
         elif hook not in self.after_commit:
             self.after_commit.append(hook)
 
-    def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Row]:
-        """Every row, each column through its result processor."""
-        return self.send(prepared, params).all()
+    def all(
+        self, prepared: Prepared, params: Mapping[str, Any] | None = None, repeated: Collection[int] = ()
+    ) -> list[Row]:
+        """Every row, each column through its result processor; see `Pending.all` for `repeated`."""
+        return self.send(prepared, params).all(repeated)
 
     def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
         """Run one statement; returns the DBAPI cursor (rowcount, fetchone; rows are not processed)."""
@@ -313,13 +315,15 @@ class Pending:
         row = self.first()
         return None if row is None else row._mapping
 
-    def all(self) -> list[Row]:
-        """As `FastWork.all`."""
+    def all(self, repeated: Collection[int] = ()) -> list[Row]:
+        """As `FastWork.all`. `repeated`: positions of columns whose values repeat across the rows (prices, codes):
+        each distinct value goes through the column's processor once. Only for a processor that gives equal results
+        for equal values (a number's Decimal: 2 and 2.0 are one value here)."""
         rows = self._read()
         plan = self.prepared.plan(self.work.dialect)
         processors = plan.processors(self.work.dialect, self.description)
         make = plan.row_type
-        converted = [(n, p) for n, p in enumerate(processors) if p is not None]
+        converted = [(n, _once_per_value(p) if n in repeated else p) for n, p in enumerate(processors) if p is not None]
         if not converted:
             return [make(row) for row in rows]
         out = []
@@ -329,6 +333,22 @@ class Pending:
                 values[n] = p(values[n])
             out.append(make(values))
         return out
+
+
+def _once_per_value(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`processor`, called once per distinct (hashable) value of one result."""
+    done: dict[Any, Any] = {}
+
+    def processed(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            result = done[value] = processor(value)
+            return result
+        except TypeError:  # not hashable
+            return processor(value)
+
+    return processed
 
 
 @contextmanager
