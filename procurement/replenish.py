@@ -144,12 +144,16 @@ def _propose(
             position, r.total or 0, r.total_sq or 0, r.window_days or 0, lead, r.service_level
         ):
             continue
-        key = None if kind == rop_kind else (kind, position, r.min_qty, r.max_qty, r.reorder_level, r.reorder_qty)
-        need = needs.get(key) if key is not None else None
-        if need is None:
-            need = policy.decide(_policy_input(r, position, offer_top))
-            if key is not None:
-                needs[key] = need
+        if kind == rop_kind:
+            key, need = None, _decide_rop(r, position, offer_top)
+        else:
+            key = (kind, position, r.min_qty, r.max_qty, r.reorder_level, r.reorder_qty)
+            found = needs.get(key)
+            if found is None:
+                found = needs[key] = policy.decide(
+                    policy.PolicyInput(kind, position, r.min_qty, r.max_qty, r.reorder_level, r.reorder_qty)
+                )
+            need = found
         if need.quantity <= 0:
             continue
         offer = cheapest(best, need.quantity)
@@ -170,22 +174,16 @@ def _propose(
     return proposals, problems
 
 
-def _policy_input(r: PairRow, position: int, offer: Offer | None) -> policy.PolicyInput:
-    if r.kind != policy.AUTO_ROP:
-        return policy.PolicyInput(
-            r.kind, position, r.min_qty, r.max_qty, r.reorder_level, r.reorder_qty
-        )  # fmt: skip
+def _decide_rop(r: PairRow, position: int, offer: Offer | None) -> policy.Need:
+    """An automatic reorder point's need, from the pair's rolling demand and the lead time of its item's offer."""
     mean, sigma = policy.demand_stats(r.total or 0, r.total_sq or 0, r.window_days or 0)
-    lead = offer.lead_time_days if offer else 0
     eoq = None
     if offer and r.order_cost is not None and r.holding_rate and mean > 0:
         holding = float(r.holding_rate) * float(offer.price_for(1))
         if holding > 0:
             eoq = float(policy.eoq(mean * 365, float(r.order_cost), holding))
-    return policy.PolicyInput(
-        r.kind, position, mean_daily=mean, sigma_daily=sigma, lead_time_days=lead,
-        service_level=r.service_level, cover_days=r.cover_days, eoq=eoq,
-    )  # fmt: skip
+    lead = offer.lead_time_days if offer else 0
+    return policy.decide_rop(position, mean, sigma, lead, r.service_level, r.cover_days, eoq)
 
 
 __all__ = ["SYSTEM_ACTOR", "DraftChange", "ReplenishReport", "replenish", "submit_system_drafts"]
