@@ -56,19 +56,18 @@ def load_pairs(session: Session, stock_ids: list[int] | None) -> list[PairRow]:
     """
     tops = _highest(session)
     rows: list[PairRow] = []
-    queries = (
-        None if tops.trigger is None else _stock_rule_pairs(tops.trigger),
-        None if tops.service_level is None else _reorder_point_pairs(float(tops.service_level), tops.lead_days),
-    )
-    for query in queries:
-        if query is None:
-            continue
-        if stock_ids is None:
-            rows.extend(PairRow._make(row) for row in _fetch_plain(session, query))
-            continue
-        for start in range(0, len(stock_ids), IDS_PER_STATEMENT):
-            batch = query.where(StockView.id.in_(stock_ids[start : start + IDS_PER_STATEMENT]))
-            rows.extend(PairRow._make(row) for row in _fetch_plain(session, batch))
+    batches = [None] if stock_ids is None else [
+        stock_ids[start : start + IDS_PER_STATEMENT] for start in range(0, len(stock_ids), IDS_PER_STATEMENT)
+    ]  # fmt: skip
+    for batch in batches:
+        stock_rules = None if tops.trigger is None else _stock_rule_pairs(tops.trigger)
+        levels = tops.service_level
+        points = None if levels is None else _reorder_point_pairs(float(levels), tops.lead_days, batch)
+        queries = (stock_rules, points)
+        for query in queries:
+            if query is not None:
+                query = query if batch is None else query.where(StockView.id.in_(batch))
+                rows.extend(PairRow._make(row) for row in _fetch_plain(session, query))
     rows.sort(key=_pair_order)
     return rows
 
@@ -151,19 +150,18 @@ def _stock_rule_pairs(highest_trigger: int) -> Any:
     )
 
 
-def _reorder_point_pairs(top_level: float, longest_lead: int) -> Any:
+def _reorder_point_pairs(top_level: float, longest_lead: int, stock_ids: list[int] | None) -> Any:
     """Automatic-reorder-point pairs that might be at or below their point, given the highest service level and the
-    longest lead time of any supplier item.
+    longest lead time of any supplier item; of these stock rows' items only, when given (the caller picks the rows).
 
     Tested first with that one longest lead time, on the stock and demand alone: most pairs fail it before their
     item's own longest lead time is looked up for the same test (the lead time only raises a point, so the first
     test lets through every pair the second does)."""
-    p, sv, ds = ReorderPolicy, StockView, DemandStat
-    longest = (
-        select(SupplierItem.item_id.label("item_id"), func.max(SupplierItem.lead_time_days).label("lead_days"))
-        .group_by(SupplierItem.item_id)
-        .subquery("longest_lead")
-    )
+    p, sv, ds, si = ReorderPolicy, StockView, DemandStat, SupplierItem
+    leads = select(si.item_id.label("item_id"), func.max(si.lead_time_days).label("lead_days")).group_by(si.item_id)
+    if stock_ids is not None:  # an incremental run: the lead times of its few items, not of the whole catalogue
+        leads = leads.where(si.item_id.in_(select(sv.item_id).where(sv.id.in_(stock_ids))))
+    longest = leads.subquery("longest_lead")
     return (
         select(*_pair_columns(ds))
         .select_from(p)
