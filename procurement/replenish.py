@@ -140,11 +140,10 @@ def _propose(
             best = tops[item_id] = candidates(offers.get(item_id, []), today)
         offer_top = best[0] if best else None
         lead = offer_top.lead_time_days if offer_top else 0
-        if kind == rop_kind and not below(
-            position, r.total or 0, r.total_sq or 0, r.window_days or 0, lead, r.service_level
-        ):
-            continue
         if kind == rop_kind:
+            level = r.service_level or 0.0  # never NULL in a reorder point's row
+            if not below(position, r.total or 0, r.total_sq or 0, r.window_days or 0, lead, level):
+                continue
             key, need = None, _decide_rop(r, position, offer_top)
         else:
             key = (kind, position, r.min_qty, r.max_qty, r.reorder_level, r.reorder_qty)
@@ -183,6 +182,7 @@ def _decide_rop(r: PairRow, position: int, offer: Offer | None) -> policy.Need:
         if holding > 0:
             eoq = float(policy.eoq(mean * 365, float(r.order_cost), holding))
     lead = offer.lead_time_days if offer else 0
+    assert r.service_level is not None and r.cover_days is not None  # a reorder point's row has them
     return policy.decide_rop(position, mean, sigma, lead, r.service_level, r.cover_days, eoq)
 
 

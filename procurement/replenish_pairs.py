@@ -33,8 +33,8 @@ class PairRow(typing.NamedTuple):
     max_qty: int
     reorder_level: int
     reorder_qty: int
-    service_level: float
-    cover_days: int
+    service_level: float | None  # this and the next three: None in a stock rule's row (only a reorder point reads them)
+    cover_days: int | None
     order_cost: Any
     holding_rate: Any
     cost_center_id: int | None
@@ -105,8 +105,14 @@ _pair_order = operator.itemgetter(0, 1)  # (item_id, site_id): the same order of
 
 
 def _pair_columns(demand: type[DemandStat] | None) -> list[Any]:
-    """PairRow's columns, labelled; without `demand` its three columns are NULL (a stock rule never reads them)."""
+    """PairRow's columns, labelled; without `demand` (the stock rules' query) the columns only an automatic reorder
+    point reads are NULL: its demand, service level, cover days and EOQ costs."""
     p = ReorderPolicy
+    rop_only = demand is None
+
+    def of_rop(column: Any) -> Any:
+        return null() if rop_only else column
+
     columns: dict[str, Any] = {
         "item_id": p.item_id,
         "site_id": p.site_id,
@@ -115,10 +121,10 @@ def _pair_columns(demand: type[DemandStat] | None) -> list[Any]:
         "max_qty": p.max_qty,
         "reorder_level": p.reorder_level,
         "reorder_qty": p.reorder_qty,
-        "service_level": cast(p.service_level, Float),
-        "cover_days": p.cover_days,
-        "order_cost": p.order_cost,
-        "holding_rate": p.holding_rate,
+        "service_level": of_rop(cast(p.service_level, Float)),
+        "cover_days": of_rop(p.cover_days),
+        "order_cost": of_rop(p.order_cost),
+        "holding_rate": of_rop(p.holding_rate),
         "cost_center_id": p.cost_center_id,
         "on_hand": StockView.on_hand,
         "total": null() if demand is None else demand.total,
