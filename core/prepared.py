@@ -15,7 +15,7 @@ at once) travels with the next one that is read, and with the COMMIT; on SQLite 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,33 +114,15 @@ class Prepared:
             return values
         return tuple(values[name] for name in plan.positions)
 
-
     def parameters_many(self, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """`parameters` of each row, for an executemany of tens of thousands: a positional row's values are picked by
-        one C call and only the columns that have a bind processor go through it; named parameters that need no
-        processing are the caller's rows themselves."""
-        if not plan.order:
-            if plan.fixed or any(name != key or p is not None for name, (key, p) in plan.wanted.items()):
-                return [self.parameters(plan, row) for row in rows]
-            keys = set(plan.wanted)
-            return [row if row.keys() == keys else self.parameters(plan, row) for row in rows]
-        if len(plan.order) < 2 or any(key is None for key, _value, _p in plan.order):
-            return [self.parameters(plan, row) for row in rows]  # a literal in the statement, or a single value
-        pick = operator.itemgetter(*(key for key, _value, _p in plan.order))
-        try:
-            picked = [pick(row) for row in rows]
-        except KeyError as missing:
-            raise KeyError(f"parameter {missing.args[0]!r} is missing for: {plan.sql}") from None
-        converted = [(n, p) for n, (_key, _value, p) in enumerate(plan.order) if p is not None]
-        if not converted:
-            return picked
-        out = []
-        for values in picked:
-            row = list(values)
-            for n, p in converted:
-                row[n] = p(row[n])
-            out.append(row)
-        return out
+        """`parameters` of each row of an executemany; positional values are picked by one C call a row."""
+        keys = [key for key, _value, _processor in plan.order]
+        if len(keys) < 2 or None in keys:  # named parameters, a literal in the statement, or a single value
+            return [self.parameters(plan, row) for row in rows]
+        picked: list[Any] = list(map(operator.itemgetter(*keys), rows))  # a missing one: KeyError naming it
+        for n, p in [(n, p) for n, (_key, _value, p) in enumerate(plan.order) if p is not None]:
+            picked = [(*values[:n], p(values[n]), *values[n + 1 :]) for values in picked]
+        return picked
 
 
 def _compile(statement: Executable, dialect: Dialect) -> _Plan:
@@ -205,11 +187,9 @@ class FastWork:
         elif hook not in self.after_commit:
             self.after_commit.append(hook)
 
-    def all(
-        self, prepared: Prepared, params: Mapping[str, Any] | None = None, repeated: Collection[int] = ()
-    ) -> list[Row]:
-        """Every row, each column through its result processor; see `Pending.all` for `repeated`."""
-        return self.send(prepared, params).all(repeated)
+    def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Every row, each column through its result processor."""
+        return self.send(prepared, params).all()
 
     def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
         """Run one statement; returns the DBAPI cursor (rowcount, fetchone; rows are not processed)."""
@@ -315,15 +295,13 @@ class Pending:
         row = self.first()
         return None if row is None else row._mapping
 
-    def all(self, repeated: Collection[int] = ()) -> list[Row]:
-        """As `FastWork.all`. `repeated`: positions of columns whose values repeat across the rows (prices, codes):
-        each distinct value goes through the column's processor once. Only for a processor that gives equal results
-        for equal values (a number's Decimal: 2 and 2.0 are one value here)."""
+    def all(self) -> list[Row]:
+        """As `FastWork.all`."""
         rows = self._read()
         plan = self.prepared.plan(self.work.dialect)
         processors = plan.processors(self.work.dialect, self.description)
         make = plan.row_type
-        converted = [(n, _once_per_value(p) if n in repeated else p) for n, p in enumerate(processors) if p is not None]
+        converted = [(n, p) for n, p in enumerate(processors) if p is not None]
         if not converted:
             return [make(row) for row in rows]
         out = []
@@ -333,22 +311,6 @@ class Pending:
                 values[n] = p(values[n])
             out.append(make(values))
         return out
-
-
-def _once_per_value(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`processor`, called once per distinct (hashable) value of one result."""
-    done: dict[Any, Any] = {}
-
-    def processed(value: Any) -> Any:
-        try:
-            return done[value]
-        except KeyError:
-            result = done[value] = processor(value)
-            return result
-        except TypeError:  # not hashable
-            return processor(value)
-
-    return processed
 
 
 @contextmanager

@@ -113,7 +113,7 @@ def load_offers(session: Session, item_ids: Iterable[int] | None = None) -> Offe
     if item_ids is None:
         work = FastWork.of_session(session)
         rows = list(work.all(_ALL_OFFER_ROWS))
-        for si_id, min_qty, price in work.all(_ALL_BREAK_ROWS, repeated=(2,)):  # a catalogue repeats its prices
+        for si_id, min_qty, price in work.all(_ALL_BREAK_ROWS):
             breaks[si_id].append((min_qty, price))
     else:
         rows, ids = [], sorted(set(item_ids))

@@ -72,17 +72,16 @@ _CREATED = Prepared(select(_O.created_at, _O.event_key).where(_O.event_type == "
 def test_many_rows_keep_their_types_and_a_missing_value_is_named(
     engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:
-    """An executemany of mappings (extra keys ignored) stores what one execute would; a repeated column read once per
-    value gives the rows it gives when read value by value."""
+    """An executemany of mappings (extra keys ignored) stores what one execute would, types processed as one would."""
     at = datetime(2026, 11, 22, 13, 5, tzinfo=UTC)
     rows = [{"p_key": f"m{n}", "p_type": "test.many", "p_version": n, "p_payload": "{}",
              "p_at": at + timedelta(hours=n % 2), "unused": n} for n in range(4)]  # fmt: skip
     with fast_unit_of_work(engine) as work:
         work.execute_many(_ADD_MANY, rows)
     with fast_unit_of_work(engine) as work:
-        plain, once = work.all(_CREATED), work.all(_CREATED, repeated=(0,))
-    assert plain == once == [(at + timedelta(hours=n % 2), f"m{n}") for n in range(4)]
-    assert all(row[0].tzinfo is UTC for row in once)
+        found = work.all(_CREATED)
+    assert found == [(at + timedelta(hours=n % 2), f"m{n}") for n in range(4)]
+    assert all(row[0].tzinfo is UTC for row in found)
     with pytest.raises(KeyError, match="p_payload"), fast_unit_of_work(engine) as work:
         missing = {k: v for k, v in rows[1].items() if k != "p_payload"}
         work.execute_many(_ADD_MANY, [{**rows[0], "p_key": "x"}, missing])
