@@ -8,23 +8,28 @@
     out: Mosquitto's loopback rate is measured separately (see LIBRARY-NOTES).
 (c) our iBeacon decoder against the `ibeacon-ble` parser on the same manufacturer data, cold (our memos
     cleared before each pass) and warm; the target (>= 10x) applies to cold.
-(d) the MQTT consumer on the bytes a broker sends (`fastmqtt.feed`, the partition check, parsing, the
-    engine), no broker: CPU per message for one process and for each of 3 tag partitions (every partition
-    reads the whole stream and drops other partitions' tags in `feed` by topic). One process and the 3
-    partitions run in turn, 5 rounds, best of each. Target: >= 30,000 msg/s on one core; 3 partitions
-    >= 2x one on 3 free cores.
+(d) the consumers' CPU per message without Mosquitto: a replay broker (`reader_load.replay_broker`, a process
+    that serves a prepared stream of `--wire` QoS 1 PUBLISH packets within the client's Receive Maximum and
+    counts PUBACKs) feeds one subscribed consumer process, then the product's reader wiring: one process
+    running `tracking.reader.ReaderWorker` (the only subscription; routes each message by the tag in its topic
+    over a Unix socket) and 3 engine processes each running an `EngineLink` into its consumer, as `vendtrack
+    serve` starts them with VENDTRACK_TRACKING_MQTT_READER=1. Each process's CPU from /proc; the shapes take
+    turns, 3 rounds, best of each; every message must be processed by an engine. Targets: one process
+    >= 30,000 msg/s per CPU second; `partition_scaling_3` = one process's CPU per message over the busiest
+    process's (the reader counts as one) >= 2, what 3 engines and a reader give on free cores.
 (e) the real broker: a Mosquitto of the bench's own (queue limits as docs/scaling.md says; `--broker`
     uses another) takes a QoS 1 burst (`--burst`, 1M) into one consumer process, into 3 partitions (each
-    subscribed: the broker sends every message 3 times) and into 3 engine processes behind one reader
-    process (`tracking.sources.fanout`: one subscription, routed by tag). Targets: nothing lost; one process
-    >= 30,000 msg/s per CPU second of its own; 3 engines behind one reader >= 2x one process in wall-clock
-    rate (`broker_scaling_3_wall`). The broker's, the reader's and the consumers' CPU seconds are printed with
+    subscribed: the broker sends every message 3 times) and into the reader wiring of (d) (one subscription,
+    routed by tag). Engines count what they processed: nothing may be lost. Targets: one process >= 30,000
+    msg/s per CPU second of its own; 3 engines behind one reader >= 2x one process in wall-clock rate
+    (`broker_scaling_3_wall`). The broker's, the reader's and the consumers' CPU seconds are printed with
     the best rate this machine's cores allow.
 
-Times are CPU seconds of this process (time.process_time): the figure is "on one core" even when the
-machine is shared; wall-clock rates are printed alongside for (a).
+Times are CPU seconds (of this process by time.process_time in (a)-(c), of each process from /proc in (d) and
+(e)): a figure is "on one core" even when the machine is shared; wall-clock rates are printed alongside.
 
-    python bench/ingest.py [--seconds 20] [--tags 5000] [--gateways 40] [--burst 1000000] [--broker HOST:PORT]
+    python bench/ingest.py [--seconds 20] [--tags 5000] [--gateways 40] [--wire 300000] [--burst 1000000]
+                           [--broker HOST:PORT]
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from collections.abc import Callable
 from typing import Any
 
 import broker_load
+import reader_load
 from sqlalchemy.orm import sessionmaker
 
 from firmware_bridge.ble.decode import clear_caches, decode_advert, decode_ibeacon, tag_key_of
@@ -180,16 +186,19 @@ def bench_ibeacon(tags: int) -> tuple[float, float] | None:
     return their_time / _best_of(5, ours(cold=True)), their_time / _best_of(5, ours(cold=False))
 
 
-def bench_wire(tags: int, gateways: int, total: int, rounds: int = 5) -> tuple[float, list[float]]:
-    """(d): (CPU s of one process on the stream, CPU s of each of 3 partitions on it), each its best of `rounds`.
-    The runs are interleaved (one process, then the 3 partitions, round after round) so that a busy spell of the
-    shared machine falls on both sides alike; other work only ever adds to a CPU time, so the best is the cost."""
-    reads = broker_load.wire_reads(total, tags, gateways)
-    one, three = float("inf"), [float("inf")] * 3
+def bench_wire(tags: int, gateways: int, total: int, rounds: int = 3) -> tuple[float, list[float], int]:
+    """(d): (CPU s of one consumer process on the stream, CPU s of the reader and of each of its 3 engines on it,
+    messages not processed), each its best of `rounds`. The shapes take turns, round after round, so that a busy
+    spell of the shared machine falls on both alike; other work only ever adds to a CPU time, so the best is the
+    cost."""
+    chunks = reader_load.stream_chunks(broker_load.wire_packets(total, tags, gateways))
+    one, three, lost = math.inf, [math.inf] * 4, 0
     for _ in range(rounds):
-        one = min(one, broker_load.wire_cpu(0, 1, reads, total, gateways))
-        three = [min(best, broker_load.wire_cpu(i, 3, reads, total, gateways)) for i, best in enumerate(three)]
-    return one, three
+        spent, missing = reader_load.wire_run(1, False, chunks, gateways)
+        one, lost = min(one, spent[0]), lost + missing
+        spent, missing = reader_load.wire_run(3, True, chunks, gateways)
+        three, lost = [min(best, t) for best, t in zip(three, spent, strict=True)], lost + missing
+    return one, three, lost
 
 
 SHAPES = {"1 process": (1, False), "3 partitions": (3, False), "3 engines behind 1 reader": (3, True)}
@@ -239,9 +248,10 @@ def report_broker(runs: dict[str, dict[str, float]]) -> tuple[float, float, int]
     for name in ("3 partitions", "3 engines behind 1 reader"):
         three = runs[name]
         wall = three["rate"] / one["rate"]
-        busiest = (one["consumer_cpu_max"] / max(one["kept"], 1)) / (three["consumer_cpu_max"] / max(three["kept"], 1))
+        most = max(three["consumer_cpu_max"], three["router_cpu"])  # the reader is a process of its own
+        busiest = (one["consumer_cpu_max"] / max(one["kept"], 1)) / (most / max(three["kept"], 1))
         bound = possible_rate(three, cores) / possible_rate(one, cores)
-        print(f"(e) {name} vs 1 process: {wall:.2f}x wall clock; {busiest:.2f}x by the busiest consumer's CPU per "
+        print(f"(e) {name} vs 1 process: {wall:.2f}x wall clock; {busiest:.2f}x by the busiest process's CPU per "
               f"message (what free cores would give it); this machine's cores allow at most {bound:.2f}x")  # fmt: skip
     return per_cpu, wall, int(sum(run["lost"] for run in runs.values()))
 
@@ -252,6 +262,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tags", type=int, default=5000)
     parser.add_argument("--gateways", type=int, default=40)
     parser.add_argument("--burst", type=int, default=1_000_000, help="QoS 1 messages published in (e)")
+    parser.add_argument("--wire", type=int, default=300_000, help="QoS 1 messages the replay broker sends in (d)")
     parser.add_argument("--broker", default="", help="HOST:PORT of a broker to use in (e) instead of our own")
     args = parser.parse_args(argv)
     if args.gateways <= HEARD_BY:
@@ -273,11 +284,16 @@ def main(argv: list[str]) -> int:
     if compared is not None:
         print(f"(c) iBeacon decode vs ibeacon-ble's parser on the same adverts: {compared[0]:.1f}x faster decoding"
               f" cold (memos cleared each pass), {compared[1]:.0f}x warm (the target is on cold)")  # fmt: skip
-    one_cpu, three_cpu = bench_wire(args.tags, args.gateways, 300_000)
-    wire_rate, wire_scaling = 300_000 / one_cpu, one_cpu / max(three_cpu)
-    each = ", ".join(f"{t / 300_000 * 1e6:.2f}" for t in three_cpu)
-    print(f"(d) consumer on the wire bytes, no broker: one process {one_cpu / 300_000 * 1e6:.2f} us/msg "
-          f"({wire_rate:,.0f} msg/s per CPU s); 3 partitions {each} us/msg each: {wire_scaling:.2f}x one")  # fmt: skip
+    wire_total = args.wire
+    one_cpu, three_cpu, wire_lost = bench_wire(args.tags, args.gateways, wire_total)
+    if wire_lost:
+        raise SystemExit(f"(d) {wire_lost} messages of the replayed stream were not processed")
+    wire_rate, wire_scaling = wire_total / one_cpu, one_cpu / max(three_cpu)
+    each = ", ".join(f"{t / wire_total * 1e6:.2f}" for t in three_cpu[1:])
+    print(f"(d) {wire_total:,} QoS 1 messages from a replay broker (no Mosquitto), best of 3 each: one consumer "
+          f"process {one_cpu / wire_total * 1e6:.2f} us/msg ({wire_rate:,.0f} msg/s per CPU s); the reader "
+          f"{three_cpu[0] / wire_total * 1e6:.2f} us/msg and its 3 engines {each} us/msg each: the busiest process "
+          f"{wire_scaling:.2f}x one; every message processed")  # fmt: skip
     per_cpu, wall, lost = report_broker(bench_broker(args.tags, args.gateways, args.burst, args.broker))
     checks = [
         ("ingest_per_s", f"{rate:.0f}", ">=200000", rate >= 200_000),

@@ -20,15 +20,11 @@ from decimal import Decimal
 from typing import Any
 
 from core.note_values import TYPED, TYPED_OF, Number, Percent, TypedValue, decoded
+from core.texts import N_ as N_  # one marker for the whole code base: notes' callers import it from here too
 from core.texts import gettext
 
 Value = str | int | Decimal | date | TypedValue  # a datetime is a date; Decimal, datetime and date are kept typed
 Stored = str | TypedValue
-
-
-def N_(message: str) -> str:
-    """Marks `message` as a message id to translate when shown; returns it unchanged (English)."""
-    return message
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,11 +49,13 @@ Language choice, first that applies: the kiosk's worker (badge language) or kios
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
@@ -209,9 +211,19 @@ def _note_number(value: Decimal, digits: int) -> str:
 
 
 def _note_percent(value: Decimal, digits: int) -> str:
-    if not has_request_context() or _locale() == "en":
+    """A stored percentage with the digits it was stored with, in the reader's pattern ("2,50 %" in German)."""
+    if not has_request_context():
         return f"{value:.{digits}f}%"
-    return babel_numbers.format_percent(value / 100, locale=_locale(), decimal_quantization=False)  # its own sign
+    locale = _locale()
+    pattern = _PERCENT_PATTERNS.get((locale, digits))
+    if pattern is None:
+        pattern = copy.copy(babel_numbers.parse_pattern(Locale.parse(locale).percent_formats[None].pattern))
+        pattern.frac_prec = (digits, digits)  # the locale's own sign, spacing and grouping; the note's digits
+        _PERCENT_PATTERNS[(locale, digits)] = pattern
+    return pattern.apply(value / 100, Locale.parse(locale))
+
+
+_PERCENT_PATTERNS: dict[tuple[str, int], babel_numbers.NumberPattern] = {}
 
 
 def _note_money(amount: Decimal, currency: str) -> str:

@@ -169,3 +169,8 @@ def test_a_percentage_is_written_the_readers_way(app: Flask) -> None:
     assert note.english() == "95% service level, tolerance 2.5%"
     with app.test_request_context("/"), force_locale("de"):
         assert note.shown() == "95\xa0% service level, tolerance 2,5\xa0%"
+    kept = Note.of("%(p)s", p=Percent.of(Decimal("0.025"), 2))  # the digits it was stored with, in every language
+    assert kept.english() == "2.50%"
+    for language, expected in (("de", "2,50\xa0%"), ("es", "2,50\xa0%"), ("en", "2.50%")):
+        with app.test_request_context("/"), force_locale(language):
+            assert kept.shown() == expected, language

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import ManualClock
-from core.db import unit_of_work
+from core.db import make_engine, unit_of_work
 from core.models import Item, Site
+from core.roles import Role
+from core.users import create_user
 from firmware_bridge.sim.lockboard import LockBoardSim
+from migrations.models import load_all_models
 from vending import ledger
 from vending.models import Machine, Slot
+from vending.runtime import runtime
 from vending.workers import create_worker
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
@@ -114,3 +121,32 @@ def kerong_config(url: str) -> dict[str, object]:
         "close_window_s": 2,
         "poll_interval_s": 0.01,
     }
+
+
+@contextmanager
+def running_kiosk(
+    app: Flask, lockboard: LockBoardSim, prepare: Callable[[Session, World], None] | None = None
+) -> Iterator[World]:
+    """The seeded site with locker L1 on the Kerong simulator and the crib user (a restocker) who opens kiosks;
+    `prepare` adds what a test needs in the same transaction. The runner and the device pool stop afterwards."""
+    services = app.extensions["vendtrack"]
+    world = seed_world(services.session_factory, kerong_config(lockboard.url))
+    with unit_of_work(services.session_factory) as s:
+        create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
+        if prepare is not None:
+            prepare(s, world)
+    try:
+        yield world
+    finally:
+        runtime(services).runner.shutdown()
+        runtime(services).pool.close_all()
+
+
+def browser_sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database with every table, for browser tests (the flows are the same on both databases and
+    Chromium is the slow part; the non-browser tests of the same views cover PostgreSQL)."""
+    url = f"sqlite:///{tmp_path / 'browser.db'}"
+    engine = make_engine(url)
+    load_all_models().create_all(engine)
+    engine.dispose()
+    return url

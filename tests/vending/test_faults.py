@@ -12,22 +12,20 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core import notes
 from core.db import unit_of_work
 from core.notes import N_
-from core.roles import Role
-from core.users import create_user
 from firmware_bridge.modbus.counting import CountRefusal
 from firmware_bridge.protocols import VendStatus
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import login
 from tests.support import read_in, wait_until
-from tests.vending.conftest import World, kerong_config, seed_world
+from tests.vending.conftest import World, running_kiosk
 from vending import faults
 from vending.devices import Sensed, said
 from vending.models import LedgerEntry, Machine, Slot, Worker
-from vending.runtime import runtime
 
 API = "/api/v1/vending/kiosk/L1"
 
@@ -49,17 +47,15 @@ def test_a_reason_reads_in_english_with_the_devices_detail() -> None:
     assert notes.english(faults.reason("door_left_open")) == "Door left open"
 
 
+def _prepare(s: Session, world: World) -> None:
+    s.get_one(Machine, world.machine_id).language = "de"
+    s.get_one(Worker, world.workers["W1"]).language = ""
+
+
 @pytest.fixture
 def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
-    services = app.extensions["vendtrack"]
-    world = seed_world(services.session_factory, kerong_config(lockboard.url))
-    with unit_of_work(services.session_factory) as s:
-        create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
-        s.get_one(Machine, world.machine_id).language = "de"
-        s.get_one(Worker, world.workers["W1"]).language = ""
-    yield world
-    runtime(services).runner.shutdown()
-    runtime(services).pool.close_all()
+    with running_kiosk(app, lockboard, _prepare) as world:
+        yield world
 
 
 def test_a_stuck_door_reads_in_german_at_the_kiosk_and_on_the_machine_page(

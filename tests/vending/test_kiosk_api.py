@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core.db import unit_of_work
 from core.roles import Role, TokenScope
@@ -18,25 +19,22 @@ from core.users import create_token, create_user
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import login
 from tests.support import wait_until
-from tests.vending.conftest import World, kerong_config, seed_world
+from tests.vending.conftest import World, running_kiosk
 from vending import ledger
 from vending.lots import LotRef
 from vending.models import Dispense, LedgerEntry, LedgerLot, SlotLot, SlotStock, UnknownBadge
-from vending.runtime import runtime
 
 API = "/api/v1/vending/kiosk/L1"
 
 
+def _prepare(s: Session, world: World) -> None:
+    create_user(s, "nurse", "harbour-violet-5", [Role.STAFF])
+
+
 @pytest.fixture
 def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
-    services = app.extensions["vendtrack"]
-    world = seed_world(services.session_factory, kerong_config(lockboard.url))
-    with unit_of_work(services.session_factory) as s:
-        create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
-        create_user(s, "nurse", "harbour-violet-5", [Role.STAFF])
-    yield world
-    runtime(services).runner.shutdown()
-    runtime(services).pool.close_all()
+    with running_kiosk(app, lockboard, _prepare) as world:
+        yield world
 
 
 def _kiosk(client: FlaskClient) -> dict[str, str]:

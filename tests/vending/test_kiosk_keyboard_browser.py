@@ -11,40 +11,24 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from core.db import unit_of_work
-from core.roles import Role
-from core.users import create_user
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import LiveServer
-from tests.vending.conftest import World, kerong_config, seed_world
-from vending.runtime import runtime
+from tests.vending.conftest import World, browser_sqlite_url, running_kiosk
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "test-screenshots"
 
 
 @pytest.fixture(params=["sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+def database_url(tmp_path: Path) -> str:
     """Browser tests run on SQLite only: the flows are the same and Chromium is the slow part."""
-    from core.db import make_engine
-    from migrations.models import load_all_models
-
-    url = f"sqlite:///{tmp_path / 'browser.db'}"
-    engine = make_engine(url)
-    load_all_models().create_all(engine)
-    engine.dispose()
-    yield url
+    return browser_sqlite_url(tmp_path)
 
 
 @pytest.fixture
 def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
-    services = app.extensions["vendtrack"]
-    world = seed_world(services.session_factory, kerong_config(lockboard.url))
-    with unit_of_work(services.session_factory) as s:
-        create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
-    yield world
-    runtime(services).runner.shutdown()
-    runtime(services).pool.close_all()
+    with running_kiosk(app, lockboard) as world:
+        yield world
 
 
 def _open_kiosk(page: Any, live_server: LiveServer) -> None:

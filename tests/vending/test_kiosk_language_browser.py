@@ -9,45 +9,33 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
-from core.db import unit_of_work
-from core.roles import Role
-from core.users import create_user
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import LiveServer
-from tests.vending.conftest import World, kerong_config, seed_world
+from tests.vending.conftest import World, browser_sqlite_url, running_kiosk
 from vending.models import Machine, Rule, Worker
-from vending.runtime import runtime
 
 pytestmark = pytest.mark.browser
-SHOTS = Path("/work/shots/lang")
+SHOTS = Path(__file__).resolve().parents[2] / "test-screenshots"
 
 
 @pytest.fixture(params=["sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+def database_url(tmp_path: Path) -> str:
     """Browser tests run on SQLite only (tests/vending/test_kiosk_common.py covers both databases)."""
-    from core.db import make_engine
-    from migrations.models import load_all_models
+    return browser_sqlite_url(tmp_path)
 
-    url = f"sqlite:///{tmp_path / 'browser.db'}"
-    engine = make_engine(url)
-    load_all_models().create_all(engine)
-    engine.dispose()
-    yield url
+
+def _prepare(s: Session, world: World) -> None:
+    s.get_one(Machine, world.machine_id).language = "en"
+    s.get_one(Worker, world.workers["W1"]).language = "de"
+    s.add(Rule(name="Ear plugs per shift", quantity=0, window="shift", item_id=world.items["EAR-1"]))
 
 
 @pytest.fixture
 def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
-    services = app.extensions["vendtrack"]
-    world = seed_world(services.session_factory, kerong_config(lockboard.url))
-    with unit_of_work(services.session_factory) as s:
-        create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
-        s.get_one(Machine, world.machine_id).language = "en"
-        s.get_one(Worker, world.workers["W1"]).language = "de"
-        s.add(Rule(name="Ear plugs per shift", quantity=0, window="shift", item_id=world.items["EAR-1"]))
-    yield world
-    runtime(services).runner.shutdown()
-    runtime(services).pool.close_all()
+    with running_kiosk(app, lockboard, _prepare) as world:
+        yield world
 
 
 def _open_kiosk(page: Any, live_server: LiveServer, query: str = "") -> None:

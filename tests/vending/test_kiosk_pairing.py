@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core import audit, users
 from core.access import access_of
@@ -23,11 +24,10 @@ from core.security import hash_token
 from firmware_bridge.sim.lockboard import LockBoardSim
 from tests.conftest import LiveServer, csrf_from, login
 from tests.support import wait_until
-from tests.vending.conftest import World, kerong_config, seed_world
+from tests.vending.conftest import World, running_kiosk
 from tests.web.test_role_matrix import _url_for_rule
 from vending import ledger
 from vending.models import KioskPairing, Machine
-from vending.runtime import runtime
 
 PASSWORDS = {"boss": "velvet-compass-9", "crib": "granite-bicycle-3", "nurse": "harbour-violet-5"}
 
@@ -36,18 +36,16 @@ COOKIE = "vendtrack_device"
 NOT_PAIRED = "this kiosk is not paired: ask an administrator to pair it"
 
 
+def _prepare(s: Session, world: World) -> None:
+    s.add(Machine(code="L2", name="Locker 2", site_id=world.site_id, kind="locker_bank", driver_config="{}"))
+    users.create_user(s, "boss", "velvet-compass-9", [Role.ADMIN])
+    users.create_user(s, "nurse", "harbour-violet-5", [Role.STAFF])
+
+
 @pytest.fixture
 def kiosk_world(app: Flask, lockboard: LockBoardSim) -> Iterator[World]:
-    services = app.extensions["vendtrack"]
-    world = seed_world(services.session_factory, kerong_config(lockboard.url))
-    with unit_of_work(services.session_factory) as s:
-        s.add(Machine(code="L2", name="Locker 2", site_id=world.site_id, kind="locker_bank", driver_config="{}"))
-        users.create_user(s, "boss", "velvet-compass-9", [Role.ADMIN])
-        users.create_user(s, "crib", "granite-bicycle-3", [Role.RESTOCKER])
-        users.create_user(s, "nurse", "harbour-violet-5", [Role.STAFF])
-    yield world
-    runtime(services).runner.shutdown()
-    runtime(services).pool.close_all()
+    with running_kiosk(app, lockboard, _prepare) as world:
+        yield world
 
 
 def _pair_form(client: FlaskClient, machine_id: int) -> str:

@@ -25,7 +25,7 @@ from vending.lots import LotRef
 from vending.models import LedgerEntry, SlotLot
 
 EARPLUGS_GTIN = "09521234543213"  # GS1's demonstration GTIN (company prefix 952 is reserved for examples)
-SHOTS = Path("/work/shots/lots")
+SHOTS = Path(__file__).resolve().parents[2] / "test-screenshots"
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from core.supervisor import Outage, Supervised
 from tracking.sources import wire
@@ -51,6 +52,7 @@ ENGINE_WINDOW = 2048  # messages one engine may hold unconfirmed before the rout
 EVERY = -1  # the route of a message that goes to every engine
 TOPIC_CACHE = 200_000
 _COUNT = 8  # bytes of an engine's confirmation: messages handled so far
+_EVERY, _NO_ACK = 0x7F, 0x80  # a routed message's byte in the read loop's order: every engine; QoS 0 (no PUBACK)
 
 
 class Router:
@@ -61,6 +63,8 @@ class Router:
                  receive_maximum: int = RECEIVE_MAXIMUM, keepalive: int = 30, engine_window: int = ENGINE_WINDOW,
                  backoff: tuple[float, float] = (1, 30)) -> None:  # fmt: skip
         self.engines = list(engines)
+        if not 0 < len(self.engines) < _EVERY:
+            raise ValueError(f"a router serves 1 to {_EVERY - 1} engines, not {len(self.engines)}")
         self.routes, self.prefix = routes, prefix
         self.routes.prefix = prefix
         self._devices = prefix + "espresense/devices/"
@@ -76,6 +80,7 @@ class Router:
         self.sent = [0] * len(self.engines)  # messages forwarded to each engine
         self.done = [0] * len(self.engines)  # messages each engine confirmed handled
         self._route_of: dict[str, int] = {}
+        self._route_by_topic: dict[bytes, int] = {}
         self.supervisor = Supervised(f"tracking-mqtt-router-{self.broker.host}:{self.broker.port}", self.run_session,
                                      backoff=backoff)  # fmt: skip
 
@@ -94,8 +99,22 @@ class Router:
     def route(self, topic: str) -> int:
         """The engine that owns the message's tag, or `EVERY` when the topic does not name one tag."""
         found = self._route_of.get(topic)
-        if found is not None:
-            return found
+        if found is None:
+            found = self._owner(topic)
+            if len(self._route_of) >= TOPIC_CACHE:
+                self._route_of.clear()
+            self._route_of[topic] = found
+        return found
+
+    def route_bytes(self, topic: bytes) -> int:
+        """`route` for a topic's bytes as the broker sent them (what the read loop looks up before any decode)."""
+        found = self._owner(topic.decode("utf-8", "replace"))
+        if len(self._route_by_topic) >= TOPIC_CACHE:
+            self._route_by_topic.clear()
+        self._route_by_topic[topic] = found
+        return found
+
+    def _owner(self, topic: str) -> int:
         count, found = len(self.engines), EVERY
         try:
             if topic.startswith(self._devices):
@@ -111,9 +130,6 @@ class Router:
         except Exception:  # a format's tag key failing on a strange topic: every engine, whose consumer rejects it
             self.unroutable += 1
             log.warning("no owner found for topic %r; sent to every engine", topic[:200], exc_info=True)
-        if len(self._route_of) >= TOPIC_CACHE:
-            self._route_of.clear()
-        self._route_of[topic] = found
         return found
 
     def run_session(self, supervisor: Supervised) -> None:
@@ -145,7 +161,14 @@ class _Loop:
         self.buffer = bytearray(max(READ_BYTES, 2 * len(pending)))
         self.buffer[: len(pending)] = pending
         self.have = len(pending)
-        self.waiting: deque[tuple[bytes, int, int | tuple[int, ...]]] = deque()  # (packet id, engine, its seq)
+        # Messages routed but not yet acknowledged, in the broker's order: one byte each (its engine, `_EVERY` for
+        # every engine, `_NO_ACK` added for QoS 0), the packet ids of those that need a PUBACK (two bytes each),
+        # the engines' sequence numbers of each message sent to every engine, and one record per read:
+        # [messages, packet ids, every engine's `sent` after it]. No object per message.
+        self.order, self.ids = bytearray(), bytearray()
+        self.every: deque[list[int]] = deque()
+        self.reads: deque[list[Any]] = deque()
+        self.taken = [0] * len(router.engines)  # messages sent to each engine already acknowledged
         self.confirm = [bytearray() for _ in router.engines]
         router.sent = [0] * len(router.engines)
         router.done = [0] * len(router.engines)
@@ -200,49 +223,65 @@ class _Loop:
 
     def _forward(self) -> int:
         """Route every complete PUBLISH in the buffer; returns the bytes used (the rest is an unfinished packet)."""
-        router, buffer, have = self.router, self.buffer, self.have
+        router, have = self.router, self.have
+        with memoryview(self.buffer) as whole, whole[:have] as part:
+            data = bytes(part)  # one copy a read: its slices are the topics' keys and the packets, no decode
         out = [bytearray() for _ in router.engines]
-        sent, waiting, route = router.sent, self.waiting, router.route
+        order, ids, known, route = self.order, self.ids, router._route_by_topic, router.route_bytes
+        mark, ids_mark = len(order), len(ids)
+        counted = mark  # `router.sent` counts the messages of `order` before this
         pos = 0
         while pos + 2 <= have:
-            first, length, start = buffer[pos], buffer[pos + 1], pos + 2
+            first, length, start = data[pos], data[pos + 1], pos + 2
             if length & 0x80:
-                if pos + 2 < have and not buffer[pos + 2] & 0x80:  # two length bytes: most sightings
-                    length, start = (length & 0x7F) | buffer[pos + 2] << 7, pos + 3
+                if pos + 2 < have and not data[pos + 2] & 0x80:  # two length bytes: most sightings
+                    length, start = (length & 0x7F) | data[pos + 2] << 7, pos + 3
                 else:
-                    length, start = long_length(buffer, pos + 1, have)
+                    length, start = long_length(data, pos + 1, have)
                     if start < 0:
                         break
             end = start + length
             if end > have:
                 break
             if first >> 4 == wire.PUBLISH:
-                topic_end = start + 2 + (buffer[start] << 8 | buffer[start + 1])
+                topic_end = start + 2 + (data[start] << 8 | data[start + 1])
                 if topic_end + (3 if first & 0x06 else 1) > end:
                     raise wire.WireError("a PUBLISH whose topic runs past the packet")
-                target = route(buffer[start + 2 : topic_end].decode("utf-8", "replace"))
-                packet = buffer[pos:end]
-                if target == EVERY:
+                key = data[start + 2 : topic_end]
+                target = known.get(key)
+                if target is None:
+                    target = route(key)
+                if target == EVERY:  # rare: the sequence numbers it waits for are kept with it
+                    self._count(counted)
+                    router.sent[:] = [n + 1 for n in router.sent]
+                    self.every.append(list(router.sent))
                     for engine_out in out:
-                        engine_out += packet
-                    seqs = tuple(n + 1 for n in sent)
-                    sent[:] = list(seqs)
-                    if first & 0x06:
-                        waiting.append((bytes(buffer[topic_end : topic_end + 2]), EVERY, seqs))
+                        engine_out += data[pos:end]
+                    counted, target = len(order) + 1, _EVERY
                 else:
-                    out[target] += packet
-                    sent[target] += 1
-                    if first & 0x06:
-                        waiting.append((bytes(buffer[topic_end : topic_end + 2]), target, sent[target]))
-                router.routed += 1
+                    out[target] += data[pos:end]
+                if first & 0x06:
+                    order.append(target)
+                    ids += data[topic_end : topic_end + 2]
+                else:
+                    order.append(target | _NO_ACK)
             elif first >> 4 == wire.DISCONNECT:
-                reason = buffer[start] if length else 0
-                raise Outage(f"the broker disconnected us (reason 0x{reason:02x})")
+                raise Outage(f"the broker disconnected us (reason 0x{data[start] if length else 0:02x})")
             pos = end
-        for engine, data in zip(router.engines, out, strict=True):
-            if data:
-                engine.sendall(data)  # blocks while the engine's socket buffer is full: back-pressure
+        if len(order) > mark:
+            self._count(counted)
+            self.reads.append([len(order) - mark, (len(ids) - ids_mark) >> 1, list(router.sent)])
+            router.routed += len(order) - mark
+        for engine, engine_out in zip(router.engines, out, strict=True):
+            if engine_out:
+                engine.sendall(engine_out)  # blocks while the engine's socket buffer is full: back-pressure
         return pos
+
+    def _count(self, start: int) -> None:
+        """Adds the messages of `order[start:]` (none sent to every engine) to each engine's `sent`."""
+        order, sent = self.order, self.router.sent
+        for engine in range(len(sent)):
+            sent[engine] += order.count(engine, start) + order.count(engine | _NO_ACK, start)
 
     def _confirmed(self, index: int) -> None:
         data = self.router.engines[index].recv(65536)
@@ -256,21 +295,47 @@ class _Loop:
             del held[:whole]
 
     def _acks(self) -> bytearray:
-        """PUBACKs for the oldest messages every engine they went to has handled, in the broker's order."""
-        waiting, done = self.waiting, self.router.done
-        acks = bytearray()
-        while waiting:
-            packet_id, target, seq = waiting[0]
-            if target == EVERY:
-                if any(d < s for d, s in zip(done, seq, strict=True)):  # type: ignore[arg-type]
+        """PUBACKs for the oldest messages every engine they went to has handled, in the broker's order: whole reads
+        by their records, then as much of the oldest unfinished read as is handled, message by message."""
+        order, done, taken, reads = self.order, self.router.done, self.taken, self.reads
+        used = pairs = 0
+        while reads:
+            count, acks, after = reads[0]
+            if all(d >= s for d, s in zip(done, after, strict=True)):
+                reads.popleft()
+                for _ in range(order.count(_EVERY, used, used + count) + order.count(_EVERY | _NO_ACK, used,
+                                                                                     used + count)):  # fmt: skip
+                    self.every.popleft()
+                taken[:] = after
+                used, pairs = used + count, pairs + acks
+                continue
+            at, end = used, used + count
+            while at < end:
+                engine = order[at] & _EVERY
+                if engine == _EVERY:
+                    if any(d < s for d, s in zip(done, self.every[0], strict=True)):
+                        break
+                    self.every.popleft()
+                    taken[:] = [n + 1 for n in taken]
+                elif done[engine] > taken[engine]:
+                    taken[engine] += 1
+                else:
                     break
-            elif done[target] < seq:  # type: ignore[operator]
-                break
-            waiting.popleft()
-            acks += PUBACK_HEAD
-            acks += packet_id
-        self.router.acked += len(acks) >> 2
-        return acks
+                if not order[at] & _NO_ACK:
+                    pairs += 1
+                    acks -= 1
+                at += 1
+            reads[0][0], reads[0][1], used = end - at, acks, at
+            break
+        del order[:used]
+        if not pairs:
+            return bytearray()
+        found = bytearray(4 * pairs)
+        found[0::4], found[1::4] = PUBACK_HEAD[:1] * pairs, PUBACK_HEAD[1:] * pairs
+        found[2::4], found[3::4] = self.ids[0 : 2 * pairs : 2], self.ids[1 : 2 * pairs : 2]
+        del self.ids[: 2 * pairs]
+        self.router.acked += pairs
+        return found
 
 
 def serve_engine(link: socket.socket, handle: Callable[[str, bytes], None], stopping: Callable[[], bool]) -> int:

@@ -133,7 +133,7 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
     return pos, handled
 
 
-def long_length(buffer: bytearray, at: int, have: int) -> tuple[int, int]:
+def long_length(buffer: bytes | bytearray, at: int, have: int) -> tuple[int, int]:
     """A variable byte integer at `at`: (value, offset after it), or (0, -1) when its bytes have not all arrived."""
     value = shift = 0
     while at < have:

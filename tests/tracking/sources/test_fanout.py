@@ -9,7 +9,9 @@ see the same times whatever else they receive.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import socket
 import threading
 from collections import Counter
@@ -18,14 +20,16 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import sessionmaker
 
+from core.supervisor import Supervised
 from tests.support import wait_until
 from tests.tracking.mosquitto import Mosquitto, Publisher, own_broker
 from tests.tracking.sources.test_partition_walk import GATEWAYS, LEGS, TAGS, UUID, _room, _sequences, _walk
 from tracking.engine import FloorModel, GatewaySpec
 from tracking.observation import Observation
 from tracking.pipeline import Pipeline
+from tracking.sources import wire
 from tracking.sources.espresense import tag_key_from_espresense
-from tracking.sources.fanout import EVERY, Router, serve_engine
+from tracking.sources.fanout import EVERY, Router, _Loop, serve_engine
 from tracking.sources.fastmqtt import BrokerConfig
 from tracking.sources.mqtt import MqttConsumer
 from tracking.sources.partition import Partition
@@ -162,6 +166,60 @@ def test_the_router_sends_a_tag_to_its_owner_and_what_names_no_tag_to_every_engi
         for topic in ("site/espresense/rooms/gw-1/status", "site/home/gw-a/BTtoMQTT/AA0000000001",
                       "site/vendtrack/adverts/gw-raw", "site/ingics/gw-x", "other/espresense/devices/x/gw-1"):
             assert router.route(topic) == EVERY, topic  # fmt: skip
+    finally:
+        for ours, theirs in links:
+            ours.close()
+            theirs.close()
+
+
+
+def test_pubacks_follow_the_broker_order_and_wait_for_every_engine_a_message_went_to() -> None:
+    """The read loop's bookkeeping against a plain model, over random reads (QoS 1 and 0, some messages for every
+    engine) and random confirmations: after each read, exactly the longest prefix of messages whose engines all
+    handled them is acknowledged, in the broker's order; each engine receives its own messages, in order."""
+    rng = random.Random(13)
+    links = [socket.socketpair() for _ in range(3)]
+    router = Router([ours for ours, _ in links], standard_routes("m/"), prefix="m/")
+    loop = _Loop(router, links[0][0], Supervised("test-loop", lambda _s: None), bytearray())
+    model: list[tuple[int, dict[int, int]]] = []  # (packet id, 0 for QoS 0; {engine: its sequence number})
+    seqs, received, acked = [0, 0, 0], [bytearray() for _ in links], bytearray()
+    expected_topics: list[list[str]] = [[], [], []]
+    try:
+        for _read in range(300):
+            packets = bytearray()
+            for _ in range(rng.randrange(0, 40)):
+                packet_id = rng.choice((0, rng.randrange(1, 65536)))
+                topic = (f"m/espresense/devices/iBeacon:{UUID}-3-{rng.randrange(40)}/gw-1" if rng.random() < 0.95
+                         else "m/espresense/rooms/gw-1/status")  # fmt: skip
+                owner_of = router.route(topic)
+                engines = range(3) if owner_of == EVERY else [owner_of]
+                for engine in engines:
+                    seqs[engine] += 1
+                    expected_topics[engine].append(topic)
+                model.append((packet_id, {engine: seqs[engine] for engine in engines}))
+                packets += wire.publish(topic, b"{}", 1 if packet_id else 0, packet_id)
+            loop.buffer[loop.have : loop.have + len(packets)] = packets
+            loop.have += len(packets)
+            loop._shift(loop._forward())
+            for (_, theirs), got in zip(links, received, strict=True):
+                theirs.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    while chunk := theirs.recv(1 << 20):
+                        got += chunk
+            if rng.random() < 0.7:  # some engines confirm some of what they have
+                router.done[:] = [rng.randrange(d, s + 1) for d, s in zip(router.done, seqs, strict=True)]
+            acked += loop._acks()
+            prefix = next((n for n, (_, need) in enumerate(model)
+                           if any(router.done[e] < s for e, s in need.items())), len(model))  # fmt: skip
+            assert acked == b"".join(wire.puback(pid) for pid, _ in model[:prefix] if pid)
+        router.done[:] = seqs
+        acked += loop._acks()
+        assert acked == b"".join(wire.puback(pid) for pid, _ in model if pid)
+        assert router.acked == sum(1 for pid, _ in model if pid) and router.routed == len(model)
+        for got, topics in zip(received, expected_topics, strict=True):
+            packets, used = wire.split(got)
+            assert used == len(got) and [wire.read_publish(p).topic for p in packets] == topics
+        assert not loop.order and not loop.ids and not loop.reads and not loop.every
     finally:
         for ours, theirs in links:
             ours.close()
