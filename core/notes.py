@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from core.note_values import TYPED, TYPED_OF, TypedValue, decoded
+from core.note_values import TYPED, TYPED_OF, Number, Percent, TypedValue, decoded
 from core.texts import N_ as N_  # one marker for the whole code base: notes' callers import it from here too
 from core.texts import gettext
 
@@ -110,11 +110,38 @@ _quoted = json.encoder.encode_basestring  # json's own string quoting (C), as js
 
 def _json(note: Note) -> str:
     """What json.dumps(..., ensure_ascii=False, sort_keys=True) writes for the note, without building dicts first:
-    a replenishment run encodes one note per line for tens of thousands of lines. `values` are kept sorted."""
+    a replenishment run encodes one note per line for tens of thousands of lines. `values` are kept sorted. The
+    common value types are written here; the other typed values by `_value_json`."""
     if note.plain:
         return _quoted(note.message)
-    fields = [_quoted(k) + ": " + _value_json(v) for k, v in sorted(note.values)]
-    return '{"m": ' + _quoted(note.message) + ', "v": {' + ", ".join(fields) + "}}"
+    fields = []
+    for name, value in sorted(note.values):
+        key = _KEYS.get(name) or _quoted_once(_KEYS, name, _quoted(name) + ": ")
+        if isinstance(value, str):
+            fields.append(key + _quoted(value))
+        elif isinstance(value, Note):
+            fields.append(key + _json(value))
+        elif isinstance(value, Number):
+            fields.append(key + '{"n": ' + _quoted(value.text) + "}")
+        elif isinstance(value, Percent):
+            fields.append(key + '{"p": ' + _quoted(value.text) + "}")
+        else:
+            fields.append(key + _value_json(value))
+    head = _HEADS.get(note.message) or _quoted_once(_HEADS, note.message, '{"m": ' + _quoted(note.message) + ', "v": {')
+    return head + ", ".join(fields) + "}}"
+
+
+# The quoted forms of value names and message ids met so far: a few hundred in a whole program (both are written in
+# the code), kept to a bound all the same.
+_KEYS: dict[str, str] = {}
+_HEADS: dict[str, str] = {}
+_QUOTED_KEPT = 4096
+
+
+def _quoted_once(done: dict[str, str], text: str, quoted: str) -> str:
+    if len(done) < _QUOTED_KEPT:
+        done[text] = quoted
+    return quoted
 
 
 def _value_json(value: Stored | Note) -> str:

@@ -14,6 +14,7 @@ at once) travels with the next one that is read, and with the COMMIT; on SQLite 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -113,6 +114,16 @@ class Prepared:
             return values
         return tuple(values[name] for name in plan.positions)
 
+    def parameters_many(self, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """`parameters` of each row of an executemany; positional values are picked by one C call a row."""
+        keys = [key for key, _value, _processor in plan.order]
+        if len(keys) < 2 or None in keys:  # named parameters, a literal in the statement, or a single value
+            return [self.parameters(plan, row) for row in rows]
+        picked: list[Any] = list(map(operator.itemgetter(*keys), rows))  # a missing one: KeyError naming it
+        for n, p in [(n, p) for n, (_key, _value, p) in enumerate(plan.order) if p is not None]:
+            picked = [(*values[:n], p(values[n]), *values[n + 1 :]) for values in picked]
+        return picked
+
 
 def _compile(statement: Executable, dialect: Dialect) -> _Plan:
     compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
@@ -204,7 +215,7 @@ class FastWork:
         if self.one_statement:
             self._check_one_write(prepared)
         cursor = self.connection.cursor()
-        cursor.executemany(plan.sql, [prepared.parameters(plan, row) for row in rows])
+        cursor.executemany(plan.sql, prepared.parameters_many(plan, rows))
         cursor.close()
 
     def first(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Row | None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,7 +39,8 @@ class StockView(Base):
     """On hand per (item, site) as procurement last heard it; `dirty` asks for a replenishment look."""
 
     __tablename__ = "proc_stock_view"
-    __table_args__ = (UniqueConstraint("item_id", "site_id"), Index("ix_proc_stock_view_dirty", "dirty"))
+    __table_args__ = (UniqueConstraint("item_id", "site_id"), Index("ix_proc_stock_view_dirty", "dirty"),
+                      Index("ix_proc_stock_view_on_hand", "on_hand", "item_id", "site_id"))  # fmt: skip  # 0011
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
@@ -132,7 +134,12 @@ class ReorderPolicy(Base):
     """How one item is replenished at one site: min_max, reorder_level or auto_rop."""
 
     __tablename__ = "proc_reorder_policy"
-    __table_args__ = (UniqueConstraint("item_id", "site_id"),)
+    # The highest min, reorder level and service level per kind, read from partial indexes (procurement_0011).
+    __table_args__ = (UniqueConstraint("item_id", "site_id"), *(
+        Index(f"ix_proc_reorder_policy_top_{name}", column, sqlite_where=text(f"kind = '{kind}'"),
+              postgresql_where=text(f"kind = '{kind}'"))
+        for name, column, kind in (("min", "min_qty", "min_max"), ("level", "reorder_level", "reorder_level"),
+                                   ("service", "service_level", "auto_rop"))))  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
@@ -271,7 +278,7 @@ class PurchaseOrderLine(Base):
     __table_args__ = (UniqueConstraint("po_id", "line_number"), UniqueConstraint("po_id", "item_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    po_id: Mapped[int] = mapped_column(ForeignKey("proc_purchase_order.id"), index=True)
+    po_id: Mapped[int] = mapped_column(ForeignKey("proc_purchase_order.id"))  # indexed by the unique (po_id, ...)
     line_number: Mapped[int] = mapped_column(Integer)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
     supplier_item_id: Mapped[int | None] = mapped_column(ForeignKey("proc_supplier_item.id"), nullable=True)

@@ -118,29 +118,46 @@ def decide(p: PolicyInput) -> Need:
 
 
 def _decide_rop(p: PolicyInput) -> Need:
-    z = z_for(p.service_level)
-    ss = safety_stock(p.sigma_daily, p.lead_time_days, z)
-    rop = math.ceil(p.mean_daily * p.lead_time_days + ss - 1e-9)
-    if p.position > rop or (p.mean_daily == 0 and p.position > 0):
-        return Need(0, Note.of(N_("position %(position)s > reorder point %(point)s"), position=p.position, point=rop))
+    return decide_rop(p.position, p.mean_daily, p.sigma_daily, p.lead_time_days, p.service_level, p.cover_days, p.eoq)
+
+
+def decide_rop(position: int, mean_daily: float, sigma_daily: float, lead_time_days: int, service_level: float,
+               cover_days: int, eoq: float | None) -> Need:  # fmt: skip
+    """`decide` for an automatic reorder point, from its values (a full run decides thousands of these)."""
+    z = z_for(service_level)
+    ss = safety_stock(sigma_daily, lead_time_days, z)
+    rop = math.ceil(mean_daily * lead_time_days + ss - 1e-9)
+    if position > rop or (mean_daily == 0 and position > 0):
+        return Need(0, Note.of(N_("position %(position)s > reorder point %(point)s"), position=position, point=rop))
     # Built as Note.of would build them (counts as text, floats as Number, sorted by name), without its sorting: a
     # full run writes thousands of these.
+    level, z_shown = _level_values(service_level)
     basis = Note(
         N_("reorder point %(point)s = %(mean)s/day × %(lead)s d + safety %(safety)s (σ %(sigma)s, z %(z)s for "
            "%(level)s)"),
-        (("lead", str(p.lead_time_days)), ("level", Percent.of(p.service_level)), ("mean", Number.of(p.mean_daily, 1)),
-         ("point", str(rop)), ("safety", str(round(ss))), ("sigma", Number.of(p.sigma_daily, 1)),
-         ("z", Number.of(z, 2))),
-    )  # fmt: skip
-    if p.eoq is not None and p.eoq > 0:
-        lot, lot_text = math.ceil(p.eoq), Note(N_("EOQ %(eoq)s"), (("eoq", Number.of(p.eoq, 2)),))
+        (("lead", str(lead_time_days)), ("level", level), ("mean", Number(f"{mean_daily:.1f}")),
+         ("point", str(rop)), ("safety", str(round(ss))), ("sigma", Number(f"{sigma_daily:.1f}")), ("z", z_shown)),
+    )  # fmt: skip  # Number(f"{x:.1f}") is Number.of(x, 1)
+    if eoq is not None and eoq > 0:
+        lot, lot_text = math.ceil(eoq), Note(N_("EOQ %(eoq)s"), (("eoq", Number.of(eoq, 2)),))
     else:
-        lot = math.ceil(p.mean_daily * p.cover_days)
-        lot_text = Note(N_("%(days)s days of demand"), (("days", str(p.cover_days)),))
-    qty = max(lot, rop - p.position + 1)
+        lot = math.ceil(mean_daily * cover_days)
+        lot_text = _cover_note(cover_days)
+    qty = max(lot, rop - position + 1)
     return Need(qty, Note(N_("position %(position)s ≤ %(basis)s → %(quantity)s (%(lot)s, at least back above the "
-                             "point)"), (("basis", basis), ("lot", lot_text), ("position", str(p.position)),
+                             "point)"), (("basis", basis), ("lot", lot_text), ("position", str(position)),
                                          ("quantity", str(qty)))))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _level_values(service_level: float) -> tuple[Percent, Number]:
+    """A service level and its z as a reorder point's reason shows them (a run meets a few levels many times)."""
+    return Percent.of(service_level), Number.of(z_for(service_level), 2)
+
+
+@functools.lru_cache(maxsize=64)
+def _cover_note(days: int) -> Note:
+    return Note(N_("%(days)s days of demand"), (("days", str(days)),))
 
 
 def round_order(quantity: int, pack_qty: int = 1, order_multiple: int = 1, moq: int = 1) -> Rounded:

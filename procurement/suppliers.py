@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import lazy_gettext
 from sqlalchemy import select
@@ -20,17 +20,17 @@ from core.prepared import FastWork, Prepared
 from procurement.models import PriceBreak, Supplier, SupplierItem
 
 
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """A supplier item with its price breaks (ascending min_qty), as the choice rule and the pricer see it."""
+class Offer(NamedTuple):
+    """A supplier item with its price breaks (ascending min_qty), as the choice rule and the pricer see it.
+
+    An immutable named tuple rather than a frozen dataclass: a full replenishment builds one for each of some 20,000
+    supplier items, and a tuple is made several times faster."""
 
     supplier_item_id: int
     supplier_id: int
     item_id: int
     currency: str
     supplier_part_number: str
-    description: str
-    unit_of_measure: str
     pack_qty: int
     moq: int
     order_multiple: int
@@ -38,7 +38,6 @@ class Offer:
     priority: int
     valid_from: date | None
     valid_to: date | None
-    last_price: Decimal | None
     breaks: tuple[tuple[int, Decimal], ...]
 
     def valid_on(self, day: date) -> bool:
@@ -64,12 +63,12 @@ class Offer:
 _SUPPLIER_ITEM = SupplierItem
 _OFFER_ROWS = (
     select(_SUPPLIER_ITEM.id, _SUPPLIER_ITEM.supplier_id, _SUPPLIER_ITEM.item_id, Supplier.currency,
-           _SUPPLIER_ITEM.supplier_part_number, _SUPPLIER_ITEM.description, _SUPPLIER_ITEM.unit_of_measure,
-           _SUPPLIER_ITEM.pack_qty, _SUPPLIER_ITEM.moq, _SUPPLIER_ITEM.order_multiple, _SUPPLIER_ITEM.lead_time_days,
-           _SUPPLIER_ITEM.priority, _SUPPLIER_ITEM.valid_from, _SUPPLIER_ITEM.valid_to, _SUPPLIER_ITEM.last_price)
+           _SUPPLIER_ITEM.supplier_part_number, _SUPPLIER_ITEM.pack_qty, _SUPPLIER_ITEM.moq,
+           _SUPPLIER_ITEM.order_multiple, _SUPPLIER_ITEM.lead_time_days, _SUPPLIER_ITEM.priority,
+           _SUPPLIER_ITEM.valid_from, _SUPPLIER_ITEM.valid_to)
     .join(Supplier, Supplier.id == _SUPPLIER_ITEM.supplier_id)
     .where(Supplier.active.is_(True))
-)  # fmt: skip
+)  # the Offer's fields but its breaks, in order  # fmt: skip
 _BREAK_ROWS = select(PriceBreak.supplier_item_id, PriceBreak.min_qty, PriceBreak.unit_price).order_by(
     PriceBreak.supplier_item_id, PriceBreak.min_qty
 )
@@ -104,8 +103,7 @@ class Offers(Mapping[int, list[Offer]]):
 
 def _offer(r: Sequence[Any], breaks: dict[int, list[tuple[int, Decimal]]]) -> Offer:
     """The Offer of one row of `_OFFER_ROWS`."""
-    return Offer(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-                 tuple(breaks.get(r[0], ())))  # fmt: skip
+    return Offer(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], tuple(breaks.get(r[0], ())))
 
 
 def load_offers(session: Session, item_ids: Iterable[int] | None = None) -> Offers:

@@ -60,6 +60,35 @@ def test_an_error_rolls_back_everything_and_names_a_missing_parameter(
         assert s.scalars(select(OutboxEvent.event_key)).all() == []
 
 
+_ADD_MANY = Prepared(  # every value a parameter: an executemany picks them by one call per row
+    insert(OutboxEvent).values(
+        event_key=bindparam("p_key"), event_type=bindparam("p_type"), version=bindparam("p_version"),
+        payload=bindparam("p_payload"), created_at=bindparam("p_at"),
+    )
+)  # fmt: skip
+_CREATED = Prepared(select(_O.created_at, _O.event_key).where(_O.event_type == "test.many").order_by(_O.event_key))
+
+
+def test_many_rows_keep_their_types_and_a_missing_value_is_named(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    """An executemany of mappings (extra keys ignored) stores what one execute would, types processed as one would."""
+    at = datetime(2026, 11, 22, 13, 5, tzinfo=UTC)
+    rows = [{"p_key": f"m{n}", "p_type": "test.many", "p_version": n, "p_payload": "{}",
+             "p_at": at + timedelta(hours=n % 2), "unused": n} for n in range(4)]  # fmt: skip
+    with fast_unit_of_work(engine) as work:
+        work.execute_many(_ADD_MANY, rows)
+    with fast_unit_of_work(engine) as work:
+        found = work.all(_CREATED)
+    assert found == [(at + timedelta(hours=n % 2), f"m{n}") for n in range(4)]
+    assert all(row[0].tzinfo is UTC for row in found)
+    with pytest.raises(KeyError, match="p_payload"), fast_unit_of_work(engine) as work:
+        missing = {k: v for k, v in rows[1].items() if k != "p_payload"}
+        work.execute_many(_ADD_MANY, [{**rows[0], "p_key": "x"}, missing])
+    with unit_of_work(session_factory) as s:
+        assert s.scalar(select(OutboxEvent.event_key).where(OutboxEvent.event_key == "x")) is None
+
+
 def test_refuses_expanding_in_lists(engine: Engine) -> None:
     prepared = Prepared(select(_O.id).where(_O.event_key.in_(bindparam("keys", expanding=True))))
     with pytest.raises(ValueError, match="IN lists"), fast_unit_of_work(engine) as work:

@@ -236,7 +236,7 @@ def test_record_dispenses_sums_a_batch_with_repeats(world: World) -> None:
 
 
 def test_the_reorder_point_prefilter_keeps_every_pair_that_is_below_its_point(world: World) -> None:
-    """`_load_pairs` drops automatic-reorder-point pairs far above their point in SQL; it must never drop one the
+    """`load_pairs` drops automatic-reorder-point pairs far above their point in SQL; it must never drop one the
     Python decision would order (its item's chosen offer may have a shorter lead than the longest; levels differ)."""
     import random
     from datetime import timedelta
@@ -244,7 +244,7 @@ def test_the_reorder_point_prefilter_keeps_every_pair_that_is_below_its_point(wo
     from core.models import Item
     from procurement import policy
     from procurement.models import ReorderPolicy, SupplierItem
-    from procurement.replenish import _load_pairs
+    from procurement.replenish_pairs import load_pairs
     from procurement.suppliers import candidates, load_offers
     from tests.procurement.conftest import add_offer
 
@@ -272,7 +272,7 @@ def test_the_reorder_point_prefilter_keeps_every_pair_that_is_below_its_point(wo
                                  window_end=world.clock.now().date(), total=sum(daily),
                                  total_sq=sum(q * q for q in daily)))  # fmt: skip
     with world.session() as s:
-        kept = {(r.item_id, r.site_id) for r in _load_pairs(s, None) if r.kind == policy.AUTO_ROP}
+        kept = {(r.item_id, r.site_id) for r in load_pairs(s, None) if r.kind == policy.AUTO_ROP}
         offers = load_offers(s)
         rows = s.execute(
             select(ReorderPolicy.item_id, ReorderPolicy.service_level, StockView.on_hand, DemandStat.total,
