@@ -95,17 +95,31 @@ def assets() -> Any:
     flt = asset_pages.AssetFilter(
         args["type"], args["zone"], args["site"], AssetStatus(args["status"]) if args["status"] else None, args["q"]
     )
-    page = asset_pages.asset_page(_read_db(), flt, args["cursor"], args["limit"])
-    etag = page.etag
-    if (unchanged := _not_modified(etag, page.last_modified)) is not None:
+    if flt.text.strip():
+        page = asset_pages.asset_page(_read_db(), flt, args["cursor"], args["limit"])
+        shown = asset_pages.Rendered.of(page, _render_page)
+    else:  # read each time; built again only when the rows differ from those the last body was built from
+        read = current_app.extensions["vendtrack_read_work"]()
+        shown = asset_pages.PAGES.page(read, flt, args["cursor"], args["limit"], _render_page)
+    etag = shown.etag
+    if (unchanged := _not_modified(etag, shown.last_modified)) is not None:
         return unchanged
-    now = _now()
-    response = jsonify({"assets": [asset_json(a, now) for a in page.assets], "next_cursor": page.next_cursor})
+    response = current_app.response_class(shown.body(_now()), mimetype="application/json")
     response.headers["ETag"] = etag
-    if page.last_modified is not None:
-        response.last_modified = page.last_modified
+    if shown.last_modified is not None:
+        response.last_modified = shown.last_modified
     response.headers["Cache-Control"] = "private, no-cache"  # keep it, but ask again each time
     return response
+
+
+def _render_page(page: asset_pages.Page) -> str:
+    """The body `jsonify` would give, each asset's `last_seen_ago_s` written as asset_pages.AGE_MARK."""
+    assets = []
+    for item in page.assets:
+        shown = asset_json(item, _now())
+        shown["location"]["last_seen_ago_s"] = asset_pages.AGE_MARK
+        assets.append(shown)
+    return current_app.json.dumps({"assets": assets, "next_cursor": page.next_cursor}, separators=(",", ":")) + "\n"
 
 
 def _not_modified(etag: str, last_modified: datetime | None) -> Response | None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, make_session_factory
+from core.prepared import FastWork
 from core.runtime import AppServices
 
 READ_FACTORY = "vendtrack_read_factory"
+ENGINE = "vendtrack_engine"
 
 
 def services() -> AppServices:
@@ -37,6 +41,39 @@ def read_db() -> Session:
     return g.read_db
 
 
+def read_work() -> FastWork:
+    """Prepared statements for a view that only reads (`core.prepared`), without a Session.
+
+    When the request already holds the session `read_db()` gives, its connection. Else a pooled DBAPI
+    connection of the read engine, held until teardown: on a SQLite file the read-only engine, whose statements
+    run outside any transaction (each sees the last commit, takes no lock); on PostgreSQL the app's engine in
+    autocommit mode (each statement sees the last commit; no BEGIN or ROLLBACK round trips). A view that reads
+    several statements that must agree with each other uses `read_db()` instead."""
+    work: FastWork | None = g.get("read_work")
+    if work is not None:
+        return work
+    factory: sessionmaker[Session] | None = current_app.extensions.get(READ_FACTORY)
+    held = g.get("read_db") if factory is not None else g.get("db")  # what read_db() would give, if open
+    if held is not None:
+        return FastWork.of(held)
+    engine: Engine = factory.kw["bind"] if factory is not None else current_app.extensions[ENGINE]
+    connection = engine.raw_connection()
+    if engine.dialect.name == "postgresql":
+        connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+    g.read_work = work = FastWork(connection, engine)
+    return work
+
+
+def _release(work: FastWork) -> None:
+    connection: Any = work.connection
+    try:
+        if work.engine.dialect.name == "postgresql":
+            connection.dbapi_connection.autocommit = False  # as the pool hands connections to everyone else
+    except Exception:
+        connection.invalidate()  # a broken connection: never back to the pool in autocommit mode
+    connection.close()
+
+
 def read_factory_for(url: str, engine: Engine) -> sessionmaker[Session] | None:
     """The read-only session factory a SQLite file gets (None: read through the ordinary session)."""
     if engine.dialect.name != "sqlite" or url in {"sqlite://", "sqlite:///:memory:"}:
@@ -49,6 +86,9 @@ def read_factory_for(url: str, engine: Engine) -> sessionmaker[Session] | None:
 def init_app(app: Flask) -> None:
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
+        work = g.pop("read_work", None)
+        if work is not None:
+            _release(work)
         for name in ("db", "read_db"):
             session = g.pop(name, None)
             if session is not None:
