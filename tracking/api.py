@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext
 from core import access, notes, push
 from core.errors import DomainError, NotFound
 from core.models import Site
+from core.prepared import fast_unit_of_work
 from core.roles import Role, TokenScope
 from core.validation import Choice, Int, Number, Schema, Text, checks_own_body, one
 from tracking import asset_pages, calibration, calibration_service, inbox, locate_events, services, walk_timing
@@ -309,9 +310,8 @@ def gateway_adverts(gateway_id: str) -> Any:
         more = f" ({len(result.rejected) - 1} more adverts refused too)" if len(result.rejected) > 1 else ""
         where = f"adverts[{first.index}]"
         raise DomainError(f"{where}: {first.message}{more}", field=f"{where}.{first.field}", code="invalid", status=422)
-    session = _db()
-    inbox.put(session, gateway_id, result.observations, None, pipeline.clock.now())  # the engine takes it at its flush
-    session.commit()
+    with fast_unit_of_work(current_app.extensions["vendtrack_engine"], one_statement=True) as work:
+        inbox.put(work, gateway_id, result.observations, None, pipeline.clock.now())  # the engine takes it at its flush
     stats.accept(len(result.observations))
     rejected = [{"index": e.index, "field": e.field, "message": e.message} for e in result.rejected]
     return jsonify(
