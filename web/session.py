@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -21,8 +23,15 @@ def services() -> AppServices:
 
 
 def db() -> Session:
-    """The request's session. Views call services with it, then `db().commit()`."""
+    """The request's session. Views call services with it, then `db().commit()`.
+
+    Where reads and writes share one engine (PostgreSQL), a read connection the request holds (`read_work`) goes
+    back to the pool first, so a request never holds two of the pool's connections (two per request could starve
+    the pool under load); later `read_work()` calls read through this session."""
     if "db" not in g:
+        work = g.get("read_work")
+        if work is not None and current_app.extensions.get(READ_FACTORY) is None:
+            _release(g.pop("read_work"))
         g.db = services().session_factory()
     return g.db
 
@@ -64,8 +73,26 @@ def read_work() -> FastWork:
     return work
 
 
+@contextmanager
+def brief_read() -> Iterator[FastWork]:
+    """`read_work()` when the request holds it already; else a pooled connection for the statements of this block
+    only (the token check: most requests then hold no connection until their view needs one)."""
+    held = g.get("read_work")
+    if held is not None or "db" in g or "read_db" in g:
+        yield read_work()
+        return
+    work = read_work()
+    try:
+        yield work
+    finally:
+        if g.get("read_work") is work:
+            _release(g.pop("read_work"))
+
+
 def _release(work: FastWork) -> None:
+    """Give the connection back to the pool; the FastWork cannot be used after (it fails loudly if it is)."""
     connection: Any = work.connection
+    work.connection = None
     try:
         if work.engine.dialect.name == "postgresql":
             connection.dbapi_connection.autocommit = False  # as the pool hands connections to everyone else
