@@ -187,13 +187,16 @@ def signed_in_worker(machine: KioskMachine) -> int:
     return int(state["w"])
 
 
+_SITE_ZONE = Prepared(select(Site.timezone).where(Site.id == bindparam("p_site")))
+
+
 def local_time(moment: datetime | None, machine: KioskMachine) -> str:
     """A time as the site reads it, with its zone named: "Sun 06 Dec 14:00 CET"."""
     if moment is None:
         return ""
-    site = kiosk_read_db().get(Site, machine.site_id)
+    found = kiosk_read_work().first(_SITE_ZONE, {"p_site": machine.site_id})
     try:
-        zone = ZoneInfo(site.timezone if site else "UTC")
+        zone = ZoneInfo((found[0] if found else None) or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     local = moment.astimezone(zone)
