@@ -108,11 +108,8 @@ def queue(session: Session, flt: QueueFilter, choices: bool = True) -> Queue:
         query = query.where(Supplier.code == flt.supplier)
     found = session.execute(query).all()
     lines = _lines_of(session, [row[0] for row in found])
-    sites: tuple[str, ...] = ()
-    suppliers: tuple[str, ...] = ()
-    if choices:
-        sites = tuple(session.scalars(select(Site.code).order_by(Site.code)))
-        suppliers = tuple(session.scalars(select(Supplier.code).order_by(Supplier.code)))
+    sites = tuple(session.scalars(select(Site.code).order_by(Site.code))) if choices else ()
+    suppliers = tuple(session.scalars(select(Supplier.code).order_by(Supplier.code))) if choices else ()
     return assemble(found, lines, flt, sites, suppliers)
 
 
