@@ -23,6 +23,7 @@ from procurement.queries import _QUEUE, Queue, QueueFilter, QueueLine, assemble
 
 Render = Callable[[Queue], str]
 MAX_BODIES = 64  # distinct (filter, language) bodies one process keeps; past that it starts over
+MAX_ROWS = 20_000  # order and line rows kept in all; past that it starts over too
 _STATEMENTS: dict[tuple[bool, bool, bool], tuple[Prepared, Prepared]] = {}
 
 
@@ -54,9 +55,10 @@ def _statements(flt: QueueFilter) -> tuple[Prepared, Prepared]:
 class OrderBodies:
     """The last body per (database, filter, language, render), kept while the rows read for it stay the same."""
 
-    def __init__(self, max_bodies: int = MAX_BODIES) -> None:
-        self.max_bodies = max_bodies
+    def __init__(self, max_bodies: int = MAX_BODIES, max_rows: int = MAX_ROWS) -> None:
+        self.max_bodies, self.max_rows = max_bodies, max_rows
         self._bodies: dict[tuple[Any, ...], tuple[list[Any], list[Any], str]] = {}
+        self._rows = 0
 
     def body(self, work: FastWork, flt: QueueFilter, language: str, render: Render) -> str:
         if flt.min_total is not None:
@@ -73,9 +75,11 @@ class OrderBodies:
         for po_id, line_number, sku, quantity, unit_price, reason in found_lines.all():
             by_order[po_id].append(QueueLine(line_number, sku, quantity, unit_price, reason))
         text = render(assemble(found.all(), by_order, flt))
-        if len(self._bodies) >= self.max_bodies:
+        if len(self._bodies) >= self.max_bodies or self._rows + len(raw) + len(raw_lines) > self.max_rows:
             self._bodies.clear()
+            self._rows = 0
         self._bodies[key] = (list(raw), list(raw_lines), text)
+        self._rows += len(raw) + len(raw_lines)
         return text
 
 

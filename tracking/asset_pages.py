@@ -150,11 +150,12 @@ class RenderedPages:
     """The last body built for each page a process was asked for, kept only while the database returns the very
     same rows for it: each request still reads the page (so a change in any process shows at once) and compares
     the rows as read, before any conversion; only when they equal the rows the body was built from is the body
-    reused. Bounded: past `max_pages` distinct pages it starts over."""
+    reused. Bounded: past `max_pages` distinct pages, or `max_rows` rows kept in all, it starts over."""
 
-    def __init__(self, max_pages: int = 256) -> None:
-        self.max_pages = max_pages
+    def __init__(self, max_pages: int = 256, max_rows: int = 20_000) -> None:
+        self.max_pages, self.max_rows = max_pages, max_rows
         self._pages: dict[tuple[Any, ...], tuple[list[Any], Rendered]] = {}
+        self._rows = 0
 
     def page(self, work: FastWork, flt: AssetFilter, after_id: int, limit: int, render: Render) -> Rendered:
         """The page of `asset_page` (no text search), rendered by `render` or reused (see the class)."""
@@ -169,9 +170,11 @@ class RenderedPages:
         if kept is not None and kept[0] == raw:
             return kept[1]
         rendered = Rendered.of(_page(pending.all(), limit), render)
-        if len(self._pages) >= self.max_pages:
+        if len(self._pages) >= self.max_pages or self._rows + len(raw) > self.max_rows:
             self._pages.clear()
+            self._rows = 0
         self._pages[key] = (list(raw), rendered)
+        self._rows += len(raw)
         return rendered
 
 

@@ -221,3 +221,14 @@ def test_a_kept_body_writes_each_age_at_the_time_of_the_request() -> None:
     assert rendered.body(heard.replace(minute=2)) == '{"a":[120,null]}'
     with pytest.raises(ValueError, match="AGE_MARK once per asset"):
         asset_pages.Rendered.of(page, lambda _page: '{"assets":[' + json.dumps(asset_pages.AGE_MARK) + "]}")
+
+
+def test_kept_pages_are_bounded_by_the_rows_they_hold(app: Flask) -> None:
+    _world(app, extra=40)
+    pages = asset_pages.RenderedPages(max_rows=60)
+    everything = asset_pages.AssetFilter()
+    with app.app_context(), fast_unit_of_work(app.extensions["vendtrack_engine"]) as work:
+        first = pages.page(work, everything, 0, 30, tracking_api._render_page)
+        assert pages.page(work, everything, 0, 30, tracking_api._render_page) is first
+        pages.page(work, everything, 0, 40, tracking_api._render_page)  # 31 + 41 rows > 60: it starts over
+        assert pages.page(work, everything, 0, 30, tracking_api._render_page) is not first
