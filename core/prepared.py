@@ -282,6 +282,10 @@ class Pending:
         self._read()
         return self.count
 
+    def raw(self) -> list[Any]:
+        """The rows as the driver gave them, before any result processor (to compare with rows read before)."""
+        return self._read()
+
     def first(self) -> Row | None:
         """As `FastWork.first`."""
         rows = self._read()

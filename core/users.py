@@ -8,6 +8,7 @@ an unknown user is checked against a dummy hash, so a wrong name and a wrong pas
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,7 +17,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import audit, passwords, push, user_sessions
+from core import audit, passwords, push, token_cache, user_sessions
 from core.clock import Clock, SystemClock, utc
 from core.models import ApiToken, Site, User
 from core.prepared import FastWork, Prepared
@@ -298,7 +299,32 @@ _RECORD_USE = Prepared(
 
 def token_for(session: Session | FastWork, plain: str) -> TokenView | None:
     """The unrevoked token whose plain value this is, read without writing anything (None: unknown or revoked)."""
-    row = FastWork.of(session).first(_TOKEN_BY_HASH, {"token_hash": hash_token(plain)})
+    return _token_by_hash(session, hash_token(plain))
+
+
+# The process's verified tokens (core.token_cache): a revocation made by another process is seen within 2 s.
+TOKEN_CACHE: token_cache.TokenCache[TokenView] = token_cache.TokenCache()
+
+
+def live_token(read: Callable[[], Session | FastWork], database: str, plain: str) -> TokenView | None:
+    """`token_for`, answered from the process's cache when the database said so within `token_cache.TTL_S`;
+    `read` gives the handle to ask the database with (called only on a miss). `database` names the database."""
+    token_hash = hash_token(plain)
+    view = TOKEN_CACHE.get(database, token_hash)
+    if view is None:
+        view = _token_by_hash(read(), token_hash)
+        if view is not None:
+            TOKEN_CACHE.put(database, token_hash, view.id, view)
+    return view
+
+
+def used_now(database: str, plain: str, token: TokenView, now: datetime) -> None:
+    """The cached view of `token` carries the last use just written, so the next calls do not write it again."""
+    TOKEN_CACHE.replace(database, hash_token(plain), replace(token, last_used_at=now))
+
+
+def _token_by_hash(session: Session | FastWork, token_hash: str) -> TokenView | None:
+    row = FastWork.of(session).first(_TOKEN_BY_HASH, {"token_hash": token_hash})
     if row is None or row[5] is not None:
         return None
     token_id, name, scopes, site_id, created_at, revoked_at, last_used_at = row
@@ -334,6 +360,7 @@ def revoke_token(session: Session, token_id: int, actor: str, clock: Clock | Non
         raise UserError(gettext("no token with id %(token_id)s: see `vendtrack token list`", token_id=token_id))
     if row.revoked_at is None:
         row.revoked_at = (clock or SystemClock()).now()
+        TOKEN_CACHE.forget(row.id)  # this process refuses it at once; others within token_cache.TTL_S
         audit.record(session, actor, "token.revoke", "api_token", row.id, clock=clock)
         push.publish(session, push.REVOKED, {"token": row.id}, row.revoked_at)  # open event streams end at once
     return _token_view(row)

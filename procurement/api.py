@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import get_locale
 
 from core import access, notes
 from core.roles import Role, TokenScope
-from procurement import queries
+from procurement import order_list, queries
 from procurement.documents import build_context
 
 bp = Blueprint("procurement_api", __name__, url_prefix="/api/v1/procurement")
@@ -30,8 +31,14 @@ def _read_db() -> Any:
 def list_orders() -> Any:
     flt = queries.QueueFilter(status=request.args.get("status", ""), site=request.args.get("site", ""),
                               supplier=request.args.get("supplier", ""))  # fmt: skip
-    data = queries.queue(_read_db(), flt, choices=False)
-    return jsonify(
+    read = current_app.extensions["vendtrack_read_work"]()
+    body = order_list.BODIES.body(read, flt, str(get_locale()), _render_orders)
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def _render_orders(data: queries.Queue) -> str:
+    """The list's body as `jsonify` gives it."""
+    return current_app.json.dumps(
         {
             "purchase_orders": [
                 {"po_number": r.po_number, "status": r.status, "supplier": r.supplier, "site": r.site,
@@ -40,8 +47,9 @@ def list_orders() -> Any:
                 for r in data.rows
             ],
             "totals": {currency: str(amount) for currency, amount in data.totals},
-        }
-    )  # fmt: skip
+        },
+        separators=(",", ":"),
+    ) + "\n"  # fmt: skip
 
 
 @bp.get("/purchase-orders/<po_number>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -107,6 +108,14 @@ def queue(session: Session, flt: QueueFilter, choices: bool = True) -> Queue:
         query = query.where(Supplier.code == flt.supplier)
     found = session.execute(query).all()
     lines = _lines_of(session, [row[0] for row in found])
+    sites = tuple(session.scalars(select(Site.code).order_by(Site.code))) if choices else ()
+    suppliers = tuple(session.scalars(select(Supplier.code).order_by(Supplier.code))) if choices else ()
+    return assemble(found, lines, flt, sites, suppliers)
+
+
+def assemble(found: Sequence[Sequence[Any]], lines: dict[int, list[QueueLine]], flt: QueueFilter,
+             sites: tuple[str, ...] = (), suppliers: tuple[str, ...] = ()) -> Queue:  # fmt: skip
+    """The queue from its orders (the columns of `_QUEUE`) and their lines by order id."""
     rows: list[QueueRow] = []
     totals: defaultdict[str, Decimal] = defaultdict(lambda: Decimal("0"))
     for po_id, po_number, status, supplier, site, currency, tax_rate, requester, origin, created_at, warnings in found:
@@ -119,11 +128,6 @@ def queue(session: Session, flt: QueueFilter, choices: bool = True) -> Queue:
             QueueRow(po_number, POStatus(status), supplier, site, currency, total, who(requester), origin, created_at,
                      current_warnings(status, warnings), po_lines)
         )  # fmt: skip
-    sites: tuple[str, ...] = ()
-    suppliers: tuple[str, ...] = ()
-    if choices:
-        sites = tuple(session.scalars(select(Site.code).order_by(Site.code)))
-        suppliers = tuple(session.scalars(select(Supplier.code).order_by(Supplier.code)))
     return Queue(tuple(rows), tuple(sorted(totals.items())), sites, suppliers)
 
 

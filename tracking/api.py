@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext
 from core import access, notes, push
 from core.errors import DomainError, NotFound
 from core.models import Site
+from core.prepared import fast_unit_of_work
 from core.roles import Role, TokenScope
 from core.validation import Choice, Int, Number, Schema, Text, checks_own_body, one
 from tracking import asset_pages, calibration, calibration_service, inbox, locate_events, services, walk_timing
@@ -95,17 +96,31 @@ def assets() -> Any:
     flt = asset_pages.AssetFilter(
         args["type"], args["zone"], args["site"], AssetStatus(args["status"]) if args["status"] else None, args["q"]
     )
-    page = asset_pages.asset_page(_read_db(), flt, args["cursor"], args["limit"])
-    etag = page.etag
-    if (unchanged := _not_modified(etag, page.last_modified)) is not None:
+    if flt.text.strip():
+        page = asset_pages.asset_page(_read_db(), flt, args["cursor"], args["limit"])
+        shown = asset_pages.Rendered.of(page, _render_page)
+    else:  # read each time; built again only when the rows differ from those the last body was built from
+        read = current_app.extensions["vendtrack_read_work"]()
+        shown = asset_pages.PAGES.page(read, flt, args["cursor"], args["limit"], _render_page)
+    etag = shown.etag
+    if (unchanged := _not_modified(etag, shown.last_modified)) is not None:
         return unchanged
-    now = _now()
-    response = jsonify({"assets": [asset_json(a, now) for a in page.assets], "next_cursor": page.next_cursor})
+    response = current_app.response_class(shown.body(_now()), mimetype="application/json")
     response.headers["ETag"] = etag
-    if page.last_modified is not None:
-        response.last_modified = page.last_modified
+    if shown.last_modified is not None:
+        response.last_modified = shown.last_modified
     response.headers["Cache-Control"] = "private, no-cache"  # keep it, but ask again each time
     return response
+
+
+def _render_page(page: asset_pages.Page) -> str:
+    """The body `jsonify` would give, each asset's `last_seen_ago_s` written as asset_pages.AGE_MARK."""
+    assets = []
+    for item in page.assets:
+        shown = asset_json(item, _now())
+        shown["location"]["last_seen_ago_s"] = asset_pages.AGE_MARK
+        assets.append(shown)
+    return current_app.json.dumps({"assets": assets, "next_cursor": page.next_cursor}, separators=(",", ":")) + "\n"
 
 
 def _not_modified(etag: str, last_modified: datetime | None) -> Response | None:
@@ -295,9 +310,8 @@ def gateway_adverts(gateway_id: str) -> Any:
         more = f" ({len(result.rejected) - 1} more adverts refused too)" if len(result.rejected) > 1 else ""
         where = f"adverts[{first.index}]"
         raise DomainError(f"{where}: {first.message}{more}", field=f"{where}.{first.field}", code="invalid", status=422)
-    session = _db()
-    inbox.put(session, gateway_id, result.observations, None, pipeline.clock.now())  # the engine takes it at its flush
-    session.commit()
+    with fast_unit_of_work(current_app.extensions["vendtrack_engine"], one_statement=True) as work:
+        inbox.put(work, gateway_id, result.observations, None, pipeline.clock.now())  # the engine takes it at its flush
     stats.accept(len(result.observations))
     rejected = [{"index": e.index, "field": e.field, "message": e.message} for e in result.rejected]
     return jsonify(

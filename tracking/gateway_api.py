@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from core import access
 from core.errors import DomainError, NotFound
+from core.prepared import fast_unit_of_work
 from core.roles import TokenScope
 from core.validation import checks_own_body
 from tracking import inbox
@@ -83,9 +84,8 @@ def _receive(gateway_id: str, fmt: str, max_bytes: int, parse: Callable[[bytes, 
 
 def _land(pipeline: Pipeline, outcome: Outcome) -> None:
     """Queue the upload for the engine (which may live in another process: tracking.inbox), then count it."""
-    session = current_app.extensions["vendtrack_db"]()
-    inbox.put(session, outcome.gateway_id, outcome.observations, outcome.heartbeat, pipeline.clock.now())
-    session.commit()
+    with fast_unit_of_work(current_app.extensions["vendtrack_engine"], one_statement=True) as work:
+        inbox.put(work, outcome.gateway_id, outcome.observations, outcome.heartbeat, pipeline.clock.now())
     if outcome.observations:
         pipeline.http_stats.accept(len(outcome.observations))
     else:

@@ -15,15 +15,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from core.prepared import FastWork, Prepared
 from tracking.models import GatewayInbox
 from tracking.observation import Observation
 
 TAKE_LIMIT = 500  # batches per flush: a backlog is worked off over several flushes, none of them long
 HEARTBEAT = {True: "online", False: "offline", None: ""}
-_PUT = insert(GatewayInbox)
+# Compiled once (core.prepared): every gateway upload runs it, on the request's own one-statement unit of work.
+_PUT = Prepared(
+    insert(GatewayInbox).values(
+        gateway_id=bindparam("gateway_id"), received_at=bindparam("received_at"), heartbeat=bindparam("heartbeat"),
+        count=bindparam("count"), observations=bindparam("observations"),
+    )
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +41,20 @@ class Taken:
 
 
 def put(
-    session: Session, gateway_id: str, observations: Iterable[Observation], heartbeat: bool | None, now: datetime
+    session: Session | FastWork,
+    gateway_id: str,
+    observations: Iterable[Observation],
+    heartbeat: bool | None,
+    now: datetime,
 ) -> int:
     """Queue one accepted upload for the engine; returns how many observations it carries."""
     rows = [list(obs) for obs in observations]
     if not rows and heartbeat is None:
         return 0
-    # one Core INSERT (no ORM object to flush): gateways upload every second or so, each to a web process
-    session.execute(_PUT, {"gateway_id": gateway_id, "received_at": now, "heartbeat": HEARTBEAT[heartbeat],
-                           "count": len(rows), "observations": json.dumps(rows, separators=(",", ":"))})  # fmt: skip
+    # one prepared INSERT (no ORM object to flush): gateways upload every second or so, each to a web process
+    values = {"gateway_id": gateway_id, "received_at": now, "heartbeat": HEARTBEAT[heartbeat], "count": len(rows),
+              "observations": json.dumps(rows, separators=(",", ":"))}  # fmt: skip
+    FastWork.of(session).execute(_PUT, values).close()
     return len(rows)
 
 

@@ -18,6 +18,7 @@ from core.errors import DomainError, NotFound
 from core.events import ItemRequested
 from core.models import Site
 from core.outbox import publish
+from core.prepared import FastWork
 from core.texts import N_
 from core.validation import Int, Text, ValidationError, one, schema
 from vending import authorise, charges, dispense, dispense_handoff, faults, kiosk_grid, kiosk_state, tools
@@ -32,13 +33,13 @@ from vending.kiosk_common import (
     kiosk_db,
     kiosk_language,
     kiosk_now,
-    kiosk_read_db,
+    kiosk_read_work,
     local_time,
     only_the_paired_machine,
     signed_in_worker,
 )
 from vending.models import Machine
-from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin
+from vending.workers import SignInRefused, get_worker, sign_in_badge, sign_in_pin, worker_card
 
 api_bp = Blueprint("vending_kiosk_api", __name__, url_prefix="/api/v1/vending/kiosk")
 api_bp.before_request(only_the_paired_machine)
@@ -55,7 +56,7 @@ CHARGE_CODE = Text(max_length=64)
 _ITEM_MARK, _ETAG_MARK = 987654321, "e7a9mark"  # stand-ins in one url_for, replaced per tile (ids, hex etags)
 
 
-def _grid(db: Session, machine: KioskMachine) -> list[dict[str, Any]]:
+def _grid(db: Session | FastWork, machine: KioskMachine) -> list[dict[str, Any]]:
     template = url_for("vending_kiosk.picture", machine_code=machine.code, item_id=_ITEM_MARK, v=_ETAG_MARK)
     item_mark = f"/{_ITEM_MARK}"
     return [
@@ -75,8 +76,8 @@ def _grid(db: Session, machine: KioskMachine) -> list[dict[str, Any]]:
     ]
 
 
-def _signed_in(db: Session, machine: KioskMachine, worker_id: int) -> dict[str, Any]:
-    worker = get_worker(db, worker_id)
+def _signed_in(db: Session | FastWork, machine: KioskMachine, worker_id: int) -> dict[str, Any]:
+    worker = worker_card(db, worker_id)
     modes = charges.modes(db, machine.site_id)
     available, unavailable = tools.by_availability(db, kiosk_now())
     return {
@@ -168,9 +169,9 @@ def poll(machine_code: str) -> Any:
 @api_bp.route("/<machine_code>/state")
 @KIOSK
 def state(machine_code: str) -> Any:
-    db = kiosk_read_db()
-    machine = active_machine_ref(db, machine_code)
-    return jsonify(_signed_in(db, machine, signed_in_worker(machine)))
+    read = kiosk_read_work()  # prepared statements only: no Session
+    machine = active_machine_ref(read, machine_code)
+    return jsonify(_signed_in(read, machine, signed_in_worker(machine)))
 
 
 @api_bp.route("/<machine_code>/logout", methods=["POST"])

@@ -50,7 +50,7 @@ def only_the_paired_machine() -> None:
     principal = g.get("principal")
     if principal is None or principal.kind != "token":
         return
-    bound = pairing.bound_machine(kiosk_read_db(), principal.id)
+    bound = pairing.bound_machine(kiosk_read_work(), principal.id)
     wanted = (request.view_args or {}).get("machine_code")
     if bound is not None and bound != wanted:
         raise Forbidden(
@@ -71,7 +71,7 @@ def kiosk_language() -> None:
     if not code:
         return
     worker_id = live_worker_id(code)
-    found = FastWork.of(kiosk_read_db()).first(
+    found = kiosk_read_work().first(
         _LANGUAGES, {"p_code": code, "p_worker": -1 if worker_id is None else worker_id}
     )
     machine, own = found if found is not None else (None, None)
@@ -106,6 +106,12 @@ def kiosk_read_db() -> Session:
     """The request's session for reading only: the status a screen asks for every few seconds, the pairing and
     language checks before each call (on SQLite it never waits for the write lock)."""
     return current_app.extensions["vendtrack_read_db"]()
+
+
+def kiosk_read_work() -> FastWork:
+    """Prepared reads without a Session (web.session.read_work): the checks before each kiosk call, its status."""
+    work: FastWork = current_app.extensions["vendtrack_read_work"]()
+    return work
 
 
 def kiosk_now() -> datetime:
@@ -152,7 +158,7 @@ _ACTIVE = Prepared(
 )
 
 
-def active_machine_ref(db: Session, code: str) -> MachineRef:
+def active_machine_ref(db: Session | FastWork, code: str) -> MachineRef:
     """`active_machine` for views that only read (the kiosk's status): one statement compiled once, no ORM row."""
     found = FastWork.of(db).first(_ACTIVE, {"p_code": code})
     if found is None:
@@ -181,13 +187,16 @@ def signed_in_worker(machine: KioskMachine) -> int:
     return int(state["w"])
 
 
+_SITE_ZONE = Prepared(select(Site.timezone).where(Site.id == bindparam("p_site")))
+
+
 def local_time(moment: datetime | None, machine: KioskMachine) -> str:
     """A time as the site reads it, with its zone named: "Sun 06 Dec 14:00 CET"."""
     if moment is None:
         return ""
-    site = kiosk_read_db().get(Site, machine.site_id)
+    found = kiosk_read_work().first(_SITE_ZONE, {"p_site": machine.site_id})
     try:
-        zone = ZoneInfo(site.timezone if site else "UTC")
+        zone = ZoneInfo((found[0] if found else None) or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     local = moment.astimezone(zone)

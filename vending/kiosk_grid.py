@@ -71,7 +71,7 @@ class GridItem:
     picture: str | None
 
 
-def grid(session: Session, machine_id: int, now: datetime) -> list[GridItem]:
+def grid(session: Session | FastWork, machine_id: int, now: datetime) -> list[GridItem]:
     """The machine's slots that hold an item, by slot code."""
     work = FastWork.of(session)
     found = work.first(_TIMEZONE, {"p_machine": machine_id})

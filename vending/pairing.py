@@ -108,7 +108,7 @@ _BOUND = Prepared(
 )
 
 
-def bound_machine(session: Session, token_id: int) -> str | None:
+def bound_machine(session: Session | FastWork, token_id: int) -> str | None:
     """The code of the machine a token is paired with, or None for a token that is not a kiosk pairing."""
     found = FastWork.of(session).first(_BOUND, {"p_token": token_id})  # before every kiosk call: compiled once
     return None if found is None else str(found[0])

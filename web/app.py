@@ -87,6 +87,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["vendtrack_engine"] = engine
     app.extensions["vendtrack_db"] = session.db  # domains get the request session without importing web
     app.extensions["vendtrack_read_db"] = session.read_db  # ... and the one for views that only read
+    app.extensions["vendtrack_read_work"] = session.read_work  # ... and prepared reads without a Session
     app.extensions[session.READ_FACTORY] = session.read_factory_for(settings.database_url, engine)
 
     _make_static_public(app)

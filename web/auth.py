@@ -12,6 +12,7 @@ logged-in user; unlike a bearer header it is ambient, so requests it authenticat
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlparse
 
@@ -38,7 +39,7 @@ from core.roles import TokenScope
 from core.throttle import Refusal, Scope, Wait
 from web.errors import error_json
 from web.principal import Principal, is_allowed
-from web.session import db, read_db, services
+from web.session import brief_read, db, services
 
 bp = Blueprint("auth", __name__)
 DEVICE_COOKIE = "vendtrack_device"  # domains read the name from app.config["DEVICE_COOKIE_NAME"]
@@ -57,15 +58,19 @@ def require_principal() -> Principal:
 
 
 def _token_principal(plain: str, scope: TokenScope | None = None) -> Principal | None:
-    """The token's principal, read without taking SQLite's write lock; its last use is written (in a transaction
-    of its own, before the view's) only once a minute."""
-    view = users.token_for(read_db(), plain)
+    """The token's principal, read without taking SQLite's write lock and remembered for at most 2 s (a revocation
+    by another process is seen within that: core.token_cache); its last use is written (in a transaction of its
+    own, before the view's) only once a minute."""
+    database = services().settings.database_url
+    with ExitStack() as reads:  # a connection only on a miss, and only for the look-up
+        view = users.live_token(lambda: reads.enter_context(brief_read()), database, plain)
     if view is None or (scope is not None and scope.value not in view.scopes):
         return None
     now = services().clock.now()
     if users.last_use_due(view, now):
         users.record_use(db(), view.id, now)
         db().commit()
+        users.used_now(database, plain, view, now)
     return Principal("token", view.id, view.name, frozenset(), view.scopes, view.site_id)
 
 

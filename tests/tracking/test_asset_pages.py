@@ -3,22 +3,25 @@ does not grow with the page."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from core.db import unit_of_work
+from core.db import make_engine, make_session_factory, unit_of_work
 from core.models import Site
-from core.prepared import FastWork, Prepared
+from core.prepared import FastWork, Prepared, fast_unit_of_work
 from core.roles import TokenScope
 from core.users import create_token
 from tests.tracking.conftest import seed_floor
+from tracking import api as tracking_api
 from tracking import asset_pages
 from tracking.models import Asset, LocationInterval, Tag, Zone
 
@@ -183,3 +186,49 @@ def test_an_asset_whose_room_is_unknown_names_the_last_room_it_was_in(app: Flask
 def _zone_name(app: Flask, code: str) -> str:
     with app.extensions["vendtrack"].session_factory() as session:
         return str(session.scalar(select(Zone.name).where(Zone.code == code)))
+
+
+def test_a_kept_body_is_reused_only_while_the_rows_are_the_same(app: Flask, client: FlaskClient) -> None:
+    """The process keeps the last body of a page, but reads the page on every call: a move committed by another
+    process (here: its own engine) is in the very next answer, and the ages are written per request."""
+    auth = _world(app)
+    url = app.extensions["vendtrack"].settings.database_url
+    first = client.get("/api/v1/assets?limit=50", headers=auth)
+    engine = app.extensions["vendtrack_engine"]
+    with fast_unit_of_work(engine) as work:
+        kept = asset_pages.PAGES.page(work, asset_pages.AssetFilter(), 0, 50, tracking_api._render_page)
+        assert asset_pages.PAGES.page(work, asset_pages.AssetFilter(), 0, 50, tracking_api._render_page) is kept
+    other = make_engine(url)  # another process: nothing it does touches this one's memory
+    try:
+        with unit_of_work(make_session_factory(other)) as session:
+            zone_id = session.scalar(select(Zone.id).where(Zone.code == "B"))
+            session.execute(update(Asset).where(Asset.asset_tag == "A-1").values(zone_id=zone_id, zone_since=MOVED_AT))
+    finally:
+        other.dispose()
+    second = client.get("/api/v1/assets?limit=50", headers=auth)
+    moved = {a["asset_tag"]: a["location"]["zone"] for a in second.get_json()["assets"]}
+    assert moved["A-1"] == "B", "the move shows at the next call"
+    assert second.headers["ETag"] != first.headers["ETag"]
+    with fast_unit_of_work(engine) as work:
+        assert asset_pages.PAGES.page(work, asset_pages.AssetFilter(), 0, 50, tracking_api._render_page) is not kept
+
+
+def test_a_kept_body_writes_each_age_at_the_time_of_the_request() -> None:
+    page = asset_pages.Page((), None)
+    heard = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    rendered = asset_pages.Rendered(('{"a":[', ',', ']}'), (heard, None), 'W/"x"', heard)
+    assert rendered.body(heard.replace(minute=1)) == '{"a":[60,null]}'
+    assert rendered.body(heard.replace(minute=2)) == '{"a":[120,null]}'
+    with pytest.raises(ValueError, match="AGE_MARK once per asset"):
+        asset_pages.Rendered.of(page, lambda _page: '{"assets":[' + json.dumps(asset_pages.AGE_MARK) + "]}")
+
+
+def test_kept_pages_are_bounded_by_the_rows_they_hold(app: Flask) -> None:
+    _world(app, extra=40)
+    pages = asset_pages.RenderedPages(max_rows=60)
+    everything = asset_pages.AssetFilter()
+    with app.app_context(), fast_unit_of_work(app.extensions["vendtrack_engine"]) as work:
+        first = pages.page(work, everything, 0, 30, tracking_api._render_page)
+        assert pages.page(work, everything, 0, 30, tracking_api._render_page) is first
+        pages.page(work, everything, 0, 40, tracking_api._render_page)  # 31 + 41 rows > 60: it starts over
+        assert pages.page(work, everything, 0, 30, tracking_api._render_page) is not first

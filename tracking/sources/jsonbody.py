@@ -1,19 +1,18 @@
 """JSON from gateways with its size and nesting bounded *before* parsing: 100k nested brackets never reach the parser.
 
 Python's json module recurses per nesting level and raises RecursionError on deep input; counting the
-brackets outside strings first costs two `bytes.count` calls on ordinary messages (one or two levels).
+brackets outside strings first costs two `bytes.count` calls on ordinary messages (one or two levels), and a few
+C-speed byte operations (no regular expression) on a gateway batch.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from tracking.sources.limits import Reason, Rejected
 
 MAX_DEPTH = 8  # a gateway batch needs 3 levels ({"adverts": [{...}]}), an ESPresense message 1
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPEN = frozenset(b"[{")
 _decode = json.JSONDecoder().decode  # payloads are decoded UTF-8 text: skip json.loads' type and encoding checks
@@ -23,7 +22,11 @@ def nesting(raw: bytes) -> int:
     """The deepest bracket nesting outside JSON strings (an unterminated string counts its brackets too)."""
     if raw.count(b"[") + raw.count(b"{") <= 1:
         return 1 if b"[" in raw or b"{" in raw else 0
-    brackets = _STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    # Escapes first (an escaped backslash, then an escaped quote), so every quote left opens or closes a string;
+    # the even pieces between quotes are outside strings. An unterminated string's brackets count too.
+    pieces = raw.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')
+    outside = pieces[::2] if len(pieces) % 2 else [*pieces[::2], pieces[-1]]
+    brackets = b"".join(outside).translate(None, _NOT_BRACKETS)
     depth = deepest = 0
     for char in brackets:
         if char in _OPEN:

@@ -56,6 +56,8 @@ class Range:
     unit: str
 
     def number(self, value: Any, field: str) -> float:
+        if (type(value) is int or type(value) is float) and self.low <= value <= self.high:  # usual; NaN fails here
+            return float(value)
         if value is None:
             raise Rejected(field, Reason.MISSING, f"{field} is missing: give a number of {self.unit} ({self._span()})")
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -1,0 +1,48 @@
+"""tracking.sources.jsonbody: the nesting counted before parsing is the document's real depth, whatever its strings
+hold (brackets, quotes, backslashes), and deep input is refused before the parser sees it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, seed, settings
+from hypothesis import strategies as st
+
+from tracking.sources import jsonbody
+from tracking.sources.limits import Reason, Rejected
+
+TRICKY = st.text(alphabet='[]{}"\\ab/\n\u00e9', max_size=8)
+DOCUMENTS = st.recursive(
+    st.none() | st.integers() | TRICKY,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TRICKY, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@seed(20261207)
+@settings(max_examples=400, deadline=None)
+@given(DOCUMENTS, st.booleans())
+def test_the_counted_nesting_is_the_real_depth(document: Any, ascii_only: bool) -> None:
+    raw = json.dumps(document, ensure_ascii=ascii_only).encode()
+    if raw.count(b"[") + raw.count(b"{") <= 1:  # the shortcut: any one bracket counts as one level
+        assert jsonbody.nesting(raw) in {_depth(document), 1}, raw
+    else:
+        assert jsonbody.nesting(raw) == _depth(document), raw
+
+
+def test_a_bracket_in_a_string_never_counts_and_deep_input_is_refused_before_parsing() -> None:
+    assert jsonbody.nesting(b'{"a": "[[[[[[[[[[\\\\", "b": ["x\\"]]]"]}') == 2
+    assert jsonbody.nesting(b'["unterminated [[[') == 4, "an unterminated string's brackets count"
+    with pytest.raises(Rejected) as refused:
+        jsonbody.load(b"[" * 100_000 + b"]" * 100_000, "body", 1_000_000)
+    assert refused.value.reason == Reason.TOO_DEEP
