@@ -84,6 +84,12 @@ def _step(prefix: str, leg: int) -> list[tuple[str, bytes]]:
     return found
 
 
+def _sightings(prefix: str, minors: list[int]) -> list[tuple[str, bytes]]:
+    """One sighting of each tag `minors` names, by gw-0."""
+    return [(f"{prefix}espresense/devices/{_device(m)}/gw-0", json.dumps({"id": _device(m), "rssi": -60}).encode())
+            for m in minors]  # fmt: skip
+
+
 def _rooms_now(factory: sessionmaker[Session]) -> dict[str, str | None]:
     with factory() as session:
         rows = session.execute(select(Asset.asset_tag, Zone.code).outerjoin(Zone, Asset.zone_id == Zone.id))
@@ -267,8 +273,7 @@ def test_an_engine_killed_with_unconfirmed_messages_gets_them_again_after_its_re
     before = _reader_counters(factory)
     os.kill(pid, signal.SIGSTOP)  # it reads nothing more and confirms nothing
     try:
-        mosquitto.publisher().send_all([(f"{mosquitto.prefix}espresense/devices/{_device(m)}/gw-0",
-                                         json.dumps({"id": _device(m), "rssi": -60}).encode()) for m in minors])
+        mosquitto.publisher().send_all(_sightings(mosquitto.prefix, minors))
         held = _reader_when(factory, lambda c: c["routed"] - before["routed"] == len(minors),
                             "the messages routed to the stopped engine")  # fmt: skip
         confirmed = held["acked"] - before["acked"]  # handled before the stop took hold (acknowledged in order)
@@ -312,8 +317,7 @@ def test_the_reader_killed_with_unconfirmed_messages_is_restarted_and_every_mess
     assert {owner(key, 3) for key in keys} == {0, 1, 2}
     os.kill(pid, signal.SIGSTOP)  # it routes nothing more and acknowledges nothing: the messages wait in it
     try:
-        mosquitto.publisher().send_all([(f"{mosquitto.prefix}espresense/devices/{_device(m)}/gw-0",
-                                         json.dumps({"id": _device(m), "rssi": -60}).encode()) for m in minors])
+        mosquitto.publisher().send_all(_sightings(mosquitto.prefix, minors))
     finally:
         os.kill(pid, signal.SIGKILL)
     wait_until(lambda: _engine_pid(served, "tracking-reader") not in (0, pid), timeout=60, every=0.2,
