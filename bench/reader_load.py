@@ -4,7 +4,7 @@
 wiring: one process running `tracking.reader.ReaderWorker` (the broker's only subscription, listening on a Unix
 socket) and N processes each running an `EngineLink` into its own `MqttConsumer` (partition i of N), the classes
 `vendtrack serve` starts with `VENDTRACK_TRACKING_MQTT_READER=1`. Each process's CPU is read from /proc, so the
-reader counts as a process of its own. (In serve the reader shares the workers process with engine 0.)
+reader counts as a process of its own, as it is under serve (its `tracking-reader` process).
 
 `replay_broker` is the broker of (d): a minimal MQTT 5 server in a process of its own that serves one client a
 stream of QoS 1 PUBLISH packets prepared in advance, holding at most the client's Receive Maximum unacknowledged

@@ -27,7 +27,7 @@ from tracking import (
 from tracking.cli import sim_ble, tracking_group
 from tracking.demo import seed, smoke_flow, start
 from tracking.pipeline import TrackingSettings
-from tracking.runtime import engine_processes, engine_workers, pipeline_workers
+from tracking.runtime import READER_PROCESS, engine_processes, engine_workers, pipeline_workers, reader_process_workers
 from tracking.sources.partition import Partition
 from tracking.trends import SAMPLE_EVERY, sampler
 
@@ -140,7 +140,8 @@ def workers(services: AppServices) -> list[BackgroundWorker]:
 
 
 def worker_processes(services: AppServices) -> dict[str, dict[str, str]]:
-    """Processes `vendtrack serve` adds beside its workers process: one per extra MQTT engine partition."""
+    """Processes `vendtrack serve` adds beside its workers process: one per extra MQTT engine partition, and the
+    reader's with `VENDTRACK_TRACKING_MQTT_READER=1`."""
     if services.settings.extra.get("tracking_mqtt", "") != "1":
         return {}
     return engine_processes(TrackingSettings.from_extra(services.settings.extra))
@@ -148,6 +149,12 @@ def worker_processes(services: AppServices) -> dict[str, dict[str, str]]:
 
 def process_workers(services: AppServices, name: str) -> list[BackgroundWorker]:
     """The workers of one of `worker_processes`' processes."""
+    if name == READER_PROCESS:
+        extra = services.settings.extra
+        if extra.get("tracking_mqtt", "") != "1" or extra.get("tracking_mqtt_reader", "") != "1":
+            raise click.ClickException(f"{READER_PROCESS} runs with VENDTRACK_TRACKING_MQTT=1 and "
+                                       "VENDTRACK_TRACKING_MQTT_READER=1 only (the engines' settings)")  # fmt: skip
+        return reader_process_workers(services)
     return engine_workers(services) if name.startswith("tracking-engine-") else []
 
 

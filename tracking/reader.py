@@ -1,13 +1,16 @@
-"""The one MQTT reader of `vendtrack serve`: the `Router` in the workers process, its engines linked by a Unix socket.
+"""The one MQTT reader of `vendtrack serve`: the `Router` in a process of its own, its engines linked by a Unix socket.
 
-With `VENDTRACK_TRACKING_MQTT_READER=1` (and `VENDTRACK_TRACKING_MQTT_PROCESSES=N`) the lead's process runs a
-`ReaderWorker`: it listens on `<instance folder>/tracking-reader.sock`, waits until engines 0..N-1 have each
-connected and said their index (`EngineLink`, one per engine process; the lead's own engine connects the same
-way), then runs one broker session of `tracking.sources.fanout.Router` over those links (client id per topic
-prefix, session kept `session_expiry_s`). When an engine's link closes the session ends: every link is closed,
-the reader gathers all N again and takes its session back, and the broker delivers what no engine had confirmed
-(a restarted engine gets its unacknowledged messages again). An engine's link hands every message to its own
-`MqttConsumer.handle` (routes, limits, counters, the engine), which counts and logs a bad message and goes on.
+With `VENDTRACK_TRACKING_MQTT_READER=1` (and `VENDTRACK_TRACKING_MQTT_PROCESSES=N`) serve's process
+`tracking-reader` (`vendtrack workers --process tracking-reader`, supervised like the engines; a thread only
+where one process runs everything) runs a `ReaderWorker` and nothing else: it listens on
+`<instance folder>/tracking-reader.sock`, waits until engines 0..N-1 have each connected and said their index
+(`EngineLink`, one per engine process, engine 0 in the workers process included), then runs one broker session
+of `tracking.sources.fanout.Router` over those links (client id per topic prefix, session kept
+`session_expiry_s`). When an engine's link closes the session ends: every link is closed, the reader gathers
+all N again and takes its session back, and the broker delivers what no engine had confirmed (a restarted
+engine gets its unacknowledged messages again; so does a restarted reader). An engine's link hands every
+message to its own `MqttConsumer.handle` (routes, limits, counters, the engine), which counts and logs a bad
+message and goes on.
 """
 
 from __future__ import annotations

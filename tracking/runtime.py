@@ -5,7 +5,9 @@ see whether it runs, when it last heard a message and what it refused. With `VEN
 consumer is `MqttConsumer` (our MQTT 5 session, QoS 1); with `VENDTRACK_TRACKING_MQTT_PROCESSES=N` each
 engine process owns tag partition i of N and `vendtrack serve` starts the N - 1 beyond its workers process
 (`engine_processes`, `engine_workers`). With `VENDTRACK_TRACKING_MQTT_READER=1` the engines take their messages
-from one reader in the lead's process instead of subscribing each (`tracking.reader`).
+from one reader instead of subscribing each (`tracking.reader`): serve runs it as a process of its own,
+`tracking-reader` (`reader_process_workers`: the reader and nothing else); only a process that runs everything
+(role "all": waitress, the demo) runs it as a thread beside its engine.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import zlib
 from datetime import UTC, datetime
 
 from core.heartbeats import Beat, WorkerState
-from core.runtime import AppServices, BackgroundWorker
+from core.runtime import AppServices, BackgroundWorker, process_role
 from core.settings import Settings
 from core.supervisor import Supervised
 from tracking.pipeline import Pipeline, TrackingSettings, pipeline_for
@@ -153,28 +155,42 @@ def pipeline_workers(services: AppServices, mqtt: bool = False, prefix: str | No
         topic_prefix = pipeline.settings.mqtt_prefix if prefix is None else prefix
         consumer = mqtt_consumer(pipeline, broker_config(services.settings), topic_prefix)
         if pipeline.settings.mqtt_reader:
-            found.extend(reader_workers(services.settings, pipeline, consumer))
+            found.append(engine_link(services.settings, pipeline, consumer))
+            if pipeline.leads and process_role(services) == "all":  # one process runs everything: the reader too
+                found.extend(reader_process_workers(services))
         else:
             found.append(MqttWorker(consumer))
     return found
 
 
-def reader_workers(settings: Settings, pipeline: Pipeline, consumer: MqttConsumer) -> list[BackgroundWorker]:
-    """With the reader: this engine's link to it, and in the lead's process the reader itself."""
-    part, path = pipeline.partition, socket_path(settings.instance_path)
-    link = EngineLink(path, consumer, part.index, part.count)
-    if not pipeline.leads:
-        return [link]
-    reader = ReaderWorker(path, part.count, consumer.broker, consumer.prefix, SESSION_EXPIRY_S)
-    return [reader, link]
+def engine_link(settings: Settings, pipeline: Pipeline, consumer: MqttConsumer) -> EngineLink:
+    """With the reader: this engine's link to it (every engine, the lead's included, links the same way)."""
+    part = pipeline.partition
+    return EngineLink(socket_path(settings.instance_path), consumer, part.index, part.count)
+
+
+def reader_process_workers(services: AppServices) -> list[BackgroundWorker]:
+    """What the reader's process runs (`vendtrack workers --process tracking-reader`): the reader alone, no engine,
+    no flush, no outbox. It reads the same settings as the engines (broker, prefix, `VENDTRACK_TRACKING_MQTT_
+    PROCESSES`, the instance folder of the socket), so it runs on the engines' machine with their environment."""
+    settings = TrackingSettings.from_extra(services.settings.extra)
+    path, broker = socket_path(services.settings.instance_path), broker_config(services.settings)
+    return [ReaderWorker(path, settings.partition.count, broker, settings.mqtt_prefix, SESSION_EXPIRY_S)]
+
+
+READER_PROCESS = "tracking-reader"
 
 
 def engine_processes(settings: TrackingSettings) -> dict[str, dict[str, str]]:
-    """The engine processes beyond the workers process (which owns partition 0): name -> environment to add."""
-    count = settings.mqtt_processes
-    if count <= 1 or settings.mqtt_partition:  # one engine, or this process was given its partition by hand
+    """The processes beyond the workers process (which owns partition 0): the engines of partitions 1..N-1 and,
+    with the reader, the reader's own process: name -> environment to add."""
+    if settings.mqtt_partition:  # this process was given its partition by hand: the operator starts the rest
         return {}
-    return {f"tracking-engine-{i}": {"VENDTRACK_TRACKING_MQTT_PARTITION": f"{i}/{count}"} for i in range(1, count)}
+    count = settings.mqtt_processes
+    found = {f"tracking-engine-{i}": {"VENDTRACK_TRACKING_MQTT_PARTITION": f"{i}/{count}"} for i in range(1, count)}
+    if settings.mqtt_reader:
+        found[READER_PROCESS] = {}
+    return found
 
 
 def engine_workers(services: AppServices) -> list[BackgroundWorker]:

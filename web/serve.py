@@ -3,7 +3,8 @@
     vendtrack serve (supervisor: no app, no threads)
       ├─ vendtrack serve --web-only ─ gunicorn arbiter ─ N web processes (threaded), process role "web"
       ├─ vendtrack workers ─ outbox dispatchers, domain workers (readers, dispenses, ingest), role "workers"
-      └─ vendtrack workers --process NAME ─ a domain's extra process (tracking: one per MQTT engine partition)
+      └─ vendtrack workers --process NAME ─ a domain's extra process (tracking: one per MQTT engine partition
+                                             beyond the first, and the MQTT reader's, `tracking-reader`)
 
 Every process shares state through the database only (core.push carries wake-ups between them). The
 supervisor restarts a child that dies (with backoff) and stops both on SIGTERM/SIGINT. Where gunicorn cannot

@@ -11,10 +11,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from flask import Flask
 
 from core.heartbeats import WorkerState
+from core.runtime import PROCESS_ROLE
 from core.settings import SettingsError, load_settings
 from tests.support import wait_until
 from tests.tracking.mosquitto import Mosquitto
@@ -27,7 +29,7 @@ from tracking.runtime import MqttWorker
 from tracking.sources.mqtt import MqttConsumer
 from tracking.sources.partition import owner
 from web.app import create_app
-from web.serve import named_process_workers, process_workers
+from web.serve import extra_processes, named_process_workers, process_workers
 from web.workers import WorkerSet
 
 UUID = "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
@@ -62,13 +64,21 @@ def test_the_reader_feeds_each_engine_its_own_tags_and_survives_bad_messages(
     for index in (1, 2):  # what `vendtrack serve` gives each engine process
         apps.append(_app(database_url, instance, monkeypatch, tracking_mqtt_partition=f"{index}/3"))
     monkeypatch.delenv("VENDTRACK_TRACKING_MQTT_PARTITION")
+    apps.append(_app(database_url, instance, monkeypatch))  # the reader's process: the lead's settings
+    for app, role in zip(apps, ["workers", "tracking-engine-1", "tracking-engine-2", "tracking-reader"], strict=True):
+        app.extensions["vendtrack"].extras[PROCESS_ROLE] = role  # as `vendtrack workers [--process NAME]` sets it
+    assert list(extra_processes(apps[0])) == ["tracking-engine-1", "tracking-engine-2", "tracking-reader"]
     sets = [process_workers(apps[0], dispatchers=1)]
     sets += [named_process_workers(apps[i], f"tracking-engine-{i}") for i in (1, 2)]
-    [reader] = _of(sets[0], ReaderWorker)
+    reader_set = named_process_workers(apps[3], "tracking-reader")
+    [reader] = reader_set.workers  # the reader's process runs the reader and nothing else
+    assert isinstance(reader, ReaderWorker) and reader.count == 3
     links: list[EngineLink] = [_of(s, EngineLink)[0] for s in sets]
     assert [(link.index, link.count) for link in links] == [(0, 3), (1, 3), (2, 3)]
     assert not any(_of(s, MqttWorker) for s in sets)  # no engine subscribes on its own
-    assert not any(_of(s, ReaderWorker) for s in sets[1:])  # one reader, in the lead's process
+    assert not any(_of(s, ReaderWorker) for s in sets)  # the reader runs in none of the engines' processes
+    apps = apps[:3]
+    sets.append(reader_set)
     engines = [pipeline_for(app.extensions["vendtrack"]).engine for app in apps]
     consumers: list[MqttConsumer] = [link.consumer for link in links]
     for found in sets:
@@ -172,3 +182,23 @@ def test_a_reader_missing_an_engine_reports_down_naming_it_then_reads_once_it_jo
     wait_until(lambda: reader.supervisor.state == WorkerState.RUNNING and reader.router is not None, timeout=15,
                what="the reader reading once engine 1 linked")  # fmt: skip
     assert reader.heartbeat().info.startswith("reading") and reader.heartbeat().counters["engines_connected"] == 2
+
+
+def test_only_a_process_running_everything_runs_the_reader_beside_its_engine(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under serve the reader has a process of its own; waitress's one process (role "all") runs it as a thread.
+    A reader process asked for without the reader's settings is refused, naming them."""
+    app = _app(database_url, tmp_path / "i", monkeypatch, tracking_mqtt="1", tracking_mqtt_reader="1")
+    assert list(extra_processes(app)) == ["tracking-reader"]  # one engine: serve adds only the reader's process
+    alone = process_workers(app, dispatchers=1)  # role "all"
+    assert len(_of(alone, ReaderWorker)) == 1 and len(_of(alone, EngineLink)) == 1
+    app.extensions["vendtrack"].extras[PROCESS_ROLE] = "workers"
+    served = process_workers(app, dispatchers=1)
+    assert not _of(served, ReaderWorker) and len(_of(served, EngineLink)) == 1
+    monkeypatch.setenv("VENDTRACK_TRACKING_MQTT_READER", "0")
+    plain = _app(database_url, tmp_path / "i", monkeypatch)
+    assert "tracking-reader" not in extra_processes(plain)
+    with pytest.raises(click.ClickException) as caught:
+        named_process_workers(plain, "tracking-reader")
+    assert "VENDTRACK_TRACKING_MQTT_READER=1" in caught.value.message

@@ -1,7 +1,8 @@
-"""The reader in real processes: `vendtrack serve` with three engines behind one reader, fed through the real
-Mosquitto on a fresh SQLite database. A scripted ESPresense walk gives every tag the same rooms as one engine that
-hears everything (in this test's process), and an engine process killed while it holds unconfirmed messages is
-restarted by serve's supervisor and gets them again from the broker: none is lost.
+"""The reader in real processes: `vendtrack serve` with three engines behind one reader in a process of its own,
+fed through the real Mosquitto on a fresh SQLite database. A scripted ESPresense walk gives every tag the same
+rooms as one engine that hears everything (in this test's process); an engine process killed while it holds
+unconfirmed messages is restarted by serve's supervisor and gets them again from the broker; the reader's process
+killed while the broker's messages wait in it unconfirmed is restarted too, and every one of them ends recorded.
 
 The engines run on the wall clock, so the walk moves on to its next leg only once the database and the one-engine
 reference both show every tag in its room (published step by step until then, within a deadline); what is
@@ -83,6 +84,12 @@ def _step(prefix: str, leg: int) -> list[tuple[str, bytes]]:
     return found
 
 
+def _sightings(prefix: str, minors: list[int]) -> list[tuple[str, bytes]]:
+    """One sighting of each tag `minors` names, by gw-0."""
+    return [(f"{prefix}espresense/devices/{_device(m)}/gw-0", json.dumps({"id": _device(m), "rssi": -60}).encode())
+            for m in minors]  # fmt: skip
+
+
 def _rooms_now(factory: sessionmaker[Session]) -> dict[str, str | None]:
     with factory() as session:
         rows = session.execute(select(Asset.asset_tag, Zone.code).outerjoin(Zone, Asset.zone_id == Zone.id))
@@ -109,12 +116,16 @@ def _room_sequences(factory: sessionmaker[Session]) -> dict[str, list[str | None
         return found
 
 
-def _reader_counters(factory: sessionmaker[Session]) -> dict[str, int]:
-    """The reader's counters from its newest heartbeat row (written by the workers process every second)."""
+def _reader_beat(factory: sessionmaker[Session]) -> WorkerHeartbeat | None:
+    """The reader's newest heartbeat row (written by the reader's process every second)."""
     with factory() as session:
-        row = session.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.role.like("tracking-mqtt-reader%"))
-                              .order_by(WorkerHeartbeat.beat_at.desc())).first()  # fmt: skip
-        return {} if row is None else dict(json.loads(row.counters))
+        return session.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.role.like("tracking-mqtt-reader%"))
+                               .order_by(WorkerHeartbeat.beat_at.desc())).first()  # fmt: skip
+
+
+def _reader_counters(factory: sessionmaker[Session]) -> dict[str, int]:
+    row = _reader_beat(factory)
+    return {} if row is None else dict(json.loads(row.counters))
 
 
 def _reader_when(factory: sessionmaker[Session], holds: Callable[[dict[str, int]], bool], what: str) -> dict[str, int]:
@@ -161,6 +172,7 @@ def test_a_walk_through_serve_gives_every_tag_the_rooms_one_engine_gives(
     served_reader: tuple[Served, sessionmaker[Session]], mosquitto: Mosquitto
 ) -> None:
     served, factory = served_reader
+    _reader_in_its_own_process(served, factory)
     keys = [tag_key_from_espresense(_device(tag)) for tag in range(TAGS)]
     assert {owner(key, 3) for key in keys} == {0, 1, 2}  # every engine decides some of the tags
     reference = Pipeline(sessionmaker())
@@ -220,14 +232,31 @@ def _story(served: Served, factory: sessionmaker[Session]) -> str:
     return "heartbeats:\n" + "\n".join(beats) + "\nserve's output (end):\n" + output[-6000:]
 
 
+def _reader_in_its_own_process(served: Served, factory: sessionmaker[Session]) -> int:
+    """The reader's process: serve's child `tracking-reader`, whose pid the reader's heartbeat names; no other of
+    serve's processes (the workers process, the engines) reports a reader. Returns its pid."""
+    pid = _engine_pid(served, "tracking-reader")
+    others = {_engine_pid(served, name) for name in ("tracking-engine-1", "tracking-engine-2")}
+    others |= {p for p in children(served.proc.pid) if _command(p)[3:5] == [b"workers", b"--dispatchers"]}
+    assert pid and len(others) == 3 and pid not in others
+    with factory() as session:
+        beats = session.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.role.like("tracking-mqtt-reader%")))
+        pids = {int(row.process.rsplit(":", 1)[1]) for row in beats}  # the process column is host:pid
+    assert pid in pids and not pids & others, (pid, pids, others)
+    return pid
+
+
+def _command(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
 def _engine_pid(served: Served, name: str) -> int:
     """The pid of serve's child running `name` (0 while there is none: between a death and the restart)."""
     for pid in children(served.proc.pid):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if name.encode() in command:
+        if name.encode() in _command(pid):
             return pid
     return 0
 
@@ -244,8 +273,7 @@ def test_an_engine_killed_with_unconfirmed_messages_gets_them_again_after_its_re
     before = _reader_counters(factory)
     os.kill(pid, signal.SIGSTOP)  # it reads nothing more and confirms nothing
     try:
-        mosquitto.publisher().send_all([(f"{mosquitto.prefix}espresense/devices/{_device(m)}/gw-0",
-                                         json.dumps({"id": _device(m), "rssi": -60}).encode()) for m in minors])
+        mosquitto.publisher().send_all(_sightings(mosquitto.prefix, minors))
         held = _reader_when(factory, lambda c: c["routed"] - before["routed"] == len(minors),
                             "the messages routed to the stopped engine")  # fmt: skip
         confirmed = held["acked"] - before["acked"]  # handled before the stop took hold (acknowledged in order)
@@ -274,3 +302,39 @@ def test_an_engine_killed_with_unconfirmed_messages_gets_them_again_after_its_re
                          "the broker's messages acknowledged after the restart")  # fmt: skip
     assert after["sessions"] > before["sessions"]  # the engine's going ended the session; the reader took it back
     assert after["restarts"] == 0  # outages, not crashes
+
+
+def test_the_reader_killed_with_unconfirmed_messages_is_restarted_and_every_message_ends_recorded(
+    served_reader: tuple[Served, sessionmaker[Session]], mosquitto: Mosquitto
+) -> None:
+    """Nothing is confirmed to the broker before an engine confirmed it, so a reader that dies loses nothing: the
+    broker delivers every unacknowledged message again to the restarted reader (its session outlives it), and
+    the engines (alive throughout) record all of them. No tolerance here: no engine's memory died."""
+    served, factory = served_reader
+    pid = _reader_in_its_own_process(served, factory)
+    minors = list(range(500, 530))
+    keys = {tag_key_from_espresense(_device(m)) for m in minors}
+    assert {owner(key, 3) for key in keys} == {0, 1, 2}
+    os.kill(pid, signal.SIGSTOP)  # it routes nothing more and acknowledges nothing: the messages wait in it
+    try:
+        mosquitto.publisher().send_all(_sightings(mosquitto.prefix, minors))
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: _engine_pid(served, "tracking-reader") not in (0, pid), timeout=60, every=0.2,
+               what="serve restarting the killed reader")  # fmt: skip
+
+    def recorded() -> set[str]:
+        with factory() as session:
+            rows = session.scalars(select(Tag.tag_key).where(Tag.tag_key.in_(keys), Tag.last_seen_at.is_not(None)))
+            return set(rows)
+
+    try:
+        wait_until(lambda: recorded() == keys, timeout=90, every=0.5,
+                   what="every message the killed reader held recorded by the engines")  # fmt: skip
+    except AssertionError as exc:
+        story = _story(served, factory)
+        raise AssertionError(f"{exc}: {len(recorded())} of {len(keys)}; {story}") from None
+    after = _reader_when(factory, lambda c: c["acked"] >= len(minors),
+                         "the new reader acknowledging the broker's messages")  # fmt: skip
+    assert after["restarts"] == 0 and after["sessions"] == 1  # the new process's first session took them over
+    assert _reader_in_its_own_process(served, factory) != pid

@@ -107,3 +107,6 @@ def test_engine_processes_follow_the_settings() -> None:
     }
     assert TrackingSettings(mqtt_processes=3).partition.index == 0
     assert engine_processes(TrackingSettings(mqtt_processes=3, mqtt_partition="2/3")) == {}
+    with_reader = engine_processes(TrackingSettings(mqtt_processes=3, mqtt_reader=True))
+    assert with_reader == {**three, "tracking-reader": {}}  # the reader in a process of its own
+    assert engine_processes(TrackingSettings(mqtt_reader=True)) == {"tracking-reader": {}}
