@@ -11,6 +11,10 @@ server's CPU in Python) at 16 concurrent connections:
   assets      GET /api/v1/assets?limit=50 (READ token)
   po_list     GET /api/v1/procurement/purchase-orders?status= (ERP token)
 
+Each endpoint is measured on servers at rest: before its run the bench waits until the serving processes use
+under a tenth of a core (the gateway's load leaves adverts for the workers' engine to ingest; that is the
+ingest's cost, measured by bench/ingest.py, not the next endpoint's), and says how long it waited.
+
 Targets: each product endpoint >= 0.5x the bare endpoint's requests/s with p99 <= 100 ms (two web processes, the
 default on two cores); /livez with two processes >= 1.6x one process; 500 idle kiosk event streams held for
 60 s cost <= 10% of one core (CPU time of every serving process, from /proc). wrk: `apt-get install -y wrk`.
@@ -151,6 +155,18 @@ class Server:
             todo += [c for c in children(pid) if c not in seen]
         return ticks / os.sysconf("SC_CLK_TCK")
 
+    def settle(self, deadline_s: float = 180.0) -> float:
+        """Wait until the serving processes use under a tenth of a core (what the last load queued for the workers,
+        such as the gateway's adverts, is done), so each endpoint is measured on a server at rest; returns the
+        seconds waited (the deadline passed, it measures anyway and the figure shows the disturbance)."""
+        started = time.monotonic()
+        while time.monotonic() - started < deadline_s:
+            before = self.cpu_s()
+            time.sleep(0.5)
+            if self.cpu_s() - before < 0.05:
+                break
+        return time.monotonic() - started
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -174,6 +190,10 @@ def wrk(name: str, url: str, seconds: int, token: str = "", body: str = "", cook
     # one wrk thread: it drives 16 connections at tens of thousands of requests/s, and a second would only take
     # CPU from the server on a 2-core machine (its share is printed with each figure)
     command = ["wrk", "-t", "1", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--latency", "-s", lua.name, url]
+    if server is not None:
+        waited = server.settle()
+        if waited >= 1.0:
+            print(f"  ({name}: waited {waited:.1f} s for the servers to come to rest after the previous load)")
     cpu_before, clock_before = (server.cpu_s() if server else 0.0), os.times()
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     cpu_after, clock_after = (server.cpu_s() if server else 0.0), os.times()
