@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -114,6 +115,7 @@ def serve_command(
     elif web_only:
         _run_gunicorn(_factory(), host, port, processes, threads)
     else:
+        refuse_if_port_taken(host, port)
         app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
         extra = extra_processes(app)
         click.echo(f"vendtrack serving on http://{host}:{port}/ ({processes} web processes + 1 workers process"
@@ -145,6 +147,20 @@ def workers_command(dispatchers: int, name: str) -> None:
         workers.stop()
 
 
+def refuse_if_port_taken(host: str, port: int) -> None:
+    """Each web process binds its own socket with SO_REUSEPORT, which would also let a second `vendtrack serve` on
+    the same port start and silently take half the connections: look first, as a plain bind would."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({exc.strerror}): another server (a second `vendtrack serve`?) "
+                "holds it; stop it or choose another --port"
+            ) from exc
+
+
 def _me() -> list[str]:
     return [sys.executable, "-m", "web"]
 
@@ -170,6 +186,10 @@ def _run_gunicorn(factory: Callable[[], Flask], host: str, port: int, processes:
         def load_config(self) -> None:
             options = {
                 "bind": f"{host}:{port}",
+                # a listening socket of its own in each web process (SO_REUSEPORT): the kernel spreads new
+                # connections over the processes; on one shared socket whichever process wakes first accepts a
+                # burst of keep-alive connections (seen: all 16 of a load test's) and serves them alone
+                "reuse_port": True,
                 "workers": processes,
                 "worker_class": "gthread",
                 "threads": threads,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import socket
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -46,6 +50,76 @@ def test_serve_runs_web_processes_and_a_workers_process(database_url: str, tmp_p
         assert answered == {200}
         assert served.stop() == 0
     assert all(not Path(f"/proc/{pid}").exists() for pid in [*supervised, *web])
+
+
+def _sockets_on(port: int) -> tuple[set[str], dict[int, str]]:
+    """(inodes of the listening sockets on local `port`, remote port -> inode of each connection accepted on it)."""
+    listening, accepted = set(), {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) != port:
+            continue
+        if fields[3] == "0A":  # LISTEN
+            listening.add(fields[9])
+        else:
+            accepted[int(fields[2].split(":")[1], 16)] = fields[9]
+    return listening, accepted
+
+
+def _holders(inodes: set[str], pids: list[int]) -> dict[str, set[int]]:
+    """Socket inode -> the processes holding a file descriptor of it."""
+    held: dict[str, set[int]] = {inode: set() for inode in inodes}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in held:
+                held[target[8:-1]].add(pid)
+    return held
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_keep_alive_connections_spread_over_the_web_processes(database_url: str, tmp_path: Path) -> None:
+    """Each web process listens on a socket of its own (SO_REUSEPORT), so the kernel shares a burst of keep-alive
+    connections (kiosks reconnecting, a load test) among them. On one shared socket the process that woke first
+    accepted all 16 of a load test's connections and served them alone while the other idled. All 16 landing on
+    one of two by the kernel's hash: 1 chance in 32,768."""
+    with Served(database_url, tmp_path, "--processes", "2", "--threads", "32") as served:
+        served.wait_ready()
+        [arbiter] = [p for p in children(served.proc.pid) if children(p)]
+        web = children(arbiter)
+        connections = [http.client.HTTPConnection("127.0.0.1", served.port, timeout=10) for _ in range(16)]
+        for connection in connections:
+            connection.connect()
+        for connection in connections:
+            connection.request("GET", "/livez")
+            assert connection.getresponse().read() == b"ok\n"  # answered: accepted, and kept open
+        listening, accepted = _sockets_on(served.port)
+        listeners = _holders(listening, [arbiter, *web])
+        assert sorted(map(sorted, listeners.values())) == sorted([p] for p in web), listeners  # one each, its own
+        mine = {accepted[c.sock.getsockname()[1]] for c in connections}
+        served_by = _holders(mine, web)
+        assert all(len(pids) == 1 for pids in served_by.values()), served_by
+        assert set().union(*served_by.values()) == set(web), served_by  # both processes serve some
+        for connection in connections:
+            connection.close()
+        assert served.stop() == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_refuses_a_port_another_server_holds(database_url: str, tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**os.environ, "VENDTRACK_DATABASE_URL": database_url, "VENDTRACK_INSTANCE_PATH": str(tmp_path)}
+        done = subprocess.run([sys.executable, "-m", "web", "serve", "--port", str(port)], env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr
+    assert "choose another --port" in done.stderr
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
