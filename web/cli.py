@@ -9,14 +9,16 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from core import masters, outbox, users
 from core.db import unit_of_work
 from core.errors import DomainError
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
-from core.settings import SettingsError, check_environment
+from core.settings import SettingsError, check_environment, load_settings
 from firmware_bridge import cli as bridge_cli
+from web import db_problems
 from web.demo import AppFactory, demo_command
 from web.domains import hook, load_plugins
 from web.serve import serve_command, workers_command
@@ -179,4 +181,10 @@ def main(create_app: AppFactory) -> None:
         add_version_option=False,
         help="vendtrack: industrial vending, asset tracking and procurement.",
     )
-    sys.exit(cli.main())
+    try:
+        sys.exit(cli.main())
+    except DBAPIError as exc:
+        if (sentence := db_problems.explain(exc, load_settings().database_url)) is None:
+            raise
+        click.echo(f"vendtrack: {sentence}", err=True)
+        sys.exit(2)

@@ -29,6 +29,7 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 
 from core.runtime import PROCESS_ROLE, AppServices, BackgroundWorker
+from web import db_problems
 from web.domains import hook
 from web.workers import (
     WorkerSet,
@@ -108,6 +109,8 @@ def serve_command(
     host: str, port: int, processes: int, threads: int, dispatchers: int, server: str, web_only: bool
 ) -> None:
     processes = processes or os.cpu_count() or 1
+    if not web_only:  # the supervisor checked already
+        refuse_an_unmigrated_database()
     if server == "gunicorn" and not gunicorn_available():
         raise click.ClickException("gunicorn cannot run here (it needs a POSIX system): use --server waitress")
     if server == "waitress" or not gunicorn_available():
@@ -132,6 +135,7 @@ def serve_command(
 @click.option("--process", "name", default="", help="Run only a domain's extra process (e.g. tracking-engine-1).")
 @with_appcontext
 def workers_command(dispatchers: int, name: str) -> None:
+    refuse_an_unmigrated_database()
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     app.extensions["vendtrack"].extras[PROCESS_ROLE] = name or "workers"
     workers = named_process_workers(app, name) if name else process_workers(app, dispatchers)
@@ -145,6 +149,12 @@ def workers_command(dispatchers: int, name: str) -> None:
             time.sleep(0.2)
     finally:
         workers.stop()
+
+
+def refuse_an_unmigrated_database() -> None:
+    """Serving a database without this version's schema answers every page with 500: say so and stop instead."""
+    if (problem := db_problems.schema_problem(current_app.extensions["vendtrack_engine"])) is not None:
+        raise click.ClickException(problem)
 
 
 def refuse_if_port_taken(host: str, port: int) -> None:
