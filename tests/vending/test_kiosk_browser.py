@@ -177,15 +177,19 @@ def test_tool_out_and_back_damaged_and_a_request_for_an_unstocked_item(
     _open_kiosk(page, live_server)
     _badge_in(page)
     page.click("[data-tab=tools]")
+    assert page.inner_text("#items-heading") == "Tools"  # the heading names the open tab, not "Choose an item"
     page.click("[data-checkout=TW-9]")
     page.wait_for_selector("[data-return=TW-9]")
     assert "Checked out TW-9" in page.inner_text("#message")
+    conditions = page.locator("[data-condition=TW-9] option")
+    assert conditions.all_inner_texts() == ["Good", "Damaged", "Lost"]
     page.select_option("[data-condition=TW-9]", "damaged")
     page.click("[data-return=TW-9]")
     page.wait_for_selector("[data-return=TW-9]", state="detached")
     assert "Returned TW-9" in page.inner_text("#message")
     assert page.locator("[data-checkout=TW-9]").count() == 0  # in repair: not offered again
     page.click("[data-tab=ask]")
+    assert page.inner_text("#items-heading") == "Ask for an item"
     page.fill("#ask-text", "anti-vibration gloves, size 10")
     page.press("#ask-text", "Enter")
     page.wait_for_function("() => document.getElementById('message').innerText.includes('Request sent')")

@@ -155,6 +155,10 @@ def test_kiosk_in_german_with_the_scripts_own_words(login_as: Callable[..., Any]
     stock = page.eval_on_selector_all(".k-stock", "els => els.map(e => e.innerText)")
     assert stock and all(s.startswith("noch ") or s in ("leer", "außer Betrieb") for s in stock), stock
     _shot(page, "de-kiosk-items")
+    page.click("[data-tab=tools]")
+    assert page.inner_text("#items-heading") == "Werkzeuge"  # the heading follows the tab, in the kiosk's language
+    page.click("[data-tab=grid]")
+    assert page.inner_text("#items-heading") == "Artikel wählen"
     page.click("#logout")
     page.wait_for_selector("#screen-signin:not([hidden])")
     assert page.inner_text("#message") == "Abgemeldet."

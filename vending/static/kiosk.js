@@ -109,8 +109,8 @@
   function renderTools() {
     const out = state.tools_out.map((tool) => '<div class="k-row"><span>' + escape(tool.serial + " " + tool.name) +
       (tool.due_at ? " · " + t("due") + " " + escape(tool.due_at) : "") + "</span>" +
-      "<label>" + t("Condition") + ' <select data-condition="' + escape(tool.serial) + '"><option value="ok">' + t("ok") + "</option>" +
-      '<option value="damaged">' + t("damaged") + '</option><option value="lost">' + t("lost") + "</option></select></label>" +
+      "<label>" + t("Condition") + ' <select data-condition="' + escape(tool.serial) + '"><option value="ok">' + t("Good") + "</option>" +
+      '<option value="damaged">' + t("Damaged") + '</option><option value="lost">' + t("Lost") + "</option></select></label>" +
       '<button type="button" class="k-btn" data-return="' + escape(tool.serial) + '">' + t("Return") + "</button></div>").join("");
     const avail = state.tools_available.map((tool) => '<div class="k-row"><span>' + escape(tool.serial + " " + tool.name) +
       '</span><button type="button" class="k-btn" data-checkout="' + escape(tool.serial) + '">' + t("Check out") + "</button></div>").join("");
@@ -120,8 +120,10 @@
       "</div><div><h2>" + t("Available") + "</h2>" + (avail || "<p>" + t("none") + "</p>") + "</div>" +
       (off ? "<div><h2>" + t("Not available") + "</h2>" + off + "</div>" : "") + "</div>";
   }
+  const HEADINGS = {grid: "Choose an item", tools: "Tools", ask: "Ask for an item", restock: "Restock"};
   function tab(name, focus) {
     for (const id of ["grid", "tools", "ask", "restock"]) $(id).hidden = id !== name;
+    $("items-heading").textContent = t(HEADINGS[name]);  // the heading names the open tab
     for (const b of root.querySelectorAll(".k-tab")) {
       const on = b.dataset.tab === name;
       b.setAttribute("aria-selected", String(on)); b.tabIndex = on ? 0 : -1;
