@@ -174,10 +174,13 @@ def test_tool_out_and_back_damaged_and_a_request_for_an_unstocked_item(
 ) -> None:
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
         tools.add_tool(s, "TW-9", kiosk_world.items["DRL-8"], kiosk_world.site_id)
+        charges.set_mode(s, kiosk_world.site_id, "job", "optional")
     _open_kiosk(page, live_server)
     _badge_in(page)
+    assert page.is_visible("#charges [data-charge=job]")  # on the items tab: a take may carry a job
     page.click("[data-tab=tools]")
     assert page.inner_text("#items-heading") == "Tools"  # the heading names the open tab, not "Choose an item"
+    assert page.is_hidden("#charges")  # charge codes go with a take only: not offered where they would be ignored
     page.click("[data-checkout=TW-9]")
     page.wait_for_selector("[data-return=TW-9]")
     assert "Checked out TW-9" in page.inner_text("#message")

@@ -124,6 +124,7 @@
   function tab(name, focus) {
     for (const id of ["grid", "tools", "ask", "restock"]) $(id).hidden = id !== name;
     $("items-heading").textContent = t(HEADINGS[name]);  // the heading names the open tab
+    $("charges").hidden = name !== "grid";  // charge codes go with a take; a tool or a request does not ask for them
     for (const b of root.querySelectorAll(".k-tab")) {
       const on = b.dataset.tab === name;
       b.setAttribute("aria-selected", String(on)); b.tabIndex = on ? 0 : -1;
