@@ -45,11 +45,19 @@ def _parse_str(name: str, raw: str) -> str:
     return raw
 
 
+DATABASE_URL_EXAMPLES = "sqlite:////path/vendtrack.db or postgresql+psycopg://user@host:5432/dbname"
+SUPPORTED_DATABASES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")  # postgresql: psycopg 3 too
+
+
 def _parse_url(name: str, raw: str) -> str:
     if "://" not in raw:
+        raise SettingsError(f"{PREFIX}{name}={raw!r} is not a database URL: use e.g. {DATABASE_URL_EXAMPLES}")
+    scheme = raw.split("://", 1)[0].lower()
+    if scheme not in SUPPORTED_DATABASES:
+        hint = "postgresql+psycopg://..." if scheme.startswith("postgres") else DATABASE_URL_EXAMPLES
         raise SettingsError(
-            f"{PREFIX}{name}={raw!r} is not a database URL: use e.g. sqlite:////path/vendtrack.db "
-            "or postgresql+psycopg://user@host:5432/dbname"
+            f"{PREFIX}{name} starts {scheme}://, a database or driver vendtrack does not run on: "
+            f"it runs on SQLite and on PostgreSQL through psycopg 3; use e.g. {hint}"
         )
     return raw
 

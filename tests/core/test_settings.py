@@ -40,6 +40,9 @@ def test_unknown_variable_is_named(tmp_path: Path) -> None:
         ("SMTP_PORT", "twenty-five", "SMTP_PORT"),
         ("SMTP_STARTTLS", "maybe", "boolean"),
         ("DATABASE_URL", "vendtrack.db", "not a database URL"),
+        ("DATABASE_URL", "mysql://x@db/vendtrack", "starts mysql://, a database or driver vendtrack does not run on"),
+        ("DATABASE_URL", "postgres://x@db/vendtrack", r"use e.g. postgresql\+psycopg://"),
+        ("DATABASE_URL", "postgresql+psycopg2://x@db/vendtrack", "SQLite and on PostgreSQL through psycopg 3"),
     ],
 )
 def test_malformed_values_name_the_variable(tmp_path: Path, name: str, value: str, expected: str) -> None:
