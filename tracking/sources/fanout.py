@@ -41,7 +41,6 @@ from tracking.sources.fastmqtt import (
     ForeignTopics,
     feed,
     handshake,
-    long_length,
     open_connection,
 )
 from tracking.sources.partition import owner
@@ -237,7 +236,7 @@ class _Loop:
                 if pos + 2 < have and not data[pos + 2] & 0x80:  # two length bytes: most sightings
                     length, start = (length & 0x7F) | data[pos + 2] << 7, pos + 3
                 else:
-                    length, start = long_length(data, pos + 1, have)
+                    length, start = wire.read_varint(data, pos + 1, have)
                     if start < 0:
                         break
             end = start + length

@@ -93,7 +93,7 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
                 length = (length & 0x7F) | buffer[pos + 2] << 7
                 start = pos + 3
             else:
-                length, start = long_length(buffer, pos + 1, have)
+                length, start = wire.read_varint(buffer, pos + 1, have)
                 if start < 0:
                     break
         end = start + length
@@ -118,7 +118,7 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
             if props < 0x80:
                 body = topic_end + 1 + props
             else:
-                skip, body = long_length(buffer, topic_end, end)
+                skip, body = wire.read_varint(buffer, topic_end, end)
                 if body < 0:
                     raise wire.WireError("a PUBLISH whose property length runs past the packet")
                 body += skip
@@ -131,21 +131,6 @@ def feed(buffer: bytearray, have: int, handle: Callable[[str, bytes], None], ack
     if drop.seen:
         drop.report()
     return pos, handled
-
-
-def long_length(buffer: bytes | bytearray, at: int, have: int) -> tuple[int, int]:
-    """A variable byte integer at `at`: (value, offset after it), or (0, -1) when its bytes have not all arrived."""
-    value = shift = 0
-    while at < have:
-        byte = buffer[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, at
-        shift += 7
-        if shift > 21:
-            raise wire.WireError("a remaining length longer than four bytes")
-    return 0, -1
 
 
 def run_session(owner: SessionOwner, supervisor: Supervised) -> None:

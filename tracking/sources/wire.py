@@ -89,20 +89,8 @@ def split(buffer: bytes | bytearray | memoryview, start: int = 0) -> tuple[list[
     pos = start
     while pos + 2 <= end:
         first = buffer[pos]
-        length = shift = 0
-        i = pos + 1
-        while True:
-            if i >= end:
-                return packets, pos
-            byte = buffer[i]
-            length |= (byte & 0x7F) << shift
-            i += 1
-            if not byte & 0x80:
-                break
-            shift += 7
-            if shift > 21:
-                raise WireError("a remaining length longer than four bytes")
-        if i + length > end:
+        length, i = read_varint(buffer, pos + 1, end)
+        if i < 0 or i + length > end:
             return packets, pos
         packets.append(Packet(first >> 4, first & 0x0F, bytes(buffer[i : i + length])))
         pos = i + length
@@ -130,17 +118,28 @@ def read_publish(packet: Packet) -> Publish:
     return Publish(topic, body[pos:], qos, packet_id)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(buffer: bytes | bytearray | memoryview, at: int, end: int) -> tuple[int, int]:
+    """An MQTT variable byte integer (a remaining length, a property length) at `at`: (value, offset after it), or
+    (0, -1) when its bytes up to `end` do not all hold it yet (a stream waits for more; a packet is truncated)."""
     value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
+    while at < end:
+        byte = buffer[at]
+        at += 1
         value |= (byte & 0x7F) << shift
         if not byte & 0x80:
-            return value, pos
+            return value, at
         shift += 7
         if shift > 21:
-            raise WireError("a variable byte integer longer than four bytes")
+            raise WireError("a variable byte integer (a length) longer than four bytes")
+    return 0, -1
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A variable byte integer inside a whole packet's body: its end is the body's."""
+    value, after = read_varint(data, pos, len(data))
+    if after < 0:
+        raise WireError("a length that runs past the end of its packet")
+    return value, after
 
 
 def reason_code(packet: Packet) -> int:

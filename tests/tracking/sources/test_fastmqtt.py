@@ -31,6 +31,35 @@ def test_split_keeps_an_unfinished_packet_for_the_next_read() -> None:
     assert [wire.read_publish(p) for p in packets] == [wire.Publish("c", b"yz", 0, 0)]
 
 
+@pytest.mark.parametrize(  # the boundaries of MQTT 5.0, section 1.5.5 "Variable Byte Integer"
+    ("encoded", "value"),
+    [
+        (b"\x00", 0),
+        (b"\x7f", 127),
+        (b"\x80\x01", 128),
+        (b"\xff\x7f", 16_383),
+        (b"\x80\x80\x01", 16_384),
+        (b"\xff\xff\x7f", 2_097_151),
+        (b"\x80\x80\x80\x01", 2_097_152),
+        (b"\xff\xff\xff\x7f", 268_435_455),
+    ],
+)
+def test_one_variable_byte_integer_reader_for_every_length(encoded: bytes, value: int) -> None:
+    framed = b"\xaa" + encoded + b"\xbb"
+    assert wire.read_varint(framed, 1, len(framed)) == (value, 1 + len(encoded))
+    assert wire.read_varint(framed, 1, len(encoded)) == (0, -1)  # its last byte not arrived: wait for more
+
+
+def test_a_length_of_five_bytes_or_one_cut_off_is_a_wire_error_not_a_crash() -> None:
+    with pytest.raises(wire.WireError, match="longer than four bytes"):
+        wire.read_varint(b"\xff\xff\xff\xff\x01", 0, 5)
+    with pytest.raises(wire.WireError, match="longer than four bytes"):
+        wire.split(b"\x30\xff\xff\xff\xff\x01")
+    cut = wire.Packet(wire.SUBACK, 0, b"\x00\x01\x80")  # a property length whose next byte never came
+    with pytest.raises(wire.WireError, match="runs past the end of its packet"):
+        wire.reason_code(cut)
+
+
 def test_partitions_share_out_every_tag_once() -> None:
     parts = [Partition(i, 3) for i in range(3)]
     keys = [f"ib-{i}" for i in range(300)]
