@@ -22,7 +22,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -110,6 +110,7 @@ class Hub:
     def __init__(self, engine: Engine, poll_s: float = 0.05) -> None:
         self.engine, self.poll_s = engine, poll_s
         self._subs: dict[str, set[Subscription]] = {}
+        self._callbacks: dict[str, list[Callable[[Notice], None]]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,6 +132,12 @@ class Hub:
             for channel in sub.channels:
                 self._subs.setdefault(channel, set()).add(sub)
         return sub
+
+    def on(self, channel: str, callback: Callable[[Notice], None]) -> None:
+        """Call `callback` in the hub's thread with each notice on `channel`, for the life of the process (a cache
+        that drops an entry another process changed). It must be quick; what it raises is logged, not spread."""
+        with self._lock:
+            self._callbacks.setdefault(channel, []).append(callback)
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
@@ -154,6 +161,12 @@ class Hub:
             return
         with self._lock:
             targets = list(self._subs.get(notice.channel, ()))
+            callbacks = list(self._callbacks.get(notice.channel, ()))
+        for callback in callbacks:
+            try:
+                callback(notice)
+            except Exception:
+                log.exception("push callback on %s failed for %.80r", notice.channel, notice.data)
         for sub in targets:
             sub.deliver(notice)
         self.delivered += len(targets)

@@ -3,8 +3,9 @@
 Every API call checks its token; a kiosk or gateway calls every second. Within `TTL_S` of reading a token from the
 database, a process answers the same token from memory. What that trades: a token revoked in *another* process
 (the admin page served by another web process, `vendtrack token revoke` on the command line) still opens calls
-here for up to `TTL_S` seconds after its revocation commits. A revocation in this process forgets the token at
-once (`core.users.revoke_token` calls `forget`). Only tokens that were valid are kept (unknown and revoked ones
+here for up to `TTL_S` seconds after its revocation commits, unless its push notice arrives first (a serving
+process follows them: `core.users.follow_revocations`). A revocation in this process forgets the token at once
+(`core.users.revoke_token` calls `forget`). Only tokens that were valid are kept (unknown and revoked ones
 are asked of the database each time, so guessing fills no memory), at most `MAX_ENTRIES` of them, each under its
 hash and its database, so two databases served by one process (tests, the fleet demo) never share an entry.
 docs/security.md ("Bearer tokens") and docs/scaling.md ("Hot endpoints stay cheap") state the delay.
@@ -71,4 +72,3 @@ class TokenCache(Generic[View]):
 
     def clear(self) -> None:
         self._entries.clear()
-

@@ -302,8 +302,22 @@ def token_for(session: Session | FastWork, plain: str) -> TokenView | None:
     return _token_by_hash(session, hash_token(plain))
 
 
-# The process's verified tokens (core.token_cache): a revocation made by another process is seen within 2 s.
+# The process's verified tokens (core.token_cache): a revocation made by another process is seen within 2 s, and in
+# a serving process that follows the push notices (follow_revocations) as soon as the notice arrives.
 TOKEN_CACHE: token_cache.TokenCache[TokenView] = token_cache.TokenCache()
+
+
+def follow_revocations(hub: push.Hub) -> None:
+    """Forget a token here when any process revokes it (`revoke_token` publishes push.REVOKED at its commit), so a
+    serving process refuses it within the notice's delivery (a NOTIFY, or SQLite's 50 ms poll) rather than at the
+    end of the cache's 2 s. A lost notice (the hub reconnecting) still leaves the 2 s bound."""
+
+    def forget(notice: push.Notice) -> None:
+        token_id = notice.data.get("token")
+        if isinstance(token_id, int) and not isinstance(token_id, bool):
+            TOKEN_CACHE.forget(token_id)
+
+    hub.on(push.REVOKED, forget)
 
 
 def live_token(read: Callable[[], Session | FastWork], database: str, plain: str) -> TokenView | None:

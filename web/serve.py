@@ -28,6 +28,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 
+from core import push, users
 from core.runtime import PROCESS_ROLE, AppServices, BackgroundWorker
 from web import db_problems
 from web.domains import hook
@@ -151,6 +152,11 @@ def workers_command(dispatchers: int, name: str) -> None:
         workers.stop()
 
 
+def follow_revocations(app: Flask) -> None:
+    """A serving process drops a token revoked by any process as soon as the push notice arrives (core.users)."""
+    users.follow_revocations(push.hub_for(app.extensions["vendtrack"]))
+
+
 def refuse_an_unmigrated_database() -> None:
     """Serving a database without this version's schema answers every page with 500: say so and stop instead."""
     if (problem := db_problems.schema_problem(current_app.extensions["vendtrack_engine"])) is not None:
@@ -181,6 +187,7 @@ def _serve_waitress(host: str, port: int, threads: int, dispatchers: int) -> Non
     app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
     workers = process_workers(app, dispatchers)
     workers.start()
+    follow_revocations(app)
     freeze_start_up_heap()
     click.echo(f"vendtrack serving on http://{host}:{port}/ (waitress, one process)")
     try:
@@ -217,6 +224,7 @@ def _run_gunicorn(factory: Callable[[], Flask], host: str, port: int, processes:
         def load(self) -> Flask:
             app = factory()  # in each web process, after the fork: its own engine and connections
             app.extensions["vendtrack"].extras[PROCESS_ROLE] = "web"
+            follow_revocations(app)
             freeze_start_up_heap()
             return app
 

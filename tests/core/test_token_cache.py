@@ -3,20 +3,26 @@ the app: a token revoked by another process is refused once the 2 s are up, one 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from core import users
-from core.db import make_engine, unit_of_work
+from core import push, users
+from core.db import make_engine, make_session_factory, unit_of_work
 from core.models import ApiToken
 from core.roles import TokenScope
 from core.security import hash_token
 from core.token_cache import TTL_S, TokenCache
 from core.users import create_token, revoke_token
+from tests.support import wait_until
 
 
 class Ticks:
@@ -91,3 +97,48 @@ def test_an_unknown_token_is_never_kept(app: Flask, client: FlaskClient, monkeyp
     assert client.get("/api/v1/whoami", headers=headers).status_code == 401
     database = app.extensions["vendtrack"].settings.database_url
     assert users.TOKEN_CACHE.get(database, hash_token("vt_not-issued-yet")) is None
+
+
+def test_a_serving_process_forgets_a_token_another_process_revoked_when_the_notice_arrives(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`vendtrack token revoke` in a process of its own; the cache's clock stands still, so only the push notice
+    (follow_revocations) can make this process forget the token: not the 2 s bound."""
+    monkeypatch.setattr(users.TOKEN_CACHE, "clock", Ticks())
+    engine = make_engine(database_url)
+    hub = push.Hub(engine, poll_s=0.02)
+    hub.start()
+    try:
+        users.follow_revocations(hub)
+        factory = make_session_factory(engine)
+        with unit_of_work(factory) as session:
+            plain, view = create_token(session, "gw-3", [TokenScope.GATEWAY])
+        with unit_of_work(factory) as session:
+            assert users.live_token(lambda: session, database_url, plain) == view  # read, and now kept
+        assert users.TOKEN_CACHE.get(database_url, hash_token(plain)) is not None
+        env = {**os.environ, "VENDTRACK_DATABASE_URL": database_url, "VENDTRACK_INSTANCE_PATH": str(tmp_path)}
+        done = subprocess.run([sys.executable, "-m", "web", "token", "revoke", str(view.id)], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: users.TOKEN_CACHE.get(database_url, hash_token(plain)) is None, timeout=30)
+        with unit_of_work(factory) as session:
+            assert users.live_token(lambda: session, database_url, plain) is None
+    finally:
+        hub.stop()
+        engine.dispose()
+
+
+def test_a_revocation_notice_that_names_no_token_id_is_ignored(database_url: str) -> None:
+    engine = make_engine(database_url)
+    hub = push.Hub(engine)
+    try:
+        users.follow_revocations(hub)
+        users.TOKEN_CACHE.put("db", "hash", 5, "view")  # type: ignore[arg-type]
+        for data in ({}, {"token": "5"}, {"token": True}, {"token": None}, {"token": [5]}):
+            hub.dispatch(json.dumps({"c": push.REVOKED, "d": data}))
+        assert users.TOKEN_CACHE.get("db", "hash") == "view"
+        hub.dispatch(json.dumps({"c": push.REVOKED, "d": {"token": 5}}))
+        assert users.TOKEN_CACHE.get("db", "hash") is None
+    finally:
+        users.TOKEN_CACHE.clear()
+        engine.dispose()
