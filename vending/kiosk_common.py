@@ -4,6 +4,10 @@ The kiosk device is authenticated (a logged-in admin/restocker opened it, or a D
 header, or the cookie of a browser an admin paired with the machine, see vending.pairing); a token paired with
 one machine opens that machine's kiosk only. The worker signs in inside it by badge or ID + PIN and is signed
 out after inactivity (the worker's sign-in lives in the kiosk browser's session cookie).
+
+Every kiosk call starts with one prepared read (`kiosk_context`: the token's paired machine, the machine, its
+site's zone and charge-code modes, the live worker's card); the checks before the view and the status reuse it
+for that request only, so nothing read is kept from one call to the next.
 """
 
 from __future__ import annotations
