@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
-from sqlalchemy import bindparam, select
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import get_locale, lazy_gettext
+from sqlalchemy import ColumnElement, Label, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
@@ -15,12 +18,24 @@ KINDS = ("job", "work_order", "cost_center")
 MODES = ("off", "optional", "required", "in_list")
 shown_as_labels({"off": "Off", "optional": "Optional", "required": "Required", "in_list": "Required, from the list"})
 _POLICY = ChargePolicy.__table__.c
-_MODES = select(_POLICY.kind, _POLICY.mode).where(_POLICY.site_id == bindparam("p_site"))
 LABELS = {
     "job": lazy_gettext("job number"),
     "work_order": lazy_gettext("work order"),
     "cost_center": lazy_gettext("cost center"),
 }
+_SHOWN_LABELS: dict[str, dict[str, str]] = {}  # locale -> LABELS in it (see `shown_labels`)
+
+
+def shown_labels() -> dict[str, str]:
+    """LABELS in the request's language, translated once per language in each process (the kiosk's status sends
+    them on every call). Nothing stale can be served: the translation catalogues are files read at start-up that
+    no process writes while it runs (Flask-Babel keeps each loaded catalogue for the life of the process, too);
+    the language itself is the request's, chosen anew on every call."""
+    locale = str(get_locale() or "en")
+    found = _SHOWN_LABELS.get(locale)
+    if found is None:
+        found = _SHOWN_LABELS[locale] = {kind: str(label) for kind, label in LABELS.items()}
+    return found
 
 
 class ChargeCodeRefused(DomainError):
@@ -28,7 +43,24 @@ class ChargeCodeRefused(DomainError):
     code = "charge_code_refused"
 
 
-_MODES_P = Prepared(_MODES)
+def mode_columns(site_id: ColumnElement[int]) -> list[Label[str]]:
+    """Each kind's mode at the site, one scalar subquery per kind labelled `mode_<kind>` (None: no policy row, so
+    "off"), for one-row reads: `modes` and the kiosk's first read (vending.kiosk_common) read them this way."""
+    return [
+        select(_POLICY.mode)
+        .where(_POLICY.site_id == site_id, _POLICY.kind == kind)
+        .scalar_subquery()
+        .label(f"mode_{kind}")
+        for kind in KINDS
+    ]
+
+
+def modes_from(found: Mapping[str, Any] | None) -> dict[str, str]:
+    """Each kind's mode from a row holding `mode_columns`."""
+    return {kind: (found or {}).get(f"mode_{kind}") or "off" for kind in KINDS}
+
+
+_MODES_P = Prepared(select(*mode_columns(bindparam("p_site"))))
 _C = ChargeCode.__table__.c
 _LISTED_P = Prepared(
     select(_C.id).where(
@@ -42,8 +74,7 @@ _LISTED_P = Prepared(
 
 def modes(session: Session | FastWork, site_id: int, sent: Pending | None = None) -> dict[str, str]:
     """Each kind's mode at the site; `sent`: the read already sent (`send_modes`) with the caller's other reads."""
-    found = {kind: mode for kind, mode in (sent or send_modes(FastWork.of(session), site_id)).all()}
-    return {kind: found.get(kind, "off") for kind in KINDS}
+    return modes_from((sent or send_modes(FastWork.of(session), site_id)).mapping())
 
 
 def send_modes(work: FastWork, site_id: int) -> Pending:

@@ -30,10 +30,12 @@ from vending.kiosk_common import (
     app_services,
     idle_seconds,
     json_body,
+    kiosk_context,
     kiosk_db,
     kiosk_language,
     kiosk_now,
     kiosk_read_work,
+    kiosk_zone,
     local_time,
     only_the_paired_machine,
     signed_in_worker,
@@ -72,13 +74,16 @@ def _grid(db: Session | FastWork, machine: KioskMachine) -> list[dict[str, Any]]
             if tile.picture is not None
             else None,
         }
-        for tile in kiosk_grid.grid(db, machine.id, kiosk_now())
+        for tile in kiosk_grid.grid(db, machine.id, kiosk_now().astimezone(kiosk_zone()).date())
     ]
 
 
 def _signed_in(db: Session | FastWork, machine: KioskMachine, worker_id: int) -> dict[str, Any]:
-    worker = worker_card(db, worker_id)
-    modes = charges.modes(db, machine.site_id)
+    """The screen of a signed-in worker; the worker's card, the machine's site's zone and charge-code modes come
+    from the call's first read (`kiosk_context`) when it was made for this worker."""
+    context = kiosk_context()
+    worker = context.worker if context.worker_id == worker_id and context.worker else worker_card(db, worker_id)
+    modes = context.charge_modes
     available, unavailable = tools.by_availability(db, kiosk_now())
     return {
         "worker": {"code": worker.worker_code, "name": worker.name, "restocker": worker.restocker},
@@ -86,9 +91,9 @@ def _signed_in(db: Session | FastWork, machine: KioskMachine, worker_id: int) ->
         "items": _grid(db, machine),
         "charge_modes": modes,
         "charge_lists": {k: charges.listed(db, machine.site_id, k) for k, m in modes.items() if m == "in_list"},
-        "charge_labels": {k: charges.LABELS[k] for k in modes},
+        "charge_labels": charges.shown_labels(),  # every kind (modes has them all)
         "tools_out": [  # from the same read of the tools: those this worker holds
-            {"serial": t.serial, "name": t.name, "due_at": local_time(t.due_at, machine)}
+            {"serial": t.serial, "name": t.name, "due_at": local_time(t.due_at)}
             for t, _reason in unavailable
             if t.status == "out" and t.worker_code == worker.worker_code
         ],
@@ -97,7 +102,7 @@ def _signed_in(db: Session | FastWork, machine: KioskMachine, worker_id: int) ->
             {
                 "serial": t.serial,
                 "name": t.name,
-                "reason": _kiosk_reason(t, reason, machine),
+                "reason": _kiosk_reason(t, reason),
             }
             for t, reason in unavailable
             if t.status != "out" or t.worker_code != worker.worker_code
@@ -106,10 +111,10 @@ def _signed_in(db: Session | FastWork, machine: KioskMachine, worker_id: int) ->
     }
 
 
-def _kiosk_reason(view: tools.ToolView, reason: str, machine: KioskMachine) -> str:
+def _kiosk_reason(view: tools.ToolView, reason: str) -> str:
     """The Tools page's reason without naming another worker."""
     if view.status == "out":
-        return str(lazy_gettext("checked out, due back %(due)s", due=local_time(view.due_at, machine)))
+        return str(lazy_gettext("checked out, due back %(due)s", due=local_time(view.due_at)))
     return str(lazy_gettext("under repair")) if view.status == "repair" else reason
 
 
@@ -169,9 +174,8 @@ def poll(machine_code: str) -> Any:
 @api_bp.route("/<machine_code>/state")
 @KIOSK
 def state(machine_code: str) -> Any:
-    read = kiosk_read_work()  # prepared statements only: no Session
-    machine = active_machine_ref(read, machine_code)
-    return jsonify(_signed_in(read, machine, signed_in_worker(machine)))
+    machine = active_machine_ref()  # read before the call with the rest of `kiosk_context`
+    return jsonify(_signed_in(kiosk_read_work(), machine, signed_in_worker(machine)))  # prepared reads: no Session
 
 
 @api_bp.route("/<machine_code>/logout", methods=["POST"])

@@ -4,12 +4,16 @@ The kiosk device is authenticated (a logged-in admin/restocker opened it, or a D
 header, or the cookie of a browser an admin paired with the machine, see vending.pairing); a token paired with
 one machine opens that machine's kiosk only. The worker signs in inside it by badge or ID + PIN and is signed
 out after inactivity (the worker's sign-in lives in the kiosk browser's session cookie).
+
+Every kiosk call starts with one prepared read (`kiosk_context`: the token's paired machine, the machine, its
+site's zone and charge-code modes, the live worker's card); the checks before the view and the status reuse it
+for that request only, so nothing read is kept from one call to the next.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,8 +28,9 @@ from core.models import Site
 from core.prepared import FastWork, Prepared
 from core.roles import Role, TokenScope
 from core.runtime import AppServices
-from vending import languages, pairing
-from vending.models import Machine, Worker
+from vending import charges, languages, pairing
+from vending.models import Machine
+from vending.workers import WorkerCard, card_columns, card_from
 
 KIOSK = access.roles(Role.ADMIN, Role.RESTOCKER, scopes=(TokenScope.DEVICE,), device_cookie=True)
 DEFAULT_IDLE_SECONDS = 60
@@ -36,13 +41,82 @@ class NoWorker(DomainError):
     code = "no_worker"
 
 
-# Read before every kiosk call: one statement compiled once (core.prepared). No worker has id -1 (ids start at 1).
-_LANGUAGES = Prepared(
+def _machine_column(column: Any) -> Any:
+    return select(column).where(Machine.code == bindparam("p_code")).scalar_subquery()
+
+
+# Read before every kiosk call, one row of scalar subqueries compiled once (core.prepared): the machine the calling
+# token is paired with, the machine, its site's zone and charge-code modes, the live worker's card. No token and
+# no worker has id -1 (ids start at 1).
+_SITE = _machine_column(Machine.site_id)
+_CONTEXT = Prepared(
     select(
-        select(Machine.language).where(Machine.code == bindparam("p_code")).scalar_subquery(),
-        select(Worker.language).where(Worker.id == bindparam("p_worker")).scalar_subquery(),
+        pairing.bound_column(bindparam("p_token")),
+        _machine_column(Machine.id).label("machine_id"),
+        _SITE.label("site_id"),
+        _machine_column(Machine.active).label("active"),
+        _machine_column(Machine.language).label("machine_language"),
+        select(Site.timezone).where(Site.id == _SITE).scalar_subquery().label("timezone"),
+        *card_columns(bindparam("p_worker")),
+        *charges.mode_columns(_SITE),
     )
 )
+
+
+@dataclass(frozen=True, slots=True)
+class MachineRef:
+    id: int
+    code: str
+    site_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class KioskContext:
+    """What a kiosk call reads first, in one statement (`kiosk_context`): `bound` the code of the machine the calling
+    token is paired with (None: not a pairing token); `machine` None when no active machine has the code; `language`
+    the machine's ("" = the browser's); `worker` the card of the worker whose sign-in was live (`worker_id`)."""
+
+    code: str
+    bound: str | None
+    machine: MachineRef | None
+    language: str
+    zone: str
+    worker_id: int | None
+    worker: WorkerCard | None
+    charge_modes: dict[str, str]
+
+
+def kiosk_context() -> KioskContext:
+    """This request's `KioskContext` for the machine in its path: read once per request and kept in `g` only, so
+    every request sees the database as it is (writes from any process show at the next call)."""
+    found: KioskContext | None = g.get("kiosk_context")
+    if found is not None:
+        return found
+    code = str((request.view_args or {}).get("machine_code") or "")
+    principal = g.get("principal")
+    token_id = principal.id if principal is not None and principal.kind == "token" else -1
+    worker_id = live_worker_id(code)
+    row = kiosk_read_work().mapping(
+        _CONTEXT, {"p_code": code, "p_token": token_id, "p_worker": -1 if worker_id is None else worker_id}
+    )
+    if row is None:  # a select without FROM always gives one row
+        raise RuntimeError("the kiosk's first read gave no row")
+    machine = None
+    if row["machine_id"] is not None and row["active"]:
+        machine = MachineRef(int(row["machine_id"]), code, int(row["site_id"]))
+    bound = row["bound"]
+    found = KioskContext(
+        code,
+        None if bound is None else str(bound),
+        machine,
+        str(row["machine_language"] or ""),
+        str(row["timezone"] or "UTC"),
+        worker_id,
+        card_from(row),
+        charges.modes_from(row),
+    )
+    g.kiosk_context = found
+    return found
 
 
 def only_the_paired_machine() -> None:
@@ -50,7 +124,7 @@ def only_the_paired_machine() -> None:
     principal = g.get("principal")
     if principal is None or principal.kind != "token":
         return
-    bound = pairing.bound_machine(kiosk_read_work(), principal.id)
+    bound = kiosk_context().bound
     wanted = (request.view_args or {}).get("machine_code")
     if bound is not None and bound != wanted:
         raise Forbidden(
@@ -65,18 +139,15 @@ def kiosk_language() -> None:
     """The kiosk's language for this request (web/i18n.py reads `g.kiosk_language` first): the signed-in worker's
     own language while their sign-in is live, else the machine's ("" = the browser's choice).
 
-    Read from the database on each call (the worker id is in the kiosk browser's signed session cookie), so any
-    web process answers in the same language, and an admin's change shows at the next screen update."""
-    code = (request.view_args or {}).get("machine_code")
-    if not code:
+    Read from the database on each call (`kiosk_context`; the worker id is in the kiosk browser's signed session
+    cookie), so any web process answers in the same language, and an admin's change shows at the next screen
+    update."""
+    if not (request.view_args or {}).get("machine_code"):
         return
-    worker_id = live_worker_id(code)
-    found = kiosk_read_work().first(
-        _LANGUAGES, {"p_code": code, "p_worker": -1 if worker_id is None else worker_id}
-    )
-    machine, own = found if found is not None else (None, None)
-    g.kiosk_worker_language = own or ""
-    g.kiosk_language = own or machine or ""
+    context = kiosk_context()
+    own = context.worker.language if context.worker is not None else ""
+    g.kiosk_worker_language = own
+    g.kiosk_language = own or context.language
     refresh()  # forget a locale chosen earlier in this request
 
 
@@ -144,28 +215,15 @@ class KioskMachine(Protocol):
     def site_id(self) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class MachineRef:
-    id: int
-    code: str
-    site_id: int
-
-
-_ACTIVE = Prepared(
-    select(Machine.id, Machine.code, Machine.site_id).where(
-        Machine.code == bindparam("p_code"), Machine.active.is_(True)
-    )
-)
-
-
-def active_machine_ref(db: Session | FastWork, code: str) -> MachineRef:
-    """`active_machine` for views that only read (the kiosk's status): one statement compiled once, no ORM row."""
-    found = FastWork.of(db).first(_ACTIVE, {"p_code": code})
-    if found is None:
+def active_machine_ref() -> MachineRef:
+    """`active_machine` for views that only read (the kiosk's status): from this request's `kiosk_context`."""
+    context = kiosk_context()
+    if context.machine is None:
         raise NotFound(
-            lazy_gettext("no active machine %(code)s: check the kiosk address", code=repr(code)), field="machine"
+            lazy_gettext("no active machine %(code)s: check the kiosk address", code=repr(context.code)),
+            field="machine",
         )
-    return MachineRef(int(found[0]), str(found[1]), int(found[2]))
+    return context.machine
 
 
 def json_body() -> dict[str, Any]:
@@ -187,17 +245,17 @@ def signed_in_worker(machine: KioskMachine) -> int:
     return int(state["w"])
 
 
-_SITE_ZONE = Prepared(select(Site.timezone).where(Site.id == bindparam("p_site")))
+def kiosk_zone() -> tzinfo:
+    """The time zone of the site of the machine in the path (UTC when it names none or an unknown one)."""
+    try:
+        return ZoneInfo(kiosk_context().zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
-def local_time(moment: datetime | None, machine: KioskMachine) -> str:
-    """A time as the site reads it, with its zone named: "Sun 06 Dec 14:00 CET"."""
+def local_time(moment: datetime | None) -> str:
+    """A time as the kiosk's site reads it, with its zone named: "Sun 06 Dec 14:00 CET"."""
     if moment is None:
         return ""
-    found = kiosk_read_work().first(_SITE_ZONE, {"p_site": machine.site_id})
-    try:
-        zone = ZoneInfo((found[0] if found else None) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = moment.astimezone(zone)
+    local = moment.astimezone(kiosk_zone())
     return f"{languages.day_and_time(local)} {local.tzname()}"

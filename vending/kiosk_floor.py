@@ -41,7 +41,7 @@ def tool_checkout(machine_code: str) -> Any:
         charge_code=str(one(Text(max_length=64), "charge_code", body.get("charge_code")) or ""),
     )
     db.commit()
-    due = local_time(view.due_at, machine)
+    due = local_time(view.due_at)
     return jsonify(
         {
             "tool": {
@@ -65,7 +65,7 @@ def tool_return(machine_code: str) -> Any:
     serial = str(body.get("serial", ""))[:64]
     view = tools.return_tool(db, serial, condition, kiosk_now(), actor=f"kiosk:{machine.code}", machine=machine.code)
     db.commit()
-    when = local_time(kiosk_now(), machine)
+    when = local_time(kiosk_now())
     message = {
         "ok": f"Returned {view.serial}. Thank you.",
         "damaged": f"Returned {view.serial} as damaged: reported for repair by {worker.worker_code} at {when}. "

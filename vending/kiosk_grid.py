@@ -2,21 +2,20 @@
 
 The grid is read on every status call of every kiosk (a screen asks every few seconds), so it is one Core
 statement compiled once (`core.prepared`) instead of three ORM queries (slots with items and stock, pictures,
-expired lots), plus one for the site's day (expiry dates are read as the site's days, vending.restock).
+expired lots); the caller gives the site's day (expiry dates are read as the site's days, vending.restock).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from core.models import Item, Site
+from core.models import Item
 from core.prepared import FastWork, Prepared
-from vending.models import ItemPicture, Machine, Slot, SlotLot, SlotStock
+from vending.models import ItemPicture, Slot, SlotLot, SlotStock
 
 slot_c, item_c, stock_c = Slot.__table__.c, Item.__table__.c, SlotStock.__table__.c
 picture_c, lot_c = ItemPicture.__table__.c, SlotLot.__table__.c
@@ -48,11 +47,6 @@ _GRID = Prepared(
     .where(slot_c.machine_id == bindparam("p_machine"))
     .order_by(slot_c.code)
 )
-_TIMEZONE = Prepared(
-    select(Site.__table__.c.timezone)
-    .join(Machine.__table__, Machine.__table__.c.site_id == Site.__table__.c.id)
-    .where(Machine.__table__.c.id == bindparam("p_machine"))
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +65,9 @@ class GridItem:
     picture: str | None
 
 
-def grid(session: Session | FastWork, machine_id: int, now: datetime) -> list[GridItem]:
-    """The machine's slots that hold an item, by slot code."""
-    work = FastWork.of(session)
-    found = work.first(_TIMEZONE, {"p_machine": machine_id})
-    try:
-        zone = ZoneInfo((found[0] if found else None) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    rows = work.all(_GRID, {"p_machine": machine_id, "p_today": now.astimezone(zone).date()})
+def grid(session: Session | FastWork, machine_id: int, today: date) -> list[GridItem]:
+    """The machine's slots that hold an item, by slot code; `today` is the site's day (lots expire by it)."""
+    rows = FastWork.of(session).all(_GRID, {"p_machine": machine_id, "p_today": today})
     return [
         GridItem(
             slot,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, request
 from flask_babel import lazy_gettext
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Label, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -101,17 +101,25 @@ def _retire(session: Session, plain: str, actor: str, clock: Clock) -> None:
         users.revoke_token(session, token_id, actor=actor, clock=clock)
 
 
-_BOUND = Prepared(
-    select(Machine.code)
-    .join(KioskPairing, KioskPairing.machine_id == Machine.id)
-    .where(KioskPairing.token_id == bindparam("p_token"))
-)
+def bound_column(token_id: ColumnElement[int]) -> Label[str]:
+    """The code of the machine the token is paired with as a scalar subquery labelled `bound` (None: the token is
+    not a kiosk pairing), for one-row reads: `bound_machine` and the kiosk's first read (vending.kiosk_common)."""
+    return (
+        select(Machine.code)
+        .join(KioskPairing, KioskPairing.machine_id == Machine.id)
+        .where(KioskPairing.token_id == token_id)
+        .scalar_subquery()
+        .label("bound")
+    )
+
+
+_BOUND = Prepared(select(bound_column(bindparam("p_token"))))
 
 
 def bound_machine(session: Session | FastWork, token_id: int) -> str | None:
     """The code of the machine a token is paired with, or None for a token that is not a kiosk pairing."""
-    found = FastWork.of(session).first(_BOUND, {"p_token": token_id})  # before every kiosk call: compiled once
-    return None if found is None else str(found[0])
+    found = FastWork.of(session).mapping(_BOUND, {"p_token": token_id})  # compiled once
+    return None if found is None or found["bound"] is None else str(found["bound"])
 
 
 def for_machine(session: Session, machine_id: int) -> list[PairingView]:

@@ -236,7 +236,10 @@ _RANKED_RETURNS = (
     .subquery()
 )  # fmt: skip
 _LAST_RETURNS = select(
-    _RANKED_RETURNS.c.tool_id, _RANKED_RETURNS.c.worker_code, _RANKED_RETURNS.c.name, _RANKED_RETURNS.c.returned_at,
+    _RANKED_RETURNS.c.tool_id,
+    _RANKED_RETURNS.c.worker_code,
+    _RANKED_RETURNS.c.name,
+    _RANKED_RETURNS.c.returned_at,
     _RANKED_RETURNS.c.condition,
 ).where(_RANKED_RETURNS.c.n == 1)
 
@@ -284,8 +287,8 @@ def damage_reports(session: Session, limit: int = 100) -> list[DamageReport]:
     ]
 
 
-# Every tool and the last return of each, compiled once (core.prepared): the kiosk's status reads them each call.
-_ALL_TOOLS = Prepared(_TOOLS.order_by(Tool.serial))
+# Every tool with its open loan and last return, one statement compiled once (core.prepared): the kiosk's status
+# reads it on each call.
 _ALL_RANKED = (
     select(ToolLoan.tool_id, ToolLoan.returned_at, ToolLoan.condition, Worker.worker_code, Worker.name,
            func.row_number().over(partition_by=ToolLoan.tool_id,
@@ -294,22 +297,22 @@ _ALL_RANKED = (
     .where(ToolLoan.returned_at.is_not(None))
     .subquery()
 )  # fmt: skip
-_ALL_LAST_RETURNS = Prepared(
-    select(_ALL_RANKED.c.tool_id, _ALL_RANKED.c.worker_code, _ALL_RANKED.c.name, _ALL_RANKED.c.returned_at,
-           _ALL_RANKED.c.condition).where(_ALL_RANKED.c.n == 1)
+_ALL_TOOLS = Prepared(
+    _TOOLS.add_columns(_ALL_RANKED.c.worker_code, _ALL_RANKED.c.name, _ALL_RANKED.c.returned_at,
+                       _ALL_RANKED.c.condition)
+    .outerjoin(_ALL_RANKED, (_ALL_RANKED.c.tool_id == Tool.id) & (_ALL_RANKED.c.n == 1))
+    .order_by(Tool.serial)
 )  # fmt: skip
 
 
 def all_tools(session: Session | FastWork) -> list[ToolView]:
-    """Every tool by serial, as `_views` gives them, in two prepared statements (no Session needed)."""
-    work = FastWork.of(session)
-    rows = work.all(_ALL_TOOLS)
-    returns = {tool_id: LastReturn(code, name, at, condition)
-               for tool_id, code, name, at, condition in work.all(_ALL_LAST_RETURNS)} if rows else {}  # fmt: skip
+    """Every tool by serial, as `_views` gives them, in one prepared statement (no Session needed)."""
+    rows = FastWork.of(session).all(_ALL_TOOLS)
     return [
         ToolView(serial, sku or "", name or "", status, code, due, inspection, calibration, holder_name,
-                 returns.get(tool_id))
-        for tool_id, serial, sku, name, status, code, due, inspection, calibration, holder_name in rows
+                 LastReturn(last_code, last_name, at, condition) if at is not None else None)
+        for (tool_id, serial, sku, name, status, code, due, inspection, calibration, holder_name,
+             last_code, last_name, at, condition) in rows
     ]  # fmt: skip
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Label, bindparam, select
 from sqlalchemy.orm import Session
 
 from core import audit, throttle
@@ -236,17 +238,31 @@ class WorkerCard:
     language: str
 
 
-_CARD = Prepared(
-    select(Worker.worker_code, Worker.name, Worker.restocker, Worker.language).where(Worker.id == bindparam("p_id"))
-)
+def card_columns(worker_id: ColumnElement[int]) -> list[Label[Any]]:
+    """The card's fields as scalar subqueries labelled as `WorkerCard`'s, for one-row reads (None for no worker):
+    `worker_card` and the kiosk's first read (vending.kiosk_common) read the card this way."""
+    fields = (Worker.worker_code, Worker.name, Worker.restocker, Worker.language)
+    return [select(field).where(Worker.id == worker_id).scalar_subquery().label(field.key) for field in fields]
+
+
+def card_from(found: Mapping[str, Any] | None) -> WorkerCard | None:
+    """The card from a row holding `card_columns`, or None when there is no such worker."""
+    if found is None or found["worker_code"] is None:
+        return None
+    return WorkerCard(
+        str(found["worker_code"]), str(found["name"]), bool(found["restocker"]), str(found["language"] or "")
+    )
+
+
+_CARD = Prepared(select(*card_columns(bindparam("p_id"))))
 
 
 def worker_card(session: Session | FastWork, worker_id: int) -> WorkerCard:
     """`get_worker`'s fields the kiosk shows, by one prepared statement (the kiosk's status reads it each call)."""
-    found = FastWork.of(session).first(_CARD, {"p_id": worker_id})
-    if found is None:
+    card = card_from(FastWork.of(session).mapping(_CARD, {"p_id": worker_id}))
+    if card is None:
         raise NotFound(lazy_gettext("no worker with id %(worker_id)s", worker_id=worker_id), field="worker_id")
-    return WorkerCard(str(found[0]), str(found[1]), bool(found[2]), str(found[3] or ""))
+    return card
 
 
 def get_worker(session: Session, worker_id: int) -> Worker:

@@ -119,3 +119,48 @@ def test_a_second_web_process_answers_in_the_same_language(
     assert second_cookie is not None
     client.set_cookie("session", second_cookie.value)
     assert _page(client)[0] == "en"
+
+
+def test_the_status_follows_the_language_and_every_write(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    """The status's first read (kiosk_context) and its labels (translated once per language in the process): German
+    for the German worker, English once their language is cleared, and a charge-code mode changed elsewhere shows
+    at the next call."""
+    from vending import charges
+
+    login(client, "crib", "granite-bicycle-3")
+    headers = _headers(_page(client)[1])
+    assert client.post(f"{API}/badge", json={"badge": "04A21B1C"}, headers=headers).status_code == 200
+    german = client.get(f"{API}/state").get_json()
+    assert german["charge_labels"] == {"job": "Auftragsnummer", "work_order": "Arbeitsauftrag",
+                                       "cost_center": "Kostenstelle"}  # fmt: skip
+    assert german["worker"]["code"] == "W1" and german["language"] == "de" and german["charge_modes"]["job"] == "off"
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        s.get_one(Worker, kiosk_world.workers["W1"]).language = ""
+        charges.set_mode(s, kiosk_world.site_id, "job", "required")
+    english = client.get(f"{API}/state").get_json()
+    assert english["charge_labels"] == {"job": "job number", "work_order": "work order", "cost_center": "cost center"}
+    assert english["language"] == "" and english["charge_modes"] == {
+        "job": "required", "work_order": "off", "cost_center": "off"}  # fmt: skip
+    assert english["items"] == german["items"] and english["items"][0]["slot"] == "A1"
+
+
+def test_the_status_refuses_as_before(app: Flask, client: FlaskClient, kiosk_world: World) -> None:
+    """The refusals the first read decides: a paired token opens its own machine's status only (403), a machine
+    switched off has none (404, also for a worker signed in before), and nobody signed in is a 409."""
+    from vending.pairing import pair
+
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        paired = pair(s, kiosk_world.machine_id, "crib", "user:crib", app.extensions["vendtrack"].clock)
+    bearer = {"Authorization": f"Bearer {paired.token}"}
+    other = app.test_client().get("/api/v1/vending/kiosk/L2/state", headers=bearer)
+    assert (
+        other.status_code == 403 and "paired with machine L1: it cannot open L2" in other.get_json()["error"]["message"]
+    )
+    device = app.test_client()
+    assert device.get(f"{API}/state", headers=bearer).get_json()["error"]["code"] == "no_worker"
+    assert device.post(f"{API}/badge", json={"badge": "04A22B1C"}, headers=bearer).status_code == 200
+    assert device.get(f"{API}/state", headers=bearer).get_json()["worker"]["code"] == "W2"
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        s.get_one(Machine, kiosk_world.machine_id).active = False
+    off = device.get(f"{API}/state", headers=bearer)
+    assert off.status_code == 404 and off.get_json()["error"]["message"].startswith("no active machine 'L1'")

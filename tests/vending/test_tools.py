@@ -69,3 +69,27 @@ def test_a_lost_tool_stays_lost_and_a_tool_not_in_repair_cannot_be_marked_repair
         with pytest.raises(Conflict, match="is not available: reported lost"):
             tools.checkout(s, "LT-1", world.workers["W1"], clock.now() + timedelta(hours=1), clock.now())
         assert TOOL.allowed(ToolStatus.LOST) == frozenset()
+
+
+def test_every_tool_with_its_last_return_in_one_read(
+    session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    """all_tools (the kiosk's status, the tools report): each tool's open loan and only its latest return."""
+    with unit_of_work(session_factory) as s:
+        for serial in ("LR-1", "LR-2", "LR-3"):
+            tools.add_tool(s, serial, world.items["DRL-8"], world.site_id)
+        tools.checkout(s, "LR-1", world.workers["W1"], clock.now() + timedelta(hours=1), clock.now())
+        tools.return_tool(s, "LR-1", "ok", clock.now())
+        clock.advance(hours=1)
+        tools.checkout(s, "LR-1", world.workers["W2"], clock.now() + timedelta(hours=1), clock.now())
+        tools.return_tool(s, "LR-1", "damaged", clock.now())
+        tools.checkout(s, "LR-2", world.workers["W1"], clock.now() + timedelta(hours=2), clock.now())
+    with session_factory() as s:
+        found = {view.serial: view for view in tools.all_tools(s)}
+    assert list(found) == ["LR-1", "LR-2", "LR-3"]
+    last = found["LR-1"].last_return
+    assert last is not None and (last.worker_code, last.condition, last.at) == ("W2", "damaged", clock.now())
+    assert found["LR-1"].status == "repair" and found["LR-1"].worker_code is None
+    assert found["LR-2"].last_return is None and (found["LR-2"].worker_code, found["LR-2"].status) == ("W1", "out")
+    assert found["LR-3"].last_return is None and found["LR-3"].due_at is None
+    assert "returned damaged by W2" in tools.unavailable_reason(found["LR-1"], clock.now())
