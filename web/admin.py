@@ -108,8 +108,13 @@ def _site_id(code: str) -> int | None:
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
 @access.roles(Role.ADMIN)
-def token_revoke(token_id: int) -> Response:
-    users.revoke_token(db(), token_id, actor=require_principal().actor, clock=services().clock)
+def token_revoke(token_id: int) -> Any:
+    try:
+        users.revoke_token(db(), token_id, actor=require_principal().actor, clock=services().clock)
+    except users.UserError as exc:  # no such token (a stale page, a hand-made request)
+        db().rollback()
+        flash(str(exc), "error")
+        return _tokens_page(status=404)
     db().commit()
     flash(gettext("Token revoked."), "info")
     return redirect(url_for("admin.token_list"))

@@ -124,6 +124,8 @@ def check_request() -> None:
         for key, value in list(request.view_args.items()):
             if isinstance(value, str):
                 request.view_args[key] = _checked("value", key, value, multiline=False)
+            elif isinstance(value, int):  # an <int:...> in the path: beyond this no database column holds it
+                checked_json(value, key)
     if request.query_string:
         request.__dict__["args"] = _checked_pairs(request.args, multiline=False)
         for key, value in request.args.items(multi=True):

@@ -134,13 +134,14 @@ def routes(app: Flask) -> list[Route]:
     return sorted(found, key=lambda r: (r.endpoint in LAST, r.endpoint, r.method))
 
 
-def fill(rule: str, values: dict[str, str], hostile: str | None = None) -> str:
+def fill(rule: str, values: dict[str, str], hostile: str | None = None, number: str | None = None) -> str:
+    """The rule with its values; `hostile` in every text part, `number` (digits) in every <int:...> part."""
     from urllib.parse import quote
 
     def one(match: re.Match[str]) -> str:
         converter, name = match.group(1) or "string", match.group(2)
         if converter.startswith("int"):
-            return values.get(name, "1")
+            return number if number is not None else values.get(name, "1")
         return quote(hostile if hostile is not None else values.get(name, "x"), safe="")
 
     return re.sub(r"<(?:([a-z_]+(?:\([^)]*\))?):)?([a-z_]+)>", one, rule)

@@ -127,3 +127,17 @@ def test_the_error_page_reads_in_the_readers_language_and_the_api_keeps_english(
     assert "<h1>No encontrado</h1>" in client.get("/no/such/page").get_data(as_text=True)
     api = client.get("/api/v1/no-such-thing", headers={"Accept": "application/json"})
     assert api.status_code == 404 and api.get_json()["error"]["code"] == "not_found"
+
+
+def test_revoking_a_token_that_does_not_exist_says_so_on_the_tokens_page(client: FlaskClient, admin: str) -> None:
+    response = client.post("/admin/tokens/4242/revoke", data={"csrf_token": admin})
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "no token with id 4242" in page and "<h1>API tokens</h1>" in page  # the list again, with the reason
+
+
+def test_an_id_in_the_path_beyond_what_a_column_holds_is_named_not_a_500(client: FlaskClient, admin: str) -> None:
+    for number in (str(2**63), "9" * 25):
+        response = client.post(f"/admin/tokens/{number}/revoke", data={"csrf_token": admin})
+        assert response.status_code == 422, response.get_data(as_text=True)[:300]
+        assert "token_id is too large: numbers must be within" in response.get_data(as_text=True)

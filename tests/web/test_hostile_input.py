@@ -97,6 +97,19 @@ class Attacker:
         response = self.client.post(url, data=raw, content_type="application/json", headers=self.headers)
         _check(self.route, response, f"path {path!r:.60} JSON {raw!r:.200}")
 
+    def numbers(self) -> None:
+        """Every <int:...> of the path at the edges of what a database column holds, and beyond (20 digits once
+        reached SQLite's driver: OverflowError, a 500)."""
+        if "<int:" not in self.route.rule:
+            return
+        for number in ("0", str(2**31), str(2**53), str(2**53 + 1), str(2**63), "9" * 20, "9" * 400):
+            url = fill(self.route.rule, self.values, number=number)
+            if self.route.method == "GET":
+                response = self.client.get(url, headers=self.headers)
+            else:
+                response = self.client.post(url, data="{}", content_type="application/json", headers=self.headers)
+            _check(self.route, response, f"number {number[:30]} in the path")
+
     def sweep(self, names: list[str], json_names: list[str], own_form: bool = True) -> None:
         """Each field alone with each of the classic hostile values; the whole body malformed in a few ways.
 
@@ -157,6 +170,7 @@ def test_every_route_survives_hostile_values(world: tuple[Flask, Callers, dict[s
         names = own or ([] if route.is_api else every_name)
         json_names = JSON_KEYS.get(route.endpoint, JSON_NAMES) if route.is_api else []
         try:
+            attacker.numbers()
             attacker.sweep(names, json_names, own_form=bool(own))
             attacker.fuzz(names, json_names or JSON_NAMES)
         except AssertionError as exc:
