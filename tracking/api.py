@@ -310,8 +310,9 @@ def gateway_adverts(gateway_id: str) -> Any:
         more = f" ({len(result.rejected) - 1} more adverts refused too)" if len(result.rejected) > 1 else ""
         where = f"adverts[{first.index}]"
         raise DomainError(f"{where}: {first.message}{more}", field=f"{where}.{first.field}", code="invalid", status=422)
-    with fast_unit_of_work(current_app.extensions["vendtrack_engine"], one_statement=True) as work:
-        inbox.put(work, gateway_id, result.observations, None, pipeline.clock.now())  # the engine takes it at its flush
+    if result.observations:  # a batch of only ignored adverts queues nothing: no transaction (nor write lock) for it
+        with fast_unit_of_work(current_app.extensions["vendtrack_engine"], one_statement=True) as work:
+            inbox.put(work, gateway_id, result.observations, None, pipeline.clock.now())  # taken at the engine's flush
     stats.accept(len(result.observations))
     rejected = [{"index": e.index, "field": e.field, "message": e.message} for e in result.rejected]
     return jsonify(

@@ -24,6 +24,7 @@ from tracking.observation import Observation
 
 TAKE_LIMIT = 500  # batches per flush: a backlog is worked off over several flushes, none of them long
 HEARTBEAT = {True: "online", False: "offline", None: ""}
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # built once: json.dumps with separators builds one a call
 # Compiled once (core.prepared): every gateway upload runs it, on the request's own one-statement unit of work.
 _PUT = Prepared(
     insert(GatewayInbox).values(
@@ -48,12 +49,13 @@ def put(
     now: datetime,
 ) -> int:
     """Queue one accepted upload for the engine; returns how many observations it carries."""
-    rows = [list(obs) for obs in observations]
+    rows = observations if isinstance(observations, list) else list(observations)
     if not rows and heartbeat is None:
         return 0
-    # one prepared INSERT (no ORM object to flush): gateways upload every second or so, each to a web process
+    # one prepared INSERT (no ORM object to flush): gateways upload every second or so, each to a web process;
+    # an Observation is a tuple, so it is written as the JSON array `take` reads back
     values = {"gateway_id": gateway_id, "received_at": now, "heartbeat": HEARTBEAT[heartbeat], "count": len(rows),
-              "observations": json.dumps(rows, separators=(",", ":"))}  # fmt: skip
+              "observations": _ENCODE(rows)}  # fmt: skip
     FastWork.of(session).execute(_PUT, values).close()
     return len(rows)
 

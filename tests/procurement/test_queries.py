@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from core.clock import ManualClock, SystemClock
 from core.db import make_engine, make_session_factory, unit_of_work
@@ -123,3 +123,36 @@ def test_the_list_body_is_kept_per_language_and_shows_another_process_s_change_a
     again = client.get(url, headers={"Authorization": auth, "Accept-Language": "en"}).get_json()
     assert again["purchase_orders"][0]["total"] != english["purchase_orders"][0]["total"], "the new line counts"
     assert again["totals"] != english["totals"]
+
+
+def test_the_list_shows_another_connection_s_change_of_a_line_s_quantity_or_price_at_once(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The list reads only its lines' quantities and prices: a change to either (no row added or taken away) is
+    still a change of the rows it compares, so the kept body is not served."""
+    world, auth = _setup(app)
+    with unit_of_work(world.factory) as s:
+        po = orders.new_po(s, supplier_by_code(s, "ACME"), world.site_id, "user:bob", world.clock)
+        orders.add_line(s, po, "GLOVE", 6, Decimal("2.50"), "user:bob", world.clock)
+        orders.add_line(s, po, "WIPE", 2, Decimal("1.00"), "user:bob", world.clock)
+    url, headers = "/api/v1/procurement/purchase-orders?status=", {"Authorization": auth}
+
+    def total() -> str:
+        listed = client.get(url, headers=headers).get_json()["purchase_orders"]
+        return next(r["total"] for r in listed if r["po_number"] == po.po_number)
+
+    before = total()
+    assert total() == before  # the kept body
+    other = make_engine(app.extensions["vendtrack"].settings.database_url)  # another process
+    try:
+        for change in ("UPDATE proc_po_line SET quantity = 7 WHERE po_id = :po AND line_number = 1",
+                       "UPDATE proc_po_line SET unit_price = 3.25 WHERE po_id = :po AND line_number = 2"):  # fmt: skip
+            with other.begin() as connection:
+                connection.execute(text(change), {"po": po.id})
+            after = total()
+            assert after != before, change
+            before = after
+    finally:
+        other.dispose()
+    with unit_of_work(world.factory) as s:
+        assert Decimal(before) == orders.po_totals(s, orders.get_po(s, po.po_number)).total  # taxed

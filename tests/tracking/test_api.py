@@ -12,6 +12,7 @@ from core.roles import Role, TokenScope
 from core.users import create_token, create_user
 from tests.conftest import csrf_from, login
 from tests.tracking.conftest import Floor, advert_hex, seed_floor
+from tracking import inbox
 from tracking.pipeline import pipeline_for
 from tracking.sources.batch import MAX_ADVERTS
 
@@ -59,6 +60,20 @@ def test_batch_keeps_good_entries_and_reports_bad_ones_by_index(app: Flask, clie
     assert (body["accepted"], body["ignored"]) == (1, 1)
     assert [(r["index"], r["field"]) for r in body["rejected"]] == [(1, "rssi"), (2, "data"), (4, "address")]
     assert "hex" in body["rejected"][1]["message"]
+
+
+def test_a_batch_of_only_ignored_adverts_is_answered_and_queues_nothing(app: Flask, client: FlaskClient) -> None:
+    _floor, tokens = _setup(app)
+    ignored = [{"address": f"AA:00:00:00:00:0{n}", "rssi": -62, "data": "020106"} for n in range(3)]  # flags only
+    response = _post(client, "gw-a", tokens["gateway"], ignored)
+    assert response.status_code == 200
+    assert response.get_json() == {"gateway_id": "gw-a", "accepted": 0, "ignored": 3, "rejected": []}
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        assert inbox.backlog(session) == (0, None)
+    good = [{"address": "AA:00:00:00:00:01", "rssi": -60, "data": advert_hex(1)}]
+    assert _post(client, "gw-a", tokens["gateway"], good).get_json()["accepted"] == 1
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as session:
+        assert inbox.backlog(session)[0] == 1, "an accepted advert is queued for the engine"
 
 
 def test_batch_limits_and_errors_name_the_fix(app: Flask, client: FlaskClient) -> None:

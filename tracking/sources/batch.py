@@ -75,12 +75,32 @@ def parse_batch(
 
 
 def _entry(entry: Any, gateway_id: str, now: float, matcher: TelemetryMatcher, times: TimeLimits) -> Observation | None:
+    if type(entry) is dict:  # the usual advert, judged in one expression: the checks below pass it unchanged
+        address, rssi, data = entry.get("address"), entry.get("rssi"), entry.get("data")
+        if (
+            type(address) is str and 0 < len(address) <= limits.ADDRESS_MAX and address.isprintable()
+            and type(rssi) is int and limits.RSSI.low <= rssi <= limits.RSSI.high
+            and type(data) is str and 0 < len(data) <= limits.DATA_HEX_MAX and entry.get("at") is None
+        ):  # fmt: skip
+            try:
+                raw = bytes.fromhex(data)
+            except ValueError:
+                pass  # _data names it below
+            else:
+                return _observed(raw, address, rssi, now, gateway_id, now, matcher, times)
     if not isinstance(entry, dict):
         raise Rejected("advert", Reason.WRONG_TYPE, "each advert must be an object with address, rssi and data")
     address = limits.text(entry.get("address"), "address", limits.ADDRESS_MAX, '"AA:BB:CC:DD:EE:FF"')
     rssi = limits.RSSI.integer(entry.get("rssi"), "rssi")
     raw = _data(entry.get("data"))
     at = _at(entry.get("at"), now, times)
+    return _observed(raw, address, rssi, at, gateway_id, now, matcher, times)
+
+
+def _observed(
+    raw: bytes, address: str, rssi: int, at: float, gateway_id: str, now: float, matcher: TelemetryMatcher,
+    times: TimeLimits,
+) -> Observation | None:  # fmt: skip
     beacon = decode_advert(raw)
     if beacon is None:
         return None

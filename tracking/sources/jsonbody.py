@@ -2,7 +2,8 @@
 
 Python's json module recurses per nesting level and raises RecursionError on deep input; counting the
 brackets outside strings first costs two `bytes.count` calls on ordinary messages (one or two levels), and a few
-C-speed byte operations (no regular expression) on a gateway batch.
+C-speed byte operations (no regular expression, no Python loop per bracket) on a gateway batch whose strings hold
+no bracket, quote or backslash (hex data, addresses, times): the general walk below handles every other body.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from tracking.sources.limits import Reason, Rejected
 MAX_DEPTH = 8  # a gateway batch needs 3 levels ({"adverts": [{...}]}), an ESPresense message 1
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPEN = frozenset(b"[{")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"\\')
+_AS_PARENTHESES = bytes.maketrans(b"[{]}", b"(())")
+_ROUNDS = 32  # the shortcut peels at most this many levels; deeper (hostile) input takes the linear walk
 _decode = json.JSONDecoder().decode  # payloads are decoded UTF-8 text: skip json.loads' type and encoding checks
 
 
@@ -22,6 +26,12 @@ def nesting(raw: bytes) -> int:
     """The deepest bracket nesting outside JSON strings (an unterminated string counts its brackets too)."""
     if raw.count(b"[") + raw.count(b"{") <= 1:
         return 1 if b"[" in raw or b"{" in raw else 0
+    quick = _plain_strings_depth(raw)
+    return _walk(raw) if quick is None else quick
+
+
+def _walk(raw: bytes) -> int:
+    """`nesting` for any input, one step per bracket outside strings."""
     # Escapes first (an escaped backslash, then an escaped quote), so every quote left opens or closes a string;
     # the even pieces between quotes are outside strings. An unterminated string's brackets count too.
     pieces = raw.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')
@@ -35,6 +45,30 @@ def nesting(raw: bytes) -> int:
         else:
             depth -= 1
     return deepest
+
+
+def _plain_strings_depth(raw: bytes) -> int | None:
+    """The depth when no string holds a bracket, quote or backslash, else None (the caller walks it).
+
+    Kept: brackets and quotes. Without backslashes every quote opens or closes a string, in turn; removing the
+    adjacent quote pairs left to right removes every string's two quotes only when nothing was kept between them,
+    so no quote left means no string held a bracket, and what is left are the brackets outside strings. Each
+    round that drops every innermost "()" pair then takes one level off a well-formed nesting."""
+    kept = raw.translate(None, _NOT_STRUCTURE)
+    if b"\\" in kept:
+        return None
+    brackets = kept.replace(b'""', b"")
+    if b'"' in brackets:
+        return None
+    level = brackets.translate(_AS_PARENTHESES)
+    for depth in range(_ROUNDS + 1):
+        if not level:
+            return depth
+        peeled = level.replace(b"()", b"")
+        if len(peeled) == len(level):
+            return None  # not well-formed (an unclosed or stray bracket): the walk counts it as it always did
+        level = peeled
+    return None
 
 
 def load(payload: bytes | str, field: str, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:

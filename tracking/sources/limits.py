@@ -139,6 +139,16 @@ class TimeLimits:
 
 def check_observation(obs: Observation, now: float, times: TimeLimits) -> Observation:
     """The last guard before the engine, whatever the source: every number within its physical range."""
+    rssi, ref_power, gateway, tag_key, at = obs.rssi, obs.ref_power, obs.gateway_id, obs.tag_key, obs.at
+    if (  # the usual sighting (an id frame: integer RSSI and power, no telemetry), judged in one expression
+        type(rssi) is int and RSSI.low <= rssi <= RSSI.high
+        and (ref_power is None or (type(ref_power) is int and REF_POWER.low <= ref_power <= REF_POWER.high))
+        and obs.battery_mv is None and obs.temperature_c is None
+        and type(gateway) is str and 0 < len(gateway) <= GATEWAY_ID_MAX and gateway.isprintable()
+        and type(tag_key) is str and 0 < len(tag_key) <= ID_MAX + 4 and tag_key.isprintable()
+        and now - times.max_age_s <= at <= now + times.future_tolerance_s
+    ):  # fmt: skip
+        return obs
     RSSI.number(obs.rssi, "rssi")
     if obs.ref_power is not None:
         REF_POWER.number(obs.ref_power, "ref_power")

@@ -46,3 +46,38 @@ def test_a_bracket_in_a_string_never_counts_and_deep_input_is_refused_before_par
     with pytest.raises(Rejected) as refused:
         jsonbody.load(b"[" * 100_000 + b"]" * 100_000, "body", 1_000_000)
     assert refused.value.reason == Reason.TOO_DEEP
+
+
+PLAIN = st.text(alphabet="0123456789abcdefAB:-+TZ. ", max_size=8)  # what gateways send: hex, addresses, times
+PLAIN_DOCUMENTS = st.recursive(
+    st.none() | st.integers() | PLAIN,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(PLAIN, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@seed(20261208)
+@settings(max_examples=300, deadline=None)
+@given(PLAIN_DOCUMENTS)
+def test_the_shortcut_for_plain_strings_answers_with_the_real_depth(document: Any) -> None:
+    raw = json.dumps(document).encode()
+    if raw.count(b"[") + raw.count(b"{") > 1:
+        assert jsonbody._plain_strings_depth(raw) == _depth(document), raw
+
+
+@seed(20261209)
+@settings(max_examples=600, deadline=None)
+@given(st.binary(max_size=40).map(lambda b: bytes(b'[]{}"\\a'[x % 7] for x in b)))
+def test_the_shortcut_never_disagrees_with_the_walk_whatever_the_bytes(raw: bytes) -> None:
+    """Stray, unclosed and quoted brackets, escapes, unterminated strings: it answers as the walk or not at all."""
+    quick = jsonbody._plain_strings_depth(raw)
+    if quick is not None:
+        assert quick == jsonbody._walk(raw), raw
+
+
+def test_the_shortcut_hands_strings_holding_brackets_and_deep_input_to_the_walk() -> None:
+    assert jsonbody._plain_strings_depth(b'{"a": "]", "b": [1]}') is None
+    assert jsonbody._plain_strings_depth(b'{"a": "x\\"", "b": [1]}') is None
+    assert jsonbody._plain_strings_depth(b"[" * 40 + b"]" * 40) is None
+    assert jsonbody.nesting(b"[" * 40 + b"]" * 40) == 40
+    assert jsonbody._plain_strings_depth(b'{"a": [1, {"b": "c"}], "d": []}') == 3
