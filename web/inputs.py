@@ -24,6 +24,7 @@ from core.validation import JSON_SAFE_INT, ValidationError, text_problem
 MAX_JSON_DEPTH = 32
 OWN_BODY_CHECK = "checks_own_body"  # set by core.validation.checks_own_body: the view bounds and checks its body
 MAX_QUERY_VALUE = 2000  # a query parameter is a search or a filter, never a payload (SQLite's LIKE caps patterns)
+PATH_INT_MAX = 2**31 - 1  # ids are INTEGER columns: PostgreSQL refuses a larger parameter ("integer out of range")
 SCAN_FIELDS = frozenset({"scan"})  # barcode scans: GS1 labels separate fields with FNC1, sent as ASCII 29 (GS)
 
 
@@ -124,8 +125,15 @@ def check_request() -> None:
         for key, value in list(request.view_args.items()):
             if isinstance(value, str):
                 request.view_args[key] = _checked("value", key, value, multiline=False)
-            elif isinstance(value, int):  # an <int:...> in the path: beyond this no database column holds it
-                checked_json(value, key)
+            elif isinstance(value, int) and value > PATH_INT_MAX:  # an <int:...> in the path: an id no row has
+                raise ValidationError.one(
+                    key,
+                    gettext(
+                        "%(name)s is too large: numbers must be within ±%(json_safe_int)s",
+                        name=key,
+                        json_safe_int=PATH_INT_MAX,
+                    ),
+                )
     if request.query_string:
         request.__dict__["args"] = _checked_pairs(request.args, multiline=False)
         for key, value in request.args.items(multi=True):
