@@ -93,10 +93,14 @@ class Worker(Base):
 
 
 class GroupMember(Base):
+    """A worker in a group. (group_id, worker_id) is indexed so a pooled rule's members are read from the index
+    alone (an index-only scan on PostgreSQL; vending.rules)."""
+
     __tablename__ = "vending_group_member"
+    __table_args__ = (Index("ix_vending_group_member_group_worker", "group_id", "worker_id"),)
 
     worker_id: Mapped[int] = mapped_column(ForeignKey("vending_worker.id"), primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("vending_group.id"), primary_key=True, index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("vending_group.id"), primary_key=True)
 
 
 class Credential(Base):

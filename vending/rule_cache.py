@@ -1,6 +1,7 @@
 """In-process cache of the active rules (and pooled groups' members): no rule query per dispense.
 
-The one owner of the rules as loaded values (`RuleSpec`); `vending.rules` evaluates them.
+The one owner of the rules as loaded values (`RuleSpec`, and `RuleSet`: the rules that apply to one request with what
+they ask of the usage, worked out once per cache entry); `vending.rules` evaluates them.
 
 Any flush or commit that touches a Rule or a group membership in this process invalidates the cache at
 once; rules changed by another process are picked up within `ttl` seconds (a backstop for several processes).
@@ -9,6 +10,7 @@ once; rules changed by another process are picked up within `ttl` seconds (a bac
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from time import monotonic
@@ -37,6 +39,53 @@ class RuleSpec:
     def __post_init__(self) -> None:
         hours = self.rolling_hours if self.window == "rolling" else 0
         object.__setattr__(self, "key", (self.window, hours, self.shift_starts))
+
+
+Target = tuple[int | None, str | None, int | None]  # what a rule counts: item, category, pooled group
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """Rules in their order, with what they ask of the usage worked out once: the distinct window shapes (many rules
+    share one) and targets, which each rule uses, and the pooled groups' reads. `vending.rules` reads it."""
+
+    specs: tuple[RuleSpec, ...]
+    shapes: tuple[RuleSpec, ...]  # one rule per distinct window shape (`RuleSpec.key`)
+    shape_of: tuple[int, ...]  # per rule, the index of its shape
+    targets: tuple[Target, ...]
+    target_of: tuple[int, ...]  # per rule, the index of its target
+    pooled: tuple[tuple[int, tuple[int, ...], int | None], ...]  # group, its rules' shapes, the one item they name
+    targeted: bool  # every rule names an item or a category
+    items: frozenset[int | None]
+    categories: frozenset[str | None]
+
+    @classmethod
+    def of(cls, specs: Sequence[RuleSpec]) -> RuleSet:
+        shapes: dict[tuple[str, int, tuple[time, ...]], int] = {}
+        targets: dict[Target, int] = {}
+        groups: dict[int, tuple[set[int], set[int | None]]] = {}
+        for spec in specs:
+            shape = shapes.setdefault(spec.key, len(shapes))
+            targets.setdefault((spec.item_id, spec.category, spec.pooled_group_id), len(targets))
+            if spec.pooled_group_id is not None:
+                used, items = groups.setdefault(spec.pooled_group_id, (set(), set()))
+                used.add(shape)
+                items.add(spec.item_id)
+        firsts = {spec.key: spec for spec in reversed(specs)}
+        return cls(
+            specs=tuple(specs),
+            shapes=tuple(firsts[key] for key in shapes),
+            shape_of=tuple(shapes[spec.key] for spec in specs),
+            targets=tuple(targets),
+            target_of=tuple(targets[(spec.item_id, spec.category, spec.pooled_group_id)] for spec in specs),
+            pooled=tuple(
+                (group, tuple(sorted(used)), next(iter(items)) if len(items) == 1 else None)
+                for group, (used, items) in groups.items()
+            ),
+            targeted=all(spec.item_id is not None or spec.category is not None for spec in specs),
+            items=frozenset(spec.item_id for spec in specs),
+            categories=frozenset(spec.category for spec in specs),
+        )
 
 
 def parse_shift_starts(text: str) -> tuple[time, ...]:
@@ -71,7 +120,7 @@ class RuleCache:
         self._entries: dict[str, tuple[int, float, list[ScopedRule], dict[int, frozenset[int]]]] = {}
         self._urls: dict[int, tuple[Any, str]] = {}  # id(engine) -> (engine, its URL): rendering a URL is not free
         # per cache entry, the rules that apply to one (site, worker, groups, item, category)
-        self._applicable: dict[tuple[Any, ...], list[RuleSpec]] = {}
+        self._applicable: dict[tuple[Any, ...], RuleSet] = {}
         self._applicable_entry: object = None
 
     def invalidate(self) -> None:
@@ -88,9 +137,10 @@ class RuleCache:
         item_id: int,
         category: str,
     ) -> list[RuleSpec]:
-        return self.applicable_with_members(
+        found = self.applicable_with_members(
             session, site_id=site_id, worker_id=worker_id, groups=groups, item_id=item_id, category=category
         )[0]
+        return list(found.specs)
 
     def applicable_with_members(
         self,
@@ -101,8 +151,9 @@ class RuleCache:
         groups: set[int],
         item_id: int,
         category: str,
-    ) -> tuple[list[RuleSpec], dict[int, frozenset[int]]]:
-        """`applicable` and `pooled_members` from one look-up of the cache (the rules.check path)."""
+    ) -> tuple[RuleSet, dict[int, frozenset[int]]]:
+        """`applicable` (as a RuleSet, kept with the entry) and `pooled_members` from one look-up of the cache (the
+        rules.check path)."""
         entry = self._entry(session)
         key = (site_id, worker_id, frozenset(groups), item_id, category)
         with self._lock:
@@ -110,13 +161,13 @@ class RuleCache:
                 self._applicable, self._applicable_entry = {}, entry
             found = self._applicable.get(key)
         if found is None:
-            found = _applicable(entry[2], site_id, worker_id, groups, item_id, category)
+            found = RuleSet.of(_applicable(entry[2], site_id, worker_id, groups, item_id, category))
             with self._lock:
                 if self._applicable_entry is entry:
                     if len(self._applicable) > 10_000:
                         self._applicable.clear()
                     self._applicable[key] = found
-        return list(found), entry[3]
+        return found, entry[3]
 
     def pooled_members(self, session: Session | FastWork) -> dict[int, frozenset[int]]:
         """Workers of every group that has a pooled rule."""
