@@ -13,6 +13,7 @@ from core import audit
 from core.errors import Conflict, DomainError, NotFound
 from core.events import ToolCheckedOut, ToolOverdue, ToolReturned
 from core.models import Item, Site
+from core.notes import N_, Note
 from core.outbox import publish
 from core.prepared import FastWork, Prepared
 from vending.models import Tool, ToolLoan, Worker
@@ -57,27 +58,33 @@ class DamageReport:
 
 
 def unavailable_reason(view: ToolView, now: datetime) -> str:
-    """Why this tool cannot be checked out now, in words for the Tools page and the kiosk; "" when it can."""
+    """Why this tool cannot be checked out now, in words for the Tools page and the kiosk; "" when it can.
+
+    Its times and days are typed values of a note (core.notes), so each reader gets them in their language and
+    the site's zone ("due 07.12.2026 15:00 CET" in German), not as UTC text."""
+    note = _unavailable_note(view, now)
+    return note.shown() if note is not None else ""
+
+
+def _unavailable_note(view: ToolView, now: datetime) -> Note | None:
     if view.status == ToolStatus.OUT:
         if view.due_at is None:
-            return str(lazy_gettext("checked out by %(worker)s", worker=view.worker_code))
-        due = view.due_at.strftime("%Y-%m-%d %H:%M")
-        return str(lazy_gettext("checked out by %(worker)s, due %(due)s UTC", worker=view.worker_code, due=due))
+            return Note.of(N_("checked out by %(worker)s"), worker=view.worker_code or "")
+        return Note.of(N_("checked out by %(worker)s, due %(due)s"), worker=view.worker_code or "", due=view.due_at)
     if view.status == ToolStatus.REPAIR:
         by = view.last_return
         if by is None:
-            return str(lazy_gettext("under repair"))
-        return str(lazy_gettext("under repair (returned damaged by %(worker)s on %(day)s)", worker=by.worker_code,
-                                day=by.at.strftime("%Y-%m-%d")))  # fmt: skip
+            return Note.of(N_("under repair"))
+        return Note.of(
+            N_("under repair (returned damaged by %(worker)s on %(day)s)"), worker=by.worker_code, day=by.at.date()
+        )
     if view.status == ToolStatus.LOST:
-        return str(lazy_gettext("reported lost"))
+        return Note.of(N_("reported lost"))
     if view.inspection_due is not None and view.inspection_due <= now:
-        day = view.inspection_due.strftime("%Y-%m-%d")
-        return str(lazy_gettext("due for inspection since %(day)s", day=day))
+        return Note.of(N_("due for inspection since %(day)s"), day=view.inspection_due.date())
     if view.calibration_due is not None and view.calibration_due <= now:
-        day = view.calibration_due.strftime("%Y-%m-%d")
-        return str(lazy_gettext("due for calibration since %(day)s", day=day))
-    return ""
+        return Note.of(N_("due for calibration since %(day)s"), day=view.calibration_due.date())
+    return None
 
 
 def _tool(session: Session, serial: str) -> Tool:

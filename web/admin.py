@@ -111,9 +111,9 @@ def _site_id(code: str) -> int | None:
 def token_revoke(token_id: int) -> Any:
     try:
         users.revoke_token(db(), token_id, actor=require_principal().actor, clock=services().clock)
-    except users.UserError as exc:  # no such token (a stale page, a hand-made request)
+    except users.UserError:  # no such token (a stale page, a hand-made request); its message names the CLI
         db().rollback()
-        flash(str(exc), "error")
+        flash(gettext("no token with id %(token_id)s: pick one from the list below", token_id=token_id), "error")
         return _tokens_page(status=404)
     db().commit()
     flash(gettext("Token revoked."), "info")

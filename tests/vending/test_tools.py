@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from flask import Flask
+from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -93,3 +95,25 @@ def test_every_tool_with_its_last_return_in_one_read(
     assert found["LR-2"].last_return is None and (found["LR-2"].worker_code, found["LR-2"].status) == ("W1", "out")
     assert found["LR-3"].last_return is None and found["LR-3"].due_at is None
     assert "returned damaged by W2" in tools.unavailable_reason(found["LR-1"], clock.now())
+
+
+def test_why_a_tool_is_unavailable_reads_in_the_readers_language_and_the_sites_zone(
+    app: Flask, session_factory: sessionmaker[Session], world: World, clock: ManualClock
+) -> None:
+    """Its times and days are typed (core.notes): not UTC text and ISO days whatever the reader's language."""
+    with unit_of_work(session_factory) as s:
+        tools.add_tool(s, "TW-7", world.items["DRL-8"], world.site_id, calibration_due=clock.now())
+        tools.add_tool(s, "TW-8", world.items["DRL-8"], world.site_id)
+    with unit_of_work(session_factory) as s:
+        tools.checkout(s, "TW-8", world.workers["W1"], clock.now() + timedelta(hours=8), clock.now())
+    with session_factory() as s:
+        views = {v.serial: v for v in tools.all_tools(s)}
+    due = clock.now() + timedelta(hours=8)
+    english = tools.unavailable_reason(views["TW-8"], clock.now())
+    assert english == f"checked out by W1, due {due:%Y-%m-%d %H:%M} UTC"  # outside a request: English, UTC named
+    with app.test_request_context("/"), force_locale("de"):
+        german = tools.unavailable_reason(views["TW-8"], clock.now())
+        calibration = tools.unavailable_reason(views["TW-7"], clock.now())
+    assert german.startswith("ausgeliehen von W1, fällig ") and f"{due:%d.%m.%Y}" in german, german
+    assert "UTC UTC" not in german and f"{due:%Y-%m-%d}" not in german
+    assert calibration == f"Kalibrierung fällig seit {clock.now():%d.%m.%Y}", calibration

@@ -133,7 +133,8 @@ def test_revoking_a_token_that_does_not_exist_says_so_on_the_tokens_page(client:
     response = client.post("/admin/tokens/4242/revoke", data={"csrf_token": admin})
     assert response.status_code == 404
     page = response.get_data(as_text=True)
-    assert "no token with id 4242" in page and "<h1>API tokens</h1>" in page  # the list again, with the reason
+    assert "no token with id 4242: pick one from the list below" in page and "<h1>API tokens</h1>" in page
+    assert "vendtrack token list" not in page  # a command-line hint does not help on a web page
 
 
 def test_an_id_in_the_path_beyond_what_a_column_holds_is_named_not_a_500(client: FlaskClient, admin: str) -> None:
