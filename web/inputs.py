@@ -18,7 +18,7 @@ from flask import Flask, current_app, request
 from flask_babel import gettext
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from core.validation import JSON_SAFE_INT, ValidationError, text_problem
 
 MAX_JSON_DEPTH = 32
@@ -126,13 +126,14 @@ def check_request() -> None:
             if isinstance(value, str):
                 request.view_args[key] = _checked("value", key, value, multiline=False)
             elif isinstance(value, int) and value > PATH_INT_MAX:  # an <int:...> in the path: an id no row has
-                raise ValidationError.one(
-                    key,
+                raise NotFound(
                     gettext(
-                        "%(name)s is too large: numbers must be within ±%(json_safe_int)s",
+                        "no record has %(name)s %(value)s: ids go up to %(largest)s",
                         name=key,
-                        json_safe_int=PATH_INT_MAX,
+                        value=str(value)[:30],
+                        largest=PATH_INT_MAX,
                     ),
+                    field=key,
                 )
     if request.query_string:
         request.__dict__["args"] = _checked_pairs(request.args, multiline=False)
