@@ -117,6 +117,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, _pg_schema_url:
     yield _pg_schema_url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: _PostgresServer | None) -> str:
+    """A database with no tables at all, on SQLite and PostgreSQL: for tests that migrate it step by step."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    if postgres_server is None:
+        pytest.skip(f"{PG_ENV} not set")
+    return postgres_server.create_database("vt_empty")
+
+
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)

@@ -12,16 +12,6 @@ from core.models import User
 from core.security import hash_secret
 from core.users import Outcome, authenticate
 from migrations import upgrade
-from tests.conftest import PG_ENV
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: object, postgres_server: object) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/upgrade.db"
-    if postgres_server is None:
-        pytest.skip(f"{PG_ENV} not set")
-    return str(postgres_server.create_database("vt_auth_mig"))  # type: ignore[attr-defined]
 
 
 def test_existing_users_keep_signing_in_and_lookalikes_are_named(

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from alembic import command
 from flask import Flask
 from flask_babel import force_locale
@@ -16,7 +14,6 @@ from sqlalchemy import column, insert, select, table
 from core import notes
 from core.db import make_engine
 from migrations import alembic_config, upgrade
-from tests.conftest import PG_ENV
 
 BEFORE = "tracking_0007_gateway_status"
 MISSING = {"m": "%(asset)s (%(asset_tag)s) not heard since %(since)s UTC, last in %(zone)s",
@@ -29,15 +26,6 @@ OVERDUE = {"m": "%(asset)s (%(serial)s) was due back at %(due)s UTC from %(holde
 ODD = {"m": "%(asset)s (%(asset_tag)s) not heard since %(since)s UTC",
        "v": {"asset": "X", "asset_tag": "X", "since": "yesterday"}}  # fmt: skip
 OTHER = {"m": "%(asset)s left %(zone)s", "v": {"asset": "Pump 7", "zone": "ICU"}}  # fmt: skip
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: object) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/alerts.db"
-    if postgres_server is None:
-        pytest.skip(f"{PG_ENV} not set")
-    return str(postgres_server.create_database("vt_alert_times_mig"))  # type: ignore[attr-defined]
 
 
 def _line(note: Mapping[str, object]) -> str:

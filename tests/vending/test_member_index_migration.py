@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
 from core.db import make_engine
 from migrations import alembic_config, upgrade
-from tests.conftest import PG_ENV
 
 BEFORE = "vending@vending_0009_slot_tool_states"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: object) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/members.db"
-    if postgres_server is None:
-        pytest.skip(f"{PG_ENV} not set")
-    return str(postgres_server.create_database("vt_member_index_mig"))  # type: ignore[attr-defined]
 
 
 def _indexes(url: str) -> dict[str, list[str | None]]:
