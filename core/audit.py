@@ -35,6 +35,7 @@ class AuditEntry(Base):
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
+    id: int
     at: datetime
     actor: str
     action: str
@@ -103,6 +104,11 @@ def record(
     )
 
 
+def as_json(value: Any) -> str:
+    """A before or after value as the JSON it is stored as ("" for none)."""
+    return "" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 def history(session: Session, entity_type: str, entity_id: object) -> list[AuditRecord]:
     rows = session.scalars(
         select(AuditEntry)
@@ -113,12 +119,42 @@ def history(session: Session, entity_type: str, entity_id: object) -> list[Audit
 
 
 def recent(session: Session, limit: int = 200) -> list[AuditRecord]:
-    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
-    return [_to_record(row) for row in rows]
+    return search(session, AuditQuery(), limit)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which entries an auditor asks for; each text matches a part of its field, in any case, and empty matches
+    all: who "alice" finds user:alice, what "approve" finds po.approve, record "PO-000010" finds that order."""
+
+    who: str = ""
+    what: str = ""
+    record: str = ""  # a part of the record's type or id
+    older_than: int | None = None  # an entry id: the entries before it (the next page of a newest-first list)
+
+
+def search(session: Session, query: AuditQuery, limit: int) -> list[AuditRecord]:
+    """The newest `limit` entries that match `query`, newest first. Matching a part of a field is a scan from
+    the newest entry back (no index serves it): fine for the pages an auditor reads, and the scan stops at `limit`
+    matches."""
+    asked = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if query.who:
+        asked = asked.where(AuditEntry.actor.icontains(query.who, autoescape=True))
+    if query.what:
+        asked = asked.where(AuditEntry.action.icontains(query.what, autoescape=True))
+    if query.record:
+        asked = asked.where(
+            AuditEntry.entity_id.icontains(query.record, autoescape=True)
+            | AuditEntry.entity_type.icontains(query.record, autoescape=True)
+        )
+    if query.older_than is not None:
+        asked = asked.where(AuditEntry.id < query.older_than)
+    return [_to_record(row) for row in session.scalars(asked)]
 
 
 def _to_record(row: AuditEntry) -> AuditRecord:
     return AuditRecord(
+        id=row.id,
         at=row.at,
         actor=row.actor,
         action=row.action,

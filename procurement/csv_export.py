@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext
 
+from core.csv_cells import defused
 from core.errors import DomainError
 from procurement.documents import LineRow, PoContext
 
@@ -88,11 +89,6 @@ def to_csv(ctx: PoContext, prof: CsvProfile | None = None) -> str:
     writer = csv.writer(out, delimiter=prof.delimiter, lineterminator="\r\n")
     writer.writerow([header for _, header in prof.columns])
     for row in ctx.lines:
-        writer.writerow([_safe(FIELDS[f](ctx, row)) if f in TEXT_FIELDS else FIELDS[f](ctx, row)
+        writer.writerow([defused(FIELDS[f](ctx, row)) if f in TEXT_FIELDS else FIELDS[f](ctx, row)
                          for f, _ in prof.columns])  # fmt: skip
     return (BOM if prof.bom else "") + out.getvalue()
-
-
-def _safe(text: str) -> str:
-    """Defuse spreadsheet formulas in exported text cells."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -35,6 +36,9 @@ class SmtpCapture:
             from aiosmtpd.controller import Controller  # deferred: aiosmtpd, optional (demo, tests)
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise RuntimeError("aiosmtpd is not installed: pip install aiosmtpd (it is in the test extra)") from exc
+        # aiosmtpd logs every SMTP command of every connection at INFO ("mail.log"): in the demo's terminal that
+        # buried the summary under a dozen lines per e-mailed PO; its warnings and errors still show
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.host, self.port = host, port or free_port()
         self._keeper = _Keeper()
         self._controller = Controller(self._keeper, hostname=host, port=self.port)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from flask_babel import gettext
 from openpyxl import Workbook
 
+from core.csv_cells import defused
 from vending.usage import DIMENSIONS, TITLES, UsageReport
 
 
@@ -43,17 +44,7 @@ def to_csv(report: UsageReport) -> str:
 
 
 def _text(cell: object) -> str:
-    text = f"{cell:.2f}" if isinstance(cell, Decimal) else str(cell)
-    # a cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        Decimal(text)
-    except ArithmeticError:
-        return False
-    return True
+    return defused(f"{cell:.2f}" if isinstance(cell, Decimal) else str(cell))
 
 
 def to_xlsx(report: UsageReport) -> bytes:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,16 +32,6 @@ def _period() -> tuple[datetime, datetime]:
     asked = PERIOD.parse(request.args)
     end = asked["end"] or now()
     return asked["start"] or end - timedelta(days=30), end
-
-
-def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Response(
-        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    )
 
 
 def day_arg(name: str, default: date) -> date:

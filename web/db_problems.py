@@ -8,6 +8,8 @@ fixes it. Errors of any other kind are left to propagate: they are bugs, and the
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
@@ -44,15 +46,23 @@ def explain(exc: BaseException, url: str) -> str | None:
     return None
 
 
-def schema_problem(engine: Engine) -> str | None:
-    """Why this database cannot be served (no schema, or migrations this version has that it lacks), or None."""
+@contextmanager
+def alembic_quiet() -> Iterator[None]:
+    """Alembic's INFO lines (plugin set-up, one per migration run) hidden for the block: they say nothing to someone
+    starting a server or the demo; its warnings still show. `vendtrack db upgrade` keeps them."""
     chatter = logging.getLogger("alembic")
     level = chatter.level
-    chatter.setLevel(logging.WARNING)  # its plugin set-up lines say nothing to someone starting a server
+    chatter.setLevel(logging.WARNING)
     try:
-        return _schema_problem(engine, engine.url.render_as_string(hide_password=False))
+        yield
     finally:
         chatter.setLevel(level)
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why this database cannot be served (no schema, or migrations this version has that it lacks), or None."""
+    with alembic_quiet():
+        return _schema_problem(engine, engine.url.render_as_string(hide_password=False))
 
 
 def _schema_problem(engine: Engine, url: str) -> str | None:

@@ -25,6 +25,7 @@ from core.models import CostCenter, Site
 from core.runtime import AppServices, DemoContext, SmokeResult
 from core.users import create_user
 from web import demo_custody, demo_links
+from web.db_problems import alembic_quiet
 from web.demo_logins import DEMO_LOGINS
 from web.domains import domain_name, hook
 from web.fleet_demo import run_fleet_demo
@@ -38,14 +39,15 @@ AppFactory = Callable[..., Flask]  # web.app.create_app, handed in by web.cli: w
 def build_demo_app(factory: AppFactory, instance: Path, settings: dict[str, Any] | None = None) -> Flask:
     """Create a fresh demo database in `instance/demo` and an app bound to it (built by `factory`, web.app's
     create_app), schema migrated."""
-    from migrations import upgrade  # deferred: alembic (heavy, ~0.2 s), only to migrate
-
     folder = instance / "demo"
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     url = f"sqlite:///{folder / 'vendtrack-demo.db'}"
-    upgrade(url)
+    with alembic_quiet():  # around the import too: alembic logs its plugins' set-up as it loads them
+        from migrations import upgrade  # deferred: alembic (heavy, ~0.2 s), only to migrate
+
+        upgrade(url)
     return factory({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "SETTINGS": dict(settings or {})})
 
 
