@@ -42,15 +42,22 @@ class CxmlParties:
     sender: Credential
     shared_secret: str = ""
 
-    def check(self, supplier_code: str) -> None:
+    def missing(self) -> str | None:
+        """The first role ("From", "To", "Sender") without a domain and identity, or None: an OrderRequest can be
+        written."""
         for role, cred in (("From", self.sender_from), ("To", self.to), ("Sender", self.sender)):
             if not cred.domain.strip() or not cred.identity.strip():
-                raise DomainError(
-                    lazy_gettext("supplier %(supplier_code)s has no cXML %(role)s identity: set domain and identity "
-                                 "(e.g. DUNS 123456789 or NetworkID AN01000000001) on the supplier's document profile",
-                                 supplier_code=supplier_code, role=role),
-                    field=f"{role.lower()}_identity", status=422,
-                )  # fmt: skip
+                return role
+        return None
+
+    def check(self, supplier_code: str) -> None:
+        if (role := self.missing()) is not None:
+            raise DomainError(
+                lazy_gettext("supplier %(supplier_code)s has no cXML %(role)s identity: set domain and identity "
+                             "(e.g. DUNS 123456789 or NetworkID AN01000000001) on the supplier's document profile",
+                             supplier_code=supplier_code, role=role),
+                field=f"{role.lower()}_identity", status=422,
+            )  # fmt: skip
 
 
 def payload_id(now: datetime) -> str:

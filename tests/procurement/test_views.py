@@ -78,12 +78,16 @@ def test_requester_is_refused_and_another_approver_approves(app: Flask, client: 
             site.country = "US"
     refused = other.get(url + "/cxml")  # no cXML identities in the supplier's profile yet
     assert refused.status_code == 422 and "has no cXML From identity" in refused.get_data(as_text=True)
+    page = other.get(url).get_data(as_text=True)  # so the page offers setting them up, not a link to that refusal
+    assert 'id="cxml-setup"' in page and "/suppliers/ACME/documents" in page and 'id="cxml-link"' not in page
     with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
         supplier = s.scalar(select(Supplier.code).join(PurchaseOrder, PurchaseOrder.supplier_id == Supplier.id)
                             .where(PurchaseOrder.po_number == number))  # fmt: skip
         form = ProfileForm("DUNS", "123456789", "NetworkID", "AN0100", "DUNS", "123456789", "s3cret")
         save_profile(s, str(supplier), form, app.extensions["vendtrack"].settings.secret_key, "test", ManualClock(
             datetime(2026, 3, 2, tzinfo=UTC)))  # fmt: skip
+    page = other.get(url).get_data(as_text=True)
+    assert 'id="cxml-link"' in page and 'id="cxml-setup"' not in page
     cxml_body = other.get(url + "/cxml?with_secret=1")  # ann is an approver, not a buyer: no secret for her
     assert b"SharedSecret" not in cxml_body.get_data()
     assert b"<SharedSecret>s3cret</SharedSecret>" in client.get(url + "/cxml?with_secret=1").get_data()  # bob buys
