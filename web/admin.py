@@ -208,6 +208,9 @@ def audit_csv() -> Response:
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(AUDIT_CSV_COLUMNS)
+        yield out.getvalue()  # the header even when nothing matches: an empty table, not an empty file
+        out.seek(0)
+        out.truncate()
         with factory() as session:
             page = audit.search(session, query, 1000)
             while page:

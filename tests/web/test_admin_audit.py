@@ -79,6 +79,8 @@ def test_csv_has_every_match_in_english_with_formulas_defused(app: Flask, client
     assert rows[1][5] == "SKU-104" and rows[-1][5] == "SKU-0" and rows[-1][7] == '{"n": 0}'
     po2 = list(csv.reader(io.StringIO(client.get("/admin/audit.csv?record=PO-2").get_data(as_text=True))))[1:]
     comments = {row[3]: row[8] for row in po2}
+    nothing = client.get("/admin/audit.csv?who=nobody-at-all").get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(nothing))) == [rows[0]], "no match: the header alone, not an empty file"
     assert comments["po.send"] == "e-mailed to orders@acme.example"
     assert comments["po.submit"] == "'=HYPERLINK(\"http://x\",\"y\")", "a typed formula stays text in a spreadsheet"
 
