@@ -21,7 +21,7 @@ from procurement import approval, orders, pdf, po_actions, queries, receiving, s
 from procurement.document_language import words_for
 from procurement.documents import build_context
 from procurement.po_actions import roles_for
-from procurement.supplier_profiles import cxml_parties
+from procurement.supplier_profiles import cxml_identities
 from procurement.views import READERS, _db, _decimal, _services, bp
 
 
@@ -45,7 +45,7 @@ def _page(po_number: str, status: int = 200, error: DomainError | None = None, a
         statement=pdf.approval_statement(ctx, words_for(str(get_locale() or "en"))),
         actions=po_actions.available(session, po, _caller()), channels=orders.ORDER_CHANNELS, form=form,
         balances={b.line_number: b for b in receiving.balances(session, po.id)},
-        cxml_missing=cxml_parties(session, ctx.supplier_id, _services().settings.secret_key).missing(),
+        cxml_missing=cxml_identities(session, ctx.supplier_id).missing(),
     ), status  # fmt: skip
 
 

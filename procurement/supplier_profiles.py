@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext
@@ -68,13 +68,20 @@ def view(session: Session, supplier_id: int) -> ProfileView:
 
 
 def cxml_parties(session: Session, supplier_id: int, secret_key: str) -> CxmlParties:
+    row = _row(session, supplier_id)
+    secret = secret_box.unseal(secret_key, row.shared_secret_enc or "") if row is not None else ""
+    return replace(cxml_identities(session, supplier_id), shared_secret=secret)
+
+
+def cxml_identities(session: Session, supplier_id: int) -> CxmlParties:
+    """The supplier's cXML parties without the SharedSecret: what a page shows as set up or not, with nothing to
+    decrypt (a secret sealed under an earlier SECRET_KEY only stops the export itself)."""
     row = _row(session, supplier_id) or SupplierProfile(supplier_id=supplier_id, from_domain="", to_domain="",
                                                           sender_domain="")  # fmt: skip
     return CxmlParties(
         Credential(row.from_domain or "", row.from_identity or ""),
         Credential(row.to_domain or "", row.to_identity or ""),
         Credential(row.sender_domain or "", row.sender_identity or ""),
-        secret_box.unseal(secret_key, row.shared_secret_enc or ""),
     )  # fmt: skip
 
 

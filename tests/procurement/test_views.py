@@ -17,8 +17,8 @@ from core.db import unit_of_work
 from core.models import Site
 from core.roles import Role
 from core.users import create_user
-from procurement import orders, plugin, policy, workflow
-from procurement.models import PurchaseOrder, Supplier
+from procurement import orders, plugin, policy, secret_box, workflow
+from procurement.models import PurchaseOrder, Supplier, SupplierProfile
 from procurement.smtp_capture import SmtpCapture, free_port
 from procurement.supplier_profiles import ProfileForm, save_profile
 from procurement.suppliers import supplier_by_code
@@ -93,6 +93,13 @@ def test_requester_is_refused_and_another_approver_approves(app: Flask, client: 
     assert b"<SharedSecret>s3cret</SharedSecret>" in client.get(url + "/cxml?with_secret=1").get_data()  # bob buys
     assert cxml_body.mimetype == "application/xml" and b'isoCountryCode="US"' in cxml_body.get_data()
     assert other.get(url + "/csv").get_data(as_text=True).count("\n") == 2
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:  # sealed under an earlier SECRET_KEY
+        profile = s.scalar(select(SupplierProfile).join(Supplier).where(Supplier.code == supplier))
+        assert profile is not None
+        profile.shared_secret_enc = secret_box.seal("an-earlier-secret-key-of-this-site", "s3cret")
+    assert client.get(url + "/cxml?with_secret=1").status_code == 409  # the export names the fix
+    page = client.get(url)  # the PO page itself does not need the secret
+    assert page.status_code == 200 and 'id="cxml-link"' in page.get_data(as_text=True)
 
 
 def test_api_style_errors_name_the_field(app: Flask, client: FlaskClient) -> None:
