@@ -130,13 +130,15 @@ class AuditQuery:
     who: str = ""
     what: str = ""
     record: str = ""  # a part of the record's type or id
+    since: datetime | None = None  # entries at or after this instant
+    until: datetime | None = None  # entries before this instant
     older_than: int | None = None  # an entry id: the entries before it (the next page of a newest-first list)
 
 
 def search(session: Session, query: AuditQuery, limit: int) -> list[AuditRecord]:
     """The newest `limit` entries that match `query`, newest first. Matching a part of a field is a scan from
-    the newest entry back (no index serves it): fine for the pages an auditor reads, and the scan stops at `limit`
-    matches."""
+    the newest entry back (no index serves it), bounded by the period when one is given (the `at` index serves
+    that): fine for the pages an auditor reads, and the scan stops at `limit` matches."""
     asked = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if query.who:
         asked = asked.where(AuditEntry.actor.icontains(query.who, autoescape=True))
@@ -147,6 +149,10 @@ def search(session: Session, query: AuditQuery, limit: int) -> list[AuditRecord]
             AuditEntry.entity_id.icontains(query.record, autoescape=True)
             | AuditEntry.entity_type.icontains(query.record, autoescape=True)
         )
+    if query.since is not None:
+        asked = asked.where(AuditEntry.at >= query.since)
+    if query.until is not None:
+        asked = asked.where(AuditEntry.at < query.until)
     if query.older_than is not None:
         asked = asked.where(AuditEntry.id < query.older_than)
     return [_to_record(row) for row in session.scalars(asked)]

@@ -7,6 +7,7 @@ import io
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -19,8 +20,9 @@ from core.errors import DomainError
 from core.passwords import MIN_LENGTH
 from core.roles import Role, TokenScope
 from core.texts import N_
-from core.validation import Int, Text, schema
+from core.validation import Day, Int, Text, ValidationError, schema
 from web.auth import require_principal
+from web.i18n import site_zone
 from web.session import READ_FACTORY, db, read_db, services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -167,23 +169,37 @@ AUDIT_FILTERS = schema(
     who=Text(max_length=100, hint=N_("a user name, e.g. alice")),
     what=Text(max_length=100, hint=N_("an action, e.g. po.approve")),
     record=Text(max_length=64, hint=N_("a record, e.g. PO-000010")),
+    start=Day(),
+    end=Day(),
     older_than=Int(minimum=1),
 )
 AUDIT_CSV_COLUMNS = ("id", "at_utc", "who", "what", "record_type", "record_id", "before", "after", "comment")
 
 
-def _audit_query() -> audit.AuditQuery:
+def _audit_query() -> tuple[audit.AuditQuery, dict[str, str]]:
+    """The query the page's filters ask for, and the filters as the links to other pages carry them. The days
+    are the site's: from the start day's midnight there to the end of the end day."""
     asked = AUDIT_FILTERS.parse(request.args)
-    return audit.AuditQuery(asked["who"], asked["what"], asked["record"], asked["older_than"])
+    zone = site_zone()
+    bounds: dict[str, datetime | None] = {}
+    for name, day, days_after in (("start", asked["start"], 0), ("end", asked["end"], 1)):
+        if day is not None and not 1900 <= day.year <= 9000:
+            raise ValidationError.one(name, gettext("%(name)s must be a day between 1900 and 9000", name=name))
+        bounds[name] = datetime.combine(day + timedelta(days=days_after), time(), zone) if day else None
+    query = audit.AuditQuery(asked["who"], asked["what"], asked["record"], bounds["start"], bounds["end"],
+                             asked["older_than"])  # fmt: skip
+    filters = {"who": query.who, "what": query.what, "record": query.record,
+               "start": asked["start"].isoformat() if asked["start"] else "",
+               "end": asked["end"].isoformat() if asked["end"] else ""}  # fmt: skip
+    return query, filters
 
 
 @bp.route("/audit")
 @access.roles(Role.ADMIN)
 def audit_view() -> str:
     """The audit log, newest first, filtered by who, what and which record; a page at a time."""
-    query = _audit_query()
+    query, filters = _audit_query()
     entries = audit.search(read_db(), query, AUDIT_PAGE + 1)  # one more than shown: is there an older page?
-    filters = {"who": query.who, "what": query.what, "record": query.record}
     return render_template(
         "admin/audit.html",
         entries=entries[:AUDIT_PAGE],
@@ -201,7 +217,7 @@ def audit_csv() -> Response:
     Written as it is read, a thousand entries at a time, so a long log is never held in memory whole. The rows
     come from a session of the generator's own, opened when the server starts sending: the request's session (and
     its pooled connection) ends with the request, whether or not the body is ever read."""
-    query = _audit_query()
+    query, _filters = _audit_query()
     factory = current_app.extensions.get(READ_FACTORY) or services().session_factory  # SQLite: no write lock
 
     def rows() -> Iterator[str]:

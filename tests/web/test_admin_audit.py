@@ -101,3 +101,28 @@ def test_only_admins_read_the_audit_log(app: Flask, client: FlaskClient) -> None
     login(client, "sam", "mas-password-9")
     for path in ("/admin/audit", "/admin/audit.csv"):
         assert client.get(path).status_code == 403
+
+
+def test_a_period_is_in_the_sites_days(app: Flask, client: FlaskClient) -> None:
+    from datetime import UTC, datetime
+
+    from core.clock import ManualClock
+    from core.models import Site
+
+    _seed(app)
+    with unit_of_work(app.extensions["vendtrack"].session_factory) as s:
+        s.add(Site(code="LA", name="Los Angeles", timezone="America/Los_Angeles"))  # the only site: its days
+        for n, at in enumerate(("2026-03-01T07:59:00", "2026-03-01T08:00:00", "2026-03-02T07:59:00",
+                                "2026-03-02T08:00:00")):  # fmt: skip
+            clock = ManualClock(datetime.fromisoformat(at).replace(tzinfo=UTC))
+            audit.record(s, "user:dana", "item.save", "item", f"DAY-{n}", clock=clock)
+    login(client, "root", "copper-kettle-41")
+    first_of_march = client.get("/admin/audit?who=dana&start=2026-03-01&end=2026-03-01").get_data(as_text=True)
+    assert [n for n in range(4) if f"DAY-{n}<" in first_of_march] == [1, 2], "midnight to midnight in Los Angeles"
+    since = client.get("/admin/audit?who=dana&start=2026-03-01").get_data(as_text=True)
+    assert [n for n in range(4) if f"DAY-{n}<" in since] == [1, 2, 3]
+    rows = list(csv.reader(io.StringIO(client.get("/admin/audit.csv?who=dana&end=2026-02-28").get_data(as_text=True))))
+    assert [row[5] for row in rows[1:]] == ["DAY-0"], "the CSV takes the same period"
+    for query in ("start=2026-02-30", "end=0001-01-01", "start=9999-12-31", "end=yesterday"):
+        response = client.get(f"/admin/audit?{query}")
+        assert response.status_code == 422 and query.split("=")[0] in response.get_data(as_text=True), query
