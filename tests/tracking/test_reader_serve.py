@@ -15,6 +15,7 @@ import json
 import os
 import signal
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,27 @@ def _reader_when(factory: sessionmaker[Session], holds: Callable[[dict[str, int]
     return found[0]
 
 
+def _reader_settled(factory: sessionmaker[Session]) -> dict[str, int]:
+    """The reader's counters once its acknowledgements stop moving: its beats (one a second) over three seconds
+    with the same count, so everything published before is acknowledged and counted. The legs above publish each
+    step again until it arrives, so a count read at once can still be taking the last repeats."""
+    acked_at: dict[datetime, int] = {}
+    found: list[dict[str, int]] = []
+
+    def check() -> bool:
+        row = _reader_beat(factory)
+        if row is None:
+            return False
+        found[:] = [dict(json.loads(row.counters))]
+        acked_at[row.beat_at] = found[0].get("acked", -1)
+        latest = max(acked_at)
+        window = {acked for at, acked in acked_at.items() if at >= latest - timedelta(seconds=3)}
+        return min(acked_at) <= latest - timedelta(seconds=3) and len(window) == 1
+
+    wait_until(check, timeout=60, every=0.2, what="the reader's acknowledgements settling")
+    return found[0]
+
+
 @pytest.fixture
 def served_reader(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                   mosquitto: Mosquitto) -> Iterator[tuple[Served, sessionmaker[Session]]]:  # fmt: skip
@@ -206,7 +228,7 @@ def test_a_walk_through_serve_gives_every_tag_the_rooms_one_engine_gives(
     found = engines()
     assert len(found) == 3 and all(i["accepted"] > 0 for i in found), found  # each engine took its own tags
     assert sum(sum(i["rejected"].values()) for i in found) == 0
-    before = _reader_counters(factory)
+    before = _reader_settled(factory)
     bad = [(f"{mosquitto.prefix}espresense/devices/{_device(tag)}/gw-0", b"{not json") for tag in range(TAGS)]
     bad.append((f"{mosquitto.prefix}vendtrack/adverts/gw-0", b"[" * 5000))  # names no tag: to every engine
     publisher.send_all(bad + _step(mosquitto.prefix, LEGS - 1))
